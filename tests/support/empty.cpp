@@ -1,0 +1,1 @@
+// Keeps qjit_test_support non-empty while support/ grows.
