@@ -1,0 +1,11 @@
+// The qjit command's subcommands. Each lives in its own file (tools/<name>_cmd.cpp) and takes the arguments after
+// its name; it returns the process exit code (0 success, 1 failure of the work, 2 bad usage).
+#pragma once
+
+namespace qjit::tools {
+
+int run_demo_command(int argc, char** argv);
+int run_quantize_command(int argc, char** argv);
+int run_cache_command(int argc, char** argv);
+
+}  // namespace qjit::tools

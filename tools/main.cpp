@@ -1,0 +1,43 @@
+// Entry point of the qjit command: dispatches to a subcommand by name.
+#include <cstdio>
+#include <cstring>
+
+#include "tools/commands.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"demo", qjit::tools::run_demo_command, "quantize a synthetic layer, JIT-compile its kernels, run and check them"},
+    {"quantize", qjit::tools::run_quantize_command, "smooth and quantize a model's linears (safetensors in and out)"},
+    {"cache", qjit::tools::run_cache_command, "inspect and manage the kernel cache: stats | ls | verify | prune | clear"},
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: qjit <command> [options]\n\ncommands:\n");
+  for (const auto& c : kSubcommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out, "\n'qjit <command> --help' describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    print_usage(stdout);
+    return 0;
+  }
+  for (const auto& c : kSubcommands)
+    if (!std::strcmp(argv[1], c.name)) return c.run(argc - 1, argv + 1);
+  std::fprintf(stderr, "qjit: unknown command '%s'\n\n", argv[1]);
+  print_usage(stderr);
+  return 2;
+}
