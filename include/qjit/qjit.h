@@ -1,0 +1,9 @@
+// Everything an engine needs: include this one header.
+#pragma once
+
+#include "qjit/dynamic_range_quantize.h"
+#include "qjit/element.h"
+#include "qjit/linear.h"
+#include "qjit/status.h"
+#include "qjit/stream.h"
+#include "qjit/tensor.h"

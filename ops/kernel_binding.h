@@ -1,0 +1,43 @@
+// One kernel a plan launches: its spec, its chosen config, the loaded function and the rules its arguments must
+// meet. Binding a spec is where the plan layer meets codegen (render, launch geometry) and the JIT service (load);
+// the dispatch over kernel families lives here and nowhere else.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "codegen/kernel_spec.h"
+#include "qjit/status.h"
+#include "qjit/stream.h"
+#include "runtime/device.h"
+#include "runtime/module.h"
+
+namespace qjit::ops {
+
+struct KernelBinding {
+  codegen::KernelSpec spec;
+  codegen::TileConfig config;
+  std::shared_ptr<const runtime::LoadedKernel> kernel;
+  std::string entry;
+  unsigned operand_align = 1;  // bytes: pointer and row-stride alignment the kernel's loads need (16 on fast paths)
+};
+
+// The config for `spec` under `pref` (the tuning database for Tuned, else the heuristic).
+Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanPreference pref,
+                                          const runtime::DeviceInfo& device);
+Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config);
+runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m);
+std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m);
+
+// choose_config + render + load.
+Result<KernelBinding> bind_kernel(const codegen::KernelSpec& spec, PlanPreference pref,
+                                  const runtime::DeviceInfo& device);
+// Same with a given config (the autotuner's candidates).
+Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
+                                       const runtime::DeviceInfo& device);
+
+// The arch qjit compiles for on `device`: its own, which for Hopper means the sm_90a target.
+inline int target_arch(const runtime::DeviceInfo& device) { return device.arch; }
+
+}  // namespace qjit::ops

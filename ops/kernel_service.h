@@ -1,0 +1,68 @@
+// The JIT front: turns rendered source into a loaded kernel, through the in-memory table, the on-disk store and
+// NVRTC, in that order (DESIGN.md's data flow). One service per process — kernels and modules are process
+// resources — reached only from ops/ and the tools. Concurrent requests for one key compile once (single flight);
+// across processes the disk store's per-key lock decides.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/compile_key.h"
+#include "cache/disk_store.h"
+#include "cache/single_flight.h"
+#include "codegen/kernel_spec.h"
+#include "qjit/status.h"
+#include "runtime/device.h"
+#include "runtime/module.h"
+
+namespace qjit::ops {
+
+struct CompiledKernel {
+  cache::CompileKey key;
+  std::shared_ptr<const cache::Entry> entry;  // payload = cubin
+  bool compiled_now = false;                  // false: served by the disk store
+  double seconds = 0;                         // NVRTC time when compiled_now, else lookup time
+};
+
+struct KernelServiceStats {
+  std::uint64_t memory_hits = 0, disk_hits = 0, compiles = 0, loads = 0;
+};
+
+class KernelService {
+ public:
+  static KernelService& process();
+
+  // The cubin for `source` on `arch`: disk store, else NVRTC (then stored). Needs no GPU: `qjit warmup` uses it.
+  Result<CompiledKernel> obtain(const codegen::Source& source, int arch);
+
+  // obtain() + cuModuleLoadData into the current context, memoised per (key, context).
+  Result<std::shared_ptr<const runtime::LoadedKernel>> load(const codegen::Source& source,
+                                                            const runtime::DeviceInfo& device);
+
+  KernelServiceStats stats() const;
+  // The store in use (nullptr if it could not be opened: then every kernel is compiled in memory only).
+  std::shared_ptr<cache::DiskStore> store();
+
+ private:
+  KernelService() = default;
+  Result<cache::CompileKey> key_for(const codegen::Source& source, int arch, std::string* nvrtc_version);
+  Result<CompiledKernel> compile_and_store(const codegen::Source& source, int arch, const cache::CompileKey& key,
+                                           const std::string& nvrtc_version);
+
+  std::once_flag store_once_;
+  std::shared_ptr<cache::DiskStore> store_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const runtime::LoadedKernel>> loaded_;
+  cache::SingleFlight<std::shared_ptr<const runtime::LoadedKernel>> load_flights_;
+  std::atomic<std::uint64_t> memory_hits_{0}, disk_hits_{0}, compiles_{0}, loads_{0};
+};
+
+// The qjit version string baked into every compile key.
+const char* qjit_version();
+
+}  // namespace qjit::ops

@@ -1,0 +1,250 @@
+// QuantizedLinearPlan and SmoothQuantLinearPlan: descriptor validation, kernel selection, argument checks and the
+// launch sequence. QuantizedLinear runs two kernels (per-token quantize, then the GEMM with per-token scales);
+// SmoothQuant runs the GEMM alone with the static activation scale folded into its epilogue.
+#include <cmath>
+
+#include "codegen/kernel_params.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "ops/kernel_binding.h"
+#include "ops/plan_cache.h"
+#include "ops/validate.h"
+#include "qjit/linear.h"
+#include "runtime/driver.h"
+
+namespace qjit {
+
+std::string QuantizedLinearDescriptor::to_string() const {
+  return llvm::formatv("quantized_linear m={0} n={1} k={2} act={3} weight={4} out={5}{6}", m, n, k,
+                       element_name(activation_element), element_name(weight_element), element_name(output_element),
+                       has_bias ? " bias" : "")
+      .str();
+}
+
+std::string SmoothQuantLinearDescriptor::to_string() const {
+  return llvm::formatv("smooth_quant_linear m={0} n={1} k={2} act_scale={3} act={4} weight={5} out={6}{7}", m, n, k,
+                       act_scale, element_name(activation_element), element_name(weight_element),
+                       element_name(output_element), has_bias ? " bias" : "")
+      .str();
+}
+
+namespace detail {
+
+class LinearCore {
+ public:
+  bool smooth_quant = false;
+  std::int64_t m_hint = 0, n = 0, k = 0;
+  ElementKind act_element = ElementKind::S8;
+  ElementKind out_element = ElementKind::F32;
+  bool has_bias = false;
+  float act_scale = 1.0f;
+  ops::KernelBinding quantize;  // QuantizedLinear only
+  ops::KernelBinding gemm;
+  std::string description;
+};
+
+Status check_element(ElementKind got, ElementKind want, const char* field) {
+  if (got == want) return Status();
+  return Status(StatusCode::InvalidArgument, llvm::formatv("{0} must be {1} for this plan type, got {2}", field,
+                                                           element_name(want), element_name(got))
+                                                 .str());
+}
+
+namespace {
+
+Status check_output_element(ElementKind out) {
+  if (out == ElementKind::F16 || out == ElementKind::BF16 || out == ElementKind::F32 || out == ElementKind::F64)
+    return Status();
+  return Status(StatusCode::Unsupported,
+                std::string("descriptor.output_element must be f16, bf16, f32 or f64, got ") +
+                    std::string(element_name(out)));
+}
+
+ops::PlanCache<LinearCore>& linear_cache() {
+  static ops::PlanCache<LinearCore> cache;
+  return cache;
+}
+
+codegen::KernelSpec gemm_spec(std::int64_t m, std::int64_t n, std::int64_t k, ElementKind out, bool bias,
+                              bool per_token, int arch) {
+  codegen::KernelSpec s{};
+  s.op = codegen::KernelOp::GemmS8;
+  s.in_element = ElementKind::S8;
+  s.out_element = out;
+  s.n = n;
+  s.k = k;
+  s.m_bucket = codegen::m_bucket_of(m);
+  s.has_bias = bias;
+  s.per_token_scale = per_token;
+  s.arch = arch;
+  return s;
+}
+
+Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPreference pref,
+                                                     const runtime::DeviceInfo& device) {
+  const int arch = ops::target_arch(device);
+  if (!core.smooth_quant) {
+    codegen::KernelSpec q{};
+    q.op = codegen::KernelOp::QuantizeRowwise;
+    q.in_element = core.act_element;
+    q.out_element = ElementKind::S8;
+    q.k = core.k;
+    q.n = 0;
+    q.m_bucket = codegen::m_bucket_of(core.m_hint);
+    q.arch = arch;
+    QJIT_ASSIGN_OR_RETURN(core.quantize, ops::bind_kernel(q, pref, device));
+  }
+  QJIT_ASSIGN_OR_RETURN(core.gemm, ops::bind_kernel(gemm_spec(core.m_hint, core.n, core.k, core.out_element,
+                                                              core.has_bias, !core.smooth_quant, arch),
+                                                    pref, device));
+  core.description = core.gemm.spec.to_string() + " / " + core.gemm.config.to_string() + " -> " + core.gemm.entry;
+  if (!core.smooth_quant) core.description = core.quantize.entry + " + " + core.description;
+  return std::make_shared<const LinearCore>(std::move(core));
+}
+
+std::string plan_key(const LinearCore& c, PlanPreference pref, const runtime::DeviceInfo& d) {
+  return ops::KeyBuilder()
+      .add(c.smooth_quant)
+      .add(codegen::m_bucket_of(c.m_hint))
+      .add(c.n)
+      .add(c.k)
+      .add(c.act_element)
+      .add(c.out_element)
+      .add(c.has_bias)
+      .add(c.act_scale)
+      .add(pref)
+      .add(d.context)
+      .take();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&, const QuantizedLinearDescriptor& d,
+                                                                  PlanPreference pref) {
+  QJIT_TRY(ops::check_dims(d.m, d.n, d.k));
+  QJIT_TRY(check_output_element(d.output_element));
+  QJIT_TRY(check_element(d.activation_element, d.output_element, "descriptor.activation_element"));
+  QJIT_TRY(check_element(d.weight_element, ElementKind::S8, "descriptor.weight_element"));
+  QJIT_ASSIGN_OR_RETURN(runtime::DeviceInfo device, runtime::current_device());
+  LinearCore core;
+  core.smooth_quant = false;
+  core.m_hint = d.m;
+  core.n = d.n;
+  core.k = d.k;
+  core.act_element = d.activation_element;
+  core.out_element = d.output_element;
+  core.has_bias = d.has_bias;
+  const std::string key = plan_key(core, pref, device);
+  auto made = linear_cache().get_or_create(key, [&] { return build_core(core, pref, device); });
+  if (!made.has_value()) return made.error().with_context(d.to_string());
+  return made;
+}
+
+Result<std::shared_ptr<const LinearCore>> select_smooth_quant_linear(const Stream&,
+                                                                     const SmoothQuantLinearDescriptor& d,
+                                                                     PlanPreference pref) {
+  QJIT_TRY(ops::check_dims(d.m, d.n, d.k));
+  QJIT_TRY(check_output_element(d.output_element));
+  QJIT_TRY(check_element(d.activation_element, ElementKind::S8, "descriptor.activation_element"));
+  QJIT_TRY(check_element(d.weight_element, ElementKind::S8, "descriptor.weight_element"));
+  if (!std::isfinite(d.act_scale) || d.act_scale <= 0.0f)
+    return Status(StatusCode::InvalidArgument,
+                  llvm::formatv("descriptor.act_scale must be finite and > 0, got {0}", d.act_scale).str());
+  QJIT_ASSIGN_OR_RETURN(runtime::DeviceInfo device, runtime::current_device());
+  LinearCore core;
+  core.smooth_quant = true;
+  core.m_hint = d.m;
+  core.n = d.n;
+  core.k = d.k;
+  core.act_element = ElementKind::S8;
+  core.out_element = d.output_element;
+  core.has_bias = d.has_bias;
+  core.act_scale = d.act_scale;
+  const std::string key = plan_key(core, pref, device);
+  auto made = linear_cache().get_or_create(key, [&] { return build_core(core, pref, device); });
+  if (!made.has_value()) return made.error().with_context(d.to_string());
+  return made;
+}
+
+Status can_implement(const LinearCore& c, const LinearCall& a) {
+  const unsigned align_a = c.gemm.operand_align;
+  const std::int64_t m = a.output.rows;
+  if (m < 1 || m >= ops::kMaxDim)
+    return Status(StatusCode::InvalidArgument,
+                  llvm::formatv("output.shape[0] (M) must be in [1, 2^31), got {0}", m).str());
+  if (c.smooth_quant) {
+    QJIT_TRY(ops::check_matrix(a.activation, "act_q", m, "M", c.k, "K", ElementKind::S8, align_a));
+  } else {
+    QJIT_TRY(ops::check_matrix(a.activation, "activation", m, "M", c.k, "K", c.act_element,
+                               c.quantize.operand_align));
+    QJIT_TRY(ops::check_matrix(a.act_q_scratch, "act_q_scratch", m, "M", c.k, "K", ElementKind::S8, align_a));
+    QJIT_TRY(ops::check_vector(a.act_scale_scratch, "act_scale_scratch", m, "M", ElementKind::F32));
+  }
+  QJIT_TRY(ops::check_matrix(a.weight, "weight_q", c.n, "N", c.k, "K", ElementKind::S8, align_a));
+  QJIT_TRY(ops::check_vector(a.weight_scale, "weight_scale", c.n, "N", ElementKind::F32));
+  if (c.has_bias) QJIT_TRY(ops::check_vector(a.bias, "bias", c.n, "N", c.out_element));
+  else QJIT_TRY(ops::check_absent(a.bias, "bias", "the descriptor has has_bias = false"));
+  QJIT_TRY(ops::check_matrix(a.output, "output", m, "M", c.n, "N", c.out_element, 1));
+  return Status();
+}
+
+std::size_t workspace_size(const LinearCore& c) {
+  return ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, c.m_hint);
+}
+
+PrecisionGuarantee precision_guarantee(const LinearCore& c) {
+  PrecisionGuarantee g;
+  g.deterministic = true;
+  g.exact_accumulation = true;
+  // f32 epilogue: scale product, accumulator conversion, product, bias add (4 roundings of 2^-24) plus the output
+  // cast (2^-11 for f16, 2^-8 for bf16). f64 output: the epilogue is done in f64.
+  const double eps_out = c.out_element == ElementKind::F16    ? std::ldexp(1.0, -11)
+                         : c.out_element == ElementKind::BF16 ? std::ldexp(1.0, -8)
+                         : c.out_element == ElementKind::F32  ? std::ldexp(1.0, -24)
+                                                              : 0.0;
+  const double eps_epi = c.out_element == ElementKind::F64 ? 4 * std::ldexp(1.0, -53) : 4 * std::ldexp(1.0, -24);
+  g.epilogue_relative_error = eps_epi + eps_out;
+  g.description = c.smooth_quant
+                      ? "int8 x int8 -> exact int32; y = act_scale * w_scale[n] * acc (+ bias) in f32, rounded once "
+                        "to the output type; deterministic, no atomics"
+                      : "per-token int8 quantization (round half to even, saturating), int8 x int8 -> exact int32; "
+                        "y = act_scale[m] * w_scale[n] * acc (+ bias) in f32, rounded once; deterministic";
+  return g;
+}
+
+Status run(const LinearCore& c, const Stream& stream, Workspace ws, const LinearCall& a) {
+  QJIT_TRY(can_implement(c, a));
+  const std::int64_t m = a.output.rows;
+  const std::size_t need = ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
+  if (need > ws.bytes || (need > 0 && ws.data == nullptr))
+    return Status(StatusCode::InvalidArgument,
+                  llvm::formatv("workspace must hold {0} bytes for M = {1}, got {2}", need, m, ws.bytes).str());
+  if (!c.smooth_quant) {
+    codegen::QuantizeParams qp{};
+    qp.x = a.activation.data;
+    qp.ldx = a.activation.row_stride;
+    qp.q = static_cast<std::int8_t*>(const_cast<void*>(a.act_q_scratch.data));
+    qp.ldq = a.act_q_scratch.row_stride;
+    qp.scale = static_cast<float*>(const_cast<void*>(a.act_scale_scratch.data));
+    qp.m = static_cast<std::int32_t>(m);
+    QJIT_TRY(c.quantize.kernel->launch(ops::launch_dims(c.quantize.spec, c.quantize.config, m), stream.handle(), &qp));
+  }
+  codegen::GemmS8Params p{};
+  p.a = c.smooth_quant ? a.activation.data : a.act_q_scratch.data;
+  p.lda = c.smooth_quant ? a.activation.row_stride : a.act_q_scratch.row_stride;
+  p.b = a.weight.data;
+  p.ldb = a.weight.row_stride;
+  p.a_scale = c.smooth_quant ? nullptr : static_cast<const float*>(a.act_scale_scratch.data);
+  p.a_scale_value = c.act_scale;
+  p.b_scale = static_cast<const float*>(a.weight_scale.data);
+  p.bias = c.has_bias ? a.bias.data : nullptr;
+  p.c = const_cast<void*>(a.output.data);
+  p.ldc = a.output.row_stride;
+  p.m = static_cast<std::int32_t>(m);
+  p.workspace = need > 0 ? ws.data : nullptr;
+  return c.gemm.kernel->launch(ops::launch_dims(c.gemm.spec, c.gemm.config, m), stream.handle(), &p);
+}
+
+std::string describe(const LinearCore& c) { return c.description; }
+
+}  // namespace detail
+}  // namespace qjit

@@ -1,0 +1,196 @@
+// Implementation of the linear-plan checks (see linear_check.h).
+#include "tests/gpu/linear_check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "qjit/linear.h"
+#include "tests/support/device.h"
+#include "tests/support/reference.h"
+
+namespace qjit::testing {
+
+std::string LinearCase::to_string() const {
+  return "M=" + std::to_string(m) + " N=" + std::to_string(n) + " K=" + std::to_string(k) + (bias ? " bias" : "") +
+         (act_row_pad ? " lda=K+" + std::to_string(act_row_pad) : "") +
+         (out_row_pad ? " ldc=N+" + std::to_string(out_row_pad) : "");
+}
+
+namespace {
+
+// Rows compared against the reference: all when the reference is cheap, else first, last and a random sample.
+std::vector<std::int64_t> rows_to_check(std::int64_t m, std::int64_t n, std::int64_t k, std::mt19937_64& rng) {
+  const double ops = static_cast<double>(m) * n * k;
+  std::vector<std::int64_t> rows;
+  if (ops <= 6e9) {
+    for (std::int64_t i = 0; i < m; ++i) rows.push_back(i);
+    return rows;
+  }
+  const std::int64_t want = std::max<std::int64_t>(4, static_cast<std::int64_t>(6e9 / (static_cast<double>(n) * k)));
+  std::set<std::int64_t> s = {0, m - 1};
+  std::uniform_int_distribution<std::int64_t> d(0, m - 1);
+  while (static_cast<std::int64_t>(s.size()) < std::min(want, m)) s.insert(d(rng));
+  return {s.begin(), s.end()};
+}
+
+template <class T>
+double eps_of() {
+  if constexpr (std::is_same_v<T, f16>) return std::ldexp(1.0, -11);
+  else if constexpr (std::is_same_v<T, bf16>) return std::ldexp(1.0, -8);
+  else if constexpr (std::is_same_v<T, float>) return std::ldexp(1.0, -24);
+  else return std::ldexp(1.0, -53);
+}
+
+// Compares the output rows in `rows` with y = a_s[m] * w_s[n] * acc + bias[n].
+template <class T>
+::testing::AssertionResult compare_output(const std::vector<T>& out, std::int64_t ldc, std::int64_t m, std::int64_t n,
+                                          const std::vector<std::int64_t>& rows, const std::vector<std::int8_t>& a,
+                                          std::int64_t lda, const std::vector<std::int8_t>& w,
+                                          std::int64_t k, const std::vector<float>& a_scale, float a_scale_value,
+                                          const std::vector<float>& w_scale, const std::vector<double>& bias,
+                                          std::uint64_t seed) {
+  // Every element written and finite.
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j)
+      if (!std::isfinite(to_double(out[i * ldc + j])))
+        return ::testing::AssertionFailure() << "output[" << i << "," << j << "] not written or not finite ("
+                                             << to_double(out[i * ldc + j]) << "), seed " << seed;
+  // Epilogue error: f32 steps (4 roundings) + one output rounding, relative to |s*acc| + |bias|.
+  const double eps = std::is_same_v<T, double> ? 8 * std::ldexp(1.0, -53) : 5 * std::ldexp(1.0, -24) + eps_of<T>();
+  std::vector<std::int8_t> a_rows;
+  for (std::int64_t i : rows) a_rows.insert(a_rows.end(), a.begin() + i * lda, a.begin() + i * lda + k);
+  const auto acc = reference_gemm_s8(a_rows, k, w, static_cast<std::int64_t>(rows.size()), n, k);
+  double max_rel = 0;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const std::int64_t i = rows[r];
+    const double as = a_scale.empty() ? a_scale_value : a_scale[i];
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double prod = as * static_cast<double>(w_scale[j]) * static_cast<double>(acc[r * n + j]);
+      const double b = bias.empty() ? 0.0 : bias[j];
+      const double ref = prod + b;
+      const double got = to_double(out[i * ldc + j]);
+      const double scale = std::fabs(prod) + std::fabs(b) + 1e-30;
+      const double err = std::fabs(got - ref);
+      max_rel = std::max(max_rel, err / scale);
+      if (err > eps * scale)
+        return ::testing::AssertionFailure() << "output[" << i << "," << j << "] = " << got << ", reference " << ref
+                                             << " (acc " << acc[r * n + j] << ", error " << err / scale
+                                             << " x scale > bound " << eps << "), seed " << seed;
+    }
+  }
+  return ::testing::AssertionSuccess() << "max relative error " << max_rel << " over " << rows.size() << " rows";
+}
+
+template <class T>
+std::vector<T> to_elements(const std::vector<float>& v) {
+  return convert_from_float<T>(v);
+}
+
+}  // namespace
+
+template <class T>
+::testing::AssertionResult check_quantized_linear(const LinearCase& c) {
+  const std::uint64_t seed = fresh_seed();
+  std::mt19937_64 rng(seed);
+  const std::int64_t lda = c.k + c.act_row_pad, ldc = c.n + c.out_row_pad;
+  // Inputs: FP activation with outlier channels, int8 weight, positive f32 scales, bias.
+  auto act_f = random_activations(c.m, lda, rng);
+  const auto act = to_elements<T>(act_f);
+  const auto w = random_int8(static_cast<std::size_t>(c.n * c.k), rng);
+  const auto w_scale = random_floats(static_cast<std::size_t>(c.n), 2e-4f, 2e-3f, rng);
+  const auto bias_f = random_floats(static_cast<std::size_t>(c.n), -4.0f, 4.0f, rng);
+  const auto bias = to_elements<T>(bias_f);
+
+  DeviceBuffer d_act(act.size() * sizeof(T)), d_w(w.size()), d_ws(w_scale.size() * 4), d_bias(bias.size() * sizeof(T));
+  DeviceBuffer d_out(static_cast<std::size_t>(c.m * ldc) * sizeof(T)), d_q(static_cast<std::size_t>(c.m * lda)),
+      d_s(static_cast<std::size_t>(c.m) * 4);
+  for (auto* b : {&d_act, &d_w, &d_ws, &d_bias, &d_out, &d_q, &d_s})
+    if (!b->status().ok()) return ::testing::AssertionFailure() << b->status().to_string();
+  for (const Status& s : {d_act.upload(act), d_w.upload(w), d_ws.upload(w_scale), d_bias.upload(bias),
+                          d_out.fill_bytes(0xff), d_q.fill_bytes(0x7f), d_s.fill_bytes(0xff)})
+    if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
+
+  auto plan = QuantizedLinearPlan<T>::select(Stream(), QuantizedLinearDescriptor::make<T>(c.m, c.n, c.k, c.bias));
+  if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
+  typename QuantizedLinearPlan<T>::Args args;
+  args.activation = TensorRef<T, 2>::strided(d_act.get<T>(), c.m, c.k, lda);
+  args.weight_q = TensorRef<std::int8_t, 2>::contiguous(d_w.get<std::int8_t>(), {c.n, c.k});
+  args.weight_scale = TensorRef<float, 1>::contiguous(d_ws.get<float>(), {c.n});
+  if (c.bias) args.bias = TensorRef<T, 1>::contiguous(d_bias.get<T>(), {c.n});
+  args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);
+  args.act_q_scratch = TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), c.m, c.k, lda);
+  args.act_scale_scratch = TensorMut<float, 1>::contiguous(d_s.get<float>(), {c.m});
+  if (Status s = plan->can_implement(args); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
+  DeviceBuffer ws(plan->workspace_size());
+  if (Status s = plan->run(Stream(), Workspace{ws.get(), plan->workspace_size()}, args); !s.ok())
+    return ::testing::AssertionFailure() << "run: " << s.to_string();
+  if (Status s = synchronize(); !s.ok()) return ::testing::AssertionFailure() << "after run: " << s.to_string();
+
+  // Quantized activation and scales: bit for bit.
+  std::vector<std::int8_t> q_ref;
+  std::vector<float> s_ref;
+  reference_quantize_rows(widen(act), c.m, c.k, lda, &q_ref, &s_ref);
+  auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(c.m * lda));
+  auto s = d_s.download_as<float>(static_cast<std::size_t>(c.m));
+  auto out = d_out.download_as<T>(static_cast<std::size_t>(c.m * ldc));
+  if (!q.has_value() || !s.has_value() || !out.has_value()) return ::testing::AssertionFailure() << "download failed";
+  for (std::int64_t i = 0; i < c.m; ++i) {
+    if (std::memcmp(&(*s)[i], &s_ref[i], 4) != 0)
+      return ::testing::AssertionFailure() << "act_scale[" << i << "] = " << (*s)[i] << ", reference " << s_ref[i]
+                                           << ", seed " << seed;
+    for (std::int64_t j = 0; j < c.k; ++j)
+      if ((*q)[i * lda + j] != q_ref[i * c.k + j])
+        return ::testing::AssertionFailure() << "act_q[" << i << "," << j << "] = " << int((*q)[i * lda + j])
+                                             << ", reference " << int(q_ref[i * c.k + j]) << ", seed " << seed;
+  }
+  const auto rows = rows_to_check(c.m, c.n, c.k, rng);
+  return compare_output<T>(*out, ldc, c.m, c.n, rows, *q, lda, w, c.k, s_ref, 0.0f, w_scale,
+                           c.bias ? widen(bias) : std::vector<double>{}, seed);
+}
+
+template <class T>
+::testing::AssertionResult check_smooth_quant_linear(const LinearCase& c) {
+  const std::uint64_t seed = fresh_seed();
+  std::mt19937_64 rng(seed);
+  const std::int64_t lda = c.k + c.act_row_pad, ldc = c.n + c.out_row_pad;
+  const auto a = random_int8(static_cast<std::size_t>(c.m * lda), rng);
+  const auto w = random_int8(static_cast<std::size_t>(c.n * c.k), rng);
+  const auto w_scale = random_floats(static_cast<std::size_t>(c.n), 2e-4f, 2e-3f, rng);
+  const float act_scale = random_floats(1, 0.01f, 0.05f, rng)[0];
+  const auto bias = to_elements<T>(random_floats(static_cast<std::size_t>(c.n), -4.0f, 4.0f, rng));
+
+  DeviceBuffer d_a(a.size()), d_w(w.size()), d_ws(w_scale.size() * 4), d_bias(bias.size() * sizeof(T)),
+      d_out(static_cast<std::size_t>(c.m * ldc) * sizeof(T));
+  for (const Status& s : {d_a.upload(a), d_w.upload(w), d_ws.upload(w_scale), d_bias.upload(bias), d_out.fill_bytes(0xff)})
+    if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
+  auto plan = SmoothQuantLinearPlan<T>::select(Stream(),
+                                               SmoothQuantLinearDescriptor::make<T>(c.m, c.n, c.k, act_scale, c.bias));
+  if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
+  typename SmoothQuantLinearPlan<T>::Args args;
+  args.act_q = TensorRef<std::int8_t, 2>::strided(d_a.get<std::int8_t>(), c.m, c.k, lda);
+  args.weight_q = TensorRef<std::int8_t, 2>::contiguous(d_w.get<std::int8_t>(), {c.n, c.k});
+  args.weight_scale = TensorRef<float, 1>::contiguous(d_ws.get<float>(), {c.n});
+  if (c.bias) args.bias = TensorRef<T, 1>::contiguous(d_bias.get<T>(), {c.n});
+  args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);
+  DeviceBuffer ws(plan->workspace_size());
+  if (Status s = plan->run(Stream(), Workspace{ws.get(), plan->workspace_size()}, args); !s.ok())
+    return ::testing::AssertionFailure() << "run: " << s.to_string();
+  if (Status s = synchronize(); !s.ok()) return ::testing::AssertionFailure() << "after run: " << s.to_string();
+  auto out = d_out.download_as<T>(static_cast<std::size_t>(c.m * ldc));
+  if (!out.has_value()) return ::testing::AssertionFailure() << out.error().to_string();
+  const auto rows = rows_to_check(c.m, c.n, c.k, rng);
+  return compare_output<T>(*out, ldc, c.m, c.n, rows, a, lda, w, c.k, {}, act_scale, w_scale,
+                           c.bias ? widen(bias) : std::vector<double>{}, seed);
+}
+
+#define QJIT_INSTANTIATE(T)                                                         \
+  template ::testing::AssertionResult check_quantized_linear<T>(const LinearCase&); \
+  template ::testing::AssertionResult check_smooth_quant_linear<T>(const LinearCase&);
+QJIT_INSTANTIATE(f16)
+QJIT_INSTANTIATE(bf16)
+QJIT_INSTANTIATE(float)
+QJIT_INSTANTIATE(double)
+
+}  // namespace qjit::testing

@@ -1,0 +1,27 @@
+// Shared driver for the linear-plan GPU tests: builds fresh random inputs, poisons outputs and scratch, runs a plan,
+// and compares everything against the f64 CPU reference (quantized activations bit for bit, outputs within the
+// plan's precision guarantee, every element written). Large problems compare a sample of rows against the
+// reference (all rows are still checked for unwritten / non-finite values).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace qjit::testing {
+
+struct LinearCase {
+  std::int64_t m, n, k;
+  bool bias = false;
+  std::int64_t act_row_pad = 0;  // activation / act_q row stride = K + pad
+  std::int64_t out_row_pad = 0;  // output row stride = N + pad
+  std::string to_string() const;
+};
+
+template <class T>
+::testing::AssertionResult check_quantized_linear(const LinearCase& c);
+template <class T>
+::testing::AssertionResult check_smooth_quant_linear(const LinearCase& c);
+
+}  // namespace qjit::testing

@@ -1,0 +1,90 @@
+// GPU tests of DynamicRangeQuantizePlan: per-token and per-tensor, every input dtype, odd K, strided rows, rows of
+// zeros. Results must match the CPU reference bit for bit (scales and int8 values). Skips without a GPU.
+#include <cstring>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "qjit/dynamic_range_quantize.h"
+#include "tests/support/device.h"
+#include "tests/support/reference.h"
+
+namespace qjit::testing {
+namespace {
+
+template <class T>
+void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranularity g) {
+  const std::uint64_t seed = fresh_seed();
+  SCOPED_TRACE("M=" + std::to_string(m) + " K=" + std::to_string(k) + " pad=" + std::to_string(pad) +
+               (g == QuantGranularity::PerToken ? " per-token" : " per-tensor") + " seed=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  const std::int64_t ld = k + pad;
+  auto xf = random_activations(m, ld, rng);
+  if (m > 2)  // one row of zeros: scale 0, q 0
+    for (std::int64_t j = 0; j < ld; ++j) xf[1 * ld + j] = 0.0f;
+  const auto x = convert_from_float<T>(xf);
+  const std::int64_t n_scales = g == QuantGranularity::PerToken ? m : 1;
+  DeviceBuffer d_x(x.size() * sizeof(T)), d_q(static_cast<std::size_t>(m * ld)), d_s(n_scales * 4);
+  QJIT_ASSERT_OK(d_x.upload(x));
+  QJIT_ASSERT_OK(d_q.fill_bytes(0x55));
+  QJIT_ASSERT_OK(d_s.fill_bytes(0xff));
+  auto plan = DynamicRangeQuantizePlan<T>::select(Stream(), DynamicRangeQuantizeDescriptor::make<T>(m, k, g));
+  ASSERT_TRUE(plan.has_value()) << plan.error().to_string();
+  DynamicRangeQuantizeArgs<T> args{TensorRef<T, 2>::strided(d_x.get<T>(), m, k, ld),
+                                   TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), m, k, ld),
+                                   TensorMut<float, 1>::contiguous(d_s.get<float>(), {n_scales})};
+  DeviceBuffer ws(plan->workspace_size());
+  QJIT_ASSERT_OK(plan->run(Stream(), Workspace{ws.get(), plan->workspace_size()}, args));
+  auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(m * ld));
+  auto s = d_s.download_as<float>(static_cast<std::size_t>(n_scales));
+  ASSERT_TRUE(q.has_value() && s.has_value());
+
+  std::vector<std::int8_t> q_ref;
+  std::vector<float> s_ref;
+  const auto xd = widen(x);
+  if (g == QuantGranularity::PerToken) {
+    reference_quantize_rows(xd, m, k, ld, &q_ref, &s_ref);
+  } else {
+    // Per tensor: the same rule with one absmax over all rows -> quantize the tensor as one long row.
+    std::vector<double> flat;
+    for (std::int64_t i = 0; i < m; ++i) flat.insert(flat.end(), xd.begin() + i * ld, xd.begin() + i * ld + k);
+    reference_quantize_rows(flat, 1, m * k, m * k, &q_ref, &s_ref);
+  }
+  for (std::int64_t i = 0; i < n_scales; ++i)
+    ASSERT_EQ(std::memcmp(&(*s)[i], &s_ref[i], 4), 0) << "scale[" << i << "] = " << (*s)[i] << " vs " << s_ref[i];
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < k; ++j)
+      ASSERT_EQ((*q)[i * ld + j], q_ref[i * k + j]) << "q[" << i << "," << j << "]";
+  // The padding between rows is never written.
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = k; j < ld; ++j) ASSERT_EQ((*q)[i * ld + j], 0x55) << "padding written at " << i << "," << j;
+}
+
+TEST(QuantizeGpuTest, PerTokenEveryInputDtype) {
+  QJIT_REQUIRE_GPU();
+  for (std::int64_t m : {1, 3, 17, 1000})
+    for (std::int64_t k : {1, 17, 4096, 4100}) {
+      check_quantize<f16>(m, k, 0, QuantGranularity::PerToken);
+      check_quantize<bf16>(m, k, 0, QuantGranularity::PerToken);
+      check_quantize<float>(m, k, 0, QuantGranularity::PerToken);
+      check_quantize<double>(m, k, 0, QuantGranularity::PerToken);
+    }
+}
+
+TEST(QuantizeGpuTest, PerTokenStridedRowsAndLargeK) {
+  QJIT_REQUIRE_GPU();
+  check_quantize<bf16>(64, 4096, 24, QuantGranularity::PerToken);
+  check_quantize<f16>(5, 28672, 8, QuantGranularity::PerToken);
+  check_quantize<float>(4096, 4096, 0, QuantGranularity::PerToken);
+}
+
+TEST(QuantizeGpuTest, PerTensor) {
+  QJIT_REQUIRE_GPU();
+  check_quantize<bf16>(1, 4096, 0, QuantGranularity::PerTensor);
+  check_quantize<f16>(127, 4100, 4, QuantGranularity::PerTensor);
+  check_quantize<float>(1000, 1024, 0, QuantGranularity::PerTensor);
+  check_quantize<double>(3, 17, 0, QuantGranularity::PerTensor);
+}
+
+}  // namespace
+}  // namespace qjit::testing

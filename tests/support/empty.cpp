@@ -1,1 +1,0 @@
-// Keeps qjit_test_support non-empty while support/ grows.
