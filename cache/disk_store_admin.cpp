@@ -1,0 +1,246 @@
+// DiskStore's operator side: usage statistics, listing, full verification, LRU pruning and clearing. These walk
+// whole directories and are meant for `qjit cache`, for pruning after a store, and for tests -- never for the
+// select path. Listing and verifying open files with O_NOATIME so that looking at the cache does not count as using
+// it (LRU orders by atime, which load() sets on every hit).
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+
+#include "cache/disk_store.h"
+#include "cache/file_io.h"
+#include "cache/store_security.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "runtime/log.h"
+
+namespace qjit::cache {
+namespace {
+
+std::int64_t last_used(const struct stat& st) { return std::max<std::int64_t>(st.st_atim.tv_sec, st.st_mtim.tv_sec); }
+
+int open_quietly(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);  // not our file
+  return fd;
+}
+
+bool is_temp_name(std::string_view name) { return name.starts_with(kTempPrefix); }
+
+struct EntryFile {
+  std::string path;
+  std::uint64_t bytes;
+  std::int64_t last_used;
+  std::int64_t last_used_ns;
+};
+
+}  // namespace
+
+Result<CacheEntryReport> DiskStore::inspect(const Dir& dir, const std::string& name, bool full) const {
+  CacheEntryReport r;
+  r.path = dir.path + "/" + name;
+  r.key_hex = name.substr(0, CompileKey::kSize * 2);
+  r.store_dir = dir.path;
+  r.read_only_store = !dir.writable;
+  const int fd = open_quietly(r.path);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status(StatusCode::NotFound, r.path + " vanished");  // pruned meanwhile
+    r.ok = false;
+    r.problem = llvm::formatv("cannot open: {0}", std::strerror(errno)).str();
+    return r;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status(StatusCode::CacheIo, "cannot stat " + r.path);
+  r.bytes = static_cast<std::uint64_t>(st.st_size);
+  r.last_used = last_used(st);
+  auto fail = [&](const Status& s) {
+    r.ok = false;
+    r.problem = s.message();
+    return r;
+  };
+  const CompileKey expected = *key_from_entry_name(name);
+  if (Status s = check_entry_file(st, r.path, !dir.writable); !s.ok()) return fail(s);
+  std::vector<std::uint8_t> bytes;
+  if (full) {
+    if (r.bytes > kEntryHeaderSize + kMaxMetadataBytes + kMaxPayloadBytes)
+      return fail(Status(StatusCode::CacheIo, llvm::formatv("file of {0} bytes exceeds the format's limits", r.bytes)
+                                                  .str()));
+    if (Status s = read_whole_file(fd, r.bytes, r.path, bytes); !s.ok()) return fail(s);
+    auto e = decode_entry(bytes, &expected);
+    if (!e) return fail(e.error());
+    r.entry_name = e->meta.entry_name;
+    r.arch = e->meta.arch;
+    r.nvrtc_version = e->meta.nvrtc_version;
+    r.registers = e->meta.registers;
+    r.shared_bytes = e->meta.shared_bytes;
+    r.compile_seconds = e->meta.compile_seconds;
+    return r;
+  }
+  bytes.resize(kEntryHeaderSize);
+  if (Status s = read_at(fd, 0, kEntryHeaderSize, r.path, bytes.data()); !s.ok()) return fail(s);
+  auto h = decode_entry_header(bytes);
+  if (!h) return fail(h.error());
+  if (!(h->key == expected)) return fail(Status(StatusCode::CacheIo, "stored key differs from the file name"));
+  if (h->file_size() != r.bytes) return fail(Status(StatusCode::CacheIo, "header sizes disagree with the file size"));
+  bytes.resize(h->metadata_size);
+  if (Status s = read_at(fd, kEntryHeaderSize, h->metadata_size, r.path, bytes.data()); !s.ok()) return fail(s);
+  auto m = decode_entry_metadata(bytes);
+  if (!m) return fail(m.error());
+  r.entry_name = m->entry_name;
+  r.arch = m->arch;
+  r.nvrtc_version = m->nvrtc_version;
+  r.registers = m->registers;
+  r.shared_bytes = m->shared_bytes;
+  r.compile_seconds = m->compile_seconds;
+  return r;
+}
+
+Result<CacheStats> DiskStore::stats() const {
+  CacheStats s;
+  s.max_bytes = options_.max_bytes;
+  s.counters = counters();
+  auto add_dir = [&](const std::string& path, bool read_only) -> Status {
+    CacheStoreUsage u;
+    u.dir = path;
+    u.read_only = read_only;
+    struct stat dst;
+    u.present = ::stat(path.c_str(), &dst) == 0;
+    QJIT_ASSIGN_OR_RETURN(auto names, list_directory(path));
+    for (const auto& n : names) {
+      struct stat st;
+      if (is_temp_name(n)) {
+        ++u.temp_files;
+      } else if (key_from_entry_name(n) && ::stat((path + "/" + n).c_str(), &st) == 0) {
+        ++u.entries;
+        u.bytes += static_cast<std::uint64_t>(st.st_size);
+      }
+    }
+    s.entries += u.entries;
+    s.bytes += u.bytes;
+    s.stores.push_back(std::move(u));
+    return Status();
+  };
+  if (!options_.writable_dir.empty()) QJIT_TRY(add_dir(options_.writable_dir, options_.read_only));
+  for (const auto& ro : options_.readonly_dirs)
+    if (ro != options_.writable_dir) QJIT_TRY(add_dir(ro, true));
+  return s;
+}
+
+Result<std::vector<CacheEntryReport>> DiskStore::list() const {
+  std::vector<CacheEntryReport> out;
+  for (const auto& dir : dirs_) {
+    QJIT_ASSIGN_OR_RETURN(auto names, list_directory(dir.path));
+    for (const auto& n : names) {
+      if (!key_from_entry_name(n)) continue;
+      auto r = inspect(dir, n, /*full=*/false);
+      if (r) out.push_back(std::move(r).value());
+      else if (r.error().code() != StatusCode::NotFound) return r.error();
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.last_used > b.last_used; });
+  return out;
+}
+
+Result<std::vector<CacheEntryReport>> DiskStore::verify(bool remove_bad) {
+  std::vector<CacheEntryReport> out;
+  for (const auto& dir : dirs_) {
+    QJIT_ASSIGN_OR_RETURN(auto names, list_directory(dir.path));
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) {
+      if (!key_from_entry_name(n)) continue;
+      auto r = inspect(dir, n, /*full=*/true);
+      if (!r) {
+        if (r.error().code() == StatusCode::NotFound) continue;
+        return r.error();
+      }
+      if (!r->ok) {
+        ++bad_;
+        QJIT_LOG_WARN("cache", "verify: {0}: {1}", r->path, r->problem);
+        if (remove_bad && dir.writable && ::unlink(r->path.c_str()) != 0 && errno != ENOENT)
+          QJIT_LOG_WARN("cache", "verify: cannot remove {0}: {1}", r->path, std::strerror(errno));
+      }
+      out.push_back(std::move(r).value());
+    }
+  }
+  return out;
+}
+
+Result<CachePruneReport> DiskStore::prune(std::uint64_t max_bytes) {
+  if (!writable())
+    return Status(StatusCode::Unsupported,
+                  "the cache is read-only (QJIT_CACHE_READONLY=1 or StoreOptions.read_only): pruning needs a "
+                  "writable store");
+  const std::string& dir = options_.writable_dir;
+  CachePruneReport rep;
+  QJIT_ASSIGN_OR_RETURN(auto names, list_directory(dir));
+  std::vector<EntryFile> files;
+  const std::int64_t now = std::time(nullptr);
+  for (const auto& n : names) {
+    const std::string path = dir + "/" + n;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    if (is_temp_name(n)) {
+      if (now - st.st_mtim.tv_sec > kStaleTempSeconds && ::unlink(path.c_str()) == 0) ++rep.removed_temp_files;
+      continue;
+    }
+    if (!key_from_entry_name(n)) continue;
+    const std::int64_t used_ns =
+        std::max<std::int64_t>(st.st_atim.tv_sec * 1000000000ll + st.st_atim.tv_nsec,
+                               st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec);
+    files.push_back({path, static_cast<std::uint64_t>(st.st_size), last_used(st), used_ns});
+  }
+  std::uint64_t total = 0;
+  for (const auto& f : files) total += f.bytes;
+  if (max_bytes > 0 && total > max_bytes) {
+    // Least recently used first; nanosecond timestamps so entries used within one second still order.
+    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.last_used_ns < b.last_used_ns; });
+    for (const auto& f : files) {
+      if (total <= max_bytes) break;
+      if (::unlink(f.path.c_str()) != 0 && errno != ENOENT) {
+        QJIT_LOG_WARN("cache", "prune: cannot remove {0}: {1}", f.path, std::strerror(errno));
+        continue;
+      }
+      total -= f.bytes;
+      ++rep.removed_entries;
+      rep.removed_bytes += f.bytes;
+    }
+  }
+  rep.kept_bytes = total;
+  rep.kept_entries = files.size() - rep.removed_entries;
+  if (rep.removed_entries || rep.removed_temp_files)
+    QJIT_LOG_INFO("cache", "pruned {0} entries ({1} bytes) and {2} stale temp files; {3} bytes kept (bound {4})",
+                  rep.removed_entries, rep.removed_bytes, rep.removed_temp_files, rep.kept_bytes, max_bytes);
+  return rep;
+}
+
+Result<CachePruneReport> DiskStore::clear() {
+  if (!writable())
+    return Status(StatusCode::Unsupported, "the cache is read-only (QJIT_CACHE_READONLY=1): clearing needs a "
+                                           "writable store");
+  const std::string& dir = options_.writable_dir;
+  CachePruneReport rep;
+  QJIT_ASSIGN_OR_RETURN(auto names, list_directory(dir));
+  for (const auto& n : names) {
+    const bool temp = is_temp_name(n);
+    if (!temp && !key_from_entry_name(n)) continue;  // the lock file and anything not ours stay
+    const std::string path = dir + "/" + n;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || ::unlink(path.c_str()) != 0) continue;
+    if (temp) {
+      ++rep.removed_temp_files;
+    } else {
+      ++rep.removed_entries;
+      rep.removed_bytes += static_cast<std::uint64_t>(st.st_size);
+    }
+  }
+  return rep;
+}
+
+}  // namespace qjit::cache
