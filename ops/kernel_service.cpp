@@ -85,7 +85,7 @@ Result<cache::CompileKey> KernelService::key_for(const codegen::Source& source, 
   if (auto s = store()) {
     for (const auto& v : probe_versions()) {
       const auto key = make(v);
-      if (s->contains(key)) {
+      if (s->load(key).has_value()) {
         *nvrtc_version = v;
         return key;
       }

@@ -58,7 +58,7 @@ class KernelService {
   std::shared_ptr<cache::DiskStore> store_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const runtime::LoadedKernel>> loaded_;
-  cache::SingleFlight<std::shared_ptr<const runtime::LoadedKernel>> load_flights_;
+  cache::SingleFlight<std::shared_ptr<const runtime::LoadedKernel>, std::string, std::hash<std::string>> load_flights_;
   std::atomic<std::uint64_t> memory_hits_{0}, disk_hits_{0}, compiles_{0}, loads_{0};
 };
 

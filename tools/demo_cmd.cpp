@@ -217,7 +217,7 @@ int run_demo_command(int argc, char** argv) {
                 compiled->compiled_now ? "compiled " : "cache hit", 1e3 * first, 1e3 * seconds_since(t0),
                 compiled->entry->payload.size());
   }
-  if (auto store = service.store()) std::printf("  kernel cache: %s\n\n", store->directory().c_str());
+  if (auto store = service.store()) std::printf("  kernel cache: %s\n\n", store->options().writable_dir.c_str());
   else std::printf("  kernel cache: disabled (see the warning above)\n\n");
 
   // ---- 3. run on the GPU ----
