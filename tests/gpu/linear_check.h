@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "qjit/element.h"
+
 namespace qjit::testing {
 
 struct LinearCase {
