@@ -1,9 +1,8 @@
 // Compiles rendered kernels with the REAL NVRTC (no mock) for sm_80, sm_89 and sm_90a: every GEMM output dtype x
 // bias x scale mode on one config, a spread of tile configs (aligned and predicated K, split-K, small-M tiles) per
 // arch, every quantize op x input dtype, and a probe that checks the device-side parameter structs against the
-// host's (sizes and offsets). Skips with a reason when libnvrtc cannot be opened.
-// NOTE: uses a tiny local dlopen wrapper until runtime/nvrtc.h lands on main; the lead may switch it over.
-#include <dlfcn.h>
+// host's (sizes and offsets), all through runtime/nvrtc.h with the default options. Skips with a reason when libnvrtc
+// cannot be opened.
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -14,47 +13,11 @@
 #include "codegen/kernel_params.h"
 #include "codegen/quantize_rowwise.h"
 #include "codegen/embedded_templates.h"
+#include "runtime/nvrtc.h"
 #include "llvm/Support/FormatVariadic.h"
 
 namespace qjit::codegen {
 namespace {
-
-// ---- minimal NVRTC binding (C ABI; nvrtcResult is an int enum, nvrtcProgram an opaque pointer) ----
-struct Nvrtc {
-  using Prog = void*;
-  int (*create)(Prog*, const char*, const char*, int, const char* const*, const char* const*) = nullptr;
-  int (*compile)(Prog, int, const char* const*) = nullptr;
-  int (*cubin_size)(Prog, std::size_t*) = nullptr;
-  int (*cubin)(Prog, char*) = nullptr;
-  int (*log_size)(Prog, std::size_t*) = nullptr;
-  int (*log)(Prog, char*) = nullptr;
-  int (*ptx_size)(Prog, std::size_t*) = nullptr;
-  int (*ptx)(Prog, char*) = nullptr;
-  int (*destroy)(Prog*) = nullptr;
-  bool ok = false;
-
-  static const Nvrtc& get() {
-    static const Nvrtc n = [] {
-      Nvrtc r;
-      void* h = dlopen("libnvrtc.so.13", RTLD_NOW | RTLD_LOCAL);
-      if (!h) h = dlopen("/usr/local/cuda/lib64/libnvrtc.so", RTLD_NOW | RTLD_LOCAL);
-      if (!h) return r;
-      r.create = reinterpret_cast<decltype(r.create)>(dlsym(h, "nvrtcCreateProgram"));
-      r.compile = reinterpret_cast<decltype(r.compile)>(dlsym(h, "nvrtcCompileProgram"));
-      r.cubin_size = reinterpret_cast<decltype(r.cubin_size)>(dlsym(h, "nvrtcGetCUBINSize"));
-      r.cubin = reinterpret_cast<decltype(r.cubin)>(dlsym(h, "nvrtcGetCUBIN"));
-      r.log_size = reinterpret_cast<decltype(r.log_size)>(dlsym(h, "nvrtcGetProgramLogSize"));
-      r.log = reinterpret_cast<decltype(r.log)>(dlsym(h, "nvrtcGetProgramLog"));
-      r.destroy = reinterpret_cast<decltype(r.destroy)>(dlsym(h, "nvrtcDestroyProgram"));
-      r.ptx_size = reinterpret_cast<decltype(r.ptx_size)>(dlsym(h, "nvrtcGetPTXSize"));
-      r.ptx = reinterpret_cast<decltype(r.ptx)>(dlsym(h, "nvrtcGetPTX"));
-      r.ok = r.create && r.compile && r.cubin_size && r.cubin && r.log_size && r.log && r.destroy && r.ptx_size &&
-             r.ptx;
-      return r;
-    }();
-    return n;
-  }
-};
 
 struct CompileOutcome {
   bool ok = false;
@@ -63,38 +26,28 @@ struct CompileOutcome {
   std::string ptx;
 };
 
+// Compiles with the library's own NVRTC wrapper and the exact options every qjit compile uses.
 CompileOutcome compile(const std::string& text, const std::string& name, int arch) {
-  const Nvrtc& n = Nvrtc::get();
   CompileOutcome out;
-  Nvrtc::Prog prog = nullptr;
-  if (n.create(&prog, text.c_str(), (name + ".cu").c_str(), 0, nullptr, nullptr) != 0) {
-    out.log = "nvrtcCreateProgram failed";
+  auto nvrtc = runtime::nvrtc();
+  if (!nvrtc.has_value()) {
+    out.log = nvrtc.status().to_string();
     return out;
   }
-  const std::string arch_opt = "--gpu-architecture=" + arch_option(arch);
-  const char* opts[] = {arch_opt.c_str(), "--std=c++17"};
-  const int rc = n.compile(prog, 2, opts);
-  std::size_t log_size = 0;
-  n.log_size(prog, &log_size);
-  out.log.resize(log_size);
-  if (log_size) n.log(prog, out.log.data());
-  if (rc == 0) {
-    n.cubin_size(prog, &out.cubin_bytes);
-    std::vector<char> cubin(out.cubin_bytes);
-    if (out.cubin_bytes) n.cubin(prog, cubin.data());
-    out.ok = out.cubin_bytes > 0;
-    std::size_t ptx_size = 0;
-    if (n.ptx_size(prog, &ptx_size) == 0 && ptx_size > 0) {  // sm_XXa targets may emit PTX too
-      out.ptx.resize(ptx_size);
-      n.ptx(prog, out.ptx.data());
-    }
+  auto r = (*nvrtc)->compile(text, name + ".cu", arch_option(arch), runtime::default_compile_options());
+  if (!r.has_value()) {
+    out.log = r.status().to_string();
+    return out;
   }
-  n.destroy(&prog);
+  out.cubin_bytes = r->cubin.size();
+  out.ok = out.cubin_bytes > 0;
+  out.log = r->log;
+  out.ptx = r->ptx;
   return out;
 }
 
 #define SKIP_WITHOUT_NVRTC() \
-  if (!Nvrtc::get().ok) GTEST_SKIP() << "libnvrtc.so.13 could not be opened; NVRTC compile tests need it"
+  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string()
 
 void expect_compiles(const Result<Source>& src, int arch) {
   ASSERT_TRUE(src.has_value()) << src.status().to_string();
