@@ -23,6 +23,29 @@ Status bad(const std::string& what, const std::string& message) { return invalid
 
 llvm::Optional<std::uint64_t> non_negative(const llvm::json::Value& v) { return v.getAsUINT64(); }
 
+// NOTE: LLVM's JSON parser recurses once per nesting level, so "[[[[..." in a 100 MB header would overflow the
+// stack. A safetensors header nests three levels deep; anything past kMaxJsonDepth is refused before parsing.
+constexpr int kMaxJsonDepth = 32;
+
+bool nesting_within_limit(llvm::StringRef text) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 struct SafetensorsFile::Storage {
@@ -94,6 +117,8 @@ Status SafetensorsFile::index(std::span<const std::byte> bytes, const std::strin
   if (header_len > kMaxHeaderBytes)
     return bad(what, llvm::formatv("header length must be <= {0}, got {1}", kMaxHeaderBytes, header_len).str());
   const llvm::StringRef text(reinterpret_cast<const char*>(bytes.data() + 8), header_len);
+  if (!nesting_within_limit(text))
+    return bad(what, llvm::formatv("header JSON must nest at most {0} levels deep", kMaxJsonDepth).str());
   auto parsed = llvm::json::parse(text);
   if (!parsed) return bad(what, "header is not valid JSON: " + llvm::toString(parsed.takeError()));
   const llvm::json::Object* root = parsed->getAsObject();
