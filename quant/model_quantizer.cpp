@@ -106,7 +106,8 @@ class ModelQuantizer {
     if (current_ != g) {
       QJIT_TRY(run_group(g, report));
       current_ = g;
-      if (options_.progress) options_.progress(static_cast<std::int64_t>(g + 1), groups_.size(), groups_[g].prefix);
+      if (options_.progress) options_.progress(static_cast<std::int64_t>(g + 1), static_cast<std::int64_t>(groups_.size()),
+                          groups_[g].linears.front().module);
     }
     return &result_;
   }
