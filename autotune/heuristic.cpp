@@ -1,0 +1,85 @@
+// Heuristic tile choice per M bucket.
+// GEMM (gemm_sm80 family): small M (<= 16) is a weight stream, so the tile is BM = 16 with a narrow BN that yields
+// at least one CTA per SM and a deep pipeline of 128-byte K slices to keep enough bytes in flight; M = 32 uses
+// 32x64. From M = 64 on, the largest tile (256x128, 128x128, 64x128, 64x64) that still fills every SM once is taken:
+// bigger tiles re-read less of A and B, but an under-filled first wave costs more than that saves.
+// Quantize: enough threads per row that each holds about two 16-element chunks (so the row stays in registers
+// between the absmax and the quantize pass), and several rows per CTA when rows are short.
+#include "autotune/heuristic.h"
+
+#include "codegen/gemm_s8_sm80.h"
+
+namespace qjit::autotune {
+namespace {
+
+using codegen::KernelFamily;
+using codegen::TileConfig;
+
+TileConfig gemm(int bm, int bn, int bk, int wm, int wn, int stages) {
+  TileConfig c;
+  c.family = KernelFamily::GemmSm80;
+  c.block_m = bm;
+  c.block_n = bn;
+  c.block_k = bk;
+  c.warps_m = wm;
+  c.warps_n = wn;
+  c.stages = stages;
+  c.split_k = 1;
+  return c;
+}
+
+std::int64_t tiles(const codegen::KernelSpec& spec, const TileConfig& c) {
+  const std::int64_t m = spec.m_bucket;
+  return ((m + c.block_m - 1) / c.block_m) * ((spec.n + c.block_n - 1) / c.block_n);
+}
+
+// Shrinks the pipeline until the config fits the arch's shared memory (sm_86/89 have 99 KiB).
+TileConfig fit_smem(const codegen::KernelSpec& spec, TileConfig c) {
+  while (c.stages > 2 && codegen::gemm_s8_sm80_smem_bytes(c) > codegen::max_dynamic_smem_bytes(spec.arch)) --c.stages;
+  return c;
+}
+
+TileConfig gemm_heuristic(const codegen::KernelSpec& spec, int sm_count) {
+  if (spec.m_bucket <= 16) {
+    const bool wide = (spec.n + 63) / 64 >= 2 * sm_count;  // enough 64-wide tiles: fewer, longer CTAs
+    return fit_smem(spec, wide ? gemm(16, 64, 128, 1, 4, 6) : gemm(16, 32, 128, 1, 2, 8));
+  }
+  if (spec.m_bucket <= 32) return fit_smem(spec, gemm(32, 64, 128, 1, 4, 5));
+  const TileConfig ladder[] = {gemm(256, 128, 64, 4, 2, 4), gemm(128, 128, 64, 2, 4, 4), gemm(64, 128, 64, 2, 2, 4),
+                               gemm(64, 64, 64, 2, 2, 4)};
+  for (const TileConfig& c : ladder) {
+    if (c.block_m > spec.m_bucket) continue;
+    if (tiles(spec, c) >= sm_count) return fit_smem(spec, c);
+  }
+  return fit_smem(spec, ladder[3]);
+}
+
+int next_pow2(std::int64_t v) {
+  int p = 1;
+  while (p < v && p < (1 << 20)) p *= 2;
+  return p;
+}
+
+TileConfig quantize_heuristic(const codegen::KernelSpec& spec) {
+  TileConfig c;
+  c.family = KernelFamily::Quantize;
+  c.block_k = c.warps_m = c.warps_n = c.stages = c.split_k = 1;
+  const std::int64_t chunks = (spec.k + 15) / 16;
+  int tpr = next_pow2((chunks + 1) / 2);
+  if (tpr < 4) tpr = 4;
+  if (tpr > 1024) tpr = 1024;
+  if (tpr > 256 && chunks <= 4 * 256) tpr = 256;  // <= 4 chunks a thread still fits in registers
+  c.block_n = tpr;
+  c.block_m = tpr >= 256 ? 1 : 256 / tpr;
+  return c;
+}
+
+}  // namespace
+
+codegen::TileConfig heuristic_config(const codegen::KernelSpec& spec, int sm_count) {
+  if (sm_count <= 0) sm_count = 132;
+  if (spec.op == codegen::KernelOp::GemmS8) return gemm_heuristic(spec, sm_count);
+  return quantize_heuristic(spec);
+}
+
+}  // namespace qjit::autotune

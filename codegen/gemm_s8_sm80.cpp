@@ -1,0 +1,159 @@
+// Renders templates/gemm_s8_sm80.cuh for one (KernelSpec, TileConfig): checks every constraint the template
+// static_asserts (so a bad config is an InvalidArgument naming the field, never an NVRTC failure), then appends a
+// generated tail with one extern "C" entry whose name encodes everything that changes the code. The text depends
+// only on N, K, the config, the output type, bias and scale mode (not on the M bucket or arch, which the cache key
+// carries), so buckets that share a config share one compiled kernel.
+#include "codegen/gemm_s8_sm80.h"
+
+#include <string>
+
+#include "codegen/embedded_templates.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace qjit::codegen {
+namespace {
+
+constexpr std::int64_t kMaxDim = std::int64_t{1} << 30;
+constexpr int kMaxAccPerThread = 128;  // more accumulators than this per thread spills
+
+Status invalid(std::string msg) { return Status(StatusCode::InvalidArgument, std::move(msg)); }
+
+std::string_view device_out_type(ElementKind e) {
+  switch (e) {
+    case ElementKind::F16: return "qjitk::f16";
+    case ElementKind::BF16: return "qjitk::bf16";
+    case ElementKind::F32: return "float";
+    case ElementKind::F64: return "double";
+    default: return "";
+  }
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+int gemm_s8_sm80_smem_bytes(const TileConfig& cfg) {
+  return cfg.stages * (cfg.block_m + cfg.block_n) * cfg.block_k;
+}
+
+Status validate_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
+  if (spec.op != KernelOp::GemmS8)
+    return invalid(llvm::formatv("spec.op must be gemm_s8, got {0}", kernel_op_name(spec.op)));
+  if (spec.in_element != ElementKind::S8)
+    return invalid(llvm::formatv("spec.in_element must be s8, got {0}", element_name(spec.in_element)));
+  if (device_out_type(spec.out_element).empty())
+    return invalid(llvm::formatv("spec.out_element must be f16, bf16, f32 or f64, got {0}",
+                                 element_name(spec.out_element)));
+  if (spec.n < 1 || spec.n > kMaxDim)
+    return invalid(llvm::formatv("spec.n must be in [1, {0}], got {1}", kMaxDim, spec.n));
+  if (spec.k < 1 || spec.k > kMaxDim)
+    return invalid(llvm::formatv("spec.k must be in [1, {0}], got {1}", kMaxDim, spec.k));
+  if (!is_supported_arch(spec.arch))
+    return Status(StatusCode::Unsupported,
+                  llvm::formatv("spec.arch must be one of 80, 86, 87, 89, 90 for gemm_sm80, got {0}", spec.arch));
+  if (cfg.family != KernelFamily::GemmSm80)
+    return invalid(llvm::formatv("config.family must be gemm_sm80, got {0}", kernel_family_name(cfg.family)));
+  if (cfg.block_k != 32 && cfg.block_k != 64 && cfg.block_k != 128)
+    return invalid(llvm::formatv("config.block_k must be 32, 64 or 128, got {0}", cfg.block_k));
+  if (cfg.warps_m < 1 || cfg.warps_n < 1 || cfg.warps_m * cfg.warps_n > 32)
+    return invalid(llvm::formatv("config.warps_m * warps_n must be in [1, 32], got {0}x{1}", cfg.warps_m,
+                                 cfg.warps_n));
+  if (cfg.block_m < 16 || cfg.block_m > 256 || cfg.block_m % (16 * cfg.warps_m) != 0)
+    return invalid(llvm::formatv("config.block_m must be a multiple of 16 * warps_m = {0} in [16, 256], got {1}",
+                                 16 * cfg.warps_m, cfg.block_m));
+  if (cfg.block_n < 16 || cfg.block_n > 256 || cfg.block_n % (16 * cfg.warps_n) != 0)
+    return invalid(llvm::formatv("config.block_n must be a multiple of 16 * warps_n = {0} in [16, 256], got {1}",
+                                 16 * cfg.warps_n, cfg.block_n));
+  const int threads = 32 * cfg.warps_m * cfg.warps_n;
+  const int acc = cfg.block_m * cfg.block_n / threads;
+  if (acc > kMaxAccPerThread)
+    return invalid(llvm::formatv("config {0}: {1} accumulators per thread exceed {2}; use more warps",
+                                 cfg.to_string(), acc, kMaxAccPerThread));
+  if (cfg.stages < 2 || cfg.stages > 8)
+    return invalid(llvm::formatv("config.stages must be in [2, 8], got {0}", cfg.stages));
+  const std::int64_t k_tiles = ceil_div(spec.k, cfg.block_k);
+  if (cfg.split_k < 1 || cfg.split_k > 64)
+    return invalid(llvm::formatv("config.split_k must be in [1, 64], got {0}", cfg.split_k));
+  const std::int64_t per_split = ceil_div(k_tiles, cfg.split_k);
+  if ((cfg.split_k - 1) * per_split >= k_tiles)
+    return invalid(llvm::formatv("config.split_k = {0} leaves a split without K tiles (K = {1} has {2} tiles of {3})",
+                                 cfg.split_k, spec.k, k_tiles, cfg.block_k));
+  if (ceil_div(spec.n, cfg.block_n) > 65535)
+    return invalid(llvm::formatv("spec.n = {0} needs more than 65535 tiles of block_n = {1}", spec.n, cfg.block_n));
+  const int smem = gemm_s8_sm80_smem_bytes(cfg);
+  if (smem > max_dynamic_smem_bytes(spec.arch))
+    return Status(StatusCode::OutOfResources,
+                  llvm::formatv("config {0} needs {1} bytes of shared memory; {2} allows at most {3}", cfg.to_string(),
+                                smem, arch_option(spec.arch), max_dynamic_smem_bytes(spec.arch)));
+  return Status::success();
+}
+
+Result<Source> render_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
+  QJIT_TRY(validate_gemm_s8_sm80(spec, cfg));
+  const std::string_view common = find_template("common.cuh");
+  const std::string_view body = find_template("gemm_s8_sm80.cuh");
+  if (common.empty() || body.empty())
+    return Status(StatusCode::Unsupported, "templates common.cuh / gemm_s8_sm80.cuh are not embedded in this build");
+  Source src;
+  src.threads = 32 * cfg.warps_m * cfg.warps_n;
+  src.dynamic_smem_bytes = gemm_s8_sm80_smem_bytes(cfg);
+  src.entry = llvm::formatv("qjit_gemm_s8_sm80_n{0}_k{1}_bm{2}_bn{3}_bk{4}_wm{5}_wn{6}_s{7}_sk{8}_{9}_{10}_{11}",
+                            spec.n, spec.k, cfg.block_m, cfg.block_n, cfg.block_k, cfg.warps_m, cfg.warps_n,
+                            cfg.stages, cfg.split_k, element_name(spec.out_element),
+                            spec.has_bias ? "bias" : "nobias", spec.per_token_scale ? "pt" : "ps");
+  src.text.reserve(common.size() + body.size() + 512);
+  src.text.append(common).append("\n").append(body).append("\n");
+  src.text += llvm::formatv(
+      "// ---- generated by qjit codegen (gemm_sm80) ----\n"
+      "extern \"C\" __global__ void __launch_bounds__({0}, 1) {1}(const __grid_constant__ qjitk::GemmS8Params p) {{\n"
+      "  qjitk::GemmS8Sm80<{2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}>::run(p);\n"
+      "}\n",
+      src.threads, src.entry, spec.n, spec.k, cfg.block_m, cfg.block_n, cfg.block_k, cfg.warps_m, cfg.warps_n,
+      cfg.stages, cfg.split_k, device_out_type(spec.out_element), spec.has_bias ? "true" : "false",
+      spec.per_token_scale ? "true" : "false");
+  return src;
+}
+
+LaunchDims gemm_s8_sm80_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
+  LaunchDims d;
+  d.grid[0] = static_cast<unsigned>(m < 1 ? 0 : ceil_div(m, cfg.block_m));
+  d.grid[1] = static_cast<unsigned>(ceil_div(spec.n, cfg.block_n));
+  d.grid[2] = static_cast<unsigned>(cfg.split_k);
+  d.block[0] = static_cast<unsigned>(32 * cfg.warps_m * cfg.warps_n);
+  d.dynamic_smem_bytes = static_cast<unsigned>(gemm_s8_sm80_smem_bytes(cfg));
+  return d;
+}
+
+std::size_t gemm_s8_sm80_counters_offset(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
+  if (cfg.split_k <= 1 || m < 1) return 0;
+  const auto tiles = static_cast<std::size_t>(ceil_div(m, cfg.block_m) * ceil_div(spec.n, cfg.block_n));
+  const std::size_t partials = static_cast<std::size_t>(cfg.split_k) * tiles *
+                               static_cast<std::size_t>(cfg.block_m) * static_cast<std::size_t>(cfg.block_n) * 4;
+  return (partials + 255) / 256 * 256;
+}
+
+std::size_t gemm_s8_sm80_workspace_bytes(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
+  if (cfg.split_k <= 1 || m < 1) return 0;
+  const auto tiles = static_cast<std::size_t>(ceil_div(m, cfg.block_m) * ceil_div(spec.n, cfg.block_n));
+  return gemm_s8_sm80_counters_offset(spec, cfg, m) + tiles * 4;
+}
+
+GemmAlignment gemm_s8_sm80_requirements(const KernelSpec& spec, const TileConfig& cfg) {
+  GemmAlignment a;
+  a.c_align_bytes = element_size(spec.out_element);
+  a.scale_align_bytes = 4;
+  a.min_lda = spec.k;
+  a.min_ldb = spec.k;
+  a.min_ldc = spec.n;
+  a.k_allows_fast_path = spec.k % 16 == 0;
+  return a;
+}
+
+bool gemm_s8_sm80_takes_fast_path(const KernelSpec& spec, const void* a, const void* b, std::int64_t lda,
+                                  std::int64_t ldb) {
+  const auto pa = reinterpret_cast<std::uintptr_t>(a);
+  const auto pb = reinterpret_cast<std::uintptr_t>(b);
+  return spec.k % 16 == 0 && ((pa | pb) & 15) == 0 && ((lda | ldb) & 15) == 0;
+}
+
+}  // namespace qjit::codegen

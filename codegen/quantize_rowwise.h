@@ -1,0 +1,30 @@
+// Codegen for the dynamic quantization kernels (templates/quantize_rowwise.cuh, KernelFamily::Quantize): per-token
+// (KernelOp::QuantizeRowwise) and the two passes of per-tensor (QuantizeAbsmax, then QuantizeApplyScale).
+// Config meaning for this family: block_m = rows per CTA, block_n = threads per row (a power of two up to 32, or a
+// multiple of 32); block_m * block_n must be 32..1024 whole warps; the other TileConfig fields must be 1.
+//
+// Run-time contract (QuantizeParams, codegen/kernel_params.h): x: in [M, K] with ldx >= K (elements), naturally
+// aligned; q: int8 [M, K] with ldq >= K; scale: f32 [M] (rowwise) or [1] (per-tensor, written by pass 2);
+// absmax_bits: one u32, zeroed by the host before pass 1 (per-tensor only). The 16-byte vector path is taken at run
+// time when x and q are 16-byte aligned, ldx * sizeof(in) and ldq are multiples of 16 (and K >= 16); otherwise a
+// scalar path does the work (slower, same results).
+#pragma once
+
+#include <cstdint>
+
+#include "codegen/kernel_spec.h"
+#include "qjit/status.h"
+
+namespace qjit::codegen {
+
+Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg);
+Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg);
+// m >= 1. grid = (ceil(m / block_m)), block = (block_m * block_n).
+LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m);
+// Mirrors the kernel's run-time test: true when rows take the 16-byte vector path.
+bool quantize_takes_vector_path(const KernelSpec& spec, const void* x, std::int64_t ldx, const void* q,
+                                std::int64_t ldq);
+// The per-tensor pair for one input type: {absmax spec, apply-scale spec} derived from a rowwise-shaped spec.
+KernelSpec quantize_spec(KernelOp op, ElementKind in, std::int64_t k, int m_bucket, int arch);
+
+}  // namespace qjit::codegen

@@ -1,0 +1,109 @@
+// safetensors I/O. The format: an 8-byte little-endian header length H, then H bytes of JSON mapping each tensor
+// name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to the data section that follows the
+// header; an optional "__metadata__" object maps strings to strings), then the raw little-endian data.
+//
+// The reader accepts F32, F16, BF16, I8 and I32 and rejects anything it cannot prove sound: a header length past
+// the end of the file, bad JSON, unknown dtypes, shapes whose element count overflows, offsets out of bounds or
+// overlapping, and size != numel·itemsize (gaps between tensors are tolerated). Files are memory-mapped; tensors
+// are listed sorted by name. The writer pads the header with spaces so the data section starts 8-byte aligned, keeps
+// the tensors in the order they were added, and can stream each tensor's bytes from a callback so a model larger
+// than memory can be rewritten.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "qjit/element.h"
+#include "qjit/status.h"
+
+namespace qjit::quant {
+
+// "F32", "F16", "BF16", "I8", "I32" <-> ElementKind; other kinds are Unsupported.
+Result<ElementKind> parse_safetensors_dtype(std::string_view name);
+Result<std::string_view> safetensors_dtype_name(ElementKind kind);
+
+struct TensorInfo {
+  std::string name;
+  ElementKind dtype = ElementKind::F32;
+  std::vector<std::int64_t> shape;
+  std::uint64_t begin = 0;  // byte offsets into the data section
+  std::uint64_t end = 0;
+  std::int64_t numel() const;
+  std::uint64_t nbytes() const { return end - begin; }
+};
+
+class SafetensorsFile {
+ public:
+  // Memory-maps and validates a file.
+  static Result<SafetensorsFile> open(const std::string& path);
+  // Validates an in-memory image (copied). `what` names it in messages.
+  static Result<SafetensorsFile> parse(std::span<const std::byte> bytes, const std::string& what = "<memory>");
+
+  SafetensorsFile(SafetensorsFile&&) noexcept;
+  SafetensorsFile& operator=(SafetensorsFile&&) noexcept;
+  ~SafetensorsFile();
+
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const TensorInfo* find(std::string_view name) const;
+  // The raw little-endian bytes of a tensor.
+  std::span<const std::byte> bytes(const TensorInfo& info) const;
+  // A floating tensor (F32/F16/BF16) widened to f32; NotFound if absent, InvalidArgument for other dtypes.
+  Result<std::vector<float>> read_f32(std::string_view name) const;
+
+ private:
+  SafetensorsFile();
+  Status index(std::span<const std::byte> bytes, const std::string& what);
+  struct Storage;
+  std::unique_ptr<Storage> storage_;
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, std::string> metadata_;
+  const std::byte* data_ = nullptr;  // start of the data section
+};
+
+class SafetensorsWriter {
+ public:
+  // Fills exactly out.size() bytes of one tensor's data.
+  using Producer = std::function<Status(std::span<std::byte> out)>;
+
+  // Adds a tensor with its bytes (copied). Errors: empty or duplicate name, "__metadata__", unsupported dtype,
+  // bytes.size() != numel·itemsize, negative dimensions.
+  Status add(std::string name, ElementKind dtype, std::vector<std::int64_t> shape, std::span<const std::byte> bytes);
+  template <class T>
+  Status add_typed(std::string name, std::vector<std::int64_t> shape, std::span<const T> values) {
+    return add(std::move(name), kind_of<T>, std::move(shape), std::as_bytes(values));
+  }
+  // Adds a tensor whose bytes are produced while writing (called once, in order, by write()).
+  Status add_streamed(std::string name, ElementKind dtype, std::vector<std::int64_t> shape, Producer producer);
+  void set_metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
+
+  // The header bytes (length prefix + padded JSON) for the tensors added so far.
+  std::string header() const;
+  // The whole file image (runs the producers).
+  Result<std::vector<std::byte>> serialize() const;
+  // Writes to a temporary file beside path, fsyncs it and renames it over path.
+  Status write(const std::string& path) const;
+
+ private:
+  struct Entry {
+    std::string name;
+    ElementKind dtype;
+    std::vector<std::int64_t> shape;
+    std::uint64_t nbytes = 0;
+    std::vector<std::byte> bytes;  // when not streamed
+    Producer producer;
+  };
+  Status check_new(const std::string& name, ElementKind dtype, const std::vector<std::int64_t>& shape,
+                   std::uint64_t* nbytes) const;
+  std::vector<Entry> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+}  // namespace qjit::quant

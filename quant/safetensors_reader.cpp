@@ -1,0 +1,231 @@
+// The safetensors reader: maps the file, parses the JSON header with LLVM's parser and proves every entry sound
+// before exposing it — dtype known, element count and byte size free of overflow, offsets inside the data section,
+// size equal to numel·itemsize, no two tensors sharing bytes. Anything else is an InvalidArgument that names the
+// tensor and the field, never a crash: this is the surface the fuzzer attacks.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "qjit/quant/safetensors.h"
+#include "quant/check.h"
+
+namespace qjit::quant {
+namespace {
+
+using detail::invalid;
+
+// NOTE: the reference implementation refuses headers over 100 MB; a larger one is an attack, not a model.
+constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
+
+Status bad(const std::string& what, const std::string& message) { return invalid(what + ": " + message); }
+
+llvm::Optional<std::uint64_t> non_negative(const llvm::json::Value& v) { return v.getAsUINT64(); }
+
+// NOTE: LLVM's JSON parser recurses once per nesting level, so "[[[[..." in a 100 MB header would overflow the
+// stack. A safetensors header nests three levels deep; anything past kMaxJsonDepth is refused before parsing.
+constexpr int kMaxJsonDepth = 32;
+
+bool nesting_within_limit(llvm::StringRef text) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+struct SafetensorsFile::Storage {
+  std::unique_ptr<llvm::MemoryBuffer> mapped;
+  std::vector<std::byte> owned;
+};
+
+SafetensorsFile::SafetensorsFile() : storage_(std::make_unique<Storage>()) {}
+SafetensorsFile::SafetensorsFile(SafetensorsFile&&) noexcept = default;
+SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&&) noexcept = default;
+SafetensorsFile::~SafetensorsFile() = default;
+
+Result<ElementKind> parse_safetensors_dtype(std::string_view name) {
+  if (name == "F32") return ElementKind::F32;
+  if (name == "F16") return ElementKind::F16;
+  if (name == "BF16") return ElementKind::BF16;
+  if (name == "I8") return ElementKind::S8;
+  if (name == "I32") return ElementKind::S32;
+  return Status(StatusCode::Unsupported,
+                "dtype must be one of F32, F16, BF16, I8, I32, got \"" + std::string(name.substr(0, 32)) + "\"");
+}
+
+Result<std::string_view> safetensors_dtype_name(ElementKind kind) {
+  switch (kind) {
+    case ElementKind::F32: return std::string_view("F32");
+    case ElementKind::F16: return std::string_view("F16");
+    case ElementKind::BF16: return std::string_view("BF16");
+    case ElementKind::S8: return std::string_view("I8");
+    case ElementKind::S32: return std::string_view("I32");
+    default: break;
+  }
+  return Status(StatusCode::Unsupported, "dtype must be one of f32, f16, bf16, s8, s32, got " +
+                                             std::string(element_name(kind)));
+}
+
+std::int64_t TensorInfo::numel() const {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;  // NOTE: proven free of overflow when the entry was parsed or added
+  return n;
+}
+
+Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  if (!buf) return Status(StatusCode::InvalidArgument, "cannot read safetensors file '" + path + "': " +
+                                                           buf.getError().message());
+  SafetensorsFile file;
+  file.storage_->mapped = std::move(*buf);
+  const auto* p = reinterpret_cast<const std::byte*>(file.storage_->mapped->getBufferStart());
+  QJIT_TRY(file.index(std::span<const std::byte>(p, file.storage_->mapped->getBufferSize()), path));
+  return file;
+}
+
+Result<SafetensorsFile> SafetensorsFile::parse(std::span<const std::byte> bytes, const std::string& what) {
+  SafetensorsFile file;
+  file.storage_->owned.assign(bytes.begin(), bytes.end());
+  QJIT_TRY(file.index(file.storage_->owned, what));
+  return file;
+}
+
+Status SafetensorsFile::index(std::span<const std::byte> bytes, const std::string& what) {
+  if (bytes.size() < 8)
+    return bad(what, llvm::formatv("file size must be >= 8 (the header length), got {0}", bytes.size()).str());
+  std::uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | std::to_integer<std::uint64_t>(bytes[i]);
+  const std::uint64_t available = bytes.size() - 8;
+  if (header_len > available)
+    return bad(what, llvm::formatv("header length must be <= {0} (bytes after the length prefix), got {1}",
+                                   available, header_len).str());
+  if (header_len > kMaxHeaderBytes)
+    return bad(what, llvm::formatv("header length must be <= {0}, got {1}", kMaxHeaderBytes, header_len).str());
+  const llvm::StringRef text(reinterpret_cast<const char*>(bytes.data() + 8), header_len);
+  if (!nesting_within_limit(text))
+    return bad(what, llvm::formatv("header JSON must nest at most {0} levels deep", kMaxJsonDepth).str());
+  auto parsed = llvm::json::parse(text);
+  if (!parsed) return bad(what, "header is not valid JSON: " + llvm::toString(parsed.takeError()));
+  const llvm::json::Object* root = parsed->getAsObject();
+  if (!root) return bad(what, "header must be a JSON object");
+
+  const std::uint64_t data_size = available - header_len;
+  data_ = bytes.data() + 8 + header_len;
+  for (const auto& [key, value] : *root) {
+    const std::string name = key.str();
+    if (name == "__metadata__") {
+      const auto* meta = value.getAsObject();
+      if (!meta) return bad(what, "__metadata__ must be an object of strings");
+      for (const auto& [mk, mv] : *meta) {
+        auto s = mv.getAsString();
+        if (!s) return bad(what, "__metadata__[\"" + mk.str() + "\"] must be a string");
+        metadata_[mk.str()] = s->str();
+      }
+      continue;
+    }
+    const std::string where = what + ": tensor \"" + name + "\"";
+    if (name.empty()) return bad(what, "tensor names must not be empty");
+    const auto* entry = value.getAsObject();
+    if (!entry) return invalid(where + " must map to an object");
+    TensorInfo info;
+    info.name = name;
+    auto dtype = entry->getString("dtype");
+    if (!dtype) return invalid(where + ": \"dtype\" must be a string");
+    auto kind = parse_safetensors_dtype(*dtype);
+    if (!kind) return kind.error().with_context(where);
+    info.dtype = *kind;
+    const auto* shape = entry->getArray("shape");
+    if (!shape) return invalid(where + ": \"shape\" must be an array of integers");
+    std::uint64_t numel = 1;
+    for (std::size_t d = 0; d < shape->size(); ++d) {
+      auto dim = non_negative((*shape)[d]);
+      if (!dim || *dim > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        return invalid(llvm::formatv("{0}: shape[{1}] must be a non-negative integer", where, d).str());
+      if (__builtin_mul_overflow(numel, *dim, &numel) || numel > static_cast<std::uint64_t>(INT64_MAX))
+        return invalid(where + ": the element count of \"shape\" overflows 63 bits");
+      info.shape.push_back(static_cast<std::int64_t>(*dim));
+    }
+    std::uint64_t nbytes = 0;
+    if (__builtin_mul_overflow(numel, static_cast<std::uint64_t>(element_size(info.dtype)), &nbytes))
+      return invalid(where + ": the byte size numel * itemsize overflows 64 bits");
+    const auto* offsets = entry->getArray("data_offsets");
+    if (!offsets || offsets->size() != 2)
+      return invalid(where + ": \"data_offsets\" must be an array of two integers [begin, end]");
+    auto begin = non_negative((*offsets)[0]);
+    auto end = non_negative((*offsets)[1]);
+    if (!begin || !end) return invalid(where + ": \"data_offsets\" must hold non-negative integers");
+    if (*begin > *end)
+      return invalid(llvm::formatv("{0}: data_offsets begin must be <= end = {1}, got {2}", where, *end, *begin).str());
+    if (*end > data_size)
+      return invalid(llvm::formatv("{0}: data_offsets end must be <= the data section size {1}, got {2}", where,
+                                   data_size, *end).str());
+    if (*end - *begin != nbytes)
+      return invalid(llvm::formatv("{0}: data_offsets must span numel * itemsize = {1} bytes, got {2}", where, nbytes,
+                                   *end - *begin).str());
+    info.begin = *begin;
+    info.end = *end;
+    tensors_.push_back(std::move(info));
+  }
+
+  // Non-overlap: sorted by begin, each tensor must start at or after the previous one's end.
+  std::vector<const TensorInfo*> by_offset;
+  for (const auto& t : tensors_) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(), [](const TensorInfo* a, const TensorInfo* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  for (std::size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i]->begin < by_offset[i - 1]->end)
+      return bad(what, "tensors \"" + by_offset[i - 1]->name + "\" and \"" + by_offset[i]->name +
+                           "\" overlap: data_offsets must not share bytes");
+  std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
+  return Status();
+}
+
+const TensorInfo* SafetensorsFile::find(std::string_view name) const {
+  auto it = std::lower_bound(tensors_.begin(), tensors_.end(), name,
+                             [](const TensorInfo& t, std::string_view n) { return t.name < n; });
+  return it != tensors_.end() && it->name == name ? &*it : nullptr;
+}
+
+std::span<const std::byte> SafetensorsFile::bytes(const TensorInfo& info) const {
+  return std::span<const std::byte>(data_ + info.begin, info.nbytes());
+}
+
+Result<std::vector<float>> SafetensorsFile::read_f32(std::string_view name) const {
+  const TensorInfo* t = find(name);
+  if (!t) return Status(StatusCode::NotFound, "tensor \"" + std::string(name) + "\" is not in the file");
+  const auto raw = bytes(*t);
+  std::vector<float> out(static_cast<std::size_t>(t->numel()));
+  switch (t->dtype) {
+    case ElementKind::F32: std::memcpy(out.data(), raw.data(), raw.size()); break;
+    case ElementKind::F16:
+    case ElementKind::BF16:
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, raw.data() + 2 * i, 2);
+        out[i] = t->dtype == ElementKind::F16 ? f16_to_float(f16{h}) : bf16_to_float(bf16{h});
+      }
+      break;
+    default:
+      return invalid("tensor \"" + t->name + "\" dtype must be F32, F16 or BF16 to read as f32, got " +
+                     std::string(element_name(t->dtype)));
+  }
+  return out;
+}
+
+}  // namespace qjit::quant

@@ -1,0 +1,190 @@
+// quantize_rowwise.cuh: dynamic int8 quantization of an FP activation x [M, K] (K compile-time, M run-time).
+// Three ops share one body: per-token (scale[m] = absmax(x[m, :]) / 127, q = rni_sat(x / scale)), and the two
+// passes of per-tensor (pass 1 folds each row's absmax into *absmax_bits with an atomic max on the float's bits,
+// which order like unsigned integers for non-negative floats; pass 2 applies absmax / 127 to every row).
+// Values are widened to f32 first (f64 rounds to nearest); absmax ignores NaN; divisions are IEEE (div.rn), never a
+// reciprocal multiply; an all-zero row gets scale 0 and q = 0. A CTA handles kRows rows with kTpr threads each.
+// The vector path (16 elements per chunk: 16-byte loads, one 16-byte store of q) is chosen at run time when x, q
+// and both row strides allow it; otherwise a scalar path handles any K and any alignment.
+
+namespace qjitk {
+
+enum QuantizeOp { kQuantizeRowwise = 0, kQuantizeAbsmax = 1, kQuantizeApplyScale = 2 };
+
+// 16 consecutive elements (one chunk) from 16-byte aligned memory, widened to f32.
+template <class InT>
+struct ChunkLoad;
+template <>
+struct ChunkLoad<f16> {
+  static __device__ __forceinline__ void apply(const void* p, float (&v)[16]) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const V4 w = ld_global_v4((const u8*)p + 16 * i);
+      const u32 u[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        f16 lo, hi;
+        lo.bits = (u16)(u[j] & 0xffffu);
+        hi.bits = (u16)(u[j] >> 16);
+        v[8 * i + 2 * j] = to_f32(lo);
+        v[8 * i + 2 * j + 1] = to_f32(hi);
+      }
+    }
+  }
+};
+template <>
+struct ChunkLoad<bf16> {
+  static __device__ __forceinline__ void apply(const void* p, float (&v)[16]) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const V4 w = ld_global_v4((const u8*)p + 16 * i);
+      const u32 u[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        v[8 * i + 2 * j] = bits_to_f32(u[j] << 16);
+        v[8 * i + 2 * j + 1] = bits_to_f32(u[j] & 0xffff0000u);
+      }
+    }
+  }
+};
+template <>
+struct ChunkLoad<float> {
+  static __device__ __forceinline__ void apply(const void* p, float (&v)[16]) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const V4 w = ld_global_v4((const u8*)p + 16 * i);
+      v[4 * i] = bits_to_f32(w.x);
+      v[4 * i + 1] = bits_to_f32(w.y);
+      v[4 * i + 2] = bits_to_f32(w.z);
+      v[4 * i + 3] = bits_to_f32(w.w);
+    }
+  }
+};
+template <>
+struct ChunkLoad<double> {
+  static __device__ __forceinline__ void apply(const void* p, float (&v)[16]) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const V4 w = ld_global_v4((const u8*)p + 16 * i);
+      double d0, d1;
+      asm("mov.b64 %0, {%1, %2};" : "=d"(d0) : "r"(w.x), "r"(w.y));
+      asm("mov.b64 %0, {%1, %2};" : "=d"(d1) : "r"(w.z), "r"(w.w));
+      v[2 * i] = to_f32(d0);
+      v[2 * i + 1] = to_f32(d1);
+    }
+  }
+};
+
+__device__ __forceinline__ i32 quantize_one(float x, float scale) {
+  return scale == 0.0f ? 0 : f32_to_s8_sat(div_rn(x, scale));
+}
+
+template <class InT, int kK, int kRows, int kTpr, int kOp>
+struct QuantizeRowwise {
+  static constexpr int kThreads = kRows * kTpr;
+  static constexpr int kChunks = kK / 16;                            // whole 16-element chunks per row
+  static constexpr int kChunksPerThread = kChunks > 0 ? (kChunks + kTpr - 1) / kTpr : 1;
+  static constexpr bool kCache = kChunksPerThread <= 4;             // keep the row in registers between passes
+  static constexpr int kWarpsPerRow = kTpr > 32 ? kTpr / 32 : 1;
+
+  static_assert(kTpr == 1 || kTpr == 2 || kTpr == 4 || kTpr == 8 || kTpr == 16 || kTpr % 32 == 0,
+                "threads per row: a power of two up to 32, or a multiple of 32");
+  static_assert(kThreads >= 32 && kThreads <= 1024 && kThreads % 32 == 0, "CTA size must be 32..1024, whole warps");
+  static_assert(kK >= 1, "K must be positive");
+
+  // Max over the kTpr threads of one row; every thread of the CTA must call it (it may use a barrier).
+  static __device__ __forceinline__ float row_max(float v, float* red) {
+    constexpr int kFirst = kTpr >= 32 ? 16 : kTpr / 2;
+#pragma unroll
+    for (int o = kFirst; o > 0; o >>= 1) v = max_f32(v, shfl_xor_f32(v, o));
+    if (kTpr > 32) {
+      const int tid = (int)threadIdx.x;
+      const int row = tid / kTpr;
+      const int w = (tid % kTpr) / 32;
+      if ((tid & 31) == 0) red[row * kWarpsPerRow + w] = v;
+      __syncthreads();
+      v = red[row * kWarpsPerRow];
+#pragma unroll
+      for (int i = 1; i < kWarpsPerRow; ++i) v = max_f32(v, red[row * kWarpsPerRow + i]);
+    }
+    return v;
+  }
+
+  static __device__ __forceinline__ void run(const QuantizeParams& p) {
+    __shared__ float red[kRows * kWarpsPerRow];
+    const int tid = (int)threadIdx.x;
+    const int lt = tid % kTpr;
+    const i64 row = (i64)blockIdx.x * kRows + tid / kTpr;
+    const bool row_ok = row < (i64)p.m;
+    const u8* x = (const u8*)p.x + (row_ok ? row : 0) * p.ldx * (i64)sizeof(InT);
+    i8* q = p.q + (row_ok ? row : 0) * p.ldq;
+    // NOTE: a 16-element chunk is 16 * sizeof(InT) bytes of x and 16 bytes of q; both row starts must be 16-aligned.
+    const bool vec = kChunks > 0 && (((u64)p.x | (u64)p.q) & 15) == 0 && ((p.ldx * (i64)sizeof(InT)) & 15) == 0 &&
+                     (p.ldq & 15) == 0;
+    const int vec_elems = vec ? kChunks * 16 : 0;  // elements the vector path covers; the scalar path does the rest
+
+    float cache[kCache ? kChunksPerThread : 1][16];
+    float amax = 0.0f;
+    if (kOp != kQuantizeApplyScale && row_ok) {
+      if (vec) {
+#pragma unroll
+        for (int i = 0; i < kChunksPerThread; ++i) {
+          const int c = lt + i * kTpr;
+          if (c < kChunks) {
+            float v[16];
+            ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
+#pragma unroll
+            for (int j = 0; j < 16; ++j) {
+              amax = max_f32(amax, abs_f32(v[j]));
+              if (kCache) cache[kCache ? i : 0][j] = v[j];
+            }
+          }
+        }
+      }
+      for (int k = vec_elems + lt; k < kK; k += kTpr) amax = max_f32(amax, abs_f32(to_f32(((const InT*)x)[k])));
+    }
+
+    float scale;
+    if (kOp == kQuantizeApplyScale) {
+      scale = div_rn(bits_to_f32(ld_global_u32(p.absmax_bits)), 127.0f);
+      if (blockIdx.x == 0 && tid == 0) p.scale[0] = scale;
+    } else {
+      amax = row_max(amax, red);
+      if (kOp == kQuantizeAbsmax) {
+        if (row_ok && lt == 0) atomic_max_u32_gpu(p.absmax_bits, f32_to_bits(amax));
+        return;
+      }
+      scale = div_rn(amax, 127.0f);
+      if (row_ok && lt == 0) p.scale[row] = scale;
+    }
+    if (!row_ok) return;
+
+    if (vec) {
+#pragma unroll
+      for (int i = 0; i < kChunksPerThread; ++i) {
+        const int c = lt + i * kTpr;
+        if (c < kChunks) {
+          float v[16];
+          if (kCache && kOp == kQuantizeRowwise) {
+#pragma unroll
+            for (int j = 0; j < 16; ++j) v[j] = cache[kCache ? i : 0][j];
+          } else {
+            ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
+          }
+          u32 w[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+          for (int j = 0; j < 16; ++j) w[j >> 2] |= ((u32)quantize_one(v[j], scale) & 0xffu) << (8 * (j & 3));
+          V4 o;
+          o.x = w[0];
+          o.y = w[1];
+          o.z = w[2];
+          o.w = w[3];
+          st_global_v4(q + c * 16, o);
+        }
+      }
+    }
+    for (int k = vec_elems + lt; k < kK; k += kTpr) q[k] = (i8)quantize_one(to_f32(((const InT*)x)[k]), scale);
+  }
+};
+
+}  // namespace qjitk

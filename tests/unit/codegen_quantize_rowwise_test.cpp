@@ -1,0 +1,90 @@
+// Codegen for the quantize family without compiling: deterministic rendering, unique entries per op / dtype / K /
+// CTA shape, validation errors that name the field, launch geometry and the vector-path test.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "codegen/quantize_rowwise.h"
+
+namespace qjit::codegen {
+namespace {
+
+TileConfig qcfg(int rows, int tpr) { return TileConfig{KernelFamily::Quantize, rows, tpr, 1, 1, 1, 1, 1}; }
+
+TEST(CodegenQuantizeRowwise, RenderIsDeterministicWithUniqueEntries) {
+  std::set<std::string> entries;
+  int count = 0;
+  for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale})
+    for (ElementKind in : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64})
+      for (std::int64_t k : {1, 4096, 4100})
+        for (const TileConfig& c : {qcfg(2, 128), qcfg(1, 256)}) {
+          auto a = render_quantize(quantize_spec(op, in, k, 1, 90), c);
+          auto b = render_quantize(quantize_spec(op, in, k, 64, 80), c);
+          ASSERT_TRUE(a.has_value()) << a.status().to_string();
+          ASSERT_TRUE(b.has_value());
+          EXPECT_EQ(a->text, b->text);  // the M bucket and arch do not change the source
+          EXPECT_EQ(a->threads, c.block_m * c.block_n);
+          EXPECT_EQ(a->text.find("#include"), std::string::npos);
+          entries.insert(a->entry);
+          ++count;
+        }
+  EXPECT_EQ(entries.size(), static_cast<std::size_t>(count));
+  auto r = render_quantize(quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 4096, 1, 90), qcfg(2, 128));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->entry, "qjit_quantize_rowwise_bf16_k4096_r2_t128");
+  EXPECT_NE(r->text.find("QuantizeRowwise<qjitk::bf16, 4096, 2, 128, qjitk::kQuantizeRowwise>"), std::string::npos);
+}
+
+void expect_invalid(const KernelSpec& s, const TileConfig& c, const std::string& field) {
+  const Status st = validate_quantize(s, c);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(field), std::string::npos) << st.to_string();
+  EXPECT_FALSE(render_quantize(s, c).has_value());
+}
+
+TEST(CodegenQuantizeRowwise, ValidationNamesTheField) {
+  const KernelSpec ok = quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90);
+  EXPECT_TRUE(validate_quantize(ok, qcfg(2, 128)).ok());
+  KernelSpec s = ok;
+  s.op = KernelOp::GemmS8;
+  expect_invalid(s, qcfg(2, 128), "spec.op");
+  s = ok;
+  s.in_element = ElementKind::S8;
+  expect_invalid(s, qcfg(2, 128), "spec.in_element");
+  s = ok;
+  s.out_element = ElementKind::F16;
+  expect_invalid(s, qcfg(2, 128), "spec.out_element");
+  s = ok;
+  s.k = 0;
+  expect_invalid(s, qcfg(2, 128), "spec.k");
+  s = ok;
+  s.arch = 70;
+  expect_invalid(s, qcfg(2, 128), "spec.arch");
+  TileConfig c = qcfg(2, 128);
+  c.family = KernelFamily::GemmSm80;
+  expect_invalid(ok, c, "config.family");
+  expect_invalid(ok, qcfg(2, 48), "config.block_n");
+  expect_invalid(ok, qcfg(1, 16), "config.block_m * block_n");
+  expect_invalid(ok, qcfg(16, 128), "config.block_m * block_n");
+  c = qcfg(2, 128);
+  c.stages = 2;
+  expect_invalid(ok, c, "must be 1 for quantize");
+}
+
+TEST(CodegenQuantizeRowwise, LaunchAndVectorPath) {
+  const KernelSpec s = quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F32, 4096, 1, 90);
+  const LaunchDims d = quantize_launch(s, qcfg(2, 128), 1001);
+  EXPECT_EQ(d.grid[0], 501u);
+  EXPECT_EQ(d.block[0], 256u);
+  EXPECT_EQ(d.dynamic_smem_bytes, 0u);
+  alignas(16) static char buf[64];
+  EXPECT_TRUE(quantize_takes_vector_path(s, buf, 4096, buf + 16, 4096));
+  EXPECT_TRUE(quantize_takes_vector_path(s, buf, 4100, buf, 4096));   // 4100 floats = 16400 bytes, 16-aligned
+  EXPECT_FALSE(quantize_takes_vector_path(s, buf, 4096, buf, 4100));  // q rows not 16-aligned
+  EXPECT_FALSE(quantize_takes_vector_path(s, buf + 4, 4096, buf, 4096));
+  const KernelSpec tiny = quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F32, 8, 1, 90);
+  EXPECT_FALSE(quantize_takes_vector_path(tiny, buf, 16, buf, 16));
+}
+
+}  // namespace
+}  // namespace qjit::codegen
