@@ -24,11 +24,11 @@ namespace {
 std::vector<std::int64_t> rows_to_check(std::int64_t m, std::int64_t n, std::int64_t k, std::mt19937_64& rng) {
   const double ops = static_cast<double>(m) * n * k;
   std::vector<std::int64_t> rows;
-  if (ops <= 6e9) {
+  if (ops <= 4e8) {
     for (std::int64_t i = 0; i < m; ++i) rows.push_back(i);
     return rows;
   }
-  const std::int64_t want = std::max<std::int64_t>(4, static_cast<std::int64_t>(6e9 / (static_cast<double>(n) * k)));
+  const std::int64_t want = std::max<std::int64_t>(4, static_cast<std::int64_t>(4e8 / (static_cast<double>(n) * k)));
   std::set<std::int64_t> s = {0, m - 1};
   std::uniform_int_distribution<std::int64_t> d(0, m - 1);
   while (static_cast<std::int64_t>(s.size()) < std::min(want, m)) s.insert(d(rng));
@@ -74,7 +74,10 @@ template <class T>
       const double scale = std::fabs(prod) + std::fabs(b) + 1e-30;
       const double err = std::fabs(got - ref);
       max_rel = std::max(max_rel, err / scale);
-      if (err > eps * scale)
+      // NOTE: below the smallest normal f16 (2^-14) the output grid is absolute (2^-24 steps), so half a step is
+      // added; bf16/f32/f64 subnormals are far below any value these tests produce.
+      const double abs_floor = std::is_same_v<T, f16> ? std::ldexp(1.0, -25) : 0.0;
+      if (err > eps * scale + abs_floor)
         return ::testing::AssertionFailure() << "output[" << i << "," << j << "] = " << got << ", reference " << ref
                                              << " (acc " << acc[r * n + j] << ", error " << err / scale
                                              << " x scale > bound " << eps << "), seed " << seed;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every GPU step in one call (for the lent GPU machine, run from the repository root with the release build carried
+# in build/release): GPU tests, the demo, then the benchmarks; logs under $OUT, a short table last.
+# Usage: scripts/gpu-check.sh [tests|bench|all] [gtest filter] [benchmark filter]
+set -uo pipefail
+what=${1:-all}
+filter=${2:-*}
+bench_filter=${3:-.}
+OUT=${OUT:-/tmp/qjit-out}
+mkdir -p "$OUT"
+export QJIT_CACHE_DIR=${QJIT_CACHE_DIR:-/tmp/qjit-cache}
+B=build/release
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+status=0
+if [ "$what" = tests ] || [ "$what" = all ]; then
+  echo "== GPU tests (filter $filter)"
+  timeout 330 $B/tests/qjit_gpu_tests --gtest_filter="$filter" --gtest_output=xml:"$OUT/gpu_tests.xml" 2>&1 \
+    | tee "$OUT/gpu_tests.log" | grep -E "^\[( +OK|  FAILED|  PASSED|  SKIPPED) |Failure|error|Value of|Expected|Which is|output\[|act_|seed" | head -80
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  echo "== demo"
+  timeout 60 $B/tools/qjit demo 2>&1 | tee "$OUT/demo.log" | tail -12
+fi
+if [ "$what" = bench ] || [ "$what" = all ]; then
+  echo "== benchmarks (filter $bench_filter)"
+  timeout 180 $B/bench/gemm_s8_bench --benchmark_filter="$bench_filter" --benchmark_out="$OUT/gemm_s8_bench.json" \
+    --benchmark_out_format=json > "$OUT/gemm_s8_bench.log" 2>&1
+  grep -E "^\||geometric" "$OUT/gemm_s8_bench.log" | tail -40
+fi
+exit $status
