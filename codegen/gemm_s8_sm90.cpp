@@ -251,7 +251,7 @@ Sm90Config sm90_heuristic_config(const Sm90GemmSpec& spec, std::int64_t m, int s
     c.stages = max_fitting_stages(spec, c, stage_cap);
     if (c.stages == 0) return;
     const std::int64_t tiles = tile_count(spec, c, m);
-    const int width = c.swap_ab ? c.block_n : c.block_n;
+    const int width = c.block_n;  // per k-block work (prefill) or weight bytes (decode) of one unit
     for (int s = 1; s <= std::min<std::int64_t>(max_split, k_blocks); ++s) {
       c.split_k = s;
       const double cost = schedule_cost(tiles, s, k_blocks, width, sm_count);

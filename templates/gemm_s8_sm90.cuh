@@ -5,7 +5,7 @@
 // order so that concurrently running CTAs share operand tiles in L2. With kSwap the weight rows fill wgmma's 64-row
 // M side and the tokens become wgmma's N (decode shapes); split-K partials meet in an int32 workspace and the last
 // arriving warp group of a tile reduces them in a fixed order and runs the epilogue.
-// Self-contained on purpose: no #include; NVRTC compiles it with no include path. Codegen appends the wgmma
+// Self-contained on purpose: no include directives; NVRTC compiles it with no include path. Codegen appends the wgmma
 // wrappers for the chosen N (their operand lists are long) and the extern "C" entry point.
 
 typedef unsigned char qj_u8;
@@ -428,8 +428,9 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
   const int units = p_tiles * q_tiles * C::kSplitK;
 
   if (warp_group == 0) {
-    // Producer: registers go to the consumers; one thread issues every copy.
-    qj_setmaxnreg_dec<40>();
+    // Producer: registers go to the consumers; one thread issues every copy. NOTE: with one consumer the
+    // 256-thread CTA already gets 240 registers a thread, so there is nothing to move.
+    if (C::kConsumers == 2) qj_setmaxnreg_dec<40>();
     if (threadIdx.x != 0) return;
     int stage = 0;
     qj_u32 phase = 0;
@@ -449,7 +450,7 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
   }
 
   // Consumers.
-  qj_setmaxnreg_inc<(C::kConsumers == 2 ? 232 : 240)>();
+  if (C::kConsumers == 2) qj_setmaxnreg_inc<232>();  // 128 x 40 + 256 x 232 = 384 x 168, the launch allotment
   const int consumer = warp_group - 1;
   const int tid = threadIdx.x - 128 * warp_group;
   const int lane = tid & 31;
