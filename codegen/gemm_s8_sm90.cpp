@@ -1,0 +1,324 @@
+// The Hopper int8 GEMM family's codegen: turns (Sm90GemmSpec, Sm90Config) into source text for NVRTC, the launch
+// geometry, the split-K workspace size, the autotuner's config space and the heuristic, and encodes the TMA tensor
+// maps into the parameter block. The template carries the kernel; this file adds only its instantiation, the wgmma
+// wrappers whose 4..128-operand lists are easier to print than to write by hand, and a static_assert that the
+// template's shared-memory arithmetic matches ours, so host and device can never disagree silently.
+#include "codegen/gemm_s8_sm90.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "codegen/embedded_templates.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace qjit::codegen {
+namespace {
+
+constexpr int kBlockK = 128;
+constexpr int kGroupTiles = 8;  // P tiles per rasterisation group (L2 reuse of the Q tiles)
+constexpr int kMaxStages = 10;
+
+// The shape the template sees: P rows on wgmma's M side (split over the consumers), Q columns = wgmma N.
+struct Derived {
+  int p_rows;
+  int q_cols;
+  int consumer_rows;
+  int out_bytes;
+};
+
+Derived derive(const Sm90GemmSpec& spec, const Sm90Config& config) {
+  Derived d{};
+  d.p_rows = config.swap_ab ? config.block_n : config.block_m;
+  d.q_cols = config.swap_ab ? config.block_m : config.block_n;
+  d.consumer_rows = config.consumers > 0 ? d.p_rows / config.consumers : 0;
+  d.out_bytes = static_cast<int>(element_size(spec.out_element));
+  return d;
+}
+
+// wgmma .s8 shapes: m64nNk32 with N in {8, 16, 24, 32, 48, 64, 80, ..., 256}.
+bool valid_wgmma_s8_n(int n) { return n == 8 || n == 16 || n == 24 || n == 32 || (n >= 48 && n <= 256 && n % 16 == 0); }
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+std::int64_t tile_count(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
+  const Derived d = derive(spec, config);
+  const std::int64_t p_dim = config.swap_ab ? spec.n : m;
+  const std::int64_t q_dim = config.swap_ab ? m : spec.n;
+  return ceil_div(p_dim, d.p_rows) * ceil_div(q_dim, d.q_cols);
+}
+
+Status invalid(std::string message) { return Status(StatusCode::InvalidArgument, std::move(message)); }
+
+// Prints QjWgmma<N>::mma: d (N/2 s32 registers) += A(desc) * B(desc); scale_d == 0 overwrites instead.
+std::string render_wgmma_wrapper(int n) {
+  const int regs = n / 2;
+  std::string out = llvm::formatv("template <> struct QjWgmma<{0}> {{\n"
+                                  "  static __device__ __forceinline__ void mma(qj_s32 (&d)[{1}], qj_u64 desc_a, "
+                                  "qj_u64 desc_b, int scale_d) {{\n"
+                                  "    asm volatile(\n"
+                                  "        \"{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{2}, 0;\\n\"\n"
+                                  "        \"wgmma.mma_async.sync.aligned.m64n{0}k32.s32.s8.s8 {{",
+                                  n, regs, regs + 2)
+                        .str();
+  for (int i = 0; i < regs; ++i) out += llvm::formatv("{0}%{1}", i == 0 ? "" : ", ", i).str();
+  out += llvm::formatv("}, %{0}, %{1}, p;\\n}\\n\"\n        : ", regs, regs + 1).str();
+  for (int i = 0; i < regs; ++i) {
+    out += llvm::formatv("\"+r\"(d[{0}])", i).str();
+    if (i + 1 < regs) out += (i % 8 == 7) ? ",\n          " : ", ";
+  }
+  out += "\n        : \"l\"(desc_a), \"l\"(desc_b), \"r\"(scale_d));\n  }\n};\n";
+  return out;
+}
+
+std::string entry_name(const Sm90GemmSpec& spec, const Sm90Config& config) {
+  return llvm::formatv("qjit_gemm_s8_sm90_{0}_n{1}_k{2}{3}_{4}_{5}", element_name(spec.out_element), spec.n, spec.k,
+                       spec.has_bias ? "_bias" : "", spec.per_token_scale ? "tok" : "tensor", config.to_string())
+      .str();
+}
+
+int max_fitting_stages(const Sm90GemmSpec& spec, Sm90Config config, int cap) {
+  for (int s = cap; s >= 2; --s) {
+    config.stages = s;
+    if (gemm_s8_sm90_smem_bytes(spec, config) <= kSm90MaxDynamicSmem) return s;
+  }
+  return 0;
+}
+
+// Balance across SMs: a CTA's time ~ waves x k-blocks per split x tile width; splits cost a little extra traffic.
+double schedule_cost(std::int64_t tiles, int split, std::int64_t k_blocks, int tile_width, int sm_count) {
+  const double waves = static_cast<double>(ceil_div(tiles * split, std::max(sm_count, 1)));
+  return waves * static_cast<double>(ceil_div(k_blocks, split)) * tile_width * (1.0 + 0.03 * (split - 1));
+}
+
+}  // namespace
+
+std::string Sm90Config::to_string() const {
+  return llvm::formatv("bm{0}_bn{1}_bk{2}_s{3}_c{4}_cl{5}x{6}_{7}_sk{8}", block_m, block_n, block_k, stages, consumers,
+                       cluster_m, cluster_n, swap_ab ? "ba" : "ab", split_k)
+      .str();
+}
+
+int gemm_s8_sm90_smem_bytes(const Sm90GemmSpec& spec, const Sm90Config& config) {
+  const Derived d = derive(spec, config);
+  const int stage_bytes = (d.p_rows + d.q_cols) * kBlockK;
+  const int epilogue = config.swap_ab ? 0 : config.consumers * 64 * (128 + 8 * d.out_bytes);
+  return config.stages * stage_bytes + epilogue + 16 * config.stages + 4 * config.consumers + 1024;
+}
+
+Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config) {
+  if (!is_floating(spec.out_element))
+    return invalid(llvm::formatv("spec.out_element must be f16, bf16, f32 or f64, got {0}",
+                                 element_name(spec.out_element)));
+  constexpr std::int64_t kMaxDim = std::numeric_limits<std::int32_t>::max();
+  if (spec.n < 1 || spec.n > kMaxDim) return invalid(llvm::formatv("spec.n must be in [1, 2^31), got {0}", spec.n));
+  if (spec.k < 1 || spec.k > kMaxDim) return invalid(llvm::formatv("spec.k must be in [1, 2^31), got {0}", spec.k));
+  if (spec.k % 16 != 0)
+    return Status(StatusCode::Unsupported,
+                  llvm::formatv("K={0} is not supported by the sm90 TMA kernel: it needs K % 16 == 0 (TMA row strides "
+                                "are multiples of 16 bytes); use the portable sm80 kernel",
+                                spec.k));
+  if (config.block_k != kBlockK)
+    return invalid(llvm::formatv("config.block_k must be 128 (one 128-byte swizzle row), got {0}", config.block_k));
+  if (config.consumers != 1 && config.consumers != 2)
+    return invalid(llvm::formatv("config.consumers must be 1 or 2, got {0}", config.consumers));
+  if (config.cluster_m != 1 || config.cluster_n != 1)
+    return Status(StatusCode::Unsupported, llvm::formatv("config.cluster_m/cluster_n must be 1 (TMA multicast is not "
+                                                         "implemented), got {0}x{1}", config.cluster_m, config.cluster_n));
+  const Derived d = derive(spec, config);
+  const char* p_field = config.swap_ab ? "config.block_n" : "config.block_m";
+  const char* q_field = config.swap_ab ? "config.block_m" : "config.block_n";
+  if (d.p_rows % config.consumers != 0 || (d.consumer_rows != 64 && d.consumer_rows != 128))
+    return invalid(llvm::formatv("{0} must be consumers x 64 or consumers x 128 (= {1} or {2}), got {3}", p_field,
+                                 64 * config.consumers, 128 * config.consumers, d.p_rows));
+  if (!valid_wgmma_s8_n(d.q_cols))
+    return invalid(llvm::formatv("{0} is wgmma's N and must be 8, 16, 24, 32 or a multiple of 16 in [48, 256], got {1}",
+                                 q_field, d.q_cols));
+  if ((d.consumer_rows / 64) * (d.q_cols / 2) > 128)
+    return invalid(llvm::formatv("{0} = {1} with {2} rows per consumer needs {3} accumulator registers per thread; "
+                                 "at most 128 fit", q_field, d.q_cols, d.consumer_rows,
+                                 (d.consumer_rows / 64) * (d.q_cols / 2)));
+  const int chunk_cols = 128 / d.out_bytes;
+  if (!config.swap_ab && d.q_cols % chunk_cols != 0)
+    return invalid(llvm::formatv("config.block_n must be a multiple of {0} for {1} output (128-byte epilogue chunks), "
+                                 "got {2}", chunk_cols, element_name(spec.out_element), d.q_cols));
+  if (config.stages < 2 || config.stages > kMaxStages)
+    return invalid(llvm::formatv("config.stages must be in [2, {0}], got {1}", kMaxStages, config.stages));
+  const std::int64_t k_blocks = ceil_div(spec.k, kBlockK);
+  if (config.split_k < 1 || config.split_k > k_blocks)
+    return invalid(llvm::formatv("config.split_k must be in [1, ceil(K / 128) = {0}], got {1}", k_blocks,
+                                 config.split_k));
+  const int smem = gemm_s8_sm90_smem_bytes(spec, config);
+  if (smem > kSm90MaxDynamicSmem)
+    return invalid(llvm::formatv("config.stages = {0} needs {1} bytes of shared memory; an sm_90 block may use at most "
+                                 "{2}", config.stages, smem, kSm90MaxDynamicSmem));
+  return Status::success();
+}
+
+Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config) {
+  QJIT_TRY(validate_gemm_s8_sm90(spec, config));
+  const std::string_view body = find_template("gemm_s8_sm90.cuh");
+  if (body.empty()) return Status(StatusCode::NotFound, "template gemm_s8_sm90.cuh is not embedded in this build");
+  const Derived d = derive(spec, config);
+  Sm90Source src;
+  src.entry = entry_name(spec, config);
+  src.threads = 128 * (config.consumers + 1);
+  src.dynamic_smem = gemm_s8_sm90_smem_bytes(spec, config);
+  const int out_kind = spec.out_element == ElementKind::F16    ? 0
+                       : spec.out_element == ElementKind::BF16 ? 1
+                       : spec.out_element == ElementKind::F32  ? 2
+                                                               : 3;
+  src.text.reserve(body.size() + 8192);
+  src.text += llvm::formatv("// qjit gemm_s8_sm90: out={0} N={1} K={2} bias={3} scale={4} config={5}\n",
+                            element_name(spec.out_element), spec.n, spec.k, spec.has_bias ? 1 : 0,
+                            spec.per_token_scale ? "per_token" : "per_tensor", config.to_string())
+                  .str();
+  src.text += body;
+  src.text += "\n// ---- rendered by codegen/gemm_s8_sm90.cpp ----\n";
+  src.text += render_wgmma_wrapper(d.q_cols);
+  src.text += llvm::formatv("typedef QjSm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}> QjCfg;\n"
+                            "static_assert(QjCfg::kSmemBytes == {12}, \"host and template shared-memory sizes differ\");\n"
+                            "extern \"C\" __global__ void __launch_bounds__({13}, 1)\n"
+                            "{14}(const __grid_constant__ QjGemmS8Sm90Params p) {{\n"
+                            "  extern __shared__ __align__(1024) qj_u8 qj_smem[];\n"
+                            "  qj_gemm_s8_sm90<QjCfg>(p, qj_smem);\n"
+                            "}\n",
+                            out_kind, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false",
+                            spec.n, spec.k, config.consumers, d.consumer_rows, d.q_cols, config.stages,
+                            config.swap_ab ? "true" : "false", config.split_k, kGroupTiles, src.dynamic_smem,
+                            src.threads, src.entry)
+                  .str();
+  return src;
+}
+
+std::int64_t gemm_s8_sm90_work_units(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
+  if (m < 1) return 0;
+  return tile_count(spec, config, m) * config.split_k;
+}
+
+Sm90Launch gemm_s8_sm90_launch(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m, int sm_count) {
+  Sm90Launch launch;
+  const std::int64_t units = gemm_s8_sm90_work_units(spec, config, m);
+  launch.grid_x = static_cast<unsigned>(std::max<std::int64_t>(1, std::min<std::int64_t>(units, std::max(sm_count, 1))));
+  launch.block_x = static_cast<unsigned>(128 * (config.consumers + 1));
+  launch.dynamic_smem = gemm_s8_sm90_smem_bytes(spec, config);
+  return launch;
+}
+
+std::size_t gemm_s8_sm90_workspace_bytes(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
+  if (config.split_k <= 1 || m < 1) return 0;
+  const Derived d = derive(spec, config);
+  return static_cast<std::size_t>(tile_count(spec, config, m)) * config.split_k * d.p_rows * d.q_cols * 4;
+}
+
+std::size_t gemm_s8_sm90_counter_count(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
+  if (config.split_k <= 1 || m < 1) return 0;
+  return static_cast<std::size_t>(tile_count(spec, config, m)) * config.consumers;
+}
+
+std::vector<Sm90Config> sm90_candidate_configs(const Sm90GemmSpec& spec) {
+  std::vector<Sm90Config> out;
+  const std::int64_t k_blocks = ceil_div(std::max<std::int64_t>(spec.k, 1), kBlockK);
+  auto add = [&](Sm90Config c, int stage_cap) {
+    c.stages = max_fitting_stages(spec, c, stage_cap);
+    if (c.stages == 0 || c.split_k > k_blocks) return;
+    if (validate_gemm_s8_sm90(spec, c).ok() && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  };
+  // Prefill / large M: 128 x {128, 192, 256} (two consumers of 64 rows) and 256 x 128 (two of 128 rows).
+  for (int split : {1, 2, 4}) {
+    for (int bn : {256, 192, 128}) add({128, bn, kBlockK, 0, 2, 1, 1, false, split}, 6);
+    add({256, 128, kBlockK, 0, 2, 1, 1, false, split}, 6);
+    add({128, 128, kBlockK, 0, 1, 1, 1, false, split}, 6);
+  }
+  // Decode: weights on wgmma's M side (64 or 128 rows per consumer), tokens as wgmma N, split K to fill the SMs.
+  for (int split : {1, 2, 3, 4, 6, 8}) {
+    for (int bm : {8, 16, 32, 64}) {
+      add({bm, 128, kBlockK, 0, 2, 1, 1, true, split}, 8);
+      add({bm, 256, kBlockK, 0, 2, 1, 1, true, split}, 8);
+      add({bm, 64, kBlockK, 0, 1, 1, 1, true, split}, 8);
+    }
+  }
+  return out;
+}
+
+Sm90Config sm90_heuristic_config(const Sm90GemmSpec& spec, std::int64_t m, int sm_count) {
+  m = std::max<std::int64_t>(m, 1);
+  sm_count = std::max(sm_count, 1);
+  const std::int64_t k_blocks = ceil_div(std::max<std::int64_t>(spec.k, 1), kBlockK);
+  Sm90Config best;
+  double best_cost = std::numeric_limits<double>::infinity();
+  auto consider = [&](Sm90Config c, int stage_cap, int max_split) {
+    c.stages = max_fitting_stages(spec, c, stage_cap);
+    if (c.stages == 0) return;
+    const std::int64_t tiles = tile_count(spec, c, m);
+    const int width = c.block_n;  // per k-block work (prefill) or weight bytes (decode) of one unit
+    for (int s = 1; s <= std::min<std::int64_t>(max_split, k_blocks); ++s) {
+      c.split_k = s;
+      const double cost = schedule_cost(tiles, s, k_blocks, width, sm_count);
+      if (cost < best_cost && validate_gemm_s8_sm90(spec, c).ok()) {
+        best_cost = cost;
+        best = c;
+      }
+    }
+  };
+  if (m <= 64) {
+    // Decode: stream the weights; the smallest wgmma N that covers the tokens (no padding to 16).
+    const int bm = m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64;
+    consider({bm, 128, kBlockK, 0, 2, 1, 1, true, 1}, 8, 16);
+  } else {
+    consider({128, 256, kBlockK, 0, 2, 1, 1, false, 1}, 6, 8);  // first: wins ties (less smem traffic per op)
+    consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 8);
+  }
+  return best;
+}
+
+Status encode_gemm_s8_sm90_params(EncodeTiledFn encode, const Sm90GemmSpec& spec, const Sm90Config& config,
+                                  const GemmS8Params& base, GemmS8Sm90Params* out) {
+  QJIT_TRY(validate_gemm_s8_sm90(spec, config));
+  if (encode == nullptr) return invalid("encode must be cuTensorMapEncodeTiled, got nullptr");
+  if (out == nullptr) return invalid("out must point to a GemmS8Sm90Params, got nullptr");
+  auto misaligned = [](const void* ptr) { return (reinterpret_cast<std::uintptr_t>(ptr) & 15u) != 0; };
+  if (base.m < 1) return invalid(llvm::formatv("base.m must be >= 1, got {0}", base.m));
+  if (base.a == nullptr || misaligned(base.a))
+    return invalid(llvm::formatv("base.a must be a non-null 16-byte aligned device pointer, got {0}", base.a));
+  if (base.b == nullptr || misaligned(base.b))
+    return invalid(llvm::formatv("base.b must be a non-null 16-byte aligned device pointer, got {0}", base.b));
+  if (base.lda < spec.k || base.lda % 16 != 0)
+    return invalid(llvm::formatv("base.lda must be >= K = {0} and a multiple of 16, got {1}", spec.k, base.lda));
+  if (base.ldb < spec.k || base.ldb % 16 != 0)
+    return invalid(llvm::formatv("base.ldb must be >= K = {0} and a multiple of 16, got {1}", spec.k, base.ldb));
+  if (base.c == nullptr) return invalid("base.c must be a non-null device pointer");
+  if (base.ldc < spec.n) return invalid(llvm::formatv("base.ldc must be >= N = {0}, got {1}", spec.n, base.ldc));
+  if (base.b_scale == nullptr) return invalid("base.b_scale must be a non-null device pointer to N floats");
+  if (spec.has_bias && base.bias == nullptr) return invalid("base.bias must be non-null: the kernel has a bias");
+  if (config.split_k > 1) {
+    if (base.workspace == nullptr || misaligned(base.workspace))
+      return invalid(llvm::formatv("base.workspace must be a 16-byte aligned buffer of {0} bytes for split_k = {1}",
+                                   gemm_s8_sm90_workspace_bytes(spec, config, base.m), config.split_k));
+    if (base.tile_counters == nullptr)
+      return invalid(llvm::formatv("base.tile_counters must point to {0} zeroed int32 counters for split_k = {1}",
+                                   gemm_s8_sm90_counter_count(spec, config, base.m), config.split_k));
+  }
+  *out = GemmS8Sm90Params{};
+  out->base = base;
+  const std::uint32_t element_strides[2] = {1, 1};
+  auto encode_one = [&](std::uint8_t* map, const char* name, const void* ptr, std::int64_t rows, std::int64_t ld,
+                        int box_rows) -> Status {
+    const std::uint64_t dims[2] = {static_cast<std::uint64_t>(spec.k), static_cast<std::uint64_t>(rows)};
+    const std::uint64_t strides[1] = {static_cast<std::uint64_t>(ld)};
+    const std::uint32_t box[2] = {static_cast<std::uint32_t>(kBlockK), static_cast<std::uint32_t>(box_rows)};
+    const int rc = encode(map, kTensorMapDataTypeUint8, 2, const_cast<void*>(ptr), dims, strides, box, element_strides,
+                          kTensorMapInterleaveNone, kTensorMapSwizzle128B, kTensorMapL2Promotion256B,
+                          kTensorMapOobFillZeros);
+    if (rc != 0)
+      return Status(StatusCode::DriverError,
+                    llvm::formatv("cuTensorMapEncodeTiled({0}: dims {1}x{2}, stride {3}, box 128x{4}) failed with "
+                                  "CUresult {5}", name, spec.k, rows, ld, box_rows, rc));
+    return Status::success();
+  };
+  QJIT_TRY(encode_one(out->tma_a, "A", base.a, base.m, base.lda, config.block_m));
+  QJIT_TRY(encode_one(out->tma_b, "B", base.b, spec.n, base.ldb, config.block_n));
+  return Status::success();
+}
+
+}  // namespace qjit::codegen

@@ -1,0 +1,498 @@
+// Hopper (sm_90a) int8 GEMM: C[M, N] = epilogue(A[M, K] . B[N, K]^T) with both operands K-major. TMA loads
+// (128-byte swizzle) feed a kStages-deep mbarrier pipeline; one producer warp group issues the copies, one or two
+// consumer warp groups run wgmma.mma_async (s32 += s8 x s8, both operands from shared memory) and the fused f32
+// epilogue. The grid is persistent: each CTA walks work units (tile x K-split) strided by gridDim.x, in a grouped
+// order so that concurrently running CTAs share operand tiles in L2. With kSwap the weight rows fill wgmma's 64-row
+// M side and the tokens become wgmma's N (decode shapes); split-K partials meet in an int32 workspace and the last
+// arriving warp group of a tile reduces them in a fixed order and runs the epilogue.
+// Self-contained on purpose: no include directives; NVRTC compiles it with no include path. Codegen appends the wgmma
+// wrappers for the chosen N (their operand lists are long) and the extern "C" entry point.
+
+typedef unsigned char qj_u8;
+typedef unsigned short qj_u16;
+typedef unsigned int qj_u32;
+typedef int qj_s32;
+typedef long long qj_s64;
+typedef unsigned long long qj_u64;
+
+// NOTE: field for field the layout of qjit::codegen::GemmS8Params / GemmS8Sm90Params (codegen/kernel_params.h,
+// codegen/gemm_s8_sm90.h); the static_asserts below and a unit-test probe keep both sides equal.
+struct QjGemmS8Params {
+  const void* a;
+  const void* b;
+  const float* a_scale;
+  const float* b_scale;
+  const void* bias;
+  void* c;
+  qj_s64 lda;
+  qj_s64 ldb;
+  qj_s64 ldc;
+  qj_s32 m;
+  float a_scale_value;
+  void* workspace;
+  qj_s32* tile_counters;
+};
+struct QjGemmS8Sm90Params {
+  alignas(64) qj_u8 tma_a[128];  // CUtensorMap of A: dims {K, M}, box {128, block_m}, 128B swizzle
+  alignas(64) qj_u8 tma_b[128];  // CUtensorMap of B: dims {K, N}, box {128, block_n}, 128B swizzle
+  QjGemmS8Params base;
+};
+static_assert(sizeof(QjGemmS8Params) == 96, "QjGemmS8Params must match the host GemmS8Params");
+static_assert(sizeof(QjGemmS8Sm90Params) == 384, "QjGemmS8Sm90Params must match the host GemmS8Sm90Params");
+
+enum QjOutKind { kQjOutF16 = 0, kQjOutBF16 = 1, kQjOutF32 = 2, kQjOutF64 = 3 };
+
+// ---- PTX wrappers: shared memory, mbarrier, TMA, wgmma fences, conversions -----------------------------------
+__device__ __forceinline__ qj_u32 qj_smem_addr(const void* p) {
+  return static_cast<qj_u32>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void qj_mbar_init(qj_u32 bar, qj_u32 count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void qj_mbar_wait(qj_u32 bar, qj_u32 parity) {
+  qj_u32 done = 0;
+  do {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+  } while (!done);
+}
+__device__ __forceinline__ void qj_mbar_arrive(qj_u32 bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void qj_mbar_arrive_expect_tx(qj_u32 bar, qj_u32 bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+// 2-D tile copy global -> shared; rows outside the tensor (M/N tails) and columns past K arrive as zeros.
+__device__ __forceinline__ void qj_tma_load_2d(qj_u32 dst, const void* tmap, qj_u32 bar, qj_s32 k, qj_s32 row) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
+      ::"r"(dst), "l"(tmap), "r"(k), "r"(row), "r"(bar) : "memory");
+}
+__device__ __forceinline__ void qj_prefetch_tmap(const void* tmap) {
+  asm volatile("prefetch.tensormap [%0];" ::"l"(tmap) : "memory");
+}
+__device__ __forceinline__ void qj_wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void qj_wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+template <int kPending>
+__device__ __forceinline__ void qj_wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory");
+}
+template <int kRegs>
+__device__ __forceinline__ void qj_setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(kRegs)); }
+template <int kRegs>
+__device__ __forceinline__ void qj_setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(kRegs)); }
+__device__ __forceinline__ void qj_named_barrier(qj_u32 id, qj_u32 threads) {
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ qj_u16 qj_f32_to_f16(float f) {
+  qj_u16 h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+__device__ __forceinline__ qj_u16 qj_f32_to_bf16(float f) {
+  qj_u16 h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+__device__ __forceinline__ float qj_f16_to_f32(qj_u16 h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+  return f;
+}
+__device__ __forceinline__ float qj_bf16_to_f32(qj_u16 h) {
+  float f;
+  asm("mov.b32 %0, %1;" : "=f"(f) : "r"(static_cast<qj_u32>(h) << 16));
+  return f;
+}
+// L1-bypassing loads for data other CTAs wrote during this launch (split-K partials).
+__device__ __forceinline__ void qj_ld_cg_v4(const qj_s32* p, qj_s32 (&v)[4]) {
+  asm volatile("ld.global.cg.v4.s32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v[0]), "=r"(v[1]), "=r"(v[2]), "=r"(v[3]) : "l"(p) : "memory");
+}
+
+// wgmma shared-memory matrix descriptor for a K-major tile written by TMA with 128-byte swizzle: rows of 128 bytes,
+// 8-row (1024-byte) swizzle atoms stacked along M/N. Bits 0-13 start address >> 4, 16-29 leading byte offset >> 4
+// (unused for swizzled K-major; 1 by convention), 32-45 stride byte offset >> 4 (1024 bytes between 8-row groups),
+// 49-51 base offset (0: atoms are 1024-byte aligned), 62-63 swizzle mode (1 = 128B).
+__device__ __forceinline__ qj_u64 qj_smem_desc_k128b(qj_u32 smem_addr) {
+  return static_cast<qj_u64>((smem_addr >> 4) & 0x3FFFu) | (1ull << 16) | (64ull << 32) | (1ull << 62);
+}
+
+// ---- compile-time configuration ---------------------------------------------------------------------------
+// P = the operand on wgmma's M side (A, or B with kSwap), Q = the one on wgmma's N side.
+template <int kOut_, bool kBias_, bool kPerToken_, int kN_, int kK_, int kConsumers_, int kConsumerRows_,
+          int kQCols_, int kStages_, bool kSwap_, int kSplitK_, int kGroup_>
+struct QjSm90Cfg {
+  static constexpr int kOut = kOut_;
+  static constexpr bool kBias = kBias_;
+  static constexpr bool kPerToken = kPerToken_;
+  static constexpr int kN = kN_;
+  static constexpr int kK = kK_;
+  static constexpr int kConsumers = kConsumers_;
+  static constexpr int kConsumerRows = kConsumerRows_;  // 64 or 128 rows of the P tile per consumer warp group
+  static constexpr int kSubTiles = kConsumerRows / 64;  // m64 wgmmas per consumer per k-step
+  static constexpr int kPRows = kConsumers * kConsumerRows;
+  static constexpr int kQCols = kQCols_;               // wgmma N
+  static constexpr int kStages = kStages_;
+  static constexpr bool kSwap = kSwap_;
+  static constexpr int kSplitK = kSplitK_;
+  static constexpr int kGroup = kGroup_;               // P tiles per rasterisation group
+  static constexpr int kBK = 128;                      // bytes of K per stage = one 128B swizzle row
+  static constexpr int kKBlocks = (kK + kBK - 1) / kBK;
+  static constexpr int kThreads = 128 * (kConsumers + 1);
+  static constexpr int kAccRegs = kQCols / 2;          // s32 accumulators per thread per m64 subtile
+  static constexpr int kOutBytes = kOut == kQjOutF64 ? 8 : kOut == kQjOutF32 ? 4 : 2;
+  static constexpr int kChunkCols = 128 / kOutBytes;   // output columns staged per 128-byte row chunk
+  static constexpr int kStageRowBytes = 128 + 8 * kOutBytes;  // NOTE: padding keeps fragment writes bank-conflict free
+  static constexpr int kPStageBytes = kPRows * kBK;
+  static constexpr int kQStageBytes = kQCols * kBK;
+  static constexpr int kEpiBytes = kSwap ? 0 : kConsumers * 64 * kStageRowBytes;
+  static constexpr int kBarrierOffset = kStages * (kPStageBytes + kQStageBytes) + kEpiBytes;
+  static constexpr int kSmemBytes = kBarrierOffset + 2 * kStages * 8 + kConsumers * 4 + 1024;  // +1024: alignment
+  static_assert(kConsumerRows == 64 || kConsumerRows == 128, "a consumer owns 64 or 128 rows");
+  static_assert(kConsumers == 1 || kConsumers == 2, "one or two consumer warp groups");
+  static_assert(kQCols % 8 == 0 && kQCols >= 8 && kQCols <= 256, "wgmma N must be a multiple of 8 in [8, 256]");
+  static_assert(kPRows <= 256, "TMA boxes hold at most 256 rows");
+  static_assert(kSwap || kQCols % kChunkCols == 0, "the staged epilogue works in 128-byte column chunks");
+  static_assert(kSubTiles * kAccRegs <= 128, "accumulators must fit the consumer register budget");
+  static_assert(kSplitK >= 1 && kSplitK <= kKBlocks, "each K split needs at least one 128-wide k-block");
+  static_assert(kSmemBytes <= 232448, "shared memory exceeds the 227 KiB an sm_90 block may opt in to");
+};
+
+template <int N> struct QjWgmma;  // codegen renders QjWgmma<N>::mma for the N this kernel uses
+
+// Work unit u -> (P tile, Q tile, K split). Splits of one tile are adjacent so their partials meet early; tiles
+// go in groups of kGroup P tiles, Q-major inside a group, so CTAs running together share P and Q tiles in L2.
+template <class C>
+__device__ __forceinline__ void qj_unit_coords(int u, int p_tiles, int q_tiles, int& pt, int& qt, int& split) {
+  split = u % C::kSplitK;
+  const int t = u / C::kSplitK;
+  const int group_size = C::kGroup * q_tiles;
+  const int g = t / group_size;
+  const int first_p = g * C::kGroup;
+  const int rows = min(p_tiles - first_p, C::kGroup);
+  const int local = t - g * group_size;
+  pt = first_p + local % rows;
+  qt = local / rows;
+}
+
+template <class C>
+__device__ __forceinline__ void qj_split_range(int split, int& kb_begin, int& kb_end) {
+  kb_begin = split * C::kKBlocks / C::kSplitK;
+  kb_end = (split + 1) * C::kKBlocks / C::kSplitK;
+}
+
+// ---- epilogue -----------------------------------------------------------------------------------------------
+template <class C>
+__device__ __forceinline__ float qj_load_bias_f(const void* bias, int n) {
+  if (C::kOut == kQjOutF16) return qj_f16_to_f32(static_cast<const qj_u16*>(bias)[n]);
+  if (C::kOut == kQjOutBF16) return qj_bf16_to_f32(static_cast<const qj_u16*>(bias)[n]);
+  return static_cast<const float*>(bias)[n];
+}
+template <class C>
+__device__ __forceinline__ float qj_a_scale(const QjGemmS8Params& p, int m) {
+  if (C::kPerToken) return p.a_scale ? p.a_scale[m] : p.a_scale_value;
+  return p.a_scale_value;
+}
+
+// y = (a_s * b_s) * acc (+ bias), f32, rounded once; f64 output computes in double. Returns the bits of two
+// adjacent outputs packed in storage order (lo = first column).
+template <class C>
+struct QjPair {
+  qj_u64 lo, hi;  // f64: one value each; f32: lo holds both; f16/bf16: lo holds both in its low 32 bits
+};
+template <class C>
+__device__ __forceinline__ QjPair<C> qj_epilogue_pair(qj_s32 acc0, qj_s32 acc1, float as0, float as1, float bs0,
+                                                      float bs1, const void* bias, int n0, int n1, bool ok0, bool ok1) {
+  QjPair<C> r;
+  if (C::kOut == kQjOutF64) {
+    double v0 = static_cast<double>(as0) * static_cast<double>(bs0) * static_cast<double>(acc0);
+    double v1 = static_cast<double>(as1) * static_cast<double>(bs1) * static_cast<double>(acc1);
+    if (C::kBias) {
+      if (ok0) v0 += static_cast<const double*>(bias)[n0];
+      if (ok1) v1 += static_cast<const double*>(bias)[n1];
+    }
+    r.lo = static_cast<qj_u64>(__double_as_longlong(v0));
+    r.hi = static_cast<qj_u64>(__double_as_longlong(v1));
+    return r;
+  }
+  float v0 = (as0 * bs0) * static_cast<float>(acc0);
+  float v1 = (as1 * bs1) * static_cast<float>(acc1);
+  if (C::kBias) {
+    if (ok0) v0 += qj_load_bias_f<C>(bias, n0);
+    if (ok1) v1 += qj_load_bias_f<C>(bias, n1);
+  }
+  if (C::kOut == kQjOutF32) {
+    r.lo = static_cast<qj_u64>(__float_as_uint(v0)) | (static_cast<qj_u64>(__float_as_uint(v1)) << 32);
+  } else {
+    const qj_u32 h0 = C::kOut == kQjOutF16 ? qj_f32_to_f16(v0) : qj_f32_to_bf16(v0);
+    const qj_u32 h1 = C::kOut == kQjOutF16 ? qj_f32_to_f16(v1) : qj_f32_to_bf16(v1);
+    r.lo = h0 | (h1 << 16);
+  }
+  r.hi = 0;
+  return r;
+}
+
+template <class C>
+__device__ __forceinline__ void qj_store_elem(qj_u8* dst, qj_u64 bits) {
+  if (C::kOutBytes == 8) *reinterpret_cast<qj_u64*>(dst) = bits;
+  else if (C::kOutBytes == 4) *reinterpret_cast<qj_u32*>(dst) = static_cast<qj_u32>(bits);
+  else *reinterpret_cast<qj_u16*>(dst) = static_cast<qj_u16>(bits);
+}
+
+// Non-swapped tile: rows are tokens (m), columns are output channels (n). Each 64-row subtile goes through a
+// padded shared-memory buffer one 128-byte column chunk at a time, so global stores are 16-byte vectors that cover
+// whole 128-byte lines (row tails and unaligned outputs fall back to element stores).
+template <class C>
+__device__ __forceinline__ void qj_epilogue_staged(const QjGemmS8Params& p, qj_s32 (&acc)[C::kSubTiles][C::kAccRegs],
+                                                   qj_u8* stage, int m_base, int n_base, int tid, int bar_id) {
+  const int warp = tid >> 5, lane = tid & 31;
+  const int r0 = 16 * warp + (lane >> 2);
+  const int cq = 2 * (lane & 3);
+  const bool vec_ok = ((reinterpret_cast<qj_u64>(p.c) | static_cast<qj_u64>(p.ldc * C::kOutBytes)) & 15) == 0;
+  constexpr int kVecElems = 16 / C::kOutBytes;
+#pragma unroll
+  for (int s = 0; s < C::kSubTiles; ++s) {
+    const int m_sub = m_base + 64 * s;
+    const int mr0 = m_sub + r0, mr1 = mr0 + 8;
+    const float as0 = mr0 < p.m ? qj_a_scale<C>(p, mr0) : 0.f;
+    const float as1 = mr1 < p.m ? qj_a_scale<C>(p, mr1) : 0.f;
+#pragma unroll
+    for (int chunk = 0; chunk < C::kQCols / C::kChunkCols; ++chunk) {
+#pragma unroll
+      for (int jj = 0; jj < C::kChunkCols / 8; ++jj) {
+        const int j = chunk * (C::kChunkCols / 8) + jj;
+        const int n0 = n_base + 8 * j + cq, n1 = n0 + 1;
+        const bool ok0 = n0 < C::kN, ok1 = n1 < C::kN;
+        const float bs0 = ok0 ? p.b_scale[n0] : 0.f, bs1 = ok1 ? p.b_scale[n1] : 0.f;
+        const QjPair<C> top = qj_epilogue_pair<C>(acc[s][4 * j], acc[s][4 * j + 1], as0, as0, bs0, bs1, p.bias,
+                                                  n0, n1, ok0, ok1);
+        const QjPair<C> bot = qj_epilogue_pair<C>(acc[s][4 * j + 2], acc[s][4 * j + 3], as1, as1, bs0, bs1, p.bias,
+                                                  n0, n1, ok0, ok1);
+        qj_u8* t = stage + r0 * C::kStageRowBytes + (8 * jj + cq) * C::kOutBytes;
+        qj_u8* b = t + 8 * C::kStageRowBytes;
+        if (C::kOutBytes == 8) {
+          *reinterpret_cast<qj_u64*>(t) = top.lo; *reinterpret_cast<qj_u64*>(t + 8) = top.hi;
+          *reinterpret_cast<qj_u64*>(b) = bot.lo; *reinterpret_cast<qj_u64*>(b + 8) = bot.hi;
+        } else if (C::kOutBytes == 4) {
+          *reinterpret_cast<qj_u64*>(t) = top.lo; *reinterpret_cast<qj_u64*>(b) = bot.lo;
+        } else {
+          *reinterpret_cast<qj_u32*>(t) = static_cast<qj_u32>(top.lo);
+          *reinterpret_cast<qj_u32*>(b) = static_cast<qj_u32>(bot.lo);
+        }
+      }
+      qj_named_barrier(bar_id, 128);
+#pragma unroll
+      for (int it = 0; it < 4; ++it) {
+        const int row = 16 * it + (tid >> 3), v = tid & 7;
+        const int m = m_sub + row;
+        const int n = n_base + chunk * C::kChunkCols + v * kVecElems;
+        const uint4 data = *reinterpret_cast<const uint4*>(stage + row * C::kStageRowBytes + 16 * v);
+        if (m < p.m && n < C::kN) {
+          qj_u8* dst = static_cast<qj_u8*>(p.c) + (static_cast<qj_s64>(m) * p.ldc + n) * C::kOutBytes;
+          if (vec_ok && n + kVecElems <= C::kN) {
+            *reinterpret_cast<uint4*>(dst) = data;
+          } else {
+            const qj_u32 w[4] = {data.x, data.y, data.z, data.w};
+#pragma unroll
+            for (int e = 0; e < kVecElems; ++e) {
+              if (n + e < C::kN) {
+                qj_u64 bits;
+                if (C::kOutBytes == 8) bits = w[2 * e] | (static_cast<qj_u64>(w[2 * e + 1]) << 32);
+                else if (C::kOutBytes == 4) bits = w[e];
+                else bits = (w[e >> 1] >> (16 * (e & 1))) & 0xFFFFu;
+                qj_store_elem<C>(dst + e * C::kOutBytes, bits);
+              }
+            }
+          }
+        }
+      }
+      qj_named_barrier(bar_id, 128);
+    }
+  }
+}
+
+// Swapped tile: rows are output channels (n), columns are tokens (m). Decode outputs are tiny (M <= 64), so
+// direct predicated element stores cost nothing next to streaming the weights.
+template <class C>
+__device__ __forceinline__ void qj_epilogue_direct(const QjGemmS8Params& p, qj_s32 (&acc)[C::kSubTiles][C::kAccRegs],
+                                                   int n_base, int m_base, int tid) {
+  const int warp = tid >> 5, lane = tid & 31;
+  const int r0 = 16 * warp + (lane >> 2);
+  const int cq = 2 * (lane & 3);
+#pragma unroll
+  for (int s = 0; s < C::kSubTiles; ++s) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int n = n_base + 64 * s + r0 + 8 * half;
+      if (n >= C::kN) continue;
+      const float bs = p.b_scale[n];
+#pragma unroll
+      for (int j = 0; j < C::kQCols / 8; ++j) {
+        const int m0 = m_base + 8 * j + cq, m1 = m0 + 1;
+        const float as0 = m0 < p.m ? qj_a_scale<C>(p, m0) : 0.f;
+        const float as1 = m1 < p.m ? qj_a_scale<C>(p, m1) : 0.f;
+        const QjPair<C> r = qj_epilogue_pair<C>(acc[s][4 * j + 2 * half], acc[s][4 * j + 2 * half + 1], as0, as1,
+                                                bs, bs, p.bias, n, n, true, true);
+        qj_u8* c = static_cast<qj_u8*>(p.c);
+        const qj_u64 e0 = C::kOutBytes == 8 ? r.lo : C::kOutBytes == 4 ? (r.lo & 0xFFFFFFFFull) : (r.lo & 0xFFFFu);
+        const qj_u64 e1 = C::kOutBytes == 8 ? r.hi : C::kOutBytes == 4 ? (r.lo >> 32) : ((r.lo >> 16) & 0xFFFFu);
+        if (m0 < p.m) qj_store_elem<C>(c + (static_cast<qj_s64>(m0) * p.ldc + n) * C::kOutBytes, e0);
+        if (m1 < p.m) qj_store_elem<C>(c + (static_cast<qj_s64>(m1) * p.ldc + n) * C::kOutBytes, e1);
+      }
+    }
+  }
+}
+
+// Split-K: every warp group writes its int32 partial (coalesced: register vector j of all 128 threads is one
+// contiguous 2 KiB run), then counts itself in; the last of the kSplitK arrivals adds the other partials in split
+// order and goes on to the epilogue. Int32 sums are exact, so the result is bit-identical to split_k = 1.
+// Returns true when this warp group must run the epilogue.
+template <class C>
+__device__ __forceinline__ bool qj_split_k_reduce(const QjGemmS8Params& p, qj_s32 (&acc)[C::kSubTiles][C::kAccRegs],
+                                                  int tile, int split, int consumer, int tid, int bar_id,
+                                                  volatile int* flag) {
+  constexpr int kVecs = C::kSubTiles * C::kAccRegs / 4;
+  constexpr int kSlotInts = 128 * C::kSubTiles * C::kAccRegs;
+  qj_s32* ws = static_cast<qj_s32*>(p.workspace);
+  const qj_s64 tile_slot = static_cast<qj_s64>(tile) * C::kConsumers + consumer;
+  qj_s32* mine = ws + (tile_slot * C::kSplitK + split) * kSlotInts;
+#pragma unroll
+  for (int v = 0; v < kVecs; ++v) {
+    const int s = (4 * v) / C::kAccRegs, r = (4 * v) % C::kAccRegs;
+    *reinterpret_cast<int4*>(mine + (v * 128 + tid) * 4) = make_int4(acc[s][r], acc[s][r + 1], acc[s][r + 2], acc[s][r + 3]);
+  }
+  __threadfence();
+  qj_named_barrier(bar_id, 128);
+  if (tid == 0) {
+    const int arrived = atomicAdd(p.tile_counters + tile_slot, 1);
+    const bool last = arrived == C::kSplitK - 1;
+    if (last) p.tile_counters[tile_slot] = 0;  // NOTE: re-armed for the next launch; no one else touches it now
+    *flag = last ? 1 : 0;
+  }
+  qj_named_barrier(bar_id, 128);
+  const bool last = *flag != 0;
+  qj_named_barrier(bar_id, 128);  // the flag slot is rewritten by the next unit
+  if (!last) return false;
+  __threadfence();
+#pragma unroll
+  for (int s = 0; s < C::kSubTiles; ++s)
+#pragma unroll
+    for (int r = 0; r < C::kAccRegs; ++r) acc[s][r] = 0;
+  for (int other = 0; other < C::kSplitK; ++other) {
+    const qj_s32* part = ws + (tile_slot * C::kSplitK + other) * kSlotInts;
+#pragma unroll
+    for (int v = 0; v < kVecs; ++v) {
+      const int s = (4 * v) / C::kAccRegs, r = (4 * v) % C::kAccRegs;
+      qj_s32 x[4];
+      qj_ld_cg_v4(part + (v * 128 + tid) * 4, x);
+      acc[s][r] += x[0]; acc[s][r + 1] += x[1]; acc[s][r + 2] += x[2]; acc[s][r + 3] += x[3];
+    }
+  }
+  return true;
+}
+
+// ---- the kernel body ---------------------------------------------------------------------------------------
+template <class C>
+__device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, qj_u8* smem_raw) {
+  const QjGemmS8Params& p = prm.base;
+  // NOTE: 128B-swizzled TMA tiles and the descriptors' base offset 0 need 1024-byte aligned stage buffers.
+  qj_u8* smem = reinterpret_cast<qj_u8*>((reinterpret_cast<qj_u64>(smem_raw) + 1023) & ~1023ull);
+  const qj_u32 smem_p = qj_smem_addr(smem);
+  const qj_u32 smem_q = smem_p + C::kStages * C::kPStageBytes;
+  qj_u8* epi = smem + C::kStages * (C::kPStageBytes + C::kQStageBytes);
+  const qj_u32 full_bar = qj_smem_addr(smem + C::kBarrierOffset);
+  const qj_u32 empty_bar = full_bar + 8 * C::kStages;
+  volatile int* flags = reinterpret_cast<volatile int*>(smem + C::kBarrierOffset + 16 * C::kStages);
+
+  const void* tmap_p = C::kSwap ? static_cast<const void*>(prm.tma_b) : static_cast<const void*>(prm.tma_a);
+  const void* tmap_q = C::kSwap ? static_cast<const void*>(prm.tma_a) : static_cast<const void*>(prm.tma_b);
+  const int warp_group = threadIdx.x / 128;
+  if (threadIdx.x == 0) {
+    qj_prefetch_tmap(tmap_p);
+    qj_prefetch_tmap(tmap_q);
+    for (int s = 0; s < C::kStages; ++s) {
+      qj_mbar_init(full_bar + 8 * s, 1);                       // the producer's arrive.expect_tx
+      qj_mbar_init(empty_bar + 8 * s, 4 * C::kConsumers);      // one arrive per consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  }
+  __syncthreads();
+
+  const int p_dim = C::kSwap ? C::kN : p.m;
+  const int q_dim = C::kSwap ? p.m : C::kN;
+  const int p_tiles = (p_dim + C::kPRows - 1) / C::kPRows;
+  const int q_tiles = (q_dim + C::kQCols - 1) / C::kQCols;
+  const int units = p_tiles * q_tiles * C::kSplitK;
+
+  if (warp_group == 0) {
+    // Producer: registers go to the consumers; one thread issues every copy. NOTE: with one consumer the
+    // 256-thread CTA already gets 240 registers a thread, so there is nothing to move.
+    if (C::kConsumers == 2) qj_setmaxnreg_dec<40>();
+    if (threadIdx.x != 0) return;
+    int stage = 0;
+    qj_u32 phase = 0;
+    for (int u = blockIdx.x; u < units; u += gridDim.x) {
+      int pt, qt, split, kb_begin, kb_end;
+      qj_unit_coords<C>(u, p_tiles, q_tiles, pt, qt, split);
+      qj_split_range<C>(split, kb_begin, kb_end);
+      for (int kb = kb_begin; kb < kb_end; ++kb) {
+        qj_mbar_wait(empty_bar + 8 * stage, phase ^ 1);  // a fresh barrier counts as released
+        qj_mbar_arrive_expect_tx(full_bar + 8 * stage, C::kPStageBytes + C::kQStageBytes);
+        qj_tma_load_2d(smem_p + stage * C::kPStageBytes, tmap_p, full_bar + 8 * stage, kb * C::kBK, pt * C::kPRows);
+        qj_tma_load_2d(smem_q + stage * C::kQStageBytes, tmap_q, full_bar + 8 * stage, kb * C::kBK, qt * C::kQCols);
+        if (++stage == C::kStages) { stage = 0; phase ^= 1; }
+      }
+    }
+    return;
+  }
+
+  // Consumers.
+  if (C::kConsumers == 2) qj_setmaxnreg_inc<232>();  // 128 x 40 + 256 x 232 = 384 x 168, the launch allotment
+  const int consumer = warp_group - 1;
+  const int tid = threadIdx.x - 128 * warp_group;
+  const int lane = tid & 31;
+  const int bar_id = 1 + consumer;
+  qj_s32 acc[C::kSubTiles][C::kAccRegs];
+  int stage = 0;
+  qj_u32 phase = 0;
+  for (int u = blockIdx.x; u < units; u += gridDim.x) {
+    int pt, qt, split, kb_begin, kb_end;
+    qj_unit_coords<C>(u, p_tiles, q_tiles, pt, qt, split);
+    qj_split_range<C>(split, kb_begin, kb_end);
+    int prev_stage = -1;
+    for (int kb = kb_begin; kb < kb_end; ++kb) {
+      qj_mbar_wait(full_bar + 8 * stage, phase);
+      qj_wgmma_fence();
+      const qj_u32 p_addr = smem_p + stage * C::kPStageBytes + consumer * C::kConsumerRows * C::kBK;
+      const qj_u64 desc_q = qj_smem_desc_k128b(smem_q + stage * C::kQStageBytes);
+#pragma unroll
+      for (int s = 0; s < C::kSubTiles; ++s) {
+        const qj_u64 desc_p = qj_smem_desc_k128b(p_addr + s * 64 * C::kBK);
+#pragma unroll
+        for (int kk = 0; kk < C::kBK / 32; ++kk) {
+          // +32 bytes of K per k32 step = +2 in the descriptor's address field (the swizzle is address-based).
+          QjWgmma<C::kQCols>::mma(acc[s], desc_p + 2 * kk, desc_q + 2 * kk, (kb > kb_begin || kk > 0) ? 1 : 0);
+        }
+      }
+      qj_wgmma_commit();
+      qj_wgmma_wait<1>();  // the previous stage's wgmmas are done: hand its buffers back
+      if (prev_stage >= 0 && lane == 0) qj_mbar_arrive(empty_bar + 8 * prev_stage);
+      prev_stage = stage;
+      if (++stage == C::kStages) { stage = 0; phase ^= 1; }
+    }
+    qj_wgmma_wait<0>();
+    if (prev_stage >= 0 && lane == 0) qj_mbar_arrive(empty_bar + 8 * prev_stage);
+
+    const int tile = pt * q_tiles + qt;
+    if (C::kSplitK > 1 && !qj_split_k_reduce<C>(p, acc, tile, split, consumer, tid, bar_id, flags + consumer)) continue;
+    const int p_base = pt * C::kPRows + consumer * C::kConsumerRows;
+    if (C::kSwap) {
+      qj_epilogue_direct<C>(p, acc, p_base, qt * C::kQCols, tid);
+    } else {
+      qj_epilogue_staged<C>(p, acc, epi + consumer * 64 * C::kStageRowBytes, p_base, qt * C::kQCols, tid, bar_id);
+    }
+  }
+}

@@ -1,0 +1,322 @@
+// Hopper int8 GEMM codegen without a GPU: validation errors name the field and value, rendering is deterministic
+// with unique entry names, launch/workspace arithmetic, the config space and heuristic stay valid, tensor-map
+// encoding passes the right dims/strides/boxes to the driver, and every output dtype x bias x scale mode of a
+// prefill and a decode config compiles with the real NVRTC for sm_90a (plus a probe that checks the device-side
+// parameter layout against the host struct). QJIT_DUMP_DIR=<dir> writes the rendered sources there for nvcc/ptxas.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "codegen/gemm_s8_sm90.h"
+#include "runtime/nvrtc.h"
+
+namespace qjit::codegen {
+namespace {
+
+Sm90GemmSpec spec_of(ElementKind out, std::int64_t n, std::int64_t k, bool bias = false, bool per_token = true) {
+  Sm90GemmSpec s;
+  s.out_element = out;
+  s.n = n;
+  s.k = k;
+  s.has_bias = bias;
+  s.per_token_scale = per_token;
+  return s;
+}
+
+Sm90Config prefill_config() { return Sm90Config{128, 256, 128, 4, 2, 1, 1, false, 1}; }
+Sm90Config decode_config() { return Sm90Config{16, 128, 128, 8, 2, 1, 1, true, 4}; }
+
+void dump(const Sm90Source& src) {
+  const char* dir = std::getenv("QJIT_DUMP_DIR");
+  if (dir == nullptr || *dir == '\0') return;
+  std::ofstream(std::string(dir) + "/" + src.entry + ".cu") << src.text;
+}
+
+TEST(CodegenGemmS8Sm90Test, KNotMultipleOf16IsUnsupportedWithReason) {
+  const Status s = validate_gemm_s8_sm90(spec_of(ElementKind::F16, 4096, 4100), prefill_config());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::Unsupported);
+  EXPECT_NE(s.message().find("K=4100"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("K % 16 == 0"), std::string::npos) << s.message();
+  EXPECT_FALSE(render_gemm_s8_sm90(spec_of(ElementKind::F16, 4096, 4100), prefill_config()).has_value());
+}
+
+TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
+  const Sm90GemmSpec good = spec_of(ElementKind::BF16, 4096, 4096);
+  struct Case {
+    Sm90GemmSpec spec;
+    Sm90Config config;
+    const char* field;
+  };
+  std::vector<Case> cases;
+  cases.push_back({spec_of(ElementKind::S8, 4096, 4096), prefill_config(), "spec.out_element"});
+  cases.push_back({spec_of(ElementKind::F16, 0, 4096), prefill_config(), "spec.n"});
+  Sm90Config c = prefill_config();
+  c.block_k = 64;
+  cases.push_back({good, c, "config.block_k"});
+  c = prefill_config();
+  c.consumers = 3;
+  cases.push_back({good, c, "config.consumers"});
+  c = prefill_config();
+  c.block_m = 96;
+  cases.push_back({good, c, "config.block_m"});
+  c = prefill_config();
+  c.block_n = 40;
+  cases.push_back({good, c, "config.block_n"});
+  c = Sm90Config{256, 256, 128, 3, 2, 1, 1, false, 1};  // 2 x 128 accumulators per thread
+  cases.push_back({good, c, "accumulator registers"});
+  c = prefill_config();
+  c.stages = 6;  // 6 x 48 KiB > 227 KiB
+  cases.push_back({good, c, "config.stages = 6"});
+  c = prefill_config();
+  c.split_k = 33;  // K = 4096 has 32 k-blocks
+  cases.push_back({good, c, "config.split_k"});
+  c = prefill_config();
+  c.block_n = 208;  // not a multiple of the 64-column f16 epilogue chunk
+  cases.push_back({spec_of(ElementKind::F16, 4096, 4096), c, "multiple of 64"});
+  c = decode_config();
+  c.block_n = 192;  // swap: weight rows per CTA must be consumers x 64|128
+  cases.push_back({good, c, "config.block_n"});
+  for (const Case& k : cases) {
+    const Status s = validate_gemm_s8_sm90(k.spec, k.config);
+    ASSERT_FALSE(s.ok()) << k.field;
+    EXPECT_NE(s.message().find(k.field), std::string::npos) << s.message();
+  }
+  Sm90Config cl = prefill_config();
+  cl.cluster_m = 2;
+  EXPECT_EQ(validate_gemm_s8_sm90(good, cl).code(), StatusCode::Unsupported);
+}
+
+TEST(CodegenGemmS8Sm90Test, RenderIsDeterministicWithUniqueEntryNames) {
+  std::set<std::string> names;
+  for (bool bias : {false, true})
+    for (bool tok : {false, true})
+      for (const Sm90Config& cfg : {prefill_config(), decode_config()}) {
+        const Sm90GemmSpec spec = spec_of(ElementKind::F32, 11008, 4096, bias, tok);
+        auto a = render_gemm_s8_sm90(spec, cfg);
+        auto b = render_gemm_s8_sm90(spec, cfg);
+        ASSERT_TRUE(a.has_value()) << a.error().to_string();
+        EXPECT_EQ(a->text, b->text);
+        EXPECT_EQ(a->entry, b->entry);
+        EXPECT_TRUE(names.insert(a->entry).second) << a->entry;
+        EXPECT_EQ(a->threads, 384);
+        EXPECT_EQ(a->dynamic_smem, gemm_s8_sm90_smem_bytes(spec, cfg));
+        EXPECT_NE(a->text.find("extern \"C\" __global__"), std::string::npos);
+        EXPECT_EQ(a->text.find("#include"), std::string::npos);
+      }
+  auto r = render_gemm_s8_sm90(spec_of(ElementKind::F16, 4096, 4096), prefill_config());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->text.find("wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8"), std::string::npos);
+  EXPECT_EQ(r->entry, "qjit_gemm_s8_sm90_f16_n4096_k4096_tok_bm128_bn256_bk128_s4_c2_cl1x1_ab_sk1");
+}
+
+TEST(CodegenGemmS8Sm90Test, LaunchGeometryAndSplitKWorkspace) {
+  const Sm90GemmSpec spec = spec_of(ElementKind::F16, 4096, 4096);
+  // Prefill: 8192 / 128 = 64 row tiles x 4096 / 256 = 16 column tiles; persistent grid capped at the SM count.
+  Sm90Launch l = gemm_s8_sm90_launch(spec, prefill_config(), 8192, 132);
+  EXPECT_EQ(l.grid_x, 132u);
+  EXPECT_EQ(l.block_x, 384u);
+  EXPECT_EQ(l.cluster_x, 1u);
+  EXPECT_EQ(l.dynamic_smem, 4 * (128 + 256) * 128 + 2 * 64 * 144 + 16 * 4 + 8 + 1024);
+  EXPECT_EQ(gemm_s8_sm90_work_units(spec, prefill_config(), 200), 2 * 16);
+  EXPECT_EQ(gemm_s8_sm90_launch(spec, prefill_config(), 200, 132).grid_x, 32u);
+  EXPECT_EQ(gemm_s8_sm90_workspace_bytes(spec, prefill_config(), 8192), 0u);
+  // Decode: 4096 / 128 weight tiles x 1 token tile x split 4 = 128 units.
+  EXPECT_EQ(gemm_s8_sm90_work_units(spec, decode_config(), 3), 128);
+  EXPECT_EQ(gemm_s8_sm90_workspace_bytes(spec, decode_config(), 3), 32u * 4 * 128 * 16 * 4);
+  EXPECT_EQ(gemm_s8_sm90_counter_count(spec, decode_config(), 3), 32u * 2);
+}
+
+TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
+  for (const Sm90GemmSpec& spec : {spec_of(ElementKind::F16, 4096, 4096), spec_of(ElementKind::F64, 13696, 5120),
+                                   spec_of(ElementKind::BF16, 1000, 48)}) {
+    const auto candidates = sm90_candidate_configs(spec);
+    EXPECT_GE(candidates.size(), 4u);
+    for (const Sm90Config& c : candidates) EXPECT_TRUE(validate_gemm_s8_sm90(spec, c).ok()) << c.to_string();
+    for (std::int64_t m : {1, 7, 16, 64, 65, 512, 8192}) {
+      const Sm90Config h = sm90_heuristic_config(spec, m, 132);
+      EXPECT_TRUE(validate_gemm_s8_sm90(spec, h).ok()) << h.to_string();
+      EXPECT_EQ(h.swap_ab, m <= 64) << m;
+    }
+  }
+  const Sm90GemmSpec llama = spec_of(ElementKind::F16, 4096, 4096);
+  const Sm90Config d1 = sm90_heuristic_config(llama, 1, 132);
+  EXPECT_EQ(d1.block_m, 8);  // no padding of one token to 16
+  EXPECT_EQ(d1.split_k, 4);  // 32 weight tiles x 4 splits = 128 units on 132 SMs
+  EXPECT_GE(gemm_s8_sm90_work_units(llama, d1, 1), 100);  // splits K so most SMs stream weights
+  const Sm90Config mid = sm90_heuristic_config(llama, 128, 132);  // 16 tiles of 128 x 256 would idle 116 SMs
+  EXPECT_EQ(mid.block_n, 128);
+  EXPECT_EQ(mid.split_k, 4);
+  const Sm90Config big = sm90_heuristic_config(llama, 8192, 132);
+  EXPECT_EQ(big.block_n, 256);
+  EXPECT_EQ(big.split_k, 1);
+}
+
+struct EncodeCall {
+  int data_type, interleave, swizzle, l2, oob;
+  std::uint32_t rank;
+  void* address;
+  std::uint64_t dims[2], strides[1];
+  std::uint32_t box[2];
+};
+std::vector<EncodeCall>* g_calls = nullptr;
+int g_encode_result = 0;
+
+int fake_encode(void* map, int data_type, std::uint32_t rank, void* address, const std::uint64_t* dims,
+                const std::uint64_t* strides, const std::uint32_t* box, const std::uint32_t*, int interleave,
+                int swizzle, int l2, int oob) {
+  EncodeCall c{data_type, interleave, swizzle, l2, oob, rank, address, {dims[0], dims[1]}, {strides[0]}, {box[0], box[1]}};
+  g_calls->push_back(c);
+  static_cast<std::uint8_t*>(map)[0] = 0xAB;
+  return g_encode_result;
+}
+
+GemmS8Params fake_base(std::int32_t m, std::int64_t k, std::int64_t n) {
+  GemmS8Params b{};
+  b.a = reinterpret_cast<const void*>(0x10000);
+  b.b = reinterpret_cast<const void*>(0x20000);
+  b.b_scale = reinterpret_cast<const float*>(0x30000);
+  b.c = reinterpret_cast<void*>(0x40000);
+  b.lda = k;
+  b.ldb = k;
+  b.ldc = n;
+  b.m = m;
+  b.a_scale_value = 1.f;
+  return b;
+}
+
+TEST(CodegenGemmS8Sm90Test, EncodePassesTmaGeometryToTheDriver) {
+  std::vector<EncodeCall> calls;
+  g_calls = &calls;
+  g_encode_result = 0;
+  const Sm90GemmSpec spec = spec_of(ElementKind::BF16, 11008, 4096);
+  GemmS8Sm90Params out;
+  ASSERT_TRUE(encode_gemm_s8_sm90_params(fake_encode, spec, prefill_config(), fake_base(300, 4096, 11008), &out).ok());
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].address, reinterpret_cast<void*>(0x10000));
+  EXPECT_EQ(calls[0].dims[0], 4096u);
+  EXPECT_EQ(calls[0].dims[1], 300u);
+  EXPECT_EQ(calls[0].strides[0], 4096u);
+  EXPECT_EQ(calls[0].box[0], 128u);
+  EXPECT_EQ(calls[0].box[1], 128u);
+  EXPECT_EQ(calls[1].dims[1], 11008u);
+  EXPECT_EQ(calls[1].box[1], 256u);
+  for (const EncodeCall& c : calls) {
+    EXPECT_EQ(c.rank, 2u);
+    EXPECT_EQ(c.data_type, 0);  // CU_TENSOR_MAP_DATA_TYPE_UINT8
+    EXPECT_EQ(c.swizzle, 3);    // CU_TENSOR_MAP_SWIZZLE_128B
+    EXPECT_EQ(c.oob, 0);        // zero fill
+  }
+  EXPECT_EQ(out.tma_a[0], 0xAB);
+  EXPECT_EQ(out.base.m, 300);
+  // Decode boxes: A (tokens) 128 x block_m, B (weights) 128 x block_n.
+  calls.clear();
+  GemmS8Params base = fake_base(3, 4096, 11008);
+  base.workspace = reinterpret_cast<void*>(0x50000);
+  base.tile_counters = reinterpret_cast<std::int32_t*>(0x60000);
+  ASSERT_TRUE(encode_gemm_s8_sm90_params(fake_encode, spec, decode_config(), base, &out).ok());
+  EXPECT_EQ(calls[0].box[1], 16u);
+  EXPECT_EQ(calls[1].box[1], 128u);
+  g_calls = nullptr;
+}
+
+TEST(CodegenGemmS8Sm90Test, EncodeRejectsWhatTmaCannotTake) {
+  std::vector<EncodeCall> calls;
+  g_calls = &calls;
+  const Sm90GemmSpec spec = spec_of(ElementKind::F16, 4096, 4096);
+  GemmS8Sm90Params out;
+  GemmS8Params b = fake_base(64, 4096, 4096);
+  b.a = reinterpret_cast<const void*>(0x10008);
+  Status s = encode_gemm_s8_sm90_params(fake_encode, spec, prefill_config(), b, &out);
+  EXPECT_NE(s.message().find("base.a"), std::string::npos) << s.message();
+  b = fake_base(64, 4096, 4096);
+  b.ldb = 4104;  // not a multiple of 16
+  s = encode_gemm_s8_sm90_params(fake_encode, spec, prefill_config(), b, &out);
+  EXPECT_NE(s.message().find("base.ldb"), std::string::npos) << s.message();
+  b = fake_base(64, 4096, 4096);
+  s = encode_gemm_s8_sm90_params(fake_encode, spec, decode_config(), b, &out);  // split-K without a workspace
+  EXPECT_NE(s.message().find("base.workspace"), std::string::npos) << s.message();
+  s = encode_gemm_s8_sm90_params(fake_encode, spec_of(ElementKind::F16, 4096, 4096, true), prefill_config(), b, &out);
+  EXPECT_NE(s.message().find("base.bias"), std::string::npos) << s.message();
+  EXPECT_TRUE(calls.empty());
+  g_encode_result = 1;  // CUDA_ERROR_INVALID_VALUE
+  s = encode_gemm_s8_sm90_params(fake_encode, spec, prefill_config(), b, &out);
+  EXPECT_EQ(s.code(), StatusCode::DriverError);
+  EXPECT_NE(s.message().find("CUresult 1"), std::string::npos) << s.message();
+  g_encode_result = 0;
+  g_calls = nullptr;
+}
+
+const runtime::Nvrtc* nvrtc_or_skip() {
+  auto n = runtime::nvrtc();
+  return n.has_value() ? *n : nullptr;
+}
+
+void expect_compiles(const Sm90GemmSpec& spec, const Sm90Config& config) {
+  const runtime::Nvrtc* nvrtc = nvrtc_or_skip();
+  ASSERT_NE(nvrtc, nullptr) << "NVRTC is required for the compile tests";
+  auto src = render_gemm_s8_sm90(spec, config);
+  ASSERT_TRUE(src.has_value()) << src.error().to_string();
+  dump(*src);
+  auto out = nvrtc->compile(src->text, src->entry + ".cu", "sm_90a", runtime::default_compile_options());
+  ASSERT_TRUE(out.has_value()) << src->entry << ": " << out.error().to_string();
+  EXPECT_GT(out->cubin.size(), 1000u) << src->entry;
+}
+
+void compile_every_variant(const Sm90Config& config, std::int64_t n, std::int64_t k) {
+  for (ElementKind out : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64})
+    for (bool bias : {false, true})
+      for (bool tok : {false, true}) expect_compiles(spec_of(out, n, k, bias, tok), config);
+}
+
+TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPrefillEveryDtypeBiasScaleSm90a) {
+  compile_every_variant(prefill_config(), 4096, 4096);
+}
+
+TEST(CodegenGemmS8Sm90Test, NvrtcCompilesDecodeSplitKEveryDtypeBiasScaleSm90a) {
+  compile_every_variant(decode_config(), 13653, 4112);  // odd N, K % 128 != 0
+}
+
+TEST(CodegenGemmS8Sm90Test, NvrtcCompilesOtherShapesOfTheConfigSpace) {
+  const Sm90GemmSpec spec = spec_of(ElementKind::BF16, 11008, 4096, true);
+  expect_compiles(spec, Sm90Config{256, 128, 128, 4, 2, 1, 1, false, 1});
+  expect_compiles(spec, Sm90Config{128, 128, 128, 6, 2, 1, 1, false, 2});
+  expect_compiles(spec, Sm90Config{128, 128, 128, 6, 1, 1, 1, false, 1});
+  expect_compiles(spec, Sm90Config{8, 256, 128, 6, 2, 1, 1, true, 3});
+  expect_compiles(spec, Sm90Config{64, 64, 128, 8, 1, 1, 1, true, 1});
+}
+
+TEST(CodegenGemmS8Sm90Test, DeviceParamLayoutMatchesHost) {
+  const runtime::Nvrtc* nvrtc = nvrtc_or_skip();
+  ASSERT_NE(nvrtc, nullptr);
+  auto src = render_gemm_s8_sm90(spec_of(ElementKind::F16, 4096, 4096), prefill_config());
+  ASSERT_TRUE(src.has_value());
+  std::string probe = src->text;
+  auto check = [&](const char* member, std::size_t offset) {
+    // NOTE: NVRTC has no offsetof; __INTADDR__ is its front end's constant-folding address intrinsic.
+    probe += "static_assert(__INTADDR__(&((QjGemmS8Sm90Params*)0)->" + std::string(member) +
+             ") == " + std::to_string(offset) + ", \"" + member + "\");\n";
+  };
+  check("tma_a", offsetof(GemmS8Sm90Params, tma_a));
+  check("tma_b", offsetof(GemmS8Sm90Params, tma_b));
+  check("base", offsetof(GemmS8Sm90Params, base));
+  check("base.lda", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, lda));
+  check("base.m", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, m));
+  check("base.a_scale_value", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, a_scale_value));
+  check("base.workspace", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, workspace));
+  check("base.tile_counters", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, tile_counters));
+  probe += "static_assert(sizeof(QjGemmS8Sm90Params) == " + std::to_string(sizeof(GemmS8Sm90Params)) + ", \"size\");\n";
+  probe += "static_assert(alignof(QjGemmS8Sm90Params) == " + std::to_string(alignof(GemmS8Sm90Params)) + ", \"align\");\n";
+  auto out = nvrtc->compile(probe, "sm90_layout_probe.cu", "sm_90a", runtime::default_compile_options());
+  ASSERT_TRUE(out.has_value()) << out.error().to_string();
+  // The probe can fail: a wrong offset is rejected.
+  const std::string wrong = src->text + "static_assert(__INTADDR__(&((QjGemmS8Sm90Params*)0)->base.m) == 324, \"m\");\n";
+  EXPECT_FALSE(nvrtc->compile(wrong, "sm90_layout_probe_bad.cu", "sm_90a", runtime::default_compile_options()).has_value());
+}
+
+}  // namespace
+}  // namespace qjit::codegen
