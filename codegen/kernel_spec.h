@@ -41,6 +41,9 @@ struct TileConfig {
   int warps_m = 2, warps_n = 4;
   int stages = 4;
   int split_k = 1;
+  // GemmSm90 only: consumer warp groups (1 or 2) and whether tokens ride wgmma's N side (small-M "swap AB").
+  int consumers = 0;
+  bool swap_ab = false;
   std::string to_string() const;  // "gemm_sm80 128x128x64 w2x4 s4 sk1"
   bool operator==(const TileConfig&) const = default;
 };

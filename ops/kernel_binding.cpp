@@ -3,17 +3,74 @@
 #include "ops/kernel_binding.h"
 
 #include "autotune/heuristic.h"
+#include <cstdlib>
+
 #include "codegen/gemm_s8_sm80.h"
+#include "codegen/gemm_s8_sm90.h"
 #include "codegen/quantize_rowwise.h"
 #include "ops/kernel_service.h"
 #include "runtime/log.h"
 
 namespace qjit::ops {
+namespace {
+
+codegen::Sm90GemmSpec sm90_spec(const codegen::KernelSpec& s) {
+  return {s.out_element, s.n, s.k, s.has_bias, s.per_token_scale};
+}
+
+codegen::Sm90Config sm90_config(const codegen::TileConfig& c) {
+  codegen::Sm90Config x;
+  x.block_m = c.block_m;
+  x.block_n = c.block_n;
+  x.block_k = c.block_k;
+  x.stages = c.stages;
+  x.consumers = c.consumers;
+  x.swap_ab = c.swap_ab;
+  x.split_k = c.split_k;
+  return x;
+}
+
+codegen::TileConfig tile_config(const codegen::Sm90Config& x) {
+  codegen::TileConfig c;
+  c.family = codegen::KernelFamily::GemmSm90;
+  c.block_m = x.block_m;
+  c.block_n = x.block_n;
+  c.block_k = x.block_k;
+  c.warps_m = 1;
+  c.warps_n = 1;
+  c.stages = x.stages;
+  c.consumers = x.consumers;
+  c.swap_ab = x.swap_ab;
+  c.split_k = x.split_k;
+  return c;
+}
+
+// The Hopper family serves GEMMs on sm_90 whose K suits TMA, unless QJIT_DISABLE_SM90=1.
+bool use_sm90(const codegen::KernelSpec& spec) {
+  static const bool disabled = [] {
+    const char* v = std::getenv("QJIT_DISABLE_SM90");
+    return v && std::string(v) == "1";
+  }();
+  return !disabled && spec.op == codegen::KernelOp::GemmS8 && spec.arch == 90 &&
+         codegen::validate_gemm_s8_sm90(sm90_spec(spec), codegen::Sm90Config{}).ok();
+}
+
+// Bytes of int32 split-K counters placed after the partials in the caller's workspace.
+std::size_t sm90_counter_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m) {
+  return codegen::gemm_s8_sm90_counter_count(sm90_spec(spec), sm90_config(config), m) * 4;
+}
+
+std::size_t align16(std::size_t v) { return (v + 15) / 16 * 16; }
+
+}  // namespace
 
 Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanPreference pref,
                                           const runtime::DeviceInfo& device) {
   // TODO(issue 5): PlanPreference::Tuned / Autotune consult the tuning database and the autotuner.
   (void)pref;
+  if (use_sm90(spec))
+    return tile_config(codegen::sm90_heuristic_config(sm90_spec(spec), spec.m_bucket,
+                                                      device.sm_count));
   return autotune::heuristic_config(spec, device.sm_count);
 }
 
@@ -21,7 +78,10 @@ Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::T
   switch (config.family) {
     case codegen::KernelFamily::Quantize: return codegen::render_quantize(spec, config);
     case codegen::KernelFamily::GemmSm80: return codegen::render_gemm_s8_sm80(spec, config);
-    case codegen::KernelFamily::GemmSm90: break;
+    case codegen::KernelFamily::GemmSm90: {
+      QJIT_ASSIGN_OR_RETURN(codegen::Sm90Source src, codegen::render_gemm_s8_sm90(sm90_spec(spec), sm90_config(config)));
+      return codegen::Source{std::move(src.text), std::move(src.entry), src.threads, src.dynamic_smem};
+    }
   }
   return Status(StatusCode::Unsupported, "no renderer for kernel family " +
                                              std::string(codegen::kernel_family_name(config.family)));
@@ -32,7 +92,18 @@ runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::
   switch (config.family) {
     case codegen::KernelFamily::Quantize: d = codegen::quantize_launch(spec, config, m); break;
     case codegen::KernelFamily::GemmSm80: d = codegen::gemm_s8_sm80_launch(spec, config, m); break;
-    case codegen::KernelFamily::GemmSm90: break;
+    case codegen::KernelFamily::GemmSm90: {
+      // NOTE: the persistent grid is sized for 132 SMs (H100/H200); extra CTAs on a smaller part simply queue.
+      const auto l = codegen::gemm_s8_sm90_launch(sm90_spec(spec), sm90_config(config), m, 132);
+      d.grid[0] = l.grid_x;
+      d.grid[1] = l.grid_y;
+      d.grid[2] = l.grid_z;
+      d.block[0] = l.block_x;
+      d.block[1] = l.block_y;
+      d.block[2] = l.block_z;
+      d.dynamic_smem_bytes = static_cast<unsigned>(l.dynamic_smem);
+      break;
+    }
   }
   runtime::LaunchDims r;
   for (int i = 0; i < 3; ++i) {
@@ -46,7 +117,41 @@ runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::
 std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
                                    std::int64_t m) {
   if (config.family == codegen::KernelFamily::GemmSm80) return codegen::gemm_s8_sm80_workspace_bytes(spec, config, m);
+  if (config.family == codegen::KernelFamily::GemmSm90 && config.split_k > 1)
+    return align16(codegen::gemm_s8_sm90_workspace_bytes(sm90_spec(spec), sm90_config(config), m)) +
+           sm90_counter_bytes(spec, config, m);
   return 0;
+}
+
+Status launch_gemm(const KernelBinding& g, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
+                   CUstream stream) {
+  const std::int64_t m = params.m;
+  const auto dims = launch_dims(g.spec, g.config, m);
+  codegen::GemmS8Params p = params;
+  std::size_t counters_offset = 0, counters_bytes = 0;
+  if (g.config.family == codegen::KernelFamily::GemmSm80 && g.config.split_k > 1) {
+    counters_offset = codegen::gemm_s8_sm80_counters_offset(g.spec, g.config, m);
+    counters_bytes = workspace_bytes - counters_offset;
+  } else if (g.config.family == codegen::KernelFamily::GemmSm90 && g.config.split_k > 1) {
+    counters_offset = align16(codegen::gemm_s8_sm90_workspace_bytes(sm90_spec(g.spec), sm90_config(g.config), m));
+    counters_bytes = sm90_counter_bytes(g.spec, g.config, m);
+  }
+  if (counters_bytes > 0) {
+    // NOTE: the kernels leave their counters at zero, but the caller's workspace may hold anything before the first
+    // launch; one memset on the same stream keeps run() stateless (no per-plan device memory, no first-run flag).
+    QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
+    p.tile_counters = reinterpret_cast<std::int32_t*>(static_cast<char*>(p.workspace) + counters_offset);
+    QJIT_CU(*api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u, counters_bytes / 4,
+            stream);
+  }
+  if (g.config.family != codegen::KernelFamily::GemmSm90) return g.kernel->launch(dims, stream, &p);
+  QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
+  if (!api->cuTensorMapEncodeTiled)
+    return Status(StatusCode::Unsupported, "the CUDA driver lacks cuTensorMapEncodeTiled (needs CUDA 12+)");
+  codegen::GemmS8Sm90Params hp;
+  QJIT_TRY(codegen::encode_gemm_s8_sm90_params(reinterpret_cast<codegen::EncodeTiledFn>(api->cuTensorMapEncodeTiled),
+                                               sm90_spec(g.spec), sm90_config(g.config), p, &hp));
+  return g.kernel->launch(dims, stream, &hp);
 }
 
 Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,

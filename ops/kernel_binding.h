@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "codegen/kernel_params.h"
 #include "codegen/kernel_spec.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
@@ -29,6 +30,12 @@ Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanP
 Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config);
 runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m);
 std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m);
+
+// Everything a GEMM launch needs besides the kernel: the family-specific parameter block (the plain GemmS8Params,
+// or for Hopper the same with two TMA tensor maps in front), built on the caller's stack. `workspace` is the
+// caller's; split-K counters at its end are zeroed on `stream` before the launch.
+Status launch_gemm(const KernelBinding& gemm, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
+                   CUstream stream);
 
 // choose_config + render + load.
 Result<KernelBinding> bind_kernel(const codegen::KernelSpec& spec, PlanPreference pref,

@@ -241,7 +241,7 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
   p.ldc = a.output.row_stride;
   p.m = static_cast<std::int32_t>(m);
   p.workspace = need > 0 ? ws.data : nullptr;
-  return c.gemm.kernel->launch(ops::launch_dims(c.gemm.spec, c.gemm.config, m), stream.handle(), &p);
+  return ops::launch_gemm(c.gemm, p, need, stream.handle());
 }
 
 std::string describe(const LinearCore& c) { return c.description; }

@@ -17,6 +17,10 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
   timeout 330 $B/tests/qjit_gpu_tests --gtest_filter="$filter" --gtest_output=xml:"$OUT/gpu_tests.xml" 2>&1 \
     | tee "$OUT/gpu_tests.log" | grep -E "^\[( +OK|  FAILED|  PASSED|  SKIPPED) |Failure|error|Value of|Expected|Which is|output\[|act_|seed" | head -80
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  echo "== GPU tests on the portable sm80 path (QJIT_DISABLE_SM90=1)"
+  QJIT_DISABLE_SM90=1 timeout 200 $B/tests/qjit_gpu_tests --gtest_filter="${SM80_FILTER:-LinearGpuTest.*}" 2>&1 \
+    | tee "$OUT/gpu_tests_sm80.log" | grep -E "^\[( +OK|  FAILED|  PASSED) |Failure|output\[" | head -30
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   echo "== demo"
   timeout 60 $B/tools/qjit demo 2>&1 | tee "$OUT/demo.log" | tail -12
 fi
