@@ -133,7 +133,7 @@ Result<Entry> DiskStore::load_from(const Dir& dir, const CompileKey& key) {
     QJIT_LOG_WARN("cache", "{0}", s.message());
     return Status(StatusCode::NotFound, s.message());
   }
-  auto entry = decode_entry(bytes, &key);
+  auto entry = decode_entry(std::move(bytes), &key);
   if (!entry) {
     discard_bad(dir, path, fd, entry.error());
     return Status(StatusCode::NotFound, entry.error().message());

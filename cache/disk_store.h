@@ -7,7 +7,8 @@
 //   - readers never lock; on a miss get_or_create takes a per-key cross-process lock (key_lock.h) with a timeout,
 //     re-checks, then compiles -- so N processes racing for one kernel compile it once;
 //   - a hit in the writable store marks the entry used (its atime), which LRU pruning orders by.
-// The store knows nothing of compiling: get_or_create takes the compile step as a callback.
+// The store knows nothing of compiling: get_or_create takes the compile step as a callback. All methods are safe to
+// call from many threads at once.
 #pragma once
 
 #include <sys/types.h>

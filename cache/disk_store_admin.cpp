@@ -162,7 +162,7 @@ Result<std::vector<CacheEntryReport>> DiskStore::verify(bool remove_bad) {
       }
       if (!r->ok) {
         ++bad_;
-        QJIT_LOG_WARN("cache", "verify: {0}: {1}", r->path, r->problem);
+        QJIT_LOG_INFO("cache", "verify: {0}: {1}", r->path, r->problem);  // the caller reports it
         if (remove_bad && dir.writable && ::unlink(r->path.c_str()) != 0 && errno != ENOENT)
           QJIT_LOG_WARN("cache", "verify: cannot remove {0}: {1}", r->path, std::strerror(errno));
       }

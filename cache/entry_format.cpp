@@ -155,8 +155,12 @@ Result<EntryMetadata> decode_entry_metadata(llvm::ArrayRef<std::uint8_t> b, Entr
   return m;
 }
 
-Result<Entry> decode_entry(llvm::ArrayRef<std::uint8_t> b, const CompileKey* expected_key, EntryDefect* defect) {
-  QJIT_ASSIGN_OR_RETURN(EntryHeader h, decode_entry_header(b, defect));
+namespace {
+
+// Everything but building the Entry: header, sizes, key, checksum, metadata.
+Result<EntryMetadata> verify_entry(llvm::ArrayRef<std::uint8_t> b, const CompileKey* expected_key,
+                                   EntryDefect* defect, EntryHeader& h) {
+  QJIT_ASSIGN_OR_RETURN(h, decode_entry_header(b, defect));
   if (b.size() != h.file_size())
     return defect_status(EntryDefect::SizeMismatch, defect,
                          llvm::formatv("file is {0} bytes, header says {1}", b.size(), h.file_size()).str());
@@ -167,11 +171,31 @@ Result<Entry> decode_entry(llvm::ArrayRef<std::uint8_t> b, const CompileKey* exp
   if (sum != h.checksum)
     return defect_status(EntryDefect::ChecksumMismatch, defect,
                          llvm::formatv("stored {0:x16}, computed {1:x16}", h.checksum, sum).str());
+  return decode_entry_metadata(b.slice(kEntryHeaderSize, h.metadata_size), defect);
+}
+
+}  // namespace
+
+Result<Entry> decode_entry(llvm::ArrayRef<std::uint8_t> b, const CompileKey* expected_key, EntryDefect* defect) {
+  EntryHeader h;
   Entry e;
+  QJIT_ASSIGN_OR_RETURN(e.meta, verify_entry(b, expected_key, defect, h));
   e.key = h.key;
-  QJIT_ASSIGN_OR_RETURN(e.meta, decode_entry_metadata(b.slice(kEntryHeaderSize, h.metadata_size), defect));
   const auto payload = b.drop_front(kEntryHeaderSize + h.metadata_size);
   e.payload.assign(payload.begin(), payload.end());
+  return e;
+}
+
+Result<Entry> decode_entry(std::vector<std::uint8_t>&& bytes, const CompileKey* expected_key, EntryDefect* defect) {
+  EntryHeader h;
+  Entry e;
+  QJIT_ASSIGN_OR_RETURN(e.meta, verify_entry(bytes, expected_key, defect, h));
+  e.key = h.key;
+  // NOTE: shifting the payload down inside the file buffer instead of copying it out saves a second large
+  // allocation; for cubins beyond malloc's mmap threshold the page faults of that allocation cost more than
+  // reading the file.
+  bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(kEntryHeaderSize + h.metadata_size));
+  e.payload = std::move(bytes);
   return e;
 }
 

@@ -75,5 +75,8 @@ Result<EntryMetadata> decode_entry_metadata(llvm::ArrayRef<std::uint8_t> bytes, 
 // Status is CacheIo, its message names the defect, and `*defect` (if given) says which.
 Result<Entry> decode_entry(llvm::ArrayRef<std::uint8_t> bytes, const CompileKey* expected_key,
                            EntryDefect* defect = nullptr);
+// The same, reusing the file buffer as the payload (the load path: no second copy of a large cubin).
+Result<Entry> decode_entry(std::vector<std::uint8_t>&& bytes, const CompileKey* expected_key,
+                           EntryDefect* defect = nullptr);
 
 }  // namespace qjit::cache

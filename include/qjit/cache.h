@@ -30,7 +30,7 @@ struct CacheCounters {
   std::uint64_t compiles = 0;       // compile callbacks run by get_or_create
   std::uint64_t stores = 0;         // entries written
   std::uint64_t bad_entries = 0;    // entries rejected on load (corrupt, foreign, wrong permissions)
-  std::uint64_t lock_timeouts = 0;  // waits for another process's compile that gave up and compiled anyway
+  std::uint64_t lock_timeouts = 0;  // lock waits that timed out (or failed) and compiled without the lock
 };
 
 struct CacheStoreUsage {

@@ -4,6 +4,7 @@
 // hits while a miss fails with an error that names the kernel and how to warm the store.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache/disk_store.h"
@@ -86,6 +87,61 @@ TEST(CacheDeploymentTest, EntryWritableByOthersIsRefusedAndReplaced) {
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "the replacement is private again";
+}
+
+TEST(CacheDeploymentTest, StoresAndEntriesOwnedByAnotherUserAreRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown files to another user";
+  TempDir tmp;
+  const std::string theirs = tmp.sub("theirs"), mine = tmp.sub("mine");
+  prebuild(theirs, {1});
+  ASSERT_EQ(::chown(theirs.c_str(), 12345, 12345), 0);
+  auto w = DiskStore::open(testing::writable_options(theirs));
+  ASSERT_FALSE(w.has_value());
+  EXPECT_NE(w.error().message().find("owned by uid 12345, expected uid 0"), std::string::npos) << w.error().message();
+  StoreOptions o = testing::writable_options(mine);
+  o.readonly_dirs = {theirs};
+  EXPECT_FALSE(DiskStore::open(o).has_value()) << "a read-only store owned by another non-root user is refused too";
+  // An entry chowned to someone else inside our own store is rejected, removed and recompiled.
+  prebuild(mine, {2});
+  auto store = *DiskStore::open(testing::writable_options(mine));
+  ASSERT_EQ(::chown(store->entry_path(test_key(2)).c_str(), 12345, 12345), 0);
+  LogCapture log;
+  int compiles = 0;
+  ASSERT_TRUE(store->get_or_create(test_key(2), [&] { ++compiles; return Result<Entry>(test_entry(2)); }).has_value());
+  const std::string logged = log.finish();
+  EXPECT_EQ(compiles, 1);
+  EXPECT_NE(logged.find("owned by uid 12345"), std::string::npos) << logged;
+}
+
+TEST(CacheDeploymentTest, UnprivilegedUserReadsARootOwnedImageCache) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to build a root-owned store and switch users";
+  TempDir tmp;
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0755), 0);
+  const std::string image = tmp.sub("image-cache");
+  prebuild(image, {1, 2});
+  // As an image layer ships it: root-owned, 0755 directory, 0644 files.
+  ASSERT_EQ(::chmod(image.c_str(), 0755), 0);
+  for (int s : {1, 2}) ASSERT_EQ(::chmod((image + "/" + test_key(s).hex() + ".qjk").c_str(), 0644), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(50);  // nobody
+    StoreOptions o;
+    o.writable_dir = tmp.sub("nobody-cannot-create-this");
+    o.readonly_dirs = {image};
+    o.read_only = true;
+    auto store = DiskStore::open(o);
+    if (!store) ::_exit(51);
+    for (int s : {1, 2}) {
+      auto e = (*store)->load(test_key(s));
+      if (!e || e->payload != test_entry(s).payload) ::_exit(52);
+    }
+    ::_exit((*store)->counters().bad_entries == 0 ? 0 : 53);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "50: setuid, 51: open refused, 52: load failed, 53: entry rejected";
 }
 
 TEST(CacheDeploymentTest, ReadOnlyStoresAreSearchedAfterTheWritableOneAndNeverWritten) {

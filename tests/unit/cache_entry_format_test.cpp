@@ -43,6 +43,15 @@ TEST(CacheEntryFormatTest, RoundTripsEveryField) {
   EXPECT_EQ(r->payload, e.payload);
   // Without an expected key (verify of an unknown file) it still decodes.
   EXPECT_TRUE(decode_entry(bytes, nullptr).has_value());
+  // The buffer-reusing overload (the load path) yields the same entry and the same rejections.
+  auto moved = decode_entry(std::vector<std::uint8_t>(bytes), &e.key);
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(moved->payload, e.payload);
+  EXPECT_EQ(moved->meta.entry_name, r->meta.entry_name);
+  auto flipped = bytes;
+  flipped[kEntryHeaderSize + 20] ^= 4;
+  EXPECT_FALSE(decode_entry(std::move(flipped), &e.key, &d).has_value());
+  EXPECT_EQ(d, EntryDefect::ChecksumMismatch);
 }
 
 TEST(CacheEntryFormatTest, EncodingIsDeterministic) {
