@@ -3,6 +3,7 @@
 // kernels are rendered and compiled into the kernel cache (a second run of the demo shows the cache hits); (3) on a
 // GPU, both linear plans run on the layer and their output is checked against the f64 reference. Without a GPU it
 // says so and stops after compiling.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -100,7 +101,11 @@ Status run_on_gpu(std::int64_t m, std::int64_t n, std::int64_t k, const std::vec
   a.act_q_scratch = TensorMut<std::int8_t, 2>::contiguous(d_q.as<std::int8_t>(), {m, k});
   a.act_scale_scratch = TensorMut<float, 1>::contiguous(d_s.as<float>(), {m});
   QJIT_TRY(ql.can_implement(a));
-  QJIT_TRY(ql.run(Stream(), Workspace{}, a));
+  // Split-K decode kernels need a workspace; the plan says how much (0 for most configs).
+  DeviceMem d_work;
+  const std::size_t work_bytes = std::max(ql.workspace_size(), std::size_t{256});
+  QJIT_TRY(upload(*api, d_work, nullptr, work_bytes));
+  QJIT_TRY(ql.run(Stream(), Workspace{d_work.as<void>(), ql.workspace_size()}, a));
   QJIT_ASSIGN_OR_RETURN(auto y1, read_y());
   std::printf("  QuantizedLinearPlan  (per-token)    rel. error vs f64 X·Wᵀ: %.3e\n", rel_error(y1, y_ref));
 
@@ -116,7 +121,9 @@ Status run_on_gpu(std::int64_t m, std::int64_t n, std::int64_t k, const std::vec
   b.weight_q = a.weight_q;
   b.weight_scale = a.weight_scale;
   b.output = a.output;
-  QJIT_TRY(sq.run(Stream(), Workspace{}, b));
+  DeviceMem d_work2;
+  QJIT_TRY(upload(*api, d_work2, nullptr, std::max(sq.workspace_size(), std::size_t{256})));
+  QJIT_TRY(sq.run(Stream(), Workspace{d_work2.as<void>(), sq.workspace_size()}, b));
   QJIT_ASSIGN_OR_RETURN(auto y2, read_y());
   std::printf("  SmoothQuantLinearPlan (static)      rel. error vs f64 X·Wᵀ: %.3e\n", rel_error(y2, y_ref));
   const double worst = std::max(rel_error(y1, y_ref), rel_error(y2, y_ref));
