@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "autotune/heuristic.h"
 #include "codegen/kernel_spec.h"
 #include "llvm/Support/CommandLine.h"
 #include "ops/kernel_binding.h"
@@ -210,8 +209,13 @@ int run_demo_command(int argc, char** argv) {
   }
   auto& service = ops::KernelService::process();
   for (const auto& spec : specs) {
-    const auto config = autotune::heuristic_config(spec, sm_count);
-    auto source = ops::render(spec, config);
+    runtime::DeviceInfo target = device.has_value() ? *device : runtime::DeviceInfo{};
+    target.arch = arch;
+    target.sm_count = sm_count;
+    // The same choice the plans make (Hopper family on sm_90 where K allows it), so step 3 finds these kernels.
+    auto config = ops::choose_config(spec, PlanPreference::Heuristic, target);
+    if (!config.has_value()) return fail(config.error());
+    auto source = ops::render(spec, *config);
     if (!source.has_value()) return fail(source.error());
     auto t0 = std::chrono::steady_clock::now();
     auto compiled = service.obtain(*source, arch);
