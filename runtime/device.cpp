@@ -1,0 +1,48 @@
+// Context discovery and device properties, read through the driver table.
+#include "runtime/device.h"
+
+#include <cstdlib>
+
+namespace qjit::runtime {
+
+std::string arch_option(int arch) {
+  std::string s = "sm_" + std::to_string(arch);
+  if (arch == 90) s += "a";
+  return s;
+}
+
+Result<DeviceInfo> current_device() {
+  QJIT_ASSIGN_OR_RETURN(const DriverApi* api, driver());
+  DeviceInfo info;
+  QJIT_CU(*api, cuCtxGetCurrent, &info.context);
+  CUdevice dev = 0;
+  if (info.context == nullptr) {
+    int ordinal = 0;
+    if (const char* v = std::getenv("QJIT_DEVICE")) ordinal = std::atoi(v);
+    QJIT_CU(*api, cuDeviceGet, &dev, ordinal);
+    // NOTE: retaining the primary context shares it with the CUDA runtime; we never release it, exactly as the
+    // runtime keeps it alive for the process.
+    QJIT_CU(*api, cuDevicePrimaryCtxRetain, &info.context, dev);
+    QJIT_CU(*api, cuCtxSetCurrent, info.context);
+  }
+  QJIT_CU(*api, cuCtxGetDevice, &dev);
+  info.ordinal = dev;
+  int major = 0, minor = 0;
+  QJIT_CU(*api, cuDeviceGetAttribute, &major, kAttrComputeCapabilityMajor, dev);
+  QJIT_CU(*api, cuDeviceGetAttribute, &minor, kAttrComputeCapabilityMinor, dev);
+  info.arch = major * 10 + minor;
+  QJIT_CU(*api, cuDeviceGetAttribute, &info.sm_count, kAttrMultiprocessorCount, dev);
+  QJIT_CU(*api, cuDeviceGetAttribute, &info.max_smem_optin, kAttrMaxSharedMemoryPerBlockOptin, dev);
+  QJIT_CU(*api, cuDeviceGetAttribute, &info.l2_bytes, kAttrL2CacheSize, dev);
+  QJIT_CU(*api, cuDeviceTotalMem, &info.total_memory, dev);
+  char name[256] = {};
+  QJIT_CU(*api, cuDeviceGetName, name, sizeof(name) - 1, dev);
+  info.name = name;
+  if (info.arch < 80)
+    return Status(StatusCode::Unsupported, "qjit's int8 kernels need compute capability >= 8.0; device " +
+                                               std::to_string(dev) + " (" + info.name + ") is sm_" +
+                                               std::to_string(info.arch));
+  return info;
+}
+
+}  // namespace qjit::runtime

@@ -1,0 +1,74 @@
+// The dlopen'ed runtime: NVRTC compiles real source for every architecture qjit targets, compile errors carry the
+// log, and a missing driver or compiler library is reported cleanly (never a crash).
+#include <gtest/gtest.h>
+
+#include "runtime/device.h"
+#include "runtime/driver.h"
+#include "runtime/nvrtc.h"
+
+namespace qjit::runtime {
+namespace {
+
+constexpr const char* kTinyKernel = R"(
+extern "C" __global__ void qjit_probe(int* out) { out[threadIdx.x] = __popc(threadIdx.x); }
+)";
+
+TEST(RuntimeLoaderTest, NvrtcCompilesForSm80Sm89Sm90a) {
+  auto n = nvrtc();
+  ASSERT_TRUE(n.has_value()) << n.error().to_string();
+  EXPECT_FALSE((*n)->version().empty());
+  for (int arch : {80, 89, 90}) {
+    auto out = (*n)->compile(kTinyKernel, "probe.cu", arch_option(arch), default_compile_options());
+    ASSERT_TRUE(out.has_value()) << out.error().to_string();
+    EXPECT_GT(out->cubin.size(), 100u);
+    // An ELF image.
+    EXPECT_EQ(out->cubin[0], 0x7f);
+    EXPECT_EQ(out->cubin[1], 'E');
+  }
+}
+
+TEST(RuntimeLoaderTest, CompileErrorCarriesNvrtcLog) {
+  auto n = nvrtc();
+  ASSERT_TRUE(n.has_value()) << n.error().to_string();
+  auto out = (*n)->compile("extern \"C\" __global__ void k() { undeclared_thing(); }", "bad.cu", "sm_80",
+                           default_compile_options());
+  ASSERT_FALSE(out.has_value());
+  EXPECT_EQ(out.error().code(), StatusCode::CompileFailed);
+  EXPECT_NE(out.error().message().find("undeclared_thing"), std::string::npos) << out.error().message();
+}
+
+TEST(RuntimeLoaderTest, MissingNvrtcIsCompilerUnavailable) {
+  auto n = Nvrtc::open("/nonexistent/libnvrtc.so.13");
+  ASSERT_FALSE(n.has_value());
+  EXPECT_EQ(n.error().code(), StatusCode::CompilerUnavailable);
+  EXPECT_NE(n.error().message().find("/nonexistent/libnvrtc.so.13"), std::string::npos);
+}
+
+TEST(RuntimeLoaderTest, MissingDriverIsDriverUnavailable) {
+  auto d = load_driver("/nonexistent/libcuda.so.1");
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().code(), StatusCode::DriverUnavailable);
+  EXPECT_NE(d.error().message().find("libcuda"), std::string::npos);
+}
+
+TEST(RuntimeLoaderTest, ArchOptionUsesArchSpecificTargetOnHopper) {
+  EXPECT_EQ(arch_option(80), "sm_80");
+  EXPECT_EQ(arch_option(89), "sm_89");
+  EXPECT_EQ(arch_option(90), "sm_90a");
+}
+
+TEST(RuntimeLoaderTest, DriverEitherLoadsWithADeviceOrSaysWhyNot) {
+  auto d = driver();
+  if (d.has_value()) {
+    auto dev = current_device();
+    ASSERT_TRUE(dev.has_value()) << dev.error().to_string();
+    EXPECT_GE(dev->arch, 80);
+    EXPECT_GT(dev->sm_count, 0);
+  } else {
+    EXPECT_EQ(d.error().code(), StatusCode::DriverUnavailable);
+    EXPECT_FALSE(d.error().message().empty());
+  }
+}
+
+}  // namespace
+}  // namespace qjit::runtime
