@@ -1,14 +1,16 @@
 // SmoothQuantMigrator: per-channel statistics, migration scales, and their application to activations, weights
 // and the norm in front of a linear. The big passes (a 28672×8192 weight is 235 M values) are single sweeps over
-// row-major memory, vectorised over columns and split across threads by rows; non-finite values are detected in
-// the same sweep (x·0 is NaN exactly when x is not finite) and located by a slow rescan only when present.
+// row-major memory (quant/kernels.cpp), split across threads by rows; non-finite values are detected in the same
+// sweep and located by a slow rescan only when present.
 #include "qjit/quant/smooth_quant.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
 #include "quant/check.h"
+#include "quant/kernels.h"
 #include "quant/parallel.h"
 
 namespace qjit::quant {
@@ -18,53 +20,31 @@ using detail::invalid;
 
 // Column absmax of a [rows, cols] matrix; `poisoned` becomes true when any value is not finite.
 std::vector<float> column_absmax(const float* data, std::int64_t rows, std::int64_t cols, bool* poisoned) {
-  const unsigned workers = detail::worker_count();
-  std::vector<std::vector<float>> partial(workers), probe(workers);
+  std::vector<std::vector<std::uint32_t>> partial(detail::worker_count());
   const unsigned used = detail::parallel_rows(rows, cols, [&](unsigned c, std::int64_t r0, std::int64_t r1) {
-    std::vector<float> m(static_cast<std::size_t>(cols), 0.0f), z(static_cast<std::size_t>(cols), 0.0f);
-    float* mp = m.data();
-    float* zp = z.data();
-    for (std::int64_t r = r0; r < r1; ++r) {
-      const float* row = data + r * cols;
-      for (std::int64_t j = 0; j < cols; ++j) {
-        const float a = std::fabs(row[j]);
-        mp[j] = a > mp[j] ? a : mp[j];
-        zp[j] += row[j] * 0.0f;  // NaN iff some value in the column was inf or NaN
-      }
-    }
+    std::vector<std::uint32_t> m(static_cast<std::size_t>(cols), 0);
+    detail::column_absmax_bits(data, r0, r1, cols, m.data());
     partial[c] = std::move(m);
-    probe[c] = std::move(z);
   });
-  std::vector<float> out = std::move(partial[0]);
+  std::vector<float> out(static_cast<std::size_t>(cols));
   bool bad = false;
-  for (unsigned c = 0; c < used; ++c) {
-    if (c > 0)
-      for (std::int64_t j = 0; j < cols; ++j) out[j] = std::max(out[j], partial[c][j]);
-    for (std::int64_t j = 0; j < cols; ++j) bad |= probe[c][j] != 0.0f;
+  for (std::int64_t j = 0; j < cols; ++j) {
+    std::uint32_t b = 0;
+    for (unsigned c = 0; c < used; ++c) b = std::max(b, partial[c][j]);
+    bad |= b >= detail::kNonFiniteBits;
+    out[j] = std::bit_cast<float>(b);
   }
   *poisoned = bad;
   return out;
 }
 
-// data[r, j] = op(data[r, j], s[j]) over all rows; returns false when a result is not finite.
-template <class Op>
-bool scale_columns(float* data, const float* s, std::int64_t rows, std::int64_t cols, Op op) {
-  std::vector<char> bad(detail::worker_count(), 0);
+// data[r, j] = data[r, j] * s[j] (or / s[j]) over all rows; returns false when a result is not finite.
+bool scale_all_columns(float* data, const float* s, std::int64_t rows, std::int64_t cols, bool divide) {
+  std::vector<char> ok(detail::worker_count(), 1);
   detail::parallel_rows(rows, cols, [&](unsigned c, std::int64_t r0, std::int64_t r1) {
-    // NOTE: a per-column probe, not a scalar sum: a scalar f32 reduction would stop the loop vectorising.
-    std::vector<float> probe(static_cast<std::size_t>(cols), 0.0f);
-    float* zp = probe.data();
-    for (std::int64_t r = r0; r < r1; ++r) {
-      float* row = data + r * cols;
-      for (std::int64_t j = 0; j < cols; ++j) {
-        const float v = op(row[j], s[j]);
-        row[j] = v;
-        zp[j] += v * 0.0f;
-      }
-    }
-    bad[c] = std::any_of(probe.begin(), probe.end(), [](float z) { return z != 0.0f; });
+    ok[c] = detail::scale_columns(data, s, r0, r1, cols, divide);
   });
-  return std::none_of(bad.begin(), bad.end(), [](char b) { return b != 0; });
+  return std::all_of(ok.begin(), ok.end(), [](char b) { return b != 0; });
 }
 
 }  // namespace
@@ -143,7 +123,7 @@ Status SmoothQuantMigrator::smooth_activations(std::span<float> acts, std::span<
   QJIT_TRY(detail::check_size("acts", acts.size(), n_tokens * n_channels, "n_tokens * n_channels"));
   QJIT_TRY(detail::check_size("scales", scales.size(), n_channels, "n_channels"));
   QJIT_TRY(detail::check_positive_finite("scales", scales));
-  if (!scale_columns(acts.data(), scales.data(), n_tokens, n_channels, [](float x, float s) { return x / s; }))
+  if (!scale_all_columns(acts.data(), scales.data(), n_tokens, n_channels, /*divide=*/true))
     return invalid("acts must be finite before and after smoothing (a value is inf/NaN or overflowed when divided "
                    "by its scale); acts may be partially smoothed");
   return Status();
@@ -155,7 +135,7 @@ Status SmoothQuantMigrator::smooth_weights(std::span<float> weights, std::span<c
   QJIT_TRY(detail::check_size("weights", weights.size(), n_out * n_channels, "n_out * n_channels"));
   QJIT_TRY(detail::check_size("scales", scales.size(), n_channels, "n_channels"));
   QJIT_TRY(detail::check_positive_finite("scales", scales));
-  if (!scale_columns(weights.data(), scales.data(), n_out, n_channels, [](float x, float s) { return x * s; }))
+  if (!scale_all_columns(weights.data(), scales.data(), n_out, n_channels, /*divide=*/false))
     return invalid("weights must be finite before and after smoothing (a value is inf/NaN or overflowed when "
                    "multiplied by its scale); weights may be partially smoothed");
   return Status();

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "quant/check.h"
+#include "quant/kernels.h"
 #include "quant/parallel.h"
 
 namespace qjit::quant {
@@ -15,25 +16,6 @@ namespace {
 // NOTE: |acc| <= 128·128·k must stay below 2^31.
 constexpr std::int64_t kMaxExactK = std::int64_t{1} << 17;
 
-// Quantizes rows [r0, r1) of x [.., cols] with per-row absmax scales; returns false on a non-finite value.
-bool quantize_rows(const float* x, std::int64_t r0, std::int64_t r1, std::int64_t cols, std::int8_t* q,
-                   float* scale) {
-  for (std::int64_t r = r0; r < r1; ++r) {
-    const float* row = x + r * cols;
-    float absmax = 0.0f, probe = 0.0f;
-    for (std::int64_t j = 0; j < cols; ++j) {
-      absmax = std::max(absmax, std::fabs(row[j]));
-      probe += row[j] * 0.0f;
-    }
-    if (probe != 0.0f) return false;
-    const float s = absmax / 127.0f;
-    scale[r] = s;
-    std::int8_t* qr = q + r * cols;
-    for (std::int64_t j = 0; j < cols; ++j) qr[j] = quantize_s8(row[j], s);
-  }
-  return true;
-}
-
 Status quantize_rowwise(const char* name, const float* x, std::int64_t rows, std::int64_t cols,
                         std::vector<std::int8_t>* q, std::vector<float>* scale) {
   if (x == nullptr) return detail::invalid(llvm::formatv("{0} must not be null", name).str());
@@ -41,7 +23,7 @@ Status quantize_rowwise(const char* name, const float* x, std::int64_t rows, std
   scale->resize(static_cast<std::size_t>(rows));
   std::vector<char> ok(detail::worker_count(), 1);
   detail::parallel_rows(rows, cols, [&](unsigned c, std::int64_t r0, std::int64_t r1) {
-    ok[c] = quantize_rows(x, r0, r1, cols, q->data(), scale->data());
+    ok[c] = detail::quantize_rows_s8(x, r0, r1, cols, q->data(), scale->data());
   });
   if (std::find(ok.begin(), ok.end(), 0) != ok.end()) return detail::non_finite_error(name, x, rows, cols);
   return Status();
