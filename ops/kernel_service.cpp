@@ -71,7 +71,7 @@ std::shared_ptr<cache::DiskStore> KernelService::store() {
 }
 
 Result<cache::CompileKey> KernelService::key_for(const codegen::Source& source, int arch, std::string* nvrtc_version) {
-  const std::string arch_opt = runtime::arch_option(arch);
+  const std::string arch_opt = codegen::arch_option(arch);
   auto make = [&](const std::string& version) {
     return cache::make_compile_key(cache::KeyIngredients{source.text, source.entry, version,
                                                          runtime::default_compile_options(), arch_opt, qjit_version()});
@@ -102,16 +102,16 @@ Result<CompiledKernel> KernelService::compile_and_store(const codegen::Source& s
   auto compile = [&]() -> Result<cache::Entry> {
     QJIT_ASSIGN_OR_RETURN(const runtime::Nvrtc* compiler, runtime::nvrtc());
     QJIT_ASSIGN_OR_RETURN(runtime::CompileOutput out,
-                          compiler->compile(source.text, source.entry + ".cu", runtime::arch_option(arch),
+                          compiler->compile(source.text, source.entry + ".cu", codegen::arch_option(arch),
                                             runtime::default_compile_options()));
     compiles_.fetch_add(1, std::memory_order_relaxed);
-    QJIT_LOG_INFO("jit", "compiled {0} for {1} in {2:F3} s ({3} bytes)", source.entry, runtime::arch_option(arch),
+    QJIT_LOG_INFO("jit", "compiled {0} for {1} in {2:F3} s ({3} bytes)", source.entry, codegen::arch_option(arch),
                   out.seconds, out.cubin.size());
     dump_compile(source, out);
     cache::Entry e;
     e.key = key;
     e.meta.entry_name = source.entry;
-    e.meta.arch = runtime::arch_option(arch);
+    e.meta.arch = codegen::arch_option(arch);
     e.meta.nvrtc_version = nvrtc_version;
     e.meta.shared_bytes = source.dynamic_smem_bytes;
     e.meta.compile_seconds = out.seconds;

@@ -5,12 +5,6 @@
 
 namespace qjit::runtime {
 
-std::string arch_option(int arch) {
-  std::string s = "sm_" + std::to_string(arch);
-  if (arch == 90) s += "a";
-  return s;
-}
-
 Result<DeviceInfo> current_device() {
   QJIT_ASSIGN_OR_RETURN(const DriverApi* api, driver());
   DeviceInfo info;

@@ -22,9 +22,6 @@ struct DeviceInfo {
   CUcontext context = nullptr;
 };
 
-// "sm_80", "sm_89", "sm_90a" (Hopper kernels need the arch-specific target for wgmma and setmaxnreg).
-std::string arch_option(int arch);
-
 // The current context's device, binding the primary context of device 0 (or QJIT_DEVICE) to the calling thread
 // when none is current. DriverUnavailable without a usable GPU.
 Result<DeviceInfo> current_device();

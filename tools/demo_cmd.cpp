@@ -181,7 +181,7 @@ int run_demo_command(int argc, char** argv) {
   else if (arch_opt == "sm_89") arch = 89;
   else if (arch_opt != "sm_90a")
     return fail(Status(StatusCode::InvalidArgument, "--arch must be sm_80, sm_89 or sm_90a, got " + arch_opt));
-  std::printf("2. JIT compile for %s (%s)\n", runtime::arch_option(arch).c_str(),
+  std::printf("2. JIT compile for %s (%s)\n", codegen::arch_option(arch).c_str(),
               device.has_value() ? device->name.c_str() : "no GPU: compiling for the --arch target");
   const int sm_count = device.has_value() ? device->sm_count : 132;
   std::vector<codegen::KernelSpec> specs;

@@ -2,6 +2,7 @@
 // log, and a missing driver or compiler library is reported cleanly (never a crash).
 #include <gtest/gtest.h>
 
+#include "codegen/kernel_spec.h"
 #include "runtime/device.h"
 #include "runtime/driver.h"
 #include "runtime/nvrtc.h"
@@ -18,7 +19,7 @@ TEST(RuntimeLoaderTest, NvrtcCompilesForSm80Sm89Sm90a) {
   ASSERT_TRUE(n.has_value()) << n.error().to_string();
   EXPECT_FALSE((*n)->version().empty());
   for (int arch : {80, 89, 90}) {
-    auto out = (*n)->compile(kTinyKernel, "probe.cu", arch_option(arch), default_compile_options());
+    auto out = (*n)->compile(kTinyKernel, "probe.cu", codegen::arch_option(arch), default_compile_options());
     ASSERT_TRUE(out.has_value()) << out.error().to_string();
     EXPECT_GT(out->cubin.size(), 100u);
     // An ELF image.
@@ -49,12 +50,6 @@ TEST(RuntimeLoaderTest, MissingDriverIsDriverUnavailable) {
   ASSERT_FALSE(d.has_value());
   EXPECT_EQ(d.error().code(), StatusCode::DriverUnavailable);
   EXPECT_NE(d.error().message().find("libcuda"), std::string::npos);
-}
-
-TEST(RuntimeLoaderTest, ArchOptionUsesArchSpecificTargetOnHopper) {
-  EXPECT_EQ(arch_option(80), "sm_80");
-  EXPECT_EQ(arch_option(89), "sm_89");
-  EXPECT_EQ(arch_option(90), "sm_90a");
 }
 
 TEST(RuntimeLoaderTest, DriverEitherLoadsWithADeviceOrSaysWhyNot) {
