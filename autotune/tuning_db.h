@@ -1,0 +1,76 @@
+// The tuning database: the autotuner's winners, one record per (op, dtypes, bias/scale mode, N, K, M bucket, device
+// name, SM count), stored as JSON so people can read, diff and merge it. PlanPreference::Tuned looks configs up here
+// and falls back to the heuristic; Autotune writes its winners back. A file written by another qjit version or
+// format is refused with a clear error (configs are only meaningful for the templates that were timed).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codegen/kernel_spec.h"
+#include "qjit/status.h"
+
+namespace qjit::autotune {
+
+// What a tuned config is valid for. Two keys are equal when every field is.
+struct TuningKey {
+  std::string op;         // codegen::kernel_op_name(spec.op): "gemm_s8", "quantize_rowwise"
+  std::string in_dtype;   // element_name(spec.in_element)
+  std::string out_dtype;  // element_name(spec.out_element)
+  bool has_bias = false;
+  bool per_token_scale = true;
+  std::int64_t n = 0, k = 0;
+  int m_bucket = 1;
+  std::string device;  // DeviceInfo::name, e.g. "NVIDIA H200"
+  int sm_count = 0;
+  int arch = 0;  // 80, 89, 90 ...
+  bool operator==(const TuningKey&) const = default;
+  std::string to_string() const;  // one line for logs and tables
+};
+
+TuningKey tuning_key(const codegen::KernelSpec& spec, const std::string& device_name, int sm_count);
+
+struct TuningRecord {
+  TuningKey key;
+  codegen::TileConfig config;
+  double time_us = 0;            // median kernel time of the winner at M = key.m_bucket
+  double heuristic_time_us = 0;  // the heuristic's median in the same run (speed-up = heuristic / time)
+  int candidates = 0;            // how many configs were timed
+};
+
+class TuningDb {
+ public:
+  // The format version this build writes and reads (bump when the JSON layout changes).
+  static constexpr int kFormatVersion = 1;
+
+  // A missing file is an empty database (nothing tuned yet). A file that is not valid JSON, has the wrong layout,
+  // another format version or another qjit version -> InvalidArgument naming the path and what was expected.
+  static Result<TuningDb> load(const std::string& path);
+  static Result<TuningDb> parse(std::string_view json, const std::string& origin);  // origin names the source in errors
+  // Atomic write (temp file in the same directory, fsync, rename); creates the parent directory.
+  Status save(const std::string& path) const;
+  std::string to_json() const;  // pretty-printed, records sorted by key so the file diffs well
+
+  const TuningRecord* find(const TuningKey& key) const;
+  // Inserts, or replaces the record for the same key when `r` is faster (lower time_us). Returns true if stored.
+  bool put(const TuningRecord& r);
+  // Joins `other` into this database: for each key the faster record wins; keys of other devices are simply added
+  // (a record never competes with one timed on another device). Returns how many records were added or replaced.
+  int merge(const TuningDb& other);
+
+  const std::vector<TuningRecord>& records() const { return records_; }
+  std::size_t size() const { return records_.size(); }
+
+ private:
+  std::vector<TuningRecord> records_;
+};
+
+// QJIT_TUNING_DB when set, else "<writable cache dir>/tuning.json".
+std::string default_tuning_db_path();
+
+// The version string stored in and checked against database files.
+std::string_view qjit_version();
+
+}  // namespace qjit::autotune
