@@ -6,6 +6,7 @@
 #include "codegen/kernel_params.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "ops/kernel_binding.h"
+#include "ops/linear_specs.h"
 #include "ops/plan_cache.h"
 #include "ops/validate.h"
 #include "qjit/linear.h"
@@ -64,38 +65,21 @@ ops::PlanCache<LinearCore>& linear_cache() {
   return cache;
 }
 
-codegen::KernelSpec gemm_spec(std::int64_t m, std::int64_t n, std::int64_t k, ElementKind out, bool bias,
-                              bool per_token, int arch) {
-  codegen::KernelSpec s{};
-  s.op = codegen::KernelOp::GemmS8;
-  s.in_element = ElementKind::S8;
-  s.out_element = out;
-  s.n = n;
-  s.k = k;
-  s.m_bucket = codegen::m_bucket_of(m);
-  s.has_bias = bias;
-  s.per_token_scale = per_token;
-  s.arch = arch;
-  return s;
-}
-
 Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPreference pref,
                                                      const runtime::DeviceInfo& device) {
-  const int arch = ops::target_arch(device);
-  if (!core.smooth_quant) {
-    codegen::KernelSpec q{};
-    q.op = codegen::KernelOp::QuantizeRowwise;
-    q.in_element = core.act_element;
-    q.out_element = ElementKind::S8;
-    q.k = core.k;
-    q.n = 0;
-    q.m_bucket = codegen::m_bucket_of(core.m_hint);
-    q.arch = arch;
-    QJIT_ASSIGN_OR_RETURN(core.quantize, ops::bind_kernel(q, pref, device));
+  ops::LinearShape shape;
+  shape.smooth_quant = core.smooth_quant;
+  shape.m = core.m_hint;
+  shape.n = core.n;
+  shape.k = core.k;
+  shape.activation = core.act_element;
+  shape.output = core.out_element;
+  shape.has_bias = core.has_bias;
+  const ops::LinearKernelSpecs specs = ops::linear_kernel_specs(shape, ops::target_arch(device));
+  if (specs.quantize) {
+    QJIT_ASSIGN_OR_RETURN(core.quantize, ops::bind_kernel(*specs.quantize, pref, device));
   }
-  QJIT_ASSIGN_OR_RETURN(core.gemm, ops::bind_kernel(gemm_spec(core.m_hint, core.n, core.k, core.out_element,
-                                                              core.has_bias, !core.smooth_quant, arch),
-                                                    pref, device));
+  QJIT_ASSIGN_OR_RETURN(core.gemm, ops::bind_kernel(specs.gemm, pref, device));
   core.description = core.gemm.spec.to_string() + " / " + core.gemm.config.to_string() + " -> " + core.gemm.entry;
   if (!core.smooth_quant) core.description = core.quantize.entry + " + " + core.description;
   return std::make_shared<const LinearCore>(std::move(core));

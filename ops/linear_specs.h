@@ -1,0 +1,29 @@
+// The kernels a linear plan launches, as KernelSpecs: QuantizedLinear needs the per-token quantize kernel and the
+// GEMM with per-token scales; SmoothQuant needs only the GEMM with the static scale folded in. One function so the
+// plans, `qjit warmup`, `qjit tune` and `qjit inspect` agree on exactly which kernels a layer needs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "codegen/kernel_spec.h"
+#include "qjit/element.h"
+
+namespace qjit::ops {
+
+struct LinearShape {
+  bool smooth_quant = false;  // SmoothQuantLinearPlan (S8 activations, static scale) vs QuantizedLinearPlan
+  std::int64_t m = 1, n = 0, k = 0;
+  ElementKind activation = ElementKind::BF16;  // the FP input type (QuantizedLinear); ignored for SmoothQuant
+  ElementKind output = ElementKind::BF16;
+  bool has_bias = false;
+};
+
+struct LinearKernelSpecs {
+  std::optional<codegen::KernelSpec> quantize;  // QuantizedLinear only
+  codegen::KernelSpec gemm;
+};
+
+LinearKernelSpecs linear_kernel_specs(const LinearShape& shape, int arch);
+
+}  // namespace qjit::ops
