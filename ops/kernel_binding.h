@@ -47,4 +47,8 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
 // The arch qjit compiles for on `device`: its own, which for Hopper means the sm_90a target.
 inline int target_arch(const runtime::DeviceInfo& device) { return device.arch; }
 
+// Why choose_config serves `spec` with the family it does, in words for `qjit inspect` and logs: the Hopper wgmma
+// family on sm_90a when K suits TMA, else the portable family and what ruled Hopper out (arch, K, QJIT_DISABLE_SM90).
+std::string family_reason(const codegen::KernelSpec& spec);
+
 }  // namespace qjit::ops

@@ -180,4 +180,12 @@ KernelServiceStats KernelService::stats() const {
   return {memory_hits_.load(), disk_hits_.load(), compiles_.load(), loads_.load()};
 }
 
+cache::CompileKey compile_key_for(const codegen::Source& source, int arch, const std::string& nvrtc_version) {
+  return cache::make_compile_key(cache::KeyIngredients{source.text, source.entry, nvrtc_version,
+                                                       runtime::default_compile_options(), codegen::arch_option(arch),
+                                                       qjit_version()});
+}
+
+const std::vector<std::string>& known_nvrtc_versions() { return probe_versions(); }
+
 }  // namespace qjit::ops

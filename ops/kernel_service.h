@@ -65,4 +65,10 @@ class KernelService {
 // The qjit version string baked into every compile key.
 const char* qjit_version();
 
+// The compile key KernelService gives `source` on `arch` when compiled by NVRTC `nvrtc_version` (same ingredients
+// as obtain()/load()), for tools that look a kernel up without compiling it (`qjit inspect`).
+cache::CompileKey compile_key_for(const codegen::Source& source, int arch, const std::string& nvrtc_version);
+// The NVRTC versions the service probes, newest first, when NVRTC itself is absent.
+const std::vector<std::string>& known_nvrtc_versions();
+
 }  // namespace qjit::ops
