@@ -56,4 +56,19 @@ Result<DeviceInfo> current_device() {
   return info;
 }
 
+Result<DeviceInfo> use_device(int ordinal) {
+  QJIT_ASSIGN_OR_RETURN(const DriverApi* api, driver());
+  int count = 0;
+  QJIT_CU(*api, cuDeviceGetCount, &count);
+  if (ordinal < 0 || ordinal >= count)
+    return Status(StatusCode::InvalidArgument,
+                  "device ordinal must be in [0, " + std::to_string(count) + "), got " + std::to_string(ordinal));
+  CUdevice dev = 0;
+  QJIT_CU(*api, cuDeviceGet, &dev, ordinal);
+  CUcontext ctx = nullptr;
+  QJIT_CU(*api, cuDevicePrimaryCtxRetain, &ctx, dev);
+  QJIT_CU(*api, cuCtxSetCurrent, ctx);
+  return current_device();
+}
+
 }  // namespace qjit::runtime
