@@ -25,6 +25,26 @@ std::string_view kernel_family_name(KernelFamily f) noexcept {
   return "?";
 }
 
+std::optional<KernelOp> parse_kernel_op(std::string_view name) noexcept {
+  for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale,
+                      KernelOp::GemmS8})
+    if (kernel_op_name(op) == name) return op;
+  return std::nullopt;
+}
+
+std::optional<KernelFamily> parse_kernel_family(std::string_view name) noexcept {
+  for (KernelFamily f : {KernelFamily::Quantize, KernelFamily::GemmSm80, KernelFamily::GemmSm90})
+    if (kernel_family_name(f) == name) return f;
+  return std::nullopt;
+}
+
+std::optional<ElementKind> parse_element_name(std::string_view name) noexcept {
+  for (ElementKind e : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64, ElementKind::S8,
+                        ElementKind::U8, ElementKind::S32})
+    if (element_name(e) == name) return e;
+  return std::nullopt;
+}
+
 std::string KernelSpec::to_string() const {
   std::string s = llvm::formatv("{0} {1}->{2}", kernel_op_name(op), element_name(in_element), element_name(out_element));
   if (op == KernelOp::GemmS8) s += llvm::formatv(" n={0}", n).str();

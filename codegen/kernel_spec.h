@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "qjit/element.h"
 
@@ -17,6 +19,11 @@ enum class KernelFamily : std::uint8_t { Quantize, GemmSm80, GemmSm90 };  // Gem
 
 std::string_view kernel_op_name(KernelOp op) noexcept;          // "quantize_rowwise", "gemm_s8", ...
 std::string_view kernel_family_name(KernelFamily f) noexcept;   // "quantize", "gemm_sm80", "gemm_sm90"
+// The inverses, for files that store the names (the tuning database, command-line flags); nullopt for any other text.
+std::optional<KernelOp> parse_kernel_op(std::string_view name) noexcept;
+std::optional<KernelFamily> parse_kernel_family(std::string_view name) noexcept;
+// element_name's inverse: "f16", "bf16", "f32", "f64", "s8", "u8", "s32".
+std::optional<ElementKind> parse_element_name(std::string_view name) noexcept;
 
 struct KernelSpec {
   KernelOp op = KernelOp::GemmS8;

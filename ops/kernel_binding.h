@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "codegen/kernel_params.h"
 #include "codegen/kernel_spec.h"
@@ -24,7 +25,9 @@ struct KernelBinding {
   unsigned operand_align = 1;  // bytes: pointer and row-stride alignment the kernel's loads need (16 on fast paths)
 };
 
-// The config for `spec` under `pref` (the tuning database for Tuned, else the heuristic).
+// The config for `spec` under `pref`: Heuristic -> the family's heuristic; Tuned -> the tuning database's record
+// for this device (TuningStore), else the heuristic; Autotune -> times the candidates now (autotuner.h), records
+// the winner, returns it.
 Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanPreference pref,
                                           const runtime::DeviceInfo& device);
 Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config);
@@ -43,6 +46,9 @@ Result<KernelBinding> bind_kernel(const codegen::KernelSpec& spec, PlanPreferenc
 // Same with a given config (the autotuner's candidates).
 Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
                                        const runtime::DeviceInfo& device);
+
+// The Hopper family's candidate configs for `spec`, restricted to its M bucket.
+std::vector<codegen::TileConfig> sm90_tuning_space(const codegen::KernelSpec& spec);
 
 // The arch qjit compiles for on `device`: its own, which for Hopper means the sm_90a target.
 inline int target_arch(const runtime::DeviceInfo& device) { return device.arch; }

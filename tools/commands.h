@@ -9,5 +9,6 @@ int run_quantize_command(int argc, char** argv);
 int run_cache_command(int argc, char** argv);
 int run_bench_command(int argc, char** argv);
 int run_inspect_command(int argc, char** argv);
+int run_tune_command(int argc, char** argv);
 
 }  // namespace qjit::tools

@@ -49,5 +49,21 @@ TEST(CodegenKernelSpec, PrintableForms) {
   EXPECT_NE(c, d);
 }
 
+TEST(CodegenKernelSpec, NamesParseBackToTheirValues) {
+  for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale,
+                      KernelOp::GemmS8})
+    EXPECT_EQ(parse_kernel_op(kernel_op_name(op)), op);
+  for (KernelFamily f : {KernelFamily::Quantize, KernelFamily::GemmSm80, KernelFamily::GemmSm90})
+    EXPECT_EQ(parse_kernel_family(kernel_family_name(f)), f);
+  for (ElementKind e : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64, ElementKind::S8,
+                        ElementKind::U8, ElementKind::S32})
+    EXPECT_EQ(parse_element_name(element_name(e)), e);
+  EXPECT_FALSE(parse_kernel_op("gemm"));
+  EXPECT_FALSE(parse_kernel_family("GEMM_SM80"));
+  EXPECT_FALSE(parse_kernel_family(""));
+  EXPECT_FALSE(parse_element_name("?"));
+  EXPECT_FALSE(parse_element_name("bf16 "));
+}
+
 }  // namespace
 }  // namespace qjit::codegen
