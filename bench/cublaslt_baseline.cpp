@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "bench/timing.h"
+#include "autotune/timing.h"
 #include "runtime/dynamic_library.h"
 
 namespace qjit::bench {
@@ -132,7 +132,8 @@ Result<std::unique_ptr<CublasLtGemm>> CublasLtGemm::create(BaselineKind kind, st
                              workspace, workspace_bytes, reinterpret_cast<cudaStream_t>(stream)),
                    "cublasLtMatmul");
     };
-    auto t_us = time_launches(launch, stream, /*warmup=*/3, /*reps=*/10);
+    auto t_us = autotune::median_launch_us([&](int) { return launch(); }, stream,
+                                           autotune::TimingOptions{/*warmup=*/3, /*reps=*/10, /*batch=*/5});
     if (!t_us.has_value()) continue;  // a candidate that fails is skipped
     if (*t_us < best) {
       best = *t_us;

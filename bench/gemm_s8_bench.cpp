@@ -68,7 +68,7 @@ void run_case(benchmark::State& state, Contender which, std::int64_t m, std::int
   state.SetLabel(prepared->description);
   double median = 0;
   for (auto _ : state) {
-    auto t = median_us(prepared->launch, stream, TimingOptions{});
+    auto t = autotune::median_launch_us(prepared->launch, stream, autotune::TimingOptions{});
     if (!t.has_value()) return state.SkipWithError(t.error().to_string().c_str());
     state.SetIterationTime(*t * 1e-6);
     median = *t;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "bench/timing.h"
 #include "qjit/linear.h"
 
 #if QJIT_HAVE_CUBLASLT
@@ -63,14 +62,14 @@ float load_fp(const std::uint8_t* p, ElementKind kind) {
   return f;
 }
 
-Result<DeviceBuffer> upload_new(const void* src, std::size_t bytes) {
-  QJIT_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::allocate(bytes));
+Result<runtime::DeviceMemory> upload_new(const void* src, std::size_t bytes, const char* what) {
+  QJIT_ASSIGN_OR_RETURN(runtime::DeviceMemory b, runtime::DeviceMemory::allocate(bytes, what));
   if (src) QJIT_TRY(b.upload(src, bytes));
   return b;
 }
 
 template <class T>
-T* as(const DeviceBuffer& b) {
+T* as(const runtime::DeviceMemory& b) {
   return static_cast<T*>(b.get());
 }
 
@@ -78,7 +77,6 @@ T* as(const DeviceBuffer& b) {
 template <FloatElement T>
 Result<Prepared> prepare_qjit(bool smooth_quant, CaseData& d, PlanPreference pref, CUstream stream) {
   const std::int64_t m = d.m, n = d.weights->n, k = d.weights->k;
-  auto rot = std::make_shared<int>(0);
   TensorRef<T, 1> bias;
   if (d.has_bias) bias = TensorRef<T, 1>::contiguous(as<T>(d.bias), {n});
   if (smooth_quant) {
@@ -87,18 +85,17 @@ Result<Prepared> prepare_qjit(bool smooth_quant, CaseData& d, PlanPreference pre
                                                                                                d.has_bias),
                                          pref));
     auto p = std::make_shared<SmoothQuantLinearPlan<T>>(std::move(plan));
-    auto ws = std::make_shared<DeviceBuffer>();
-    QJIT_ASSIGN_OR_RETURN(*ws, DeviceBuffer::allocate(std::max<std::size_t>(p->workspace_size(), 256)));
+    auto ws = std::make_shared<runtime::DeviceMemory>();
+    QJIT_ASSIGN_OR_RETURN(*ws, runtime::DeviceMemory::allocate(std::max<std::size_t>(p->workspace_size(), 256), "plan workspace"));
     Prepared out;
     out.description = p->describe();
-    out.launch = [p, ws, rot, bias, &d, stream, m, n, k]() -> Status {
+    out.launch = [p, ws, bias, &d, stream, m, n, k](int call) -> Status {
       typename SmoothQuantLinearPlan<T>::Args a;
       a.act_q = TensorRef<std::int8_t, 2>::contiguous(as<std::int8_t>(d.act_s8), {m, k});
-      a.weight_q = TensorRef<std::int8_t, 2>::contiguous(as<std::int8_t>(d.weights->s8[*rot]), {n, k});
+      a.weight_q = TensorRef<std::int8_t, 2>::contiguous(as<std::int8_t>(d.weights->s8[call % d.weights->copies]), {n, k});
       a.weight_scale = TensorRef<float, 1>::contiguous(as<float>(d.weights->scale), {n});
       a.bias = bias;
       a.output = TensorMut<T, 2>::contiguous(as<T>(d.out), {m, n});
-      *rot = (*rot + 1) % d.weights->copies;
       return p->run(Stream(stream), Workspace{ws->get(), p->workspace_size()}, a);
     };
     return out;
@@ -106,20 +103,19 @@ Result<Prepared> prepare_qjit(bool smooth_quant, CaseData& d, PlanPreference pre
   QJIT_ASSIGN_OR_RETURN(auto plan, QuantizedLinearPlan<T>::select(
                                        Stream(stream), QuantizedLinearDescriptor::make<T>(m, n, k, d.has_bias), pref));
   auto p = std::make_shared<QuantizedLinearPlan<T>>(std::move(plan));
-  auto ws = std::make_shared<DeviceBuffer>();
-  QJIT_ASSIGN_OR_RETURN(*ws, DeviceBuffer::allocate(std::max<std::size_t>(p->workspace_size(), 256)));
+  auto ws = std::make_shared<runtime::DeviceMemory>();
+  QJIT_ASSIGN_OR_RETURN(*ws, runtime::DeviceMemory::allocate(std::max<std::size_t>(p->workspace_size(), 256), "plan workspace"));
   Prepared out;
   out.description = p->describe();
-  out.launch = [p, ws, rot, bias, &d, stream, m, n, k]() -> Status {
+  out.launch = [p, ws, bias, &d, stream, m, n, k](int call) -> Status {
     typename QuantizedLinearPlan<T>::Args a;
     a.activation = TensorRef<T, 2>::contiguous(as<T>(d.act_fp), {m, k});
-    a.weight_q = TensorRef<std::int8_t, 2>::contiguous(as<std::int8_t>(d.weights->s8[*rot]), {n, k});
+    a.weight_q = TensorRef<std::int8_t, 2>::contiguous(as<std::int8_t>(d.weights->s8[call % d.weights->copies]), {n, k});
     a.weight_scale = TensorRef<float, 1>::contiguous(as<float>(d.weights->scale), {n});
     a.bias = bias;
     a.output = TensorMut<T, 2>::contiguous(as<T>(d.out), {m, n});
     a.act_q_scratch = TensorMut<std::int8_t, 2>::contiguous(as<std::int8_t>(d.act_q_scratch), {m, k});
     a.act_scale_scratch = TensorMut<float, 1>::contiguous(as<float>(d.act_scale_scratch), {m});
-    *rot = (*rot + 1) % d.weights->copies;
     return p->run(Stream(stream), Workspace{ws->get(), p->workspace_size()}, a);
   };
   return out;
@@ -138,12 +134,11 @@ Result<Prepared> prepare_baseline(bool int8, CaseData& d, CUstream stream) {
                                              int8 ? d.weights->s8[0].get() : d.weights->bf16[0].get(), y,
                                              d.lt_workspace.get(), d.lt_workspace.bytes(), stream));
   std::shared_ptr<CublasLtGemm> lt = std::move(g);
-  auto rot = std::make_shared<int>(0);
   Prepared out;
   out.description = lt->algo_description();
-  out.launch = [lt, rot, &d, int8, x, y, stream]() -> Status {
-    const void* w = int8 ? d.weights->s8[*rot].get() : d.weights->bf16[*rot].get();
-    *rot = (*rot + 1) % d.weights->copies;
+  out.launch = [lt, &d, int8, x, y, stream](int call) -> Status {
+    const int copy = call % d.weights->copies;
+    const void* w = int8 ? d.weights->s8[copy].get() : d.weights->bf16[copy].get();
     return lt->run(x, w, y, stream);
   };
   return out;
@@ -154,47 +149,6 @@ Result<Prepared> prepare_baseline(bool int8, CaseData& d, CUstream stream) {
 }
 
 }  // namespace
-
-// ---- DeviceBuffer ----
-
-Result<DeviceBuffer> DeviceBuffer::allocate(std::size_t bytes) {
-  QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
-  DeviceBuffer b;
-  QJIT_CU(*api, cuMemAlloc, &b.ptr_, std::max<std::size_t>(bytes, 1));
-  b.bytes_ = bytes;
-  return b;
-}
-
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
-  if (this != &other) {
-    this->~DeviceBuffer();
-    ptr_ = other.ptr_;
-    bytes_ = other.bytes_;
-    other.ptr_ = 0;
-    other.bytes_ = 0;
-  }
-  return *this;
-}
-
-DeviceBuffer::~DeviceBuffer() {
-  if (!ptr_) return;
-  if (auto api = runtime::driver(); api.has_value()) (*api)->cuMemFree(ptr_);
-  ptr_ = 0;
-}
-
-Status DeviceBuffer::upload(const void* src, std::size_t bytes, std::size_t offset) {
-  if (offset + bytes > bytes_) return Status(StatusCode::InvalidArgument, "upload past the end of a device buffer");
-  QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
-  QJIT_CU(*api, cuMemcpyHtoD, ptr_ + offset, src, bytes);
-  return Status();
-}
-
-Status DeviceBuffer::download(void* dst, std::size_t bytes, std::size_t offset) const {
-  if (offset + bytes > bytes_) return Status(StatusCode::InvalidArgument, "download past the end of a device buffer");
-  QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
-  QJIT_CU(*api, cuMemcpyDtoH, dst, ptr_ + offset, bytes);
-  return Status();
-}
 
 // ---- facts ----
 
@@ -255,7 +209,7 @@ Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, 
   fill_s8(q, rng);
   w->host_scale.resize(static_cast<std::size_t>(n));
   for (auto& s : w->host_scale) s = 1e-3f * (1.0f + 0.5f * rng.uniform());
-  QJIT_ASSIGN_OR_RETURN(w->scale, upload_new(w->host_scale.data(), w->host_scale.size() * 4));
+  QJIT_ASSIGN_OR_RETURN(w->scale, upload_new(w->host_scale.data(), w->host_scale.size() * 4, "weight scales"));
   std::vector<float> dequant;
   if (with_bf16) {
     dequant.resize(count);
@@ -263,10 +217,10 @@ Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, 
   }
   const std::vector<std::uint8_t> w16 = with_bf16 ? fp_bytes(dequant, ElementKind::BF16) : std::vector<std::uint8_t>{};
   for (int c = 0; c < w->copies; ++c) {
-    QJIT_ASSIGN_OR_RETURN(DeviceBuffer b, upload_new(q.data(), count));
+    QJIT_ASSIGN_OR_RETURN(runtime::DeviceMemory b, upload_new(q.data(), count, "int8 weight copy"));
     w->s8.push_back(std::move(b));
     if (with_bf16) {
-      QJIT_ASSIGN_OR_RETURN(DeviceBuffer b16, upload_new(w16.data(), w16.size()));
+      QJIT_ASSIGN_OR_RETURN(runtime::DeviceMemory b16, upload_new(w16.data(), w16.size(), "bf16 weight copy"));
       w->bf16.push_back(std::move(b16));
     }
   }
@@ -293,25 +247,25 @@ Result<std::unique_ptr<CaseData>> make_case(std::shared_ptr<WeightSet> weights, 
   std::vector<std::int8_t> xq(mk);
   fill_s8(xq, rng);
   const auto x_fp = fp_bytes(x, dtype);
-  QJIT_ASSIGN_OR_RETURN(d->act_fp, upload_new(x_fp.data(), x_fp.size()));
-  QJIT_ASSIGN_OR_RETURN(d->act_s8, upload_new(xq.data(), mk));
-  QJIT_ASSIGN_OR_RETURN(d->act_q_scratch, DeviceBuffer::allocate(mk));
-  QJIT_ASSIGN_OR_RETURN(d->act_scale_scratch, DeviceBuffer::allocate(static_cast<std::size_t>(m) * 4));
-  QJIT_ASSIGN_OR_RETURN(d->out, DeviceBuffer::allocate(mn * element_size(dtype)));
+  QJIT_ASSIGN_OR_RETURN(d->act_fp, upload_new(x_fp.data(), x_fp.size(), "activation"));
+  QJIT_ASSIGN_OR_RETURN(d->act_s8, upload_new(xq.data(), mk, "int8 activation"));
+  QJIT_ASSIGN_OR_RETURN(d->act_q_scratch, runtime::DeviceMemory::allocate(mk, "quantize scratch"));
+  QJIT_ASSIGN_OR_RETURN(d->act_scale_scratch, runtime::DeviceMemory::allocate(static_cast<std::size_t>(m) * 4, "per-token scales"));
+  QJIT_ASSIGN_OR_RETURN(d->out, runtime::DeviceMemory::allocate(mn * element_size(dtype), "output"));
   if (has_bias) {
     std::vector<float> b(static_cast<std::size_t>(n));
     for (auto& v : b) v = rng.uniform();
     const auto bytes = fp_bytes(b, dtype);
-    QJIT_ASSIGN_OR_RETURN(d->bias, upload_new(bytes.data(), bytes.size()));
+    QJIT_ASSIGN_OR_RETURN(d->bias, upload_new(bytes.data(), bytes.size(), "bias"));
   }
   if (with_baseline) {
     if (dtype != ElementKind::BF16) {
       const auto x16 = fp_bytes(x, ElementKind::BF16);
-      QJIT_ASSIGN_OR_RETURN(d->act_bf16, upload_new(x16.data(), x16.size()));
+      QJIT_ASSIGN_OR_RETURN(d->act_bf16, upload_new(x16.data(), x16.size(), "bf16 activation"));
     }
-    QJIT_ASSIGN_OR_RETURN(d->out_bf16, DeviceBuffer::allocate(mn * 2));
-    QJIT_ASSIGN_OR_RETURN(d->out_s32, DeviceBuffer::allocate(mn * 4));
-    QJIT_ASSIGN_OR_RETURN(d->lt_workspace, DeviceBuffer::allocate(kBaselineWorkspaceBytes));
+    QJIT_ASSIGN_OR_RETURN(d->out_bf16, runtime::DeviceMemory::allocate(mn * 2, "bf16 baseline output"));
+    QJIT_ASSIGN_OR_RETURN(d->out_s32, runtime::DeviceMemory::allocate(mn * 4, "int32 baseline output"));
+    QJIT_ASSIGN_OR_RETURN(d->lt_workspace, runtime::DeviceMemory::allocate(kBaselineWorkspaceBytes, "cuBLASLt workspace"));
   }
   return d;
 }
@@ -330,12 +284,6 @@ Result<Prepared> prepare(Contender c, CaseData& d, PlanPreference pref, CUstream
     case Contender::CublasLtBf16: return prepare_baseline(false, d, stream);
   }
   return Status(StatusCode::InvalidArgument, "unknown contender");
-}
-
-Result<double> median_us(const Launch& launch, CUstream stream, const TimingOptions& o) {
-  if (o.samples < 1 || o.batch < 1 || o.warmup < 0)
-    return Status(StatusCode::InvalidArgument, "timing needs samples >= 1, batch >= 1 and warmup >= 0");
-  return time_launches(launch, stream, o.warmup, o.samples, o.batch);
 }
 
 Result<CheckResult> check_smooth_quant_against_baseline(const CaseData& d, int rows) {

@@ -1,8 +1,9 @@
 // The measurement harness shared by the Google Benchmark suites and `qjit bench`: device buffers, the random data of
 // one GEMM case (weights rotated past the L2, activations, scales, outputs, the cuBLASLt workspace), the four
 // contenders -- qjit's SmoothQuantLinearPlan and QuantizedLinearPlan, cuBLASLt int8 and bf16 -- prepared as launch
-// closures on the same data, CUDA-event timing (warm-up, median of samples), a correctness check of qjit's int8 GEMM
-// against cuBLASLt's int32 accumulators, and the device facts a report needs (dense int8 peak by device name).
+// closures on the same data (timed with autotune/timing.h, the autotuner's own CUDA-event median), a correctness check
+// of qjit's int8 GEMM against cuBLASLt's int32 accumulators, and the device facts a report needs (dense int8 peak by
+// device name).
 // The cuBLASLt contenders exist only when the library was built with the CUDA toolkit headers
 // (QJIT_HAVE_CUBLASLT); otherwise cublaslt_baseline_status() says so and qjit is still timed.
 #pragma once
@@ -19,33 +20,14 @@
 #include "qjit/element.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
+#include "autotune/timing.h"
+#include "runtime/device_memory.h"
 #include "runtime/driver.h"
 
 namespace qjit::bench {
 
 // The cuBLASLt workspace DESIGN.md's anchors were measured with: without it cuBLASLt falls back to older kernels.
 inline constexpr std::size_t kBaselineWorkspaceBytes = std::size_t{64} << 20;
-
-// One cuMemAlloc'ed block in the current context, freed on destruction. Move-only.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  static Result<DeviceBuffer> allocate(std::size_t bytes);
-  DeviceBuffer(DeviceBuffer&& other) noexcept { *this = std::move(other); }
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer();
-
-  void* get() const { return reinterpret_cast<void*>(ptr_); }
-  std::size_t bytes() const { return bytes_; }
-  Status upload(const void* src, std::size_t bytes, std::size_t offset = 0);
-  Status download(void* dst, std::size_t bytes, std::size_t offset = 0) const;
-
- private:
-  runtime::CUdeviceptr ptr_ = 0;
-  std::size_t bytes_ = 0;
-};
 
 // How many copies of a weight of `weight_bytes` the timing loop cycles through so that consecutive launches never
 // find their weight in the L2: enough for twice the L2 (at least 2, at most 256). l2_bytes <= 0 (unknown): 256 MiB
@@ -61,8 +43,8 @@ std::optional<double> dense_int8_peak_tops(std::string_view device_name);
 struct WeightSet {
   std::int64_t n = 0, k = 0;
   int copies = 0;
-  std::vector<DeviceBuffer> s8, bf16;  // bf16 empty when the baseline is not wanted
-  DeviceBuffer scale;                  // [N] f32
+  std::vector<runtime::DeviceMemory> s8, bf16;  // bf16 empty when the baseline is not wanted
+  runtime::DeviceMemory scale;                  // [N] f32
   std::vector<float> host_scale;       // for the correctness check
 };
 Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, std::int64_t l2_bytes,
@@ -75,15 +57,15 @@ struct CaseData {
   ElementKind dtype = ElementKind::BF16;  // qjit's FP activation and output type
   bool has_bias = false;
   float act_scale = 0.02f;  // SmoothQuant's static per-tensor activation scale
-  DeviceBuffer act_fp;      // [M, K] dtype: QuantizedLinear's input
-  DeviceBuffer act_bf16;    // [M, K] bf16 for the bf16 baseline (empty when dtype is bf16: act_fp serves)
-  DeviceBuffer act_s8;      // [M, K] s8: SmoothQuant's and cuBLASLt int8's input
-  DeviceBuffer act_q_scratch, act_scale_scratch;  // QuantizedLinear's scratch: [M, K] s8, [M] f32
-  DeviceBuffer bias;        // [N] dtype when has_bias
-  DeviceBuffer out;         // [M, N] dtype: both qjit plans
-  DeviceBuffer out_bf16;    // [M, N] bf16: the bf16 baseline
-  DeviceBuffer out_s32;     // [M, N] s32: the int8 baseline
-  DeviceBuffer lt_workspace;  // kBaselineWorkspaceBytes
+  runtime::DeviceMemory act_fp;      // [M, K] dtype: QuantizedLinear's input
+  runtime::DeviceMemory act_bf16;    // [M, K] bf16 for the bf16 baseline (empty when dtype is bf16: act_fp serves)
+  runtime::DeviceMemory act_s8;      // [M, K] s8: SmoothQuant's and cuBLASLt int8's input
+  runtime::DeviceMemory act_q_scratch, act_scale_scratch;  // QuantizedLinear's scratch: [M, K] s8, [M] f32
+  runtime::DeviceMemory bias;        // [N] dtype when has_bias
+  runtime::DeviceMemory out;         // [M, N] dtype: both qjit plans
+  runtime::DeviceMemory out_bf16;    // [M, N] bf16: the bf16 baseline
+  runtime::DeviceMemory out_s32;     // [M, N] s32: the int8 baseline
+  runtime::DeviceMemory lt_workspace;  // kBaselineWorkspaceBytes
 
   const void* act_bf16_ptr() const { return act_bf16.get() ? act_bf16.get() : act_fp.get(); }
 };
@@ -94,8 +76,9 @@ Result<std::unique_ptr<CaseData>> make_case(std::shared_ptr<WeightSet> weights, 
 enum class Contender { QjitSmoothQuant, QjitQuantizedLinear, CublasLtS8, CublasLtBf16 };
 std::string_view contender_name(Contender c);  // "qjit_smooth_quant", ..., "cublaslt_bf16"
 
-// One launch per call on the stream, each on the next weight copy; owns the plan or cuBLASLt algorithm it calls.
-using Launch = std::function<Status()>;
+// launch(i) enqueues call i on the stream, on weight copy i % copies; it owns the plan or cuBLASLt algorithm it
+// calls. Time it with autotune::median_launch_us (the autotuner's timing, so tuning and benchmarks agree).
+using Launch = std::function<Status(int)>;
 struct Prepared {
   Launch launch;
   std::string description;  // the plan's describe() or the cuBLASLt algorithm picked
@@ -107,14 +90,6 @@ Result<Prepared> prepare(Contender c, CaseData& data, PlanPreference pref, CUstr
 // Ok when the cuBLASLt contenders can run here; else why not (built without the toolkit headers, library absent).
 Status cublaslt_baseline_status();
 bool built_with_cublaslt();
-
-struct TimingOptions {
-  int warmup = 5;    // launches before timing
-  int samples = 30;  // timed batches; the median is reported
-  int batch = 5;     // launches per CUDA-event pair (amortises the event's own resolution for µs kernels)
-};
-// Median microseconds per launch.
-Result<double> median_us(const Launch& launch, CUstream stream, const TimingOptions& options);
 
 // qjit's SmoothQuant output against cuBLASLt's int32 accumulators put through the same epilogue on the host
 // (act_scale · w_scale[n] · acc, rounded once to dtype), on up to `rows` rows spread over M. Both contenders must

@@ -218,15 +218,14 @@ Result<KernelBinding> bind_kernel(const codegen::KernelSpec& spec, PlanPreferenc
 }
 
 std::string family_reason(const codegen::KernelSpec& spec) {
-  if (spec.op != codegen::KernelOp::GemmS8) return "not a GEMM: the quantize family serves every arch";
+  if (spec.op != codegen::KernelOp::GemmS8) return "not a GEMM: one quantize family serves every arch";
   if (spec.arch != 90)
-    return "portable mma.sync family (gemm_sm80): " + codegen::arch_option(spec.arch) +
-           " has no wgmma/TMA (the Hopper family needs sm_90a)";
-  if (use_sm90(spec)) return "Hopper family (gemm_sm90): sm_90a with K that suits TMA (wgmma + TMA pipeline)";
+    return codegen::arch_option(spec.arch) + " has no wgmma/TMA, so the portable mma.sync family (the Hopper family "
+                                             "needs sm_90a)";
+  if (use_sm90(spec)) return "sm_90a, and K=" + std::to_string(spec.k) + " suits TMA: the wgmma + TMA pipeline";
   const Status why = codegen::validate_gemm_s8_sm90(sm90_spec(spec), codegen::Sm90Config{});
-  if (!why.ok()) return "portable mma.sync family (gemm_sm80) on sm_90a: the Hopper family cannot take it (" +
-                        why.message() + ")";
-  return "portable mma.sync family (gemm_sm80) on sm_90a: QJIT_DISABLE_SM90=1 turns the Hopper family off";
+  if (!why.ok()) return "the Hopper family cannot take this shape on sm_90a (" + why.message() + ")";
+  return "QJIT_DISABLE_SM90=1 turns the Hopper family off";
 }
 
 }  // namespace qjit::ops

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autotune/shapes.h"
+#include "autotune/timing.h"
 #include "bench/harness.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -33,7 +34,7 @@ struct Options {
   ElementKind dtype = ElementKind::BF16;
   PlanPreference pref = PlanPreference::Heuristic;
   std::string pref_name;
-  bench::TimingOptions timing;
+  autotune::TimingOptions timing;
   std::string csv_path;
   bool json = false;
 };
@@ -42,7 +43,7 @@ struct Options {
 void measure(bench::Contender c, bench::CaseData& data, const Options& o, BenchRow& row, double& us,
              std::string* what) {
   auto prepared = bench::prepare(c, data, o.pref, /*stream=*/nullptr);
-  Result<double> t = prepared.has_value() ? bench::median_us(prepared->launch, nullptr, o.timing)
+  Result<double> t = prepared.has_value() ? autotune::median_launch_us(prepared->launch, nullptr, o.timing)
                                           : Result<double>(prepared.error());
   if (!t.has_value()) {
     row.error += (row.error.empty() ? "" : "; ") + std::string(bench::contender_name(c)) + ": " +
@@ -145,7 +146,7 @@ int run_bench_command(int argc, char** argv) {
     return usage_error(kCommand, "--iters must be in [1, 100000], got " + std::to_string(iters_opt));
   if (warmup_opt < 0 || warmup_opt > 100000)
     return usage_error(kCommand, "--warmup must be in [0, 100000], got " + std::to_string(warmup_opt));
-  o.timing.samples = iters_opt;
+  o.timing.reps = iters_opt;
   o.timing.warmup = warmup_opt;
   o.csv_path = csv_opt;
   o.json = json_opt;
@@ -181,7 +182,7 @@ int run_bench_command(int argc, char** argv) {
   ctx.peak_tops = bench::dense_int8_peak_tops(dev->name);
   ctx.dtype = o.dtype;
   ctx.pref = o.pref_name;
-  ctx.iters = o.timing.samples;
+  ctx.iters = o.timing.reps;
   ctx.warmup = o.timing.warmup;
   if (!baseline.ok()) ctx.baseline_note = baseline.message();
 
