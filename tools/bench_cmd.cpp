@@ -108,7 +108,8 @@ std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev
 }  // namespace
 
 int run_bench_command(int argc, char** argv) {
-  cl::OptionCategory cat("qjit bench options");
+  // NOTE: static: cl keeps a pointer to every category ever constructed (the help printer walks them).
+  static cl::OptionCategory cat("qjit bench options");
   cl::opt<std::string> shapes_opt("shapes", cl::desc("model shape file (model,layer,N,K lines; required)"),
                                   cl::value_desc("file.csv"), cl::cat(cat));
   cl::opt<std::string> m_opt("m", cl::desc("comma-separated token counts (default 1,16,128,2048,8192)"),
@@ -125,6 +126,7 @@ int run_bench_command(int argc, char** argv) {
   cl::opt<std::string> csv_opt("csv", cl::desc("also write the rows as CSV (for bench/plot_bench.py)"),
                                cl::value_desc("out.csv"), cl::cat(cat));
   cl::opt<bool> json_opt("json", cl::desc("print JSON instead of the markdown table"), cl::cat(cat));
+  OptionScope option_scope(cat);
   cl::HideUnrelatedOptions(cat);
   if (!parse_command_line(argc, argv, kCommand,
                           "qjit bench: qjit against cuBLASLt (int8 and bf16) over a model's layer shapes\n\n"

@@ -10,6 +10,19 @@
 
 namespace qjit::tools {
 
+OptionScope::~OptionScope() {
+  std::vector<llvm::cl::Option*> mine;
+  for (auto& entry : llvm::cl::getRegisteredOptions()) {
+    llvm::cl::Option* o = entry.getValue();
+    for (llvm::cl::OptionCategory* c : o->Categories)
+      if (c == &category_) mine.push_back(o);
+  }
+  for (llvm::cl::Option* o : mine) o->removeArgument();
+  // NOTE: parsing leaves occurrence counts on the process-wide options (--help and friends); reset them so the next
+  // command in this process starts clean.
+  llvm::cl::ResetAllOptionOccurrences();
+}
+
 bool parse_command_line(int argc, char** argv, const char* command, const char* overview) {
   // NOTE: cl names itself after argv[0]; the subcommand receives its own name there, so substitute "qjit <name>".
   std::string program = std::string("qjit ") + command;

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "llvm/Support/CommandLine.h"
 #include "qjit/element.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
@@ -14,6 +15,21 @@ namespace qjit::tools {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // the work failed (no GPU, a kernel failed, a check failed)
 inline constexpr int kExitUsage = 2;    // bad flags or bad input files
+
+// Unregisters every llvm::cl option of `category` when it goes out of scope. Declare it after the command's
+// function-local cl::opt objects (so it is destroyed before them); the category itself must be static.
+// NOTE: LLVM 14's option destructor does not unregister the option; without this a command run twice in one
+// process (the in-process CLI tests) aborts with "Option 'x' registered more than once".
+class OptionScope {
+ public:
+  explicit OptionScope(llvm::cl::OptionCategory& category) : category_(category) {}
+  OptionScope(const OptionScope&) = delete;
+  OptionScope& operator=(const OptionScope&) = delete;
+  ~OptionScope();
+
+ private:
+  llvm::cl::OptionCategory& category_;
+};
 
 // Runs llvm::cl over argv[1..] with "qjit <command>" as the program name. False: cl already printed its error
 // (which names the flag). The options must be function-local cl::opt objects in `category`.

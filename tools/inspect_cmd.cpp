@@ -180,12 +180,15 @@ void print_text(const std::string& descriptor, const Target& t, const std::strin
 }  // namespace
 
 int run_inspect_command(int argc, char** argv) {
-  cl::OptionCategory cat("qjit inspect options");
+  // NOTE: static: cl keeps a pointer to every category ever constructed (the help printer walks them).
+  static cl::OptionCategory cat("qjit inspect options");
   cl::opt<std::string> op_opt("op", cl::desc("quantized_linear | smooth_quant_linear"), cl::value_desc("op"),
                               cl::cat(cat));
-  cl::opt<long long> m_opt("m", cl::desc("tokens: picks the M bucket (default 1)"), cl::init(1), cl::cat(cat));
-  cl::opt<long long> n_opt("n", cl::desc("output features (required)"), cl::init(0), cl::cat(cat));
-  cl::opt<long long> k_opt("k", cl::desc("input features (required)"), cl::init(0), cl::cat(cat));
+  // NOTE: M, N, K are parsed here rather than by cl, whose errors call one-letter flags "-m".
+  cl::opt<std::string> m_opt("m", cl::desc("tokens: picks the M bucket (default 1)"), cl::init("1"),
+                             cl::value_desc("int"), cl::cat(cat));
+  cl::opt<std::string> n_opt("n", cl::desc("output features (required)"), cl::value_desc("int"), cl::cat(cat));
+  cl::opt<std::string> k_opt("k", cl::desc("input features (required)"), cl::value_desc("int"), cl::cat(cat));
   cl::opt<std::string> dtype_opt("dtype", cl::desc("activation/output type: bf16 | f16 | f32 (default bf16)"),
                                  cl::init("bf16"), cl::cat(cat));
   cl::opt<bool> bias_opt("bias", cl::desc("the layer has a bias"), cl::cat(cat));
@@ -198,6 +201,7 @@ int run_inspect_command(int argc, char** argv) {
   cl::opt<bool> compile_opt("compile", cl::desc("compile kernels missing from the cache (NVRTC) for the SASS summary"),
                             cl::cat(cat));
   cl::opt<bool> json_opt("json", cl::desc("machine-readable output"), cl::cat(cat));
+  OptionScope option_scope(cat);
   cl::HideUnrelatedOptions(cat);
   if (!parse_command_line(argc, argv, kCommand,
                           "qjit inspect: the kernels, configs, compile keys, cache status and SASS of one linear "
@@ -209,10 +213,14 @@ int run_inspect_command(int argc, char** argv) {
     return usage_error(kCommand, "--op must be quantized_linear or smooth_quant_linear, got '" + op_opt + "'");
   if (!n_opt.getNumOccurrences()) return usage_error(kCommand, "--n is required (output features, e.g. --n 4096)");
   if (!k_opt.getNumOccurrences()) return usage_error(kCommand, "--k is required (input features, e.g. --k 4096)");
-  const std::pair<const char*, long long> dims[] = {{"--m", m_opt}, {"--n", n_opt}, {"--k", k_opt}};
-  for (const auto& [flag, v] : dims)
-    if (v < 1 || v >= ops::kMaxDim)
-      return usage_error(kCommand, llvm::formatv("{0} must be in [1, 2^31), got {1}", flag, v).str());
+  std::int64_t dims[3] = {0, 0, 0};
+  const std::pair<const char*, const std::string*> texts[] = {{"--m", &m_opt.getValue()}, {"--n", &n_opt.getValue()},
+                                                              {"--k", &k_opt.getValue()}};
+  for (int i = 0; i < 3; ++i)
+    if (llvm::StringRef(*texts[i].second).getAsInteger(10, dims[i]) || dims[i] < 1 || dims[i] >= ops::kMaxDim)
+      return usage_error(kCommand, llvm::formatv("{0} must be an integer in [1, 2^31), got '{1}'", texts[i].first,
+                                                 *texts[i].second)
+                                       .str());
   auto dtype = parse_dtype(dtype_opt, "--dtype");
   if (!dtype) return usage_error(kCommand, dtype.error().message());
   if (sm_opt < 0 || sm_opt > 1024) return usage_error(kCommand, "--sm-count must be in [1, 1024], got " +
@@ -239,7 +247,7 @@ int run_inspect_command(int argc, char** argv) {
   }
 
   const bool smooth = op_opt == "smooth_quant_linear";
-  const std::int64_t m = m_opt, n = n_opt, k = k_opt;
+  const std::int64_t m = dims[0], n = dims[1], k = dims[2];
   const std::string descriptor =
       smooth ? SmoothQuantLinearDescriptor{m, n, k, 1.0f, ElementKind::S8, ElementKind::S8, *dtype, bias_opt}.to_string()
              : QuantizedLinearDescriptor{m, n, k, *dtype, ElementKind::S8, *dtype, bias_opt}.to_string();

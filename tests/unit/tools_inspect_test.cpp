@@ -1,0 +1,164 @@
+// `qjit inspect` without a GPU: argument errors exit 2 naming the flag; on sm_80 and sm_90a the output names the
+// kernel family the plans would use (and why) and a 64-hex compile key; a cache lookup finds an entry stored under
+// that key without compiling anything.
+#if QJIT_HAVE_TOOLS
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "cache/disk_store.h"
+#include "llvm/Support/JSON.h"
+#include "runtime/nvrtc.h"
+#include "tests/support/cache_test_util.h"
+#include "tests/support/command_runner.h"
+#include "tools/commands.h"
+
+namespace qjit {
+namespace {
+
+using cache::testing::TempDir;
+using qjit::testing::run_command;
+using qjit::testing::ScopedEnv;
+
+testing::CommandResult inspect(const std::vector<std::string>& args) {
+  return run_command(tools::run_inspect_command, "inspect", args);
+}
+
+void expect_usage_error(const std::vector<std::string>& args, const std::string& needle) {
+  const auto r = inspect(args);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(ToolsInspectArgsTest, OpIsRequiredAndChecked) {
+  expect_usage_error({"--n", "4096", "--k", "4096"}, "--op is required");
+  expect_usage_error({"--op", "conv2d", "--n", "4096", "--k", "4096"}, "--op must be quantized_linear or smooth_quant_linear");
+}
+
+TEST(ToolsInspectArgsTest, DimensionsAreRequiredAndInRange) {
+  expect_usage_error({"--op", "quantized_linear", "--k", "4096"}, "--n is required");
+  expect_usage_error({"--op", "quantized_linear", "--n", "4096"}, "--k is required");
+  expect_usage_error({"--op", "quantized_linear", "--n", "4096", "--k", "0"}, "--k must be an integer in [1, 2^31), got '0'");
+  expect_usage_error({"--op", "quantized_linear", "--n", "4096", "--k", "4096", "--m", "-3"}, "--m");
+  expect_usage_error({"--op", "quantized_linear", "--n", "4096", "--k", "4096", "--m", "many"}, "--m");
+}
+
+TEST(ToolsInspectArgsTest, ArchDtypeAndSmCountAreChecked) {
+  const std::vector<std::string> base = {"--op", "quantized_linear", "--n", "4096", "--k", "4096"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  expect_usage_error(with({"--arch", "sm_70"}), "--arch must be sm_80");
+  expect_usage_error(with({"--dtype", "int4"}), "--dtype must be bf16, f16 or f32");
+  expect_usage_error(with({"--sm-count", "-1"}), "--sm-count");
+}
+
+#define SKIP_WITHOUT_NVRTC() \
+  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << "the compile key needs NVRTC's version: " << runtime::nvrtc().status().to_string()
+
+// Runs inspect --json against a private, empty cache and returns the parsed document.
+llvm::json::Object inspect_json(const std::vector<std::string>& args, const std::string& cache_dir) {
+  ScopedEnv env;
+  env.set("QJIT_CACHE_DIR", cache_dir);
+  env.set("QJIT_CACHE_PATH", "");
+  auto a = args;
+  a.push_back("--json");
+  const auto r = inspect(a);
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto parsed = llvm::json::parse(r.out);
+  if (!parsed) {
+    ADD_FAILURE() << "not JSON: " << llvm::toString(parsed.takeError()) << "\n" << r.out;
+    return {};
+  }
+  return std::move(*parsed->getAsObject());
+}
+
+const std::regex kKeyHex("[0-9a-f]{64}");
+
+// Field accessors that turn a missing field into a value no assertion accepts.
+std::string str(const llvm::json::Object& o, const char* key) {
+  auto v = o.getString(key);
+  return v ? v->str() : "<missing " + std::string(key) + ">";
+}
+std::int64_t integer(const llvm::json::Object& o, const char* key) { return o.getInteger(key).getValueOr(-1); }
+int boolean(const llvm::json::Object& o, const char* key) {
+  auto v = o.getBoolean(key);
+  return v ? static_cast<int>(*v) : -1;
+}
+
+TEST(ToolsInspectTest, Sm80SmoothQuantUsesThePortableFamily) {
+  SKIP_WITHOUT_NVRTC();
+  TempDir tmp;
+  auto doc = inspect_json({"--op", "smooth_quant_linear", "--m", "128", "--n", "4096", "--k", "4096", "--arch", "sm_80"},
+                          tmp.sub("cache"));
+  EXPECT_EQ(str(doc, "arch"), "sm_80");
+  const auto* kernels = doc.getArray("kernels");
+  ASSERT_TRUE(kernels && kernels->size() == 1);  // SmoothQuant: the GEMM alone
+  const auto& gemm = *(*kernels)[0].getAsObject();
+  EXPECT_EQ(str(gemm, "family"), "gemm_sm80");
+  EXPECT_NE(str(gemm, "family_reason").find("sm_80 has no wgmma"), std::string::npos);
+  EXPECT_EQ(str(gemm, "config_reason"), "heuristic");
+  EXPECT_TRUE(std::regex_match(str(gemm, "key"), kKeyHex));
+  EXPECT_EQ(boolean(gemm, "cached"), 0);
+  EXPECT_NE(str(gemm, "spec").find("per_tensor sm_80"), std::string::npos);
+}
+
+TEST(ToolsInspectTest, Sm90aQuantizedLinearUsesTheHopperFamilyInText) {
+  SKIP_WITHOUT_NVRTC();
+  if (const char* v = std::getenv("QJIT_DISABLE_SM90"); v && std::string(v) == "1")
+    GTEST_SKIP() << "QJIT_DISABLE_SM90=1 turns the Hopper family off in this process";
+  TempDir tmp;
+  ScopedEnv env;
+  env.set("QJIT_CACHE_DIR", tmp.sub("cache"));
+  const auto r = inspect({"--op", "quantized_linear", "--m", "2048", "--n", "4096", "--k", "4096", "--arch", "sm_90a",
+                          "--source"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("kernel 1/2: quantize"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("family    gemm_sm90: sm_90a, and K=4096 suits TMA"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(reason: heuristic)"), std::string::npos);
+  EXPECT_NE(r.out.find("cache     not cached"), std::string::npos);
+  EXPECT_NE(r.out.find("----- qjit_gemm_s8_sm90_"), std::string::npos);  // --source
+  std::smatch match;
+  const std::regex key_line("\n  key       ([0-9a-f]{64})\n");
+  EXPECT_TRUE(std::regex_search(r.out, match, key_line)) << r.out;
+}
+
+TEST(ToolsInspectTest, Sm90aFallsBackToPortableWhenKDoesNotSuitTma) {
+  SKIP_WITHOUT_NVRTC();
+  TempDir tmp;
+  auto doc = inspect_json({"--op", "smooth_quant_linear", "--m", "64", "--n", "4096", "--k", "4100"}, tmp.sub("cache"));
+  const auto& gemm = *(*doc.getArray("kernels"))[0].getAsObject();
+  EXPECT_EQ(str(gemm, "family"), "gemm_sm80");
+  EXPECT_NE(str(gemm, "family_reason").find("K=4100"), std::string::npos) << str(gemm, "family_reason");
+}
+
+TEST(ToolsInspectTest, FindsACachedEntryUnderItsKeyWithoutCompiling) {
+  SKIP_WITHOUT_NVRTC();
+  TempDir tmp;
+  const std::vector<std::string> args = {"--op", "smooth_quant_linear", "--m", "16", "--n", "1024", "--k", "512",
+                                         "--arch", "sm_80"};
+  auto before = inspect_json(args, tmp.sub("cache"));
+  const auto& gemm = *(*before.getArray("kernels"))[0].getAsObject();
+  ASSERT_EQ(boolean(gemm, "cached"), 0);
+  auto key = cache::CompileKey::from_hex(str(gemm, "key"));
+  ASSERT_TRUE(key.has_value());
+  {
+    auto store = cache::DiskStore::open(cache::testing::writable_options(tmp.sub("cache")));
+    ASSERT_TRUE(store.has_value()) << store.error().to_string();
+    cache::Entry e = cache::testing::test_entry(7, 4096);
+    e.key = *key;
+    ASSERT_TRUE((*store)->store(e).ok());
+  }
+  auto after = inspect_json(args, tmp.sub("cache"));
+  const auto& cached = *(*after.getArray("kernels"))[0].getAsObject();
+  EXPECT_EQ(boolean(cached, "cached"), 1);
+  EXPECT_EQ(integer(cached, "cubin_bytes"), 4096);
+  EXPECT_EQ(str(cached, "key"), str(gemm, "key"));
+}
+
+}  // namespace
+}  // namespace qjit
+#endif  // QJIT_HAVE_TOOLS
