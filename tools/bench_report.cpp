@@ -123,7 +123,7 @@ std::string csv_report(const BenchContext& ctx, const std::vector<BenchRow>& row
     const std::string pct = ctx.peak_tops ? fixed(100.0 * r.tops() / *ctx.peak_tops, 2) : "";
     out += llvm::formatv("{0},{1},{2},{3},{4},{5},{6},{7},{8},{9},{10},{11},{12},{13},{14},{15},{16},{17},{18}\n",
                          csv_field(r.label), r.n, r.k, r.m, element_name(ctx.dtype), fixed(r.qjit_us, 3),
-                         fixed(r.lt_s8_us, 3), fixed(r.ratio(), 4), fixed(r.tops(), 1), fixed(r.gbps(ctx.dtype), 1),
+                         fixed(r.lt_s8_us, 3), fixed(r.ratio(), 4), fixed(r.tops(), 3), fixed(r.gbps(ctx.dtype), 1),
                          pct, fixed(r.ql_us, 3), fixed(r.lt_bf16_us, 3), fixed(r.ql_ratio(), 4), csv_field(r.check),
                          csv_field(r.qjit_config), csv_field(r.ql_config), csv_field(ctx.device), csv_field(r.error))
                .str();
