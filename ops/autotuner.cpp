@@ -364,7 +364,8 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
     } else {
       out.candidates[i].us = *us;
     }
-    if (options.progress) options.progress("time", ++timed, total);
+    ++timed;
+    if (options.progress) options.progress("time", timed, total);
   }
   out.timing_seconds = seconds_since(t0);
 
