@@ -186,7 +186,7 @@ class QuantizeWorkload final : public Workload {
     p.ldq = spec_.k;
     p.scale = reinterpret_cast<float*>(static_cast<char*>(out_.get()) + q_bytes_);
     p.m = static_cast<std::int32_t>(m_);
-    return q.kernel->launch(launch_dims(q.spec, q.config, m_), stream, &p);
+    return q.kernel->launch(launch_dims(q, m_), stream, &p);
   }
   Status poison(CUstream stream) override { return out_.fill_bytes(0xFF, stream); }
   Result<std::vector<std::uint8_t>> read_output() override {
@@ -364,7 +364,8 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
     } else {
       out.candidates[i].us = *us;
     }
-    if (options.progress) options.progress("time", ++timed, total);
+    ++timed;
+    if (options.progress) options.progress("time", timed, total);
   }
   out.timing_seconds = seconds_since(t0);
 

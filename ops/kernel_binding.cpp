@@ -3,6 +3,7 @@
 #include "ops/kernel_binding.h"
 
 #include "autotune/heuristic.h"
+#include <algorithm>
 #include <cstdlib>
 
 #include "codegen/gemm_s8_sm80.h"
@@ -129,14 +130,14 @@ Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::T
                                              std::string(codegen::kernel_family_name(config.family)));
 }
 
-runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m) {
+runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
+                               int sm_count) {
   codegen::LaunchDims d;
   switch (config.family) {
     case codegen::KernelFamily::Quantize: d = codegen::quantize_launch(spec, config, m); break;
     case codegen::KernelFamily::GemmSm80: d = codegen::gemm_s8_sm80_launch(spec, config, m); break;
     case codegen::KernelFamily::GemmSm90: {
-      // NOTE: the persistent grid is sized for 132 SMs (H100/H200); extra CTAs on a smaller part simply queue.
-      const auto l = codegen::gemm_s8_sm90_launch(sm90_spec(spec), sm90_config(config), m, 132);
+      const auto l = codegen::gemm_s8_sm90_launch(sm90_spec(spec), sm90_config(config), m, std::max(sm_count, 1));
       d.grid[0] = l.grid_x;
       d.grid[1] = l.grid_y;
       d.grid[2] = l.grid_z;
@@ -168,7 +169,7 @@ std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codege
 Status launch_gemm(const KernelBinding& g, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
                    CUstream stream) {
   const std::int64_t m = params.m;
-  const auto dims = launch_dims(g.spec, g.config, m);
+  const auto dims = launch_dims(g, m);
   codegen::GemmS8Params p = params;
   std::size_t counters_offset = 0, counters_bytes = 0;
   if (g.config.family == codegen::KernelFamily::GemmSm80 && g.config.split_k > 1) {
@@ -205,6 +206,7 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
   b.config = config;
   b.kernel = std::move(kernel);
   b.entry = source.entry;
+  b.sm_count = device.sm_count > 0 ? device.sm_count : 132;
   // Both families check 16-byte alignment at run time and fall back to narrower loads, so the plans need only
   // natural element alignment from the caller.
   b.operand_align = 1;

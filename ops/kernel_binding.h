@@ -23,6 +23,7 @@ struct KernelBinding {
   std::shared_ptr<const runtime::LoadedKernel> kernel;
   std::string entry;
   unsigned operand_align = 1;  // bytes: pointer and row-stride alignment the kernel's loads need (16 on fast paths)
+  int sm_count = 132;          // of the device it was bound for: the persistent Hopper grid is one CTA per SM
 };
 
 // The config for `spec` under `pref`: Heuristic -> the family's heuristic; Tuned -> the tuning database's record
@@ -31,7 +32,11 @@ struct KernelBinding {
 Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanPreference pref,
                                           const runtime::DeviceInfo& device);
 Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config);
-runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m);
+runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
+                               int sm_count = 132);
+inline runtime::LaunchDims launch_dims(const KernelBinding& k, std::int64_t m) {
+  return launch_dims(k.spec, k.config, m, k.sm_count);
+}
 std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m);
 
 // Everything a GEMM launch needs besides the kernel: the family-specific parameter block (the plain GemmS8Params,
