@@ -73,6 +73,10 @@ T* as(const runtime::DeviceMemory& b) {
   return static_cast<T*>(b.get());
 }
 
+std::int8_t* weight_copy(const CaseData& d, int call) {
+  return as<std::int8_t>(d.weights->s8[call % d.weights->copies]);
+}
+
 // The qjit plans, per output type.
 template <FloatElement T>
 Result<Prepared> prepare_qjit(bool smooth_quant, CaseData& d, PlanPreference pref, CUstream stream) {
@@ -80,19 +84,19 @@ Result<Prepared> prepare_qjit(bool smooth_quant, CaseData& d, PlanPreference pre
   TensorRef<T, 1> bias;
   if (d.has_bias) bias = TensorRef<T, 1>::contiguous(as<T>(d.bias), {n});
   if (smooth_quant) {
-    QJIT_ASSIGN_OR_RETURN(auto plan, SmoothQuantLinearPlan<T>::select(
-                                         Stream(stream), SmoothQuantLinearDescriptor::make<T>(m, n, k, d.act_scale,
-                                                                                               d.has_bias),
-                                         pref));
+    QJIT_ASSIGN_OR_RETURN(
+        auto plan, SmoothQuantLinearPlan<T>::select(
+                       Stream(stream), SmoothQuantLinearDescriptor::make<T>(m, n, k, d.act_scale, d.has_bias), pref));
     auto p = std::make_shared<SmoothQuantLinearPlan<T>>(std::move(plan));
     auto ws = std::make_shared<runtime::DeviceMemory>();
-    QJIT_ASSIGN_OR_RETURN(*ws, runtime::DeviceMemory::allocate(std::max<std::size_t>(p->workspace_size(), 256), "plan workspace"));
+    QJIT_ASSIGN_OR_RETURN(
+        *ws, runtime::DeviceMemory::allocate(std::max<std::size_t>(p->workspace_size(), 256), "plan workspace"));
     Prepared out;
     out.description = p->describe();
     out.launch = [p, ws, bias, &d, stream, m, n, k](int call) -> Status {
       typename SmoothQuantLinearPlan<T>::Args a;
       a.act_q = TensorRef<std::int8_t, 2>::contiguous(as<std::int8_t>(d.act_s8), {m, k});
-      a.weight_q = TensorRef<std::int8_t, 2>::contiguous(as<std::int8_t>(d.weights->s8[call % d.weights->copies]), {n, k});
+      a.weight_q = TensorRef<std::int8_t, 2>::contiguous(weight_copy(d, call), {n, k});
       a.weight_scale = TensorRef<float, 1>::contiguous(as<float>(d.weights->scale), {n});
       a.bias = bias;
       a.output = TensorMut<T, 2>::contiguous(as<T>(d.out), {m, n});
@@ -104,13 +108,14 @@ Result<Prepared> prepare_qjit(bool smooth_quant, CaseData& d, PlanPreference pre
                                        Stream(stream), QuantizedLinearDescriptor::make<T>(m, n, k, d.has_bias), pref));
   auto p = std::make_shared<QuantizedLinearPlan<T>>(std::move(plan));
   auto ws = std::make_shared<runtime::DeviceMemory>();
-  QJIT_ASSIGN_OR_RETURN(*ws, runtime::DeviceMemory::allocate(std::max<std::size_t>(p->workspace_size(), 256), "plan workspace"));
+  QJIT_ASSIGN_OR_RETURN(
+      *ws, runtime::DeviceMemory::allocate(std::max<std::size_t>(p->workspace_size(), 256), "plan workspace"));
   Prepared out;
   out.description = p->describe();
   out.launch = [p, ws, bias, &d, stream, m, n, k](int call) -> Status {
     typename QuantizedLinearPlan<T>::Args a;
     a.activation = TensorRef<T, 2>::contiguous(as<T>(d.act_fp), {m, k});
-    a.weight_q = TensorRef<std::int8_t, 2>::contiguous(as<std::int8_t>(d.weights->s8[call % d.weights->copies]), {n, k});
+    a.weight_q = TensorRef<std::int8_t, 2>::contiguous(weight_copy(d, call), {n, k});
     a.weight_scale = TensorRef<float, 1>::contiguous(as<float>(d.weights->scale), {n});
     a.bias = bias;
     a.output = TensorMut<T, 2>::contiguous(as<T>(d.out), {m, n});
@@ -175,10 +180,14 @@ std::optional<double> dense_int8_peak_tops(std::string_view name) {
 
 std::string_view contender_name(Contender c) {
   switch (c) {
-    case Contender::QjitSmoothQuant: return "qjit_smooth_quant";
-    case Contender::QjitQuantizedLinear: return "qjit_quantized_linear";
-    case Contender::CublasLtS8: return "cublaslt_s8";
-    case Contender::CublasLtBf16: return "cublaslt_bf16";
+    case Contender::QjitSmoothQuant:
+      return "qjit_smooth_quant";
+    case Contender::QjitQuantizedLinear:
+      return "qjit_quantized_linear";
+    case Contender::CublasLtS8:
+      return "cublaslt_s8";
+    case Contender::CublasLtBf16:
+      return "cublaslt_bf16";
   }
   return "?";
 }
@@ -250,7 +259,8 @@ Result<std::unique_ptr<CaseData>> make_case(std::shared_ptr<WeightSet> weights, 
   QJIT_ASSIGN_OR_RETURN(d->act_fp, upload_new(x_fp.data(), x_fp.size(), "activation"));
   QJIT_ASSIGN_OR_RETURN(d->act_s8, upload_new(xq.data(), mk, "int8 activation"));
   QJIT_ASSIGN_OR_RETURN(d->act_q_scratch, runtime::DeviceMemory::allocate(mk, "quantize scratch"));
-  QJIT_ASSIGN_OR_RETURN(d->act_scale_scratch, runtime::DeviceMemory::allocate(static_cast<std::size_t>(m) * 4, "per-token scales"));
+  QJIT_ASSIGN_OR_RETURN(d->act_scale_scratch,
+                        runtime::DeviceMemory::allocate(static_cast<std::size_t>(m) * 4, "per-token scales"));
   QJIT_ASSIGN_OR_RETURN(d->out, runtime::DeviceMemory::allocate(mn * element_size(dtype), "output"));
   if (has_bias) {
     std::vector<float> b(static_cast<std::size_t>(n));
@@ -265,7 +275,8 @@ Result<std::unique_ptr<CaseData>> make_case(std::shared_ptr<WeightSet> weights, 
     }
     QJIT_ASSIGN_OR_RETURN(d->out_bf16, runtime::DeviceMemory::allocate(mn * 2, "bf16 baseline output"));
     QJIT_ASSIGN_OR_RETURN(d->out_s32, runtime::DeviceMemory::allocate(mn * 4, "int32 baseline output"));
-    QJIT_ASSIGN_OR_RETURN(d->lt_workspace, runtime::DeviceMemory::allocate(kBaselineWorkspaceBytes, "cuBLASLt workspace"));
+    QJIT_ASSIGN_OR_RETURN(d->lt_workspace,
+                          runtime::DeviceMemory::allocate(kBaselineWorkspaceBytes, "cuBLASLt workspace"));
   }
   return d;
 }
@@ -280,8 +291,10 @@ Result<Prepared> prepare(Contender c, CaseData& d, PlanPreference pref, CUstream
       if (d.dtype == ElementKind::BF16) return prepare_qjit<bf16>(sq, d, pref, stream);
       if (d.dtype == ElementKind::F16) return prepare_qjit<f16>(sq, d, pref, stream);
       return prepare_qjit<float>(sq, d, pref, stream);
-    case Contender::CublasLtS8: return prepare_baseline(true, d, stream);
-    case Contender::CublasLtBf16: return prepare_baseline(false, d, stream);
+    case Contender::CublasLtS8:
+      return prepare_baseline(true, d, stream);
+    case Contender::CublasLtBf16:
+      return prepare_baseline(false, d, stream);
   }
   return Status(StatusCode::InvalidArgument, "unknown contender");
 }
@@ -315,7 +328,8 @@ Result<CheckResult> check_smooth_quant_against_baseline(const CaseData& d, int r
       const double err = std::fabs(static_cast<double>(got) - ref);
       // NOTE: relative to the larger addend, since a bias that cancels the product leaves a tiny |ref| whose
       // relative error says nothing about the kernel.
-      const double scale = std::max({std::fabs(double{ref}), std::fabs(double{product}), std::fabs(double{bias[j]}), 1e-6});
+      const double scale =
+          std::max({std::fabs(double{ref}), std::fabs(double{product}), std::fabs(double{bias[j]}), 1e-6});
       r.max_rel_error = std::max(r.max_rel_error, err / scale);
       if (!(err <= tol * scale + 1e-6)) ++r.mismatches;  // NaN counts as a mismatch
       ++r.compared;

@@ -17,10 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "autotune/timing.h"
 #include "qjit/element.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
-#include "autotune/timing.h"
 #include "runtime/device_memory.h"
 #include "runtime/driver.h"
 
@@ -45,7 +45,7 @@ struct WeightSet {
   int copies = 0;
   std::vector<runtime::DeviceMemory> s8, bf16;  // bf16 empty when the baseline is not wanted
   runtime::DeviceMemory scale;                  // [N] f32
-  std::vector<float> host_scale;       // for the correctness check
+  std::vector<float> host_scale;                // for the correctness check
 };
 Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, std::int64_t l2_bytes,
                                                 std::uint64_t seed, bool with_bf16);
@@ -56,16 +56,16 @@ struct CaseData {
   std::int64_t m = 0;
   ElementKind dtype = ElementKind::BF16;  // qjit's FP activation and output type
   bool has_bias = false;
-  float act_scale = 0.02f;  // SmoothQuant's static per-tensor activation scale
-  runtime::DeviceMemory act_fp;      // [M, K] dtype: QuantizedLinear's input
-  runtime::DeviceMemory act_bf16;    // [M, K] bf16 for the bf16 baseline (empty when dtype is bf16: act_fp serves)
-  runtime::DeviceMemory act_s8;      // [M, K] s8: SmoothQuant's and cuBLASLt int8's input
+  float act_scale = 0.02f;         // SmoothQuant's static per-tensor activation scale
+  runtime::DeviceMemory act_fp;    // [M, K] dtype: QuantizedLinear's input
+  runtime::DeviceMemory act_bf16;  // [M, K] bf16 for the bf16 baseline (empty when dtype is bf16: act_fp serves)
+  runtime::DeviceMemory act_s8;    // [M, K] s8: SmoothQuant's and cuBLASLt int8's input
   runtime::DeviceMemory act_q_scratch, act_scale_scratch;  // QuantizedLinear's scratch: [M, K] s8, [M] f32
-  runtime::DeviceMemory bias;        // [N] dtype when has_bias
-  runtime::DeviceMemory out;         // [M, N] dtype: both qjit plans
-  runtime::DeviceMemory out_bf16;    // [M, N] bf16: the bf16 baseline
-  runtime::DeviceMemory out_s32;     // [M, N] s32: the int8 baseline
-  runtime::DeviceMemory lt_workspace;  // kBaselineWorkspaceBytes
+  runtime::DeviceMemory bias;                              // [N] dtype when has_bias
+  runtime::DeviceMemory out;                               // [M, N] dtype: both qjit plans
+  runtime::DeviceMemory out_bf16;                          // [M, N] bf16: the bf16 baseline
+  runtime::DeviceMemory out_s32;                           // [M, N] s32: the int8 baseline
+  runtime::DeviceMemory lt_workspace;                      // kBaselineWorkspaceBytes
 
   const void* act_bf16_ptr() const { return act_bf16.get() ? act_bf16.get() : act_fp.get(); }
 };

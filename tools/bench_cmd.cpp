@@ -46,8 +46,7 @@ void measure(bench::Contender c, bench::CaseData& data, const Options& o, BenchR
   Result<double> t = prepared.has_value() ? autotune::median_launch_us(prepared->launch, nullptr, o.timing)
                                           : Result<double>(prepared.error());
   if (!t.has_value()) {
-    row.error += (row.error.empty() ? "" : "; ") + std::string(bench::contender_name(c)) + ": " +
-                 t.error().to_string();
+    row.error += (row.error.empty() ? "" : "; ") + std::string(bench::contender_name(c)) + ": " + t.error().to_string();
     return;
   }
   us = *t;
@@ -91,11 +90,13 @@ std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev
     if (baseline) measure(bench::Contender::CublasLtS8, d, o, row, row.lt_s8_us, &row.lt_s8_algo);
     if (row.qjit_us > 0 && row.lt_s8_us > 0) {
       auto check = bench::check_smooth_quant_against_baseline(d);
-      if (!check.has_value()) row.error += (row.error.empty() ? "" : "; ") + ("check: " + check.error().to_string());
-      else if (check->ok()) row.check = "ok";
+      if (!check.has_value())
+        row.error += (row.error.empty() ? "" : "; ") + ("check: " + check.error().to_string());
+      else if (check->ok())
+        row.check = "ok";
       else
-        row.check = llvm::formatv("MISMATCH {0}/{1} elements, max rel. error {2:e}", check->mismatches,
-                                  check->compared, check->max_rel_error)
+        row.check = llvm::formatv("MISMATCH {0}/{1} elements, max rel. error {2:e}", check->mismatches, check->compared,
+                                  check->max_rel_error)
                         .str();
     }
     measure(bench::Contender::QjitQuantizedLinear, d, o, row, row.ql_us, &row.ql_config);

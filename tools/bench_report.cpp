@@ -83,13 +83,15 @@ std::vector<BenchGroup> group_geomeans(const std::vector<BenchRow>& rows) {
 std::string markdown_report(const BenchContext& ctx, const std::vector<BenchRow>& rows,
                             const std::vector<BenchGroup>& groups) {
   const bool peak = ctx.peak_tops.has_value();
-  std::string out = llvm::formatv("qjit bench on {0} ({1}, {2} SMs, L2 {3} MiB), {4} output, --pref {5}, median of "
-                                  "{6} samples after {7} warm-up launches\n",
-                                  ctx.device, ctx.arch, ctx.sm_count, ctx.l2_bytes >> 20,
-                                  element_name(ctx.dtype), ctx.pref, ctx.iters, ctx.warmup)
+  std::string out = llvm::formatv(
+                        "qjit bench on {0} ({1}, {2} SMs, L2 {3} MiB), {4} output, --pref {5}, median of "
+                        "{6} samples after {7} warm-up launches\n",
+                        ctx.device, ctx.arch, ctx.sm_count, ctx.l2_bytes >> 20, element_name(ctx.dtype), ctx.pref,
+                        ctx.iters, ctx.warmup)
                         .str();
-  out += "qjit = SmoothQuantLinearPlan (int8 in); QL = QuantizedLinearPlan (quantize + GEMM); ratio = baseline time / "
-         "qjit time (> 1: qjit faster)\n";
+  out +=
+      "qjit = SmoothQuantLinearPlan (int8 in); QL = QuantizedLinearPlan (quantize + GEMM); ratio = baseline time / "
+      "qjit time (> 1: qjit faster)\n";
   if (!ctx.baseline_note.empty()) out += "cuBLASLt columns empty: " + ctx.baseline_note + "\n";
   out += "\n| shape | N | K | M | qjit us | cuBLASLt s8 us | ratio | qjit TOPS | GB/s |";
   out += peak ? " % peak |" : "";
@@ -106,12 +108,13 @@ std::string markdown_report(const BenchContext& ctx, const std::vector<BenchRow>
                          fixed(r.ql_ratio(), 2), md_cell(r.error.empty() ? r.check : "ERROR: " + r.error))
                .str();
   }
-  out += "\n| M range | rows | geomean ratio (qjit vs cuBLASLt s8) | geomean QL ratio (vs bf16) |\n|---|---:|---:|---:|\n";
+  out +=
+      "\n| M range | rows | geomean ratio (qjit vs cuBLASLt s8) | geomean QL ratio (vs bf16) |\n|---|---:|---:|---:|\n";
   for (const auto& g : groups)
-    out += llvm::formatv("| {0} | {1} | {2} | {3} |\n", g.name, g.rows,
-                         g.ratio_count ? fixed(g.geomean_ratio, 3) : "n/a",
-                         g.ql_ratio_count ? fixed(g.geomean_ql_ratio, 3) : "n/a")
-               .str();
+    out +=
+        llvm::formatv("| {0} | {1} | {2} | {3} |\n", g.name, g.rows, g.ratio_count ? fixed(g.geomean_ratio, 3) : "n/a",
+                      g.ql_ratio_count ? fixed(g.geomean_ql_ratio, 3) : "n/a")
+            .str();
   return out;
 }
 
@@ -136,15 +139,23 @@ llvm::json::Value json_report(const BenchContext& ctx, const std::vector<BenchRo
   auto num = [](double v) -> llvm::json::Value { return v > 0 ? llvm::json::Value(v) : llvm::json::Value(nullptr); };
   llvm::json::Array jrows;
   for (const auto& r : rows) {
-    llvm::json::Object o{{"label", r.label},          {"n", r.n},
-                         {"k", r.k},                  {"m", r.m},
-                         {"qjit_us", num(r.qjit_us)}, {"cublaslt_s8_us", num(r.lt_s8_us)},
-                         {"ratio", num(r.ratio())},   {"qjit_tops", num(r.tops())},
+    llvm::json::Object o{{"label", r.label},
+                         {"n", r.n},
+                         {"k", r.k},
+                         {"m", r.m},
+                         {"qjit_us", num(r.qjit_us)},
+                         {"cublaslt_s8_us", num(r.lt_s8_us)},
+                         {"ratio", num(r.ratio())},
+                         {"qjit_tops", num(r.tops())},
                          {"gbps", num(r.gbps(ctx.dtype))},
-                         {"ql_us", num(r.ql_us)},     {"cublaslt_bf16_us", num(r.lt_bf16_us)},
-                         {"ql_ratio", num(r.ql_ratio())}, {"check", r.check},
-                         {"qjit_config", r.qjit_config}, {"ql_config", r.ql_config},
-                         {"cublaslt_s8_algo", r.lt_s8_algo}, {"cublaslt_bf16_algo", r.lt_bf16_algo}};
+                         {"ql_us", num(r.ql_us)},
+                         {"cublaslt_bf16_us", num(r.lt_bf16_us)},
+                         {"ql_ratio", num(r.ql_ratio())},
+                         {"check", r.check},
+                         {"qjit_config", r.qjit_config},
+                         {"ql_config", r.ql_config},
+                         {"cublaslt_s8_algo", r.lt_s8_algo},
+                         {"cublaslt_bf16_algo", r.lt_bf16_algo}};
     o["pct_peak"] = ctx.peak_tops ? num(100.0 * r.tops() / *ctx.peak_tops) : llvm::json::Value(nullptr);
     if (!r.error.empty()) o["error"] = r.error;
     jrows.push_back(std::move(o));

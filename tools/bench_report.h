@@ -36,7 +36,7 @@ struct BenchRow {
 struct BenchGroup {
   std::string name;  // "M<=64", "M 128-512", "M>=2048", "other M"
   int rows = 0;
-  int ratio_count = 0, ql_ratio_count = 0;  // rows that had both times
+  int ratio_count = 0, ql_ratio_count = 0;         // rows that had both times
   double geomean_ratio = 0, geomean_ql_ratio = 0;  // 0 when the count is 0
 };
 

@@ -93,8 +93,10 @@ void summarize(KernelReport& r, bool compile_requested) {
     return;
   }
   auto s = summarize_cubin(r.entry->payload, r.source.entry);
-  if (s.has_value()) r.sass = std::move(s).value();
-  else r.sass_note = s.error().message();
+  if (s.has_value())
+    r.sass = std::move(s).value();
+  else
+    r.sass_note = s.error().message();
 }
 
 llvm::json::Value sass_json(const KernelReport& r) {
@@ -102,30 +104,32 @@ llvm::json::Value sass_json(const KernelReport& r) {
   llvm::json::Object counts;
   for (const auto& [name, n] : r.sass->mnemonics) counts[name] = n;
   auto opt = [](const std::optional<int>& v) -> llvm::json::Value { return v ? llvm::json::Value(*v) : nullptr; };
-  return llvm::json::Object{{"available", true},          {"tool", r.sass->tool},
-                            {"instructions", r.sass->instructions}, {"mnemonics", std::move(counts)},
-                            {"registers", opt(r.sass->registers)},  {"local_bytes", opt(r.sass->local_bytes)},
+  return llvm::json::Object{{"available", true},
+                            {"tool", r.sass->tool},
+                            {"instructions", r.sass->instructions},
+                            {"mnemonics", std::move(counts)},
+                            {"registers", opt(r.sass->registers)},
+                            {"local_bytes", opt(r.sass->local_bytes)},
                             {"stack_bytes", opt(r.sass->stack_bytes)}};
 }
 
 llvm::json::Object kernel_json(const KernelReport& r, bool with_source) {
-  llvm::json::Object o{
-      {"role", r.role},
-      {"spec", r.spec.to_string()},
-      {"config", r.config.to_string()},
-      {"config_reason", "heuristic"},
-      {"family", std::string(codegen::kernel_family_name(r.config.family))},
-      {"family_reason", ops::family_reason(r.spec)},
-      {"entry", r.source.entry},
-      {"threads", r.source.threads},
-      {"dynamic_smem_bytes", r.source.dynamic_smem_bytes},
-      {"grid", llvm::json::Array{r.dims.grid[0], r.dims.grid[1], r.dims.grid[2]}},
-      {"block", llvm::json::Array{r.dims.block[0], r.dims.block[1], r.dims.block[2]}},
-      {"workspace_bytes", static_cast<std::int64_t>(r.workspace_bytes)},
-      {"key", r.key ? llvm::json::Value(r.key->hex()) : llvm::json::Value(nullptr)},
-      {"cached", r.entry.has_value()},
-      {"cache_status", r.cache_note},
-      {"sass", sass_json(r)}};
+  llvm::json::Object o{{"role", r.role},
+                       {"spec", r.spec.to_string()},
+                       {"config", r.config.to_string()},
+                       {"config_reason", "heuristic"},
+                       {"family", std::string(codegen::kernel_family_name(r.config.family))},
+                       {"family_reason", ops::family_reason(r.spec)},
+                       {"entry", r.source.entry},
+                       {"threads", r.source.threads},
+                       {"dynamic_smem_bytes", r.source.dynamic_smem_bytes},
+                       {"grid", llvm::json::Array{r.dims.grid[0], r.dims.grid[1], r.dims.grid[2]}},
+                       {"block", llvm::json::Array{r.dims.block[0], r.dims.block[1], r.dims.block[2]}},
+                       {"workspace_bytes", static_cast<std::int64_t>(r.workspace_bytes)},
+                       {"key", r.key ? llvm::json::Value(r.key->hex()) : llvm::json::Value(nullptr)},
+                       {"cached", r.entry.has_value()},
+                       {"cache_status", r.cache_note},
+                       {"sass", sass_json(r)}};
   if (!r.key) o["key_note"] = r.key_note;
   if (r.entry) o["cubin_bytes"] = static_cast<std::int64_t>(r.entry->payload.size());
   if (with_source) o["source"] = r.source.text;
@@ -173,7 +177,8 @@ void print_text(const std::string& descriptor, const Target& t, const std::strin
                     s.local_bytes.value_or(0), s.local_bytes.value_or(0) > 0 ? " (spills or a stack array)" : "",
                     s.stack_bytes.value_or(0));
     }
-    if (with_source) std::printf("\n----- %s.cu -----\n%s\n----- end -----\n", r.source.entry.c_str(), r.source.text.c_str());
+    if (with_source)
+      std::printf("\n----- %s.cu -----\n%s\n----- end -----\n", r.source.entry.c_str(), r.source.text.c_str());
   }
 }
 
@@ -192,8 +197,9 @@ int run_inspect_command(int argc, char** argv) {
   cl::opt<std::string> dtype_opt("dtype", cl::desc("activation/output type: bf16 | f16 | f32 (default bf16)"),
                                  cl::init("bf16"), cl::cat(cat));
   cl::opt<bool> bias_opt("bias", cl::desc("the layer has a bias"), cl::cat(cat));
-  cl::opt<std::string> arch_opt("arch", cl::desc("target: sm_80 | sm_86 | sm_89 | sm_90a (default: this GPU, else "
-                                                 "sm_90a)"),
+  cl::opt<std::string> arch_opt("arch",
+                                cl::desc("target: sm_80 | sm_86 | sm_89 | sm_90a (default: this GPU, else "
+                                         "sm_90a)"),
                                 cl::cat(cat));
   cl::opt<int> sm_opt("sm-count", cl::desc("SM count the heuristics assume (default: this GPU's, else 132)"),
                       cl::init(0), cl::cat(cat));
@@ -214,17 +220,17 @@ int run_inspect_command(int argc, char** argv) {
   if (!n_opt.getNumOccurrences()) return usage_error(kCommand, "--n is required (output features, e.g. --n 4096)");
   if (!k_opt.getNumOccurrences()) return usage_error(kCommand, "--k is required (input features, e.g. --k 4096)");
   std::int64_t dims[3] = {0, 0, 0};
-  const std::pair<const char*, const std::string*> texts[] = {{"--m", &m_opt.getValue()}, {"--n", &n_opt.getValue()},
-                                                              {"--k", &k_opt.getValue()}};
+  const std::pair<const char*, const std::string*> texts[] = {
+      {"--m", &m_opt.getValue()}, {"--n", &n_opt.getValue()}, {"--k", &k_opt.getValue()}};
   for (int i = 0; i < 3; ++i)
     if (llvm::StringRef(*texts[i].second).getAsInteger(10, dims[i]) || dims[i] < 1 || dims[i] >= ops::kMaxDim)
-      return usage_error(kCommand, llvm::formatv("{0} must be an integer in [1, 2^31), got '{1}'", texts[i].first,
-                                                 *texts[i].second)
-                                       .str());
+      return usage_error(
+          kCommand,
+          llvm::formatv("{0} must be an integer in [1, 2^31), got '{1}'", texts[i].first, *texts[i].second).str());
   auto dtype = parse_dtype(dtype_opt, "--dtype");
   if (!dtype) return usage_error(kCommand, dtype.error().message());
-  if (sm_opt < 0 || sm_opt > 1024) return usage_error(kCommand, "--sm-count must be in [1, 1024], got " +
-                                                                    std::to_string(sm_opt));
+  if (sm_opt < 0 || sm_opt > 1024)
+    return usage_error(kCommand, "--sm-count must be in [1, 1024], got " + std::to_string(sm_opt));
 
   Target target;
   auto device = runtime::current_device();
@@ -249,8 +255,9 @@ int run_inspect_command(int argc, char** argv) {
   const bool smooth = op_opt == "smooth_quant_linear";
   const std::int64_t m = dims[0], n = dims[1], k = dims[2];
   const std::string descriptor =
-      smooth ? SmoothQuantLinearDescriptor{m, n, k, 1.0f, ElementKind::S8, ElementKind::S8, *dtype, bias_opt}.to_string()
-             : QuantizedLinearDescriptor{m, n, k, *dtype, ElementKind::S8, *dtype, bias_opt}.to_string();
+      smooth
+          ? SmoothQuantLinearDescriptor{m, n, k, 1.0f, ElementKind::S8, ElementKind::S8, *dtype, bias_opt}.to_string()
+          : QuantizedLinearDescriptor{m, n, k, *dtype, ElementKind::S8, *dtype, bias_opt}.to_string();
   ops::LinearShape shape;
   shape.smooth_quant = smooth;
   shape.m = m;
@@ -269,8 +276,10 @@ int run_inspect_command(int argc, char** argv) {
     cache_dir = options->writable_dir;
     for (const auto& d : options->readonly_dirs) cache_dir += " + " + d + " (read-only)";
     options->read_only = true;
-    if (auto s = cache::DiskStore::open(*options); s.has_value()) store = *s;
-    else cache_dir += " (cannot open: " + s.error().message() + ")";
+    if (auto s = cache::DiskStore::open(*options); s.has_value())
+      store = *s;
+    else
+      cache_dir += " (cannot open: " + s.error().message() + ")";
   } else {
     cache_dir += ": " + options.error().message();
   }
@@ -299,7 +308,7 @@ int run_inspect_command(int argc, char** argv) {
     auto source = ops::render(spec, r.config);
     if (!source) return failure(kCommand, source.error());
     r.source = std::move(source).value();
-    r.dims = ops::launch_dims(spec, r.config, m);
+    r.dims = ops::launch_dims(spec, r.config, m, target.sm_count);
     r.workspace_bytes = ops::kernel_workspace_bytes(spec, r.config, m);
     look_up(r, store.get(), nvrtc_version);
     if (compile_opt && !r.entry) {
@@ -316,16 +325,16 @@ int run_inspect_command(int argc, char** argv) {
   if (json_opt) {
     llvm::json::Array arr;
     for (const auto& r : kernels) arr.push_back(kernel_json(r, source_opt));
-    llvm::outs() << llvm::formatv(
-                        "{0:2}", llvm::json::Value(llvm::json::Object{
-                                     {"descriptor", descriptor},
-                                     {"arch", codegen::arch_option(target.arch)},
-                                     {"sm_count", target.sm_count},
-                                     {"target_origin", target.origin},
-                                     {"nvrtc_version", nvrtc_version.empty() ? llvm::json::Value(nullptr)
-                                                                             : llvm::json::Value(nvrtc_version)},
-                                     {"cache", cache_dir},
-                                     {"kernels", std::move(arr)}}))
+    llvm::outs() << llvm::formatv("{0:2}",
+                                  llvm::json::Value(llvm::json::Object{
+                                      {"descriptor", descriptor},
+                                      {"arch", codegen::arch_option(target.arch)},
+                                      {"sm_count", target.sm_count},
+                                      {"target_origin", target.origin},
+                                      {"nvrtc_version", nvrtc_version.empty() ? llvm::json::Value(nullptr)
+                                                                              : llvm::json::Value(nvrtc_version)},
+                                      {"cache", cache_dir},
+                                      {"kernels", std::move(arr)}}))
                  << "\n";
     llvm::outs().flush();
     return kExitOk;

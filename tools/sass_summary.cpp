@@ -16,7 +16,8 @@ namespace qjit::tools {
 namespace {
 
 bool all_hex(llvm::StringRef s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
 }
 
 // The integer after "NAME:" in `line`, if present.
@@ -40,7 +41,8 @@ Result<std::string> run_tool(const std::string& program, std::vector<llvm::Strin
     return Status(StatusCode::CacheIo, "cannot create a temporary file for " + program + "'s output");
   llvm::FileRemover out_remover(out_path), err_remover(err_path);
   std::string message;
-  const llvm::Optional<llvm::StringRef> redirects[] = {llvm::None, llvm::StringRef(out_path), llvm::StringRef(err_path)};
+  const llvm::Optional<llvm::StringRef> redirects[] = {llvm::None, llvm::StringRef(out_path),
+                                                       llvm::StringRef(err_path)};
   const int rc = llvm::sys::ExecuteAndWait(program, args, llvm::None, redirects, /*SecondsToWait=*/120, 0, &message);
   auto out = llvm::MemoryBuffer::getFile(out_path);
   if (rc != 0) {

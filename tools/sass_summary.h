@@ -17,18 +17,18 @@
 namespace qjit::tools {
 
 // The mnemonics worth calling out, in the order they are reported.
-inline constexpr std::string_view kKeyMnemonics[] = {"IMMA",  "IGMMA", "HGMMA", "HMMA", "WARPGROUP", "UTMALDG",
-                                                     "UTMASTG", "LDGSTS", "LDSM", "SYNCS", "LDG", "STG",
-                                                     "BAR"};
+inline constexpr std::string_view kKeyMnemonics[] = {"IMMA",    "IGMMA",   "HGMMA",  "HMMA", "WARPGROUP",
+                                                     "UTMALDG", "UTMASTG", "LDGSTS", "LDSM", "SYNCS",
+                                                     "LDG",     "STG",     "BAR"};
 
 struct SassSummary {
-  std::string tool;        // the disassembler used ("cuobjdump", "nvdisasm")
+  std::string tool;  // the disassembler used ("cuobjdump", "nvdisasm")
   std::int64_t instructions = 0;
   // Base mnemonic (the text before the first '.': "IMMA.16816.S8.S8" counts as "IMMA") -> count, most frequent
   // first (ties by name).
   std::vector<std::pair<std::string, std::int64_t>> mnemonics;
-  std::optional<int> registers;       // per thread
-  std::optional<int> local_bytes;     // per thread: > 0 means spills or a stack array
+  std::optional<int> registers;    // per thread
+  std::optional<int> local_bytes;  // per thread: > 0 means spills or a stack array
   std::optional<int> stack_bytes;
   std::int64_t count(std::string_view mnemonic) const;
 };

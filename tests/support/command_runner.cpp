@@ -31,8 +31,10 @@ CommandResult run_command(int (*command)(int, char**), const std::string& name, 
 
 ScopedEnv::~ScopedEnv() {
   for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-    if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
-    else ::unsetenv(it->first.c_str());
+    if (it->second)
+      ::setenv(it->first.c_str(), it->second->c_str(), 1);
+    else
+      ::unsetenv(it->first.c_str());
   }
 }
 

@@ -93,9 +93,9 @@ tools::BenchRow row(std::int64_t m, double qjit_us, double lt_us, double ql_us =
 }
 
 TEST(ToolsBenchReportTest, GeomeansFollowTheBarsMRanges) {
-  const std::vector<tools::BenchRow> rows = {row(1, 10, 20, 10, 40), row(64, 10, 80), row(128, 10, 10),
-                                             row(512, 10, 0 /* baseline missing */), row(8192, 100, 105),
-                                             row(1000, 10, 30)};
+  const std::vector<tools::BenchRow> rows = {row(1, 10, 20, 10, 40), row(64, 10, 80),
+                                             row(128, 10, 10),       row(512, 10, 0 /* baseline missing */),
+                                             row(8192, 100, 105),    row(1000, 10, 30)};
   const auto groups = tools::group_geomeans(rows);
   ASSERT_EQ(groups.size(), 4u);
   EXPECT_EQ(groups[0].name, "M<=64");
@@ -147,9 +147,9 @@ TEST(BenchHarnessTest, DenseInt8PeakByDeviceName) {
 
 TEST(BenchHarnessTest, RotationCoversTwiceTheL2) {
   const std::int64_t l2 = 50 << 20;
-  EXPECT_EQ(bench::rotation_copies(16 << 20, l2), 7);    // 7 x 16 MiB >= 100 MiB
-  EXPECT_EQ(bench::rotation_copies(std::size_t{1} << 30, l2), 2);  // never fewer than two
-  EXPECT_EQ(bench::rotation_copies(1024, l2), 256);      // capped
+  EXPECT_EQ(bench::rotation_copies(16 << 20, l2), 7);                           // 7 x 16 MiB >= 100 MiB
+  EXPECT_EQ(bench::rotation_copies(std::size_t{1} << 30, l2), 2);               // never fewer than two
+  EXPECT_EQ(bench::rotation_copies(1024, l2), 256);                             // capped
   EXPECT_GE(bench::rotation_copies(16 << 20, 0) * (16 << 20), 2 * (50 << 20));  // unknown L2: a generous guess
 }
 

@@ -33,13 +33,15 @@ void expect_usage_error(const std::vector<std::string>& args, const std::string&
 
 TEST(ToolsInspectArgsTest, OpIsRequiredAndChecked) {
   expect_usage_error({"--n", "4096", "--k", "4096"}, "--op is required");
-  expect_usage_error({"--op", "conv2d", "--n", "4096", "--k", "4096"}, "--op must be quantized_linear or smooth_quant_linear");
+  expect_usage_error({"--op", "conv2d", "--n", "4096", "--k", "4096"},
+                     "--op must be quantized_linear or smooth_quant_linear");
 }
 
 TEST(ToolsInspectArgsTest, DimensionsAreRequiredAndInRange) {
   expect_usage_error({"--op", "quantized_linear", "--k", "4096"}, "--n is required");
   expect_usage_error({"--op", "quantized_linear", "--n", "4096"}, "--k is required");
-  expect_usage_error({"--op", "quantized_linear", "--n", "4096", "--k", "0"}, "--k must be an integer in [1, 2^31), got '0'");
+  expect_usage_error({"--op", "quantized_linear", "--n", "4096", "--k", "0"},
+                     "--k must be an integer in [1, 2^31), got '0'");
   expect_usage_error({"--op", "quantized_linear", "--n", "4096", "--k", "4096", "--m", "-3"}, "--m");
   expect_usage_error({"--op", "quantized_linear", "--n", "4096", "--k", "4096", "--m", "many"}, "--m");
 }
@@ -56,8 +58,9 @@ TEST(ToolsInspectArgsTest, ArchDtypeAndSmCountAreChecked) {
   expect_usage_error(with({"--sm-count", "-1"}), "--sm-count");
 }
 
-#define SKIP_WITHOUT_NVRTC() \
-  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << "the compile key needs NVRTC's version: " << runtime::nvrtc().status().to_string()
+#define SKIP_WITHOUT_NVRTC()         \
+  if (!runtime::nvrtc().has_value()) \
+  GTEST_SKIP() << "the compile key needs NVRTC's version: " << runtime::nvrtc().status().to_string()
 
 // Runs inspect --json against a private, empty cache and returns the parsed document.
 llvm::json::Object inspect_json(const std::vector<std::string>& args, const std::string& cache_dir) {
@@ -92,8 +95,8 @@ int boolean(const llvm::json::Object& o, const char* key) {
 TEST(ToolsInspectTest, Sm80SmoothQuantUsesThePortableFamily) {
   SKIP_WITHOUT_NVRTC();
   TempDir tmp;
-  auto doc = inspect_json({"--op", "smooth_quant_linear", "--m", "128", "--n", "4096", "--k", "4096", "--arch", "sm_80"},
-                          tmp.sub("cache"));
+  auto doc = inspect_json(
+      {"--op", "smooth_quant_linear", "--m", "128", "--n", "4096", "--k", "4096", "--arch", "sm_80"}, tmp.sub("cache"));
   EXPECT_EQ(str(doc, "arch"), "sm_80");
   const auto* kernels = doc.getArray("kernels");
   ASSERT_TRUE(kernels && kernels->size() == 1);  // SmoothQuant: the GEMM alone
@@ -113,8 +116,8 @@ TEST(ToolsInspectTest, Sm90aQuantizedLinearUsesTheHopperFamilyInText) {
   TempDir tmp;
   ScopedEnv env;
   env.set("QJIT_CACHE_DIR", tmp.sub("cache"));
-  const auto r = inspect({"--op", "quantized_linear", "--m", "2048", "--n", "4096", "--k", "4096", "--arch", "sm_90a",
-                          "--source"});
+  const auto r = inspect(
+      {"--op", "quantized_linear", "--m", "2048", "--n", "4096", "--k", "4096", "--arch", "sm_90a", "--source"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("kernel 1/2: quantize"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("family    gemm_sm90: sm_90a, and K=4096 suits TMA"), std::string::npos) << r.out;
@@ -138,8 +141,8 @@ TEST(ToolsInspectTest, Sm90aFallsBackToPortableWhenKDoesNotSuitTma) {
 TEST(ToolsInspectTest, FindsACachedEntryUnderItsKeyWithoutCompiling) {
   SKIP_WITHOUT_NVRTC();
   TempDir tmp;
-  const std::vector<std::string> args = {"--op", "smooth_quant_linear", "--m", "16", "--n", "1024", "--k", "512",
-                                         "--arch", "sm_80"};
+  const std::vector<std::string> args = {
+      "--op", "smooth_quant_linear", "--m", "16", "--n", "1024", "--k", "512", "--arch", "sm_80"};
   auto before = inspect_json(args, tmp.sub("cache"));
   const auto& gemm = *(*before.getArray("kernels"))[0].getAsObject();
   ASSERT_EQ(boolean(gemm, "cached"), 0);
