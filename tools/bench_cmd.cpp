@@ -129,10 +129,13 @@ int run_bench_command(int argc, char** argv) {
   cl::opt<bool> json_opt("json", cl::desc("print JSON instead of the markdown table"), cl::cat(cat));
   OptionScope option_scope(cat);
   cl::HideUnrelatedOptions(cat);
-  if (!parse_command_line(argc, argv, kCommand,
-                          "qjit bench: qjit against cuBLASLt (int8 and bf16) over a model's layer shapes\n\n"
-                          "  qjit bench --shapes data/llm_linear_shapes.csv --m 1,16,128,2048,8192 --csv out.csv\n"))
-    return kExitUsage;
+  std::string overview =
+      "qjit bench: qjit against cuBLASLt (int8 and bf16) over a model's layer shapes\n\n"
+      "  qjit bench --shapes data/llm_linear_shapes.csv --m 1,16,128,2048,8192 --csv out.csv\n";
+  if (!bench::built_with_cublaslt())
+    overview += "\nThis qjit was built without the cuBLASLt baseline (no CUDA toolkit headers at configure time): it "
+                "times qjit only.\n";
+  if (!parse_command_line(argc, argv, kCommand, overview.c_str())) return kExitUsage;
 
   Options o;
   if (shapes_opt.empty()) return usage_error(kCommand, "--shapes is required (a model,layer,N,K file)");
