@@ -8,5 +8,6 @@ int run_demo_command(int argc, char** argv);
 int run_quantize_command(int argc, char** argv);
 int run_cache_command(int argc, char** argv);
 int run_db_command(int argc, char** argv);
+int run_warmup_command(int argc, char** argv);
 
 }  // namespace qjit::tools
