@@ -3,12 +3,15 @@
 #include "ops/kernel_binding.h"
 
 #include "autotune/heuristic.h"
+#include <algorithm>
 #include <cstdlib>
 
 #include "codegen/gemm_s8_sm80.h"
 #include "codegen/gemm_s8_sm90.h"
 #include "codegen/quantize_rowwise.h"
+#include "ops/autotuner.h"
 #include "ops/kernel_service.h"
+#include "ops/tuning_store.h"
 #include "runtime/log.h"
 
 namespace qjit::ops {
@@ -64,14 +67,54 @@ std::size_t align16(std::size_t v) { return (v + 15) / 16 * 16; }
 
 }  // namespace
 
+namespace {
+
+codegen::TileConfig heuristic_for(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device) {
+  if (use_sm90(spec))
+    return tile_config(codegen::sm90_heuristic_config(sm90_spec(spec), spec.m_bucket, device.sm_count));
+  return autotune::heuristic_config(spec, device.sm_count);
+}
+
+// A tuned config is used only if it belongs to the family the plan would pick now (QJIT_DISABLE_SM90 or a new
+// qjit may change that) and still renders for the spec.
+bool usable(const codegen::KernelSpec& spec, const codegen::TileConfig& tuned, const codegen::TileConfig& heuristic) {
+  return tuned.family == heuristic.family && render(spec, tuned).has_value();
+}
+
+}  // namespace
+
 Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanPreference pref,
                                           const runtime::DeviceInfo& device) {
-  // TODO(issue 5): PlanPreference::Tuned / Autotune consult the tuning database and the autotuner.
-  (void)pref;
-  if (use_sm90(spec))
-    return tile_config(codegen::sm90_heuristic_config(sm90_spec(spec), spec.m_bucket,
-                                                      device.sm_count));
-  return autotune::heuristic_config(spec, device.sm_count);
+  const codegen::TileConfig heuristic = heuristic_for(spec, device);
+  if (pref == PlanPreference::Heuristic) return heuristic;
+  if (pref == PlanPreference::Tuned) {
+    if (auto r = TuningStore::process().find(spec, device)) {
+      if (usable(spec, r->config, heuristic)) return r->config;
+      QJIT_LOG_WARN("tuning", "tuned config {0} does not fit {1}; using the heuristic", r->config.to_string(),
+                    spec.to_string());
+    }
+    return heuristic;
+  }
+  // Autotune: time the candidates now, at the bucket's M, and record the winner for later Tuned selects.
+  QJIT_ASSIGN_OR_RETURN(TuneOutcome tuned, autotune_kernel(spec, spec.m_bucket, device, TuneOptions{}));
+  if (Status saved = TuningStore::process().record(tuned.record); !saved.ok())
+    QJIT_LOG_WARN("tuning", "could not save the tuning database: {0}", saved.to_string());
+  QJIT_LOG_INFO("tuning", "{0}: {1} ({2:F1} us) over the heuristic {3} ({4:F1} us), {5} candidates",
+                spec.to_string(), tuned.record.config.to_string(), tuned.record.time_us, heuristic.to_string(),
+                tuned.record.heuristic_time_us, tuned.record.candidates);
+  return tuned.record.config;
+}
+
+std::vector<codegen::TileConfig> sm90_tuning_space(const codegen::KernelSpec& spec) {
+  std::vector<codegen::TileConfig> out;
+  for (const codegen::Sm90Config& c : codegen::sm90_candidate_configs(sm90_spec(spec))) {
+    // Decode configs (tokens on wgmma's N side) serve M <= 128, prefill configs M >= 64; a token tile more than
+    // twice the bucket only wastes work.
+    if (c.swap_ab && (spec.m_bucket > 128 || c.block_m > 2 * std::max(spec.m_bucket, 8))) continue;
+    if (!c.swap_ab && spec.m_bucket < 64) continue;
+    out.push_back(tile_config(c));
+  }
+  return out;
 }
 
 Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config) {
@@ -87,14 +130,14 @@ Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::T
                                              std::string(codegen::kernel_family_name(config.family)));
 }
 
-runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m) {
+runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
+                               int sm_count) {
   codegen::LaunchDims d;
   switch (config.family) {
     case codegen::KernelFamily::Quantize: d = codegen::quantize_launch(spec, config, m); break;
     case codegen::KernelFamily::GemmSm80: d = codegen::gemm_s8_sm80_launch(spec, config, m); break;
     case codegen::KernelFamily::GemmSm90: {
-      // NOTE: the persistent grid is sized for 132 SMs (H100/H200); extra CTAs on a smaller part simply queue.
-      const auto l = codegen::gemm_s8_sm90_launch(sm90_spec(spec), sm90_config(config), m, 132);
+      const auto l = codegen::gemm_s8_sm90_launch(sm90_spec(spec), sm90_config(config), m, std::max(sm_count, 1));
       d.grid[0] = l.grid_x;
       d.grid[1] = l.grid_y;
       d.grid[2] = l.grid_z;
@@ -126,7 +169,7 @@ std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codege
 Status launch_gemm(const KernelBinding& g, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
                    CUstream stream) {
   const std::int64_t m = params.m;
-  const auto dims = launch_dims(g.spec, g.config, m);
+  const auto dims = launch_dims(g, m);
   codegen::GemmS8Params p = params;
   std::size_t counters_offset = 0, counters_bytes = 0;
   if (g.config.family == codegen::KernelFamily::GemmSm80 && g.config.split_k > 1) {
@@ -163,6 +206,7 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
   b.config = config;
   b.kernel = std::move(kernel);
   b.entry = source.entry;
+  b.sm_count = device.sm_count > 0 ? device.sm_count : 132;
   // Both families check 16-byte alignment at run time and fall back to narrower loads, so the plans need only
   // natural element alignment from the caller.
   b.operand_align = 1;

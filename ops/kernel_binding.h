@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "codegen/kernel_params.h"
 #include "codegen/kernel_spec.h"
@@ -22,13 +23,20 @@ struct KernelBinding {
   std::shared_ptr<const runtime::LoadedKernel> kernel;
   std::string entry;
   unsigned operand_align = 1;  // bytes: pointer and row-stride alignment the kernel's loads need (16 on fast paths)
+  int sm_count = 132;          // of the device it was bound for: the persistent Hopper grid is one CTA per SM
 };
 
-// The config for `spec` under `pref` (the tuning database for Tuned, else the heuristic).
+// The config for `spec` under `pref`: Heuristic -> the family's heuristic; Tuned -> the tuning database's record
+// for this device (TuningStore), else the heuristic; Autotune -> times the candidates now (autotuner.h), records
+// the winner, returns it.
 Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanPreference pref,
                                           const runtime::DeviceInfo& device);
 Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config);
-runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m);
+runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
+                               int sm_count = 132);
+inline runtime::LaunchDims launch_dims(const KernelBinding& k, std::int64_t m) {
+  return launch_dims(k.spec, k.config, m, k.sm_count);
+}
 std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m);
 
 // Everything a GEMM launch needs besides the kernel: the family-specific parameter block (the plain GemmS8Params,
@@ -43,6 +51,9 @@ Result<KernelBinding> bind_kernel(const codegen::KernelSpec& spec, PlanPreferenc
 // Same with a given config (the autotuner's candidates).
 Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
                                        const runtime::DeviceInfo& device);
+
+// The Hopper family's candidate configs for `spec`, restricted to its M bucket.
+std::vector<codegen::TileConfig> sm90_tuning_space(const codegen::KernelSpec& spec);
 
 // The arch qjit compiles for on `device`: its own, which for Hopper means the sm_90a target.
 inline int target_arch(const runtime::DeviceInfo& device) { return device.arch; }

@@ -210,7 +210,7 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
     qp.ldq = a.act_q_scratch.row_stride;
     qp.scale = static_cast<float*>(const_cast<void*>(a.act_scale_scratch.data));
     qp.m = static_cast<std::int32_t>(m);
-    QJIT_TRY(c.quantize.kernel->launch(ops::launch_dims(c.quantize.spec, c.quantize.config, m), stream.handle(), &qp));
+    QJIT_TRY(c.quantize.kernel->launch(ops::launch_dims(c.quantize, m), stream.handle(), &qp));
   }
   codegen::GemmS8Params p{};
   p.a = c.smooth_quant ? a.activation.data : a.act_q_scratch.data;

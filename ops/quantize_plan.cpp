@@ -130,9 +130,9 @@ Status run(const QuantizeCore& c, const Stream& stream, Workspace ws, const Quan
     QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
     p.absmax_bits = static_cast<std::uint32_t*>(ws.data);
     QJIT_CU(*api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(ws.data), 0u, 1, stream.handle());
-    QJIT_TRY(c.absmax.kernel->launch(ops::launch_dims(c.absmax.spec, c.absmax.config, m), stream.handle(), &p));
+    QJIT_TRY(c.absmax.kernel->launch(ops::launch_dims(c.absmax, m), stream.handle(), &p));
   }
-  return c.main.kernel->launch(ops::launch_dims(c.main.spec, c.main.config, m), stream.handle(), &p);
+  return c.main.kernel->launch(ops::launch_dims(c.main, m), stream.handle(), &p);
 }
 
 std::string describe(const QuantizeCore& c) { return c.description; }

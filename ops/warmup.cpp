@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <functional>
 #include <unordered_map>
 
@@ -17,6 +16,7 @@
 #include "ops/kernel_binding.h"
 #include "ops/kernel_service.h"
 #include "ops/linear_specs.h"
+#include "ops/tuning_store.h"
 #include "runtime/log.h"
 
 namespace qjit::ops {
@@ -24,27 +24,30 @@ namespace {
 
 constexpr std::string_view kArchForms = "sm_80, sm_86, sm_89 or sm_90a (also 80, 86, 89, 90, sm_90)";
 
-// NOTE: must agree with kernel_binding.cpp's use_sm90(): with QJIT_DISABLE_SM90=1 the plans never run the Hopper
-// family, so a tuned gemm_sm90 record is not what they would load either, and warming it would waste the compile.
-bool sm90_disabled() {
-  const char* v = std::getenv("QJIT_DISABLE_SM90");
-  return v && std::string_view(v) == "1";
-}
-
 struct Pending {
   WarmupKernel kernel;
   codegen::Source source;
 };
 
-// The config the plan would choose for `spec`, rendered. Failures land in the returned kernel's error.
+// The config the plan would choose for `spec` under PlanPreference::Tuned, rendered; failures land in the
+// returned kernel's error. NOTE: mirrors choose_config's Tuned branch (kernel_binding.cpp): the record found by
+// find_tuned_record is used only when it is of the family the heuristic picks now (QJIT_DISABLE_SM90, or a K the
+// Hopper family cannot take, change that) and renders; otherwise the heuristic's config, which the plan loads too.
 Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& req,
                           const runtime::DeviceInfo& device, WarmupReport& report) {
   Pending p;
   p.kernel.spec = spec;
+  auto heuristic = choose_config(spec, PlanPreference::Heuristic, device);
+  if (!heuristic) {
+    p.kernel.error = heuristic.error();
+    return p;
+  }
   if (req.tuning_db && !req.device_name.empty()) {
-    const autotune::TuningRecord* r = req.tuning_db->find(autotune::tuning_key(spec, req.device_name, req.sm_count));
-    if (r && !(r->config.family == codegen::KernelFamily::GemmSm90 && sm90_disabled())) {
-      auto src = render(spec, r->config);
+    if (const autotune::TuningRecord* r = find_tuned_record(*req.tuning_db, spec, req.device_name, req.sm_count)) {
+      Result<codegen::Source> src = Status(
+          StatusCode::Unsupported,
+          "the plan picks the " + std::string(codegen::kernel_family_name(heuristic->family)) + " family here");
+      if (r->config.family == heuristic->family) src = render(spec, r->config);
       if (src) {
         p.kernel.config = r->config;
         p.kernel.tuned = true;
@@ -52,17 +55,12 @@ Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& 
         return p;
       }
       ++report.tuned_rejected;
-      QJIT_LOG_WARN("warmup", "tuned config {0} for {1} does not render ({2}); using the heuristic",
-                    r->config.to_string(), spec.to_string(), src.error().message());
+      QJIT_LOG_WARN("warmup", "tuned config {0} does not fit {1} ({2}); using the heuristic", r->config.to_string(),
+                    spec.to_string(), src.error().message());
     }
   }
-  auto config = choose_config(spec, PlanPreference::Heuristic, device);
-  if (!config) {
-    p.kernel.error = config.error();
-    return p;
-  }
-  p.kernel.config = *config;
-  auto src = render(spec, *config);
+  p.kernel.config = *heuristic;
+  auto src = render(spec, *heuristic);
   if (!src) {
     p.kernel.error = src.error();
     return p;

@@ -26,4 +26,8 @@ struct DeviceInfo {
 // when none is current. DriverUnavailable without a usable GPU.
 Result<DeviceInfo> current_device();
 
+// Makes device `ordinal`'s primary context current on the calling thread (for tools that drive several GPUs, one
+// thread each) and returns its info. InvalidArgument names the ordinal and the device count when out of range.
+Result<DeviceInfo> use_device(int ordinal);
+
 }  // namespace qjit::runtime

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU step in one call (for the lent GPU machine, run from the repository root with the release build carried
 # in build/release): GPU tests, the demo, then the benchmarks; logs under $OUT, a short table last.
-# Usage: scripts/gpu-check.sh [tests|bench|all] [gtest filter] [benchmark filter]
+# Usage: scripts/gpu-check.sh [STEPS] [gtest filter] [benchmark filter]
+#   STEPS: comma-separated from tests, tune, select, bench, qbench (qjit bench), or all (default)
 set -uo pipefail
 what=${1:-all}
 filter=${2:-*}
@@ -12,7 +13,8 @@ export QJIT_CACHE_DIR=${QJIT_CACHE_DIR:-/tmp/qjit-cache}
 B=build/release
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 status=0
-if [ "$what" = tests ] || [ "$what" = all ]; then
+want() { [ "$what" = all ] || [[ ",$what," == *",$1,"* ]]; }
+if want tests; then
   echo "== GPU tests (filter $filter)"
   timeout 330 $B/tests/qjit_gpu_tests --gtest_filter="$filter" --gtest_output=xml:"$OUT/gpu_tests.xml" 2>&1 \
     | tee "$OUT/gpu_tests.log" | grep -E "^\[( +OK|  FAILED|  PASSED|  SKIPPED) |Failure|error|Value of|Expected|Which is|output\[|act_|seed" | head -80
@@ -24,7 +26,20 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
   echo "== demo"
   timeout 60 $B/tools/qjit demo 2>&1 | tee "$OUT/demo.log" | tail -12
 fi
-if [ "$what" = bench ] || [ "$what" = all ]; then
+if want tune; then
+  echo "== qjit tune: one layer (4096x4096) over 8 M buckets, QuantizedLinear kernels"
+  printf 'model,layer,N,K\nllama-2-7b,q_proj,4096,4096\n' > "$OUT/one_layer.csv"
+  export QJIT_TUNING_DB="$OUT/tuning.json"
+  /usr/bin/time -f "tune wall %e s" timeout 200 $B/tools/qjit tune --shapes "$OUT/one_layer.csv" \
+    --m 1,16,64,128,256,1024,2048,8192 2> "$OUT/tune.err" | tee "$OUT/tune.md" | tail -20
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  tail -3 "$OUT/tune.err"
+fi
+if want select; then
+  echo "== select latency"
+  timeout 60 $B/bench/select_bench --benchmark_min_time=0.2 2>&1 | tee "$OUT/select_bench.log" | grep -E "^BM_"
+fi
+if want bench; then
   echo "== benchmarks (filter $bench_filter)"
   timeout 180 $B/bench/gemm_s8_bench --benchmark_filter="$bench_filter" --benchmark_out="$OUT/gemm_s8_bench.json" \
     --benchmark_out_format=json > "$OUT/gemm_s8_bench.log" 2>&1

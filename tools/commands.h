@@ -7,6 +7,7 @@ namespace qjit::tools {
 int run_demo_command(int argc, char** argv);
 int run_quantize_command(int argc, char** argv);
 int run_cache_command(int argc, char** argv);
+int run_tune_command(int argc, char** argv);
 int run_db_command(int argc, char** argv);
 int run_warmup_command(int argc, char** argv);
 

@@ -15,6 +15,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"demo", qjit::tools::run_demo_command, "quantize a synthetic layer, JIT-compile its kernels, run and check them"},
     {"quantize", qjit::tools::run_quantize_command, "smooth and quantize a model's linears (safetensors in and out)"},
+    {"tune", qjit::tools::run_tune_command, "autotune the kernels of a model's layer shapes into the tuning database"},
     {"cache", qjit::tools::run_cache_command, "inspect and manage the kernel cache: stats | ls | verify | prune | clear"},
     {"warmup", qjit::tools::run_warmup_command, "compile a model's kernels into the cache for a target arch (no GPU)"},
     {"db", qjit::tools::run_db_command, "show and merge tuning databases: merge OUT IN... | show [PATH]"},

@@ -115,7 +115,7 @@ template <class T>
                           d_out.fill_bytes(0xff), d_q.fill_bytes(0x7f), d_s.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
 
-  auto plan = QuantizedLinearPlan<T>::select(Stream(), QuantizedLinearDescriptor::make<T>(c.m, c.n, c.k, c.bias));
+  auto plan = QuantizedLinearPlan<T>::select(Stream(), QuantizedLinearDescriptor::make<T>(c.m, c.n, c.k, c.bias), c.pref);
   if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   typename QuantizedLinearPlan<T>::Args args;
   args.activation = TensorRef<T, 2>::strided(d_act.get<T>(), c.m, c.k, lda);
@@ -169,7 +169,7 @@ template <class T>
   for (const Status& s : {d_a.upload(a), d_w.upload(w), d_ws.upload(w_scale), d_bias.upload(bias), d_out.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
   auto plan = SmoothQuantLinearPlan<T>::select(Stream(),
-                                               SmoothQuantLinearDescriptor::make<T>(c.m, c.n, c.k, act_scale, c.bias));
+                                               SmoothQuantLinearDescriptor::make<T>(c.m, c.n, c.k, act_scale, c.bias), c.pref);
   if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   typename SmoothQuantLinearPlan<T>::Args args;
   args.act_q = TensorRef<std::int8_t, 2>::strided(d_a.get<std::int8_t>(), c.m, c.k, lda);

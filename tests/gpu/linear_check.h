@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "qjit/element.h"
+#include "qjit/stream.h"
 
 namespace qjit::testing {
 
@@ -18,6 +19,7 @@ struct LinearCase {
   bool bias = false;
   std::int64_t act_row_pad = 0;  // activation / act_q row stride = K + pad
   std::int64_t out_row_pad = 0;  // output row stride = N + pad
+  PlanPreference pref = PlanPreference::Heuristic;
   std::string to_string() const;
 };
 

@@ -1,0 +1,62 @@
+// TuningStore: lazy load, lookups with epilogue-variant fallbacks, merge-on-save.
+#include "ops/tuning_store.h"
+
+#include "runtime/log.h"
+
+namespace qjit::ops {
+
+TuningStore& TuningStore::process() {
+  static TuningStore* store = new TuningStore();  // NOTE: leaked on purpose: plans may be selected during exit
+  return *store;
+}
+
+void TuningStore::load_locked() {
+  if (loaded_) return;
+  loaded_ = true;
+  path_ = autotune::default_tuning_db_path();
+  auto db = autotune::TuningDb::load(path_);
+  if (!db) {
+    QJIT_LOG_WARN("tuning", "ignoring the tuning database: {0}", db.error().to_string());
+    return;
+  }
+  db_ = std::move(*db);
+  QJIT_LOG_INFO("tuning", "loaded {0} tuned configs from {1}", db_.size(), path_);
+}
+
+std::string TuningStore::path() {
+  std::lock_guard<std::mutex> lock(mu_);
+  load_locked();
+  return path_;
+}
+
+const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, const codegen::KernelSpec& spec,
+                                                const std::string& device_name, int sm_count) {
+  const autotune::TuningKey key = autotune::tuning_key(spec, device_name, sm_count);
+  const bool gemm = spec.op == codegen::KernelOp::GemmS8;
+  for (int variant = 0; variant < (gemm ? 4 : 1); ++variant) {
+    autotune::TuningKey k = key;
+    if (variant & 1) k.per_token_scale = !k.per_token_scale;
+    if (variant & 2) k.has_bias = !k.has_bias;
+    if (const autotune::TuningRecord* r = db.find(k)) return r;
+  }
+  return nullptr;
+}
+
+std::optional<autotune::TuningRecord> TuningStore::find(const codegen::KernelSpec& spec,
+                                                        const runtime::DeviceInfo& device) {
+  std::lock_guard<std::mutex> lock(mu_);
+  load_locked();
+  if (const autotune::TuningRecord* r = find_tuned_record(db_, spec, device.name, device.sm_count)) return *r;
+  return std::nullopt;
+}
+
+Status TuningStore::record(const autotune::TuningRecord& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  load_locked();
+  db_.put(r);
+  // Re-read what other processes saved meanwhile, so this save does not drop their records.
+  if (auto on_disk = autotune::TuningDb::load(path_); on_disk.has_value()) db_.merge(*on_disk);
+  return db_.save(path_);
+}
+
+}  // namespace qjit::ops

@@ -1,0 +1,45 @@
+// The process's view of the tuning database: loaded once from autotune::default_tuning_db_path() on first use,
+// consulted by PlanPreference::Tuned, extended by PlanPreference::Autotune. A database that cannot be read (corrupt,
+// another qjit version) is logged once and treated as empty, so Tuned degrades to the heuristic instead of failing
+// select(). Recording re-reads the file, merges and saves atomically, so processes tuning side by side lose
+// nothing but a race on the very same key (where either winner is a measured best).
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "autotune/tuning_db.h"
+#include "codegen/kernel_spec.h"
+#include "qjit/status.h"
+#include "runtime/device.h"
+
+namespace qjit::ops {
+
+// The lookup policy Tuned uses, on any database (TuningStore on the process's; `qjit warmup --tuning-db` on the
+// one it was given, so it warms exactly the kernels the plans will pick): the exact key first; then the same GEMM
+// with the other scale mode and/or bias (those change only the epilogue, so the mainloop's best tile carries over).
+const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, const codegen::KernelSpec& spec,
+                                                const std::string& device_name, int sm_count);
+
+class TuningStore {
+ public:
+  static TuningStore& process();
+
+  // The tuned config for `spec` on `device`, if any (find_tuned_record on the process's database).
+  std::optional<autotune::TuningRecord> find(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device);
+  // Adds `r` (kept if faster than what is there) and persists the database.
+  Status record(const autotune::TuningRecord& r);
+  std::string path();
+
+ private:
+  TuningStore() = default;
+  void load_locked();
+
+  std::mutex mu_;
+  bool loaded_ = false;
+  std::string path_;
+  autotune::TuningDb db_;
+};
+
+}  // namespace qjit::ops
