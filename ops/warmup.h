@@ -2,8 +2,8 @@
 // on a target arch, so the engine's first `select` of each layer is a disk hit instead of a second of NVRTC. For
 // each (N, K, M) work item and plan kind it takes the plans' own kernel specs (ops::linear_kernel_specs), chooses
 // the config a Tuned plan would (the tuning database's record for the device, found and vetted as choose_config
-// does, else the heuristic), renders, deduplicates identical sources and compiles them in parallel through the process's
-// KernelService (memory -> disk store -> NVRTC, storing what it compiles).
+// does, else the heuristic), renders, deduplicates identical sources and compiles them in parallel through the
+// process's KernelService (memory -> disk store -> NVRTC, storing what it compiles).
 #pragma once
 
 #include <cstdint>
