@@ -29,18 +29,24 @@ std::string TuningStore::path() {
   return path_;
 }
 
-std::optional<autotune::TuningRecord> TuningStore::find(const codegen::KernelSpec& spec,
-                                                        const runtime::DeviceInfo& device) {
-  std::lock_guard<std::mutex> lock(mu_);
-  load_locked();
-  autotune::TuningKey key = autotune::tuning_key(spec, device.name, device.sm_count);
+const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, const codegen::KernelSpec& spec,
+                                                const std::string& device_name, int sm_count) {
+  const autotune::TuningKey key = autotune::tuning_key(spec, device_name, sm_count);
   const bool gemm = spec.op == codegen::KernelOp::GemmS8;
   for (int variant = 0; variant < (gemm ? 4 : 1); ++variant) {
     autotune::TuningKey k = key;
     if (variant & 1) k.per_token_scale = !k.per_token_scale;
     if (variant & 2) k.has_bias = !k.has_bias;
-    if (const autotune::TuningRecord* r = db_.find(k)) return *r;
+    if (const autotune::TuningRecord* r = db.find(k)) return r;
   }
+  return nullptr;
+}
+
+std::optional<autotune::TuningRecord> TuningStore::find(const codegen::KernelSpec& spec,
+                                                        const runtime::DeviceInfo& device) {
+  std::lock_guard<std::mutex> lock(mu_);
+  load_locked();
+  if (const autotune::TuningRecord* r = find_tuned_record(db_, spec, device.name, device.sm_count)) return *r;
   return std::nullopt;
 }
 

@@ -16,12 +16,17 @@
 
 namespace qjit::ops {
 
+// The lookup policy Tuned uses, on any database (TuningStore on the process's; `qjit warmup --tuning-db` on the
+// one it was given, so it warms exactly the kernels the plans will pick): the exact key first; then the same GEMM
+// with the other scale mode and/or bias (those change only the epilogue, so the mainloop's best tile carries over).
+const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, const codegen::KernelSpec& spec,
+                                                const std::string& device_name, int sm_count);
+
 class TuningStore {
  public:
   static TuningStore& process();
 
-  // The tuned config for `spec` on `device`, if any. The exact key first; then the same GEMM with the other
-  // scale mode and/or bias (those change only the epilogue, so the mainloop's best tile carries over).
+  // The tuned config for `spec` on `device`, if any (find_tuned_record on the process's database).
   std::optional<autotune::TuningRecord> find(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device);
   // Adds `r` (kept if faster than what is there) and persists the database.
   Status record(const autotune::TuningRecord& r);

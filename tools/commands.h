@@ -10,5 +10,7 @@ int run_cache_command(int argc, char** argv);
 int run_bench_command(int argc, char** argv);
 int run_inspect_command(int argc, char** argv);
 int run_tune_command(int argc, char** argv);
+int run_db_command(int argc, char** argv);
+int run_warmup_command(int argc, char** argv);
 
 }  // namespace qjit::tools

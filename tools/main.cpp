@@ -17,6 +17,8 @@ constexpr Subcommand kSubcommands[] = {
     {"quantize", qjit::tools::run_quantize_command, "smooth and quantize a model's linears (safetensors in and out)"},
     {"tune", qjit::tools::run_tune_command, "autotune the kernels of a model's layer shapes into the tuning database"},
     {"cache", qjit::tools::run_cache_command, "inspect and manage the kernel cache: stats | ls | verify | prune | clear"},
+    {"warmup", qjit::tools::run_warmup_command, "compile a model's kernels into the cache for a target arch (no GPU)"},
+    {"db", qjit::tools::run_db_command, "show and merge tuning databases: merge OUT IN... | show [PATH]"},
     {"bench", qjit::tools::run_bench_command, "time qjit against cuBLASLt (int8 and bf16) over a model's shapes"},
     {"inspect", qjit::tools::run_inspect_command, "show a layer's kernels: spec, config, family, key, cache, SASS"},
 };

@@ -1,0 +1,249 @@
+// run_warmup and its small parsers (see warmup.h). Work happens in three passes: choose + render on the calling
+// thread (cheap, deterministic order), deduplicate by rendered source (distinct specs often render the same kernel:
+// the quantize kernel does not depend on N or the M bucket), then compile on an llvm::ThreadPool, each task writing
+// only its own slot of the report.
+#include "ops/warmup.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <unordered_map>
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/ThreadPool.h"
+#include "llvm/Support/Threading.h"
+#include "ops/kernel_binding.h"
+#include "ops/kernel_service.h"
+#include "ops/linear_specs.h"
+#include "ops/tuning_store.h"
+#include "runtime/log.h"
+
+namespace qjit::ops {
+namespace {
+
+constexpr std::string_view kArchForms = "sm_80, sm_86, sm_89 or sm_90a (also 80, 86, 89, 90, sm_90)";
+
+struct Pending {
+  WarmupKernel kernel;
+  codegen::Source source;
+};
+
+// The config the plan would choose for `spec` under PlanPreference::Tuned, rendered; failures land in the
+// returned kernel's error. NOTE: mirrors choose_config's Tuned branch (kernel_binding.cpp): the record found by
+// find_tuned_record is used only when it is of the family the heuristic picks now (QJIT_DISABLE_SM90, or a K the
+// Hopper family cannot take, change that) and renders; otherwise the heuristic's config, which the plan loads too.
+Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& req,
+                          const runtime::DeviceInfo& device, WarmupReport& report) {
+  Pending p;
+  p.kernel.spec = spec;
+  auto heuristic = choose_config(spec, PlanPreference::Heuristic, device);
+  if (!heuristic) {
+    p.kernel.error = heuristic.error();
+    return p;
+  }
+  if (req.tuning_db && !req.device_name.empty()) {
+    if (const autotune::TuningRecord* r = find_tuned_record(*req.tuning_db, spec, req.device_name, req.sm_count)) {
+      Result<codegen::Source> src = Status(
+          StatusCode::Unsupported,
+          "the plan picks the " + std::string(codegen::kernel_family_name(heuristic->family)) + " family here");
+      if (r->config.family == heuristic->family) src = render(spec, r->config);
+      if (src) {
+        p.kernel.config = r->config;
+        p.kernel.tuned = true;
+        p.source = std::move(src).value();
+        return p;
+      }
+      ++report.tuned_rejected;
+      QJIT_LOG_WARN("warmup", "tuned config {0} does not fit {1} ({2}); using the heuristic", r->config.to_string(),
+                    spec.to_string(), src.error().message());
+    }
+  }
+  p.kernel.config = *heuristic;
+  auto src = render(spec, *heuristic);
+  if (!src) {
+    p.kernel.error = src.error();
+    return p;
+  }
+  p.source = std::move(src).value();
+  return p;
+}
+
+}  // namespace
+
+std::string_view warmup_plan_name(WarmupPlan p) noexcept {
+  return p == WarmupPlan::QuantizedLinear ? "ql" : "sq";
+}
+
+Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text) {
+  llvm::SmallVector<llvm::StringRef, 4> items;
+  llvm::StringRef(text.data(), text.size()).split(items, ',');
+  std::vector<WarmupPlan> plans;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const llvm::StringRef item = items[i].trim();
+    WarmupPlan p;
+    if (item == "ql" || item == "quantized") p = WarmupPlan::QuantizedLinear;
+    else if (item == "sq" || item == "smoothquant") p = WarmupPlan::SmoothQuant;
+    else
+      return Status(StatusCode::InvalidArgument,
+                    llvm::formatv("plan list item {0} must be ql (QuantizedLinear) or sq (SmoothQuant), got '{1}'",
+                                  i + 1, item.take_front(40)).str());
+    if (std::find(plans.begin(), plans.end(), p) == plans.end()) plans.push_back(p);
+  }
+  return plans;
+}
+
+Result<int> parse_target_arch(std::string_view text) {
+  const llvm::StringRef t = llvm::StringRef(text.data(), text.size()).trim();
+  if (t == "sm_80" || t == "80") return 80;
+  if (t == "sm_86" || t == "86") return 86;
+  if (t == "sm_89" || t == "89") return 89;
+  if (t == "sm_90a" || t == "sm_90" || t == "90") return 90;
+  return Status(StatusCode::InvalidArgument,
+                llvm::formatv("--arch must be {0}, got '{1}'", kArchForms, t.take_front(40)).str());
+}
+
+Result<ElementKind> parse_warmup_dtype(std::string_view text) {
+  const auto e = codegen::parse_element_name(text);
+  if (!e || !is_floating(*e))
+    return Status(StatusCode::InvalidArgument, "--dtype must be f16, bf16, f32 or f64, got '" +
+                                                   std::string(text.substr(0, 40)) + "'");
+  return *e;
+}
+
+Result<std::pair<std::string, int>> pick_tuning_device(const autotune::TuningDb& db,
+                                                       const std::optional<std::string>& device,
+                                                       std::optional<int> sm_count) {
+  std::vector<std::pair<std::string, int>> devices;  // distinct (name, SMs) in the database
+  for (const auto& r : db.records()) {
+    const auto d = std::make_pair(r.key.device, r.key.sm_count);
+    if (std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
+  }
+  auto list = [&] {
+    std::string s;
+    for (const auto& [name, sms] : devices) s += llvm::formatv("{0}'{1}' ({2} SMs)", s.empty() ? "" : ", ", name, sms);
+    return s;
+  };
+  if (!device) {
+    if (devices.empty()) return std::make_pair(std::string(), sm_count.value_or(0));
+    if (devices.size() > 1)
+      return Status(StatusCode::InvalidArgument,
+                    "the tuning database holds configs for several devices (" + list() +
+                        "); name the target with --device NAME (and --sm-count N)");
+    if (sm_count && *sm_count != devices[0].second)
+      return Status(StatusCode::InvalidArgument,
+                    llvm::formatv("--sm-count {0} matches no device of the tuning database ({1}); name one with "
+                                  "--device NAME --sm-count N", *sm_count, list()).str());
+    return devices[0];
+  }
+  std::vector<int> counts;
+  for (const auto& [name, sms] : devices)
+    if (name == *device && (!sm_count || sms == *sm_count)) counts.push_back(sms);
+  if (counts.size() > 1)
+    return Status(StatusCode::InvalidArgument,
+                  "the tuning database holds '" + *device + "' with several SM counts (" + list() +
+                      "); pass --sm-count N");
+  if (counts.empty()) {
+    // The plans look records up by the device's own name, so on this device they would find none either: the
+    // warmup then compiles the heuristic's kernels, which is what the engine will load. Say so loudly.
+    QJIT_LOG_WARN("warmup", "the tuning database has no configs for '{0}'{1} (it holds {2}); using the heuristic",
+                  *device, sm_count ? llvm::formatv(" with {0} SMs", *sm_count).str() : "",
+                  devices.empty() ? "nothing" : list());
+    return std::make_pair(*device, sm_count.value_or(0));
+  }
+  return std::make_pair(*device, counts[0]);
+}
+
+Result<WarmupReport> run_warmup(const WarmupRequest& req) {
+  if (!codegen::is_supported_arch(req.arch))
+    return Status(StatusCode::InvalidArgument,
+                  llvm::formatv("WarmupRequest.arch must be one of 80, 86, 87, 89, 90, got {0}", req.arch).str());
+  if (req.items.empty()) return Status(StatusCode::InvalidArgument, "WarmupRequest.items must not be empty");
+  if (req.plans.empty()) return Status(StatusCode::InvalidArgument, "WarmupRequest.plans must not be empty");
+  if (req.bias_modes.empty()) return Status(StatusCode::InvalidArgument, "WarmupRequest.bias_modes must not be empty");
+  if (req.sm_count < 1)
+    return Status(StatusCode::InvalidArgument,
+                  llvm::formatv("WarmupRequest.sm_count must be >= 1, got {0}", req.sm_count).str());
+  const auto t0 = std::chrono::steady_clock::now();
+  runtime::DeviceInfo device;  // synthetic: what the heuristic reads of the target
+  device.arch = req.arch;
+  device.sm_count = req.sm_count;
+  device.name = req.device_name;
+  device.max_smem_optin = codegen::max_dynamic_smem_bytes(req.arch);
+
+  WarmupReport report;
+  std::vector<Pending> pending;
+  std::vector<codegen::KernelSpec> seen_specs;  // with the config they chose, to skip re-rendering
+  std::unordered_multimap<std::size_t, std::size_t> by_source;  // hash of source text -> slot in `pending`
+  auto need = [&](const codegen::KernelSpec& spec, const std::string& used_by) {
+    ++report.kernel_requests;
+    for (std::size_t i = 0; i < seen_specs.size(); ++i)
+      if (seen_specs[i] == spec) return;
+    Pending p = choose_and_render(spec, req, device, report);
+    p.kernel.used_by = used_by;
+    seen_specs.push_back(spec);
+    if (!p.kernel.error.ok()) {
+      pending.push_back(std::move(p));
+      return;
+    }
+    const std::size_t h = std::hash<std::string>{}(p.source.text);
+    auto [lo, hi] = by_source.equal_range(h);
+    for (auto it = lo; it != hi; ++it)
+      if (pending[it->second].source.text == p.source.text && pending[it->second].source.entry == p.source.entry)
+        return;
+    by_source.emplace(h, pending.size());
+    pending.push_back(std::move(p));
+  };
+  for (const auto& item : req.items)
+    for (WarmupPlan plan : req.plans)
+      for (bool bias : req.bias_modes) {
+        LinearShape shape;
+        shape.smooth_quant = plan == WarmupPlan::SmoothQuant;
+        shape.m = item.m;
+        shape.n = item.n;
+        shape.k = item.k;
+        shape.activation = req.dtype;
+        shape.output = req.dtype;
+        shape.has_bias = bias;
+        const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
+        const std::string used_by = llvm::formatv("{0} n={1} k={2} m={3} {4}{5}", item.label, item.n, item.k, item.m,
+                                                  warmup_plan_name(plan), bias ? " bias" : "").str();
+        if (specs.quantize) need(*specs.quantize, used_by);
+        need(specs.gemm, used_by);
+      }
+
+  KernelService& service = KernelService::process();
+  if (auto store = service.store()) report.cache_dir = store->options().writable_dir;
+  {
+    llvm::ThreadPool pool(llvm::hardware_concurrency(req.jobs));
+    for (auto& p : pending) {
+      if (!p.kernel.error.ok()) continue;
+      p.kernel.entry = p.source.entry;
+      pool.async([&p, &service, arch = req.arch] {
+        const auto start = std::chrono::steady_clock::now();
+        auto compiled = service.obtain(p.source, arch);
+        if (!compiled) {
+          p.kernel.error = compiled.error();
+          p.kernel.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          return;
+        }
+        p.kernel.outcome = compiled->compiled_now ? WarmupOutcome::Compiled : WarmupOutcome::Cached;
+        p.kernel.seconds = compiled->seconds;
+      });
+    }
+    pool.wait();
+  }
+  for (auto& p : pending) {
+    WarmupKernel& k = p.kernel;
+    if (!k.error.ok()) k.outcome = WarmupOutcome::Failed;
+    report.cached += k.outcome == WarmupOutcome::Cached;
+    report.compiled += k.outcome == WarmupOutcome::Compiled;
+    report.failed += k.outcome == WarmupOutcome::Failed;
+    report.tuned += k.tuned;
+    report.kernels.push_back(std::move(k));
+  }
+  report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+}  // namespace qjit::ops
