@@ -35,9 +35,32 @@ if want tune; then
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   tail -3 "$OUT/tune.err"
 fi
+if want tuneall; then
+  echo "== qjit tune: every model shape, QuantizedLinear kernels, M ${TUNE_M:=1,16,64,128,512,2048,8192}"
+  export QJIT_TUNING_DB="$OUT/tuning.json"
+  /usr/bin/time -f "tune wall %e s" timeout ${TUNE_TIMEOUT:-330} $B/tools/qjit tune --shapes data/llm_linear_shapes.csv \
+    --m "$TUNE_M" 2> "$OUT/tune_all.err" > "$OUT/tune_all.md"
+  [ $? -eq 0 ] || status=1
+  grep -E "^\|" "$OUT/tune_all.md" | awk -F'|' 'NR>2 && $3 ~ /gemm/ {print}' | head -70
+  tail -2 "$OUT/tune_all.md"; grep -E "BUG|failed|wall" "$OUT/tune_all.err" | head
+fi
+if want tune80; then
+  echo "== qjit tune on the portable sm80 path (QJIT_DISABLE_SM90=1): 8192^3 and 4096^2 decode"
+  printf 'model,layer,N,K\nsquare,8192,8192,8192\nllama-2-7b,o_proj,4096,4096\n' > /tmp/sm80_shapes.csv
+  QJIT_DISABLE_SM90=1 QJIT_TUNING_DB=/tmp/tuning80.json timeout 240 $B/tools/qjit tune --shapes /tmp/sm80_shapes.csv \
+    --m 1,8192 --plans sq 2> /tmp/tune80.err | grep -E "^\||tuned in" | tee "$OUT/tune80.md"
+  grep -E "BUG|failed" /tmp/tune80.err | head
+fi
 if want select; then
   echo "== select latency"
   timeout 60 $B/bench/select_bench --benchmark_min_time=0.2 2>&1 | tee "$OUT/select_bench.log" | grep -E "^BM_"
+fi
+if want qbench; then
+  echo "== qjit bench (filter ${QBENCH_FILTER:=.}, pref ${QBENCH_PREF:=tuned}, M ${QBENCH_M:=1,16,64,128,512,2048,8192})"
+  timeout ${QBENCH_TIMEOUT:-400} $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --m "$QBENCH_M" \
+    --filter "$QBENCH_FILTER" --pref "$QBENCH_PREF" --csv "$OUT/bench.csv" > "$OUT/bench.md" 2> "$OUT/bench.err"
+  [ $? -eq 0 ] || status=1
+  cat "$OUT/bench.md"; tail -5 "$OUT/bench.err"
 fi
 if want bench; then
   echo "== benchmarks (filter $bench_filter)"

@@ -232,6 +232,7 @@ int run_tune_command(int argc, char** argv) {
   options.max_candidates = a.max_candidates;
   std::vector<Done> done(tasks.size());
   std::atomic<std::size_t> next{0};
+  std::mutex db_mu;
   Progress progress(static_cast<int>(tasks.size()));
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> workers;
@@ -243,6 +244,13 @@ int run_tune_command(int argc, char** argv) {
         done[i].device = ordinal;
         done[i].outcome = device ? ops::autotune_kernel(tasks[i].spec, tasks[i].m, *device, options)
                                  : Result<ops::TuneOutcome>(device.error());
+        if (done[i].outcome.has_value()) {
+          // Saved after every kernel, so a job killed at its time limit keeps what it measured.
+          std::lock_guard<std::mutex> lock(db_mu);
+          db->put(done[i].outcome->record);
+          if (Status s = db->save(db_path); !s.ok())
+            std::fprintf(stderr, "qjit tune: could not save %s: %s\n", db_path.c_str(), s.to_string().c_str());
+        }
         progress.finished(tasks[i].spec.to_string() + " m=" + std::to_string(tasks[i].m));
       }
     });
