@@ -7,6 +7,8 @@
 // between the absmax and the quantize pass), and several rows per CTA when rows are short.
 #include "autotune/heuristic.h"
 
+#include <algorithm>
+
 #include "codegen/gemm_s8_sm80.h"
 
 namespace qjit::autotune {
@@ -39,13 +41,17 @@ TileConfig fit_smem(const codegen::KernelSpec& spec, TileConfig c) {
   return c;
 }
 
+// NOTE: the choices below follow `qjit tune` on an H200 (docs/PERF.md, "v3"): decode always took 64-wide weight
+// tiles with 128 bytes of K per stage; prefill gained ~9% from BK = 128 (fewer barriers per byte of K).
 TileConfig gemm_heuristic(const codegen::KernelSpec& spec, int sm_count) {
   if (spec.m_bucket <= 16) {
-    const bool wide = (spec.n + 63) / 64 >= 2 * sm_count;  // enough 64-wide tiles: fewer, longer CTAs
+    // 64-wide tiles once they give about one CTA per SM (8192^2: 22.6 vs 26.2 us); below that, 32-wide ones keep
+    // every SM streaming (split-K would too, but this heuristic promises a workspace of zero).
+    const bool wide = (spec.n + 63) / 64 >= sm_count * 3 / 4;
     return fit_smem(spec, wide ? gemm(16, 64, 128, 1, 4, 6) : gemm(16, 32, 128, 1, 2, 8));
   }
   if (spec.m_bucket <= 32) return fit_smem(spec, gemm(32, 64, 128, 1, 4, 5));
-  const TileConfig ladder[] = {gemm(256, 128, 64, 4, 2, 4), gemm(128, 128, 64, 2, 4, 4), gemm(64, 128, 64, 2, 2, 4),
+  const TileConfig ladder[] = {gemm(256, 128, 128, 4, 2, 4), gemm(128, 128, 64, 2, 4, 4), gemm(64, 128, 64, 2, 2, 4),
                                gemm(64, 64, 64, 2, 2, 4)};
   for (const TileConfig& c : ladder) {
     if (c.block_m > spec.m_bucket) continue;
@@ -64,11 +70,12 @@ TileConfig quantize_heuristic(const codegen::KernelSpec& spec) {
   TileConfig c;
   c.family = KernelFamily::Quantize;
   c.block_k = c.warps_m = c.warps_n = c.stages = c.split_k = 1;
+  // Threads per row from tuning on an H200: about one 16-element chunk per thread for decode (latency: the whole
+  // row in flight at once), two up to M = 2048, four beyond (fewer, fuller threads stream better).
   const std::int64_t chunks = (spec.k + 15) / 16;
-  int tpr = next_pow2((chunks + 1) / 2);
-  if (tpr < 4) tpr = 4;
-  if (tpr > 1024) tpr = 1024;
-  if (tpr > 256 && chunks <= 4 * 256) tpr = 256;  // <= 4 chunks a thread still fits in registers
+  const int per_thread = spec.m_bucket <= 128 ? 1 : spec.m_bucket <= 2048 ? 2 : 4;
+  int tpr = next_pow2((chunks + per_thread - 1) / per_thread);
+  tpr = std::clamp(tpr, 4, spec.m_bucket > 2048 ? 256 : 1024);
   c.block_n = tpr;
   c.block_m = tpr >= 256 ? 1 : 256 / tpr;
   return c;

@@ -261,13 +261,28 @@ Sm90Config sm90_heuristic_config(const Sm90GemmSpec& spec, std::int64_t m, int s
       }
     }
   };
+  // NOTE: from `qjit tune` over the Llama shapes on an H200 (docs/PERF.md, "v3"): decode wants one consumer on a
+  // 64-row weight tile and no split unless the weight gives fewer tiles than half the SMs and K is long (the split's
+  // partials and counter reset cost more than they win otherwise); prefill never gained from splitting.
   if (m <= 64) {
-    // Decode: stream the weights; the smallest wgmma N that covers the tokens (no padding to 16).
     const int bm = m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64;
-    consider({bm, 128, kBlockK, 0, 2, 1, 1, true, 1}, 8, 16);
+    Sm90Config c{bm, 64, kBlockK, 0, 1, 1, 1, true, 1};
+    c.stages = max_fitting_stages(spec, c, 8);
+    const std::int64_t weight_tiles = ceil_div(spec.n, 64);
+    if (weight_tiles < sm_count / 2 && k_blocks >= 96) c.split_k = 2;
+    if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
+    consider({bm, 128, kBlockK, 0, 2, 1, 1, true, 1}, 8, 1);
+  } else if (m <= 128 && spec.n <= 8192) {
+    // Weight-streaming still: 64 tokens per wgmma N, both token tiles share the CTA's weight tile.
+    Sm90Config c = spec.n <= 4096 ? Sm90Config{64, 64, kBlockK, 0, 1, 1, 1, true, 1}
+                                  : Sm90Config{64, 128, kBlockK, 0, 2, 1, 1, true, 1};
+    c.stages = max_fitting_stages(spec, c, 8);
+    if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
+    consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
   } else {
-    consider({128, 256, kBlockK, 0, 2, 1, 1, false, 1}, 6, 8);  // first: wins ties (less smem traffic per op)
-    consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 8);
+    consider({128, 256, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);  // first: wins ties (less smem traffic per op)
+    if (m <= 512) consider({128, 192, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
+    consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
   }
   return best;
 }

@@ -51,6 +51,8 @@ TEST(AutotuneHeuristic, GemmSmallMStreamsTheWeightLargeMUsesBigTiles) {
   EXPECT_EQ(heuristic_config(gemm(4096, 4096, 32), 132).block_m, 32);
   const TileConfig big = heuristic_config(gemm(4096, 4096, 4096), 132);
   EXPECT_EQ(big.block_m * big.block_n, 256 * 128);
+  EXPECT_EQ(big.block_k, 128);
+  EXPECT_EQ(heuristic_config(gemm(8192, 8192, 1), 132).block_n, 64);  // 128 tiles of 64: about one per SM
   // M = 128 with N = 4096: a 128x128 tile gives only 32 CTAs, so a smaller tile is chosen.
   const TileConfig mid = heuristic_config(gemm(4096, 4096, 128), 132);
   EXPECT_LT(mid.block_m * mid.block_n, 128 * 128);
@@ -65,8 +67,12 @@ TEST(AutotuneHeuristic, QuantizeChoiceFitsK) {
       EXPECT_TRUE(codegen::validate_quantize(s, c).ok()) << s.to_string() << " " << c.to_string();
     }
   const TileConfig c = heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90), 132);
-  EXPECT_EQ(c.block_n, 128);  // two 16-element chunks per thread
-  EXPECT_EQ(c.block_m, 2);
+  EXPECT_EQ(c.block_n, 256);  // decode: one 16-element chunk per thread, the whole row in flight
+  EXPECT_EQ(c.block_m, 1);
+  const TileConfig prefill =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 8192, 90), 132);
+  EXPECT_EQ(prefill.block_n, 64);  // four chunks per thread for M > 2048
+  EXPECT_EQ(prefill.block_m, 4);
 }
 
 TEST(AutotuneCandidates, EveryCandidateIsValidAndTheHeuristicLeads) {
