@@ -16,7 +16,7 @@ status=0
 want() { [ "$what" = all ] || [[ ",$what," == *",$1,"* ]]; }
 if want tests; then
   echo "== GPU tests (filter $filter)"
-  timeout 330 $B/tests/qjit_gpu_tests --gtest_filter="$filter" --gtest_output=xml:"$OUT/gpu_tests.xml" 2>&1 \
+  timeout 330 $B/tests/qjit_gpu_tests --gtest_filter="$filter" 2>&1 \
     | tee "$OUT/gpu_tests.log" | grep -E "^\[( +OK|  FAILED|  PASSED|  SKIPPED) |Failure|error|Value of|Expected|Which is|output\[|act_|seed" | head -80
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   echo "== GPU tests on the portable sm80 path (QJIT_DISABLE_SM90=1)"
@@ -56,11 +56,13 @@ if want select; then
   timeout 60 $B/bench/select_bench --benchmark_min_time=0.2 2>&1 | tee "$OUT/select_bench.log" | grep -E "^BM_"
 fi
 if want qbench; then
-  echo "== qjit bench (filter ${QBENCH_FILTER:=.}, pref ${QBENCH_PREF:=tuned}, M ${QBENCH_M:=1,16,64,128,512,2048,8192})"
-  timeout ${QBENCH_TIMEOUT:-400} $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --m "$QBENCH_M" \
-    --filter "$QBENCH_FILTER" --pref "$QBENCH_PREF" --csv "$OUT/bench.csv" > "$OUT/bench.md" 2> "$OUT/bench.err"
-  [ $? -eq 0 ] || status=1
-  cat "$OUT/bench.md"; tail -5 "$OUT/bench.err"
+  for pref in $(echo "${QBENCH_PREF:=tuned}" | tr ',' ' '); do
+    echo "== qjit bench (filter ${QBENCH_FILTER:=.}, pref $pref, M ${QBENCH_M:=1,16,64,128,512,2048,8192})"
+    timeout ${QBENCH_TIMEOUT:-400} $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --m "$QBENCH_M" \
+      --filter "$QBENCH_FILTER" --pref "$pref" --csv "$OUT/bench-$pref.csv" > "$OUT/bench-$pref.md" 2>> "$OUT/bench.err"
+    [ $? -eq 0 ] || status=1
+    grep -E "^\|" "$OUT/bench-$pref.md" | tail -6; grep -E "mismatch|failed|error" "$OUT/bench.err" | head -5
+  done
 fi
 if want bench; then
   echo "== benchmarks (filter $bench_filter)"
