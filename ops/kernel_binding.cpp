@@ -63,6 +63,15 @@ std::size_t sm90_counter_bytes(const codegen::KernelSpec& spec, const codegen::T
   return codegen::gemm_s8_sm90_counter_count(sm90_spec(spec), sm90_config(config), m) * 4;
 }
 
+// QJIT_DISABLE_PDL=1 turns programmatic dependent launch off (for A/B timing and as an escape hatch).
+bool programmatic_launch_disabled() {
+  static const bool disabled = [] {
+    const char* v = std::getenv("QJIT_DISABLE_PDL");
+    return v && std::string(v) == "1";
+  }();
+  return disabled;
+}
+
 std::size_t align16(std::size_t v) { return (v + 15) / 16 * 16; }
 
 }  // namespace
@@ -154,6 +163,9 @@ runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::
     r.block[i] = d.block[i];
   }
   r.dynamic_smem_bytes = d.dynamic_smem_bytes;
+  // The Hopper GEMM waits (griddepcontrol.wait) before its first dependent read, so it may be scheduled while the
+  // quantize pass before it finishes (programmatic dependent launch); the other families read at once.
+  r.programmatic = config.family == codegen::KernelFamily::GemmSm90 && !programmatic_launch_disabled();
   return r;
 }
 

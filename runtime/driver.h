@@ -47,6 +47,7 @@ inline constexpr int kFuncAttrNumRegs = 4;
 inline constexpr int kFuncAttrMaxDynamicSharedSizeBytes = 8;
 
 inline constexpr int kLaunchAttrClusterDimension = 4;
+inline constexpr int kLaunchAttrProgrammaticStreamSerialization = 6;
 
 // cuda.h's CUlaunchAttribute / CUlaunchConfig, for cuLaunchKernelEx (cluster launches).
 struct LaunchAttribute {

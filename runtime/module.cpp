@@ -1,6 +1,8 @@
 // cuModuleLoadData + cuModuleGetFunction + the shared-memory attribute, and cuLaunchKernel(Ex).
 #include "runtime/module.h"
 
+#include <cstring>
+
 namespace qjit::runtime {
 
 LoadedKernel::~LoadedKernel() {
@@ -38,14 +40,24 @@ Result<std::shared_ptr<const LoadedKernel>> LoadedKernel::load(std::span<const s
 Status LoadedKernel::launch(const LaunchDims& d, CUstream stream, const void* params) const {
   void* args[] = {const_cast<void*>(params)};
   CUresult rc;
-  if (d.cluster[0] * d.cluster[1] * d.cluster[2] > 1) {
+  const bool cluster = d.cluster[0] * d.cluster[1] * d.cluster[2] > 1;
+  if (cluster || d.programmatic) {
     if (!api_->cuLaunchKernelEx)
-      return Status(StatusCode::Unsupported, entry_ + " needs cluster launch (cuLaunchKernelEx), missing in this driver");
-    LaunchAttribute attr{};
-    attr.id = kLaunchAttrClusterDimension;
-    attr.value.cluster_dim = {d.cluster[0], d.cluster[1], d.cluster[2]};
+      return Status(StatusCode::Unsupported,
+                    entry_ + " needs cuLaunchKernelEx (cluster or programmatic launch), missing in this driver");
+    LaunchAttribute attrs[2]{};
+    unsigned n = 0;
+    if (cluster) {
+      attrs[n].id = kLaunchAttrClusterDimension;
+      attrs[n++].value.cluster_dim = {d.cluster[0], d.cluster[1], d.cluster[2]};
+    }
+    if (d.programmatic) {
+      attrs[n].id = kLaunchAttrProgrammaticStreamSerialization;
+      const int allowed = 1;
+      std::memcpy(attrs[n++].value.raw, &allowed, sizeof(allowed));
+    }
     LaunchConfig cfg{d.grid[0], d.grid[1], d.grid[2], d.block[0], d.block[1], d.block[2], d.dynamic_smem_bytes,
-                     stream, &attr, 1};
+                     stream, attrs, n};
     rc = api_->cuLaunchKernelEx(&cfg, function_, args, nullptr);
   } else {
     rc = api_->cuLaunchKernel(function_, d.grid[0], d.grid[1], d.grid[2], d.block[0], d.block[1], d.block[2],

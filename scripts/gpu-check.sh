@@ -51,6 +51,14 @@ if want tune80; then
     --m 1,8192 --plans sq 2> /tmp/tune80.err | grep -E "^\||tuned in" | tee "$OUT/tune80.md"
   grep -E "BUG|failed" /tmp/tune80.err | head
 fi
+if want pdl; then
+  echo "== programmatic dependent launch A/B (qjit bench, llama-2-7b + llama-3-70b, decode M)"
+  for pdl in 1 0; do
+    QJIT_DISABLE_PDL=$pdl timeout 150 $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --m 1,16,64,128 \
+      --filter 'llama-2-7b|llama-3-70b' --pref heuristic > "$OUT/pdl-disabled-$pdl.md" 2>> "$OUT/bench.err"
+    echo "-- QJIT_DISABLE_PDL=$pdl"; grep -E "^\| (llama|M)" "$OUT/pdl-disabled-$pdl.md" | awk -F'|' '{print $2,$5,$6,$8,$12,$14}'
+  done
+fi
 if want select; then
   echo "== select latency"
   timeout 60 $B/bench/select_bench --benchmark_min_time=0.2 2>&1 | tee "$OUT/select_bench.log" | grep -E "^BM_"

@@ -420,6 +420,10 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   }
   __syncthreads();
+  // Programmatic dependent launch: the prologue above may overlap the tail of the kernel before this one on the
+  // stream (qjit's quantize pass triggers early); nothing an earlier kernel wrote -- activations, per-token scales --
+  // is read before this wait. Launched without the attribute, it returns at once.
+  asm volatile("griddepcontrol.wait;" ::: "memory");
 
   const int p_dim = C::kSwap ? C::kN : p.m;
   const int q_dim = C::kSwap ? p.m : C::kN;
