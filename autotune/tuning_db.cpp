@@ -148,7 +148,8 @@ Result<TuningRecord> parse_record(const llvm::json::Value& value, const std::str
                   llvm::formatv("{0}: must be a JSON object, got {1}", where, show(value)).str());
   FieldReader f(*obj, where);
   QJIT_TRY(f.only({"op", "in_dtype", "out_dtype", "has_bias", "per_token_scale", "n", "k", "m_bucket", "device",
-                   "sm_count", "arch", "config", "time_us", "heuristic_time_us", "candidates"}));
+                   "sm_count", "arch", "config", "heuristic_config", "time_us", "heuristic_time_us",
+                   "candidates"}));
   TuningRecord r;
   TuningKey& k = r.key;
   QJIT_ASSIGN_OR_RETURN(k.op, f.string("op", kOps));
@@ -173,16 +174,18 @@ Result<TuningRecord> parse_record(const llvm::json::Value& value, const std::str
   const llvm::json::Value* config = obj->get("config");
   if (!config || !config->getAsObject()) return f.bad("config", "an object", config);
   QJIT_ASSIGN_OR_RETURN(r.config, parse_config(*config->getAsObject(), where + ".config", *op, k.arch));
+  if (const llvm::json::Value* h = obj->get("heuristic_config")) {
+    if (!h->getAsObject()) return f.bad("heuristic_config", "an object", h);
+    QJIT_ASSIGN_OR_RETURN(r.heuristic, parse_config(*h->getAsObject(), where + ".heuristic_config", *op, k.arch));
+  }
   QJIT_ASSIGN_OR_RETURN(r.time_us, f.number("time_us", 0, /*lo_inclusive=*/false));
   QJIT_ASSIGN_OR_RETURN(r.heuristic_time_us, f.number("heuristic_time_us", 0, /*lo_inclusive=*/true));
   QJIT_ASSIGN_OR_RETURN(r.candidates, f.small_int("candidates", 0, 1 << 20));
   return r;
 }
 
-llvm::json::Object record_json(const TuningRecord& r) {
-  const TuningKey& k = r.key;
-  const codegen::TileConfig& c = r.config;
-  llvm::json::Object config{{"family", std::string(codegen::kernel_family_name(c.family))},
+llvm::json::Object config_json(const codegen::TileConfig& c) {
+  return llvm::json::Object{{"family", std::string(codegen::kernel_family_name(c.family))},
                             {"block_m", c.block_m},
                             {"block_n", c.block_n},
                             {"block_k", c.block_k},
@@ -192,7 +195,12 @@ llvm::json::Object record_json(const TuningRecord& r) {
                             {"split_k", c.split_k},
                             {"consumers", c.consumers},
                             {"swap_ab", c.swap_ab}};
-  return llvm::json::Object{{"op", k.op},
+}
+
+llvm::json::Object record_json(const TuningRecord& r) {
+  const TuningKey& k = r.key;
+  llvm::json::Object config = config_json(r.config);
+  llvm::json::Object out{{"op", k.op},
                             {"in_dtype", k.in_dtype},
                             {"out_dtype", k.out_dtype},
                             {"has_bias", k.has_bias},
@@ -207,6 +215,8 @@ llvm::json::Object record_json(const TuningRecord& r) {
                             {"time_us", r.time_us},
                             {"heuristic_time_us", r.heuristic_time_us},
                             {"candidates", r.candidates}};
+  if (r.heuristic) out["heuristic_config"] = config_json(*r.heuristic);
+  return out;
 }
 
 // Temp file in the target's directory, fsync, rename over the target, fsync the directory: a reader (or a crash)

@@ -38,6 +38,10 @@ struct TuningRecord {
   double time_us = 0;            // median kernel time of the winner at M = key.m_bucket
   double heuristic_time_us = 0;  // the heuristic's median in the same run (speed-up = heuristic / time)
   int candidates = 0;            // how many configs were timed
+  // The heuristic's config the winner was measured against. When today's heuristic differs (the rules changed
+  // since), the record's comparison is stale and Tuned ignores it until the shape is re-tuned. Absent in files
+  // written before this field existed: such records are trusted as they are.
+  std::optional<codegen::TileConfig> heuristic;
 };
 
 class TuningDb {

@@ -378,6 +378,7 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
   r.key = autotune::tuning_key(spec, device.name, device.sm_count);
   r.key.m_bucket = codegen::m_bucket_of(m);
   r.config = configs[best];
+  r.heuristic = configs[0];
   r.time_us = out.candidates[best].us;
   r.heuristic_time_us = heuristic_us;
   r.candidates = timed;

@@ -84,12 +84,6 @@ codegen::TileConfig heuristic_for(const codegen::KernelSpec& spec, const runtime
   return autotune::heuristic_config(spec, device.sm_count);
 }
 
-// A tuned config is used only if it belongs to the family the plan would pick now (QJIT_DISABLE_SM90 or a new
-// qjit may change that) and still renders for the spec.
-bool usable(const codegen::KernelSpec& spec, const codegen::TileConfig& tuned, const codegen::TileConfig& heuristic) {
-  return tuned.family == heuristic.family && render(spec, tuned).has_value();
-}
-
 }  // namespace
 
 Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanPreference pref,
@@ -98,9 +92,14 @@ Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanP
   if (pref == PlanPreference::Heuristic) return heuristic;
   if (pref == PlanPreference::Tuned) {
     if (auto r = TuningStore::process().find(spec, device)) {
-      if (usable(spec, r->config, heuristic)) return r->config;
-      QJIT_LOG_WARN("tuning", "tuned config {0} does not fit {1}; using the heuristic", r->config.to_string(),
-                    spec.to_string());
+      std::string why;
+      if (tuned_record_applies(*r, heuristic, &why)) {
+        auto rendered = render(spec, r->config);
+        if (rendered) return r->config;
+        why = rendered.error().message();
+      }
+      QJIT_LOG_WARN("tuning", "not using tuned config {0} for {1}: {2}; using the heuristic", r->config.to_string(),
+                    spec.to_string(), why);
     }
     return heuristic;
   }

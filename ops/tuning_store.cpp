@@ -42,6 +42,21 @@ const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, co
   return nullptr;
 }
 
+bool tuned_record_applies(const autotune::TuningRecord& r, const codegen::TileConfig& heuristic, std::string* why) {
+  if (r.config.family != heuristic.family) {
+    if (why)
+      *why = "the plan picks the " + std::string(codegen::kernel_family_name(heuristic.family)) + " family here";
+    return false;
+  }
+  if (r.heuristic && !(*r.heuristic == heuristic)) {
+    if (why)
+      *why = "it was measured against the heuristic " + r.heuristic->to_string() + ", today's is " +
+             heuristic.to_string() + "; re-run qjit tune for this shape";
+    return false;
+  }
+  return true;
+}
+
 std::optional<autotune::TuningRecord> TuningStore::find(const codegen::KernelSpec& spec,
                                                         const runtime::DeviceInfo& device) {
   std::lock_guard<std::mutex> lock(mu_);

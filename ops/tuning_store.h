@@ -22,6 +22,12 @@ namespace qjit::ops {
 const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, const codegen::KernelSpec& spec,
                                                 const std::string& device_name, int sm_count);
 
+// Whether a record found for a spec may replace today's heuristic config `heuristic`: it must be of the same
+// kernel family (QJIT_DISABLE_SM90, or a K the Hopper family cannot take, change which family a plan uses) and, when
+// the record says which heuristic it beat, that must be today's (else the comparison is stale: the heuristic rules
+// changed since, and the record could now be slower). `why` gets the reason on false.
+bool tuned_record_applies(const autotune::TuningRecord& r, const codegen::TileConfig& heuristic, std::string* why);
+
 class TuningStore {
  public:
   static TuningStore& process();

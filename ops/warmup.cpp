@@ -31,8 +31,8 @@ struct Pending {
 
 // The config the plan would choose for `spec` under PlanPreference::Tuned, rendered; failures land in the
 // returned kernel's error. NOTE: mirrors choose_config's Tuned branch (kernel_binding.cpp): the record found by
-// find_tuned_record is used only when it is of the family the heuristic picks now (QJIT_DISABLE_SM90, or a K the
-// Hopper family cannot take, change that) and renders; otherwise the heuristic's config, which the plan loads too.
+// find_tuned_record is used only when tuned_record_applies (same family as today's heuristic, measured against it)
+// and it renders; otherwise the heuristic's config, which the plan loads too.
 Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& req,
                           const runtime::DeviceInfo& device, WarmupReport& report) {
   Pending p;
@@ -44,10 +44,10 @@ Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& 
   }
   if (req.tuning_db && !req.device_name.empty()) {
     if (const autotune::TuningRecord* r = find_tuned_record(*req.tuning_db, spec, req.device_name, req.sm_count)) {
-      Result<codegen::Source> src = Status(
-          StatusCode::Unsupported,
-          "the plan picks the " + std::string(codegen::kernel_family_name(heuristic->family)) + " family here");
-      if (r->config.family == heuristic->family) src = render(spec, r->config);
+      std::string why;
+      Result<codegen::Source> src = Status(StatusCode::Unsupported, "");
+      if (tuned_record_applies(*r, *heuristic, &why)) src = render(spec, r->config);
+      else src = Status(StatusCode::Unsupported, why);
       if (src) {
         p.kernel.config = r->config;
         p.kernel.tuned = true;

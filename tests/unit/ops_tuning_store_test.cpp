@@ -1,0 +1,86 @@
+// When a tuned record may stand in for today's heuristic (tuned_record_applies), and that the heuristic a record was
+// measured against survives the database's JSON round trip: a record tuned against an older heuristic is stale and
+// must not be used (it was never compared with today's rules), one of another family is refused, and one written
+// before records carried their heuristic is trusted.
+#include <gtest/gtest.h>
+
+#include "autotune/tuning_db.h"
+#include "ops/tuning_store.h"
+
+namespace qjit::ops {
+namespace {
+
+codegen::TileConfig sm90(int bm, int bn, int consumers, bool swap, int split) {
+  codegen::TileConfig c;
+  c.family = codegen::KernelFamily::GemmSm90;
+  c.block_m = bm;
+  c.block_n = bn;
+  c.block_k = 128;
+  c.warps_m = c.warps_n = 1;
+  c.stages = 8;
+  c.consumers = consumers;
+  c.swap_ab = swap;
+  c.split_k = split;
+  return c;
+}
+
+autotune::TuningRecord record_with(const codegen::TileConfig& config, std::optional<codegen::TileConfig> heuristic) {
+  autotune::TuningRecord r;
+  r.key.op = "gemm_s8";
+  r.key.in_dtype = "s8";
+  r.key.out_dtype = "bf16";
+  r.key.n = 4096;
+  r.key.k = 4096;
+  r.key.m_bucket = 1;
+  r.key.device = "NVIDIA H200";
+  r.key.sm_count = 132;
+  r.key.arch = 90;
+  r.config = config;
+  r.heuristic = heuristic;
+  r.time_us = 9.4;
+  r.heuristic_time_us = 11.3;
+  r.candidates = 40;
+  return r;
+}
+
+TEST(OpsTuningStore, RecordAppliesOnlyAgainstTodaysHeuristicAndFamily) {
+  const codegen::TileConfig today = sm90(8, 64, 1, true, 1);
+  const codegen::TileConfig old_rules = sm90(8, 128, 2, true, 4);
+  const codegen::TileConfig tuned = sm90(8, 128, 2, true, 1);
+  std::string why;
+  EXPECT_TRUE(tuned_record_applies(record_with(tuned, today), today, &why)) << why;
+  EXPECT_TRUE(tuned_record_applies(record_with(tuned, std::nullopt), today, &why)) << why;
+
+  EXPECT_FALSE(tuned_record_applies(record_with(tuned, old_rules), today, &why));
+  EXPECT_NE(why.find(old_rules.to_string()), std::string::npos) << why;
+  EXPECT_NE(why.find("re-run qjit tune"), std::string::npos) << why;
+
+  codegen::TileConfig portable = tuned;
+  portable.family = codegen::KernelFamily::GemmSm80;
+  portable.warps_m = 1;
+  portable.warps_n = 4;
+  EXPECT_FALSE(tuned_record_applies(record_with(tuned, today), portable, &why));
+  EXPECT_NE(why.find("gemm_sm80"), std::string::npos) << why;
+}
+
+TEST(OpsTuningStore, HeuristicConfigSurvivesTheJsonRoundTrip) {
+  const codegen::TileConfig today = sm90(8, 64, 1, true, 1);
+  autotune::TuningDb db;
+  db.put(record_with(sm90(8, 128, 2, true, 1), today));
+  auto again = autotune::TuningDb::parse(db.to_json(), "round-trip");
+  ASSERT_TRUE(again.has_value()) << again.error().to_string();
+  ASSERT_EQ(again->size(), 1u);
+  ASSERT_TRUE(again->records()[0].heuristic.has_value());
+  EXPECT_EQ(*again->records()[0].heuristic, today);
+
+  autotune::TuningDb legacy;
+  legacy.put(record_with(sm90(8, 128, 2, true, 1), std::nullopt));
+  const std::string text = legacy.to_json();
+  EXPECT_EQ(text.find("heuristic_config"), std::string::npos);
+  auto parsed = autotune::TuningDb::parse(text, "legacy");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().to_string();
+  EXPECT_FALSE(parsed->records()[0].heuristic.has_value());
+}
+
+}  // namespace
+}  // namespace qjit::ops
