@@ -150,6 +150,9 @@ TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
   EXPECT_EQ(d1.block_n, 64);
   EXPECT_EQ(d1.consumers, 1);
   EXPECT_EQ(d1.split_k, 1);
+  const Sm90Config wide = sm90_heuristic_config(spec_of(ElementKind::BF16, 10240, 8192), 1, 132);
+  EXPECT_EQ(wide.block_n, 128);  // wider weights: two consumers on 128 rows
+  EXPECT_EQ(wide.consumers, 2);
   // A long K over few weight tiles still splits: 4096 x 14336 gives 64 tiles of 64 rows and 112 K blocks.
   EXPECT_EQ(sm90_heuristic_config(spec_of(ElementKind::BF16, 4096, 14336), 1, 132).split_k, 2);
   const Sm90Config mid = sm90_heuristic_config(llama, 128, 132);  // still weight streaming at M = 128
