@@ -118,7 +118,13 @@ std::vector<codegen::TileConfig> sm90_tuning_space(const codegen::KernelSpec& sp
   for (const codegen::Sm90Config& c : codegen::sm90_candidate_configs(sm90_spec(spec))) {
     // Decode configs (tokens on wgmma's N side) serve M <= 128, prefill configs M >= 64; a token tile more than
     // twice the bucket only wastes work.
-    if (c.swap_ab && (spec.m_bucket > 128 || c.block_m > 2 * std::max(spec.m_bucket, 8))) continue;
+    // NOTE: a token tile smaller than the bucket (up to 64) makes every CTA pass over its weight tile more than once;
+    // whether the repeat hits L2 depends on which CTAs run together, so such configs time well in one harness and
+    // badly in another (8-token tiles at M = 16 measured 20.1 us in the tuner and 27.3 us in qjit bench).
+    const int want_tokens = std::min(std::max(spec.m_bucket, 8), 64);
+    if (c.swap_ab && (spec.m_bucket > 128 || c.block_m > 2 * std::max(spec.m_bucket, 8) ||
+                      (spec.m_bucket <= 64 && c.block_m < want_tokens)))
+      continue;
     if (!c.swap_ab && spec.m_bucket < 64) continue;
     out.push_back(tile_config(c));
   }

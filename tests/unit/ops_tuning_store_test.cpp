@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "autotune/tuning_db.h"
+#include "ops/kernel_binding.h"
+#include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
 
 namespace qjit::ops {
@@ -80,6 +82,26 @@ TEST(OpsTuningStore, HeuristicConfigSurvivesTheJsonRoundTrip) {
   auto parsed = autotune::TuningDb::parse(text, "legacy");
   ASSERT_TRUE(parsed.has_value()) << parsed.error().to_string();
   EXPECT_FALSE(parsed->records()[0].heuristic.has_value());
+}
+
+// The Hopper tuning space per bucket: decode token tiles cover the bucket (a smaller one re-reads every weight tile)
+// without exceeding twice it; prefill buckets get no swapped configs.
+TEST(OpsTuningStore, HopperTuningSpaceTokenTilesCoverTheBucket) {
+  for (int bucket : {1, 2, 8, 16, 32, 64, 128, 256, 4096}) {
+    LinearShape shape;
+    shape.m = bucket;
+    shape.n = 8192;
+    shape.k = 8192;
+    const auto spec = linear_kernel_specs(shape, 90).gemm;
+    const auto space = sm90_tuning_space(spec);
+    EXPECT_FALSE(space.empty()) << bucket;
+    for (const auto& c : space) {
+      if (!c.swap_ab) continue;
+      EXPECT_LE(bucket, 128) << c.to_string();
+      EXPECT_LE(c.block_m, 2 * std::max(bucket, 8)) << bucket << " " << c.to_string();
+      if (bucket <= 64) EXPECT_GE(c.block_m, std::max(bucket, 8)) << bucket << " " << c.to_string();
+    }
+  }
 }
 
 }  // namespace
