@@ -1,46 +1,36 @@
 // Google Benchmark: qjit's two linear plans against cuBLASLt int8 (s8 x s8 -> s32, 64 MiB workspace, best of its
-// heuristic's top 8) and bf16 cuBLASLt, on the same random data, for the Llama-2-7B shapes (data/llm_linear_shapes.csv)
+// heuristic's top 8) and bf16 cuBLASLt, on the same random data, for one model's shapes (data/llm_linear_shapes.csv; QJIT_BENCH_MODEL, default llama-2-7b)
 // at M in {1, 16, 128, 2048, 8192}, plus the floors' probes (8192^3 and 4096x4096 at M = 1). Data, timing and weight
 // rotation past the L2 come from bench/harness.h, which `qjit bench` shares. After the runs it prints a markdown table
 // of times, TOPS and the qjit/cuBLASLt ratios. Without a GPU or cuBLASLt every benchmark is skipped with the reason.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "autotune/shapes.h"
 #include "bench/harness.h"
 #include "runtime/device.h"
 
 namespace qjit::bench {
 namespace {
 
-struct Shape {
-  std::string name;
-  std::int64_t n, k;
-};
+// The model whose shapes are benchmarked: QJIT_BENCH_MODEL (a model name of the shape file), default llama-2-7b.
+std::string bench_model() {
+  const char* v = std::getenv("QJIT_BENCH_MODEL");
+  return v && *v ? v : "llama-2-7b";
+}
 
-std::vector<Shape> load_shapes(const std::string& model) {
-  std::vector<Shape> out;
+std::string shapes_path() {
   // The working directory's copy first (the GPU machine runs from a copy of the tree), then the source tree's.
-  std::ifstream in("data/llm_linear_shapes.csv");
-  if (!in) in.open(std::string(QJIT_SOURCE_DIR) + "/data/llm_linear_shapes.csv");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#' || line.rfind("model,", 0) == 0) continue;
-    std::stringstream ss(line);
-    std::string m, layer, n, k;
-    std::getline(ss, m, ',');
-    std::getline(ss, layer, ',');
-    std::getline(ss, n, ',');
-    std::getline(ss, k, ',');
-    if (m == model) out.push_back({m + "/" + layer, std::stoll(n), std::stoll(k)});
-  }
-  return out;
+  const std::string local = "data/llm_linear_shapes.csv";
+  if (std::ifstream(local)) return local;
+  return std::string(QJIT_SOURCE_DIR) + "/" + local;
 }
 
 struct Row {
@@ -92,8 +82,13 @@ void register_all() {
     std::int64_t m, n, k;
   };
   std::vector<Item> items;
-  for (const auto& s : load_shapes("llama-2-7b"))
-    for (std::int64_t m : {1, 16, 128, 2048, 8192}) items.push_back({s.name, m, s.n, s.k});
+  auto shapes = autotune::load_shapes(shapes_path());
+  if (!shapes) std::fprintf(stderr, "gemm_s8_bench: %s\n", shapes.error().to_string().c_str());
+  const std::string model = bench_model();
+  if (shapes)
+    for (const auto& s : *shapes)
+      if (s.model == model)
+        for (std::int64_t m : {1, 16, 128, 2048, 8192}) items.push_back({s.model + "/" + s.layer, m, s.n, s.k});
   items.push_back({"floor/square", 8192, 8192, 8192});
   const Contender contenders[] = {Contender::QjitQuantizedLinear, Contender::QjitSmoothQuant, Contender::CublasLtS8,
                                   Contender::CublasLtBf16};

@@ -1,0 +1,138 @@
+// Google Benchmark: the dynamic per-token quantization pass (DynamicRangeQuantizePlan<bf16>) against a plain device
+// copy of the same bytes, for every distinct K of data/llm_linear_shapes.csv at M in {1, 16, 128, 2048, 8192}. The
+// pass reads 2*M*K bytes and writes M*K + 4*M; the copy reads and writes half of that total each with
+// cuMemcpyDtoDAsync, so "vs copy" compares bytes per second on the same traffic (issue 6's bar: >= 90%). Inputs
+// rotate through copies past the L2. Without a GPU every benchmark is skipped with the reason.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "autotune/shapes.h"
+#include "autotune/timing.h"
+#include "qjit/dynamic_range_quantize.h"
+#include "runtime/device.h"
+#include "runtime/device_memory.h"
+
+namespace qjit {
+namespace {
+
+struct Row {
+  double quant_us = 0, copy_us = 0;
+  std::int64_t bytes = 0;
+};
+std::map<std::pair<std::int64_t, std::int64_t>, Row> g_rows;  // (K, M)
+
+std::string shapes_path() {
+  const std::string local = "data/llm_linear_shapes.csv";
+  if (FILE* f = std::fopen(local.c_str(), "r")) {
+    std::fclose(f);
+    return local;
+  }
+  return std::string(QJIT_SOURCE_DIR) + "/" + local;
+}
+
+void run_case(benchmark::State& state, bool copy, std::int64_t m, std::int64_t k) {
+  auto dev = runtime::current_device();
+  if (!dev.has_value()) return state.SkipWithError(("no GPU: " + dev.error().to_string()).c_str());
+  const std::size_t in_bytes = static_cast<std::size_t>(m * k * 2), out_bytes = static_cast<std::size_t>(m * k + 4 * m);
+  const int copies = std::clamp(static_cast<int>(2.0 * dev->l2_bytes / static_cast<double>(in_bytes)) + 1, 1, 64);
+  std::vector<runtime::DeviceMemory> inputs;
+  std::vector<std::uint16_t> host(static_cast<std::size_t>(m * k));
+  std::uint32_t x = 12345u + static_cast<std::uint32_t>(k);
+  for (auto& h : host) {
+    x = x * 1664525u + 1013904223u;
+    h = static_cast<std::uint16_t>(0x3c00u + (x >> 22)) ^ static_cast<std::uint16_t>((x >> 16) & 0x8000u);  // ~[1, 4)
+  }
+  for (int i = 0; i < copies; ++i) {
+    auto buf = runtime::DeviceMemory::allocate(in_bytes, "bench input");
+    if (!buf) return state.SkipWithError(buf.error().to_string().c_str());
+    if (Status s = buf->upload(host.data(), in_bytes); !s.ok()) return state.SkipWithError(s.to_string().c_str());
+    inputs.push_back(std::move(*buf));
+  }
+  auto out = runtime::DeviceMemory::allocate(std::max(out_bytes, in_bytes + out_bytes), "bench output");
+  if (!out) return state.SkipWithError(out.error().to_string().c_str());
+  CUstream stream = nullptr;
+  std::function<Status(int)> launch;
+  std::optional<DynamicRangeQuantizePlan<bf16>> plan;
+  if (copy) {
+    // The same traffic as the pass: (in + out) / 2 bytes read and written once = in + out bytes moved.
+    const std::size_t n = (in_bytes + out_bytes) / 2;
+    launch = [&, n](int call) { return out->copy_from(inputs[call % inputs.size()], n, stream); };
+    state.SetLabel("cuMemcpyDtoDAsync");
+  } else {
+    auto p = DynamicRangeQuantizePlan<bf16>::select(Stream(stream), DynamicRangeQuantizeDescriptor::make<bf16>(m, k));
+    if (!p) return state.SkipWithError(p.error().to_string().c_str());
+    plan.emplace(std::move(*p));
+    state.SetLabel(plan->describe());
+    launch = [&, m, k](int call) {
+      DynamicRangeQuantizePlan<bf16>::Args a;
+      a.input = TensorRef<bf16, 2>::contiguous(static_cast<const bf16*>(inputs[call % inputs.size()].get()), {m, k});
+      a.output = TensorMut<std::int8_t, 2>::contiguous(static_cast<std::int8_t*>(out->get()), {m, k});
+      a.scale = TensorMut<float, 1>::contiguous(
+          reinterpret_cast<float*>(static_cast<std::int8_t*>(out->get()) + m * k), {m});
+      return plan->run(Stream(stream), Workspace{}, a);
+    };
+  }
+  double median = 0;
+  for (auto _ : state) {
+    auto t = autotune::median_launch_us(launch, stream, autotune::TimingOptions{});
+    if (!t) return state.SkipWithError(t.error().to_string().c_str());
+    state.SetIterationTime(*t * 1e-6);
+    median = *t;
+  }
+  const double bytes = static_cast<double>(in_bytes + out_bytes);
+  state.counters["GBps"] = bytes / (median * 1e-6) / 1e9;
+  Row& row = g_rows[{k, m}];
+  row.bytes = static_cast<std::int64_t>(bytes);
+  (copy ? row.copy_us : row.quant_us) = median;
+}
+
+void register_all() {
+  auto shapes = autotune::load_shapes(shapes_path());
+  if (!shapes) {
+    std::fprintf(stderr, "quantize_rowwise_bench: %s\n", shapes.error().to_string().c_str());
+    return;
+  }
+  std::set<std::int64_t> ks;
+  for (const auto& s : *shapes) ks.insert(s.k);
+  for (std::int64_t k : ks)
+    for (std::int64_t m : {1, 16, 128, 2048, 8192})
+      for (bool copy : {false, true}) {
+        const std::string name = std::string(copy ? "copy" : "quantize_rowwise_bf16") + "/K=" + std::to_string(k) +
+                                 "/M=" + std::to_string(m);
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_case(st, copy, m, k); })
+            ->UseManualTime()
+            ->Iterations(3)
+            ->Unit(benchmark::kMicrosecond);
+      }
+}
+
+void print_table() {
+  if (g_rows.empty()) return;
+  std::printf("\n| K | M | quantize us | copy us | quantize GB/s | vs copy |\n|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& [key, r] : g_rows) {
+    if (r.quant_us <= 0 || r.copy_us <= 0) continue;
+    std::printf("| %lld | %lld | %.2f | %.2f | %.0f | %.2f |\n", static_cast<long long>(key.first),
+                static_cast<long long>(key.second), r.quant_us, r.copy_us, r.bytes / (r.quant_us * 1e-6) / 1e9,
+                r.copy_us / r.quant_us);
+  }
+}
+
+}  // namespace
+}  // namespace qjit
+
+int main(int argc, char** argv) {
+  qjit::register_all();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  qjit::print_table();
+  return 0;
+}
