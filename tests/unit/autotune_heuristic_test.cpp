@@ -61,18 +61,22 @@ TEST(AutotuneHeuristic, GemmSmallMStreamsTheWeightLargeMUsesBigTiles) {
 
 TEST(AutotuneHeuristic, QuantizeChoiceFitsK) {
   for (ElementKind in : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64})
-    for (std::int64_t k : {1, 16, 17, 4096, 4100, 14336, 28672, 1 << 20}) {
-      const KernelSpec s = codegen::quantize_spec(KernelOp::QuantizeRowwise, in, k, 1, 90);
-      const TileConfig c = heuristic_config(s, 132);
-      EXPECT_TRUE(codegen::validate_quantize(s, c).ok()) << s.to_string() << " " << c.to_string();
-    }
+    for (std::int64_t k : {1, 16, 17, 4096, 4100, 14336, 28672, 1 << 20})
+      for (int bucket : {1, 128, 256, 2048, 4096}) {
+        const KernelSpec s = codegen::quantize_spec(KernelOp::QuantizeRowwise, in, k, bucket, 90);
+        const TileConfig c = heuristic_config(s, 132);
+        EXPECT_TRUE(codegen::validate_quantize(s, c).ok()) << s.to_string() << " " << c.to_string();
+      }
   const TileConfig c = heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90), 132);
   EXPECT_EQ(c.block_n, 256);  // decode: one 16-element chunk per thread, the whole row in flight
   EXPECT_EQ(c.block_m, 1);
   const TileConfig prefill =
       heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 8192, 90), 132);
-  EXPECT_EQ(prefill.block_n, 64);  // four chunks per thread for M > 2048
-  EXPECT_EQ(prefill.block_m, 4);
+  EXPECT_EQ(prefill.block_n, 128);  // 128 threads a row for M > 2048
+  EXPECT_EQ(prefill.block_m, 2);
+  const TileConfig mid =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 14336, 2048, 90), 132);
+  EXPECT_EQ(mid.block_n, 512);  // two chunks a thread, at most 512 threads
 }
 
 TEST(AutotuneCandidates, EveryCandidateIsValidAndTheHeuristicLeads) {
