@@ -70,13 +70,14 @@ TileConfig quantize_heuristic(const codegen::KernelSpec& spec) {
   TileConfig c;
   c.family = KernelFamily::Quantize;
   c.block_k = c.warps_m = c.warps_n = c.stages = c.split_k = 1;
-  // Threads per row from tuning on an H200: about one 16-element chunk per thread for decode (latency: the whole
-  // row in flight at once), two up to M = 2048 but at most 512 threads (K = 14336, M = 2048: 41 us with 512, 56 us
-  // with 1024), and 128 beyond (the winners at M = 8192 had 64-256 threads a row, most often 128).
+  // Threads per row from tuning and quantize_rowwise_bench on an H200: about one 16-element chunk per thread for
+  // decode (latency: the whole row in flight at once), two up to M = 2048, and beyond that about eight, but at least
+  // 128 and at most 256 threads (K = 4096, M = 8192: 37 us with 128, 49 us with 64; K = 28672: 249 us with 256, 301
+  // with 128).
   const std::int64_t chunks = (spec.k + 15) / 16;
   int tpr = spec.m_bucket <= 128    ? std::clamp(next_pow2(chunks), 4, 1024)
-            : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 512)
-                                    : std::clamp(next_pow2(chunks), 4, 128);
+            : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 1024)
+                                    : std::clamp(next_pow2((chunks + 7) / 8), std::min(next_pow2(chunks), 128), 256);
   c.block_n = tpr;
   c.block_m = tpr >= 256 ? 1 : 256 / tpr;
   return c;
