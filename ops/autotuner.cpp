@@ -325,6 +325,9 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
     return Status(StatusCode::Unsupported,
                   "autotuning supports gemm_s8 and quantize_rowwise, got " + std::string(kernel_op_name(spec.op)));
   }
+  // NOTE: the rotation copies were queued on the legacy default stream, which a non-blocking stream does not wait
+  // for; finish them before the first launch.
+  QJIT_TRY(synchronize(nullptr));
   std::vector<std::uint8_t> reference;
   for (std::size_t i = 0; i < configs.size(); ++i) {
     if (!out.candidates[i].rejected.empty()) continue;
