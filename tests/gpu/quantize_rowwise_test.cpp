@@ -1,5 +1,6 @@
 // GPU tests of DynamicRangeQuantizePlan: per-token and per-tensor, every input dtype, odd K, strided rows, rows of
 // zeros. Results must match the CPU reference bit for bit (scales and int8 values). Skips without a GPU.
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -84,6 +85,49 @@ TEST(QuantizeGpuTest, PerTensor) {
   check_quantize<f16>(127, 4100, 4, QuantGranularity::PerTensor);
   check_quantize<float>(1000, 1024, 0, QuantGranularity::PerTensor);
   check_quantize<double>(3, 17, 0, QuantGranularity::PerTensor);
+}
+
+}  // namespace
+}  // namespace qjit::testing
+
+namespace qjit::testing {
+namespace {
+
+// Rows whose scale is exactly 1 (absmax 127) or 0.5 (absmax 63.5), filled with exact half-integer quotients (ties:
+// round half to even), quotients one ulp either side of a tie, and subnormal-scale rows: the kernel's
+// multiply-by-reciprocal fast path must hand all of them to the exact division and agree bit for bit.
+TEST(QuantizeGpuTest, TiesAndNearTiesRoundExactlyLikeTheDivision) {
+  QJIT_REQUIRE_GPU();
+  const std::int64_t m = 4, k = 256;
+  std::vector<float> x(static_cast<std::size_t>(m * k));
+  for (std::int64_t j = 0; j < k; ++j) {
+    const float tie = static_cast<float>((j % 254) - 127) + 0.5f;  // -126.5 .. 126.5
+    x[j] = j == 0 ? 127.0f : tie;                                        // scale 1
+    x[k + j] = j == 0 ? 63.5f : tie / 2;                                 // scale 0.5
+    x[2 * k + j] = j == 0 ? 127.0f : std::nextafter(tie, j % 2 ? 1e9f : -1e9f);  // one ulp off a tie
+    x[3 * k + j] = j == 0 ? 1e-39f : (j % 2 ? 3e-40f : -7e-40f);      // subnormal scale: exact path
+  }
+  DeviceBuffer d_x(x.size() * 4), d_q(static_cast<std::size_t>(m * k)), d_s(static_cast<std::size_t>(m) * 4);
+  QJIT_ASSERT_OK(d_x.upload(x));
+  QJIT_ASSERT_OK(d_q.fill_bytes(0x55));
+  auto plan = DynamicRangeQuantizePlan<float>::select(Stream(), DynamicRangeQuantizeDescriptor::make<float>(m, k));
+  ASSERT_TRUE(plan.has_value()) << plan.error().to_string();
+  DynamicRangeQuantizeArgs<float> args{TensorRef<float, 2>::contiguous(d_x.get<float>(), {m, k}),
+                                       TensorMut<std::int8_t, 2>::contiguous(d_q.get<std::int8_t>(), {m, k}),
+                                       TensorMut<float, 1>::contiguous(d_s.get<float>(), {m})};
+  QJIT_ASSERT_OK(plan->run(Stream(), Workspace{}, args));
+  auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(m * k));
+  ASSERT_TRUE(q.has_value());
+  std::vector<std::int8_t> q_ref;
+  std::vector<float> s_ref;
+  std::vector<double> xd(x.begin(), x.end());
+  reference_quantize_rows(xd, m, k, k, &q_ref, &s_ref);
+  EXPECT_EQ(s_ref[0], 1.0f);
+  EXPECT_EQ(s_ref[1], 0.5f);
+  for (std::int64_t i = 0; i < m * k; ++i)
+    ASSERT_EQ((*q)[i], q_ref[i]) << "q[" << i / k << "," << i % k << "] for x = " << x[i];
+  EXPECT_EQ((*q)[1], -126);  // -125.5 rounds to even
+  EXPECT_EQ((*q)[2], -124);  // -124.5 rounds to even
 }
 
 }  // namespace
