@@ -79,20 +79,6 @@ __device__ __forceinline__ i32 quantize_one(float x, float scale) {
   return scale == 0.0f ? 0 : f32_to_s8_sat(div_rn(x, scale));
 }
 
-// The same integer as quantize_one, mostly without the IEEE division (about twenty instructions an element, which
-// made the pass compute-bound): y = x * (1 / scale) is within 2.3e-5 of x / scale for |x / scale| <= 128 (two f32
-// roundings of 2^-24 relative each), and round-half-even can only differ between the two where x / scale lies
-// within that distance of a half-integer; there (|frac(y) - 0.5| < 2^-12, ten times the error) the exact division
-// decides. `inv` = div_rn(1, scale), finite and nonzero (else the caller uses quantize_one).
-__device__ __forceinline__ i32 quantize_one_fast(float x, float scale, float inv) {
-  float y = mul_rn(x, inv);
-  float fl;
-  asm("cvt.rmi.f32.f32 %0, %1;" : "=f"(fl) : "f"(y));
-  const float frac = add_rn(y, -fl);  // exact: y and floor(y) share y's ulp grid
-  if (abs_f32(add_rn(frac, -0.5f)) < 0.000244140625f) y = div_rn(x, scale);
-  return f32_to_s8_sat(y);
-}
-
 template <class InT, int kK, int kRows, int kTpr, int kOp>
 struct QuantizeRowwise {
   static constexpr int kThreads = kRows * kTpr;
@@ -172,9 +158,6 @@ struct QuantizeRowwise {
       if (row_ok && lt == 0) p.scale[row] = scale;
     }
     if (!row_ok) return;
-    const float inv = scale == 0.0f ? 0.0f : div_rn(1.0f, scale);
-    // NOTE: a subnormal scale makes 1 / scale overflow; such rows (and zero rows) take the exact path.
-    const bool fast = inv != 0.0f && abs_f32(inv) < 3.0e38f;
 
     if (vec) {
 #pragma unroll
@@ -190,10 +173,7 @@ struct QuantizeRowwise {
           }
           u32 w[4] = {0u, 0u, 0u, 0u};
 #pragma unroll
-          for (int j = 0; j < 16; ++j) {
-            const i32 qv = fast ? quantize_one_fast(v[j], scale, inv) : quantize_one(v[j], scale);
-            w[j >> 2] |= ((u32)qv & 0xffu) << (8 * (j & 3));
-          }
+          for (int j = 0; j < 16; ++j) w[j >> 2] |= ((u32)quantize_one(v[j], scale) & 0xffu) << (8 * (j & 3));
           V4 o;
           o.x = w[0];
           o.y = w[1];
