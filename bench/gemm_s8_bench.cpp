@@ -26,12 +26,6 @@ std::string bench_model() {
   return v && *v ? v : "llama-2-7b";
 }
 
-std::string shapes_path() {
-  // The working directory's copy first (the GPU machine runs from a copy of the tree), then the source tree's.
-  const std::string local = "data/llm_linear_shapes.csv";
-  if (std::ifstream(local)) return local;
-  return std::string(QJIT_SOURCE_DIR) + "/" + local;
-}
 
 struct Row {
   double qjit_ql = 0, qjit_sq = 0, lt_s8 = 0, lt_bf16 = 0;  // microseconds
@@ -82,7 +76,7 @@ void register_all() {
     std::int64_t m, n, k;
   };
   std::vector<Item> items;
-  auto shapes = autotune::load_shapes(shapes_path());
+  auto shapes = autotune::load_shapes(bench::default_shapes_file());
   if (!shapes) std::fprintf(stderr, "gemm_s8_bench: %s\n", shapes.error().to_string().c_str());
   const std::string model = bench_model();
   if (shapes)

@@ -1,6 +1,8 @@
 // The benchmark harness (see harness.h): buffers, case data, the four contenders, timing and the check.
 #include "bench/harness.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -156,6 +158,15 @@ Result<Prepared> prepare_baseline(bool int8, CaseData& d, CUstream stream) {
 }  // namespace
 
 // ---- facts ----
+
+std::string default_shapes_file() {
+  const std::string local = "data/llm_linear_shapes.csv";
+  if (std::FILE* f = std::fopen(local.c_str(), "r")) {
+    std::fclose(f);
+    return local;
+  }
+  return std::string(QJIT_SOURCE_DIR) + "/" + local;
+}
 
 int rotation_copies(std::size_t weight_bytes, std::int64_t l2_bytes) {
   const double target = 2.0 * static_cast<double>(l2_bytes > 0 ? l2_bytes : std::int64_t{128} << 20);

@@ -32,6 +32,10 @@ inline constexpr std::size_t kBaselineWorkspaceBytes = std::size_t{64} << 20;
 // How many copies of a weight of `weight_bytes` the timing loop cycles through so that consecutive launches never
 // find their weight in the L2: enough for twice the L2 (at least 2, at most 256). l2_bytes <= 0 (unknown): 256 MiB
 // is assumed, more than any current part's L2.
+// data/llm_linear_shapes.csv: the working directory's copy first (the GPU machine runs from a copy of the tree),
+// else the source tree's.
+std::string default_shapes_file();
+
 int rotation_copies(std::size_t weight_bytes, std::int64_t l2_bytes);
 
 // Dense (no sparsity) int8 tensor-core peak in TOPS for the device name the driver reports ("NVIDIA H100 80GB

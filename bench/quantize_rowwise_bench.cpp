@@ -16,6 +16,7 @@
 
 #include "autotune/shapes.h"
 #include "autotune/timing.h"
+#include "bench/harness.h"
 #include "qjit/dynamic_range_quantize.h"
 #include "runtime/device.h"
 #include "runtime/device_memory.h"
@@ -29,14 +30,6 @@ struct Row {
 };
 std::map<std::pair<std::int64_t, std::int64_t>, Row> g_rows;  // (K, M)
 
-std::string shapes_path() {
-  const std::string local = "data/llm_linear_shapes.csv";
-  if (FILE* f = std::fopen(local.c_str(), "r")) {
-    std::fclose(f);
-    return local;
-  }
-  return std::string(QJIT_SOURCE_DIR) + "/" + local;
-}
 
 void run_case(benchmark::State& state, bool copy, std::int64_t m, std::int64_t k) {
   auto dev = runtime::current_device();
@@ -95,7 +88,7 @@ void run_case(benchmark::State& state, bool copy, std::int64_t m, std::int64_t k
 }
 
 void register_all() {
-  auto shapes = autotune::load_shapes(shapes_path());
+  auto shapes = autotune::load_shapes(bench::default_shapes_file());
   if (!shapes) {
     std::fprintf(stderr, "quantize_rowwise_bench: %s\n", shapes.error().to_string().c_str());
     return;

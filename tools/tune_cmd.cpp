@@ -233,6 +233,7 @@ int run_tune_command(int argc, char** argv) {
   std::vector<Done> done(tasks.size());
   std::atomic<std::size_t> next{0};
   std::mutex db_mu;
+  Status saved;  // of the latest save
   Progress progress(static_cast<int>(tasks.size()));
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> workers;
@@ -245,11 +246,14 @@ int run_tune_command(int argc, char** argv) {
         done[i].outcome = device ? ops::autotune_kernel(tasks[i].spec, tasks[i].m, *device, options)
                                  : Result<ops::TuneOutcome>(device.error());
         if (done[i].outcome.has_value()) {
-          // Saved after every kernel, so a job killed at its time limit keeps what it measured.
+          // Saved after every kernel, so a job killed at its time limit keeps what it measured; merged with what
+          // other jobs saved meanwhile, so shards writing one file lose nothing.
           std::lock_guard<std::mutex> lock(db_mu);
           db->put(done[i].outcome->record);
-          if (Status s = db->save(db_path); !s.ok())
-            std::fprintf(stderr, "qjit tune: could not save %s: %s\n", db_path.c_str(), s.to_string().c_str());
+          if (auto again = autotune::TuningDb::load(db_path); again.has_value()) db->merge(*again);
+          saved = db->save(db_path);
+          if (!saved.ok())
+            std::fprintf(stderr, "qjit tune: could not save %s: %s\n", db_path.c_str(), saved.to_string().c_str());
         }
         progress.finished(tasks[i].spec.to_string() + " m=" + std::to_string(tasks[i].m));
       }
@@ -279,7 +283,6 @@ int run_tune_command(int argc, char** argv) {
                      c.config.to_string().c_str(), c.rejected.c_str());
     const double speedup = o.record.heuristic_time_us / o.record.time_us;
     if (!(o.record.config == o.heuristic)) ++improved;
-    db->put(o.record);
     const std::string kernel(codegen::kernel_op_name(d.task.spec.op));
     if (a.json) {
       rows.push_back(llvm::json::Object{{"shape", d.task.label},
@@ -302,9 +305,6 @@ int run_tune_command(int argc, char** argv) {
                   o.record.time_us, speedup, o.record.candidates);
     }
   }
-  // Merge with what others saved meanwhile, then write atomically.
-  if (auto again = autotune::TuningDb::load(db_path); again.has_value()) db->merge(*again);
-  const Status saved = db->save(db_path);
   if (a.json) {
     llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
                                                {"database", db_path},
