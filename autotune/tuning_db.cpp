@@ -115,7 +115,7 @@ Result<codegen::TileConfig> parse_config(const llvm::json::Object& obj, const st
                                          int arch) {
   FieldReader f(obj, where);
   QJIT_TRY(f.only({"family", "block_m", "block_n", "block_k", "warps_m", "warps_n", "stages", "split_k", "consumers",
-                   "swap_ab", "pingpong"}));
+                   "swap_ab", "pingpong", "cluster_m"}));
   codegen::TileConfig c;
   QJIT_ASSIGN_OR_RETURN(std::string family, f.string("family", "one of quantize, gemm_sm80, gemm_sm90"));
   const auto fam = codegen::parse_kernel_family(family);
@@ -141,6 +141,9 @@ Result<codegen::TileConfig> parse_config(const llvm::json::Object& obj, const st
   // NOTE: optional (absent = false) so databases written before ping-pong configs existed still load.
   if (obj.get("pingpong")) {
     QJIT_ASSIGN_OR_RETURN(c.pingpong, f.boolean("pingpong"));
+  }
+  if (obj.get("cluster_m")) {
+    QJIT_ASSIGN_OR_RETURN(c.cluster_m, f.small_int("cluster_m", 1, 2));
   }
   return c;
 }
@@ -200,6 +203,7 @@ llvm::json::Object config_json(const codegen::TileConfig& c) {
                             {"consumers", c.consumers},
                             {"swap_ab", c.swap_ab}};
   if (c.pingpong) out["pingpong"] = true;
+  if (c.cluster_m > 1) out["cluster_m"] = c.cluster_m;
   return out;
 }
 

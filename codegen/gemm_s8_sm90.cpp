@@ -123,9 +123,13 @@ Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config)
     return invalid(llvm::formatv("config.block_k must be 128 (one 128-byte swizzle row), got {0}", config.block_k));
   if (config.consumers != 1 && config.consumers != 2)
     return invalid(llvm::formatv("config.consumers must be 1 or 2, got {0}", config.consumers));
-  if (config.cluster_m != 1 || config.cluster_n != 1)
-    return Status(StatusCode::Unsupported, llvm::formatv("config.cluster_m/cluster_n must be 1 (TMA multicast is not "
-                                                         "implemented), got {0}x{1}", config.cluster_m, config.cluster_n));
+  if ((config.cluster_m != 1 && config.cluster_m != 2) || config.cluster_n != 1)
+    return Status(StatusCode::Unsupported, llvm::formatv("config.cluster_m must be 1 or 2 and config.cluster_n 1 (pairs "
+                                                         "of CTAs along M share the weight tile), got {0}x{1}",
+                                                         config.cluster_m, config.cluster_n));
+  if (config.cluster_m == 2 && (config.swap_ab || config.split_k != 1))
+    return invalid(llvm::formatv("config.cluster_m = 2 needs swap_ab = false and split_k = 1, got swap_ab = {0}, "
+                                 "split_k = {1}", config.swap_ab, config.split_k));
   if (config.pingpong && (config.consumers != 2 || config.split_k != 1 || config.swap_ab))
     return invalid(llvm::formatv("config.pingpong needs consumers = 2, split_k = 1 and swap_ab = false, got "
                                  "consumers = {0}, split_k = {1}, swap_ab = {2}", config.consumers, config.split_k,
@@ -184,7 +188,7 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
   src.text += body;
   src.text += "\n// ---- rendered by codegen/gemm_s8_sm90.cpp ----\n";
   src.text += render_wgmma_wrapper(d.q_cols);
-  src.text += llvm::formatv("typedef QjSm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {15}> QjCfg;\n"
+  src.text += llvm::formatv("typedef QjSm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {15}, {16}> QjCfg;\n"
                             "static_assert(QjCfg::kSmemBytes == {12}, \"host and template shared-memory sizes differ\");\n"
                             "extern \"C\" __global__ void __launch_bounds__({13}, 1)\n"
                             "{14}(const __grid_constant__ QjGemmS8Sm90Params p) {{\n"
@@ -194,20 +198,29 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
                             out_kind, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false",
                             spec.n, spec.k, config.consumers, d.consumer_rows, d.q_cols, config.stages,
                             config.swap_ab ? "true" : "false", config.split_k, kGroupTiles, src.dynamic_smem,
-                            src.threads, src.entry, config.pingpong ? "true" : "false")
+                            src.threads, src.entry, config.pingpong ? "true" : "false", config.cluster_m)
                   .str();
   return src;
 }
 
 std::int64_t gemm_s8_sm90_work_units(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
   if (m < 1) return 0;
+  if (config.cluster_m > 1) {  // a unit is one Q tile for a cluster_m-tall group of P tiles (one per CTA)
+    const Derived d = derive(spec, config);
+    const std::int64_t p_dim = config.swap_ab ? spec.n : m;
+    const std::int64_t q_dim = config.swap_ab ? m : spec.n;
+    return ceil_div(ceil_div(p_dim, d.p_rows), config.cluster_m) * ceil_div(q_dim, d.q_cols);
+  }
   return tile_count(spec, config, m) * config.split_k;
 }
 
 Sm90Launch gemm_s8_sm90_launch(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m, int sm_count) {
   Sm90Launch launch;
   const std::int64_t units = gemm_s8_sm90_work_units(spec, config, m);
-  launch.grid_x = static_cast<unsigned>(std::max<std::int64_t>(1, std::min<std::int64_t>(units, std::max(sm_count, 1))));
+  const int cluster = std::max(config.cluster_m, 1);
+  const std::int64_t clusters = std::max<std::int64_t>(1, std::min<std::int64_t>(units, std::max(sm_count / cluster, 1)));
+  launch.grid_x = static_cast<unsigned>(clusters * cluster);
+  launch.cluster_x = static_cast<unsigned>(cluster);
   launch.block_x = static_cast<unsigned>(128 * (config.consumers + 1));
   launch.dynamic_smem = gemm_s8_sm90_smem_bytes(spec, config);
   return launch;
@@ -239,11 +252,15 @@ std::vector<Sm90Config> sm90_candidate_configs(const Sm90GemmSpec& spec) {
     add({128, 128, kBlockK, 0, 1, 1, 1, false, split}, 6);
   }
   // Ping-pong: each consumer owns a 128 x 128 or 64 x 256 tile; one's epilogue runs under the other's main loop.
-  for (auto [bm, bn] : {std::pair{128, 128}, std::pair{64, 256}, std::pair{128, 64}}) {
-    Sm90Config c{bm, bn, kBlockK, 0, 2, 1, 1, false, 1};
-    c.pingpong = true;
-    add(c, 8);
+  for (int cluster : {1, 2}) {
+    for (auto [bm, bn] : {std::pair{128, 128}, std::pair{64, 256}, std::pair{128, 64}}) {
+      Sm90Config c{bm, bn, kBlockK, 0, 2, cluster, 1, false, 1};
+      c.pingpong = true;
+      add(c, 8);
+    }
   }
+  // Clusters of two along M multicast the weight tile (half the weight traffic out of L2 per CTA).
+  for (int bn : {256, 128}) add({128, bn, kBlockK, 0, 2, 2, 1, false, 1}, 6);
   // Decode: weights on wgmma's M side (64 or 128 rows per consumer), tokens as wgmma N, split K to fill the SMs.
   for (int split : {1, 2, 3, 4, 6, 8}) {
     for (int bm : {8, 16, 32, 64}) {
@@ -297,13 +314,17 @@ Sm90Config sm90_heuristic_config(const Sm90GemmSpec& spec, std::int64_t m, int s
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
     consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
   } else {
-    // Ping-pong 128 x 128: the tensor cores never wait for an epilogue (docs/PERF.md, v5: ncu showed the
-    // cooperative 128 x 256 kernel at 65% tensor-pipe use on K = 4096 against 89% on K = 28672, the gap being the
-    // epilogue and the last partial wave), and 128-row tiles halve the wave-quantisation loss.
-    Sm90Config pp{128, 128, kBlockK, 0, 2, 1, 1, false, 1};
-    pp.pingpong = true;
-    pp.stages = max_fitting_stages(spec, pp, 8);
-    if (pp.stages > 0 && validate_gemm_s8_sm90(spec, pp).ok()) return pp;
+    // Up to K = 8192, ping-pong 128 x 128 in clusters of two: the tensor cores never wait for an epilogue (ncu showed
+    // the cooperative 128 x 256 kernel at 65% tensor-pipe use on K = 4096 against 89% on K = 28672, the gap being
+    // the epilogue and the last partial wave), 128-row tiles halve the wave-quantisation loss, and the multicast
+    // weight tile keeps the L2 traffic per op at the 128 x 256 tile's. Longer K amortises the epilogue, and there
+    // the cooperative 128 x 256 tile measured 5-20% faster (docs/PERF.md, v5).
+    if (spec.k <= 8192) {
+      Sm90Config pp{128, 128, kBlockK, 0, 2, 2, 1, false, 1};
+      pp.pingpong = true;
+      pp.stages = max_fitting_stages(spec, pp, 8);
+      if (pp.stages > 0 && validate_gemm_s8_sm90(spec, pp).ok()) return pp;
+    }
     consider({128, 256, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);  // first: wins ties (less smem traffic per op)
     if (m <= 512) consider({128, 192, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
     consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
@@ -356,7 +377,8 @@ Status encode_gemm_s8_sm90_params(EncodeTiledFn encode, const Sm90GemmSpec& spec
     return Status::success();
   };
   QJIT_TRY(encode_one(out->tma_a, "A", base.a, base.m, base.lda, config.block_m));
-  QJIT_TRY(encode_one(out->tma_b, "B", base.b, spec.n, base.ldb, config.block_n));
+  // NOTE: with a cluster each CTA loads (and multicasts) 1/cluster_m of the weight tile.
+  QJIT_TRY(encode_one(out->tma_b, "B", base.b, spec.n, base.ldb, config.block_n / std::max(config.cluster_m, 1)));
   return Status::success();
 }
 

@@ -47,8 +47,8 @@ struct Sm90Config {
   int block_k = 128;  // bytes of K per pipeline stage; must be 128 (one 128-byte swizzle row)
   int stages = 4;
   int consumers = 2;  // consumer warp groups (1 or 2); plus one producer warp group
-  int cluster_m = 1;  // thread-block clusters (TMA multicast) are not implemented: both must be 1
-  int cluster_n = 1;
+  int cluster_m = 1;  // 2: pairs of CTAs on adjacent M tiles share (TMA-multicast) the weight tile; not with swap_ab
+  int cluster_n = 1;  // must be 1
   bool swap_ab = false;
   int split_k = 1;  // K splits reduced through an int32 workspace (deterministic: int32 sums are exact)
   // Ping-pong (needs consumers == 2, split_k == 1, !swap_ab): each consumer owns a whole block_m x block_n tile
@@ -70,7 +70,7 @@ struct Sm90Launch {
   unsigned grid_x = 1, grid_y = 1, grid_z = 1;
   unsigned block_x = 1, block_y = 1, block_z = 1;
   int dynamic_smem = 0;
-  unsigned cluster_x = 1, cluster_y = 1, cluster_z = 1;  // always 1: no cluster launch attribute needed
+  unsigned cluster_x = 1, cluster_y = 1, cluster_z = 1;  // > 1: launch with the cluster-dimension attribute
 };
 
 // Largest dynamic shared memory an sm_90 block may opt in to (227 KiB).

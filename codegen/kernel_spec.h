@@ -54,6 +54,7 @@ struct TileConfig {
   // GemmSm90 only: each consumer warp group owns a whole block_m x block_n tile and the two alternate (one runs its
   // main loop while the other runs its epilogue) instead of splitting one tile between them.
   bool pingpong = false;
+  int cluster_m = 1;  // GemmSm90 only: 2 = CTA pairs along M multicast the shared weight tile
   std::string to_string() const;  // "gemm_sm80 128x128x64 w2x4 s4 sk1"
   bool operator==(const TileConfig&) const = default;
 };

@@ -366,6 +366,8 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
       out.candidates[i].rejected = "timing failed: " + us.error().message();
     } else {
       out.candidates[i].us = *us;
+      QJIT_LOG_INFO("autotune", "{0} {1}: {2} us", spec.to_string(), configs[i].to_string(),
+                    llvm::formatv("{0:f1}", *us).str());
     }
     ++timed;
     if (options.progress) options.progress("time", timed, total);

@@ -31,6 +31,7 @@ codegen::Sm90Config sm90_config(const codegen::TileConfig& c) {
   x.swap_ab = c.swap_ab;
   x.split_k = c.split_k;
   x.pingpong = c.pingpong;
+  x.cluster_m = c.cluster_m;
   return x;
 }
 
@@ -47,6 +48,7 @@ codegen::TileConfig tile_config(const codegen::Sm90Config& x) {
   c.swap_ab = x.swap_ab;
   c.split_k = x.split_k;
   c.pingpong = x.pingpong;
+  c.cluster_m = x.cluster_m;
   return c;
 }
 
@@ -149,6 +151,7 @@ Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::T
 runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
                                int sm_count) {
   codegen::LaunchDims d;
+  unsigned cluster[3] = {1, 1, 1};
   switch (config.family) {
     case codegen::KernelFamily::Quantize: d = codegen::quantize_launch(spec, config, m); break;
     case codegen::KernelFamily::GemmSm80: d = codegen::gemm_s8_sm80_launch(spec, config, m); break;
@@ -161,6 +164,9 @@ runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::
       d.block[1] = l.block_y;
       d.block[2] = l.block_z;
       d.dynamic_smem_bytes = static_cast<unsigned>(l.dynamic_smem);
+      cluster[0] = l.cluster_x;
+      cluster[1] = l.cluster_y;
+      cluster[2] = l.cluster_z;
       break;
     }
   }
@@ -170,6 +176,7 @@ runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::
     r.block[i] = d.block[i];
   }
   r.dynamic_smem_bytes = d.dynamic_smem_bytes;
+  for (int i = 0; i < 3; ++i) r.cluster[i] = cluster[i];
   // The Hopper GEMM waits (griddepcontrol.wait) before its first dependent read, so it may be scheduled while the
   // quantize pass before it finishes (programmatic dependent launch); the other families read at once.
   r.programmatic = config.family == codegen::KernelFamily::GemmSm90 && !programmatic_launch_disabled();

@@ -2,7 +2,7 @@
 # Every GPU step in one call (for the lent GPU machine, run from the repository root with the release build carried
 # in build/release): GPU tests, the demo, then the benchmarks; logs under $OUT, a short table last.
 # Usage: scripts/gpu-check.sh [STEPS] [gtest filter] [benchmark filter]
-#   STEPS: comma-separated from tests, tune, tuneall, tune80, pdl, select, qbench (qjit bench), profile (ncu), bench,
+#   STEPS: comma-separated from tests, tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench), profile (ncu), bench,
 #   or all (default; profile is never part of all)
 set -uo pipefail
 what=${1:-all}
@@ -44,6 +44,21 @@ if want tuneall; then
   [ $? -eq 0 ] || status=1
   grep -E "^\|" "$OUT/tune_all.md" | awk -F'|' 'NR>2 && $3 ~ /gemm/ {print}' | head -70
   tail -2 "$OUT/tune_all.md"; grep -E "BUG|failed|wall" "$OUT/tune_all.err" | head
+fi
+if want tunepre; then
+  echo "== qjit tune, prefill configs side by side (QJIT_LOG=info lists every candidate's time)"
+  printf 'model,layer,N,K\nllama-2-7b,o_proj,4096,4096\nllama-2-13b,gate_up_proj,27648,5120\nllama-3-70b,o_proj,8192,8192\nllama-3-70b,down_proj,8192,28672\n' > /tmp/pre.csv
+  QJIT_LOG=info QJIT_TUNING_DB=/tmp/tuning-pre.json timeout ${TUNE_TIMEOUT:-300} $B/tools/qjit tune --shapes /tmp/pre.csv \
+    --m ${TUNE_M:-2048,8192} --plans sq 2> "$OUT/tune_pre.err" > "$OUT/tune_pre.md"
+  [ $? -eq 0 ] || status=1
+  grep -E "us$" "$OUT/tune_pre.err" | sed -E 's/.*gemm_s8 s8->bf16 (n=[0-9]+ k=[0-9]+ m<=[0-9]+).*gemm_sm90 (.*): (.*)/\1 \2: \3/' | head -120
+  grep -E "^\|" "$OUT/tune_pre.md" | head -12
+fi
+if want qrow; then
+  echo "== quantize pass vs a copy of the same bytes (bench/quantize_rowwise_bench)"
+  timeout 200 $B/bench/quantize_rowwise_bench --benchmark_min_time=0.05 > "$OUT/quantize_bench.log" 2>&1
+  [ $? -eq 0 ] || status=1
+  grep -vE "^BM_|^-|^Benchmark|^Run on|^CPU|^  L|^Load" "$OUT/quantize_bench.log" | tail -30
 fi
 if want tune80; then
   echo "== qjit tune on the portable sm80 path (QJIT_DISABLE_SM90=1): 8192^3 and 4096^2 decode"

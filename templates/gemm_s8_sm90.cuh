@@ -69,6 +69,33 @@ __device__ __forceinline__ void qj_tma_load_2d(qj_u32 dst, const void* tmap, qj_
       "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
       ::"r"(dst), "l"(tmap), "r"(k), "r"(row), "r"(bar) : "memory");
 }
+// The same copy multicast to every CTA in cta_mask: each receives the box at the same shared-memory offset and its
+// own mbarrier at `bar`'s offset is credited with the bytes.
+__device__ __forceinline__ void qj_tma_load_2d_multicast(qj_u32 dst, const void* tmap, qj_u32 bar, qj_s32 k, qj_s32 row,
+                                                         qj_u16 cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+      " [%0], [%1, {%2, %3}], [%4], %5;"
+      ::"r"(dst), "l"(tmap), "r"(k), "r"(row), "r"(bar), "h"(cta_mask) : "memory");
+}
+__device__ __forceinline__ qj_u32 qj_cluster_ctarank() {
+  qj_u32 r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ void qj_cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+// Arrive on the mbarrier at the same shared-memory offset in CTA `rank` of this cluster. NOTE: the default
+// (.release, .cta) semantics on purpose: an explicit .release.cluster compiles to MEMBAR.ALL.GPU before every arrive,
+// which made the cluster kernels 1.5-2.8x slower on an H200. The arrive only says "my wgmma reads of this stage are
+// complete" (wgmma.wait_group has returned); no data written by this thread has to become visible to the peer.
+__device__ __forceinline__ void qj_mbar_arrive_cluster(qj_u32 bar, qj_u32 rank) {
+  asm volatile(
+      "{\n .reg .b32 remote;\n mapa.shared::cluster.u32 remote, %0, %1;\n"
+      " mbarrier.arrive.shared::cluster.b64 _, [remote];\n}"
+      ::"r"(bar), "r"(rank) : "memory");
+}
 __device__ __forceinline__ void qj_prefetch_tmap(const void* tmap) {
   asm volatile("prefetch.tensormap [%0];" ::"l"(tmap) : "memory");
 }
@@ -125,7 +152,7 @@ __device__ __forceinline__ qj_u64 qj_smem_desc_k128b(qj_u32 smem_addr) {
 // ---- compile-time configuration ---------------------------------------------------------------------------
 // P = the operand on wgmma's M side (A, or B with kSwap), Q = the one on wgmma's N side.
 template <int kOut_, bool kBias_, bool kPerToken_, int kN_, int kK_, int kConsumers_, int kConsumerRows_,
-          int kQCols_, int kStages_, bool kSwap_, int kSplitK_, int kGroup_, bool kPingPong_>
+          int kQCols_, int kStages_, bool kSwap_, int kSplitK_, int kGroup_, bool kPingPong_, int kCluster_>
 struct QjSm90Cfg {
   static constexpr int kOut = kOut_;
   static constexpr bool kBias = kBias_;
@@ -140,6 +167,10 @@ struct QjSm90Cfg {
   static constexpr int kPRows = kPingPong ? kConsumerRows : kConsumers * kConsumerRows;
   static constexpr int kStageUsers = kPingPong ? 1 : kConsumers;  // consumer warp groups reading each stage
   static constexpr int kQCols = kQCols_;               // wgmma N
+  // Thread-block cluster of kCluster CTAs on adjacent P tiles sharing one Q tile: each loads its own P tile and
+  // 1/kCluster of the Q tile, multicast into every CTA of the cluster (halves the Q traffic out of L2 for 2).
+  static constexpr int kCluster = kCluster_;
+  static constexpr int kQLoadRows = kQCols / kCluster;
   static constexpr int kStages = kStages_;
   static constexpr bool kSwap = kSwap_;
   static constexpr int kSplitK = kSplitK_;
@@ -165,6 +196,8 @@ struct QjSm90Cfg {
   static_assert(kSplitK >= 1 && kSplitK <= kKBlocks, "each K split needs at least one 128-wide k-block");
   static_assert(kSmemBytes <= 232448, "shared memory exceeds the 227 KiB an sm_90 block may opt in to");
   static_assert(!kPingPong || (kConsumers == 2 && kSplitK == 1 && !kSwap), "ping-pong: two consumers, no split, no swap");
+  static_assert(kCluster == 1 || (kCluster == 2 && kSplitK == 1 && !kSwap && kQLoadRows % 8 == 0),
+                "clusters: 2 CTAs, no split, no swap, whole 8-row swizzle atoms per CTA's share of the Q tile");
 };
 
 template <int N> struct QjWgmma;  // codegen renders QjWgmma<N>::mma for the N this kernel uses
@@ -182,6 +215,29 @@ __device__ __forceinline__ void qj_unit_coords(int u, int p_tiles, int q_tiles, 
   const int local = t - g * group_size;
   pt = first_p + local % rows;
   qt = local / rows;
+}
+
+// The persistent schedule: units (one Q tile for a kCluster-tall group of P tiles, times the K splits) walked by
+// cluster, first_unit + i * unit_stride. NOTE: m is read through a volatile asm so that the consumers recompute this
+// at each unit instead of keeping it live across the epilogue, where all registers but a few hold accumulators
+// (keeping it cost ptxas a 20-byte spill on some variants).
+struct QjSchedule {
+  int p_groups, q_tiles, units, first_unit, unit_stride;
+};
+template <class C>
+__device__ __forceinline__ QjSchedule qj_schedule(const QjGemmS8Params& p) {
+  int m;
+  asm volatile("mov.b32 %0, %1;" : "=r"(m) : "r"(p.m));
+  const int p_dim = C::kSwap ? C::kN : m;
+  const int q_dim = C::kSwap ? m : C::kN;
+  const int p_tiles = (p_dim + C::kPRows - 1) / C::kPRows;
+  QjSchedule s;
+  s.q_tiles = (q_dim + C::kQCols - 1) / C::kQCols;
+  s.p_groups = (p_tiles + C::kCluster - 1) / C::kCluster;
+  s.units = s.p_groups * s.q_tiles * C::kSplitK;
+  s.first_unit = blockIdx.x / C::kCluster;
+  s.unit_stride = gridDim.x / C::kCluster;
+  return s;
 }
 
 template <class C>
@@ -416,110 +472,140 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
   const void* tmap_p = C::kSwap ? static_cast<const void*>(prm.tma_b) : static_cast<const void*>(prm.tma_a);
   const void* tmap_q = C::kSwap ? static_cast<const void*>(prm.tma_a) : static_cast<const void*>(prm.tma_b);
   const int warp_group = threadIdx.x / 128;
+  const int rank = C::kCluster > 1 ? static_cast<int>(qj_cluster_ctarank()) : 0;
   if (threadIdx.x == 0) {
     qj_prefetch_tmap(tmap_p);
     qj_prefetch_tmap(tmap_q);
     for (int s = 0; s < C::kStages; ++s) {
-      qj_mbar_init(full_bar + 8 * s, 1);                       // the producer's arrive.expect_tx
-      qj_mbar_init(empty_bar + 8 * s, 4 * C::kStageUsers);     // one arrive per warp of each reader
+      qj_mbar_init(full_bar + 8 * s, 1);  // the producer's arrive.expect_tx
+      // One arrive per warp of each consumer reading the stage, in every CTA of the cluster: a stage is refilled
+      // (in all of them at once, by the multicast) only when every reader everywhere is done with it.
+      qj_mbar_init(empty_bar + 8 * s, 4 * C::kStageUsers * C::kCluster);
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   }
-  __syncthreads();
+  // NOTE: with a cluster, the peer's barriers must be initialised before our first multicast or remote arrive.
+  if (C::kCluster > 1) qj_cluster_sync();
+  else __syncthreads();
   // Programmatic dependent launch: the prologue above may overlap the tail of the kernel before this one on the
   // stream (qjit's quantize pass triggers early); nothing an earlier kernel wrote -- activations, per-token scales --
   // is read before this wait. Launched without the attribute, it returns at once.
   asm volatile("griddepcontrol.wait;" ::: "memory");
 
-  const int p_dim = C::kSwap ? C::kN : p.m;
-  const int q_dim = C::kSwap ? p.m : C::kN;
-  const int p_tiles = (p_dim + C::kPRows - 1) / C::kPRows;
-  const int q_tiles = (q_dim + C::kQCols - 1) / C::kQCols;
-  const int units = p_tiles * q_tiles * C::kSplitK;
+  // Work units are walked per cluster: unit u covers P tiles kCluster * pg + rank (one per CTA) and Q tile qt. A CTA
+  // whose P tile lies past the end still loads its share of the Q tile for its peer; its rows are all masked.
 
   if (warp_group == 0) {
     // Producer: registers go to the consumers; one thread issues every copy. NOTE: with one consumer the
     // 256-thread CTA already gets 240 registers a thread, so there is nothing to move.
     if (C::kConsumers == 2) qj_setmaxnreg_dec<40>();
-    if (threadIdx.x != 0) return;
-    int stage = 0;
-    qj_u32 phase = 0;
-    for (int u = blockIdx.x; u < units; u += gridDim.x) {
-      int pt, qt, split, kb_begin, kb_end;
-      qj_unit_coords<C>(u, p_tiles, q_tiles, pt, qt, split);
-      qj_split_range<C>(split, kb_begin, kb_end);
-      for (int kb = kb_begin; kb < kb_end; ++kb) {
-        qj_mbar_wait(empty_bar + 8 * stage, phase ^ 1);  // a fresh barrier counts as released
-        qj_mbar_arrive_expect_tx(full_bar + 8 * stage, C::kPStageBytes + C::kQStageBytes);
-        qj_tma_load_2d(smem_p + stage * C::kPStageBytes, tmap_p, full_bar + 8 * stage, kb * C::kBK, pt * C::kPRows);
-        qj_tma_load_2d(smem_q + stage * C::kQStageBytes, tmap_q, full_bar + 8 * stage, kb * C::kBK, qt * C::kQCols);
-        if (++stage == C::kStages) { stage = 0; phase ^= 1; }
-      }
-    }
-    return;
-  }
-
-  // Consumers.
-  if (C::kConsumers == 2) qj_setmaxnreg_inc<232>();  // 128 x 40 + 256 x 232 = 384 x 168, the launch allotment
-  const int consumer = warp_group - 1;
-  const int tid = threadIdx.x - 128 * warp_group;
-  const int lane = tid & 31;
-  const int bar_id = 1 + consumer;
-  qj_s32 acc[C::kSubTiles][C::kAccRegs];
-  int stage = 0;
-  qj_u32 phase = 0;
-  // Ping-pong: the CTA's j-th unit belongs to consumer j % 2, and the main loops run strictly in unit order, handed
-  // on through named barrier 3 + consumer (bar.arrive by the one finishing, bar.sync by the one starting). NOTE: the
-  // order is what makes the parity waits safe: when unit j starts, unit j - 1 has consumed every stage before it, so
-  // no full barrier this consumer waits on can be more than one phase behind.
-  int local = 0;
-  for (int u = blockIdx.x; u < units; u += gridDim.x, ++local) {
-    if (C::kPingPong && (local & 1) != consumer) {
-      // The other consumer's unit: step over its k-blocks in the shared stage ring.
-      constexpr int kAdvance = C::kKBlocks % (2 * C::kStages);
-      const int s = stage + kAdvance;
-      phase ^= static_cast<qj_u32>((s / C::kStages) & 1);
-      stage = s % C::kStages;
-      continue;
-    }
-    int pt, qt, split, kb_begin, kb_end;
-    qj_unit_coords<C>(u, p_tiles, q_tiles, pt, qt, split);
-    qj_split_range<C>(split, kb_begin, kb_end);
-    if (C::kPingPong && local > 0) qj_named_barrier(3 + consumer, 256);  // the other consumer's main loop is issued
-    int prev_stage = -1;
-    for (int kb = kb_begin; kb < kb_end; ++kb) {
-      qj_mbar_wait(full_bar + 8 * stage, phase);
-      qj_wgmma_fence();
-      const qj_u32 p_addr = smem_p + stage * C::kPStageBytes + (C::kPingPong ? 0 : consumer * C::kConsumerRows * C::kBK);
-      const qj_u64 desc_q = qj_smem_desc_k128b(smem_q + stage * C::kQStageBytes);
-#pragma unroll
-      for (int s = 0; s < C::kSubTiles; ++s) {
-        const qj_u64 desc_p = qj_smem_desc_k128b(p_addr + s * 64 * C::kBK);
-#pragma unroll
-        for (int kk = 0; kk < C::kBK / 32; ++kk) {
-          // +32 bytes of K per k32 step = +2 in the descriptor's address field (the swizzle is address-based).
-          QjWgmma<C::kQCols>::mma(acc[s], desc_p + 2 * kk, desc_q + 2 * kk, (kb > kb_begin || kk > 0) ? 1 : 0);
+    if (threadIdx.x == 0) {
+      int stage = 0;
+      qj_u32 phase = 0;
+      const QjSchedule sc = qj_schedule<C>(p);
+      for (int u = sc.first_unit; u < sc.units; u += sc.unit_stride) {
+        int pg, qt, split, kb_begin, kb_end;
+        qj_unit_coords<C>(u, sc.p_groups, sc.q_tiles, pg, qt, split);
+        qj_split_range<C>(split, kb_begin, kb_end);
+        const int pt = pg * C::kCluster + rank;
+        for (int kb = kb_begin; kb < kb_end; ++kb) {
+          qj_mbar_wait(empty_bar + 8 * stage, phase ^ 1);  // a fresh barrier counts as released
+          qj_mbar_arrive_expect_tx(full_bar + 8 * stage, C::kPStageBytes + C::kQStageBytes);
+          qj_tma_load_2d(smem_p + stage * C::kPStageBytes, tmap_p, full_bar + 8 * stage, kb * C::kBK, pt * C::kPRows);
+          if (C::kCluster == 1) {
+            qj_tma_load_2d(smem_q + stage * C::kQStageBytes, tmap_q, full_bar + 8 * stage, kb * C::kBK,
+                           qt * C::kQCols);
+          } else {
+            qj_tma_load_2d_multicast(smem_q + stage * C::kQStageBytes + rank * C::kQLoadRows * C::kBK, tmap_q,
+                                     full_bar + 8 * stage, kb * C::kBK, qt * C::kQCols + rank * C::kQLoadRows,
+                                     static_cast<qj_u16>((1u << C::kCluster) - 1));
+          }
+          if (++stage == C::kStages) { stage = 0; phase ^= 1; }
         }
       }
-      qj_wgmma_commit();
-      qj_wgmma_wait<1>();  // the previous stage's wgmmas are done: hand its buffers back
-      if (prev_stage >= 0 && lane == 0) qj_mbar_arrive(empty_bar + 8 * prev_stage);
-      prev_stage = stage;
-      if (++stage == C::kStages) { stage = 0; phase ^= 1; }
     }
-    // Every wgmma of this unit is issued: the other consumer may start its main loop while these drain.
-    if (C::kPingPong && u + gridDim.x < units) qj_named_arrive(3 + (consumer ^ 1), 256);
-    qj_wgmma_wait<0>();
-    if (prev_stage >= 0 && lane == 0) qj_mbar_arrive(empty_bar + 8 * prev_stage);
+  } else {
+    // Consumers.
+    if (C::kConsumers == 2) qj_setmaxnreg_inc<232>();  // 128 x 40 + 256 x 232 = 384 x 168, the launch allotment
+    const int consumer = warp_group - 1;
+    const int tid = threadIdx.x - 128 * warp_group;
+    const int lane = tid & 31;
+    const int bar_id = 1 + consumer;
+    qj_s32 acc[C::kSubTiles][C::kAccRegs];
+    int stage = 0;
+    qj_u32 phase = 0;
+    // Hands a consumed stage back to the producer of every CTA in the cluster (each multicasts into it).
+    auto release = [&](int s) {
+      if (lane != 0) return;
+      if (C::kCluster == 1) {
+        qj_mbar_arrive(empty_bar + 8 * s);
+      } else {
+        qj_mbar_arrive(empty_bar + 8 * s);
+#pragma unroll
+        for (int r = 1; r < C::kCluster; ++r) qj_mbar_arrive_cluster(empty_bar + 8 * s, (rank + r) % C::kCluster);
+      }
+    };
+    // Ping-pong: the CTA's j-th unit belongs to consumer j % 2, and the main loops run strictly in unit order, handed
+    // on through named barrier 3 + consumer (bar.arrive by the one finishing, bar.sync by the one starting). NOTE:
+    // the order is what makes the parity waits safe: when unit j starts, unit j - 1 has consumed every stage before
+    // it, so no full barrier this consumer waits on can be more than one phase behind.
+    for (int local = 0;; ++local) {
+      const QjSchedule sc = qj_schedule<C>(p);
+      const int u = sc.first_unit + local * sc.unit_stride;
+      if (u >= sc.units) break;
+      if (C::kPingPong && (local & 1) != consumer) {
+        // The other consumer's unit: step over its k-blocks in the shared stage ring.
+        constexpr int kAdvance = C::kKBlocks % (2 * C::kStages);
+        const int s = stage + kAdvance;
+        phase ^= static_cast<qj_u32>((s / C::kStages) & 1);
+        stage = s % C::kStages;
+        continue;
+      }
+      int pg, qt, split, kb_begin, kb_end;
+      qj_unit_coords<C>(u, sc.p_groups, sc.q_tiles, pg, qt, split);
+      qj_split_range<C>(split, kb_begin, kb_end);
+      const int pt = pg * C::kCluster + rank;
+      if (C::kPingPong && local > 0) qj_named_barrier(3 + consumer, 256);  // the other's main loop is issued
+      int prev_stage = -1;
+      for (int kb = kb_begin; kb < kb_end; ++kb) {
+        qj_mbar_wait(full_bar + 8 * stage, phase);
+        qj_wgmma_fence();
+        const qj_u32 p_addr =
+            smem_p + stage * C::kPStageBytes + (C::kPingPong ? 0 : consumer * C::kConsumerRows * C::kBK);
+        const qj_u64 desc_q = qj_smem_desc_k128b(smem_q + stage * C::kQStageBytes);
+#pragma unroll
+        for (int s = 0; s < C::kSubTiles; ++s) {
+          const qj_u64 desc_p = qj_smem_desc_k128b(p_addr + s * 64 * C::kBK);
+#pragma unroll
+          for (int kk = 0; kk < C::kBK / 32; ++kk) {
+            // +32 bytes of K per k32 step = +2 in the descriptor's address field (the swizzle is address-based).
+            QjWgmma<C::kQCols>::mma(acc[s], desc_p + 2 * kk, desc_q + 2 * kk, (kb > kb_begin || kk > 0) ? 1 : 0);
+          }
+        }
+        qj_wgmma_commit();
+        qj_wgmma_wait<1>();  // the previous stage's wgmmas are done: hand its buffers back
+        if (prev_stage >= 0) release(prev_stage);
+        prev_stage = stage;
+        if (++stage == C::kStages) { stage = 0; phase ^= 1; }
+      }
+      // Every wgmma of this unit is issued: the other consumer may start its main loop while these drain.
+      if (C::kPingPong && u + sc.unit_stride < sc.units) qj_named_arrive(3 + (consumer ^ 1), 256);
+      qj_wgmma_wait<0>();
+      if (prev_stage >= 0) release(prev_stage);
 
-    const int tile = pt * q_tiles + qt;
-    if (C::kSplitK > 1 && !qj_split_k_reduce<C>(p, acc, tile, split, consumer, tid, bar_id, flags + consumer)) continue;
-    const int p_base = pt * C::kPRows + (C::kPingPong ? 0 : consumer * C::kConsumerRows);
-    if (C::kSwap) {
-      qj_epilogue_direct<C>(p, acc, p_base, qt * C::kQCols, tid);
-    } else {
-      qj_epilogue_staged<C>(p, acc, epi + consumer * 64 * C::kStageRowBytes, p_base, qt * C::kQCols, tid, bar_id);
+      const int tile = pt * sc.q_tiles + qt;
+      if (C::kSplitK > 1 && !qj_split_k_reduce<C>(p, acc, tile, split, consumer, tid, bar_id, flags + consumer))
+        continue;
+      const int p_base = pt * C::kPRows + (C::kPingPong ? 0 : consumer * C::kConsumerRows);
+      if (C::kSwap) {
+        qj_epilogue_direct<C>(p, acc, p_base, qt * C::kQCols, tid);
+      } else {
+        qj_epilogue_staged<C>(p, acc, epi + consumer * 64 * C::kStageRowBytes, p_base, qt * C::kQCols, tid, bar_id);
+      }
     }
   }
+  // NOTE: no CTA of a cluster may exit while a peer can still multicast into its shared memory or arrive on its
+  // barriers; every thread (the idle producer lanes too) meets here.
+  if (C::kCluster > 1) qj_cluster_sync();
 }

@@ -79,6 +79,46 @@ __device__ __forceinline__ i32 quantize_one(float x, float scale) {
   return scale == 0.0f ? 0 : f32_to_s8_sat(div_rn(x, scale));
 }
 
+// Fast exact quantization of one row: q = rni(RN(x / scale)) without a division per element. With inv = RN(1/scale)
+// (rcp.rn, once per row), q0 = RN(x * inv) is within one ulp of x / scale, the residual x - scale * q0 is exact in
+// one fma, and RN(q0 + residual * inv) is the correctly rounded quotient (Markstein's theorem): bit-identical to
+// div.rn. NOTE: it holds while nothing under- or overflows; scale in [2^-64, 2^64] keeps every intermediate normal
+// for the |x / scale| >= 1/4 that can round away from 0 (smaller quotients give 0 either way), and every other row
+// (scale 0, subnormal, huge, inf) takes quantize_one. |x| <= amax bounds the quotient by 127 * (1 + 2^-24), so
+// no saturation is needed; NaN elements become 0 like cvt.rni.sat.
+struct RowQuant {
+  float scale, inv;
+  bool fast;
+};
+__device__ __forceinline__ RowQuant row_quant(float scale) {
+  RowQuant r;
+  r.scale = scale;
+  r.fast = scale >= 0x1p-64f && scale <= 0x1p64f;
+  asm("rcp.rn.f32 %0, %1;" : "=f"(r.inv) : "f"(r.fast ? scale : 1.0f));
+  return r;
+}
+// The quotient, rounded to the nearest integer (ties to even), as the low byte of the returned word.
+__device__ __forceinline__ u32 quantize_fast_byte(float x, const RowQuant& r) {
+  float q0, rem, q;
+  asm("mul.rn.f32 %0, %1, %2;" : "=f"(q0) : "f"(x), "f"(r.inv));
+  asm("fma.rn.f32 %0, %1, %2, %3;" : "=f"(rem) : "f"(-r.scale), "f"(q0), "f"(x));
+  asm("fma.rn.f32 %0, %1, %2, %3;" : "=f"(q) : "f"(rem), "f"(r.inv), "f"(q0));
+  q = q == q ? q : 0.0f;  // NaN -> 0
+  // NOTE: adding 1.5 * 2^23 rounds |q| <= 2^22 to an integer half-to-even (the default rounding of add.rn) and
+  // leaves it, two's complement, in the low mantissa bits: the low byte is the int8.
+  float t;
+  asm("add.rn.f32 %0, %1, 0f4B400000;" : "=f"(t) : "f"(q));
+  return f32_to_bits(t);
+}
+// Packs the low bytes of four words into one (byte j from w[j]).
+__device__ __forceinline__ u32 pack_low_bytes(u32 a, u32 b, u32 c, u32 d) {
+  u32 ab, cd, r;
+  asm("prmt.b32 %0, %1, %2, 0x0040;" : "=r"(ab) : "r"(a), "r"(b));
+  asm("prmt.b32 %0, %1, %2, 0x0040;" : "=r"(cd) : "r"(c), "r"(d));
+  asm("prmt.b32 %0, %1, %2, 0x5410;" : "=r"(r) : "r"(ab), "r"(cd));
+  return r;
+}
+
 template <class InT, int kK, int kRows, int kTpr, int kOp>
 struct QuantizeRowwise {
   static constexpr int kThreads = kRows * kTpr;
@@ -159,6 +199,7 @@ struct QuantizeRowwise {
     }
     if (!row_ok) return;
 
+    const RowQuant rq = row_quant(scale);
     if (vec) {
 #pragma unroll
       for (int i = 0; i < kChunksPerThread; ++i) {
@@ -172,8 +213,15 @@ struct QuantizeRowwise {
             ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
           }
           u32 w[4] = {0u, 0u, 0u, 0u};
+          if (rq.fast) {
 #pragma unroll
-          for (int j = 0; j < 16; ++j) w[j >> 2] |= ((u32)quantize_one(v[j], scale) & 0xffu) << (8 * (j & 3));
+            for (int j = 0; j < 4; ++j)
+              w[j] = pack_low_bytes(quantize_fast_byte(v[4 * j], rq), quantize_fast_byte(v[4 * j + 1], rq),
+                                    quantize_fast_byte(v[4 * j + 2], rq), quantize_fast_byte(v[4 * j + 3], rq));
+          } else {
+#pragma unroll
+            for (int j = 0; j < 16; ++j) w[j >> 2] |= ((u32)quantize_one(v[j], scale) & 0xffu) << (8 * (j & 3));
+          }
           V4 o;
           o.x = w[0];
           o.y = w[1];

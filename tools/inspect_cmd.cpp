@@ -166,6 +166,7 @@ llvm::json::Object kernel_json(const KernelReport& r, bool with_source) {
                        {"threads", r.source.threads},
                        {"dynamic_smem_bytes", r.source.dynamic_smem_bytes},
                        {"grid", llvm::json::Array{r.dims.grid[0], r.dims.grid[1], r.dims.grid[2]}},
+                       {"cluster", llvm::json::Array{r.dims.cluster[0], r.dims.cluster[1], r.dims.cluster[2]}},
                        {"block", llvm::json::Array{r.dims.block[0], r.dims.block[1], r.dims.block[2]}},
                        {"workspace_bytes", static_cast<std::int64_t>(r.workspace_bytes)},
                        {"key", r.key ? llvm::json::Value(r.key->hex()) : llvm::json::Value(nullptr)},
@@ -192,9 +193,11 @@ void print_text(const std::string& descriptor, const Target& t, const std::strin
     std::printf("  family    %s: %s\n", std::string(codegen::kernel_family_name(r.config.family)).c_str(),
                 ops::family_reason(r.spec).c_str());
     std::printf("  entry     %s\n", r.source.entry.c_str());
-    std::printf("  launch    grid %s, block %s, %d B dynamic shared memory; workspace %zu B\n",
-                dims_text(r.dims.grid).c_str(), dims_text(r.dims.block).c_str(), r.source.dynamic_smem_bytes,
-                r.workspace_bytes);
+    const bool cluster = r.dims.cluster[0] * r.dims.cluster[1] * r.dims.cluster[2] > 1;
+    std::printf("  launch    grid %s%s%s, block %s, %d B dynamic shared memory; workspace %zu B\n",
+                dims_text(r.dims.grid).c_str(), cluster ? " in clusters of " : "",
+                cluster ? dims_text(r.dims.cluster).c_str() : "", dims_text(r.dims.block).c_str(),
+                r.source.dynamic_smem_bytes, r.workspace_bytes);
     std::printf("  key       %s\n", r.key ? r.key->hex().c_str() : r.key_note.c_str());
     std::printf("  cache     %s", r.cache_note.c_str());
     if (r.entry)

@@ -101,8 +101,15 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
     EXPECT_NE(s.message().find(k.field), std::string::npos) << s.message();
   }
   Sm90Config cl = prefill_config();
-  cl.cluster_m = 2;
+  cl.cluster_m = 3;
   EXPECT_EQ(validate_gemm_s8_sm90(good, cl).code(), StatusCode::Unsupported);
+  cl.cluster_m = 2;
+  EXPECT_TRUE(validate_gemm_s8_sm90(good, cl).ok());
+  Sm90Config cl_swap = decode_config();
+  cl_swap.cluster_m = 2;  // decode tiles split K and swap operands: no clusters there
+  const Status swap_status = validate_gemm_s8_sm90(good, cl_swap);
+  EXPECT_EQ(swap_status.code(), StatusCode::InvalidArgument);
+  EXPECT_NE(swap_status.message().find("config.cluster_m = 2 needs"), std::string::npos) << swap_status.message();
 }
 
 TEST(CodegenGemmS8Sm90Test, RenderIsDeterministicWithUniqueEntryNames) {
@@ -143,6 +150,15 @@ TEST(CodegenGemmS8Sm90Test, LaunchGeometryAndSplitKWorkspace) {
   EXPECT_EQ(gemm_s8_sm90_work_units(spec, decode_config(), 3), 128);
   EXPECT_EQ(gemm_s8_sm90_workspace_bytes(spec, decode_config(), 3), 32u * 4 * 128 * 16 * 4);
   EXPECT_EQ(gemm_s8_sm90_counter_count(spec, decode_config(), 3), 32u * 2);
+  // Clusters of two: a unit is one weight tile for two adjacent token tiles; the grid is whole clusters.
+  Sm90Config pair{128, 128, 128, 6, 2, 2, 1, false, 1};
+  pair.pingpong = true;
+  EXPECT_EQ(gemm_s8_sm90_work_units(spec, pair, 8192), 32 * 32);
+  EXPECT_EQ(gemm_s8_sm90_work_units(spec, pair, 300), 2 * 32);  // 3 token tiles -> 2 pairs, the last half empty
+  const Sm90Launch lp = gemm_s8_sm90_launch(spec, pair, 8192, 133);
+  EXPECT_EQ(lp.grid_x, 132u);
+  EXPECT_EQ(lp.cluster_x, 2u);
+  EXPECT_EQ(gemm_s8_sm90_launch(spec, pair, 100, 132).grid_x, 2u * 32);
 }
 
 TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
@@ -179,9 +195,15 @@ TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
   EXPECT_EQ(big.block_n, 128);
   EXPECT_EQ(big.split_k, 1);
   EXPECT_GE(big.stages, 6);
-  EXPECT_NE(std::find(sm90_candidate_configs(llama).begin(), sm90_candidate_configs(llama).end(), big),
-            sm90_candidate_configs(llama).end())
+  EXPECT_EQ(big.cluster_m, 2);  // the weight tile multicast to a pair of CTAs
+  const auto space = sm90_candidate_configs(llama);
+  EXPECT_NE(std::find(space.begin(), space.end(), big), space.end())
       << "the heuristic's prefill pick must be in the tuner's space";
+  // Long K amortises the epilogue: the cooperative 128 x 256 tile measured faster there.
+  const Sm90Config long_k = sm90_heuristic_config(spec_of(ElementKind::BF16, 8192, 28672), 8192, 132);
+  EXPECT_FALSE(long_k.pingpong);
+  EXPECT_EQ(long_k.block_n, 256);
+  EXPECT_EQ(long_k.cluster_m, 1);
 }
 
 struct EncodeCall {
@@ -249,6 +271,13 @@ TEST(CodegenGemmS8Sm90Test, EncodePassesTmaGeometryToTheDriver) {
   ASSERT_TRUE(encode_gemm_s8_sm90_params(fake_encode, spec, decode_config(), base, &out).ok());
   EXPECT_EQ(calls[0].box[1], 16u);
   EXPECT_EQ(calls[1].box[1], 128u);
+  // A cluster of two: each CTA loads and multicasts half of the weight tile.
+  calls.clear();
+  Sm90Config pair = prefill_config();
+  pair.cluster_m = 2;
+  ASSERT_TRUE(encode_gemm_s8_sm90_params(fake_encode, spec, pair, fake_base(300, 4096, 11008), &out).ok());
+  EXPECT_EQ(calls[0].box[1], 128u);
+  EXPECT_EQ(calls[1].box[1], 128u);
   g_calls = nullptr;
 }
 
@@ -306,9 +335,9 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPrefillEveryDtypeBiasScaleSm90a) {
 }
 
 TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPingPongEveryDtypeBiasScaleSm90a) {
-  Sm90Config pp{128, 128, 128, 6, 2, 1, 1, false, 1};
+  Sm90Config pp{128, 128, 128, 6, 2, 2, 1, false, 1};
   pp.pingpong = true;
-  EXPECT_NE(pp.to_string().find("_pp"), std::string::npos);
+  EXPECT_NE(pp.to_string().find("_cl2x1_ab_sk1_pp"), std::string::npos);
   compile_every_variant(pp, 13653, 4112);  // odd N, K % 128 != 0
 }
 
@@ -326,6 +355,7 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesOtherShapesOfTheConfigSpace) {
   Sm90Config pp{64, 256, 128, 5, 2, 1, 1, false, 1};
   pp.pingpong = true;
   expect_compiles(spec, pp);
+  expect_compiles(spec, Sm90Config{128, 256, 128, 4, 2, 2, 1, false, 1});  // cooperative, cluster of two
 }
 
 TEST(CodegenGemmS8Sm90Test, DeviceParamLayoutMatchesHost) {
