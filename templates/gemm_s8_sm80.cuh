@@ -286,6 +286,7 @@ struct GemmS8Sm80 {
     }
     int read_stage = 0;
     int write_stage = kStages - 1;
+#pragma unroll 1  // one copy of the (large) k-tile body: K is a constant, so a short loop would otherwise unroll fully
     for (int i = 0; i < nk; ++i) {
       KTileCopies next = k_tile_copies<kVec>(op, kt_begin + i + kStages - 1, i + kStages - 1 < nk);
       const u32 sw = s_base + write_stage * kStageBytes;
