@@ -1,10 +1,13 @@
 // gemm_s8_sm80.cuh: the portable int8 tensor-core GEMM (sm_80 and later, sm_90a included).
 // C[m, n] = epilogue(sum_k a[m, k] * b[n, k]) with a [M, K] and b [N, K] both K-major, exact int32 accumulation by
 // mma.sync m16n8k32 (A "row", B "col"), a cp.async multistage pipeline into a swizzled shared layout that ldmatrix
-// reads without bank conflicts, and the fused epilogue a_scale[m] * b_scale[n] * acc (+ bias[n]) computed in f32 and
-// rounded once (or in f64 for the validation output). N and K are compile-time; M is a run-time argument.
+// reads without bank conflicts (register fragments double-buffered across k steps and stages, the next stage's
+// copies interleaved with the mma's, one barrier per k tile: see mainloop), and the fused epilogue
+// a_scale[m] * b_scale[n] * acc (+ bias[n]) computed in f32 and rounded once (or in f64 for the validation output).
+// N and K are compile-time; M is a run-time argument.
 // Every shape works: M and N tails are masked, K % 16 != 0 (or a misaligned pointer / stride found at run time)
-// takes a predicated byte-load path with zero fill; stores vectorise only when the run-time alignment allows.
+// takes a predicated byte-load path with zero fill (out of line when the kernel also has the vector path); stores
+// vectorise only when the run-time alignment allows.
 // Optional split-K (kSplitK > 1, gridDim.z): int32 partials go to p.workspace, the last CTA of a tile to arrive (by
 // an arrival counter in p.tile_counters) sums them in a fixed order, runs the epilogue and resets the counter to 0.
 // Integer addition makes the result independent of arrival order, so split-K stays bit-stable.
