@@ -115,7 +115,7 @@ Result<codegen::TileConfig> parse_config(const llvm::json::Object& obj, const st
                                          int arch) {
   FieldReader f(obj, where);
   QJIT_TRY(f.only({"family", "block_m", "block_n", "block_k", "warps_m", "warps_n", "stages", "split_k", "consumers",
-                   "swap_ab"}));
+                   "swap_ab", "pingpong"}));
   codegen::TileConfig c;
   QJIT_ASSIGN_OR_RETURN(std::string family, f.string("family", "one of quantize, gemm_sm80, gemm_sm90"));
   const auto fam = codegen::parse_kernel_family(family);
@@ -138,6 +138,10 @@ Result<codegen::TileConfig> parse_config(const llvm::json::Object& obj, const st
   QJIT_ASSIGN_OR_RETURN(c.split_k, f.small_int("split_k", 1, 1024));
   QJIT_ASSIGN_OR_RETURN(c.consumers, f.small_int("consumers", 0, 8));
   QJIT_ASSIGN_OR_RETURN(c.swap_ab, f.boolean("swap_ab"));
+  // NOTE: optional (absent = false) so databases written before ping-pong configs existed still load.
+  if (obj.get("pingpong")) {
+    QJIT_ASSIGN_OR_RETURN(c.pingpong, f.boolean("pingpong"));
+  }
   return c;
 }
 
@@ -185,7 +189,7 @@ Result<TuningRecord> parse_record(const llvm::json::Value& value, const std::str
 }
 
 llvm::json::Object config_json(const codegen::TileConfig& c) {
-  return llvm::json::Object{{"family", std::string(codegen::kernel_family_name(c.family))},
+  llvm::json::Object out{{"family", std::string(codegen::kernel_family_name(c.family))},
                             {"block_m", c.block_m},
                             {"block_n", c.block_n},
                             {"block_k", c.block_k},
@@ -195,6 +199,8 @@ llvm::json::Object config_json(const codegen::TileConfig& c) {
                             {"split_k", c.split_k},
                             {"consumers", c.consumers},
                             {"swap_ab", c.swap_ab}};
+  if (c.pingpong) out["pingpong"] = true;
+  return out;
 }
 
 llvm::json::Object record_json(const TuningRecord& r) {

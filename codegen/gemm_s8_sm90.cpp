@@ -31,7 +31,8 @@ Derived derive(const Sm90GemmSpec& spec, const Sm90Config& config) {
   Derived d{};
   d.p_rows = config.swap_ab ? config.block_n : config.block_m;
   d.q_cols = config.swap_ab ? config.block_m : config.block_n;
-  d.consumer_rows = config.consumers > 0 ? d.p_rows / config.consumers : 0;
+  // NOTE: ping-pong consumers each own the whole P tile; cooperative ones split its rows.
+  d.consumer_rows = config.pingpong ? d.p_rows : config.consumers > 0 ? d.p_rows / config.consumers : 0;
   d.out_bytes = static_cast<int>(element_size(spec.out_element));
   return d;
 }
@@ -94,8 +95,8 @@ double schedule_cost(std::int64_t tiles, int split, std::int64_t k_blocks, int t
 }  // namespace
 
 std::string Sm90Config::to_string() const {
-  return llvm::formatv("bm{0}_bn{1}_bk{2}_s{3}_c{4}_cl{5}x{6}_{7}_sk{8}", block_m, block_n, block_k, stages, consumers,
-                       cluster_m, cluster_n, swap_ab ? "ba" : "ab", split_k)
+  return llvm::formatv("bm{0}_bn{1}_bk{2}_s{3}_c{4}_cl{5}x{6}_{7}_sk{8}{9}", block_m, block_n, block_k, stages,
+                       consumers, cluster_m, cluster_n, swap_ab ? "ba" : "ab", split_k, pingpong ? "_pp" : "")
       .str();
 }
 
@@ -125,10 +126,17 @@ Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config)
   if (config.cluster_m != 1 || config.cluster_n != 1)
     return Status(StatusCode::Unsupported, llvm::formatv("config.cluster_m/cluster_n must be 1 (TMA multicast is not "
                                                          "implemented), got {0}x{1}", config.cluster_m, config.cluster_n));
+  if (config.pingpong && (config.consumers != 2 || config.split_k != 1 || config.swap_ab))
+    return invalid(llvm::formatv("config.pingpong needs consumers = 2, split_k = 1 and swap_ab = false, got "
+                                 "consumers = {0}, split_k = {1}, swap_ab = {2}", config.consumers, config.split_k,
+                                 config.swap_ab));
   const Derived d = derive(spec, config);
   const char* p_field = config.swap_ab ? "config.block_n" : "config.block_m";
   const char* q_field = config.swap_ab ? "config.block_m" : "config.block_n";
-  if (d.p_rows % config.consumers != 0 || (d.consumer_rows != 64 && d.consumer_rows != 128))
+  if (config.pingpong && d.consumer_rows != 64 && d.consumer_rows != 128)
+    return invalid(llvm::formatv("config.block_m must be 64 or 128 with pingpong (each consumer owns the tile), got {0}",
+                                 d.p_rows));
+  if (!config.pingpong && (d.p_rows % config.consumers != 0 || (d.consumer_rows != 64 && d.consumer_rows != 128)))
     return invalid(llvm::formatv("{0} must be consumers x 64 or consumers x 128 (= {1} or {2}), got {3}", p_field,
                                  64 * config.consumers, 128 * config.consumers, d.p_rows));
   if (!valid_wgmma_s8_n(d.q_cols))
@@ -176,7 +184,7 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
   src.text += body;
   src.text += "\n// ---- rendered by codegen/gemm_s8_sm90.cpp ----\n";
   src.text += render_wgmma_wrapper(d.q_cols);
-  src.text += llvm::formatv("typedef QjSm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}> QjCfg;\n"
+  src.text += llvm::formatv("typedef QjSm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {15}> QjCfg;\n"
                             "static_assert(QjCfg::kSmemBytes == {12}, \"host and template shared-memory sizes differ\");\n"
                             "extern \"C\" __global__ void __launch_bounds__({13}, 1)\n"
                             "{14}(const __grid_constant__ QjGemmS8Sm90Params p) {{\n"
@@ -186,7 +194,7 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
                             out_kind, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false",
                             spec.n, spec.k, config.consumers, d.consumer_rows, d.q_cols, config.stages,
                             config.swap_ab ? "true" : "false", config.split_k, kGroupTiles, src.dynamic_smem,
-                            src.threads, src.entry)
+                            src.threads, src.entry, config.pingpong ? "true" : "false")
                   .str();
   return src;
 }
@@ -229,6 +237,12 @@ std::vector<Sm90Config> sm90_candidate_configs(const Sm90GemmSpec& spec) {
     for (int bn : {256, 192, 128}) add({128, bn, kBlockK, 0, 2, 1, 1, false, split}, 6);
     add({256, 128, kBlockK, 0, 2, 1, 1, false, split}, 6);
     add({128, 128, kBlockK, 0, 1, 1, 1, false, split}, 6);
+  }
+  // Ping-pong: each consumer owns a 128 x 128 or 64 x 256 tile; one's epilogue runs under the other's main loop.
+  for (auto [bm, bn] : {std::pair{128, 128}, std::pair{64, 256}, std::pair{128, 64}}) {
+    Sm90Config c{bm, bn, kBlockK, 0, 2, 1, 1, false, 1};
+    c.pingpong = true;
+    add(c, 8);
   }
   // Decode: weights on wgmma's M side (64 or 128 rows per consumer), tokens as wgmma N, split K to fill the SMs.
   for (int split : {1, 2, 3, 4, 6, 8}) {
@@ -283,6 +297,13 @@ Sm90Config sm90_heuristic_config(const Sm90GemmSpec& spec, std::int64_t m, int s
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
     consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
   } else {
+    // Ping-pong 128 x 128: the tensor cores never wait for an epilogue (docs/PERF.md, v5: ncu showed the
+    // cooperative 128 x 256 kernel at 65% tensor-pipe use on K = 4096 against 89% on K = 28672, the gap being the
+    // epilogue and the last partial wave), and 128-row tiles halve the wave-quantisation loss.
+    Sm90Config pp{128, 128, kBlockK, 0, 2, 1, 1, false, 1};
+    pp.pingpong = true;
+    pp.stages = max_fitting_stages(spec, pp, 8);
+    if (pp.stages > 0 && validate_gemm_s8_sm90(spec, pp).ok()) return pp;
     consider({128, 256, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);  // first: wins ties (less smem traffic per op)
     if (m <= 512) consider({128, 192, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
     consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);

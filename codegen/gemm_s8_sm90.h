@@ -51,7 +51,11 @@ struct Sm90Config {
   int cluster_n = 1;
   bool swap_ab = false;
   int split_k = 1;  // K splits reduced through an int32 workspace (deterministic: int32 sums are exact)
-  std::string to_string() const;  // "bm128_bn256_bk128_s4_c2_cl1x1_ab_sk1" — also the entry-name suffix
+  // Ping-pong (needs consumers == 2, split_k == 1, !swap_ab): each consumer owns a whole block_m x block_n tile
+  // (block_m = 64 or 128 rows) and the two take turns on the tensor cores, so one's epilogue hides under the
+  // other's main loop. Otherwise ("cooperative") the consumers split one tile's block_m rows between them.
+  bool pingpong = false;
+  std::string to_string() const;  // "bm128_bn256_bk128_s4_c2_cl1x1_ab_sk1" (+ "_pp") — also the entry-name suffix
   friend bool operator==(const Sm90Config&, const Sm90Config&) = default;
 };
 

@@ -58,8 +58,8 @@ std::string KernelSpec::to_string() const {
 
 std::string TileConfig::to_string() const {
   if (family == KernelFamily::GemmSm90)
-    return llvm::formatv("{0} {1}x{2}x{3} c{4}{5} s{6} sk{7}", kernel_family_name(family), block_m, block_n, block_k,
-                         consumers, swap_ab ? " swap_ab" : "", stages, split_k);
+    return llvm::formatv("{0} {1}x{2}x{3} c{4}{5}{6} s{7} sk{8}", kernel_family_name(family), block_m, block_n,
+                         block_k, consumers, swap_ab ? " swap_ab" : "", pingpong ? " pingpong" : "", stages, split_k);
   return llvm::formatv("{0} {1}x{2}x{3} w{4}x{5} s{6} sk{7}", kernel_family_name(family), block_m, block_n, block_k,
                        warps_m, warps_n, stages, split_k);
 }

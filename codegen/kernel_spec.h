@@ -51,6 +51,9 @@ struct TileConfig {
   // GemmSm90 only: consumer warp groups (1 or 2) and whether tokens ride wgmma's N side (small-M "swap AB").
   int consumers = 0;
   bool swap_ab = false;
+  // GemmSm90 only: each consumer warp group owns a whole block_m x block_n tile and the two alternate (one runs its
+  // main loop while the other runs its epilogue) instead of splitting one tile between them.
+  bool pingpong = false;
   std::string to_string() const;  // "gemm_sm80 128x128x64 w2x4 s4 sk1"
   bool operator==(const TileConfig&) const = default;
 };

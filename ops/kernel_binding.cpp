@@ -30,6 +30,7 @@ codegen::Sm90Config sm90_config(const codegen::TileConfig& c) {
   x.consumers = c.consumers;
   x.swap_ab = c.swap_ab;
   x.split_k = c.split_k;
+  x.pingpong = c.pingpong;
   return x;
 }
 
@@ -45,6 +46,7 @@ codegen::TileConfig tile_config(const codegen::Sm90Config& x) {
   c.consumers = x.consumers;
   c.swap_ab = x.swap_ab;
   c.split_k = x.split_k;
+  c.pingpong = x.pingpong;
   return c;
 }
 

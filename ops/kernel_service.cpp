@@ -7,6 +7,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
+#include "runtime/cubin_info.h"
 #include "runtime/log.h"
 #include "runtime/nvrtc.h"
 
@@ -105,18 +106,8 @@ Result<CompiledKernel> KernelService::compile_and_store(const codegen::Source& s
                           compiler->compile(source.text, source.entry + ".cu", codegen::arch_option(arch),
                                             runtime::default_compile_options()));
     compiles_.fetch_add(1, std::memory_order_relaxed);
-    QJIT_LOG_INFO("jit", "compiled {0} for {1} in {2:F3} s ({3} bytes)", source.entry, codegen::arch_option(arch),
-                  out.seconds, out.cubin.size());
     dump_compile(source, out);
-    cache::Entry e;
-    e.key = key;
-    e.meta.entry_name = source.entry;
-    e.meta.arch = codegen::arch_option(arch);
-    e.meta.nvrtc_version = nvrtc_version;
-    e.meta.shared_bytes = source.dynamic_smem_bytes;
-    e.meta.compile_seconds = out.seconds;
-    e.payload = std::move(out.cubin);
-    return e;
+    return make_cache_entry(source, arch, key, nvrtc_version, std::move(out));
   };
   const auto start = std::chrono::steady_clock::now();
   const std::uint64_t compiles_before = compiles_.load();
@@ -174,6 +165,32 @@ Result<std::shared_ptr<const runtime::LoadedKernel>> KernelService::load(const c
     loaded_.emplace(mem_key, kernel);
     return kernel;
   });
+}
+
+cache::Entry make_cache_entry(const codegen::Source& source, int arch, const cache::CompileKey& key,
+                              const std::string& nvrtc_version, runtime::CompileOutput out) {
+  cache::Entry e;
+  e.key = key;
+  e.meta.entry_name = source.entry;
+  e.meta.arch = codegen::arch_option(arch);
+  e.meta.nvrtc_version = nvrtc_version;
+  e.meta.shared_bytes = source.dynamic_smem_bytes;
+  e.meta.compile_seconds = out.seconds;
+  // NOTE: a cubin this reader cannot parse (a future toolchain's layout) must not cost the kernel: the entry is
+  // stored with registers = 0, which the format defines as "unknown", and the reason is logged.
+  auto resources = runtime::read_cubin_resources(out.cubin, source.entry);
+  if (resources.has_value()) {
+    e.meta.registers = resources->registers;
+    e.meta.shared_bytes += resources->static_smem_bytes;
+    QJIT_LOG_INFO("jit", "compiled {0} for {1} in {2:F3} s ({3} bytes): {4} registers, {5} B static shared memory, "
+                  "{6} B local memory per thread", source.entry, e.meta.arch, out.seconds, out.cubin.size(),
+                  resources->registers, resources->static_smem_bytes, resources->frame_bytes);
+  } else {
+    QJIT_LOG_WARN("jit", "compiled {0} for {1} in {2:F3} s ({3} bytes) but cannot read its resource usage: {4}",
+                  source.entry, e.meta.arch, out.seconds, out.cubin.size(), resources.error().to_string());
+  }
+  e.payload = std::move(out.cubin);
+  return e;
 }
 
 KernelServiceStats KernelService::stats() const {

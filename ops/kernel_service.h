@@ -19,6 +19,7 @@
 #include "qjit/status.h"
 #include "runtime/device.h"
 #include "runtime/module.h"
+#include "runtime/nvrtc.h"
 
 namespace qjit::ops {
 
@@ -61,6 +62,13 @@ class KernelService {
   cache::SingleFlight<std::shared_ptr<const runtime::LoadedKernel>, std::string, std::hash<std::string>> load_flights_;
   std::atomic<std::uint64_t> memory_hits_{0}, disk_hits_{0}, compiles_{0}, loads_{0};
 };
+
+// The cache entry for a fresh NVRTC compile of `source`: names and versions, the compile time, and the resources read
+// from the cubin itself (runtime/cubin_info.h): registers, and shared_bytes = the dynamic shared memory qjit
+// launches it with + the cubin's static shared memory. A cubin whose resources cannot be read keeps registers = 0
+// ("unknown") and logs a warning; the compile still succeeds.
+cache::Entry make_cache_entry(const codegen::Source& source, int arch, const cache::CompileKey& key,
+                              const std::string& nvrtc_version, runtime::CompileOutput out);
 
 // The qjit version string baked into every compile key.
 const char* qjit_version();

@@ -2,7 +2,8 @@
 # Every GPU step in one call (for the lent GPU machine, run from the repository root with the release build carried
 # in build/release): GPU tests, the demo, then the benchmarks; logs under $OUT, a short table last.
 # Usage: scripts/gpu-check.sh [STEPS] [gtest filter] [benchmark filter]
-#   STEPS: comma-separated from tests, tune, select, bench, qbench (qjit bench), or all (default)
+#   STEPS: comma-separated from tests, tune, tuneall, tune80, pdl, select, qbench (qjit bench), profile (ncu), bench,
+#   or all (default; profile is never part of all)
 set -uo pipefail
 what=${1:-all}
 filter=${2:-*}
@@ -13,7 +14,7 @@ export QJIT_CACHE_DIR=${QJIT_CACHE_DIR:-/tmp/qjit-cache}
 B=build/release
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 status=0
-want() { [ "$what" = all ] || [[ ",$what," == *",$1,"* ]]; }
+want() { { [ "$what" = all ] && [ "$1" != profile ]; } || [[ ",$what," == *",$1,"* ]]; }
 if want tests; then
   echo "== GPU tests (filter $filter)"
   timeout 330 $B/tests/qjit_gpu_tests --gtest_filter="$filter" 2>&1 \
@@ -71,6 +72,37 @@ if want qbench; then
     [ $? -eq 0 ] || status=1
     grep -E "^\|" "$OUT/bench-$pref.md" | tail -6; grep -E "mismatch|failed|error" "$OUT/bench.err" | head -5
   done
+fi
+if want profile; then
+  # Nsight Compute on the lent machine (Firecracker runtime; --clock-control none leaves the clocks alone): the
+  # first launches of one qjit bench row each, qjit's kernels and cuBLASLt's side by side.
+  echo "== ncu profile (${PROFILE_CASES:=llama-2-7b:o_proj:4096:4096:8192 llama-3-70b:down_proj:8192:28672:8192 llama-2-7b:o_proj:4096:4096:16})"
+  command -v ncu >/dev/null || export PATH=$PATH:$(ls -d /opt/nvidia/nsight-compute/*/ 2>/dev/null | tail -1)
+  for c in $PROFILE_CASES; do
+    IFS=: read -r model layer n k m <<< "$c"
+    printf 'model,layer,N,K\n%s,%s,%s,%s\n' "$model" "$layer" "$n" "$k" > /tmp/prof.csv
+    timeout 240 ncu --clock-control none --set full --launch-count ${PROFILE_LAUNCHES:-6} --csv --page details \
+      $B/tools/qjit bench --shapes /tmp/prof.csv --m "$m" --pref heuristic --warmup 1 --iters 1 \
+      > "/tmp/ncu-$layer-$n-$k-m$m.csv" 2> /tmp/ncu.err || { echo "ncu failed"; tail -5 /tmp/ncu.err; }
+    python3 - "/tmp/ncu-$layer-$n-$k-m$m.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+hdr = next((i for i, r in enumerate(rows) if r and r[0] == "ID"), None)
+if hdr is None: print(open(sys.argv[1]).read()[:2000]); sys.exit()
+h = rows[hdr]; ix = {k: h.index(k) for k in ("ID", "Kernel Name", "Metric Name", "Metric Value", "Metric Unit")}
+want = ("Duration", "Compute (SM) Throughput", "Memory Throughput", "DRAM Throughput", "L2 Cache Throughput",
+        "L1/TEX Cache Throughput", "Executed Ipc Active", "Issue Slots Busy", "Registers Per Thread",
+        "Achieved Occupancy", "No Eligible", "One or More Eligible")
+seen = {}
+for r in rows[hdr + 1:]:
+    if len(r) < len(h): continue
+    if r[ix["Metric Name"]] in want:
+        key = (r[ix["ID"]], r[ix["Kernel Name"]][:60])
+        seen.setdefault(key, []).append(f'{r[ix["Metric Name"]]}={r[ix["Metric Value"]]}{r[ix["Metric Unit"]]}')
+for (i, name), vals in seen.items(): print(i, name, "|", "; ".join(vals))
+PY
+  done
+  tar czf "$OUT/ncu.tgz" -C /tmp $(cd /tmp && ls ncu-*.csv) 2>/dev/null
 fi
 if want bench; then
   echo "== benchmarks (filter $bench_filter)"

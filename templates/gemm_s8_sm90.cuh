@@ -85,6 +85,9 @@ __device__ __forceinline__ void qj_setmaxnreg_dec() { asm volatile("setmaxnreg.d
 __device__ __forceinline__ void qj_named_barrier(qj_u32 id, qj_u32 threads) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
+__device__ __forceinline__ void qj_named_arrive(qj_u32 id, qj_u32 threads) {
+  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
 __device__ __forceinline__ qj_u16 qj_f32_to_f16(float f) {
   qj_u16 h;
   asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
@@ -122,7 +125,7 @@ __device__ __forceinline__ qj_u64 qj_smem_desc_k128b(qj_u32 smem_addr) {
 // ---- compile-time configuration ---------------------------------------------------------------------------
 // P = the operand on wgmma's M side (A, or B with kSwap), Q = the one on wgmma's N side.
 template <int kOut_, bool kBias_, bool kPerToken_, int kN_, int kK_, int kConsumers_, int kConsumerRows_,
-          int kQCols_, int kStages_, bool kSwap_, int kSplitK_, int kGroup_>
+          int kQCols_, int kStages_, bool kSwap_, int kSplitK_, int kGroup_, bool kPingPong_>
 struct QjSm90Cfg {
   static constexpr int kOut = kOut_;
   static constexpr bool kBias = kBias_;
@@ -132,7 +135,10 @@ struct QjSm90Cfg {
   static constexpr int kConsumers = kConsumers_;
   static constexpr int kConsumerRows = kConsumerRows_;  // 64 or 128 rows of the P tile per consumer warp group
   static constexpr int kSubTiles = kConsumerRows / 64;  // m64 wgmmas per consumer per k-step
-  static constexpr int kPRows = kConsumers * kConsumerRows;
+  // Ping-pong: each consumer owns a whole tile and the consumers alternate; cooperative: they split one tile's rows.
+  static constexpr bool kPingPong = kPingPong_;
+  static constexpr int kPRows = kPingPong ? kConsumerRows : kConsumers * kConsumerRows;
+  static constexpr int kStageUsers = kPingPong ? 1 : kConsumers;  // consumer warp groups reading each stage
   static constexpr int kQCols = kQCols_;               // wgmma N
   static constexpr int kStages = kStages_;
   static constexpr bool kSwap = kSwap_;
@@ -158,6 +164,7 @@ struct QjSm90Cfg {
   static_assert(kSubTiles * kAccRegs <= 128, "accumulators must fit the consumer register budget");
   static_assert(kSplitK >= 1 && kSplitK <= kKBlocks, "each K split needs at least one 128-wide k-block");
   static_assert(kSmemBytes <= 232448, "shared memory exceeds the 227 KiB an sm_90 block may opt in to");
+  static_assert(!kPingPong || (kConsumers == 2 && kSplitK == 1 && !kSwap), "ping-pong: two consumers, no split, no swap");
 };
 
 template <int N> struct QjWgmma;  // codegen renders QjWgmma<N>::mma for the N this kernel uses
@@ -414,7 +421,7 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
     qj_prefetch_tmap(tmap_q);
     for (int s = 0; s < C::kStages; ++s) {
       qj_mbar_init(full_bar + 8 * s, 1);                       // the producer's arrive.expect_tx
-      qj_mbar_init(empty_bar + 8 * s, 4 * C::kConsumers);      // one arrive per consumer warp
+      qj_mbar_init(empty_bar + 8 * s, 4 * C::kStageUsers);     // one arrive per warp of each reader
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
@@ -462,15 +469,29 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
   qj_s32 acc[C::kSubTiles][C::kAccRegs];
   int stage = 0;
   qj_u32 phase = 0;
-  for (int u = blockIdx.x; u < units; u += gridDim.x) {
+  // Ping-pong: the CTA's j-th unit belongs to consumer j % 2, and the main loops run strictly in unit order, handed
+  // on through named barrier 3 + consumer (bar.arrive by the one finishing, bar.sync by the one starting). NOTE: the
+  // order is what makes the parity waits safe: when unit j starts, unit j - 1 has consumed every stage before it, so
+  // no full barrier this consumer waits on can be more than one phase behind.
+  int local = 0;
+  for (int u = blockIdx.x; u < units; u += gridDim.x, ++local) {
+    if (C::kPingPong && (local & 1) != consumer) {
+      // The other consumer's unit: step over its k-blocks in the shared stage ring.
+      constexpr int kAdvance = C::kKBlocks % (2 * C::kStages);
+      const int s = stage + kAdvance;
+      phase ^= static_cast<qj_u32>((s / C::kStages) & 1);
+      stage = s % C::kStages;
+      continue;
+    }
     int pt, qt, split, kb_begin, kb_end;
     qj_unit_coords<C>(u, p_tiles, q_tiles, pt, qt, split);
     qj_split_range<C>(split, kb_begin, kb_end);
+    if (C::kPingPong && local > 0) qj_named_barrier(3 + consumer, 256);  // the other consumer's main loop is issued
     int prev_stage = -1;
     for (int kb = kb_begin; kb < kb_end; ++kb) {
       qj_mbar_wait(full_bar + 8 * stage, phase);
       qj_wgmma_fence();
-      const qj_u32 p_addr = smem_p + stage * C::kPStageBytes + consumer * C::kConsumerRows * C::kBK;
+      const qj_u32 p_addr = smem_p + stage * C::kPStageBytes + (C::kPingPong ? 0 : consumer * C::kConsumerRows * C::kBK);
       const qj_u64 desc_q = qj_smem_desc_k128b(smem_q + stage * C::kQStageBytes);
 #pragma unroll
       for (int s = 0; s < C::kSubTiles; ++s) {
@@ -487,12 +508,14 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
       prev_stage = stage;
       if (++stage == C::kStages) { stage = 0; phase ^= 1; }
     }
+    // Every wgmma of this unit is issued: the other consumer may start its main loop while these drain.
+    if (C::kPingPong && u + gridDim.x < units) qj_named_arrive(3 + (consumer ^ 1), 256);
     qj_wgmma_wait<0>();
     if (prev_stage >= 0 && lane == 0) qj_mbar_arrive(empty_bar + 8 * prev_stage);
 
     const int tile = pt * q_tiles + qt;
     if (C::kSplitK > 1 && !qj_split_k_reduce<C>(p, acc, tile, split, consumer, tid, bar_id, flags + consumer)) continue;
-    const int p_base = pt * C::kPRows + consumer * C::kConsumerRows;
+    const int p_base = pt * C::kPRows + (C::kPingPong ? 0 : consumer * C::kConsumerRows);
     if (C::kSwap) {
       qj_epilogue_direct<C>(p, acc, p_base, qt * C::kQCols, tid);
     } else {

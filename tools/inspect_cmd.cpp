@@ -2,7 +2,8 @@
 // line it prints each kernel the plan launches (ops::linear_kernel_specs): its KernelSpec, the config
 // ops::choose_config picks and why, the kernel family and why, the rendered entry point and launch geometry at M, the
 // compile key, whether the kernel cache already holds it (looked up, never compiled, unless --compile), the source
-// with --source, and a SASS summary (instruction counts, registers, local memory) when the entry is available and
+// with --source, the kernel's resource usage (registers, shared and local memory) read from the cached cubin itself
+// (runtime/cubin_info.h, no toolkit needed), and a SASS summary (instruction counts) when the entry is available and
 // cuobjdump or nvdisasm is in PATH. The target is --arch, else the current GPU, else sm_90a. Exit codes: 0 success,
 // 1 the work failed (a render or compile error), 2 bad usage.
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "ops/linear_specs.h"
 #include "ops/validate.h"
 #include "qjit/linear.h"
+#include "runtime/cubin_info.h"
 #include "runtime/device.h"
 #include "runtime/nvrtc.h"
 #include "tools/cli_util.h"
@@ -50,6 +52,8 @@ struct KernelReport {
   std::string key_note;  // why there is no key
   std::optional<cache::Entry> entry;
   std::string cache_note;  // "cached", "not cached", "compiled now", or why the lookup failed
+  std::optional<runtime::CubinResources> resources;  // read from the entry's cubin
+  std::string resources_note;                        // why there are none
   std::optional<SassSummary> sass;
   std::string sass_note;
 };
@@ -90,7 +94,18 @@ void look_up(KernelReport& r, cache::DiskStore* store, const std::string& nvrtc_
 void summarize(KernelReport& r, bool compile_requested) {
   if (!r.entry) {
     r.sass_note = compile_requested ? "no cubin (compile failed)" : "not cached (--compile builds it)";
+    r.resources_note = r.sass_note;
     return;
+  }
+  auto resources = runtime::read_cubin_resources(r.entry->payload, r.source.entry);
+  if (resources.has_value()) {
+    r.resources = *resources;
+    // NOTE: entries written before the store recorded registers hold 0 ("unknown"); the cubin's own count is used.
+    if (r.entry->meta.registers > 0 && r.entry->meta.registers != resources->registers)
+      r.resources_note = llvm::formatv("the entry's metadata says {0} registers, its cubin {1}",
+                                       r.entry->meta.registers, resources->registers).str();
+  } else {
+    r.resources_note = resources.error().message();
   }
   auto s = summarize_cubin(r.entry->payload, r.source.entry);
   if (s.has_value())
@@ -113,6 +128,33 @@ llvm::json::Value sass_json(const KernelReport& r) {
                             {"stack_bytes", opt(r.sass->stack_bytes)}};
 }
 
+llvm::json::Value resources_json(const KernelReport& r) {
+  if (!r.resources) return llvm::json::Object{{"available", false}, {"note", r.resources_note}};
+  const runtime::CubinResources& c = *r.resources;
+  llvm::json::Object o{{"available", true},
+                       {"registers", c.registers},
+                       {"entry_registers", r.entry ? r.entry->meta.registers : 0},
+                       {"static_smem_bytes", c.static_smem_bytes},
+                       {"local_bytes", c.frame_bytes},
+                       {"stack_bytes", c.stack_bytes},
+                       {"spill_free", c.spill_free()},
+                       {"max_threads", c.max_threads}};
+  if (!r.resources_note.empty()) o["note"] = r.resources_note;
+  return o;
+}
+
+std::string resources_text(const KernelReport& r) {
+  if (!r.resources) return r.resources_note;
+  const runtime::CubinResources& c = *r.resources;
+  std::string s = llvm::formatv("registers {0}, static shared memory {1} B, ", c.registers, c.static_smem_bytes).str();
+  s += c.spill_free() ? std::string("no local memory (spill-free)")
+                      : llvm::formatv("local memory {0} B/thread, stack {1} B (spills or a stack array)",
+                                      c.frame_bytes, c.stack_bytes).str();
+  if (c.max_threads > 0) s += llvm::formatv("; compiled for <= {0} threads", c.max_threads).str();
+  if (!r.resources_note.empty()) s += " [" + r.resources_note + "]";
+  return s;
+}
+
 llvm::json::Object kernel_json(const KernelReport& r, bool with_source) {
   llvm::json::Object o{{"role", r.role},
                        {"spec", r.spec.to_string()},
@@ -129,6 +171,7 @@ llvm::json::Object kernel_json(const KernelReport& r, bool with_source) {
                        {"key", r.key ? llvm::json::Value(r.key->hex()) : llvm::json::Value(nullptr)},
                        {"cached", r.entry.has_value()},
                        {"cache_status", r.cache_note},
+                       {"resources", resources_json(r)},
                        {"sass", sass_json(r)}};
   if (!r.key) o["key_note"] = r.key_note;
   if (r.entry) o["cubin_bytes"] = static_cast<std::int64_t>(r.entry->payload.size());
@@ -159,6 +202,7 @@ void print_text(const std::string& descriptor, const Target& t, const std::strin
                   r.entry->meta.nvrtc_version.empty() ? "?" : ("NVRTC " + r.entry->meta.nvrtc_version).c_str(),
                   r.entry->meta.compile_seconds);
     std::printf("\n");
+    std::printf("  resources %s\n", resources_text(r).c_str());
     if (!r.sass) {
       std::printf("  sass      %s\n", r.sass_note.c_str());
     } else {

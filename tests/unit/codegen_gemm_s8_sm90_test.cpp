@@ -5,6 +5,7 @@
 // parameter layout against the host struct). QJIT_DUMP_DIR=<dir> writes the rendered sources there for nvcc/ptxas.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -81,6 +82,19 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
   c = decode_config();
   c.block_n = 192;  // swap: weight rows per CTA must be consumers x 64|128
   cases.push_back({good, c, "config.block_n"});
+  c = prefill_config();
+  c.pingpong = true;  // 128 x 256 per consumer: 2 x 128 accumulators
+  c.stages = 3;
+  cases.push_back({good, c, "accumulator registers"});
+  c = Sm90Config{128, 128, 128, 4, 1, 1, 1, false, 1};
+  c.pingpong = true;
+  cases.push_back({good, c, "config.pingpong needs consumers = 2"});
+  c = Sm90Config{128, 128, 128, 4, 2, 1, 1, false, 2};
+  c.pingpong = true;
+  cases.push_back({good, c, "split_k = 1"});
+  c = Sm90Config{192, 128, 128, 4, 2, 1, 1, false, 1};
+  c.pingpong = true;
+  cases.push_back({good, c, "config.block_m must be 64 or 128 with pingpong"});
   for (const Case& k : cases) {
     const Status s = validate_gemm_s8_sm90(k.spec, k.config);
     ASSERT_FALSE(s.ok()) << k.field;
@@ -160,8 +174,14 @@ TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
   EXPECT_EQ(mid.block_m, 64);
   EXPECT_EQ(mid.split_k, 1);
   const Sm90Config big = sm90_heuristic_config(llama, 8192, 132);
-  EXPECT_EQ(big.block_n, 256);
+  EXPECT_TRUE(big.pingpong);  // each consumer owns a 128 x 128 tile; epilogues hide under the other's main loop
+  EXPECT_EQ(big.block_m, 128);
+  EXPECT_EQ(big.block_n, 128);
   EXPECT_EQ(big.split_k, 1);
+  EXPECT_GE(big.stages, 6);
+  EXPECT_NE(std::find(sm90_candidate_configs(llama).begin(), sm90_candidate_configs(llama).end(), big),
+            sm90_candidate_configs(llama).end())
+      << "the heuristic's prefill pick must be in the tuner's space";
 }
 
 struct EncodeCall {
@@ -285,6 +305,13 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPrefillEveryDtypeBiasScaleSm90a) {
   compile_every_variant(prefill_config(), 4096, 4096);
 }
 
+TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPingPongEveryDtypeBiasScaleSm90a) {
+  Sm90Config pp{128, 128, 128, 6, 2, 1, 1, false, 1};
+  pp.pingpong = true;
+  EXPECT_NE(pp.to_string().find("_pp"), std::string::npos);
+  compile_every_variant(pp, 13653, 4112);  // odd N, K % 128 != 0
+}
+
 TEST(CodegenGemmS8Sm90Test, NvrtcCompilesDecodeSplitKEveryDtypeBiasScaleSm90a) {
   compile_every_variant(decode_config(), 13653, 4112);  // odd N, K % 128 != 0
 }
@@ -296,6 +323,9 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesOtherShapesOfTheConfigSpace) {
   expect_compiles(spec, Sm90Config{128, 128, 128, 6, 1, 1, 1, false, 1});
   expect_compiles(spec, Sm90Config{8, 256, 128, 6, 2, 1, 1, true, 3});
   expect_compiles(spec, Sm90Config{64, 64, 128, 8, 1, 1, 1, true, 1});
+  Sm90Config pp{64, 256, 128, 5, 2, 1, 1, false, 1};
+  pp.pingpong = true;
+  expect_compiles(spec, pp);
 }
 
 TEST(CodegenGemmS8Sm90Test, DeviceParamLayoutMatchesHost) {

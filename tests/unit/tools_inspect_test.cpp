@@ -1,6 +1,7 @@
 // `qjit inspect` without a GPU: argument errors exit 2 naming the flag; on sm_80 and sm_90a the output names the
 // kernel family the plans would use (and why) and a 64-hex compile key; a cache lookup finds an entry stored under
-// that key without compiling anything.
+// that key without compiling anything; with --compile the resources line (registers, spill-freeness) comes from the
+// cubin itself, with no cuobjdump.
 #if QJIT_HAVE_TOOLS
 #include <gtest/gtest.h>
 
@@ -160,6 +161,49 @@ TEST(ToolsInspectTest, FindsACachedEntryUnderItsKeyWithoutCompiling) {
   EXPECT_EQ(boolean(cached, "cached"), 1);
   EXPECT_EQ(integer(cached, "cubin_bytes"), 4096);
   EXPECT_EQ(str(cached, "key"), str(gemm, "key"));
+  // The test payload is not a cubin: no resources, and the reason says so.
+  const auto* resources = cached.getObject("resources");
+  ASSERT_TRUE(resources);
+  EXPECT_EQ(boolean(*resources, "available"), 0);
+  EXPECT_NE(str(*resources, "note").find("malformed cubin"), std::string::npos) << str(*resources, "note");
+}
+
+TEST(ToolsInspectTest, CompileReportsRegistersAndSpillFreenessFromTheCubin) {
+  SKIP_WITHOUT_NVRTC();
+  TempDir tmp;
+  auto doc = inspect_json({"--op", "quantized_linear", "--m", "16", "--n", "1024", "--k", "512", "--arch", "sm_80",
+                           "--compile"},
+                          tmp.sub("cache"));
+  const auto* kernels = doc.getArray("kernels");
+  ASSERT_TRUE(kernels && kernels->size() == 2);
+  for (const auto& k : *kernels) {
+    const auto& kernel = *k.getAsObject();
+    const auto* resources = kernel.getObject("resources");
+    ASSERT_TRUE(resources) << str(kernel, "entry");
+    EXPECT_EQ(boolean(*resources, "available"), 1) << str(*resources, "note");
+    EXPECT_GT(integer(*resources, "registers"), 0);
+    EXPECT_LE(integer(*resources, "registers"), 255);
+    EXPECT_EQ(integer(*resources, "entry_registers"), integer(*resources, "registers"));  // recorded at compile
+    EXPECT_EQ(boolean(*resources, "spill_free"), 1);
+    EXPECT_EQ(integer(*resources, "local_bytes"), 0);
+    EXPECT_EQ(integer(*resources, "max_threads"), integer(kernel, "threads"));
+  }
+}
+
+TEST(ToolsInspectTest, Sm90aCompiledGemmPrints168RegistersInText) {
+  SKIP_WITHOUT_NVRTC();
+  if (const char* v = std::getenv("QJIT_DISABLE_SM90"); v && std::string(v) == "1")
+    GTEST_SKIP() << "QJIT_DISABLE_SM90=1 turns the Hopper family off in this process";
+  TempDir tmp;
+  ScopedEnv env;
+  env.set("QJIT_CACHE_DIR", tmp.sub("cache"));
+  env.set("QJIT_CACHE_PATH", "");
+  const auto r = inspect({"--op", "smooth_quant_linear", "--m", "2048", "--n", "4096", "--k", "4096", "--arch",
+                          "sm_90a", "--compile"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("c2 s4"), std::string::npos) << "expected the two-consumer config:\n" << r.out;
+  EXPECT_NE(r.out.find("  resources registers 168, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no local memory (spill-free); compiled for <= 384 threads"), std::string::npos) << r.out;
 }
 
 }  // namespace
