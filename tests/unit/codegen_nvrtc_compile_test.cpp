@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -49,8 +51,17 @@ CompileOutcome compile(const std::string& text, const std::string& name, int arc
 #define SKIP_WITHOUT_NVRTC() \
   if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string()
 
+// QJIT_DUMP_DIR=<dir> also writes each rendered source there as <entry>.sm<arch>.cu (scripts/sm80-nvcc-check.sh
+// assembles them with ptxas to read register counts and spills).
+void dump(const Source& src, int arch) {
+  const char* dir = std::getenv("QJIT_DUMP_DIR");
+  if (dir == nullptr || *dir == '\0') return;
+  std::ofstream(llvm::formatv("{0}/{1}.sm{2}.cu", dir, src.entry, arch).str()) << src.text;
+}
+
 void expect_compiles(const Result<Source>& src, int arch) {
   ASSERT_TRUE(src.has_value()) << src.status().to_string();
+  dump(*src, arch);
   const CompileOutcome c = compile(src->text, src->entry, arch);
   EXPECT_TRUE(c.ok) << src->entry << " for " << arch_option(arch) << ":\n" << c.log;
   // NOTE: the templates must compile warning-free too: a warning usually means an unused or truncated value.
@@ -189,6 +200,20 @@ TEST(CodegenNvrtcCompile, GemmSm80ConfigSpreadSm89) {
 TEST(CodegenNvrtcCompile, GemmSm80ConfigSpreadSm90a) {
   SKIP_WITHOUT_NVRTC();
   compile_cases(90, spread());
+}
+
+// The prefill tiles with the most accumulators and fragments per thread (the register-pressure worst cases of the
+// mainloop), at the deepest pipelines the arch's shared memory allows, aligned and predicated K.
+TEST(CodegenNvrtcCompile, GemmSm80LargeTilesSm80AndSm90a) {
+  SKIP_WITHOUT_NVRTC();
+  compile_cases(90, {{ElementKind::BF16, 8192, 8192, true, true, gemm_cfg(256, 128, 128, 4, 2, 4)},
+                     {ElementKind::BF16, 8192, 8192, true, true, gemm_cfg(128, 256, 128, 2, 4, 4)},
+                     {ElementKind::F16, 8192, 8192, false, true, gemm_cfg(128, 128, 128, 2, 4, 4)},
+                     {ElementKind::F32, 8192, 8192, true, false, gemm_cfg(128, 128, 32, 2, 4, 4)},
+                     {ElementKind::F64, 13653, 4100, true, true, gemm_cfg(256, 128, 128, 4, 2, 4)}});
+  compile_cases(80, {{ElementKind::BF16, 8192, 8192, true, true, gemm_cfg(256, 128, 128, 4, 2, 3)},
+                     {ElementKind::BF16, 8192, 8192, true, true, gemm_cfg(128, 256, 64, 2, 4, 4)},
+                     {ElementKind::F16, 13653, 4100, true, true, gemm_cfg(128, 256, 128, 2, 4, 3)}});
 }
 
 TEST(CodegenNvrtcCompile, GemmSm80SmemOverLimitIsAStaticAssertOnSm89) {
