@@ -74,9 +74,12 @@ TileConfig quantize_heuristic(const codegen::KernelSpec& spec) {
   // decode (latency: the whole row in flight at once), two up to M = 2048, and beyond that about eight, but at least
   // 128 and at most 256 threads (K = 4096, M = 8192: 37 us with 128, 49 us with 64; K = 28672: 249 us with 256, 301
   // with 128).
+  // NOTE: at most 256 threads a row from M = 256 on: K = 11008..28672 at M = 2048 ran at 0.50-0.66 of copy bandwidth
+  // with 512-1024-thread rows (one row per CTA, a 16-32-warp barrier between the passes) against 0.87 at K = 8192
+  // with 256 (quantize_rowwise_bench, H200, session 3).
   const std::int64_t chunks = (spec.k + 15) / 16;
   int tpr = spec.m_bucket <= 128    ? std::clamp(next_pow2(chunks), 4, 1024)
-            : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 1024)
+            : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 256)
                                     : std::clamp(next_pow2((chunks + 7) / 8), std::min(next_pow2(chunks), 128), 256);
   c.block_n = tpr;
   c.block_m = tpr >= 256 ? 1 : 256 / tpr;

@@ -318,13 +318,15 @@ Sm90Config sm90_heuristic_config(const Sm90GemmSpec& spec, std::int64_t m, int s
     // the cooperative 128 x 256 kernel at 65% tensor-pipe use on K = 4096 against 89% on K = 28672, the gap being
     // the epilogue and the last partial wave), 128-row tiles halve the wave-quantisation loss, and the multicast
     // weight tile keeps the L2 traffic per op at the 128 x 256 tile's. Longer K amortises the epilogue, and there
-    // the cooperative 128 x 256 tile measured 5-20% faster (docs/PERF.md, v5).
-    if (spec.k <= 8192) {
-      Sm90Config pp{128, 128, kBlockK, 0, 2, 2, 1, false, 1};
-      pp.pingpong = true;
-      pp.stages = max_fitting_stages(spec, pp, 8);
-      if (pp.stages > 0 && validate_gemm_s8_sm90(spec, pp).ok()) return pp;
-    }
+    // the cooperative 128 x 256 tile measured 5-20% faster (docs/PERF.md, v5). NOTE: ping-pong pays only with two
+    // or more units per CTA (else one consumer idles) and a pair only with two token tiles (else one CTA of each
+    // pair computes an empty tile): at M = 128 it ran 1.6-1.9x slower, at M = 512 on N <= 8192 up to 1.35x slower.
+    Sm90Config pp{128, 128, kBlockK, 0, 2, 2, 1, false, 1};
+    pp.pingpong = true;
+    pp.stages = max_fitting_stages(spec, pp, 8);
+    if (m > 128 && spec.k <= 8192 && pp.stages > 0 && gemm_s8_sm90_work_units(spec, pp, m) >= sm_count &&
+        validate_gemm_s8_sm90(spec, pp).ok())
+      return pp;
     consider({128, 256, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);  // first: wins ties (less smem traffic per op)
     if (m <= 512) consider({128, 192, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
     consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);

@@ -4,7 +4,9 @@
 // epilogue. The grid is persistent: each CTA walks work units (tile x K-split) strided by gridDim.x, in a grouped
 // order so that concurrently running CTAs share operand tiles in L2. With kSwap the weight rows fill wgmma's 64-row
 // M side and the tokens become wgmma's N (decode shapes); split-K partials meet in an int32 workspace and the last
-// arriving warp group of a tile reduces them in a fixed order and runs the epilogue.
+// arriving warp group of a tile reduces them in a fixed order and runs the epilogue. With kPingPong the two consumers
+// own alternate tiles and take turns on the tensor cores, so epilogues hide under main loops; with kCluster = 2 CTA
+// pairs on adjacent token tiles share the weight tile, each loading half of it multicast into both (docs/HOPPER_GEMM.md).
 // Self-contained on purpose: no include directives; NVRTC compiles it with no include path. Codegen appends the wgmma
 // wrappers for the chosen N (their operand lists are long) and the extern "C" entry point.
 

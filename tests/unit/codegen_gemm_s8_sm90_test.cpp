@@ -204,6 +204,11 @@ TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
   EXPECT_FALSE(long_k.pingpong);
   EXPECT_EQ(long_k.block_n, 256);
   EXPECT_EQ(long_k.cluster_m, 1);
+  // Ping-pong pairs need two token tiles and two units per CTA: not at M = 128 (one token tile) nor at M = 512 on
+  // a 4096-wide weight (64 units for 132 SMs), but at M = 512 on a 12288-wide one (192 units).
+  EXPECT_FALSE(sm90_heuristic_config(spec_of(ElementKind::BF16, 57344, 8192), 128, 132).pingpong);
+  EXPECT_FALSE(sm90_heuristic_config(llama, 512, 132).pingpong);
+  EXPECT_TRUE(sm90_heuristic_config(spec_of(ElementKind::BF16, 12288, 4096), 512, 132).pingpong);
 }
 
 struct EncodeCall {
