@@ -11,22 +11,13 @@
 #include "runtime/cubin_info.h"
 #include "runtime/module.h"
 #include "runtime/nvrtc.h"
+#include "tests/support/cubin_probe.h"
 #include "tests/support/device.h"
 
 namespace qjit::runtime {
 namespace {
 
-constexpr char kProbe[] = R"(
-extern "C" __global__ void __launch_bounds__(256, 1) probe_big(float* x, int n) {
-  __shared__ float buf[300];
-  float v[64];
-  buf[threadIdx.x] = x[threadIdx.x];
-  __syncthreads();
-  for (int j = 0; j < 64; ++j) v[j] = buf[(threadIdx.x + j * n) % 300];
-  x[threadIdx.x] = v[n & 63] + v[(n + 1) & 63];
-}
-extern "C" __global__ void __launch_bounds__(1024) probe_small(float* x) { x[threadIdx.x] += 1.0f; }
-)";
+constexpr const char* kProbe = test::kCubinProbeSource;
 
 struct Kernel {
   std::string text, entry;

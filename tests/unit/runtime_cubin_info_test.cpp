@@ -16,6 +16,7 @@
 #include "ops/kernel_binding.h"
 #include "runtime/cubin_info.h"
 #include "runtime/nvrtc.h"
+#include "tests/support/cubin_probe.h"
 
 namespace qjit::runtime {
 namespace {
@@ -89,19 +90,7 @@ TEST(RuntimeCubinInfoTest, Sm80GemmAndQuantizeHavePlausibleCounts) {
   }
 }
 
-// Two kernels with known resources: static shared memory, a dynamically indexed local array (stack frame), launch
-// bounds that cap registers at 64, and a trivial kernel whose attributes must not be confused with the other's.
-constexpr char kProbe[] = R"(
-extern "C" __global__ void __launch_bounds__(256, 1) probe_big(float* x, int n) {
-  __shared__ float buf[300];
-  float v[64];
-  buf[threadIdx.x] = x[threadIdx.x];
-  __syncthreads();
-  for (int j = 0; j < 64; ++j) v[j] = buf[(threadIdx.x + j * n) % 300];
-  x[threadIdx.x] = v[n & 63] + v[(n + 1) & 63];
-}
-extern "C" __global__ void __launch_bounds__(1024) probe_small(float* x) { x[threadIdx.x] += 1.0f; }
-)";
+constexpr const char* kProbe = test::kCubinProbeSource;
 
 TEST(RuntimeCubinInfoTest, ProbeKernelsReportTheirOwnResourcesOnSm80AndSm90a) {
   SKIP_WITHOUT_NVRTC();
