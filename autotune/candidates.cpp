@@ -67,6 +67,17 @@ void quantize_candidates(const codegen::KernelSpec& spec, std::vector<TileConfig
       if (codegen::validate_quantize(spec, c).ok()) push_unique(out, c);
     }
   }
+  // The fewest threads (a multiple of 32) that keep a long row in registers between the passes: <= 4 chunks each.
+  const int chunks = static_cast<int>((spec.k + 15) / 16);
+  const int cached = ((chunks + 3) / 4 + 31) / 32 * 32;
+  if (cached > 128 && cached <= 1024) {
+    TileConfig c;
+    c.family = KernelFamily::Quantize;
+    c.block_k = c.warps_m = c.warps_n = c.stages = c.split_k = 1;
+    c.block_n = cached;
+    c.block_m = 1;
+    if (codegen::validate_quantize(spec, c).ok()) push_unique(out, c);
+  }
 }
 
 }  // namespace

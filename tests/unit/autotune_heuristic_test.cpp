@@ -79,7 +79,15 @@ TEST(AutotuneHeuristic, QuantizeChoiceFitsK) {
   EXPECT_EQ(mid.block_n, 256);  // at most 256 threads a row above decode (3.5 chunks a thread here)
   const TileConfig wide =
       heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 28672, 8192, 90), 132);
-  EXPECT_EQ(wide.block_n, 256);  // long rows at large M: about eight chunks a thread, at most 256 threads
+  EXPECT_EQ(wide.block_n, 256);  // long rows at large M: about seven chunks a thread, at most 256 threads
+  // A row that splits into exactly four chunks a thread over at most 384 threads stays in registers.
+  const TileConfig even =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 20480, 8192, 90), 132);
+  EXPECT_EQ(even.block_n, 320);
+  EXPECT_EQ(even.block_m, 1);
+  const TileConfig uneven =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 11008, 8192, 90), 132);
+  EXPECT_EQ(uneven.block_n, 128);
 }
 
 TEST(AutotuneCandidates, EveryCandidateIsValidAndTheHeuristicLeads) {
