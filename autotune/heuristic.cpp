@@ -81,14 +81,21 @@ TileConfig quantize_heuristic(const codegen::KernelSpec& spec) {
   int tpr = spec.m_bucket <= 128    ? std::clamp(next_pow2(chunks), 4, 1024)
             : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 256)
                                     : std::clamp(next_pow2((chunks + 7) / 8), std::min(next_pow2(chunks), 128), 256);
-  // NOTE: a thread keeps at most 4 chunks in registers between the absmax and the quantize pass; past that the
-  // second pass re-reads the row from L2. Above decode, a long row takes the fewest threads (a multiple of 32) that
-  // hold it in exactly 4 chunks each, when there is such a count up to 384: K = 14336 -> 224 threads (0.83 -> 0.89
-  // of copy at M = 8192), K = 20480 -> 320 (0.92 -> 0.98; M = 2048 0.84 -> 0.92). Uneven splits (K = 11008 on 192,
-  // 13824 on 224: 0.85 -> 0.70) and 448-thread rows (K = 28672: 0.83 -> 0.77) measured slower (H200, session 3).
-  const std::int64_t cached = ((chunks + 3) / 4 + 31) / 32 * 32;
-  if (spec.m_bucket > 128 && (chunks + tpr - 1) / tpr > 4 && cached <= 384 && chunks == 4 * cached)
-    tpr = static_cast<int>(cached);
+  // NOTE: a thread keeps at most 4 chunks in registers between the absmax and the quantize pass, and rows whose
+  // chunks do not split evenly leave some threads a chunk short. Above decode, when the rule above does not split the
+  // row evenly into <= 4 chunks a thread, the fewest threads (a multiple of 32 in [128, 384]) that do are taken
+  // (H200, session 3, quantize_rowwise_bench, fraction of copy bandwidth at M = 8192 / 2048): K = 5120 on 160
+  // threads 0.72 -> 0.98 / 0.70 -> 0.89; K = 13824 on 288 0.82 -> 0.99 / 0.66 -> 0.92; K = 14336 on 224 0.83 -> 0.90
+  // / 0.67 -> 0.84; K = 20480 on 320 0.92 -> 0.98 / 0.84 -> 0.92. No such count: K = 11008, and K = 28672, whose
+  // 448-thread rows measured slower (0.77).
+  if (spec.m_bucket > 128 && !(chunks % tpr == 0 && chunks / tpr <= 4)) {
+    for (int t = 128; t <= 384; t += 32) {
+      if (chunks % t == 0 && chunks / t <= 4) {
+        tpr = t;
+        break;
+      }
+    }
+  }
   c.block_n = tpr;
   c.block_m = tpr >= 256 ? 1 : 256 / tpr;
   return c;

@@ -76,7 +76,7 @@ TEST(AutotuneHeuristic, QuantizeChoiceFitsK) {
   EXPECT_EQ(prefill.block_m, 2);
   const TileConfig mid =
       heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 14336, 2048, 90), 132);
-  EXPECT_EQ(mid.block_n, 256);  // at most 256 threads a row above decode (3.5 chunks a thread here)
+  EXPECT_EQ(mid.block_n, 224);  // 896 chunks split evenly: 4 a thread
   const TileConfig wide =
       heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 28672, 8192, 90), 132);
   EXPECT_EQ(wide.block_n, 256);  // long rows at large M: about seven chunks a thread, at most 256 threads
@@ -87,7 +87,13 @@ TEST(AutotuneHeuristic, QuantizeChoiceFitsK) {
   EXPECT_EQ(even.block_m, 1);
   const TileConfig uneven =
       heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 11008, 8192, 90), 132);
-  EXPECT_EQ(uneven.block_n, 128);
+  EXPECT_EQ(uneven.block_n, 128);  // 688 chunks: no multiple of 32 in [128, 384] divides them
+  const TileConfig k5120 =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 5120, 2048, 90), 132);
+  EXPECT_EQ(k5120.block_n, 160);  // 320 chunks, two a thread
+  const TileConfig k8192 =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 8192, 2048, 90), 132);
+  EXPECT_EQ(k8192.block_n, 256);  // the base rule already splits evenly (2 a thread): kept
 }
 
 TEST(AutotuneCandidates, EveryCandidateIsValidAndTheHeuristicLeads) {
