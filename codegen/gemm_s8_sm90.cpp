@@ -205,13 +205,12 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
 
 std::int64_t gemm_s8_sm90_work_units(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
   if (m < 1) return 0;
-  if (config.cluster_m > 1) {  // a unit is one Q tile for a cluster_m-tall group of P tiles (one per CTA)
-    const Derived d = derive(spec, config);
-    const std::int64_t p_dim = config.swap_ab ? spec.n : m;
-    const std::int64_t q_dim = config.swap_ab ? m : spec.n;
-    return ceil_div(ceil_div(p_dim, d.p_rows), config.cluster_m) * ceil_div(q_dim, d.q_cols);
-  }
-  return tile_count(spec, config, m) * config.split_k;
+  // A unit is one Q tile for a cluster_m-tall group of P tiles (one per CTA of the cluster), times the K splits.
+  const Derived d = derive(spec, config);
+  const std::int64_t p_dim = config.swap_ab ? spec.n : m;
+  const std::int64_t q_dim = config.swap_ab ? m : spec.n;
+  return ceil_div(ceil_div(p_dim, d.p_rows), std::max(config.cluster_m, 1)) * ceil_div(q_dim, d.q_cols) *
+         config.split_k;
 }
 
 Sm90Launch gemm_s8_sm90_launch(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m, int sm_count) {
