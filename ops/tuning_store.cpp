@@ -1,6 +1,7 @@
 // TuningStore: lazy load, lookups with epilogue-variant fallbacks, merge-on-save.
 #include "ops/tuning_store.h"
 
+#include "ops/kernel_binding.h"
 #include "runtime/log.h"
 
 namespace qjit::ops {
@@ -55,6 +56,14 @@ bool tuned_record_applies(const autotune::TuningRecord& r, const codegen::TileCo
     return false;
   }
   return true;
+}
+
+bool has_current_record(const autotune::TuningDb& db, const codegen::KernelSpec& spec,
+                        const runtime::DeviceInfo& device) {
+  const autotune::TuningRecord* r = db.find(autotune::tuning_key(spec, device.name, device.sm_count));
+  if (r == nullptr) return false;
+  const auto heuristic = choose_config(spec, PlanPreference::Heuristic, device);
+  return heuristic.has_value() && tuned_record_applies(*r, *heuristic, nullptr);
 }
 
 std::optional<autotune::TuningRecord> TuningStore::find(const codegen::KernelSpec& spec,

@@ -28,6 +28,12 @@ const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, co
 // changed since, and the record could now be slower). `why` gets the reason on false.
 bool tuned_record_applies(const autotune::TuningRecord& r, const codegen::TileConfig& heuristic, std::string* why);
 
+// Whether `db` already holds a record for exactly this spec on `device` that Tuned would use today (its heuristic is
+// today's, its family the one the plan would pick). `qjit tune --resume` skips those kernels, so a job stopped by a
+// time limit can be re-run to finish only what is missing, and a heuristic change re-tunes what it made stale.
+bool has_current_record(const autotune::TuningDb& db, const codegen::KernelSpec& spec,
+                        const runtime::DeviceInfo& device);
+
 class TuningStore {
  public:
   static TuningStore& process();

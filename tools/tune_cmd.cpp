@@ -22,6 +22,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include "ops/autotuner.h"
 #include "ops/linear_specs.h"
+#include "ops/tuning_store.h"
 #include "runtime/device.h"
 #include "tools/commands.h"
 
@@ -45,12 +46,15 @@ constexpr const char* kUsage =
     "  --jobs J              parallel compiles (default: all hardware threads)\n"
     "  --reps N              timed batches per candidate, median reported (default 20, at least 20)\n"
     "  --max-candidates N    try at most N configs per kernel (the heuristic's first; default all)\n"
+    "  --resume              skip kernels the database already holds a current record for (this device, today's\n"
+    "                        heuristic): re-run a job its time limit stopped to finish only what is missing\n"
     "  --json                machine-readable summary on stdout\n";
 
 struct Args {
   std::string shapes, m_list = "", dtype = "bf16", plans = "ql", devices = "0", shard, db;
   int jobs = 0, reps = 20, max_candidates = 0;
   bool json = false;
+  bool resume = false;
 };
 
 int usage_error(const std::string& message) {
@@ -131,6 +135,10 @@ int run_tune_command(int argc, char** argv) {
       a.json = true;
       continue;
     }
+    if (flag == "--resume") {
+      a.resume = true;
+      continue;
+    }
     if (i + 1 >= argc) return usage_error("missing value after " + flag);
     const char* v = argv[++i];
     if (flag == "--shapes") a.shapes = v;
@@ -201,6 +209,8 @@ int run_tune_command(int argc, char** argv) {
   // One task per distinct kernel spec (its M bucket included), tuned at the largest listed M of that bucket.
   std::vector<Task> tasks;
   std::map<std::string, std::size_t> seen;
+  std::size_t resumed = 0;  // kernels --resume found current records for
+  constexpr std::size_t kResumed = static_cast<std::size_t>(-1);
   for (const auto& item : autotune::shard_items(autotune::work_items(*shapes, *ms), shard)) {
     for (bool sq : {false, true}) {
       if ((sq && !want_sq) || (!sq && !want_ql)) continue;
@@ -215,7 +225,12 @@ int run_tune_command(int argc, char** argv) {
         if (!spec) continue;
         const std::string key = spec->to_string();
         if (auto it = seen.find(key); it != seen.end()) {
-          tasks[it->second].m = std::max(tasks[it->second].m, item.m);
+          if (it->second != kResumed) tasks[it->second].m = std::max(tasks[it->second].m, item.m);
+          continue;
+        }
+        if (a.resume && ops::has_current_record(*db, *spec, *first)) {
+          seen.emplace(key, kResumed);
+          ++resumed;
           continue;
         }
         seen.emplace(key, tasks.size());
@@ -225,6 +240,8 @@ int run_tune_command(int argc, char** argv) {
   }
   std::fprintf(stderr, "qjit tune: %zu kernels (shard %d/%d) on %zu device(s), database %s\n", tasks.size(),
                shard.index, shard.count, devices.size(), db_path.c_str());
+  if (a.resume)
+    std::fprintf(stderr, "qjit tune: --resume: %zu kernel(s) already have a current record and are skipped\n", resumed);
 
   ops::TuneOptions options;
   options.jobs = a.jobs;

@@ -104,5 +104,45 @@ TEST(OpsTuningStore, HopperTuningSpaceTokenTilesCoverTheBucket) {
   }
 }
 
+// `qjit tune --resume` skips exactly the kernels whose record Tuned would use today: same key on this device, and
+// measured against today's heuristic. Another device, another M bucket or a stale heuristic means "tune again".
+TEST(OpsTuningStore, HasCurrentRecordOnlyForThisDeviceAndTodaysHeuristic) {
+  runtime::DeviceInfo h200;
+  h200.arch = 90;
+  h200.sm_count = 132;
+  h200.max_smem_optin = 232448;
+  h200.name = "NVIDIA H200";
+  LinearShape shape;
+  shape.m = 8192;
+  shape.n = 4096;
+  shape.k = 4096;
+  const codegen::KernelSpec spec = linear_kernel_specs(shape, 90).gemm;
+  auto today = choose_config(spec, PlanPreference::Heuristic, h200);
+  ASSERT_TRUE(today.has_value()) << today.error().to_string();
+
+  autotune::TuningRecord r;
+  r.key = autotune::tuning_key(spec, h200.name, h200.sm_count);
+  r.config = *today;
+  r.heuristic = *today;
+  r.time_us = r.heuristic_time_us = 200;
+  r.candidates = 20;
+  autotune::TuningDb db;
+  EXPECT_FALSE(has_current_record(db, spec, h200));
+  db.put(r);
+  EXPECT_TRUE(has_current_record(db, spec, h200));
+
+  runtime::DeviceInfo h100 = h200;
+  h100.name = "NVIDIA H100 80GB HBM3";
+  EXPECT_FALSE(has_current_record(db, spec, h100));
+  shape.m = 16;
+  EXPECT_FALSE(has_current_record(db, linear_kernel_specs(shape, 90).gemm, h200)) << "another M bucket";
+
+  autotune::TuningRecord stale = r;
+  stale.heuristic = sm90(128, 256, 2, false, 1);  // the cooperative tile the prefill heuristic used to pick
+  autotune::TuningDb old_db;
+  old_db.put(stale);
+  EXPECT_FALSE(has_current_record(old_db, spec, h200)) << "measured against an older heuristic: tune again";
+}
+
 }  // namespace
 }  // namespace qjit::ops
