@@ -179,7 +179,10 @@ runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::
   for (int i = 0; i < 3; ++i) r.cluster[i] = cluster[i];
   // The Hopper GEMM waits (griddepcontrol.wait) before its first dependent read, so it may be scheduled while the
   // quantize pass before it finishes (programmatic dependent launch); the other families read at once.
-  r.programmatic = config.family == codegen::KernelFamily::GemmSm90 && !programmatic_launch_disabled();
+  // The quantize pass waits for the kernel ahead of it the same way (sm_90+; older parts compile no wait).
+  r.programmatic = (config.family == codegen::KernelFamily::GemmSm90 ||
+                    (config.family == codegen::KernelFamily::Quantize && spec.arch >= 90)) &&
+                   !programmatic_launch_disabled();
   return r;
 }
 

@@ -2,7 +2,7 @@
 # Every GPU step in one call (for the lent GPU machine, run from the repository root with the release build carried
 # in build/release): GPU tests, the demo, then the benchmarks; logs under $OUT, a short table last.
 # Usage: scripts/gpu-check.sh [STEPS] [gtest filter] [benchmark filter]
-#   STEPS: comma-separated from tests, tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench), profile (ncu), bench,
+#   STEPS: comma-separated from tests, tune, tuneall, tunepre, qrow, tune80, pdl, early, select, qbench (qjit bench), profile (ncu), bench,
 #   or all (default; profile is never part of all)
 set -uo pipefail
 what=${1:-all}
@@ -73,6 +73,14 @@ if want pdl; then
     QJIT_DISABLE_PDL=$pdl timeout 150 $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --m 1,16,64,128 \
       --filter 'llama-2-7b|llama-3-70b' --pref heuristic > "$OUT/pdl-disabled-$pdl.md" 2>> "$OUT/bench.err"
     echo "-- QJIT_DISABLE_PDL=$pdl"; grep -E "^\| (llama|M)" "$OUT/pdl-disabled-$pdl.md" | awk -F'|' '{print $2,$5,$6,$8,$12,$14}'
+  done
+fi
+if want early; then
+  echo "== per-token decode GEMM: weights loaded before griddepcontrol.wait, A/B (qjit bench, M 1,16,64, filter ${EARLY_FILTER:=llama-2-7b|llama-3-70b})"
+  for early in 1 0; do
+    QJIT_SM90_WEIGHTS_BEFORE_WAIT=$early timeout 200 $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --m 1,16,64 \
+      --filter "$EARLY_FILTER" --pref heuristic --csv "$OUT/early-$early.csv" > "$OUT/early-$early.md" 2>> "$OUT/bench.err"
+    echo "-- QJIT_SM90_WEIGHTS_BEFORE_WAIT=$early"; grep -E "^\| (llama|M|geo)" "$OUT/early-$early.md" | awk -F'|' '{print $2,$5,$6,$8,$12,$14}' | tail -40
   done
 fi
 if want select; then
