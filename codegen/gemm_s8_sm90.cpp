@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <string_view>
 #include <limits>
 
 #include "codegen/embedded_templates.h"
@@ -169,14 +167,6 @@ Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config)
   return Status::success();
 }
 
-static bool weights_before_wait_disabled() {
-  static const bool off = [] {
-    const char* v = std::getenv("QJIT_SM90_WEIGHTS_BEFORE_WAIT");
-    return v != nullptr && std::string_view(v) == "0";
-  }();
-  return off;
-}
-
 Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config) {
   QJIT_TRY(validate_gemm_s8_sm90(spec, config));
   const std::string_view body = find_template("gemm_s8_sm90.cuh");
@@ -195,9 +185,6 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
                             element_name(spec.out_element), spec.n, spec.k, spec.has_bias ? 1 : 0,
                             spec.per_token_scale ? "per_token" : "per_tensor", config.to_string())
                   .str();
-  // QJIT_SM90_WEIGHTS_BEFORE_WAIT=0 keeps the per-token decode GEMM from loading weights before its
-  // griddepcontrol.wait (for A/B timing; the source text, and so the cache key, differs).
-  if (weights_before_wait_disabled()) src.text += "#define QJ_WEIGHTS_BEFORE_WAIT 0\n";
   src.text += body;
   src.text += "\n// ---- rendered by codegen/gemm_s8_sm90.cpp ----\n";
   src.text += render_wgmma_wrapper(d.q_cols);

@@ -10,10 +10,6 @@
 // Self-contained on purpose: no include directives; NVRTC compiles it with no include path. Codegen appends the wgmma
 // wrappers for the chosen N (their operand lists are long) and the extern "C" entry point.
 
-#ifndef QJ_WEIGHTS_BEFORE_WAIT
-#define QJ_WEIGHTS_BEFORE_WAIT 1  // codegen renders 0 under QJIT_SM90_WEIGHTS_BEFORE_WAIT=0 (A/B timing)
-#endif
-
 typedef unsigned char qj_u8;
 typedef unsigned short qj_u16;
 typedef unsigned int qj_u32;
@@ -204,13 +200,6 @@ struct QjSm90Cfg {
   static_assert(!kPingPong || (kConsumers == 2 && kSplitK == 1 && !kSwap), "ping-pong: two consumers, no split, no swap");
   static_assert(kCluster == 1 || (kCluster == 2 && kSplitK == 1 && !kSwap && kQLoadRows % 8 == 0),
                 "clusters: 2 CTAs, no split, no swap, whole 8-row swizzle atoms per CTA's share of the Q tile");
-  // Decode QuantizedLinear: the per-token GEMM runs right after qjit's quantize pass, which writes only the int8
-  // activations and their scales. Its producer issues the weight tiles of its first kStages k-blocks before
-  // griddepcontrol.wait, so the weights stream while the quantize pass still runs. NOTE: the contract this needs --
-  // no kernel before this one on the stream writes the weights after that kernel's own griddepcontrol.wait -- holds
-  // because the quantize pass triggers its dependents only after its own wait; a per-token GEMM is never launched
-  // after anything but that pass, a split-K memset, or itself (the autotuner's timing loop).
-  static constexpr bool kWeightsBeforeWait = QJ_WEIGHTS_BEFORE_WAIT && kPerToken && kSwap && kCluster == 1;
 };
 
 template <int N> struct QjWgmma;  // codegen renders QjWgmma<N>::mma for the N this kernel uses
@@ -502,10 +491,9 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
   if (C::kCluster > 1) qj_cluster_sync();
   else __syncthreads();
   // Programmatic dependent launch: the prologue above may overlap the tail of the kernel before this one on the
-  // stream (qjit's quantize pass triggers early). Each thread that touches memory an earlier kernel may write --
-  // activations, per-token scales, the output, the split-K workspace -- first runs griddepcontrol.wait (at once
-  // when launched without the attribute): the producer's issuing thread after its early weight loads
-  // (kWeightsBeforeWait), the consumers at their start. The other producer threads touch no global memory.
+  // stream (qjit's quantize pass triggers early); nothing an earlier kernel wrote -- activations, per-token scales --
+  // is read before this wait. Launched without the attribute, it returns at once.
+  asm volatile("griddepcontrol.wait;" ::: "memory");
 
   // Work units are walked per cluster: unit u covers P tiles kCluster * pg + rank (one per CTA) and Q tile qt. A CTA
   // whose P tile lies past the end still loads its share of the Q tile for its peer; its rows are all masked.
@@ -518,37 +506,12 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
       int stage = 0;
       qj_u32 phase = 0;
       const QjSchedule sc = qj_schedule<C>(p);
-      // k-blocks of the CTA's first unit whose P (weight) tile is in flight before the wait; they fill stages
-      // 0 .. early - 1, which are fresh, so no empty barrier is waited on and each full barrier already expects
-      // both tiles' bytes.
-      int early = 0;
-      if (C::kWeightsBeforeWait && sc.first_unit < sc.units) {
-        int pg, qt, split, kb_begin, kb_end;
-        qj_unit_coords<C>(sc.first_unit, sc.p_groups, sc.q_tiles, pg, qt, split);
-        qj_split_range<C>(split, kb_begin, kb_end);
-        early = min(C::kStages, kb_end - kb_begin);
-        for (int i = 0; i < early; ++i) {
-          qj_mbar_arrive_expect_tx(full_bar + 8 * i, C::kPStageBytes + C::kQStageBytes);
-          qj_tma_load_2d(smem_p + i * C::kPStageBytes, tmap_p, full_bar + 8 * i, (kb_begin + i) * C::kBK,
-                         (pg * C::kCluster + rank) * C::kPRows);
-        }
-      }
-      asm volatile("griddepcontrol.wait;" ::: "memory");
-      // The kernel after this one (the next layer's quantize pass, or the next GEMM) may now be scheduled: it runs
-      // griddepcontrol.wait, which returns only when this whole grid has finished and its writes are visible.
-      asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
       for (int u = sc.first_unit; u < sc.units; u += sc.unit_stride) {
         int pg, qt, split, kb_begin, kb_end;
         qj_unit_coords<C>(u, sc.p_groups, sc.q_tiles, pg, qt, split);
         qj_split_range<C>(split, kb_begin, kb_end);
         const int pt = pg * C::kCluster + rank;
         for (int kb = kb_begin; kb < kb_end; ++kb) {
-          if (u == sc.first_unit && kb - kb_begin < early) {
-            qj_tma_load_2d(smem_q + stage * C::kQStageBytes, tmap_q, full_bar + 8 * stage, kb * C::kBK,
-                           qt * C::kQCols);
-            if (++stage == C::kStages) { stage = 0; phase ^= 1; }
-            continue;
-          }
           qj_mbar_wait(empty_bar + 8 * stage, phase ^ 1);  // a fresh barrier counts as released
           qj_mbar_arrive_expect_tx(full_bar + 8 * stage, C::kPStageBytes + C::kQStageBytes);
           qj_tma_load_2d(smem_p + stage * C::kPStageBytes, tmap_p, full_bar + 8 * stage, kb * C::kBK, pt * C::kPRows);
@@ -567,7 +530,6 @@ __device__ __forceinline__ void qj_gemm_s8_sm90(const QjGemmS8Sm90Params& prm, q
   } else {
     // Consumers.
     if (C::kConsumers == 2) qj_setmaxnreg_inc<232>();  // 128 x 40 + 256 x 232 = 384 x 168, the launch allotment
-    asm volatile("griddepcontrol.wait;" ::: "memory");
     const int consumer = warp_group - 1;
     const int tid = threadIdx.x - 128 * warp_group;
     const int lane = tid & 31;

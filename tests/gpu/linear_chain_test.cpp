@@ -1,13 +1,14 @@
 // Plans run back to back on one stream with no host synchronisation between them must give bit for bit what the
 // same runs give one at a time. This is the test of the launch chain's ordering rules on Hopper (programmatic
-// dependent launch): the quantize pass waits for the kernel ahead of it and only then lets its dependent start; the
-// per-token GEMM loads its first weight tiles *before* its own griddepcontrol.wait and lets the next kernel be
-// scheduled early. The chain below breaks each rule if it is wrong:
+// dependent launch): the quantize pass and the GEMM may be scheduled before the kernel ahead of them finishes, and
+// each must run griddepcontrol.wait before it touches anything that kernel reads or writes. The chain below breaks
+// a rule if one is wrong:
 //   QL(x0, W_a) -> quantize(W_f -> W, w_scale) -> QL(x1, W) -> QL(x2, W)
-// - the weight rewrite must not land before QL(x0)'s GEMM has read W_a (write after read on W);
-// - QL(x1)'s GEMM loads W before its wait: it must see the rewrite (the kernel two launches back wrote it);
+// - the weight rewrite (a quantize pass) must not land before QL(x0)'s GEMM has read W_a (write after read);
+// - QL(x1)'s GEMM must see the rewritten W and w_scale (read after write, two launches back);
 // - QL(x2)'s quantize pass rewrites the shared act_q / act_scale scratch that QL(x1)'s GEMM reads.
-// Outputs are poisoned before the chain; the chain repeats, so a race has several chances to show.
+// Outputs are poisoned before the chain; the chain repeats, so a race has several chances to show. (Session 4 also
+// ran it against a GEMM that loaded weights before its wait; docs/PERF.md v6.)
 #include <gtest/gtest.h>
 
 #include <cmath>
