@@ -111,6 +111,7 @@ if want profile; then
     IFS=: read -r model layer n k m <<< "$c"
     printf 'model,layer,N,K\n%s,%s,%s,%s\n' "$model" "$layer" "$n" "$k" > /tmp/prof.csv
     timeout 240 ncu --clock-control none --set full --launch-count ${PROFILE_LAUNCHES:-6} --csv --page details \
+      ${PROFILE_KERNELS:+--kernel-name "regex:$PROFILE_KERNELS"} \
       $B/tools/qjit bench --shapes /tmp/prof.csv --m "$m" --pref heuristic --warmup 1 --iters 1 \
       > "/tmp/ncu-$layer-$n-$k-m$m.csv" 2> /tmp/ncu.err || { echo "ncu failed"; tail -5 /tmp/ncu.err; }
     python3 - "/tmp/ncu-$layer-$n-$k-m$m.csv" <<'PY'
