@@ -2,7 +2,7 @@
 # Every GPU step in one call (for the lent GPU machine, run from the repository root with the release build carried
 # in build/release): GPU tests, the demo, then the benchmarks; logs under $OUT, a short table last.
 # Usage: scripts/gpu-check.sh [STEPS] [gtest filter] [benchmark filter]
-#   STEPS: comma-separated from tests, tune, tuneall, tunepre, qrow, tune80, pdl, trace (nsys), select, qbench (qjit bench), profile (ncu), bench,
+#   STEPS: comma-separated from tests, tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench), profile (ncu), bench,
 #   or all (default; profile is never part of all)
 set -uo pipefail
 what=${1:-all}
@@ -73,20 +73,6 @@ if want pdl; then
     QJIT_DISABLE_PDL=$pdl timeout 150 $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --m 1,16,64,128 \
       --filter 'llama-2-7b|llama-3-70b' --pref heuristic > "$OUT/pdl-disabled-$pdl.md" 2>> "$OUT/bench.err"
     echo "-- QJIT_DISABLE_PDL=$pdl"; grep -E "^\| (llama|M)" "$OUT/pdl-disabled-$pdl.md" | awk -F'|' '{print $2,$5,$6,$8,$12,$14}'
-  done
-fi
-if want trace; then
-  # Nsight Systems timeline of qjit bench's decode rows: per kernel pair (quantize -> GEMM) the durations and the
-  # gaps between them, medians per GEMM kernel (scripts/trace_gaps.py).
-  command -v nsys >/dev/null || export PATH=$PATH:$(ls -d /opt/nvidia/nsight-systems/*/bin /usr/local/cuda/bin 2>/dev/null | tr '\n' ':')
-  echo "== nsys timeline (${TRACE_CASES:=llama-2-7b:o_proj:4096:4096 llama-3-70b:down_proj:8192:28672}), nsys: $(command -v nsys || echo missing)"
-  for c in $TRACE_CASES; do
-    IFS=: read -r model layer n k <<< "$c"
-    printf 'model,layer,N,K\n%s,%s,%s,%s\n' "$model" "$layer" "$n" "$k" > /tmp/trace.csv
-    timeout 200 nsys profile --force-overwrite true -o "/tmp/trace-$n-$k" $B/tools/qjit bench --shapes /tmp/trace.csv \
-      --m ${TRACE_M:-1,16,64} --pref heuristic > /tmp/trace-bench.log 2> /tmp/trace.err || { echo "nsys failed"; tail -5 /tmp/trace.err; continue; }
-    nsys stats --force-export true --report cuda_gpu_trace --format csv --output "/tmp/trace-$n-$k" "/tmp/trace-$n-$k.nsys-rep" > /dev/null 2>&1
-    python3 scripts/trace_gaps.py /tmp/trace-$n-$k*cuda_gpu_trace*.csv
   done
 fi
 if want select; then
