@@ -1,0 +1,349 @@
+/* qjit's C ABI: the only interface libqjit.so exports. Every language qjit serves sits on it: the C++ headers
+ * (header-only wrappers in include/qjit/), the Python package (ctypes) and the Rust crate (hand-written extern "C").
+ *
+ * Rules of the boundary:
+ *  - C99, no C++ type and no exception crosses it; every function is thread-safe.
+ *  - Every fallible call returns a qjit_status; QJIT_OK is 0. On failure the message (the same text the C++ API
+ *    gives, e.g. "activation.shape must be [M=16, K=256], got [16, 257]") is kept per thread until that thread's
+ *    next failing qjit call: qjit_last_error_message() / qjit_last_error_copy().
+ *  - Structs a caller passes in start with `struct_size` (set it to sizeof the struct you were compiled with):
+ *    later versions append fields, and a library older or newer than the caller reads only what both know.
+ *    A struct_size smaller than the first version's is refused as InvalidArgument.
+ *  - Plans are opaque, immutable after select and safe to run from several threads at once; release them with
+ *    qjit_plan_release (a plan's kernels stay loaded in the library's cache for other plans).
+ *  - Device pointers and streams are the caller's: qjit never allocates, frees or synchronises them.
+ *  - Strings returned through (buf, capacity, needed): up to capacity-1 bytes are copied and NUL-terminated;
+ *    *needed (when not NULL) receives the full length including the NUL, so a caller can size a second call.
+ */
+#ifndef QJIT_QJIT_C_H_
+#define QJIT_QJIT_C_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define QJIT_API __attribute__((visibility("default")))
+#else
+#define QJIT_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI this header describes. qjit_abi_version() returns the library's; a library accepts callers of its own
+ * ABI version and older ones. */
+#define QJIT_ABI_VERSION 1
+
+/* CUDA's stream type, spelled without a typedef so this header coexists with cuda.h (CUstream is
+ * `struct CUstream_st*`). NULL is the legacy default stream. */
+struct CUstream_st;
+
+typedef enum qjit_status {
+  QJIT_OK = 0,
+  QJIT_INVALID_ARGUMENT = 1,     /* a caller-supplied value is wrong (shape, pointer, alignment, dtype, NaN) */
+  QJIT_UNSUPPORTED = 2,          /* a valid request this build or device cannot serve */
+  QJIT_COMPILE_FAILED = 3,       /* NVRTC rejected the rendered source; the message carries the log */
+  QJIT_DRIVER_ERROR = 4,         /* a CUDA driver call failed; the message names the call and the CUresult */
+  QJIT_DRIVER_UNAVAILABLE = 5,   /* libcuda could not be loaded or has no usable device */
+  QJIT_COMPILER_UNAVAILABLE = 6, /* libnvrtc could not be loaded (a warm cache still works without it) */
+  QJIT_CACHE_IO = 7,             /* the kernel cache could not be read or written */
+  QJIT_OUT_OF_RESOURCES = 8,     /* the kernel needs more registers / shared memory than the device has */
+  QJIT_NOT_FOUND = 9,            /* a looked-up entry does not exist */
+  QJIT_INTERNAL = 10             /* a bug in qjit (an unexpected exception); the message says where */
+} qjit_status;
+
+typedef enum qjit_element {
+  QJIT_F16 = 0,
+  QJIT_BF16 = 1,
+  QJIT_F32 = 2,
+  QJIT_F64 = 3,
+  QJIT_S8 = 4,
+  QJIT_U8 = 5,
+  QJIT_S32 = 6
+} qjit_element;
+
+typedef enum qjit_preference {
+  QJIT_PREF_HEURISTIC = 0, /* the built-in choice per M bucket; no device timing */
+  QJIT_PREF_TUNED = 1,     /* the tuning database's record for this device and shape, else the heuristic */
+  QJIT_PREF_AUTOTUNE = 2   /* time the candidates on this device now (and record the winner) */
+} qjit_preference;
+
+typedef enum qjit_granularity { QJIT_PER_TOKEN = 0, QJIT_PER_TENSOR = 1 } qjit_granularity;
+
+typedef enum qjit_plan_kind {
+  QJIT_PLAN_QUANTIZED_LINEAR = 1,
+  QJIT_PLAN_SMOOTH_QUANT_LINEAR = 2,
+  QJIT_PLAN_DYNAMIC_RANGE_QUANTIZE = 3
+} qjit_plan_kind;
+
+/* ---- versions and errors ---------------------------------------------------------------------------------- */
+
+QJIT_API uint32_t qjit_abi_version(void);
+QJIT_API const char* qjit_version_string(void); /* "0.1.0"; static storage */
+QJIT_API void qjit_version(int32_t* major, int32_t* minor, int32_t* patch);
+QJIT_API const char* qjit_status_name(qjit_status code); /* "InvalidArgument"; static storage; "?" if unknown */
+
+/* The calling thread's last failure: its code (QJIT_OK when none yet) and message (valid until this thread's next
+ * qjit call that fails; "" when none). */
+QJIT_API qjit_status qjit_last_error_code(void);
+QJIT_API const char* qjit_last_error_message(void);
+QJIT_API size_t qjit_last_error_copy(char* buf, size_t capacity);
+QJIT_API void qjit_clear_last_error(void);
+
+/* ---- tensors -------------------------------------------------------------------------------------------------
+ * A non-owning view of device memory: element kind, rank 1 or 2, shape and strides in elements (the innermost
+ * stride must be 1). An absent optional tensor has data == NULL and rank 0 (an all-zero struct). */
+typedef struct qjit_tensor {
+  const void* data;
+  int32_t element; /* qjit_element */
+  int32_t rank;    /* 1 or 2 (0: absent) */
+  int64_t shape[4];
+  int64_t stride[4];
+} qjit_tensor;
+
+/* ---- descriptors ---------------------------------------------------------------------------------------------- */
+
+typedef struct qjit_quantized_linear_desc {
+  uint32_t struct_size;       /* sizeof(qjit_quantized_linear_desc) */
+  int64_t m;                  /* tokens: chooses the tuning bucket; run accepts any M >= 1 */
+  int64_t n;                  /* output features (rows of weight_q) */
+  int64_t k;                  /* input features */
+  int32_t activation_element; /* f16, bf16, f32 or f64; equal to output_element */
+  int32_t weight_element;     /* QJIT_S8 */
+  int32_t output_element;
+  int32_t has_bias;
+} qjit_quantized_linear_desc;
+
+typedef struct qjit_smooth_quant_linear_desc {
+  uint32_t struct_size; /* sizeof(qjit_smooth_quant_linear_desc) */
+  int64_t m, n, k;
+  float act_scale;            /* static per-tensor activation scale (real = q * act_scale), finite and > 0 */
+  int32_t activation_element; /* QJIT_S8 */
+  int32_t weight_element;     /* QJIT_S8 */
+  int32_t output_element;     /* f16, bf16, f32 or f64 */
+  int32_t has_bias;
+} qjit_smooth_quant_linear_desc;
+
+typedef struct qjit_dynamic_range_quantize_desc {
+  uint32_t struct_size; /* sizeof(qjit_dynamic_range_quantize_desc) */
+  int64_t m, k;
+  int32_t input_element; /* f16, bf16, f32 or f64 */
+  int32_t granularity;   /* qjit_granularity */
+} qjit_dynamic_range_quantize_desc;
+
+/* The descriptor as the C++ API prints it ("quantized_linear m=16 n=4096 k=4096 act=bf16 ..."). */
+QJIT_API size_t qjit_quantized_linear_desc_to_string(const qjit_quantized_linear_desc* desc, char* buf,
+                                                     size_t capacity);
+QJIT_API size_t qjit_smooth_quant_linear_desc_to_string(const qjit_smooth_quant_linear_desc* desc, char* buf,
+                                                        size_t capacity);
+QJIT_API size_t qjit_dynamic_range_quantize_desc_to_string(const qjit_dynamic_range_quantize_desc* desc, char* buf,
+                                                           size_t capacity);
+
+/* ---- run arguments --------------------------------------------------------------------------------------------- */
+
+/* Both linear plans. QuantizedLinear: activation is the FP input [M, K]; act_q_scratch [M, K] s8 and
+ * act_scale_scratch [M] f32 are caller-owned scratch (the per-token scales are there after the run).
+ * SmoothQuantLinear: activation is the int8 input [M, K]; the scratch tensors are absent. */
+typedef struct qjit_linear_args {
+  uint32_t struct_size; /* sizeof(qjit_linear_args) */
+  qjit_tensor activation;
+  qjit_tensor weight;       /* [N, K] s8 */
+  qjit_tensor weight_scale; /* [N] f32 */
+  qjit_tensor bias;         /* [N] of the output element when has_bias, else absent */
+  qjit_tensor output;       /* [M, N] */
+  qjit_tensor act_q_scratch;
+  qjit_tensor act_scale_scratch;
+} qjit_linear_args;
+
+typedef struct qjit_quantize_args {
+  uint32_t struct_size; /* sizeof(qjit_quantize_args) */
+  qjit_tensor input;    /* [M, K] FP */
+  qjit_tensor output;   /* [M, K] s8 */
+  qjit_tensor scale;    /* [M] f32 per token, [1] per tensor */
+} qjit_quantize_args;
+
+typedef struct qjit_precision_guarantee {
+  uint32_t struct_size; /* sizeof(qjit_precision_guarantee), set by the caller */
+  int32_t deterministic;
+  int32_t exact_accumulation;
+  double epilogue_relative_error;
+  const char* description; /* static storage */
+} qjit_precision_guarantee;
+
+/* ---- plans ------------------------------------------------------------------------------------------------------ */
+
+typedef struct qjit_plan qjit_plan;
+
+/* select: validate the descriptor, choose configs, compile or load the kernels (on the current CUDA context, else
+ * the primary context of QJIT_DEVICE / device 0). `stream` is accepted for symmetry with run and may be NULL.
+ * On success *out_plan holds a new plan; on failure it is set to NULL. */
+QJIT_API qjit_status qjit_quantized_linear_plan_select(struct CUstream_st* stream,
+                                                       const qjit_quantized_linear_desc* desc, int32_t preference,
+                                                       qjit_plan** out_plan);
+QJIT_API qjit_status qjit_smooth_quant_linear_plan_select(struct CUstream_st* stream,
+                                                          const qjit_smooth_quant_linear_desc* desc,
+                                                          int32_t preference, qjit_plan** out_plan);
+QJIT_API qjit_status qjit_dynamic_range_quantize_plan_select(struct CUstream_st* stream,
+                                                             const qjit_dynamic_range_quantize_desc* desc,
+                                                             int32_t preference, qjit_plan** out_plan);
+
+/* Releases a plan (NULL is a no-op). */
+QJIT_API void qjit_plan_release(qjit_plan* plan);
+/* A second reference to the same plan (released separately): how the C++ wrappers copy plans. */
+QJIT_API qjit_plan* qjit_plan_retain(qjit_plan* plan);
+
+QJIT_API qjit_plan_kind qjit_plan_get_kind(const qjit_plan* plan); /* 0 for NULL */
+QJIT_API qjit_status qjit_plan_workspace_size(const qjit_plan* plan, size_t* out_bytes);
+QJIT_API qjit_status qjit_plan_precision_guarantee(const qjit_plan* plan, qjit_precision_guarantee* out);
+/* The chosen kernels, configs and entry points. */
+QJIT_API size_t qjit_plan_describe(const qjit_plan* plan, char* buf, size_t capacity);
+
+/* The two linear plans. */
+QJIT_API qjit_status qjit_linear_plan_can_implement(const qjit_plan* plan, const qjit_linear_args* args);
+/* Enqueues the kernels on `stream` (asynchronous; nothing is synchronised). workspace: device memory of at least
+ * qjit_plan_workspace_size bytes (NULL when that is 0). Safe to capture into a CUDA graph. */
+QJIT_API qjit_status qjit_linear_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
+                                          size_t workspace_bytes, const qjit_linear_args* args);
+
+/* The quantize plan. */
+QJIT_API qjit_status qjit_quantize_plan_can_implement(const qjit_plan* plan, const qjit_quantize_args* args);
+QJIT_API qjit_status qjit_quantize_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
+                                            size_t workspace_bytes, const qjit_quantize_args* args);
+
+/* ---- the kernel cache -------------------------------------------------------------------------------------------
+ * A location names the writable store and the read-only ones. NULL for a location argument means "from the
+ * environment" (QJIT_CACHE_DIR, QJIT_CACHE_PATH, QJIT_CACHE_READONLY, QJIT_CACHE_MAX_BYTES), exactly as the plans
+ * resolve it. docs/CACHE.md describes the format and rules. */
+typedef struct qjit_cache_location {
+  uint32_t struct_size;      /* sizeof(qjit_cache_location) */
+  const char* writable_dir;  /* NULL or "": no writable store */
+  const char* readonly_dirs; /* ':'-separated; NULL or "": none */
+  int32_t read_only;         /* never write, not even the writable store */
+  uint64_t max_bytes;        /* bound on the writable store, 0 = unbounded */
+} qjit_cache_location;
+
+/* The location the environment gives: strings are copied into the caller's buffers (see the string rule above);
+ * *writable_needed / *readonly_needed receive the lengths including the NUL. */
+QJIT_API qjit_status qjit_cache_location_from_environment(char* writable_dir, size_t writable_capacity,
+                                                          size_t* writable_needed, char* readonly_dirs,
+                                                          size_t readonly_capacity, size_t* readonly_needed,
+                                                          int32_t* read_only, uint64_t* max_bytes);
+
+typedef struct qjit_cache_store_info {
+  uint32_t struct_size;
+  const char* dir;
+  int32_t read_only;
+  int32_t present;
+  uint64_t entries;
+  uint64_t bytes;
+  uint64_t temp_files;
+} qjit_cache_store_info;
+
+typedef struct qjit_cache_stats {
+  uint32_t struct_size; /* sizeof(qjit_cache_stats), set by the caller */
+  uint64_t entries;     /* over all stores */
+  uint64_t bytes;
+  uint64_t max_bytes;
+  uint64_t stores;
+  uint64_t temp_files;
+} qjit_cache_stats;
+
+/* Strings in the info structs below live until the callback returns. A callback returning non-zero stops the walk
+ * (the call then returns QJIT_OK). */
+typedef int (*qjit_cache_store_callback)(const qjit_cache_store_info* store, void* user);
+QJIT_API qjit_status qjit_cache_stats_get(const qjit_cache_location* location, qjit_cache_stats* out,
+                                          qjit_cache_store_callback on_store, void* user);
+
+typedef struct qjit_cache_entry_info {
+  uint32_t struct_size;
+  const char* path;
+  const char* key_hex;
+  const char* store_dir;
+  int32_t read_only_store;
+  uint64_t bytes;
+  int64_t last_used; /* seconds since the epoch */
+  const char* entry_name;
+  const char* arch;
+  const char* nvrtc_version;
+  int32_t registers;
+  int32_t shared_bytes;
+  double compile_seconds;
+  int32_t ok;          /* full verification passed (list: header and metadata only) */
+  const char* problem; /* "" when ok */
+} qjit_cache_entry_info;
+
+typedef int (*qjit_cache_entry_callback)(const qjit_cache_entry_info* entry, void* user);
+
+#define QJIT_CACHE_VERIFY 1u     /* verify every entry fully (checksum, key, cubin) */
+#define QJIT_CACHE_REMOVE_BAD 2u /* with QJIT_CACHE_VERIFY: delete bad entries of the writable store */
+
+/* Walks every entry of every store. With QJIT_CACHE_VERIFY, returns QJIT_CACHE_IO naming the count and the first
+ * problem when any entry is bad (after reporting every entry to the callback). */
+QJIT_API qjit_status qjit_cache_list(const qjit_cache_location* location, uint32_t flags,
+                                     qjit_cache_entry_callback on_entry, void* user);
+
+typedef struct qjit_cache_prune_report {
+  uint32_t struct_size; /* sizeof(qjit_cache_prune_report), set by the caller */
+  uint64_t removed_entries;
+  uint64_t removed_bytes;
+  uint64_t removed_temp_files;
+  uint64_t kept_entries;
+  uint64_t kept_bytes;
+} qjit_cache_prune_report;
+
+/* Evicts least-recently-used entries of the writable store until it holds at most max_bytes (0: only stale
+ * temporary files). QJIT_UNSUPPORTED when the location is read-only. `out` may be NULL. */
+QJIT_API qjit_status qjit_cache_prune(const qjit_cache_location* location, uint64_t max_bytes,
+                                      qjit_cache_prune_report* out);
+/* Removes every entry and temporary file of the writable store. */
+QJIT_API qjit_status qjit_cache_clear(const qjit_cache_location* location, qjit_cache_prune_report* out);
+
+/* ---- warm-up: compile a model's kernels into the cache, no GPU needed ------------------------------------------ */
+
+typedef struct qjit_layer_shape {
+  int64_t n, k;
+} qjit_layer_shape;
+
+#define QJIT_WARMUP_QUANTIZED_LINEAR 1u
+#define QJIT_WARMUP_SMOOTH_QUANT_LINEAR 2u
+#define QJIT_WARMUP_NO_BIAS 1u
+#define QJIT_WARMUP_BIAS 2u
+
+typedef struct qjit_warmup_request {
+  uint32_t struct_size;           /* sizeof(qjit_warmup_request) */
+  const char* arch;               /* "sm_80", "sm_86", "sm_89", "sm_90a" (also "80" ... "90") */
+  const qjit_layer_shape* shapes; /* every (N, K) ... */
+  size_t shape_count;
+  const int64_t* ms; /* ... crossed with every M */
+  size_t m_count;
+  uint32_t plans;             /* QJIT_WARMUP_* plan bits; 0 = both */
+  int32_t dtype;              /* activation/output element: f16, bf16, f32, f64 */
+  uint32_t bias_modes;        /* QJIT_WARMUP_NO_BIAS | QJIT_WARMUP_BIAS; 0 = no bias only */
+  const char* tuning_db_path; /* NULL: heuristic configs only */
+  const char* device_name;    /* which of the database's devices (NULL: the only one it holds) */
+  int32_t sm_count;           /* the target's SM count; 0 = 132 (H100/H200 SXM) */
+  uint32_t jobs;              /* parallel compiles; 0 = hardware concurrency */
+} qjit_warmup_request;
+
+typedef struct qjit_warmup_report {
+  uint32_t struct_size; /* sizeof(qjit_warmup_report), set by the caller */
+  uint64_t kernel_requests;
+  uint64_t kernels; /* distinct rendered sources */
+  uint64_t cached;
+  uint64_t compiled;
+  uint64_t failed;
+  uint64_t tuned;
+  double wall_seconds;
+} qjit_warmup_report;
+
+/* Compiles every kernel the request's plans need into the writable cache (QJIT_CACHE_DIR). Returns QJIT_OK only
+ * when every kernel is in the cache; otherwise the first failure's code with the failed count and its reason,
+ * after compiling everything else (`out`, when not NULL, is filled in either case). */
+QJIT_API qjit_status qjit_warmup(const qjit_warmup_request* request, qjit_warmup_report* out);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* QJIT_QJIT_C_H_ */
