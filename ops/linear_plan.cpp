@@ -8,27 +8,28 @@
 #include "ops/kernel_binding.h"
 #include "ops/linear_specs.h"
 #include "ops/plan_cache.h"
+#include "ops/plan_core.h"
 #include "ops/validate.h"
 #include "qjit/linear.h"
 #include "runtime/driver.h"
 
 namespace qjit {
 
-std::string QuantizedLinearDescriptor::to_string() const {
-  return llvm::formatv("quantized_linear m={0} n={1} k={2} act={3} weight={4} out={5}{6}", m, n, k,
-                       element_name(activation_element), element_name(weight_element), element_name(output_element),
-                       has_bias ? " bias" : "")
-      .str();
-}
-
-std::string SmoothQuantLinearDescriptor::to_string() const {
-  return llvm::formatv("smooth_quant_linear m={0} n={1} k={2} act_scale={3} act={4} weight={5} out={6}{7}", m, n, k,
-                       act_scale, element_name(activation_element), element_name(weight_element),
-                       element_name(output_element), has_bias ? " bias" : "")
-      .str();
-}
-
 namespace detail {
+
+std::string descriptor_text(const QuantizedLinearDescriptor& d) {
+  return llvm::formatv("quantized_linear m={0} n={1} k={2} act={3} weight={4} out={5}{6}", d.m, d.n, d.k,
+                       element_name(d.activation_element), element_name(d.weight_element),
+                       element_name(d.output_element), d.has_bias ? " bias" : "")
+      .str();
+}
+
+std::string descriptor_text(const SmoothQuantLinearDescriptor& d) {
+  return llvm::formatv("smooth_quant_linear m={0} n={1} k={2} act_scale={3} act={4} weight={5} out={6}{7}", d.m, d.n,
+                       d.k, d.act_scale, element_name(d.activation_element), element_name(d.weight_element),
+                       element_name(d.output_element), d.has_bias ? " bias" : "")
+      .str();
+}
 
 class LinearCore {
  public:
@@ -42,13 +43,6 @@ class LinearCore {
   ops::KernelBinding gemm;
   std::string description;
 };
-
-Status check_element(ElementKind got, ElementKind want, const char* field) {
-  if (got == want) return Status();
-  return Status(StatusCode::InvalidArgument, llvm::formatv("{0} must be {1} for this plan type, got {2}", field,
-                                                           element_name(want), element_name(got))
-                                                 .str());
-}
 
 namespace {
 
@@ -119,7 +113,7 @@ Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&,
   core.has_bias = d.has_bias;
   const std::string key = plan_key(core, pref, device);
   auto made = linear_cache().get_or_create(key, [&] { return build_core(core, pref, device); });
-  if (!made.has_value()) return made.error().with_context(d.to_string());
+  if (!made.has_value()) return made.error().with_context(descriptor_text(d));
   return made;
 }
 
@@ -145,7 +139,7 @@ Result<std::shared_ptr<const LinearCore>> select_smooth_quant_linear(const Strea
   core.act_scale = d.act_scale;
   const std::string key = plan_key(core, pref, device);
   auto made = linear_cache().get_or_create(key, [&] { return build_core(core, pref, device); });
-  if (!made.has_value()) return made.error().with_context(d.to_string());
+  if (!made.has_value()) return made.error().with_context(descriptor_text(d));
   return made;
 }
 

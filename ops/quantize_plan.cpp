@@ -4,19 +4,20 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "ops/kernel_binding.h"
 #include "ops/plan_cache.h"
+#include "ops/plan_core.h"
 #include "ops/validate.h"
 #include "qjit/dynamic_range_quantize.h"
 #include "runtime/driver.h"
 
 namespace qjit {
 
-std::string DynamicRangeQuantizeDescriptor::to_string() const {
-  return llvm::formatv("dynamic_range_quantize m={0} k={1} in={2} {3}", m, k, element_name(input_element),
-                       granularity == QuantGranularity::PerToken ? "per-token" : "per-tensor")
+namespace detail {
+
+std::string descriptor_text(const DynamicRangeQuantizeDescriptor& d) {
+  return llvm::formatv("dynamic_range_quantize m={0} k={1} in={2} {3}", d.m, d.k, element_name(d.input_element),
+                       d.granularity == QuantGranularity::PerToken ? "per-token" : "per-tensor")
       .str();
 }
-
-namespace detail {
 
 class QuantizeCore {
  public:
@@ -81,7 +82,7 @@ Result<std::shared_ptr<const QuantizeCore>> select_quantize(const Stream&, const
     }
     return std::make_shared<const QuantizeCore>(std::move(c));
   });
-  if (!made.has_value()) return made.error().with_context(d.to_string());
+  if (!made.has_value()) return made.error().with_context(descriptor_text(d));
   return made;
 }
 

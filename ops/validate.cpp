@@ -30,9 +30,9 @@ Status check_dims(std::int64_t m, std::int64_t n, std::int64_t k) {
 
 Status check_matrix(const detail::MatrixView& v, const char* name, std::int64_t rows, const char* row_name,
                     std::int64_t cols, const char* col_name, ElementKind kind, unsigned align_bytes) {
+  if (v.data == nullptr) return invalid(llvm::formatv("{0}.data is null", name).str());
   if (v.kind != kind)
     return invalid(llvm::formatv("{0} must hold {1} elements, got {2}", name, element_name(kind), element_name(v.kind)));
-  if (v.data == nullptr) return invalid(llvm::formatv("{0}.data is null", name).str());
   const bool rows_ok = rows < 0 ? (v.rows >= 1 && v.rows < kMaxDim) : v.rows == rows;
   if (!rows_ok || v.cols != cols)
     return invalid(llvm::formatv("{0}.shape must be [{1}, {2}], got [{3}, {4}]", name, dim_text(rows, row_name),
@@ -57,9 +57,9 @@ Status check_matrix(const detail::MatrixView& v, const char* name, std::int64_t 
 
 Status check_vector(const detail::VectorView& v, const char* name, std::int64_t size, const char* size_name,
                     ElementKind kind) {
+  if (v.data == nullptr) return invalid(llvm::formatv("{0}.data is null", name).str());
   if (v.kind != kind)
     return invalid(llvm::formatv("{0} must hold {1} elements, got {2}", name, element_name(kind), element_name(v.kind)));
-  if (v.data == nullptr) return invalid(llvm::formatv("{0}.data is null", name).str());
   if (v.size != size)
     return invalid(llvm::formatv("{0}.shape must be [{1}={2}], got [{3}]", name, size_name, size, v.size).str());
   if (v.size > 1 && v.stride != 1)

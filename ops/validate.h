@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "qjit/detail/views.h"
+#include "ops/views.h"
 #include "qjit/status.h"
 
 namespace qjit::ops {

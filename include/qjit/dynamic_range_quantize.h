@@ -1,13 +1,14 @@
 // DynamicRangeQuantizePlan: FP activation [M, K] -> int8 [M, K] plus scales, per token (scale[m] = absmax of row m
 // / 127) or per tensor (one scale). q = round-half-to-even(x / scale), saturated to [-128, 127]; a row (or tensor)
 // of zeros gets scale 0 and q = 0. NaN inputs are ignored by the absmax and quantize to 0.
+// Header-only over the C ABI (qjit_c.h).
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 
-#include "qjit/detail/views.h"
+#include "qjit/detail/c_bridge.h"
+#include "qjit/qjit_c.h"
 #include "qjit/element.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
@@ -26,7 +27,15 @@ struct DynamicRangeQuantizeDescriptor {
                                              QuantGranularity g = QuantGranularity::PerToken) {
     return {m, k, kind_of<TIn>, g};
   }
-  std::string to_string() const;
+  qjit_dynamic_range_quantize_desc to_c() const {
+    return {sizeof(qjit_dynamic_range_quantize_desc), m, k, static_cast<std::int32_t>(input_element),
+            granularity == QuantGranularity::PerToken ? QJIT_PER_TOKEN : QJIT_PER_TENSOR};
+  }
+  std::string to_string() const {
+    const auto c = to_c();
+    return detail::c_string(
+        [&](char* b, std::size_t n) { return qjit_dynamic_range_quantize_desc_to_string(&c, b, n); });
+  }
 };
 
 template <FloatElement TIn>
@@ -35,21 +44,6 @@ struct DynamicRangeQuantizeArgs {
   TensorMut<std::int8_t, 2> output;   // [M, K], row stride >= K
   TensorMut<float, 1> scale;          // [M] per token, [1] per tensor
 };
-
-namespace detail {
-class QuantizeCore;
-struct QuantizeCall {
-  MatrixView input, output;
-  VectorView scale;
-};
-Result<std::shared_ptr<const QuantizeCore>> select_quantize(const Stream&, const DynamicRangeQuantizeDescriptor&,
-                                                            PlanPreference);
-Status can_implement(const QuantizeCore&, const QuantizeCall&);
-std::size_t workspace_size(const QuantizeCore&);
-PrecisionGuarantee precision_guarantee(const QuantizeCore&);
-Status run(const QuantizeCore&, const Stream&, Workspace, const QuantizeCall&);
-std::string describe(const QuantizeCore&);
-}  // namespace detail
 
 template <FloatElement TIn>
 class DynamicRangeQuantizePlan {
@@ -62,22 +56,31 @@ class DynamicRangeQuantizePlan {
       return Status(StatusCode::InvalidArgument, "descriptor.input_element must be " +
                                                      std::string(element_name(kind_of<TIn>)) + " for this plan, got " +
                                                      std::string(element_name(desc.input_element)));
-    QJIT_ASSIGN_OR_RETURN(auto core, detail::select_quantize(stream, desc, pref));
-    return DynamicRangeQuantizePlan(std::move(core));
+    const qjit_dynamic_range_quantize_desc c = desc.to_c();
+    qjit_plan* plan = nullptr;
+    QJIT_TRY(detail::status_of(
+        qjit_dynamic_range_quantize_plan_select(stream.handle(), &c, static_cast<std::int32_t>(pref), &plan)));
+    return DynamicRangeQuantizePlan(detail::PlanHandle(plan));
   }
-  Status can_implement(const Args& a) const { return detail::can_implement(*core_, call(a)); }
+  Status can_implement(const Args& a) const {
+    const qjit_quantize_args c = call(a);
+    return detail::status_of(qjit_quantize_plan_can_implement(plan_.get(), &c));
+  }
   // Per tensor: a few bytes for the running absmax; per token: 0.
-  std::size_t workspace_size() const { return detail::workspace_size(*core_); }
-  PrecisionGuarantee precision_guarantee() const { return detail::precision_guarantee(*core_); }
-  Status run(const Stream& stream, Workspace ws, const Args& a) const { return detail::run(*core_, stream, ws, call(a)); }
-  std::string describe() const { return detail::describe(*core_); }
+  std::size_t workspace_size() const { return detail::workspace_of(plan_.get()); }
+  PrecisionGuarantee precision_guarantee() const { return detail::guarantee_of(plan_.get()); }
+  Status run(const Stream& stream, Workspace ws, const Args& a) const {
+    const qjit_quantize_args c = call(a);
+    return detail::status_of(qjit_quantize_plan_run(plan_.get(), stream.handle(), ws.data, ws.bytes, &c));
+  }
+  std::string describe() const { return detail::describe_of(plan_.get()); }
 
  private:
-  explicit DynamicRangeQuantizePlan(std::shared_ptr<const detail::QuantizeCore> c) : core_(std::move(c)) {}
-  static detail::QuantizeCall call(const Args& a) {
-    return {detail::view(a.input), detail::view(a.output), detail::view(a.scale)};
+  explicit DynamicRangeQuantizePlan(detail::PlanHandle p) : plan_(std::move(p)) {}
+  static qjit_quantize_args call(const Args& a) {
+    return {sizeof(qjit_quantize_args), detail::to_c(a.input), detail::to_c(a.output), detail::to_c(a.scale)};
   }
-  std::shared_ptr<const detail::QuantizeCore> core_;
+  detail::PlanHandle plan_;
 };
 
 }  // namespace qjit

@@ -6,14 +6,15 @@
 //    no extra launch), which is why its args have no act_scale_scratch.
 // TIn is the output (and bias) element type: f16, bf16, f32, or f64 (validation). Scales are f32 in device memory.
 // The int32 accumulation is exact, so results are deterministic and bit-stable on a given device.
+// Header-only over the C ABI (qjit_c.h): an engine built with any compiler or standard library links libqjit.so.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
-#include <memory>
 #include <string>
 
-#include "qjit/detail/views.h"
+#include "qjit/detail/c_bridge.h"
+#include "qjit/qjit_c.h"
 #include "qjit/element.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
@@ -34,7 +35,14 @@ struct QuantizedLinearDescriptor {
   static QuantizedLinearDescriptor make(std::int64_t m, std::int64_t n, std::int64_t k, bool has_bias = false) {
     return {m, n, k, kind_of<TIn>, ElementKind::S8, kind_of<TIn>, has_bias};
   }
-  std::string to_string() const;
+  qjit_quantized_linear_desc to_c() const {
+    return {sizeof(qjit_quantized_linear_desc), m, n, k, static_cast<std::int32_t>(activation_element),
+            static_cast<std::int32_t>(weight_element), static_cast<std::int32_t>(output_element), has_bias ? 1 : 0};
+  }
+  std::string to_string() const {
+    const auto c = to_c();
+    return detail::c_string([&](char* b, std::size_t n) { return qjit_quantized_linear_desc_to_string(&c, b, n); });
+  }
 };
 
 struct SmoothQuantLinearDescriptor {
@@ -50,7 +58,14 @@ struct SmoothQuantLinearDescriptor {
                                           bool has_bias = false) {
     return {m, n, k, act_scale, ElementKind::S8, ElementKind::S8, kind_of<TIn>, has_bias};
   }
-  std::string to_string() const;
+  qjit_smooth_quant_linear_desc to_c() const {
+    return {sizeof(qjit_smooth_quant_linear_desc), m, n, k, act_scale, static_cast<std::int32_t>(activation_element),
+            static_cast<std::int32_t>(weight_element), static_cast<std::int32_t>(output_element), has_bias ? 1 : 0};
+  }
+  std::string to_string() const {
+    const auto c = to_c();
+    return detail::c_string([&](char* b, std::size_t n) { return qjit_smooth_quant_linear_desc_to_string(&c, b, n); });
+  }
 };
 
 template <FloatElement TIn, class TWQ = std::int8_t>
@@ -74,26 +89,13 @@ struct SmoothQuantLinearArgs {
 };
 
 namespace detail {
-class LinearCore;
-struct LinearCall {
-  MatrixView activation;  // FP (QuantizedLinear) or S8 (SmoothQuant)
-  MatrixView weight;
-  VectorView weight_scale;
-  VectorView bias;
-  MatrixView output;
-  MatrixView act_q_scratch;      // QuantizedLinear only
-  VectorView act_scale_scratch;  // QuantizedLinear only
-};
-Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&, const QuantizedLinearDescriptor&,
-                                                                  PlanPreference);
-Result<std::shared_ptr<const LinearCore>> select_smooth_quant_linear(const Stream&, const SmoothQuantLinearDescriptor&,
-                                                                     PlanPreference);
-Status can_implement(const LinearCore&, const LinearCall&);
-std::size_t workspace_size(const LinearCore&);
-PrecisionGuarantee precision_guarantee(const LinearCore&);
-Status run(const LinearCore&, const Stream&, Workspace, const LinearCall&);
-std::string describe(const LinearCore&);
-Status check_element(ElementKind got, ElementKind want, const char* field);
+// The linear plans' shared C-side calls.
+inline Status linear_can_implement(const PlanHandle& p, const qjit_linear_args& a) {
+  return status_of(qjit_linear_plan_can_implement(p.get(), &a));
+}
+inline Status linear_run(const PlanHandle& p, const Stream& s, Workspace ws, const qjit_linear_args& a) {
+  return status_of(qjit_linear_plan_run(p.get(), s.handle(), ws.data, ws.bytes, &a));
+}
 }  // namespace detail
 
 template <FloatElement TIn, class TWQ = std::int8_t>
@@ -106,23 +108,28 @@ class QuantizedLinearPlan {
     QJIT_TRY(detail::check_element(desc.activation_element, kind_of<TIn>, "descriptor.activation_element"));
     QJIT_TRY(detail::check_element(desc.output_element, kind_of<TIn>, "descriptor.output_element"));
     QJIT_TRY(detail::check_element(desc.weight_element, kind_of<TWQ>, "descriptor.weight_element"));
-    QJIT_ASSIGN_OR_RETURN(auto core, detail::select_quantized_linear(stream, desc, pref));
-    return QuantizedLinearPlan(std::move(core));
+    const qjit_quantized_linear_desc c = desc.to_c();
+    qjit_plan* plan = nullptr;
+    QJIT_TRY(detail::status_of(
+        qjit_quantized_linear_plan_select(stream.handle(), &c, static_cast<std::int32_t>(pref), &plan)));
+    return QuantizedLinearPlan(detail::PlanHandle(plan));
   }
-  Status can_implement(const Args& a) const { return detail::can_implement(*core_, call(a)); }
-  std::size_t workspace_size() const { return detail::workspace_size(*core_); }
-  PrecisionGuarantee precision_guarantee() const { return detail::precision_guarantee(*core_); }
-  Status run(const Stream& stream, Workspace ws, const Args& a) const { return detail::run(*core_, stream, ws, call(a)); }
-  std::string describe() const { return detail::describe(*core_); }
+  Status can_implement(const Args& a) const { return detail::linear_can_implement(plan_, call(a)); }
+  std::size_t workspace_size() const { return detail::workspace_of(plan_.get()); }
+  PrecisionGuarantee precision_guarantee() const { return detail::guarantee_of(plan_.get()); }
+  Status run(const Stream& stream, Workspace ws, const Args& a) const {
+    return detail::linear_run(plan_, stream, ws, call(a));
+  }
+  std::string describe() const { return detail::describe_of(plan_.get()); }
 
  private:
-  explicit QuantizedLinearPlan(std::shared_ptr<const detail::LinearCore> c) : core_(std::move(c)) {}
-  static detail::LinearCall call(const Args& a) {
-    using detail::view;
-    return {view(a.activation), view(a.weight_q), view(a.weight_scale), view(a.bias),
-            view(a.output),     view(a.act_q_scratch), view(a.act_scale_scratch)};
+  explicit QuantizedLinearPlan(detail::PlanHandle p) : plan_(std::move(p)) {}
+  static qjit_linear_args call(const Args& a) {
+    using detail::to_c;
+    return {sizeof(qjit_linear_args), to_c(a.activation), to_c(a.weight_q), to_c(a.weight_scale), to_c(a.bias),
+            to_c(a.output),           to_c(a.act_q_scratch), to_c(a.act_scale_scratch)};
   }
-  std::shared_ptr<const detail::LinearCore> core_;
+  detail::PlanHandle plan_;
 };
 
 template <FloatElement TIn, class TWQ = std::int8_t>
@@ -134,22 +141,28 @@ class SmoothQuantLinearPlan {
                                               PlanPreference pref = PlanPreference::Heuristic) {
     QJIT_TRY(detail::check_element(desc.output_element, kind_of<TIn>, "descriptor.output_element"));
     QJIT_TRY(detail::check_element(desc.weight_element, kind_of<TWQ>, "descriptor.weight_element"));
-    QJIT_ASSIGN_OR_RETURN(auto core, detail::select_smooth_quant_linear(stream, desc, pref));
-    return SmoothQuantLinearPlan(std::move(core));
+    const qjit_smooth_quant_linear_desc c = desc.to_c();
+    qjit_plan* plan = nullptr;
+    QJIT_TRY(detail::status_of(
+        qjit_smooth_quant_linear_plan_select(stream.handle(), &c, static_cast<std::int32_t>(pref), &plan)));
+    return SmoothQuantLinearPlan(detail::PlanHandle(plan));
   }
-  Status can_implement(const Args& a) const { return detail::can_implement(*core_, call(a)); }
-  std::size_t workspace_size() const { return detail::workspace_size(*core_); }
-  PrecisionGuarantee precision_guarantee() const { return detail::precision_guarantee(*core_); }
-  Status run(const Stream& stream, Workspace ws, const Args& a) const { return detail::run(*core_, stream, ws, call(a)); }
-  std::string describe() const { return detail::describe(*core_); }
+  Status can_implement(const Args& a) const { return detail::linear_can_implement(plan_, call(a)); }
+  std::size_t workspace_size() const { return detail::workspace_of(plan_.get()); }
+  PrecisionGuarantee precision_guarantee() const { return detail::guarantee_of(plan_.get()); }
+  Status run(const Stream& stream, Workspace ws, const Args& a) const {
+    return detail::linear_run(plan_, stream, ws, call(a));
+  }
+  std::string describe() const { return detail::describe_of(plan_.get()); }
 
  private:
-  explicit SmoothQuantLinearPlan(std::shared_ptr<const detail::LinearCore> c) : core_(std::move(c)) {}
-  static detail::LinearCall call(const Args& a) {
-    using detail::view;
-    return {view(a.act_q), view(a.weight_q), view(a.weight_scale), view(a.bias), view(a.output), {}, {}};
+  explicit SmoothQuantLinearPlan(detail::PlanHandle p) : plan_(std::move(p)) {}
+  static qjit_linear_args call(const Args& a) {
+    using detail::to_c;
+    return {sizeof(qjit_linear_args), to_c(a.act_q), to_c(a.weight_q), to_c(a.weight_scale), to_c(a.bias),
+            to_c(a.output),           {},            {}};
   }
-  std::shared_ptr<const detail::LinearCore> core_;
+  detail::PlanHandle plan_;
 };
 
 }  // namespace qjit

@@ -278,8 +278,9 @@ typedef int (*qjit_cache_entry_callback)(const qjit_cache_entry_info* entry, voi
 #define QJIT_CACHE_VERIFY 1u     /* verify every entry fully (checksum, key, cubin) */
 #define QJIT_CACHE_REMOVE_BAD 2u /* with QJIT_CACHE_VERIFY: delete bad entries of the writable store */
 
-/* Walks every entry of every store. With QJIT_CACHE_VERIFY, returns QJIT_CACHE_IO naming the count and the first
- * problem when any entry is bad (after reporting every entry to the callback). */
+/* Walks every entry of every store and reports each to the callback (which may be NULL). Returns QJIT_OK once the
+ * walk is complete, also when entries are bad: those are reported with ok = 0 and a problem, so a caller that
+ * verifies counts them (`qjit cache verify` exits non-zero on any). A store that cannot be read is an error. */
 QJIT_API qjit_status qjit_cache_list(const qjit_cache_location* location, uint32_t flags,
                                      qjit_cache_entry_callback on_entry, void* user);
 

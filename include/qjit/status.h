@@ -1,6 +1,7 @@
 // Status and Result<T>: how every qjit API reports failure. No exception crosses the public API; a failing call
 // returns a Status whose code says what kind of failure it is and whose message names the field and what was
-// expected, so an engine can log it verbatim or branch on the code.
+// expected, so an engine can log it verbatim or branch on the code. Header-only: the codes are the C ABI's
+// (qjit_c.h), checked below, and nothing here needs the library.
 #pragma once
 
 #include <cassert>
@@ -22,9 +23,25 @@ enum class StatusCode : int {
   CacheIo,              // the kernel cache could not be read or written
   OutOfResources,       // the kernel needs more registers / shared memory than the device has
   NotFound,             // a looked-up entry does not exist (cache miss, tuning-DB miss)
+  Internal,             // a bug in qjit (an unexpected exception inside the library); the message says where
 };
 
-std::string_view status_code_name(StatusCode code) noexcept;
+constexpr std::string_view status_code_name(StatusCode code) noexcept {
+  switch (code) {
+    case StatusCode::Ok: return "Ok";
+    case StatusCode::InvalidArgument: return "InvalidArgument";
+    case StatusCode::Unsupported: return "Unsupported";
+    case StatusCode::CompileFailed: return "CompileFailed";
+    case StatusCode::DriverError: return "DriverError";
+    case StatusCode::DriverUnavailable: return "DriverUnavailable";
+    case StatusCode::CompilerUnavailable: return "CompilerUnavailable";
+    case StatusCode::CacheIo: return "CacheIo";
+    case StatusCode::OutOfResources: return "OutOfResources";
+    case StatusCode::NotFound: return "NotFound";
+    case StatusCode::Internal: return "Internal";
+  }
+  return "Unknown";
+}
 
 class [[nodiscard]] Status {
  public:
@@ -37,10 +54,22 @@ class [[nodiscard]] Status {
   StatusCode code() const noexcept { return code_; }
   const std::string& message() const noexcept { return message_; }
   // "InvalidArgument: activation.shape[1] must equal K = 4096, got 4100"
-  std::string to_string() const;
+  std::string to_string() const {
+    if (ok()) return "Ok";
+    std::string s(status_code_name(code_));
+    s += ": ";
+    s += message_;
+    return s;
+  }
 
   // Prefixes context ("while selecting quantized_linear N=4096 K=4096: ") to the message; keeps the code.
-  Status with_context(std::string_view context) const;
+  Status with_context(std::string_view context) const {
+    if (ok()) return *this;
+    std::string m(context);
+    m += ": ";
+    m += message_;
+    return Status(code_, std::move(m));
+  }
 
  private:
   StatusCode code_ = StatusCode::Ok;

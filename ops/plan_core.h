@@ -1,0 +1,56 @@
+// The plans' untyped implementation, as the C ABI (ops/c_api.cpp) calls it: one core per plan kind, immutable after
+// select and shared by every handle to it. The public headers never see these: they sit on qjit_c.h, and the C ABI
+// converts its structs into the views below and calls these functions.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "ops/views.h"
+#include "qjit/dynamic_range_quantize.h"
+#include "qjit/linear.h"
+#include "qjit/status.h"
+#include "qjit/stream.h"
+
+namespace qjit::detail {
+
+class LinearCore;
+struct LinearCall {
+  MatrixView activation;  // FP (QuantizedLinear) or S8 (SmoothQuant)
+  MatrixView weight;
+  VectorView weight_scale;
+  VectorView bias;
+  MatrixView output;
+  MatrixView act_q_scratch;      // QuantizedLinear only
+  VectorView act_scale_scratch;  // QuantizedLinear only
+};
+Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&, const QuantizedLinearDescriptor&,
+                                                                  PlanPreference);
+Result<std::shared_ptr<const LinearCore>> select_smooth_quant_linear(const Stream&, const SmoothQuantLinearDescriptor&,
+                                                                     PlanPreference);
+Status can_implement(const LinearCore&, const LinearCall&);
+std::size_t workspace_size(const LinearCore&);
+PrecisionGuarantee precision_guarantee(const LinearCore&);
+Status run(const LinearCore&, const Stream&, Workspace, const LinearCall&);
+std::string describe(const LinearCore&);
+
+class QuantizeCore;
+struct QuantizeCall {
+  MatrixView input, output;
+  VectorView scale;
+};
+Result<std::shared_ptr<const QuantizeCore>> select_quantize(const Stream&, const DynamicRangeQuantizeDescriptor&,
+                                                            PlanPreference);
+Status can_implement(const QuantizeCore&, const QuantizeCall&);
+std::size_t workspace_size(const QuantizeCore&);
+PrecisionGuarantee precision_guarantee(const QuantizeCore&);
+Status run(const QuantizeCore&, const Stream&, Workspace, const QuantizeCall&);
+std::string describe(const QuantizeCore&);
+
+// The descriptors as the C++ API prints them (their to_string() reaches these through the C ABI).
+std::string descriptor_text(const QuantizedLinearDescriptor&);
+std::string descriptor_text(const SmoothQuantLinearDescriptor&);
+std::string descriptor_text(const DynamicRangeQuantizeDescriptor&);
+
+}  // namespace qjit::detail
