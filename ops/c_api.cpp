@@ -354,6 +354,16 @@ qjit_status qjit_plan_workspace_size(const qjit_plan* plan, size_t* out_bytes) {
   });
 }
 
+qjit_status qjit_plan_workspace_size_for_m(const qjit_plan* plan, int64_t m, size_t* out_bytes) {
+  return guarded("qjit_plan_workspace_size_for_m", [&]() -> Status {
+    if (plan == nullptr) return invalid("plan must not be NULL");
+    if (out_bytes == nullptr) return invalid("out_bytes must not be NULL");
+    if (m < 1) return invalid(llvm::formatv("m must be >= 1, got {0}", m).str());
+    *out_bytes = plan->linear ? detail::workspace_size(*plan->linear, m) : detail::workspace_size(*plan->quantize);
+    return Status();
+  });
+}
+
 qjit_status qjit_plan_precision_guarantee(const qjit_plan* plan, qjit_precision_guarantee* out) {
   return guarded("qjit_plan_precision_guarantee", [&]() -> Status {
     if (plan == nullptr) return invalid("plan must not be NULL");

@@ -1,6 +1,7 @@
 // QuantizedLinearPlan and SmoothQuantLinearPlan: descriptor validation, kernel selection, argument checks and the
 // launch sequence. QuantizedLinear runs two kernels (per-token quantize, then the GEMM with per-token scales);
 // SmoothQuant runs the GEMM alone with the static activation scale folded into its epilogue.
+#include <algorithm>
 #include <cmath>
 
 #include "codegen/kernel_params.h"
@@ -49,7 +50,7 @@ namespace {
 Status check_output_element(ElementKind out) {
   if (out == ElementKind::F16 || out == ElementKind::BF16 || out == ElementKind::F32 || out == ElementKind::F64)
     return Status();
-  return Status(StatusCode::Unsupported,
+  return Status(StatusCode::InvalidArgument,
                 std::string("descriptor.output_element must be f16, bf16, f32 or f64, got ") +
                     std::string(element_name(out)));
 }
@@ -165,8 +166,13 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
   return Status();
 }
 
+std::size_t workspace_size(const LinearCore& c, std::int64_t m) {
+  return ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
+}
+
 std::size_t workspace_size(const LinearCore& c) {
-  return ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, c.m_hint);
+  // Enough for every M of the descriptor's bucket (split-K scratch grows with the token tiles).
+  return workspace_size(c, std::max<std::int64_t>(codegen::m_bucket_of(c.m_hint), c.m_hint));
 }
 
 PrecisionGuarantee precision_guarantee(const LinearCore& c) {

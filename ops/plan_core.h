@@ -30,7 +30,9 @@ Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&,
 Result<std::shared_ptr<const LinearCore>> select_smooth_quant_linear(const Stream&, const SmoothQuantLinearDescriptor&,
                                                                      PlanPreference);
 Status can_implement(const LinearCore&, const LinearCall&);
+// Enough for every M of the descriptor's bucket; the second form for one M.
 std::size_t workspace_size(const LinearCore&);
+std::size_t workspace_size(const LinearCore&, std::int64_t m);
 PrecisionGuarantee precision_guarantee(const LinearCore&);
 Status run(const LinearCore&, const Stream&, Workspace, const LinearCall&);
 std::string describe(const LinearCore&);
@@ -43,7 +45,7 @@ struct QuantizeCall {
 Result<std::shared_ptr<const QuantizeCore>> select_quantize(const Stream&, const DynamicRangeQuantizeDescriptor&,
                                                             PlanPreference);
 Status can_implement(const QuantizeCore&, const QuantizeCall&);
-std::size_t workspace_size(const QuantizeCore&);
+std::size_t workspace_size(const QuantizeCore&);  // the same for every M
 PrecisionGuarantee precision_guarantee(const QuantizeCore&);
 Status run(const QuantizeCore&, const Stream&, Workspace, const QuantizeCall&);
 std::string describe(const QuantizeCore&);

@@ -115,7 +115,9 @@ class QuantizedLinearPlan {
     return QuantizedLinearPlan(detail::PlanHandle(plan));
   }
   Status can_implement(const Args& a) const { return detail::linear_can_implement(plan_, call(a)); }
+  // Enough for every M of the descriptor's bucket; workspace_size(m) for one M (e.g. above the top bucket's).
   std::size_t workspace_size() const { return detail::workspace_of(plan_.get()); }
+  std::size_t workspace_size(std::int64_t m) const { return detail::workspace_of(plan_.get(), m); }
   PrecisionGuarantee precision_guarantee() const { return detail::guarantee_of(plan_.get()); }
   Status run(const Stream& stream, Workspace ws, const Args& a) const {
     return detail::linear_run(plan_, stream, ws, call(a));
@@ -148,7 +150,9 @@ class SmoothQuantLinearPlan {
     return SmoothQuantLinearPlan(detail::PlanHandle(plan));
   }
   Status can_implement(const Args& a) const { return detail::linear_can_implement(plan_, call(a)); }
+  // Enough for every M of the descriptor's bucket; workspace_size(m) for one M (e.g. above the top bucket's).
   std::size_t workspace_size() const { return detail::workspace_of(plan_.get()); }
+  std::size_t workspace_size(std::int64_t m) const { return detail::workspace_of(plan_.get(), m); }
   PrecisionGuarantee precision_guarantee() const { return detail::guarantee_of(plan_.get()); }
   Status run(const Stream& stream, Workspace ws, const Args& a) const {
     return detail::linear_run(plan_, stream, ws, call(a));

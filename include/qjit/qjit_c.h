@@ -12,8 +12,9 @@
  *  - Plans are opaque, immutable after select and safe to run from several threads at once; release them with
  *    qjit_plan_release (a plan's kernels stay loaded in the library's cache for other plans).
  *  - Device pointers and streams are the caller's: qjit never allocates, frees or synchronises them.
- *  - Strings returned through (buf, capacity, needed): up to capacity-1 bytes are copied and NUL-terminated;
- *    *needed (when not NULL) receives the full length including the NUL, so a caller can size a second call.
+ *  - Strings returned through (buf, capacity): up to capacity-1 bytes are copied and NUL-terminated (buf may be
+ *    NULL when capacity is 0); the size_t returned (or stored in *needed) is the full length INCLUDING the NUL, so
+ *    a caller can size a second call.
  */
 #ifndef QJIT_QJIT_C_H_
 #define QJIT_QJIT_C_H_
@@ -194,7 +195,10 @@ QJIT_API void qjit_plan_release(qjit_plan* plan);
 QJIT_API qjit_plan* qjit_plan_retain(qjit_plan* plan);
 
 QJIT_API qjit_plan_kind qjit_plan_get_kind(const qjit_plan* plan); /* 0 for NULL */
+/* Device workspace run needs: enough for every M of the descriptor's M bucket (M <= the next power of two >= the
+ * descriptor's m; for m > 2048, M <= max(m, 4096)). For another M, ask qjit_plan_workspace_size_for_m. */
 QJIT_API qjit_status qjit_plan_workspace_size(const qjit_plan* plan, size_t* out_bytes);
+QJIT_API qjit_status qjit_plan_workspace_size_for_m(const qjit_plan* plan, int64_t m, size_t* out_bytes);
 QJIT_API qjit_status qjit_plan_precision_guarantee(const qjit_plan* plan, qjit_precision_guarantee* out);
 /* The chosen kernels, configs and entry points. */
 QJIT_API size_t qjit_plan_describe(const qjit_plan* plan, char* buf, size_t capacity);

@@ -27,6 +27,20 @@ TEST(LinearGpuTest, QuantizedLinearF16EveryMOnAlignedShape_N4096_K4096) {
   }
 }
 
+// A plan's M picks its bucket; run() takes any M. workspace_size() must cover every M of the bucket (split-K decode
+// configs need scratch that grows with the token tiles), and workspace_size(M) any other M.
+TEST(LinearGpuTest, APlanRunsEveryMOfItsBucketAndBeyondWithTheWorkspaceItReports) {
+  QJIT_REQUIRE_GPU();
+  const std::int64_t runs[][2] = {{9, 16}, {9, 13}, {3, 4}, {17, 32}, {129, 256}, {16, 200}, {2049, 8192}};
+  for (const auto& r : runs)
+    for (std::int64_t k : {std::int64_t{4096}, std::int64_t{4100}}) {
+      LinearCase c{r[1], 4096, k, true};
+      c.select_m = r[0];
+      EXPECT_TRUE(check_quantized_linear<bf16>(c)) << c.to_string();
+      EXPECT_TRUE(check_smooth_quant_linear<f16>(c)) << "sq " << c.to_string();
+    }
+}
+
 TEST(LinearGpuTest, EveryOutputDtypeWithAndWithoutBias) {
   QJIT_REQUIRE_GPU();
   for (bool bias : {false, true})

@@ -15,7 +15,8 @@ namespace qjit::testing {
 std::string LinearCase::to_string() const {
   return "M=" + std::to_string(m) + " N=" + std::to_string(n) + " K=" + std::to_string(k) + (bias ? " bias" : "") +
          (act_row_pad ? " lda=K+" + std::to_string(act_row_pad) : "") +
-         (out_row_pad ? " ldc=N+" + std::to_string(out_row_pad) : "");
+         (out_row_pad ? " ldc=N+" + std::to_string(out_row_pad) : "") +
+         (select_m ? " (plan selected for M=" + std::to_string(select_m) + ")" : "");
 }
 
 namespace {
@@ -115,7 +116,7 @@ template <class T>
                           d_out.fill_bytes(0xff), d_q.fill_bytes(0x7f), d_s.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
 
-  auto plan = QuantizedLinearPlan<T>::select(Stream(), QuantizedLinearDescriptor::make<T>(c.m, c.n, c.k, c.bias), c.pref);
+  auto plan = QuantizedLinearPlan<T>::select(Stream(), QuantizedLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, c.bias), c.pref);
   if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   typename QuantizedLinearPlan<T>::Args args;
   args.activation = TensorRef<T, 2>::strided(d_act.get<T>(), c.m, c.k, lda);
@@ -126,8 +127,10 @@ template <class T>
   args.act_q_scratch = TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), c.m, c.k, lda);
   args.act_scale_scratch = TensorMut<float, 1>::contiguous(d_s.get<float>(), {c.m});
   if (Status s = plan->can_implement(args); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
-  DeviceBuffer ws(plan->workspace_size());
-  if (Status s = plan->run(Stream(), Workspace{ws.get(), plan->workspace_size()}, args); !s.ok())
+  // workspace_size() covers every M of the descriptor's bucket; a run outside it asks workspace_size(M).
+  const std::size_t ws_bytes = std::max(plan->workspace_size(), plan->workspace_size(c.m));
+  DeviceBuffer ws(ws_bytes);
+  if (Status s = plan->run(Stream(), Workspace{ws.get(), ws_bytes}, args); !s.ok())
     return ::testing::AssertionFailure() << "run: " << s.to_string();
   if (Status s = synchronize(); !s.ok()) return ::testing::AssertionFailure() << "after run: " << s.to_string();
 
@@ -169,7 +172,7 @@ template <class T>
   for (const Status& s : {d_a.upload(a), d_w.upload(w), d_ws.upload(w_scale), d_bias.upload(bias), d_out.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
   auto plan = SmoothQuantLinearPlan<T>::select(Stream(),
-                                               SmoothQuantLinearDescriptor::make<T>(c.m, c.n, c.k, act_scale, c.bias), c.pref);
+                                               SmoothQuantLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, act_scale, c.bias), c.pref);
   if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   typename SmoothQuantLinearPlan<T>::Args args;
   args.act_q = TensorRef<std::int8_t, 2>::strided(d_a.get<std::int8_t>(), c.m, c.k, lda);
@@ -177,8 +180,10 @@ template <class T>
   args.weight_scale = TensorRef<float, 1>::contiguous(d_ws.get<float>(), {c.n});
   if (c.bias) args.bias = TensorRef<T, 1>::contiguous(d_bias.get<T>(), {c.n});
   args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);
-  DeviceBuffer ws(plan->workspace_size());
-  if (Status s = plan->run(Stream(), Workspace{ws.get(), plan->workspace_size()}, args); !s.ok())
+  // workspace_size() covers every M of the descriptor's bucket; a run outside it asks workspace_size(M).
+  const std::size_t ws_bytes = std::max(plan->workspace_size(), plan->workspace_size(c.m));
+  DeviceBuffer ws(ws_bytes);
+  if (Status s = plan->run(Stream(), Workspace{ws.get(), ws_bytes}, args); !s.ok())
     return ::testing::AssertionFailure() << "run: " << s.to_string();
   if (Status s = synchronize(); !s.ok()) return ::testing::AssertionFailure() << "after run: " << s.to_string();
   auto out = d_out.download_as<T>(static_cast<std::size_t>(c.m * ldc));

@@ -59,6 +59,11 @@ TEST(CApi, SelectRefusesBadDescriptorsNamingTheField) {
   EXPECT_EQ(qjit_quantized_linear_plan_select(nullptr, &d, 0, nullptr), QJIT_INVALID_ARGUMENT);
   EXPECT_EQ(last_error(), "out_plan must not be NULL");
 
+  d = valid_ql();
+  d.activation_element = d.output_element = QJIT_S32;
+  EXPECT_EQ(qjit_quantized_linear_plan_select(nullptr, &d, 0, &plan), QJIT_INVALID_ARGUMENT);
+  EXPECT_EQ(last_error(), "descriptor.output_element must be f16, bf16, f32 or f64, got s32");
+
   qjit_smooth_quant_linear_desc sq{sizeof sq, 1, 64, 64, NAN, QJIT_S8, QJIT_S8, QJIT_F32, 0};
   EXPECT_EQ(qjit_smooth_quant_linear_plan_select(nullptr, &sq, 0, &plan), QJIT_INVALID_ARGUMENT);
   EXPECT_NE(last_error().find("descriptor.act_scale must be finite and > 0"), std::string::npos) << last_error();
@@ -87,6 +92,7 @@ TEST(CApi, AValidDescriptorWithoutAGpuIsDriverUnavailable) {
 TEST(CApi, NullPlansAreRefusedNotDereferenced) {
   size_t bytes = 1;
   EXPECT_EQ(qjit_plan_workspace_size(nullptr, &bytes), QJIT_INVALID_ARGUMENT);
+  EXPECT_EQ(qjit_plan_workspace_size_for_m(nullptr, 16, &bytes), QJIT_INVALID_ARGUMENT);
   EXPECT_EQ(last_error(), "plan must not be NULL");
   qjit_linear_args a{};
   a.struct_size = sizeof a;

@@ -77,6 +77,10 @@ inline std::size_t workspace_of(const qjit_plan* plan) {
   std::size_t bytes = 0;
   return qjit_plan_workspace_size(plan, &bytes) == QJIT_OK ? bytes : 0;
 }
+inline std::size_t workspace_of(const qjit_plan* plan, std::int64_t m) {
+  std::size_t bytes = 0;
+  return qjit_plan_workspace_size_for_m(plan, m, &bytes) == QJIT_OK ? bytes : 0;
+}
 
 inline std::string describe_of(const qjit_plan* plan) {
   return c_string([&](char* b, std::size_t n) { return qjit_plan_describe(plan, b, n); });
