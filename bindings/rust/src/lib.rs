@@ -12,6 +12,10 @@
 //! ```
 //!
 //! `sys` is the raw C ABI; everything else is safe, except building tensor views from raw device pointers.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub mod args;
 pub mod cache;
 pub mod descriptor;
