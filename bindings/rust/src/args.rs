@@ -1,0 +1,93 @@
+//! The run-time argument bundles: typed views whose element types the plan's type parameters fix, so a bf16 plan
+//! cannot be handed an f32 output. Shapes, strides and pointers are checked by the library (`can_implement`, and
+//! again by `run`). Scales are f32 in device memory for every `TIn`.
+use crate::element::{FloatElement, IntElement, S8};
+use crate::sys;
+use crate::tensor::{TensorMut, TensorRef};
+
+/// Arguments of [`crate::QuantizedLinearPlan::run`]: y[M, N] = quantize(x)[M, K] · W[N, K]ᵀ, scaled (+ bias).
+#[derive(Debug)]
+pub struct QuantizedLinearArgs<'a, TIn: FloatElement, TWQ: IntElement = S8> {
+    /// FP activation [M, K], row stride >= K.
+    pub activation: TensorRef<'a, TIn, 2>,
+    /// Quantized weight [N, K] (PyTorch `nn.Linear.weight` layout).
+    pub weight_q: TensorRef<'a, TWQ, 2>,
+    /// Per-output-channel weight scale [N].
+    pub weight_scale: TensorRef<'a, f32, 1>,
+    /// [N] when the descriptor has a bias, else `None`.
+    pub bias: Option<TensorRef<'a, TIn, 1>>,
+    /// [M, N], row stride >= N.
+    pub output: TensorMut<'a, TIn, 2>,
+    /// Caller-owned [M, K] int8 scratch for the quantized activation; reusable across launches.
+    pub act_q_scratch: TensorMut<'a, S8, 2>,
+    /// Caller-owned [M] scratch: the per-token activation scales after the run.
+    pub act_scale_scratch: TensorMut<'a, f32, 1>,
+}
+
+/// Arguments of [`crate::SmoothQuantLinearPlan::run`]. The static activation scale is the descriptor's, folded into
+/// the epilogue, so there is no scale scratch.
+#[derive(Debug)]
+pub struct SmoothQuantLinearArgs<'a, TIn: FloatElement, TWQ: IntElement = S8> {
+    /// Smoothed int8 activation [M, K], quantized with the descriptor's act_scale.
+    pub act_q: TensorRef<'a, S8, 2>,
+    pub weight_q: TensorRef<'a, TWQ, 2>,
+    pub weight_scale: TensorRef<'a, f32, 1>,
+    pub bias: Option<TensorRef<'a, TIn, 1>>,
+    pub output: TensorMut<'a, TIn, 2>,
+}
+
+/// Arguments of [`crate::DynamicRangeQuantizePlan::run`].
+#[derive(Debug)]
+pub struct DynamicRangeQuantizeArgs<'a, TIn: FloatElement> {
+    /// [M, K], row stride >= K.
+    pub input: TensorRef<'a, TIn, 2>,
+    /// [M, K] int8.
+    pub output: TensorMut<'a, S8, 2>,
+    /// [M] per token, [1] per tensor.
+    pub scale: TensorMut<'a, f32, 1>,
+}
+
+fn opt<T: crate::element::Element>(t: &Option<TensorRef<'_, T, 1>>) -> sys::qjit_tensor {
+    t.map(|t| t.to_sys()).unwrap_or(sys::qjit_tensor::ABSENT)
+}
+
+impl<TIn: FloatElement, TWQ: IntElement> QuantizedLinearArgs<'_, TIn, TWQ> {
+    pub(crate) fn to_sys(&self) -> sys::qjit_linear_args {
+        sys::qjit_linear_args {
+            struct_size: sys::struct_size::<sys::qjit_linear_args>(),
+            activation: self.activation.to_sys(),
+            weight: self.weight_q.to_sys(),
+            weight_scale: self.weight_scale.to_sys(),
+            bias: opt(&self.bias),
+            output: self.output.to_sys(),
+            act_q_scratch: self.act_q_scratch.to_sys(),
+            act_scale_scratch: self.act_scale_scratch.to_sys(),
+        }
+    }
+}
+
+impl<TIn: FloatElement, TWQ: IntElement> SmoothQuantLinearArgs<'_, TIn, TWQ> {
+    pub(crate) fn to_sys(&self) -> sys::qjit_linear_args {
+        sys::qjit_linear_args {
+            struct_size: sys::struct_size::<sys::qjit_linear_args>(),
+            activation: self.act_q.to_sys(),
+            weight: self.weight_q.to_sys(),
+            weight_scale: self.weight_scale.to_sys(),
+            bias: opt(&self.bias),
+            output: self.output.to_sys(),
+            act_q_scratch: sys::qjit_tensor::ABSENT,
+            act_scale_scratch: sys::qjit_tensor::ABSENT,
+        }
+    }
+}
+
+impl<TIn: FloatElement> DynamicRangeQuantizeArgs<'_, TIn> {
+    pub(crate) fn to_sys(&self) -> sys::qjit_quantize_args {
+        sys::qjit_quantize_args {
+            struct_size: sys::struct_size::<sys::qjit_quantize_args>(),
+            input: self.input.to_sys(),
+            output: self.output.to_sys(),
+            scale: self.scale.to_sys(),
+        }
+    }
+}
