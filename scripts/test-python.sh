@@ -42,6 +42,13 @@ VENV_ARGS=()
 [[ "${QJIT_PY_SYSTEM_SITE:-0}" == 1 ]] && VENV_ARGS=(--system-site-packages)
 "$PYTHON" -m venv "${VENV_ARGS[@]}" "$WORK/venv"
 VPY=$WORK/venv/bin/python
+if [[ "${QJIT_PY_SYSTEM_SITE:-0}" == 1 ]]; then
+  # NOTE: when $PYTHON is itself a venv (the GPU machine's torch lives in one), --system-site-packages reaches only
+  # the base interpreter's packages; a .pth file adds the parent's site-packages after the new venv's own, so the
+  # installed qjit still comes first.
+  "$PYTHON" -c 'import site; print("\n".join(site.getsitepackages()))' \
+    >"$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_qjit_parent_site.pth"
+fi
 "$VPY" -m pip install -q --no-index --no-deps "$WHEEL"
 if ! "$VPY" -c 'import pytest' 2>/dev/null; then
   "$VPY" -m pip install -q pytest
