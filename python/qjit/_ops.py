@@ -14,7 +14,7 @@ import sys
 
 from . import _capi, _tensors
 from ._errors import check, invalid
-from ._plans import (element_of, m_bucket, plan_cache, preference_of, select_dynamic_range_quantize,
+from ._plans import (element_of, plan_cache, plan_m, preference_of, select_dynamic_range_quantize,
                      select_quantized_linear, select_smooth_quant_linear)
 
 E = _capi.Element
@@ -181,8 +181,9 @@ def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_sc
         return out
     pref = preference_of(preference)
     s = _current_stream(xi, stream)
-    key = ("quantized_linear", m_bucket(m), n, k, xi.element, bi is not None, xi.device, pref)
-    plan = _plan(key, xi, lambda: select_quantized_linear(m_bucket(m), n, k, xi.element, bi is not None, pref, s))
+    pm = plan_m(m)
+    key = ("quantized_linear", pm, n, k, xi.element, bi is not None, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_quantized_linear(pm, n, k, xi.element, bi is not None, pref, s))
     ws, ws_bytes, ws_obj = _workspace(plan, xi, workspace, hint)
     args = _capi.new(_capi.LinearArgs, activation=xi.as_c(), weight=wi.as_c(), weight_scale=si.as_c(),
                      bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(), act_q_scratch=qi.as_c(),
@@ -231,9 +232,9 @@ def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias=None, out=None, *, dt
         return out
     pref = preference_of(preference)
     s = _current_stream(xi, stream)
-    key = ("smooth_quant_linear", m_bucket(m), n, k, out_element, bi is not None, scale, xi.device, pref)
-    plan = _plan(key, xi, lambda: select_smooth_quant_linear(m_bucket(m), n, k, scale, out_element, bi is not None,
-                                                             pref, s))
+    pm = plan_m(m)
+    key = ("smooth_quant_linear", pm, n, k, out_element, bi is not None, scale, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_smooth_quant_linear(pm, n, k, scale, out_element, bi is not None, pref, s))
     ws, ws_bytes, ws_obj = _workspace(plan, xi, workspace, hint)
     args = _capi.new(_capi.LinearArgs, activation=xi.as_c(), weight=wi.as_c(), weight_scale=si.as_c(),
                      bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(), act_q_scratch=_tensors.ABSENT,
@@ -256,8 +257,9 @@ def quantize_per_token(x, out=None, scale=None, *, workspace=None, stream=None, 
         return out, scale
     pref = preference_of(preference)
     s = _current_stream(xi, stream)
-    key = ("quantize_per_token", m_bucket(m), k, xi.element, xi.device, pref)
-    plan = _plan(key, xi, lambda: select_dynamic_range_quantize(m_bucket(m), k, xi.element, "per_token", pref, s))
+    pm = plan_m(m)
+    key = ("quantize_per_token", pm, k, xi.element, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_dynamic_range_quantize(pm, k, xi.element, "per_token", pref, s))
     ws, ws_bytes, ws_obj = _workspace(plan, xi, workspace, hint)
     args = _capi.new(_capi.QuantizeArgs, input=xi.as_c(), output=oi.as_c(), scale=si.as_c())
     with _on_device(xi):

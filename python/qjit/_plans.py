@@ -5,7 +5,7 @@ release also runs at interpreter exit). Plans are immutable and safe to run from
 
 The cache maps (op, M bucket, N, K, dtypes, bias, extra, device ordinal, preference) to a Plan. The M bucket is the
 next power of two >= M, capped at 4096: the library chooses its configuration per bucket (1, 2, 4, ..., 2048,
-4096+) and a plan runs any M, so one plan serves every M of its bucket. Lookups are a dict read; a miss selects
+4096+) and a plan runs any M, so one plan serves every M of its bucket (past 4096, one per power of two: plan_m). Lookups are a dict read; a miss selects
 outside the lock (different shapes compile in parallel; the library single-flights a repeated key) and the first
 insert wins.
 """
@@ -60,6 +60,14 @@ def m_bucket(m):
     if m <= 1:
         return 1
     return min(1 << (int(m) - 1).bit_length(), MAX_M_BUCKET)
+
+
+def plan_m(m):
+    """The M a cached plan is selected with: its bucket's largest M, so workspace_size covers every M it runs.
+    NOTE: the library sizes a plan's workspace for the descriptor's M, but run() needs it for the M it is given
+    (split-K tiles grow with M). Within a bucket the bucket's top M is an upper bound; the last bucket (4096+) has
+    none, so past 4096 plans are kept per power of two of M (same kernels, one more cached plan each)."""
+    return m_bucket(m) if m <= MAX_M_BUCKET else 1 << (int(m) - 1).bit_length()
 
 
 class PrecisionGuarantee(NamedTuple):

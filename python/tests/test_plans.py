@@ -43,3 +43,8 @@ def test_cache_hit_does_not_select_again():
     first = cache.get(("k",), lambda: calls.append(1) or object())
     assert cache.get(("k",), lambda: pytest.fail("selected twice"), lambda: True) is first
     assert calls == [1] and len(cache) == 1
+
+
+@pytest.mark.parametrize("m, pm", [(1, 1), (129, 256), (4096, 4096), (4097, 8192), (9000, 16384)])
+def test_plan_m_covers_the_workspace_of_every_m_it_serves(m, pm):
+    assert _plans.plan_m(m) == pm and _plans.plan_m(m) >= m
