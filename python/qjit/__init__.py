@@ -1,0 +1,57 @@
+"""qjit: int8 (W8A8) linear layers JIT-compiled for NVIDIA GPUs, over libqjit's C ABI (ctypes; no compiled code
+in this package, so one wheel serves every PyTorch version).
+
+    y = qjit.quantized_linear(x, w_q, w_scale, bias)    # any CUDA tensor: torch, CuPy, __cuda_array_interface__,
+    q, s = qjit.quantize_per_token(x)                   # or __dlpack__; on the caller's current stream
+
+PyTorch users: `import qjit.torch` registers torch.ops.qjit.* (torch.compile and CUDA graphs) and provides
+W8A8Linear and load_quantized. Importing `qjit` alone never imports torch.
+"""
+
+from . import _nvrtc
+
+# NOTE: before libqjit is loaded, so that its first NVRTC open sees $QJIT_NVRTC_LIBRARY.
+_nvrtc.configure()
+
+from . import _capi  # noqa: E402
+from ._capi import ABI_VERSION, Element, Granularity, PlanKind, Preference, Status  # noqa: E402
+from ._errors import (CacheIoError, CompileFailedError, CompilerUnavailableError, DriverError,  # noqa: E402
+                      DriverUnavailableError, InternalError, InvalidArgumentError, NotFoundError,
+                      OutOfResourcesError, QjitError, UnsupportedError)
+from ._nvrtc import NvrtcLibrary, nvrtc_library  # noqa: E402
+from ._ops import quantize_per_token, quantized_linear, smooth_quant_linear  # noqa: E402
+from ._plans import (Plan, PrecisionGuarantee, m_bucket, select_dynamic_range_quantize,  # noqa: E402
+                     select_quantized_linear, select_smooth_quant_linear)
+from ._plans import plan_cache as _plan_cache  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def library_version():
+    """libqjit's version string ("0.1.0")."""
+    return _capi.lib.qjit_version_string().decode()
+
+
+def abi_version():
+    """libqjit's C ABI version (this package requires ABI_VERSION)."""
+    return int(_capi.lib.qjit_abi_version())
+
+
+def library_path():
+    """The libqjit.so this package loaded."""
+    return _capi.path
+
+
+def clear_plan_cache():
+    """Drops every cached plan (their kernels stay in the library's cache)."""
+    _plan_cache.clear()
+
+
+__all__ = [
+    "ABI_VERSION", "CacheIoError", "CompileFailedError", "CompilerUnavailableError", "DriverError",
+    "DriverUnavailableError", "Element", "Granularity", "InternalError", "InvalidArgumentError", "NotFoundError",
+    "NvrtcLibrary", "OutOfResourcesError", "Plan", "PlanKind", "PrecisionGuarantee", "Preference", "QjitError",
+    "Status", "UnsupportedError", "abi_version", "clear_plan_cache", "library_path", "library_version", "m_bucket",
+    "nvrtc_library", "quantize_per_token", "quantized_linear", "select_dynamic_range_quantize",
+    "select_quantized_linear", "select_smooth_quant_linear", "smooth_quant_linear",
+]

@@ -1,0 +1,268 @@
+"""The framework-neutral calls: quantized_linear, smooth_quant_linear and quantize_per_token on any CUDA tensor
+(torch, CuPy, or anything with __cuda_array_interface__ / __dlpack__), enqueued on the caller's current stream.
+
+Each call: read and check every argument (so a wrong rank, dtype, K or a host tensor is an InvalidArgumentError
+naming it, before the library or the driver is touched), take the plan from the cache (selected on the tensor's
+device on a miss), allocate what was not given (output, scratch, workspace) with the input's framework on its
+device, and run. Streams: `stream=` (an int CUstream handle, or an object with .cuda_stream or .ptr) when given;
+else torch's current stream of the input's device; else CuPy's current stream; else 0, the legacy default stream.
+"""
+
+import contextlib
+import ctypes
+import sys
+
+from . import _capi, _tensors
+from ._errors import check, invalid
+from ._plans import (element_of, plan_cache, plan_m, preference_of, select_dynamic_range_quantize,
+                     select_quantized_linear, select_smooth_quant_linear)
+
+E = _capi.Element
+FLOATS = _capi.FLOAT_ELEMENTS
+_NUMPY_NAMES = {E.F16: "float16", E.F32: "float32", E.F64: "float64", E.S8: "int8", E.U8: "uint8", E.S32: "int32"}
+
+
+# ---- streams, devices, capture ---------------------------------------------------------------------------------------
+
+def stream_handle(stream):
+    """A CUstream handle (int) from an int, or an object with .cuda_stream (torch) or .ptr (CuPy)."""
+    if stream is None:
+        return 0
+    if isinstance(stream, int):
+        return stream
+    for attr in ("cuda_stream", "ptr"):
+        value = getattr(stream, attr, None)
+        if value is not None:
+            return int(value)
+    raise invalid(f"stream must be an int CUstream handle or have .cuda_stream or .ptr, got {type(stream).__name__}")
+
+
+def _current_stream(like, stream):
+    if stream is not None:
+        return stream_handle(stream)
+    if like.framework == "torch":
+        return sys.modules["torch"].cuda.current_stream(like.device).cuda_stream
+    if like.framework == "cupy":
+        return sys.modules["cupy"].cuda.get_current_stream().ptr
+    return 0
+
+
+def _stream_hint(stream):
+    # The stream a DLPack producer is told the data will be used on, before the input is parsed.
+    try:
+        return stream_handle(stream)
+    except Exception:
+        return 0
+
+
+def _on_device(like):
+    """Makes the input's device current (select loads kernels into the current context; run launches there)."""
+    if like.device is None:
+        return contextlib.nullcontext()
+    if like.framework == "torch":
+        torch = sys.modules["torch"]
+        if torch.cuda.current_device() != like.device:
+            return torch.cuda.device(like.device)
+    elif like.framework == "cupy":
+        cupy = sys.modules["cupy"]
+        if cupy.cuda.runtime.getDevice() != like.device:
+            return cupy.cuda.Device(like.device)
+    return contextlib.nullcontext()
+
+
+def _capturing(like):
+    if like.framework == "torch":
+        return sys.modules["torch"].cuda.is_current_stream_capturing()
+    if like.framework == "cupy":
+        return sys.modules["cupy"].cuda.get_current_stream().is_capturing()
+    return False
+
+
+def _empty(like, shape, element, name):
+    """A new tensor of the input's framework on its device (what qjit allocates when `name` is not given)."""
+    if like.framework == "torch":
+        torch = sys.modules["torch"]
+        dtype = {v: k for k, v in _tensors.torch_elements(torch).items()}[element]
+        return torch.empty(shape, dtype=dtype, device=like.obj.device)
+    if like.framework == "cupy" and element in _NUMPY_NAMES:
+        cupy = sys.modules["cupy"]
+        with cupy.cuda.Device(like.device):
+            return cupy.empty(shape, dtype=_NUMPY_NAMES[element])
+    raise invalid(f"{name} must be given: qjit allocates outputs, scratch and workspace only for torch and CuPy "
+                  f"inputs, and x is a {type(like.obj).__module__}.{type(like.obj).__qualname__}")
+
+
+def _keep_until_done(like, stream, explicit, temporaries):
+    """Temporaries qjit allocated (scratch, workspace) are freed when the call returns. The caching allocators make
+    that safe for work on the stream they were allocated for (the current one); on an explicit other stream, torch
+    is told the memory is in use there (record_stream)."""
+    if explicit is None or like.framework != "torch":
+        return
+    torch = sys.modules["torch"]
+    if stream == torch.cuda.current_stream(like.device).cuda_stream:
+        return
+    external = torch.cuda.ExternalStream(stream, device=like.obj.device)
+    for t in temporaries:
+        if t is not None:
+            t.record_stream(external)
+
+
+def _same_device(like, info, name):
+    if like.device is not None and info.device is not None and like.device != info.device:
+        raise invalid(f"{name} must be on the same device as x (CUDA device {like.device}), got device {info.device}")
+    return info
+
+
+def _arg(name, obj, like, rank, elements, dims, stream_hint):
+    info = _tensors.check(_tensors.parse(name, obj, stream_hint), name, rank, elements, dims)
+    return _same_device(like, info, name) if like is not None else info
+
+
+def _shape(info, name, want, dims):
+    if info.shape != tuple(want):
+        raise invalid(f"{name}.shape must be [{', '.join(f'{d}={w}' for d, w in zip(dims, want))}], got "
+                      f"{list(info.shape)}")
+
+
+def _output(name, given, like, shape, element, dims, hint):
+    """The output (or scratch) tensor: the given one checked, else a new one; returns (object, info)."""
+    if given is None:
+        given = _empty(like, shape, element, name)
+    info = _arg(name, given, like, len(shape), (element,), "[" + ", ".join(dims) + "]", hint)
+    _shape(info, name, shape, dims)
+    return given, info
+
+
+def _workspace(plan, like, workspace, hint):
+    if plan.workspace_size == 0:
+        return None, 0, None
+    if workspace is None:
+        workspace = _empty(like, (plan.workspace_size,), E.U8, "workspace")
+    info = _tensors.parse("workspace", workspace, hint)
+    if info.nbytes < plan.workspace_size:
+        raise invalid(f"workspace must hold at least {plan.workspace_size} bytes, got {info.nbytes}")
+    return info.data, info.nbytes, workspace
+
+
+def _plan(key, like, select):
+    def selected():
+        with _on_device(like):
+            return select()
+    return plan_cache.get(key, selected, lambda: _capturing(like))
+
+
+# ---- the calls -----------------------------------------------------------------------------------------------------------
+
+def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_scale=None, workspace=None,
+                     stream=None, preference="heuristic"):
+    """y[M, N] = act_scale[m] · w_scale[n] · (quantize_per_token(x) · w_qᵀ)[m, n] (+ bias[n]).
+
+    x [M, K] f16/bf16/f32/f64; w_q [N, K] int8 (nn.Linear layout); w_scale [N] f32; bias [N] of x's dtype.
+    out [M, N] of x's dtype. act_q [M, K] int8 and act_scale [M] f32 are scratch; pass them to read the quantized
+    activation and its per-token scales after the call. Returns out."""
+    hint = _stream_hint(stream)
+    xi = _arg("x", x, None, 2, FLOATS, "[M, K]", hint)
+    m, k = xi.shape
+    wi = _arg("w_q", w_q, xi, 2, (E.S8,), "[N, K]", hint)
+    n = wi.shape[0]
+    if wi.shape[1] != k:
+        raise invalid(f"w_q.shape[1] must equal x.shape[1] (K={k}), got w_q.shape {list(wi.shape)}")
+    si = _arg("w_scale", w_scale, xi, 1, (E.F32,), "[N]", hint)
+    _shape(si, "w_scale", (n,), ("N",))
+    bi = None
+    if bias is not None:
+        bi = _arg("bias", bias, xi, 1, (xi.element,), "[N]", hint)
+        _shape(bi, "bias", (n,), ("N",))
+    out, oi = _output("out", out, xi, (m, n), xi.element, ("M", "N"), hint)
+    given_q, given_s = act_q is not None, act_scale is not None
+    act_q, qi = _output("act_q", act_q, xi, (m, k), E.S8, ("M", "K"), hint)
+    act_scale, ai = _output("act_scale", act_scale, xi, (m,), E.F32, ("M",), hint)
+    if m == 0:
+        return out
+    pref = preference_of(preference)
+    s = _current_stream(xi, stream)
+    pm = plan_m(m)
+    key = ("quantized_linear", pm, n, k, xi.element, bi is not None, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_quantized_linear(pm, n, k, xi.element, bi is not None, pref, s))
+    ws, ws_bytes, ws_obj = _workspace(plan, xi, workspace, hint)
+    args = _capi.new(_capi.LinearArgs, activation=xi.as_c(), weight=wi.as_c(), weight_scale=si.as_c(),
+                     bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(), act_q_scratch=qi.as_c(),
+                     act_scale_scratch=ai.as_c())
+    with _on_device(xi):
+        check(_capi.lib.qjit_linear_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
+    _keep_until_done(xi, s, stream, (ws_obj, None if given_q else act_q, None if given_s else act_scale))
+    return out
+
+
+def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias=None, out=None, *, dtype=None, workspace=None,
+                        stream=None, preference="heuristic"):
+    """y[M, N] = act_scale · w_scale[n] · (x_q · w_qᵀ)[m, n] (+ bias[n]): a SmoothQuant int8 activation with its
+    static per-tensor scale (a float; real ≈ x_q · act_scale).
+
+    The output dtype is out's, else bias's, else `dtype` (f16/bf16/f32/f64). Returns out."""
+    hint = _stream_hint(stream)
+    xi = _arg("x_q", x_q, None, 2, (E.S8,), "[M, K]", hint)
+    m, k = xi.shape
+    try:
+        scale = ctypes.c_float(float(act_scale)).value
+    except (TypeError, ValueError):
+        raise invalid(f"act_scale must be a float (the static per-tensor scale), got {act_scale!r}") from None
+    wi = _arg("w_q", w_q, xi, 2, (E.S8,), "[N, K]", hint)
+    n = wi.shape[0]
+    if wi.shape[1] != k:
+        raise invalid(f"w_q.shape[1] must equal x_q.shape[1] (K={k}), got w_q.shape {list(wi.shape)}")
+    si = _arg("w_scale", w_scale, xi, 1, (E.F32,), "[N]", hint)
+    _shape(si, "w_scale", (n,), ("N",))
+    if out is not None:
+        out_element = _tensors.parse("out", out, hint).element
+    elif bias is not None:
+        out_element = _tensors.parse("bias", bias, hint).element
+    elif dtype is not None:
+        out_element = element_of(dtype)
+    else:
+        raise invalid("smooth_quant_linear needs its output dtype: pass out=, bias= or dtype=")
+    if out_element not in FLOATS:
+        raise invalid(f"the output dtype must be f16, bf16, f32 or f64, got {_capi.ELEMENT_NAMES[out_element]}")
+    bi = None
+    if bias is not None:
+        bi = _arg("bias", bias, xi, 1, (out_element,), "[N]", hint)
+        _shape(bi, "bias", (n,), ("N",))
+    out, oi = _output("out", out, xi, (m, n), out_element, ("M", "N"), hint)
+    if m == 0:
+        return out
+    pref = preference_of(preference)
+    s = _current_stream(xi, stream)
+    pm = plan_m(m)
+    key = ("smooth_quant_linear", pm, n, k, out_element, bi is not None, scale, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_smooth_quant_linear(pm, n, k, scale, out_element, bi is not None, pref, s))
+    ws, ws_bytes, ws_obj = _workspace(plan, xi, workspace, hint)
+    args = _capi.new(_capi.LinearArgs, activation=xi.as_c(), weight=wi.as_c(), weight_scale=si.as_c(),
+                     bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(), act_q_scratch=_tensors.ABSENT,
+                     act_scale_scratch=_tensors.ABSENT)
+    with _on_device(xi):
+        check(_capi.lib.qjit_linear_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
+    _keep_until_done(xi, s, stream, (ws_obj,))
+    return out
+
+
+def quantize_per_token(x, out=None, scale=None, *, workspace=None, stream=None, preference="heuristic"):
+    """Per-token dynamic int8 quantization: scale[m] = absmax(x[m, :]) / 127, q = round-half-even(x / scale),
+    saturated (a zero row gets scale 0 and q 0). x [M, K] f16/bf16/f32/f64. Returns (q [M, K] int8, scale [M] f32)."""
+    hint = _stream_hint(stream)
+    xi = _arg("x", x, None, 2, FLOATS, "[M, K]", hint)
+    m, k = xi.shape
+    out, oi = _output("out", out, xi, (m, k), E.S8, ("M", "K"), hint)
+    scale, si = _output("scale", scale, xi, (m,), E.F32, ("M",), hint)
+    if m == 0:
+        return out, scale
+    pref = preference_of(preference)
+    s = _current_stream(xi, stream)
+    pm = plan_m(m)
+    key = ("quantize_per_token", pm, k, xi.element, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_dynamic_range_quantize(pm, k, xi.element, "per_token", pref, s))
+    ws, ws_bytes, ws_obj = _workspace(plan, xi, workspace, hint)
+    args = _capi.new(_capi.QuantizeArgs, input=xi.as_c(), output=oi.as_c(), scale=si.as_c())
+    with _on_device(xi):
+        check(_capi.lib.qjit_quantize_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
+    _keep_until_done(xi, s, stream, (ws_obj,))
+    return out, scale

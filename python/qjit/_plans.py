@@ -1,0 +1,187 @@
+"""Plans: ctypes handles over qjit_plan*, the three selects, and the per-process plan cache the calls use.
+
+A Plan owns one reference to a library plan and releases it when it is garbage collected (weakref.finalize, so the
+release also runs at interpreter exit). Plans are immutable and safe to run from several threads, as in the C ABI.
+
+The cache maps (op, M bucket, N, K, dtypes, bias, extra, device ordinal, preference) to a Plan. The M bucket is the
+next power of two >= M, capped at 4096: the library chooses its configuration per bucket (1, 2, 4, ..., 2048,
+4096+) and a plan runs any M, so one plan serves every M of its bucket (past 4096, one per power of two: plan_m). Lookups are a dict read; a miss selects
+outside the lock (different shapes compile in parallel; the library single-flights a repeated key) and the first
+insert wins.
+"""
+
+import ctypes
+import threading
+import weakref
+from typing import NamedTuple
+
+from . import _capi
+from ._errors import UnsupportedError, check, invalid
+
+E = _capi.Element
+MAX_M_BUCKET = 4096
+
+_ELEMENT_ALIASES = {
+    "f16": E.F16, "float16": E.F16, "half": E.F16, "bf16": E.BF16, "bfloat16": E.BF16, "f32": E.F32,
+    "float32": E.F32, "float": E.F32, "f64": E.F64, "float64": E.F64, "double": E.F64, "s8": E.S8, "int8": E.S8,
+    "u8": E.U8, "uint8": E.U8, "s32": E.S32, "int32": E.S32,
+}
+
+
+def element_of(dtype, name="dtype"):
+    """An Element from an Element, a name ("bf16", "bfloat16"), a torch.dtype or a numpy dtype."""
+    if isinstance(dtype, E):
+        return dtype
+    text = str(dtype)
+    for prefix in ("torch.", "<class 'numpy.", "numpy."):
+        if text.startswith(prefix):
+            text = text[len(prefix):].rstrip("'>")
+    element = _ELEMENT_ALIASES.get(text.lower())
+    if element is None:
+        raise invalid(f"{name} must be one of f16, bf16, f32, f64, s8, u8, s32, got {dtype!r}")
+    return element
+
+
+def preference_of(preference):
+    if isinstance(preference, _capi.Preference):
+        return preference
+    if isinstance(preference, str):
+        try:
+            return _capi.Preference[preference.upper()]
+        except KeyError:
+            pass
+    elif isinstance(preference, int) and preference in _capi.Preference._value2member_map_:
+        return _capi.Preference(preference)
+    raise invalid(f"preference must be 'heuristic', 'tuned' or 'autotune', got {preference!r}")
+
+
+def m_bucket(m):
+    """The tuning bucket of M: the next power of two >= M, capped at 4096."""
+    if m <= 1:
+        return 1
+    return min(1 << (int(m) - 1).bit_length(), MAX_M_BUCKET)
+
+
+def plan_m(m):
+    """The M a cached plan is selected with: its bucket's largest M, so workspace_size covers every M it runs.
+    NOTE: the library sizes a plan's workspace for the descriptor's M, but run() needs it for the M it is given
+    (split-K tiles grow with M). Within a bucket the bucket's top M is an upper bound; the last bucket (4096+) has
+    none, so past 4096 plans are kept per power of two of M (same kernels, one more cached plan each)."""
+    return m_bucket(m) if m <= MAX_M_BUCKET else 1 << (int(m) - 1).bit_length()
+
+
+class PrecisionGuarantee(NamedTuple):
+    deterministic: bool
+    exact_accumulation: bool
+    epilogue_relative_error: float
+    description: str
+
+
+class Plan:
+    """A selected qjit plan (QuantizedLinear, SmoothQuantLinear or DynamicRangeQuantize)."""
+
+    def __init__(self, handle, descriptor):
+        self._handle = ctypes.c_void_p(handle)
+        self._finalizer = weakref.finalize(self, _capi.lib.qjit_plan_release, handle)
+        self.descriptor = descriptor
+        self.kind = _capi.PlanKind(_capi.lib.qjit_plan_get_kind(self._handle))
+        size = ctypes.c_size_t()
+        check(_capi.lib.qjit_plan_workspace_size(self._handle, ctypes.byref(size)))
+        self.workspace_size = size.value
+
+    @property
+    def handle(self):
+        return self._handle
+
+    def precision_guarantee(self):
+        g = _capi.new(_capi.PrecisionGuarantee)
+        check(_capi.lib.qjit_plan_precision_guarantee(self._handle, ctypes.byref(g)))
+        return PrecisionGuarantee(bool(g.deterministic), bool(g.exact_accumulation), g.epilogue_relative_error,
+                                  (g.description or b"").decode())
+
+    def describe(self):
+        return _capi.read_string(_capi.lib.qjit_plan_describe, self._handle, capacity=1024)
+
+    def release(self):
+        self._finalizer()
+
+    def __repr__(self):
+        return f"<qjit.Plan {self.descriptor}>"
+
+
+def _select(fn, desc, to_string, preference, stream):
+    out = ctypes.c_void_p()
+    check(fn(stream or None, ctypes.byref(desc), int(preference_of(preference)), ctypes.byref(out)))
+    return Plan(out.value, _capi.read_string(to_string, ctypes.byref(desc)))
+
+
+def quantized_linear_desc(m, n, k, dtype, has_bias=False):
+    e = element_of(dtype)
+    return _capi.new(_capi.QuantizedLinearDesc, m=m, n=n, k=k, activation_element=e, weight_element=E.S8,
+                     output_element=e, has_bias=int(bool(has_bias)))
+
+
+def smooth_quant_linear_desc(m, n, k, act_scale, dtype, has_bias=False):
+    return _capi.new(_capi.SmoothQuantLinearDesc, m=m, n=n, k=k, act_scale=float(act_scale),
+                     activation_element=E.S8, weight_element=E.S8, output_element=element_of(dtype),
+                     has_bias=int(bool(has_bias)))
+
+
+def dynamic_range_quantize_desc(m, k, dtype, granularity=_capi.Granularity.PER_TOKEN):
+    return _capi.new(_capi.DynamicRangeQuantizeDesc, m=m, k=k, input_element=element_of(dtype),
+                     granularity=int(granularity))
+
+
+def select_quantized_linear(m, n, k, dtype, has_bias=False, preference="heuristic", stream=0):
+    """qjit_quantized_linear_plan_select on the current CUDA context: FP activation (dtype) -> per-token int8 ->
+    int8 GEMM -> dtype output."""
+    return _select(_capi.lib.qjit_quantized_linear_plan_select, quantized_linear_desc(m, n, k, dtype, has_bias),
+                   _capi.lib.qjit_quantized_linear_desc_to_string, preference, stream)
+
+
+def select_smooth_quant_linear(m, n, k, act_scale, dtype, has_bias=False, preference="heuristic", stream=0):
+    """qjit_smooth_quant_linear_plan_select: int8 activation with a static scale -> int8 GEMM -> dtype output."""
+    return _select(_capi.lib.qjit_smooth_quant_linear_plan_select,
+                   smooth_quant_linear_desc(m, n, k, act_scale, dtype, has_bias),
+                   _capi.lib.qjit_smooth_quant_linear_desc_to_string, preference, stream)
+
+
+def select_dynamic_range_quantize(m, k, dtype, granularity="per_token", preference="heuristic", stream=0):
+    """qjit_dynamic_range_quantize_plan_select: FP [M, K] -> int8 plus per-token (or per-tensor) scales."""
+    if isinstance(granularity, str):
+        try:
+            granularity = _capi.Granularity[granularity.upper()]
+        except KeyError:
+            raise invalid(f"granularity must be 'per_token' or 'per_tensor', got {granularity!r}") from None
+    return _select(_capi.lib.qjit_dynamic_range_quantize_plan_select, dynamic_range_quantize_desc(m, k, dtype,
+                   granularity), _capi.lib.qjit_dynamic_range_quantize_desc_to_string, preference, stream)
+
+
+class PlanCache:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._plans = {}
+
+    def get(self, key, select, capturing=lambda: False):
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        if capturing():
+            raise UnsupportedError(
+                _capi.Status.UNSUPPORTED,
+                f"qjit: no plan yet for {key[0]} (M bucket {key[1]}, {', '.join(map(str, key[2:]))}) and the current "
+                f"stream is capturing a CUDA graph: selecting may compile and load a kernel, which capture forbids. "
+                f"Run the call once with this shape before capturing (a warm-up).")
+        plan = select()
+        with self._lock:
+            return self._plans.setdefault(key, plan)
+
+    def clear(self):
+        with self._lock:
+            self._plans.clear()
+
+    def __len__(self):
+        return len(self._plans)
+
+
+plan_cache = PlanCache()

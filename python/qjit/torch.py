@@ -1,0 +1,205 @@
+"""PyTorch integration: torch.ops.qjit.* custom ops, W8A8Linear, and a loader for `qjit quantize` output.
+
+Importing this module imports torch and registers three ops with torch.library.custom_op, each with a fake (meta)
+implementation, so torch.compile(fullgraph=True) traces through them and CUDA graphs capture them:
+  torch.ops.qjit.quantized_linear(x, w_q, w_scale, bias=None) -> y            x [..., K] f16/bf16/f32/f64
+  torch.ops.qjit.smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias, out_dtype) -> y
+  torch.ops.qjit.quantize_per_token(x) -> (q int8 [..., K], scale f32 [...])
+Leading dimensions are flattened into M. The ops run on torch's current stream of the input's device.
+
+CUDA graphs: a plan is selected (and maybe compiled) the first time a shape's M bucket is seen, which must not
+happen while a stream is capturing. Run each op once per M bucket before capturing (a warm-up, which
+torch.cuda.graphs and torch.compile's "reduce-overhead" mode do anyway); a call that would select during capture
+raises qjit.UnsupportedError saying so.
+"""
+
+from typing import List, Optional, Tuple
+
+import torch
+from torch import nn
+
+from . import _ops
+from ._errors import invalid
+from ._safetensors import SafetensorsFile
+
+__all__ = ["W8A8Linear", "load_quantized", "quantize_weight_per_channel"]
+
+
+def _flatten(x):
+    x2 = x.reshape(-1, x.shape[-1]) if x.dim() != 2 else x
+    if x2.numel() and x2.stride(-1) != 1:
+        x2 = x2.contiguous()
+    return x2
+
+
+# ---- custom ops ------------------------------------------------------------------------------------------------------
+
+@torch.library.custom_op("qjit::quantized_linear", mutates_args=())
+def quantized_linear(x: torch.Tensor, w_q: torch.Tensor, w_scale: torch.Tensor,
+                     bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    if x.dim() < 1:
+        raise invalid(f"x must have at least 1 dimension [..., K], got shape {list(x.shape)}")
+    y = _ops.quantized_linear(_flatten(x), w_q, w_scale, bias)
+    return y.reshape(*x.shape[:-1], w_q.shape[0])
+
+
+@quantized_linear.register_fake
+def _quantized_linear_fake(x, w_q, w_scale, bias=None):
+    torch._check(x.shape[-1] == w_q.shape[1], lambda: f"w_q.shape[1] must equal x.shape[-1], got {w_q.shape}")
+    return x.new_empty((*x.shape[:-1], w_q.shape[0]))
+
+
+@torch.library.custom_op("qjit::smooth_quant_linear", mutates_args=())
+def smooth_quant_linear(x_q: torch.Tensor, act_scale: float, w_q: torch.Tensor, w_scale: torch.Tensor,
+                        bias: Optional[torch.Tensor], out_dtype: torch.dtype) -> torch.Tensor:
+    if x_q.dim() < 1:
+        raise invalid(f"x_q must have at least 1 dimension [..., K], got shape {list(x_q.shape)}")
+    y = _ops.smooth_quant_linear(_flatten(x_q), act_scale, w_q, w_scale, bias, dtype=out_dtype)
+    return y.reshape(*x_q.shape[:-1], w_q.shape[0])
+
+
+@smooth_quant_linear.register_fake
+def _smooth_quant_linear_fake(x_q, act_scale, w_q, w_scale, bias, out_dtype):
+    torch._check(x_q.shape[-1] == w_q.shape[1], lambda: f"w_q.shape[1] must equal x_q.shape[-1], got {w_q.shape}")
+    return x_q.new_empty((*x_q.shape[:-1], w_q.shape[0]), dtype=out_dtype)
+
+
+@torch.library.custom_op("qjit::quantize_per_token", mutates_args=())
+def quantize_per_token(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    if x.dim() < 1:
+        raise invalid(f"x must have at least 1 dimension [..., K], got shape {list(x.shape)}")
+    q, s = _ops.quantize_per_token(_flatten(x))
+    return q.reshape(x.shape), s.reshape(x.shape[:-1])
+
+
+@quantize_per_token.register_fake
+def _quantize_per_token_fake(x):
+    return x.new_empty(x.shape, dtype=torch.int8), x.new_empty(x.shape[:-1], dtype=torch.float32)
+
+
+# ---- weights and the module ------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def quantize_weight_per_channel(weight):
+    """Symmetric per-output-channel int8, as `qjit quantize` does: w_scale[n] = absmax(W[n, :]) / 127 (f32),
+    q = round-half-even(W / w_scale) saturated to [-128, 127], computed in f32; a zero row gets scale 0 and q 0.
+    Returns (q int8 [N, K], w_scale f32 [N]) on the weight's device."""
+    w = weight.detach().to(torch.float32)
+    if w.dim() != 2:
+        raise invalid(f"weight must be 2-D [N, K], got shape {list(w.shape)}")
+    if not bool(torch.isfinite(w).all()):
+        raise invalid("weight must be finite (it has NaN or infinite entries)")
+    scale = w.abs().amax(dim=1) / 127.0
+    safe = torch.where(scale == 0, torch.ones_like(scale), scale)
+    q = torch.round(torch.clamp(w / safe[:, None], -128.0, 127.0))
+    q = torch.where(scale[:, None] == 0, torch.zeros_like(q), q)
+    return q.to(torch.int8), scale
+
+
+class W8A8Linear(nn.Module):
+    """nn.Linear's drop-in for inference: int8 weight with per-output-channel scales, per-token dynamic int8
+    activation (qjit QuantizedLinear). Input [..., in_features] of f16/bf16/f32/f64 on a CUDA device; the output has
+    the input's dtype. Buffers: weight_q int8 [out, in], weight_scale f32 [out], bias (or None), input_scale (the
+    static activation scale `qjit quantize` records, or None; kept for reference: the forward is dynamic)."""
+
+    def __init__(self, in_features, out_features, bias=True, device=None, bias_dtype=torch.float32):
+        super().__init__()
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.register_buffer("weight_q", torch.zeros(out_features, in_features, dtype=torch.int8, device=device))
+        self.register_buffer("weight_scale", torch.zeros(out_features, dtype=torch.float32, device=device))
+        self.register_buffer("bias", torch.zeros(out_features, dtype=bias_dtype, device=device) if bias else None)
+        self.register_buffer("input_scale", None)
+
+    @classmethod
+    def from_quantized(cls, weight_q, weight_scale, bias=None, input_scale=None):
+        if weight_q.dim() != 2 or weight_q.dtype != torch.int8:
+            raise invalid(f"weight_q must be int8 [N, K], got {weight_q.dtype} {list(weight_q.shape)}")
+        n, k = weight_q.shape
+        if tuple(weight_scale.shape) != (n,):
+            raise invalid(f"weight_scale.shape must be [N={n}], got {list(weight_scale.shape)}")
+        if bias is not None and tuple(bias.shape) != (n,):
+            raise invalid(f"bias.shape must be [N={n}], got {list(bias.shape)}")
+        m = cls(k, n, bias=bias is not None, device="meta")
+        m.weight_q = weight_q.detach().contiguous()
+        m.weight_scale = weight_scale.detach().to(torch.float32).contiguous()
+        m.bias = bias.detach().contiguous() if bias is not None else None
+        m.input_scale = input_scale.detach().to(torch.float32).reshape(1) if input_scale is not None else None
+        return m
+
+    @classmethod
+    def from_linear(cls, linear):
+        q, scale = quantize_weight_per_channel(linear.weight)
+        return cls.from_quantized(q, scale, linear.bias)
+
+    def forward(self, x):
+        bias = self.bias
+        if bias is not None and bias.dtype != x.dtype:
+            bias = bias.to(x.dtype)
+        return torch.ops.qjit.quantized_linear(x, self.weight_q, self.weight_scale, bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+# ---- loading `qjit quantize` output ---------------------------------------------------------------------------------
+
+def _parent(model, name):
+    parent, _, child = name.rpartition(".")
+    return (model.get_submodule(parent) if parent else model), child
+
+
+def load_quantized(model, path, load_other_tensors=True) -> List[str]:
+    """Swaps every nn.Linear `<module>` of `model` whose `<module>.weight` is I8 in the safetensors file `path`
+    (written by `qjit quantize`) for a W8A8Linear built from `<module>.weight`, `<module>.weight_scale` and, when
+    present, `<module>.bias` (else the linear's own bias) and `<module>.input_scale`. A shape that does not match
+    the linear is an InvalidArgumentError naming both.
+
+    With load_other_tensors (the default), every other tensor of the file that names a parameter or buffer of the
+    model is copied into it: `qjit quantize` folds the SmoothQuant scales into the norms in front of the linears,
+    so the quantized weights are only right together with those norms. Returns the swapped module names."""
+    f = SafetensorsFile(path)
+    swapped, consumed = [], set()
+    for name, module in list(model.named_modules()):
+        if not isinstance(module, nn.Linear) or not name:
+            continue
+        wk, sk = f"{name}.weight", f"{name}.weight_scale"
+        if wk not in f or f.info(wk).dtype != "I8":
+            continue
+        w, s = f.info(wk), f.info(sk) if sk in f else None
+        expect = (module.out_features, module.in_features)
+        if w.shape != expect:
+            raise invalid(f"'{path}': {wk} has shape {list(w.shape)}, but {name} is nn.Linear(in_features="
+                          f"{module.in_features}, out_features={module.out_features}), which needs "
+                          f"[{expect[0]}, {expect[1]}]")
+        if s is None:
+            raise invalid(f"'{path}': {wk} is I8 but {sk} is missing")
+        if s.dtype != "F32" or s.shape != (module.out_features,):
+            raise invalid(f"'{path}': {sk} must be F32 [{module.out_features}], got {s.dtype} {list(s.shape)}")
+        device = module.weight.device
+        bk, ik = f"{name}.bias", f"{name}.input_scale"
+        bias = f.tensor(bk, device) if bk in f else module.bias
+        if bias is not None and tuple(bias.shape) != (module.out_features,):
+            raise invalid(f"'{path}': {bk} must have shape [{module.out_features}], got {list(bias.shape)}")
+        if bias is not None and module.bias is not None:
+            bias = bias.to(module.bias.dtype)
+        input_scale = f.tensor(ik, device) if ik in f else None
+        new = W8A8Linear.from_quantized(f.tensor(wk, device), f.tensor(sk, device), bias, input_scale)
+        parent, child = _parent(model, name)
+        setattr(parent, child, new)
+        swapped.append(name)
+        consumed.update(k for k in (wk, sk, bk, ik) if k in f)
+    if load_other_tensors:
+        targets = dict(model.named_parameters())
+        targets.update(dict(model.named_buffers()))
+        with torch.no_grad():
+            for key in f.keys():
+                if key in consumed or key not in targets or targets[key] is None:
+                    continue
+                target = targets[key]
+                info = f.info(key)
+                if info.shape != tuple(target.shape):
+                    raise invalid(f"'{path}': {key} has shape {list(info.shape)}, but the model's is "
+                                  f"{list(target.shape)}")
+                target.copy_(f.tensor(key).to(dtype=target.dtype, device=target.device))
+    return swapped

@@ -1,0 +1,135 @@
+"""The ctypes layer against the C ABI: versions, struct layouts, every function declared, and the library's errors
+mapped onto the exception classes with its message verbatim."""
+
+import ctypes
+import subprocess
+import sys
+
+import pytest
+
+import qjit
+from qjit import _capi, _errors
+
+from conftest import cpu_only
+
+
+def test_abi_and_library_versions():
+    assert qjit.abi_version() == qjit.ABI_VERSION == 1
+    assert qjit.library_version() == qjit.__version__
+    major, minor, patch = ctypes.c_int32(), ctypes.c_int32(), ctypes.c_int32()
+    _capi.lib.qjit_version(ctypes.byref(major), ctypes.byref(minor), ctypes.byref(patch))
+    assert f"{major.value}.{minor.value}.{patch.value}" == qjit.library_version()
+
+
+# sizeof and a few offsets of each struct as gcc lays out qjit_c.h on x86-64 (checked with offsetof).
+SIZES = {
+    _capi.Tensor: 80, _capi.QuantizedLinearDesc: 48, _capi.SmoothQuantLinearDesc: 56,
+    _capi.DynamicRangeQuantizeDesc: 32, _capi.LinearArgs: 568, _capi.QuantizeArgs: 248,
+    _capi.PrecisionGuarantee: 32, _capi.CacheLocation: 40, _capi.CacheStoreInfo: 48, _capi.CacheStats: 48,
+    _capi.CacheEntryInfo: 112, _capi.CachePruneReport: 48, _capi.WarmupRequest: 88, _capi.WarmupReport: 64,
+}
+
+
+@pytest.mark.parametrize("struct", list(SIZES), ids=lambda s: s.__name__)
+def test_struct_layout_matches_the_header(struct):
+    assert ctypes.sizeof(struct) == SIZES[struct]
+
+
+def test_struct_offsets():
+    assert _capi.SmoothQuantLinearDesc.act_scale.offset == 32
+    assert _capi.CacheEntryInfo.compile_seconds.offset == 88
+    assert _capi.WarmupRequest.jobs.offset == 84
+    assert _capi.LinearArgs.act_scale_scratch.offset == 8 + 6 * 80
+
+
+def test_new_sets_struct_size():
+    d = _capi.new(_capi.QuantizedLinearDesc, m=3)
+    assert d.struct_size == 48 and d.m == 3 and d.n == 0
+
+
+def test_every_function_is_declared():
+    assert len(_capi.FUNCTION_NAMES) == 30
+    for name in _capi.FUNCTION_NAMES:
+        fn = getattr(_capi.lib, name)
+        assert fn.argtypes is not None, name
+
+
+def test_status_names_come_from_the_library():
+    assert _capi.lib.qjit_status_name(_capi.Status.INVALID_ARGUMENT) == b"InvalidArgument"
+    assert _capi.lib.qjit_status_name(999) == b"?"
+    for code in _capi.Status:
+        assert _capi.lib.qjit_status_name(code) != b"?"
+
+
+@pytest.mark.parametrize("code, cls", [
+    (1, qjit.InvalidArgumentError), (2, qjit.UnsupportedError), (3, qjit.CompileFailedError),
+    (4, qjit.DriverError), (5, qjit.DriverUnavailableError), (6, qjit.CompilerUnavailableError),
+    (7, qjit.CacheIoError), (8, qjit.OutOfResourcesError), (9, qjit.NotFoundError), (10, qjit.InternalError),
+])
+def test_one_class_per_status(code, cls):
+    assert _errors.error_class(code) is cls
+    e = cls(code, "the message")
+    assert isinstance(e, qjit.QjitError) and e.code == code and str(e) == "the message"
+
+
+def test_invalid_descriptor_raises_the_library_message():
+    with pytest.raises(qjit.InvalidArgumentError) as info:
+        qjit.select_quantized_linear(0, 256, 512, "bf16")
+    e = info.value
+    assert e.code == qjit.Status.INVALID_ARGUMENT
+    assert "descriptor.m" in e.message
+    # verbatim: the same text the library keeps as this thread's last error
+    assert _capi.lib.qjit_last_error_message().decode() == e.message
+    assert _capi.lib.qjit_last_error_code() == qjit.Status.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("select, error, field", [
+    (lambda: qjit.select_quantized_linear(16, 0, 512, "bf16"), qjit.InvalidArgumentError, "descriptor.n"),
+    # the library calls an integer output type a valid request it cannot serve
+    (lambda: qjit.select_quantized_linear(16, 256, 512, "s8"), qjit.UnsupportedError, "descriptor.output_element"),
+    (lambda: qjit.select_smooth_quant_linear(16, 256, 512, float("nan"), "f16"), qjit.InvalidArgumentError,
+     "descriptor.act_scale"),
+    (lambda: qjit.select_smooth_quant_linear(16, 256, 512, -1.0, "f16"), qjit.InvalidArgumentError,
+     "descriptor.act_scale"),
+    (lambda: qjit.select_dynamic_range_quantize(16, 0, "f32"), qjit.InvalidArgumentError, "descriptor.k"),
+])
+def test_invalid_descriptors_name_the_field(select, error, field):
+    with pytest.raises(error, match="^" + field.replace(".", r"\.")):
+        select()
+
+
+@cpu_only
+@pytest.mark.parametrize("select", [
+    lambda: qjit.select_quantized_linear(16, 256, 512, "bf16", has_bias=True),
+    lambda: qjit.select_smooth_quant_linear(16, 256, 512, 0.05, "f16"),
+    lambda: qjit.select_dynamic_range_quantize(16, 512, "f32"),
+])
+def test_valid_descriptor_without_gpu_is_driver_unavailable(select):
+    with pytest.raises(qjit.DriverUnavailableError) as info:
+        select()
+    assert info.value.code == qjit.Status.DRIVER_UNAVAILABLE
+    assert info.value.message == _capi.lib.qjit_last_error_message().decode()
+
+
+def test_descriptor_to_string():
+    d = qjit._plans.quantized_linear_desc(16, 4096, 4096, "bf16", has_bias=True)
+    text = _capi.read_string(_capi.lib.qjit_quantized_linear_desc_to_string, ctypes.byref(d), capacity=8)
+    assert "quantized_linear" in text and "4096" in text
+
+
+def test_last_error_is_per_thread():
+    import threading
+
+    with pytest.raises(qjit.InvalidArgumentError):
+        qjit.select_quantized_linear(0, 256, 512, "bf16")
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(_capi.lib.qjit_last_error_code()))
+    t.start()
+    t.join()
+    assert seen == [qjit.Status.OK]
+
+
+def test_import_does_not_import_torch():
+    code = "import sys, qjit; assert 'torch' not in sys.modules, 'qjit imported torch'; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -1,0 +1,212 @@
+"""On a CUDA device: the ops against an f64 reference computed on the CPU from the same int8 weights and the
+quantized activation the call returns (bound: the plan's precision guarantee; outputs poisoned with NaN first, so
+an unwritten element shows), under torch.compile, inside a captured CUDA graph, through DLPack and __cuda_array_interface__, and W8A8Linear against
+nn.Linear (CuPy: test_gpu_cupy.py). Fresh random inputs every run (the seed is in each failure message)."""
+
+import pytest
+
+from conftest import NO_GPU_REASON, CUDA_DEVICES, random_seed
+
+torch = pytest.importorskip("torch", reason="torch is not installed: the GPU tests drive qjit through it")
+
+import qjit  # noqa: E402
+import qjit.torch as qtorch  # noqa: E402
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(CUDA_DEVICES == 0 or not torch.cuda.is_available(), reason=NO_GPU_REASON)]
+
+MS = [1, 16, 129]
+NK = [(256, 512), (256, 520)]  # K = 520 is not a multiple of 16: the portable path
+DTYPES = [torch.bfloat16, torch.float16, torch.float32]
+DEV = "cuda"
+
+
+@pytest.fixture
+def seed():
+    s = random_seed()
+    torch.manual_seed(s)
+    return s
+
+
+def weights(n, k, bias_dtype=None):
+    w = torch.randn(n, k, device=DEV) * 0.05
+    q, s = qtorch.quantize_weight_per_channel(w)
+    b = torch.randn(n, device=DEV, dtype=bias_dtype) if bias_dtype is not None else None
+    return q, s, b
+
+
+def reference(act_q, act_scale, w_q, w_scale, bias):
+    """f64 on the CPU: y = act_scale[m] * w_scale[n] * acc + bias[n], and the magnitude the guarantee scales."""
+    a, w = act_q.cpu().double(), w_q.cpu().double()
+    scale = act_scale.cpu().double().reshape(-1, 1) * w_scale.cpu().double().reshape(1, -1)
+    y = scale * (a @ w.T)
+    mag = scale.abs() * (a.abs() @ w.abs().T)
+    if bias is not None:
+        y = y + bias.cpu().double()
+        mag = mag + bias.cpu().double().abs()
+    return y, mag
+
+
+def assert_within(y, ref, mag, eps, seed, what):
+    assert not torch.isnan(y).any(), f"{what}: unwritten (NaN) outputs, seed {seed}"
+    err = (y.cpu().double() - ref).abs()
+    bound = eps * mag + torch.finfo(y.dtype).tiny
+    worst = (err - bound).max().item()
+    assert worst <= 0, f"{what}: error exceeds the guarantee (eps {eps:.3g}) by {worst:.3g}, seed {seed}"
+
+
+def quantize_reference(x):
+    """The per-token rule on the CPU in f32 (absmax / 127, IEEE division, ties to even, saturate)."""
+    xf = x.cpu().float()
+    s = xf.abs().amax(dim=1) / 127.0
+    safe = torch.where(s == 0, torch.ones_like(s), s)
+    q = torch.round(torch.clamp(xf / safe[:, None], -128, 127))
+    q = torch.where(s[:, None] == 0, torch.zeros_like(q), q)
+    return q.to(torch.int8), s
+
+
+def guarantee(m, n, k, dtype, has_bias):
+    with torch.cuda.device(0):
+        return qjit.select_quantized_linear(qjit.m_bucket(m), n, k, dtype, has_bias).precision_guarantee()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("n, k", NK)
+@pytest.mark.parametrize("m", MS)
+def test_quantized_linear_against_f64(m, n, k, dtype, seed):
+    x = torch.randn(m, k, device=DEV, dtype=dtype)
+    w_q, w_scale, bias = weights(n, k, dtype)
+    out = torch.full((m, n), float("nan"), device=DEV, dtype=dtype)
+    act_q = torch.full((m, k), 0x55, device=DEV, dtype=torch.int8)
+    act_scale = torch.full((m,), float("nan"), device=DEV)
+    y = qjit.quantized_linear(x, w_q, w_scale, bias, out, act_q=act_q, act_scale=act_scale)
+    torch.cuda.synchronize()
+    assert y is out
+    ref, mag = reference(act_q, act_scale, w_q, w_scale, bias)
+    g = guarantee(m, n, k, dtype, True)
+    assert g.deterministic and g.exact_accumulation
+    assert_within(y, ref, mag, g.epilogue_relative_error, seed, f"quantized_linear m={m} n={n} k={k} {dtype}")
+    q_ref, s_ref = quantize_reference(x)
+    assert torch.equal(act_q.cpu(), q_ref) and torch.equal(act_scale.cpu(), s_ref), f"quantization, seed {seed}"
+    # the torch op: the same kernels, so the same bits; leading dimensions flatten into M
+    y_op = torch.ops.qjit.quantized_linear(x.reshape(1, m, k), w_q, w_scale, bias)
+    assert y_op.shape == (1, m, n) and torch.equal(y_op.reshape(m, n), y), f"torch op differs, seed {seed}"
+
+
+@pytest.mark.parametrize("m", MS)
+def test_quantize_per_token_op(m, seed):
+    x = torch.randn(m, 520, device=DEV, dtype=torch.bfloat16)
+    x[0] = 0  # a zero row: scale 0, q 0
+    q, s = torch.ops.qjit.quantize_per_token(x)
+    q_ref, s_ref = quantize_reference(x)
+    assert torch.equal(q.cpu(), q_ref) and torch.equal(s.cpu(), s_ref), f"seed {seed}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("m", MS)
+def test_smooth_quant_linear_against_f64(m, dtype, seed):
+    n, k, act_scale = 256, 512, 0.0173
+    x_q = torch.randint(-128, 128, (m, k), device=DEV, dtype=torch.int8)
+    w_q, w_scale, bias = weights(n, k, dtype)
+    out = torch.full((m, n), float("nan"), device=DEV, dtype=dtype)
+    qjit.smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias, out)
+    y_op = torch.ops.qjit.smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias, dtype)
+    torch.cuda.synchronize()
+    scale = torch.full((m,), act_scale, dtype=torch.float32)
+    ref, mag = reference(x_q, scale, w_q, w_scale, bias)
+    with torch.cuda.device(0):
+        eps = qjit.select_smooth_quant_linear(qjit.m_bucket(m), n, k, act_scale, dtype, True) \
+            .precision_guarantee().epilogue_relative_error
+    assert_within(out, ref, mag, eps, seed, f"smooth_quant_linear m={m} {dtype}")
+    assert torch.equal(y_op, out)
+
+
+def test_under_torch_compile(seed):
+    lin = torch.nn.Linear(512, 256, device=DEV, dtype=torch.bfloat16)
+    mod = qtorch.W8A8Linear.from_linear(lin)
+    x = torch.randn(2, 8, 512, device=DEV, dtype=torch.bfloat16)
+    eager = mod(x)
+    compiled = torch.compile(mod, fullgraph=True)
+    y = compiled(x)
+    torch.cuda.synchronize()
+    assert y.shape == (2, 8, 256) and y.dtype == torch.bfloat16
+    assert torch.equal(y, eager), f"seed {seed}"
+
+
+def test_inside_a_cuda_graph(seed):
+    m, n, k = 16, 256, 520
+    w_q, w_scale, bias = weights(n, k, torch.bfloat16)
+    x_static = torch.randn(m, k, device=DEV, dtype=torch.bfloat16)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up: selects the plan before capture
+        torch.ops.qjit.quantized_linear(x_static, w_q, w_scale, bias)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y_static = torch.ops.qjit.quantized_linear(x_static, w_q, w_scale, bias)
+    for _ in range(3):
+        x = torch.randn(m, k, device=DEV, dtype=torch.bfloat16)
+        y_static.fill_(float("nan"))
+        x_static.copy_(x)
+        graph.replay()
+        torch.cuda.synchronize()
+        eager = torch.ops.qjit.quantized_linear(x, w_q, w_scale, bias)
+        assert torch.equal(y_static, eager), f"seed {seed}"
+
+
+def test_capture_without_warm_up_is_a_clear_error():
+    qjit.clear_plan_cache()
+    w_q, w_scale, _ = weights(384, 512)
+    x = torch.randn(1000, 512, device=DEV, dtype=torch.float16)
+    graph = torch.cuda.CUDAGraph()
+    with pytest.raises(qjit.UnsupportedError, match="warm-up"):
+        with torch.cuda.graph(graph):
+            torch.ops.qjit.quantized_linear(x, w_q, w_scale, None)
+
+
+def test_w8a8_linear_matches_nn_linear(seed):
+    for dtype in (torch.bfloat16, torch.float16, torch.float32):
+        lin = torch.nn.Linear(520, 256, device=DEV, dtype=dtype)
+        x = torch.randn(3, 43, 520, device=DEV, dtype=dtype)
+        y = qtorch.W8A8Linear.from_linear(lin)(x)
+        ref = lin(x)
+        assert y.dtype == dtype and y.shape == ref.shape
+        cos = torch.nn.functional.cosine_similarity(y.double().flatten(), ref.double().flatten(), dim=0).item()
+        assert cos > 0.999, f"{dtype}: cosine {cos}, seed {seed}"
+
+
+def test_dlpack_and_cuda_array_interface_producers(seed):
+    """Torch tensors seen only through __dlpack__ / __cuda_array_interface__ (no framework: every buffer given)."""
+    m, n, k = 16, 256, 512
+    x = torch.randn(m, k, device=DEV, dtype=torch.float16)
+    w_q, w_scale, bias = weights(n, k, torch.float16)
+    expect = torch.ops.qjit.quantized_linear(x, w_q, w_scale, bias)
+    torch.cuda.synchronize()
+
+    class DL:
+        def __init__(self, t):
+            self.t = t
+
+        def __dlpack__(self, stream=None):
+            return self.t.__dlpack__(stream=stream)
+
+        def __dlpack_device__(self):
+            return self.t.__dlpack_device__()
+
+    class CAI:
+        def __init__(self, t):
+            self.__cuda_array_interface__ = t.__cuda_array_interface__
+
+    for wrap in (DL, CAI):
+        out = torch.full((m, n), float("nan"), device=DEV, dtype=torch.float16)
+        aq = torch.empty(m, k, device=DEV, dtype=torch.int8)
+        asc = torch.empty(m, device=DEV)
+        with torch.cuda.device(0):
+            ws_bytes = qjit.select_quantized_linear(m, n, k, "f16", True).workspace_size
+        ws = torch.empty(max(ws_bytes, 1), device=DEV, dtype=torch.uint8)
+        torch.cuda.synchronize()
+        qjit.quantized_linear(wrap(x), wrap(w_q), wrap(w_scale), wrap(bias), wrap(out), act_q=wrap(aq),
+                              act_scale=wrap(asc), workspace=wrap(ws), stream=0)
+        torch.cuda.synchronize()
+        assert torch.equal(out, expect), f"{wrap.__name__}, seed {seed}"

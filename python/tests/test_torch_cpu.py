@@ -1,0 +1,115 @@
+"""qjit.torch without a GPU: op registration and fake (meta) shapes, the weight quantization rule, W8A8Linear's
+construction, load_quantized on a file the test writes, and the errors a CPU tensor gets."""
+
+import struct
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed: the qjit.torch tests need it")
+
+import qjit  # noqa: E402
+import qjit.torch as qtorch  # noqa: E402
+from test_safetensors import write_safetensors  # noqa: E402
+
+
+def test_ops_are_registered():
+    for name in ("quantized_linear", "smooth_quant_linear", "quantize_per_token"):
+        assert hasattr(torch.ops.qjit, name)
+
+
+def test_fake_shapes():
+    # register_fake also serves meta tensors: the shapes torch.compile traces with.
+    if True:
+        x = torch.empty(2, 5, 64, dtype=torch.bfloat16, device="meta")
+        w = torch.empty(32, 64, dtype=torch.int8, device="meta")
+        s = torch.empty(32, dtype=torch.float32, device="meta")
+        y = torch.ops.qjit.quantized_linear(x, w, s, None)
+        assert y.shape == (2, 5, 32) and y.dtype == torch.bfloat16
+        z = torch.ops.qjit.smooth_quant_linear(torch.empty(7, 64, dtype=torch.int8, device="meta"), 0.1, w, s, None,
+                                               torch.float16)
+        assert z.shape == (7, 32) and z.dtype == torch.float16
+        q, sc = torch.ops.qjit.quantize_per_token(x)
+        assert q.shape == (2, 5, 64) and q.dtype == torch.int8 and sc.shape == (2, 5) and sc.dtype == torch.float32
+
+
+def test_cpu_tensor_is_refused_naming_x():
+    x = torch.randn(4, 64)
+    w = torch.zeros(32, 64, dtype=torch.int8)
+    s = torch.ones(32)
+    with pytest.raises(qjit.InvalidArgumentError, match="^x must be in CUDA device memory, got a tensor on cpu"):
+        torch.ops.qjit.quantized_linear(x, w, s, None)
+    with pytest.raises(qjit.InvalidArgumentError, match="^x must be in CUDA device memory"):
+        qjit.quantized_linear(x, w, s)
+
+
+def test_quantize_weight_rule():
+    u = 2.0 ** -10
+    w = torch.tensor([[0.0, 0.0, 0.0], [254.0, -127.0, 1.0], [127.0, 63.5, -64.5], [127 * u, 2.5 * u, -3.5 * u]])
+    q, s = qtorch.quantize_weight_per_channel(w)
+    assert q.dtype == torch.int8 and s.dtype == torch.float32
+    assert s.tolist() == [0.0, 2.0, 1.0, u]  # absmax / 127; a zero row gets scale 0 and q 0
+    assert q[0].tolist() == [0, 0, 0]
+    assert q[1].tolist() == [127, -64, 0]  # -63.5 and 0.5: ties round to even
+    assert q[2].tolist() == [127, 64, -64]
+    assert q[3].tolist() == [127, 2, -4]
+
+
+def test_quantize_weight_refuses_nan():
+    with pytest.raises(qjit.InvalidArgumentError, match="finite"):
+        qtorch.quantize_weight_per_channel(torch.tensor([[1.0, float("nan")]]))
+
+
+def test_from_linear_and_from_quantized():
+    lin = torch.nn.Linear(64, 32)
+    m = qtorch.W8A8Linear.from_linear(lin)
+    assert m.weight_q.shape == (32, 64) and m.weight_scale.shape == (32,) and m.bias is not None
+    deq = m.weight_q.float() * m.weight_scale[:, None]
+    assert torch.allclose(deq, lin.weight.detach(), atol=float(m.weight_scale.max()) / 2 + 1e-7)
+    with pytest.raises(qjit.InvalidArgumentError, match="weight_scale.shape must be"):
+        qtorch.W8A8Linear.from_quantized(m.weight_q, m.weight_scale[:5])
+    assert "in_features=64, out_features=32, bias=True" in repr(m)
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.LayerNorm(3)
+        self.layer = torch.nn.Module()
+        self.layer.fc = torch.nn.Linear(3, 2)
+        self.head = torch.nn.Linear(2, 4)
+
+
+def _quantized(tmp_path, wshape=(2, 3)):
+    n = wshape[0]
+    w = struct.pack(f"<{wshape[0] * wshape[1]}b", *range(wshape[0] * wshape[1]))
+    return write_safetensors(tmp_path / "q.safetensors", {
+        "layer.fc.weight": ("I8", wshape, w), "layer.fc.weight_scale": ("F32", (n,), struct.pack(f"<{n}f", *[0.5] * n)),
+        "layer.fc.input_scale": ("F32", (1,), struct.pack("<f", 0.01)),
+        "norm.weight": ("F32", (3,), struct.pack("<3f", 1.0, 0.5, 2.0)),
+        "head.weight": ("F32", (4, 2), struct.pack("<8f", *[0.25] * 8))})
+
+
+def test_load_quantized_swaps_linears_and_loads_the_rest(tmp_path):
+    model = Tiny()
+    bias = model.layer.fc.bias.detach().clone()
+    assert qtorch.load_quantized(model, _quantized(tmp_path)) == ["layer.fc"]
+    fc = model.layer.fc
+    assert isinstance(fc, qtorch.W8A8Linear)
+    assert fc.weight_q.tolist() == [[0, 1, 2], [3, 4, 5]] and fc.weight_scale.tolist() == [0.5, 0.5]
+    assert torch.equal(fc.bias, bias) and fc.input_scale.tolist() == [pytest.approx(0.01)]
+    assert model.norm.weight.tolist() == [1.0, 0.5, 2.0]  # folded norms come along
+    assert isinstance(model.head, torch.nn.Linear) and model.head.weight.flatten().tolist() == [0.25] * 8
+
+
+def test_load_quantized_refuses_shape_mismatch(tmp_path):
+    with pytest.raises(qjit.InvalidArgumentError, match=r"layer.fc.weight has shape \[2, 4\], but layer.fc is "
+                                                        r"nn.Linear\(in_features=3, out_features=2\)"):
+        qtorch.load_quantized(Tiny(), _quantized(tmp_path, wshape=(2, 4)))
+
+
+def test_tensor_from_safetensors(tmp_path):
+    from qjit._safetensors import SafetensorsFile
+
+    f = SafetensorsFile(_quantized(tmp_path))
+    t = f.tensor("layer.fc.weight")
+    assert t.dtype == torch.int8 and t.shape == (2, 3) and t.tolist() == [[0, 1, 2], [3, 4, 5]]
