@@ -5,9 +5,14 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in cmake ninja-build g++ llvm-14-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libtinfo-dev; do
+for p in cmake ninja-build g++ llvm-14-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libtinfo-dev \
+         python3-venv; do
   have_pkg "$p" || need+=("$p")
 done
+# The bindings' tests: Rust (cargo, std only, offline) and a C compiler for the header layout check. Rust may come
+# from rustup rather than Debian: only a missing command is installed.
+command -v cargo >/dev/null 2>&1 || need+=(cargo)
+command -v clang++ >/dev/null 2>&1 || need+=(clang)
 if [ ${#need[@]} -gt 0 ]; then
   echo "qjit: installing missing packages: ${need[*]}"
   SUDO=""

@@ -58,7 +58,7 @@ cp -r "$ROOT/python/tests" "$WORK/tests"
 cd "$WORK"
 echo "test-python: $(basename "$WHEEL") in a fresh venv ($("$VPY" --version))"
 set +e
-QJIT_TEST_INSTALLED=1 "$VPY" -m pytest -ra -p no:cacheprovider "$WORK/tests" "$@"
+QJIT_TEST_INSTALLED=1 QJIT_ABI_EXPORTS="$ROOT/tests/abi/exports.txt" "$VPY" -m pytest -ra -p no:cacheprovider "$WORK/tests" "$@"
 rc=$?
 set -e
 if [[ $rc == 5 ]]; then

@@ -199,6 +199,7 @@ _FUNCTIONS = [
     ("qjit_plan_retain", Plan_p, [Plan_p]),
     ("qjit_plan_get_kind", c_int, [Plan_p]),
     ("qjit_plan_workspace_size", c_int, [Plan_p, POINTER(c_size_t)]),
+    ("qjit_plan_workspace_size_for_m", c_int, [Plan_p, c_int64, POINTER(c_size_t)]),
     ("qjit_plan_precision_guarantee", c_int, [Plan_p, POINTER(PrecisionGuarantee)]),
     ("qjit_plan_describe", c_size_t, [Plan_p, c_char_p, c_size_t]),
     ("qjit_linear_plan_can_implement", c_int, [Plan_p, POINTER(LinearArgs)]),

@@ -133,14 +133,15 @@ def _output(name, given, like, shape, element, dims, hint):
     return given, info
 
 
-def _workspace(plan, like, workspace, hint):
-    if plan.workspace_size == 0:
+def _workspace(plan, m, like, workspace, hint):
+    need = plan.workspace_size_for(m)
+    if need == 0:
         return None, 0, None
     if workspace is None:
-        workspace = _empty(like, (plan.workspace_size,), E.U8, "workspace")
+        workspace = _empty(like, (need,), E.U8, "workspace")
     info = _tensors.parse("workspace", workspace, hint)
-    if info.nbytes < plan.workspace_size:
-        raise invalid(f"workspace must hold at least {plan.workspace_size} bytes, got {info.nbytes}")
+    if info.nbytes < need:
+        raise invalid(f"workspace must hold at least {need} bytes for M = {m}, got {info.nbytes}")
     return info.data, info.nbytes, workspace
 
 
@@ -184,7 +185,7 @@ def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_sc
     pm = plan_m(m)
     key = ("quantized_linear", pm, n, k, xi.element, bi is not None, xi.device, pref)
     plan = _plan(key, xi, lambda: select_quantized_linear(pm, n, k, xi.element, bi is not None, pref, s))
-    ws, ws_bytes, ws_obj = _workspace(plan, xi, workspace, hint)
+    ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
     args = _capi.new(_capi.LinearArgs, activation=xi.as_c(), weight=wi.as_c(), weight_scale=si.as_c(),
                      bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(), act_q_scratch=qi.as_c(),
                      act_scale_scratch=ai.as_c())
@@ -235,7 +236,7 @@ def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias=None, out=None, *, dt
     pm = plan_m(m)
     key = ("smooth_quant_linear", pm, n, k, out_element, bi is not None, scale, xi.device, pref)
     plan = _plan(key, xi, lambda: select_smooth_quant_linear(pm, n, k, scale, out_element, bi is not None, pref, s))
-    ws, ws_bytes, ws_obj = _workspace(plan, xi, workspace, hint)
+    ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
     args = _capi.new(_capi.LinearArgs, activation=xi.as_c(), weight=wi.as_c(), weight_scale=si.as_c(),
                      bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(), act_q_scratch=_tensors.ABSENT,
                      act_scale_scratch=_tensors.ABSENT)
@@ -260,7 +261,7 @@ def quantize_per_token(x, out=None, scale=None, *, workspace=None, stream=None, 
     pm = plan_m(m)
     key = ("quantize_per_token", pm, k, xi.element, xi.device, pref)
     plan = _plan(key, xi, lambda: select_dynamic_range_quantize(pm, k, xi.element, "per_token", pref, s))
-    ws, ws_bytes, ws_obj = _workspace(plan, xi, workspace, hint)
+    ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
     args = _capi.new(_capi.QuantizeArgs, input=xi.as_c(), output=oi.as_c(), scale=si.as_c())
     with _on_device(xi):
         check(_capi.lib.qjit_quantize_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))

@@ -63,10 +63,8 @@ def m_bucket(m):
 
 
 def plan_m(m):
-    """The M a cached plan is selected with: its bucket's largest M, so workspace_size covers every M it runs.
-    NOTE: the library sizes a plan's workspace for the descriptor's M, but run() needs it for the M it is given
-    (split-K tiles grow with M). Within a bucket the bucket's top M is an upper bound; the last bucket (4096+) has
-    none, so past 4096 plans are kept per power of two of M (same kernels, one more cached plan each)."""
+    """The M a cached plan is selected with: its bucket's largest M (past 4096, M's power of two). Each call asks
+    the plan for the workspace of its own M (Plan.workspace_size_for), so this only decides which plans are kept."""
     return m_bucket(m) if m <= MAX_M_BUCKET else 1 << (int(m) - 1).bit_length()
 
 
@@ -88,6 +86,12 @@ class Plan:
         size = ctypes.c_size_t()
         check(_capi.lib.qjit_plan_workspace_size(self._handle, ctypes.byref(size)))
         self.workspace_size = size.value
+
+    def workspace_size_for(self, m):
+        """Workspace bytes a run with M rows needs (workspace_size covers every M of the descriptor's bucket)."""
+        size = ctypes.c_size_t()
+        check(_capi.lib.qjit_plan_workspace_size_for_m(self._handle, int(m), ctypes.byref(size)))
+        return size.value
 
     @property
     def handle(self):

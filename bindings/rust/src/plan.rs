@@ -39,6 +39,12 @@ impl RawPlan {
         r.unwrap_or_else(|e| panic!("qjit_plan_workspace_size failed on a live plan: {e}"));
         bytes
     }
+    fn workspace_size_for_m(&self, m: i64) -> Result<usize> {
+        let mut bytes = 0usize;
+        // SAFETY: a live plan and a valid out pointer.
+        check(unsafe { sys::qjit_plan_workspace_size_for_m(self.ptr(), m, &mut bytes) })?;
+        Ok(bytes)
+    }
     fn precision_guarantee(&self) -> PrecisionGuarantee {
         let mut g = sys::qjit_precision_guarantee {
             struct_size: sys::struct_size::<sys::qjit_precision_guarantee>(),
@@ -122,9 +128,13 @@ impl<TIn: FloatElement, TWQ: IntElement> QuantizedLinearPlan<TIn, TWQ> {
         // SAFETY: a live plan and args that outlive the call.
         check(unsafe { sys::qjit_linear_plan_can_implement(self.raw.ptr(), &a) })
     }
-    /// Device bytes `run` needs in its workspace.
+    /// Device bytes `run` needs in its workspace, for every M of the descriptor's bucket.
     pub fn workspace_size(&self) -> usize {
         self.raw.workspace_size()
+    }
+    /// Device bytes a run with `m` rows needs (`workspace_size` covers every M of the descriptor's bucket).
+    pub fn workspace_size_for_m(&self, m: i64) -> Result<usize> {
+        self.raw.workspace_size_for_m(m)
     }
     pub fn precision_guarantee(&self) -> PrecisionGuarantee {
         self.raw.precision_guarantee()
@@ -167,6 +177,10 @@ impl<TIn: FloatElement, TWQ: IntElement> SmoothQuantLinearPlan<TIn, TWQ> {
     }
     pub fn workspace_size(&self) -> usize {
         self.raw.workspace_size()
+    }
+    /// Device bytes a run with `m` rows needs (`workspace_size` covers every M of the descriptor's bucket).
+    pub fn workspace_size_for_m(&self, m: i64) -> Result<usize> {
+        self.raw.workspace_size_for_m(m)
     }
     pub fn precision_guarantee(&self) -> PrecisionGuarantee {
         self.raw.precision_guarantee()
@@ -212,6 +226,10 @@ impl<TIn: FloatElement> DynamicRangeQuantizePlan<TIn> {
     /// Per tensor: a few bytes for the running absmax; per token: 0.
     pub fn workspace_size(&self) -> usize {
         self.raw.workspace_size()
+    }
+    /// Device bytes a run with `m` rows needs (`workspace_size` covers every M of the descriptor's bucket).
+    pub fn workspace_size_for_m(&self, m: i64) -> Result<usize> {
+        self.raw.workspace_size_for_m(m)
     }
     pub fn precision_guarantee(&self) -> PrecisionGuarantee {
         self.raw.precision_guarantee()

@@ -310,6 +310,7 @@ extern "C" {
     pub fn qjit_plan_retain(plan: *mut qjit_plan) -> *mut qjit_plan;
     pub fn qjit_plan_get_kind(plan: *const qjit_plan) -> qjit_plan_kind;
     pub fn qjit_plan_workspace_size(plan: *const qjit_plan, out_bytes: *mut usize) -> qjit_status;
+    pub fn qjit_plan_workspace_size_for_m(plan: *const qjit_plan, m: i64, out_bytes: *mut usize) -> qjit_status;
     pub fn qjit_plan_precision_guarantee(plan: *const qjit_plan, out: *mut qjit_precision_guarantee) -> qjit_status;
     pub fn qjit_plan_describe(plan: *const qjit_plan, buf: *mut c_char, capacity: usize) -> usize;
 
