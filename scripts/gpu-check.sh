@@ -2,8 +2,11 @@
 # Every GPU step in one call (for the lent GPU machine, run from the repository root with the release build carried
 # in build/release): GPU tests, the demo, then the benchmarks; logs under $OUT, a short table last.
 # Usage: scripts/gpu-check.sh [STEPS] [gtest filter] [benchmark filter]
-#   STEPS: comma-separated from tests, tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench), profile (ncu), bench,
+#   STEPS: comma-separated from tests, bindings (the install consumers, the Python wheel with torch/CuPy, the Rust
+#   crate), tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench), profile (ncu), bench,
 #   or all (default; profile is never part of all)
+# Builds come from QJIT_BUILD (default build/release); scripts/gpu-stage.sh fills .device/ with a small set
+# (QJIT_BUILD=.device/build/release) that also holds what the bindings step needs.
 set -uo pipefail
 what=${1:-all}
 filter=${2:-*}
@@ -11,7 +14,8 @@ bench_filter=${3:-.}
 OUT=${OUT:-/tmp/qjit-out}
 mkdir -p "$OUT"
 export QJIT_CACHE_DIR=${QJIT_CACHE_DIR:-/tmp/qjit-cache}
-B=build/release
+B=${QJIT_BUILD:-build/release}
+STAGE=${QJIT_STAGE:-.device}
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 status=0
 want() { { [ "$what" = all ] && [ "$1" != profile ]; } || [[ ",$what," == *",$1,"* ]]; }
@@ -26,6 +30,25 @@ if want tests; then
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   echo "== demo"
   timeout 60 $B/tools/qjit demo 2>&1 | tee "$OUT/demo.log" | tail -12
+fi
+if want bindings; then
+  echo "== install consumers: a C and a C++ engine built here against the staged install prefix (find_package)"
+  rm -rf /tmp/consumer && cmake -S tests/install/consumer -B /tmp/consumer $(command -v ninja >/dev/null && echo -G Ninja) -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$PWD/$STAGE/prefix" > "$OUT/consumer.log" 2>&1 && cmake --build /tmp/consumer >> "$OUT/consumer.log" 2>&1 \
+    || { status=1; tail -20 "$OUT/consumer.log"; }
+  for c in consumer_c consumer_cpp; do
+    timeout 120 /tmp/consumer/$c 2>&1 | tee "$OUT/$c.log" | tail -3; [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  done
+  echo "== Python: the staged wheel in a venv over the system torch/CuPy, pytest (GPU tests included)"
+  PYTHONUNBUFFERED=1 QJIT_WHEEL=$(ls $STAGE/whl/qjit-*.whl) QJIT_PY_SYSTEM_SITE=1 timeout 300 bash scripts/test-python.sh \
+    2>&1 | tee "$OUT/python.log" | grep -E "passed|failed|FAILED|Error|SKIPPED" | tail -15
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  echo "== Rust: the crate's CPU and GPU test binaries (built by scripts/test-rust.sh --gpu-bundle)"
+  for t in cpu gpu; do
+    LD_LIBRARY_PATH="$PWD/$STAGE/rust/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout 200 $STAGE/rust/$t --nocapture \
+      --test-threads=1 2>&1 | tee "$OUT/rust-$t.log" | grep -E "test result|panicked|worst|skipped" | tail -8
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  done
 fi
 if want tune; then
   echo "== qjit tune: one layer (4096x4096) over 8 M buckets, QuantizedLinear kernels"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Stages what scripts/gpu-check.sh runs on the lent GPU machine into .device/ (git-ignored; name it in `carry`),
+# small enough for the 64 MiB the device tool carries: the release GPU test binary and the qjit command (both link
+# qjit statically), an install prefix of libqjit.so + headers (the install consumers are built there against it),
+# the Python wheel, and the Rust crate's test binaries (stripped) with libqjit.so beside them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=build/release
+S=.device
+rm -rf "$S"
+mkdir -p "$S/build/release/tests" "$S/build/release/tools" "$S/rust/lib" "$S/whl"
+cmake --build --preset release >/dev/null
+cp $B/tests/qjit_gpu_tests "$S/build/release/tests/"
+cp $B/tools/qjit "$S/build/release/tools/"
+strip "$S/build/release/tests/qjit_gpu_tests" "$S/build/release/tools/qjit"
+cmake --install $B --prefix "$S/prefix" >/dev/null
+QJIT_LIBRARY=$PWD/$B/libqjit.so python3 -m pip wheel -q --no-deps -w "$S/whl" ./python >/dev/null  # isolated: pip brings setuptools
+bash scripts/test-rust.sh --gpu-bundle >/dev/null
+for t in gpu cpu; do cp build/rust/gpu/$t "$S/rust/$t"; strip "$S/rust/$t"; done
+cp -L $B/libqjit.so "$S/rust/lib/libqjit.so.0"
+du -sh "$S"; find "$S" -type f | xargs ls -la | awk '{s+=$5} END {print s/1048576 " MiB in files"}'
