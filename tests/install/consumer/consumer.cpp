@@ -24,7 +24,7 @@ qjit::Status run_layer(CUstream stream, std::int64_t m, const qjit::bf16* x, con
   auto plan = QuantizedLinearPlan<bf16>::select(Stream(stream), QuantizedLinearDescriptor::make<bf16>(m, 4096, 4096, /*bias=*/true));
   if (!plan) return plan.error();                       // Status: code + message naming the field
   *ws_needed = plan->workspace_size();
-  if (ws == nullptr && *ws_needed > 0) return Status();  // the caller allocates, then calls again
+  if (x == nullptr) return Status();  // a sizing call: the caller allocates, then calls again
 
   QuantizedLinearPlan<bf16>::Args args;
   args.activation        = TensorRef<bf16, 2>::contiguous(x, {m, 4096});
