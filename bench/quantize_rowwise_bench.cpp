@@ -2,7 +2,8 @@
 // copy of the same bytes, for every distinct K of data/llm_linear_shapes.csv at M in {1, 16, 128, 2048, 8192}. The
 // pass reads 2*M*K bytes and writes M*K + 4*M; the copy reads and writes half of that total each with
 // cuMemcpyDtoDAsync, so "vs copy" compares bytes per second on the same traffic (issue 6's bar: >= 90%). Inputs
-// rotate through copies past the L2. Without a GPU every benchmark is skipped with the reason.
+// rotate through copies past the L2. The smoothed pass (x / smooth[k] first, issue 18) runs beside the plain one:
+// "smooth / plain" is their time ratio (the bar: no measurable cost). Without a GPU every benchmark is skipped.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -24,14 +25,17 @@
 namespace qjit {
 namespace {
 
+enum class Mode { Quantize, Smoothed, Copy };
+
 struct Row {
-  double quant_us = 0, copy_us = 0;
+  double quant_us = 0, smooth_us = 0, copy_us = 0;
   std::int64_t bytes = 0;
 };
 std::map<std::pair<std::int64_t, std::int64_t>, Row> g_rows;  // (K, M)
 
 
-void run_case(benchmark::State& state, bool copy, std::int64_t m, std::int64_t k) {
+void run_case(benchmark::State& state, Mode mode, std::int64_t m, std::int64_t k) {
+  const bool copy = mode == Mode::Copy;
   auto dev = runtime::current_device();
   if (!dev.has_value()) return state.SkipWithError(("no GPU: " + dev.error().to_string()).c_str());
   const std::size_t in_bytes = static_cast<std::size_t>(m * k * 2), out_bytes = static_cast<std::size_t>(m * k + 4 * m);
@@ -51,6 +55,12 @@ void run_case(benchmark::State& state, bool copy, std::int64_t m, std::int64_t k
   }
   auto out = runtime::DeviceMemory::allocate(std::max(out_bytes, in_bytes + out_bytes), "bench output");
   if (!out) return state.SkipWithError(out.error().to_string().c_str());
+  std::vector<float> smooth_host(static_cast<std::size_t>(k));
+  for (std::size_t i = 0; i < smooth_host.size(); ++i) smooth_host[i] = 0.25f + 0.125f * static_cast<float>(i % 29);
+  auto smooth = runtime::DeviceMemory::allocate(smooth_host.size() * 4, "bench smoothing vector");
+  if (!smooth) return state.SkipWithError(smooth.error().to_string().c_str());
+  if (Status s = smooth->upload(smooth_host.data(), smooth_host.size() * 4); !s.ok())
+    return state.SkipWithError(s.to_string().c_str());
   CUstream stream = nullptr;
   std::function<Status(int)> launch;
   std::optional<DynamicRangeQuantizePlan<bf16>> plan;
@@ -60,7 +70,9 @@ void run_case(benchmark::State& state, bool copy, std::int64_t m, std::int64_t k
     launch = [&, n](int call) { return out->copy_from(inputs[call % inputs.size()], n, stream); };
     state.SetLabel("cuMemcpyDtoDAsync");
   } else {
-    auto p = DynamicRangeQuantizePlan<bf16>::select(Stream(stream), DynamicRangeQuantizeDescriptor::make<bf16>(m, k));
+    auto desc = DynamicRangeQuantizeDescriptor::make<bf16>(m, k);
+    desc.has_smooth = mode == Mode::Smoothed;
+    auto p = DynamicRangeQuantizePlan<bf16>::select(Stream(stream), desc);
     if (!p) return state.SkipWithError(p.error().to_string().c_str());
     plan.emplace(std::move(*p));
     state.SetLabel(plan->describe());
@@ -70,6 +82,8 @@ void run_case(benchmark::State& state, bool copy, std::int64_t m, std::int64_t k
       a.output = TensorMut<std::int8_t, 2>::contiguous(static_cast<std::int8_t*>(out->get()), {m, k});
       a.scale = TensorMut<float, 1>::contiguous(
           reinterpret_cast<float*>(static_cast<std::int8_t*>(out->get()) + m * k), {m});
+      if (mode == Mode::Smoothed)
+        a.smooth_scale = TensorRef<float, 1>::contiguous(static_cast<const float*>(smooth->get()), {k});
       return plan->run(Stream(stream), Workspace{}, a);
     };
   }
@@ -84,7 +98,7 @@ void run_case(benchmark::State& state, bool copy, std::int64_t m, std::int64_t k
   state.counters["GBps"] = bytes / (median * 1e-6) / 1e9;
   Row& row = g_rows[{k, m}];
   row.bytes = static_cast<std::int64_t>(bytes);
-  (copy ? row.copy_us : row.quant_us) = median;
+  (mode == Mode::Copy ? row.copy_us : mode == Mode::Smoothed ? row.smooth_us : row.quant_us) = median;
 }
 
 void register_all() {
@@ -97,10 +111,12 @@ void register_all() {
   for (const auto& s : *shapes) ks.insert(s.k);
   for (std::int64_t k : ks)
     for (std::int64_t m : {1, 16, 128, 2048, 8192})
-      for (bool copy : {false, true}) {
-        const std::string name = std::string(copy ? "copy" : "quantize_rowwise_bf16") + "/K=" + std::to_string(k) +
-                                 "/M=" + std::to_string(m);
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_case(st, copy, m, k); })
+      for (Mode mode : {Mode::Quantize, Mode::Smoothed, Mode::Copy}) {
+        const char* what = mode == Mode::Copy       ? "copy"
+                           : mode == Mode::Smoothed ? "quantize_rowwise_bf16_smooth"
+                                                    : "quantize_rowwise_bf16";
+        const std::string name = std::string(what) + "/K=" + std::to_string(k) + "/M=" + std::to_string(m);
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_case(st, mode, m, k); })
             ->UseManualTime()
             ->Iterations(3)
             ->Unit(benchmark::kMicrosecond);
@@ -109,12 +125,14 @@ void register_all() {
 
 void print_table() {
   if (g_rows.empty()) return;
-  std::printf("\n| K | M | quantize us | copy us | quantize GB/s | vs copy |\n|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("\n| K | M | quantize us | smoothed us | copy us | quantize GB/s | vs copy | smooth / plain |\n"
+              "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& [key, r] : g_rows) {
     if (r.quant_us <= 0 || r.copy_us <= 0) continue;
-    std::printf("| %lld | %lld | %.2f | %.2f | %.0f | %.2f |\n", static_cast<long long>(key.first),
-                static_cast<long long>(key.second), r.quant_us, r.copy_us, r.bytes / (r.quant_us * 1e-6) / 1e9,
-                r.copy_us / r.quant_us);
+    std::printf("| %lld | %lld | %.2f | %.2f | %.2f | %.0f | %.2f | %.3f |\n", static_cast<long long>(key.first),
+                static_cast<long long>(key.second), r.quant_us, r.smooth_us, r.copy_us,
+                r.bytes / (r.quant_us * 1e-6) / 1e9, r.copy_us / r.quant_us,
+                r.smooth_us > 0 ? r.smooth_us / r.quant_us : 0.0);
   }
 }
 

@@ -53,6 +53,7 @@ std::string KernelSpec::to_string() const {
     s += has_bias ? " bias" : " nobias";
     s += per_token_scale ? " per_token" : " per_tensor";
   }
+  if (smooth) s += " smooth";
   return s + " " + arch_option(arch);
 }
 

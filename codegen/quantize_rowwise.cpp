@@ -85,8 +85,8 @@ Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
   Source src;
   src.threads = cfg.block_m * cfg.block_n;
   src.dynamic_smem_bytes = 0;
-  src.entry = llvm::formatv("qjit_{0}_{1}_k{2}_r{3}_t{4}", kernel_op_name(spec.op), element_name(spec.in_element),
-                            spec.k, cfg.block_m, cfg.block_n);
+  src.entry = llvm::formatv("qjit_{0}_{1}_k{2}_r{3}_t{4}{5}", kernel_op_name(spec.op), element_name(spec.in_element),
+                            spec.k, cfg.block_m, cfg.block_n, spec.smooth ? "_smooth" : "");
   src.text.reserve(common.size() + body.size() + 512);
   src.text.append(common).append("\n").append(body).append("\n");
   src.text += llvm::formatv(
@@ -99,9 +99,10 @@ Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
       "  asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");\n"
       "  asm volatile(\"griddepcontrol.launch_dependents;\" ::: \"memory\");\n"
       "#endif\n"
-      "  qjitk::QuantizeRowwise<{2}, {3}, {4}, {5}, {6}>::run(p);\n"
+      "  qjitk::QuantizeRowwise<{2}, {3}, {4}, {5}, {6}, {7}>::run(p);\n"
       "}\n",
-      src.threads, src.entry, device_in_type(spec.in_element), spec.k, cfg.block_m, cfg.block_n, device_op(spec.op));
+      src.threads, src.entry, device_in_type(spec.in_element), spec.k, cfg.block_m, cfg.block_n, device_op(spec.op),
+      spec.smooth ? "true" : "false");
   return src;
 }
 
@@ -114,9 +115,9 @@ LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::i
 }
 
 bool quantize_takes_vector_path(const KernelSpec& spec, const void* x, std::int64_t ldx, const void* q,
-                                std::int64_t ldq) {
+                                std::int64_t ldq, const void* smooth) {
   const auto px = reinterpret_cast<std::uintptr_t>(x);
-  const auto pq = reinterpret_cast<std::uintptr_t>(q);
+  const auto pq = reinterpret_cast<std::uintptr_t>(q) | (spec.smooth ? reinterpret_cast<std::uintptr_t>(smooth) : 0);
   const auto row_bytes = ldx * static_cast<std::int64_t>(element_size(spec.in_element));
   return spec.k >= 16 && ((px | pq) & 15) == 0 && (row_bytes & 15) == 0 && (ldq & 15) == 0;
 }

@@ -23,7 +23,7 @@ Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg);
 LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m);
 // Mirrors the kernel's run-time test: true when rows take the 16-byte vector path.
 bool quantize_takes_vector_path(const KernelSpec& spec, const void* x, std::int64_t ldx, const void* q,
-                                std::int64_t ldq);
+                                std::int64_t ldq, const void* smooth = nullptr);
 // The per-tensor pair for one input type: {absmax spec, apply-scale spec} derived from a rowwise-shaped spec.
 KernelSpec quantize_spec(KernelOp op, ElementKind in, std::int64_t k, int m_bucket, int arch);
 

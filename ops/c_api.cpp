@@ -3,6 +3,7 @@
 // untyped plan cores, the cache store and the warm-up; nothing throws across it (every body runs under guarded()),
 // and a failure's message is kept per thread for qjit_last_error_*.
 #include <algorithm>
+#include <cstddef>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -72,15 +73,31 @@ std::size_t copy_out(const std::string& s, char* buf, std::size_t capacity) noex
   return s.size() + 1;
 }
 
+// The struct's first form: every field up to the first one marked "appended" in qjit_c.h. A caller compiled
+// against that form passes a smaller struct_size; the appended fields then read as 0 / absent (FIELD below).
+template <class T>
+constexpr std::size_t first_form_size() {
+  if constexpr (std::is_same_v<T, qjit_quantized_linear_desc>) return offsetof(qjit_quantized_linear_desc, has_smooth);
+  else if constexpr (std::is_same_v<T, qjit_dynamic_range_quantize_desc>)
+    return offsetof(qjit_dynamic_range_quantize_desc, has_smooth);
+  else if constexpr (std::is_same_v<T, qjit_linear_args>) return offsetof(qjit_linear_args, smooth_scale);
+  else if constexpr (std::is_same_v<T, qjit_quantize_args>) return offsetof(qjit_quantize_args, smooth_scale);
+  else return sizeof(T);
+}
+
 template <class T>
 Status check_struct(const T* p, const char* name, const char* type) {
   if (p == nullptr) return invalid(llvm::formatv("{0} must not be NULL", name).str());
-  if (p->struct_size < sizeof(T))
-    return invalid(llvm::formatv("{0}->struct_size must be >= {1} (sizeof({2}) in ABI {3}), got {4}", name, sizeof(T),
-                                 type, QJIT_ABI_VERSION, p->struct_size)
+  if (p->struct_size < first_form_size<T>())
+    return invalid(llvm::formatv("{0}->struct_size must be >= {1} (sizeof({2}) in ABI {3}), got {4}", name,
+                                 first_form_size<T>(), type, QJIT_ABI_VERSION, p->struct_size)
                        .str());
   return Status();
 }
+
+// An appended field's value, or its zero value when the caller's struct stops before it.
+#define QJIT_FIELD(p, T, f) \
+  ((p)->struct_size >= offsetof(T, f) + sizeof(((T*)nullptr)->f) ? (p)->f : decltype((p)->f){})
 
 Result<ElementKind> element_of(std::int32_t v, const char* field) {
   if (v < QJIT_F16 || v > QJIT_S32)
@@ -123,6 +140,7 @@ Result<QuantizedLinearDescriptor> descriptor_of(const qjit_quantized_linear_desc
   QJIT_ASSIGN_OR_RETURN(out.weight_element, element_of(d->weight_element, "descriptor.weight_element"));
   QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d->output_element, "descriptor.output_element"));
   out.has_bias = d->has_bias != 0;
+  out.has_smooth = QJIT_FIELD(d, qjit_quantized_linear_desc, has_smooth) != 0;
   return out;
 }
 
@@ -151,6 +169,7 @@ Result<DynamicRangeQuantizeDescriptor> descriptor_of(const qjit_dynamic_range_qu
                                  d->granularity)
                        .str());
   out.granularity = d->granularity == QJIT_PER_TOKEN ? QuantGranularity::PerToken : QuantGranularity::PerTensor;
+  out.has_smooth = QJIT_FIELD(d, qjit_dynamic_range_quantize_desc, has_smooth) != 0;
   return out;
 }
 
@@ -176,6 +195,7 @@ Result<detail::LinearCall> linear_call_of(const qjit_plan* p, const qjit_linear_
   QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
   QJIT_ASSIGN_OR_RETURN(c.act_q_scratch, matrix_of(a->act_q_scratch, "act_q_scratch"));
   QJIT_ASSIGN_OR_RETURN(c.act_scale_scratch, vector_of(a->act_scale_scratch, "act_scale_scratch"));
+  QJIT_ASSIGN_OR_RETURN(c.smooth_scale, vector_of(QJIT_FIELD(a, qjit_linear_args, smooth_scale), "smooth_scale"));
   if (sq && (!absent(a->act_q_scratch) || !absent(a->act_scale_scratch)))
     return invalid("act_q_scratch and act_scale_scratch must be absent for a smooth_quant_linear plan (its static "
                    "scale is folded into the GEMM)");
@@ -188,6 +208,7 @@ Result<detail::QuantizeCall> quantize_call_of(const qjit_quantize_args* a) {
   QJIT_ASSIGN_OR_RETURN(c.input, matrix_of(a->input, "input"));
   QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
   QJIT_ASSIGN_OR_RETURN(c.scale, vector_of(a->scale, "scale"));
+  QJIT_ASSIGN_OR_RETURN(c.smooth_scale, vector_of(QJIT_FIELD(a, qjit_quantize_args, smooth_scale), "smooth_scale"));
   return c;
 }
 

@@ -19,9 +19,9 @@ namespace qjit {
 namespace detail {
 
 std::string descriptor_text(const QuantizedLinearDescriptor& d) {
-  return llvm::formatv("quantized_linear m={0} n={1} k={2} act={3} weight={4} out={5}{6}", d.m, d.n, d.k,
+  return llvm::formatv("quantized_linear m={0} n={1} k={2} act={3} weight={4} out={5}{6}{7}", d.m, d.n, d.k,
                        element_name(d.activation_element), element_name(d.weight_element),
-                       element_name(d.output_element), d.has_bias ? " bias" : "")
+                       element_name(d.output_element), d.has_bias ? " bias" : "", d.has_smooth ? " smooth" : "")
       .str();
 }
 
@@ -39,6 +39,7 @@ class LinearCore {
   ElementKind act_element = ElementKind::S8;
   ElementKind out_element = ElementKind::F32;
   bool has_bias = false;
+  bool has_smooth = false;  // QuantizedLinear: the quantize pass divides by smooth_scale[k] first
   float act_scale = 1.0f;
   ops::KernelBinding quantize;  // QuantizedLinear only
   ops::KernelBinding gemm;
@@ -70,6 +71,7 @@ Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPrefer
   shape.activation = core.act_element;
   shape.output = core.out_element;
   shape.has_bias = core.has_bias;
+  shape.smooth = core.has_smooth;
   const ops::LinearKernelSpecs specs = ops::linear_kernel_specs(shape, ops::target_arch(device));
   if (specs.quantize) {
     QJIT_ASSIGN_OR_RETURN(core.quantize, ops::bind_kernel(*specs.quantize, pref, device));
@@ -89,6 +91,7 @@ std::string plan_key(const LinearCore& c, PlanPreference pref, const runtime::De
       .add(c.act_element)
       .add(c.out_element)
       .add(c.has_bias)
+      .add(c.has_smooth)
       .add(c.act_scale)
       .add(pref)
       .add(d.context)
@@ -112,6 +115,7 @@ Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&,
   core.act_element = d.activation_element;
   core.out_element = d.output_element;
   core.has_bias = d.has_bias;
+  core.has_smooth = d.has_smooth;
   const std::string key = plan_key(core, pref, device);
   auto made = linear_cache().get_or_create(key, [&] { return build_core(core, pref, device); });
   if (!made.has_value()) return made.error().with_context(descriptor_text(d));
@@ -157,6 +161,8 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
                                c.quantize.operand_align));
     QJIT_TRY(ops::check_matrix(a.act_q_scratch, "act_q_scratch", m, "M", c.k, "K", ElementKind::S8, align_a));
     QJIT_TRY(ops::check_vector(a.act_scale_scratch, "act_scale_scratch", m, "M", ElementKind::F32));
+    if (c.has_smooth) QJIT_TRY(ops::check_vector(a.smooth_scale, "smooth_scale", c.k, "K", ElementKind::F32));
+    else QJIT_TRY(ops::check_absent(a.smooth_scale, "smooth_scale", "the descriptor has has_smooth = false"));
   }
   QJIT_TRY(ops::check_matrix(a.weight, "weight_q", c.n, "N", c.k, "K", ElementKind::S8, align_a));
   QJIT_TRY(ops::check_vector(a.weight_scale, "weight_scale", c.n, "N", ElementKind::F32));
@@ -210,6 +216,7 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
     qp.ldq = a.act_q_scratch.row_stride;
     qp.scale = static_cast<float*>(const_cast<void*>(a.act_scale_scratch.data));
     qp.m = static_cast<std::int32_t>(m);
+    qp.smooth = c.has_smooth ? static_cast<const float*>(a.smooth_scale.data) : nullptr;
     QJIT_TRY(c.quantize.kernel->launch(ops::launch_dims(c.quantize, m), stream.handle(), &qp));
   }
   codegen::GemmS8Params p{};

@@ -14,6 +14,7 @@ LinearKernelSpecs linear_kernel_specs(const LinearShape& shape, int arch) {
     q.n = 0;
     q.m_bucket = codegen::m_bucket_of(shape.m);
     q.arch = arch;
+    q.smooth = shape.smooth;
     out.quantize = q;
   }
   codegen::KernelSpec& g = out.gemm;

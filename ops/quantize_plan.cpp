@@ -14,8 +14,10 @@ namespace qjit {
 namespace detail {
 
 std::string descriptor_text(const DynamicRangeQuantizeDescriptor& d) {
-  return llvm::formatv("dynamic_range_quantize m={0} k={1} in={2} {3}", d.m, d.k, element_name(d.input_element),
-                       d.granularity == QuantGranularity::PerToken ? "per-token" : "per-tensor")
+  return llvm::formatv("dynamic_range_quantize m={0} k={1} in={2} {3}{4}", d.m, d.k,
+                       element_name(d.input_element),
+                       d.granularity == QuantGranularity::PerToken ? "per-token" : "per-tensor",
+                       d.has_smooth ? " smooth" : "")
       .str();
 }
 
@@ -24,6 +26,7 @@ class QuantizeCore {
   std::int64_t m_hint = 0, k = 0;
   ElementKind in_element = ElementKind::F32;
   QuantGranularity granularity = QuantGranularity::PerToken;
+  bool has_smooth = false;
   ops::KernelBinding main;     // rowwise quantize, or per-tensor pass 2 (apply scale)
   ops::KernelBinding absmax;   // per-tensor pass 1
   std::string description;
@@ -41,6 +44,7 @@ codegen::KernelSpec quantize_spec(codegen::KernelOp op, const QuantizeCore& c, i
   s.k = c.k;
   s.m_bucket = codegen::m_bucket_of(c.m_hint);
   s.arch = arch;
+  s.smooth = c.has_smooth;
   return s;
 }
 
@@ -59,6 +63,7 @@ Result<std::shared_ptr<const QuantizeCore>> select_quantize(const Stream&, const
                               .add(d.k)
                               .add(d.input_element)
                               .add(d.granularity)
+                              .add(d.has_smooth)
                               .add(pref)
                               .add(device.context)
                               .take();
@@ -68,6 +73,7 @@ Result<std::shared_ptr<const QuantizeCore>> select_quantize(const Stream&, const
     c.k = d.k;
     c.in_element = d.input_element;
     c.granularity = d.granularity;
+    c.has_smooth = d.has_smooth;
     const int arch = ops::target_arch(device);
     if (d.granularity == QuantGranularity::PerToken) {
       QJIT_ASSIGN_OR_RETURN(c.main, ops::bind_kernel(quantize_spec(codegen::KernelOp::QuantizeRowwise, c, arch), pref,
@@ -93,6 +99,8 @@ Status can_implement(const QuantizeCore& c, const QuantizeCall& a) {
   const std::int64_t scales = c.granularity == QuantGranularity::PerToken ? m : 1;
   QJIT_TRY(ops::check_vector(a.scale, "scale", scales,
                              c.granularity == QuantGranularity::PerToken ? "M" : "1 (per tensor)", ElementKind::F32));
+  if (c.has_smooth) QJIT_TRY(ops::check_vector(a.smooth_scale, "smooth_scale", c.k, "K", ElementKind::F32));
+  else QJIT_TRY(ops::check_absent(a.smooth_scale, "smooth_scale", "the descriptor has has_smooth = false"));
   return Status();
 }
 
@@ -120,6 +128,7 @@ Status run(const QuantizeCore& c, const Stream& stream, Workspace ws, const Quan
   p.ldq = a.output.row_stride;
   p.scale = static_cast<float*>(const_cast<void*>(a.scale.data));
   p.m = static_cast<std::int32_t>(m);
+  p.smooth = c.has_smooth ? static_cast<const float*>(a.smooth_scale.data) : nullptr;
   if (c.granularity == QuantGranularity::PerTensor) {
     if (ws.data == nullptr || ws.bytes < 4)
       return Status(StatusCode::InvalidArgument,

@@ -6,6 +6,8 @@
 // reciprocal multiply; an all-zero row gets scale 0 and q = 0. A CTA handles kRows rows with kTpr threads each.
 // The vector path (16 elements per chunk: 16-byte loads, one 16-byte store of q) is chosen at run time when x, q
 // and both row strides allow it; otherwise a scalar path handles any K and any alignment.
+// kSmooth: every element is first divided by smooth[k] (SmoothQuant's per-channel migration applied to the
+// activation, v = x / s, IEEE div.rn), and v is what the absmax and the quantization see.
 
 namespace qjitk {
 
@@ -75,6 +77,20 @@ struct ChunkLoad<double> {
   }
 };
 
+// v[j] /= smooth[j] for one chunk (smooth 16-byte aligned) when kSmooth.
+template <bool kSmooth>
+__device__ __forceinline__ void smooth_chunk(float (&v)[16], const float* smooth) {
+  if (!kSmooth) return;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const V4 w = ld_global_v4((const u8*)smooth + 16 * i);
+    v[4 * i] = div_rn(v[4 * i], bits_to_f32(w.x));
+    v[4 * i + 1] = div_rn(v[4 * i + 1], bits_to_f32(w.y));
+    v[4 * i + 2] = div_rn(v[4 * i + 2], bits_to_f32(w.z));
+    v[4 * i + 3] = div_rn(v[4 * i + 3], bits_to_f32(w.w));
+  }
+}
+
 __device__ __forceinline__ i32 quantize_one(float x, float scale) {
   return scale == 0.0f ? 0 : f32_to_s8_sat(div_rn(x, scale));
 }
@@ -119,7 +135,7 @@ __device__ __forceinline__ u32 pack_low_bytes(u32 a, u32 b, u32 c, u32 d) {
   return r;
 }
 
-template <class InT, int kK, int kRows, int kTpr, int kOp>
+template <class InT, int kK, int kRows, int kTpr, int kOp, bool kSmooth = false>
 struct QuantizeRowwise {
   static constexpr int kThreads = kRows * kTpr;
   static constexpr int kChunks = kK / 16;                            // whole 16-element chunks per row
@@ -150,6 +166,12 @@ struct QuantizeRowwise {
     return v;
   }
 
+  // Element k of a row, widened to f32 (and smoothed).
+  static __device__ __forceinline__ float element(const u8* x, int k, const QuantizeParams& p) {
+    const float v = to_f32(((const InT*)x)[k]);
+    return kSmooth ? div_rn(v, p.smooth[k]) : v;
+  }
+
   static __device__ __forceinline__ void run(const QuantizeParams& p) {
     __shared__ float red[kRows * kWarpsPerRow];
     const int tid = (int)threadIdx.x;
@@ -159,8 +181,8 @@ struct QuantizeRowwise {
     const u8* x = (const u8*)p.x + (row_ok ? row : 0) * p.ldx * (i64)sizeof(InT);
     i8* q = p.q + (row_ok ? row : 0) * p.ldq;
     // NOTE: a 16-element chunk is 16 * sizeof(InT) bytes of x and 16 bytes of q; both row starts must be 16-aligned.
-    const bool vec = kChunks > 0 && (((u64)p.x | (u64)p.q) & 15) == 0 && ((p.ldx * (i64)sizeof(InT)) & 15) == 0 &&
-                     (p.ldq & 15) == 0;
+    const bool vec = kChunks > 0 && (((u64)p.x | (u64)p.q | (kSmooth ? (u64)p.smooth : 0)) & 15) == 0 &&
+                     ((p.ldx * (i64)sizeof(InT)) & 15) == 0 && (p.ldq & 15) == 0;
     const int vec_elems = vec ? kChunks * 16 : 0;  // elements the vector path covers; the scalar path does the rest
 
     float cache[kCache ? kChunksPerThread : 1][16];
@@ -173,6 +195,7 @@ struct QuantizeRowwise {
           if (c < kChunks) {
             float v[16];
             ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
+            smooth_chunk<kSmooth>(v, p.smooth + c * 16);
 #pragma unroll
             for (int j = 0; j < 16; ++j) {
               amax = max_f32(amax, abs_f32(v[j]));
@@ -181,7 +204,7 @@ struct QuantizeRowwise {
           }
         }
       }
-      for (int k = vec_elems + lt; k < kK; k += kTpr) amax = max_f32(amax, abs_f32(to_f32(((const InT*)x)[k])));
+      for (int k = vec_elems + lt; k < kK; k += kTpr) amax = max_f32(amax, abs_f32(element(x, k, p)));
     }
 
     float scale;
@@ -211,6 +234,7 @@ struct QuantizeRowwise {
             for (int j = 0; j < 16; ++j) v[j] = cache[kCache ? i : 0][j];
           } else {
             ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
+            smooth_chunk<kSmooth>(v, p.smooth + c * 16);
           }
           u32 w[4] = {0u, 0u, 0u, 0u};
           if (rq.fast) {
@@ -231,7 +255,7 @@ struct QuantizeRowwise {
         }
       }
     }
-    for (int k = vec_elems + lt; k < kK; k += kTpr) q[k] = (i8)quantize_one(to_f32(((const InT*)x)[k]), scale);
+    for (int k = vec_elems + lt; k < kK; k += kTpr) q[k] = (i8)quantize_one(element(x, k, p), scale);
   }
 };
 

@@ -21,15 +21,16 @@ struct DynamicRangeQuantizeDescriptor {
   std::int64_t k = 0;  // features, baked into the kernel
   ElementKind input_element = ElementKind::F32;
   QuantGranularity granularity = QuantGranularity::PerToken;
+  bool has_smooth = false;  // divide x[m, k] by smooth_scale[k] (f32, IEEE division) first; see linear.h
 
   template <FloatElement TIn>
   static DynamicRangeQuantizeDescriptor make(std::int64_t m, std::int64_t k,
                                              QuantGranularity g = QuantGranularity::PerToken) {
-    return {m, k, kind_of<TIn>, g};
+    return {m, k, kind_of<TIn>, g, false};
   }
   qjit_dynamic_range_quantize_desc to_c() const {
     return {sizeof(qjit_dynamic_range_quantize_desc), m, k, static_cast<std::int32_t>(input_element),
-            granularity == QuantGranularity::PerToken ? QJIT_PER_TOKEN : QJIT_PER_TENSOR};
+            granularity == QuantGranularity::PerToken ? QJIT_PER_TOKEN : QJIT_PER_TENSOR, has_smooth ? 1 : 0};
   }
   std::string to_string() const {
     const auto c = to_c();
@@ -43,6 +44,7 @@ struct DynamicRangeQuantizeArgs {
   TensorRef<TIn, 2> input;            // [M, K], row stride >= K
   TensorMut<std::int8_t, 2> output;   // [M, K], row stride >= K
   TensorMut<float, 1> scale;          // [M] per token, [1] per tensor
+  TensorRef<float, 1> smooth_scale;   // [K] when the descriptor has_smooth, else empty
 };
 
 template <FloatElement TIn>
@@ -78,7 +80,8 @@ class DynamicRangeQuantizePlan {
  private:
   explicit DynamicRangeQuantizePlan(detail::PlanHandle p) : plan_(std::move(p)) {}
   static qjit_quantize_args call(const Args& a) {
-    return {sizeof(qjit_quantize_args), detail::to_c(a.input), detail::to_c(a.output), detail::to_c(a.scale)};
+    return {sizeof(qjit_quantize_args), detail::to_c(a.input), detail::to_c(a.output), detail::to_c(a.scale),
+            detail::to_c(a.smooth_scale)};
   }
   detail::PlanHandle plan_;
 };

@@ -30,14 +30,22 @@ struct QuantizedLinearDescriptor {
   ElementKind weight_element = ElementKind::S8;
   ElementKind output_element = ElementKind::F32;
   bool has_bias = false;
+  // SmoothQuant for any linear: the quantize pass divides x[m, k] by smooth_scale[k] (f32, IEEE division) before
+  // quantizing, so the weight given must be the smoothed one, W · diag(smooth_scale) (what `qjit quantize` writes
+  // with <module>.smooth_scale). Costs nothing measurable: the pass is memory-bound.
+  bool has_smooth = false;
 
   template <FloatElement TIn>
   static QuantizedLinearDescriptor make(std::int64_t m, std::int64_t n, std::int64_t k, bool has_bias = false) {
     return {m, n, k, kind_of<TIn>, ElementKind::S8, kind_of<TIn>, has_bias};
   }
   qjit_quantized_linear_desc to_c() const {
-    return {sizeof(qjit_quantized_linear_desc), m, n, k, static_cast<std::int32_t>(activation_element),
-            static_cast<std::int32_t>(weight_element), static_cast<std::int32_t>(output_element), has_bias ? 1 : 0};
+    return {sizeof(qjit_quantized_linear_desc),       m,
+            n,
+            k,
+            static_cast<std::int32_t>(activation_element), static_cast<std::int32_t>(weight_element),
+            static_cast<std::int32_t>(output_element),     has_bias ? 1 : 0,
+            has_smooth ? 1 : 0};
   }
   std::string to_string() const {
     const auto c = to_c();
@@ -77,6 +85,7 @@ struct QuantizedLinearArgs {
   TensorMut<TIn, 2> output;                // [M, N], row stride >= N
   TensorMut<std::int8_t, 2> act_q_scratch; // [M, K] caller-owned, reused across launches
   TensorMut<float, 1> act_scale_scratch;   // [M] caller-owned: the per-token scales after run()
+  TensorRef<float, 1> smooth_scale;        // [K] when the descriptor has_smooth, else empty
 };
 
 template <FloatElement TIn, class TWQ = std::int8_t>
@@ -128,8 +137,9 @@ class QuantizedLinearPlan {
   explicit QuantizedLinearPlan(detail::PlanHandle p) : plan_(std::move(p)) {}
   static qjit_linear_args call(const Args& a) {
     using detail::to_c;
-    return {sizeof(qjit_linear_args), to_c(a.activation), to_c(a.weight_q), to_c(a.weight_scale), to_c(a.bias),
-            to_c(a.output),           to_c(a.act_q_scratch), to_c(a.act_scale_scratch)};
+    return {sizeof(qjit_linear_args), to_c(a.activation),    to_c(a.weight_q),          to_c(a.weight_scale),
+            to_c(a.bias),             to_c(a.output),        to_c(a.act_q_scratch),     to_c(a.act_scale_scratch),
+            to_c(a.smooth_scale)};
   }
   detail::PlanHandle plan_;
 };
@@ -164,7 +174,7 @@ class SmoothQuantLinearPlan {
   static qjit_linear_args call(const Args& a) {
     using detail::to_c;
     return {sizeof(qjit_linear_args), to_c(a.act_q), to_c(a.weight_q), to_c(a.weight_scale), to_c(a.bias),
-            to_c(a.output),           {},            {}};
+            to_c(a.output),           {},            {},                {}};
   }
   detail::PlanHandle plan_;
 };

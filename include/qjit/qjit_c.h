@@ -7,8 +7,9 @@
  *    gives, e.g. "activation.shape must be [M=16, K=256], got [16, 257]") is kept per thread until that thread's
  *    next failing qjit call: qjit_last_error_message() / qjit_last_error_copy().
  *  - Structs a caller passes in start with `struct_size` (set it to sizeof the struct you were compiled with):
- *    later versions append fields, and a library older or newer than the caller reads only what both know.
- *    A struct_size smaller than the first version's is refused as InvalidArgument.
+ *    later versions append fields, and a library older or newer than the caller reads only what both know:
+ *    a field past the caller's struct_size reads as 0 / absent. A struct_size smaller than the struct's first
+ *    form (the fields up to the first one marked "appended") is refused as InvalidArgument.
  *  - Plans are opaque, immutable after select and safe to run from several threads at once; release them with
  *    qjit_plan_release (a plan's kernels stay loaded in the library's cache for other plans).
  *  - Device pointers and streams are the caller's: qjit never allocates, frees or synchronises them.
@@ -114,6 +115,9 @@ typedef struct qjit_quantized_linear_desc {
   int32_t weight_element;     /* QJIT_S8 */
   int32_t output_element;
   int32_t has_bias;
+  /* Appended in 0.1.0 (a struct_size without it reads as 0): the quantize pass divides x by the linear args'
+   * smooth_scale [K] first, so weight must be W * diag(smooth_scale) (`qjit quantize` writes both). */
+  int32_t has_smooth;
 } qjit_quantized_linear_desc;
 
 typedef struct qjit_smooth_quant_linear_desc {
@@ -131,6 +135,7 @@ typedef struct qjit_dynamic_range_quantize_desc {
   int64_t m, k;
   int32_t input_element; /* f16, bf16, f32 or f64 */
   int32_t granularity;   /* qjit_granularity */
+  int32_t has_smooth;    /* appended (absent = 0): divide x by the args' smooth_scale [K] before quantizing */
 } qjit_dynamic_range_quantize_desc;
 
 /* The descriptor as the C++ API prints it ("quantized_linear m=16 n=4096 k=4096 act=bf16 ..."). */
@@ -155,6 +160,7 @@ typedef struct qjit_linear_args {
   qjit_tensor output;       /* [M, N] */
   qjit_tensor act_q_scratch;
   qjit_tensor act_scale_scratch;
+  qjit_tensor smooth_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
 } qjit_linear_args;
 
 typedef struct qjit_quantize_args {
@@ -162,6 +168,7 @@ typedef struct qjit_quantize_args {
   qjit_tensor input;    /* [M, K] FP */
   qjit_tensor output;   /* [M, K] s8 */
   qjit_tensor scale;    /* [M] f32 per token, [1] per tensor */
+  qjit_tensor smooth_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
 } qjit_quantize_args;
 
 typedef struct qjit_precision_guarantee {

@@ -79,7 +79,7 @@ class Tensor(ctypes.Structure):
 class QuantizedLinearDesc(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("m", c_int64), ("n", c_int64), ("k", c_int64),
                 ("activation_element", c_int32), ("weight_element", c_int32), ("output_element", c_int32),
-                ("has_bias", c_int32)]
+                ("has_bias", c_int32), ("has_smooth", c_int32)]
 
 
 class SmoothQuantLinearDesc(ctypes.Structure):
@@ -90,16 +90,18 @@ class SmoothQuantLinearDesc(ctypes.Structure):
 
 class DynamicRangeQuantizeDesc(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("m", c_int64), ("k", c_int64), ("input_element", c_int32),
-                ("granularity", c_int32)]
+                ("granularity", c_int32), ("has_smooth", c_int32)]
 
 
 class LinearArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("activation", Tensor), ("weight", Tensor), ("weight_scale", Tensor),
-                ("bias", Tensor), ("output", Tensor), ("act_q_scratch", Tensor), ("act_scale_scratch", Tensor)]
+                ("bias", Tensor), ("output", Tensor), ("act_q_scratch", Tensor), ("act_scale_scratch", Tensor),
+                ("smooth_scale", Tensor)]
 
 
 class QuantizeArgs(ctypes.Structure):
-    _fields_ = [("struct_size", c_uint32), ("input", Tensor), ("output", Tensor), ("scale", Tensor)]
+    _fields_ = [("struct_size", c_uint32), ("input", Tensor), ("output", Tensor), ("scale", Tensor),
+                ("smooth_scale", Tensor)]
 
 
 class PrecisionGuarantee(ctypes.Structure):

@@ -24,8 +24,8 @@ def test_abi_and_library_versions():
 
 # sizeof and a few offsets of each struct as gcc lays out qjit_c.h on x86-64 (checked with offsetof).
 SIZES = {
-    _capi.Tensor: 80, _capi.QuantizedLinearDesc: 48, _capi.SmoothQuantLinearDesc: 56,
-    _capi.DynamicRangeQuantizeDesc: 32, _capi.LinearArgs: 568, _capi.QuantizeArgs: 248,
+    _capi.Tensor: 80, _capi.QuantizedLinearDesc: 56, _capi.SmoothQuantLinearDesc: 56,
+    _capi.DynamicRangeQuantizeDesc: 40, _capi.LinearArgs: 648, _capi.QuantizeArgs: 328,
     _capi.PrecisionGuarantee: 32, _capi.CacheLocation: 40, _capi.CacheStoreInfo: 48, _capi.CacheStats: 48,
     _capi.CacheEntryInfo: 112, _capi.CachePruneReport: 48, _capi.WarmupRequest: 88, _capi.WarmupReport: 64,
 }
@@ -45,7 +45,7 @@ def test_struct_offsets():
 
 def test_new_sets_struct_size():
     d = _capi.new(_capi.QuantizedLinearDesc, m=3)
-    assert d.struct_size == 48 and d.m == 3 and d.n == 0
+    assert d.struct_size == 56 and d.m == 3 and d.n == 0
 
 
 def test_every_function_is_declared():

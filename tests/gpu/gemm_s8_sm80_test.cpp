@@ -41,6 +41,19 @@ TEST(LinearGpuTest, APlanRunsEveryMOfItsBucketAndBeyondWithTheWorkspaceItReports
     }
 }
 
+// SmoothQuant for any linear: the quantize pass divides by the smoothing vector; act_q and the scales match the
+// reference bit for bit and the output is within the guarantee, on aligned and odd K, decode and prefill M.
+TEST(LinearGpuTest, QuantizedLinearWithASmoothingVector) {
+  QJIT_REQUIRE_GPU();
+  for (std::int64_t m : {std::int64_t{1}, std::int64_t{16}, std::int64_t{1000}})
+    for (std::int64_t k : {std::int64_t{4096}, std::int64_t{4100}}) {
+      LinearCase c{m, 1024, k, true};
+      c.smooth = true;
+      EXPECT_TRUE(check_quantized_linear<bf16>(c)) << c.to_string();
+      EXPECT_TRUE(check_quantized_linear<f16>(c)) << c.to_string();
+    }
+}
+
 TEST(LinearGpuTest, EveryOutputDtypeWithAndWithoutBias) {
   QJIT_REQUIRE_GPU();
   for (bool bias : {false, true})

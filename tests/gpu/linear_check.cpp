@@ -16,7 +16,7 @@ std::string LinearCase::to_string() const {
   return "M=" + std::to_string(m) + " N=" + std::to_string(n) + " K=" + std::to_string(k) + (bias ? " bias" : "") +
          (act_row_pad ? " lda=K+" + std::to_string(act_row_pad) : "") +
          (out_row_pad ? " ldc=N+" + std::to_string(out_row_pad) : "") +
-         (select_m ? " (plan selected for M=" + std::to_string(select_m) + ")" : "");
+         (select_m ? " (plan selected for M=" + std::to_string(select_m) + ")" : "") + (smooth ? " smooth" : "");
 }
 
 namespace {
@@ -116,7 +116,13 @@ template <class T>
                           d_out.fill_bytes(0xff), d_q.fill_bytes(0x7f), d_s.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
 
-  auto plan = QuantizedLinearPlan<T>::select(Stream(), QuantizedLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, c.bias), c.pref);
+  std::vector<float> smooth(static_cast<std::size_t>(c.k));
+  for (auto& v : smooth) v = std::exp2(random_floats(1, -3.0f, 3.0f, rng)[0]);
+  DeviceBuffer d_smooth(smooth.size() * 4);
+  if (Status s = d_smooth.upload(smooth); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
+  auto desc = QuantizedLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, c.bias);
+  desc.has_smooth = c.smooth;
+  auto plan = QuantizedLinearPlan<T>::select(Stream(), desc, c.pref);
   if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   typename QuantizedLinearPlan<T>::Args args;
   args.activation = TensorRef<T, 2>::strided(d_act.get<T>(), c.m, c.k, lda);
@@ -126,6 +132,7 @@ template <class T>
   args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);
   args.act_q_scratch = TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), c.m, c.k, lda);
   args.act_scale_scratch = TensorMut<float, 1>::contiguous(d_s.get<float>(), {c.m});
+  if (c.smooth) args.smooth_scale = TensorRef<float, 1>::contiguous(d_smooth.get<float>(), {c.k});
   if (Status s = plan->can_implement(args); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
   // workspace_size() covers every M of the descriptor's bucket; a run outside it asks workspace_size(M).
   const std::size_t ws_bytes = std::max(plan->workspace_size(), plan->workspace_size(c.m));
@@ -137,7 +144,12 @@ template <class T>
   // Quantized activation and scales: bit for bit.
   std::vector<std::int8_t> q_ref;
   std::vector<float> s_ref;
-  reference_quantize_rows(widen(act), c.m, c.k, lda, &q_ref, &s_ref);
+  auto act_d = widen(act);
+  if (c.smooth)  // v = RN_f32(f32(x) / s[k]): what the quantize pass quantizes
+    for (std::int64_t i = 0; i < c.m; ++i)
+      for (std::int64_t j = 0; j < c.k; ++j)
+        act_d[i * lda + j] = static_cast<float>(static_cast<float>(act_d[i * lda + j]) / smooth[j]);
+  reference_quantize_rows(act_d, c.m, c.k, lda, &q_ref, &s_ref);
   auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(c.m * lda));
   auto s = d_s.download_as<float>(static_cast<std::size_t>(c.m));
   auto out = d_out.download_as<T>(static_cast<std::size_t>(c.m * ldc));

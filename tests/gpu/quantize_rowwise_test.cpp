@@ -13,11 +13,14 @@
 namespace qjit::testing {
 namespace {
 
+// smooth: 0 = none; 1 = a smoothing vector s [K] (x / s[k] before quantizing); 2 = the same from a pointer that is
+// only 4-byte aligned, which forces the scalar path.
 template <class T>
-void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranularity g) {
+void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranularity g, int smooth = 0) {
   const std::uint64_t seed = fresh_seed();
   SCOPED_TRACE("M=" + std::to_string(m) + " K=" + std::to_string(k) + " pad=" + std::to_string(pad) +
-               (g == QuantGranularity::PerToken ? " per-token" : " per-tensor") + " seed=" + std::to_string(seed));
+               (g == QuantGranularity::PerToken ? " per-token" : " per-tensor") + " smooth=" + std::to_string(smooth) +
+               " seed=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
   const std::int64_t ld = k + pad;
   auto xf = random_activations(m, ld, rng);
@@ -29,11 +32,20 @@ void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranu
   QJIT_ASSERT_OK(d_x.upload(x));
   QJIT_ASSERT_OK(d_q.fill_bytes(0x55));
   QJIT_ASSERT_OK(d_s.fill_bytes(0xff));
-  auto plan = DynamicRangeQuantizePlan<T>::select(Stream(), DynamicRangeQuantizeDescriptor::make<T>(m, k, g));
+  // Smoothing factors as SmoothQuant makes them: spread over [1/8, 8], so x / s is rarely exact.
+  const auto sm = random_floats(static_cast<std::size_t>(k), -3.0f, 3.0f, rng);
+  std::vector<float> s_vec(static_cast<std::size_t>(k) + 1);
+  for (std::int64_t j = 0; j < k; ++j) s_vec[j + (smooth == 2 ? 1 : 0)] = std::exp2(sm[j]);
+  DeviceBuffer d_sm(s_vec.size() * 4);
+  QJIT_ASSERT_OK(d_sm.upload(s_vec));
+  auto desc = DynamicRangeQuantizeDescriptor::make<T>(m, k, g);
+  desc.has_smooth = smooth != 0;
+  auto plan = DynamicRangeQuantizePlan<T>::select(Stream(), desc);
   ASSERT_TRUE(plan.has_value()) << plan.error().to_string();
   DynamicRangeQuantizeArgs<T> args{TensorRef<T, 2>::strided(d_x.get<T>(), m, k, ld),
                                    TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), m, k, ld),
                                    TensorMut<float, 1>::contiguous(d_s.get<float>(), {n_scales})};
+  if (smooth != 0) args.smooth_scale = TensorRef<float, 1>::contiguous(d_sm.get<float>() + (smooth == 2 ? 1 : 0), {k});
   DeviceBuffer ws(plan->workspace_size());
   QJIT_ASSERT_OK(plan->run(Stream(), Workspace{ws.get(), plan->workspace_size()}, args));
   auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(m * ld));
@@ -42,7 +54,11 @@ void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranu
 
   std::vector<std::int8_t> q_ref;
   std::vector<float> s_ref;
-  const auto xd = widen(x);
+  auto xd = widen(x);
+  if (smooth != 0)  // v = RN_f32(f32(x) / s[k]): what the kernel quantizes
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < k; ++j)
+        xd[i * ld + j] = static_cast<float>(static_cast<float>(xd[i * ld + j]) / s_vec[j + (smooth == 2 ? 1 : 0)]);
   if (g == QuantGranularity::PerToken) {
     reference_quantize_rows(xd, m, k, ld, &q_ref, &s_ref);
   } else {
@@ -70,6 +86,19 @@ TEST(QuantizeGpuTest, PerTokenEveryInputDtype) {
       check_quantize<float>(m, k, 0, QuantGranularity::PerToken);
       check_quantize<double>(m, k, 0, QuantGranularity::PerToken);
     }
+}
+
+TEST(QuantizeGpuTest, SmoothedEveryInputDtypeBothGranularitiesVectorAndScalarPaths) {
+  QJIT_REQUIRE_GPU();
+  for (int smooth : {1, 2})
+    for (std::int64_t k : {17, 4096, 4100}) {
+      check_quantize<f16>(17, k, 0, QuantGranularity::PerToken, smooth);
+      check_quantize<bf16>(64, k, 8, QuantGranularity::PerToken, smooth);
+      check_quantize<float>(3, k, 0, QuantGranularity::PerToken, smooth);
+      check_quantize<double>(5, k, 0, QuantGranularity::PerToken, smooth);
+      check_quantize<bf16>(33, k, 0, QuantGranularity::PerTensor, smooth);
+    }
+  check_quantize<bf16>(2048, 14336, 0, QuantGranularity::PerToken, 1);
 }
 
 TEST(QuantizeGpuTest, PerTokenStridedRowsAndLargeK) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -71,6 +72,28 @@ TEST(CApi, SelectRefusesBadDescriptorsNamingTheField) {
   qjit_dynamic_range_quantize_desc q{sizeof q, 4, 64, QJIT_F32, 5};
   EXPECT_EQ(qjit_dynamic_range_quantize_plan_select(nullptr, &q, 0, &plan), QJIT_INVALID_ARGUMENT);
   EXPECT_NE(last_error().find("descriptor.granularity"), std::string::npos);
+}
+
+// A caller compiled against the first form of a struct (before has_smooth / smooth_scale were appended) passes a
+// smaller struct_size: accepted, the appended fields read as absent, and nothing past its struct_size is read.
+TEST(CApi, StructsOfTheFirstFormAreAcceptedAndAppendedFieldsReadAsZero) {
+  auto d = valid_ql();
+  d.struct_size = offsetof(qjit_quantized_linear_desc, has_smooth);
+  d.has_smooth = 1;  // past the struct_size: must be ignored
+  d.k = 0;            // so select fails in validation, before the driver
+  qjit_plan* plan = nullptr;
+  EXPECT_EQ(qjit_quantized_linear_plan_select(nullptr, &d, 0, &plan), QJIT_INVALID_ARGUMENT);
+  EXPECT_EQ(last_error(), "descriptor.k must be in [1, 2^31), got 0");  // not a struct_size complaint
+  d.k = 512;
+  char buf[128];
+  qjit_quantized_linear_desc_to_string(&d, buf, sizeof buf);
+  EXPECT_STREQ(buf, "quantized_linear m=16 n=256 k=512 act=bf16 weight=s8 out=bf16");  // no " smooth"
+  d.struct_size = sizeof d;
+  qjit_quantized_linear_desc_to_string(&d, buf, sizeof buf);
+  EXPECT_STREQ(buf, "quantized_linear m=16 n=256 k=512 act=bf16 weight=s8 out=bf16 smooth");
+  d.struct_size = offsetof(qjit_quantized_linear_desc, has_smooth) - 4;
+  EXPECT_EQ(qjit_quantized_linear_plan_select(nullptr, &d, 0, &plan), QJIT_INVALID_ARGUMENT);
+  EXPECT_NE(last_error().find("desc->struct_size must be >= 48"), std::string::npos) << last_error();
 }
 
 TEST(CApi, AValidDescriptorWithoutAGpuIsDriverUnavailable) {

@@ -128,6 +128,7 @@ std::string param_probe_source(std::size_t lda_offset_expected) {
   QJIT_PROBE_FIELD(q, QuantizeParams, scale, offsetof(QuantizeParams, scale))
   QJIT_PROBE_FIELD(q, QuantizeParams, absmax_bits, offsetof(QuantizeParams, absmax_bits))
   QJIT_PROBE_FIELD(q, QuantizeParams, m, offsetof(QuantizeParams, m))
+  QJIT_PROBE_FIELD(q, QuantizeParams, smooth, offsetof(QuantizeParams, smooth))
 #undef QJIT_PROBE_FIELD
   probe += "}\n";
   return probe;
@@ -234,6 +235,19 @@ TEST(CodegenNvrtcCompile, QuantizeEveryOpAndInputTypeSm90a) {
       TileConfig c{KernelFamily::Quantize, 2, 128, 1, 1, 1, 1, 1};
       expect_compiles(render_quantize(quantize_spec(op, in, 4096, 1, 90), c), 90);
     }
+}
+
+// The smoothed variants (x / smooth[k] before quantizing) of every op, input type and arch, odd K included.
+TEST(CodegenNvrtcCompile, SmoothedQuantizeEveryOpInputTypeAndArch) {
+  SKIP_WITHOUT_NVRTC();
+  for (int arch : {80, 89, 90})
+    for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale})
+      for (ElementKind in : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64}) {
+        KernelSpec s = quantize_spec(op, in, arch == 90 ? 4096 : 4100, 1, arch);
+        s.smooth = true;
+        TileConfig c{KernelFamily::Quantize, 2, 128, 1, 1, 1, 1, 1};
+        expect_compiles(render_quantize(s, c), arch);
+      }
 }
 
 TEST(CodegenNvrtcCompile, QuantizeShapesSm80AndSm89) {

@@ -32,7 +32,16 @@ TEST(CodegenQuantizeRowwise, RenderIsDeterministicWithUniqueEntries) {
   auto r = render_quantize(quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 4096, 1, 90), qcfg(2, 128));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->entry, "qjit_quantize_rowwise_bf16_k4096_r2_t128");
-  EXPECT_NE(r->text.find("QuantizeRowwise<qjitk::bf16, 4096, 2, 128, qjitk::kQuantizeRowwise>"), std::string::npos);
+  EXPECT_NE(r->text.find("QuantizeRowwise<qjitk::bf16, 4096, 2, 128, qjitk::kQuantizeRowwise, false>"),
+            std::string::npos);
+  // The smoothed variant is another kernel with another entry.
+  KernelSpec smooth = quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 4096, 1, 90);
+  smooth.smooth = true;
+  auto rs = render_quantize(smooth, qcfg(2, 128));
+  ASSERT_TRUE(rs.has_value());
+  EXPECT_EQ(rs->entry, "qjit_quantize_rowwise_bf16_k4096_r2_t128_smooth");
+  EXPECT_NE(rs->text.find("kQuantizeRowwise, true>"), std::string::npos);
+  EXPECT_EQ(smooth.to_string(), "quantize_rowwise bf16->s8 k=4096 m<=1 smooth sm_90a");
 }
 
 void expect_invalid(const KernelSpec& s, const TileConfig& c, const std::string& field) {

@@ -23,6 +23,9 @@ pub struct QuantizedLinearDescriptor {
     pub weight_element: ElementKind,
     pub output_element: ElementKind,
     pub has_bias: bool,
+    /// The quantize pass divides x by the args' `smooth_scale` [K] first (SmoothQuant for any linear); the weight
+    /// must then be `W * diag(smooth_scale)`, as `qjit quantize` writes it.
+    pub has_smooth: bool,
 }
 
 impl QuantizedLinearDescriptor {
@@ -36,11 +39,17 @@ impl QuantizedLinearDescriptor {
             weight_element: ElementKind::S8,
             output_element: TIn::KIND,
             has_bias: false,
+            has_smooth: false,
         }
     }
     /// The same descriptor with a `[N]` bias of the output element (or without one).
     pub fn with_bias(mut self, has_bias: bool) -> Self {
         self.has_bias = has_bias;
+        self
+    }
+    /// The same descriptor with (or without) a per-input-channel smoothing vector.
+    pub fn with_smooth(mut self, has_smooth: bool) -> Self {
+        self.has_smooth = has_smooth;
         self
     }
     pub(crate) fn to_sys(&self) -> sys::qjit_quantized_linear_desc {
@@ -53,6 +62,7 @@ impl QuantizedLinearDescriptor {
             weight_element: self.weight_element.to_raw(),
             output_element: self.output_element.to_raw(),
             has_bias: self.has_bias as i32,
+            has_smooth: self.has_smooth as i32,
         }
     }
 }
@@ -121,11 +131,18 @@ pub struct DynamicRangeQuantizeDescriptor {
     pub k: i64,
     pub input_element: ElementKind,
     pub granularity: QuantGranularity,
+    /// Divide x by the args' `smooth_scale` [K] before quantizing.
+    pub has_smooth: bool,
 }
 
 impl DynamicRangeQuantizeDescriptor {
     pub fn new<TIn: FloatElement>(m: i64, k: i64, granularity: QuantGranularity) -> Self {
-        DynamicRangeQuantizeDescriptor { m, k, input_element: TIn::KIND, granularity }
+        DynamicRangeQuantizeDescriptor { m, k, input_element: TIn::KIND, granularity, has_smooth: false }
+    }
+    /// The same descriptor with (or without) a per-input-channel smoothing vector.
+    pub fn with_smooth(mut self, has_smooth: bool) -> Self {
+        self.has_smooth = has_smooth;
+        self
     }
     pub(crate) fn to_sys(&self) -> sys::qjit_dynamic_range_quantize_desc {
         sys::qjit_dynamic_range_quantize_desc {
@@ -134,6 +151,7 @@ impl DynamicRangeQuantizeDescriptor {
             k: self.k,
             input_element: self.input_element.to_raw(),
             granularity: self.granularity.to_raw(),
+            has_smooth: self.has_smooth as i32,
         }
     }
 }

@@ -82,6 +82,8 @@ pub struct qjit_quantized_linear_desc {
     pub weight_element: i32,
     pub output_element: i32,
     pub has_bias: i32,
+    /// Appended: divide x by the args' `smooth_scale` [K] before quantizing.
+    pub has_smooth: i32,
 }
 
 #[repr(C)]
@@ -106,6 +108,8 @@ pub struct qjit_dynamic_range_quantize_desc {
     pub k: i64,
     pub input_element: i32,
     pub granularity: i32,
+    /// Appended: divide x by the args' `smooth_scale` [K] before quantizing.
+    pub has_smooth: i32,
 }
 
 #[repr(C)]
@@ -119,6 +123,8 @@ pub struct qjit_linear_args {
     pub output: qjit_tensor,
     pub act_q_scratch: qjit_tensor,
     pub act_scale_scratch: qjit_tensor,
+    /// Appended: [K] f32 when the descriptor has_smooth, else absent.
+    pub smooth_scale: qjit_tensor,
 }
 
 #[repr(C)]
@@ -128,6 +134,8 @@ pub struct qjit_quantize_args {
     pub input: qjit_tensor,
     pub output: qjit_tensor,
     pub scale: qjit_tensor,
+    /// Appended: [K] f32 when the descriptor has_smooth, else absent.
+    pub smooth_scale: qjit_tensor,
 }
 
 #[repr(C)]
@@ -376,11 +384,11 @@ pub fn layout_table() -> Vec<(String, usize)> {
         };
     }
     layout!(qjit_tensor { data, element, rank, shape, stride });
-    layout!(qjit_quantized_linear_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias });
+    layout!(qjit_quantized_linear_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias, has_smooth });
     layout!(qjit_smooth_quant_linear_desc { struct_size, m, n, k, act_scale, activation_element, weight_element, output_element, has_bias });
-    layout!(qjit_dynamic_range_quantize_desc { struct_size, m, k, input_element, granularity });
-    layout!(qjit_linear_args { struct_size, activation, weight, weight_scale, bias, output, act_q_scratch, act_scale_scratch });
-    layout!(qjit_quantize_args { struct_size, input, output, scale });
+    layout!(qjit_dynamic_range_quantize_desc { struct_size, m, k, input_element, granularity, has_smooth });
+    layout!(qjit_linear_args { struct_size, activation, weight, weight_scale, bias, output, act_q_scratch, act_scale_scratch, smooth_scale });
+    layout!(qjit_quantize_args { struct_size, input, output, scale, smooth_scale });
     layout!(qjit_precision_guarantee { struct_size, deterministic, exact_accumulation, epilogue_relative_error, description });
     layout!(qjit_cache_location { struct_size, writable_dir, readonly_dirs, read_only, max_bytes });
     layout!(qjit_cache_store_info { struct_size, dir, read_only, present, entries, bytes, temp_files });

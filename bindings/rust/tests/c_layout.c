@@ -18,6 +18,7 @@ int main(void) {
   OFF(qjit_quantized_linear_desc, n); OFF(qjit_quantized_linear_desc, k);
   OFF(qjit_quantized_linear_desc, activation_element); OFF(qjit_quantized_linear_desc, weight_element);
   OFF(qjit_quantized_linear_desc, output_element); OFF(qjit_quantized_linear_desc, has_bias);
+  OFF(qjit_quantized_linear_desc, has_smooth);
 
   SIZE(qjit_smooth_quant_linear_desc);
   OFF(qjit_smooth_quant_linear_desc, struct_size); OFF(qjit_smooth_quant_linear_desc, m);
@@ -29,16 +30,17 @@ int main(void) {
   SIZE(qjit_dynamic_range_quantize_desc);
   OFF(qjit_dynamic_range_quantize_desc, struct_size); OFF(qjit_dynamic_range_quantize_desc, m);
   OFF(qjit_dynamic_range_quantize_desc, k); OFF(qjit_dynamic_range_quantize_desc, input_element);
-  OFF(qjit_dynamic_range_quantize_desc, granularity);
+  OFF(qjit_dynamic_range_quantize_desc, granularity); OFF(qjit_dynamic_range_quantize_desc, has_smooth);
 
   SIZE(qjit_linear_args);
   OFF(qjit_linear_args, struct_size); OFF(qjit_linear_args, activation); OFF(qjit_linear_args, weight);
   OFF(qjit_linear_args, weight_scale); OFF(qjit_linear_args, bias); OFF(qjit_linear_args, output);
   OFF(qjit_linear_args, act_q_scratch); OFF(qjit_linear_args, act_scale_scratch);
+  OFF(qjit_linear_args, smooth_scale);
 
   SIZE(qjit_quantize_args);
   OFF(qjit_quantize_args, struct_size); OFF(qjit_quantize_args, input); OFF(qjit_quantize_args, output);
-  OFF(qjit_quantize_args, scale);
+  OFF(qjit_quantize_args, scale); OFF(qjit_quantize_args, smooth_scale);
 
   SIZE(qjit_precision_guarantee);
   OFF(qjit_precision_guarantee, struct_size); OFF(qjit_precision_guarantee, deterministic);
