@@ -79,17 +79,22 @@ struct ChunkLoad<double> {
 
 // v[j] /= smooth[j] for one chunk (smooth 16-byte aligned) when kSmooth.
 template <bool kSmooth>
-__device__ __forceinline__ void smooth_chunk(float (&v)[16], const float* smooth) {
-  if (!kSmooth) return;
+struct SmoothChunk {
+  static __device__ __forceinline__ void apply(float (&)[16], const float*) {}
+};
+template <>
+struct SmoothChunk<true> {
+  static __device__ __forceinline__ void apply(float (&v)[16], const float* smooth) {
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const V4 w = ld_global_v4((const u8*)smooth + 16 * i);
-    v[4 * i] = div_rn(v[4 * i], bits_to_f32(w.x));
-    v[4 * i + 1] = div_rn(v[4 * i + 1], bits_to_f32(w.y));
-    v[4 * i + 2] = div_rn(v[4 * i + 2], bits_to_f32(w.z));
-    v[4 * i + 3] = div_rn(v[4 * i + 3], bits_to_f32(w.w));
+    for (int i = 0; i < 4; ++i) {
+      const V4 w = ld_global_v4((const u8*)smooth + 16 * i);
+      v[4 * i] = div_rn(v[4 * i], bits_to_f32(w.x));
+      v[4 * i + 1] = div_rn(v[4 * i + 1], bits_to_f32(w.y));
+      v[4 * i + 2] = div_rn(v[4 * i + 2], bits_to_f32(w.z));
+      v[4 * i + 3] = div_rn(v[4 * i + 3], bits_to_f32(w.w));
+    }
   }
-}
+};
 
 __device__ __forceinline__ i32 quantize_one(float x, float scale) {
   return scale == 0.0f ? 0 : f32_to_s8_sat(div_rn(x, scale));
@@ -195,7 +200,7 @@ struct QuantizeRowwise {
           if (c < kChunks) {
             float v[16];
             ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
-            smooth_chunk<kSmooth>(v, p.smooth + c * 16);
+            SmoothChunk<kSmooth>::apply(v, p.smooth + c * 16);
 #pragma unroll
             for (int j = 0; j < 16; ++j) {
               amax = max_f32(amax, abs_f32(v[j]));
@@ -234,7 +239,7 @@ struct QuantizeRowwise {
             for (int j = 0; j < 16; ++j) v[j] = cache[kCache ? i : 0][j];
           } else {
             ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
-            smooth_chunk<kSmooth>(v, p.smooth + c * 16);
+            SmoothChunk<kSmooth>::apply(v, p.smooth + c * 16);
           }
           u32 w[4] = {0u, 0u, 0u, 0u};
           if (rq.fast) {
