@@ -119,10 +119,10 @@ def _select(fn, desc, to_string, preference, stream):
     return Plan(out.value, _capi.read_string(to_string, ctypes.byref(desc)))
 
 
-def quantized_linear_desc(m, n, k, dtype, has_bias=False):
+def quantized_linear_desc(m, n, k, dtype, has_bias=False, has_smooth=False):
     e = element_of(dtype)
     return _capi.new(_capi.QuantizedLinearDesc, m=m, n=n, k=k, activation_element=e, weight_element=E.S8,
-                     output_element=e, has_bias=int(bool(has_bias)))
+                     output_element=e, has_bias=int(bool(has_bias)), has_smooth=int(bool(has_smooth)))
 
 
 def smooth_quant_linear_desc(m, n, k, act_scale, dtype, has_bias=False):
@@ -131,15 +131,16 @@ def smooth_quant_linear_desc(m, n, k, act_scale, dtype, has_bias=False):
                      has_bias=int(bool(has_bias)))
 
 
-def dynamic_range_quantize_desc(m, k, dtype, granularity=_capi.Granularity.PER_TOKEN):
+def dynamic_range_quantize_desc(m, k, dtype, granularity=_capi.Granularity.PER_TOKEN, has_smooth=False):
     return _capi.new(_capi.DynamicRangeQuantizeDesc, m=m, k=k, input_element=element_of(dtype),
-                     granularity=int(granularity))
+                     granularity=int(granularity), has_smooth=int(bool(has_smooth)))
 
 
-def select_quantized_linear(m, n, k, dtype, has_bias=False, preference="heuristic", stream=0):
+def select_quantized_linear(m, n, k, dtype, has_bias=False, preference="heuristic", stream=0, has_smooth=False):
     """qjit_quantized_linear_plan_select on the current CUDA context: FP activation (dtype) -> per-token int8 ->
-    int8 GEMM -> dtype output."""
-    return _select(_capi.lib.qjit_quantized_linear_plan_select, quantized_linear_desc(m, n, k, dtype, has_bias),
+    int8 GEMM -> dtype output; with has_smooth the quantize pass divides by a smoothing vector [K] first."""
+    return _select(_capi.lib.qjit_quantized_linear_plan_select,
+                   quantized_linear_desc(m, n, k, dtype, has_bias, has_smooth),
                    _capi.lib.qjit_quantized_linear_desc_to_string, preference, stream)
 
 
@@ -150,7 +151,8 @@ def select_smooth_quant_linear(m, n, k, act_scale, dtype, has_bias=False, prefer
                    _capi.lib.qjit_smooth_quant_linear_desc_to_string, preference, stream)
 
 
-def select_dynamic_range_quantize(m, k, dtype, granularity="per_token", preference="heuristic", stream=0):
+def select_dynamic_range_quantize(m, k, dtype, granularity="per_token", preference="heuristic", stream=0,
+                                  has_smooth=False):
     """qjit_dynamic_range_quantize_plan_select: FP [M, K] -> int8 plus per-token (or per-tensor) scales."""
     if isinstance(granularity, str):
         try:
@@ -158,7 +160,7 @@ def select_dynamic_range_quantize(m, k, dtype, granularity="per_token", preferen
         except KeyError:
             raise invalid(f"granularity must be 'per_token' or 'per_tensor', got {granularity!r}") from None
     return _select(_capi.lib.qjit_dynamic_range_quantize_plan_select, dynamic_range_quantize_desc(m, k, dtype,
-                   granularity), _capi.lib.qjit_dynamic_range_quantize_desc_to_string, preference, stream)
+                   granularity, has_smooth), _capi.lib.qjit_dynamic_range_quantize_desc_to_string, preference, stream)
 
 
 class PlanCache:

@@ -181,6 +181,22 @@ def test_quantized_linear_from_dlpack_reaches_the_library():
                               act_q=dl((M, K), (0, 8)), act_scale=dl((M,), (2, 32)))
 
 
+def test_smoothing_vector_validation():
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^smooth_scale.shape must be \[K="):
+        qjit.quantized_linear(**linear_args(), smooth_scale=CudaArray((K + 1,), "<f4"))
+    with pytest.raises(qjit.InvalidArgumentError, match="^smooth_scale dtype must be f32, got f16"):
+        qjit.quantized_linear(**linear_args(), smooth_scale=CudaArray((K,), "<f2"))
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^smooth_scale.shape must be \[K="):
+        qjit.quantize_per_token(CudaArray((M, K), "<f2"), out=CudaArray((M, K), "|i1"), scale=CudaArray((M,), "<f4"),
+                                smooth_scale=CudaArray((3,), "<f4"))
+
+
+@cpu_only
+def test_smoothed_quantized_linear_reaches_the_library():
+    with pytest.raises(qjit.DriverUnavailableError, match="libcuda"):
+        qjit.quantized_linear(**linear_args(), smooth_scale=CudaArray((K,), "<f4"))
+
+
 def test_smooth_quant_linear_validation():
     x_q, w_q, w_s = CudaArray((M, K), "|i1"), CudaArray((N, K), "|i1"), CudaArray((N,), "<f4")
     with pytest.raises(qjit.InvalidArgumentError, match="^x_q dtype must be s8, got f16"):
