@@ -116,9 +116,12 @@ def test_smoothed_quantized_linear_and_w8a8_linear(m, n, k, seed):
     y_op = torch.ops.qjit.quantized_linear(x, w_q, w_scale, None, s)
     assert torch.equal(y_op, y), f"torch op differs, seed {seed}"
     layer = qtorch.W8A8Linear.from_quantized(w_q, w_scale, smooth_scale=s)
+    assert torch.equal(layer(x), y), f"W8A8Linear with smooth_scale differs from the call, seed {seed}"
+    # Sanity against the unquantized product: these random factors (1/8 .. 8, nothing like SmoothQuant's) cost
+    # accuracy (0.988-0.99 seen on the H200); forgetting to divide by s would leave x · diag(s) · Wᵀ (far below).
     exact = x.double() @ w.double().T
-    cos = torch.nn.functional.cosine_similarity(layer(x).double().flatten(), exact.flatten(), dim=0).item()
-    assert cos > 0.999, f"W8A8Linear with smooth_scale vs the exact product: cosine {cos}, seed {seed}"
+    cos = torch.nn.functional.cosine_similarity(y.double().flatten(), exact.flatten(), dim=0).item()
+    assert cos > 0.95, f"smoothed W8A8 vs the exact product: cosine {cos}, seed {seed}"
 
 
 @pytest.mark.parametrize("m", MS)
