@@ -3,6 +3,8 @@
 // store plus the QJIT_CACHE_PATH stores; maintenance (prune, clear, verify --remove-bad) works on the writable store.
 // `--dir DIR` operates on exactly one directory instead of the environment's; `--json` prints machine-readable
 // output. Exit codes: 0 success, 1 the work failed or `verify` found a bad entry, 2 bad usage.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -214,7 +216,15 @@ int run_cache_command(int argc, char** argv) {
   if (!env) return failure(env.error());
   cache::StoreOptions o = *env;
   if (a.dir) {
+    // NOTE: a directory named on the command line must exist: verifying or listing "nothing" because of a typo
+    // would report a clean cache that was never looked at.
+    struct stat st;
+    if (::stat(a.dir->c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return failure(Status(StatusCode::InvalidArgument,
+                            "--dir '" + *a.dir + "' " + (::stat(a.dir->c_str(), &st) != 0 ? "does not exist"
+                                                                                           : "is not a directory")));
     o.writable_dir = *a.dir;
+    o.writable_dir_origin = "--dir";
     o.readonly_dirs.clear();
   }
   const bool inspect_only = a.command == "stats" || a.command == "ls" || (a.command == "verify" && !a.remove_bad);
