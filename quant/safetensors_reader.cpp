@@ -214,6 +214,7 @@ Status SafetensorsFile::read_into(const TensorInfo& info, std::span<std::byte> o
   if (out.size() != info.nbytes())
     return invalid(llvm::formatv("out.size() for tensor \"{0}\" must be {1}, got {2}", info.name, info.nbytes(),
                                  out.size()).str());
+  if (out.empty()) return Status();
   if (storage_->file) return storage_->file->read_at(data_offset_ + info.begin, out);
   std::memcpy(out.data(), storage_->owned.data() + data_offset_ + info.begin, out.size());
   return Status();
@@ -234,7 +235,9 @@ Result<std::vector<float>> SafetensorsFile::read_f32(std::string_view name) cons
   QJIT_ASSIGN_OR_RETURN(const auto raw, read_bytes(*t));
   std::vector<float> out(static_cast<std::size_t>(t->numel()));
   switch (t->dtype) {
-    case ElementKind::F32: std::memcpy(out.data(), raw.data(), raw.size()); break;
+    case ElementKind::F32:
+      if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size());
+      break;
     case ElementKind::F16:
     case ElementKind::BF16:
       for (std::size_t i = 0; i < out.size(); ++i) {
