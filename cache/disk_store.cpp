@@ -207,7 +207,8 @@ Status DiskStore::store(const Entry& entry) {
   return Status();
 }
 
-Result<Entry> DiskStore::get_or_create(const CompileKey& key, llvm::function_ref<Result<Entry>()> compile) {
+Result<Entry> DiskStore::get_or_create(const CompileKey& key, llvm::function_ref<Result<Entry>()> compile,
+                                       Status* not_stored) {
   if (auto hit = load(key)) return hit;
   KeyLock lock;
   if (writable()) {
@@ -240,8 +241,13 @@ Result<Entry> DiskStore::get_or_create(const CompileKey& key, llvm::function_ref
                                 key.hex()).str());
   QJIT_LOG_INFO("cache", "compiled {0} ({1}, {2} bytes) in {3:f3} s", key.hex(), entry->meta.entry_name,
                 entry->payload.size(), seconds_since(t0));
-  if (Status s = store(*entry); !s.ok())
+  if (!writable()) {
+    if (not_stored)
+      *not_stored = Status(StatusCode::CacheIo, "the cache is read-only (QJIT_CACHE_READONLY=1): compiled, not stored");
+  } else if (Status s = store(*entry); !s.ok()) {
     QJIT_LOG_WARN("cache", "could not store {0}: {1}; the kernel is used but not cached", key.hex(), s.message());
+    if (not_stored) *not_stored = s;
+  }
   return entry;
 }
 

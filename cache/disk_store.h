@@ -59,8 +59,10 @@ class DiskStore {
   // Atomic write into the writable store; ok and a no-op when read-only. Prunes afterwards when max_bytes is set.
   Status store(const Entry& entry);
   // load, else (under the key's cross-process lock) load again, else compile() and store. The compiled entry's key
-  // must equal `key`. A failed store is logged and the compiled entry still returned.
-  Result<Entry> get_or_create(const CompileKey& key, llvm::function_ref<Result<Entry>()> compile);
+  // must equal `key`. A failed store is logged and the compiled entry still returned; `not_stored`, when given, is
+  // set to why a compiled entry is not in the store (a failed write, a read-only cache) and left ok otherwise.
+  Result<Entry> get_or_create(const CompileKey& key, llvm::function_ref<Result<Entry>()> compile,
+                              Status* not_stored = nullptr);
 
   CacheCounters counters() const;
   Result<CacheStats> stats() const;

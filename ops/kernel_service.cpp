@@ -115,10 +115,16 @@ Result<CompiledKernel> KernelService::compile_and_store(const codegen::Source& s
   const auto start = std::chrono::steady_clock::now();
   const std::uint64_t compiles_before = compiles_.load();
   Result<cache::Entry> entry = Status(StatusCode::NotFound, "");
-  if (auto s = store()) entry = s->get_or_create(key, compile);
-  else entry = compile();
+  Status not_stored;
+  if (auto s = store()) {
+    entry = s->get_or_create(key, compile, &not_stored);
+  } else {
+    entry = compile();
+    not_stored = Status(StatusCode::CacheIo, "the kernel cache could not be opened (see the warning above)");
+  }
   if (!entry.has_value()) return entry.error();
   CompiledKernel ck;
+  ck.not_stored = std::move(not_stored);
   ck.key = key;
   ck.compiled_now = compiles_.load() != compiles_before;
   ck.seconds = ck.compiled_now ? entry->meta.compile_seconds

@@ -28,6 +28,7 @@ struct CompiledKernel {
   std::shared_ptr<const cache::Entry> entry;  // payload = cubin
   bool compiled_now = false;                  // false: served by the disk store
   double seconds = 0;                         // NVRTC time when compiled_now, else lookup time
+  Status not_stored;                          // compiled_now but not in the disk store: why (else ok)
 };
 
 struct KernelServiceStats {
