@@ -96,12 +96,12 @@ Result<llvm::json::Value> parse_json_bounded(std::string_view text, const JsonLi
   if (scan.depth > limits.max_depth)
     return bad(what, llvm::formatv("JSON must nest at most {0} levels deep, got {1}", limits.max_depth, scan.depth)
                          .str());
-  if (scan.values > limits.max_values)
-    return bad(what, llvm::formatv("JSON must hold at most {0} values, got about {1}", limits.max_values, scan.values)
-                         .str());
   if (limits.max_top_level_members > 0 && scan.top_level_members > limits.max_top_level_members)
     return bad(what, llvm::formatv("the top-level object must have at most {0} members, got {1}",
                                    limits.max_top_level_members, scan.top_level_members).str());
+  if (scan.values > limits.max_values)
+    return bad(what, llvm::formatv("JSON must hold at most {0} values, got about {1}", limits.max_values, scan.values)
+                         .str());
   auto parsed = llvm::json::parse(llvm::StringRef(text.data(), text.size()));
   if (!parsed) return bad(what, "not valid JSON: " + llvm::toString(parsed.takeError()));
   if (limits.unique_top_level_keys) {
