@@ -365,12 +365,8 @@ Status TuningDb::prepare_directory(const std::string& path) {
 
 Status TuningDb::save(const std::string& path) const {
   if (path.empty()) return Status(StatusCode::InvalidArgument, "tuning database path must not be empty");
-  runtime::WriteRules rules;
-  rules.what = "tuning database";
-  rules.code = StatusCode::CacheIo;
-  rules.mode = 0644;
-  rules.dir_rule = runtime::DirRule::Shared;
-  rules.create_directories = true;
+  const runtime::WriteRules rules{.what = "tuning database", .code = StatusCode::CacheIo, .mode = 0644,
+                                  .dir_rule = runtime::DirRule::Shared, .create_directories = true};
   return runtime::write_file_atomically(path, to_json(), rules);
 }
 

@@ -183,11 +183,8 @@ std::string DiskStore::describe_stores() const {
 }
 
 Status DiskStore::write_atomically(const std::string& final_path, const std::vector<std::uint8_t>& bytes) {
-  runtime::WriteRules rules;
-  rules.what = "cache entry";
-  rules.code = StatusCode::CacheIo;
-  rules.mode = 0600;
-  rules.dir_rule = runtime::DirRule::Private;
+  const runtime::WriteRules rules{.what = "cache entry", .code = StatusCode::CacheIo, .mode = 0600,
+                                  .dir_rule = runtime::DirRule::Private};
   return runtime::write_file_atomically(final_path, std::as_bytes(std::span<const std::uint8_t>(bytes)), rules);
 }
 

@@ -230,7 +230,16 @@ Result<CachePruneReport> DiskStore::clear() {
     if (!temp && !key_from_entry_name(n)) continue;  // the lock file and anything not ours stay
     const std::string path = dir + "/" + n;
     struct stat st;
-    if (::lstat(path.c_str(), &st) != 0 || ::unlink(path.c_str()) != 0) continue;
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    if (::unlink(path.c_str()) != 0) {
+      if (errno == ENOENT) continue;
+      QJIT_LOG_WARN("cache", "clear: cannot remove {0}: {1}", path, std::strerror(errno));
+      if (!temp) {
+        ++rep.kept_entries;
+        rep.kept_bytes += static_cast<std::uint64_t>(st.st_size);
+      }
+      continue;
+    }
     if (temp) {
       ++rep.removed_temp_files;
     } else {

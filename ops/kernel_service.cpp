@@ -31,12 +31,8 @@ Status dump_compile(const std::string& dir, const codegen::Source& source, const
   // NOTE: the dump directory is often shared scratch space (/tmp/dumps), and a compile may run as root: the file
   // rules (runtime/safe_file.h) refuse a directory another user controls and never write through a symlink planted
   // under an entry's name, so a dump can only ever create or replace qjit's own regular files.
-  runtime::WriteRules rules;
-  rules.what = "QJIT_DUMP_DIR file";
-  rules.code = StatusCode::InvalidArgument;
-  rules.mode = 0600;
-  rules.dir_rule = runtime::DirRule::Shared;
-  rules.create_directories = true;
+  const runtime::WriteRules rules{.what = "QJIT_DUMP_DIR file", .code = StatusCode::InvalidArgument, .mode = 0600,
+                                  .dir_rule = runtime::DirRule::Shared, .create_directories = true};
   auto write = [&](const char* ext, std::string_view bytes) {
     return runtime::write_file_atomically(dir + "/" + source.entry + ext, bytes, rules);
   };

@@ -188,6 +188,9 @@ int run_maintenance(cache::DiskStore& store, const Args& a) {
   const std::uint64_t bound = a.max_bytes.value_or(store.options().max_bytes);
   auto rep = clear ? store.clear() : store.prune(bound);
   if (!rep) return failure(rep.error());
+  // NOTE: an entry that could not be removed (logged above) leaves the store over the bound or not empty: the work
+  // asked for was not done, so the exit status says so.
+  const bool short_of_goal = clear ? rep->kept_entries > 0 : bound > 0 && rep->kept_bytes > bound;
   if (a.json) {
     print_json(prune_json(*rep));
   } else {
@@ -197,6 +200,12 @@ int run_maintenance(cache::DiskStore& store, const Args& a) {
                 static_cast<unsigned long long>(rep->kept_entries), human_bytes(rep->kept_bytes).c_str(),
                 !clear && bound == 0 ? "; no bound given (--max-bytes or QJIT_CACHE_MAX_BYTES), nothing evicted"
                                      : "");
+  }
+  if (short_of_goal) {
+    std::fprintf(stderr, "qjit cache: %s: %llu entries (%s) could not be removed (see the warnings above)\n",
+                 a.command.c_str(), static_cast<unsigned long long>(rep->kept_entries),
+                 human_bytes(rep->kept_bytes).c_str());
+    return 1;
   }
   return 0;
 }

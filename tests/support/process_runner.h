@@ -27,6 +27,19 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
                           const std::vector<std::pair<std::string, std::string>>& env = {},
                           const ProcessLimits& limits = {});
 
+// The built `qjit` binary, or nullptr when the tools are not built. Inline so that it sees the QJIT_CLI_PATH the unit
+// test target defines.
+inline const char* qjit_cli() {
+#ifdef QJIT_CLI_PATH
+  return QJIT_CLI_PATH;
+#else
+  return nullptr;
+#endif
+}
+
+// The whole file as bytes in a string ("" when it cannot be read).
+std::string read_text(const std::string& path);
+
 // True in builds with AddressSanitizer, whose shadow memory makes an RLIMIT_AS test meaningless.
 bool built_with_asan();
 

@@ -3,6 +3,7 @@
 // verify` never returned (finding 9); `cache verify --dir /nonexistent` exited 0 and --dir errors called the
 // directory "QJIT_CACHE_PATH" (finding 14). Real files in a temporary directory; the CLI cases run the binary.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,11 +18,7 @@ namespace {
 
 using testing::TempDir;
 
-#ifdef QJIT_CLI_PATH
-constexpr const char* kCli = QJIT_CLI_PATH;
-#else
-constexpr const char* kCli = nullptr;
-#endif
+const char* const kCli = qjit::testing::qjit_cli();
 
 TEST(SecurityCacheTest, SymlinkedCacheDirOwnedByAnotherUserIsRefused) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a link owned by another user";
@@ -86,6 +83,26 @@ TEST(SecurityCacheTest, DirFlagMustExistAndErrorsNameIt) {
         << cmd << ": " << r.output;
     EXPECT_EQ(r.output.find("QJIT_CACHE_PATH"), std::string::npos) << cmd << ": " << r.output;
   }
+}
+
+// Exit statuses tell the truth: `qjit cache clear` that could not remove an entry (here a directory squatting on an
+// entry name) exits 1 with a count; so does a prune that stays over its bound.
+TEST(SecurityCacheTest, ClearAndPruneExitNonZeroWhenEntriesStay) {
+  if (!kCli) GTEST_SKIP() << "the qjit command is not built";
+  TempDir tmp;
+  auto store = *DiskStore::open(testing::writable_options(tmp.path()));
+  ASSERT_TRUE(store->store(testing::test_entry(1, 4096)).ok());
+  ASSERT_EQ(::mkdir(store->entry_path(testing::test_key(2)).c_str(), 0700), 0);
+  ASSERT_EQ(::utimensat(AT_FDCWD, store->entry_path(testing::test_key(2)).c_str(), nullptr, 0), 0);
+  auto prune = qjit::testing::run_process(kCli, {"cache", "prune", "--max-bytes", "1", "--dir", tmp.path()});
+  EXPECT_EQ(prune.code, 1) << prune.output;
+  EXPECT_NE(prune.output.find("could not be removed"), std::string::npos) << prune.output;
+  auto clear = qjit::testing::run_process(kCli, {"cache", "clear", "--dir", tmp.path()});
+  EXPECT_EQ(clear.code, 1) << clear.output;
+  EXPECT_NE(clear.output.find("clear: 1 entries"), std::string::npos) << clear.output;
+  ASSERT_EQ(::rmdir(store->entry_path(testing::test_key(2)).c_str()), 0);
+  auto again = qjit::testing::run_process(kCli, {"cache", "clear", "--dir", tmp.path()});
+  EXPECT_EQ(again.code, 0) << again.output;
 }
 
 }  // namespace

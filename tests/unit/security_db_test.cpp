@@ -13,41 +13,16 @@
 #include "autotune/tuning_db.h"
 #include "tests/support/cache_test_util.h"
 #include "tests/support/process_runner.h"
+#include "tests/support/tuning_test_util.h"
 
 namespace qjit::autotune {
 namespace {
 
 using cache::testing::TempDir;
 
-#ifdef QJIT_CLI_PATH
-constexpr const char* kCli = QJIT_CLI_PATH;
-#else
-constexpr const char* kCli = nullptr;
-#endif
+const char* const kCli = qjit::testing::qjit_cli();
 
-TuningRecord record(std::int64_t n) {
-  TuningRecord r;
-  r.key.op = "gemm_s8";
-  r.key.in_dtype = "s8";
-  r.key.out_dtype = "bf16";
-  r.key.n = n;
-  r.key.k = 4096;
-  r.key.m_bucket = 16;
-  r.key.device = "NVIDIA H200";
-  r.key.sm_count = 132;
-  r.key.arch = 80;
-  r.config.family = codegen::KernelFamily::GemmSm80;
-  r.config.block_m = 16;
-  r.config.block_n = 64;
-  r.config.block_k = 128;
-  r.config.warps_m = 1;
-  r.config.warps_n = 4;
-  r.config.stages = 4;
-  r.time_us = 10.0 + static_cast<double>(n % 7);
-  r.heuristic_time_us = 12.0;
-  r.candidates = 3;
-  return r;
-}
+TuningRecord record(std::int64_t n) { return testing::record(n, 16, 10.0 + static_cast<double>(n % 7)); }
 
 class SecurityDbTest : public ::testing::Test {
  protected:
@@ -60,15 +35,15 @@ class SecurityDbTest : public ::testing::Test {
 TEST_F(SecurityDbTest, DeeplyNestedJsonIsRefusedNotACrash) {
   const std::string deep = std::string(50000, '[') + std::string(50000, ']');
   std::ofstream(tmp_.sub("deep.json")) << deep;
-  auto show = testing::run_process(kCli, {"db", "show", tmp_.sub("deep.json")});
+  auto show = qjit::testing::run_process(kCli, {"db", "show", tmp_.sub("deep.json")});
   EXPECT_EQ(show.signal, 0) << show.output;
   EXPECT_EQ(show.code, 1) << show.output;
   EXPECT_NE(show.output.find("JSON must nest at most 8 levels deep, got 50000"), std::string::npos) << show.output;
-  auto merge = testing::run_process(kCli, {"db", "merge", tmp_.sub("out.json"), tmp_.sub("deep.json")});
+  auto merge = qjit::testing::run_process(kCli, {"db", "merge", tmp_.sub("out.json"), tmp_.sub("deep.json")});
   EXPECT_EQ(merge.signal, 0) << merge.output;
   EXPECT_EQ(merge.code, 1) << merge.output;
   // The same text as a quantize mapping.
-  auto mapping = testing::run_process(kCli, {"quantize", "--weights", tmp_.sub("w.st"), "--out", tmp_.sub("o.st"),
+  auto mapping = qjit::testing::run_process(kCli, {"quantize", "--weights", tmp_.sub("w.st"), "--out", tmp_.sub("o.st"),
                                              "--mapping", tmp_.sub("deep.json")});
   EXPECT_EQ(mapping.signal, 0) << mapping.output;
   EXPECT_EQ(mapping.code, 2) << mapping.output;
@@ -84,10 +59,10 @@ TEST_F(SecurityDbTest, TheDatabaseAnEngineFindsByItselfMustBeTrusted) {
   ASSERT_TRUE(db.save(path).ok());
   ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
   // Named on the command line: read as given.
-  auto named = testing::run_process(kCli, {"db", "show", path});
+  auto named = qjit::testing::run_process(kCli, {"db", "show", path});
   EXPECT_EQ(named.code, 0) << named.output;
   // Found through QJIT_TUNING_DB (what every engine does): refused, with the reason.
-  auto implicit = testing::run_process(kCli, {"db", "show"}, {{"QJIT_TUNING_DB", path}});
+  auto implicit = qjit::testing::run_process(kCli, {"db", "show"}, {{"QJIT_TUNING_DB", path}});
   EXPECT_EQ(implicit.code, 1) << implicit.output;
   EXPECT_NE(implicit.output.find("is writable by group or others (mode 0666)"), std::string::npos) << implicit.output;
   EXPECT_FALSE(TuningDb::load(path, TuningDbSource::Implicit).has_value());

@@ -22,18 +22,9 @@ namespace {
 
 using cache::testing::TempDir;
 
-#ifdef QJIT_CLI_PATH
-constexpr const char* kCli = QJIT_CLI_PATH;
-#else
-constexpr const char* kCli = nullptr;
-#endif
+const char* const kCli = qjit::testing::qjit_cli();
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using qjit::testing::read_text;
 
 struct DumpCase {
   codegen::Source source;
@@ -58,7 +49,7 @@ TEST(SecurityDumpDirTest, SymlinkPlantedInAWorldWritableDumpDirIsNeverWrittenThr
   Status s = dump_compile(d, c.source, c.out);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("writable by group or others without the sticky bit"), std::string::npos) << s.message();
-  EXPECT_EQ(slurp(victim), "root:x:0:0\n");
+  EXPECT_EQ(read_text(victim), "root:x:0:0\n");
 }
 
 TEST(SecurityDumpDirTest, SymlinkAtAnEntryNameInAStickyDirIsRefusedAndLeftAlone) {
@@ -74,7 +65,7 @@ TEST(SecurityDumpDirTest, SymlinkAtAnEntryNameInAStickyDirIsRefusedAndLeftAlone)
   Status s = dump_compile(d, c.source, c.out);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("is a symbolic link; refusing to replace it"), std::string::npos) << s.message();
-  EXPECT_EQ(slurp(victim), "root:x:0:0\n");
+  EXPECT_EQ(read_text(victim), "root:x:0:0\n");
   struct stat st;
   ASSERT_EQ(::lstat(link.c_str(), &st), 0);
   EXPECT_TRUE(S_ISLNK(st.st_mode));
@@ -86,16 +77,16 @@ TEST(SecurityDumpDirTest, PrivateDumpDirGetsSourcePtxAndCubin) {
   const std::string d = tmp.sub("new/dumps");  // created (0700) when missing
   DumpCase c;
   ASSERT_TRUE(dump_compile(d, c.source, c.out).ok());
-  EXPECT_EQ(slurp(d + "/qjit_probe_entry.cu"), c.source.text);
-  EXPECT_EQ(slurp(d + "/qjit_probe_entry.ptx"), c.out.ptx);
-  EXPECT_EQ(slurp(d + "/qjit_probe_entry.cubin").size(), 4u);
+  EXPECT_EQ(read_text(d + "/qjit_probe_entry.cu"), c.source.text);
+  EXPECT_EQ(read_text(d + "/qjit_probe_entry.ptx"), c.out.ptx);
+  EXPECT_EQ(read_text(d + "/qjit_probe_entry.cubin").size(), 4u);
   struct stat st;
   ASSERT_EQ(::stat(d.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   // A second dump replaces the files (regular files are ours to replace).
   c.source.text += "// again\n";
   ASSERT_TRUE(dump_compile(d, c.source, c.out).ok());
-  EXPECT_EQ(slurp(d + "/qjit_probe_entry.cu"), c.source.text);
+  EXPECT_EQ(read_text(d + "/qjit_probe_entry.cu"), c.source.text);
   EXPECT_TRUE(cache::testing::temp_files(d).empty());
 }
 
@@ -122,7 +113,7 @@ TEST(SecurityDumpDirTest, WarmupNeverOverwritesASymlinkTargetThroughTheDumpDir) 
   for (const auto& n : names) ASSERT_EQ(::symlink(victim.c_str(), (d + "/" + n).c_str()), 0) << n << ": " << std::strerror(errno);
   auto second = testing::run_process(kCli, args, {{"QJIT_CACHE_DIR", tmp.sub("cache2")}, {"QJIT_DUMP_DIR", d}});
   EXPECT_EQ(second.code, 0) << second.output;  // the kernels themselves are fine and cached
-  EXPECT_EQ(slurp(victim), "root:x:0:0\n");
+  EXPECT_EQ(read_text(victim), "root:x:0:0\n");
   EXPECT_NE(second.output.find("was not dumped"), std::string::npos) << second.output;
 }
 

@@ -20,11 +20,7 @@ namespace {
 
 using cache::testing::TempDir;
 
-#ifdef QJIT_CLI_PATH
-constexpr const char* kCli = QJIT_CLI_PATH;
-#else
-constexpr const char* kCli = nullptr;
-#endif
+const char* const kCli = qjit::testing::qjit_cli();
 
 class SecurityExitStatusTest : public ::testing::Test {
  protected:

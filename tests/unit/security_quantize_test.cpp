@@ -25,18 +25,9 @@ namespace {
 
 using cache::testing::TempDir;
 
-#ifdef QJIT_CLI_PATH
-constexpr const char* kCli = QJIT_CLI_PATH;
-#else
-constexpr const char* kCli = nullptr;
-#endif
+const char* const kCli = qjit::testing::qjit_cli();
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using qjit::testing::read_text;
 
 // A one-layer Llama-named model (hidden 8, intermediate 16), plus `extra` 8x8 tensors under other names.
 void write_tiny_llama(const std::string& path, const std::vector<std::string>& extra = {}) {
@@ -123,7 +114,7 @@ TEST_F(SecurityQuantizeTest, HugeErrorTokensIsAUsageErrorNotAHeapOverflow) {
 // --out was replaced by a regular file.
 TEST_F(SecurityQuantizeTest, OutputThatIsAnInputOrNotARegularFileIsRefused) {
   const std::string in = tmp_.sub("w.st");
-  const std::string before = slurp(in);
+  const std::string before = read_text(in);
   auto same = quantize({"--weights", in, "--out", tmp_.path() + "/./w.st"});
   EXPECT_EQ(same.code, 1) << same.output;
   EXPECT_NE(same.output.find("is the same file as the input"), std::string::npos) << same.output;
@@ -132,7 +123,7 @@ TEST_F(SecurityQuantizeTest, OutputThatIsAnInputOrNotARegularFileIsRefused) {
   EXPECT_EQ(hard.code, 1) << hard.output;
   auto stats_out = quantize({"--weights", in, "--act-stats", tmp_.sub("stats.st"), "--out", tmp_.sub("stats.st")});
   EXPECT_EQ(stats_out.code, 1) << stats_out.output;
-  EXPECT_EQ(slurp(in), before);
+  EXPECT_EQ(read_text(in), before);
 
   const std::string victim = tmp_.sub("victim");
   std::ofstream(victim) << "keep me";
@@ -140,7 +131,7 @@ TEST_F(SecurityQuantizeTest, OutputThatIsAnInputOrNotARegularFileIsRefused) {
   auto link = quantize({"--weights", in, "--out", tmp_.sub("link.st")});
   EXPECT_EQ(link.code, 1) << link.output;
   EXPECT_NE(link.output.find("is a symbolic link; refusing to replace it"), std::string::npos) << link.output;
-  EXPECT_EQ(slurp(victim), "keep me");
+  EXPECT_EQ(read_text(victim), "keep me");
   struct stat st;
   ASSERT_EQ(::lstat(tmp_.sub("link.st").c_str(), &st), 0);
   EXPECT_TRUE(S_ISLNK(st.st_mode));
