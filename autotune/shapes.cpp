@@ -6,12 +6,13 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/MemoryBuffer.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::autotune {
 namespace {
@@ -20,6 +21,7 @@ constexpr std::int64_t kMaxDim = (std::int64_t{1} << 31) - 1;
 // NOTE: a shapes file lists a few dozen layers; the bound only keeps a wrong path (a model checkpoint) from being
 // read into memory whole.
 constexpr std::uint64_t kMaxShapesFileBytes = 16ull << 20;
+constexpr std::size_t kMaxShapes = 1u << 16;
 
 Status line_error(const std::string& origin, std::size_t line, const std::string& what) {
   return Status(StatusCode::InvalidArgument, llvm::formatv("{0}:{1}: {2}", origin, line, what).str());
@@ -42,16 +44,19 @@ std::optional<std::int64_t> positive_int(llvm::StringRef s) {
 }  // namespace
 
 Result<std::vector<LayerShape>> parse_shapes(std::string_view text, const std::string& origin) {
-  llvm::SmallVector<llvm::StringRef, 64> lines;
-  llvm::StringRef(text.data(), text.size()).split(lines, '\n');
   std::vector<LayerShape> shapes;
   bool seen_header = false;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::size_t line_no = i + 1;
-    const llvm::StringRef line = lines[i].rtrim("\r").trim();
+  // NOTE: one line at a time, without a vector of every line: a file of 16 M newlines costs nothing extra.
+  llvm::StringRef rest(text.data(), text.size());
+  for (std::size_t line_no = 1; !rest.empty(); ++line_no) {
+    llvm::StringRef raw;
+    std::tie(raw, rest) = rest.split('\n');
+    const llvm::StringRef line = raw.rtrim("\r").trim();
     if (line.empty() || line.startswith("#")) continue;
+    if (shapes.size() == kMaxShapes)
+      return line_error(origin, line_no, llvm::formatv("a shapes file may list at most {0} shapes", kMaxShapes).str());
     llvm::SmallVector<llvm::StringRef, 4> fields;
-    line.split(fields, ',');
+    line.split(fields, ',', /*MaxSplit=*/8);
     for (auto& f : fields) f = f.trim();
     if (!seen_header) {
       if (fields.size() != 4 || !fields[0].equals_insensitive("model") || !fields[1].equals_insensitive("layer") ||
@@ -91,15 +96,11 @@ Result<std::vector<LayerShape>> parse_shapes(std::string_view text, const std::s
 }
 
 Result<std::vector<LayerShape>> load_shapes(const std::string& path) {
-  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/true, /*RequiresNullTerminator=*/false);
-  if (!buf)
-    return Status(StatusCode::InvalidArgument,
-                  llvm::formatv("cannot read shapes file '{0}': {1}", path, buf.getError().message()).str());
-  const llvm::StringRef text = (*buf)->getBuffer();
-  if (text.size() > kMaxShapesFileBytes)
-    return Status(StatusCode::InvalidArgument, llvm::formatv("shapes file '{0}' is {1} bytes; expected at most {2}",
-                                                             path, text.size(), kMaxShapesFileBytes).str());
-  return parse_shapes(std::string_view(text.data(), text.size()), path);
+  runtime::ReadRules rules;
+  rules.what = "shapes file";
+  rules.max_bytes = kMaxShapesFileBytes;
+  QJIT_ASSIGN_OR_RETURN(std::string text, runtime::read_text_file(path, rules));
+  return parse_shapes(text, path);
 }
 
 Result<std::vector<std::int64_t>> parse_m_list(std::string_view text) {

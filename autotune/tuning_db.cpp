@@ -4,25 +4,19 @@
 // the written file diffs well, and saves that are atomic (temp file, fsync, rename, fsync of the directory).
 #include "autotune/tuning_db.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
-#include <random>
 #include <tuple>
 
-#include "cache/file_io.h"
 #include "cache/store_options.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
+#include "runtime/json_limits.h"
 #include "runtime/log.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::autotune {
 namespace {
@@ -33,7 +27,11 @@ using codegen::KernelOp;
 // NOTE: a database holds a few thousand records at most (models x shapes x 13 M buckets x devices); anything far
 // larger is not one of ours, and refusing it up front bounds the memory a hostile file can make us spend.
 constexpr std::uint64_t kMaxFileBytes = 64ull << 20;
+constexpr std::size_t kMaxRecords = std::size_t{1} << 18;
 constexpr int kMaxTileDim = 1 << 16;
+// NOTE: records nest three levels below the top; the depth bound refuses '[' x 50000 (which once overflowed the
+// parser's stack in `qjit db show`) and the value bound keeps a 64 MiB file of tiny values from costing gigabytes.
+constexpr runtime::JsonLimits kJsonLimits{/*max_depth=*/8, /*max_values=*/std::size_t{1} << 23};
 
 auto key_tuple(const TuningKey& k) {
   return std::tie(k.device, k.sm_count, k.arch, k.op, k.in_dtype, k.out_dtype, k.has_bias, k.per_token_scale, k.n,
@@ -229,41 +227,6 @@ llvm::json::Object record_json(const TuningRecord& r) {
   return out;
 }
 
-// Temp file in the target's directory, fsync, rename over the target, fsync the directory: a reader (or a crash)
-// sees the old file or the new one, never a torn one.
-Status write_atomically(const std::string& path, const std::string& bytes) {
-  llvm::SmallString<256> dir(path);
-  llvm::sys::path::remove_filename(dir);
-  if (dir.empty()) dir = ".";
-  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-    return Status(StatusCode::CacheIo,
-                  llvm::formatv("cannot create directory '{0}' for the tuning database: {1}", dir.str(), ec.message()).str());
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
-    tmp = llvm::formatv("{0}.tmp-{1}-{2:x}", path, ::getpid(), rng()).str();
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  if (fd < 0)
-    return Status(StatusCode::CacheIo, llvm::formatv("cannot create a temporary file next to '{0}': {1}", path,
-                                                     std::strerror(errno)).str());
-  Status s = cache::write_all(fd, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), tmp);
-  if (s.ok() && ::fsync(fd) != 0)
-    s = Status(StatusCode::CacheIo, llvm::formatv("cannot fsync '{0}': {1}", tmp, std::strerror(errno)).str());
-  if (::close(fd) != 0 && s.ok())
-    s = Status(StatusCode::CacheIo, llvm::formatv("cannot close '{0}': {1}", tmp, std::strerror(errno)).str());
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
-    s = Status(StatusCode::CacheIo,
-               llvm::formatv("cannot rename '{0}' to '{1}': {2}", tmp, path, std::strerror(errno)).str());
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return cache::fsync_directory(std::string(dir.str()));
-}
-
 }  // namespace
 
 std::string TuningKey::to_string() const {
@@ -296,12 +259,10 @@ TuningKey tuning_key(const codegen::KernelSpec& spec, const std::string& device_
 std::string_view qjit_version() { return QJIT_VERSION_STRING; }
 
 Result<TuningDb> TuningDb::parse(std::string_view json, const std::string& origin) {
-  auto parsed = llvm::json::parse(llvm::StringRef(json.data(), json.size()));
-  if (!parsed)
-    return Status(StatusCode::InvalidArgument, llvm::formatv("tuning database '{0}' is not valid JSON: {1}", origin,
-                                                             llvm::toString(parsed.takeError())).str());
-  const llvm::json::Object* top = parsed->getAsObject();
   const std::string where = "tuning database '" + origin + "'";
+  auto parsed = runtime::parse_json_bounded(json, kJsonLimits, where);
+  if (!parsed) return parsed.error();
+  const llvm::json::Object* top = parsed->getAsObject();
   if (!top)
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("{0}: must be a JSON object with 'format', 'qjit_version' and 'records', got {1}",
@@ -327,6 +288,9 @@ Result<TuningDb> TuningDb::parse(std::string_view json, const std::string& origi
   if (!records || !records->getAsArray()) return f.bad("records", "an array of records", records);
   TuningDb db;
   const llvm::json::Array& arr = *records->getAsArray();
+  if (arr.size() > kMaxRecords)
+    return Status(StatusCode::InvalidArgument, llvm::formatv("{0}: 'records' must hold at most {1} records, got {2}",
+                                                             where, kMaxRecords, arr.size()).str());
   db.records_.reserve(arr.size());
   for (std::size_t i = 0; i < arr.size(); ++i) {
     QJIT_ASSIGN_OR_RETURN(TuningRecord r, parse_record(arr[i], llvm::formatv("{0}: records[{1}]", where, i).str()));
@@ -348,19 +312,38 @@ Result<TuningDb> TuningDb::parse(std::string_view json, const std::string& origi
   return db;
 }
 
-Result<TuningDb> TuningDb::load(const std::string& path) {
-  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
-  if (!buf) {
-    if (buf.getError() == std::errc::no_such_file_or_directory) return TuningDb();
-    return Status(StatusCode::CacheIo, llvm::formatv("cannot read tuning database '{0}': {1}", path,
-                                                     buf.getError().message()).str());
+Result<TuningDb> TuningDb::load(const std::string& path, TuningDbSource source) {
+  runtime::ReadRules rules;
+  rules.what = "tuning database";
+  rules.code = StatusCode::InvalidArgument;
+  rules.max_bytes = kMaxFileBytes;
+  if (source == TuningDbSource::Implicit) {
+    // NOTE: the file an engine picks up by itself (QJIT_TUNING_DB or the cache directory's) steers which kernels it
+    // runs, so it is trusted as the cache is: its own user's or root's, and writable by no one else.
+    rules.owner = runtime::Owner::MeOrRoot;
+    rules.refuse_foreign_write = true;
   }
-  const llvm::StringRef text = (*buf)->getBuffer();
-  if (text.size() > kMaxFileBytes)
-    return Status(StatusCode::InvalidArgument,
-                  llvm::formatv("tuning database '{0}' is {1} bytes; expected at most {2}", path, text.size(),
-                                kMaxFileBytes).str());
-  return parse(std::string_view(text.data(), text.size()), path);
+  auto text = runtime::read_text_file(path, rules);
+  if (!text) {
+    if (text.error().code() == StatusCode::NotFound) return TuningDb();
+    return text.error();
+  }
+  return parse(*text, path);
+}
+
+Result<TuningDb> TuningDb::update(const std::string& path, llvm::function_ref<Status(TuningDb&)> change,
+                                  std::chrono::milliseconds lock_timeout) {
+  if (path.empty()) return Status(StatusCode::InvalidArgument, "tuning database path must not be empty");
+  QJIT_TRY(prepare_directory(path));
+  // NOTE: load, change and save under one lock, or concurrent updates (16 `qjit db merge` into one file, tuning
+  // processes recording winners) each save what they loaded and the last one drops everybody else's records.
+  QJIT_ASSIGN_OR_RETURN(runtime::FileLock lock, runtime::FileLock::acquire(path + ".lock", lock_timeout,
+                                                                            "tuning database lock",
+                                                                            StatusCode::CacheIo));
+  QJIT_ASSIGN_OR_RETURN(TuningDb db, load(path));
+  QJIT_TRY(change(db));
+  QJIT_TRY(db.save(path));
+  return db;
 }
 
 std::string TuningDb::to_json() const {
@@ -371,9 +354,20 @@ std::string TuningDb::to_json() const {
   return llvm::formatv("{0:2}", top).str() + "\n";
 }
 
+Status TuningDb::prepare_directory(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return Status();
+  const std::string dir = path.substr(0, slash);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) return Status();
+  return runtime::make_directories(dir, "directory of the tuning database", StatusCode::CacheIo);
+}
+
 Status TuningDb::save(const std::string& path) const {
   if (path.empty()) return Status(StatusCode::InvalidArgument, "tuning database path must not be empty");
-  return write_atomically(path, to_json());
+  const runtime::WriteRules rules{.what = "tuning database", .code = StatusCode::CacheIo, .mode = 0644,
+                                  .dir_rule = runtime::DirRule::Shared, .create_directories = true};
+  return runtime::write_file_atomically(path, to_json(), rules);
 }
 
 const TuningRecord* TuningDb::find(const TuningKey& key) const {

@@ -4,12 +4,14 @@
 // format is refused with a clear error (configs are only meaningful for the templates that were timed).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "codegen/kernel_spec.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "qjit/status.h"
 
 namespace qjit::autotune {
@@ -44,16 +46,27 @@ struct TuningRecord {
   std::optional<codegen::TileConfig> heuristic;
 };
 
+// Who chose the file being loaded: a path the user named (a command-line argument) is read as given; the file an
+// engine finds by itself (QJIT_TUNING_DB, the cache directory's) must also be owned by the user or root and writable
+// by no one else, like the kernel cache (docs/SECURITY.md).
+enum class TuningDbSource : std::uint8_t { Named, Implicit };
+
 class TuningDb {
  public:
   // The format version this build writes and reads (bump when the JSON layout changes).
   static constexpr int kFormatVersion = 1;
 
-  // A missing file is an empty database (nothing tuned yet). A file that is not valid JSON, has the wrong layout,
-  // another format version or another qjit version -> InvalidArgument naming the path and what was expected.
-  static Result<TuningDb> load(const std::string& path);
+  // A missing file is an empty database (nothing tuned yet). A file that is not a regular file, larger than 64 MiB,
+  // not valid JSON, nested too deep, has the wrong layout, another format version or another qjit version ->
+  // InvalidArgument naming the path and what was expected.
+  static Result<TuningDb> load(const std::string& path, TuningDbSource source = TuningDbSource::Named);
+  // Read-modify-write under `<path>.lock` (an exclusive lock across processes): load, change(db), save. Returns
+  // what was saved. Every writer of a shared database goes through here, so no update is lost.
+  static Result<TuningDb> update(const std::string& path, llvm::function_ref<Status(TuningDb&)> change,
+                                 std::chrono::milliseconds lock_timeout = std::chrono::minutes(2));
   static Result<TuningDb> parse(std::string_view json, const std::string& origin);  // origin names the source in errors
-  // Atomic write (temp file in the same directory, fsync, rename); creates the parent directory.
+  // Atomic write by the file rules (runtime/safe_file.h); creates the parent directory. Concurrent writers should
+  // use update() instead.
   Status save(const std::string& path) const;
   std::string to_json() const;  // pretty-printed, records sorted by key so the file diffs well
 
@@ -68,6 +81,7 @@ class TuningDb {
   std::size_t size() const { return records_.size(); }
 
  private:
+  static Status prepare_directory(const std::string& path);
   std::vector<TuningRecord> records_;
 };
 

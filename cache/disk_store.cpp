@@ -9,13 +9,12 @@
 
 #include <chrono>
 #include <cstring>
-#include <random>
 
-#include "cache/file_io.h"
 #include "cache/key_lock.h"
 #include "cache/store_security.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "runtime/log.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::cache {
 namespace {
@@ -41,6 +40,14 @@ Status validate_entry(const Entry& e) {
 
 }  // namespace
 
+std::optional<CompileKey> key_from_entry_name(std::string_view name) {
+  if (name.size() != CompileKey::kSize * 2 + kEntrySuffix.size() || !name.ends_with(kEntrySuffix)) return std::nullopt;
+  auto key = CompileKey::from_hex(name.substr(0, CompileKey::kSize * 2));
+  // NOTE: only the canonical lower-case spelling is an entry, so one key never has two files.
+  if (key && key->hex() != name.substr(0, CompileKey::kSize * 2)) return std::nullopt;
+  return key;
+}
+
 Result<std::shared_ptr<DiskStore>> DiskStore::open(StoreOptions options) {
   std::vector<Dir> dirs;
   if (options.writable_dir.empty() && !options.read_only)
@@ -49,10 +56,10 @@ Result<std::shared_ptr<DiskStore>> DiskStore::open(StoreOptions options) {
   if (!options.writable_dir.empty()) {
     if (options.read_only) {
       // Under QJIT_CACHE_READONLY the writable store is just another store to read, judged by read-only rules.
-      QJIT_ASSIGN_OR_RETURN(bool present, check_readonly_store(options.writable_dir));
+      QJIT_ASSIGN_OR_RETURN(bool present, check_readonly_store(options.writable_dir, options.writable_dir_origin));
       if (present) dirs.push_back({options.writable_dir, false});
     } else {
-      QJIT_TRY(prepare_writable_store(options.writable_dir));
+      QJIT_TRY(prepare_writable_store(options.writable_dir, options.writable_dir_origin));
       dirs.push_back({options.writable_dir, true});
     }
   }
@@ -101,35 +108,38 @@ void DiskStore::discard_bad(const Dir& dir, const std::string& path, int fd, con
     QJIT_LOG_WARN("cache", "rejected and removed {0} ({1}); it will be recompiled", path, why.message());
 }
 
+runtime::ReadRules entry_read_rules(bool readonly_store) {
+  runtime::ReadRules rules;
+  rules.what = "cache entry";
+  rules.code = StatusCode::CacheIo;
+  // NOTE: never through a symlink (nothing qjit writes looks like that), and O_NONBLOCK inside ReadFile so a FIFO
+  // planted at an entry's name is refused instead of hanging every reader.
+  rules.follow_symlinks = false;
+  rules.owner = readonly_store ? runtime::Owner::MeOrRoot : runtime::Owner::Me;
+  rules.refuse_foreign_write = true;
+  rules.max_bytes = kEntryHeaderSize + kMaxMetadataBytes + kMaxPayloadBytes;
+  return rules;
+}
+
 Result<Entry> DiskStore::load_from(const Dir& dir, const CompileKey& key) {
   const std::string path = dir.path + "/" + key.hex() + std::string(kEntrySuffix);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status(StatusCode::NotFound, "no entry " + path);
-    const Status why(StatusCode::CacheIo, llvm::formatv("cannot open: {0}", std::strerror(errno)).str());
-    // ELOOP: a symlink where an entry should be; nothing qjit writes looks like that.
-    if (errno == ELOOP) discard_bad(dir, path, -1, why);
-    else QJIT_LOG_WARN("cache", "cannot open {0}: {1}", path, why.message());
-    return Status(StatusCode::NotFound, why.message());
+  runtime::ReadProblem problem = runtime::ReadProblem::None;
+  auto file = runtime::ReadFile::open(path, entry_read_rules(!dir.writable), &problem);
+  if (!file) {
+    if (problem == runtime::ReadProblem::Missing) return Status(StatusCode::NotFound, "no entry " + path);
+    if (problem == runtime::ReadProblem::Refused) discard_bad(dir, path, -1, file.error());
+    else QJIT_LOG_WARN("cache", "{0}", file.error().message());
+    return Status(StatusCode::NotFound, file.error().message());
   }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return Status(StatusCode::NotFound, "cannot stat " + path);
-  if (Status s = check_entry_file(st, path, !dir.writable); !s.ok()) {
-    discard_bad(dir, path, fd, s);
-    return Status(StatusCode::NotFound, s.message());
-  }
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size < kEntryHeaderSize || size > kEntryHeaderSize + kMaxMetadataBytes + kMaxPayloadBytes) {
+  const int fd = file->fd();
+  const std::uint64_t size = file->size();
+  if (size < kEntryHeaderSize) {
     const Status s(StatusCode::CacheIo, llvm::formatv("cache entry rejected (size): {0} bytes", size).str());
     discard_bad(dir, path, fd, s);
     return Status(StatusCode::NotFound, s.message());
   }
   std::vector<std::uint8_t> bytes;
-  if (Status s = read_whole_file(fd, size, path, bytes); !s.ok()) {
+  if (Status s = file->read_all(bytes); !s.ok()) {
     QJIT_LOG_WARN("cache", "{0}", s.message());
     return Status(StatusCode::NotFound, s.message());
   }
@@ -173,31 +183,9 @@ std::string DiskStore::describe_stores() const {
 }
 
 Status DiskStore::write_atomically(const std::string& final_path, const std::vector<std::uint8_t>& bytes) {
-  const std::string& dir = options_.writable_dir;
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
-    tmp = llvm::formatv("{0}/{1}{2}-{3}-{4:x}", dir, kTempPrefix, ::getpid(), temp_counter_++, rng()).str();
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  if (fd < 0)
-    return Status(StatusCode::CacheIo,
-                  llvm::formatv("cannot create a temporary file in '{0}': {1}", dir, std::strerror(errno)).str());
-  Status s = write_all(fd, bytes.data(), bytes.size(), tmp);
-  if (s.ok() && ::fsync(fd) != 0)
-    s = Status(StatusCode::CacheIo, llvm::formatv("cannot fsync '{0}': {1}", tmp, std::strerror(errno)).str());
-  if (::close(fd) != 0 && s.ok())
-    s = Status(StatusCode::CacheIo, llvm::formatv("cannot close '{0}': {1}", tmp, std::strerror(errno)).str());
-  if (s.ok() && ::rename(tmp.c_str(), final_path.c_str()) != 0)
-    s = Status(StatusCode::CacheIo, llvm::formatv("cannot rename '{0}' to '{1}': {2}", tmp, final_path,
-                                                  std::strerror(errno)).str());
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return fsync_directory(dir);
+  const runtime::WriteRules rules{.what = "cache entry", .code = StatusCode::CacheIo, .mode = 0600,
+                                  .dir_rule = runtime::DirRule::Private};
+  return runtime::write_file_atomically(final_path, std::as_bytes(std::span<const std::uint8_t>(bytes)), rules);
 }
 
 Status DiskStore::store(const Entry& entry) {
@@ -216,7 +204,8 @@ Status DiskStore::store(const Entry& entry) {
   return Status();
 }
 
-Result<Entry> DiskStore::get_or_create(const CompileKey& key, llvm::function_ref<Result<Entry>()> compile) {
+Result<Entry> DiskStore::get_or_create(const CompileKey& key, llvm::function_ref<Result<Entry>()> compile,
+                                       Status* not_stored) {
   if (auto hit = load(key)) return hit;
   KeyLock lock;
   if (writable()) {
@@ -249,8 +238,13 @@ Result<Entry> DiskStore::get_or_create(const CompileKey& key, llvm::function_ref
                                 key.hex()).str());
   QJIT_LOG_INFO("cache", "compiled {0} ({1}, {2} bytes) in {3:f3} s", key.hex(), entry->meta.entry_name,
                 entry->payload.size(), seconds_since(t0));
-  if (Status s = store(*entry); !s.ok())
+  if (!writable()) {
+    if (not_stored)
+      *not_stored = Status(StatusCode::CacheIo, "the cache is read-only (QJIT_CACHE_READONLY=1): compiled, not stored");
+  } else if (Status s = store(*entry); !s.ok()) {
     QJIT_LOG_WARN("cache", "could not store {0}: {1}; the kernel is used but not cached", key.hex(), s.message());
+    if (not_stored) *not_stored = s;
+  }
   return entry;
 }
 

@@ -2,8 +2,9 @@
 // per entry named `<key hex>.qjk` (entry_format.h). The rules that make it trustworthy:
 //   - nothing is returned before it is verified (magic, version, key, sizes, checksum, metadata, file permissions);
 //     a bad entry is logged, deleted if it lives in the writable store, and reported as a miss;
-//   - writes are atomic: a unique temp file in the same directory, write, fsync, rename, fsync the directory, so a
-//     process killed at any point leaves either no entry or a whole one;
+//   - writes are atomic and follow the file rules (runtime/safe_file.h): a unique temp file in the same directory,
+//     write, fsync, rename, fsync the directory, so a process killed at any point leaves either no entry or a whole
+//     one; reads refuse symlinks, FIFOs and anything but a regular file the store's owner wrote;
 //   - readers never lock; on a miss get_or_create takes a per-key cross-process lock (key_lock.h) with a timeout,
 //     re-checks, then compiles -- so N processes racing for one kernel compile it once;
 //   - a hit in the writable store marks the entry used (its atime), which LRU pruning orders by.
@@ -15,7 +16,9 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cache/compile_key.h"
@@ -24,14 +27,21 @@
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "qjit/cache.h"
 #include "qjit/status.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::cache {
 
 inline constexpr std::string_view kEntrySuffix = ".qjk";
-inline constexpr std::string_view kTempPrefix = ".tmp-";
 inline constexpr std::string_view kLockFileName = ".lock";
-// A temp file older than this belongs to a dead writer (a write takes milliseconds); pruning removes it.
-inline constexpr int kStaleTempSeconds = 600;
+// Temporaries are the file rules' "<entry>.tmp-<pid>-<hex>" (runtime/safe_file.h); one older than
+// runtime::kStaleTempSeconds whose writer pid is dead is removed by pruning (and before each write of that entry).
+inline constexpr int kStaleTempSeconds = runtime::kStaleTempSeconds;
+
+// The key an entry file name encodes ("<64 hex>.qjk"), or nullopt for any other name.
+std::optional<CompileKey> key_from_entry_name(std::string_view name);
+// How entries are opened: no symlinks, regular files only, owned by the user (or root in a read-only store), not
+// writable by others, within the format's size bound.
+runtime::ReadRules entry_read_rules(bool readonly_store);
 
 class DiskStore {
  public:
@@ -49,8 +59,10 @@ class DiskStore {
   // Atomic write into the writable store; ok and a no-op when read-only. Prunes afterwards when max_bytes is set.
   Status store(const Entry& entry);
   // load, else (under the key's cross-process lock) load again, else compile() and store. The compiled entry's key
-  // must equal `key`. A failed store is logged and the compiled entry still returned.
-  Result<Entry> get_or_create(const CompileKey& key, llvm::function_ref<Result<Entry>()> compile);
+  // must equal `key`. A failed store is logged and the compiled entry still returned; `not_stored`, when given, is
+  // set to why a compiled entry is not in the store (a failed write, a read-only cache) and left ok otherwise.
+  Result<Entry> get_or_create(const CompileKey& key, llvm::function_ref<Result<Entry>()> compile,
+                              Status* not_stored = nullptr);
 
   CacheCounters counters() const;
   Result<CacheStats> stats() const;
@@ -77,7 +89,6 @@ class DiskStore {
   StoreOptions options_;
   std::vector<Dir> dirs_;  // search order; the writable store (if any) first
   mutable std::atomic<std::uint64_t> hits_{0}, misses_{0}, compiles_{0}, stores_{0}, bad_{0}, lock_timeouts_{0};
-  std::atomic<std::uint64_t> temp_counter_{0};
 };
 
 }  // namespace qjit::cache

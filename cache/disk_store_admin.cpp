@@ -12,23 +12,20 @@
 #include <ctime>
 
 #include "cache/disk_store.h"
-#include "cache/file_io.h"
-#include "cache/store_security.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "runtime/log.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::cache {
 namespace {
 
 std::int64_t last_used(const struct stat& st) { return std::max<std::int64_t>(st.st_atim.tv_sec, st.st_mtim.tv_sec); }
 
-int open_quietly(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);  // not our file
-  return fd;
-}
+bool is_temp_name(std::string_view name) { return runtime::parse_temp_name(name, nullptr, nullptr); }
 
-bool is_temp_name(std::string_view name) { return name.starts_with(kTempPrefix); }
+Result<std::vector<std::string>> list_directory(const std::string& dir) {
+  return runtime::list_directory(dir, StatusCode::CacheIo);
+}
 
 struct EntryFile {
   std::string path;
@@ -45,20 +42,26 @@ Result<CacheEntryReport> DiskStore::inspect(const Dir& dir, const std::string& n
   r.key_hex = name.substr(0, CompileKey::kSize * 2);
   r.store_dir = dir.path;
   r.read_only_store = !dir.writable;
-  const int fd = open_quietly(r.path);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status(StatusCode::NotFound, r.path + " vanished");  // pruned meanwhile
+  // NOTE: the rules are the loader's, size bound aside (verify reports an oversized file itself), with O_NOATIME
+  // so that looking does not count as using.
+  runtime::ReadRules rules = entry_read_rules(!dir.writable);
+  rules.max_bytes = 0;
+  rules.no_atime = true;
+  runtime::ReadProblem problem = runtime::ReadProblem::None;
+  auto file = runtime::ReadFile::open(r.path, rules, &problem);
+  if (!file) {
+    if (problem == runtime::ReadProblem::Missing) return Status(StatusCode::NotFound, r.path + " vanished");
     r.ok = false;
-    r.problem = llvm::formatv("cannot open: {0}", std::strerror(errno)).str();
+    r.problem = file.error().message();
+    struct stat st;
+    if (::lstat(r.path.c_str(), &st) == 0) {
+      r.bytes = static_cast<std::uint64_t>(st.st_size);
+      r.last_used = last_used(st);
+    }
     return r;
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return Status(StatusCode::CacheIo, "cannot stat " + r.path);
-  r.bytes = static_cast<std::uint64_t>(st.st_size);
+  const struct stat& st = file->stat();
+  r.bytes = file->size();
   r.last_used = last_used(st);
   auto fail = [&](const Status& s) {
     r.ok = false;
@@ -66,13 +69,12 @@ Result<CacheEntryReport> DiskStore::inspect(const Dir& dir, const std::string& n
     return r;
   };
   const CompileKey expected = *key_from_entry_name(name);
-  if (Status s = check_entry_file(st, r.path, !dir.writable); !s.ok()) return fail(s);
   std::vector<std::uint8_t> bytes;
   if (full) {
     if (r.bytes > kEntryHeaderSize + kMaxMetadataBytes + kMaxPayloadBytes)
       return fail(Status(StatusCode::CacheIo, llvm::formatv("file of {0} bytes exceeds the format's limits", r.bytes)
                                                   .str()));
-    if (Status s = read_whole_file(fd, r.bytes, r.path, bytes); !s.ok()) return fail(s);
+    if (Status s = file->read_all(bytes); !s.ok()) return fail(s);
     auto e = decode_entry(bytes, &expected);
     if (!e) return fail(e.error());
     r.entry_name = e->meta.entry_name;
@@ -84,13 +86,14 @@ Result<CacheEntryReport> DiskStore::inspect(const Dir& dir, const std::string& n
     return r;
   }
   bytes.resize(kEntryHeaderSize);
-  if (Status s = read_at(fd, 0, kEntryHeaderSize, r.path, bytes.data()); !s.ok()) return fail(s);
+  if (Status s = file->read_at(0, std::as_writable_bytes(std::span<std::uint8_t>(bytes))); !s.ok()) return fail(s);
   auto h = decode_entry_header(bytes);
   if (!h) return fail(h.error());
   if (!(h->key == expected)) return fail(Status(StatusCode::CacheIo, "stored key differs from the file name"));
   if (h->file_size() != r.bytes) return fail(Status(StatusCode::CacheIo, "header sizes disagree with the file size"));
   bytes.resize(h->metadata_size);
-  if (Status s = read_at(fd, kEntryHeaderSize, h->metadata_size, r.path, bytes.data()); !s.ok()) return fail(s);
+  if (Status s = file->read_at(kEntryHeaderSize, std::as_writable_bytes(std::span<std::uint8_t>(bytes))); !s.ok())
+    return fail(s);
   auto m = decode_entry_metadata(bytes);
   if (!m) return fail(m.error());
   r.entry_name = m->entry_name;
@@ -179,18 +182,13 @@ Result<CachePruneReport> DiskStore::prune(std::uint64_t max_bytes) {
                   "writable store");
   const std::string& dir = options_.writable_dir;
   CachePruneReport rep;
+  rep.removed_temp_files = runtime::prune_stale_temps(dir);
   QJIT_ASSIGN_OR_RETURN(auto names, list_directory(dir));
   std::vector<EntryFile> files;
-  const std::int64_t now = std::time(nullptr);
   for (const auto& n : names) {
     const std::string path = dir + "/" + n;
     struct stat st;
-    if (::lstat(path.c_str(), &st) != 0) continue;
-    if (is_temp_name(n)) {
-      if (now - st.st_mtim.tv_sec > kStaleTempSeconds && ::unlink(path.c_str()) == 0) ++rep.removed_temp_files;
-      continue;
-    }
-    if (!key_from_entry_name(n)) continue;
+    if (!key_from_entry_name(n) || ::lstat(path.c_str(), &st) != 0) continue;
     const std::int64_t used_ns =
         std::max<std::int64_t>(st.st_atim.tv_sec * 1000000000ll + st.st_atim.tv_nsec,
                                st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec);
@@ -232,7 +230,16 @@ Result<CachePruneReport> DiskStore::clear() {
     if (!temp && !key_from_entry_name(n)) continue;  // the lock file and anything not ours stay
     const std::string path = dir + "/" + n;
     struct stat st;
-    if (::lstat(path.c_str(), &st) != 0 || ::unlink(path.c_str()) != 0) continue;
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    if (::unlink(path.c_str()) != 0) {
+      if (errno == ENOENT) continue;
+      QJIT_LOG_WARN("cache", "clear: cannot remove {0}: {1}", path, std::strerror(errno));
+      if (!temp) {
+        ++rep.kept_entries;
+        rep.kept_bytes += static_cast<std::uint64_t>(st.st_size);
+      }
+      continue;
+    }
     if (temp) {
       ++rep.removed_temp_files;
     } else {

@@ -1,14 +1,11 @@
-// KeyLock: byte-range OFD locks with a polling timeout (F_OFD_SETLKW has no timeout of its own).
+// KeyLock: one OFD-locked byte per key of the store's lock file, opened and locked by the file rules
+// (runtime/safe_file.h: a regular file the user owns, never through a symlink or FIFO).
 #include "cache/key_lock.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cstring>
-#include <thread>
-
 #include "llvm/Support/FormatVariadic.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::cache {
 namespace {
@@ -40,33 +37,18 @@ void KeyLock::release() {
 
 Result<KeyLock> KeyLock::acquire(const std::string& lock_path, const CompileKey& key,
                                  std::chrono::milliseconds timeout) {
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return Status(StatusCode::CacheIo,
-                  llvm::formatv("cannot open cache lock file '{0}': {1}", lock_path, std::strerror(errno)).str());
+  QJIT_ASSIGN_OR_RETURN(int fd, runtime::open_lock_file(lock_path, "cache lock file", StatusCode::CacheIo));
   KeyLock lock(fd);
-  struct flock fl;
-  std::memset(&fl, 0, sizeof(fl));
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  fl.l_start = lock_offset(key);
-  fl.l_len = 1;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::milliseconds(1);
-  for (;;) {
-    if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return lock;
-    if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-      return Status(StatusCode::CacheIo, llvm::formatv("cannot lock '{0}' for key {1}: {2}", lock_path, key.hex(),
-                                                       std::strerror(errno)).str());
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline)
-      return Status(StatusCode::CacheIo,
-                    llvm::formatv("timed out after {0} ms waiting for another process compiling key {1} "
-                                  "(lock '{2}'); QJIT_CACHE_LOCK_TIMEOUT_MS sets the wait",
-                                  timeout.count(), key.hex(), lock_path).str());
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
-    pause = std::min(pause * 2, std::chrono::milliseconds(20));
+  bool timed_out = false;
+  if (Status s = runtime::lock_byte(fd, lock_offset(key), timeout, lock_path, StatusCode::CacheIo, &timed_out);
+      !s.ok()) {
+    if (!timed_out) return s.with_context("key " + key.hex());
+    return Status(StatusCode::CacheIo,
+                  llvm::formatv("timed out after {0} ms waiting for another process compiling key {1} "
+                                "(lock '{2}'); QJIT_CACHE_LOCK_TIMEOUT_MS sets the wait",
+                                timeout.count(), key.hex(), lock_path).str());
   }
+  return lock;
 }
 
 }  // namespace qjit::cache

@@ -4,12 +4,10 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/raw_ostream.h"
 #include "runtime/cubin_info.h"
 #include "runtime/log.h"
 #include "runtime/nvrtc.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::ops {
 namespace {
@@ -27,24 +25,23 @@ const std::vector<std::string>& probe_versions() {
   return v;
 }
 
-void dump_compile(const codegen::Source& source, const runtime::CompileOutput& out) {
-  const char* dir = std::getenv("QJIT_DUMP_DIR");
-  if (!dir || !*dir) return;
-  if (llvm::sys::fs::create_directories(dir)) return;
-  auto write = [&](const char* ext, llvm::StringRef bytes) {
-    llvm::SmallString<256> path(dir);
-    llvm::sys::path::append(path, source.entry + ext);
-    std::error_code ec;
-    llvm::raw_fd_ostream os(path, ec);
-    if (!ec) os << bytes;
-  };
-  write(".cu", source.text);
-  if (!out.ptx.empty()) write(".ptx", out.ptx);
-  write(".cubin", llvm::StringRef(reinterpret_cast<const char*>(out.cubin.data()), out.cubin.size()));
-  QJIT_LOG_INFO("jit", "dumped {0}.cu/.ptx/.cubin to {1} (SASS: cuobjdump -sass {0}.cubin)", source.entry, dir);
-}
-
 }  // namespace
+
+Status dump_compile(const std::string& dir, const codegen::Source& source, const runtime::CompileOutput& out) {
+  // NOTE: the dump directory is often shared scratch space (/tmp/dumps), and a compile may run as root: the file
+  // rules (runtime/safe_file.h) refuse a directory another user controls and never write through a symlink planted
+  // under an entry's name, so a dump can only ever create or replace qjit's own regular files.
+  const runtime::WriteRules rules{.what = "QJIT_DUMP_DIR file", .code = StatusCode::InvalidArgument, .mode = 0600,
+                                  .dir_rule = runtime::DirRule::Shared, .create_directories = true};
+  auto write = [&](const char* ext, std::string_view bytes) {
+    return runtime::write_file_atomically(dir + "/" + source.entry + ext, bytes, rules);
+  };
+  QJIT_TRY(write(".cu", source.text));
+  if (!out.ptx.empty()) QJIT_TRY(write(".ptx", out.ptx));
+  QJIT_TRY(write(".cubin", std::string_view(reinterpret_cast<const char*>(out.cubin.data()), out.cubin.size())));
+  QJIT_LOG_INFO("jit", "dumped {0}.cu/.ptx/.cubin to {1} (SASS: cuobjdump -sass {0}.cubin)", source.entry, dir);
+  return Status();
+}
 
 const char* qjit_version() { return QJIT_VERSION_STRING; }
 
@@ -106,16 +103,24 @@ Result<CompiledKernel> KernelService::compile_and_store(const codegen::Source& s
                           compiler->compile(source.text, source.entry + ".cu", codegen::arch_option(arch),
                                             runtime::default_compile_options()));
     compiles_.fetch_add(1, std::memory_order_relaxed);
-    dump_compile(source, out);
+    if (const char* dir = std::getenv("QJIT_DUMP_DIR"); dir && *dir)
+      if (Status s = dump_compile(dir, source, out); !s.ok())
+        QJIT_LOG_WARN("jit", "QJIT_DUMP_DIR: {0} was not dumped: {1}", source.entry, s.message());
     return make_cache_entry(source, arch, key, nvrtc_version, std::move(out));
   };
   const auto start = std::chrono::steady_clock::now();
   const std::uint64_t compiles_before = compiles_.load();
   Result<cache::Entry> entry = Status(StatusCode::NotFound, "");
-  if (auto s = store()) entry = s->get_or_create(key, compile);
-  else entry = compile();
+  Status not_stored;
+  if (auto s = store()) {
+    entry = s->get_or_create(key, compile, &not_stored);
+  } else {
+    entry = compile();
+    not_stored = Status(StatusCode::CacheIo, "the kernel cache could not be opened (see the warning above)");
+  }
   if (!entry.has_value()) return entry.error();
   CompiledKernel ck;
+  ck.not_stored = std::move(not_stored);
   ck.key = key;
   ck.compiled_now = compiles_.load() != compiles_before;
   ck.seconds = ck.compiled_now ? entry->meta.compile_seconds

@@ -28,6 +28,7 @@ struct CompiledKernel {
   std::shared_ptr<const cache::Entry> entry;  // payload = cubin
   bool compiled_now = false;                  // false: served by the disk store
   double seconds = 0;                         // NVRTC time when compiled_now, else lookup time
+  Status not_stored;                          // compiled_now but not in the disk store: why (else ok)
 };
 
 struct KernelServiceStats {
@@ -69,6 +70,12 @@ class KernelService {
 // ("unknown") and logs a warning; the compile still succeeds.
 cache::Entry make_cache_entry(const codegen::Source& source, int arch, const cache::CompileKey& key,
                               const std::string& nvrtc_version, runtime::CompileOutput out);
+
+// Writes `source` (.cu), its PTX (.ptx, when kept) and cubin (.cubin) into `dir` under the source's entry name, by
+// the file rules (runtime/safe_file.h): the directory must be trusted (DirRule::Shared) and an existing file of that
+// name must be a regular file; each file is written atomically. Called for every compile when QJIT_DUMP_DIR is set
+// (a failure is logged as a warning there; the compile itself stands).
+Status dump_compile(const std::string& dir, const codegen::Source& source, const runtime::CompileOutput& out);
 
 // The qjit version string baked into every compile key.
 const char* qjit_version();

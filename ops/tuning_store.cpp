@@ -15,7 +15,7 @@ void TuningStore::load_locked() {
   if (loaded_) return;
   loaded_ = true;
   path_ = autotune::default_tuning_db_path();
-  auto db = autotune::TuningDb::load(path_);
+  auto db = autotune::TuningDb::load(path_, autotune::TuningDbSource::Implicit);
   if (!db) {
     QJIT_LOG_WARN("tuning", "ignoring the tuning database: {0}", db.error().to_string());
     return;
@@ -78,9 +78,14 @@ Status TuningStore::record(const autotune::TuningRecord& r) {
   std::lock_guard<std::mutex> lock(mu_);
   load_locked();
   db_.put(r);
-  // Re-read what other processes saved meanwhile, so this save does not drop their records.
-  if (auto on_disk = autotune::TuningDb::load(path_); on_disk.has_value()) db_.merge(*on_disk);
-  return db_.save(path_);
+  // Under the database's lock: re-read what other processes saved meanwhile, so this save drops none of it.
+  auto updated = autotune::TuningDb::update(path_, [&](autotune::TuningDb& on_disk) {
+    on_disk.merge(db_);
+    return Status();
+  });
+  if (!updated) return updated.error();
+  db_ = std::move(updated).value();
+  return Status();
 }
 
 }  // namespace qjit::ops

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <unordered_map>
 
 #include "llvm/ADT/StringRef.h"
@@ -22,11 +23,12 @@
 namespace qjit::ops {
 namespace {
 
-constexpr std::string_view kArchForms = "sm_80, sm_86, sm_89 or sm_90a (also 80, 86, 89, 90, sm_90)";
+constexpr std::string_view kArchForms = "sm_80, sm_86, sm_87, sm_89 or sm_90a (also 80, 86, 87, 89, 90, sm_90)";
 
 struct Pending {
   WarmupKernel kernel;
   codegen::Source source;
+  std::optional<cache::CompileKey> key;  // once obtained
 };
 
 // The config the plan would choose for `spec` under PlanPreference::Tuned, rendered; failures land in the
@@ -97,6 +99,7 @@ Result<int> parse_target_arch(std::string_view text) {
   const llvm::StringRef t = llvm::StringRef(text.data(), text.size()).trim();
   if (t == "sm_80" || t == "80") return 80;
   if (t == "sm_86" || t == "86") return 86;
+  if (t == "sm_87" || t == "87") return 87;
   if (t == "sm_89" || t == "89") return 89;
   if (t == "sm_90a" || t == "sm_90" || t == "90") return 90;
   return Status(StatusCode::InvalidArgument,
@@ -227,11 +230,33 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
           p.kernel.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           return;
         }
-        p.kernel.outcome = compiled->compiled_now ? WarmupOutcome::Compiled : WarmupOutcome::Cached;
         p.kernel.seconds = compiled->seconds;
+        // NOTE: warmup's contract is "every kernel is in the cache", not "every kernel compiled": a full disk, a
+        // read-only cache or a directory in an entry's place leaves a compiled kernel that the engine will compile
+        // again, so it is a failure here.
+        if (compiled->compiled_now && !compiled->not_stored.ok()) {
+          p.kernel.error = compiled->not_stored.with_context("compiled but not stored in the kernel cache");
+          return;
+        }
+        p.kernel.outcome = compiled->compiled_now ? WarmupOutcome::Compiled : WarmupOutcome::Cached;
+        p.key = compiled->key;
       });
     }
     pool.wait();
+  }
+  // A store bounded by QJIT_CACHE_MAX_BYTES prunes after every write, possibly evicting kernels this warmup stored a
+  // moment earlier: look every kernel up once more, as the engine will.
+  if (auto store = service.store()) {
+    for (auto& p : pending) {
+      if (!p.kernel.error.ok() || !p.key) continue;
+      if (auto hit = store->load(*p.key); !hit)
+        p.kernel.error = Status(StatusCode::CacheIo,
+                                llvm::formatv("{0} was stored but is no longer in the kernel cache{1}", p.kernel.entry,
+                                              store->options().max_bytes
+                                                  ? llvm::formatv(" (QJIT_CACHE_MAX_BYTES={0} evicted it: raise the "
+                                                                  "bound)", store->options().max_bytes).str()
+                                                  : std::string()).str());
+    }
   }
   for (auto& p : pending) {
     WarmupKernel& k = p.kernel;

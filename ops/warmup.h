@@ -25,7 +25,8 @@ enum class WarmupPlan : std::uint8_t { QuantizedLinear, SmoothQuant };
 std::string_view warmup_plan_name(WarmupPlan p) noexcept;  // "ql", "sq"
 // "ql,sq" (also "quantized", "smoothquant"); duplicates collapse; errors name the item and the accepted names.
 Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text);
-// "sm_80", "sm_86", "sm_89", "sm_90a"; "80", "86", "89", "90" and "sm_90" mean the same (Hopper is always sm_90a).
+// "sm_80", "sm_86", "sm_87", "sm_89", "sm_90a" (every arch `qjit inspect` and the tuning database accept); "80",
+// "86", "87", "89", "90" and "sm_90" mean the same (Hopper is always sm_90a).
 // InvalidArgument listing the accepted values otherwise.
 Result<int> parse_target_arch(std::string_view text);
 // "f16", "bf16", "f32", "f64": the activation and output type of the plans (QuantizedLinear needs them equal).
@@ -73,7 +74,8 @@ struct WarmupReport {
 };
 
 // Errors only for a malformed request (unsupported arch, no items, no plans); a kernel that fails to render or
-// compile is a WarmupOutcome::Failed entry of the report, and the others still compile.
+// compile, or compiles but is not in the kernel cache afterwards (a failed store, a read-only or full cache, an
+// eviction by QJIT_CACHE_MAX_BYTES), is a WarmupOutcome::Failed entry of the report, and the others still compile.
 Result<WarmupReport> run_warmup(const WarmupRequest& request);
 
 }  // namespace qjit::ops

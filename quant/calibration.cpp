@@ -133,6 +133,11 @@ Result<float> static_activation_scale(std::span<const float> act_max, std::span<
     absmax = std::max(absmax, a);
   }
   if (!std::isfinite(absmax)) return invalid("the smoothed activation absmax overflows f32");
+  // NOTE: a zero scale would be written as a static input_scale that every engine divides by; all-zero statistics
+  // mean the calibration never reached this input, which must be said, not encoded.
+  if (!(absmax / 127.0f > 0.0f))
+    return invalid(llvm::formatv("act_max must hold a positive value (max |x| / 127 must be a normal positive "
+                                 "scale), got max {0}: the statistics are all zero", absmax).str());
   return absmax / 127.0f;
 }
 

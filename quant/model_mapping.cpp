@@ -6,11 +6,13 @@
 #include "llvm/Support/JSON.h"
 #include "qjit/quant/model_quantizer.h"
 #include "quant/check.h"
+#include "runtime/json_limits.h"
 
 namespace qjit::quant {
 namespace {
 
 constexpr std::string_view kLayerPlaceholder = "{i}";
+constexpr std::size_t kMaxMappingGroups = 256;  // a decoder layer has four or five
 
 }  // namespace
 
@@ -33,9 +35,11 @@ LayerMapping opt_mapping() {
 }
 
 Result<LayerMapping> parse_layer_mapping(std::string_view json_text, const std::string& what) {
-  auto parsed = llvm::json::parse(llvm::StringRef(json_text.data(), json_text.size()));
-  if (!parsed) return detail::invalid(what + ": not valid JSON: " + llvm::toString(parsed.takeError()));
-  const auto* root = parsed->getAsObject();
+  // NOTE: a mapping nests four levels deep and lists a handful of groups; the bounds refuse a hostile file (50000
+  // nested '[' once overflowed the parser's stack) before it is parsed.
+  constexpr runtime::JsonLimits kLimits{/*max_depth=*/8, /*max_values=*/std::size_t{1} << 16};
+  QJIT_ASSIGN_OR_RETURN(llvm::json::Value parsed, runtime::parse_json_bounded(json_text, kLimits, what));
+  const auto* root = parsed.getAsObject();
   if (!root) return detail::invalid(what + ": must be a JSON object with \"layer_prefix\" and \"groups\"");
   LayerMapping m;
   auto family = root->getString("family");
@@ -46,6 +50,9 @@ Result<LayerMapping> parse_layer_mapping(std::string_view json_text, const std::
   m.layer_prefix = prefix->str();
   const auto* groups = root->getArray("groups");
   if (!groups || groups->empty()) return detail::invalid(what + ": \"groups\" must be a non-empty array");
+  if (groups->size() > kMaxMappingGroups)
+    return detail::invalid(llvm::formatv("{0}: \"groups\" must hold at most {1} groups, got {2}", what,
+                                         kMaxMappingGroups, groups->size()).str());
   std::set<std::string> seen;
   for (std::size_t g = 0; g < groups->size(); ++g) {
     const std::string where = llvm::formatv("{0}: groups[{1}]", what, g).str();

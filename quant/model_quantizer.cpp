@@ -43,6 +43,26 @@ struct GroupResult {
   std::vector<std::byte> norm_bias;
 };
 
+// Every tensor under the layer prefix must carry a layer index find_layer_indices understands (1 to 9 decimal
+// digits); otherwise it would silently be copied unquantized ("model.layers.-1.", "model.layers.1234567890.").
+Status check_layer_names(const LayerMapping& mapping, const std::vector<std::string>& names, const std::string& path) {
+  const auto pos = mapping.layer_prefix.find("{i}");
+  if (pos == std::string::npos) return Status();
+  const std::string before = mapping.layer_prefix.substr(0, pos);
+  const std::string after = mapping.layer_prefix.substr(pos + 3);
+  for (const auto& n : names) {
+    if (n.compare(0, before.size(), before) != 0) continue;
+    std::size_t i = before.size();
+    while (i < n.size() && n[i] >= '0' && n[i] <= '9') ++i;
+    const std::size_t digits = i - before.size();
+    if (digits >= 1 && digits <= 9 && n.compare(i, after.size(), after) == 0) continue;
+    return detail::invalid(llvm::formatv("tensor \"{0}\" in '{1}' starts with the layer prefix \"{2}\" but its layer "
+                                         "index must be a decimal integer of 1 to 9 digits followed by \"{3}\"",
+                                         n.substr(0, 200), path, before, after).str());
+  }
+  return Status();
+}
+
 std::string replace_layer(const std::string& prefix, std::int64_t i) {
   const auto pos = prefix.find("{i}");
   return prefix.substr(0, pos) + std::to_string(i) + prefix.substr(pos + 3);
@@ -125,6 +145,7 @@ class ModelQuantizer {
 Status ModelQuantizer::plan(const LayerMapping& mapping, QuantizeReport* report) {
   std::vector<std::string> names;
   for (const auto& t : weights_.tensors()) names.push_back(t.name);
+  QJIT_TRY(check_layer_names(mapping, names, options_.weights_path));
   const auto layers = find_layer_indices(mapping, names);
   if (layers.empty())
     return detail::invalid("no tensor in '" + options_.weights_path + "' matches layer_prefix \"" +
@@ -288,7 +309,9 @@ Status ModelQuantizer::run_group(std::size_t g, QuantizeReport* report) {
       }
     stats[l].weight_rel_error = den > 0.0 ? std::sqrt(num / den) : 0.0;
     if (has_stats) {
-      QJIT_ASSIGN_OR_RETURN(stats[l].input_scale, static_activation_scale(act_max, s));
+      auto scale = static_activation_scale(act_max, s);
+      if (!scale) return scale.error().with_context("act stats of \"" + gp.linears[l].module + "\"");
+      stats[l].input_scale = *scale;
     }
     result_.input_scale.push_back(stats[l].input_scale);
     result_.weights.push_back(std::move(q));
@@ -301,11 +324,7 @@ Status ModelQuantizer::run_group(std::size_t g, QuantizeReport* report) {
 Status ModelQuantizer::add_outputs(SafetensorsWriter* writer, QuantizeReport* report) {
   // Copies an input tensor's bytes unchanged.
   auto copy_of = [this](const TensorInfo* t) {
-    return [this, t](std::span<std::byte> out) {
-      const auto b = weights_.bytes(*t);
-      std::memcpy(out.data(), b.data(), b.size());
-      return Status();
-    };
+    return [this, t](std::span<std::byte> out) { return weights_.read_into(*t, out); };
   };
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     const GroupPlan& gp = groups_[g];
@@ -316,8 +335,8 @@ Status ModelQuantizer::add_outputs(SafetensorsWriter* writer, QuantizeReport* re
       QJIT_TRY(writer->add_streamed(t->name, t->dtype, t->shape, [this, g, t, is_bias, report](std::span<std::byte> out) {
         QJIT_ASSIGN_OR_RETURN(const GroupResult* r, group(g, report));
         const auto& folded = is_bias ? r->norm_bias : r->norm_weight;
-        const auto b = folded.empty() ? weights_.bytes(*t) : std::span<const std::byte>(folded);
-        std::memcpy(out.data(), b.data(), b.size());
+        if (folded.empty()) return weights_.read_into(*t, out);
+        std::memcpy(out.data(), folded.data(), folded.size());
         return Status();
       }));
     }
@@ -360,8 +379,14 @@ Result<QuantizeReport> quantize_model(const QuantizeOptions& options) {
   if (options.out_path.empty()) return detail::invalid("out_path must not be empty");
   if (options.out_path == options.weights_path)
     return detail::invalid("out_path must differ from weights_path (the input is read while the output is written)");
-  if (options.error_proxy_tokens < 0 || options.error_proxy_rows < 0)
-    return detail::invalid("error_proxy_tokens and error_proxy_rows must be >= 0");
+  // NOTE: the error table multiplies these by K and N to size its buffers; bounding them here keeps every product
+  // far from overflow (a wrapped size once allocated 256 bytes for 2^58 tokens and wrote past them).
+  if (options.error_proxy_tokens < 0 || options.error_proxy_tokens > kMaxErrorProxyTokens)
+    return detail::invalid(llvm::formatv("error_proxy_tokens must be in [0, {0}], got {1}", kMaxErrorProxyTokens,
+                                         options.error_proxy_tokens).str());
+  if (options.error_proxy_rows < 0 || options.error_proxy_rows > kMaxErrorProxyRows)
+    return detail::invalid(llvm::formatv("error_proxy_rows must be in [0, {0}], got {1}", kMaxErrorProxyRows,
+                                         options.error_proxy_rows).str());
   QJIT_TRY(validate(SmoothQuantConfig{options.alpha, kDefaultMinScale}));
   QJIT_ASSIGN_OR_RETURN(auto weights, SafetensorsFile::open(options.weights_path));
   std::optional<SafetensorsFile> stats;
@@ -385,7 +410,9 @@ Result<QuantizeReport> quantize_model(const QuantizeOptions& options) {
   writer.set_metadata("quantized_by", "qjit quantize");
   writer.set_metadata("smoothquant_alpha", llvm::formatv("{0}", options.alpha).str());
   QJIT_TRY(q.add_outputs(&writer, &report));
-  QJIT_TRY(writer.write(options.out_path));
+  std::vector<std::string> inputs{options.weights_path};
+  if (!options.act_stats_path.empty()) inputs.push_back(options.act_stats_path);
+  QJIT_TRY(writer.write(options.out_path, inputs));
   std::uint64_t size = 0;
   if (!llvm::sys::fs::file_size(options.out_path, size)) report.bytes_written = size;
   return report;

@@ -1,15 +1,20 @@
-// The safetensors reader: maps the file, parses the JSON header with LLVM's parser and proves every entry sound
-// before exposing it — dtype known, element count and byte size free of overflow, offsets inside the data section,
-// size equal to numel·itemsize, no two tensors sharing bytes. Anything else is an InvalidArgument that names the
-// tensor and the field, never a crash: this is the surface the fuzzer attacks.
+// The safetensors reader: opens the file by the read rules (runtime/safe_file.h: regular files only, never mapped),
+// reads and parses the JSON header within bounds (header size, nesting depth, value and tensor counts, unique
+// names) and proves every entry sound before exposing it — dtype known, element count and byte size free of
+// overflow, offsets inside the data section, size equal to numel·itemsize, no two tensors sharing bytes. Tensor
+// data is read with pread when asked for, so a file truncated meanwhile is an error, not SIGBUS. Anything else is an
+// InvalidArgument that names the tensor and the field, never a crash: this is the surface the fuzzer attacks.
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
+#include <optional>
+
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "qjit/quant/safetensors.h"
 #include "quant/check.h"
+#include "runtime/json_limits.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::quant {
 namespace {
@@ -23,34 +28,18 @@ Status bad(const std::string& what, const std::string& message) { return invalid
 
 llvm::Optional<std::uint64_t> non_negative(const llvm::json::Value& v) { return v.getAsUINT64(); }
 
-// NOTE: LLVM's JSON parser recurses once per nesting level, so "[[[[..." in a 100 MB header would overflow the
-// stack. A safetensors header nests three levels deep; anything past kMaxJsonDepth is refused before parsing.
-constexpr int kMaxJsonDepth = 32;
-
-bool nesting_within_limit(llvm::StringRef text) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
+// NOTE: a safetensors header nests three levels deep and a model has at most tens of thousands of tensors, each
+// a dozen JSON values; the bounds keep a hostile 100 MB header from costing gigabytes of parse tree (1.8 M tiny
+// tensors once took 8.4 GB) or the parser's stack (LLVM's parser recurses once per nesting level).
+constexpr runtime::JsonLimits kHeaderLimits{/*max_depth=*/8, /*max_values=*/std::size_t{1} << 22,
+                                            /*max_top_level_members=*/kMaxSafetensorsTensors + 1,
+                                            /*unique_top_level_keys=*/true};
 
 }  // namespace
 
 struct SafetensorsFile::Storage {
-  std::unique_ptr<llvm::MemoryBuffer> mapped;
-  std::vector<std::byte> owned;
+  std::optional<runtime::ReadFile> file;  // open(): tensor data is read from here
+  std::vector<std::byte> owned;           // parse(): the whole image
 };
 
 SafetensorsFile::SafetensorsFile() : storage_(std::make_unique<Storage>()) {}
@@ -87,45 +76,61 @@ std::int64_t TensorInfo::numel() const {
   return n;
 }
 
-Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
-  if (!buf) return Status(StatusCode::InvalidArgument, "cannot read safetensors file '" + path + "': " +
-                                                           buf.getError().message());
-  SafetensorsFile file;
-  file.storage_->mapped = std::move(*buf);
-  const auto* p = reinterpret_cast<const std::byte*>(file.storage_->mapped->getBufferStart());
-  QJIT_TRY(file.index(std::span<const std::byte>(p, file.storage_->mapped->getBufferSize()), path));
-  return file;
-}
+namespace {
 
-Result<SafetensorsFile> SafetensorsFile::parse(std::span<const std::byte> bytes, const std::string& what) {
-  SafetensorsFile file;
-  file.storage_->owned.assign(bytes.begin(), bytes.end());
-  QJIT_TRY(file.index(file.storage_->owned, what));
-  return file;
-}
-
-Status SafetensorsFile::index(std::span<const std::byte> bytes, const std::string& what) {
-  if (bytes.size() < 8)
-    return bad(what, llvm::formatv("file size must be >= 8 (the header length), got {0}", bytes.size()).str());
+// The header length from the 8-byte prefix, checked against the file size and the format's bound.
+Result<std::uint64_t> header_length(std::span<const std::byte> prefix, std::uint64_t file_size, const std::string& what) {
+  if (file_size < 8)
+    return bad(what, llvm::formatv("file size must be >= 8 (the header length), got {0}", file_size).str());
   std::uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | std::to_integer<std::uint64_t>(bytes[i]);
-  const std::uint64_t available = bytes.size() - 8;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | std::to_integer<std::uint64_t>(prefix[i]);
+  const std::uint64_t available = file_size - 8;
   if (header_len > available)
     return bad(what, llvm::formatv("header length must be <= {0} (bytes after the length prefix), got {1}",
                                    available, header_len).str());
   if (header_len > kMaxHeaderBytes)
     return bad(what, llvm::formatv("header length must be <= {0}, got {1}", kMaxHeaderBytes, header_len).str());
-  const llvm::StringRef text(reinterpret_cast<const char*>(bytes.data() + 8), header_len);
-  if (!nesting_within_limit(text))
-    return bad(what, llvm::formatv("header JSON must nest at most {0} levels deep", kMaxJsonDepth).str());
-  auto parsed = llvm::json::parse(text);
-  if (!parsed) return bad(what, "header is not valid JSON: " + llvm::toString(parsed.takeError()));
+  return header_len;
+}
+
+}  // namespace
+
+Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+  runtime::ReadRules rules;
+  rules.what = "safetensors file";
+  QJIT_ASSIGN_OR_RETURN(runtime::ReadFile f, runtime::ReadFile::open(path, rules));
+  std::byte prefix[8] = {};
+  if (f.size() >= 8) QJIT_TRY(f.read_at(0, prefix));
+  QJIT_ASSIGN_OR_RETURN(std::uint64_t header_len, header_length(prefix, f.size(), path));
+  std::string header(static_cast<std::size_t>(header_len), '\0');
+  QJIT_TRY(f.read_at(8, std::as_writable_bytes(std::span<char>(header))));
+  SafetensorsFile file;
+  file.data_offset_ = 8 + header_len;
+  const std::uint64_t data_size = f.size() - file.data_offset_;
+  file.storage_->file.emplace(std::move(f));
+  QJIT_TRY(file.index(header, data_size, path));
+  return file;
+}
+
+Result<SafetensorsFile> SafetensorsFile::parse(std::span<const std::byte> bytes, const std::string& what) {
+  SafetensorsFile file;
+  QJIT_ASSIGN_OR_RETURN(std::uint64_t header_len, header_length(bytes, bytes.size(), what));
+  file.storage_->owned.assign(bytes.begin(), bytes.end());
+  file.data_offset_ = 8 + header_len;
+  const std::string_view header(reinterpret_cast<const char*>(file.storage_->owned.data()) + 8, header_len);
+  QJIT_TRY(file.index(header, bytes.size() - file.data_offset_, what));
+  return file;
+}
+
+Status SafetensorsFile::index(std::string_view text, std::uint64_t data_size, const std::string& what) {
+  auto parsed = runtime::parse_json_bounded(text, kHeaderLimits, what + ": header");
+  if (!parsed) return parsed.error();
   const llvm::json::Object* root = parsed->getAsObject();
   if (!root) return bad(what, "header must be a JSON object");
 
-  const std::uint64_t data_size = available - header_len;
-  data_ = bytes.data() + 8 + header_len;
+  if (root->size() > kMaxSafetensorsTensors + 1)
+    return bad(what, llvm::formatv("header must list at most {0} tensors, got {1}", kMaxSafetensorsTensors,
+                                   root->size()).str());
   for (const auto& [key, value] : *root) {
     const std::string name = key.str();
     if (name == "__metadata__") {
@@ -151,6 +156,9 @@ Status SafetensorsFile::index(std::span<const std::byte> bytes, const std::strin
     info.dtype = *kind;
     const auto* shape = entry->getArray("shape");
     if (!shape) return invalid(where + ": \"shape\" must be an array of integers");
+    if (shape->size() > kMaxSafetensorsRank)
+      return invalid(llvm::formatv("{0}: \"shape\" must have at most {1} dimensions, got {2}", where,
+                                   kMaxSafetensorsRank, shape->size()).str());
     std::uint64_t numel = 1;
     for (std::size_t d = 0; d < shape->size(); ++d) {
       auto dim = non_negative((*shape)[d]);
@@ -202,17 +210,34 @@ const TensorInfo* SafetensorsFile::find(std::string_view name) const {
   return it != tensors_.end() && it->name == name ? &*it : nullptr;
 }
 
-std::span<const std::byte> SafetensorsFile::bytes(const TensorInfo& info) const {
-  return std::span<const std::byte>(data_ + info.begin, info.nbytes());
+Status SafetensorsFile::read_into(const TensorInfo& info, std::span<std::byte> out) const {
+  if (out.size() != info.nbytes())
+    return invalid(llvm::formatv("out.size() for tensor \"{0}\" must be {1}, got {2}", info.name, info.nbytes(),
+                                 out.size()).str());
+  if (out.empty()) return Status();
+  if (storage_->file) return storage_->file->read_at(data_offset_ + info.begin, out);
+  std::memcpy(out.data(), storage_->owned.data() + data_offset_ + info.begin, out.size());
+  return Status();
+}
+
+Result<std::vector<std::byte>> SafetensorsFile::read_bytes(const TensorInfo& info) const {
+  std::vector<std::byte> out(info.nbytes());
+  QJIT_TRY(read_into(info, out));
+  return out;
 }
 
 Result<std::vector<float>> SafetensorsFile::read_f32(std::string_view name) const {
   const TensorInfo* t = find(name);
   if (!t) return Status(StatusCode::NotFound, "tensor \"" + std::string(name) + "\" is not in the file");
-  const auto raw = bytes(*t);
+  if (!is_floating(t->dtype) || t->dtype == ElementKind::F64)
+    return invalid("tensor \"" + t->name + "\" dtype must be F32, F16 or BF16 to read as f32, got " +
+                   std::string(element_name(t->dtype)));
+  QJIT_ASSIGN_OR_RETURN(const auto raw, read_bytes(*t));
   std::vector<float> out(static_cast<std::size_t>(t->numel()));
   switch (t->dtype) {
-    case ElementKind::F32: std::memcpy(out.data(), raw.data(), raw.size()); break;
+    case ElementKind::F32:
+      if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size());
+      break;
     case ElementKind::F16:
     case ElementKind::BF16:
       for (std::size_t i = 0; i < out.size(); ++i) {

@@ -1,18 +1,16 @@
 // The safetensors writer: builds the JSON header with LLVM's JSON library, pads it with spaces so the data section
 // starts 8-byte aligned, and writes the tensors in the order they were added — each either from bytes it holds or
 // from a producer called at write time, so rewriting a model needs one tensor in memory, not the model. Files are
-// written to a unique temporary beside the target, fsynced and renamed, so a reader never sees half a file.
-#include <unistd.h>
-
+// written by the file rules (runtime/safe_file.h): a unique temporary beside the target, fsynced and renamed, so a
+// reader never sees half a file and a failed or killed write leaves no temporary behind for long.
 #include <algorithm>
 #include <cstring>
 
-#include "llvm/ADT/SmallString.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 #include "qjit/quant/safetensors.h"
 #include "quant/check.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::quant {
 
@@ -113,46 +111,18 @@ Result<std::vector<std::byte>> SafetensorsWriter::serialize() const {
   return out;
 }
 
-Status SafetensorsWriter::write(const std::string& path) const {
-  int fd = -1;
-  llvm::SmallString<256> tmp;
-  if (auto ec = llvm::sys::fs::createUniqueFile(path + ".tmp-%%%%%%%%", fd, tmp))
-    return Status(StatusCode::InvalidArgument, "cannot create a temporary file beside '" + path + "': " + ec.message());
-  const std::string tmp_path(tmp.str());
-  auto fail = [&](const std::string& message) {
-    ::close(fd);
-    llvm::sys::fs::remove(tmp_path);
-    return Status(StatusCode::InvalidArgument, "cannot write '" + path + "': " + message);
-  };
-  auto write_all = [&](std::span<const std::byte> b) -> Status {
-    const std::byte* p = b.data();
-    std::size_t left = b.size();
-    while (left > 0) {
-      const ssize_t n = ::write(fd, p, std::min<std::size_t>(left, std::size_t{1} << 30));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Status(StatusCode::InvalidArgument, std::strerror(errno));
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    return Status();
-  };
+Status SafetensorsWriter::write(const std::string& path, const std::vector<std::string>& inputs) const {
+  runtime::WriteRules rules;
+  rules.what = "safetensors output";
+  rules.inputs = inputs;
+  QJIT_ASSIGN_OR_RETURN(runtime::AtomicFile out, runtime::AtomicFile::create(path, rules));
+  auto sink = [&](std::span<const std::byte> b) { return out.write(b); };
   const std::string head = header();
-  if (Status s = write_all(std::as_bytes(std::span<const char>(head))); !s.ok()) return fail(s.message());
+  QJIT_TRY(sink(std::as_bytes(std::span<const char>(head))).with_context("cannot write '" + path + "'"));
   std::vector<std::byte> scratch;
   for (const auto& e : entries_)
-    if (Status s = emit(e.name, e.nbytes, e.bytes, e.producer, scratch, write_all); !s.ok()) return fail(s.message());
-  if (::fsync(fd) != 0) return fail(std::string("fsync: ") + std::strerror(errno));
-  if (::close(fd) != 0) {
-    llvm::sys::fs::remove(tmp_path);
-    return Status(StatusCode::InvalidArgument, "cannot write '" + path + "': close: " + std::strerror(errno));
-  }
-  if (auto ec = llvm::sys::fs::rename(tmp_path, path)) {
-    llvm::sys::fs::remove(tmp_path);
-    return Status(StatusCode::InvalidArgument, "cannot rename the temporary file onto '" + path + "': " + ec.message());
-  }
-  return Status();
+    QJIT_TRY(emit(e.name, e.nbytes, e.bytes, e.producer, scratch, sink).with_context("cannot write '" + path + "'"));
+  return out.commit();
 }
 
 }  // namespace qjit::quant

@@ -19,6 +19,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include "ops/kernel_binding.h"
 #include "runtime/device.h"
+#include "runtime/safe_file.h"
 #include "tools/bench_report.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
@@ -200,12 +201,9 @@ int run_bench_command(int argc, char** argv) {
     std::fflush(stdout);
   }
   if (!o.csv_path.empty()) {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(o.csv_path, ec);
-    if (ec) return failure(kCommand, Status(StatusCode::CacheIo, "--csv " + o.csv_path + ": " + ec.message()));
-    os << csv_report(ctx, rows);
-    os.close();
-    if (os.has_error()) return failure(kCommand, Status(StatusCode::CacheIo, "--csv " + o.csv_path + ": write failed"));
+    const runtime::WriteRules rules{.what = "--csv file", .code = StatusCode::CacheIo};
+    if (Status st = runtime::write_file_atomically(o.csv_path, csv_report(ctx, rows), rules); !st.ok())
+      return failure(kCommand, st);
   }
   int failed = 0;
   for (const auto& r : rows) failed += (!r.error.empty() || r.check.rfind("MISMATCH", 0) == 0) ? 1 : 0;

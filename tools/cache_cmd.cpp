@@ -3,6 +3,8 @@
 // store plus the QJIT_CACHE_PATH stores; maintenance (prune, clear, verify --remove-bad) works on the writable store.
 // `--dir DIR` operates on exactly one directory instead of the environment's; `--json` prints machine-readable
 // output. Exit codes: 0 success, 1 the work failed or `verify` found a bad entry, 2 bad usage.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -186,6 +188,9 @@ int run_maintenance(cache::DiskStore& store, const Args& a) {
   const std::uint64_t bound = a.max_bytes.value_or(store.options().max_bytes);
   auto rep = clear ? store.clear() : store.prune(bound);
   if (!rep) return failure(rep.error());
+  // NOTE: an entry that could not be removed (logged above) leaves the store over the bound or not empty: the work
+  // asked for was not done, so the exit status says so.
+  const bool short_of_goal = clear ? rep->kept_entries > 0 : bound > 0 && rep->kept_bytes > bound;
   if (a.json) {
     print_json(prune_json(*rep));
   } else {
@@ -195,6 +200,12 @@ int run_maintenance(cache::DiskStore& store, const Args& a) {
                 static_cast<unsigned long long>(rep->kept_entries), human_bytes(rep->kept_bytes).c_str(),
                 !clear && bound == 0 ? "; no bound given (--max-bytes or QJIT_CACHE_MAX_BYTES), nothing evicted"
                                      : "");
+  }
+  if (short_of_goal) {
+    std::fprintf(stderr, "qjit cache: %s: %llu entries (%s) could not be removed (see the warnings above)\n",
+                 a.command.c_str(), static_cast<unsigned long long>(rep->kept_entries),
+                 human_bytes(rep->kept_bytes).c_str());
+    return 1;
   }
   return 0;
 }
@@ -214,7 +225,15 @@ int run_cache_command(int argc, char** argv) {
   if (!env) return failure(env.error());
   cache::StoreOptions o = *env;
   if (a.dir) {
+    // NOTE: a directory named on the command line must exist: verifying or listing "nothing" because of a typo
+    // would report a clean cache that was never looked at.
+    struct stat st;
+    if (::stat(a.dir->c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return failure(Status(StatusCode::InvalidArgument,
+                            "--dir '" + *a.dir + "' " + (::stat(a.dir->c_str(), &st) != 0 ? "does not exist"
+                                                                                           : "is not a directory")));
     o.writable_dir = *a.dir;
+    o.writable_dir_origin = "--dir";
     o.readonly_dirs.clear();
   }
   const bool inspect_only = a.command == "stats" || a.command == "ls" || (a.command == "verify" && !a.remove_bad);

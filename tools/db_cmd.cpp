@@ -90,15 +90,14 @@ Result<Args> parse(int argc, char** argv) {
 
 int run_merge(const Args& a) {
   const std::string& out_path = a.paths[0];
-  auto out = autotune::TuningDb::load(out_path);
-  if (!out) return failure(out.error());
-  const std::size_t before = out->size();
   struct Counts {
     std::string path;
     std::size_t records = 0;
     int added = 0, replaced = 0;
   };
-  std::vector<Counts> counts;
+  // The inputs are read first; OUT is then loaded, merged into and saved under its lock, so concurrent merges into
+  // one file (a sharded job's last steps) each see the others' records and none is lost.
+  std::vector<autotune::TuningDb> inputs;
   for (std::size_t i = 1; i < a.paths.size(); ++i) {
     const std::string& in_path = a.paths[i];
     // NOTE: load() reads a missing file as an empty database (nothing tuned yet); for an input that is almost
@@ -107,14 +106,24 @@ int run_merge(const Args& a) {
       return failure(Status(StatusCode::InvalidArgument, "input tuning database '" + in_path + "' does not exist"));
     auto in = autotune::TuningDb::load(in_path);
     if (!in) return failure(in.error());
-    Counts c{in_path, in->size(), 0, 0};
-    for (const auto& r : in->records()) {
-      const bool existed = out->find(r.key) != nullptr;
-      if (out->put(r)) ++(existed ? c.replaced : c.added);
-    }
-    counts.push_back(std::move(c));
+    inputs.push_back(std::move(in).value());
   }
-  if (Status s = out->save(out_path); !s.ok()) return failure(s);
+  std::size_t before = 0;
+  std::vector<Counts> counts;
+  auto out = autotune::TuningDb::update(out_path, [&](autotune::TuningDb& db) {
+    before = db.size();
+    counts.clear();
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      Counts c{a.paths[i + 1], inputs[i].size(), 0, 0};
+      for (const auto& r : inputs[i].records()) {
+        const bool existed = db.find(r.key) != nullptr;
+        if (db.put(r)) ++(existed ? c.replaced : c.added);
+      }
+      counts.push_back(std::move(c));
+    }
+    return Status();
+  });
+  if (!out) return failure(out.error());
   if (a.json) {
     llvm::json::Array inputs;
     for (const auto& c : counts)
@@ -150,7 +159,8 @@ int run_show(const Args& a) {
   const std::string path = explicit_path ? a.paths[0] : autotune::default_tuning_db_path();
   if (explicit_path && !llvm::sys::fs::exists(path))
     return failure(Status(StatusCode::InvalidArgument, "tuning database '" + path + "' does not exist"));
-  auto db = autotune::TuningDb::load(path);
+  auto db = autotune::TuningDb::load(path, explicit_path ? autotune::TuningDbSource::Named
+                                                        : autotune::TuningDbSource::Implicit);
   if (!db) return failure(db.error());
   if (a.json) {
     // The file's own layout, plus the path and each record's speed-up, so scripts need not recompute it.

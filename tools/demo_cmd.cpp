@@ -12,6 +12,7 @@
 
 #include "codegen/kernel_spec.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "ops/kernel_binding.h"
 #include "ops/kernel_service.h"
 #include "qjit/linear.h"
@@ -131,6 +132,29 @@ Status run_on_gpu(std::int64_t m, std::int64_t n, std::int64_t k, const std::vec
   return Status();
 }
 
+// NOTE: the demo holds the activations and weights several times over in f32 plus f64 references and computes
+// two f64 products on the CPU; bounding the layer up front turns `-m 100000 -n 100000 -k 100000` (an abort on
+// bad_alloc) into a usage error, and keeps the CPU reference to about a minute.
+constexpr std::uint64_t kMaxDemoBytes = 4ull << 30;
+constexpr std::uint64_t kMaxDemoMacs = 1ull << 36;
+
+Status check_demo_size(std::int64_t m, std::int64_t n, std::int64_t k) {
+  const auto um = static_cast<std::uint64_t>(m), un = static_cast<std::uint64_t>(n),
+             uk = static_cast<std::uint64_t>(k);
+  std::uint64_t macs = 0, mn = 0, mk = 0, nk = 0, bytes = 0;
+  const bool overflow = __builtin_mul_overflow(um, un, &mn) || __builtin_mul_overflow(mn, uk, &macs) ||
+                        __builtin_mul_overflow(um, uk, &mk) || __builtin_mul_overflow(un, uk, &nk) ||
+                        __builtin_mul_overflow(mk + nk, std::uint64_t{24}, &bytes) ||
+                        __builtin_add_overflow(bytes, mn * 24, &bytes);
+  if (overflow || macs > kMaxDemoMacs || bytes > kMaxDemoBytes)
+    return Status(StatusCode::InvalidArgument,
+                  llvm::formatv("the demo layer --m {0} --n {1} --k {2} must need at most {3} multiply-adds and about "
+                                "{4} GiB of host memory (it checks the GPU against a CPU f64 reference); pick a "
+                                "smaller layer, e.g. the default -m 64 -n 4096 -k 4096", m, n, k, kMaxDemoMacs,
+                                kMaxDemoBytes >> 30).str());
+  return Status();
+}
+
 }  // namespace
 
 int run_demo_command(int argc, char** argv) {
@@ -148,6 +172,7 @@ int run_demo_command(int argc, char** argv) {
     return 2;
   const std::int64_t m = m_opt, n = n_opt, k = k_opt;
   if (m < 1 || n < 1 || k < 1) return fail(Status(StatusCode::InvalidArgument, "--m, --n and --k must be >= 1"));
+  if (Status s = check_demo_size(m, n, k); !s.ok()) return fail(s);
 
   std::printf("qjit demo: a %lld x %lld linear layer, %lld tokens, activations with 8 outlier channels (x50)\n\n",
               static_cast<long long>(n), static_cast<long long>(k), static_cast<long long>(m));

@@ -1,6 +1,7 @@
 // Entry point of the qjit command: dispatches to a subcommand by name.
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "tools/commands.h"
 
@@ -41,7 +42,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (const auto& c : kSubcommands)
-    if (!std::strcmp(argv[1], c.name)) return c.run(argc - 1, argv + 1);
+    if (!std::strcmp(argv[1], c.name)) {
+      // NOTE: the commands bound what an input can make them allocate; this is the last line behind those bounds,
+      // so an allocation that still fails ends with a message and exit 1 instead of an abort.
+      try {
+        return c.run(argc - 1, argv + 1);
+      } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "qjit %s: out of memory\n", c.name);
+        return 1;
+      }
+    }
   std::fprintf(stderr, "qjit: unknown command '%s'\n\n", argv[1]);
   print_usage(stderr);
   return 2;

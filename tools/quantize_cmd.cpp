@@ -8,9 +8,9 @@
 #include <string>
 
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Process.h"
 #include "qjit/quant/model_quantizer.h"
+#include "runtime/safe_file.h"
 #include "tools/commands.h"
 
 namespace qjit::tools {
@@ -34,8 +34,9 @@ constexpr const char* kUsage =
     "  --mapping FILE      JSON mapping {\"layer_prefix\": \"model.layers.{i}.\", \"groups\": [{\"norm\": ...,\n"
     "                      \"linears\": [...]}, ...]} overriding the built-in ones\n"
     "  --require-stats     fail (exit 1) when a linear has no statistics instead of reporting it\n"
-    "  --error-tokens N    proxy tokens for the error table (default 16; 0 turns the table's W8A8 columns off)\n"
-    "  --error-rows N      output rows sampled per linear for the error table (default 256)\n"
+    "  --error-tokens N    proxy tokens for the error table (default 16, at most 4096; 0 turns the table's W8A8\n"
+    "                      columns off)\n"
+    "  --error-rows N      output rows sampled per linear for the error table (default 256, at most 65536)\n"
     "  --quiet             no progress bar\n"
     "  -h, --help          this text\n"
     "\n"
@@ -46,11 +47,11 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
-bool parse_int(const char* s, std::int64_t* out) {
+bool parse_int(const char* s, std::int64_t max, std::int64_t* out) {
   char* end = nullptr;
   errno = 0;
   const long long v = std::strtoll(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < 0) return false;
+  if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max) return false;
   *out = v;
   return true;
 }
@@ -130,9 +131,13 @@ int run_quantize_command(int argc, char** argv) {
       if (end == v || *end != '\0' || !(o.alpha >= 0.0f && o.alpha <= 1.0f))
         return usage_error(std::string("--alpha must be a number in [0, 1], got '") + v + "'");
     } else if (a == "--error-tokens") {
-      if (!parse_int(v, &o.error_proxy_tokens)) return usage_error(std::string("--error-tokens must be an integer >= 0, got '") + v + "'");
+      if (!parse_int(v, quant::kMaxErrorProxyTokens, &o.error_proxy_tokens))
+        return usage_error(llvm::formatv("--error-tokens must be an integer in [0, {0}], got '{1}'",
+                                         quant::kMaxErrorProxyTokens, v).str());
     } else if (a == "--error-rows") {
-      if (!parse_int(v, &o.error_proxy_rows)) return usage_error(std::string("--error-rows must be an integer >= 0, got '") + v + "'");
+      if (!parse_int(v, quant::kMaxErrorProxyRows, &o.error_proxy_rows))
+        return usage_error(llvm::formatv("--error-rows must be an integer in [0, {0}], got '{1}'",
+                                         quant::kMaxErrorProxyRows, v).str());
     }
   }
   if (o.weights_path.empty()) return usage_error("--weights is required");
@@ -142,9 +147,12 @@ int run_quantize_command(int argc, char** argv) {
   else if (family == "opt") o.mapping = quant::opt_mapping();
   else if (!family.empty()) return usage_error("--family must be llama or opt, got '" + family + "'");
   if (!mapping_path.empty()) {
-    auto buf = llvm::MemoryBuffer::getFile(mapping_path);
-    if (!buf) return usage_error("cannot read --mapping '" + mapping_path + "': " + buf.getError().message());
-    auto m = quant::parse_layer_mapping((*buf)->getBuffer().str(), mapping_path);
+    runtime::ReadRules rules;
+    rules.what = "--mapping file";
+    rules.max_bytes = 1u << 20;  // a mapping is a few hundred bytes
+    auto text = runtime::read_text_file(mapping_path, rules);
+    if (!text) return usage_error(text.error().message());
+    auto m = quant::parse_layer_mapping(*text, mapping_path);
     if (!m) return usage_error(m.error().message());
     o.mapping = *m;
   }

@@ -267,8 +267,12 @@ int run_tune_command(int argc, char** argv) {
           // other jobs saved meanwhile, so shards writing one file lose nothing.
           std::lock_guard<std::mutex> lock(db_mu);
           db->put(done[i].outcome->record);
-          if (auto again = autotune::TuningDb::load(db_path); again.has_value()) db->merge(*again);
-          saved = db->save(db_path);
+          auto updated = autotune::TuningDb::update(db_path, [&](autotune::TuningDb& on_disk) {
+            on_disk.merge(*db);
+            return Status();
+          });
+          saved = updated.status();
+          if (updated) *db = std::move(updated).value();
           if (!saved.ok())
             std::fprintf(stderr, "qjit tune: could not save %s: %s\n", db_path.c_str(), saved.to_string().c_str());
         }
@@ -343,7 +347,19 @@ int run_tune_command(int argc, char** argv) {
     std::fprintf(stderr, "qjit tune: %s\n", saved.to_string().c_str());
     return 1;
   }
-  return failed > 0 || mismatched > 0 ? 1 : 0;
+  if (failed > 0 || mismatched > 0) {
+    const Done* first = nullptr;
+    for (const Done& d : done)
+      if (!d.outcome) {
+        first = &d;
+        break;
+      }
+    std::fprintf(stderr, "qjit tune: %d of %zu kernel(s) failed, %d candidate mismatch(es)%s%s\n", failed,
+                 tasks.size(), mismatched, first ? "; first failure: " : "",
+                 first ? first->outcome.error().to_string().c_str() : "");
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace qjit::tools

@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "Compiles every kernel the linear plans need for the model's layers into the kernel cache (QJIT_CACHE_DIR),\n"
     "so the engine's first call of each layer loads a cubin instead of compiling. Needs NVRTC, not a GPU.\n"
     "\n"
-    "  --arch ARCH          target: sm_80, sm_86, sm_89 or sm_90a (80, 86, 89, 90 and sm_90 also accepted)\n"
+    "  --arch ARCH          target: sm_80, sm_86, sm_87, sm_89 or sm_90a (80, 86, 87, 89, 90, sm_90 also accepted)\n"
     "  --shapes FILE.csv    the model's linears: '#' comments, a model,layer,N,K header, one layer per line\n"
     "  --m LIST             token counts to cover (default 1,16,128,2048,8192; each maps to its M bucket)\n"
     "  --dtype T            activation and output type: bf16 (default), f16, f32, f64\n"
@@ -121,7 +121,7 @@ Result<Args> parse(int argc, char** argv) {
     }
   }
   if (a.help) return a;
-  if (!a.arch) return bad("--arch is required (sm_80, sm_86, sm_89 or sm_90a)");
+  if (!a.arch) return bad("--arch is required (sm_80, sm_86, sm_87, sm_89 or sm_90a)");
   if (a.shapes.empty()) return bad("--shapes FILE.csv is required");
   if (!a.tuning_db && a.device) return bad("--device names a tuning database device; it needs --tuning-db");
   return a;
@@ -236,6 +236,14 @@ int run_warmup_command(int argc, char** argv) {
                    k.error.to_string().c_str());
   if (r.cache_dir.empty() && !args->json)
     std::fprintf(stderr, "qjit warmup: the kernel cache could not be opened, so nothing was stored (see above)\n");
+  if (r.failed > 0) {
+    for (const auto& k : r.kernels)
+      if (k.outcome == ops::WarmupOutcome::Failed) {
+        std::fprintf(stderr, "qjit warmup: %zu of %zu kernel(s) are not cached; first: %s\n", r.failed,
+                     r.kernels.size(), k.error.to_string().c_str());
+        break;
+      }
+  }
   return r.failed > 0 || r.cache_dir.empty() ? 1 : 0;
 }
 

@@ -4,8 +4,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/log.h"
+#include "runtime/safe_file.h"
 
 namespace qjit::cache::testing {
 
@@ -83,6 +86,22 @@ void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes,
   if (!bytes.empty()) ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
   ::fchmod(fd, mode);  // past the umask
   ::close(fd);
+}
+
+std::vector<std::string> temp_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& n : names_with_prefix(dir, ""))
+    if (runtime::parse_temp_name(n, nullptr, nullptr)) out.push_back(n);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+long dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return static_cast<long>(pid);
 }
 
 std::vector<std::string> names_with_prefix(const std::string& dir, const std::string& prefix) {

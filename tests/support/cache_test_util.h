@@ -39,6 +39,10 @@ std::vector<std::uint8_t> read_file(const std::string& path);
 void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes, unsigned mode = 0600);
 // The names in `dir` that start with `prefix`.
 std::vector<std::string> names_with_prefix(const std::string& dir, const std::string& prefix);
+// The temporaries in `dir` (names runtime::parse_temp_name accepts: "<name>.tmp-<pid>-<hex>").
+std::vector<std::string> temp_files(const std::string& dir);
+// The pid of a process that has exited and been reaped (for temporaries whose writer is dead).
+long dead_pid();
 
 // Captures what QJIT_LOG writes (stderr) at warn level or more verbose while alive.
 class LogCapture {

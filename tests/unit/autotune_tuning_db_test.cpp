@@ -11,6 +11,7 @@
 
 #include "autotune/tuning_db.h"
 #include "tests/support/cache_test_util.h"
+#include "tests/support/tuning_test_util.h"
 
 namespace qjit::autotune {
 namespace {
@@ -18,32 +19,7 @@ namespace {
 using cache::testing::TempDir;
 using codegen::KernelFamily;
 
-TuningRecord record(std::int64_t n, int bucket, double time_us, const std::string& device = "NVIDIA H200") {
-  TuningRecord r;
-  r.key.op = "gemm_s8";
-  r.key.in_dtype = "s8";
-  r.key.out_dtype = "bf16";
-  r.key.n = n;
-  r.key.k = 4096;
-  r.key.m_bucket = bucket;
-  r.key.device = device;
-  r.key.sm_count = 132;
-  r.key.arch = 90;
-  r.config.family = KernelFamily::GemmSm90;
-  r.config.block_m = 64;
-  r.config.block_n = 128;
-  r.config.block_k = 128;
-  r.config.warps_m = 1;
-  r.config.warps_n = 1;
-  r.config.stages = 5;
-  r.config.split_k = 2;
-  r.config.consumers = 1;
-  r.config.swap_ab = true;
-  r.time_us = time_us;
-  r.heuristic_time_us = time_us * 1.25;
-  r.candidates = 17;
-  return r;
-}
+using testing::record;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);

@@ -90,7 +90,7 @@ TEST(CacheConcurrencyTest, EightProcessesTwentyKeysColdStoreCompileEachOnce) {
   ASSERT_TRUE(v.has_value());
   ASSERT_EQ(v->size(), static_cast<std::size_t>(kKeys));
   for (const auto& r : *v) EXPECT_TRUE(r.ok) << r.path << ": " << r.problem;
-  EXPECT_TRUE(testing::names_with_prefix(dir, ".tmp-").empty());
+  EXPECT_TRUE(testing::temp_files(dir).empty());
 }
 
 // The payload of fault-injection kernel `seed`: 16 KiB to 256 KiB, so a kill often lands inside a write.
@@ -134,7 +134,7 @@ TEST(CacheConcurrencyTest, WriterKilledAtRandomPointsNeverLeavesATornEntry) {
   auto v = store->verify();
   ASSERT_TRUE(v.has_value());
   for (const auto& r : *v) EXPECT_TRUE(r.ok) << r.path << ": " << r.problem;
-  const auto temps = testing::names_with_prefix(dir, ".tmp-");
+  const auto temps = testing::temp_files(dir);
   std::printf("[ faults   ] %d SIGKILLs: %zu entries verify, %d verified loads, %zu leftover temp files\n",
               kIterations, v->size(), served, temps.size());
   EXPECT_GT(v->size(), 0u) << "the writer never finished an entry: the test did not exercise anything";

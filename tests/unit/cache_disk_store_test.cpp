@@ -34,7 +34,7 @@ TEST(CacheDiskStoreTest, StoresAndLoadsAnEntryInAFreshStoreObject) {
   EXPECT_EQ(store->counters().disk_hits, 1u);
   // One file, named by the key, private to the user, and no temp file left behind.
   EXPECT_EQ(testing::names_with_prefix(tmp.path(), e.key.hex()), std::vector<std::string>{e.key.hex() + ".qjk"});
-  EXPECT_TRUE(testing::names_with_prefix(tmp.path(), ".tmp-").empty());
+  EXPECT_TRUE(testing::temp_files(tmp.path()).empty());
   struct stat st;
   ASSERT_EQ(::stat(store->entry_path(e.key).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 077, 0u);

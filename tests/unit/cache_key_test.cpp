@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cache/compile_key.h"
-#include "cache/file_io.h"
+#include "cache/disk_store.h"
 
 namespace qjit::cache {
 namespace {

@@ -88,14 +88,22 @@ TEST(CachePruneTest, StoreKeepsTheStoreUnderMaxBytes) {
 TEST(CachePruneTest, StaleTempFilesAreRemovedFreshOnesKept) {
   TempDir tmp;
   auto store = *DiskStore::open(testing::writable_options(tmp.path()));
-  testing::write_file(tmp.sub(".tmp-1-0-dead"), testing::test_payload(1, 500));
-  testing::write_file(tmp.sub(".tmp-2-0-live"), testing::test_payload(2, 500));
-  age(tmp.sub(".tmp-1-0-dead"), kStaleTempSeconds + 60);
+  // Stale = older than kStaleTempSeconds AND written by a pid that no longer exists (runtime/safe_file.h): a young
+  // temp of a dead writer, or an old one of a live writer (a long write), stays.
+  const std::string dead = std::to_string(testing::dead_pid());
+  const std::string live = std::to_string(::getpid());
+  const std::string stale = "x.qjk.tmp-" + dead + "-0dead", fresh = ".tmp-" + dead + "-0-live",
+                    writing = "y.qjk.tmp-" + live + "-0busy";
+  testing::write_file(tmp.sub(stale), testing::test_payload(1, 500));
+  testing::write_file(tmp.sub(fresh), testing::test_payload(2, 500));
+  testing::write_file(tmp.sub(writing), testing::test_payload(3, 500));
+  age(tmp.sub(stale), kStaleTempSeconds + 60);
+  age(tmp.sub(writing), kStaleTempSeconds + 60);
   auto rep = store->prune(0);
   ASSERT_TRUE(rep.has_value());
   EXPECT_EQ(rep->removed_temp_files, 1u);
   EXPECT_EQ(rep->removed_entries, 0u);
-  EXPECT_EQ(testing::names_with_prefix(tmp.path(), ".tmp-"), std::vector<std::string>{".tmp-2-0-live"});
+  EXPECT_EQ(testing::temp_files(tmp.path()), (std::vector<std::string>{fresh, writing}));
 }
 
 TEST(CachePruneTest, ClearRemovesEntriesAndTempsButKeepsOtherFiles) {

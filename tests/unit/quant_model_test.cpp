@@ -81,7 +81,8 @@ void expect_quantized(const SafetensorsFile& out, const std::string& module, con
   EXPECT_EQ(sc->dtype, ElementKind::F32);
   EXPECT_EQ(sc->shape, (std::vector<std::int64_t>{n}));
   auto scale = out.read_f32(module + ".weight_scale");
-  const auto* qv = reinterpret_cast<const std::int8_t*>(out.bytes(*q).data());
+  const auto q_bytes = *out.read_bytes(*q);
+  const auto* qv = reinterpret_cast<const std::int8_t*>(q_bytes.data());
   for (std::int64_t r = 0; r < n; ++r) {
     float absmax = 0.0f;
     for (std::int64_t j = 0; j < k; ++j) absmax = std::max(absmax, std::fabs(w[r * k + j] * (s.empty() ? 1.0f : s[j])));
@@ -158,8 +159,8 @@ TEST_F(QuantModelTest, LlamaEndToEnd) {
   auto in_file = SafetensorsFile::open(in);
   for (const char* name : {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight",
                            "model.layers.1.post_attention_layernorm.weight"}) {
-    const auto a = in_file->bytes(*in_file->find(name));
-    const auto b = out->bytes(*out->find(name));
+    const auto a = *in_file->read_bytes(*in_file->find(name));
+    const auto b = *out->read_bytes(*out->find(name));
     ASSERT_EQ(a.size(), b.size()) << name;
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size()), 0) << name;
   }
@@ -205,7 +206,8 @@ TEST_F(QuantModelTest, LlamaEndToEnd) {
     // Norm + q_proj compute the same function before and after: (x ⊙ g)·Wᵀ ≈ (x ⊙ g/s)·(dequant W_s)ᵀ.
     const auto& w = f32_[p + "self_attn.q_proj.weight"];
     auto scale = out->read_f32(p + "self_attn.q_proj.weight_scale");
-    const auto* q = reinterpret_cast<const std::int8_t*>(out->bytes(*out->find(p + "self_attn.q_proj.weight")).data());
+    const auto q_bytes = *out->read_bytes(*out->find(p + "self_attn.q_proj.weight"));
+    const auto* q = reinterpret_cast<const std::int8_t*>(q_bytes.data());
     const auto x = random(kHidden, 1.0f);
     double num = 0, den = 0;
     for (std::int64_t n = 0; n < kHidden; ++n) {

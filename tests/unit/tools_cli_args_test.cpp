@@ -98,7 +98,7 @@ TEST_F(CliArgs, WarmupBadUsageExits2) {
   const std::string shapes = file("s.csv", "model,layer,N,K\nt,a,256,512\n");
   EXPECT_RUN((Args{"warmup"}), 2, "--arch is required");
   EXPECT_RUN((Args{"warmup", "--arch"}), 2, "--arch needs a value");
-  EXPECT_RUN((Args{"warmup", "--arch", "sm_75", "--shapes", shapes}), 2, "sm_80, sm_86, sm_89 or sm_90a");
+  EXPECT_RUN((Args{"warmup", "--arch", "sm_75", "--shapes", shapes}), 2, "sm_80, sm_86, sm_87, sm_89 or sm_90a");
   EXPECT_RUN((Args{"warmup", "--arch", "sm_80"}), 2, "--shapes FILE.csv is required");
   EXPECT_RUN((Args{"warmup", "--arch", "sm_80", "--shapes", shapes, "--m", "1,0"}), 2, "M list item 2");
   EXPECT_RUN((Args{"warmup", "--arch", "sm_80", "--shapes", shapes, "--plans", "ql,xx"}), 2, "ql (QuantizedLinear)");

@@ -64,6 +64,10 @@ struct QuantizeReport {
   std::uint64_t bytes_written = 0;
 };
 
+// Bounds of QuantizeOptions::error_proxy_tokens / error_proxy_rows (the error table's proxy batch).
+inline constexpr std::int64_t kMaxErrorProxyTokens = 4096;
+inline constexpr std::int64_t kMaxErrorProxyRows = 65536;
+
 struct QuantizeOptions {
   std::string weights_path;
   std::string act_stats_path;               // empty = no stats: quantize without smoothing
@@ -71,7 +75,7 @@ struct QuantizeOptions {
   float alpha = 0.5f;
   std::optional<LayerMapping> mapping;      // empty = detect llama/opt
   bool require_stats = false;               // missing stats become an error
-  std::int64_t error_proxy_tokens = 16;     // tokens and rows sampled for the error table (0 = skip)
+  std::int64_t error_proxy_tokens = 16;     // tokens and rows sampled for the error table (0 = skip; bounds above)
   std::int64_t error_proxy_rows = 256;
   // Called after each group is written: (groups done, groups total, current module prefix).
   std::function<void(std::int64_t, std::int64_t, const std::string&)> progress;

@@ -4,10 +4,11 @@
 //
 // The reader accepts F32, F16, BF16, I8 and I32 and rejects anything it cannot prove sound: a header length past
 // the end of the file, bad JSON, unknown dtypes, shapes whose element count overflows, offsets out of bounds or
-// overlapping, and size != numel·itemsize (gaps between tensors are tolerated). Files are memory-mapped; tensors
-// are listed sorted by name. The writer pads the header with spaces so the data section starts 8-byte aligned, keeps
-// the tensors in the order they were added, and can stream each tensor's bytes from a callback so a model larger
-// than memory can be rewritten.
+// overlapping, size != numel·itemsize (gaps between tensors are tolerated), repeated tensor names, and headers
+// past the bounds below. Files are opened by qjit's read rules (regular files only) and read with pread, never
+// mapped, so a file truncated while in use is an error rather than SIGBUS; tensors are listed sorted by name. The
+// writer pads the header with spaces so the data section starts 8-byte aligned, keeps the tensors in the order they
+// were added, and can stream each tensor's bytes from a callback so a model larger than memory can be rewritten.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +26,10 @@
 
 namespace qjit::quant {
 
+// Bounds of a header the reader accepts (a model has at most tens of thousands of tensors).
+inline constexpr std::size_t kMaxSafetensorsTensors = std::size_t{1} << 18;
+inline constexpr std::size_t kMaxSafetensorsRank = 16;
+
 // "F32", "F16", "BF16", "I8", "I32" <-> ElementKind; other kinds are Unsupported.
 Result<ElementKind> parse_safetensors_dtype(std::string_view name);
 Result<std::string_view> safetensors_dtype_name(ElementKind kind);
@@ -41,7 +46,7 @@ struct TensorInfo {
 
 class SafetensorsFile {
  public:
-  // Memory-maps and validates a file.
+  // Opens a file and validates its header (tensor data is read when asked for).
   static Result<SafetensorsFile> open(const std::string& path);
   // Validates an in-memory image (copied). `what` names it in messages.
   static Result<SafetensorsFile> parse(std::span<const std::byte> bytes, const std::string& what = "<memory>");
@@ -53,19 +58,21 @@ class SafetensorsFile {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const TensorInfo* find(std::string_view name) const;
-  // The raw little-endian bytes of a tensor.
-  std::span<const std::byte> bytes(const TensorInfo& info) const;
+  // The raw little-endian bytes of a tensor (out.size() must be info.nbytes()); an error when the file no longer
+  // holds them.
+  Status read_into(const TensorInfo& info, std::span<std::byte> out) const;
+  Result<std::vector<std::byte>> read_bytes(const TensorInfo& info) const;
   // A floating tensor (F32/F16/BF16) widened to f32; NotFound if absent, InvalidArgument for other dtypes.
   Result<std::vector<float>> read_f32(std::string_view name) const;
 
  private:
   SafetensorsFile();
-  Status index(std::span<const std::byte> bytes, const std::string& what);
+  Status index(std::string_view header, std::uint64_t data_size, const std::string& what);
   struct Storage;
   std::unique_ptr<Storage> storage_;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
-  const std::byte* data_ = nullptr;  // start of the data section
+  std::uint64_t data_offset_ = 0;  // start of the data section in the file or image
 };
 
 class SafetensorsWriter {
@@ -88,8 +95,10 @@ class SafetensorsWriter {
   std::string header() const;
   // The whole file image (runs the producers).
   Result<std::vector<std::byte>> serialize() const;
-  // Writes to a temporary file beside path, fsyncs it and renames it over path.
-  Status write(const std::string& path) const;
+  // Writes by qjit's file rules (runtime/safe_file.h): a temporary beside path (in a directory no other user
+  // controls), fsynced and renamed over path. Refuses a path that is a symlink, device or other non-regular file,
+  // or the same file as one of `inputs` (the files the producers read from).
+  Status write(const std::string& path, const std::vector<std::string>& inputs = {}) const;
 
  private:
   struct Entry {
