@@ -37,39 +37,37 @@ struct DumpCase {
   }
 };
 
-TEST(SecurityDumpDirTest, SymlinkPlantedInAWorldWritableDumpDirIsNeverWrittenThrough) {
-  TempDir tmp;
+// A dump directory `tmp/dumps` with `mode`, holding `qjit_probe_entry.cu` as a symlink to `tmp/passwd`; dumps into
+// it and checks the victim is untouched. Returns the dump's status.
+Status dump_into_planted_dir(const TempDir& tmp, mode_t mode) {
   const std::string victim = tmp.sub("passwd");
   std::ofstream(victim) << "root:x:0:0\n";
   const std::string d = tmp.sub("dumps");
-  ASSERT_EQ(::mkdir(d.c_str(), 0777), 0);
-  ASSERT_EQ(::chmod(d.c_str(), 0777), 0);  // world-writable, no sticky bit: what the probe used
-  ASSERT_EQ(::symlink(victim.c_str(), (d + "/qjit_probe_entry.cu").c_str()), 0);
+  EXPECT_EQ(::mkdir(d.c_str(), 0700), 0);
+  EXPECT_EQ(::chmod(d.c_str(), mode), 0);
+  EXPECT_EQ(::symlink(victim.c_str(), (d + "/qjit_probe_entry.cu").c_str()), 0);
   DumpCase c;
   Status s = dump_compile(d, c.source, c.out);
+  EXPECT_EQ(read_text(victim), "root:x:0:0\n");
+  struct stat st;
+  EXPECT_EQ(::lstat((d + "/qjit_probe_entry.cu").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_TRUE(cache::testing::temp_files(d).empty());
+  return s;
+}
+
+TEST(SecurityDumpDirTest, SymlinkPlantedInAWorldWritableDumpDirIsNeverWrittenThrough) {
+  TempDir tmp;
+  const Status s = dump_into_planted_dir(tmp, 0777);  // world-writable, no sticky bit: what the probe used
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("writable by group or others without the sticky bit"), std::string::npos) << s.message();
-  EXPECT_EQ(read_text(victim), "root:x:0:0\n");
 }
 
 TEST(SecurityDumpDirTest, SymlinkAtAnEntryNameInAStickyDirIsRefusedAndLeftAlone) {
   TempDir tmp;
-  const std::string victim = tmp.sub("passwd");
-  std::ofstream(victim) << "root:x:0:0\n";
-  const std::string d = tmp.sub("scratch");
-  ASSERT_EQ(::mkdir(d.c_str(), 0700), 0);
-  ASSERT_EQ(::chmod(d.c_str(), 01777), 0);  // like /tmp: shared, but nobody may replace another user's files
-  const std::string link = d + "/qjit_probe_entry.cu";
-  ASSERT_EQ(::symlink(victim.c_str(), link.c_str()), 0);
-  DumpCase c;
-  Status s = dump_compile(d, c.source, c.out);
+  const Status s = dump_into_planted_dir(tmp, 01777);  // like /tmp: shared, but nobody may replace others' files
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("is a symbolic link; refusing to replace it"), std::string::npos) << s.message();
-  EXPECT_EQ(read_text(victim), "root:x:0:0\n");
-  struct stat st;
-  ASSERT_EQ(::lstat(link.c_str(), &st), 0);
-  EXPECT_TRUE(S_ISLNK(st.st_mode));
-  EXPECT_TRUE(cache::testing::temp_files(d).empty());
 }
 
 TEST(SecurityDumpDirTest, PrivateDumpDirGetsSourcePtxAndCubin) {

@@ -6,9 +6,9 @@
 // the end of the file, bad JSON, unknown dtypes, shapes whose element count overflows, offsets out of bounds or
 // overlapping, size != numel·itemsize (gaps between tensors are tolerated), repeated tensor names, and headers
 // past the bounds below. Files are opened by qjit's read rules (regular files only) and read with pread, never
-// mapped, so a file truncated while in use is an error rather than SIGBUS; tensors are listed sorted by name. The writer pads the header with spaces so the data section starts 8-byte aligned, keeps
-// the tensors in the order they were added, and can stream each tensor's bytes from a callback so a model larger
-// than memory can be rewritten.
+// mapped, so a file truncated while in use is an error rather than SIGBUS; tensors are listed sorted by name. The
+// writer pads the header with spaces so the data section starts 8-byte aligned, keeps the tensors in the order they
+// were added, and can stream each tensor's bytes from a callback so a model larger than memory can be rewritten.
 #pragma once
 
 #include <cstddef>
