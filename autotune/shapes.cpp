@@ -4,11 +4,14 @@
 #include "autotune/shapes.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <tuple>
 #include <utility>
 
+#include "autotune/cost_model.h"
+#include "autotune/schedule.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -149,24 +152,109 @@ std::vector<WorkItem> work_items(const std::vector<LayerShape>& shapes, const st
   return items;
 }
 
+namespace {
+
+constexpr std::int64_t kMaxShards = 1 << 20;
+
+// A non-negative decimal integer of at most kMaxShards; nullopt otherwise.
+std::optional<std::int64_t> shard_number(llvm::StringRef t) {
+  t = t.trim();
+  if (t.empty() || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  std::int64_t v = 0;
+  if (t.getAsInteger(10, v) || v > kMaxShards) return std::nullopt;
+  return v;
+}
+
+Status shard_env_error(std::string what) {
+  return Status(StatusCode::InvalidArgument, "--shard auto: " + std::move(what));
+}
+
+// A variable that must hold a shard number when set.
+Result<std::optional<std::int64_t>> env_number(const EnvLookup& env, const char* name) {
+  const std::optional<std::string> v = env(name);
+  if (!v) return std::optional<std::int64_t>();
+  const auto n = shard_number(*v);
+  if (!n)
+    return shard_env_error(llvm::formatv("{0} must be a non-negative integer of at most {1}, got {2}", name,
+                                         kMaxShards, quote(*v)).str());
+  return std::optional<std::int64_t>(*n);
+}
+
+// The count the caller gave (the N of "auto/N", QJIT_SHARD_COUNT), checked against each other and, when the
+// scheduler has one, against the scheduler's.
+Result<std::optional<std::int64_t>> given_count(const EnvLookup& env, std::optional<std::int64_t> from_flag) {
+  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> from_env, env_number(env, "QJIT_SHARD_COUNT"));
+  if (from_flag && from_env && *from_flag != *from_env)
+    return shard_env_error(llvm::formatv("--shard auto/{0} disagrees with QJIT_SHARD_COUNT={1}", *from_flag,
+                                         *from_env).str());
+  return from_flag ? from_flag : from_env;
+}
+
+Result<ResolvedShard> finish(std::int64_t index, std::int64_t count, std::string source) {
+  if (count < 1) return shard_env_error(source + ": the shard count must be at least 1");
+  if (index >= count)
+    return shard_env_error(llvm::formatv("{0}: index {1} is not below the count {2}", source, index, count).str());
+  ResolvedShard r{Shard{static_cast<int>(index), static_cast<int>(count)}, std::move(source)};
+  return r;
+}
+
+Result<ResolvedShard> slurm_shard(const EnvLookup& env, std::optional<std::int64_t> count_given) {
+  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> id, env_number(env, "SLURM_ARRAY_TASK_ID"));
+  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> min, env_number(env, "SLURM_ARRAY_TASK_MIN"));
+  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> max, env_number(env, "SLURM_ARRAY_TASK_MAX"));
+  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> step, env_number(env, "SLURM_ARRAY_TASK_STEP"));
+  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> count, env_number(env, "SLURM_ARRAY_TASK_COUNT"));
+  const std::int64_t lo = min.value_or(0), stride = step.value_or(1);
+  if (stride < 1) return shard_env_error("SLURM_ARRAY_TASK_STEP must be at least 1, got 0");
+  if (max && *max < lo)
+    return shard_env_error(llvm::formatv("SLURM_ARRAY_TASK_MAX={0} is below SLURM_ARRAY_TASK_MIN={1}", *max, lo).str());
+  const std::optional<std::int64_t> spanned =
+      max ? std::optional<std::int64_t>((*max - lo) / stride + 1) : std::nullopt;
+  // NOTE: a list array (--array=1,5,9) reports COUNT=3 but MIN..MAX spans 9 ids: its ids cannot be turned into
+  // 0..COUNT-1 without the list, which Slurm does not export. Refused rather than leaving shards untuned.
+  if (count && spanned && *count != *spanned)
+    return shard_env_error(llvm::formatv("the Slurm array is not a range: SLURM_ARRAY_TASK_COUNT={0} but "
+                                         "SLURM_ARRAY_TASK_MIN..MAX = {1}..{2} (step {3}) spans {4} ids; submit it "
+                                         "as --array=A-B or pass --shard i/n", *count, lo, *max, stride, *spanned)
+                               .str());
+  if (!count) count = spanned;
+  if (!count)
+    return shard_env_error("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX "
+                           "is: cannot tell how many shards the array has (pass --shard auto/N)");
+  if (count_given && *count_given != *count)
+    return shard_env_error(llvm::formatv("the shard count {0} (--shard auto/N or QJIT_SHARD_COUNT) disagrees with "
+                                         "the Slurm array's {1} tasks", *count_given, *count).str());
+  if (*id < lo || (*id - lo) % stride != 0)
+    return shard_env_error(llvm::formatv("SLURM_ARRAY_TASK_ID={0} is not an id of the array {1}-{2}:{3}", *id, lo,
+                                         max.value_or(lo + (*count - 1) * stride), stride).str());
+  std::string source = llvm::formatv("Slurm array task {0}", *id).str();
+  if (lo != 0 || stride != 1) source += llvm::formatv(" (ids from {0}, step {1})", lo, stride).str();
+  return finish((*id - lo) / stride, *count, std::move(source));
+}
+
+Result<ResolvedShard> kubernetes_shard(const EnvLookup& env, std::optional<std::int64_t> count_given) {
+  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> index, env_number(env, "JOB_COMPLETION_INDEX"));
+  if (!count_given)
+    return shard_env_error("JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but the shard count is not: "
+                           "Kubernetes does not export the Job's completions, so set QJIT_SHARD_COUNT to "
+                           "spec.completions (deploy/k8s/tune-job.yaml does) or pass --shard auto/N");
+  return finish(*index, *count_given, llvm::formatv("Kubernetes completion index {0}", *index).str());
+}
+
+}  // namespace
+
 Result<Shard> parse_shard(std::string_view text) {
   const llvm::StringRef s(text.data(), text.size());
   auto bad = [&](std::string_view why) {
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("shard must be 'i/n' with 0 <= i < n (0-based, as a Slurm array or Kubernetes indexed "
-                                "job numbers them), got {0}: {1}", quote(s), why).str());
+                                "job numbers them), or 'auto', got {0}: {1}", quote(s), why).str());
   };
   const auto [index_text, count_text] = s.split('/');
   if (index_text.size() == s.size()) return bad("no '/'");
-  auto parse = [](llvm::StringRef t) -> std::optional<std::int64_t> {
-    if (t.empty() || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return std::nullopt;
-    std::int64_t v = 0;
-    if (t.getAsInteger(10, v) || v > (1 << 20)) return std::nullopt;
-    return v;
-  };
-  const auto index = parse(index_text.trim());
-  const auto count = parse(count_text.trim());
+  const auto index = shard_number(index_text);
+  const auto count = shard_number(count_text);
   if (!index) return bad("i must be a non-negative integer");
   if (!count) return bad("n must be a positive integer of at most 1048576");
   if (*count < 1) return bad("n must be at least 1");
@@ -174,11 +262,57 @@ Result<Shard> parse_shard(std::string_view text) {
   return Shard{static_cast<int>(*index), static_cast<int>(*count)};
 }
 
+std::optional<std::string> process_environment(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return std::nullopt;
+  return std::string(v);
+}
+
+Result<ResolvedShard> resolve_shard(std::string_view text, const EnvLookup& env) {
+  const llvm::StringRef s = llvm::StringRef(text.data(), text.size()).trim();
+  if (s != "auto" && !s.startswith("auto/")) {
+    QJIT_ASSIGN_OR_RETURN(Shard shard, parse_shard(text));
+    return ResolvedShard{shard, "--shard " + s.str()};
+  }
+  std::optional<std::int64_t> from_flag;
+  if (s.startswith("auto/")) {
+    from_flag = shard_number(s.drop_front(5));
+    if (!from_flag || *from_flag < 1)
+      return shard_env_error(llvm::formatv("'auto/N' needs N, the shard count, as a positive integer of at most {0}, "
+                                           "got {1}", kMaxShards, quote(s)).str());
+  }
+  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> count_given, given_count(env, from_flag));
+  const bool slurm = env("SLURM_ARRAY_TASK_ID").has_value();
+  const bool kubernetes = env("JOB_COMPLETION_INDEX").has_value();
+  if (slurm && kubernetes)
+    return shard_env_error("both SLURM_ARRAY_TASK_ID (Slurm) and JOB_COMPLETION_INDEX (Kubernetes) are set; pass "
+                           "--shard i/n to say which index is meant");
+  if (slurm) return slurm_shard(env, count_given);
+  if (kubernetes) return kubernetes_shard(env, count_given);
+  return shard_env_error("no array index in the environment: expected SLURM_ARRAY_TASK_ID (with "
+                         "SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_MIN) from a Slurm job array (sbatch --array), or "
+                         "JOB_COMPLETION_INDEX (with QJIT_SHARD_COUNT or --shard auto/N) from a Kubernetes Indexed "
+                         "Job; outside an array job pass --shard i/n");
+}
+
+double work_item_cost(const WorkItem& item) {
+  KernelWork work;
+  work.spec.op = codegen::KernelOp::GemmS8;
+  work.spec.in_element = ElementKind::S8;
+  work.spec.out_element = ElementKind::BF16;
+  work.spec.n = item.n;
+  work.spec.k = item.k;
+  work.spec.m_bucket = codegen::m_bucket_of(item.m);
+  work.m = item.m;
+  return estimate_tune_seconds(work);
+}
+
 std::vector<WorkItem> shard_items(const std::vector<WorkItem>& items, const Shard& s) {
+  std::vector<double> costs;
+  costs.reserve(items.size());
+  for (const auto& w : items) costs.push_back(work_item_cost(w));
   std::vector<WorkItem> out;
-  if (s.count < 1 || s.index < 0 || s.index >= s.count) return out;
-  for (std::size_t j = static_cast<std::size_t>(s.index); j < items.size(); j += static_cast<std::size_t>(s.count))
-    out.push_back(items[j]);
+  for (std::size_t i : shard_indices(costs, s)) out.push_back(items[i]);
   return out;
 }
 

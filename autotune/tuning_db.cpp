@@ -380,9 +380,15 @@ bool TuningDb::put(const TuningRecord& r) {
   auto it = std::lower_bound(records_.begin(), records_.end(), r.key,
                              [](const TuningRecord& x, const TuningKey& k) { return key_less(x.key, k); });
   if (it != records_.end() && it->key == r.key) {
-    // NOTE: `!(a < b)` keeps the stored record when the new time is NaN or not strictly faster (ties keep the
-    // older record, so merging a database with itself changes nothing).
-    if (!(r.time_us < it->time_us)) return false;
+    // NOTE: `!(a < b)` keeps the stored record when the new time is NaN or slower. An equal time is settled by the
+    // records' JSON (the smaller wins), not by arrival: the kept record is then the least of all records put, in
+    // any order, so merging parts in any order writes the same bytes, and merging one twice changes nothing.
+    if (r.time_us == it->time_us) {
+      const std::string mine = llvm::formatv("{0}", llvm::json::Value(record_json(r))).str();
+      if (!(mine < llvm::formatv("{0}", llvm::json::Value(record_json(*it))).str())) return false;
+    } else if (!(r.time_us < it->time_us)) {
+      return false;
+    }
     *it = r;
     return true;
   }

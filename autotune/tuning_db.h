@@ -71,7 +71,8 @@ class TuningDb {
   std::string to_json() const;  // pretty-printed, records sorted by key so the file diffs well
 
   const TuningRecord* find(const TuningKey& key) const;
-  // Inserts, or replaces the record for the same key when `r` is faster (lower time_us). Returns true if stored.
+  // Inserts, or replaces the record for the same key when `r` is faster (lower time_us; at an equal time, when its
+  // JSON is smaller, so the kept record never depends on the order records arrive in). Returns true if stored.
   bool put(const TuningRecord& r);
   // Joins `other` into this database: for each key the faster record wins; keys of other devices are simply added
   // (a record never competes with one timed on another device). Returns how many records were added or replaced.

@@ -4,7 +4,7 @@
 # Usage: scripts/gpu-check.sh [STEPS] [gtest filter] [benchmark filter]
 #   STEPS: comma-separated from tests, bindings (the install consumers, the Python wheel with torch/CuPy, the Rust
 #   crate), tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench), profile (ncu), bench,
-#   or all (default; profile is never part of all)
+#   tunescale (multi-GPU tuning vs one GPU, issue 19), or all (default; profile and tunescale are never part of all)
 # Builds come from QJIT_BUILD (default build/release); scripts/gpu-stage.sh fills .device/ with a small set
 # (QJIT_BUILD=.device/build/release) that also holds what the bindings step needs.
 set -uo pipefail
@@ -18,7 +18,7 @@ B=${QJIT_BUILD:-build/release}
 STAGE=${QJIT_STAGE:-.device}
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 status=0
-want() { { [ "$what" = all ] && [ "$1" != profile ]; } || [[ ",$what," == *",$1,"* ]]; }
+want() { { [ "$what" = all ] && [ "$1" != profile ] && [ "$1" != tunescale ]; } || [[ ",$what," == *",$1,"* ]]; }
 if want tests; then
   echo "== GPU tests (filter $filter)"
   timeout 330 $B/tests/qjit_gpu_tests --gtest_filter="$filter" 2>&1 \
@@ -142,6 +142,76 @@ for (i, name), vals in seen.items(): print(i, name, "|", "; ".join(vals))
 PY
   done
   tar czf "$OUT/ncu.tgz" -C /tmp $(cd /tmp && ls ncu-*.csv) 2>/dev/null
+fi
+if want tunescale; then
+  # Issue 19: the whole shape file x M on every GPU (--devices all) against one GPU (--devices 0): wall times, the
+  # speed-up (bar TUNESCALE_BAR, default 6.5) and the winners compared (same config, or within the tuner's 2% rule).
+  # Each run starts from an empty kernel cache and database, so both compile everything. Runs are kept in
+  # TUNESCALE_DIR (under build/, which a warm machine keeps between calls), so TUNESCALE_RUNS='all' and
+  # TUNESCALE_RUNS='0' may be two calls of 10 minutes each; the comparison runs whenever both results exist.
+  TS_DIR=${TUNESCALE_DIR:-$B/tunescale}
+  TS_M=${TUNESCALE_M:-1,16,64,128,512,2048,8192}
+  for devs in ${TUNESCALE_RUNS:-all 0}; do
+    run="$TS_DIR/devices-${devs//,/-}"
+    rm -rf "$run"; mkdir -p "$run"
+    echo "== qjit tune --devices $devs: data/llm_linear_shapes.csv x M $TS_M ($(nvidia-smi -L | wc -l) GPUs visible)"
+    t0=$(date +%s.%N)
+    QJIT_CACHE_DIR="$run/cache" timeout "${TUNESCALE_TIMEOUT:-570}" $B/tools/qjit tune --shapes data/llm_linear_shapes.csv \
+      --m "$TS_M" --devices "$devs" --db "$run/tuning.json" --json > "$run/tune.json" 2> "$run/tune.err"
+    rc=$?
+    t1=$(date +%s.%N)
+    echo "$rc $t0 $t1" > "$run/wall.txt"
+    [ $rc -eq 0 ] || { status=1; echo "qjit tune --devices $devs exited $rc"; tail -3 "$run/tune.err"; }
+    cp "$run/tune.json" "$OUT/tunescale-${devs//,/-}.json"; cp "$run/tune.err" "$OUT/tunescale-${devs//,/-}.err"
+    cp "$run/wall.txt" "$OUT/tunescale-${devs//,/-}.wall"
+    grep -E "qjit tune: [0-9]+ kernels|BUG|failed|not used" "$run/tune.err" | head -5
+  done
+  if [ -s "$TS_DIR/devices-all/tune.json" ] && [ -s "$TS_DIR/devices-0/tune.json" ]; then
+    python3 - "$TS_DIR/devices-all" "$TS_DIR/devices-0" "${TUNESCALE_BAR:-6.5}" <<'PY' | tee "$OUT/tunescale.txt"
+import json, math, sys
+many_dir, one_dir, bar = sys.argv[1], sys.argv[2], float(sys.argv[3])
+def load(d):
+    rc, t0, t1 = open(d + "/wall.txt").read().split()
+    return int(rc), float(t1) - float(t0), json.load(open(d + "/tune.json"))
+rc_n, wall_n, many = load(many_dir)
+rc_1, wall_1, one = load(one_dir)
+gpus = len(many["devices"])
+speedup = wall_1 / wall_n
+print(f"wall: {wall_1:.1f} s on 1 GPU, {wall_n:.1f} s on {gpus} GPUs: speed-up {speedup:.2f}x (bar {bar}x)"
+      f"; estimated {one['estimated_s']:.0f} s and {many['estimated_s']:.0f} s")
+busy = [d["busy_s"] for d in many["devices"]]
+print("busy per GPU (s): " + " ".join(f"{b:.0f}" for b in busy) + f"; max/mean {max(busy) / (sum(busy) / len(busy)):.3f}")
+rows1 = {(r["spec"], r["m"]): r for r in one["results"]}
+rowsn = {(r["spec"], r["m"]): r for r in many["results"]}
+same = noise = 0
+differ = []
+for key in sorted(rows1.keys() & rowsn.keys()):
+    a, b = rows1[key], rowsn[key]
+    if a["tuned"] == b["tuned"]:
+        same += 1
+    elif (abs(a["tuned_us"] - b["tuned_us"]) <= 0.02 * max(a["tuned_us"], b["tuned_us"]) or
+          abs(a["speedup"] - b["speedup"]) <= 0.02 * max(a["speedup"], b["speedup"])):
+        noise += 1
+    else:
+        differ.append((key, a, b))
+missing = sorted(rows1.keys() ^ rowsn.keys())
+print(f"winners: {same} same config, {noise} other config within 2%, {len(differ)} differ, {len(missing)} in one run only")
+for key, a, b in differ[:20]:
+    print(f"  {key[0]} m={key[1]}: 1 GPU {a['tuned']} {a['tuned_us']:.2f} us, {gpus} GPUs {b['tuned']} {b['tuned_us']:.2f} us")
+est = [(r["estimated_s"], r["wall_s"]) for r in one["results"] if r["wall_s"] > 0]
+if len(est) > 2:
+    lx = [math.log(e) for e, _ in est]; ly = [math.log(w) for _, w in est]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    cov = sum((x - mx) * (y - my) for x, y in zip(lx, ly))
+    r = cov / math.sqrt(sum((x - mx) ** 2 for x in lx) * sum((y - my) ** 2 for y in ly))
+    print(f"cost model: estimated {sum(e for e, _ in est):.0f} s vs {sum(w for _, w in est):.0f} s measured on 1 GPU; "
+          f"log-log correlation per kernel {r:.3f}")
+ok = rc_n == 0 and rc_1 == 0 and speedup >= bar and not differ and not missing
+print("tunescale: " + ("PASS" if ok else "FAIL"))
+sys.exit(0 if ok else 1)
+PY
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  fi
 fi
 if want bench; then
   echo "== benchmarks (filter $bench_filter)"

@@ -1,7 +1,10 @@
 // `qjit tune`: offline autotuning over a model's layer shapes. For every (N, K) of the shape file, every M of --m
 // and every kernel the chosen plans need, time the candidate configs on the GPU(s) (ops::autotune_kernel), print a
-// progress bar with ETA and a summary table, and merge the winners into the tuning database. `--shard i/n` tunes
-// only the i-th of n disjoint slices of the work, for job arrays; `qjit db merge` joins the shards' databases.
+// progress bar with ETA and a summary table, and merge the winners into the tuning database as each kernel finishes.
+// Work is spread by estimated cost (autotune/cost_model.h, autotune/schedule.h): over `--devices` through one queue,
+// most expensive kernel first; over the shards of an array job (`--shard i/n`, or `--shard auto` from Slurm or a
+// Kubernetes Indexed Job) by the LPT split every shard computes alike; `qjit db merge` joins the shards' databases.
+// `--dry-run` prints that plan without timing anything (and without a GPU, for an H200).
 // Exit codes: 0 success, 1 a kernel failed to tune or disagreed with the heuristic's output, 2 bad usage.
 #include <unistd.h>
 
@@ -11,10 +14,13 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "autotune/cost_model.h"
+#include "autotune/schedule.h"
 #include "autotune/shapes.h"
 #include "autotune/tuning_db.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -24,6 +30,7 @@
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
 #include "runtime/device.h"
+#include "runtime/driver.h"
 #include "tools/commands.h"
 
 namespace qjit::tools {
@@ -40,14 +47,21 @@ constexpr const char* kUsage =
     "                        largest listed M of each bucket is used)\n"
     "  --dtype T             activation/output type: bf16 (default), f16, f32\n"
     "  --plans LIST          ql (QuantizedLinear: quantize + per-token GEMM), sq (SmoothQuant GEMM); default ql\n"
-    "  --devices LIST        GPU ordinals to tune on in parallel (default 0)\n"
-    "  --shard i/n           tune only slice i (0-based) of n; the n slices partition the work exactly\n"
+    "  --devices LIST|all    GPU ordinals to tune on in parallel, or every visible GPU (default 0); kernels go to\n"
+    "                        the next idle GPU, most expensive (estimated) first\n"
+    "  --shard i/n           tune only slice i (0-based) of n; the n slices partition the kernels exactly and are\n"
+    "                        balanced by estimated cost (every slice must run the same command and qjit build)\n"
+    "  --shard auto[/N]      the slice of this array job task: Slurm (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT,\n"
+    "                        SLURM_ARRAY_TASK_MIN) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with the\n"
+    "                        count from N or QJIT_SHARD_COUNT); see deploy/README.md\n"
     "  --db PATH             tuning database to merge into (default QJIT_TUNING_DB or <cache dir>/tuning.json)\n"
     "  --jobs J              parallel compiles (default: all hardware threads)\n"
     "  --reps N              timed batches per candidate, median reported (default 20, at least 20)\n"
     "  --max-candidates N    try at most N configs per kernel (the heuristic's first; default all)\n"
     "  --resume              skip kernels the database already holds a current record for (this device, today's\n"
     "                        heuristic): re-run a job its time limit stopped to finish only what is missing\n"
+    "  --dry-run             print the kernels, their estimated cost and the shard/device plan; time nothing (no\n"
+    "                        GPU needed: without one the plan is made for an H200, sm_90a with 132 SMs)\n"
     "  --json                machine-readable summary on stdout\n";
 
 struct Args {
@@ -55,6 +69,7 @@ struct Args {
   int jobs = 0, reps = 20, max_candidates = 0;
   bool json = false;
   bool resume = false;
+  bool dry_run = false;
 };
 
 int usage_error(const std::string& message) {
@@ -74,12 +89,15 @@ struct Task {
   codegen::KernelSpec spec;
   std::int64_t m = 0;
   std::string label;
+  int candidates = 0;     // configs the tuner will try (for the estimate)
+  double estimate_s = 0;  // autotune::estimate_tune_seconds
 };
 
 struct Done {
   Task task;
   Result<ops::TuneOutcome> outcome = Status(StatusCode::NotFound, "not run");
-  int device = 0;
+  int device = -1;
+  double seconds = 0;  // wall time of this kernel's tuning
 };
 
 std::string clock_text(double s) {
@@ -121,6 +139,159 @@ Result<ElementKind> parse_dtype(const std::string& s) {
   return Status(StatusCode::InvalidArgument, "--dtype must be bf16, f16 or f32, got '" + s + "'");
 }
 
+// "all" -> every GPU the driver reports (CUDA_VISIBLE_DEVICES applies); else distinct ordinals "0,1,...".
+Result<std::vector<int>> parse_devices(const std::string& text) {
+  if (text == "all") {
+    auto api = runtime::driver();
+    if (!api) return api.error().with_context("--devices all needs a GPU");
+    int count = 0;
+    if ((*api)->cuDeviceGetCount(&count) != runtime::kCudaSuccess || count < 1)
+      return Status(StatusCode::DriverUnavailable, "--devices all needs a GPU: the driver reports none");
+    std::vector<int> all(static_cast<std::size_t>(count));
+    for (int d = 0; d < count; ++d) all[static_cast<std::size_t>(d)] = d;
+    return all;
+  }
+  std::vector<int> devices;
+  std::set<int> seen;
+  for (llvm::StringRef rest = text; !rest.empty();) {
+    auto [item, tail] = rest.split(',');
+    rest = tail;
+    int d = 0;
+    if (item.getAsInteger(10, d) || d < 0)
+      return Status(StatusCode::InvalidArgument, "--devices must list GPU ordinals or be 'all', got '" + item.str() + "'");
+    // NOTE: two workers on one GPU would time each other's kernels.
+    if (!seen.insert(d).second)
+      return Status(StatusCode::InvalidArgument, "--devices lists GPU " + std::to_string(d) + " twice");
+    devices.push_back(d);
+  }
+  if (devices.empty()) return Status(StatusCode::InvalidArgument, "--devices must list at least one GPU ordinal");
+  return devices;
+}
+
+// The device the estimates are made for: the arch of the GPU in use (it decides which kernels a layer needs), every
+// other property fixed, so that shards on different machines compute the same costs.
+runtime::DeviceInfo reference_device(int arch) {
+  runtime::DeviceInfo d;
+  d.arch = arch;
+  d.sm_count = 132;
+  d.name = "NVIDIA H200";
+  d.l2_bytes = 60 << 20;
+  d.total_memory = std::size_t{141} << 30;
+  return d;
+}
+
+// One task per distinct kernel spec (its M bucket included) over ALL the work, tuned at the largest listed M of its
+// bucket, with its cost estimate. The list depends only on the arguments and the arch, so every shard builds the same.
+std::vector<Task> build_tasks(const std::vector<autotune::WorkItem>& items, bool want_ql, bool want_sq,
+                              ElementKind dtype, int arch, const ops::TuneOptions& options) {
+  std::vector<Task> tasks;
+  std::map<std::string, std::size_t> seen;
+  for (const auto& item : items) {
+    for (bool sq : {false, true}) {
+      if ((sq && !want_sq) || (!sq && !want_ql)) continue;
+      ops::LinearShape s;
+      s.smooth_quant = sq;
+      s.m = item.m;
+      s.n = item.n;
+      s.k = item.k;
+      s.activation = s.output = dtype;
+      const auto specs = ops::linear_kernel_specs(s, arch);
+      for (const auto& spec : {specs.quantize, std::optional<codegen::KernelSpec>(specs.gemm)}) {
+        if (!spec) continue;
+        const auto [it, added] = seen.emplace(spec->to_string(), tasks.size());
+        if (!added) {
+          tasks[it->second].m = std::max(tasks[it->second].m, item.m);
+          continue;
+        }
+        tasks.push_back({*spec, item.m, item.label});
+      }
+    }
+  }
+  const runtime::DeviceInfo ref = reference_device(arch);
+  autotune::CostModel model;
+  model.reps = options.timing.reps;
+  for (Task& t : tasks) {
+    const auto configs = ops::tuning_candidates(t.spec, ref);
+    t.candidates = static_cast<int>(configs.size());
+    if (options.max_candidates > 0) t.candidates = std::min(t.candidates, options.max_candidates);
+    autotune::KernelWork w{t.spec, t.m, t.candidates,
+                           configs.empty() ? codegen::KernelFamily::GemmSm80 : configs[0].family};
+    t.estimate_s = autotune::estimate_tune_seconds(w, model);
+  }
+  return tasks;
+}
+
+std::vector<double> estimates(const std::vector<Task>& tasks) {
+  std::vector<double> costs;
+  costs.reserve(tasks.size());
+  for (const Task& t : tasks) costs.push_back(t.estimate_s);
+  return costs;
+}
+
+// FNV-1a over every kernel of the whole work and the shard it went to: the shards of one array job print the same
+// value exactly when they agree on the split.
+std::string plan_fingerprint(const std::vector<Task>& all, const std::vector<int>& owner) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&](llvm::StringRef s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  };
+  for (std::size_t i = 0; i < all.size(); ++i)
+    mix(llvm::formatv("{0} m={1} -> {2};", all[i].spec.to_string(), all[i].m, owner[i]).str());
+  return llvm::formatv("{0:x-16}", h).str();
+}
+
+struct Plan {
+  autotune::ResolvedShard shard;
+  std::vector<int> devices;
+  std::string fingerprint;
+  double shard_estimate_s = 0, largest_shard_s = 0, all_estimate_s = 0;  // the estimated work of this/the largest/all shards
+  double makespan_s = 0;       // simulated: this shard's kernels over `devices` through the queue
+  std::vector<int> simulated;  // per task of this shard: the position in `devices` the simulation gave it
+};
+
+int print_dry_run(const std::vector<Task>& tasks, const Plan& plan, bool json, bool assumed_device) {
+  if (json) {
+    llvm::json::Array rows;
+    for (std::size_t i = 0; i < tasks.size(); ++i)
+      rows.push_back(llvm::json::Object{{"shape", tasks[i].label},
+                                        {"spec", tasks[i].spec.to_string()},
+                                        {"m", tasks[i].m},
+                                        {"candidates", tasks[i].candidates},
+                                        {"estimated_s", tasks[i].estimate_s},
+                                        {"device", plan.devices[static_cast<std::size_t>(plan.simulated[i])]}});
+    llvm::json::Array devices;
+    for (int d : plan.devices) devices.push_back(d);
+    llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
+                                               {"dry_run", true},
+                                               {"assumed_device", assumed_device},
+                                               {"shard", llvm::json::Object{{"index", plan.shard.shard.index},
+                                                                            {"count", plan.shard.shard.count},
+                                                                            {"source", plan.shard.source}}},
+                                               {"plan", plan.fingerprint},
+                                               {"devices", std::move(devices)},
+                                               {"kernels", static_cast<std::int64_t>(tasks.size())},
+                                               {"estimated_serial_s", plan.shard_estimate_s},
+                                               {"estimated_makespan_s", plan.makespan_s},
+                                               {"estimated_all_shards_s", plan.all_estimate_s},
+                                               {"estimated_largest_shard_s", plan.largest_shard_s},
+                                               {"results", std::move(rows)}}))
+                 << "\n";
+    llvm::outs().flush();
+    return 0;
+  }
+  std::printf("| shape | kernel | M | candidates | est. s | device |\n|---|---|---:|---:|---:|---:|\n");
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    std::printf("| %s | %s | %lld | %d | %.2f | %d |\n", tasks[i].label.c_str(), tasks[i].spec.to_string().c_str(),
+                static_cast<long long>(tasks[i].m), tasks[i].candidates, tasks[i].estimate_s,
+                plan.devices[static_cast<std::size_t>(plan.simulated[i])]);
+  std::printf("\n%zu kernels, shard %d/%d (%s), plan %s: estimated %.1f s serial, %.1f s on %zu device(s); all "
+              "shards %.1f s, the largest %.1f s%s\n",
+              tasks.size(), plan.shard.shard.index, plan.shard.shard.count, plan.shard.source.c_str(),
+              plan.fingerprint.c_str(), plan.shard_estimate_s, plan.makespan_s, plan.devices.size(),
+              plan.all_estimate_s, plan.largest_shard_s, assumed_device ? " (no GPU: planned for an H200)" : "");
+  return 0;
+}
+
 }  // namespace
 
 int run_tune_command(int argc, char** argv) {
@@ -131,12 +302,8 @@ int run_tune_command(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (flag == "--json") {
-      a.json = true;
-      continue;
-    }
-    if (flag == "--resume") {
-      a.resume = true;
+    if (flag == "--json" || flag == "--resume" || flag == "--dry-run") {
+      (flag == "--json" ? a.json : flag == "--resume" ? a.resume : a.dry_run) = true;
       continue;
     }
     if (i + 1 >= argc) return usage_error("missing value after " + flag);
@@ -171,30 +338,33 @@ int run_tune_command(int argc, char** argv) {
     else if (item == "sq") want_sq = true;
     else return usage_error("--plans items must be ql or sq, got '" + item.str() + "'");
   }
-  std::vector<int> devices;
-  for (llvm::StringRef rest = a.devices; !rest.empty();) {
-    auto [item, tail] = rest.split(',');
-    rest = tail;
-    int d = 0;
-    if (item.getAsInteger(10, d) || d < 0) return usage_error("--devices must list GPU ordinals, got '" + item.str() + "'");
-    devices.push_back(d);
-  }
-  if (devices.empty()) return usage_error("--devices must list at least one GPU ordinal");
+  if (a.devices.empty() || a.devices == ",") return usage_error("--devices must list at least one GPU ordinal");
   auto ms = autotune::parse_m_list(a.m_list);
   if (!ms) return usage_error("--m: " + ms.error().message());
-  autotune::Shard shard;
+  Plan plan;
+  plan.shard.source = "no --shard";
   if (!a.shard.empty()) {
-    auto s = autotune::parse_shard(a.shard);
+    auto s = autotune::resolve_shard(a.shard);
     if (!s) return usage_error("--shard: " + s.error().message());
-    shard = *s;
+    plan.shard = *s;
   }
   auto shapes = autotune::load_shapes(a.shapes);
   if (!shapes) {
     std::fprintf(stderr, "qjit tune: %s\n", shapes.error().to_string().c_str());
     return 2;
   }
+  // "all" asks the driver; a list is checked here and again, per ordinal, when its worker binds it.
+  auto devices = parse_devices(a.devices);
+  if (!devices) {
+    if (devices.error().code() == StatusCode::InvalidArgument) return usage_error(devices.error().message());
+    std::fprintf(stderr, "qjit tune: %s\n", devices.error().to_string().c_str());
+    return 1;
+  }
+  plan.devices = *devices;
 
-  auto first = runtime::use_device(devices[0]);
+  auto first = runtime::use_device(plan.devices[0]);
+  const bool assumed_device = !first && a.dry_run;
+  if (assumed_device) first = reference_device(90);
   if (!first) {
     std::fprintf(stderr, "qjit tune: needs a GPU: %s\n", first.error().to_string().c_str());
     return 1;
@@ -206,62 +376,77 @@ int run_tune_command(int argc, char** argv) {
     return 1;
   }
 
-  // One task per distinct kernel spec (its M bucket included), tuned at the largest listed M of that bucket.
-  std::vector<Task> tasks;
-  std::map<std::string, std::size_t> seen;
-  std::size_t resumed = 0;  // kernels --resume found current records for
-  constexpr std::size_t kResumed = static_cast<std::size_t>(-1);
-  for (const auto& item : autotune::shard_items(autotune::work_items(*shapes, *ms), shard)) {
-    for (bool sq : {false, true}) {
-      if ((sq && !want_sq) || (!sq && !want_ql)) continue;
-      ops::LinearShape s;
-      s.smooth_quant = sq;
-      s.m = item.m;
-      s.n = item.n;
-      s.k = item.k;
-      s.activation = s.output = *dtype;
-      const auto specs = ops::linear_kernel_specs(s, first->arch);
-      for (const auto& spec : {specs.quantize, std::optional<codegen::KernelSpec>(specs.gemm)}) {
-        if (!spec) continue;
-        const std::string key = spec->to_string();
-        if (auto it = seen.find(key); it != seen.end()) {
-          if (it->second != kResumed) tasks[it->second].m = std::max(tasks[it->second].m, item.m);
-          continue;
-        }
-        if (a.resume && ops::has_current_record(*db, *spec, *first)) {
-          seen.emplace(key, kResumed);
-          ++resumed;
-          continue;
-        }
-        seen.emplace(key, tasks.size());
-        tasks.push_back({*spec, item.m, item.label});
-      }
-    }
-  }
-  std::fprintf(stderr, "qjit tune: %zu kernels (shard %d/%d) on %zu device(s), database %s\n", tasks.size(),
-               shard.index, shard.count, devices.size(), db_path.c_str());
-  if (a.resume)
-    std::fprintf(stderr, "qjit tune: --resume: %zu kernel(s) already have a current record and are skipped\n", resumed);
-
   ops::TuneOptions options;
   options.jobs = a.jobs;
   options.timing.reps = a.reps;
   options.max_candidates = a.max_candidates;
+
+  // The whole work, split by cost; then this shard's part; then --resume drops what is already current (after the
+  // split, so that a resumed shard keeps exactly its own kernels).
+  const std::vector<Task> all =
+      build_tasks(autotune::work_items(*shapes, *ms), want_ql, want_sq, *dtype, first->arch, options);
+  const std::vector<double> all_costs = estimates(all);
+  const std::vector<int> owner = autotune::lpt_assign(all_costs, plan.shard.shard.count);
+  plan.fingerprint = plan_fingerprint(all, owner);
+  std::vector<double> shard_load(static_cast<std::size_t>(plan.shard.shard.count), 0.0);
+  for (std::size_t i = 0; i < all.size(); ++i) shard_load[static_cast<std::size_t>(owner[i])] += all_costs[i];
+  for (double load : shard_load) {
+    plan.all_estimate_s += load;
+    plan.largest_shard_s = std::max(plan.largest_shard_s, load);
+  }
+  std::vector<Task> tasks;
+  std::size_t resumed = 0;  // kernels --resume found current records for
+  for (std::size_t i : autotune::shard_indices(all_costs, plan.shard.shard)) {
+    if (a.resume && ops::has_current_record(*db, all[i].spec, *first)) {
+      ++resumed;
+      continue;
+    }
+    tasks.push_back(all[i]);
+  }
+  const std::vector<double> costs = estimates(tasks);
+  const std::vector<std::size_t> order = autotune::cost_order(costs);
+  const autotune::QueueRun simulated =
+      autotune::simulate_queue(order, costs, static_cast<int>(plan.devices.size()));
+  plan.simulated = simulated.worker;
+  plan.makespan_s = simulated.makespan;
+  for (double c : costs) plan.shard_estimate_s += c;
+
+  std::fprintf(stderr,
+               "qjit tune: %zu kernels (shard %d/%d, %s; plan %s) on %zu device(s), database %s; estimated %.0f s "
+               "(%.0f s of kernel work)\n",
+               tasks.size(), plan.shard.shard.index, plan.shard.shard.count, plan.shard.source.c_str(),
+               plan.fingerprint.c_str(), plan.devices.size(), db_path.c_str(), plan.makespan_s, plan.shard_estimate_s);
+  if (a.resume)
+    std::fprintf(stderr, "qjit tune: --resume: %zu kernel(s) already have a current record and are skipped\n", resumed);
+  if (a.dry_run) return print_dry_run(tasks, plan, a.json, assumed_device);
+
   std::vector<Done> done(tasks.size());
-  std::atomic<std::size_t> next{0};
+  for (std::size_t i = 0; i < tasks.size(); ++i) done[i].task = tasks[i];
+  std::atomic<std::size_t> next{0};  // position in `order`: the shared queue, most expensive first
   std::mutex db_mu;
   Status saved;  // of the latest save
+  std::vector<std::string> device_errors(plan.devices.size());
+  std::vector<double> busy(plan.devices.size(), 0.0);
   Progress progress(static_cast<int>(tasks.size()));
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> workers;
-  for (int ordinal : devices) {
-    workers.emplace_back([&, ordinal] {
+  for (std::size_t w = 0; w < plan.devices.size(); ++w) {
+    workers.emplace_back([&, w] {
+      const int ordinal = plan.devices[w];
       auto device = runtime::use_device(ordinal);
-      for (std::size_t i; (i = next.fetch_add(1)) < tasks.size();) {
-        done[i].task = tasks[i];
+      if (!device) {
+        // NOTE: a GPU that cannot be used takes no work, so the others still finish the queue.
+        device_errors[w] = device.error().to_string();
+        std::fprintf(stderr, "qjit tune: GPU %d is not used: %s\n", ordinal, device_errors[w].c_str());
+        return;
+      }
+      for (std::size_t q; (q = next.fetch_add(1)) < order.size();) {
+        const std::size_t i = order[q];
         done[i].device = ordinal;
-        done[i].outcome = device ? ops::autotune_kernel(tasks[i].spec, tasks[i].m, *device, options)
-                                 : Result<ops::TuneOutcome>(device.error());
+        const auto k0 = std::chrono::steady_clock::now();
+        done[i].outcome = ops::autotune_kernel(tasks[i].spec, tasks[i].m, *device, options);
+        done[i].seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - k0).count();
+        busy[w] += done[i].seconds;
         if (done[i].outcome.has_value()) {
           // Saved after every kernel, so a job killed at its time limit keeps what it measured; merged with what
           // other jobs saved meanwhile, so shards writing one file lose nothing.
@@ -276,12 +461,15 @@ int run_tune_command(int argc, char** argv) {
           if (!saved.ok())
             std::fprintf(stderr, "qjit tune: could not save %s: %s\n", db_path.c_str(), saved.to_string().c_str());
         }
-        progress.finished(tasks[i].spec.to_string() + " m=" + std::to_string(tasks[i].m));
+        progress.finished(tasks[i].spec.to_string() + " m=" + std::to_string(tasks[i].m) + " on GPU " +
+                          std::to_string(ordinal));
       }
     });
   }
   for (auto& w : workers) w.join();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (Done& d : done)
+    if (d.device < 0) d.outcome = Status(StatusCode::DriverUnavailable, "not run: no GPU of --devices could be used");
 
   int failed = 0, mismatched = 0, improved = 0;
   llvm::json::Array rows;
@@ -318,6 +506,8 @@ int run_tune_command(int argc, char** argv) {
                                         {"compile_s", o.compile_seconds},
                                         {"check_s", o.check_seconds},
                                         {"timing_s", o.timing_seconds},
+                                        {"estimated_s", d.task.estimate_s},
+                                        {"wall_s", d.seconds},
                                         {"device", d.device}});
     } else {
       std::printf("| %s | %s %s | %lld | %s | %.2f | %s | %.2f | %.3f | %d |\n", d.task.label.c_str(),
@@ -327,9 +517,21 @@ int run_tune_command(int argc, char** argv) {
     }
   }
   if (a.json) {
+    llvm::json::Array device_rows;
+    for (std::size_t w = 0; w < plan.devices.size(); ++w)
+      device_rows.push_back(llvm::json::Object{{"ordinal", plan.devices[w]},
+                                               {"busy_s", busy[w]},
+                                               {"error", device_errors[w].empty() ? llvm::json::Value(nullptr)
+                                                                                   : llvm::json::Value(device_errors[w])}});
     llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
                                                {"database", db_path},
                                                {"saved", saved.ok()},
+                                               {"shard", llvm::json::Object{{"index", plan.shard.shard.index},
+                                                                            {"count", plan.shard.shard.count},
+                                                                            {"source", plan.shard.source}}},
+                                               {"plan", plan.fingerprint},
+                                               {"devices", std::move(device_rows)},
+                                               {"estimated_s", plan.makespan_s},
                                                {"kernels", static_cast<std::int64_t>(tasks.size())},
                                                {"improved", improved},
                                                {"failed", failed},
@@ -339,9 +541,10 @@ int run_tune_command(int argc, char** argv) {
                  << "\n";
     llvm::outs().flush();
   } else {
-    std::printf("\n%zu kernels tuned in %.1f s: %d faster than the heuristic, %d failed, %d candidate mismatches; "
-                "database %s (%zu records)\n",
-                tasks.size(), seconds, improved, failed, mismatched, db_path.c_str(), db->size());
+    std::printf("\n%zu kernels tuned in %.1f s (estimated %.1f s) on %zu GPU(s): %d faster than the heuristic, %d "
+                "failed, %d candidate mismatches; database %s (%zu records)\n",
+                tasks.size(), seconds, plan.makespan_s, plan.devices.size(), improved, failed, mismatched,
+                db_path.c_str(), db->size());
   }
   if (!saved.ok()) {
     std::fprintf(stderr, "qjit tune: %s\n", saved.to_string().c_str());

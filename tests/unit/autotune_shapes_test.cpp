@@ -1,6 +1,7 @@
 // Shape files, M lists and shards: the repo's shapes CSV parses line for line, malformed lines are refused with
 // "file:line: ..." errors, M lists and shard strings are checked, the work list is deduplicated in a stable order,
-// and the shards of every n from 1 to 7 partition the work exactly (each item in exactly one shard).
+// and the shards of every n from 1 to 7 partition the work exactly (each item in exactly one shard) and balance its
+// estimated cost.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -127,25 +128,38 @@ TEST(AutotuneShapes, WorkItemsDeduplicateInStableOrder) {
   EXPECT_TRUE(work_items(shapes, {}).empty());
 }
 
-TEST(AutotuneShapes, ShardsOfOneToSevenPartitionTheWorkExactly) {
+TEST(AutotuneShapes, ShardsOfOneToSevenPartitionTheWorkExactlyAndBalanceItsCost) {
   auto shapes = load_shapes(kRepoShapes);
   ASSERT_TRUE(shapes) << shapes.error().to_string();
   const auto items = work_items(*shapes, {1, 16, 128, 2048, 8192});
   ASSERT_GT(items.size(), 20u);
+  double total = 0, largest_item = 0;
+  for (const auto& w : items) {
+    total += work_item_cost(w);
+    largest_item = std::max(largest_item, work_item_cost(w));
+  }
   for (int n = 1; n <= 7; ++n) {
     std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, int> owners;
-    std::size_t total = 0, smallest = items.size(), largest = 0;
+    std::size_t count = 0;
+    double heaviest = 0;
     for (int i = 0; i < n; ++i) {
       const auto part = shard_items(items, Shard{i, n});
-      total += part.size();
-      smallest = std::min(smallest, part.size());
-      largest = std::max(largest, part.size());
-      for (const auto& w : part) ++owners[{w.n, w.k, w.m}];
+      count += part.size();
+      double cost = 0;
+      for (const auto& w : part) {
+        ++owners[{w.n, w.k, w.m}];
+        cost += work_item_cost(w);
+      }
+      heaviest = std::max(heaviest, cost);
+      EXPECT_FALSE(part.empty()) << "shard " << i << "/" << n;
+      EXPECT_EQ(part, shard_items(items, Shard{i, n})) << "deterministic";
     }
-    EXPECT_EQ(total, items.size()) << "n=" << n;
+    EXPECT_EQ(count, items.size()) << "n=" << n;
     EXPECT_EQ(owners.size(), items.size()) << "n=" << n;
-    for (const auto& [key, count] : owners) EXPECT_EQ(count, 1) << "n=" << n;
-    EXPECT_LE(largest - smallest, 1u) << "n=" << n;  // balanced
+    for (const auto& [key, c] : owners) EXPECT_EQ(c, 1) << "n=" << n;
+    // Balanced by cost, not by count (the old j % n split gave one shard every M = 8192 GEMM of a model when n
+    // divided the M count): no shard exceeds an even share by more than the largest item.
+    EXPECT_LE(heaviest, total / n + largest_item) << "n=" << n;
   }
   EXPECT_EQ(shard_items(items, Shard{0, 1}).size(), items.size());
 }
