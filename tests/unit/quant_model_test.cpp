@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "qjit/quant/model_quantizer.h"
 #include "qjit/quant/safetensors.h"
 #include "qjit/quant/smooth_quant.h"
@@ -335,6 +336,32 @@ TEST(QuantMappingTest, ParsesAndValidatesMappingFiles) {
   EXPECT_EQ(find_layer_indices(llama_mapping(), names), (std::vector<std::int64_t>{0, 12}));
   EXPECT_EQ(detect_layer_mapping({"model.decoder.layers.3.fc1.weight"})->family, "opt");
   EXPECT_EQ(detect_layer_mapping({"transformer.h.0.attn.weight"}).error().code(), StatusCode::Unsupported);
+}
+
+// The example mapping files in data/mappings parse, and the three that spell out a built-in family say the same.
+TEST(QuantMappingTest, ExampleMappingFilesParseAndMatchTheBuiltInFamilies) {
+  const std::string dir = std::string(QJIT_SOURCE_DIR) + "/data/mappings/";
+  auto load = [&](const std::string& name) {
+    auto buf = llvm::MemoryBuffer::getFile(dir + name);
+    EXPECT_TRUE(static_cast<bool>(buf)) << name;
+    auto m = parse_layer_mapping((*buf)->getBuffer(), name);
+    EXPECT_TRUE(m.has_value()) << m.error().to_string();
+    return *m;
+  };
+  for (const char* family : {"bert", "llama", "opt"}) {
+    const LayerMapping file = load(std::string(family) + ".json"), builtin = *builtin_mapping(family);
+    EXPECT_EQ(file.family, builtin.family);
+    EXPECT_EQ(file.layer_prefix, builtin.layer_prefix);
+    ASSERT_EQ(file.groups.size(), builtin.groups.size()) << family;
+    for (std::size_t g = 0; g < file.groups.size(); ++g) {
+      EXPECT_EQ(file.groups[g].norm, builtin.groups[g].norm) << family << g;
+      EXPECT_EQ(file.groups[g].norm_first_layer, builtin.groups[g].norm_first_layer) << family << g;
+      EXPECT_EQ(file.groups[g].norm_feeds_only_these, builtin.groups[g].norm_feeds_only_these) << family << g;
+      EXPECT_EQ(file.groups[g].linears, builtin.groups[g].linears) << family << g;
+    }
+  }
+  const LayerMapping post_ln = load("opt-350m-post-ln.json");
+  for (const auto& g : post_ln.groups) EXPECT_FALSE(g.norm_feeds_only_these);
 }
 
 }  // namespace
