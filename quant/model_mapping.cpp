@@ -25,7 +25,8 @@ std::optional<std::pair<std::int64_t, std::size_t>> placeholder_at(std::string_v
   std::int64_t sign = 0, offset = 0;
   if (i < text.size() && (text[i] == '-' || text[i] == '+')) sign = text[i++] == '-' ? -1 : 1;
   const std::size_t digits = i;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && offset <= kMaxOffset) offset = offset * 10 + (text[i++] - '0');
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && offset <= kMaxOffset)
+    offset = offset * 10 + (text[i++] - '0');
   if (sign != 0 && (i == digits || offset > kMaxOffset)) return std::nullopt;
   if (i >= text.size() || text[i] != '}') return std::nullopt;
   return std::make_pair(sign * offset, i + 1 - pos);
@@ -105,7 +106,8 @@ LayerMapping llama_mapping() {
 LayerMapping opt_mapping() {
   return LayerMapping{"opt",
                       "model.decoder.layers.{i}.",
-                      {group("self_attn_layer_norm", true, {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}),
+                      {group("self_attn_layer_norm", true,
+                             {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}),
                        group("final_layer_norm", true, {"fc1"}),
                        group("", false, {"self_attn.out_proj"}),
                        group("", false, {"fc2"})}};
@@ -195,7 +197,8 @@ Result<LayerMapping> parse_layer_mapping(std::string_view json_text, const std::
     if (!linears || linears->empty()) return detail::invalid(where + ".linears must be a non-empty array of strings");
     for (std::size_t l = 0; l < linears->size(); ++l) {
       auto s = (*linears)[l].getAsString();
-      if (!s || s->empty()) return detail::invalid(llvm::formatv("{0}.linears[{1}] must be a non-empty string", where, l).str());
+      if (!s || s->empty())
+        return detail::invalid(llvm::formatv("{0}.linears[{1}] must be a non-empty string", where, l).str());
       if (has_placeholder(*s))
         return detail::invalid(llvm::formatv("{0}.linears[{1}] must be a suffix under layer_prefix, without "
                                              "placeholders", where, l).str());
@@ -268,7 +271,8 @@ Result<ResolvedMapping> resolve_mapping(const LayerMapping& mapping, const std::
       for (const auto& l : sg.linears) {
         rg.linears.push_back(layer + l);
         if (!present.count(rg.linears.back() + ".weight"))
-          return detail::invalid("tensor \"" + rg.linears.back() + ".weight\" (from the mapping) is not in '" + what + "'");
+          return detail::invalid("tensor \"" + rg.linears.back() + ".weight\" (from the mapping) is not in '" + what +
+                                 "'");
       }
       if (!sg.norm.empty()) {
         const std::string where = llvm::formatv("groups[{0}].norm \"{1}\" (layer {2})", g, sg.norm, i).str();
@@ -312,10 +316,10 @@ Result<ResolvedMapping> resolve_mapping(const LayerMapping& mapping, const std::
     }
     if (why.empty()) continue;
     return detail::invalid(llvm::formatv(
-        "mapping \"{0}\": groups[{1}] asks to fold 1/s into \"{2}\" (\"norm_feeds_only_these\": true), but {3}; dividing that norm "
-        "by s would change the residual path, not only the input of {4}. Folding is valid only when the norm's output "
-        "feeds nothing but the listed linears (a pre-LN block); set \"norm_feeds_only_these\": false and qjit writes "
-        "<module>.smooth_scale instead, which the engine divides x by in its quantize pass",
+        "mapping \"{0}\": groups[{1}] asks to fold 1/s into \"{2}\" (\"norm_feeds_only_these\": true), but {3}; "
+        "dividing that norm by s would change the residual path, not only the input of {4}. Folding is valid only "
+        "when the norm's output feeds nothing but the listed linears (a pre-LN block); set \"norm_feeds_only_these\": "
+        "false and qjit writes <module>.smooth_scale instead, which the engine divides x by in its quantize pass",
         mapping.family, rg.group, rg.norm, why, join_quoted(rg.linears)).str());
   }
   return r;

@@ -113,7 +113,8 @@ class ModelQuantizer {
     if (current_ != g) {
       QJIT_TRY(run_group(g, report));
       current_ = g;
-      if (options_.progress) options_.progress(static_cast<std::int64_t>(g + 1), static_cast<std::int64_t>(groups_.size()),
+      if (options_.progress)
+        options_.progress(static_cast<std::int64_t>(g + 1), static_cast<std::int64_t>(groups_.size()),
                           groups_[g].linears.front().module);
     }
     return &result_;
@@ -192,7 +193,8 @@ Status ModelQuantizer::run_group(std::size_t g, QuantizeReport* report) {
     if (eval) {
       QJIT_ASSIGN_OR_RETURN(evals[l], eval_sample(lp, original, k));
       st.eval_tokens = evals[l].tokens;
-      QJIT_ASSIGN_OR_RETURN(st.eval_error_plain, engine_error(evals[l].x, evals[l].tokens, original, k, {}, evals[l].ref));
+      QJIT_ASSIGN_OR_RETURN(st.eval_error_plain,
+                            engine_error(evals[l].x, evals[l].tokens, original, k, {}, evals[l].ref));
     }
   }
 
@@ -313,7 +315,9 @@ Status ModelQuantizer::add_outputs(SafetensorsWriter* writer, QuantizeReport* re
   for (const auto& t : weights_.tensors()) {
     if (consumed.count(t.name)) continue;
     QJIT_TRY(writer->add_streamed(t.name, t.dtype, t.shape,
-                                  [this, info = &t](std::span<std::byte> out) { return weights_.read_into(*info, out); }));
+                                  [this, info = &t](std::span<std::byte> out) {
+                                    return weights_.read_into(*info, out);
+                                  }));
     ++report->tensors_copied;
   }
   return Status();

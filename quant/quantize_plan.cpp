@@ -171,7 +171,8 @@ Result<std::vector<GroupPlan>> plan_groups(const QuantizeOptions& options, const
       return invalid(llvm::formatv("{0} no act stats in '{1}' (first \"{2}\", looked up as \"{3}{2}\") and would be "
                                    "quantized without smoothing{4}",
                                    plural(report->missing_stats.size(), "linear has", "linears have"),
-                                   options.act_stats_path, report->missing_stats.front(), report->stats_prefix, hint).str());
+                                   options.act_stats_path, report->missing_stats.front(), report->stats_prefix,
+                                   hint).str());
     if (!report->unused_eval.empty())
       return invalid(llvm::formatv("{0} in '{1}' match{2} no linear (first \"{3}\"){4}",
                                    plural(report->unused_eval.size(), "eval-acts entry", "eval-acts entries"),

@@ -97,7 +97,8 @@ Result<SafetensorsDtype> parse_safetensors_dtype(std::string_view name) {
     if (r.name == name) return SafetensorsDtype(r.code);
   return Status(StatusCode::Unsupported,
                 "dtype must be one of the safetensors dtypes (BOOL, U8, I8, I16, U16, I32, U32, I64, U64, F4, F6_E2M3, "
-                "F6_E3M2, F8_E4M3, F8_E5M2, F8_E8M0, F16, BF16, F32, F64), got \"" + std::string(name.substr(0, 32)) + "\"");
+                "F6_E3M2, F8_E4M3, F8_E5M2, F8_E8M0, F16, BF16, F32, F64), got \"" +
+                    std::string(name.substr(0, 32)) + "\"");
 }
 
 std::string_view safetensors_dtype_name(SafetensorsDtype dtype) { return dtype.name(); }

@@ -14,7 +14,8 @@
 
 namespace qjit::quant {
 
-Status SafetensorsWriter::check_new(const std::string& name, SafetensorsDtype dtype, const std::vector<std::int64_t>& shape,
+Status SafetensorsWriter::check_new(const std::string& name, SafetensorsDtype dtype,
+                                    const std::vector<std::int64_t>& shape,
                                     std::uint64_t* nbytes) const {
   if (name.empty()) return detail::invalid("name must not be empty");
   if (name == "__metadata__") return detail::invalid("name must not be \"__metadata__\" (reserved by the format)");

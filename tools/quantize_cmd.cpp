@@ -193,7 +193,8 @@ int run_quantize_command(int argc, char** argv) {
   if (o.weights_path.empty()) return usage_error("--weights is required");
   if (o.out_path.empty()) return usage_error("--out is required");
   if (!family.empty() && !mapping_path.empty()) return usage_error("--family and --mapping are mutually exclusive");
-  if (!o.smooth && !o.quantize_weights) return usage_error("--no-smooth and --smooth-only together would change nothing");
+  if (!o.smooth && !o.quantize_weights)
+    return usage_error("--no-smooth and --smooth-only together would write the model unchanged");
   if (!family.empty()) {
     auto m = quant::builtin_mapping(family);
     if (!m) return usage_error(m.error().message());

@@ -252,8 +252,8 @@ class QuantSmoothedModelsTest : public ::testing::Test {
   }
 
   // Runs the original model over `seqs`, recording every linear's input: absmax per channel and the samples.
-  void record(const Model& m, const std::vector<std::vector<int>>& seqs, std::map<std::string, std::vector<float>>* amax,
-              std::map<std::string, std::vector<float>>* samples) {
+  void record(const Model& m, const std::vector<std::vector<int>>& seqs,
+              std::map<std::string, std::vector<float>>* amax, std::map<std::string, std::vector<float>>* samples) {
     const Linear exact = exact_linear(m);
     const Linear rec = [&](const std::string& module, const Mat& x) {
       auto& a = (*amax)[module];
@@ -613,7 +613,8 @@ TEST_F(QuantSmoothedModelsTest, CommandPrintsWhatWasDoneAndNoAlphaWithoutStats) 
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(r.output.find("alpha"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("not smoothed: no act stats given"), std::string::npos) << r.output;
-  auto bad = testing::run_process(QJIT_CLI_PATH, {"quantize", "--weights", in, "--out", path("o.st"), "--mapping", "gpt2"});
+  auto bad =
+      testing::run_process(QJIT_CLI_PATH, {"quantize", "--weights", in, "--out", path("o.st"), "--mapping", "gpt2"});
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_NE(bad.output.find("--mapping 'gpt2' is neither a built-in family nor a file: unknown model family"),
             std::string::npos) << bad.output;
@@ -626,7 +627,8 @@ TEST_F(QuantSmoothedModelsTest, CommandPrintsWhatWasDoneAndNoAlphaWithoutStats) 
   EXPECT_EQ(ok.code, 0) << ok.output;
   EXPECT_NE(ok.output.find("alpha 0.5"), std::string::npos) << ok.output;
   EXPECT_NE(ok.output.find("stats looked up as \"base_model.model.<module>\" (prefix detected)"), std::string::npos);
-  EXPECT_NE(ok.output.find("model.layers.0.self_attn.q_proj                  folded into model.layers.0.input_layernorm"),
+  EXPECT_NE(ok.output.find("model.layers.0.self_attn.q_proj                  folded into "
+                           "model.layers.0.input_layernorm"),
             std::string::npos) << ok.output;
   EXPECT_NE(ok.output.find("model.layers.0.self_attn.o_proj.smooth_scale (no norm in front of it to fold into)"),
             std::string::npos) << ok.output;

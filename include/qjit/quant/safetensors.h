@@ -4,13 +4,13 @@
 //
 // The reader accepts every dtype the format names (SafetensorsDtype: the floats F64 ... F4, the integers I64 ... U8,
 // BOOL), so a tensor qjit only copies is copied byte for byte whatever its type; only F32/F16/BF16 are ever decoded
-// (read_f32). It rejects anything it cannot prove sound: a header length past
-// the end of the file, bad JSON, unknown dtypes, shapes whose element count overflows, offsets out of bounds or
-// overlapping, size != numel·itemsize (gaps between tensors are tolerated), repeated tensor names, and headers
-// past the bounds below. Files are opened by qjit's read rules (regular files only) and read with pread, never
-// mapped, so a file truncated while in use is an error rather than SIGBUS; tensors are listed sorted by name. The
-// writer pads the header with spaces so the data section starts 8-byte aligned, keeps the tensors in the order they
-// were added, and can stream each tensor's bytes from a callback so a model larger than memory can be rewritten.
+// (read_f32). It rejects anything it cannot prove sound: a header length past the end of the file, bad JSON,
+// unknown dtypes, shapes whose element count overflows, offsets out of bounds or overlapping, size != numel·itemsize
+// (gaps between tensors are tolerated), repeated tensor names, and headers past the bounds below. Files are opened
+// by qjit's read rules (regular files only) and read with pread, never mapped, so a file truncated while in use is
+// an error rather than SIGBUS; tensors are listed sorted by name. The writer pads the header with spaces so the data
+// section starts 8-byte aligned, keeps the tensors in the order they were added, and can stream each tensor's bytes
+// from a callback so a model larger than memory can be rewritten.
 #pragma once
 
 #include <cstddef>
@@ -131,7 +131,8 @@ class SafetensorsWriter {
 
   // Adds a tensor with its bytes (copied). Errors: empty or duplicate name, "__metadata__", bytes.size() !=
   // numel·itemsize (or a packed sub-byte size that is not whole bytes), negative dimensions.
-  Status add(std::string name, SafetensorsDtype dtype, std::vector<std::int64_t> shape, std::span<const std::byte> bytes);
+  Status add(std::string name, SafetensorsDtype dtype, std::vector<std::int64_t> shape,
+             std::span<const std::byte> bytes);
   template <class T>
   Status add_typed(std::string name, std::vector<std::int64_t> shape, std::span<const T> values) {
     return add(std::move(name), kind_of<T>, std::move(shape), std::as_bytes(values));
