@@ -25,7 +25,7 @@ std::vector<const TensorInfo*> look_up(const SafetensorsFile& file, const std::v
   std::vector<const TensorInfo*> out;
   std::set<std::string> used;
   for (const auto& m : modules) {
-    out.push_back(file.find(prefix + m));
+    out.push_back(file.find(prefix + m));  // NOTE: `modules` already bare when the match said so
     if (out.back()) used.insert(out.back()->name);
   }
   for (const auto& t : file.tensors())
@@ -35,23 +35,28 @@ std::vector<const TensorInfo*> look_up(const SafetensorsFile& file, const std::v
 
 }  // namespace
 
-std::pair<std::string, bool> match_prefix(const SafetensorsFile& file, const std::vector<std::string>& modules,
-                                          const std::optional<std::string>& given) {
-  if (given) return {*given, false};
-  const std::set<std::string> wanted(modules.begin(), modules.end());
-  std::map<std::string, std::size_t> hits;  // prefix -> modules it makes match
-  for (const auto& t : file.tensors())
-    for (std::size_t p = 0;;) {
-      if (wanted.count(t.name.substr(p))) ++hits[t.name.substr(0, p)];
-      const auto dot = t.name.find('.', p);
-      if (dot == std::string::npos) break;
-      p = dot + 1;
-    }
-  std::string best;
-  std::size_t best_hits = hits.count("") ? hits[""] : 0;
-  for (const auto& [prefix, n] : hits)
-    if (n > best_hits || (n == best_hits && prefix.size() < best.size())) best = prefix, best_hits = n;
-  return {best, !best.empty()};
+PrefixMatch match_prefix(const SafetensorsFile& file, const std::vector<std::string>& modules,
+                         const std::vector<std::string>& bare_modules, const std::optional<std::string>& given) {
+  std::map<std::pair<bool, std::string>, std::size_t> hits;  // (bare, prefix) -> modules it makes match
+  for (const bool bare : {false, true}) {
+    const auto& names = bare ? bare_modules : modules;
+    const std::set<std::string> wanted(names.begin(), names.end());
+    for (const auto& t : file.tensors())
+      for (std::size_t p = 0;;) {
+        const std::string prefix = t.name.substr(0, p);
+        if ((!given || prefix == *given) && wanted.count(t.name.substr(p))) ++hits[{bare, prefix}];
+        const auto dot = t.name.find('.', p);
+        if (dot == std::string::npos) break;
+        p = dot + 1;
+      }
+  }
+  PrefixMatch best{given.value_or(""), false, false};
+  std::size_t best_hits = 0;
+  for (const auto& [key, n] : hits)  // NOTE: ordered full before bare, then by prefix: ties keep the earlier
+    if (n > best_hits || (n == best_hits && !key.first && !best.bare && key.second.size() < best.prefix.size()))
+      best = PrefixMatch{key.second, key.first, false}, best_hits = n;
+  best.detected = !given && (best.bare || !best.prefix.empty());
+  return best;
 }
 
 std::vector<float> proxy_activations(const std::vector<float>& act_max, std::int64_t tokens) {
@@ -76,14 +81,20 @@ Result<std::vector<GroupPlan>> plan_groups(const QuantizeOptions& options, const
 
   std::vector<std::string> modules;
   for (const auto& rg : resolved.groups) modules.insert(modules.end(), rg.linears.begin(), rg.linears.end());
+  std::vector<std::string> bare = modules;
+  for (auto& m : bare) m = m.substr(resolved.model_prefix.size());
   std::vector<const TensorInfo*> stat_of(modules.size(), nullptr), eval_of(modules.size(), nullptr);
   if (stats) {
-    std::tie(report->stats_prefix, report->stats_prefix_detected) = match_prefix(*stats, modules, options.stats_prefix);
-    stat_of = look_up(*stats, modules, report->stats_prefix, &report->unused_stats);
+    const PrefixMatch match = match_prefix(*stats, modules, bare, options.stats_prefix);
+    report->stats_prefix = match.prefix;
+    report->stats_prefix_detected = match.detected;
+    report->stats_without_model_prefix = match.bare;
+    stat_of = look_up(*stats, match.bare ? bare : modules, match.prefix, &report->unused_stats);
   }
   if (eval) {
-    report->eval_prefix = match_prefix(*eval, modules, options.stats_prefix).first;
-    eval_of = look_up(*eval, modules, report->eval_prefix, &report->unused_eval);
+    const PrefixMatch match = match_prefix(*eval, modules, bare, options.stats_prefix);
+    report->eval_prefix = match.prefix;
+    eval_of = look_up(*eval, match.bare ? bare : modules, match.prefix, &report->unused_eval);
   }
 
   std::vector<GroupPlan> groups;
@@ -114,7 +125,7 @@ Result<std::vector<GroupPlan>> plan_groups(const QuantizeOptions& options, const
                       lp.eval->shape[1] != gp.k))
         return invalid(llvm::formatv("eval acts \"{0}\" must be an F32, F16 or BF16 tensor of shape [tokens, {1}]",
                                      lp.eval->name, gp.k).str());
-      if (stats && !lp.stats) report->missing_stats.push_back(module);
+      if (stats && !lp.stats) report->missing_stats.push_back(module);  // NOTE: full module names, as everywhere
       gp.has_stats |= lp.stats != nullptr;
       gp.linears.push_back(std::move(lp));
     }
@@ -161,18 +172,23 @@ Result<std::vector<GroupPlan>> plan_groups(const QuantizeOptions& options, const
     return invalid("no act stats were given and every linear would be quantized without smoothing (--require-stats)");
   if (!options.allow_missing_stats) {
     const std::string hint = "; pass --allow-missing-stats to go on without them";
+    // The key a module's stats were looked up under.
+    auto key_of = [&](const std::string& module) {
+      return report->stats_prefix + module.substr(report->stats_without_model_prefix ? resolved.model_prefix.size() : 0);
+    };
     if (!report->unused_stats.empty())
       return invalid(llvm::formatv("{0} in '{1}' match{2} no linear (first \"{3}\"; a linear's stats are looked up as "
-                                   "\"{4}<module>\", e.g. \"{4}{5}\"): give --stats-prefix or fix the names{6}",
+                                   "\"{4}<module>\", e.g. \"{5}\"): give --stats-prefix or fix the names{6}",
                                    plural(report->unused_stats.size(), "act-stats entry", "act-stats entries"),
                                    options.act_stats_path, report->unused_stats.size() == 1 ? "es" : "",
-                                   report->unused_stats.front(), report->stats_prefix, modules.front(), hint).str());
+                                   report->unused_stats.front(), report->stats_prefix,
+                                   key_of(modules.front()), hint).str());
     if (!report->missing_stats.empty())
-      return invalid(llvm::formatv("{0} no act stats in '{1}' (first \"{2}\", looked up as \"{3}{2}\") and would be "
+      return invalid(llvm::formatv("{0} no act stats in '{1}' (first \"{2}\", looked up as \"{3}\") and would be "
                                    "quantized without smoothing{4}",
                                    plural(report->missing_stats.size(), "linear has", "linears have"),
-                                   options.act_stats_path, report->missing_stats.front(), report->stats_prefix,
-                                   hint).str());
+                                   options.act_stats_path, report->missing_stats.front(),
+                                   key_of(report->missing_stats.front()), hint).str());
     if (!report->unused_eval.empty())
       return invalid(llvm::formatv("{0} in '{1}' match{2} no linear (first \"{3}\"){4}",
                                    plural(report->unused_eval.size(), "eval-acts entry", "eval-acts entries"),

@@ -38,10 +38,17 @@ Result<std::vector<GroupPlan>> plan_groups(const QuantizeOptions& options, const
                                            const SafetensorsFile& weights, const SafetensorsFile* stats,
                                            const SafetensorsFile* eval, QuantizeReport* report);
 
-// The prefix that, put in front of `modules`, names entries of `file`: `given` when set, else the one that matches
-// the most modules ("" on a tie). Returns it and whether it was detected (non-empty and not given).
-std::pair<std::string, bool> match_prefix(const SafetensorsFile& file, const std::vector<std::string>& modules,
-                                          const std::optional<std::string>& given);
+// How a file's entries are named from module names: prefix + the module name, with or without the model's prefix
+// (stats keyed "0.auto_model.encoder..." for weights named "bert.encoder...").
+struct PrefixMatch {
+  std::string prefix;
+  bool bare = false;      // the module names are used without the model prefix
+  bool detected = false;  // found automatically (and not "" with the full names)
+};
+// The naming that matches the most modules: with `given` as the prefix when set, else any prefix; ties go to the
+// full names and the shorter prefix. `bare_modules` are `modules` without the model prefix (the same when none).
+PrefixMatch match_prefix(const SafetensorsFile& file, const std::vector<std::string>& modules,
+                         const std::vector<std::string>& bare_modules, const std::optional<std::string>& given);
 
 // Proxy activations for the error table: x[t, j] uniform in ±act_max[j], fixed seed (reproducible tables).
 std::vector<float> proxy_activations(const std::vector<float>& act_max, std::int64_t tokens);

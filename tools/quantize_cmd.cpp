@@ -94,7 +94,8 @@ void print_report(const quant::QuantizeReport& r, const quant::QuantizeOptions& 
               r.linears.size(), o.quantize_weights ? "quantized to int8" : "smoothed (--smooth-only, not quantized)");
   if (!r.model_prefix.empty()) std::printf("model prefix \"%s\" (found in the tensor names)\n", r.model_prefix.c_str());
   if (!o.act_stats_path.empty())
-    std::printf("stats looked up as \"%s<module>\"%s\n", r.stats_prefix.c_str(),
+    std::printf("stats looked up as \"%s<module>\"%s%s\n", r.stats_prefix.c_str(),
+                r.stats_without_model_prefix ? (" with <module> without \"" + r.model_prefix + "\"").c_str() : "",
                 r.stats_prefix_detected ? " (prefix detected)" : "");
   const bool eval = !o.eval_acts_path.empty();
   std::printf("W8A8 error: ||Y_q - Y|| / ||Y||; proxy: activations x[t,j] ~ U(+-act_max[j]) (%lld tokens, <= %lld "
@@ -121,7 +122,7 @@ void print_report(const quant::QuantizeReport& r, const quant::QuantizeOptions& 
     if (l.mode == quant::SmoothMode::Folded)
       std::printf("  %-48s folded into %s\n", l.module.c_str(), l.norm.c_str());
     else if (l.mode == quant::SmoothMode::Vector)
-      std::printf("  %-48s %s.smooth_scale (%s)\n", l.module.c_str(), l.module.c_str(), l.reason.c_str());
+      std::printf("  %-48s smooth_scale (%s)\n", l.module.c_str(), l.reason.c_str());
     else
       std::printf("  %-48s not smoothed: %s\n", l.module.c_str(), l.reason.c_str());
   }

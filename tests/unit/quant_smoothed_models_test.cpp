@@ -554,6 +554,35 @@ TEST_F(QuantSmoothedModelsTest, UnsafeFoldsUnknownFamiliesAndPatternsThatMatchNo
   EXPECT_EQ(detect_layer_mapping(names)->family, "bert");
 }
 
+// Weights behind a model prefix ("bert.", BertForMaskedLM) with stats keyed as sentence-transformers names the bare
+// BertModel ("0.auto_model.encoder..."): found without being told.
+TEST_F(QuantSmoothedModelsTest, StatsWithoutTheWeightsModelPrefixAreMatched) {
+  Model m = bert();
+  models_linears_ = &m.linears;
+  std::map<std::string, std::vector<float>> amax;
+  record(m, sequences(2), &amax, nullptr);
+  Model prefixed;
+  for (const auto& [n, v] : m.f32) prefixed.f32["bert." + n] = v;
+  for (const auto& [n, nk] : m.linears) prefixed.linears["bert." + n] = nk;
+  QuantizeOptions o;
+  o.weights_path = write_model(prefixed, "bert_prefixed.safetensors");
+  o.act_stats_path = write_vectors(amax, "stats.safetensors", "0.auto_model.");
+  o.out_path = path("out.safetensors");
+  auto r = quantize_model(o);
+  ASSERT_TRUE(r.has_value()) << r.error().to_string();
+  EXPECT_EQ(r->model_prefix, "bert.");
+  EXPECT_EQ(r->stats_prefix, "0.auto_model.");
+  EXPECT_TRUE(r->stats_without_model_prefix);
+  EXPECT_TRUE(r->stats_prefix_detected);
+  for (const auto& l : r->linears) EXPECT_EQ(l.mode, SmoothMode::Vector) << l.module;
+  amax.erase("encoder.layer.1.output.dense");
+  o.act_stats_path = write_vectors(amax, "stats2.safetensors", "0.auto_model.");
+  EXPECT_NE(quantize_model(o).error().message().find(
+                "(first \"bert.encoder.layer.1.output.dense\", looked up as "
+                "\"0.auto_model.encoder.layer.1.output.dense\")"),
+            std::string::npos);
+}
+
 // (c) Stats that match no linear and linears without stats fail unless allowed; a run without stats records no
 // alpha and says why nothing was smoothed.
 TEST_F(QuantSmoothedModelsTest, MissingAndUnmatchedStatsFailUnlessAllowed) {
@@ -630,7 +659,8 @@ TEST_F(QuantSmoothedModelsTest, CommandPrintsWhatWasDoneAndNoAlphaWithoutStats) 
   EXPECT_NE(ok.output.find("model.layers.0.self_attn.q_proj                  folded into "
                            "model.layers.0.input_layernorm"),
             std::string::npos) << ok.output;
-  EXPECT_NE(ok.output.find("model.layers.0.self_attn.o_proj.smooth_scale (no norm in front of it to fold into)"),
+  EXPECT_NE(ok.output.find("model.layers.0.self_attn.o_proj" + std::string(18, ' ') +
+                           "smooth_scale (no norm in front of it to fold into)"),
             std::string::npos) << ok.output;
 }
 #endif

@@ -58,6 +58,7 @@ struct QuantizeReport {
   std::string model_prefix;                  // found in front of the mapping's names ("" or e.g. "bert.")
   std::string stats_prefix;                  // put in front of module names to find their stats
   bool stats_prefix_detected = false;        // found automatically rather than given
+  bool stats_without_model_prefix = false;   // stats name modules without model_prefix ("encoder..." for "bert.")
   std::string eval_prefix;                   // the same for the eval-acts file
   bool smoothing_done = false;               // some linear was smoothed (only then is alpha recorded)
   std::int64_t n_layers = 0;
