@@ -22,6 +22,7 @@
 #include "qjit/quant/model_quantizer.h"
 #include "qjit/quant/safetensors.h"
 #include "qjit/quant/w8a8.h"
+#include "tests/support/cache_test_util.h"
 #include "tests/support/process_runner.h"
 
 namespace qjit::quant {
@@ -140,13 +141,7 @@ struct Model {
 
 class QuantSmoothedModelsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    llvm::SmallString<128> d;
-    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("qjit-smoothed-models", d));
-    dir_ = std::string(d);
-  }
-  void TearDown() override { llvm::sys::fs::remove_directories(dir_); }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string path(const std::string& name) const { return tmp_.sub(name); }
 
   std::vector<float> normal(std::int64_t n, double sd, double mean = 0.0) {
     std::normal_distribution<double> dist(mean, sd);
@@ -415,7 +410,7 @@ class QuantSmoothedModelsTest : public ::testing::Test {
     return num;
   }
 
-  std::string dir_;
+  cache::testing::TempDir tmp_;
   std::mt19937_64 rng_{18};
   const std::map<std::string, std::pair<std::int64_t, std::int64_t>>* models_linears_ = nullptr;
   std::map<std::string, std::pair<SafetensorsDtype, std::vector<std::byte>>> copy_only_;
