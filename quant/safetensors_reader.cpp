@@ -47,27 +47,67 @@ SafetensorsFile::SafetensorsFile(SafetensorsFile&&) noexcept = default;
 SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&&) noexcept = default;
 SafetensorsFile::~SafetensorsFile() = default;
 
-Result<ElementKind> parse_safetensors_dtype(std::string_view name) {
-  if (name == "F32") return ElementKind::F32;
-  if (name == "F16") return ElementKind::F16;
-  if (name == "BF16") return ElementKind::BF16;
-  if (name == "I8") return ElementKind::S8;
-  if (name == "I32") return ElementKind::S32;
-  return Status(StatusCode::Unsupported,
-                "dtype must be one of F32, F16, BF16, I8, I32, got \"" + std::string(name.substr(0, 32)) + "\"");
+namespace {
+
+using Code = SafetensorsDtype::Code;
+
+struct DtypeRow {
+  Code code;
+  std::string_view name;
+  unsigned bits;
+};
+
+// NOTE: the names and sizes of the reference implementation's Dtype enum (safetensors 0.5/0.6).
+constexpr DtypeRow kDtypes[] = {
+    {Code::kBool, "BOOL", 8},     {Code::kU8, "U8", 8},         {Code::kI8, "I8", 8},
+    {Code::kI16, "I16", 16},      {Code::kU16, "U16", 16},      {Code::kI32, "I32", 32},
+    {Code::kU32, "U32", 32},      {Code::kI64, "I64", 64},      {Code::kU64, "U64", 64},
+    {Code::kF4, "F4", 4},         {Code::kF6E2M3, "F6_E2M3", 6}, {Code::kF6E3M2, "F6_E3M2", 6},
+    {Code::kF8E4M3, "F8_E4M3", 8}, {Code::kF8E5M2, "F8_E5M2", 8}, {Code::kF8E8M0, "F8_E8M0", 8},
+    {Code::kF16, "F16", 16},      {Code::kBF16, "BF16", 16},    {Code::kF32, "F32", 32},
+    {Code::kF64, "F64", 64},
+};
+
+const DtypeRow& row_of(SafetensorsDtype d) {
+  for (const auto& r : kDtypes)
+    if (r.code == d.code()) return r;
+  return kDtypes[0];  // NOTE: unreachable: every Code has a row
 }
 
-Result<std::string_view> safetensors_dtype_name(ElementKind kind) {
-  switch (kind) {
-    case ElementKind::F32: return std::string_view("F32");
-    case ElementKind::F16: return std::string_view("F16");
-    case ElementKind::BF16: return std::string_view("BF16");
-    case ElementKind::S8: return std::string_view("I8");
-    case ElementKind::S32: return std::string_view("I32");
-    default: break;
+}  // namespace
+
+std::string_view SafetensorsDtype::name() const { return row_of(*this).name; }
+unsigned SafetensorsDtype::bits() const { return row_of(*this).bits; }
+
+std::optional<ElementKind> SafetensorsDtype::element() const {
+  switch (code_) {
+    case Code::kF16: return ElementKind::F16;
+    case Code::kBF16: return ElementKind::BF16;
+    case Code::kF32: return ElementKind::F32;
+    case Code::kF64: return ElementKind::F64;
+    case Code::kI8: return ElementKind::S8;
+    case Code::kU8: return ElementKind::U8;
+    case Code::kI32: return ElementKind::S32;
+    default: return std::nullopt;
   }
-  return Status(StatusCode::Unsupported, "dtype must be one of f32, f16, bf16, s8, s32, got " +
-                                             std::string(element_name(kind)));
+}
+
+Result<SafetensorsDtype> parse_safetensors_dtype(std::string_view name) {
+  for (const auto& r : kDtypes)
+    if (r.name == name) return SafetensorsDtype(r.code);
+  return Status(StatusCode::Unsupported,
+                "dtype must be one of the safetensors dtypes (BOOL, U8, I8, I16, U16, I32, U32, I64, U64, F4, F6_E2M3, "
+                "F6_E3M2, F8_E4M3, F8_E5M2, F8_E8M0, F16, BF16, F32, F64), got \"" +
+                    std::string(name.substr(0, 32)) + "\"");
+}
+
+std::string_view safetensors_dtype_name(SafetensorsDtype dtype) { return dtype.name(); }
+
+bool safetensors_nbytes(SafetensorsDtype dtype, std::uint64_t numel, std::uint64_t* nbytes) {
+  std::uint64_t bits = 0;
+  if (__builtin_mul_overflow(numel, static_cast<std::uint64_t>(dtype.bits()), &bits) || bits % 8 != 0) return false;
+  *nbytes = bits / 8;
+  return true;
 }
 
 std::int64_t TensorInfo::numel() const {
@@ -169,8 +209,9 @@ Status SafetensorsFile::index(std::string_view text, std::uint64_t data_size, co
       info.shape.push_back(static_cast<std::int64_t>(*dim));
     }
     std::uint64_t nbytes = 0;
-    if (__builtin_mul_overflow(numel, static_cast<std::uint64_t>(element_size(info.dtype)), &nbytes))
-      return invalid(where + ": the byte size numel * itemsize overflows 64 bits");
+    if (!safetensors_nbytes(info.dtype, numel, &nbytes))
+      return invalid(where + ": the byte size numel * itemsize overflows 64 bits or, for a packed sub-byte dtype, is "
+                             "not a whole number of bytes");
     const auto* offsets = entry->getArray("data_offsets");
     if (!offsets || offsets->size() != 2)
       return invalid(where + ": \"data_offsets\" must be an array of two integers [begin, end]");
@@ -229,12 +270,12 @@ Result<std::vector<std::byte>> SafetensorsFile::read_bytes(const TensorInfo& inf
 Result<std::vector<float>> SafetensorsFile::read_f32(std::string_view name) const {
   const TensorInfo* t = find(name);
   if (!t) return Status(StatusCode::NotFound, "tensor \"" + std::string(name) + "\" is not in the file");
-  if (!is_floating(t->dtype) || t->dtype == ElementKind::F64)
+  if (!t->dtype.readable_as_f32())
     return invalid("tensor \"" + t->name + "\" dtype must be F32, F16 or BF16 to read as f32, got " +
-                   std::string(element_name(t->dtype)));
+                   std::string(t->dtype.name()));
   QJIT_ASSIGN_OR_RETURN(const auto raw, read_bytes(*t));
   std::vector<float> out(static_cast<std::size_t>(t->numel()));
-  switch (t->dtype) {
+  switch (*t->dtype.element()) {
     case ElementKind::F32:
       if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size());
       break;
@@ -248,7 +289,7 @@ Result<std::vector<float>> SafetensorsFile::read_f32(std::string_view name) cons
       break;
     default:
       return invalid("tensor \"" + t->name + "\" dtype must be F32, F16 or BF16 to read as f32, got " +
-                     std::string(element_name(t->dtype)));
+                     std::string(t->dtype.name()));
   }
   return out;
 }

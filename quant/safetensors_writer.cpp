@@ -14,14 +14,13 @@
 
 namespace qjit::quant {
 
-Status SafetensorsWriter::check_new(const std::string& name, ElementKind dtype, const std::vector<std::int64_t>& shape,
+Status SafetensorsWriter::check_new(const std::string& name, SafetensorsDtype dtype,
+                                    const std::vector<std::int64_t>& shape,
                                     std::uint64_t* nbytes) const {
   if (name.empty()) return detail::invalid("name must not be empty");
   if (name == "__metadata__") return detail::invalid("name must not be \"__metadata__\" (reserved by the format)");
   for (const auto& e : entries_)
     if (e.name == name) return detail::invalid("name must be unique, \"" + name + "\" was already added");
-  QJIT_ASSIGN_OR_RETURN(auto dtype_name, safetensors_dtype_name(dtype));
-  (void)dtype_name;
   std::uint64_t numel = 1;
   for (std::size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] < 0)
@@ -29,12 +28,13 @@ Status SafetensorsWriter::check_new(const std::string& name, ElementKind dtype, 
     if (__builtin_mul_overflow(numel, static_cast<std::uint64_t>(shape[d]), &numel) || numel > INT64_MAX)
       return detail::invalid("the element count of \"" + name + "\" overflows 63 bits");
   }
-  if (__builtin_mul_overflow(numel, static_cast<std::uint64_t>(element_size(dtype)), nbytes))
-    return detail::invalid("the byte size of \"" + name + "\" overflows 64 bits");
+  if (!safetensors_nbytes(dtype, numel, nbytes))
+    return detail::invalid("the byte size of \"" + name + "\" overflows 64 bits or, for a packed sub-byte dtype (" +
+                           std::string(dtype.name()) + "), is not a whole number of bytes");
   return Status();
 }
 
-Status SafetensorsWriter::add(std::string name, ElementKind dtype, std::vector<std::int64_t> shape,
+Status SafetensorsWriter::add(std::string name, SafetensorsDtype dtype, std::vector<std::int64_t> shape,
                               std::span<const std::byte> bytes) {
   std::uint64_t nbytes = 0;
   QJIT_TRY(check_new(name, dtype, shape, &nbytes));
@@ -45,7 +45,7 @@ Status SafetensorsWriter::add(std::string name, ElementKind dtype, std::vector<s
   return Status();
 }
 
-Status SafetensorsWriter::add_streamed(std::string name, ElementKind dtype, std::vector<std::int64_t> shape,
+Status SafetensorsWriter::add_streamed(std::string name, SafetensorsDtype dtype, std::vector<std::int64_t> shape,
                                        Producer producer) {
   std::uint64_t nbytes = 0;
   QJIT_TRY(check_new(name, dtype, shape, &nbytes));
@@ -66,7 +66,7 @@ std::string SafetensorsWriter::header() const {
     llvm::json::Array shape;
     for (auto d : e.shape) shape.push_back(d);
     llvm::json::Object entry;
-    entry["dtype"] = std::string(*safetensors_dtype_name(e.dtype));
+    entry["dtype"] = std::string(e.dtype.name());
     entry["shape"] = std::move(shape);
     entry["data_offsets"] = llvm::json::Array{llvm::json::Value(offset), llvm::json::Value(offset + e.nbytes)};
     root[e.name] = std::move(entry);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "qjit/quant/smooth_quant.h"
 #include "quant/check.h"
 #include "quant/kernels.h"
 #include "quant/parallel.h"
@@ -27,6 +28,22 @@ Status quantize_rowwise(const char* name, const float* x, std::int64_t rows, std
   });
   if (std::find(ok.begin(), ok.end(), 0) != ok.end()) return detail::non_finite_error(name, x, rows, cols);
   return Status();
+}
+
+// The exact int32 dot product of two int8 rows (k <= kMaxExactK).
+std::int32_t exact_dot(const std::int8_t* a, const std::int8_t* b, std::int64_t k) {
+  std::int32_t acc = 0;
+  for (std::int64_t t = 0; t < k; ++t) acc += static_cast<std::int32_t>(a[t]) * b[t];
+  return acc;
+}
+
+Status check_weights(const W8A8Weights& weights) {
+  QJIT_TRY(detail::check_dims("weights.n", weights.n, "weights.k", weights.k));
+  if (weights.k > kMaxExactK)
+    return detail::invalid(llvm::formatv("weights.k must be <= {0} for an exact int32 accumulator, got {1}",
+                                         kMaxExactK, weights.k).str());
+  QJIT_TRY(detail::check_size("weights.weight", weights.weight.size(), weights.n * weights.k, "n * k"));
+  return detail::check_size("weights.weight_scale", weights.weight_scale.size(), weights.n, "n");
 }
 
 }  // namespace
@@ -63,27 +80,47 @@ Result<std::vector<std::int8_t>> quantize_per_tensor(std::span<const float> x, f
 Result<std::vector<float>> w8a8_gemm_reference(std::span<const std::int8_t> act, std::span<const float> act_scale,
                                                const W8A8Weights& weights, std::int64_t m) {
   QJIT_TRY(detail::check_dims("m", m, "weights.k", weights.k));
-  QJIT_TRY(detail::check_dims("weights.n", weights.n, "weights.k", weights.k));
-  if (weights.k > kMaxExactK)
-    return detail::invalid(llvm::formatv("weights.k must be <= {0} for an exact int32 accumulator, got {1}",
-                                         kMaxExactK, weights.k).str());
+  QJIT_TRY(check_weights(weights));
   QJIT_TRY(detail::check_size("act", act.size(), m * weights.k, "m * weights.k"));
   QJIT_TRY(detail::check_size("act_scale", act_scale.size(), m, "m"));
-  QJIT_TRY(detail::check_size("weights.weight", weights.weight.size(), weights.n * weights.k, "n * k"));
-  QJIT_TRY(detail::check_size("weights.weight_scale", weights.weight_scale.size(), weights.n, "n"));
   std::vector<float> y(static_cast<std::size_t>(m * weights.n));
-  for (std::int64_t i = 0; i < m; ++i) {
-    const std::int8_t* a = act.data() + i * weights.k;
-    for (std::int64_t j = 0; j < weights.n; ++j) {
-      const std::int8_t* b = weights.weight.data() + j * weights.k;
-      std::int32_t acc = 0;
-      for (std::int64_t t = 0; t < weights.k; ++t) acc += static_cast<std::int32_t>(a[t]) * b[t];
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < weights.n; ++j)
       y[static_cast<std::size_t>(i * weights.n + j)] =
           act_scale[static_cast<std::size_t>(i)] * weights.weight_scale[static_cast<std::size_t>(j)] *
-          static_cast<float>(acc);
-    }
-  }
+          static_cast<float>(exact_dot(act.data() + i * weights.k, weights.weight.data() + j * weights.k, weights.k));
   return y;
+}
+
+Result<std::vector<double>> smoothed_w8a8_linear(std::span<const float> x, std::int64_t m, const W8A8Weights& weights,
+                                                 std::span<const float> smooth_scale, std::span<const double> bias) {
+  QJIT_TRY(detail::check_dims("m", m, "weights.k", weights.k));
+  QJIT_TRY(check_weights(weights));
+  QJIT_TRY(detail::check_size("x", x.size(), m * weights.k, "m * weights.k"));
+  if (!bias.empty()) QJIT_TRY(detail::check_size("bias", bias.size(), weights.n, "weights.n"));
+  std::vector<float> v(x.begin(), x.end());
+  if (!smooth_scale.empty())
+    QJIT_TRY(SmoothQuantMigrator::smooth_activations(v, smooth_scale, m, weights.k).with_context("x / smooth_scale"));
+  QJIT_ASSIGN_OR_RETURN(auto vq, quantize_rows_per_token(v.data(), m, weights.k));
+  std::vector<double> y(static_cast<std::size_t>(m * weights.n));
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < weights.n; ++j)
+      y[static_cast<std::size_t>(i * weights.n + j)] =
+          static_cast<double>(vq.scale[static_cast<std::size_t>(i)]) *
+              static_cast<double>(weights.weight_scale[static_cast<std::size_t>(j)]) *
+              exact_dot(vq.q.data() + i * weights.k, weights.weight.data() + j * weights.k, weights.k) +
+          (bias.empty() ? 0.0 : bias[static_cast<std::size_t>(j)]);
+  return y;
+}
+
+double relative_error(std::span<const double> y, std::span<const double> ref) {
+  double num = 0.0, den = 0.0;
+  for (std::size_t i = 0; i < ref.size() && i < y.size(); ++i) {
+    const double d = y[i] - ref[i];
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  return den > 0.0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
 }  // namespace qjit::quant

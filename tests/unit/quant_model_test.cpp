@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "qjit/quant/model_quantizer.h"
 #include "qjit/quant/safetensors.h"
 #include "qjit/quant/smooth_quant.h"
@@ -134,6 +135,7 @@ TEST_F(QuantModelTest, LlamaEndToEnd) {
   o.act_stats_path = st;
   o.out_path = dir_ + "/out.safetensors";
   o.alpha = 0.5f;
+  o.allow_missing_stats = true;  // layer 1's gate/up and the layer-9 entry: reported, not fatal
   std::int64_t last_done = 0, total = 0;
   o.progress = [&](std::int64_t done, std::int64_t t, const std::string&) {
     EXPECT_EQ(done, last_done + 1);
@@ -151,7 +153,8 @@ TEST_F(QuantModelTest, LlamaEndToEnd) {
             (std::vector<std::string>{"model.layers.1.mlp.gate_proj", "model.layers.1.mlp.up_proj"}));
   EXPECT_EQ(report->unused_stats, (std::vector<std::string>{"model.layers.9.self_attn.q_proj"}));
   EXPECT_EQ(report->folded_norms.size(), 3u);
-  EXPECT_EQ(report->tensors_copied, 3);  // embed_tokens, model.norm, lm_head
+  // embed_tokens, model.norm, lm_head, and layer 1's post_attention_layernorm (not folded: its group has no stats)
+  EXPECT_EQ(report->tensors_copied, 4);
 
   auto out = SafetensorsFile::open(o.out_path);
   ASSERT_TRUE(out.has_value()) << out.error().to_string();
@@ -170,22 +173,29 @@ TEST_F(QuantModelTest, LlamaEndToEnd) {
     auto group_scales = [&](std::vector<std::string> members) -> std::vector<float> {
       if (!amax.count(p + members[0])) return {};
       std::vector<std::vector<float>> wm;
+      const auto k = static_cast<std::int64_t>(amax[p + members[0]].size());
       for (const auto& m : members) {
         const auto& w = f32_[p + m + ".weight"];
-        wm.push_back(*SmoothQuantMigrator::compute_weight_stats(w, static_cast<std::int64_t>(w.size()) / kHidden, kHidden));
+        wm.push_back(*SmoothQuantMigrator::compute_weight_stats(w, static_cast<std::int64_t>(w.size()) / k, k));
       }
       auto combined = SmoothQuantMigrator::combine_weight_stats(wm);
       return *SmoothQuantMigrator(0.5f).compute_migration_scales(amax[p + members[0]], *combined);
     };
     const auto s_attn = group_scales({"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"});
     const auto s_mlp = group_scales({"mlp.gate_proj", "mlp.up_proj"});
+    // o_proj and down_proj have no norm in front: smoothed through <module>.smooth_scale.
+    const auto s_o = group_scales({"self_attn.o_proj"}), s_down = group_scales({"mlp.down_proj"});
     ASSERT_FALSE(s_attn.empty());
     EXPECT_EQ(s_mlp.empty(), layer == 1);
     for (const auto& [suffix, nk] : linears) {
       const bool attn = suffix == "self_attn.q_proj" || suffix == "self_attn.k_proj" || suffix == "self_attn.v_proj";
       const bool mlp = suffix == "mlp.gate_proj" || suffix == "mlp.up_proj";
-      const std::vector<float> s = attn ? s_attn : mlp ? s_mlp : std::vector<float>{};
+      const bool vector = suffix == "self_attn.o_proj" || suffix == "mlp.down_proj";
+      const std::vector<float> s = attn ? s_attn : mlp ? s_mlp : suffix == "self_attn.o_proj" ? s_o : s_down;
       expect_quantized(*out, p + suffix, f32_[p + suffix + ".weight"], nk.first, nk.second, s);
+      const TensorInfo* ss = out->find(p + suffix + ".smooth_scale");
+      ASSERT_EQ(ss != nullptr, vector) << p + suffix;
+      if (ss) EXPECT_EQ(*out->read_f32(ss->name), s) << p + suffix;
       const TensorInfo* is = out->find(p + suffix + ".input_scale");
       EXPECT_EQ(is != nullptr, amax.count(p + suffix) == 1) << p + suffix;
       if (is) {
@@ -255,6 +265,7 @@ TEST_F(QuantModelTest, OptFoldsLayerNormBiasAndKeepsLinearBias) {
   o.act_stats_path = write(stats, "opt_stats.safetensors");
   o.out_path = dir_ + "/opt_out.safetensors";
   o.alpha = 0.85f;
+  o.allow_missing_stats = true;
   auto report = quantize_model(o);
   ASSERT_TRUE(report.has_value()) << report.error().to_string();
   EXPECT_EQ(report->family, "opt");
@@ -291,7 +302,10 @@ TEST_F(QuantModelTest, ErrorsAreReportedNotGuessed) {
   auto ok = quantize_model(o);
   ASSERT_TRUE(ok.has_value()) << ok.error().to_string();
   EXPECT_EQ(ok->family, "custom");
-  EXPECT_EQ(ok->missing_stats.size(), 1u);
+  EXPECT_TRUE(ok->missing_stats.empty());  // no stats file at all: nothing is "missing", nothing is smoothed
+  ASSERT_EQ(ok->linears.size(), 1u);
+  EXPECT_EQ(ok->linears[0].mode, SmoothMode::None);
+  EXPECT_EQ(ok->linears[0].reason, "no act stats given");
   EXPECT_TRUE(ok->folded_norms.empty());
   o.require_stats = true;
   auto strict = quantize_model(o);
@@ -322,6 +336,32 @@ TEST(QuantMappingTest, ParsesAndValidatesMappingFiles) {
   EXPECT_EQ(find_layer_indices(llama_mapping(), names), (std::vector<std::int64_t>{0, 12}));
   EXPECT_EQ(detect_layer_mapping({"model.decoder.layers.3.fc1.weight"})->family, "opt");
   EXPECT_EQ(detect_layer_mapping({"transformer.h.0.attn.weight"}).error().code(), StatusCode::Unsupported);
+}
+
+// The example mapping files in data/mappings parse, and the three that spell out a built-in family say the same.
+TEST(QuantMappingTest, ExampleMappingFilesParseAndMatchTheBuiltInFamilies) {
+  const std::string dir = std::string(QJIT_SOURCE_DIR) + "/data/mappings/";
+  auto load = [&](const std::string& name) {
+    auto buf = llvm::MemoryBuffer::getFile(dir + name);
+    EXPECT_TRUE(static_cast<bool>(buf)) << name;
+    auto m = parse_layer_mapping((*buf)->getBuffer(), name);
+    EXPECT_TRUE(m.has_value()) << m.error().to_string();
+    return *m;
+  };
+  for (const char* family : {"bert", "llama", "opt"}) {
+    const LayerMapping file = load(std::string(family) + ".json"), builtin = *builtin_mapping(family);
+    EXPECT_EQ(file.family, builtin.family);
+    EXPECT_EQ(file.layer_prefix, builtin.layer_prefix);
+    ASSERT_EQ(file.groups.size(), builtin.groups.size()) << family;
+    for (std::size_t g = 0; g < file.groups.size(); ++g) {
+      EXPECT_EQ(file.groups[g].norm, builtin.groups[g].norm) << family << g;
+      EXPECT_EQ(file.groups[g].norm_first_layer, builtin.groups[g].norm_first_layer) << family << g;
+      EXPECT_EQ(file.groups[g].norm_feeds_only_these, builtin.groups[g].norm_feeds_only_these) << family << g;
+      EXPECT_EQ(file.groups[g].linears, builtin.groups[g].linears) << family << g;
+    }
+  }
+  const LayerMapping post_ln = load("opt-350m-post-ln.json");
+  for (const auto& g : post_ln.groups) EXPECT_FALSE(g.norm_feeds_only_these);
 }
 
 }  // namespace

@@ -2,13 +2,15 @@
 // name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to the data section that follows the
 // header; an optional "__metadata__" object maps strings to strings), then the raw little-endian data.
 //
-// The reader accepts F32, F16, BF16, I8 and I32 and rejects anything it cannot prove sound: a header length past
-// the end of the file, bad JSON, unknown dtypes, shapes whose element count overflows, offsets out of bounds or
-// overlapping, size != numel·itemsize (gaps between tensors are tolerated), repeated tensor names, and headers
-// past the bounds below. Files are opened by qjit's read rules (regular files only) and read with pread, never
-// mapped, so a file truncated while in use is an error rather than SIGBUS; tensors are listed sorted by name. The
-// writer pads the header with spaces so the data section starts 8-byte aligned, keeps the tensors in the order they
-// were added, and can stream each tensor's bytes from a callback so a model larger than memory can be rewritten.
+// The reader accepts every dtype the format names (SafetensorsDtype: the floats F64 ... F4, the integers I64 ... U8,
+// BOOL), so a tensor qjit only copies is copied byte for byte whatever its type; only F32/F16/BF16 are ever decoded
+// (read_f32). It rejects anything it cannot prove sound: a header length past the end of the file, bad JSON,
+// unknown dtypes, shapes whose element count overflows, offsets out of bounds or overlapping, size != numel·itemsize
+// (gaps between tensors are tolerated), repeated tensor names, and headers past the bounds below. Files are opened
+// by qjit's read rules (regular files only) and read with pread, never mapped, so a file truncated while in use is
+// an error rather than SIGBUS; tensors are listed sorted by name. The writer pads the header with spaces so the data
+// section starts 8-byte aligned, keeps the tensors in the order they were added, and can stream each tensor's bytes
+// from a callback so a model larger than memory can be rewritten.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,13 +33,59 @@ namespace qjit::quant {
 inline constexpr std::size_t kMaxSafetensorsTensors = std::size_t{1} << 18;
 inline constexpr std::size_t kMaxSafetensorsRank = 16;
 
-// "F32", "F16", "BF16", "I8", "I32" <-> ElementKind; other kinds are Unsupported.
-Result<ElementKind> parse_safetensors_dtype(std::string_view name);
-Result<std::string_view> safetensors_dtype_name(ElementKind kind);
+// A dtype as the safetensors format names it. qjit's ElementKinds convert to it implicitly (each is one of the
+// format's dtypes) and compare equal to it; the other dtypes (I64, BOOL, F8_E4M3, ...) exist so that tensors qjit
+// does not compute with can still be read, described and copied exactly. Sub-byte dtypes (F4, F6_*) are packed:
+// a tensor's element count times bits() must be a multiple of 8.
+class SafetensorsDtype {
+ public:
+  enum class Code : std::uint8_t {
+    kBool, kU8, kI8, kI16, kU16, kI32, kU32, kI64, kU64,
+    kF4, kF6E2M3, kF6E3M2, kF8E4M3, kF8E5M2, kF8E8M0, kF16, kBF16, kF32, kF64,
+  };
+  constexpr SafetensorsDtype() = default;
+  constexpr SafetensorsDtype(Code code) : code_(code) {}  // NOLINT(google-explicit-constructor)
+  constexpr SafetensorsDtype(ElementKind kind) : code_(from_kind(kind)) {}  // NOLINT(google-explicit-constructor)
+
+  constexpr Code code() const { return code_; }
+  // The format's name ("I64", "F8_E4M3", ...).
+  std::string_view name() const;
+  // Bits per element (1 byte for BOOL, 4 for F4, 6 for F6_*).
+  unsigned bits() const;
+  // The ElementKind this dtype is, when qjit has one.
+  std::optional<ElementKind> element() const;
+  // F32, F16 or BF16: what read_f32 decodes and what qjit quantizes.
+  constexpr bool readable_as_f32() const { return code_ == Code::kF32 || code_ == Code::kF16 || code_ == Code::kBF16; }
+
+  friend constexpr bool operator==(SafetensorsDtype a, SafetensorsDtype b) { return a.code_ == b.code_; }
+
+ private:
+  static constexpr Code from_kind(ElementKind kind) {
+    switch (kind) {
+      case ElementKind::F16: return Code::kF16;
+      case ElementKind::BF16: return Code::kBF16;
+      case ElementKind::F32: return Code::kF32;
+      case ElementKind::F64: return Code::kF64;
+      case ElementKind::S8: return Code::kI8;
+      case ElementKind::U8: return Code::kU8;
+      case ElementKind::S32: return Code::kI32;
+    }
+    return Code::kF32;
+  }
+  Code code_ = Code::kF32;
+};
+
+// The format's dtype names <-> SafetensorsDtype; a name the format does not define is Unsupported.
+Result<SafetensorsDtype> parse_safetensors_dtype(std::string_view name);
+std::string_view safetensors_dtype_name(SafetensorsDtype dtype);
+// The byte size of `numel` elements of `dtype`: false when it overflows or a packed sub-byte tensor does not fill
+// whole bytes.
+bool safetensors_nbytes(SafetensorsDtype dtype, std::uint64_t numel, std::uint64_t* nbytes);
+
 
 struct TensorInfo {
   std::string name;
-  ElementKind dtype = ElementKind::F32;
+  SafetensorsDtype dtype = ElementKind::F32;
   std::vector<std::int64_t> shape;
   std::uint64_t begin = 0;  // byte offsets into the data section
   std::uint64_t end = 0;
@@ -80,15 +129,16 @@ class SafetensorsWriter {
   // Fills exactly out.size() bytes of one tensor's data.
   using Producer = std::function<Status(std::span<std::byte> out)>;
 
-  // Adds a tensor with its bytes (copied). Errors: empty or duplicate name, "__metadata__", unsupported dtype,
-  // bytes.size() != numel·itemsize, negative dimensions.
-  Status add(std::string name, ElementKind dtype, std::vector<std::int64_t> shape, std::span<const std::byte> bytes);
+  // Adds a tensor with its bytes (copied). Errors: empty or duplicate name, "__metadata__", bytes.size() !=
+  // numel·itemsize (or a packed sub-byte size that is not whole bytes), negative dimensions.
+  Status add(std::string name, SafetensorsDtype dtype, std::vector<std::int64_t> shape,
+             std::span<const std::byte> bytes);
   template <class T>
   Status add_typed(std::string name, std::vector<std::int64_t> shape, std::span<const T> values) {
     return add(std::move(name), kind_of<T>, std::move(shape), std::as_bytes(values));
   }
   // Adds a tensor whose bytes are produced while writing (called once, in order, by write()).
-  Status add_streamed(std::string name, ElementKind dtype, std::vector<std::int64_t> shape, Producer producer);
+  Status add_streamed(std::string name, SafetensorsDtype dtype, std::vector<std::int64_t> shape, Producer producer);
   void set_metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
 
   // The header bytes (length prefix + padded JSON) for the tensors added so far.
@@ -103,13 +153,13 @@ class SafetensorsWriter {
  private:
   struct Entry {
     std::string name;
-    ElementKind dtype;
+    SafetensorsDtype dtype;
     std::vector<std::int64_t> shape;
     std::uint64_t nbytes = 0;
     std::vector<std::byte> bytes;  // when not streamed
     Producer producer;
   };
-  Status check_new(const std::string& name, ElementKind dtype, const std::vector<std::int64_t>& shape,
+  Status check_new(const std::string& name, SafetensorsDtype dtype, const std::vector<std::int64_t>& shape,
                    std::uint64_t* nbytes) const;
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;
