@@ -2,7 +2,7 @@
 // copy of the same bytes, for every distinct K of data/llm_linear_shapes.csv at M in {1, 16, 128, 2048, 8192}. The
 // pass reads 2*M*K bytes and writes M*K + 4*M; the copy reads and writes half of that total each with
 // cuMemcpyDtoDAsync, so "vs copy" compares bytes per second on the same traffic (issue 6's bar: >= 90%). Inputs
-// rotate through copies past the L2. The smoothed pass (x / smooth[k] first, issue 18) runs beside the plain one:
+// rotate through copies past the L2. The smoothed pass (x * pre_quant_scale[k] first, issue 18) runs beside the plain one:
 // "smooth / plain" is their time ratio (the bar: no measurable cost). Without a GPU every benchmark is skipped.
 #include <benchmark/benchmark.h>
 
@@ -83,7 +83,7 @@ void run_case(benchmark::State& state, Mode mode, std::int64_t m, std::int64_t k
       a.scale = TensorMut<float, 1>::contiguous(
           reinterpret_cast<float*>(static_cast<std::int8_t*>(out->get()) + m * k), {m});
       if (mode == Mode::Smoothed)
-        a.smooth_scale = TensorRef<float, 1>::contiguous(static_cast<const float*>(smooth->get()), {k});
+        a.pre_quant_scale = TensorRef<float, 1>::contiguous(static_cast<const float*>(smooth->get()), {k});
       return plan->run(Stream(stream), Workspace{}, a);
     };
   }

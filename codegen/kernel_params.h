@@ -37,7 +37,7 @@ struct QuantizeParams {
   std::uint32_t* absmax_bits;   // per-tensor only: the tensor's absmax as float bits (workspace, zeroed first)
   std::int32_t m;
   std::int32_t pad_;
-  const float* smooth;          // [K] f32 when the kernel smooths (v = x / smooth[k] before quantizing), else null
+  const float* smooth;          // pre_quant_scale [K] f32 when the kernel smooths (v = x * it first), else null
 };
 static_assert(sizeof(QuantizeParams) == 64, "device-side QuantizeParams must match");
 

@@ -34,7 +34,7 @@ struct KernelSpec {
   int m_bucket = 1;                            // m_bucket_of(M) of the calls this kernel serves
   bool has_bias = false;                       // GEMM: add bias[n] (element type = out_element)
   bool per_token_scale = true;                 // GEMM: a_scale[m] (else the scalar a_scale_value)
-  bool smooth = false;                         // quantize: divide x by a per-channel smooth[k] first
+  bool smooth = false;                         // quantize: multiply x by a per-channel pre_quant_scale[k] first
   int arch = 80;                               // 80, 86, 89, 90 (= sm_90a)
   // "gemm_s8 s8->bf16 n=4096 k=4096 m<=16 bias per_token sm_90a"
   std::string to_string() const;

@@ -80,8 +80,8 @@ constexpr std::size_t first_form_size() {
   if constexpr (std::is_same_v<T, qjit_quantized_linear_desc>) return offsetof(qjit_quantized_linear_desc, has_smooth);
   else if constexpr (std::is_same_v<T, qjit_dynamic_range_quantize_desc>)
     return offsetof(qjit_dynamic_range_quantize_desc, has_smooth);
-  else if constexpr (std::is_same_v<T, qjit_linear_args>) return offsetof(qjit_linear_args, smooth_scale);
-  else if constexpr (std::is_same_v<T, qjit_quantize_args>) return offsetof(qjit_quantize_args, smooth_scale);
+  else if constexpr (std::is_same_v<T, qjit_linear_args>) return offsetof(qjit_linear_args, pre_quant_scale);
+  else if constexpr (std::is_same_v<T, qjit_quantize_args>) return offsetof(qjit_quantize_args, pre_quant_scale);
   else return sizeof(T);
 }
 
@@ -195,7 +195,7 @@ Result<detail::LinearCall> linear_call_of(const qjit_plan* p, const qjit_linear_
   QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
   QJIT_ASSIGN_OR_RETURN(c.act_q_scratch, matrix_of(a->act_q_scratch, "act_q_scratch"));
   QJIT_ASSIGN_OR_RETURN(c.act_scale_scratch, vector_of(a->act_scale_scratch, "act_scale_scratch"));
-  QJIT_ASSIGN_OR_RETURN(c.smooth_scale, vector_of(QJIT_FIELD(a, qjit_linear_args, smooth_scale), "smooth_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.pre_quant_scale, vector_of(QJIT_FIELD(a, qjit_linear_args, pre_quant_scale), "pre_quant_scale"));
   if (sq && (!absent(a->act_q_scratch) || !absent(a->act_scale_scratch)))
     return invalid("act_q_scratch and act_scale_scratch must be absent for a smooth_quant_linear plan (its static "
                    "scale is folded into the GEMM)");
@@ -208,7 +208,7 @@ Result<detail::QuantizeCall> quantize_call_of(const qjit_quantize_args* a) {
   QJIT_ASSIGN_OR_RETURN(c.input, matrix_of(a->input, "input"));
   QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
   QJIT_ASSIGN_OR_RETURN(c.scale, vector_of(a->scale, "scale"));
-  QJIT_ASSIGN_OR_RETURN(c.smooth_scale, vector_of(QJIT_FIELD(a, qjit_quantize_args, smooth_scale), "smooth_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.pre_quant_scale, vector_of(QJIT_FIELD(a, qjit_quantize_args, pre_quant_scale), "pre_quant_scale"));
   return c;
 }
 

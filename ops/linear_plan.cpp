@@ -39,7 +39,7 @@ class LinearCore {
   ElementKind act_element = ElementKind::S8;
   ElementKind out_element = ElementKind::F32;
   bool has_bias = false;
-  bool has_smooth = false;  // QuantizedLinear: the quantize pass divides by smooth_scale[k] first
+  bool has_smooth = false;  // QuantizedLinear: the quantize pass divides by pre_quant_scale[k] first
   float act_scale = 1.0f;
   ops::KernelBinding quantize;  // QuantizedLinear only
   ops::KernelBinding gemm;
@@ -161,8 +161,8 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
                                c.quantize.operand_align));
     QJIT_TRY(ops::check_matrix(a.act_q_scratch, "act_q_scratch", m, "M", c.k, "K", ElementKind::S8, align_a));
     QJIT_TRY(ops::check_vector(a.act_scale_scratch, "act_scale_scratch", m, "M", ElementKind::F32));
-    if (c.has_smooth) QJIT_TRY(ops::check_vector(a.smooth_scale, "smooth_scale", c.k, "K", ElementKind::F32));
-    else QJIT_TRY(ops::check_absent(a.smooth_scale, "smooth_scale", "the descriptor has has_smooth = false"));
+    if (c.has_smooth) QJIT_TRY(ops::check_vector(a.pre_quant_scale, "pre_quant_scale", c.k, "K", ElementKind::F32));
+    else QJIT_TRY(ops::check_absent(a.pre_quant_scale, "pre_quant_scale", "the descriptor has has_smooth = false"));
   }
   QJIT_TRY(ops::check_matrix(a.weight, "weight_q", c.n, "N", c.k, "K", ElementKind::S8, align_a));
   QJIT_TRY(ops::check_vector(a.weight_scale, "weight_scale", c.n, "N", ElementKind::F32));
@@ -216,7 +216,7 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
     qp.ldq = a.act_q_scratch.row_stride;
     qp.scale = static_cast<float*>(const_cast<void*>(a.act_scale_scratch.data));
     qp.m = static_cast<std::int32_t>(m);
-    qp.smooth = c.has_smooth ? static_cast<const float*>(a.smooth_scale.data) : nullptr;
+    qp.smooth = c.has_smooth ? static_cast<const float*>(a.pre_quant_scale.data) : nullptr;
     QJIT_TRY(c.quantize.kernel->launch(ops::launch_dims(c.quantize, m), stream.handle(), &qp));
   }
   codegen::GemmS8Params p{};

@@ -17,7 +17,7 @@ struct LinearShape {
   ElementKind activation = ElementKind::BF16;  // the FP input type (QuantizedLinear); ignored for SmoothQuant
   ElementKind output = ElementKind::BF16;
   bool has_bias = false;
-  bool smooth = false;  // QuantizedLinear: the quantize pass divides x by a per-channel smoothing vector first
+  bool smooth = false;  // QuantizedLinear: the quantize pass multiplies x by a per-channel pre_quant_scale first
 };
 
 struct LinearKernelSpecs {

@@ -24,7 +24,7 @@ struct LinearCall {
   MatrixView output;
   MatrixView act_q_scratch;      // QuantizedLinear only
   VectorView act_scale_scratch;  // QuantizedLinear only
-  VectorView smooth_scale;       // QuantizedLinear with has_smooth only
+  VectorView pre_quant_scale;       // QuantizedLinear with has_smooth only
 };
 Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&, const QuantizedLinearDescriptor&,
                                                                   PlanPreference);
@@ -42,7 +42,7 @@ class QuantizeCore;
 struct QuantizeCall {
   MatrixView input, output;
   VectorView scale;
-  VectorView smooth_scale;  // with has_smooth only
+  VectorView pre_quant_scale;  // with has_smooth only
 };
 Result<std::shared_ptr<const QuantizeCore>> select_quantize(const Stream&, const DynamicRangeQuantizeDescriptor&,
                                                             PlanPreference);

@@ -99,8 +99,8 @@ Status can_implement(const QuantizeCore& c, const QuantizeCall& a) {
   const std::int64_t scales = c.granularity == QuantGranularity::PerToken ? m : 1;
   QJIT_TRY(ops::check_vector(a.scale, "scale", scales,
                              c.granularity == QuantGranularity::PerToken ? "M" : "1 (per tensor)", ElementKind::F32));
-  if (c.has_smooth) QJIT_TRY(ops::check_vector(a.smooth_scale, "smooth_scale", c.k, "K", ElementKind::F32));
-  else QJIT_TRY(ops::check_absent(a.smooth_scale, "smooth_scale", "the descriptor has has_smooth = false"));
+  if (c.has_smooth) QJIT_TRY(ops::check_vector(a.pre_quant_scale, "pre_quant_scale", c.k, "K", ElementKind::F32));
+  else QJIT_TRY(ops::check_absent(a.pre_quant_scale, "pre_quant_scale", "the descriptor has has_smooth = false"));
   return Status();
 }
 
@@ -128,7 +128,7 @@ Status run(const QuantizeCore& c, const Stream& stream, Workspace ws, const Quan
   p.ldq = a.output.row_stride;
   p.scale = static_cast<float*>(const_cast<void*>(a.scale.data));
   p.m = static_cast<std::int32_t>(m);
-  p.smooth = c.has_smooth ? static_cast<const float*>(a.smooth_scale.data) : nullptr;
+  p.smooth = c.has_smooth ? static_cast<const float*>(a.pre_quant_scale.data) : nullptr;
   if (c.granularity == QuantGranularity::PerTensor) {
     if (ws.data == nullptr || ws.bytes < 4)
       return Status(StatusCode::InvalidArgument,

@@ -319,7 +319,7 @@ Result<ResolvedMapping> resolve_mapping(const LayerMapping& mapping, const std::
         "mapping \"{0}\": groups[{1}] asks to fold 1/s into \"{2}\" (\"norm_feeds_only_these\": true), but {3}; "
         "dividing that norm by s would change the residual path, not only the input of {4}. Folding is valid only "
         "when the norm's output feeds nothing but the listed linears (a pre-LN block); set \"norm_feeds_only_these\": "
-        "false and qjit writes <module>.smooth_scale instead, which the engine divides x by in its quantize pass",
+        "false and qjit writes <module>.pre_quant_scale (1/s) instead, which the engine multiplies x by in its quantize pass",
         mapping.family, rg.group, rg.norm, why, join_quoted(rg.linears)).str());
   }
   return r;

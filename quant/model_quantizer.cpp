@@ -28,7 +28,7 @@ struct GroupResult {
   std::vector<W8A8Weights> weights;
   std::vector<std::vector<std::byte>> smoothed;  // --smooth-only: W·diag(s) in the weight's dtype
   std::vector<float> input_scale;                // one per linear, only meaningful when has_stats
-  std::vector<float> smooth_scale;               // SmoothMode::Vector
+  std::vector<float> smooth_scale;               // SmoothMode::Vector: s (the file gets pre_quant_scale = 1/s)
   std::vector<std::byte> norm_weight;            // folded, in the norm's dtype (empty when not folded)
   std::vector<std::byte> norm_bias;
 };
@@ -82,7 +82,9 @@ std::vector<double> exact_product(const std::vector<float>& x, const std::vector
 Result<double> engine_error(const std::vector<float>& x, std::int64_t m, const std::vector<float>& w, std::int64_t k,
                             std::span<const float> s, const std::vector<double>& ref) {
   QJIT_ASSIGN_OR_RETURN(auto wq, quantize_weight_per_channel(w.data(), static_cast<std::int64_t>(w.size()) / k, k));
-  QJIT_ASSIGN_OR_RETURN(auto y, smoothed_w8a8_linear(x, m, wq, s));
+  std::vector<float> inv(s.size());  // the engine multiplies by pre_quant_scale = RN(1/s), as qjit writes it
+  for (std::size_t i = 0; i < s.size(); ++i) inv[i] = 1.0f / s[i];
+  QJIT_ASSIGN_OR_RETURN(auto y, smoothed_w8a8_linear(x, m, wq, inv));
   return relative_error(y, ref);
 }
 
@@ -305,9 +307,12 @@ Status ModelQuantizer::add_outputs(SafetensorsWriter* writer, QuantizeReport* re
                                         })));
       }
       if (gp.mode == SmoothMode::Vector)
-        QJIT_TRY(writer->add_streamed(lp.module + ".smooth_scale", ElementKind::F32, {gp.k},
+        // The engine multiplies x by it: pre_quant_scale = RN_f32(1 / s), one multiply per element in its pass.
+        QJIT_TRY(writer->add_streamed(lp.module + ".pre_quant_scale", ElementKind::F32, {gp.k},
                                       from_group(g, [](const GroupResult& r, std::span<std::byte> out) {
-                                        std::memcpy(out.data(), r.smooth_scale.data(), out.size());
+                                        std::vector<float> inv(r.smooth_scale.size());
+                                        for (std::size_t i = 0; i < inv.size(); ++i) inv[i] = 1.0f / r.smooth_scale[i];
+                                        std::memcpy(out.data(), inv.data(), out.size());
                                         return Status();
                                       })));
     }
@@ -329,7 +334,7 @@ std::string_view smooth_mode_name(SmoothMode mode) {
   switch (mode) {
     case SmoothMode::None: return "none";
     case SmoothMode::Folded: return "folded";
-    case SmoothMode::Vector: return "smooth_scale";
+    case SmoothMode::Vector: return "pre_quant_scale";
   }
   return "?";
 }

@@ -1,6 +1,6 @@
 // plan_groups: the mapping resolved against the weights (model_mapping.cpp), each linear's weight, stats and
 // recorded inputs found (with the prefix their names need), shapes and dtypes checked, and each group's smoothing
-// decided: not smoothed (no stats, --no-smooth), folded (the norm feeds only the group), or through smooth_scale.
+// decided: not smoothed (no stats, --no-smooth), folded (the norm feeds only the group), or through pre_quant_scale.
 // Missing stats are an error unless allowed, never a silently unsmoothed linear.
 #include "quant/quantize_plan.h"
 

@@ -93,14 +93,29 @@ Result<std::vector<float>> w8a8_gemm_reference(std::span<const std::int8_t> act,
 }
 
 Result<std::vector<double>> smoothed_w8a8_linear(std::span<const float> x, std::int64_t m, const W8A8Weights& weights,
-                                                 std::span<const float> smooth_scale, std::span<const double> bias) {
+                                                 std::span<const float> pre_quant_scale,
+                                                 std::span<const double> bias) {
   QJIT_TRY(detail::check_dims("m", m, "weights.k", weights.k));
   QJIT_TRY(check_weights(weights));
   QJIT_TRY(detail::check_size("x", x.size(), m * weights.k, "m * weights.k"));
   if (!bias.empty()) QJIT_TRY(detail::check_size("bias", bias.size(), weights.n, "weights.n"));
   std::vector<float> v(x.begin(), x.end());
-  if (!smooth_scale.empty())
-    QJIT_TRY(SmoothQuantMigrator::smooth_activations(v, smooth_scale, m, weights.k).with_context("x / smooth_scale"));
+  if (!pre_quant_scale.empty()) {
+    QJIT_TRY(detail::check_size("pre_quant_scale", pre_quant_scale.size(), weights.k, "weights.k"));
+    for (std::size_t j = 0; j < pre_quant_scale.size(); ++j)
+      if (!std::isfinite(pre_quant_scale[j]) || !(pre_quant_scale[j] > 0.0f))
+        return Status(StatusCode::InvalidArgument, "pre_quant_scale[" + std::to_string(j) +
+                                                       "] must be finite and > 0, got " +
+                                                       std::to_string(pre_quant_scale[j]));
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < weights.k; ++j) {
+        float& e = v[static_cast<std::size_t>(i * weights.k + j)];
+        e = e * pre_quant_scale[static_cast<std::size_t>(j)];  // one f32 multiply, as the engine's quantize pass
+        if (!std::isfinite(e))
+          return Status(StatusCode::InvalidArgument,
+                        "x * pre_quant_scale is not finite at [" + std::to_string(i) + ", " + std::to_string(j) + "]");
+      }
+  }
   QJIT_ASSIGN_OR_RETURN(auto vq, quantize_rows_per_token(v.data(), m, weights.k));
   std::vector<double> y(static_cast<std::size_t>(m * weights.n));
   for (std::int64_t i = 0; i < m; ++i)

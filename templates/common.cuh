@@ -48,7 +48,7 @@ struct QuantizeParams {
   u32* absmax_bits;
   i32 m;
   i32 pad_;
-  const float* smooth;  // [K] when the kernel smooths (x / smooth[k] before quantizing), else null
+  const float* smooth;  // pre_quant_scale [K] when the kernel smooths (x * it before quantizing), else null
 };
 
 // ---- compile-time helpers ----

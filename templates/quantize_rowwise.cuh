@@ -6,8 +6,8 @@
 // reciprocal multiply; an all-zero row gets scale 0 and q = 0. A CTA handles kRows rows with kTpr threads each.
 // The vector path (16 elements per chunk: 16-byte loads, one 16-byte store of q) is chosen at run time when x, q
 // and both row strides allow it; otherwise a scalar path handles any K and any alignment.
-// kSmooth: every element is first divided by smooth[k] (SmoothQuant's per-channel migration applied to the
-// activation, v = x / s, IEEE div.rn), and v is what the absmax and the quantization see.
+// kSmooth: every element is first multiplied by pre_quant_scale[k] (SmoothQuant's per-channel migration applied to
+// the activation: 1/s, so v = RN(x * (1/s)), one mul.rn), and v is what the absmax and the quantization see.
 
 namespace qjitk {
 
@@ -77,7 +77,7 @@ struct ChunkLoad<double> {
   }
 };
 
-// v[j] /= smooth[j] for one chunk (smooth 16-byte aligned) when kSmooth.
+// v[j] *= pre_quant_scale[j] for one chunk (16-byte aligned) when kSmooth.
 template <bool kSmooth>
 struct SmoothChunk {
   static __device__ __forceinline__ void apply(float (&)[16], const float*) {}
@@ -88,10 +88,10 @@ struct SmoothChunk<true> {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const V4 w = ld_global_v4((const u8*)smooth + 16 * i);
-      v[4 * i] = div_rn(v[4 * i], bits_to_f32(w.x));
-      v[4 * i + 1] = div_rn(v[4 * i + 1], bits_to_f32(w.y));
-      v[4 * i + 2] = div_rn(v[4 * i + 2], bits_to_f32(w.z));
-      v[4 * i + 3] = div_rn(v[4 * i + 3], bits_to_f32(w.w));
+      v[4 * i] = mul_rn(v[4 * i], bits_to_f32(w.x));
+      v[4 * i + 1] = mul_rn(v[4 * i + 1], bits_to_f32(w.y));
+      v[4 * i + 2] = mul_rn(v[4 * i + 2], bits_to_f32(w.z));
+      v[4 * i + 3] = mul_rn(v[4 * i + 3], bits_to_f32(w.w));
     }
   }
 };
@@ -174,7 +174,7 @@ struct QuantizeRowwise {
   // Element k of a row, widened to f32 (and smoothed).
   static __device__ __forceinline__ float element(const u8* x, int k, const QuantizeParams& p) {
     const float v = to_f32(((const InT*)x)[k]);
-    return kSmooth ? div_rn(v, p.smooth[k]) : v;
+    return kSmooth ? mul_rn(v, p.smooth[k]) : v;
   }
 
   static __device__ __forceinline__ void run(const QuantizeParams& p) {

@@ -1,6 +1,6 @@
 // `qjit quantize`: the command-line face of quant::quantize_model. It parses its options by hand (so usage errors
 // exit with 2 and --help lists only what this command takes), draws a progress bar on stderr, and prints on stdout
-// the per-linear error table, what was done to each linear's input (folded into which norm, smooth_scale, or not
+// the per-linear error table, what was done to each linear's input (folded into which norm, pre_quant_scale, or not
 // smoothed and why) and the stats that were missing or matched nothing when --allow-missing-stats let them pass.
 #include <cerrno>
 #include <cstdio>
@@ -24,7 +24,7 @@ constexpr const char* kUsage =
     "Smooths (SmoothQuant) and quantizes every layer linear the mapping names to int8: <module>.weight becomes\n"
     "I8 [N, K] of W·diag(s) plus <module>.weight_scale F32 [N] (and <module>.input_scale F32 [1] when stats exist).\n"
     "Where the mapping says a norm feeds only its group's linears, 1/s is folded into that norm; every other\n"
-    "smoothed linear gets <module>.smooth_scale F32 [K], which the engine divides x by before quantizing it.\n"
+    "smoothed linear gets <module>.pre_quant_scale F32 [K] (1/s), which the engine multiplies x by before quantizing.\n"
     "Every other tensor (any dtype) is copied byte for byte. docs/QUANT.md has the rules and the mapping format.\n"
     "\n"
     "options:\n"
@@ -122,7 +122,7 @@ void print_report(const quant::QuantizeReport& r, const quant::QuantizeOptions& 
     if (l.mode == quant::SmoothMode::Folded)
       std::printf("  %-48s folded into %s\n", l.module.c_str(), l.norm.c_str());
     else if (l.mode == quant::SmoothMode::Vector)
-      std::printf("  %-48s smooth_scale (%s)\n", l.module.c_str(), l.reason.c_str());
+      std::printf("  %-48s pre_quant_scale (%s)\n", l.module.c_str(), l.reason.c_str());
     else
       std::printf("  %-48s not smoothed: %s\n", l.module.c_str(), l.reason.c_str());
   }

@@ -21,7 +21,7 @@ struct DynamicRangeQuantizeDescriptor {
   std::int64_t k = 0;  // features, baked into the kernel
   ElementKind input_element = ElementKind::F32;
   QuantGranularity granularity = QuantGranularity::PerToken;
-  bool has_smooth = false;  // divide x[m, k] by smooth_scale[k] (f32, IEEE division) first; see linear.h
+  bool has_smooth = false;  // multiply x[m, k] by pre_quant_scale[k] (one f32 mul.rn) first; see linear.h
 
   template <FloatElement TIn>
   static DynamicRangeQuantizeDescriptor make(std::int64_t m, std::int64_t k,
@@ -44,7 +44,7 @@ struct DynamicRangeQuantizeArgs {
   TensorRef<TIn, 2> input;            // [M, K], row stride >= K
   TensorMut<std::int8_t, 2> output;   // [M, K], row stride >= K
   TensorMut<float, 1> scale;          // [M] per token, [1] per tensor
-  TensorRef<float, 1> smooth_scale;   // [K] when the descriptor has_smooth, else empty
+  TensorRef<float, 1> pre_quant_scale;   // [K] when the descriptor has_smooth, else empty
 };
 
 template <FloatElement TIn>
@@ -81,7 +81,7 @@ class DynamicRangeQuantizePlan {
   explicit DynamicRangeQuantizePlan(detail::PlanHandle p) : plan_(std::move(p)) {}
   static qjit_quantize_args call(const Args& a) {
     return {sizeof(qjit_quantize_args), detail::to_c(a.input), detail::to_c(a.output), detail::to_c(a.scale),
-            detail::to_c(a.smooth_scale)};
+            detail::to_c(a.pre_quant_scale)};
   }
   detail::PlanHandle plan_;
 };

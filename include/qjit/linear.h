@@ -30,9 +30,9 @@ struct QuantizedLinearDescriptor {
   ElementKind weight_element = ElementKind::S8;
   ElementKind output_element = ElementKind::F32;
   bool has_bias = false;
-  // SmoothQuant for any linear: the quantize pass divides x[m, k] by smooth_scale[k] (f32, IEEE division) before
-  // quantizing, so the weight given must be the smoothed one, W · diag(smooth_scale) (what `qjit quantize` writes
-  // with <module>.smooth_scale). Costs nothing measurable: the pass is memory-bound.
+  // SmoothQuant for any linear: the quantize pass multiplies x[m, k] by pre_quant_scale[k] = 1/s[k] (one f32 mul.rn)
+  // before quantizing, so the weight given must be the smoothed one, W · diag(s) (what `qjit quantize` writes, with
+  // <module>.pre_quant_scale). A multiply, not a division: the pass stays memory-bound (docs/PERF.md).
   bool has_smooth = false;
 
   template <FloatElement TIn>
@@ -85,7 +85,7 @@ struct QuantizedLinearArgs {
   TensorMut<TIn, 2> output;                // [M, N], row stride >= N
   TensorMut<std::int8_t, 2> act_q_scratch; // [M, K] caller-owned, reused across launches
   TensorMut<float, 1> act_scale_scratch;   // [M] caller-owned: the per-token scales after run()
-  TensorRef<float, 1> smooth_scale;        // [K] when the descriptor has_smooth, else empty
+  TensorRef<float, 1> pre_quant_scale;        // [K] when the descriptor has_smooth, else empty
 };
 
 template <FloatElement TIn, class TWQ = std::int8_t>
@@ -139,7 +139,7 @@ class QuantizedLinearPlan {
     using detail::to_c;
     return {sizeof(qjit_linear_args), to_c(a.activation),    to_c(a.weight_q),          to_c(a.weight_scale),
             to_c(a.bias),             to_c(a.output),        to_c(a.act_q_scratch),     to_c(a.act_scale_scratch),
-            to_c(a.smooth_scale)};
+            to_c(a.pre_quant_scale)};
   }
   detail::PlanHandle plan_;
 };

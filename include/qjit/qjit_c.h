@@ -115,8 +115,8 @@ typedef struct qjit_quantized_linear_desc {
   int32_t weight_element;     /* QJIT_S8 */
   int32_t output_element;
   int32_t has_bias;
-  /* Appended in 0.1.0 (a struct_size without it reads as 0): the quantize pass divides x by the linear args'
-   * smooth_scale [K] first, so weight must be W * diag(smooth_scale) (`qjit quantize` writes both). */
+  /* Appended in 0.1.0 (a struct_size without it reads as 0): the quantize pass multiplies x by the linear args'
+   * pre_quant_scale [K] = 1/s first (SmoothQuant), so weight must be W * diag(s) (`qjit quantize` writes both). */
   int32_t has_smooth;
 } qjit_quantized_linear_desc;
 
@@ -135,7 +135,7 @@ typedef struct qjit_dynamic_range_quantize_desc {
   int64_t m, k;
   int32_t input_element; /* f16, bf16, f32 or f64 */
   int32_t granularity;   /* qjit_granularity */
-  int32_t has_smooth;    /* appended (absent = 0): divide x by the args' smooth_scale [K] before quantizing */
+  int32_t has_smooth;    /* appended (absent = 0): multiply x by the args' pre_quant_scale [K] before quantizing */
 } qjit_dynamic_range_quantize_desc;
 
 /* The descriptor as the C++ API prints it ("quantized_linear m=16 n=4096 k=4096 act=bf16 ..."). */
@@ -160,7 +160,7 @@ typedef struct qjit_linear_args {
   qjit_tensor output;       /* [M, N] */
   qjit_tensor act_q_scratch;
   qjit_tensor act_scale_scratch;
-  qjit_tensor smooth_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
+  qjit_tensor pre_quant_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
 } qjit_linear_args;
 
 typedef struct qjit_quantize_args {
@@ -168,7 +168,7 @@ typedef struct qjit_quantize_args {
   qjit_tensor input;    /* [M, K] FP */
   qjit_tensor output;   /* [M, K] s8 */
   qjit_tensor scale;    /* [M] f32 per token, [1] per tensor */
-  qjit_tensor smooth_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
+  qjit_tensor pre_quant_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
 } qjit_quantize_args;
 
 typedef struct qjit_precision_guarantee {

@@ -96,12 +96,12 @@ class DynamicRangeQuantizeDesc(ctypes.Structure):
 class LinearArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("activation", Tensor), ("weight", Tensor), ("weight_scale", Tensor),
                 ("bias", Tensor), ("output", Tensor), ("act_q_scratch", Tensor), ("act_scale_scratch", Tensor),
-                ("smooth_scale", Tensor)]
+                ("pre_quant_scale", Tensor)]
 
 
 class QuantizeArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("input", Tensor), ("output", Tensor), ("scale", Tensor),
-                ("smooth_scale", Tensor)]
+                ("pre_quant_scale", Tensor)]
 
 
 class PrecisionGuarantee(ctypes.Structure):

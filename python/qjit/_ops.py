@@ -154,22 +154,22 @@ def _plan(key, like, select):
 
 # ---- the calls -----------------------------------------------------------------------------------------------------------
 
-def _smooth_arg(smooth_scale, xi, k, hint):
-    """The optional smoothing vector [K] f32 (x / smooth_scale[k] before quantizing)."""
-    if smooth_scale is None:
+def _smooth_arg(pre_quant_scale, xi, k, hint):
+    """The optional smoothing vector [K] f32 (x * pre_quant_scale[k] before quantizing)."""
+    if pre_quant_scale is None:
         return None
-    si = _arg("smooth_scale", smooth_scale, xi, 1, (E.F32,), "[K]", hint)
-    _shape(si, "smooth_scale", (k,), ("K",))
+    si = _arg("pre_quant_scale", pre_quant_scale, xi, 1, (E.F32,), "[K]", hint)
+    _shape(si, "pre_quant_scale", (k,), ("K",))
     return si
 
 
 def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_scale=None, workspace=None,
-                     stream=None, preference="heuristic", smooth_scale=None):
-    """y[M, N] = act_scale[m] · w_scale[n] · (quantize_per_token(x / smooth_scale) · w_qᵀ)[m, n] (+ bias[n]).
+                     stream=None, preference="heuristic", pre_quant_scale=None):
+    """y[M, N] = act_scale[m] · w_scale[n] · (quantize_per_token(x · pre_quant_scale) · w_qᵀ)[m, n] (+ bias[n]).
 
     x [M, K] f16/bf16/f32/f64; w_q [N, K] int8 (nn.Linear layout); w_scale [N] f32; bias [N] of x's dtype.
-    smooth_scale [K] f32 (optional): SmoothQuant for any linear; w_q must then be the quantized W · diag(s), as
-    `qjit quantize` writes it beside `<module>.smooth_scale`.
+    pre_quant_scale [K] f32 (optional): SmoothQuant for any linear, 1/s; w_q must then be the quantized W · diag(s),
+    as `qjit quantize` writes it beside `<module>.pre_quant_scale`.
     out [M, N] of x's dtype. act_q [M, K] int8 and act_scale [M] f32 are scratch; pass them to read the quantized
     activation and its per-token scales after the call. Returns out."""
     hint = _stream_hint(stream)
@@ -186,7 +186,7 @@ def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_sc
         bi = _arg("bias", bias, xi, 1, (xi.element,), "[N]", hint)
         _shape(bi, "bias", (n,), ("N",))
     out, oi = _output("out", out, xi, (m, n), xi.element, ("M", "N"), hint)
-    smi = _smooth_arg(smooth_scale, xi, k, hint)
+    smi = _smooth_arg(pre_quant_scale, xi, k, hint)
     given_q, given_s = act_q is not None, act_scale is not None
     act_q, qi = _output("act_q", act_q, xi, (m, k), E.S8, ("M", "K"), hint)
     act_scale, ai = _output("act_scale", act_scale, xi, (m,), E.F32, ("M",), hint)
@@ -201,7 +201,7 @@ def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_sc
     ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
     args = _capi.new(_capi.LinearArgs, activation=xi.as_c(), weight=wi.as_c(), weight_scale=si.as_c(),
                      bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(), act_q_scratch=qi.as_c(),
-                     act_scale_scratch=ai.as_c(), smooth_scale=smi.as_c() if smi else _tensors.ABSENT)
+                     act_scale_scratch=ai.as_c(), pre_quant_scale=smi.as_c() if smi else _tensors.ABSENT)
     with _on_device(xi):
         check(_capi.lib.qjit_linear_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj, None if given_q else act_q, None if given_s else act_scale))
@@ -260,7 +260,7 @@ def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias=None, out=None, *, dt
 
 
 def quantize_per_token(x, out=None, scale=None, *, workspace=None, stream=None, preference="heuristic",
-                       smooth_scale=None):
+                       pre_quant_scale=None):
     """Per-token dynamic int8 quantization: scale[m] = absmax(x[m, :]) / 127, q = round-half-even(x / scale),
     saturated (a zero row gets scale 0 and q 0). x [M, K] f16/bf16/f32/f64. Returns (q [M, K] int8, scale [M] f32)."""
     hint = _stream_hint(stream)
@@ -268,7 +268,7 @@ def quantize_per_token(x, out=None, scale=None, *, workspace=None, stream=None, 
     m, k = xi.shape
     out, oi = _output("out", out, xi, (m, k), E.S8, ("M", "K"), hint)
     scale, si = _output("scale", scale, xi, (m,), E.F32, ("M",), hint)
-    smi = _smooth_arg(smooth_scale, xi, k, hint)
+    smi = _smooth_arg(pre_quant_scale, xi, k, hint)
     if m == 0:
         return out, scale
     pref = preference_of(preference)
@@ -279,7 +279,7 @@ def quantize_per_token(x, out=None, scale=None, *, workspace=None, stream=None, 
                                                                 smi is not None))
     ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
     args = _capi.new(_capi.QuantizeArgs, input=xi.as_c(), output=oi.as_c(), scale=si.as_c(),
-                     smooth_scale=smi.as_c() if smi else _tensors.ABSENT)
+                     pre_quant_scale=smi.as_c() if smi else _tensors.ABSENT)
     with _on_device(xi):
         check(_capi.lib.qjit_quantize_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj,))

@@ -36,15 +36,15 @@ def _flatten(x):
 
 @torch.library.custom_op("qjit::quantized_linear", mutates_args=())
 def quantized_linear(x: torch.Tensor, w_q: torch.Tensor, w_scale: torch.Tensor,
-                     bias: Optional[torch.Tensor] = None, smooth_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+                     bias: Optional[torch.Tensor] = None, pre_quant_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
     if x.dim() < 1:
         raise invalid(f"x must have at least 1 dimension [..., K], got shape {list(x.shape)}")
-    y = _ops.quantized_linear(_flatten(x), w_q, w_scale, bias, smooth_scale=smooth_scale)
+    y = _ops.quantized_linear(_flatten(x), w_q, w_scale, bias, pre_quant_scale=pre_quant_scale)
     return y.reshape(*x.shape[:-1], w_q.shape[0])
 
 
 @quantized_linear.register_fake
-def _quantized_linear_fake(x, w_q, w_scale, bias=None, smooth_scale=None):
+def _quantized_linear_fake(x, w_q, w_scale, bias=None, pre_quant_scale=None):
     torch._check(x.shape[-1] == w_q.shape[1], lambda: f"w_q.shape[1] must equal x.shape[-1], got {w_q.shape}")
     return x.new_empty((*x.shape[:-1], w_q.shape[0]))
 
@@ -66,15 +66,15 @@ def _smooth_quant_linear_fake(x_q, act_scale, w_q, w_scale, bias, out_dtype):
 
 @torch.library.custom_op("qjit::quantize_per_token", mutates_args=())
 def quantize_per_token(x: torch.Tensor,
-                       smooth_scale: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                       pre_quant_scale: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     if x.dim() < 1:
         raise invalid(f"x must have at least 1 dimension [..., K], got shape {list(x.shape)}")
-    q, s = _ops.quantize_per_token(_flatten(x), smooth_scale=smooth_scale)
+    q, s = _ops.quantize_per_token(_flatten(x), pre_quant_scale=pre_quant_scale)
     return q.reshape(x.shape), s.reshape(x.shape[:-1])
 
 
 @quantize_per_token.register_fake
-def _quantize_per_token_fake(x, smooth_scale=None):
+def _quantize_per_token_fake(x, pre_quant_scale=None):
     return x.new_empty(x.shape, dtype=torch.int8), x.new_empty(x.shape[:-1], dtype=torch.float32)
 
 
@@ -102,8 +102,8 @@ class W8A8Linear(nn.Module):
     activation (qjit QuantizedLinear). Input [..., in_features] of f16/bf16/f32/f64 on a CUDA device; the output has
     the input's dtype. Buffers: weight_q int8 [out, in], weight_scale f32 [out], bias (or None), input_scale (the
     static activation scale `qjit quantize` records, or None; kept for reference: the forward is dynamic) and
-    smooth_scale (f32 [in], or None: SmoothQuant's per-channel factors, divided out of x in the quantize pass; the
-    weight is then W · diag(smooth_scale))."""
+    pre_quant_scale (f32 [in], or None: SmoothQuant's 1/s, multiplied into x in the quantize pass; the weight is
+    then W · diag(s))."""
 
     def __init__(self, in_features, out_features, bias=True, device=None, bias_dtype=torch.float32):
         super().__init__()
@@ -113,10 +113,10 @@ class W8A8Linear(nn.Module):
         self.register_buffer("weight_scale", torch.zeros(out_features, dtype=torch.float32, device=device))
         self.register_buffer("bias", torch.zeros(out_features, dtype=bias_dtype, device=device) if bias else None)
         self.register_buffer("input_scale", None)
-        self.register_buffer("smooth_scale", None)
+        self.register_buffer("pre_quant_scale", None)
 
     @classmethod
-    def from_quantized(cls, weight_q, weight_scale, bias=None, input_scale=None, smooth_scale=None):
+    def from_quantized(cls, weight_q, weight_scale, bias=None, input_scale=None, pre_quant_scale=None):
         if weight_q.dim() != 2 or weight_q.dtype != torch.int8:
             raise invalid(f"weight_q must be int8 [N, K], got {weight_q.dtype} {list(weight_q.shape)}")
         n, k = weight_q.shape
@@ -124,14 +124,14 @@ class W8A8Linear(nn.Module):
             raise invalid(f"weight_scale.shape must be [N={n}], got {list(weight_scale.shape)}")
         if bias is not None and tuple(bias.shape) != (n,):
             raise invalid(f"bias.shape must be [N={n}], got {list(bias.shape)}")
-        if smooth_scale is not None and tuple(smooth_scale.shape) != (k,):
-            raise invalid(f"smooth_scale.shape must be [K={k}], got {list(smooth_scale.shape)}")
+        if pre_quant_scale is not None and tuple(pre_quant_scale.shape) != (k,):
+            raise invalid(f"pre_quant_scale.shape must be [K={k}], got {list(pre_quant_scale.shape)}")
         m = cls(k, n, bias=bias is not None, device="meta")
         m.weight_q = weight_q.detach().contiguous()
         m.weight_scale = weight_scale.detach().to(torch.float32).contiguous()
         m.bias = bias.detach().contiguous() if bias is not None else None
         m.input_scale = input_scale.detach().to(torch.float32).reshape(1) if input_scale is not None else None
-        m.smooth_scale = smooth_scale.detach().to(torch.float32).contiguous() if smooth_scale is not None else None
+        m.pre_quant_scale = pre_quant_scale.detach().to(torch.float32).contiguous() if pre_quant_scale is not None else None
         return m
 
     @classmethod
@@ -143,11 +143,11 @@ class W8A8Linear(nn.Module):
         bias = self.bias
         if bias is not None and bias.dtype != x.dtype:
             bias = bias.to(x.dtype)
-        return torch.ops.qjit.quantized_linear(x, self.weight_q, self.weight_scale, bias, self.smooth_scale)
+        return torch.ops.qjit.quantized_linear(x, self.weight_q, self.weight_scale, bias, self.pre_quant_scale)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"smoothed={self.smooth_scale is not None}")
+                f"smoothed={self.pre_quant_scale is not None}")
 
 
 # ---- loading `qjit quantize` output ---------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def _parent(model, name):
 def load_quantized(model, path, load_other_tensors=True) -> List[str]:
     """Swaps every nn.Linear `<module>` of `model` whose `<module>.weight` is I8 in the safetensors file `path`
     (written by `qjit quantize`) for a W8A8Linear built from `<module>.weight`, `<module>.weight_scale` and, when
-    present, `<module>.bias` (else the linear's own bias), `<module>.input_scale` and `<module>.smooth_scale` (the
+    present, `<module>.bias` (else the linear's own bias), `<module>.input_scale` and `<module>.pre_quant_scale` (the
     per-channel factors of a linear smoothed without a norm to fold into). A shape that does not match
     the linear is an InvalidArgumentError naming both.
 
@@ -193,7 +193,7 @@ def load_quantized(model, path, load_other_tensors=True) -> List[str]:
         if bias is not None and module.bias is not None:
             bias = bias.to(module.bias.dtype)
         input_scale = f.tensor(ik, device) if ik in f else None
-        mk = f"{name}.smooth_scale"
+        mk = f"{name}.pre_quant_scale"
         smooth = None
         if mk in f:
             mi = f.info(mk)

@@ -96,27 +96,29 @@ def test_quantized_linear_against_f64(m, n, k, dtype, seed):
 @pytest.mark.parametrize("n, k", NK)
 @pytest.mark.parametrize("m", MS)
 def test_smoothed_quantized_linear_and_w8a8_linear(m, n, k, seed):
-    """x / s in the quantize pass: act_q and the scales match the CPU rule applied to RN_f32(x / s) bit for bit,
-    the output is within the guarantee, and a W8A8Linear with smooth_scale (weight = W * diag(s)) tracks nn.Linear."""
+    """x * pre_quant_scale (= 1/s) in the quantize pass: act_q and the scales match the CPU rule applied to
+    RN_f32(x * r) bit for bit, the output is within the guarantee, and a W8A8Linear with pre_quant_scale
+    (weight = W * diag(s)) gives the same bits."""
     x = torch.randn(m, k, device=DEV, dtype=torch.bfloat16)
     s = torch.exp2(torch.rand(k, device=DEV) * 6 - 3)
+    r = 1.0 / s
     w = torch.randn(n, k, device=DEV) * 0.05
     w_q, w_scale = qtorch.quantize_weight_per_channel(w * s[None, :])
     act_q = torch.full((m, k), 0x55, device=DEV, dtype=torch.int8)
     act_scale = torch.full((m,), float("nan"), device=DEV)
-    y = qjit.quantized_linear(x, w_q, w_scale, act_q=act_q, act_scale=act_scale, smooth_scale=s)
+    y = qjit.quantized_linear(x, w_q, w_scale, act_q=act_q, act_scale=act_scale, pre_quant_scale=r)
     torch.cuda.synchronize()
-    q_ref, s_ref = quantize_reference(x.cpu().float() / s.cpu())  # IEEE f32 division on the CPU
+    q_ref, s_ref = quantize_reference(x.cpu().float() * r.cpu())  # one f32 multiply on the CPU
     assert torch.equal(act_q.cpu(), q_ref) and torch.equal(act_scale.cpu(), s_ref), f"quantization, seed {seed}"
     ref, mag = reference(act_q, act_scale, w_q, w_scale, None)
     with torch.cuda.device(0):
         eps = qjit.select_quantized_linear(qjit.m_bucket(m), n, k, torch.bfloat16, False, has_smooth=True) \
             .precision_guarantee().epilogue_relative_error
     assert_within(y, ref, mag, eps, seed, f"smoothed quantized_linear m={m} n={n} k={k}")
-    y_op = torch.ops.qjit.quantized_linear(x, w_q, w_scale, None, s)
+    y_op = torch.ops.qjit.quantized_linear(x, w_q, w_scale, None, r)
     assert torch.equal(y_op, y), f"torch op differs, seed {seed}"
-    layer = qtorch.W8A8Linear.from_quantized(w_q, w_scale, smooth_scale=s)
-    assert torch.equal(layer(x), y), f"W8A8Linear with smooth_scale differs from the call, seed {seed}"
+    layer = qtorch.W8A8Linear.from_quantized(w_q, w_scale, pre_quant_scale=r)
+    assert torch.equal(layer(x), y), f"W8A8Linear with pre_quant_scale differs from the call, seed {seed}"
     # Sanity against the unquantized product: these random factors (1/8 .. 8, nothing like SmoothQuant's) cost
     # accuracy (0.988-0.99 seen on the H200); forgetting to divide by s would leave x · diag(s) · Wᵀ (far below).
     exact = x.double() @ w.double().T

@@ -182,19 +182,19 @@ def test_quantized_linear_from_dlpack_reaches_the_library():
 
 
 def test_smoothing_vector_validation():
-    with pytest.raises(qjit.InvalidArgumentError, match=r"^smooth_scale.shape must be \[K="):
-        qjit.quantized_linear(**linear_args(), smooth_scale=CudaArray((K + 1,), "<f4"))
-    with pytest.raises(qjit.InvalidArgumentError, match="^smooth_scale dtype must be f32, got f16"):
-        qjit.quantized_linear(**linear_args(), smooth_scale=CudaArray((K,), "<f2"))
-    with pytest.raises(qjit.InvalidArgumentError, match=r"^smooth_scale.shape must be \[K="):
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^pre_quant_scale.shape must be \[K="):
+        qjit.quantized_linear(**linear_args(), pre_quant_scale=CudaArray((K + 1,), "<f4"))
+    with pytest.raises(qjit.InvalidArgumentError, match="^pre_quant_scale dtype must be f32, got f16"):
+        qjit.quantized_linear(**linear_args(), pre_quant_scale=CudaArray((K,), "<f2"))
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^pre_quant_scale.shape must be \[K="):
         qjit.quantize_per_token(CudaArray((M, K), "<f2"), out=CudaArray((M, K), "|i1"), scale=CudaArray((M,), "<f4"),
-                                smooth_scale=CudaArray((3,), "<f4"))
+                                pre_quant_scale=CudaArray((3,), "<f4"))
 
 
 @cpu_only
 def test_smoothed_quantized_linear_reaches_the_library():
     with pytest.raises(qjit.DriverUnavailableError, match="libcuda"):
-        qjit.quantized_linear(**linear_args(), smooth_scale=CudaArray((K,), "<f4"))
+        qjit.quantized_linear(**linear_args(), pre_quant_scale=CudaArray((K,), "<f4"))
 
 
 def test_smooth_quant_linear_validation():

@@ -132,7 +132,7 @@ template <class T>
   args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);
   args.act_q_scratch = TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), c.m, c.k, lda);
   args.act_scale_scratch = TensorMut<float, 1>::contiguous(d_s.get<float>(), {c.m});
-  if (c.smooth) args.smooth_scale = TensorRef<float, 1>::contiguous(d_smooth.get<float>(), {c.k});
+  if (c.smooth) args.pre_quant_scale = TensorRef<float, 1>::contiguous(d_smooth.get<float>(), {c.k});
   if (Status s = plan->can_implement(args); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
   // workspace_size() covers every M of the descriptor's bucket; a run outside it asks workspace_size(M).
   const std::size_t ws_bytes = std::max(plan->workspace_size(), plan->workspace_size(c.m));
@@ -145,10 +145,10 @@ template <class T>
   std::vector<std::int8_t> q_ref;
   std::vector<float> s_ref;
   auto act_d = widen(act);
-  if (c.smooth)  // v = RN_f32(f32(x) / s[k]): what the quantize pass quantizes
+  if (c.smooth)  // v = RN_f32(f32(x) * pre_quant_scale[k]): what the quantize pass quantizes
     for (std::int64_t i = 0; i < c.m; ++i)
       for (std::int64_t j = 0; j < c.k; ++j)
-        act_d[i * lda + j] = static_cast<float>(static_cast<float>(act_d[i * lda + j]) / smooth[j]);
+        act_d[i * lda + j] = static_cast<float>(static_cast<float>(act_d[i * lda + j]) * smooth[j]);
   reference_quantize_rows(act_d, c.m, c.k, lda, &q_ref, &s_ref);
   auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(c.m * lda));
   auto s = d_s.download_as<float>(static_cast<std::size_t>(c.m));

@@ -13,7 +13,7 @@
 namespace qjit::testing {
 namespace {
 
-// smooth: 0 = none; 1 = a smoothing vector s [K] (x / s[k] before quantizing); 2 = the same from a pointer that is
+// smooth: 0 = none; 1 = a pre_quant_scale [K] (x * it before quantizing); 2 = the same from a pointer that is
 // only 4-byte aligned, which forces the scalar path.
 template <class T>
 void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranularity g, int smooth = 0) {
@@ -32,7 +32,7 @@ void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranu
   QJIT_ASSERT_OK(d_x.upload(x));
   QJIT_ASSERT_OK(d_q.fill_bytes(0x55));
   QJIT_ASSERT_OK(d_s.fill_bytes(0xff));
-  // Smoothing factors as SmoothQuant makes them: spread over [1/8, 8], so x / s is rarely exact.
+  // Smoothing factors as SmoothQuant makes them: spread over [1/8, 8], so x * (1/s) is rarely exact.
   const auto sm = random_floats(static_cast<std::size_t>(k), -3.0f, 3.0f, rng);
   std::vector<float> s_vec(static_cast<std::size_t>(k) + 1);
   for (std::int64_t j = 0; j < k; ++j) s_vec[j + (smooth == 2 ? 1 : 0)] = std::exp2(sm[j]);
@@ -45,7 +45,7 @@ void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranu
   DynamicRangeQuantizeArgs<T> args{TensorRef<T, 2>::strided(d_x.get<T>(), m, k, ld),
                                    TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), m, k, ld),
                                    TensorMut<float, 1>::contiguous(d_s.get<float>(), {n_scales})};
-  if (smooth != 0) args.smooth_scale = TensorRef<float, 1>::contiguous(d_sm.get<float>() + (smooth == 2 ? 1 : 0), {k});
+  if (smooth != 0) args.pre_quant_scale = TensorRef<float, 1>::contiguous(d_sm.get<float>() + (smooth == 2 ? 1 : 0), {k});
   DeviceBuffer ws(plan->workspace_size());
   QJIT_ASSERT_OK(plan->run(Stream(), Workspace{ws.get(), plan->workspace_size()}, args));
   auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(m * ld));
@@ -55,10 +55,10 @@ void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranu
   std::vector<std::int8_t> q_ref;
   std::vector<float> s_ref;
   auto xd = widen(x);
-  if (smooth != 0)  // v = RN_f32(f32(x) / s[k]): what the kernel quantizes
+  if (smooth != 0)  // v = RN_f32(f32(x) * pre_quant_scale[k]): what the kernel quantizes
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < k; ++j)
-        xd[i * ld + j] = static_cast<float>(static_cast<float>(xd[i * ld + j]) / s_vec[j + (smooth == 2 ? 1 : 0)]);
+        xd[i * ld + j] = static_cast<float>(static_cast<float>(xd[i * ld + j]) * s_vec[j + (smooth == 2 ? 1 : 0)]);
   if (g == QuantGranularity::PerToken) {
     reference_quantize_rows(xd, m, k, ld, &q_ref, &s_ref);
   } else {

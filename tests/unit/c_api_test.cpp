@@ -74,7 +74,7 @@ TEST(CApi, SelectRefusesBadDescriptorsNamingTheField) {
   EXPECT_NE(last_error().find("descriptor.granularity"), std::string::npos);
 }
 
-// A caller compiled against the first form of a struct (before has_smooth / smooth_scale were appended) passes a
+// A caller compiled against the first form of a struct (before has_smooth / pre_quant_scale were appended) passes a
 // smaller struct_size: accepted, the appended fields read as absent, and nothing past its struct_size is read.
 TEST(CApi, StructsOfTheFirstFormAreAcceptedAndAppendedFieldsReadAsZero) {
   auto d = valid_ql();

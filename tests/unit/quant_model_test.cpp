@@ -183,7 +183,7 @@ TEST_F(QuantModelTest, LlamaEndToEnd) {
     };
     const auto s_attn = group_scales({"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"});
     const auto s_mlp = group_scales({"mlp.gate_proj", "mlp.up_proj"});
-    // o_proj and down_proj have no norm in front: smoothed through <module>.smooth_scale.
+    // o_proj and down_proj have no norm in front: smoothed through <module>.pre_quant_scale (1/s).
     const auto s_o = group_scales({"self_attn.o_proj"}), s_down = group_scales({"mlp.down_proj"});
     ASSERT_FALSE(s_attn.empty());
     EXPECT_EQ(s_mlp.empty(), layer == 1);
@@ -193,9 +193,13 @@ TEST_F(QuantModelTest, LlamaEndToEnd) {
       const bool vector = suffix == "self_attn.o_proj" || suffix == "mlp.down_proj";
       const std::vector<float> s = attn ? s_attn : mlp ? s_mlp : suffix == "self_attn.o_proj" ? s_o : s_down;
       expect_quantized(*out, p + suffix, f32_[p + suffix + ".weight"], nk.first, nk.second, s);
-      const TensorInfo* ss = out->find(p + suffix + ".smooth_scale");
+      const TensorInfo* ss = out->find(p + suffix + ".pre_quant_scale");
       ASSERT_EQ(ss != nullptr, vector) << p + suffix;
-      if (ss) EXPECT_EQ(*out->read_f32(ss->name), s) << p + suffix;
+      if (ss) {
+        std::vector<float> inv(s.size());
+        for (std::size_t i = 0; i < s.size(); ++i) inv[i] = 1.0f / s[i];
+        EXPECT_EQ(*out->read_f32(ss->name), inv) << p + suffix;
+      }
       const TensorInfo* is = out->find(p + suffix + ".input_scale");
       EXPECT_EQ(is != nullptr, amax.count(p + suffix) == 1) << p + suffix;
       if (is) {

@@ -3,7 +3,7 @@
 // outlier channels planted in their norms and weights so that calibration (run here, on the f64 forward) records
 // the persistent-outlier pattern of real models. For each:
 //  (a) qjit's smoothed, unquantized output (--smooth-only), applied the way the engine uses it (folded norms,
-//      x / smooth_scale, W·diag(s)), reproduces the original model's output;
+//      x · pre_quant_scale, W·diag(s)), reproduces the original model's output;
 //  (b) the W8A8 model (smoothed_w8a8_linear over qjit's int8 output) is closer to the original with smoothing than
 //      without (--no-smooth), and so is the --eval-acts error of every smoothed linear;
 //  (c) refused folds, unknown families, patterns that match nothing and missing stats fail with their messages;
@@ -305,7 +305,7 @@ class QuantSmoothedModelsTest : public ::testing::Test {
   static Linear engine_linear(const Output& out, const Model& m, bool quantized) {
     return [&out, &m, quantized](const std::string& module, const Mat& x) {
       const auto [n, k] = m.linears.at(module);
-      const auto s = out.f32.find(module + ".smooth_scale");
+      const auto s = out.f32.find(module + ".pre_quant_scale");
       const std::vector<float> smooth = s != out.f32.end() ? s->second : std::vector<float>{};
       const auto b = out.f32.find(module + ".bias");
       Mat y = zeros(x.rows, n);
@@ -326,7 +326,7 @@ class QuantSmoothedModelsTest : public ::testing::Test {
       for (std::int64_t r = 0; r < x.rows; ++r)
         for (std::int64_t o = 0; o < n; ++o) {
           double acc = b != out.f32.end() ? b->second[o] : 0.0;
-          for (std::int64_t j = 0; j < k; ++j) acc += x.at(r, j) / (smooth.empty() ? 1.0 : smooth[j]) * w[o * k + j];
+          for (std::int64_t j = 0; j < k; ++j) acc += x.at(r, j) * (smooth.empty() ? 1.0 : smooth[j]) * w[o * k + j];
           y.at(r, o) = acc;
         }
       return y;
@@ -445,12 +445,12 @@ TEST_F(QuantSmoothedModelsTest, PostLnBertSmoothsEveryLinearThroughTheVectorAndF
     EXPECT_EQ(t->dtype, entry.first) << name;
     EXPECT_EQ(*out.file.read_bytes(*t), entry.second) << name;
   }
-  // Post-LN: no norm changes, every linear carries smooth_scale.
+  // Post-LN: no norm changes, every linear carries pre_quant_scale.
   for (const auto& t : in->tensors())
     if (t.name.find("LayerNorm") != std::string::npos)
       EXPECT_EQ(*out.file.read_bytes(*out.file.find(t.name)), *in->read_bytes(t)) << t.name;
   for (const auto& [module, nk] : m.linears) {
-    const TensorInfo* s = out.file.find(module + ".smooth_scale");
+    const TensorInfo* s = out.file.find(module + ".pre_quant_scale");
     ASSERT_NE(s, nullptr) << module;
     EXPECT_EQ(s->shape, (std::vector<std::int64_t>{nk.second}));
     EXPECT_EQ(out.file.find(module + ".weight")->dtype, ElementKind::S8);
@@ -459,7 +459,7 @@ TEST_F(QuantSmoothedModelsTest, PostLnBertSmoothsEveryLinearThroughTheVectorAndF
   ASSERT_TRUE(static_cast<bool>(meta));
   const auto* q = meta->getAsObject()->getObject("encoder.layer.0.attention.self.query");
   ASSERT_NE(q, nullptr);
-  EXPECT_EQ(q->getString("smoothing")->str(), "smooth_scale");
+  EXPECT_EQ(q->getString("smoothing")->str(), "pre_quant_scale");
   EXPECT_EQ(q->getString("norm")->str(), "embeddings.LayerNorm");
   EXPECT_EQ(*q->getNumber("alpha"), 0.5);
   EXPECT_EQ(meta->getAsObject()->getObject("encoder.layer.1.attention.self.query")->getString("norm")->str(),
@@ -475,7 +475,7 @@ TEST_F(QuantSmoothedModelsTest, PreLnLlamaFoldsIntoItsNormsAndSmoothsOProjAndDow
   const Output out = open_output(path("llama_w8a8.safetensors"));
   for (const auto& [module, nk] : m.linears) {
     const bool vector = module.find("o_proj") != std::string::npos || module.find("down_proj") != std::string::npos;
-    EXPECT_EQ(out.file.find(module + ".smooth_scale") != nullptr, vector) << module;
+    EXPECT_EQ(out.file.find(module + ".pre_quant_scale") != nullptr, vector) << module;
   }
   for (int l = 0; l < kLayers; ++l)
     for (const char* norm : {"input_layernorm.weight", "post_attention_layernorm.weight"}) {
@@ -510,7 +510,7 @@ TEST_F(QuantSmoothedModelsTest, UnsafeFoldsUnknownFamiliesAndPatternsThatMatchNo
             "dividing that norm by s would change the residual path, not only the input of "
             "\"encoder.layer.0.intermediate.dense\". Folding is valid only when the norm's output feeds nothing but "
             "the listed linears (a pre-LN block); set \"norm_feeds_only_these\": false and qjit writes "
-            "<module>.smooth_scale instead, which the engine divides x by in its quantize pass");
+            "<module>.pre_quant_scale (1/s) instead, which the engine multiplies x by in its quantize pass");
   // The previous layer's output norm (and embeddings.LayerNorm for layer 0) is the layer's input.
   EXPECT_NE(with_group(R"({"norm": "encoder.layer.{i-1}.output.LayerNorm", "norm_first_layer": "embeddings.LayerNorm",
                            "norm_feeds_only_these": true, "linears": ["attention.self.query"]})")
@@ -655,7 +655,7 @@ TEST_F(QuantSmoothedModelsTest, CommandPrintsWhatWasDoneAndNoAlphaWithoutStats) 
                            "model.layers.0.input_layernorm"),
             std::string::npos) << ok.output;
   EXPECT_NE(ok.output.find("model.layers.0.self_attn.o_proj" + std::string(18, ' ') +
-                           "smooth_scale (no norm in front of it to fold into)"),
+                           "pre_quant_scale (no norm in front of it to fold into)"),
             std::string::npos) << ok.output;
 }
 #endif

@@ -23,7 +23,7 @@ pub struct QuantizedLinearArgs<'a, TIn: FloatElement, TWQ: IntElement = S8> {
     /// Caller-owned [M] scratch: the per-token activation scales after the run.
     pub act_scale_scratch: TensorMut<'a, f32, 1>,
     /// [K] when the descriptor has a smoothing vector, else `None`.
-    pub smooth_scale: Option<TensorRef<'a, f32, 1>>,
+    pub pre_quant_scale: Option<TensorRef<'a, f32, 1>>,
 }
 
 /// Arguments of [`crate::SmoothQuantLinearPlan::run`]. The static activation scale is the descriptor's, folded into
@@ -48,7 +48,7 @@ pub struct DynamicRangeQuantizeArgs<'a, TIn: FloatElement> {
     /// [M] per token, [1] per tensor.
     pub scale: TensorMut<'a, f32, 1>,
     /// [K] when the descriptor has a smoothing vector, else `None`.
-    pub smooth_scale: Option<TensorRef<'a, f32, 1>>,
+    pub pre_quant_scale: Option<TensorRef<'a, f32, 1>>,
 }
 
 fn opt<T: crate::element::Element>(t: &Option<TensorRef<'_, T, 1>>) -> sys::qjit_tensor {
@@ -66,7 +66,7 @@ impl<TIn: FloatElement, TWQ: IntElement> QuantizedLinearArgs<'_, TIn, TWQ> {
             output: self.output.to_sys(),
             act_q_scratch: self.act_q_scratch.to_sys(),
             act_scale_scratch: self.act_scale_scratch.to_sys(),
-            smooth_scale: opt(&self.smooth_scale),
+            pre_quant_scale: opt(&self.pre_quant_scale),
         }
     }
 }
@@ -82,7 +82,7 @@ impl<TIn: FloatElement, TWQ: IntElement> SmoothQuantLinearArgs<'_, TIn, TWQ> {
             output: self.output.to_sys(),
             act_q_scratch: sys::qjit_tensor::ABSENT,
             act_scale_scratch: sys::qjit_tensor::ABSENT,
-            smooth_scale: sys::qjit_tensor::ABSENT,
+            pre_quant_scale: sys::qjit_tensor::ABSENT,
         }
     }
 }
@@ -94,7 +94,7 @@ impl<TIn: FloatElement> DynamicRangeQuantizeArgs<'_, TIn> {
             input: self.input.to_sys(),
             output: self.output.to_sys(),
             scale: self.scale.to_sys(),
-            smooth_scale: opt(&self.smooth_scale),
+            pre_quant_scale: opt(&self.pre_quant_scale),
         }
     }
 }

@@ -23,8 +23,8 @@ pub struct QuantizedLinearDescriptor {
     pub weight_element: ElementKind,
     pub output_element: ElementKind,
     pub has_bias: bool,
-    /// The quantize pass divides x by the args' `smooth_scale` [K] first (SmoothQuant for any linear); the weight
-    /// must then be `W * diag(smooth_scale)`, as `qjit quantize` writes it.
+    /// The quantize pass multiplies x by the args' `pre_quant_scale` [K] = 1/s first (SmoothQuant for any linear);
+    /// the weight must then be `W * diag(s)`, as `qjit quantize` writes it.
     pub has_smooth: bool,
 }
 
@@ -131,7 +131,7 @@ pub struct DynamicRangeQuantizeDescriptor {
     pub k: i64,
     pub input_element: ElementKind,
     pub granularity: QuantGranularity,
-    /// Divide x by the args' `smooth_scale` [K] before quantizing.
+    /// Multiply x by the args' `pre_quant_scale` [K] before quantizing.
     pub has_smooth: bool,
 }
 

@@ -82,7 +82,7 @@ pub struct qjit_quantized_linear_desc {
     pub weight_element: i32,
     pub output_element: i32,
     pub has_bias: i32,
-    /// Appended: divide x by the args' `smooth_scale` [K] before quantizing.
+    /// Appended: multiply x by the args' `pre_quant_scale` [K] (1/s) before quantizing.
     pub has_smooth: i32,
 }
 
@@ -108,7 +108,7 @@ pub struct qjit_dynamic_range_quantize_desc {
     pub k: i64,
     pub input_element: i32,
     pub granularity: i32,
-    /// Appended: divide x by the args' `smooth_scale` [K] before quantizing.
+    /// Appended: multiply x by the args' `pre_quant_scale` [K] (1/s) before quantizing.
     pub has_smooth: i32,
 }
 
@@ -124,7 +124,7 @@ pub struct qjit_linear_args {
     pub act_q_scratch: qjit_tensor,
     pub act_scale_scratch: qjit_tensor,
     /// Appended: [K] f32 when the descriptor has_smooth, else absent.
-    pub smooth_scale: qjit_tensor,
+    pub pre_quant_scale: qjit_tensor,
 }
 
 #[repr(C)]
@@ -135,7 +135,7 @@ pub struct qjit_quantize_args {
     pub output: qjit_tensor,
     pub scale: qjit_tensor,
     /// Appended: [K] f32 when the descriptor has_smooth, else absent.
-    pub smooth_scale: qjit_tensor,
+    pub pre_quant_scale: qjit_tensor,
 }
 
 #[repr(C)]
@@ -387,8 +387,8 @@ pub fn layout_table() -> Vec<(String, usize)> {
     layout!(qjit_quantized_linear_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias, has_smooth });
     layout!(qjit_smooth_quant_linear_desc { struct_size, m, n, k, act_scale, activation_element, weight_element, output_element, has_bias });
     layout!(qjit_dynamic_range_quantize_desc { struct_size, m, k, input_element, granularity, has_smooth });
-    layout!(qjit_linear_args { struct_size, activation, weight, weight_scale, bias, output, act_q_scratch, act_scale_scratch, smooth_scale });
-    layout!(qjit_quantize_args { struct_size, input, output, scale, smooth_scale });
+    layout!(qjit_linear_args { struct_size, activation, weight, weight_scale, bias, output, act_q_scratch, act_scale_scratch, pre_quant_scale });
+    layout!(qjit_quantize_args { struct_size, input, output, scale, pre_quant_scale });
     layout!(qjit_precision_guarantee { struct_size, deterministic, exact_accumulation, epilogue_relative_error, description });
     layout!(qjit_cache_location { struct_size, writable_dir, readonly_dirs, read_only, max_bytes });
     layout!(qjit_cache_store_info { struct_size, dir, read_only, present, entries, bytes, temp_files });

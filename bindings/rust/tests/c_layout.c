@@ -36,11 +36,11 @@ int main(void) {
   OFF(qjit_linear_args, struct_size); OFF(qjit_linear_args, activation); OFF(qjit_linear_args, weight);
   OFF(qjit_linear_args, weight_scale); OFF(qjit_linear_args, bias); OFF(qjit_linear_args, output);
   OFF(qjit_linear_args, act_q_scratch); OFF(qjit_linear_args, act_scale_scratch);
-  OFF(qjit_linear_args, smooth_scale);
+  OFF(qjit_linear_args, pre_quant_scale);
 
   SIZE(qjit_quantize_args);
   OFF(qjit_quantize_args, struct_size); OFF(qjit_quantize_args, input); OFF(qjit_quantize_args, output);
-  OFF(qjit_quantize_args, scale); OFF(qjit_quantize_args, smooth_scale);
+  OFF(qjit_quantize_args, scale); OFF(qjit_quantize_args, pre_quant_scale);
 
   SIZE(qjit_precision_guarantee);
   OFF(qjit_precision_guarantee, struct_size); OFF(qjit_precision_guarantee, deterministic);

@@ -281,7 +281,7 @@ fn quantized_linear_bf16_matches_f64_reference() {
                 output: TensorMut::contiguous(d_y.dptr(), [m, N]),
                 act_q_scratch: TensorMut::contiguous(d_q.dptr(), [m, k]),
                 act_scale_scratch: TensorMut::contiguous(d_sa.dptr(), [m]),
-                smooth_scale: None,
+                pre_quant_scale: None,
             }
         };
         plan.can_implement(&args).unwrap_or_else(|e| panic!("{what}: can_implement: {e}"));
@@ -321,7 +321,7 @@ fn quantized_linear_bf16_matches_f64_reference() {
                 bias: args.bias,
                 act_q_scratch: TensorMut::contiguous(d_q.dptr(), [m, k]),
                 act_scale_scratch: TensorMut::contiguous(d_sa.dptr(), [m]),
-                smooth_scale: None,
+                pre_quant_scale: None,
             }
         };
         let e = again.can_implement(&bad).unwrap_err();

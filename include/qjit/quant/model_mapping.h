@@ -1,6 +1,6 @@
 // What a model is, as far as SmoothQuant cares: per layer, which linears share an input (a smoothing group), which
 // norm produces that input, and whether that norm's output feeds nothing but those linears (only then may 1/s be
-// folded into the norm; otherwise the linears are smoothed through <module>.smooth_scale, which the engine divides
+// folded into the norm; otherwise the linears are smoothed through <module>.pre_quant_scale (1/s), which the engine multiplies
 // x by in its quantize pass). Built-in families (llama, opt, bert), the JSON mapping format, and the resolution of
 // a mapping against a file's tensor names — every name checked, every unsafe fold refused — live here.
 //
@@ -22,7 +22,7 @@
 namespace qjit::quant {
 
 struct SmoothGroup {
-  std::string norm;                    // "" = no norm named (the group is smoothed through smooth_scale)
+  std::string norm;                    // "" = no norm named (the group is smoothed through pre_quant_scale)
   std::string norm_first_layer;        // full module name used for layer 0 instead of `norm`, "" = none
   bool norm_feeds_only_these = false;  // the norm's output feeds only `linears`: fold 1/s into it
   std::vector<std::string> linears;    // module suffixes under layer_prefix ("self_attn.q_proj")
@@ -35,12 +35,12 @@ struct LayerMapping {
 };
 
 // Pre-LN Llama (also Mistral and Qwen2, which name their tensors the same way): input_layernorm -> q/k/v and
-// post_attention_layernorm -> gate/up fold; o_proj and down_proj are smoothed through smooth_scale.
+// post_attention_layernorm -> gate/up fold; o_proj and down_proj are smoothed through pre_quant_scale.
 LayerMapping llama_mapping();
-// Pre-LN OPT: self_attn_layer_norm -> q/k/v and final_layer_norm -> fc1 fold; out_proj and fc2 through smooth_scale.
+// Pre-LN OPT: self_attn_layer_norm -> q/k/v and final_layer_norm -> fc1 fold; out_proj and fc2 through pre_quant_scale.
 // (OPT-350m is post-LN: do_layer_norm_before = false; use a mapping without folds for it.)
 LayerMapping opt_mapping();
-// Post-LN BERT (and RoBERTa, MiniLM, ... with BERT's names): every group through smooth_scale, since each
+// Post-LN BERT (and RoBERTa, MiniLM, ... with BERT's names): every group through pre_quant_scale, since each
 // LayerNorm's output is also the residual of the next sub-block.
 LayerMapping bert_mapping();
 // "llama" (or "mistral", "qwen2"), "opt", "bert"; anything else is an InvalidArgument naming the families.

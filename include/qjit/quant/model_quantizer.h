@@ -4,8 +4,8 @@
 // linears of a group share one smoothing scale s (from their input's act_max and the max over their weights); each
 // is written as `<module>.weight` int8 [N, K] of W·diag(s) + `<module>.weight_scale` f32 [N] (+ `<module>.input_scale`
 // f32 [1], the static per-tensor scale of x/s, when stats exist). Where the group's norm feeds only those linears
-// (norm_feeds_only_these) 1/s is folded into the norm's weight (and bias); everywhere else `<module>.smooth_scale`
-// f32 [K] is written and the engine divides x by it in its quantize pass: y = (x / s)·(W·diag(s))ᵀ.
+// (norm_feeds_only_these) 1/s is folded into the norm's weight (and bias); everywhere else `<module>.pre_quant_scale`
+// f32 [K] = 1/s is written and the engine multiplies x by it in its quantize pass: y = (x·diag(1/s))·(W·diag(s))ᵀ.
 //
 // Nothing is silent: stats that match no linear, or linears without stats, fail the run unless
 // allow_missing_stats; the report (and the output's metadata) says per linear what was done and why. Every other
@@ -27,9 +27,9 @@ namespace qjit::quant {
 enum class SmoothMode {
   None,    // not smoothed (reason says why)
   Folded,  // 1/s folded into `norm`
-  Vector,  // <module>.smooth_scale written; the engine computes x / s
+  Vector,  // <module>.pre_quant_scale = 1/s written; the engine computes x · (1/s)
 };
-std::string_view smooth_mode_name(SmoothMode mode);  // "none", "folded", "smooth_scale"
+std::string_view smooth_mode_name(SmoothMode mode);  // "none", "folded", "pre_quant_scale"
 
 struct LayerQuantStats {
   std::string module;  // "model.layers.0.self_attn.q_proj"

@@ -64,13 +64,14 @@ Result<std::vector<std::int8_t>> quantize_per_tensor(std::span<const float> x, f
 Result<std::vector<float>> w8a8_gemm_reference(std::span<const std::int8_t> act, std::span<const float> act_scale,
                                                const W8A8Weights& weights, std::int64_t m);
 
-// A smoothed W8A8 linear exactly as the engine computes it from qjit quantize's output: v = x / s (one IEEE f32
-// division per element; s empty = an unsmoothed linear), per-token quantization of v (quantize_rows_per_token: the
-// same absmax/127 scale and round-half-even saturation), the int8 GEMM in exact integer arithmetic, dequantized in
-// f64: y[m, n] = act_scale[m]·w_scale[n]·acc[m, n] (+ bias[n]). x [m, weights.k]; weights hold int8 W·diag(s).
-// Errors: shapes, s not finite and > 0, non-finite x or x / s.
+// A smoothed W8A8 linear exactly as the engine computes it from qjit quantize's output: v = x · r with
+// r = pre_quant_scale = RN(1/s) (one f32 multiply per element, as qjit's quantize pass; r empty = an unsmoothed
+// linear), per-token quantization of v (quantize_rows_per_token: the same absmax/127 scale and round-half-even
+// saturation), the int8 GEMM in exact integer arithmetic, dequantized in f64:
+// y[m, n] = act_scale[m]·w_scale[n]·acc[m, n] (+ bias[n]). x [m, weights.k]; weights hold int8 W·diag(s).
+// Errors: shapes, r not finite and > 0, non-finite x or x · r.
 Result<std::vector<double>> smoothed_w8a8_linear(std::span<const float> x, std::int64_t m, const W8A8Weights& weights,
-                                                 std::span<const float> smooth_scale,
+                                                 std::span<const float> pre_quant_scale,
                                                  std::span<const double> bias = {});
 
 // ||y − ref|| / ||ref|| (Frobenius; the absolute norm when ref is 0). Sizes must match.
