@@ -237,6 +237,17 @@ std::optional<std::string> find_model_prefix(const LayerMapping& mapping, const 
 }
 
 Result<LayerMapping> detect_layer_mapping(const std::vector<std::string>& tensor_names) {
+  // NOTE: Gemma-2/3 reuse Llama's "model.layers.{i}." names but put a norm AFTER each sub-block
+  // (post_attention_layernorm feeds the residual there, pre_feedforward_layernorm feeds the MLP): Llama's folds
+  // would change the residual path. Such a model needs an explicit mapping.
+  for (const auto& n : tensor_names)
+    if (n.find("pre_feedforward_layernorm") != std::string::npos ||
+        n.find("post_feedforward_layernorm") != std::string::npos)
+      return Status(StatusCode::Unsupported,
+                    "tensor \"" + n.substr(0, 200) +
+                        "\" says this is a Gemma-2/3-style model (a norm after each sub-block), whose names look like "
+                        "Llama's but whose post_attention_layernorm feeds the residual: folding Llama's way would break "
+                        "it; pass --mapping with a file whose groups say norm_feeds_only_these (docs/QUANT.md)");
   for (const auto& m : {llama_mapping(), opt_mapping(), bert_mapping()})
     if (find_model_prefix(m, tensor_names)) return m;
   return Status(StatusCode::Unsupported,

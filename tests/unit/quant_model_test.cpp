@@ -340,6 +340,13 @@ TEST(QuantMappingTest, ParsesAndValidatesMappingFiles) {
   EXPECT_EQ(find_layer_indices(llama_mapping(), names), (std::vector<std::int64_t>{0, 12}));
   EXPECT_EQ(detect_layer_mapping({"model.decoder.layers.3.fc1.weight"})->family, "opt");
   EXPECT_EQ(detect_layer_mapping({"transformer.h.0.attn.weight"}).error().code(), StatusCode::Unsupported);
+  // Gemma-2's names look like Llama's, but its post_attention_layernorm is a post-norm: never auto-fold it.
+  const auto gemma = detect_layer_mapping({"model.layers.0.self_attn.q_proj.weight",
+                                           "model.layers.0.post_attention_layernorm.weight",
+                                           "model.layers.0.pre_feedforward_layernorm.weight"});
+  ASSERT_FALSE(gemma.has_value());
+  EXPECT_EQ(gemma.error().code(), StatusCode::Unsupported);
+  EXPECT_NE(gemma.error().message().find("Gemma-2/3-style"), std::string::npos) << gemma.error().message();
 }
 
 // The example mapping files in data/mappings parse, and the three that spell out a built-in family say the same.
