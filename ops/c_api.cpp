@@ -223,6 +223,17 @@ qjit_plan* new_plan(qjit_plan_kind kind, std::shared_ptr<const Core> core) {
 
 Stream stream_of(CUstream_st* s) { return Stream(s); }
 
+// A C descriptor as the C++ API prints it (or why it is invalid); never throws.
+template <class CDesc>
+std::size_t descriptor_string(const CDesc* desc, char* buf, std::size_t capacity) noexcept {
+  try {
+    auto d = descriptor_of(desc);
+    return copy_out(d ? detail::descriptor_text(*d) : "invalid descriptor: " + d.error().message(), buf, capacity);
+  } catch (...) {
+    return copy_out("", buf, capacity);
+  }
+}
+
 // ---- cache helpers ----
 
 Result<cache::StoreOptions> options_of(const qjit_cache_location* l) {
@@ -287,29 +298,14 @@ void qjit_clear_last_error(void) {
 }
 
 size_t qjit_quantized_linear_desc_to_string(const qjit_quantized_linear_desc* desc, char* buf, size_t capacity) {
-  try {
-    auto d = descriptor_of(desc);
-    return copy_out(d ? detail::descriptor_text(*d) : "invalid descriptor: " + d.error().message(), buf, capacity);
-  } catch (...) {
-    return copy_out("", buf, capacity);
-  }
+  return descriptor_string(desc, buf, capacity);
 }
 size_t qjit_smooth_quant_linear_desc_to_string(const qjit_smooth_quant_linear_desc* desc, char* buf, size_t capacity) {
-  try {
-    auto d = descriptor_of(desc);
-    return copy_out(d ? detail::descriptor_text(*d) : "invalid descriptor: " + d.error().message(), buf, capacity);
-  } catch (...) {
-    return copy_out("", buf, capacity);
-  }
+  return descriptor_string(desc, buf, capacity);
 }
 size_t qjit_dynamic_range_quantize_desc_to_string(const qjit_dynamic_range_quantize_desc* desc, char* buf,
                                                   size_t capacity) {
-  try {
-    auto d = descriptor_of(desc);
-    return copy_out(d ? detail::descriptor_text(*d) : "invalid descriptor: " + d.error().message(), buf, capacity);
-  } catch (...) {
-    return copy_out("", buf, capacity);
-  }
+  return descriptor_string(desc, buf, capacity);
 }
 
 // ---- plans ----
