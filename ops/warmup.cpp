@@ -164,6 +164,8 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
   if (req.items.empty()) return Status(StatusCode::InvalidArgument, "WarmupRequest.items must not be empty");
   if (req.plans.empty()) return Status(StatusCode::InvalidArgument, "WarmupRequest.plans must not be empty");
   if (req.bias_modes.empty()) return Status(StatusCode::InvalidArgument, "WarmupRequest.bias_modes must not be empty");
+  if (req.smooth_modes.empty())
+    return Status(StatusCode::InvalidArgument, "WarmupRequest.smooth_modes must not be empty");
   if (req.sm_count < 1)
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("WarmupRequest.sm_count must be >= 1, got {0}", req.sm_count).str());
@@ -199,7 +201,9 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
   };
   for (const auto& item : req.items)
     for (WarmupPlan plan : req.plans)
-      for (bool bias : req.bias_modes) {
+      for (bool bias : req.bias_modes)
+        for (bool smooth : req.smooth_modes) {
+        if (smooth && plan != WarmupPlan::QuantizedLinear) continue;  // SmoothQuant takes int8 input: no pass
         LinearShape shape;
         shape.smooth_quant = plan == WarmupPlan::SmoothQuant;
         shape.m = item.m;
@@ -208,12 +212,14 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
         shape.activation = req.dtype;
         shape.output = req.dtype;
         shape.has_bias = bias;
+        shape.smooth = smooth;
         const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
-        const std::string used_by = llvm::formatv("{0} n={1} k={2} m={3} {4}{5}", item.label, item.n, item.k, item.m,
-                                                  warmup_plan_name(plan), bias ? " bias" : "").str();
+        const std::string used_by = llvm::formatv("{0} n={1} k={2} m={3} {4}{5}{6}", item.label, item.n, item.k,
+                                                  item.m, warmup_plan_name(plan), bias ? " bias" : "",
+                                                  smooth ? " smooth" : "").str();
         if (specs.quantize) need(*specs.quantize, used_by);
         need(specs.gemm, used_by);
-      }
+        }
 
   KernelService& service = KernelService::process();
   if (auto store = service.store()) report.cache_dir = store->options().writable_dir;

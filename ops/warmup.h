@@ -45,6 +45,7 @@ struct WarmupRequest {
   std::vector<WarmupPlan> plans = {WarmupPlan::QuantizedLinear, WarmupPlan::SmoothQuant};
   ElementKind dtype = ElementKind::BF16;
   std::vector<bool> bias_modes = {false};  // which has_bias variants to compile
+  std::vector<bool> smooth_modes = {false};  // QuantizedLinear: which has_smooth (pre_quant_scale) variants
   const autotune::TuningDb* tuning_db = nullptr;  // nullptr: heuristic configs only
   std::string device_name;  // the DeviceInfo::name the tuned records were timed on (see pick_tuning_device)
   int sm_count = 132;       // the target's SM count (the heuristic and the tuning key read it)

@@ -33,6 +33,8 @@ constexpr const char* kUsage =
     "  --dtype T            activation and output type: bf16 (default), f16, f32, f64\n"
     "  --plans LIST         ql (QuantizedLinear), sq (SmoothQuant) or both (default ql,sq)\n"
     "  --bias MODE          no (default), yes, or both: compile the bias-adding GEMM variants\n"
+    "  --smooth MODE        no (default), yes, or both: the QuantizedLinear quantize pass with a pre_quant_scale\n"
+    "                       (what a model qjit quantize smoothed through <module>.pre_quant_scale needs)\n"
     "  --tuning-db DB       take configs from this tuning database where it has them (else the heuristic)\n"
     "  --device NAME        the database's device to use (default: its only device)\n"
     "  --sm-count N         the target's SM count (default: the database device's, else 132)\n"
@@ -49,6 +51,7 @@ struct Args {
   ElementKind dtype = ElementKind::BF16;
   std::vector<ops::WarmupPlan> plans = {ops::WarmupPlan::QuantizedLinear, ops::WarmupPlan::SmoothQuant};
   std::vector<bool> bias_modes = {false};
+  std::vector<bool> smooth_modes = {false};
   std::optional<std::string> tuning_db, device;
   std::optional<int> sm_count;
   unsigned jobs = 0;
@@ -102,6 +105,12 @@ Result<Args> parse(int argc, char** argv) {
       else if (v == "yes") a.bias_modes = {true};
       else if (v == "both") a.bias_modes = {false, true};
       else return bad("--bias must be no, yes or both, got '" + v.substr(0, 40) + "'");
+    } else if (arg == "--smooth") {
+      QJIT_ASSIGN_OR_RETURN(std::string v, value());
+      if (v == "no") a.smooth_modes = {false};
+      else if (v == "yes") a.smooth_modes = {true};
+      else if (v == "both") a.smooth_modes = {false, true};
+      else return bad("--smooth must be no, yes or both, got '" + v.substr(0, 40) + "'");
     } else if (arg == "--tuning-db") {
       QJIT_ASSIGN_OR_RETURN(a.tuning_db, value());
     } else if (arg == "--device") {
@@ -190,6 +199,7 @@ int run_warmup_command(int argc, char** argv) {
   req.plans = args->plans;
   req.dtype = args->dtype;
   req.bias_modes = args->bias_modes;
+  req.smooth_modes = args->smooth_modes;
   req.jobs = args->jobs;
   req.sm_count = args->sm_count.value_or(132);
   std::optional<autotune::TuningDb> db;

@@ -180,6 +180,36 @@ int warm_twice_in_fresh_process() {
   return 0;
 }
 
+// A model smoothed through <module>.pre_quant_scale needs the smoothed quantize pass: --smooth both compiles it
+// beside the plain one (the GEMM is shared), and SmoothQuant plans (int8 input) get no smoothed variant.
+int warm_smoothed_in_fresh_process() {
+  cache::testing::TempDir dir;
+  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
+  ::unsetenv("QJIT_CACHE_PATH");
+  ::unsetenv("QJIT_CACHE_READONLY");
+  WarmupRequest req;
+  req.arch = 90;
+  req.items = {{256, 512, 16, "t"}};
+  req.jobs = 2;
+  req.smooth_modes = {false, true};
+  auto r = run_warmup(req);
+  if (!r) return std::fprintf(stderr, "%s\n", r.error().to_string().c_str()), 1;
+  std::size_t smoothed = 0;
+  for (const auto& k : r->kernels) smoothed += k.spec.smooth ? 1 : 0;
+  // QuantizedLinear x {plain, smoothed}: 2 quantize + 2 GEMM requests; SmoothQuant: 1 GEMM -> 5 requests, and
+  // 2 quantize + 2 distinct GEMMs (per token, per tensor) = 4 kernels, one of them smoothed.
+  if (r->failed || r->kernel_requests != 5 || r->kernels.size() != 4 || smoothed != 1)
+    return std::fprintf(stderr, "%s\n", describe(90, *r).c_str()), 2;
+  std::fprintf(stderr, "smoothed warmup ok\n");
+  return 0;
+}
+
+TEST(OpsWarmup, SmoothModesCompileTheSmoothedQuantizePass) {
+  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(std::exit(warm_smoothed_in_fresh_process()), ::testing::ExitedWithCode(0), "smoothed warmup ok");
+}
+
 TEST(OpsWarmup, CompilesIntoTheStoreForSm80AndSm90aAndSecondRunCompilesNothing) {
   if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
