@@ -82,6 +82,7 @@ constexpr std::size_t first_form_size() {
     return offsetof(qjit_dynamic_range_quantize_desc, has_smooth);
   else if constexpr (std::is_same_v<T, qjit_linear_args>) return offsetof(qjit_linear_args, pre_quant_scale);
   else if constexpr (std::is_same_v<T, qjit_quantize_args>) return offsetof(qjit_quantize_args, pre_quant_scale);
+  else if constexpr (std::is_same_v<T, qjit_warmup_request>) return offsetof(qjit_warmup_request, smooth_modes);
   else return sizeof(T);
 }
 
@@ -580,6 +581,15 @@ qjit_status qjit_warmup(const qjit_warmup_request* request, qjit_warmup_report* 
     w.bias_modes.clear();
     if (r.bias_modes == 0 || (r.bias_modes & QJIT_WARMUP_NO_BIAS)) w.bias_modes.push_back(false);
     if (r.bias_modes & QJIT_WARMUP_BIAS) w.bias_modes.push_back(true);
+    const std::uint32_t smooth = QJIT_FIELD(request, qjit_warmup_request, smooth_modes);
+    if ((smooth & ~(QJIT_WARMUP_NO_SMOOTH | QJIT_WARMUP_SMOOTH)) != 0)
+      return invalid(llvm::formatv("request->smooth_modes must be a combination of QJIT_WARMUP_NO_SMOOTH and "
+                                   "QJIT_WARMUP_SMOOTH, got {0}",
+                                   smooth)
+                         .str());
+    w.smooth_modes.clear();
+    if (smooth == 0 || (smooth & QJIT_WARMUP_NO_SMOOTH)) w.smooth_modes.push_back(false);
+    if (smooth & QJIT_WARMUP_SMOOTH) w.smooth_modes.push_back(true);
     std::optional<autotune::TuningDb> db;
     if (r.tuning_db_path != nullptr && *r.tuning_db_path != '\0') {
       QJIT_ASSIGN_OR_RETURN(db, autotune::TuningDb::load(r.tuning_db_path));

@@ -321,6 +321,8 @@ typedef struct qjit_layer_shape {
 #define QJIT_WARMUP_SMOOTH_QUANT_LINEAR 2u
 #define QJIT_WARMUP_NO_BIAS 1u
 #define QJIT_WARMUP_BIAS 2u
+#define QJIT_WARMUP_NO_SMOOTH 1u
+#define QJIT_WARMUP_SMOOTH 2u
 
 typedef struct qjit_warmup_request {
   uint32_t struct_size;           /* sizeof(qjit_warmup_request) */
@@ -336,6 +338,8 @@ typedef struct qjit_warmup_request {
   const char* device_name;    /* which of the database's devices (NULL: the only one it holds) */
   int32_t sm_count;           /* the target's SM count; 0 = 132 (H100/H200 SXM) */
   uint32_t jobs;              /* parallel compiles; 0 = hardware concurrency */
+  uint32_t smooth_modes;      /* appended: QJIT_WARMUP_NO_SMOOTH | QJIT_WARMUP_SMOOTH (the QuantizedLinear quantize
+                                 pass with a pre_quant_scale); 0 or absent = no smoothing only */
 } qjit_warmup_request;
 
 typedef struct qjit_warmup_report {

@@ -144,7 +144,8 @@ class WarmupRequest(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("arch", c_char_p), ("shapes", POINTER(LayerShape)),
                 ("shape_count", c_size_t), ("ms", POINTER(c_int64)), ("m_count", c_size_t), ("plans", c_uint32),
                 ("dtype", c_int32), ("bias_modes", c_uint32), ("tuning_db_path", c_char_p),
-                ("device_name", c_char_p), ("sm_count", c_int32), ("jobs", c_uint32)]
+                ("device_name", c_char_p), ("sm_count", c_int32), ("jobs", c_uint32),
+                ("smooth_modes", c_uint32)]
 
 
 class WarmupReport(ctypes.Structure):

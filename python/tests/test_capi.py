@@ -27,7 +27,7 @@ SIZES = {
     _capi.Tensor: 80, _capi.QuantizedLinearDesc: 56, _capi.SmoothQuantLinearDesc: 56,
     _capi.DynamicRangeQuantizeDesc: 40, _capi.LinearArgs: 648, _capi.QuantizeArgs: 328,
     _capi.PrecisionGuarantee: 32, _capi.CacheLocation: 40, _capi.CacheStoreInfo: 48, _capi.CacheStats: 48,
-    _capi.CacheEntryInfo: 112, _capi.CachePruneReport: 48, _capi.WarmupRequest: 88, _capi.WarmupReport: 64,
+    _capi.CacheEntryInfo: 112, _capi.CachePruneReport: 48, _capi.WarmupRequest: 96, _capi.WarmupReport: 64,
 }
 
 

@@ -217,6 +217,10 @@ TEST(CApi, WarmupRefusesMalformedRequests) {
   EXPECT_EQ(qjit_warmup(&r, nullptr), QJIT_INVALID_ARGUMENT);
   EXPECT_EQ(last_error(), "request->dtype must be f16, bf16, f32 or f64, got s8");
   r.dtype = QJIT_BF16;
+  r.smooth_modes = 4;
+  EXPECT_EQ(qjit_warmup(&r, nullptr), QJIT_INVALID_ARGUMENT);
+  EXPECT_NE(last_error().find("request->smooth_modes"), std::string::npos) << last_error();
+  r.smooth_modes = 0;
   r.shape_count = 0;
   EXPECT_EQ(qjit_warmup(&r, nullptr), QJIT_INVALID_ARGUMENT);
   EXPECT_EQ(last_error(), "request->shapes must hold at least one shape");
@@ -239,10 +243,12 @@ int warm_through_the_c_abi(const std::string& store) {
   r.plans = QJIT_WARMUP_QUANTIZED_LINEAR;
   r.dtype = QJIT_BF16;
   r.jobs = 2;
+  r.smooth_modes = QJIT_WARMUP_NO_SMOOTH | QJIT_WARMUP_SMOOTH;
   qjit_warmup_report rep{};
   rep.struct_size = sizeof rep;
   if (qjit_warmup(&r, &rep) != QJIT_OK) return std::fprintf(stderr, "warmup: %s\n", qjit_last_error_message()), 2;
-  if (rep.failed != 0 || rep.compiled + rep.cached != rep.kernels || rep.kernels < 2) return 3;
+  // 2 M buckets x (plain + smoothed quantize pass + GEMM); the quantize sources do not depend on M.
+  if (rep.failed != 0 || rep.compiled + rep.cached != rep.kernels || rep.kernels < 4) return 3;
   qjit_cache_stats stats{};
   stats.struct_size = sizeof stats;
   if (qjit_cache_stats_get(nullptr, &stats, nullptr, nullptr) != QJIT_OK || stats.entries != rep.kernels) return 4;

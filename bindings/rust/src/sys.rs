@@ -54,6 +54,8 @@ pub const QJIT_WARMUP_QUANTIZED_LINEAR: u32 = 1;
 pub const QJIT_WARMUP_SMOOTH_QUANT_LINEAR: u32 = 2;
 pub const QJIT_WARMUP_NO_BIAS: u32 = 1;
 pub const QJIT_WARMUP_BIAS: u32 = 2;
+pub const QJIT_WARMUP_NO_SMOOTH: u32 = 1;
+pub const QJIT_WARMUP_SMOOTH: u32 = 2;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -247,6 +249,8 @@ pub struct qjit_warmup_request {
     pub device_name: *const c_char,
     pub sm_count: i32,
     pub jobs: u32,
+    /// Appended: QJIT_WARMUP_NO_SMOOTH | QJIT_WARMUP_SMOOTH; 0 = no smoothing only.
+    pub smooth_modes: u32,
 }
 
 #[repr(C)]
@@ -396,7 +400,7 @@ pub fn layout_table() -> Vec<(String, usize)> {
     layout!(qjit_cache_entry_info { struct_size, path, key_hex, store_dir, read_only_store, bytes, last_used, entry_name, arch, nvrtc_version, registers, shared_bytes, compile_seconds, ok, problem });
     layout!(qjit_cache_prune_report { struct_size, removed_entries, removed_bytes, removed_temp_files, kept_entries, kept_bytes });
     layout!(qjit_layer_shape { n, k });
-    layout!(qjit_warmup_request { struct_size, arch, shapes, shape_count, ms, m_count, plans, dtype, bias_modes, tuning_db_path, device_name, sm_count, jobs });
+    layout!(qjit_warmup_request { struct_size, arch, shapes, shape_count, ms, m_count, plans, dtype, bias_modes, tuning_db_path, device_name, sm_count, jobs, smooth_modes });
     layout!(qjit_warmup_report { struct_size, kernel_requests, kernels, cached, compiled, failed, tuned, wall_seconds });
     t
 }

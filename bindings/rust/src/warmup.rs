@@ -27,6 +27,8 @@ pub struct WarmupRequest {
     pub sm_count: i32,
     /// Parallel compiles; 0 = hardware concurrency.
     pub jobs: u32,
+    /// Also compile the smoothed QuantizedLinear quantize pass (a `pre_quant_scale` model needs it).
+    pub with_smooth: bool,
 }
 
 impl WarmupRequest {
@@ -45,6 +47,7 @@ impl WarmupRequest {
             device_name: None,
             sm_count: 0,
             jobs: 0,
+            with_smooth: false,
         }
     }
 }
@@ -112,6 +115,7 @@ pub fn warmup_report(request: &WarmupRequest) -> (WarmupReport, Result<()>) {
             device_name: device.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             sm_count: request.sm_count,
             jobs: request.jobs,
+            smooth_modes: if request.with_smooth { sys::QJIT_WARMUP_NO_SMOOTH | sys::QJIT_WARMUP_SMOOTH } else { 0 },
         };
         let mut out = sys::qjit_warmup_report {
             struct_size: sys::struct_size::<sys::qjit_warmup_report>(),

@@ -82,6 +82,7 @@ int main(void) {
   OFF(qjit_warmup_request, plans); OFF(qjit_warmup_request, dtype); OFF(qjit_warmup_request, bias_modes);
   OFF(qjit_warmup_request, tuning_db_path); OFF(qjit_warmup_request, device_name);
   OFF(qjit_warmup_request, sm_count); OFF(qjit_warmup_request, jobs);
+  OFF(qjit_warmup_request, smooth_modes);
 
   SIZE(qjit_warmup_report);
   OFF(qjit_warmup_report, struct_size); OFF(qjit_warmup_report, kernel_requests); OFF(qjit_warmup_report, kernels);

@@ -116,7 +116,7 @@ const HAND: &[(&str, usize)] = &[
     ("qjit_layer_shape.n", 0),
     ("qjit_layer_shape.k", 8),
     // plans/dtype/bias_modes pack into 48..60, then 4 bytes of padding before tuning_db_path.
-    ("qjit_warmup_request", 88),
+    ("qjit_warmup_request", 96),
     ("qjit_warmup_request.struct_size", 0),
     ("qjit_warmup_request.arch", 8),
     ("qjit_warmup_request.shapes", 16),
@@ -130,6 +130,7 @@ const HAND: &[(&str, usize)] = &[
     ("qjit_warmup_request.device_name", 72),
     ("qjit_warmup_request.sm_count", 80),
     ("qjit_warmup_request.jobs", 84),
+    ("qjit_warmup_request.smooth_modes", 88),
     ("qjit_warmup_report", 64),
     ("qjit_warmup_report.struct_size", 0),
     ("qjit_warmup_report.kernel_requests", 8),
