@@ -14,6 +14,8 @@
 #include "autotune/tuning_db.h"
 #include "cache/disk_store.h"
 #include "cache/store_options.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "ops/plan_core.h"
 #include "ops/warmup.h"
@@ -242,14 +244,10 @@ Result<cache::StoreOptions> options_of(const qjit_cache_location* l) {
   QJIT_TRY(check_struct(l, "location", "qjit_cache_location"));
   cache::StoreOptions o;
   o.writable_dir = l->writable_dir ? l->writable_dir : "";
-  if (l->readonly_dirs != nullptr) {
-    const std::string dirs = l->readonly_dirs;
-    std::size_t start = 0;
-    while (start <= dirs.size()) {
-      const std::size_t end = std::min(dirs.find(':', start), dirs.size());
-      if (end > start) o.readonly_dirs.push_back(dirs.substr(start, end - start));
-      start = end + 1;
-    }
+  if (l->readonly_dirs != nullptr) {  // ':'-separated, empty parts skipped, as QJIT_CACHE_PATH is parsed
+    llvm::SmallVector<llvm::StringRef, 4> parts;
+    llvm::StringRef(l->readonly_dirs).split(parts, ':', -1, /*KeepEmpty=*/false);
+    for (llvm::StringRef d : parts) o.readonly_dirs.push_back(d.str());
   }
   o.read_only = l->read_only != 0;
   o.max_bytes = l->max_bytes;
