@@ -56,6 +56,12 @@ Result<DriverApi> load_driver(const std::string& override_path) {
   // Optional (newer drivers): absent means no cluster launches / no TMA kernels.
   lib.bind(api.cuLaunchKernelEx, "cuLaunchKernelEx", nullptr);
   lib.bind(api.cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", nullptr);
+  lib.bind(api.cuStreamBeginCapture, "cuStreamBeginCapture_v2", nullptr);
+  lib.bind(api.cuStreamEndCapture, "cuStreamEndCapture", nullptr);
+  lib.bind(api.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", nullptr);
+  lib.bind(api.cuGraphLaunch, "cuGraphLaunch", nullptr);
+  lib.bind(api.cuGraphExecDestroy, "cuGraphExecDestroy", nullptr);
+  lib.bind(api.cuGraphDestroy, "cuGraphDestroy", nullptr);
 
   if (CUresult rc = api.cuInit(0); rc != kCudaSuccess) {
     Status s = driver_error(api, rc, "cuInit");

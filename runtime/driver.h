@@ -22,10 +22,14 @@ struct CUctx_st;
 struct CUmod_st;
 struct CUfunc_st;
 struct CUevent_st;
+struct CUgraph_st;
+struct CUgraphExec_st;
 using CUcontext = CUctx_st*;
 using CUmodule = CUmod_st*;
 using CUfunction = CUfunc_st*;
 using CUevent = CUevent_st*;
+using CUgraph = CUgraph_st*;
+using CUgraphExec = CUgraphExec_st*;
 
 inline constexpr CUresult kCudaSuccess = 0;
 inline constexpr CUresult kCudaErrorOutOfMemory = 2;
@@ -37,6 +41,9 @@ inline constexpr int kAttrMultiprocessorCount = 16;
 inline constexpr int kAttrMemoryClockRate = 36;
 inline constexpr int kAttrGlobalMemoryBusWidth = 37;
 inline constexpr int kAttrL2CacheSize = 38;
+inline constexpr int kAttrPciBusId = 33;
+inline constexpr int kAttrPciDeviceId = 34;
+inline constexpr int kAttrPciDomainId = 50;
 inline constexpr int kAttrComputeCapabilityMajor = 75;
 inline constexpr int kAttrComputeCapabilityMinor = 76;
 inline constexpr int kAttrMaxSharedMemoryPerBlockOptin = 97;
@@ -45,6 +52,8 @@ inline constexpr int kFuncAttrSharedSizeBytes = 1;
 inline constexpr int kFuncAttrLocalSizeBytes = 3;
 inline constexpr int kFuncAttrNumRegs = 4;
 inline constexpr int kFuncAttrMaxDynamicSharedSizeBytes = 8;
+
+inline constexpr int kStreamCaptureModeThreadLocal = 1;  // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
 
 inline constexpr int kLaunchAttrClusterDimension = 4;
 inline constexpr int kLaunchAttrProgrammaticStreamSerialization = 6;
@@ -112,6 +121,13 @@ struct DriverApi {
   // cuTensorMapEncodeTiled (CUDA 12+, Hopper TMA); nullptr when the driver lacks it.
   CUresult (*cuTensorMapEncodeTiled)(void*, int, std::uint32_t, void*, const std::uint64_t*, const std::uint64_t*,
                                      const std::uint32_t*, const std::uint32_t*, int, int, int, int);
+  // Stream capture and CUDA graphs (`qjit bench --graph`); nullptr when the driver lacks them.
+  CUresult (*cuStreamBeginCapture)(CUstream, int);
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph*);
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec*, CUgraph, unsigned long long);  // NOLINT(google-runtime-int)
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec);
+  CUresult (*cuGraphDestroy)(CUgraph);
   int driver_version = 0;
 };
 

@@ -1,5 +1,5 @@
 // cuBLASLt through dlopen: the function table, the descriptors for the two baseline problems, and algorithm choice.
-#include "bench/cublaslt_baseline.h"
+#include "perf/cublaslt_baseline.h"
 
 #include <cublasLt.h>
 
@@ -8,7 +8,7 @@
 #include "autotune/timing.h"
 #include "runtime/dynamic_library.h"
 
-namespace qjit::bench {
+namespace qjit::perf {
 namespace {
 
 struct Api {
@@ -155,4 +155,4 @@ Status CublasLtGemm::run(const void* x, const void* w, void* y, CUstream stream)
                "cublasLtMatmul");
 }
 
-}  // namespace qjit::bench
+}  // namespace qjit::perf
