@@ -17,6 +17,7 @@
 #include "bench/shapes_file.h"
 #include "perf/harness.h"
 #include "runtime/device.h"
+#include "runtime/env.h"
 
 namespace qjit::bench {
 namespace {
@@ -25,8 +26,8 @@ using namespace ::qjit::perf;  // NOLINT(google-build-using-namespace): the harn
 
 // The model whose shapes are benchmarked: QJIT_BENCH_MODEL (a model name of the shape file), default llama-2-7b.
 std::string bench_model() {
-  const char* v = std::getenv("QJIT_BENCH_MODEL");
-  return v && *v ? v : "llama-2-7b";
+  const std::string v = env::text(env::Var::BenchModel);
+  return v.empty() ? "llama-2-7b" : v;
 }
 
 
