@@ -144,11 +144,11 @@ Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::T
 }
 
 runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
-                               int sm_count, std::int64_t max_ctas) {
+                               int sm_count) {
   codegen::LaunchDims d;
   unsigned cluster[3] = {1, 1, 1};
   switch (config.family) {
-    case codegen::KernelFamily::Quantize: d = codegen::quantize_launch(spec, config, m, max_ctas); break;
+    case codegen::KernelFamily::Quantize: d = codegen::quantize_launch(spec, config, m); break;
     case codegen::KernelFamily::GemmSm80: d = codegen::gemm_s8_sm80_launch(spec, config, m); break;
     case codegen::KernelFamily::GemmSm90: {
       const auto l = codegen::gemm_s8_sm90_launch(sm90_spec(spec), sm90_config(config), m, std::max(sm_count, 1));
@@ -231,10 +231,6 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
   b.kernel = std::move(kernel);
   b.entry = source.entry;
   b.sm_count = device.sm_count > 0 ? device.sm_count : 132;
-  if (config.family == codegen::KernelFamily::Quantize)
-    b.resident_ctas = std::int64_t{b.sm_count} *
-                      codegen::quantize_resident_ctas_per_sm(config, b.kernel->registers(),
-                                                                             source.dynamic_smem_bytes, spec.arch);
   // Both families check 16-byte alignment at run time and fall back to narrower loads, so the plans need only
   // natural element alignment from the caller.
   b.operand_align = 1;
