@@ -208,9 +208,10 @@ int run_bench_command(int argc, char** argv) {
   // NOTE: static: cl keeps a pointer to every category ever constructed (the help printer walks them).
   static cl::OptionCategory cat("qjit bench options");
   const std::string installed = installed_shapes_file(argc > 0 ? argv[0] : "qjit");
-  cl::opt<std::string> shapes_opt("shapes",
-                                  cl::desc("model shape file (model,layer,N,K lines; default: the installed " +
-                                           std::string(kShapesName) + ", " + installed + ")"),
+  // NOTE: cl::desc keeps a StringRef, so the text must outlive the option.
+  const std::string shapes_desc = "model shape file (model,layer,N,K lines; default: the installed " +
+                                  std::string(kShapesName) + ", " + installed + ")";
+  cl::opt<std::string> shapes_opt("shapes", cl::desc(shapes_desc),
                                   cl::value_desc("file.csv"), cl::cat(cat));
   cl::opt<std::string> m_opt("m", cl::desc("comma-separated token counts (default 1,16,128,2048,8192)"),
                              cl::init("1,16,128,2048,8192"), cl::cat(cat));
