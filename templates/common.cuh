@@ -1,7 +1,7 @@
 // common.cuh: the shared base of every qjit kernel template. It is pasted first into each rendered source, so it
 // must compile under NVRTC with no include path at all: it defines its own fixed-width typedefs, the device-side
-// mirrors of the kernel parameter structs (codegen/kernel_params.h is the host side; a unit test compiles a probe
-// that checks sizes and offsets), and the conversions, arithmetic and memory operations the kernels need, written
+// mirror of QuantizeParams (codegen/kernel_params.h is the host side; a unit test compiles a probe that checks sizes
+// and offsets; the GEMM parameter blocks live in gemm_params.h, shared with the host), and the conversions, arithmetic and memory operations the kernels need, written
 // as inline PTX so that rounding is explicit: every f32/f64 multiply and add here is `.rn`, which also keeps the
 // compiler from contracting `s * acc + bias` into an FMA (the contract rounds the product and the sum separately).
 namespace qjitk {
@@ -23,22 +23,10 @@ struct bf16 {
   u16 bits;
 };
 
-// ---- parameter structs: field for field the host's qjit::codegen::GemmS8Params / QuantizeParams ----
-struct GemmS8Params {
-  const void* a;
-  const void* b;
-  const float* a_scale;
-  const float* b_scale;
-  const void* bias;
-  void* c;
-  i64 lda;
-  i64 ldb;
-  i64 ldc;
-  i32 m;
-  float a_scale_value;
-  void* workspace;
-  i32* tile_counters;
-};
+// ---- parameter structs ----
+// The GEMM blocks (GemmS8Params, GemmS8Sm90Params) are not here: templates/gemm_params.h defines them once for host
+// and device, and codegen pastes it after this file into GEMM sources. QuantizeParams: field for field the host's
+// qjit::codegen::QuantizeParams (codegen/kernel_params.h).
 struct QuantizeParams {
   const void* x;
   i64 ldx;
