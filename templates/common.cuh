@@ -152,6 +152,32 @@ __device__ __forceinline__ i32 f32_to_s8_sat(float v) {
   return r;
 }
 
+// ---- the GEMM epilogue's arithmetic contract (every GEMM family calls this; nothing else computes it) ----
+// y = (a_scale * b_scale) * f32(acc) (+ bias): each multiply and the add rounded to nearest even on its own through
+// the .rn helpers above, so never contracted into an FMA whatever NVRTC's --fmad says; then one rounding to the output
+// type. For f64 output the same steps run in f64 (the i32 -> f64 conversion is exact). Because the sm80 and sm90
+// families both go through these functions, they give bit-identical outputs for the same inputs.
+template <class OutT>
+struct EpilogueMath {
+  typedef float Acc;  // what the epilogue computes in, and what a bias element widens to (exactly)
+  static __device__ __forceinline__ Acc widen(OutT b) { return to_f32(b); }
+  static __device__ __forceinline__ Acc scale(float a_s, float b_s, i32 acc) {
+    return mul_rn(mul_rn(a_s, b_s), s32_to_f32(acc));
+  }
+  static __device__ __forceinline__ Acc add_bias(Acc v, Acc bias) { return add_rn(v, bias); }
+  static __device__ __forceinline__ OutT round(Acc v) { return FromF32<OutT>::apply(v); }
+};
+template <>
+struct EpilogueMath<double> {
+  typedef double Acc;
+  static __device__ __forceinline__ Acc widen(double b) { return b; }
+  static __device__ __forceinline__ Acc scale(float a_s, float b_s, i32 acc) {
+    return mul_rn(mul_rn((double)a_s, (double)b_s), (double)acc);
+  }
+  static __device__ __forceinline__ Acc add_bias(Acc v, Acc bias) { return add_rn(v, bias); }
+  static __device__ __forceinline__ double round(Acc v) { return v; }
+};
+
 // ---- warp and block primitives ----
 __device__ __forceinline__ float shfl_xor_f32(float v, int lane_mask) {
   float r;

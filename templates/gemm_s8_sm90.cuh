@@ -1,12 +1,13 @@
-// Hopper (sm_90a) int8 GEMM: C[M, N] = epilogue(A[M, K] . B[N, K]^T) with both operands K-major. TMA loads
-// (128-byte swizzle) feed a kStages-deep mbarrier pipeline; one producer warp group issues the copies, one or two
-// consumer warp groups run wgmma.mma_async (s32 += s8 x s8, both operands from shared memory) and the fused f32
-// epilogue. The grid is persistent: each CTA walks work units (tile x K-split) strided by gridDim.x, in a grouped
-// order so that concurrently running CTAs share operand tiles in L2. With kSwap the weight rows fill wgmma's 64-row
-// M side and the tokens become wgmma's N (decode shapes); split-K partials meet in an int32 workspace and the last
-// arriving warp group of a tile reduces them in a fixed order and runs the epilogue. With kPingPong the two consumers
-// own alternate tiles and take turns on the tensor cores, so epilogues hide under main loops; with kCluster = 2 CTA
-// pairs on adjacent token tiles share the weight tile, each loading half of it multicast into both (docs/HOPPER_GEMM.md).
+// Hopper (sm_90a) int8 GEMM: C[M, N] = epilogue(A[M, K] . B[N, K]^T) with both operands K-major. TMA loads (128-byte
+// swizzle) feed a kStages-deep mbarrier pipeline; one producer warp group issues the copies, one or two consumer warp
+// groups run wgmma.mma_async (s32 += s8 x s8, both operands from shared memory) and the fused f32 epilogue
+// (common.cuh's EpilogueMath, the arithmetic the sm80 family shares). The grid is persistent: each CTA walks work
+// units (tile x K-split) strided by gridDim.x, in a grouped order so that concurrently running CTAs share operand
+// tiles in L2. With kSwap the weight rows fill wgmma's 64-row M side and the tokens become wgmma's N (decode shapes);
+// split-K partials meet in an int32 workspace and the last arriving warp group of a tile reduces them in a fixed
+// order and runs the epilogue. With kPingPong the two consumers own alternate tiles and take turns on the tensor
+// cores, so epilogues hide under main loops; with kCluster = 2 CTA pairs on adjacent token tiles share the weight
+// tile, each loading half of it multicast into both (docs/HOPPER_GEMM.md).
 // Written on common.cuh (qjitk:: types, conversions, explicitly rounded arithmetic) and gemm_params.h (the parameter
 // block, shared with the host), which codegen pastes in front of it; no include directives, NVRTC compiles it with
 // no include path. Codegen appends the wgmma wrappers for the chosen N (their operand lists are long) and the
@@ -119,20 +120,21 @@ struct OutPair {
   u64 lo, hi;  // f64: one value each; f32: lo holds both; f16/bf16: lo holds both in its low 32 bits
 };
 // Everything the epilogue does that depends on the output type: its size, the type it computes in (and the bias is
-// widened to), loading a bias element, packing two results, storing one element's bits, and unpacking element e of
+// widened to: EpilogueMath's), loading a bias element, packing two results, storing one element's bits, and unpacking element e of
 // a staged 16-byte vector.
 template <class OutT>
 struct Sm90Out;
 template <>
 struct Sm90Out<f16> {
-  typedef float Acc;
+  typedef EpilogueMath<f16>::Acc Acc;
   static constexpr int kBytes = 2;
   static __device__ __forceinline__ Acc load_bias(const void* bias, int n) {
-    return to_f32(static_cast<const f16*>(bias)[n]);
+    return EpilogueMath<f16>::widen(static_cast<const f16*>(bias)[n]);
   }
   static __device__ __forceinline__ OutPair pack(Acc v0, Acc v1) {
     OutPair r;
-    r.lo = static_cast<u32>(FromF32<f16>::apply(v0).bits) | (static_cast<u32>(FromF32<f16>::apply(v1).bits) << 16);
+    r.lo = static_cast<u32>(EpilogueMath<f16>::round(v0).bits) |
+           (static_cast<u32>(EpilogueMath<f16>::round(v1).bits) << 16);
     r.hi = 0;
     return r;
   }
@@ -147,18 +149,19 @@ struct Sm90Out<f16> {
 template <>
 struct Sm90Out<bf16> : Sm90Out<f16> {
   static __device__ __forceinline__ Acc load_bias(const void* bias, int n) {
-    return to_f32(static_cast<const bf16*>(bias)[n]);
+    return EpilogueMath<bf16>::widen(static_cast<const bf16*>(bias)[n]);
   }
   static __device__ __forceinline__ OutPair pack(Acc v0, Acc v1) {
     OutPair r;
-    r.lo = static_cast<u32>(FromF32<bf16>::apply(v0).bits) | (static_cast<u32>(FromF32<bf16>::apply(v1).bits) << 16);
+    r.lo = static_cast<u32>(EpilogueMath<bf16>::round(v0).bits) |
+           (static_cast<u32>(EpilogueMath<bf16>::round(v1).bits) << 16);
     r.hi = 0;
     return r;
   }
 };
 template <>
 struct Sm90Out<float> {
-  typedef float Acc;
+  typedef EpilogueMath<float>::Acc Acc;
   static constexpr int kBytes = 4;
   static __device__ __forceinline__ Acc load_bias(const void* bias, int n) { return static_cast<const float*>(bias)[n]; }
   static __device__ __forceinline__ OutPair pack(Acc v0, Acc v1) {
@@ -175,7 +178,7 @@ struct Sm90Out<float> {
 };
 template <>
 struct Sm90Out<double> {
-  typedef double Acc;
+  typedef EpilogueMath<double>::Acc Acc;
   static constexpr int kBytes = 8;
   static __device__ __forceinline__ Acc load_bias(const void* bias, int n) { return static_cast<const double*>(bias)[n]; }
   static __device__ __forceinline__ OutPair pack(Acc v0, Acc v1) {
@@ -372,17 +375,18 @@ __device__ __forceinline__ float sm90_a_scale(const GemmS8Params& p, int m) {
   return p.a_scale_value;
 }
 
-// y = (a_s * b_s) * acc (+ bias), f32, rounded once; f64 output computes in double. Two outputs from their
-// accumulators, scales and bias values (ignored without bias), packed in storage order.
+// Two outputs from their accumulators, scales and bias values (ignored without bias), packed in storage order. The
+// arithmetic is common.cuh's EpilogueMath, the contract the sm80 family shares: (a_s * b_s) * acc (+ bias), each
+// step rounded on its own (never an FMA), in f32 (f64 for f64 output), then one rounding to the output type.
 template <class C>
 __device__ __forceinline__ OutPair epilogue_pair_v(i32 acc0, i32 acc1, float as0, float as1, float bs0, float bs1,
                                                    typename C::Out::Acc b0, typename C::Out::Acc b1) {
-  typedef typename C::Out::Acc A;
-  A v0 = (static_cast<A>(as0) * static_cast<A>(bs0)) * static_cast<A>(acc0);
-  A v1 = (static_cast<A>(as1) * static_cast<A>(bs1)) * static_cast<A>(acc1);
+  typedef EpilogueMath<typename C::OutT> M;
+  typename M::Acc v0 = M::scale(as0, bs0, acc0);
+  typename M::Acc v1 = M::scale(as1, bs1, acc1);
   if (C::kBias) {
-    v0 += b0;
-    v1 += b1;
+    v0 = M::add_bias(v0, b0);
+    v1 = M::add_bias(v1, b1);
   }
   return C::Out::pack(v0, v1);
 }
