@@ -12,6 +12,7 @@
 #include "ops/autotuner.h"
 #include "ops/kernel_service.h"
 #include "ops/tuning_store.h"
+#include "runtime/env.h"
 #include "runtime/log.h"
 
 namespace qjit::ops {
@@ -54,10 +55,7 @@ codegen::TileConfig tile_config(const codegen::Sm90Config& x) {
 
 // The Hopper family serves GEMMs on sm_90 whose K suits TMA, unless QJIT_DISABLE_SM90=1.
 bool use_sm90(const codegen::KernelSpec& spec) {
-  static const bool disabled = [] {
-    const char* v = std::getenv("QJIT_DISABLE_SM90");
-    return v && std::string(v) == "1";
-  }();
+  static const bool disabled = env::flag_or_warn(env::Var::DisableSm90);
   return !disabled && spec.op == codegen::KernelOp::GemmS8 && spec.arch == 90 &&
          codegen::validate_gemm_s8_sm90(sm90_spec(spec), codegen::Sm90Config{}).ok();
 }
@@ -69,10 +67,7 @@ std::size_t sm90_counter_bytes(const codegen::KernelSpec& spec, const codegen::T
 
 // QJIT_DISABLE_PDL=1 turns programmatic dependent launch off (for A/B timing and as an escape hatch).
 bool programmatic_launch_disabled() {
-  static const bool disabled = [] {
-    const char* v = std::getenv("QJIT_DISABLE_PDL");
-    return v && std::string(v) == "1";
-  }();
+  static const bool disabled = env::flag_or_warn(env::Var::DisablePdl);
   return disabled;
 }
 
