@@ -154,17 +154,18 @@ __device__ __forceinline__ i32 f32_to_s8_sat(float v) {
 
 // ---- the GEMM epilogue's arithmetic contract (every GEMM family calls this; nothing else computes it) ----
 // y = (a_scale * b_scale) * f32(acc) (+ bias): each multiply and the add rounded to nearest even on its own through
-// the .rn helpers above, so never contracted into an FMA whatever NVRTC's --fmad says; then one rounding to the output
-// type. For f64 output the same steps run in f64 (the i32 -> f64 conversion is exact). Because the sm80 and sm90
+// the __fmul_rn / __fadd_rn (__dmul_rn / __dadd_rn) intrinsics, which CUDA guarantees are never merged into an FMA
+// whatever NVRTC's --fmad says (the same mul.rn / add.rn as the asm helpers above, but visible to the optimiser: the
+// asm versions cost the Hopper decode kernels up to 20 registers); then one rounding to the output type. For f64 output the same steps run in f64 (the i32 -> f64 conversion is exact). Because the sm80 and sm90
 // families both go through these functions, they give bit-identical outputs for the same inputs.
 template <class OutT>
 struct EpilogueMath {
   typedef float Acc;  // what the epilogue computes in, and what a bias element widens to (exactly)
   static __device__ __forceinline__ Acc widen(OutT b) { return to_f32(b); }
   static __device__ __forceinline__ Acc scale(float a_s, float b_s, i32 acc) {
-    return mul_rn(mul_rn(a_s, b_s), s32_to_f32(acc));
+    return __fmul_rn(__fmul_rn(a_s, b_s), __int2float_rn(acc));
   }
-  static __device__ __forceinline__ Acc add_bias(Acc v, Acc bias) { return add_rn(v, bias); }
+  static __device__ __forceinline__ Acc add_bias(Acc v, Acc bias) { return __fadd_rn(v, bias); }
   static __device__ __forceinline__ OutT round(Acc v) { return FromF32<OutT>::apply(v); }
 };
 template <>
@@ -172,9 +173,9 @@ struct EpilogueMath<double> {
   typedef double Acc;
   static __device__ __forceinline__ Acc widen(double b) { return b; }
   static __device__ __forceinline__ Acc scale(float a_s, float b_s, i32 acc) {
-    return mul_rn(mul_rn((double)a_s, (double)b_s), (double)acc);
+    return __dmul_rn(__dmul_rn((double)a_s, (double)b_s), (double)acc);
   }
-  static __device__ __forceinline__ Acc add_bias(Acc v, Acc bias) { return add_rn(v, bias); }
+  static __device__ __forceinline__ Acc add_bias(Acc v, Acc bias) { return __dadd_rn(v, bias); }
   static __device__ __forceinline__ double round(Acc v) { return v; }
 };
 
