@@ -50,12 +50,12 @@ std::int64_t tile_count(const Sm90GemmSpec& spec, const Sm90Config& config, std:
   return ceil_div(p_dim, d.p_rows) * ceil_div(q_dim, d.q_cols);
 }
 
-// Prints QjWgmma<N>::mma: d (N/2 s32 registers) += A(desc) * B(desc); scale_d == 0 overwrites instead.
+// Prints qjitk::Wgmma<N>::mma: d (N/2 s32 registers) += A(desc) * B(desc); scale_d == 0 overwrites instead.
 std::string render_wgmma_wrapper(int n) {
   const int regs = n / 2;
-  std::string out = llvm::formatv("template <> struct QjWgmma<{0}> {{\n"
-                                  "  static __device__ __forceinline__ void mma(qj_s32 (&d)[{1}], qj_u64 desc_a, "
-                                  "qj_u64 desc_b, int scale_d) {{\n"
+  std::string out = llvm::formatv("namespace qjitk {{\ntemplate <> struct Wgmma<{0}> {{\n"
+                                  "  static __device__ __forceinline__ void mma(i32 (&d)[{1}], u64 desc_a, "
+                                  "u64 desc_b, int scale_d) {{\n"
                                   "    asm volatile(\n"
                                   "        \"{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{2}, 0;\\n\"\n"
                                   "        \"wgmma.mma_async.sync.aligned.m64n{0}k32.s32.s8.s8 {{",
@@ -67,7 +67,7 @@ std::string render_wgmma_wrapper(int n) {
     out += llvm::formatv("\"+r\"(d[{0}])", i).str();
     if (i + 1 < regs) out += (i % 8 == 7) ? ",\n          " : ", ";
   }
-  out += "\n        : \"l\"(desc_a), \"l\"(desc_b), \"r\"(scale_d));\n  }\n};\n";
+  out += "\n        : \"l\"(desc_a), \"l\"(desc_b), \"r\"(scale_d));\n  }\n};\n}  // namespace qjitk\n";
   return out;
 }
 
@@ -168,33 +168,40 @@ Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config)
 
 Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config) {
   QJIT_TRY(validate_gemm_s8_sm90(spec, config));
+  // The template is written on common.cuh and gemm_params.h (the parameter block the host shares), pasted first.
+  const std::string_view common = find_template("common.cuh");
+  const std::string_view params = find_template("gemm_params.h");
   const std::string_view body = find_template("gemm_s8_sm90.cuh");
-  if (body.empty()) return Status(StatusCode::NotFound, "template gemm_s8_sm90.cuh is not embedded in this build");
+  if (common.empty() || params.empty() || body.empty())
+    return Status(StatusCode::NotFound,
+                  "templates common.cuh / gemm_params.h / gemm_s8_sm90.cuh are not embedded in this build");
   const Derived d = derive(spec, config);
   Sm90Source src;
   src.entry = entry_name(spec, config);
   src.threads = 128 * (config.consumers + 1);
   src.dynamic_smem = gemm_s8_sm90_smem_bytes(spec, config);
-  const int out_kind = spec.out_element == ElementKind::F16    ? 0
-                       : spec.out_element == ElementKind::BF16 ? 1
-                       : spec.out_element == ElementKind::F32  ? 2
-                                                               : 3;
-  src.text.reserve(body.size() + 8192);
+  // The device type the output traits (qjitk::Sm90Out<OutT>) are chosen by; validate() admits only these four.
+  const char* out_type = spec.out_element == ElementKind::F16    ? "qjitk::f16"
+                         : spec.out_element == ElementKind::BF16 ? "qjitk::bf16"
+                         : spec.out_element == ElementKind::F32  ? "float"
+                                                                 : "double";
+  src.text.reserve(common.size() + params.size() + body.size() + 8192);
   src.text += llvm::formatv("// qjit gemm_s8_sm90: out={0} N={1} K={2} bias={3} scale={4} config={5}\n",
                             element_name(spec.out_element), spec.n, spec.k, spec.has_bias ? 1 : 0,
                             spec.per_token_scale ? "per_token" : "per_tensor", config.to_string())
                   .str();
-  src.text += body;
+  src.text.append(common).append("\n").append(params).append("\n").append(body);
   src.text += "\n// ---- rendered by codegen/gemm_s8_sm90.cpp ----\n";
   src.text += render_wgmma_wrapper(d.q_cols);
-  src.text += llvm::formatv("typedef QjSm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {15}, {16}> QjCfg;\n"
-                            "static_assert(QjCfg::kSmemBytes == {12}, \"host and template shared-memory sizes differ\");\n"
+  src.text += llvm::formatv("typedef qjitk::Sm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {15}, {16}> QjCfg;\n"
+                            "static_assert(qjitk::Sm90SmemBytes<QjCfg>::kValue == {12}, "
+                            "\"host and template shared-memory sizes differ\");\n"
                             "extern \"C\" __global__ void __launch_bounds__({13}, 1)\n"
-                            "{14}(const __grid_constant__ QjGemmS8Sm90Params p) {{\n"
-                            "  extern __shared__ __align__(1024) qj_u8 qj_smem[];\n"
-                            "  qj_gemm_s8_sm90<QjCfg>(p, qj_smem);\n"
+                            "{14}(const __grid_constant__ qjitk::GemmS8Sm90Params p) {{\n"
+                            "  extern __shared__ __align__(1024) qjitk::u8 qj_smem[];\n"
+                            "  qjitk::gemm_s8_sm90<QjCfg>(p, qj_smem);\n"
                             "}\n",
-                            out_kind, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false",
+                            out_type, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false",
                             spec.n, spec.k, config.consumers, d.consumer_rows, d.q_cols, config.stages,
                             config.swap_ab ? "true" : "false", config.split_k, kGroupTiles, src.dynamic_smem,
                             src.threads, src.entry, config.pingpong ? "true" : "false", config.cluster_m)

@@ -17,17 +17,8 @@
 
 namespace qjit::codegen {
 
-// The kernel's parameter block: two opaque CUtensorMap objects (A, then B), then the family-neutral GEMM fields.
-// NOTE: the template declares the identical struct (QjGemmS8Sm90Params); the unit tests compile a probe that checks
-// its size and offsets against these. Tensor maps must be 64-byte aligned and live in param space (__grid_constant__).
-struct GemmS8Sm90Params {
-  alignas(64) std::uint8_t tma_a[128];
-  alignas(64) std::uint8_t tma_b[128];
-  GemmS8Params base;
-};
-static_assert(sizeof(GemmS8Sm90Params) == 384, "device-side QjGemmS8Sm90Params must match");
-static_assert(offsetof(GemmS8Sm90Params, tma_b) == 128 && offsetof(GemmS8Sm90Params, base) == 256,
-              "device-side QjGemmS8Sm90Params offsets must match");
+// The kernel's parameter block, GemmS8Sm90Params (two CUtensorMaps, then GemmS8Params), is defined once for host
+// and device in templates/gemm_params.h (through codegen/kernel_params.h).
 
 // What the kernel computes (until the shared KernelSpec lands): N and K are baked in, M is a launch argument.
 struct Sm90GemmSpec {

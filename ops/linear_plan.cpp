@@ -193,11 +193,16 @@ PrecisionGuarantee precision_guarantee(const LinearCore& c) {
                                                               : 0.0;
   const double eps_epi = c.out_element == ElementKind::F64 ? 4 * std::ldexp(1.0, -53) : 4 * std::ldexp(1.0, -24);
   g.epilogue_relative_error = eps_epi + eps_out;
+  // NOTE: the arithmetic contract is templates/common.cuh's EpilogueMath, shared by every GEMM family (explicit
+  // mul.rn / add.rn, so no FMA contraction whatever NVRTC's --fmad); tests/gpu/gemm_families_bitwise_test.cpp.
   g.description = c.smooth_quant
-                      ? "int8 x int8 -> exact int32; y = act_scale * w_scale[n] * acc (+ bias) in f32, rounded once "
-                        "to the output type; deterministic, no atomics"
+                      ? "int8 x int8 -> exact int32; y = (act_scale * w_scale[n]) * acc (+ bias) in f32, each step "
+                        "rounded to nearest even on its own (never fused), then once to the output type; the sm80 and "
+                        "sm90 kernel families give identical bits; deterministic, no atomics"
                       : "per-token int8 quantization (round half to even, saturating), int8 x int8 -> exact int32; "
-                        "y = act_scale[m] * w_scale[n] * acc (+ bias) in f32, rounded once; deterministic";
+                        "y = (act_scale[m] * w_scale[n]) * acc (+ bias) in f32, each step rounded to nearest even on "
+                        "its own (never fused), then once to the output type; the sm80 and sm90 kernel families give "
+                        "identical bits; deterministic";
   return g;
 }
 

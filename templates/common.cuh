@@ -1,7 +1,7 @@
 // common.cuh: the shared base of every qjit kernel template. It is pasted first into each rendered source, so it
 // must compile under NVRTC with no include path at all: it defines its own fixed-width typedefs, the device-side
-// mirrors of the kernel parameter structs (codegen/kernel_params.h is the host side; a unit test compiles a probe
-// that checks sizes and offsets), and the conversions, arithmetic and memory operations the kernels need, written
+// mirror of QuantizeParams (codegen/kernel_params.h is the host side; a unit test compiles a probe that checks sizes
+// and offsets; the GEMM parameter blocks live in gemm_params.h, shared with the host), and the conversions, arithmetic and memory operations the kernels need, written
 // as inline PTX so that rounding is explicit: every f32/f64 multiply and add here is `.rn`, which also keeps the
 // compiler from contracting `s * acc + bias` into an FMA (the contract rounds the product and the sum separately).
 namespace qjitk {
@@ -23,22 +23,10 @@ struct bf16 {
   u16 bits;
 };
 
-// ---- parameter structs: field for field the host's qjit::codegen::GemmS8Params / QuantizeParams ----
-struct GemmS8Params {
-  const void* a;
-  const void* b;
-  const float* a_scale;
-  const float* b_scale;
-  const void* bias;
-  void* c;
-  i64 lda;
-  i64 ldb;
-  i64 ldc;
-  i32 m;
-  float a_scale_value;
-  void* workspace;
-  i32* tile_counters;
-};
+// ---- parameter structs ----
+// The GEMM blocks (GemmS8Params, GemmS8Sm90Params) are not here: templates/gemm_params.h defines them once for host
+// and device, and codegen pastes it after this file into GEMM sources. QuantizeParams: field for field the host's
+// qjit::codegen::QuantizeParams (codegen/kernel_params.h).
 struct QuantizeParams {
   const void* x;
   i64 ldx;
@@ -163,6 +151,33 @@ __device__ __forceinline__ i32 f32_to_s8_sat(float v) {
   asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(r) : "f"(v));
   return r;
 }
+
+// ---- the GEMM epilogue's arithmetic contract (every GEMM family calls this; nothing else computes it) ----
+// y = (a_scale * b_scale) * f32(acc) (+ bias): each multiply and the add rounded to nearest even on its own through
+// the __fmul_rn / __fadd_rn (__dmul_rn / __dadd_rn) intrinsics, which CUDA guarantees are never merged into an FMA
+// whatever NVRTC's --fmad says (the same mul.rn / add.rn as the asm helpers above, but visible to the optimiser: the
+// asm versions cost the Hopper decode kernels up to 20 registers); then one rounding to the output type. For f64 output the same steps run in f64 (the i32 -> f64 conversion is exact). Because the sm80 and sm90
+// families both go through these functions, they give bit-identical outputs for the same inputs.
+template <class OutT>
+struct EpilogueMath {
+  typedef float Acc;  // what the epilogue computes in, and what a bias element widens to (exactly)
+  static __device__ __forceinline__ Acc widen(OutT b) { return to_f32(b); }
+  static __device__ __forceinline__ Acc scale(float a_s, float b_s, i32 acc) {
+    return __fmul_rn(__fmul_rn(a_s, b_s), __int2float_rn(acc));
+  }
+  static __device__ __forceinline__ Acc add_bias(Acc v, Acc bias) { return __fadd_rn(v, bias); }
+  static __device__ __forceinline__ OutT round(Acc v) { return FromF32<OutT>::apply(v); }
+};
+template <>
+struct EpilogueMath<double> {
+  typedef double Acc;
+  static __device__ __forceinline__ Acc widen(double b) { return b; }
+  static __device__ __forceinline__ Acc scale(float a_s, float b_s, i32 acc) {
+    return __dmul_rn(__dmul_rn((double)a_s, (double)b_s), (double)acc);
+  }
+  static __device__ __forceinline__ Acc add_bias(Acc v, Acc bias) { return __dadd_rn(v, bias); }
+  static __device__ __forceinline__ double round(Acc v) { return v; }
+};
 
 // ---- warp and block primitives ----
 __device__ __forceinline__ float shfl_xor_f32(float v, int lane_mask) {

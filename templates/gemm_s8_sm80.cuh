@@ -13,21 +13,15 @@
 // Integer addition makes the result independent of arrival order, so split-K stays bit-stable.
 namespace qjitk {
 
-// Epilogue per output type: one rounding to OutT from an f32 (or, for f64, a double) computation.
+// Epilogue per output type: common.cuh's EpilogueMath (the arithmetic contract both GEMM families share), one
+// rounding to OutT from an f32 (or, for f64, a double) computation.
 template <class OutT>
 struct GemmEpilogue {
   static __device__ __forceinline__ OutT apply(float a_s, float b_s, i32 acc, bool has_bias, OutT bias) {
-    float v = mul_rn(mul_rn(a_s, b_s), s32_to_f32(acc));
-    if (has_bias) v = add_rn(v, to_f32(bias));
-    return FromF32<OutT>::apply(v);
-  }
-};
-template <>
-struct GemmEpilogue<double> {
-  static __device__ __forceinline__ double apply(float a_s, float b_s, i32 acc, bool has_bias, double bias) {
-    double v = mul_rn(mul_rn((double)a_s, (double)b_s), (double)acc);  // the i32 -> f64 conversion is exact
-    if (has_bias) v = add_rn(v, bias);
-    return v;
+    typedef EpilogueMath<OutT> M;
+    typename M::Acc v = M::scale(a_s, b_s, acc);
+    if (has_bias) v = M::add_bias(v, M::widen(bias));
+    return M::round(v);
   }
 };
 

@@ -371,7 +371,7 @@ TEST(CodegenGemmS8Sm90Test, DeviceParamLayoutMatchesHost) {
   std::string probe = src->text;
   auto check = [&](const char* member, std::size_t offset) {
     // NOTE: NVRTC has no offsetof; __INTADDR__ is its front end's constant-folding address intrinsic.
-    probe += "static_assert(__INTADDR__(&((QjGemmS8Sm90Params*)0)->" + std::string(member) +
+    probe += "static_assert(__INTADDR__(&((qjitk::GemmS8Sm90Params*)0)->" + std::string(member) +
              ") == " + std::to_string(offset) + ", \"" + member + "\");\n";
   };
   check("tma_a", offsetof(GemmS8Sm90Params, tma_a));
@@ -382,12 +382,12 @@ TEST(CodegenGemmS8Sm90Test, DeviceParamLayoutMatchesHost) {
   check("base.a_scale_value", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, a_scale_value));
   check("base.workspace", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, workspace));
   check("base.tile_counters", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, tile_counters));
-  probe += "static_assert(sizeof(QjGemmS8Sm90Params) == " + std::to_string(sizeof(GemmS8Sm90Params)) + ", \"size\");\n";
-  probe += "static_assert(alignof(QjGemmS8Sm90Params) == " + std::to_string(alignof(GemmS8Sm90Params)) + ", \"align\");\n";
+  probe += "static_assert(sizeof(qjitk::GemmS8Sm90Params) == " + std::to_string(sizeof(GemmS8Sm90Params)) + ", \"size\");\n";
+  probe += "static_assert(alignof(qjitk::GemmS8Sm90Params) == " + std::to_string(alignof(GemmS8Sm90Params)) + ", \"align\");\n";
   auto out = nvrtc->compile(probe, "sm90_layout_probe.cu", "sm_90a", runtime::default_compile_options());
   ASSERT_TRUE(out.has_value()) << out.error().to_string();
   // The probe can fail: a wrong offset is rejected.
-  const std::string wrong = src->text + "static_assert(__INTADDR__(&((QjGemmS8Sm90Params*)0)->base.m) == 324, \"m\");\n";
+  const std::string wrong = src->text + "static_assert(__INTADDR__(&((qjitk::GemmS8Sm90Params*)0)->base.m) == 324, \"m\");\n";
   EXPECT_FALSE(nvrtc->compile(wrong, "sm90_layout_probe_bad.cu", "sm_90a", runtime::default_compile_options()).has_value());
 }
 

@@ -97,7 +97,10 @@ TileConfig gemm_cfg(int bm, int bn, int bk, int wm, int wn, int stages, int spli
 // NVRTC's front end has no offsetof / __builtin_offsetof, so offsets are checked by constant folding: the probe
 // kernel traps when a device-side offset differs from the host's, and the folded PTX contains "trap" only then.
 std::string param_probe_source(std::size_t lda_offset_expected) {
+  // common.cuh (QuantizeParams) then gemm_params.h (the GEMM blocks, one definition with the host's), as codegen
+  // pastes them.
   std::string probe(find_template("common.cuh"));
+  probe.append("\n").append(find_template("gemm_params.h")).append("\n");
   probe += llvm::formatv("static_assert(sizeof(qjitk::GemmS8Params) == {0}, \"GemmS8Params size\");\n",
                          sizeof(GemmS8Params));
   probe += llvm::formatv("static_assert(sizeof(qjitk::QuantizeParams) == {0}, \"QuantizeParams size\");\n",
@@ -137,6 +140,7 @@ std::string param_probe_source(std::size_t lda_offset_expected) {
 TEST(CodegenNvrtcCompile, ParamStructLayoutMatchesHostOnEveryArch) {
   SKIP_WITHOUT_NVRTC();
   ASSERT_FALSE(find_template("common.cuh").empty());
+  ASSERT_FALSE(find_template("gemm_params.h").empty());
   const std::string probe = param_probe_source(offsetof(GemmS8Params, lda));
   for (int arch : {80, 89, 90}) {
     const CompileOutcome c = compile(probe, "qjit_param_probe", arch);
