@@ -1,0 +1,126 @@
+// Pins what every kernel family produces, so refactoring the family objects cannot change a kernel unnoticed: for a
+// few specs per family, the heuristic's config and entry point, and one SHA-256 over the whole candidate space the
+// autotuner walks (each config's printed form, entry name, rendered source text, CTA size, dynamic shared memory,
+// launch geometry and workspace at three M). The cache keys hash the rendered source and the GPU behaviour follows
+// the entry names, so a change here is a change of every deployed kernel: update the pins only on purpose.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/SHA256.h"
+#include "ops/autotuner.h"
+#include "ops/kernel_binding.h"
+
+namespace qjit::ops {
+namespace {
+
+using codegen::KernelOp;
+using codegen::KernelSpec;
+
+runtime::DeviceInfo device_of(int arch) {
+  runtime::DeviceInfo d;
+  d.arch = arch;
+  d.sm_count = 132;
+  d.name = "pin";
+  return d;
+}
+
+KernelSpec gemm(int arch, std::int64_t n, std::int64_t k, int bucket, ElementKind out, bool bias) {
+  return KernelSpec{.op = KernelOp::GemmS8, .in_element = ElementKind::S8, .out_element = out, .n = n, .k = k,
+                    .m_bucket = bucket, .has_bias = bias, .per_token_scale = true, .smooth = false, .arch = arch};
+}
+
+KernelSpec quantize(int arch, KernelOp op, ElementKind in, std::int64_t k, int bucket, bool smooth) {
+  return KernelSpec{.op = op, .in_element = in, .out_element = ElementKind::S8, .n = 0, .k = k, .m_bucket = bucket,
+                    .has_bias = false, .per_token_scale = true, .smooth = smooth, .arch = arch};
+}
+
+struct Pin {
+  KernelSpec spec;
+  const char* heuristic;  // TileConfig::to_string() of the heuristic's choice
+  const char* entry;      // its rendered entry point
+  const char* digest;     // first 16 bytes (hex) of the SHA-256 over the candidate space, see space_digest
+};
+
+std::string space_digest(const KernelSpec& spec, const runtime::DeviceInfo& device) {
+  llvm::SHA256 h;
+  for (const codegen::TileConfig& c : tuning_candidates(spec, device)) {
+    auto src = render(spec, c);
+    if (!src) return "render failed for " + c.to_string() + ": " + src.error().message();
+    std::string line = llvm::formatv("{0}|{1}|{2}|{3}|", c.to_string(), src->entry, src->threads,
+                                     src->dynamic_smem_bytes);
+    for (std::int64_t m : {std::int64_t{1}, std::int64_t{spec.m_bucket}, std::int64_t{3000}}) {
+      const runtime::LaunchDims d = launch_dims(spec, c, m, device.sm_count);
+      line += llvm::formatv("{0},{1},{2}/{3},{4},{5}/{6},{7},{8}/{9}/{10}/{11};", d.grid[0], d.grid[1], d.grid[2],
+                            d.block[0], d.block[1], d.block[2], d.cluster[0], d.cluster[1], d.cluster[2],
+                            d.dynamic_smem_bytes, d.programmatic ? 1 : 0, kernel_workspace_bytes(spec, c, m));
+    }
+    h.update(line);
+    h.update(src->text);
+  }
+  return llvm::toHex(h.final().take_front(16), /*LowerCase=*/true);
+}
+
+// NOTE: computed on main before the family objects replaced the switches (the refactor must leave them unchanged).
+const std::vector<Pin>& pins() {
+  static const std::vector<Pin> p = {
+      {gemm(80, 4096, 4096, 16, ElementKind::F16, false), "gemm_sm80 16x32x128 w1x2 s8 sk1",
+       "qjit_gemm_s8_sm80_n4096_k4096_bm16_bn32_bk128_wm1_wn2_s8_sk1_f16_nobias_pt",
+       "c172c2b596389c8afd9b2b629de3e3f5"},
+      {gemm(89, 11008, 4096, 256, ElementKind::BF16, true), "gemm_sm80 128x128x64 w2x4 s4 sk1",
+       "qjit_gemm_s8_sm80_n11008_k4096_bm128_bn128_bk64_wm2_wn4_s4_sk1_bf16_bias_pt",
+       "b95aed4affac934df71527a50bcce0bd"},
+      {gemm(80, 4096, 4104, 4096, ElementKind::F32, false), "gemm_sm80 256x128x128 w4x2 s3 sk1",
+       "qjit_gemm_s8_sm80_n4096_k4104_bm256_bn128_bk128_wm4_wn2_s3_sk1_f32_nobias_pt",
+       "1dcc34354ee8f34479b2e084239899d8"},
+      {gemm(90, 4096, 4096, 1, ElementKind::BF16, false), "gemm_sm90 8x64x128 c1 swap_ab s8 sk1",
+       "qjit_gemm_s8_sm90_bf16_n4096_k4096_tok_bm8_bn64_bk128_s8_c1_cl1x1_ba_sk1",
+       "e9ad66058abefbe02556353219adb468"},
+      {gemm(90, 8192, 8192, 16, ElementKind::F16, true), "gemm_sm90 16x64x128 c1 swap_ab s8 sk1",
+       "qjit_gemm_s8_sm90_f16_n8192_k8192_bias_tok_bm16_bn64_bk128_s8_c1_cl1x1_ba_sk1",
+       "4364b3d2dc8813eb41a6a5624b252169"},
+      {gemm(90, 14336, 4096, 256, ElementKind::BF16, true), "gemm_sm90 128x256x128 c2 s4 sk1",
+       "qjit_gemm_s8_sm90_bf16_n14336_k4096_bias_tok_bm128_bn256_bk128_s4_c2_cl1x1_ab_sk1",
+       "262f9f5a786400a509ea0b589a490839"},
+      {gemm(90, 4096, 14336, 4096, ElementKind::F64, false), "gemm_sm90 128x256x128 c2 s4 sk1",
+       "qjit_gemm_s8_sm90_f64_n4096_k14336_tok_bm128_bn256_bk128_s4_c2_cl1x1_ab_sk1",
+       "1b6f68f71df897febc58b9d458f9eae4"},
+      {gemm(90, 4096, 4104, 64, ElementKind::F16, false), "gemm_sm80 64x64x64 w2x2 s4 sk1",
+       "qjit_gemm_s8_sm80_n4096_k4104_bm64_bn64_bk64_wm2_wn2_s4_sk1_f16_nobias_pt",
+       "ed33ef499e25040d84b4d3080e86ba03"},  // K % 16 != 0: the portable family on sm_90
+      {quantize(80, KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 16, false), "quantize 1x256x1 w1x1 s1 sk1",
+       "qjit_quantize_rowwise_f16_k4096_r1_t256",
+       "40d7446b0aee7893837e0116a439685e"},
+      {quantize(90, KernelOp::QuantizeRowwise, ElementKind::BF16, 5120, 2048, true), "quantize 1x160x1 w1x1 s1 sk1",
+       "qjit_quantize_rowwise_bf16_k5120_r1_t160_smooth",
+       "0ecf8c702658cecc5ce4757ccde0b05f"},
+      {quantize(90, KernelOp::QuantizeAbsmax, ElementKind::F32, 11008, 1, false), "quantize 1x1024x1 w1x1 s1 sk1",
+       "qjit_quantize_absmax_f32_k11008_r1_t1024",
+       "3d71b10a9ebd3e094ddab602de67b08f"},
+      {quantize(89, KernelOp::QuantizeApplyScale, ElementKind::BF16, 28672, 4096, false), "quantize 1x256x1 w1x1 s1 sk1",
+       "qjit_quantize_apply_scale_bf16_k28672_r1_t256",
+       "b47978fbeeb7ca43d0f60bc6a5dbdd95"},
+  };
+  return p;
+}
+
+TEST(JitFamilyPin, HeuristicEntryAndCandidateSpaceAreUnchanged) {
+  for (const Pin& p : pins()) {
+    SCOPED_TRACE(p.spec.to_string());
+    const runtime::DeviceInfo device = device_of(p.spec.arch);
+    auto config = choose_config(p.spec, PlanPreference::Heuristic, device);
+    ASSERT_TRUE(config.has_value()) << config.error().message();
+    auto src = render(p.spec, *config);
+    ASSERT_TRUE(src.has_value()) << src.error().message();
+    const std::string digest = space_digest(p.spec, device);
+    EXPECT_EQ(config->to_string(), p.heuristic);
+    EXPECT_EQ(src->entry, p.entry);
+    EXPECT_EQ(digest, p.digest);
+  }
+}
+
+}  // namespace
+}  // namespace qjit::ops
