@@ -8,8 +8,7 @@
 #include <cstring>
 #include <memory>
 
-#include "autotune/candidates.h"
-#include "codegen/gemm_s8_sm90.h"
+#include "jit/kernel_family.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ThreadPool.h"
 #include "ops/kernel_binding.h"
@@ -244,19 +243,11 @@ std::string describe_mismatch(const std::vector<std::uint8_t>& got, const std::v
 
 std::vector<codegen::TileConfig> tuning_candidates(const codegen::KernelSpec& spec,
                                                    const runtime::DeviceInfo& device) {
-  auto heuristic = choose_config(spec, PlanPreference::Heuristic, device);
-  std::vector<codegen::TileConfig> out;
-  if (heuristic.has_value()) out.push_back(*heuristic);
-  std::vector<codegen::TileConfig> space;
-  if (heuristic.has_value() && heuristic->family == codegen::KernelFamily::GemmSm90) {
-    space = sm90_tuning_space(spec);
-  } else {
-    autotune::CandidateOptions o;
-    o.allow_split_k = true;
-    o.sm_count = device.sm_count;
-    space = autotune::candidate_configs(spec, o);
-  }
-  for (const auto& c : space)
+  // The family the plan would use (jit::FamilyRegistry::for_spec), its heuristic first, then its space.
+  const jit::KernelFamilyRuntime& family = jit::FamilyRegistry::process().for_spec(spec);
+  std::vector<codegen::TileConfig> out{family.heuristic(spec, device.sm_count)};
+  const jit::CandidateOptions o{.allow_split_k = true, .sm_count = device.sm_count};
+  for (const auto& c : family.candidates(spec, o))
     if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   return out;
 }

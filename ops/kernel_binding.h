@@ -52,9 +52,6 @@ Result<KernelBinding> bind_kernel(const codegen::KernelSpec& spec, PlanPreferenc
 Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
                                        const runtime::DeviceInfo& device);
 
-// The Hopper family's candidate configs for `spec`, restricted to its M bucket.
-std::vector<codegen::TileConfig> sm90_tuning_space(const codegen::KernelSpec& spec);
-
 // The arch qjit compiles for on `device`: its own, which for Hopper means the sm_90a target.
 inline int target_arch(const runtime::DeviceInfo& device) { return device.arch; }
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "autotune/candidates.h"
+#include "jit/kernel_family.h"
 #include "ops/kernel_binding.h"
 #include "ops/kernel_service.h"
 #include "ops/linear_specs.h"
@@ -158,7 +158,7 @@ int warm_twice_in_fresh_process() {
   // by Tuned's epilogue-variant fallback, for the same GEMM with the per-tensor scale (SmoothQuant) as well.
   LinearShape shape{false, 1, 256, 512, ElementKind::BF16, ElementKind::BF16, false};
   const codegen::KernelSpec gemm = linear_kernel_specs(shape, 80).gemm;
-  const auto candidates = autotune::candidate_configs(gemm);
+  const auto candidates = jit::gemm_sm80_family().candidates(gemm, {});
   if (candidates.size() < 2) return fail("no candidate besides the heuristic");
   TuningDb db;
   TuningRecord r;
