@@ -17,7 +17,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Regex.h"
 #include "llvm/Support/raw_ostream.h"
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 #include "runtime/device.h"
 #include "runtime/safe_file.h"
 #include "tools/bench_report.h"

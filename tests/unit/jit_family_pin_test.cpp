@@ -11,8 +11,8 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/SHA256.h"
-#include "ops/autotuner.h"
-#include "ops/kernel_binding.h"
+#include "autotune/autotuner.h"
+#include "ops/config_choice.h"
 
 namespace qjit::ops {
 namespace {
@@ -47,7 +47,7 @@ struct Pin {
 
 std::string space_digest(const KernelSpec& spec, const runtime::DeviceInfo& device) {
   llvm::SHA256 h;
-  for (const codegen::TileConfig& c : tuning_candidates(spec, device)) {
+  for (const codegen::TileConfig& c : autotune::tuning_candidates(spec, device)) {
     auto src = render(spec, c);
     if (!src) return "render failed for " + c.to_string() + ": " + src.error().message();
     std::string line = llvm::formatv("{0}|{1}|{2}|{3}|", c.to_string(), src->entry, src->threads,

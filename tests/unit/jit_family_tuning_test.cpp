@@ -11,7 +11,7 @@
 #include "codegen/gemm_s8_sm90.h"
 #include "codegen/quantize_rowwise.h"
 #include "jit/kernel_family.h"
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 
 namespace qjit::jit {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "autotune/tuning_db.h"
 #include "jit/kernel_family.h"
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
 

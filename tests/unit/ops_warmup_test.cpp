@@ -7,8 +7,8 @@
 #include <cstdlib>
 
 #include "jit/kernel_family.h"
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "ops/config_choice.h"
+#include "jit/kernel_service.h"
 #include "ops/linear_specs.h"
 #include "ops/warmup.h"
 #include "runtime/nvrtc.h"
@@ -117,7 +117,7 @@ std::string describe(int arch, const WarmupReport& r) {
   return s;
 }
 
-// Runs in a fresh child process (the KernelService is per process and reads QJIT_CACHE_DIR once).
+// Runs in a fresh child process (the jit::KernelService is per process and reads QJIT_CACHE_DIR once).
 int warm_twice_in_fresh_process() {
   cache::testing::TempDir dir;
   const std::string store = dir.sub("cache");

@@ -1,6 +1,6 @@
 // The autotuning loop (see autotuner.h): candidate list, parallel compile, reference run, bit-exact check, timing.
 // Operands are fresh pseudo-random data (never zeros) so a kernel that skips work cannot match the reference.
-#include "ops/autotuner.h"
+#include "autotune/autotuner.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,13 +11,21 @@
 #include "jit/kernel_family.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ThreadPool.h"
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "jit/kernel_binding.h"
+#include "jit/kernel_service.h"
 #include "runtime/device_memory.h"
 #include "runtime/log.h"
 
-namespace qjit::ops {
+namespace qjit::autotune {
 namespace {
+
+using jit::bind_kernel_with;
+using jit::kernel_workspace_bytes;
+using jit::KernelBinding;
+using jit::KernelService;
+using jit::launch_dims;
+using jit::launch_gemm;
+using jit::render;
 
 using runtime::DeviceMemory;
 using Clock = std::chrono::steady_clock;
@@ -403,4 +411,4 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
   return out;
 }
 
-}  // namespace qjit::ops
+}  // namespace qjit::autotune
