@@ -4,7 +4,6 @@
 #include "autotune/shapes.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -15,6 +14,7 @@
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "runtime/env.h"
 #include "runtime/safe_file.h"
 
 namespace qjit::autotune {
@@ -184,9 +184,10 @@ Result<std::optional<std::int64_t>> env_number(const EnvLookup& env, const char*
 // The count the caller gave (the N of "auto/N", QJIT_SHARD_COUNT), checked against each other and, when the
 // scheduler has one, against the scheduler's.
 Result<std::optional<std::int64_t>> given_count(const EnvLookup& env, std::optional<std::int64_t> from_flag) {
-  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> from_env, env_number(env, "QJIT_SHARD_COUNT"));
+  const char* const count_var = env::name(env::Var::ShardCount);
+  QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> from_env, env_number(env, count_var));
   if (from_flag && from_env && *from_flag != *from_env)
-    return shard_env_error(llvm::formatv("--shard auto/{0} disagrees with QJIT_SHARD_COUNT={1}", *from_flag,
+    return shard_env_error(llvm::formatv("--shard auto/{0} disagrees with {1}={2}", *from_flag, count_var,
                                          *from_env).str());
   return from_flag ? from_flag : from_env;
 }
@@ -263,9 +264,9 @@ Result<Shard> parse_shard(std::string_view text) {
 }
 
 std::optional<std::string> process_environment(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return std::nullopt;
-  return std::string(v);
+  std::optional<std::string> v = env::process_value(name);
+  if (v && v->empty()) return std::nullopt;
+  return v;
 }
 
 Result<ResolvedShard> resolve_shard(std::string_view text, const EnvLookup& env) {

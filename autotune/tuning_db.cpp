@@ -8,12 +8,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <tuple>
 
 #include "cache/store_options.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "runtime/env.h"
 #include "runtime/json_limits.h"
 #include "runtime/log.h"
 #include "runtime/safe_file.h"
@@ -403,7 +403,7 @@ int TuningDb::merge(const TuningDb& other) {
 }
 
 std::string default_tuning_db_path() {
-  if (const char* env = std::getenv("QJIT_TUNING_DB"); env && *env) return env;
+  if (std::string path = env::text(env::Var::TuningDb); !path.empty()) return path;
   auto options = cache::options_from_environment();
   if (!options) {
     QJIT_LOG_WARN("autotune", "no cache directory for the tuning database ({0}); using ./tuning.json",

@@ -7,6 +7,7 @@
 
 #include "autotune/timing.h"
 #include "runtime/dynamic_library.h"
+#include "runtime/env.h"
 
 namespace qjit::bench {
 namespace {
@@ -29,10 +30,10 @@ struct Api {
 
 Result<const Api*> api() {
   static const Result<Api> loaded = []() -> Result<Api> {
-    const char* override_path = std::getenv("QJIT_CUBLASLT_LIBRARY");
+    const std::string override_path = env::text(env::Var::CublasLtLibrary);
     QJIT_ASSIGN_OR_RETURN(
         runtime::DynamicLibrary lib,
-        runtime::DynamicLibrary::open(override_path ? override_path : "",
+        runtime::DynamicLibrary::open(override_path,
                                       {"libcublasLt.so.13", "libcublasLt.so.12", "/usr/local/cuda/lib64/libcublasLt.so.13",
                                        "libcublasLt.so"},
                                       StatusCode::Unsupported, "cuBLASLt (the benchmark baseline)"));

@@ -16,14 +16,15 @@
 #include "autotune/shapes.h"
 #include "bench/harness.h"
 #include "runtime/device.h"
+#include "runtime/env.h"
 
 namespace qjit::bench {
 namespace {
 
 // The model whose shapes are benchmarked: QJIT_BENCH_MODEL (a model name of the shape file), default llama-2-7b.
 std::string bench_model() {
-  const char* v = std::getenv("QJIT_BENCH_MODEL");
-  return v && *v ? v : "llama-2-7b";
+  const std::string v = env::text(env::Var::BenchModel);
+  return v.empty() ? "llama-2-7b" : v;
 }
 
 

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "base/invalid.h"
 #include "codegen/embedded_templates.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -15,8 +16,6 @@ namespace {
 
 constexpr std::int64_t kMaxDim = std::int64_t{1} << 30;
 constexpr int kMaxAccPerThread = 128;  // more accumulators than this per thread spills
-
-Status invalid(std::string msg) { return Status(StatusCode::InvalidArgument, std::move(msg)); }
 
 std::string_view device_out_type(ElementKind e) {
   switch (e) {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/invalid.h"
 #include "codegen/embedded_templates.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -48,8 +49,6 @@ std::int64_t tile_count(const Sm90GemmSpec& spec, const Sm90Config& config, std:
   const std::int64_t q_dim = config.swap_ab ? m : spec.n;
   return ceil_div(p_dim, d.p_rows) * ceil_div(q_dim, d.q_cols);
 }
-
-Status invalid(std::string message) { return Status(StatusCode::InvalidArgument, std::move(message)); }
 
 // Prints QjWgmma<N>::mma: d (N/2 s32 registers) += A(desc) * B(desc); scale_d == 0 overwrites instead.
 std::string render_wgmma_wrapper(int n) {

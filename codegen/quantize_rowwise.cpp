@@ -2,13 +2,12 @@
 // encodes op, input type, K and the CTA shape. Like the GEMM, the text does not depend on the M bucket or arch.
 #include "codegen/quantize_rowwise.h"
 
+#include "base/invalid.h"
 #include "codegen/embedded_templates.h"
 #include "llvm/Support/FormatVariadic.h"
 
 namespace qjit::codegen {
 namespace {
-
-Status invalid(std::string msg) { return Status(StatusCode::InvalidArgument, std::move(msg)); }
 
 std::string_view device_in_type(ElementKind e) {
   switch (e) {

@@ -2,7 +2,7 @@
 // GemmS8Params parameter block.
 #include "jit/kernel_family.h"
 
-#include <cstdlib>
+#include "runtime/env.h"
 
 namespace qjit::jit {
 
@@ -43,19 +43,13 @@ const KernelFamilyRuntime& FamilyRegistry::for_spec(const codegen::KernelSpec& s
 
 // The Hopper family serves GEMMs on sm_90 whose K suits TMA, unless QJIT_DISABLE_SM90=1.
 bool sm90_disabled() {
-  static const bool disabled = [] {
-    const char* v = std::getenv("QJIT_DISABLE_SM90");
-    return v && std::string(v) == "1";
-  }();
+  static const bool disabled = env::flag_or_warn(env::Var::DisableSm90);
   return disabled;
 }
 
 // QJIT_DISABLE_PDL=1 turns programmatic dependent launch off (for A/B timing and as an escape hatch).
 bool programmatic_launch_disabled() {
-  static const bool disabled = [] {
-    const char* v = std::getenv("QJIT_DISABLE_PDL");
-    return v && std::string(v) == "1";
-  }();
+  static const bool disabled = env::flag_or_warn(env::Var::DisablePdl);
   return disabled;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "runtime/cubin_info.h"
+#include "runtime/env.h"
 #include "runtime/log.h"
 #include "runtime/nvrtc.h"
 #include "runtime/safe_file.h"
@@ -103,7 +104,7 @@ Result<CompiledKernel> KernelService::compile_and_store(const codegen::Source& s
                           compiler->compile(source.text, source.entry + ".cu", codegen::arch_option(arch),
                                             runtime::default_compile_options()));
     compiles_.fetch_add(1, std::memory_order_relaxed);
-    if (const char* dir = std::getenv("QJIT_DUMP_DIR"); dir && *dir)
+    if (const std::string dir = env::text(env::Var::DumpDir); !dir.empty())
       if (Status s = dump_compile(dir, source, out); !s.ok())
         QJIT_LOG_WARN("jit", "QJIT_DUMP_DIR: {0} was not dumped: {1}", source.entry, s.message());
     return make_cache_entry(source, arch, key, nvrtc_version, std::move(out));

@@ -12,6 +12,7 @@
 
 #include "autotune/shapes.h"
 #include "autotune/tuning_db.h"
+#include "base/invalid.h"
 #include "cache/disk_store.h"
 #include "cache/store_options.h"
 #include "llvm/ADT/SmallVector.h"
@@ -48,8 +49,6 @@ qjit_status record(const Status& s) {
   t_last_error.message = s.message();
   return t_last_error.code;
 }
-
-Status invalid(std::string message) { return Status(StatusCode::InvalidArgument, std::move(message)); }
 
 // Runs an entry point's body; no exception leaves it.
 template <class F>

@@ -3,12 +3,11 @@
 
 #include <string>
 
+#include "base/invalid.h"
 #include "llvm/Support/FormatVariadic.h"
 
 namespace qjit::ops {
 namespace {
-
-Status invalid(std::string msg) { return Status(StatusCode::InvalidArgument, std::move(msg)); }
 
 std::string dim_text(std::int64_t value, const char* name) {
   if (value < 0) return name;

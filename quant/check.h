@@ -9,12 +9,13 @@
 #include <span>
 #include <string>
 
+#include "base/invalid.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "qjit/status.h"
 
 namespace qjit::quant::detail {
 
-inline Status invalid(std::string message) { return Status(StatusCode::InvalidArgument, std::move(message)); }
+using ::qjit::invalid;  // base/invalid.h: the one definition
 
 // rows, cols > 0 and rows * cols representable; `rows_name`/`cols_name` name the arguments.
 inline Status check_dims(const char* rows_name, std::int64_t rows, const char* cols_name, std::int64_t cols) {

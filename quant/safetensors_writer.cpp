@@ -2,7 +2,8 @@
 // starts 8-byte aligned, and writes the tensors in the order they were added — each either from bytes it holds or
 // from a producer called at write time, so rewriting a model needs one tensor in memory, not the model. Files are
 // written by the file rules (runtime/safe_file.h): a unique temporary beside the target, fsynced and renamed, so a
-// reader never sees half a file and a failed or killed write leaves no temporary behind for long.
+// reader never sees half a file and a failed or killed write leaves no temporary behind for long. A path that breaks
+// a rule is InvalidArgument; a failing create, write, fsync or rename is CacheIo (the I/O code) naming the file.
 #include <algorithm>
 #include <cstring>
 

@@ -81,7 +81,7 @@ std::size_t prune_stale_temps(const std::string& dir, std::string_view target, i
 
 AtomicFile::AtomicFile(AtomicFile&& o) noexcept
     : fd_(o.fd_), path_(std::move(o.path_)), dir_(std::move(o.dir_)), temp_(std::move(o.temp_)), code_(o.code_),
-      what_(std::move(o.what_)) {
+      io_code_(o.io_code_), what_(std::move(o.what_)) {
   o.fd_ = -1;
   o.temp_.clear();
 }
@@ -124,6 +124,7 @@ Result<AtomicFile> AtomicFile::create(const std::string& path, const WriteRules&
   f.path_ = path;
   f.dir_ = dir;
   f.code_ = rules.code;
+  f.io_code_ = rules.io_code;
   f.what_ = rules.what;
   thread_local std::mt19937_64 rng{std::random_device{}()};
   int err = 0;
@@ -137,15 +138,15 @@ Result<AtomicFile> AtomicFile::create(const std::string& path, const WriteRules&
   }
   if (f.fd_ < 0) {
     f.temp_.clear();
-    return fail(rules.code, llvm::formatv("cannot create a temporary file in '{0}' for the {1}: {2}", dir, rules.what,
-                                          std::strerror(err)).str());
+    return fail(rules.io_code, llvm::formatv("cannot create a temporary file in '{0}' for the {1}: {2}", dir,
+                                             rules.what, std::strerror(err)).str());
   }
   return f;
 }
 
 Status AtomicFile::write(std::span<const std::byte> bytes) {
   if (fd_ < 0) return fail(code_, "AtomicFile::write after commit or failure");
-  Status s = write_all(fd_, bytes, temp_, code_);
+  Status s = write_all(fd_, bytes, temp_, io_code_);
   if (!s.ok()) discard();
   return s;
 }
@@ -153,22 +154,24 @@ Status AtomicFile::write(std::span<const std::byte> bytes) {
 Status AtomicFile::commit() {
   if (fd_ < 0) return fail(code_, "AtomicFile::commit after commit or failure");
   Status s;
-  if (::fsync(fd_) != 0) s = fail(code_, llvm::formatv("cannot fsync '{0}': {1}", temp_, std::strerror(errno)).str());
+  if (::fsync(fd_) != 0)
+    s = fail(io_code_, llvm::formatv("cannot fsync '{0}': {1}", temp_, std::strerror(errno)).str());
   const int rc = ::close(fd_);
   fd_ = -1;
-  if (rc != 0 && s.ok()) s = fail(code_, llvm::formatv("cannot close '{0}': {1}", temp_, std::strerror(errno)).str());
+  if (rc != 0 && s.ok())
+    s = fail(io_code_, llvm::formatv("cannot close '{0}': {1}", temp_, std::strerror(errno)).str());
   // NOTE: the destination is checked again: it may have been replaced by a symlink or device while we wrote.
   struct stat dest;
   bool exists = false;
   if (s.ok()) s = check_destination(path_, what_, code_, &dest, &exists);
   if (s.ok() && ::rename(temp_.c_str(), path_.c_str()) != 0)
-    s = fail(code_, llvm::formatv("cannot rename '{0}' to '{1}': {2}", temp_, path_, std::strerror(errno)).str());
+    s = fail(io_code_, llvm::formatv("cannot rename '{0}' to '{1}': {2}", temp_, path_, std::strerror(errno)).str());
   if (!s.ok()) {
     discard();
     return s;
   }
   temp_.clear();
-  return fsync_directory(dir_, code_);
+  return fsync_directory(dir_, io_code_);
 }
 
 Status write_file_atomically(const std::string& path, std::span<const std::byte> bytes, const WriteRules& rules) {

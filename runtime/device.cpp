@@ -1,10 +1,11 @@
 // Context discovery and device properties, read through the driver table.
 #include "runtime/device.h"
 
+#include <climits>
 #include <map>
 #include <mutex>
 
-#include <cstdlib>
+#include "runtime/env.h"
 
 namespace qjit::runtime {
 
@@ -14,9 +15,8 @@ Result<DeviceInfo> current_device() {
   QJIT_CU(*api, cuCtxGetCurrent, &info.context);
   CUdevice dev = 0;
   if (info.context == nullptr) {
-    int ordinal = 0;
-    if (const char* v = std::getenv("QJIT_DEVICE")) ordinal = std::atoi(v);
-    QJIT_CU(*api, cuDeviceGet, &dev, ordinal);
+    QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> ordinal, env::integer(env::Var::Device, 0, INT_MAX));
+    QJIT_CU(*api, cuDeviceGet, &dev, static_cast<int>(ordinal.value_or(0)));
     // NOTE: retaining the primary context shares it with the CUDA runtime; we never release it, exactly as the
     // runtime keeps it alive for the process.
     QJIT_CU(*api, cuDevicePrimaryCtxRetain, &info.context, dev);

@@ -1,10 +1,10 @@
 // Loading libcuda into the DriverApi table, and translating CUresult codes into Status values.
 #include "runtime/driver.h"
 
-#include <cstdlib>
 #include <mutex>
 
 #include "runtime/dynamic_library.h"
+#include "runtime/env.h"
 #include "runtime/log.h"
 
 namespace qjit::runtime {
@@ -14,48 +14,14 @@ Result<DriverApi> load_driver(const std::string& override_path) {
                                              StatusCode::DriverUnavailable, "the CUDA driver library (libcuda)"));
   DriverApi api{};
   std::string missing;
-  // NOTE: versioned names (_v2) are the ABI the unversioned macros in cuda.h resolve to.
-  lib.bind(api.cuInit, "cuInit", &missing);
-  lib.bind(api.cuDriverGetVersion, "cuDriverGetVersion", &missing);
-  lib.bind(api.cuGetErrorName, "cuGetErrorName", &missing);
-  lib.bind(api.cuGetErrorString, "cuGetErrorString", &missing);
-  lib.bind(api.cuDeviceGetCount, "cuDeviceGetCount", &missing);
-  lib.bind(api.cuDeviceGet, "cuDeviceGet", &missing);
-  lib.bind(api.cuDeviceGetAttribute, "cuDeviceGetAttribute", &missing);
-  lib.bind(api.cuDeviceGetName, "cuDeviceGetName", &missing);
-  lib.bind(api.cuDeviceTotalMem, "cuDeviceTotalMem_v2", &missing);
-  lib.bind(api.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", &missing);
-  lib.bind(api.cuCtxGetCurrent, "cuCtxGetCurrent", &missing);
-  lib.bind(api.cuCtxSetCurrent, "cuCtxSetCurrent", &missing);
-  lib.bind(api.cuCtxGetDevice, "cuCtxGetDevice", &missing);
-  lib.bind(api.cuCtxSynchronize, "cuCtxSynchronize", &missing);
-  lib.bind(api.cuModuleLoadData, "cuModuleLoadData", &missing);
-  lib.bind(api.cuModuleUnload, "cuModuleUnload", &missing);
-  lib.bind(api.cuModuleGetFunction, "cuModuleGetFunction", &missing);
-  lib.bind(api.cuFuncGetAttribute, "cuFuncGetAttribute", &missing);
-  lib.bind(api.cuFuncSetAttribute, "cuFuncSetAttribute", &missing);
-  lib.bind(api.cuLaunchKernel, "cuLaunchKernel", &missing);
-  lib.bind(api.cuMemsetD32Async, "cuMemsetD32Async", &missing);
-  lib.bind(api.cuMemsetD8Async, "cuMemsetD8Async", &missing);
-  lib.bind(api.cuMemAlloc, "cuMemAlloc_v2", &missing);
-  lib.bind(api.cuMemFree, "cuMemFree_v2", &missing);
-  lib.bind(api.cuMemcpyHtoD, "cuMemcpyHtoD_v2", &missing);
-  lib.bind(api.cuMemcpyDtoH, "cuMemcpyDtoH_v2", &missing);
-  lib.bind(api.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", &missing);
-  lib.bind(api.cuMemGetInfo, "cuMemGetInfo_v2", &missing);
-  lib.bind(api.cuStreamCreate, "cuStreamCreate", &missing);
-  lib.bind(api.cuStreamDestroy, "cuStreamDestroy_v2", &missing);
-  lib.bind(api.cuStreamSynchronize, "cuStreamSynchronize", &missing);
-  lib.bind(api.cuEventCreate, "cuEventCreate", &missing);
-  lib.bind(api.cuEventDestroy, "cuEventDestroy_v2", &missing);
-  lib.bind(api.cuEventRecord, "cuEventRecord", &missing);
-  lib.bind(api.cuEventSynchronize, "cuEventSynchronize", &missing);
-  lib.bind(api.cuEventElapsedTime, "cuEventElapsedTime", &missing);
+  // NOTE: a missing optional entry (newer drivers only) leaves its member nullptr: no cluster launches, no TMA
+  // kernels, no graph capture. Required entries are listed together, in list order, when any is absent.
+#define QJIT_DRIVER_BIND_(requirement, member, symbol, params) \
+  lib.bind(api.member, #symbol, EntryRequirement::requirement == EntryRequirement::Required ? &missing : nullptr);
+  QJIT_DRIVER_ENTRY_POINTS(QJIT_DRIVER_BIND_)
+#undef QJIT_DRIVER_BIND_
   if (!missing.empty())
     return Status(StatusCode::DriverUnavailable, lib.path() + " lacks required entry points: " + missing);
-  // Optional (newer drivers): absent means no cluster launches / no TMA kernels.
-  lib.bind(api.cuLaunchKernelEx, "cuLaunchKernelEx", nullptr);
-  lib.bind(api.cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", nullptr);
 
   if (CUresult rc = api.cuInit(0); rc != kCudaSuccess) {
     Status s = driver_error(api, rc, "cuInit");
@@ -69,13 +35,19 @@ Result<DriverApi> load_driver(const std::string& override_path) {
   return api;
 }
 
+std::span<const EntryPoint> driver_entry_points() {
+  static constexpr EntryPoint kEntries[] = {
+#define QJIT_DRIVER_ENTRY_(requirement, member, symbol, params) {#symbol, EntryRequirement::requirement},
+      QJIT_DRIVER_ENTRY_POINTS(QJIT_DRIVER_ENTRY_)
+#undef QJIT_DRIVER_ENTRY_
+  };
+  return kEntries;
+}
+
 Result<const DriverApi*> driver() {
   // NOTE: a function-local static gives thread-safe one-time loading; the failure is remembered too, so a machine
   // without a GPU pays for the dlopen attempt once.
-  static const Result<DriverApi> loaded = [] {
-    const char* override_path = std::getenv("QJIT_CUDA_LIBRARY");
-    return load_driver(override_path ? override_path : "");
-  }();
+  static const Result<DriverApi> loaded = load_driver(env::text(env::Var::CudaLibrary));
   if (!loaded.has_value()) return loaded.error();
   return &loaded.value();
 }

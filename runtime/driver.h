@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -70,50 +71,92 @@ struct LaunchConfig {
   unsigned num_attrs;
 };
 
+// Graph handles (cuda.h's CUgraph / CUgraphExec) and the capture enums, for CUDA-graph capture of launches.
+struct CUgraph_st;
+struct CUgraphExec_st;
+using CUgraph = CUgraph_st*;
+using CUgraphExec = CUgraphExec_st*;
+inline constexpr int kStreamCaptureModeGlobal = 0;
+inline constexpr int kStreamCaptureModeThreadLocal = 1;
+inline constexpr int kStreamCaptureModeRelaxed = 2;
+inline constexpr int kStreamCaptureStatusNone = 0;
+inline constexpr int kStreamCaptureStatusActive = 1;
+inline constexpr int kStreamCaptureStatusInvalidated = 2;
+
+// Every driver entry point qjit calls, written once: X(requirement, member, symbol, parameters). Each returns
+// CUresult. `symbol` is the exported name dlsym looks up (the versioned _v2 ABI that cuda.h's unversioned macros
+// resolve to); `member` is the DriverApi field (cuda.h's documented name). Required entries missing from libcuda fail
+// the load naming them all; an optional entry missing leaves its member nullptr, and callers check it first.
+// The DriverApi table, the dlsym loop and driver_entry_points() are generated from this list, and
+// tests/unit/runtime_abi_test.cpp checks each signature against cuda.h's declaration of `symbol`.
+#define QJIT_DRIVER_ENTRY_POINTS(X)                                                                              \
+  X(Required, cuInit, cuInit, (unsigned))                                                                        \
+  X(Required, cuDriverGetVersion, cuDriverGetVersion, (int*))                                                    \
+  X(Required, cuGetErrorName, cuGetErrorName, (CUresult, const char**))                                          \
+  X(Required, cuGetErrorString, cuGetErrorString, (CUresult, const char**))                                      \
+  X(Required, cuDeviceGetCount, cuDeviceGetCount, (int*))                                                        \
+  X(Required, cuDeviceGet, cuDeviceGet, (CUdevice*, int))                                                        \
+  X(Required, cuDeviceGetAttribute, cuDeviceGetAttribute, (int*, int, CUdevice))                                 \
+  X(Required, cuDeviceGetName, cuDeviceGetName, (char*, int, CUdevice))                                          \
+  X(Required, cuDeviceTotalMem, cuDeviceTotalMem_v2, (std::size_t*, CUdevice))                                   \
+  X(Required, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRetain, (CUcontext*, CUdevice))                        \
+  X(Required, cuCtxGetCurrent, cuCtxGetCurrent, (CUcontext*))                                                    \
+  X(Required, cuCtxSetCurrent, cuCtxSetCurrent, (CUcontext))                                                     \
+  X(Required, cuCtxGetDevice, cuCtxGetDevice, (CUdevice*))                                                       \
+  X(Required, cuCtxSynchronize, cuCtxSynchronize, ())                                                            \
+  X(Required, cuModuleLoadData, cuModuleLoadData, (CUmodule*, const void*))                                      \
+  X(Required, cuModuleUnload, cuModuleUnload, (CUmodule))                                                        \
+  X(Required, cuModuleGetFunction, cuModuleGetFunction, (CUfunction*, CUmodule, const char*))                    \
+  X(Required, cuFuncGetAttribute, cuFuncGetAttribute, (int*, int, CUfunction))                                   \
+  X(Required, cuFuncSetAttribute, cuFuncSetAttribute, (CUfunction, int, int))                                    \
+  X(Required, cuLaunchKernel, cuLaunchKernel,                                                                    \
+    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream, void**, void**)) \
+  X(Required, cuMemsetD32Async, cuMemsetD32Async, (CUdeviceptr, unsigned, std::size_t, CUstream))                \
+  X(Required, cuMemsetD8Async, cuMemsetD8Async, (CUdeviceptr, unsigned char, std::size_t, CUstream))             \
+  X(Required, cuMemAlloc, cuMemAlloc_v2, (CUdeviceptr*, std::size_t))                                            \
+  X(Required, cuMemFree, cuMemFree_v2, (CUdeviceptr))                                                            \
+  X(Required, cuMemcpyHtoD, cuMemcpyHtoD_v2, (CUdeviceptr, const void*, std::size_t))                            \
+  X(Required, cuMemcpyDtoH, cuMemcpyDtoH_v2, (void*, CUdeviceptr, std::size_t))                                  \
+  X(Required, cuMemcpyDtoDAsync, cuMemcpyDtoDAsync_v2, (CUdeviceptr, CUdeviceptr, std::size_t, CUstream))        \
+  X(Required, cuMemGetInfo, cuMemGetInfo_v2, (std::size_t*, std::size_t*))                                       \
+  X(Required, cuStreamCreate, cuStreamCreate, (CUstream*, unsigned))                                             \
+  X(Required, cuStreamDestroy, cuStreamDestroy_v2, (CUstream))                                                   \
+  X(Required, cuStreamSynchronize, cuStreamSynchronize, (CUstream))                                              \
+  X(Required, cuEventCreate, cuEventCreate, (CUevent*, unsigned))                                                \
+  X(Required, cuEventDestroy, cuEventDestroy_v2, (CUevent))                                                      \
+  X(Required, cuEventRecord, cuEventRecord, (CUevent, CUstream))                                                 \
+  X(Required, cuEventSynchronize, cuEventSynchronize, (CUevent))                                                 \
+  X(Required, cuEventElapsedTime, cuEventElapsedTime, (float*, CUevent, CUevent))                                \
+  /* CUDA 12+: cluster launches and Hopper TMA descriptors. */                                                   \
+  X(Optional, cuLaunchKernelEx, cuLaunchKernelEx, (const LaunchConfig*, CUfunction, void**, void**))             \
+  X(Optional, cuTensorMapEncodeTiled, cuTensorMapEncodeTiled,                                                    \
+    (void*, int, std::uint32_t, void*, const std::uint64_t*, const std::uint64_t*, const std::uint32_t*,         \
+     const std::uint32_t*, int, int, int, int))                                                                  \
+  /* CUDA graphs (capture a stream's launches, replay them); mode/status are the kStreamCapture* values. */      \
+  X(Optional, cuStreamBeginCapture, cuStreamBeginCapture_v2, (CUstream, int))                                    \
+  X(Optional, cuStreamEndCapture, cuStreamEndCapture, (CUstream, CUgraph*))                                      \
+  X(Optional, cuStreamIsCapturing, cuStreamIsCapturing, (CUstream, int*))                                        \
+  X(Optional, cuGraphInstantiateWithFlags, cuGraphInstantiateWithFlags,                                          \
+    (CUgraphExec*, CUgraph, unsigned long long))                                                                 \
+  X(Optional, cuGraphLaunch, cuGraphLaunch, (CUgraphExec, CUstream))                                             \
+  X(Optional, cuGraphExecDestroy, cuGraphExecDestroy, (CUgraphExec))                                             \
+  X(Optional, cuGraphDestroy, cuGraphDestroy, (CUgraph))
+
+enum class EntryRequirement { Required, Optional };
+
 struct DriverApi {
-  CUresult (*cuInit)(unsigned);
-  CUresult (*cuDriverGetVersion)(int*);
-  CUresult (*cuGetErrorName)(CUresult, const char**);
-  CUresult (*cuGetErrorString)(CUresult, const char**);
-  CUresult (*cuDeviceGetCount)(int*);
-  CUresult (*cuDeviceGet)(CUdevice*, int);
-  CUresult (*cuDeviceGetAttribute)(int*, int, CUdevice);
-  CUresult (*cuDeviceGetName)(char*, int, CUdevice);
-  CUresult (*cuDeviceTotalMem)(std::size_t*, CUdevice);
-  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext*, CUdevice);
-  CUresult (*cuCtxGetCurrent)(CUcontext*);
-  CUresult (*cuCtxSetCurrent)(CUcontext);
-  CUresult (*cuCtxGetDevice)(CUdevice*);
-  CUresult (*cuCtxSynchronize)();
-  CUresult (*cuModuleLoadData)(CUmodule*, const void*);
-  CUresult (*cuModuleUnload)(CUmodule);
-  CUresult (*cuModuleGetFunction)(CUfunction*, CUmodule, const char*);
-  CUresult (*cuFuncGetAttribute)(int*, int, CUfunction);
-  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
-  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
-                             CUstream, void**, void**);
-  CUresult (*cuLaunchKernelEx)(const LaunchConfig*, CUfunction, void**, void**);  // nullptr before CUDA 12
-  CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, std::size_t, CUstream);
-  CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, std::size_t, CUstream);
-  CUresult (*cuMemAlloc)(CUdeviceptr*, std::size_t);
-  CUresult (*cuMemFree)(CUdeviceptr);
-  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void*, std::size_t);
-  CUresult (*cuMemcpyDtoH)(void*, CUdeviceptr, std::size_t);
-  CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, std::size_t, CUstream);
-  CUresult (*cuMemGetInfo)(std::size_t*, std::size_t*);
-  CUresult (*cuStreamCreate)(CUstream*, unsigned);
-  CUresult (*cuStreamDestroy)(CUstream);
-  CUresult (*cuStreamSynchronize)(CUstream);
-  CUresult (*cuEventCreate)(CUevent*, unsigned);
-  CUresult (*cuEventDestroy)(CUevent);
-  CUresult (*cuEventRecord)(CUevent, CUstream);
-  CUresult (*cuEventSynchronize)(CUevent);
-  CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent);
-  // cuTensorMapEncodeTiled (CUDA 12+, Hopper TMA); nullptr when the driver lacks it.
-  CUresult (*cuTensorMapEncodeTiled)(void*, int, std::uint32_t, void*, const std::uint64_t*, const std::uint64_t*,
-                                     const std::uint32_t*, const std::uint32_t*, int, int, int, int);
+#define QJIT_DRIVER_MEMBER_(requirement, member, symbol, params) CUresult(*member) params = nullptr;
+  QJIT_DRIVER_ENTRY_POINTS(QJIT_DRIVER_MEMBER_)
+#undef QJIT_DRIVER_MEMBER_
   int driver_version = 0;
 };
+
+// The list as data (symbol, requirement), in list order: for diagnostics and the loader test.
+struct EntryPoint {
+  const char* symbol;
+  EntryRequirement requirement;
+};
+std::span<const EntryPoint> driver_entry_points();
 
 // The loaded table, or DriverUnavailable saying why (no libcuda, missing symbol, cuInit failure, no device).
 // Loads once per process; thread-safe. QJIT_CUDA_LIBRARY overrides the library path.

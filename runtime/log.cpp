@@ -3,22 +3,26 @@
 
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
+#include <optional>
 #include <string>
+
+#include "runtime/env.h"
 
 namespace qjit::log {
 namespace {
 
 Level parse_level() {
-  const char* v = std::getenv("QJIT_LOG");
+  const std::optional<std::string> v = env::value(env::Var::Log);
   if (!v) return Level::Warn;
-  const std::string_view s(v);
+  const std::string_view s(*v);
   if (s == "off" || s == "0") return Level::Off;
   if (s == "error") return Level::Error;
   if (s == "warn" || s == "warning") return Level::Warn;
   if (s == "info" || s == "1") return Level::Info;
   if (s == "debug" || s == "2") return Level::Debug;
-  std::fprintf(stderr, "[qjit warn log] QJIT_LOG='%s' is not one of off|error|warn|info|debug; using warn\n", v);
+  // NOTE: printed directly: the level that QJIT_LOG_WARN would consult is the one being parsed.
+  std::fprintf(stderr, "[qjit warn log] QJIT_LOG='%s' is not %s; using warn\n", v->c_str(),
+               std::string(env::expected_form(env::Type::Level)).c_str());
   return Level::Warn;
 }
 

@@ -2,27 +2,19 @@
 #include "runtime/nvrtc.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 
 #include "runtime/dynamic_library.h"
+#include "runtime/env.h"
 #include "runtime/log.h"
 
 namespace qjit::runtime {
 
 struct Nvrtc::Api {
-  using Program = struct NvrtcProgramOpaque*;
-  const char* (*nvrtcGetErrorString)(int);
-  int (*nvrtcVersion)(int*, int*);
-  int (*nvrtcCreateProgram)(Program*, const char*, const char*, int, const char* const*, const char* const*);
-  int (*nvrtcDestroyProgram)(Program*);
-  int (*nvrtcCompileProgram)(Program, int, const char* const*);
-  int (*nvrtcGetProgramLogSize)(Program, std::size_t*);
-  int (*nvrtcGetProgramLog)(Program, char*);
-  int (*nvrtcGetCUBINSize)(Program, std::size_t*);
-  int (*nvrtcGetCUBIN)(Program, char*);
-  int (*nvrtcGetPTXSize)(Program, std::size_t*);
-  int (*nvrtcGetPTX)(Program, char*);
+  using Program = NvrtcProgram;
+#define QJIT_NVRTC_MEMBER_(symbol, result, params) result(*symbol) params = nullptr;
+  QJIT_NVRTC_ENTRY_POINTS(QJIT_NVRTC_MEMBER_)
+#undef QJIT_NVRTC_MEMBER_
 };
 
 namespace {
@@ -42,17 +34,9 @@ Result<Nvrtc> Nvrtc::open(const std::string& override_path) {
     // NOTE: leaked on purpose: function tables live as long as the process.
     auto& api = *new Nvrtc::Api{};
     std::string missing;
-    lib.bind(api.nvrtcGetErrorString, "nvrtcGetErrorString", &missing);
-    lib.bind(api.nvrtcVersion, "nvrtcVersion", &missing);
-    lib.bind(api.nvrtcCreateProgram, "nvrtcCreateProgram", &missing);
-    lib.bind(api.nvrtcDestroyProgram, "nvrtcDestroyProgram", &missing);
-    lib.bind(api.nvrtcCompileProgram, "nvrtcCompileProgram", &missing);
-    lib.bind(api.nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize", &missing);
-    lib.bind(api.nvrtcGetProgramLog, "nvrtcGetProgramLog", &missing);
-    lib.bind(api.nvrtcGetCUBINSize, "nvrtcGetCUBINSize", &missing);
-    lib.bind(api.nvrtcGetCUBIN, "nvrtcGetCUBIN", &missing);
-    lib.bind(api.nvrtcGetPTXSize, "nvrtcGetPTXSize", &missing);
-    lib.bind(api.nvrtcGetPTX, "nvrtcGetPTX", &missing);
+#define QJIT_NVRTC_BIND_(symbol, result, params) lib.bind(api.symbol, #symbol, &missing);
+    QJIT_NVRTC_ENTRY_POINTS(QJIT_NVRTC_BIND_)
+#undef QJIT_NVRTC_BIND_
     if (!missing.empty())
       return Status(StatusCode::CompilerUnavailable, lib.path() + " lacks required entry points: " + missing);
     int major = 0, minor = 0;
@@ -66,10 +50,7 @@ Result<Nvrtc> Nvrtc::open(const std::string& override_path) {
 }
 
 Result<const Nvrtc*> nvrtc() {
-  static const Result<Nvrtc> loaded = [] {
-    const char* override_path = std::getenv("QJIT_NVRTC_LIBRARY");
-    return Nvrtc::open(override_path ? override_path : "");
-  }();
+  static const Result<Nvrtc> loaded = Nvrtc::open(env::text(env::Var::NvrtcLibrary));
   if (!loaded.has_value()) return loaded.error();
   return &loaded.value();
 }

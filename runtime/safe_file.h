@@ -105,7 +105,8 @@ Status make_directories(const std::string& dir, std::string_view what, StatusCod
 
 struct WriteRules {
   std::string what = "file";
-  StatusCode code = StatusCode::InvalidArgument;
+  StatusCode code = StatusCode::InvalidArgument;  // the path breaks a rule (a symlink, another's directory, an input)
+  StatusCode io_code = StatusCode::CacheIo;       // the file system failed: creating, writing, fsyncing or renaming
   mode_t mode = 0644;                  // of the new file (before the umask)
   DirRule dir_rule = DirRule::Shared;
   bool create_directories = false;     // create the parent (0700) when missing
@@ -137,6 +138,7 @@ class AtomicFile {
   int fd_ = -1;
   std::string path_, dir_, temp_;
   StatusCode code_ = StatusCode::InvalidArgument;
+  StatusCode io_code_ = StatusCode::CacheIo;
   std::string what_;
 };
 

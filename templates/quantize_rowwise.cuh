@@ -13,16 +13,27 @@ namespace qjitk {
 
 enum QuantizeOp { kQuantizeRowwise = 0, kQuantizeAbsmax = 1, kQuantizeApplyScale = 2 };
 
-// 16 consecutive elements (one chunk) from 16-byte aligned memory, widened to f32.
+// One chunk (16 consecutive elements) as loaded: 16 * sizeof(InT) bytes in 16-byte words. A cached 16-bit row kept
+// this way needs half the registers of the widened floats.
 template <class InT>
-struct ChunkLoad;
+struct RawChunk {
+  V4 w[sizeof(InT)];
+};
+template <class InT>
+__device__ __forceinline__ void load_chunk(const void* p, RawChunk<InT>& r) {
+#pragma unroll
+  for (int i = 0; i < (int)sizeof(InT); ++i) r.w[i] = ld_global_v4((const u8*)p + 16 * i);
+}
+
+// A raw chunk widened to f32.
+template <class InT>
+struct ChunkWiden;
 template <>
-struct ChunkLoad<f16> {
-  static __device__ __forceinline__ void apply(const void* p, float (&v)[16]) {
+struct ChunkWiden<f16> {
+  static __device__ __forceinline__ void apply(const RawChunk<f16>& r, float (&v)[16]) {
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const V4 w = ld_global_v4((const u8*)p + 16 * i);
-      const u32 u[4] = {w.x, w.y, w.z, w.w};
+      const u32 u[4] = {r.w[i].x, r.w[i].y, r.w[i].z, r.w[i].w};
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         f16 lo, hi;
@@ -35,12 +46,11 @@ struct ChunkLoad<f16> {
   }
 };
 template <>
-struct ChunkLoad<bf16> {
-  static __device__ __forceinline__ void apply(const void* p, float (&v)[16]) {
+struct ChunkWiden<bf16> {
+  static __device__ __forceinline__ void apply(const RawChunk<bf16>& r, float (&v)[16]) {
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const V4 w = ld_global_v4((const u8*)p + 16 * i);
-      const u32 u[4] = {w.x, w.y, w.z, w.w};
+      const u32 u[4] = {r.w[i].x, r.w[i].y, r.w[i].z, r.w[i].w};
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         v[8 * i + 2 * j] = bits_to_f32(u[j] << 16);
@@ -50,30 +60,38 @@ struct ChunkLoad<bf16> {
   }
 };
 template <>
-struct ChunkLoad<float> {
-  static __device__ __forceinline__ void apply(const void* p, float (&v)[16]) {
+struct ChunkWiden<float> {
+  static __device__ __forceinline__ void apply(const RawChunk<float>& r, float (&v)[16]) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const V4 w = ld_global_v4((const u8*)p + 16 * i);
-      v[4 * i] = bits_to_f32(w.x);
-      v[4 * i + 1] = bits_to_f32(w.y);
-      v[4 * i + 2] = bits_to_f32(w.z);
-      v[4 * i + 3] = bits_to_f32(w.w);
+      v[4 * i] = bits_to_f32(r.w[i].x);
+      v[4 * i + 1] = bits_to_f32(r.w[i].y);
+      v[4 * i + 2] = bits_to_f32(r.w[i].z);
+      v[4 * i + 3] = bits_to_f32(r.w[i].w);
     }
   }
 };
 template <>
-struct ChunkLoad<double> {
-  static __device__ __forceinline__ void apply(const void* p, float (&v)[16]) {
+struct ChunkWiden<double> {
+  static __device__ __forceinline__ void apply(const RawChunk<double>& r, float (&v)[16]) {
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const V4 w = ld_global_v4((const u8*)p + 16 * i);
       double d0, d1;
-      asm("mov.b64 %0, {%1, %2};" : "=d"(d0) : "r"(w.x), "r"(w.y));
-      asm("mov.b64 %0, {%1, %2};" : "=d"(d1) : "r"(w.z), "r"(w.w));
+      asm("mov.b64 %0, {%1, %2};" : "=d"(d0) : "r"(r.w[i].x), "r"(r.w[i].y));
+      asm("mov.b64 %0, {%1, %2};" : "=d"(d1) : "r"(r.w[i].z), "r"(r.w[i].w));
       v[2 * i] = to_f32(d0);
       v[2 * i + 1] = to_f32(d1);
     }
+  }
+};
+
+// 16 consecutive elements from 16-byte aligned memory, widened to f32.
+template <class InT>
+struct ChunkLoad {
+  static __device__ __forceinline__ void apply(const void* p, float (&v)[16]) {
+    RawChunk<InT> r;
+    load_chunk<InT>(p, r);
+    ChunkWiden<InT>::apply(r, v);
   }
 };
 
@@ -145,7 +163,13 @@ struct QuantizeRowwise {
   static constexpr int kThreads = kRows * kTpr;
   static constexpr int kChunks = kK / 16;                            // whole 16-element chunks per row
   static constexpr int kChunksPerThread = kChunks > 0 ? (kChunks + kTpr - 1) / kTpr : 1;
-  static constexpr bool kCache = kChunksPerThread <= 4;             // keep the row in registers between passes
+  // The plain pass of a 16-bit input keeps its row between the two passes as loaded (RawChunk: half the registers
+  // of widened floats), up to 8 chunks a thread, and widens it again for the second; otherwise up to 4 chunks a
+  // thread are kept as floats. Measured on the H200 (docs/PERF.md, session 6): the plain pass 7-15% faster at
+  // K = 11008..28672, no change at K = 4096. The smoothed pass keeps floats: widening and smoothing again (even with
+  // the vector in shared memory) made it slower.
+  static constexpr bool kRaw = !kSmooth && sizeof(InT) == 2 && kChunksPerThread <= 8;
+  static constexpr bool kCache = kRaw || kChunksPerThread <= 4;     // keep the row in registers between passes
   static constexpr int kWarpsPerRow = kTpr > 32 ? kTpr / 32 : 1;
 
   static_assert(kTpr == 1 || kTpr == 2 || kTpr == 4 || kTpr == 8 || kTpr == 16 || kTpr % 32 == 0,
@@ -190,7 +214,8 @@ struct QuantizeRowwise {
                      ((p.ldx * (i64)sizeof(InT)) & 15) == 0 && (p.ldq & 15) == 0;
     const int vec_elems = vec ? kChunks * 16 : 0;  // elements the vector path covers; the scalar path does the rest
 
-    float cache[kCache ? kChunksPerThread : 1][16];
+    float cache[kCache && !kRaw ? kChunksPerThread : 1][16];
+    RawChunk<InT> raw[kRaw ? kChunksPerThread : 1];
     float amax = 0.0f;
     if (kOp != kQuantizeApplyScale && row_ok) {
       if (vec) {
@@ -199,12 +224,17 @@ struct QuantizeRowwise {
           const int c = lt + i * kTpr;
           if (c < kChunks) {
             float v[16];
-            ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
+            if (kRaw) {
+              load_chunk<InT>(x + (i64)c * 16 * sizeof(InT), raw[kRaw ? i : 0]);
+              ChunkWiden<InT>::apply(raw[kRaw ? i : 0], v);
+            } else {
+              ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
+            }
             SmoothChunk<kSmooth>::apply(v, p.smooth + c * 16);
 #pragma unroll
             for (int j = 0; j < 16; ++j) {
               amax = max_f32(amax, abs_f32(v[j]));
-              if (kCache) cache[kCache ? i : 0][j] = v[j];
+              if (kCache && !kRaw) cache[kCache && !kRaw ? i : 0][j] = v[j];
             }
           }
         }
@@ -234,9 +264,11 @@ struct QuantizeRowwise {
         const int c = lt + i * kTpr;
         if (c < kChunks) {
           float v[16];
-          if (kCache && kOp == kQuantizeRowwise) {
+          if (kRaw && kOp == kQuantizeRowwise) {
+            ChunkWiden<InT>::apply(raw[kRaw ? i : 0], v);
+          } else if (kCache && kOp == kQuantizeRowwise) {
 #pragma unroll
-            for (int j = 0; j < 16; ++j) v[j] = cache[kCache ? i : 0][j];
+            for (int j = 0; j < 16; ++j) v[j] = cache[kCache && !kRaw ? i : 0][j];
           } else {
             ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
             SmoothChunk<kSmooth>::apply(v, p.smooth + c * 16);

@@ -2,6 +2,8 @@
 // its name; it returns the process exit code (0 success, 1 failure of the work, 2 bad usage).
 #pragma once
 
+#include <cstdio>
+
 namespace qjit::tools {
 
 int run_demo_command(int argc, char** argv);
@@ -12,5 +14,9 @@ int run_inspect_command(int argc, char** argv);
 int run_tune_command(int argc, char** argv);
 int run_db_command(int argc, char** argv);
 int run_warmup_command(int argc, char** argv);
+int run_env_command(int argc, char** argv);
+
+// "NAME=value" or "NAME unset (default: ...)" for every registered QJIT_* variable (env_cmd.cpp).
+void print_environment(std::FILE* out, const char* indent);
 
 }  // namespace qjit::tools

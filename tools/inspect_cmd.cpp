@@ -4,8 +4,9 @@
 // compile key, whether the kernel cache already holds it (looked up, never compiled, unless --compile), the source
 // with --source, the kernel's resource usage (registers, shared and local memory) read from the cached cubin itself
 // (runtime/cubin_info.h, no toolkit needed), and a SASS summary (instruction counts) when the entry is available and
-// cuobjdump or nvdisasm is in PATH. The target is --arch, else the current GPU, else sm_90a. Exit codes: 0 success,
-// 1 the work failed (a render or compile error), 2 bad usage.
+// cuobjdump or nvdisasm is in PATH, then the QJIT_* variables in effect (runtime/env.h's registry). The target is
+// --arch, else the current GPU, else sm_90a. Exit codes: 0 success, 1 the work failed (a render or compile error),
+// 2 bad usage.
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 #include "qjit/linear.h"
 #include "runtime/cubin_info.h"
 #include "runtime/device.h"
+#include "runtime/env.h"
 #include "runtime/nvrtc.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
@@ -372,6 +374,9 @@ int run_inspect_command(int argc, char** argv) {
   if (json_opt) {
     llvm::json::Array arr;
     for (const auto& r : kernels) arr.push_back(kernel_json(r, source_opt));
+    llvm::json::Object environment;
+    for (const auto& [var, value] : env::in_effect())
+      environment[std::string(var->name)] = value ? llvm::json::Value(*value) : llvm::json::Value(nullptr);
     llvm::outs() << llvm::formatv("{0:2}",
                                   llvm::json::Value(llvm::json::Object{
                                       {"descriptor", descriptor},
@@ -381,12 +386,15 @@ int run_inspect_command(int argc, char** argv) {
                                       {"nvrtc_version", nvrtc_version.empty() ? llvm::json::Value(nullptr)
                                                                               : llvm::json::Value(nvrtc_version)},
                                       {"cache", cache_dir},
-                                      {"kernels", std::move(arr)}}))
+                                      {"kernels", std::move(arr)},
+                                      {"environment", std::move(environment)}}))
                  << "\n";
     llvm::outs().flush();
     return kExitOk;
   }
   print_text(descriptor, target, nvrtc_note, cache_dir, kernels, source_opt);
+  std::printf("\nenvironment\n");
+  print_environment(stdout, "  ");
   std::fflush(stdout);
   return kExitOk;
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <new>
 
+#include "runtime/env.h"
 #include "tools/commands.h"
 
 namespace {
@@ -22,23 +23,30 @@ constexpr Subcommand kSubcommands[] = {
     {"db", qjit::tools::run_db_command, "show and merge tuning databases: merge OUT IN... | show [PATH]"},
     {"bench", qjit::tools::run_bench_command, "time qjit against cuBLASLt (int8 and bf16) over a model's shapes"},
     {"inspect", qjit::tools::run_inspect_command, "show a layer's kernels: spec, config, family, key, cache, SASS"},
+    {"env", qjit::tools::run_env_command, "the QJIT_* environment variables and the values in effect"},
 };
 
-void print_usage(std::FILE* out) {
+void print_usage(std::FILE* out, bool with_environment) {
   std::fprintf(out, "usage: qjit <command> [options]\n\ncommands:\n");
   for (const auto& c : kSubcommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
   std::fprintf(out, "\n'qjit <command> --help' describes a command's options.\n");
+  if (!with_environment) return;
+  // The epilog: every registered variable (runtime/env.h); `qjit env` shows the values in effect.
+  std::fprintf(out, "\nenvironment ('qjit env' shows the values in effect):\n");
+  for (const auto& v : qjit::env::variables())
+    std::fprintf(out, "  %-27s %s (default: %s)\n", v.name.data(), qjit::env::plain(v.meaning).c_str(),
+                 qjit::env::plain(v.default_value).c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    print_usage(stderr);
+    print_usage(stderr, false);
     return 2;
   }
   if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
-    print_usage(stdout);
+    print_usage(stdout, true);
     return 0;
   }
   for (const auto& c : kSubcommands)
@@ -53,6 +61,6 @@ int main(int argc, char** argv) {
       }
     }
   std::fprintf(stderr, "qjit: unknown command '%s'\n\n", argv[1]);
-  print_usage(stderr);
+  print_usage(stderr, false);
   return 2;
 }

@@ -132,6 +132,31 @@ TEST(QuantSafetensorsTest, StreamedTensorsAndAtomicFileWrite) {
   llvm::sys::fs::remove_directories(dir);
 }
 
+// A failure of the file system while writing is an I/O error naming the file, not an InvalidArgument: here the
+// producer deletes the writer's temporary from under it, so the final rename finds nothing to move.
+TEST(QuantSafetensorsTest, FailedRenameIsAnIoErrorNamingThePath) {
+  llvm::SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("qjit-st", dir));
+  const std::string path = std::string(dir) + "/m.safetensors";
+  SafetensorsWriter w;
+  int removed = 0;
+  ASSERT_TRUE(w.add_streamed("x", ElementKind::F32, {1}, [&](std::span<std::byte> out) {
+                 std::memset(out.data(), 0, out.size());
+                 std::error_code ec;
+                 for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec; it.increment(ec))
+                   if (llvm::StringRef(it->path()).contains(".tmp-") && !llvm::sys::fs::remove(it->path())) ++removed;
+                 return Status();
+               }).ok());
+  Status s = w.write(path);
+  ASSERT_EQ(removed, 1);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::CacheIo) << s.to_string();
+  EXPECT_NE(s.message().find("cannot rename"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("to '" + path + "'"), std::string::npos) << s.message();
+  EXPECT_FALSE(llvm::sys::fs::exists(path));
+  llvm::sys::fs::remove_directories(dir);
+}
+
 TEST(QuantSafetensorsTest, WriterRejectsBadEntries) {
   SafetensorsWriter w;
   const std::vector<float> one = {1.0f};

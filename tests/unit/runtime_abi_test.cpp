@@ -2,15 +2,20 @@
 // family copy the driver's types and constants by hand. This test compiles against the toolkit's cuda.h where the
 // build found it (QJIT_CUDA_INCLUDE_DIR) and checks every copied value and layout at compile time; without the
 // toolkit it skips with the reason. A constant that drifts in a new CUDA release fails the build, not a launch.
+// The entry-point lists (QJIT_DRIVER_ENTRY_POINTS, QJIT_NVRTC_ENTRY_POINTS) are checked signature by signature
+// against cuda.h's and nvrtc.h's declarations of the very symbols the loaders dlsym.
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <type_traits>
 
 #include "codegen/gemm_s8_sm90.h"
 #include "runtime/driver.h"
+#include "runtime/nvrtc.h"
 
 #if defined(QJIT_HAVE_CUDA_H)
 #include <cuda.h>
+#include <nvrtc.h>
 
 namespace qjit::runtime {
 namespace {
@@ -53,6 +58,67 @@ static_assert(codegen::kTensorMapInterleaveNone == CU_TENSOR_MAP_INTERLEAVE_NONE
 static_assert(codegen::kTensorMapSwizzle128B == CU_TENSOR_MAP_SWIZZLE_128B);
 static_assert(codegen::kTensorMapL2Promotion256B == CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
 static_assert(codegen::kTensorMapOobFillZeros == CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+
+// The graph-capture enums passed as ints.
+static_assert(kStreamCaptureModeGlobal == CU_STREAM_CAPTURE_MODE_GLOBAL);
+static_assert(kStreamCaptureModeThreadLocal == CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+static_assert(kStreamCaptureModeRelaxed == CU_STREAM_CAPTURE_MODE_RELAXED);
+static_assert(kStreamCaptureStatusNone == CU_STREAM_CAPTURE_STATUS_NONE);
+static_assert(kStreamCaptureStatusActive == CU_STREAM_CAPTURE_STATUS_ACTIVE);
+static_assert(kStreamCaptureStatusInvalidated == CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+
+// Two types pass the same way through the C calling convention: scalars (integers, enums) of one size, or pointers
+// to such scalars of one size, or pointers to opaque or class types (qjit's handles are distinct incomplete structs
+// of the same shape as cuda.h's; void* stands for a struct qjit does not declare, such as CUtensorMap).
+template <class A, class B>
+constexpr bool abi_same() {
+  using PA = std::remove_cv_t<A>;
+  using PB = std::remove_cv_t<B>;
+  constexpr bool scalar_a = std::is_arithmetic_v<PA> || std::is_enum_v<PA>;
+  constexpr bool scalar_b = std::is_arithmetic_v<PB> || std::is_enum_v<PB>;
+  if constexpr (scalar_a && scalar_b) {
+    return sizeof(PA) == sizeof(PB) && std::is_floating_point_v<PA> == std::is_floating_point_v<PB>;
+  } else if constexpr (std::is_void_v<PA> && std::is_void_v<PB>) {
+    return true;
+  } else if constexpr (std::is_pointer_v<PA> && std::is_pointer_v<PB>) {
+    using TA = std::remove_pointer_t<PA>;
+    using TB = std::remove_pointer_t<PB>;
+    if constexpr (std::is_void_v<std::remove_cv_t<TA>> || std::is_void_v<std::remove_cv_t<TB>>) return true;
+    else if constexpr (std::is_pointer_v<TA> || std::is_pointer_v<TB> || std::is_arithmetic_v<TA> ||
+                       std::is_arithmetic_v<TB> || std::is_enum_v<TA> || std::is_enum_v<TB>)
+      return abi_same<TA, TB>();
+    else
+      return true;  // opaque or class types; layouts of the classes are asserted above
+  } else {
+    return false;
+  }
+}
+
+template <class R1, class... A1, class R2, class... A2>
+constexpr bool abi_compatible(R1 (*)(A1...), R2 (*)(A2...)) {
+  if constexpr (sizeof...(A1) != sizeof...(A2)) return false;
+  else return abi_same<R1, R2>() && (abi_same<A1, A2>() && ...);
+}
+
+// NOTE: only `symbol` and `params` are used: cuda.h defines macros for many documented names (cuMemAlloc ->
+// cuMemAlloc_v2), which would rewrite `member` here.
+#define QJIT_CHECK_DRIVER_ENTRY_(requirement, member, symbol, params)                                     \
+  static_assert(abi_compatible(static_cast<CUresult(*) params>(nullptr), &::symbol),                      \
+                "runtime/driver.h's signature of " #symbol " disagrees with cuda.h");
+QJIT_DRIVER_ENTRY_POINTS(QJIT_CHECK_DRIVER_ENTRY_)
+#undef QJIT_CHECK_DRIVER_ENTRY_
+
+#define QJIT_CHECK_NVRTC_ENTRY_(symbol, result, params)                                                  \
+  static_assert(abi_compatible(static_cast<result(*) params>(nullptr), &::symbol),                        \
+                "runtime/nvrtc.h's signature of " #symbol " disagrees with nvrtc.h");
+QJIT_NVRTC_ENTRY_POINTS(QJIT_CHECK_NVRTC_ENTRY_)
+#undef QJIT_CHECK_NVRTC_ENTRY_
+
+// The checker itself rejects what it must (a check that cannot fail checks nothing).
+static_assert(!abi_compatible(static_cast<int (*)(std::size_t*)>(nullptr), static_cast<int (*)(unsigned*)>(nullptr)));
+static_assert(!abi_compatible(static_cast<int (*)(int)>(nullptr), static_cast<int (*)(int, int)>(nullptr)));
+static_assert(!abi_compatible(static_cast<int (*)(float)>(nullptr), static_cast<int (*)(int)>(nullptr)));
+static_assert(!abi_compatible(static_cast<int (*)(int*)>(nullptr), static_cast<int (*)(int)>(nullptr)));
 
 TEST(RuntimeAbi, DriverConstantsAndLayoutsMatchCudaH) {
   SUCCEED() << "checked at compile time against cuda.h " << CUDA_VERSION;

@@ -2,6 +2,8 @@
 // log, and a missing driver or compiler library is reported cleanly (never a crash).
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "codegen/kernel_spec.h"
 #include "runtime/device.h"
 #include "runtime/driver.h"
@@ -50,6 +52,43 @@ TEST(RuntimeLoaderTest, MissingDriverIsDriverUnavailable) {
   ASSERT_FALSE(d.has_value());
   EXPECT_EQ(d.error().code(), StatusCode::DriverUnavailable);
   EXPECT_NE(d.error().message().find("libcuda"), std::string::npos);
+}
+
+// libc is a real library without a single CUDA symbol: the generated loop must name every required entry of the
+// list, in list order, and none of the optional ones (those stay optional).
+TEST(RuntimeLoaderTest, LibraryWithoutTheDriverNamesEveryRequiredEntryPoint) {
+  auto d = load_driver("libc.so.6");
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().code(), StatusCode::DriverUnavailable);
+  const std::string& msg = d.error().message();
+  EXPECT_NE(msg.find("lacks required entry points: cuInit, cuDriverGetVersion,"), std::string::npos) << msg;
+  int required = 0, optional = 0;
+  for (const EntryPoint& e : driver_entry_points()) {
+    const std::string name = std::string(" ") + e.symbol;
+    const bool listed = msg.find(name + ",") != std::string::npos || msg.ends_with(name);
+    if (e.requirement == EntryRequirement::Required) {
+      ++required;
+      EXPECT_TRUE(listed) << e.symbol << " missing from: " << msg;
+    } else {
+      ++optional;
+      EXPECT_FALSE(listed) << e.symbol << " is optional but was reported: " << msg;
+    }
+  }
+  EXPECT_EQ(required, 36);
+  // cuLaunchKernelEx, cuTensorMapEncodeTiled and the seven CUDA-graph entries.
+  EXPECT_EQ(optional, 9);
+}
+
+TEST(RuntimeLoaderTest, LibraryWithoutNvrtcNamesEveryEntryPoint) {
+  auto n = Nvrtc::open("libc.so.6");
+  ASSERT_FALSE(n.has_value());
+  EXPECT_EQ(n.error().code(), StatusCode::CompilerUnavailable);
+  EXPECT_NE(n.error().message().find("lacks required entry points: nvrtcGetErrorString, nvrtcVersion, "
+                                     "nvrtcCreateProgram, nvrtcDestroyProgram, nvrtcCompileProgram, "
+                                     "nvrtcGetProgramLogSize, nvrtcGetProgramLog, nvrtcGetCUBINSize, nvrtcGetCUBIN, "
+                                     "nvrtcGetPTXSize, nvrtcGetPTX"),
+            std::string::npos)
+      << n.error().message();
 }
 
 TEST(RuntimeLoaderTest, DriverEitherLoadsWithADeviceOrSaysWhyNot) {
