@@ -82,16 +82,6 @@ Result<DeviceMemory> upload_new(const std::vector<std::uint8_t>& host, const cha
   return m;
 }
 
-// How many copies of a `bytes`-sized operand keep the rotation's working set at >= 2x the L2 (capped so tuning a
-// huge layer does not exhaust device memory).
-int rotation_copies(std::size_t bytes, const runtime::DeviceInfo& device) {
-  const double l2 = device.l2_bytes > 0 ? device.l2_bytes : 50.0 * (1 << 20);
-  const int want = static_cast<int>(std::ceil(2.0 * l2 / std::max<double>(bytes, 1)));
-  const double budget = device.total_memory > 0 ? device.total_memory / 8.0 : 4.0 * (1ull << 30);
-  const int fit = static_cast<int>(std::max(1.0, budget / std::max<double>(bytes, 1)));
-  return std::clamp(std::min(want, fit), 1, 16);
-}
-
 // One kernel's operands on the device, and how to launch a binding on them.
 class Workload {
  public:
@@ -112,7 +102,8 @@ class GemmWorkload final : public Workload {
     QJIT_ASSIGN_OR_RETURN(w->a_, upload_new(random_s8(m * k, 1), "tuner activation"));
     QJIT_ASSIGN_OR_RETURN(DeviceMemory first, upload_new(random_s8(n * k, 2), "tuner weight"));
     w->weights_.push_back(std::move(first));
-    const int copies = rotation_copies(n * k, device);
+    const int copies =
+        autotune::rotation_copies(n * k, device.l2_bytes, static_cast<std::int64_t>(device.total_memory));
     for (int i = 1; i < copies; ++i) {
       QJIT_ASSIGN_OR_RETURN(DeviceMemory c, DeviceMemory::allocate(n * k, "tuner weight copy"));
       QJIT_TRY(c.copy_from(w->weights_[0], n * k, nullptr));
@@ -174,7 +165,8 @@ class QuantizeWorkload final : public Workload {
     QJIT_ASSIGN_OR_RETURN(DeviceMemory first,
                           upload_new(random_values(spec.in_element, m * k, -8.0f, 8.0f, 6), "tuner input"));
     w->inputs_.push_back(std::move(first));
-    const int copies = rotation_copies(x_bytes, device);
+    const int copies =
+        autotune::rotation_copies(x_bytes, device.l2_bytes, static_cast<std::int64_t>(device.total_memory));
     for (int i = 1; i < copies; ++i) {
       QJIT_ASSIGN_OR_RETURN(DeviceMemory c, DeviceMemory::allocate(x_bytes, "tuner input copy"));
       QJIT_TRY(c.copy_from(w->inputs_[0], x_bytes, nullptr));

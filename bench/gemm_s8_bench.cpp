@@ -1,7 +1,7 @@
 // Google Benchmark: qjit's two linear plans against cuBLASLt int8 (s8 x s8 -> s32, 64 MiB workspace, best of its
 // heuristic's top 8) and bf16 cuBLASLt, on the same random data, for one model's shapes (data/llm_linear_shapes.csv; QJIT_BENCH_MODEL, default llama-2-7b)
 // at M in {1, 16, 128, 2048, 8192}, plus the floors' probes (8192^3 and 4096x4096 at M = 1). Data, timing and weight
-// rotation past the L2 come from bench/harness.h, which `qjit bench` shares. After the runs it prints a markdown table
+// rotation past the L2 come from perf/harness.h, which `qjit bench` shares. After the runs it prints a markdown table
 // of times, TOPS and the qjit/cuBLASLt ratios. Without a GPU or cuBLASLt every benchmark is skipped with the reason.
 #include <benchmark/benchmark.h>
 
@@ -14,12 +14,15 @@
 #include <vector>
 
 #include "autotune/shapes.h"
-#include "bench/harness.h"
+#include "bench/shapes_file.h"
+#include "perf/harness.h"
 #include "runtime/device.h"
 #include "runtime/env.h"
 
 namespace qjit::bench {
 namespace {
+
+using namespace ::qjit::perf;  // NOLINT(google-build-using-namespace): the harness
 
 // The model whose shapes are benchmarked: QJIT_BENCH_MODEL (a model name of the shape file), default llama-2-7b.
 std::string bench_model() {
@@ -43,7 +46,8 @@ void run_case(benchmark::State& state, Contender which, std::int64_t m, std::int
     state.SkipWithError(("no GPU: " + dev.error().to_string()).c_str());
     return;
   }
-  auto weights = make_weights(n, k, dev->l2_bytes, 1234 + n * 13 + k, /*with_bf16=*/true);
+  auto weights = make_weights(n, k, dev->l2_bytes, static_cast<std::int64_t>(dev->total_memory), 1234 + n * 13 + k,
+                              /*with_bf16=*/true);
   if (!weights.has_value()) return state.SkipWithError(weights.error().to_string().c_str());
   auto data = make_case(*weights, m, ElementKind::BF16, /*has_bias=*/true, /*with_baseline=*/true, 99 + m * 7 + k);
   if (!data.has_value()) return state.SkipWithError(data.error().to_string().c_str());
@@ -77,7 +81,7 @@ void register_all() {
     std::int64_t m, n, k;
   };
   std::vector<Item> items;
-  auto shapes = autotune::load_shapes(bench::default_shapes_file());
+  auto shapes = autotune::load_shapes(default_shapes_file());
   if (!shapes) std::fprintf(stderr, "gemm_s8_bench: %s\n", shapes.error().to_string().c_str());
   const std::string model = bench_model();
   if (shapes)

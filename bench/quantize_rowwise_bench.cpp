@@ -17,7 +17,7 @@
 
 #include "autotune/shapes.h"
 #include "autotune/timing.h"
-#include "bench/harness.h"
+#include "bench/shapes_file.h"
 #include "qjit/dynamic_range_quantize.h"
 #include "runtime/device.h"
 #include "runtime/device_memory.h"

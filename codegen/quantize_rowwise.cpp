@@ -2,6 +2,9 @@
 // encodes op, input type, K and the CTA shape. Like the GEMM, the text does not depend on the M bucket or arch.
 #include "codegen/quantize_rowwise.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "base/invalid.h"
 #include "codegen/embedded_templates.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -26,6 +29,12 @@ std::string_view device_op(KernelOp op) {
     case KernelOp::QuantizeApplyScale: return "qjitk::kQuantizeApplyScale";
     default: return "";
   }
+}
+
+// EXPERIMENT (session 6; removed after the H200 run): EXP_PIPE=1 prefetches into registers instead of shared memory.
+int pipe_experiment() {
+  const char* v = std::getenv("EXP_PIPE");
+  return v && v[0] == '1' ? 1 : 2;
 }
 
 bool valid_threads_per_row(int t) { return t == 1 || t == 2 || t == 4 || t == 8 || t == 16 || (t >= 32 && t % 32 == 0); }
@@ -83,7 +92,7 @@ Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
     return Status(StatusCode::Unsupported, "templates common.cuh / quantize_rowwise.cuh are not embedded in this build");
   Source src;
   src.threads = cfg.block_m * cfg.block_n;
-  src.dynamic_smem_bytes = 0;
+  src.dynamic_smem_bytes = quantize_smem_bytes(spec, cfg);
   src.entry = llvm::formatv("qjit_{0}_{1}_k{2}_r{3}_t{4}{5}", kernel_op_name(spec.op), element_name(spec.in_element),
                             spec.k, cfg.block_m, cfg.block_n, spec.smooth ? "_smooth" : "");
   src.text.reserve(common.size() + body.size() + 512);
@@ -101,15 +110,49 @@ Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
       "  qjitk::QuantizeRowwise<{2}, {3}, {4}, {5}, {6}, {7}>::run(p);\n"
       "}\n",
       src.threads, src.entry, device_in_type(spec.in_element), spec.k, cfg.block_m, cfg.block_n, device_op(spec.op),
-      spec.smooth ? "true" : "false");
+      spec.smooth ? (quantize_persistent(spec, cfg) ? (pipe_experiment() == 1 ? "true, 1" : "true, 2") : "true")
+                  : "false");
   return src;
 }
 
-LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
+bool quantize_persistent(const KernelSpec& spec, const TileConfig& cfg) {
+  const std::int64_t chunks = spec.k / 16;
+  const std::int64_t per_thread = cfg.block_n > 0 ? (chunks + cfg.block_n - 1) / cfg.block_n : 0;
+  // NOTE: the prefetch slots (threads x chunks x 16 elements) must fit the smallest opt-in limit (99 KiB).
+  const std::int64_t slots = std::int64_t{cfg.block_m} * cfg.block_n * per_thread * 16 *
+                             static_cast<std::int64_t>(element_size(spec.in_element));
+  return spec.smooth && spec.op == KernelOp::QuantizeRowwise && chunks > 0 && per_thread <= 4 && slots <= 96 * 1024;
+}
+
+int quantize_smem_bytes(const KernelSpec& spec, const TileConfig& cfg) {
+  if (!quantize_persistent(spec, cfg) || pipe_experiment() == 1) return 0;
+  const std::int64_t chunks = spec.k / 16;
+  const std::int64_t per_thread = (chunks + cfg.block_n - 1) / cfg.block_n;
+  return static_cast<int>(std::int64_t{cfg.block_m} * cfg.block_n * per_thread * 16 *
+                          static_cast<std::int64_t>(element_size(spec.in_element)));
+}
+
+int quantize_resident_ctas_per_sm(const TileConfig& cfg, int registers, int dynamic_smem_bytes, int arch) {
+  const int warps = (cfg.block_m * cfg.block_n + 31) / 32;
+  if (warps <= 0) return 1;
+  // Registers are allocated per warp in units of 256 of the SM's 64 Ki; an SM holds 64 warps (48 on sm_86/89) and
+  // 32 CTAs; its shared memory is the opt-in limit + 1 KiB, of which each CTA also takes 1 KiB and its reduction
+  // array (< 1 KiB).
+  const int regs_per_warp = (std::max(registers, 1) * 32 + 255) / 256 * 256;
+  int ctas = std::min({32, (arch == 86 || arch == 89 ? 48 : 64) / warps, 65536 / (regs_per_warp * warps)});
+  if (dynamic_smem_bytes > 0)
+    ctas = std::min(ctas, (max_dynamic_smem_bytes(arch) + 1024) / (dynamic_smem_bytes + 2048));
+  return std::max(ctas, 1);
+}
+
+LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m, std::int64_t max_ctas) {
   LaunchDims d;
-  d.grid[0] = static_cast<unsigned>(m < 1 ? 0 : (m + cfg.block_m - 1) / cfg.block_m);
+  std::int64_t groups = m < 1 ? 0 : (m + cfg.block_m - 1) / cfg.block_m;
+  // The persistent kernel loops over row groups: no more CTAs than the GPU holds at once.
+  if (quantize_persistent(spec, cfg) && max_ctas > 0) groups = std::min(groups, max_ctas);
+  d.grid[0] = static_cast<unsigned>(groups);
   d.block[0] = static_cast<unsigned>(cfg.block_m * cfg.block_n);
-  d.dynamic_smem_bytes = 0;
+  d.dynamic_smem_bytes = static_cast<unsigned>(quantize_smem_bytes(spec, cfg));
   return d;
 }
 

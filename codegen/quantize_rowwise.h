@@ -19,8 +19,16 @@ namespace qjit::codegen {
 
 Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg);
 Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg);
-// m >= 1. grid = (ceil(m / block_m)), block = (block_m * block_n).
-LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m);
+// m >= 1. grid = (ceil(m / block_m)), block = (block_m * block_n); a persistent kernel's grid is capped at
+// max_ctas (> 0: the CTAs the GPU holds at once, quantize_resident_ctas_per_sm x SMs).
+LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m, std::int64_t max_ctas = 0);
+// True when the kernel for (spec, cfg) is persistent: the smoothed per-token pass with rows of <= 4 whole chunks a
+// thread loops over row groups and loads the next group while it stores this one (templates/quantize_rowwise.cuh).
+bool quantize_persistent(const KernelSpec& spec, const TileConfig& cfg);
+// Dynamic shared memory of the kernel: the persistent kernel's prefetch slots (threads x chunks x 16 elements).
+int quantize_smem_bytes(const KernelSpec& spec, const TileConfig& cfg);
+// CTAs of `cfg` one SM holds at once, given the compiled kernel's registers per thread and dynamic shared memory.
+int quantize_resident_ctas_per_sm(const TileConfig& cfg, int registers, int dynamic_smem_bytes, int arch);
 // Mirrors the kernel's run-time test: true when rows take the 16-byte vector path.
 bool quantize_takes_vector_path(const KernelSpec& spec, const void* x, std::int64_t ldx, const void* q,
                                 std::int64_t ldq, const void* smooth = nullptr);

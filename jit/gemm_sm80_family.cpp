@@ -97,7 +97,7 @@ class GemmSm80Family final : public KernelFamilyRuntime {
   }
 
   runtime::LaunchDims launch_dims(const KernelSpec& spec, const TileConfig& config, std::int64_t m,
-                                  int) const override {
+                                  int, std::int64_t) const override {
     return codegen::gemm_s8_sm80_launch(spec, config, m);
   }
 

@@ -86,7 +86,7 @@ class GemmSm90Family final : public KernelFamilyRuntime {
   }
 
   runtime::LaunchDims launch_dims(const KernelSpec& spec, const TileConfig& config, std::int64_t m,
-                                  int sm_count) const override {
+                                  int sm_count, std::int64_t) const override {
     const auto l = codegen::gemm_s8_sm90_launch(sm90_spec(spec), sm90_config(config), m, std::max(sm_count, 1));
     runtime::LaunchDims d;
     d.grid[0] = l.grid_x;

@@ -13,8 +13,9 @@ Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::T
 }
 
 runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
-                               int sm_count) {
-  runtime::LaunchDims d = FamilyRegistry::process().family(config.family).launch_dims(spec, config, m, sm_count);
+                               int sm_count, std::int64_t max_ctas) {
+  runtime::LaunchDims d =
+      FamilyRegistry::process().family(config.family).launch_dims(spec, config, m, sm_count, max_ctas);
   d.programmatic = d.programmatic && !programmatic_launch_disabled();
   return d;
 }
@@ -54,6 +55,8 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
   b.kernel = std::move(kernel);
   b.entry = source.entry;
   b.sm_count = device.sm_count > 0 ? device.sm_count : 132;
+  b.resident_ctas =
+      FamilyRegistry::process().family(config.family).resident_ctas(spec, config, *b.kernel, source, b.sm_count);
   // Both families check 16-byte alignment at run time and fall back to narrower loads, so the plans need only
   // natural element alignment from the caller.
   b.operand_align = 1;

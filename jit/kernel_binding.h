@@ -25,13 +25,15 @@ struct KernelBinding {
   std::string entry;
   unsigned operand_align = 1;  // bytes: pointer and row-stride alignment the kernel's loads need (16 on fast paths)
   int sm_count = 132;          // of the device it was bound for: the persistent Hopper grid is one CTA per SM
+  std::int64_t resident_ctas = 0;  // quantize family: CTAs of this kernel the device holds at once (0: unknown)
 };
 
 Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config);
+// max_ctas (> 0) caps the grid of kernels that loop over their work (the persistent smoothed quantize pass).
 runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
-                               int sm_count = 132);
+                               int sm_count = 132, std::int64_t max_ctas = 0);
 inline runtime::LaunchDims launch_dims(const KernelBinding& k, std::int64_t m) {
-  return launch_dims(k.spec, k.config, m, k.sm_count);
+  return launch_dims(k.spec, k.config, m, k.sm_count, k.resident_ctas);
 }
 std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m);
 

@@ -11,6 +11,11 @@ WorkspaceLayout KernelFamilyRuntime::workspace(const codegen::KernelSpec&, const
   return {};
 }
 
+std::int64_t KernelFamilyRuntime::resident_ctas(const codegen::KernelSpec&, const codegen::TileConfig&,
+                                                const runtime::LoadedKernel&, const codegen::Source&, int) const {
+  return 0;
+}
+
 Status KernelFamilyRuntime::launch_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
                                         const codegen::KernelSpec& spec, const codegen::TileConfig&,
                                         const codegen::GemmS8Params& p, CUstream stream) const {

@@ -56,9 +56,14 @@ class KernelFamilyRuntime {
   virtual Result<codegen::Source> render(const codegen::KernelSpec& spec,
                                          const codegen::TileConfig& config) const = 0;
   // Grid, block, cluster and dynamic shared memory for run-time M (>= 1); `programmatic` says whether the kernel
-  // supports programmatic dependent launch (the binding turns it off under QJIT_DISABLE_PDL=1).
+  // supports programmatic dependent launch (the binding turns it off under QJIT_DISABLE_PDL=1). max_ctas (> 0)
+  // caps the grid of kernels that loop over their work (the persistent smoothed quantize pass).
   virtual runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
-                                          std::int64_t m, int sm_count) const = 0;
+                                          std::int64_t m, int sm_count, std::int64_t max_ctas) const = 0;
+  // CTAs of the loaded kernel the device holds at once, for families whose grid depends on it (0: not used).
+  virtual std::int64_t resident_ctas(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
+                                     const runtime::LoadedKernel& kernel, const codegen::Source& source,
+                                     int sm_count) const;
   virtual WorkspaceLayout workspace(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
                                     std::int64_t m) const;
   // Builds the family's parameter block from the GEMM fields `p` (on this stack frame) and launches `kernel`.

@@ -105,12 +105,18 @@ class QuantizeFamily final : public KernelFamilyRuntime {
   }
 
   runtime::LaunchDims launch_dims(const KernelSpec& spec, const TileConfig& config, std::int64_t m,
-                                  int) const override {
-    runtime::LaunchDims d = codegen::quantize_launch(spec, config, m);
+                                  int, std::int64_t max_ctas) const override {
+    runtime::LaunchDims d = codegen::quantize_launch(spec, config, m, max_ctas);
     // The quantize pass waits for the kernel ahead of it (griddepcontrol.wait) on sm_90+; older parts compile no
     // wait.
     d.programmatic = spec.arch >= 90;
     return d;
+  }
+
+  std::int64_t resident_ctas(const KernelSpec& spec, const TileConfig& config, const runtime::LoadedKernel& kernel,
+                             const codegen::Source& source, int sm_count) const override {
+    return std::int64_t{sm_count} *
+           codegen::quantize_resident_ctas_per_sm(config, kernel.registers(), source.dynamic_smem_bytes, spec.arch);
   }
 
   TileConfig heuristic(const KernelSpec& spec, int) const override { return quantize_heuristic(spec); }

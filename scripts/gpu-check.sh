@@ -3,7 +3,8 @@
 # in build/release): GPU tests, the demo, then the benchmarks; logs under $OUT, a short table last.
 # Usage: scripts/gpu-check.sh [STEPS] [gtest filter] [benchmark filter]
 #   STEPS: comma-separated from tests, bindings (the install consumers, the Python wheel with torch/CuPy, the Rust
-#   crate), tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench), profile (ncu), bench,
+#   crate), tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench interleaved + bench/peers.py, in
+#   QBENCH_PARTS), profile (ncu), bench,
 #   tunescale (multi-GPU tuning vs one GPU, issue 19), or all (default; profile and tunescale are never part of all)
 # Builds come from QJIT_BUILD (default build/release); scripts/gpu-stage.sh fills .device/ with a small set
 # (QJIT_BUILD=.device/build/release) that also holds what the bindings step needs.
@@ -94,8 +95,8 @@ if want pdl; then
   echo "== programmatic dependent launch A/B (qjit bench, llama-2-7b + llama-3-70b, decode M)"
   for pdl in 1 0; do
     QJIT_DISABLE_PDL=$pdl timeout 150 $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --m 1,16,64,128 \
-      --filter 'llama-2-7b|llama-3-70b' --pref heuristic > "$OUT/pdl-disabled-$pdl.md" 2>> "$OUT/bench.err"
-    echo "-- QJIT_DISABLE_PDL=$pdl"; grep -E "^\| (llama|M)" "$OUT/pdl-disabled-$pdl.md" | awk -F'|' '{print $2,$5,$6,$8,$12,$14}'
+      --filter 'llama-2-7b|llama-3-70b' --pref heuristic --regime burst > "$OUT/pdl-disabled-$pdl.md" 2>> "$OUT/bench.err"
+    echo "-- QJIT_DISABLE_PDL=$pdl"; grep -E "^\| (llama|burst)" "$OUT/pdl-disabled-$pdl.md" | awk -F'|' '{print $2,$5,$6,$8,$17,$19}'
   done
 fi
 if want select; then
@@ -103,13 +104,55 @@ if want select; then
   timeout 60 $B/bench/select_bench --benchmark_min_time=0.2 2>&1 | tee "$OUT/select_bench.log" | grep -E "^BM_"
 fi
 if want qbench; then
-  for pref in $(echo "${QBENCH_PREF:=tuned}" | tr ',' ' '); do
-    echo "== qjit bench (filter ${QBENCH_FILTER:=.}, pref $pref, M ${QBENCH_M:=1,16,64,128,512,2048,8192})"
-    timeout ${QBENCH_TIMEOUT:-400} $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --m "$QBENCH_M" \
-      --filter "$QBENCH_FILTER" --pref "$pref" --csv "$OUT/bench-$pref.csv" > "$OUT/bench-$pref.md" 2>> "$OUT/bench.err"
-    [ $? -eq 0 ] || status=1
-    grep -E "^\|" "$OUT/bench-$pref.md" | tail -6; grep -E "mismatch|failed|error" "$OUT/bench.err" | head -5
-  done
+  # Issue 16's interleaved bench: qjit against cuBLASLt (int8 GEMM; bf16 for QuantizedLinear), A B A B over 5 rounds
+  # with clocks and power, in parts (QBENCH_PARTS, default all four; each part fits one 10-minute call):
+  #   burst      stream launches, burst regime, every shape x QBENCH_M
+  #   sustained  stream launches, sustained regime (QBENCH_SUSTAIN_MS per side per round), M QBENCH_SUSTAINED_M
+  #   graph      --graph, both regimes, M QBENCH_GRAPH_M (decode)
+  #   peers      bench/peers.py (torch F.linear, torch._int_mm, Triton; qjit through its Python package), burst at
+  #              PEERS_M and sustained at PEERS_SUSTAINED_M, when torch imports
+  # Everything lands in $OUT/qbench.tgz (CSV, markdown, logs); the geomean tables in $OUT/qbench.md.
+  QB=/tmp/qbench-out; rm -rf "$QB"; mkdir -p "$QB"
+  parts=",${QBENCH_PARTS:-burst,sustained,graph,peers},"
+  : "${QBENCH_M:=1,16,64,128,512,2048,8192}" "${QBENCH_SUSTAINED_M:=128,512,2048,8192}" "${QBENCH_GRAPH_M:=1,16,64}"
+  : "${QBENCH_SUSTAIN_MS:=200}" "${QBENCH_FILTER:=.}" "${QBENCH_PREF:=tuned}"
+  qb() {  # qb NAME TIMEOUT ARGS...: one qjit bench run into $QB/NAME.{md,csv}
+    local name=$1 limit=$2; shift 2
+    echo "== qjit bench $name (pref $QBENCH_PREF, filter $QBENCH_FILTER): $*"
+    timeout "$limit" $B/tools/qjit bench --shapes data/llm_linear_shapes.csv --filter "$QBENCH_FILTER" \
+      --pref "$QBENCH_PREF" --sustain-ms "$QBENCH_SUSTAIN_MS" --csv "$QB/$name.csv" "$@" > "$QB/$name.md" 2> "$QB/$name.err"
+    [ $? -eq 0 ] || { status=1; grep -E "mismatch|failed|error|NVML|GPU" "$QB/$name.err" | head -5; }
+    grep -E "^(\| (regime|sustained|burst) \||clock and power)" "$QB/$name.md" | tee -a "$OUT/qbench.md"
+  }
+  [[ $parts == *,burst,* ]] && qb burst "${QBENCH_TIMEOUT:-330}" --m "$QBENCH_M" --regime burst
+  [[ $parts == *,sustained,* ]] && qb sustained "${QBENCH_TIMEOUT:-500}" --m "$QBENCH_SUSTAINED_M" --regime sustained
+  [[ $parts == *,graph,* ]] && qb graph "${QBENCH_TIMEOUT:-330}" --m "$QBENCH_GRAPH_M" --regime both --graph
+  if [[ $parts == *,peers,* ]]; then
+    if python3 -c "import torch" 2>/dev/null; then
+      # qjit's own ops through the Python package over this build's libqjit.so, so the ratios are interleaved too.
+      for run in "burst ${PEERS_M:-$QBENCH_M}" "sustained ${PEERS_SUSTAINED_M:-2048,8192}"; do
+        set -- $run
+        echo "== bench/peers.py $1 (M $2)"
+        PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}" QJIT_LIBRARY="${QJIT_LIBRARY:-$PWD/$B/libqjit.so}" \
+          timeout "${PEERS_TIMEOUT:-270}" python3 bench/peers.py --shapes data/llm_linear_shapes.csv --m "$2" \
+          --filter "$QBENCH_FILTER" --regime "$1" --sustain-ms "$QBENCH_SUSTAIN_MS" --csv "$QB/peers-$1.csv" \
+          2> "$QB/peers-$1.err"
+        [ $? -eq 0 ] || { status=1; tail -3 "$QB/peers-$1.err"; }
+        python3 - "$QB/peers-$1.csv" <<'PY' | tee -a "$OUT/qbench.md"
+import csv, math, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+for col in ("torch_int_mm_ratio", "triton_s8_ratio", "torch_bf16_ratio"):
+    for name, lo, hi in (("M<=64", 1, 64), ("M 128-512", 128, 512), ("M>=2048", 2048, 1 << 62)):
+        v = [float(r[col]) for r in rows if r[col] and lo <= int(r["m"]) <= hi]
+        if v:
+            print(f"peers {rows[0]['regime']}: {col} {name}: geomean {math.exp(sum(map(math.log, v)) / len(v)):.3f} over {len(v)} rows")
+PY
+      done
+    else
+      echo "== bench/peers.py skipped: torch does not import here"
+    fi
+  fi
+  tar czf "$OUT/qbench.tgz" -C "$QB" .
 fi
 if want profile; then
   # Nsight Compute on the lent machine (Firecracker runtime; --clock-control none leaves the clocks alone): the
@@ -121,7 +164,7 @@ if want profile; then
     printf 'model,layer,N,K\n%s,%s,%s,%s\n' "$model" "$layer" "$n" "$k" > /tmp/prof.csv
     timeout 240 ncu --clock-control none --set full --launch-count ${PROFILE_LAUNCHES:-6} --csv --page details \
       ${PROFILE_KERNELS:+--kernel-name "regex:$PROFILE_KERNELS"} \
-      $B/tools/qjit bench --shapes /tmp/prof.csv --m "$m" --pref heuristic --warmup 1 --iters 1 \
+      $B/tools/qjit bench --shapes /tmp/prof.csv --m "$m" --pref heuristic --warmup 1 --iters 1 --rounds 1 --regime burst \
       > "/tmp/ncu-$layer-$n-$k-m$m.csv" 2> /tmp/ncu.err || { echo "ncu failed"; tail -5 /tmp/ncu.err; }
     python3 - "/tmp/ncu-$layer-$n-$k-m$m.csv" <<'PY'
 import csv, sys

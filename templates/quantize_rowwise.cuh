@@ -11,6 +11,12 @@
 
 namespace qjitk {
 
+__device__ __forceinline__ V4 ld_shared_v4(u32 addr) {
+  V4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr));
+  return v;
+}
+
 enum QuantizeOp { kQuantizeRowwise = 0, kQuantizeAbsmax = 1, kQuantizeApplyScale = 2 };
 
 // One chunk (16 consecutive elements) as loaded: 16 * sizeof(InT) bytes in 16-byte words. A cached 16-bit row kept
@@ -158,7 +164,7 @@ __device__ __forceinline__ u32 pack_low_bytes(u32 a, u32 b, u32 c, u32 d) {
   return r;
 }
 
-template <class InT, int kK, int kRows, int kTpr, int kOp, bool kSmooth = false>
+template <class InT, int kK, int kRows, int kTpr, int kOp, bool kSmooth = false, int kPersistent = 0>
 struct QuantizeRowwise {
   static constexpr int kThreads = kRows * kTpr;
   static constexpr int kChunks = kK / 16;                            // whole 16-element chunks per row
@@ -170,6 +176,15 @@ struct QuantizeRowwise {
   // the vector in shared memory) made it slower.
   static constexpr bool kRaw = !kSmooth && sizeof(InT) == 2 && kChunksPerThread <= 8;
   static constexpr bool kCache = kRaw || kChunksPerThread <= 4;     // keep the row in registers between passes
+  // kPersistent (the smoothed per-token pass, rendered so by codegen, whose launch then caps the grid at the CTAs the
+  // GPU holds at once): each CTA loops over row groups g = blockIdx.x, + gridDim.x, ... and issues the next group's
+  // loads before it reduces and stores this one, so bytes stay in flight through the phase that has none in the
+  // one-group-per-CTA kernel. That phase is what the smoothing's extra work lengthened (docs/PERF.md, session 6).
+  // kPersistent == 1 holds the next group in registers; 2 copies it into dynamic shared memory with cp.async
+  // (kStageBytes, one slot per thread and chunk), so it costs no registers.
+  static_assert(!kPersistent || (kSmooth && kOp == kQuantizeRowwise && kChunksPerThread <= 4 && kChunks > 0),
+                "the persistent kernel serves the smoothed per-token pass with rows of <= 4 chunks a thread");
+  static constexpr int kStageBytes = kPersistent == 2 ? kThreads * kChunksPerThread * 16 * (int)sizeof(InT) : 0;
   static constexpr int kWarpsPerRow = kTpr > 32 ? kTpr / 32 : 1;
 
   static_assert(kTpr == 1 || kTpr == 2 || kTpr == 4 || kTpr == 8 || kTpr == 16 || kTpr % 32 == 0,
@@ -201,17 +216,137 @@ struct QuantizeRowwise {
     return kSmooth ? mul_rn(v, p.smooth[k]) : v;
   }
 
+  // NOTE: a 16-element chunk is 16 * sizeof(InT) bytes of x and 16 bytes of q; both row starts must be 16-aligned.
+  static __device__ __forceinline__ bool vector_path(const QuantizeParams& p) {
+    return kChunks > 0 && (((u64)p.x | (u64)p.q | (kSmooth ? (u64)p.smooth : 0)) & 15) == 0 &&
+           ((p.ldx * (i64)sizeof(InT)) & 15) == 0 && (p.ldq & 15) == 0;
+  }
+
+  // Quantizes one chunk of widened values with the row's scale and stores its 16 bytes.
+  static __device__ __forceinline__ void store_chunk(i8* dst, const float (&v)[16], const RowQuant& rq, float scale) {
+    u32 w[4] = {0u, 0u, 0u, 0u};
+    if (rq.fast) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        w[j] = pack_low_bytes(quantize_fast_byte(v[4 * j], rq), quantize_fast_byte(v[4 * j + 1], rq),
+                              quantize_fast_byte(v[4 * j + 2], rq), quantize_fast_byte(v[4 * j + 3], rq));
+    } else {
+#pragma unroll
+      for (int j = 0; j < 16; ++j) w[j >> 2] |= ((u32)quantize_one(v[j], scale) & 0xffu) << (8 * (j & 3));
+    }
+    V4 o;
+    o.x = w[0];
+    o.y = w[1];
+    o.z = w[2];
+    o.w = w[3];
+    st_global_v4(dst, o);
+  }
+
   static __device__ __forceinline__ void run(const QuantizeParams& p) {
     __shared__ float red[kRows * kWarpsPerRow];
+    if (!kPersistent) return rows(p, (i64)blockIdx.x, red);
+    const i64 groups = ((i64)p.m + kRows - 1) / kRows;
+    if (vector_path(p)) return pipelined(p, groups, red);
+    for (i64 g = blockIdx.x; g < groups; g += gridDim.x) {
+      rows(p, g, red);
+      __syncthreads();  // red[] is reused by the next group
+    }
+  }
+
+  // The persistent smoothed per-token pass on the vector path: one group's loads are in flight while the previous
+  // group is reduced, quantized and stored. Same arithmetic, in the same order, as rows().
+  static __device__ __forceinline__ void pipelined(const QuantizeParams& p, i64 groups, float* red) {
     const int tid = (int)threadIdx.x;
     const int lt = tid % kTpr;
-    const i64 row = (i64)blockIdx.x * kRows + tid / kTpr;
+    RawChunk<InT> nx[kPersistent == 1 ? kChunksPerThread : 1];
+    extern __shared__ __align__(16) u8 staged[];
+    i64 g = blockIdx.x;
+    if (g < groups) prefetch(p, g, nx, staged);
+    for (; g < groups; g += gridDim.x) {
+      const i64 row = g * kRows + tid / kTpr;
+      const bool row_ok = row < (i64)p.m;
+      const u8* x = (const u8*)p.x + (row_ok ? row : 0) * p.ldx * (i64)sizeof(InT);
+      i8* q = p.q + (row_ok ? row : 0) * p.ldq;
+      float v[kChunksPerThread][16];
+      float amax = 0.0f;
+      if (kPersistent == 2) cp_async_wait<0>();  // this thread's copies of group g have landed
+      if (row_ok) {
+#pragma unroll
+        for (int i = 0; i < kChunksPerThread; ++i) {
+          const int c = lt + i * kTpr;
+          if (c < kChunks) {
+            if (kPersistent == 1) {
+              ChunkWiden<InT>::apply(nx[kPersistent == 1 ? i : 0], v[i]);
+            } else {
+              RawChunk<InT> r;
+#pragma unroll
+              for (int w = 0; w < (int)sizeof(InT); ++w) r.w[w] = ld_shared_v4(slot(staged, i) + 16 * w);
+              ChunkWiden<InT>::apply(r, v[i]);
+            }
+            SmoothChunk<kSmooth>::apply(v[i], p.smooth + c * 16);
+#pragma unroll
+            for (int j = 0; j < 16; ++j) amax = max_f32(amax, abs_f32(v[i][j]));
+          }
+        }
+        for (int k = kChunks * 16 + lt; k < kK; k += kTpr) amax = max_f32(amax, abs_f32(element(x, k, p)));
+      }
+      // NOTE: the values read from the slots are consumed above (amax), so the copies below cannot overtake them.
+      if (g + gridDim.x < groups) prefetch(p, g + gridDim.x, nx, staged);
+      amax = row_max(amax, red);
+      const float scale = div_rn(amax, 127.0f);
+      if (row_ok) {
+        if (lt == 0) p.scale[row] = scale;
+        const RowQuant rq = row_quant(scale);
+#pragma unroll
+        for (int i = 0; i < kChunksPerThread; ++i) {
+          const int c = lt + i * kTpr;
+          if (c < kChunks) store_chunk(q + c * 16, v[i], rq, scale);
+        }
+        for (int k = kChunks * 16 + lt; k < kK; k += kTpr) q[k] = (i8)quantize_one(element(x, k, p), scale);
+      }
+      __syncthreads();  // red[] is reused by the next group
+    }
+  }
+
+  // Shared-memory address of this thread's slot for its i-th chunk (kPersistent == 2).
+  static __device__ __forceinline__ u32 slot(const u8* staged, int i) {
+    return smem_addr(staged) + (u32)((i * kThreads + (int)threadIdx.x) * 16 * (int)sizeof(InT));
+  }
+
+  // Starts loading this thread's chunks of row group g: into registers (kPersistent == 1) or into its shared-memory
+  // slots with cp.async (2). Rows past M load nothing.
+  static __device__ __forceinline__ void prefetch(const QuantizeParams& p, i64 g, RawChunk<InT> (&nx)[kPersistent == 1 ? kChunksPerThread : 1],
+                                                  const u8* staged) {
+    const int tid = (int)threadIdx.x;
+    const i64 row = g * kRows + tid / kTpr;
+    if (row < (i64)p.m) {
+      const u8* x = (const u8*)p.x + row * p.ldx * (i64)sizeof(InT);
+#pragma unroll
+      for (int i = 0; i < kChunksPerThread; ++i) {
+        const int c = tid % kTpr + i * kTpr;
+        if (c < kChunks) {
+          if (kPersistent == 1) {
+            load_chunk<InT>(x + (i64)c * 16 * sizeof(InT), nx[kPersistent == 1 ? i : 0]);
+          } else {
+#pragma unroll
+            for (int w = 0; w < (int)sizeof(InT); ++w)
+              cp_async_16(slot(staged, i) + 16 * w, x + ((i64)c * 16 * sizeof(InT) + 16 * w), 16);
+          }
+        }
+      }
+    }
+    if (kPersistent == 2) cp_async_commit();
+  }
+
+  // One group of kRows rows (group = blockIdx.x unless the kernel is persistent).
+  static __device__ __forceinline__ void rows(const QuantizeParams& p, i64 group, float* red) {
+    const int tid = (int)threadIdx.x;
+    const int lt = tid % kTpr;
+    const i64 row = group * kRows + tid / kTpr;
     const bool row_ok = row < (i64)p.m;
     const u8* x = (const u8*)p.x + (row_ok ? row : 0) * p.ldx * (i64)sizeof(InT);
     i8* q = p.q + (row_ok ? row : 0) * p.ldq;
-    // NOTE: a 16-element chunk is 16 * sizeof(InT) bytes of x and 16 bytes of q; both row starts must be 16-aligned.
-    const bool vec = kChunks > 0 && (((u64)p.x | (u64)p.q | (kSmooth ? (u64)p.smooth : 0)) & 15) == 0 &&
-                     ((p.ldx * (i64)sizeof(InT)) & 15) == 0 && (p.ldq & 15) == 0;
+    const bool vec = vector_path(p);
     const int vec_elems = vec ? kChunks * 16 : 0;  // elements the vector path covers; the scalar path does the rest
 
     float cache[kCache && !kRaw ? kChunksPerThread : 1][16];
@@ -245,7 +380,7 @@ struct QuantizeRowwise {
     float scale;
     if (kOp == kQuantizeApplyScale) {
       scale = div_rn(bits_to_f32(ld_global_u32(p.absmax_bits)), 127.0f);
-      if (blockIdx.x == 0 && tid == 0) p.scale[0] = scale;
+      if (group == 0 && tid == 0) p.scale[0] = scale;
     } else {
       amax = row_max(amax, red);
       if (kOp == kQuantizeAbsmax) {
@@ -273,22 +408,7 @@ struct QuantizeRowwise {
             ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
             SmoothChunk<kSmooth>::apply(v, p.smooth + c * 16);
           }
-          u32 w[4] = {0u, 0u, 0u, 0u};
-          if (rq.fast) {
-#pragma unroll
-            for (int j = 0; j < 4; ++j)
-              w[j] = pack_low_bytes(quantize_fast_byte(v[4 * j], rq), quantize_fast_byte(v[4 * j + 1], rq),
-                                    quantize_fast_byte(v[4 * j + 2], rq), quantize_fast_byte(v[4 * j + 3], rq));
-          } else {
-#pragma unroll
-            for (int j = 0; j < 16; ++j) w[j >> 2] |= ((u32)quantize_one(v[j], scale) & 0xffu) << (8 * (j & 3));
-          }
-          V4 o;
-          o.x = w[0];
-          o.y = w[1];
-          o.z = w[2];
-          o.w = w[3];
-          st_global_v4(q + c * 16, o);
+          store_chunk(q + c * 16, v, rq, scale);
         }
       }
     }

@@ -1,23 +1,32 @@
-// `qjit bench`: the benchmark issue 6's bars are judged by. For every (N, K) of a shape file crossed with every M of
-// --m it times, on the same random data (bench/harness.h): qjit's SmoothQuantLinearPlan GEMM against cuBLASLt int8
-// (64 MiB workspace, best of its heuristic's top 8), and qjit's QuantizedLinearPlan end to end (quantize + GEMM)
-// against bf16 cuBLASLt; it checks qjit's output against cuBLASLt's int32 accumulators, and reports times, ratios,
-// TOPS, GB/s, % of peak and per-M-range geomeans (tools/bench_report.h) as markdown, CSV (--csv) or JSON (--json).
-// Built without the CUDA toolkit headers it still times qjit and says the baseline is missing. Exit codes: 0 every
-// row measured and checked, 1 no GPU or a row failed, 2 bad usage or a bad shape file.
+// `qjit bench`: the benchmark issue 16's bars are judged by. For every (N, K) of a shape file crossed with every M of
+// --m it times, on the same random data and rotated weights (perf/harness.h), qjit's SmoothQuantLinearPlan GEMM
+// interleaved with cuBLASLt int8 (64 MiB workspace, best of its heuristic's top 8, chosen before any timed batch),
+// and qjit's QuantizedLinearPlan end to end (quantize + GEMM) interleaved with bf16 cuBLASLt (perf/interleave.h:
+// A B A B ... over --rounds rounds, order rotated, each round the median of its batches), under the sustained and/or
+// burst load regime, with stream launches or (--graph) CUDA-graph replays. Each side's SM clock and board power
+// come from NVML where it is present. It checks qjit's output against cuBLASLt's int32 accumulators and reports
+// times, ratios, TOPS, TOPS per GHz and per watt, GB/s, % of peak and per-regime M-range geomeans
+// (tools/bench_report.h) as markdown, CSV (--csv) or JSON (--json). The shape file defaults to the copy installed
+// beside the command (<prefix>/share/qjit/llm_linear_shapes.csv). Built without the CUDA toolkit headers it still
+// times qjit and says the baseline is missing. Exit codes: 0 every row measured and checked, 1 no GPU or a row
+// failed, 2 bad usage or a bad shape file.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "autotune/shapes.h"
-#include "autotune/timing.h"
-#include "bench/harness.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Regex.h"
 #include "llvm/Support/raw_ostream.h"
 #include "ops/config_choice.h"
+#include "perf/harness.h"
+#include "perf/interleave.h"
+#include "perf/nvml.h"
 #include "runtime/device.h"
 #include "runtime/safe_file.h"
 #include "tools/bench_report.h"
@@ -29,82 +38,168 @@ namespace {
 
 namespace cl = llvm::cl;
 constexpr const char* kCommand = "bench";
+constexpr const char* kShapesName = "llm_linear_shapes.csv";
 
 struct Options {
   std::vector<autotune::WorkItem> items;
   ElementKind dtype = ElementKind::BF16;
   PlanPreference pref = PlanPreference::Heuristic;
   std::string pref_name;
-  autotune::TimingOptions timing;
+  std::vector<perf::Regime> regimes;
+  perf::InterleaveOptions timing;
+  int graph_launches = 0;  // 0: max(16, the rotation's copies), at most 256
   std::string csv_path;
   bool json = false;
 };
 
-// One contender's median, recorded into `us` (and its description into `what`); failures go to the row's error.
-void measure(bench::Contender c, bench::CaseData& data, const Options& o, BenchRow& row, double& us,
-             std::string* what) {
-  auto prepared = bench::prepare(c, data, o.pref, /*stream=*/nullptr);
-  Result<double> t = prepared.has_value() ? autotune::median_launch_us(prepared->launch, nullptr, o.timing)
-                                          : Result<double>(prepared.error());
-  if (!t.has_value()) {
-    row.error += (row.error.empty() ? "" : "; ") + std::string(bench::contender_name(c)) + ": " + t.error().to_string();
+// <prefix>/share/qjit/llm_linear_shapes.csv for the running executable at <prefix>/bin/qjit.
+std::string installed_shapes_file(const char* argv0) {
+  static int anchor = 0;
+  const std::string exe = llvm::sys::fs::getMainExecutable(argv0, &anchor);
+  if (exe.empty()) return "";
+  llvm::SmallString<256> path(llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
+  llvm::sys::path::append(path, "share", "qjit", kShapesName);
+  return std::string(path);
+}
+
+void add_error(BenchRow& row, std::string_view what, const Status& st) {
+  row.error += (row.error.empty() ? "" : "; ") + std::string(what) + ": " + st.to_string();
+}
+
+// One pair of sides (qjit's plan and its peer) prepared on `data`; a side that cannot be prepared is left out.
+struct Pair {
+  Impl qjit_impl, peer_impl;
+  std::optional<perf::Prepared> qjit, peer;
+};
+Pair prepare_pair(perf::Contender q, Impl qi, perf::Contender p, Impl pi, bool baseline, perf::CaseData& d,
+                  const Options& o, CUstream stream, BenchRow& row) {
+  Pair pair{qi, pi, std::nullopt, std::nullopt};
+  if (auto prepared = perf::prepare(q, d, o.pref, stream); prepared.has_value())
+    pair.qjit = std::move(*prepared);
+  else
+    add_error(row, perf::contender_name(q), prepared.error());
+  if (!baseline) return pair;
+  if (auto prepared = perf::prepare(p, d, o.pref, stream); prepared.has_value())
+    pair.peer = std::move(*prepared);
+  else
+    add_error(row, perf::contender_name(p), prepared.error());
+  return pair;
+}
+
+// Times a pair interleaved into `row` (both sides, or the one that was prepared).
+void time_pair(const Pair& pair, const perf::InterleaveOptions& t, CUstream stream, const perf::Nvml* nvml,
+               BenchRow& row) {
+  std::vector<perf::Launch> sides;
+  std::vector<const perf::Prepared*> prepared;
+  std::vector<Impl> impls;
+  if (pair.qjit) sides.push_back(pair.qjit->launch), prepared.push_back(&*pair.qjit), impls.push_back(pair.qjit_impl);
+  if (pair.peer) sides.push_back(pair.peer->launch), prepared.push_back(&*pair.peer), impls.push_back(pair.peer_impl);
+  if (sides.empty()) return;
+  auto timed = perf::time_interleaved(sides, stream, t, nvml);
+  if (!timed.has_value()) {
+    add_error(row, impl_info(pair.qjit_impl).column, timed.error());
     return;
   }
-  us = *t;
-  if (what) *what = prepared->description;
+  for (std::size_t i = 0; i < sides.size(); ++i) {
+    Side& s = row.side(impls[i]);
+    s.us = (*timed)[i].us;
+    s.mhz = (*timed)[i].clock.sm_mhz;
+    s.watts = (*timed)[i].clock.power_w;
+    s.what = prepared[i]->description;
+  }
 }
 
 // Runs every item; returns the rows (a failing item becomes a row with its error, the run goes on).
-std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev, bool baseline) {
+std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev, bool baseline, CUstream stream,
+                                const perf::Nvml* nvml) {
   std::vector<BenchRow> rows;
-  std::shared_ptr<bench::WeightSet> weights;
+  std::shared_ptr<perf::WeightSet> weights;
   for (std::size_t i = 0; i < o.items.size(); ++i) {
     const autotune::WorkItem& it = o.items[i];
-    BenchRow row;
-    row.label = it.label;
-    row.n = it.n;
-    row.k = it.k;
-    row.m = it.m;
+    BenchRow base;
+    base.label = it.label;
+    base.n = it.n;
+    base.k = it.k;
+    base.m = it.m;
+    base.rounds = o.timing.rounds;
+    base.mode = std::string(perf::mode_name(o.timing.mode));
+    auto fail_all = [&](const std::string& what, const Status& st) {
+      for (perf::Regime r : o.regimes) {
+        BenchRow row = base;
+        row.regime = std::string(perf::regime_name(r));
+        add_error(row, what, st);
+        rows.push_back(std::move(row));
+      }
+    };
     std::fprintf(stderr, "[%zu/%zu] %s N=%lld K=%lld M=%lld\n", i + 1, o.items.size(), it.label.c_str(),
                  static_cast<long long>(it.n), static_cast<long long>(it.k), static_cast<long long>(it.m));
     // Weights are shared by every M of a shape (the items are ordered by (N, K, M)); the old set is freed first.
     if (!weights || weights->n != it.n || weights->k != it.k) {
       weights.reset();
-      auto w = bench::make_weights(it.n, it.k, dev.l2_bytes, 0x5eed0000 + static_cast<std::uint64_t>(it.n * 31 + it.k),
-                                   baseline);
+      auto w = perf::make_weights(it.n, it.k, dev.l2_bytes, static_cast<std::int64_t>(dev.total_memory),
+                                  0x5eed0000 + static_cast<std::uint64_t>(it.n * 31 + it.k), baseline);
       if (!w.has_value()) {
-        row.error = "weights: " + w.error().to_string();
-        rows.push_back(std::move(row));
+        fail_all("weights", w.error());
         continue;
       }
       weights = *w;
     }
-    auto data = bench::make_case(weights, it.m, o.dtype, /*has_bias=*/false, baseline,
-                                 0xa11ce000 + static_cast<std::uint64_t>(it.m * 7 + it.k));
+    auto data = perf::make_case(weights, it.m, o.dtype, /*has_bias=*/false, baseline,
+                                0xa11ce000 + static_cast<std::uint64_t>(it.m * 7 + it.k));
     if (!data.has_value()) {
-      row.error = "data: " + data.error().to_string();
-      rows.push_back(std::move(row));
+      fail_all("data", data.error());
       continue;
     }
-    bench::CaseData& d = **data;
-    measure(bench::Contender::QjitSmoothQuant, d, o, row, row.qjit_us, &row.qjit_config);
-    if (baseline) measure(bench::Contender::CublasLtS8, d, o, row, row.lt_s8_us, &row.lt_s8_algo);
-    if (row.qjit_us > 0 && row.lt_s8_us > 0) {
-      auto check = bench::check_smooth_quant_against_baseline(d);
-      if (!check.has_value())
-        row.error += (row.error.empty() ? "" : "; ") + ("check: " + check.error().to_string());
-      else if (check->ok())
-        row.check = "ok";
-      else
-        row.check = llvm::formatv("MISMATCH {0}/{1} elements, max rel. error {2:e}", check->mismatches, check->compared,
-                                  check->max_rel_error)
-                        .str();
+    perf::CaseData& d = **data;
+    // Plans selected and cuBLASLt's algorithms searched here, before any timed batch.
+    BenchRow prepared_row = base;
+    const Pair gemm = prepare_pair(perf::Contender::QjitSmoothQuant, Impl::Qjit, perf::Contender::CublasLtS8,
+                                   Impl::CublasLtS8, baseline, d, o, stream, prepared_row);
+    const Pair ql = prepare_pair(perf::Contender::QjitQuantizedLinear, Impl::Ql, perf::Contender::CublasLtBf16,
+                                 Impl::CublasLtBf16, baseline, d, o, stream, prepared_row);
+    perf::InterleaveOptions t = o.timing;
+    t.graph_launches = o.graph_launches > 0 ? o.graph_launches : std::clamp(weights->copies, 16, 256);
+    bool checked = false;
+    for (perf::Regime regime : o.regimes) {
+      BenchRow row = prepared_row;
+      row.regime = std::string(perf::regime_name(regime));
+      t.regime = regime;
+      time_pair(gemm, t, stream, nvml, row);
+      if (!checked && row.side(Impl::Qjit).us > 0 && row.side(Impl::CublasLtS8).us > 0) {
+        // Both GEMM sides last ran on the same activation (any weight copy: they hold the same values).
+        checked = true;
+        auto check = perf::check_smooth_quant_against_baseline(d);
+        if (!check.has_value())
+          add_error(row, "check", check.error());
+        else if (check->ok())
+          prepared_row.check = row.check = "ok";
+        else
+          prepared_row.check = row.check =
+              llvm::formatv("MISMATCH {0}/{1} elements, max rel. error {2:e}", check->mismatches, check->compared,
+                            check->max_rel_error)
+                  .str();
+      }
+      time_pair(ql, t, stream, nvml, row);
+      rows.push_back(std::move(row));
     }
-    measure(bench::Contender::QjitQuantizedLinear, d, o, row, row.ql_us, &row.ql_config);
-    if (baseline) measure(bench::Contender::CublasLtBf16, d, o, row, row.lt_bf16_us, &row.lt_bf16_algo);
-    rows.push_back(std::move(row));
   }
   return rows;
+}
+
+std::string method_line(const Options& o) {
+  std::string regimes;
+  for (perf::Regime r : o.regimes) regimes += (regimes.empty() ? "" : " and ") + std::string(perf::regime_name(r));
+  std::string line = llvm::formatv("interleaved A B A B over {0} rounds (order rotated), each the median of its "
+                                   "batches; regime {1} (sustained: {2} ms back to back per side per round; burst: "
+                                   "{3} batches of {4} with {5} us idle gaps)",
+                                   o.timing.rounds, regimes, o.timing.sustain_ms, o.timing.batches, o.timing.batch,
+                                   o.timing.burst_gap_us)
+                         .str();
+  if (o.timing.mode == perf::LaunchMode::Graph)
+    line += "; CUDA graphs of " +
+            (o.graph_launches ? std::to_string(o.graph_launches) : std::string("max(16, weight copies)")) +
+            " launches replayed";
+  return line;
 }
 
 }  // namespace
@@ -112,7 +207,10 @@ std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev
 int run_bench_command(int argc, char** argv) {
   // NOTE: static: cl keeps a pointer to every category ever constructed (the help printer walks them).
   static cl::OptionCategory cat("qjit bench options");
-  cl::opt<std::string> shapes_opt("shapes", cl::desc("model shape file (model,layer,N,K lines; required)"),
+  const std::string installed = installed_shapes_file(argc > 0 ? argv[0] : "qjit");
+  cl::opt<std::string> shapes_opt("shapes",
+                                  cl::desc("model shape file (model,layer,N,K lines; default: the installed " +
+                                           std::string(kShapesName) + ", " + installed + ")"),
                                   cl::value_desc("file.csv"), cl::cat(cat));
   cl::opt<std::string> m_opt("m", cl::desc("comma-separated token counts (default 1,16,128,2048,8192)"),
                              cl::init("1,16,128,2048,8192"), cl::cat(cat));
@@ -122,24 +220,49 @@ int run_bench_command(int argc, char** argv) {
                                 cl::init("heuristic"), cl::cat(cat));
   cl::opt<std::string> filter_opt("filter", cl::desc("only items whose '<label> N=<n> K=<k>' matches this regex"),
                                   cl::value_desc("regex"), cl::cat(cat));
-  cl::opt<int> iters_opt("iters", cl::desc("timed samples per measurement; the median is reported (default 30)"),
-                         cl::init(30), cl::cat(cat));
-  cl::opt<int> warmup_opt("warmup", cl::desc("launches before timing (default 5)"), cl::init(5), cl::cat(cat));
+  cl::opt<std::string> regime_opt("regime",
+                                  cl::desc("load regime: sustained (each side ~--sustain-ms back to back per round, "
+                                           "the board at its power limit) | burst (short batches, idle gaps) | both "
+                                           "(default both)"),
+                                  cl::init("both"), cl::cat(cat));
+  cl::opt<int> rounds_opt("rounds", cl::desc("interleaved rounds, order rotated; the median is reported (default 5)"),
+                          cl::init(5), cl::cat(cat));
+  cl::opt<int> iters_opt("iters", cl::desc("burst: timed batches per side per round (default 30)"), cl::init(30),
+                         cl::cat(cat));
+  cl::opt<int> batch_opt("batch", cl::desc("burst: launches per batch (default 5)"), cl::init(5), cl::cat(cat));
+  cl::opt<int> warmup_opt("warmup", cl::desc("launches per side before its first round (default 5)"), cl::init(5),
+                          cl::cat(cat));
+  cl::opt<int> sustain_opt("sustain-ms", cl::desc("sustained: milliseconds per side per round (default 1000)"),
+                           cl::init(1000), cl::cat(cat));
+  cl::opt<int> gap_opt("burst-gap-us", cl::desc("burst: idle microseconds after each batch (default 500)"),
+                       cl::init(500), cl::cat(cat));
+  cl::opt<bool> graph_opt("graph", cl::desc("capture each side as a CUDA graph of N launches and time its replays"),
+                          cl::cat(cat));
+  cl::opt<int> graph_n_opt("graph-launches",
+                           cl::desc("--graph: launches per graph (default max(16, weight copies), at most 256)"),
+                           cl::init(0), cl::cat(cat));
   cl::opt<std::string> csv_opt("csv", cl::desc("also write the rows as CSV (for bench/plot_bench.py)"),
                                cl::value_desc("out.csv"), cl::cat(cat));
   cl::opt<bool> json_opt("json", cl::desc("print JSON instead of the markdown table"), cl::cat(cat));
   OptionScope option_scope(cat);
   cl::HideUnrelatedOptions(cat);
   std::string overview =
-      "qjit bench: qjit against cuBLASLt (int8 and bf16) over a model's layer shapes\n\n"
-      "  qjit bench --shapes data/llm_linear_shapes.csv --m 1,16,128,2048,8192 --csv out.csv\n";
-  if (!bench::built_with_cublaslt())
+      "qjit bench: qjit against cuBLASLt (int8 and bf16), interleaved, over a model's layer shapes\n\n"
+      "  qjit bench --m 1,16,128,2048,8192 --regime both --csv out.csv\n"
+      "  qjit bench --shapes my_model.csv --m 1,16,64 --graph --regime burst\n";
+  if (!perf::built_with_cublaslt())
     overview += "\nThis qjit was built without the cuBLASLt baseline (no CUDA toolkit headers at configure time): it "
                 "times qjit only.\n";
   if (!parse_command_line(argc, argv, kCommand, overview.c_str())) return kExitUsage;
 
   Options o;
-  if (shapes_opt.empty()) return usage_error(kCommand, "--shapes is required (a model,layer,N,K file)");
+  std::string shapes_path = shapes_opt;
+  if (shapes_path.empty()) {
+    if (installed.empty() || !llvm::sys::fs::exists(installed))
+      return usage_error(kCommand, "--shapes is required (a model,layer,N,K file): no " + std::string(kShapesName) +
+                                       " is installed beside this qjit (looked for " + installed + ")");
+    shapes_path = installed;
+  }
   auto ms = autotune::parse_m_list(m_opt);
   if (!ms) return usage_error(kCommand, "--m: " + ms.error().message());
   auto dtype = parse_dtype(dtype_opt, "--dtype");
@@ -149,12 +272,21 @@ int run_bench_command(int argc, char** argv) {
   if (!pref) return usage_error(kCommand, pref.error().message());
   o.pref = *pref;
   o.pref_name = pref_opt;
-  if (iters_opt < 1 || iters_opt > 100000)
-    return usage_error(kCommand, "--iters must be in [1, 100000], got " + std::to_string(iters_opt));
-  if (warmup_opt < 0 || warmup_opt > 100000)
-    return usage_error(kCommand, "--warmup must be in [0, 100000], got " + std::to_string(warmup_opt));
-  o.timing.reps = iters_opt;
+  auto regimes = perf::parse_regimes(regime_opt, "--regime");
+  if (!regimes) return usage_error(kCommand, regimes.error().message());
+  o.regimes = *regimes;
+  o.timing.rounds = rounds_opt;
+  o.timing.batches = iters_opt;
+  o.timing.batch = batch_opt;
   o.timing.warmup = warmup_opt;
+  o.timing.sustain_ms = sustain_opt;
+  o.timing.burst_gap_us = gap_opt;
+  o.timing.mode = graph_opt ? perf::LaunchMode::Graph : perf::LaunchMode::Stream;
+  if (graph_n_opt.getNumOccurrences() && !graph_opt)
+    return usage_error(kCommand, "--graph-launches needs --graph");
+  if (graph_n_opt != 0) o.timing.graph_launches = graph_n_opt;
+  if (Status st = perf::validate(o.timing); !st.ok()) return usage_error(kCommand, st.message());
+  o.graph_launches = graph_n_opt;
   o.csv_path = csv_opt;
   o.json = json_opt;
   std::optional<llvm::Regex> filter;
@@ -163,35 +295,50 @@ int run_bench_command(int argc, char** argv) {
     std::string why;
     if (!filter->isValid(why)) return usage_error(kCommand, "--filter '" + filter_opt + "' is not a regex: " + why);
   }
-  auto shapes = autotune::load_shapes(shapes_opt);
+  auto shapes = autotune::load_shapes(shapes_path);
   if (!shapes) return usage_error(kCommand, "--shapes: " + shapes.error().message());
   const auto all = autotune::work_items(*shapes, *ms);
   for (const auto& it : all)
     if (!filter || filter->match(llvm::formatv("{0} N={1} K={2}", it.label, it.n, it.k).str())) o.items.push_back(it);
   if (o.items.empty())
     return usage_error(kCommand, "--filter '" + filter_opt + "' matches none of the " + std::to_string(all.size()) +
-                                     " items of " + shapes_opt);
+                                     " items of " + shapes_path);
 
   auto dev = runtime::current_device();
   if (!dev)
     return failure(kCommand, Status(dev.error().code(), "no GPU to time on: " + dev.error().message() +
                                                             " (qjit inspect and qjit warmup work without one)"));
-  const Status baseline = bench::cublaslt_baseline_status();
+  const Status baseline = perf::cublaslt_baseline_status();
   if (!baseline.ok()) std::fprintf(stderr, "qjit bench: timing qjit only: %s\n", baseline.message().c_str());
+  auto nvml = perf::Nvml::open(dev->ordinal);
+  if (!nvml.has_value())
+    std::fprintf(stderr, "qjit bench: no clock or power readings (NVML): %s\n", nvml.error().message().c_str());
+  // One created stream for everything (graph capture cannot use the legacy default stream).
+  auto api = runtime::driver();
+  if (!api) return failure(kCommand, api.error());
+  CUstream stream = nullptr;
+  if (const auto rc = (*api)->cuStreamCreate(&stream, 0); rc != runtime::kCudaSuccess)
+    return failure(kCommand, runtime::driver_error(**api, rc, "cuStreamCreate"));
 
-  const std::vector<BenchRow> rows = run_items(o, *dev, baseline.ok());
+  const std::vector<BenchRow> rows =
+      run_items(o, *dev, baseline.ok(), stream, nvml.has_value() ? nvml->get() : nullptr);
+  (*api)->cuStreamSynchronize(stream);
+  (*api)->cuStreamDestroy(stream);
   const auto groups = group_geomeans(rows);
   BenchContext ctx;
   ctx.device = dev->name;
   ctx.arch = codegen::arch_option(ops::target_arch(*dev));
   ctx.sm_count = dev->sm_count;
   ctx.l2_bytes = dev->l2_bytes;
-  ctx.peak_tops = bench::dense_int8_peak_tops(dev->name);
+  ctx.peak_tops = perf::dense_int8_peak_tops(dev->name);
   ctx.dtype = o.dtype;
   ctx.pref = o.pref_name;
-  ctx.iters = o.timing.reps;
+  ctx.iters = o.timing.batches;
   ctx.warmup = o.timing.warmup;
+  ctx.rounds = o.timing.rounds;
+  ctx.method = method_line(o);
   if (!baseline.ok()) ctx.baseline_note = baseline.message();
+  if (!nvml.has_value()) ctx.nvml_note = nvml.error().message();
 
   if (o.json) {
     llvm::outs() << llvm::formatv("{0:2}", json_report(ctx, rows, groups)) << "\n";

@@ -1,12 +1,16 @@
-// The report of `qjit bench`: one row per (shape, M) with the four measured times, the figures derived from them
-// (ratios, TOPS, GB/s, % of the device's int8 peak), the geometric-mean ratios per M range -- the ranges issue 6's
-// bars are stated in (M <= 64, 128-512, >= 2048) -- and the three renderings: a markdown table for people, CSV for
-// bench/plot_bench.py and spreadsheets, JSON for scripts. Pure host code, so the unit tests check it without a GPU.
+// The report of `qjit bench` (and the CSV bench/peers.py writes with the same columns): one row per (shape, M, load
+// regime, launch mode) with every side's median time, SM clock and board power, the figures derived from them (the
+// ratios peer time / qjit time, TOPS, TOPS per GHz, TOPS per watt, GB/s, % of the device's int8 peak), the
+// geometric-mean ratios per regime, mode and M range -- the ranges issue 16's bars are stated in (M <= 64, 128-512,
+// >= 2048) -- and the three renderings: a markdown table for people, CSV for bench/plot_bench.py and spreadsheets,
+// JSON for scripts. Pure host code, so the unit tests check it without a GPU.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "llvm/Support/JSON.h"
@@ -14,34 +18,67 @@
 
 namespace qjit::tools {
 
+// Every side a row can hold. qjit's two plans are the references; each peer is compared with one of them.
+enum class Impl : int {
+  Qjit,          // SmoothQuantLinearPlan: int8 in, per-token x per-channel scale epilogue, dtype out
+  CublasLtS8,    // cuBLASLt s8 x s8 -> s32 (qjit bench)
+  TorchIntMm,    // torch._int_mm + the same scaling epilogue in PyTorch (bench/peers.py)
+  TritonS8,      // a Triton scaled int8 GEMM with the same fused epilogue (bench/peers.py)
+  Ql,            // QuantizedLinearPlan: FP in -> quantize -> GEMM
+  CublasLtBf16,  // cuBLASLt bf16 (qjit bench)
+  TorchBf16,     // torch.nn.functional.linear in bf16 (bench/peers.py)
+};
+inline constexpr int kImplCount = 7;
+struct ImplInfo {
+  Impl impl;
+  const char* column;        // CSV prefix: <column>_us, <column>_mhz, <column>_w
+  const char* ratio_column;  // CSV column of this peer's time / its reference's time; "" for qjit's own sides
+  Impl reference;
+};
+const ImplInfo& impl_info(Impl impl);
+
+struct Side {
+  double us = 0;      // median microseconds per launch; 0 = not measured (failed, or the peer is unavailable)
+  double mhz = 0;     // mean SM clock over its timed batches; 0 = not read (no NVML)
+  double watts = 0;   // mean board power over its timed batches; 0 = not read
+  std::string what;   // the plan's config or the peer's algorithm
+};
+
 struct BenchRow {
   std::string label;  // the models/layers sharing this (N, K)
   std::int64_t n = 0, k = 0, m = 0;
-  // Median microseconds; 0 = not measured (failed, or the baseline is unavailable).
-  double qjit_us = 0;     // SmoothQuantLinearPlan: int8 in, per-channel weight scale, dtype out
-  double lt_s8_us = 0;    // cuBLASLt s8 x s8 -> s32
-  double ql_us = 0;       // QuantizedLinearPlan: FP in -> quantize -> GEMM
-  double lt_bf16_us = 0;  // cuBLASLt bf16
-  std::string qjit_config, ql_config, lt_s8_algo, lt_bf16_algo;
+  std::string regime = "burst";  // "sustained" | "burst"
+  std::string mode = "stream";   // "stream" | "graph"
+  int rounds = 0;
+  std::array<Side, kImplCount> sides;
   std::string check = "n/a";  // "ok" | "MISMATCH ..." | "n/a" (qjit's output against cuBLASLt's accumulators)
   std::string error;          // non-empty: something in this row failed (the message says what)
 
-  double ratio() const;     // lt_s8_us / qjit_us (> 1: qjit faster); 0 when either is missing
-  double ql_ratio() const;  // lt_bf16_us / ql_us
-  double tops() const;      // 2·M·N·K / qjit time
+  Side& side(Impl i) { return sides[static_cast<int>(i)]; }
+  const Side& side(Impl i) const { return sides[static_cast<int>(i)]; }
+  double ratio(Impl peer) const;  // peer time / its reference's time (> 1: qjit faster); 0 when either is missing
+  double ratio() const { return ratio(Impl::CublasLtS8); }
+  double ql_ratio() const { return ratio(Impl::CublasLtBf16); }
+  double tops(Impl i = Impl::Qjit) const;          // 2·M·N·K / time
+  double tops_per_ghz(Impl i = Impl::Qjit) const;  // 0 without a clock reading
+  double tops_per_watt(Impl i = Impl::Qjit) const;
   // Bytes the int8 GEMM must move at least once (int8 weight + int8 activation + output) per second of qjit time.
   double gbps(ElementKind out) const;
 };
 
 struct BenchGroup {
+  std::string regime, mode;
   std::string name;  // "M<=64", "M 128-512", "M>=2048", "other M"
   int rows = 0;
   int ratio_count = 0, ql_ratio_count = 0;         // rows that had both times
   double geomean_ratio = 0, geomean_ql_ratio = 0;  // 0 when the count is 0
+  std::array<double, kImplCount> geomean{};        // per peer (index = Impl); 0 when no row had it
+  std::array<int, kImplCount> count{};
 };
 
-// The groups issue 6's bars name, in that order, each present even when empty; rows with M in none of them
-// (65-127, 513-2047) make an "other M" group, present only when it has rows.
+// Per (regime, mode) in the order the rows first show them: the groups issue 16's bars name, in that order, each
+// present even when empty; rows with M in none of them (65-127, 513-2047) make an "other M" group, present only
+// when it has rows.
 std::vector<BenchGroup> group_geomeans(const std::vector<BenchRow>& rows);
 
 struct BenchContext {
@@ -52,13 +89,18 @@ struct BenchContext {
   std::optional<double> peak_tops;  // dense int8; nullopt: the % of peak column is left out
   ElementKind dtype = ElementKind::BF16;
   std::string pref;  // "heuristic" | "tuned"
-  int iters = 0, warmup = 0;
+  int iters = 0, warmup = 0, rounds = 0;
+  std::string method;         // one line: the interleaving, regimes and modes as run
   std::string baseline_note;  // empty when cuBLASLt ran; else why it did not
+  std::string nvml_note;      // empty when NVML read the clock and power; else why not
 };
 
 std::string markdown_report(const BenchContext& ctx, const std::vector<BenchRow>& rows,
                             const std::vector<BenchGroup>& groups);
-// Header + one line per row; the columns plot_bench.py reads are documented in README.md.
+// The CSV header: label,n,k,m,dtype,regime,mode,rounds, then per side <column>_us,_mhz,_w (+ its ratio column),
+// qjit's derived figures after its side, then check, configs, device, error. README.md documents the columns;
+// bench/peers.py writes the same header (a unit test compares them).
+std::string csv_header();
 std::string csv_report(const BenchContext& ctx, const std::vector<BenchRow>& rows);
 llvm::json::Value json_report(const BenchContext& ctx, const std::vector<BenchRow>& rows,
                               const std::vector<BenchGroup>& groups);

@@ -22,3 +22,13 @@ cmake --build "$tmp/build" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; exi
 export QJIT_CACHE_DIR="$tmp/cache"
 "$tmp/build/consumer_c"
 "$tmp/build/consumer_cpp"
+# The installed command (issue 14): no source-tree path compiled in, and `qjit bench` without --shapes reads the
+# shape file installed beside it -- without a GPU it gets as far as "no GPU" (exit 1), not a usage error (exit 2).
+if [ -x "$tmp/prefix/bin/qjit" ]; then
+  [ -f "$tmp/prefix/share/qjit/llm_linear_shapes.csv" ] || { echo "share/qjit/llm_linear_shapes.csv is not installed"; exit 1; }
+  if grep -qF "$src" "$tmp/prefix/bin/qjit"; then echo "the installed qjit has the source path $src compiled in"; exit 1; fi
+  rc=0
+  "$tmp/prefix/bin/qjit" bench --m 1 --filter 'N=4096 K=4096' --regime burst --rounds 1 --iters 1 --warmup 0 \
+    > "$tmp/bench.out" 2> "$tmp/bench.err" || rc=$?
+  if [ "$rc" -eq 2 ]; then cat "$tmp/bench.err"; echo "the installed qjit bench did not find its shape file"; exit 1; fi
+fi

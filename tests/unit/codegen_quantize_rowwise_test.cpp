@@ -40,7 +40,9 @@ TEST(CodegenQuantizeRowwise, RenderIsDeterministicWithUniqueEntries) {
   auto rs = render_quantize(smooth, qcfg(2, 128));
   ASSERT_TRUE(rs.has_value());
   EXPECT_EQ(rs->entry, "qjit_quantize_rowwise_bf16_k4096_r2_t128_smooth");
-  EXPECT_NE(rs->text.find("kQuantizeRowwise, true>"), std::string::npos);
+  // ... and persistent (2 chunks a thread here).
+  EXPECT_NE(rs->text.find("kQuantizeRowwise, true, 2>"), std::string::npos);
+  EXPECT_EQ(rs->dynamic_smem_bytes, 256 * 2 * 32);  // its prefetch slots
   EXPECT_EQ(smooth.to_string(), "quantize_rowwise bf16->s8 k=4096 m<=1 smooth sm_90a");
 }
 
@@ -91,6 +93,31 @@ TEST(CodegenQuantizeRowwise, LaunchAndVectorPath) {
   EXPECT_TRUE(quantize_takes_vector_path(s, buf, 4100, buf, 4096));   // 4100 floats = 16400 bytes, 16-aligned
   EXPECT_FALSE(quantize_takes_vector_path(s, buf, 4096, buf, 4100));  // q rows not 16-aligned
   EXPECT_FALSE(quantize_takes_vector_path(s, buf + 4, 4096, buf, 4096));
+  // The persistent smoothed pass loops over row groups: its grid stops at the CTAs the GPU holds; others never do.
+  KernelSpec sm = s;
+  sm.smooth = true;
+  EXPECT_TRUE(quantize_persistent(sm, qcfg(2, 128)));
+  EXPECT_EQ(quantize_launch(sm, qcfg(2, 128), 8192, 528).grid[0], 528u);
+  EXPECT_EQ(quantize_launch(sm, qcfg(2, 128), 1001, 528).grid[0], 501u);
+  EXPECT_EQ(quantize_launch(sm, qcfg(2, 128), 8192, 0).grid[0], 4096u);
+  EXPECT_EQ(quantize_launch(s, qcfg(2, 128), 8192, 528).grid[0], 4096u);
+  EXPECT_FALSE(quantize_persistent(sm, qcfg(1, 32)));  // 8 chunks a thread: the one-group kernel
+  KernelSpec absmax = quantize_spec(KernelOp::QuantizeAbsmax, ElementKind::F32, 4096, 1, 90);
+  absmax.smooth = true;
+  EXPECT_FALSE(quantize_persistent(absmax, qcfg(2, 128)));
+  // Occupancy from registers: 256 threads at 56 registers -> 4 CTAs, at 70 -> 3; 32 small CTAs at most.
+  EXPECT_EQ(quantize_resident_ctas_per_sm(qcfg(2, 128), 56, 0, 90), 4);
+  EXPECT_EQ(quantize_resident_ctas_per_sm(qcfg(2, 128), 70, 0, 90), 3);
+  EXPECT_EQ(quantize_resident_ctas_per_sm(qcfg(1, 32), 16, 0, 90), 32);
+  EXPECT_EQ(quantize_resident_ctas_per_sm(qcfg(1, 1024), 32, 0, 89), 1);
+  // Shared memory binds too: 96 KiB slots leave room for two CTAs on sm_90, one on sm_89.
+  EXPECT_EQ(quantize_resident_ctas_per_sm(qcfg(2, 128), 32, 96 * 1024, 90), 2);
+  EXPECT_EQ(quantize_resident_ctas_per_sm(qcfg(2, 128), 32, 96 * 1024, 89), 1);
+  // The prefetch slots: 256 threads x 2 chunks x 16 bf16 for K = 4096.
+  KernelSpec sb = quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 4096, 1, 90);
+  sb.smooth = true;
+  EXPECT_EQ(quantize_smem_bytes(sb, qcfg(2, 128)), 256 * 2 * 32);
+  EXPECT_EQ(quantize_smem_bytes(s, qcfg(2, 128)), 0);
   const KernelSpec tiny = quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F32, 8, 1, 90);
   EXPECT_FALSE(quantize_takes_vector_path(tiny, buf, 16, buf, 16));
 }

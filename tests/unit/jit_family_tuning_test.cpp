@@ -121,11 +121,11 @@ TEST(JitFamilyRegistry, SplitKWorkspaceLayoutPutsZeroedCountersAfterThePartials)
 
 TEST(JitFamilyRegistry, ProgrammaticLaunchIsTheFamilysChoice) {
   const KernelSpec g90 = gemm(4096, 4096, 16, 90), g80 = gemm(4096, 4096, 16, 89);
-  EXPECT_TRUE(gemm_sm90_family().launch_dims(g90, gemm_sm90_family().heuristic(g90, 132), 16, 132).programmatic);
-  EXPECT_FALSE(gemm_sm80_family().launch_dims(g80, gemm_sm80_family().heuristic(g80, 132), 16, 132).programmatic);
+  EXPECT_TRUE(gemm_sm90_family().launch_dims(g90, gemm_sm90_family().heuristic(g90, 132), 16, 132, 0).programmatic);
+  EXPECT_FALSE(gemm_sm80_family().launch_dims(g80, gemm_sm80_family().heuristic(g80, 132), 16, 132, 0).programmatic);
   for (int arch : {89, 90}) {
     const KernelSpec q = codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 16, arch);
-    EXPECT_EQ(quantize_family().launch_dims(q, quantize_family().heuristic(q, 132), 16, 132).programmatic,
+    EXPECT_EQ(quantize_family().launch_dims(q, quantize_family().heuristic(q, 132), 16, 132, 0).programmatic,
               arch >= 90);
   }
 }

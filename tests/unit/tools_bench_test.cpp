@@ -1,13 +1,18 @@
 // `qjit bench` without a GPU: every argument error exits 2 with a message naming the flag (or the shape file's
-// line), a valid command on a machine without a GPU exits 1 saying so, and the report's pure parts -- the M-range
-// geomeans, the CSV quoting, the peak table, the L2 rotation count -- compute what the bars need.
+// line), a valid command on a machine without a GPU exits 1 saying so, and the pure parts -- the per-regime M-range
+// geomeans, the CSV header (shared with bench/peers.py) and quoting, the peak table, the L2 rotation rule the tuner
+// shares, the interleaving order, the NVML-absent path -- compute what the bars need.
 #if QJIT_HAVE_TOOLS
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 
-#include "bench/harness.h"
+#include "autotune/timing.h"
+#include "perf/harness.h"
+#include "perf/interleave.h"
+#include "perf/nvml.h"
 #include "runtime/device.h"
 #include "tests/support/cache_test_util.h"
 #include "tests/support/command_runner.h"
@@ -47,6 +52,23 @@ TEST(ToolsBenchArgsTest, BadDtypePrefItersWarmupNameTheirFlags) {
   expect_usage_error({"--shapes", kShapes, "--iters", "many"}, "--iters");
 }
 
+TEST(ToolsBenchArgsTest, InterleavingFlagsNameThemselves) {
+  expect_usage_error({"--shapes", kShapes, "--regime", "steady"}, "--regime must be sustained, burst or both, got 'steady'");
+  expect_usage_error({"--shapes", kShapes, "--rounds", "0"}, "--rounds must be in [1, 1000], got 0");
+  expect_usage_error({"--shapes", kShapes, "--batch", "0"}, "--batch");
+  expect_usage_error({"--shapes", kShapes, "--sustain-ms", "0"}, "--sustain-ms");
+  expect_usage_error({"--shapes", kShapes, "--burst-gap-us", "-1"}, "--burst-gap-us");
+  expect_usage_error({"--shapes", kShapes, "--graph-launches", "8"}, "--graph-launches needs --graph");
+  expect_usage_error({"--shapes", kShapes, "--graph", "--graph-launches", "5000"}, "--graph-launches must be in");
+}
+
+TEST(ToolsBenchArgsTest, WithoutShapesTheInstalledFileIsNamed) {
+  // The test binary has no share/qjit/ beside it, so the error says where the installed copy was looked for.
+  const auto r = bench({});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("share/qjit/llm_linear_shapes.csv"), std::string::npos) << r.err;
+}
+
 TEST(ToolsBenchArgsTest, FilterMustBeAValidRegexThatMatchesSomething) {
   expect_usage_error({"--shapes", kShapes, "--filter", "(q_proj"}, "--filter");
   expect_usage_error({"--shapes", kShapes, "--filter", "no-such-model"}, "matches none");
@@ -79,16 +101,18 @@ TEST(ToolsBenchArgsTest, NoGpuIsACleanFailure) {
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
-tools::BenchRow row(std::int64_t m, double qjit_us, double lt_us, double ql_us = 0, double bf16_us = 0) {
+tools::BenchRow row(std::int64_t m, double qjit_us, double lt_us, double ql_us = 0, double bf16_us = 0,
+                    const char* regime = "burst") {
   tools::BenchRow r;
   r.label = "llama-2-7b q_proj, llama-2-13b q_proj";
   r.n = 4096;
   r.k = 4096;
   r.m = m;
-  r.qjit_us = qjit_us;
-  r.lt_s8_us = lt_us;
-  r.ql_us = ql_us;
-  r.lt_bf16_us = bf16_us;
+  r.regime = regime;
+  r.side(tools::Impl::Qjit).us = qjit_us;
+  r.side(tools::Impl::CublasLtS8).us = lt_us;
+  r.side(tools::Impl::Ql).us = ql_us;
+  r.side(tools::Impl::CublasLtBf16).us = bf16_us;
   return r;
 }
 
@@ -111,6 +135,49 @@ TEST(ToolsBenchReportTest, GeomeansFollowTheBarsMRanges) {
   EXPECT_EQ(groups[3].rows, 1);
 }
 
+TEST(ToolsBenchReportTest, GeomeansAreKeptApartPerRegimeAndMode) {
+  std::vector<tools::BenchRow> rows = {row(16, 10, 20, 0, 0, "sustained"), row(16, 10, 11, 0, 0, "burst"),
+                                       row(16, 10, 12, 0, 0, "burst")};
+  rows[2].mode = "graph";
+  const auto groups = tools::group_geomeans(rows);
+  ASSERT_EQ(groups.size(), 9u);  // three (regime, mode) pairs x three M ranges
+  EXPECT_EQ(groups[0].regime, "sustained");
+  EXPECT_NEAR(groups[0].geomean_ratio, 2.0, 1e-12);
+  EXPECT_EQ(groups[3].regime, "burst");
+  EXPECT_EQ(groups[3].mode, "stream");
+  EXPECT_NEAR(groups[3].geomean_ratio, 1.1, 1e-12);
+  EXPECT_EQ(groups[6].mode, "graph");
+  EXPECT_NEAR(groups[6].geomean_ratio, 1.2, 1e-12);
+}
+
+TEST(ToolsBenchReportTest, ClockAndPowerGiveTopsPerGhzAndPerWatt) {
+  auto r = row(8192, 1000, 1100);
+  EXPECT_EQ(r.tops_per_ghz(), 0);  // no clock reading: no figure
+  r.side(tools::Impl::Qjit).mhz = 1500;
+  r.side(tools::Impl::Qjit).watts = 600;
+  EXPECT_NEAR(r.tops_per_ghz(), r.tops() / 1.5, 1e-9);
+  EXPECT_NEAR(r.tops_per_watt(), r.tops() / 600, 1e-12);
+  r.side(tools::Impl::TorchIntMm).us = 1500;
+  EXPECT_NEAR(r.ratio(tools::Impl::TorchIntMm), 1.5, 1e-12);
+  r.side(tools::Impl::TorchBf16).us = 100;
+  EXPECT_EQ(r.ratio(tools::Impl::TorchBf16), 0);  // its reference (QuantizedLinear) was not measured
+}
+
+TEST(ToolsBenchReportTest, CsvHeaderIsTheOnePeersPyWrites) {
+  const std::string header = tools::csv_header();
+  EXPECT_EQ(header.rfind("label,n,k,m,dtype,regime,mode,rounds,qjit_us,qjit_mhz,qjit_w,qjit_tops,qjit_tops_per_ghz,", 0),
+            0u)
+      << header;
+  for (const char* column : {",cublaslt_s8_us,", ",ratio,", ",torch_int_mm_ratio,", ",triton_s8_us,", ",ql_ratio,",
+                             ",torch_bf16_w,", ",device,error"})
+    EXPECT_NE(header.find(column), std::string::npos) << column;
+  std::ifstream in(std::string(QJIT_SOURCE_DIR) + "/bench/peers.py");
+  ASSERT_TRUE(in) << "bench/peers.py";
+  const std::string peers((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(peers.find("CSV_HEADER = \"" + header + "\""), std::string::npos)
+      << "bench/peers.py's CSV_HEADER differs from tools/bench_report.cpp's csv_header():\n" << header;
+}
+
 TEST(ToolsBenchReportTest, DerivedFigures) {
   const auto r = row(8192, 1000, 1100);
   EXPECT_NEAR(r.ratio(), 1.1, 1e-12);
@@ -125,10 +192,11 @@ TEST(ToolsBenchReportTest, CsvQuotesLabelsAndMarkdownOmitsUnknownPeak) {
   ctx.device = "Test GPU";
   const std::vector<tools::BenchRow> rows = {row(16, 10, 12)};
   const std::string csv = tools::csv_report(ctx, rows);
-  EXPECT_EQ(csv.rfind("label,n,k,m,", 0), 0u);
-  EXPECT_NE(csv.find("\"llama-2-7b q_proj, llama-2-13b q_proj\",4096,4096,16,bf16,10.000,12.000,1.2000"),
+  EXPECT_EQ(csv.rfind(tools::csv_header() + "\n", 0), 0u);
+  EXPECT_NE(csv.find("\"llama-2-7b q_proj, llama-2-13b q_proj\",4096,4096,16,bf16,burst,stream,0,10.000,,,"),
             std::string::npos)
       << csv;
+  EXPECT_NE(csv.find(",12.000,,,1.2000,"), std::string::npos) << csv;
   const std::string md = tools::markdown_report(ctx, rows, tools::group_geomeans(rows));
   EXPECT_EQ(md.find("% peak"), std::string::npos);
   ctx.peak_tops = 1979;
@@ -136,21 +204,94 @@ TEST(ToolsBenchReportTest, CsvQuotesLabelsAndMarkdownOmitsUnknownPeak) {
 }
 
 TEST(BenchHarnessTest, DenseInt8PeakByDeviceName) {
-  EXPECT_EQ(bench::dense_int8_peak_tops("NVIDIA H100 80GB HBM3"), 1979.0);
-  EXPECT_EQ(bench::dense_int8_peak_tops("NVIDIA H100 PCIe"), 1513.0);
-  EXPECT_EQ(bench::dense_int8_peak_tops("NVIDIA H200"), 1979.0);
-  EXPECT_EQ(bench::dense_int8_peak_tops("NVIDIA A100-SXM4-80GB"), 624.0);
-  EXPECT_EQ(bench::dense_int8_peak_tops("NVIDIA L40S"), 733.0);
-  EXPECT_FALSE(bench::dense_int8_peak_tops("NVIDIA L40").has_value());
-  EXPECT_FALSE(bench::dense_int8_peak_tops("NVIDIA GeForce RTX 4090").has_value());
+  EXPECT_EQ(perf::dense_int8_peak_tops("NVIDIA H100 80GB HBM3"), 1979.0);
+  EXPECT_EQ(perf::dense_int8_peak_tops("NVIDIA H100 PCIe"), 1513.0);
+  EXPECT_EQ(perf::dense_int8_peak_tops("NVIDIA H200"), 1979.0);
+  EXPECT_EQ(perf::dense_int8_peak_tops("NVIDIA A100-SXM4-80GB"), 624.0);
+  EXPECT_EQ(perf::dense_int8_peak_tops("NVIDIA L40S"), 733.0);
+  EXPECT_FALSE(perf::dense_int8_peak_tops("NVIDIA L40").has_value());
+  EXPECT_FALSE(perf::dense_int8_peak_tops("NVIDIA GeForce RTX 4090").has_value());
 }
 
-TEST(BenchHarnessTest, RotationCoversTwiceTheL2) {
-  const std::int64_t l2 = 50 << 20;
-  EXPECT_EQ(bench::rotation_copies(16 << 20, l2), 7);                           // 7 x 16 MiB >= 100 MiB
-  EXPECT_EQ(bench::rotation_copies(std::size_t{1} << 30, l2), 2);               // never fewer than two
-  EXPECT_EQ(bench::rotation_copies(1024, l2), 256);                             // capped
-  EXPECT_GE(bench::rotation_copies(16 << 20, 0) * (16 << 20), 2 * (50 << 20));  // unknown L2: a generous guess
+// The one rotation rule the autotuner and the benches share (autotune/timing.h).
+TEST(TimingRotationTest, CoversTwiceTheL2WithinItsBounds) {
+  const std::int64_t l2 = 50 << 20, mem = std::int64_t{80} << 30;
+  EXPECT_EQ(autotune::rotation_copies(16 << 20, l2, mem), 7);              // 7 x 16 MiB >= 100 MiB
+  EXPECT_EQ(autotune::rotation_copies(std::size_t{1} << 30, l2, mem), 2);  // never fewer than two
+  EXPECT_EQ(autotune::rotation_copies(1024, l2, mem), autotune::kMaxRotationCopies);  // capped
+  EXPECT_EQ(autotune::kMaxRotationCopies, 256);
+  EXPECT_GE(autotune::rotation_copies(16 << 20, 0, mem) * (16 << 20), 2 * (50 << 20));  // unknown L2: generous
+  // At most an eighth of the device's memory: a 3 GiB operand on a 16 GiB device gets one copy, not two.
+  EXPECT_EQ(autotune::rotation_copies(std::size_t{3} << 30, l2, std::int64_t{16} << 30), 1);
+  EXPECT_EQ(autotune::rotation_copies(std::size_t{1} << 20, l2, std::int64_t{80} << 20), 10);  // 10 MiB budget
+}
+
+TEST(TimingRotationTest, BadTimingOptionsAreRejectedBeforeTheDriver) {
+  autotune::TimingOptions o;
+  o.reps = 0;
+  auto r = autotune::batch_launch_us([](int) { return Status(); }, nullptr, o);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), StatusCode::InvalidArgument);
+  EXPECT_NE(r.error().message().find("reps"), std::string::npos);
+  EXPECT_EQ(autotune::median({3, 1, 2}), 2);
+  EXPECT_EQ(autotune::median({4, 1, 3, 2}), 3);  // the upper middle, as the tuner has always reported
+  EXPECT_EQ(autotune::median({}), 0);
+}
+
+TEST(PerfInterleaveTest, RoundOrderRotatesSoEverySideGoesFirstEquallyOften) {
+  EXPECT_EQ(perf::round_order(0, 2), (std::vector<int>{0, 1}));
+  EXPECT_EQ(perf::round_order(1, 2), (std::vector<int>{1, 0}));
+  EXPECT_EQ(perf::round_order(2, 2), (std::vector<int>{0, 1}));
+  EXPECT_EQ(perf::round_order(4, 3), (std::vector<int>{1, 2, 0}));
+  EXPECT_EQ(perf::round_order(0, 1), (std::vector<int>{0}));
+  EXPECT_TRUE(perf::round_order(3, 0).empty());
+  std::vector<int> firsts(3, 0);
+  for (int r = 0; r < 6; ++r) ++firsts[perf::round_order(r, 3).front()];
+  EXPECT_EQ(firsts, (std::vector<int>{2, 2, 2}));
+}
+
+TEST(PerfInterleaveTest, RegimesAndOptions) {
+  EXPECT_EQ(*perf::parse_regimes("both", "--regime"),
+            (std::vector<perf::Regime>{perf::Regime::Sustained, perf::Regime::Burst}));
+  EXPECT_EQ(*perf::parse_regimes("burst", "--regime"), (std::vector<perf::Regime>{perf::Regime::Burst}));
+  auto bad = perf::parse_regimes("Burst", "--regime");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("--regime must be sustained, burst or both, got 'Burst'"), std::string::npos);
+  EXPECT_EQ(perf::regime_name(perf::Regime::Sustained), "sustained");
+  EXPECT_EQ(perf::mode_name(perf::LaunchMode::Graph), "graph");
+  perf::InterleaveOptions o;
+  EXPECT_TRUE(perf::validate(o).ok());
+  EXPECT_GE(o.rounds, 5);  // the default the issue asks for
+  o.rounds = 0;
+  EXPECT_NE(perf::validate(o).message().find("--rounds"), std::string::npos);
+  // A side set that cannot be timed is rejected before any device work.
+  auto timed = perf::time_interleaved({}, nullptr, o, nullptr);
+  ASSERT_FALSE(timed.has_value());
+  EXPECT_EQ(timed.error().code(), StatusCode::InvalidArgument);
+}
+
+TEST(PerfNvmlTest, AbsentLibraryIsUnsupportedAndTheSamplerReadsNothing) {
+  auto nvml = perf::Nvml::open(0, "/nonexistent/libnvidia-ml.so.1");
+  ASSERT_FALSE(nvml.has_value());
+  EXPECT_EQ(nvml.error().code(), StatusCode::Unsupported);
+  EXPECT_NE(nvml.error().message().find("NVML"), std::string::npos) << nvml.error().message();
+  perf::ClockPowerSampler sampler(nullptr);
+  sampler.start();
+  const perf::ClockPower cp = sampler.stop();
+  EXPECT_EQ(cp.samples, 0);
+  EXPECT_EQ(cp.sm_mhz, 0);
+}
+
+TEST(PerfNvmlTest, PciBusIdSpellingAndWeightedMeans) {
+  EXPECT_EQ(perf::nvml_pci_bus_id(0, 0x1b, 0), "00000000:1B:00.0");
+  EXPECT_EQ(perf::nvml_pci_bus_id(1, 255, 31), "00000001:FF:1F.0");
+  perf::ClockPower a{1800, 600, 3};
+  a.add(perf::ClockPower{1400, 400, 1});
+  EXPECT_EQ(a.samples, 4);
+  EXPECT_NEAR(a.sm_mhz, 1700, 1e-9);
+  EXPECT_NEAR(a.power_w, 550, 1e-9);
+  a.add(perf::ClockPower{});  // an empty window changes nothing
+  EXPECT_EQ(a.samples, 4);
 }
 
 }  // namespace

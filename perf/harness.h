@@ -1,4 +1,5 @@
-// The measurement harness shared by the Google Benchmark suites and `qjit bench`: device buffers, the random data of
+// The measurement harness shared by `qjit bench` and the Google Benchmark suites in bench/ (this room, perf/, is a
+// library both link, so the installed command depends on no bench source): device buffers, the random data of
 // one GEMM case (weights rotated past the L2, activations, scales, outputs, the cuBLASLt workspace), the four
 // contenders -- qjit's SmoothQuantLinearPlan and QuantizedLinearPlan, cuBLASLt int8 and bf16 -- prepared as launch
 // closures on the same data (timed with autotune/timing.h, the autotuner's own CUDA-event median), a correctness check
@@ -18,32 +19,24 @@
 #include <vector>
 
 #include "autotune/timing.h"
+#include "perf/interleave.h"
 #include "qjit/element.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
 #include "runtime/device_memory.h"
 #include "runtime/driver.h"
 
-namespace qjit::bench {
+namespace qjit::perf {
 
 // The cuBLASLt workspace DESIGN.md's anchors were measured with: without it cuBLASLt falls back to older kernels.
 inline constexpr std::size_t kBaselineWorkspaceBytes = std::size_t{64} << 20;
-
-// How many copies of a weight of `weight_bytes` the timing loop cycles through so that consecutive launches never
-// find their weight in the L2: enough for twice the L2 (at least 2, at most 256). l2_bytes <= 0 (unknown): 256 MiB
-// is assumed, more than any current part's L2.
-// data/llm_linear_shapes.csv: the working directory's copy first (the GPU machine runs from a copy of the tree),
-// else the source tree's.
-std::string default_shapes_file();
-
-int rotation_copies(std::size_t weight_bytes, std::int64_t l2_bytes);
 
 // Dense (no sparsity) int8 tensor-core peak in TOPS for the device name the driver reports ("NVIDIA H100 80GB
 // HBM3"), from a small table of data-sheet numbers; nullopt for parts the table does not know.
 std::optional<double> dense_int8_peak_tops(std::string_view device_name);
 
-// The int8 and bf16 weights of one (N, K), `copies` identical copies each, plus per-channel f32 weight scales.
-// Built once per shape and shared by every M of that shape.
+// The int8 and bf16 weights of one (N, K), `copies` identical copies each (autotune::rotation_copies, the rule the
+// autotuner uses too), plus per-channel f32 weight scales. Built once per shape and shared by every M of that shape.
 struct WeightSet {
   std::int64_t n = 0, k = 0;
   int copies = 0;
@@ -52,7 +45,7 @@ struct WeightSet {
   std::vector<float> host_scale;                // for the correctness check
 };
 Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, std::int64_t l2_bytes,
-                                                std::uint64_t seed, bool with_bf16);
+                                                std::int64_t device_memory_bytes, std::uint64_t seed, bool with_bf16);
 
 // Everything one (M, N, K) case reads and writes besides the weights.
 struct CaseData {
@@ -81,8 +74,8 @@ enum class Contender { QjitSmoothQuant, QjitQuantizedLinear, CublasLtS8, CublasL
 std::string_view contender_name(Contender c);  // "qjit_smooth_quant", ..., "cublaslt_bf16"
 
 // launch(i) enqueues call i on the stream, on weight copy i % copies; it owns the plan or cuBLASLt algorithm it
-// calls. Time it with autotune::median_launch_us (the autotuner's timing, so tuning and benchmarks agree).
-using Launch = std::function<Status(int)>;
+// calls. Time it with autotune::median_launch_us (the autotuner's timing, so tuning and benchmarks agree) or
+// perf::time_interleaved (perf/interleave.h) beside its peers.
 struct Prepared {
   Launch launch;
   std::string description;  // the plan's describe() or the cuBLASLt algorithm picked
@@ -106,4 +99,4 @@ struct CheckResult {
 };
 Result<CheckResult> check_smooth_quant_against_baseline(const CaseData& data, int rows = 16);
 
-}  // namespace qjit::bench
+}  // namespace qjit::perf

@@ -13,7 +13,7 @@
 #include "qjit/status.h"
 #include "qjit/stream.h"
 
-namespace qjit::bench {
+namespace qjit::perf {
 
 enum class BaselineKind { Int8, Bf16 };
 
@@ -37,4 +37,4 @@ class CublasLtGemm {
 // Whether cuBLASLt can be loaded here (and why not).
 Status cublaslt_available();
 
-}  // namespace qjit::bench
+}  // namespace qjit::perf

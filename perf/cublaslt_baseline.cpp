@@ -1,5 +1,5 @@
 // cuBLASLt through dlopen: the function table, the descriptors for the two baseline problems, and algorithm choice.
-#include "bench/cublaslt_baseline.h"
+#include "perf/cublaslt_baseline.h"
 
 #include <cublasLt.h>
 
@@ -9,7 +9,7 @@
 #include "runtime/dynamic_library.h"
 #include "runtime/env.h"
 
-namespace qjit::bench {
+namespace qjit::perf {
 namespace {
 
 struct Api {
@@ -156,4 +156,4 @@ Status CublasLtGemm::run(const void* x, const void* w, void* y, CUstream stream)
                "cublasLtMatmul");
 }
 
-}  // namespace qjit::bench
+}  // namespace qjit::perf

@@ -1,5 +1,5 @@
 // The benchmark harness (see harness.h): buffers, case data, the four contenders, timing and the check.
-#include "bench/harness.h"
+#include "perf/harness.h"
 
 #include <cstdio>
 
@@ -10,10 +10,10 @@
 #include "qjit/linear.h"
 
 #if QJIT_HAVE_CUBLASLT
-#include "bench/cublaslt_baseline.h"
+#include "perf/cublaslt_baseline.h"
 #endif
 
-namespace qjit::bench {
+namespace qjit::perf {
 namespace {
 
 // splitmix64: fast enough to fill a few hundred MiB of test data per shape without dominating the run.
@@ -159,21 +159,6 @@ Result<Prepared> prepare_baseline(bool int8, CaseData& d, CUstream stream) {
 
 // ---- facts ----
 
-std::string default_shapes_file() {
-  const std::string local = "data/llm_linear_shapes.csv";
-  if (std::FILE* f = std::fopen(local.c_str(), "r")) {
-    std::fclose(f);
-    return local;
-  }
-  return std::string(QJIT_SOURCE_DIR) + "/" + local;
-}
-
-int rotation_copies(std::size_t weight_bytes, std::int64_t l2_bytes) {
-  const double target = 2.0 * static_cast<double>(l2_bytes > 0 ? l2_bytes : std::int64_t{128} << 20);
-  const double copies = std::ceil(target / static_cast<double>(std::max<std::size_t>(weight_bytes, 1)));
-  return static_cast<int>(std::clamp(copies, 2.0, 256.0));
-}
-
 std::optional<double> dense_int8_peak_tops(std::string_view name) {
   auto has = [&](std::string_view s) { return name.find(s) != std::string_view::npos; };
   // Data-sheet dense int8 tensor TOPS (half the "with sparsity" figure). Order matters: the PCIe and NVL H100s
@@ -218,12 +203,13 @@ Status cublaslt_baseline_status() {
 // ---- data ----
 
 Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, std::int64_t l2_bytes,
-                                                std::uint64_t seed, bool with_bf16) {
+                                                std::int64_t device_memory_bytes, std::uint64_t seed, bool with_bf16) {
   auto w = std::make_shared<WeightSet>();
   w->n = n;
   w->k = k;
   const std::size_t count = static_cast<std::size_t>(n * k);
-  w->copies = rotation_copies(count, l2_bytes);
+  // NOTE: the bf16 copies are twice the size but rotate in step with the int8 ones, so they span 4x the L2.
+  w->copies = autotune::rotation_copies(count, l2_bytes, device_memory_bytes / (with_bf16 ? 3 : 1));
   Rng rng{seed};
   std::vector<std::int8_t> q(count);
   fill_s8(q, rng);
@@ -349,4 +335,4 @@ Result<CheckResult> check_smooth_quant_against_baseline(const CaseData& d, int r
   return r;
 }
 
-}  // namespace qjit::bench
+}  // namespace qjit::perf
