@@ -1,6 +1,6 @@
 // How long `qjit tune` will spend on one kernel, estimated before any GPU is touched, so the work can be spread over
 // devices and shards by cost instead of by count (one Llama-3-70B gate_up GEMM at M = 8192 costs as much as a
-// dozen decode kernels). The model follows the tuning loop in ops/autotuner.cpp phase by phase:
+// dozen decode kernels). The model follows the tuning loop in autotune/autotuner.cpp phase by phase:
 //
 //   setup     random operands generated on the host and uploaded: (M*K*in + N*K) bytes
 //   compile   ceil(candidates / compile_threads) rounds of one NVRTC compile each

@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <string>
 
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "ops/config_choice.h"
+#include "jit/kernel_service.h"
 #include "ops/linear_specs.h"
 #include "qjit/linear.h"
 #include "runtime/driver.h"
@@ -74,13 +74,13 @@ void BM_SelectOnDisk(benchmark::State& state) {
     return;
   }
   auto warm = ops::render(spec, *config);
-  if (!warm || !ops::KernelService::process().obtain(*warm, arch)) {
+  if (!warm || !jit::KernelService::process().obtain(*warm, arch)) {
     state.SkipWithError("the first compile failed (is NVRTC present?)");
     return;
   }
   for (auto _ : state) {
     auto source = ops::render(spec, *config);
-    auto compiled = ops::KernelService::process().obtain(*source, arch);
+    auto compiled = jit::KernelService::process().obtain(*source, arch);
     if (!compiled || compiled->compiled_now) state.SkipWithError("expected a disk hit");
     benchmark::DoNotOptimize(compiled);
   }
@@ -96,7 +96,7 @@ void BM_SelectCold(benchmark::State& state) {
     spec.n = ++n;
     auto config = ops::choose_config(spec, PlanPreference::Heuristic, synthetic_device(arch));
     auto source = ops::render(spec, *config);
-    auto compiled = ops::KernelService::process().obtain(*source, arch);
+    auto compiled = jit::KernelService::process().obtain(*source, arch);
     if (!compiled) {
       state.SkipWithError(compiled.error().message().c_str());
       return;

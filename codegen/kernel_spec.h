@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "qjit/element.h"
+#include "runtime/launch_dims.h"
 
 namespace qjit::codegen {
 
@@ -69,11 +70,8 @@ struct Source {
   int dynamic_smem_bytes = 0;
 };
 
-struct LaunchDims {
-  unsigned grid[3] = {1, 1, 1};
-  unsigned block[3] = {1, 1, 1};
-  unsigned dynamic_smem_bytes = 0;
-};
+// The one launch-geometry type (runtime/launch_dims.h), named here for the families' launch functions.
+using LaunchDims = runtime::LaunchDims;
 
 // 1, 2, 4, ..., 256, 512, 1024, 2048, 4096: the smallest power of two >= m, capped at 4096 (">= 4096"). m < 1 -> 1.
 int m_bucket_of(std::int64_t m);

@@ -6,7 +6,7 @@
 
 #include "codegen/kernel_params.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "ops/plan_cache.h"
 #include "ops/plan_core.h"

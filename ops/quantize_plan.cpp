@@ -2,7 +2,7 @@
 // (zero a 4-byte absmax in the workspace, reduce the absmax with atomicMax, quantize with the resulting scale).
 #include "codegen/kernel_params.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 #include "ops/plan_cache.h"
 #include "ops/plan_core.h"
 #include "ops/validate.h"

@@ -1,7 +1,7 @@
 // TuningStore: lazy load, lookups with epilogue-variant fallbacks, merge-on-save.
 #include "ops/tuning_store.h"
 
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 #include "runtime/log.h"
 
 namespace qjit::ops {

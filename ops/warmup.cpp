@@ -14,8 +14,8 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/Threading.h"
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "ops/config_choice.h"
+#include "jit/kernel_service.h"
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
 #include "runtime/log.h"
@@ -32,7 +32,7 @@ struct Pending {
 };
 
 // The config the plan would choose for `spec` under PlanPreference::Tuned, rendered; failures land in the
-// returned kernel's error. NOTE: mirrors choose_config's Tuned branch (kernel_binding.cpp): the record found by
+// returned kernel's error. NOTE: mirrors choose_config's Tuned branch (ops/config_choice.cpp): the record found by
 // find_tuned_record is used only when tuned_record_applies (same family as today's heuristic, measured against it)
 // and it renders; otherwise the heuristic's config, which the plan loads too.
 Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& req,
@@ -221,7 +221,7 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
         need(specs.gemm, used_by);
         }
 
-  KernelService& service = KernelService::process();
+  jit::KernelService& service = jit::KernelService::process();
   if (auto store = service.store()) report.cache_dir = store->options().writable_dir;
   {
     llvm::ThreadPool pool(llvm::hardware_concurrency(req.jobs));

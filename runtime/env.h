@@ -41,15 +41,15 @@ enum class Type {
     "milliseconds a process waits for another one compiling the same kernel (0 to 3600000)")                      \
   X(Log, "QJIT_LOG", Level, "`warn`", "runtime",                                                                   \
     "`off`, `error`, `warn`, `info` (hits, misses, compiles with times), `debug`")                                \
-  X(DumpDir, "QJIT_DUMP_DIR", Path, "none", "ops", "write the rendered source, PTX and cubin of each compile here") \
+  X(DumpDir, "QJIT_DUMP_DIR", Path, "none", "jit", "write the rendered source, PTX and cubin of each compile here") \
   X(NvrtcLibrary, "QJIT_NVRTC_LIBRARY", Path, "`libnvrtc.so.13`, `.so.12`, then the toolkit's", "runtime",         \
     "the NVRTC library to open (point it at a missing file to assert nothing compiles)")                          \
   X(CudaLibrary, "QJIT_CUDA_LIBRARY", Path, "`libcuda.so.1`", "runtime", "the CUDA driver library to open")        \
   X(TuningDb, "QJIT_TUNING_DB", Path, "`<cache dir>/tuning.json`", "autotune",                                     \
     "the tuning database `Tuned` reads and `Autotune` / `qjit tune` write")                                       \
-  X(DisablePdl, "QJIT_DISABLE_PDL", Flag, "`0`", "ops",                                                            \
+  X(DisablePdl, "QJIT_DISABLE_PDL", Flag, "`0`", "jit",                                                            \
     "`1`: launch the Hopper GEMM and the quantize pass without programmatic dependent launch (A/B timing)")       \
-  X(DisableSm90, "QJIT_DISABLE_SM90", Flag, "`0`", "ops",                                                          \
+  X(DisableSm90, "QJIT_DISABLE_SM90", Flag, "`0`", "jit",                                                          \
     "`1`: use the portable mma.sync GEMM on Hopper too (diagnostics, A/B comparisons)")                           \
   X(Device, "QJIT_DEVICE", Integer, "`0`", "runtime",                                                              \
     "device ordinal used when the calling thread has no current context")                                         \

@@ -10,18 +10,9 @@
 
 #include "qjit/status.h"
 #include "runtime/driver.h"
+#include "runtime/launch_dims.h"
 
 namespace qjit::runtime {
-
-struct LaunchDims {
-  unsigned grid[3] = {1, 1, 1};
-  unsigned block[3] = {1, 1, 1};
-  unsigned dynamic_smem_bytes = 0;
-  unsigned cluster[3] = {1, 1, 1};  // > 1 only for Hopper cluster launches
-  // Programmatic dependent launch (sm_90+): the kernel may be scheduled before the previous one on the stream has
-  // finished; it must execute griddepcontrol.wait before reading anything an earlier kernel wrote.
-  bool programmatic = false;
-};
 
 class LoadedKernel {
  public:

@@ -23,7 +23,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Regex.h"
 #include "llvm/Support/raw_ostream.h"
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 #include "perf/harness.h"
 #include "perf/interleave.h"
 #include "perf/nvml.h"

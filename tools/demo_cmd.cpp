@@ -13,8 +13,8 @@
 #include "codegen/kernel_spec.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "ops/config_choice.h"
+#include "jit/kernel_service.h"
 #include "qjit/linear.h"
 #include "qjit/quant/calibration.h"
 #include "qjit/quant/smooth_quant.h"
@@ -232,7 +232,7 @@ int run_demo_command(int argc, char** argv) {
     g.per_token_scale = false;
     specs.push_back(g);
   }
-  auto& service = ops::KernelService::process();
+  auto& service = jit::KernelService::process();
   for (const auto& spec : specs) {
     runtime::DeviceInfo target = device.has_value() ? *device : runtime::DeviceInfo{};
     target.arch = arch;

@@ -17,8 +17,8 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "ops/config_choice.h"
+#include "jit/kernel_service.h"
 #include "ops/linear_specs.h"
 #include "ops/validate.h"
 #include "qjit/linear.h"
@@ -62,14 +62,14 @@ struct KernelReport {
 
 std::string dims_text(const unsigned (&d)[3]) { return llvm::formatv("{0}x{1}x{2}", d[0], d[1], d[2]).str(); }
 
-// The key and the cache status of `r.source`, looked up without compiling (see ops::compile_key_for).
+// The key and the cache status of `r.source`, looked up without compiling (see jit::compile_key_for).
 void look_up(KernelReport& r, cache::DiskStore* store, const std::string& nvrtc_version) {
   if (!nvrtc_version.empty()) {
-    r.key = ops::compile_key_for(r.source, r.spec.arch, nvrtc_version);
+    r.key = jit::compile_key_for(r.source, r.spec.arch, nvrtc_version);
   } else if (store) {
     // No NVRTC: the key depends on the compiler version, so probe the versions the service would.
-    for (const auto& v : ops::known_nvrtc_versions()) {
-      const auto key = ops::compile_key_for(r.source, r.spec.arch, v);
+    for (const auto& v : jit::known_nvrtc_versions()) {
+      const auto key = jit::compile_key_for(r.source, r.spec.arch, v);
       if (auto e = store->load(key); e.has_value()) {
         r.key = key;
         r.entry = std::move(e).value();
@@ -361,7 +361,7 @@ int run_inspect_command(int argc, char** argv) {
     r.workspace_bytes = ops::kernel_workspace_bytes(spec, r.config, m);
     look_up(r, store.get(), nvrtc_version);
     if (compile_opt && !r.entry) {
-      auto compiled = ops::KernelService::process().obtain(r.source, spec.arch);
+      auto compiled = jit::KernelService::process().obtain(r.source, spec.arch);
       if (!compiled) return failure(kCommand, compiled.error());
       r.key = compiled->key;
       r.entry = *compiled->entry;

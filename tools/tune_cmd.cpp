@@ -1,5 +1,5 @@
 // `qjit tune`: offline autotuning over a model's layer shapes. For every (N, K) of the shape file, every M of --m
-// and every kernel the chosen plans need, time the candidate configs on the GPU(s) (ops::autotune_kernel), print a
+// and every kernel the chosen plans need, time the candidate configs on the GPU(s) (autotune::autotune_kernel), print a
 // progress bar with ETA and a summary table, and merge the winners into the tuning database as each kernel finishes.
 // Work is spread by estimated cost (autotune/cost_model.h, autotune/schedule.h): over `--devices` through one queue,
 // most expensive kernel first; over the shards of an array job (`--shard i/n`, or `--shard auto` from Slurm or a
@@ -26,7 +26,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
-#include "ops/autotuner.h"
+#include "autotune/autotuner.h"
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
 #include "runtime/device.h"
@@ -95,7 +95,7 @@ struct Task {
 
 struct Done {
   Task task;
-  Result<ops::TuneOutcome> outcome = Status(StatusCode::NotFound, "not run");
+  Result<autotune::TuneOutcome> outcome = Status(StatusCode::NotFound, "not run");
   int device = -1;
   double seconds = 0;  // wall time of this kernel's tuning
 };
@@ -183,7 +183,7 @@ runtime::DeviceInfo reference_device(int arch) {
 // One task per distinct kernel spec (its M bucket included) over ALL the work, tuned at the largest listed M of its
 // bucket, with its cost estimate. The list depends only on the arguments and the arch, so every shard builds the same.
 std::vector<Task> build_tasks(const std::vector<autotune::WorkItem>& items, bool want_ql, bool want_sq,
-                              ElementKind dtype, int arch, const ops::TuneOptions& options) {
+                              ElementKind dtype, int arch, const autotune::TuneOptions& options) {
   std::vector<Task> tasks;
   std::map<std::string, std::size_t> seen;
   for (const auto& item : items) {
@@ -211,7 +211,7 @@ std::vector<Task> build_tasks(const std::vector<autotune::WorkItem>& items, bool
   autotune::CostModel model;
   model.reps = options.timing.reps;
   for (Task& t : tasks) {
-    const auto configs = ops::tuning_candidates(t.spec, ref);
+    const auto configs = autotune::tuning_candidates(t.spec, ref);
     t.candidates = static_cast<int>(configs.size());
     if (options.max_candidates > 0) t.candidates = std::min(t.candidates, options.max_candidates);
     autotune::KernelWork w{t.spec, t.m, t.candidates,
@@ -376,7 +376,7 @@ int run_tune_command(int argc, char** argv) {
     return 1;
   }
 
-  ops::TuneOptions options;
+  autotune::TuneOptions options;
   options.jobs = a.jobs;
   options.timing.reps = a.reps;
   options.max_candidates = a.max_candidates;
@@ -444,7 +444,7 @@ int run_tune_command(int argc, char** argv) {
         const std::size_t i = order[q];
         done[i].device = ordinal;
         const auto k0 = std::chrono::steady_clock::now();
-        done[i].outcome = ops::autotune_kernel(tasks[i].spec, tasks[i].m, *device, options);
+        done[i].outcome = autotune::autotune_kernel(tasks[i].spec, tasks[i].m, *device, options);
         done[i].seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - k0).count();
         busy[w] += done[i].seconds;
         if (done[i].outcome.has_value()) {
@@ -484,7 +484,7 @@ int run_tune_command(int argc, char** argv) {
                    static_cast<long long>(d.task.m), d.outcome.error().to_string().c_str());
       continue;
     }
-    const ops::TuneOutcome& o = *d.outcome;
+    const autotune::TuneOutcome& o = *d.outcome;
     mismatched += o.mismatches;
     for (const auto& c : o.candidates)
       if (c.rejected.rfind("output differs", 0) == 0)

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "autotune/tuning_db.h"
-#include "ops/autotuner.h"
+#include "autotune/autotuner.h"
 #include "ops/linear_specs.h"
 #include "qjit/linear.h"
 #include "tests/gpu/linear_check.h"
@@ -65,12 +65,12 @@ TEST(AutotuneGpuTest, TunesASmallLayerAndAFreshProcessUsesTheWinners) {
   cache::testing::TempDir tmp;
   const std::string db_path = tmp.sub("tuning.json");
   autotune::TuningDb db;
-  ops::TuneOptions options;
+  autotune::TuneOptions options;
   options.max_candidates = 16;
   for (std::int64_t m : {16, 256}) {
     const auto specs = specs_for(m, gpu()->arch);
     for (const auto& spec : {*specs.quantize, specs.gemm}) {
-      auto out = ops::autotune_kernel(spec, m, *gpu(), options);
+      auto out = autotune::autotune_kernel(spec, m, *gpu(), options);
       ASSERT_TRUE(out.has_value()) << spec.to_string() << ": " << out.error().to_string();
       int timed = 0;
       for (const auto& c : out->candidates) {

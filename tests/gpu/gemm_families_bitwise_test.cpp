@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "codegen/gemm_s8_sm80.h"
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 #include "tests/support/device.h"
 #include "tests/support/reference.h"
 

@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 #include "runtime/cubin_info.h"
 #include "runtime/module.h"
 #include "runtime/nvrtc.h"

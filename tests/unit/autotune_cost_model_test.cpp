@@ -8,7 +8,7 @@
 
 #include "autotune/cost_model.h"
 #include "autotune/shapes.h"
-#include "ops/autotuner.h"
+#include "autotune/autotuner.h"
 #include "ops/linear_specs.h"
 
 namespace qjit::autotune {
@@ -88,7 +88,7 @@ TEST(AutotuneCostModel, WholeShapeFileComesToTheMeasuredMinutes) {
     s.k = item.k;
     const auto specs = ops::linear_kernel_specs(s, 90);
     KernelWork w = gemm(item.n, item.k, item.m);
-    w.candidates = static_cast<int>(ops::tuning_candidates(specs.gemm, h200).size());
+    w.candidates = static_cast<int>(autotune::tuning_candidates(specs.gemm, h200).size());
     ASSERT_GT(w.candidates, 1);
     const double t = estimate_tune_seconds(w);
     total += t;

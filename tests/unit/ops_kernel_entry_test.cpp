@@ -10,8 +10,8 @@
 
 #include "cache/disk_store.h"
 #include "cache/entry_format.h"
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "ops/config_choice.h"
+#include "jit/kernel_service.h"
 #include "runtime/cubin_info.h"
 #include "runtime/nvrtc.h"
 #include "tests/support/cache_test_util.h"
@@ -55,9 +55,9 @@ TEST(OpsKernelEntryTest, Sm90aGemmEntryRecords168RegistersThroughEncodeAndDiskSt
   ASSERT_TRUE(out.has_value()) << out.status().to_string();
   auto resources = runtime::read_cubin_resources(out->cubin, src.entry);
   ASSERT_TRUE(resources.has_value()) << resources.status().to_string();
-  const cache::CompileKey key = compile_key_for(src, 90, (*runtime::nvrtc())->version());
+  const cache::CompileKey key = jit::compile_key_for(src, 90, (*runtime::nvrtc())->version());
 
-  const cache::Entry e = make_cache_entry(src, 90, key, (*runtime::nvrtc())->version(), *out);
+  const cache::Entry e = jit::make_cache_entry(src, 90, key, (*runtime::nvrtc())->version(), *out);
   EXPECT_EQ(e.meta.registers, 168);
   EXPECT_EQ(e.meta.shared_bytes, src.dynamic_smem_bytes + resources->static_smem_bytes);
   EXPECT_GT(e.meta.shared_bytes, 200 * 1024);  // the 4-stage 128x256 pipeline
@@ -88,7 +88,7 @@ TEST(OpsKernelEntryTest, UnreadableCubinKeepsRegistersUnknownAndSaysWhy) {
   out.cubin = {0x7f, 'E', 'L', 'F', 2, 1, 1};  // a torn image
   out.seconds = 0.25;
   cache::testing::LogCapture log;
-  const cache::Entry e = make_cache_entry(src, 80, cache::testing::test_key(3), "13.0", out);
+  const cache::Entry e = jit::make_cache_entry(src, 80, cache::testing::test_key(3), "13.0", out);
   const std::string text = log.finish();
   EXPECT_EQ(e.meta.registers, 0);
   EXPECT_EQ(e.meta.shared_bytes, src.dynamic_smem_bytes);
@@ -98,7 +98,7 @@ TEST(OpsKernelEntryTest, UnreadableCubinKeepsRegistersUnknownAndSaysWhy) {
   EXPECT_NE(text.find("an ELF64 header needs 64"), std::string::npos) << text;
 }
 
-// Runs in a fresh process (the KernelService is per process and opens QJIT_CACHE_DIR once).
+// Runs in a fresh process (the jit::KernelService is per process and opens QJIT_CACHE_DIR once).
 int obtain_in_fresh_process() {
   cache::testing::TempDir dir;
   const std::string store_dir = dir.sub("cache");
@@ -110,7 +110,7 @@ int obtain_in_fresh_process() {
     return 1;
   };
   for (const auto& [src, arch] : {std::pair{sm80_quantize(), 80}, std::pair{sm90_gemm_two_consumers(), 90}}) {
-    auto ck = KernelService::process().obtain(src, arch);
+    auto ck = jit::KernelService::process().obtain(src, arch);
     if (!ck) return fail(ck.error().to_string());
     if (!ck->compiled_now) return fail(src.entry + " was not compiled in a fresh store");
     auto resources = runtime::read_cubin_resources(ck->entry->payload, src.entry);

@@ -1,7 +1,7 @@
 // The JIT front end to end with the real NVRTC and a real disk store, no GPU: 8 processes racing through the same
 // 20 kernels from a cold store compile each kernel once between them, agree on the cubins, and leave only verified
 // entries. Each child is this test binary re-executed on one disabled test (so every child starts with a fresh
-// process-wide KernelService, as a real engine process would) and reports its stats through a file.
+// process-wide jit::KernelService, as a real engine process would) and reports its stats through a file.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "cache/disk_store.h"
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "ops/config_choice.h"
+#include "jit/kernel_service.h"
 #include "ops/linear_specs.h"
 #include "runtime/nvrtc.h"
 #include "tests/support/cache_test_util.h"
@@ -47,13 +47,13 @@ TEST(OpsKernelServiceChild, DISABLED_ObtainAll) {
   std::uint64_t fingerprint = 0;
   for (int j = 0; j < kKernels; ++j) {
     const int i = (j + index * 3) % kKernels;
-    auto compiled = KernelService::process().obtain(kernel_source(i), 90);
+    auto compiled = jit::KernelService::process().obtain(kernel_source(i), 90);
     ASSERT_TRUE(compiled.has_value()) << compiled.error().to_string();
     std::uint64_t h = 1469598103934665603ull + static_cast<std::uint64_t>(i);
     for (std::uint8_t b : compiled->entry->payload) h = (h ^ b) * 1099511628211ull;
     fingerprint += h;  // order-independent: children obtain the kernels in different orders
   }
-  const auto stats = KernelService::process().stats();
+  const auto stats = jit::KernelService::process().stats();
   std::ofstream(report) << stats.compiles << " " << stats.disk_hits << " " << fingerprint << "\n";
 }
 

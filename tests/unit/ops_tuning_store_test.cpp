@@ -5,7 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "autotune/tuning_db.h"
-#include "ops/kernel_binding.h"
+#include "jit/kernel_family.h"
+#include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
 
@@ -93,7 +94,7 @@ TEST(OpsTuningStore, HopperTuningSpaceTokenTilesCoverTheBucket) {
     shape.n = 8192;
     shape.k = 8192;
     const auto spec = linear_kernel_specs(shape, 90).gemm;
-    const auto space = sm90_tuning_space(spec);
+    const auto space = jit::gemm_sm90_family().candidates(spec, {});
     EXPECT_FALSE(space.empty()) << bucket;
     for (const auto& c : space) {
       if (!c.swap_ab) continue;

@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "autotune/candidates.h"
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "jit/kernel_family.h"
+#include "ops/config_choice.h"
+#include "jit/kernel_service.h"
 #include "ops/linear_specs.h"
 #include "ops/warmup.h"
 #include "runtime/nvrtc.h"
@@ -117,7 +117,7 @@ std::string describe(int arch, const WarmupReport& r) {
   return s;
 }
 
-// Runs in a fresh child process (the KernelService is per process and reads QJIT_CACHE_DIR once).
+// Runs in a fresh child process (the jit::KernelService is per process and reads QJIT_CACHE_DIR once).
 int warm_twice_in_fresh_process() {
   cache::testing::TempDir dir;
   const std::string store = dir.sub("cache");
@@ -158,7 +158,7 @@ int warm_twice_in_fresh_process() {
   // by Tuned's epilogue-variant fallback, for the same GEMM with the per-tensor scale (SmoothQuant) as well.
   LinearShape shape{false, 1, 256, 512, ElementKind::BF16, ElementKind::BF16, false};
   const codegen::KernelSpec gemm = linear_kernel_specs(shape, 80).gemm;
-  const auto candidates = autotune::candidate_configs(gemm);
+  const auto candidates = jit::gemm_sm80_family().candidates(gemm, {});
   if (candidates.size() < 2) return fail("no candidate besides the heuristic");
   TuningDb db;
   TuningRecord r;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/kernel_binding.h"
+#include "ops/config_choice.h"
 #include "runtime/cubin_info.h"
 #include "runtime/nvrtc.h"
 #include "tests/support/cubin_probe.h"

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "ops/kernel_service.h"
+#include "jit/kernel_service.h"
 #include "runtime/nvrtc.h"
 #include "tests/support/cache_test_util.h"
 #include "tests/support/process_runner.h"
@@ -47,7 +47,7 @@ Status dump_into_planted_dir(const TempDir& tmp, mode_t mode) {
   EXPECT_EQ(::chmod(d.c_str(), mode), 0);
   EXPECT_EQ(::symlink(victim.c_str(), (d + "/qjit_probe_entry.cu").c_str()), 0);
   DumpCase c;
-  Status s = dump_compile(d, c.source, c.out);
+  Status s = jit::dump_compile(d, c.source, c.out);
   EXPECT_EQ(read_text(victim), "root:x:0:0\n");
   struct stat st;
   EXPECT_EQ(::lstat((d + "/qjit_probe_entry.cu").c_str(), &st), 0);
@@ -74,7 +74,7 @@ TEST(SecurityDumpDirTest, PrivateDumpDirGetsSourcePtxAndCubin) {
   TempDir tmp;
   const std::string d = tmp.sub("new/dumps");  // created (0700) when missing
   DumpCase c;
-  ASSERT_TRUE(dump_compile(d, c.source, c.out).ok());
+  ASSERT_TRUE(jit::dump_compile(d, c.source, c.out).ok());
   EXPECT_EQ(read_text(d + "/qjit_probe_entry.cu"), c.source.text);
   EXPECT_EQ(read_text(d + "/qjit_probe_entry.ptx"), c.out.ptx);
   EXPECT_EQ(read_text(d + "/qjit_probe_entry.cubin").size(), 4u);
@@ -83,7 +83,7 @@ TEST(SecurityDumpDirTest, PrivateDumpDirGetsSourcePtxAndCubin) {
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   // A second dump replaces the files (regular files are ours to replace).
   c.source.text += "// again\n";
-  ASSERT_TRUE(dump_compile(d, c.source, c.out).ok());
+  ASSERT_TRUE(jit::dump_compile(d, c.source, c.out).ok());
   EXPECT_EQ(read_text(d + "/qjit_probe_entry.cu"), c.source.text);
   EXPECT_TRUE(cache::testing::temp_files(d).empty());
 }

@@ -1,7 +1,7 @@
 // PlanPreference::Autotune and `qjit tune`: time every candidate config of a kernel on this device and keep the
-// fastest. The building blocks live in autotune/ (candidate spaces, heuristics, the timing harness, the tuning
-// database); this loop lives in ops/ because it must render, compile, load and launch kernels through the same
-// binding the plans use, so a tuned kernel is exactly the kernel a plan will run.
+// fastest. The candidate spaces and heuristics are the families' (jit/kernel_family.h); the loop renders, compiles,
+// loads and launches candidates through the same binding the plans use (jit/kernel_binding.h), so a tuned kernel is
+// exactly the kernel a plan will run. Depends on jit/, never on ops/.
 //
 // The loop: compile all candidates in parallel (LLVM ThreadPool; a failed compile rejects the candidate); run the
 // heuristic's kernel once on fresh random operands as the reference; run each candidate on the same operands into a
@@ -23,10 +23,10 @@
 #include "runtime/device.h"
 #include "runtime/driver.h"
 
-namespace qjit::ops {
+namespace qjit::autotune {
 
 struct TuneOptions {
-  autotune::TimingOptions timing;
+  TimingOptions timing;
   int jobs = 0;            // parallel compiles; 0 = the machine's hardware threads
   double min_gain = 0.02;  // a candidate must beat the heuristic by this fraction to replace it (noise guard)
   int max_candidates = 0;  // 0 = all; else the heuristic plus the first max_candidates - 1 others
@@ -41,7 +41,7 @@ struct CandidateOutcome {
 };
 
 struct TuneOutcome {
-  autotune::TuningRecord record;  // the winner (the heuristic when nothing beat it)
+  TuningRecord record;  // the winner (the heuristic when nothing beat it)
   codegen::TileConfig heuristic;
   std::vector<CandidateOutcome> candidates;  // heuristic first
   double compile_seconds = 0, check_seconds = 0, timing_seconds = 0;
@@ -56,4 +56,4 @@ std::vector<codegen::TileConfig> tuning_candidates(const codegen::KernelSpec& sp
 Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_t m, const runtime::DeviceInfo& device,
                                     const TuneOptions& options);
 
-}  // namespace qjit::ops
+}  // namespace qjit::autotune

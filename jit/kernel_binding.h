@@ -1,6 +1,7 @@
 // One kernel a plan launches: its spec, its chosen config, the loaded function and the rules its arguments must
-// meet. Binding a spec is where the plan layer meets codegen (render, launch geometry) and the JIT service (load);
-// the dispatch over kernel families lives here and nowhere else.
+// meet. Binding a (spec, config) is where codegen (render, launch geometry, through the family registry,
+// jit/kernel_family.h) meets the JIT service (load). Choosing the config (heuristic, tuning database, autotuning) is
+// the plans' step above this room: ops/config_choice.h.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,7 @@
 #include "runtime/device.h"
 #include "runtime/module.h"
 
-namespace qjit::ops {
+namespace qjit::jit {
 
 struct KernelBinding {
   codegen::KernelSpec spec;
@@ -26,11 +27,6 @@ struct KernelBinding {
   int sm_count = 132;          // of the device it was bound for: the persistent Hopper grid is one CTA per SM
 };
 
-// The config for `spec` under `pref`: Heuristic -> the family's heuristic; Tuned -> the tuning database's record
-// for this device (TuningStore), else the heuristic; Autotune -> times the candidates now (autotuner.h), records
-// the winner, returns it.
-Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanPreference pref,
-                                          const runtime::DeviceInfo& device);
 Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config);
 runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
                                int sm_count = 132);
@@ -45,21 +41,15 @@ std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codege
 Status launch_gemm(const KernelBinding& gemm, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
                    CUstream stream);
 
-// choose_config + render + load.
-Result<KernelBinding> bind_kernel(const codegen::KernelSpec& spec, PlanPreference pref,
-                                  const runtime::DeviceInfo& device);
-// Same with a given config (the autotuner's candidates).
+// Renders `config` for `spec` and loads it on `device` (the plans' chosen configs, the autotuner's candidates).
 Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
                                        const runtime::DeviceInfo& device);
-
-// The Hopper family's candidate configs for `spec`, restricted to its M bucket.
-std::vector<codegen::TileConfig> sm90_tuning_space(const codegen::KernelSpec& spec);
 
 // The arch qjit compiles for on `device`: its own, which for Hopper means the sm_90a target.
 inline int target_arch(const runtime::DeviceInfo& device) { return device.arch; }
 
-// Why choose_config serves `spec` with the family it does, in words for `qjit inspect` and logs: the Hopper wgmma
+// Why ops::choose_config serves `spec` with the family it does, in words for `qjit inspect` and logs: the Hopper wgmma
 // family on sm_90a when K suits TMA, else the portable family and what ruled Hopper out (arch, K, QJIT_DISABLE_SM90).
 std::string family_reason(const codegen::KernelSpec& spec);
 
-}  // namespace qjit::ops
+}  // namespace qjit::jit

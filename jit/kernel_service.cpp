@@ -1,5 +1,5 @@
 // KernelService: compile keys, the disk store, NVRTC, QJIT_DUMP_DIR, and module loading.
-#include "ops/kernel_service.h"
+#include "jit/kernel_service.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -10,7 +10,7 @@
 #include "runtime/nvrtc.h"
 #include "runtime/safe_file.h"
 
-namespace qjit::ops {
+namespace qjit::jit {
 namespace {
 
 // NVRTC versions probed (newest first) when NVRTC itself is absent, so a warm cache built by any of them is found.
@@ -211,4 +211,4 @@ cache::CompileKey compile_key_for(const codegen::Source& source, int arch, const
 
 const std::vector<std::string>& known_nvrtc_versions() { return probe_versions(); }
 
-}  // namespace qjit::ops
+}  // namespace qjit::jit

@@ -1,6 +1,6 @@
 // The autotuning loop (see autotuner.h): candidate list, parallel compile, reference run, bit-exact check, timing.
 // Operands are fresh pseudo-random data (never zeros) so a kernel that skips work cannot match the reference.
-#include "ops/autotuner.h"
+#include "autotune/autotuner.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,17 +8,24 @@
 #include <cstring>
 #include <memory>
 
-#include "autotune/candidates.h"
-#include "codegen/gemm_s8_sm90.h"
+#include "jit/kernel_family.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ThreadPool.h"
-#include "ops/kernel_binding.h"
-#include "ops/kernel_service.h"
+#include "jit/kernel_binding.h"
+#include "jit/kernel_service.h"
 #include "runtime/device_memory.h"
 #include "runtime/log.h"
 
-namespace qjit::ops {
+namespace qjit::autotune {
 namespace {
+
+using jit::bind_kernel_with;
+using jit::kernel_workspace_bytes;
+using jit::KernelBinding;
+using jit::KernelService;
+using jit::launch_dims;
+using jit::launch_gemm;
+using jit::render;
 
 using runtime::DeviceMemory;
 using Clock = std::chrono::steady_clock;
@@ -236,19 +243,11 @@ std::string describe_mismatch(const std::vector<std::uint8_t>& got, const std::v
 
 std::vector<codegen::TileConfig> tuning_candidates(const codegen::KernelSpec& spec,
                                                    const runtime::DeviceInfo& device) {
-  auto heuristic = choose_config(spec, PlanPreference::Heuristic, device);
-  std::vector<codegen::TileConfig> out;
-  if (heuristic.has_value()) out.push_back(*heuristic);
-  std::vector<codegen::TileConfig> space;
-  if (heuristic.has_value() && heuristic->family == codegen::KernelFamily::GemmSm90) {
-    space = sm90_tuning_space(spec);
-  } else {
-    autotune::CandidateOptions o;
-    o.allow_split_k = true;
-    o.sm_count = device.sm_count;
-    space = autotune::candidate_configs(spec, o);
-  }
-  for (const auto& c : space)
+  // The family the plan would use (jit::FamilyRegistry::for_spec), its heuristic first, then its space.
+  const jit::KernelFamilyRuntime& family = jit::FamilyRegistry::process().for_spec(spec);
+  std::vector<codegen::TileConfig> out{family.heuristic(spec, device.sm_count)};
+  const jit::CandidateOptions o{.allow_split_k = true, .sm_count = device.sm_count};
+  for (const auto& c : family.candidates(spec, o))
     if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   return out;
 }
@@ -404,4 +403,4 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
   return out;
 }
 
-}  // namespace qjit::ops
+}  // namespace qjit::autotune

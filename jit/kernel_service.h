@@ -1,6 +1,6 @@
 // The JIT front: turns rendered source into a loaded kernel, through the in-memory table, the on-disk store and
 // NVRTC, in that order (DESIGN.md's data flow). One service per process — kernels and modules are process
-// resources — reached only from ops/ and the tools. Concurrent requests for one key compile once (single flight);
+// resources — reached from jit/kernel_binding, ops/, autotune/ and the tools. Concurrent requests for one key compile once (single flight);
 // across processes the disk store's per-key lock decides.
 #pragma once
 
@@ -21,7 +21,7 @@
 #include "runtime/module.h"
 #include "runtime/nvrtc.h"
 
-namespace qjit::ops {
+namespace qjit::jit {
 
 struct CompiledKernel {
   cache::CompileKey key;
@@ -86,4 +86,4 @@ cache::CompileKey compile_key_for(const codegen::Source& source, int arch, const
 // The NVRTC versions the service probes, newest first, when NVRTC itself is absent.
 const std::vector<std::string>& known_nvrtc_versions();
 
-}  // namespace qjit::ops
+}  // namespace qjit::jit

@@ -1,0 +1,67 @@
+// The bind step: a spec and its chosen config become a loaded kernel through the family registry (render, launch
+// geometry, workspace, parameter block) and the JIT service (load). No switch over kernel families here: each family
+// is one object (jit/kernel_family.h).
+#include "jit/kernel_binding.h"
+
+#include "jit/kernel_family.h"
+#include "jit/kernel_service.h"
+
+namespace qjit::jit {
+
+Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config) {
+  return FamilyRegistry::process().family(config.family).render(spec, config);
+}
+
+runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
+                               int sm_count) {
+  runtime::LaunchDims d = FamilyRegistry::process().family(config.family).launch_dims(spec, config, m, sm_count);
+  d.programmatic = d.programmatic && !programmatic_launch_disabled();
+  return d;
+}
+
+std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
+                                   std::int64_t m) {
+  return FamilyRegistry::process().family(config.family).workspace(spec, config, m).bytes;
+}
+
+Status launch_gemm(const KernelBinding& g, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
+                   CUstream stream) {
+  const KernelFamilyRuntime& family = FamilyRegistry::process().family(g.config.family);
+  const std::int64_t m = params.m;
+  const auto dims = launch_dims(g, m);
+  codegen::GemmS8Params p = params;
+  const WorkspaceLayout ws = family.workspace(g.spec, g.config, m);
+  const std::size_t counters_bytes =
+      ws.counters_to_end ? workspace_bytes - ws.counters_offset : ws.counters_bytes;
+  if (counters_bytes > 0) {
+    // NOTE: the kernels leave their counters at zero, but the caller's workspace may hold anything before the first
+    // launch; one memset on the same stream keeps run() stateless (no per-plan device memory, no first-run flag).
+    QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
+    p.tile_counters = reinterpret_cast<std::int32_t*>(static_cast<char*>(p.workspace) + ws.counters_offset);
+    QJIT_CU(*api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u, counters_bytes / 4,
+            stream);
+  }
+  return family.launch_gemm(*g.kernel, dims, g.spec, g.config, p, stream);
+}
+
+Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
+                                       const runtime::DeviceInfo& device) {
+  QJIT_ASSIGN_OR_RETURN(codegen::Source source, render(spec, config));
+  QJIT_ASSIGN_OR_RETURN(auto kernel, KernelService::process().load(source, device));
+  KernelBinding b;
+  b.spec = spec;
+  b.config = config;
+  b.kernel = std::move(kernel);
+  b.entry = source.entry;
+  b.sm_count = device.sm_count > 0 ? device.sm_count : 132;
+  // Both families check 16-byte alignment at run time and fall back to narrower loads, so the plans need only
+  // natural element alignment from the caller.
+  b.operand_align = 1;
+  return b;
+}
+
+std::string family_reason(const codegen::KernelSpec& spec) {
+  return FamilyRegistry::process().for_spec(spec).why_chosen(spec);
+}
+
+}  // namespace qjit::jit

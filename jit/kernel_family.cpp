@@ -1,0 +1,56 @@
+// The family registry (kernel_family.h) and the defaults every family shares: no workspace, the plain
+// GemmS8Params parameter block.
+#include "jit/kernel_family.h"
+
+#include "runtime/env.h"
+
+namespace qjit::jit {
+
+WorkspaceLayout KernelFamilyRuntime::workspace(const codegen::KernelSpec&, const codegen::TileConfig&,
+                                               std::int64_t) const {
+  return {};
+}
+
+Status KernelFamilyRuntime::launch_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
+                                        const codegen::KernelSpec& spec, const codegen::TileConfig&,
+                                        const codegen::GemmS8Params& p, CUstream stream) const {
+  if (spec.op != codegen::KernelOp::GemmS8)
+    return Status(StatusCode::InvalidArgument, "launch_gemm: spec.op must be gemm_s8, got " +
+                                                   std::string(codegen::kernel_op_name(spec.op)) + " (family " +
+                                                   std::string(name()) + ")");
+  return kernel.launch(dims, stream, &p);
+}
+
+FamilyRegistry::FamilyRegistry() : order_{&gemm_sm90_family(), &gemm_sm80_family(), &quantize_family()} {}
+
+const FamilyRegistry& FamilyRegistry::process() {
+  static const FamilyRegistry registry;
+  return registry;
+}
+
+const KernelFamilyRuntime& FamilyRegistry::family(codegen::KernelFamily id) const {
+  for (const KernelFamilyRuntime* f : order_)
+    if (f->id() == id) return *f;
+  return *order_.back();  // unreachable: every KernelFamily value has an object above
+}
+
+const KernelFamilyRuntime& FamilyRegistry::for_spec(const codegen::KernelSpec& spec) const {
+  for (const KernelFamilyRuntime* f : order_)
+    if (f->accepts(spec).ok()) return *f;
+  // NOTE: gemm_sm80 accepts every GEMM and quantize every quantize op, so this is reached for no KernelOp value.
+  return spec.op == codegen::KernelOp::GemmS8 ? gemm_sm80_family() : quantize_family();
+}
+
+// The Hopper family serves GEMMs on sm_90 whose K suits TMA, unless QJIT_DISABLE_SM90=1.
+bool sm90_disabled() {
+  static const bool disabled = env::flag_or_warn(env::Var::DisableSm90);
+  return disabled;
+}
+
+// QJIT_DISABLE_PDL=1 turns programmatic dependent launch off (for A/B timing and as an escape hatch).
+bool programmatic_launch_disabled() {
+  static const bool disabled = env::flag_or_warn(env::Var::DisablePdl);
+  return disabled;
+}
+
+}  // namespace qjit::jit

@@ -1,0 +1,103 @@
+// A kernel family is one object (DeepGEMM's LaunchRuntime is the model): everything qjit knows about one template
+// -- which specs it serves and why, validation, rendering, launch geometry, the parameter block, the split-K
+// workspace layout, the candidate space the autotuner walks and the untuned heuristic -- behind one interface, and
+// one registry that holds them all. The binding, the plans, the autotuner and the tools ask the registry; none of
+// them switches over codegen::KernelFamily. Adding a kernel is adding a family here, not a branch in every switch.
+//
+// The families (gemm_sm90_family.cpp, gemm_sm80_family.cpp, quantize_family.cpp) are thin: the template-specific work
+// lives next to the template in codegen/, the tuning rules for a family next to the family.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codegen/kernel_params.h"
+#include "codegen/kernel_spec.h"
+#include "qjit/status.h"
+#include "qjit/stream.h"
+#include "runtime/module.h"
+
+namespace qjit::jit {
+
+struct CandidateOptions {
+  // Split-K configs need the family's workspace (partials + zeroed counters). Plans that promise
+  // workspace_size() == 0 must leave this off.
+  bool allow_split_k = false;
+  int sm_count = 132;  // for the heuristic entry that leads the list
+};
+
+// Where a launch's split-K scratch lies in the caller's workspace buffer.
+struct WorkspaceLayout {
+  std::size_t bytes = 0;            // what a launch at this M needs; 0: the config needs no workspace
+  std::size_t counters_offset = 0;  // int32 tile counters, zeroed on the stream before every launch
+  std::size_t counters_bytes = 0;   // their size; ignored when counters_to_end
+  // The counters run from counters_offset to the end of the caller's buffer (gemm_sm80: a buffer sized for M serves
+  // every M' <= M, and its counter region for M covers the one for M').
+  bool counters_to_end = false;
+};
+
+class KernelFamilyRuntime {
+ public:
+  virtual ~KernelFamilyRuntime() = default;
+
+  virtual codegen::KernelFamily id() const = 0;
+  std::string_view name() const { return codegen::kernel_family_name(id()); }
+
+  // Ok when choose_config may serve `spec` with this family; otherwise why not, in words for `qjit inspect`.
+  virtual Status accepts(const codegen::KernelSpec& spec) const = 0;
+  // Why the registry served `spec` with this family (it accepted it and no family before it did).
+  virtual std::string why_chosen(const codegen::KernelSpec& spec) const = 0;
+
+  // Whether the template compiles (spec, config), naming the field and the expected value when not.
+  virtual Status validate(const codegen::KernelSpec& spec, const codegen::TileConfig& config) const = 0;
+  virtual Result<codegen::Source> render(const codegen::KernelSpec& spec,
+                                         const codegen::TileConfig& config) const = 0;
+  // Grid, block, cluster and dynamic shared memory for run-time M (>= 1); `programmatic` says whether the kernel
+  // supports programmatic dependent launch (the binding turns it off under QJIT_DISABLE_PDL=1).
+  virtual runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
+                                          std::int64_t m, int sm_count) const = 0;
+  virtual WorkspaceLayout workspace(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
+                                    std::int64_t m) const;
+  // Builds the family's parameter block from the GEMM fields `p` (on this stack frame) and launches `kernel`.
+  // Families that are not GEMMs return InvalidArgument.
+  virtual Status launch_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
+                             const codegen::KernelSpec& spec, const codegen::TileConfig& config,
+                             const codegen::GemmS8Params& p, CUstream stream) const;
+
+  // The untuned choice for `spec` (its M bucket); sm_count <= 0 means unknown.
+  virtual codegen::TileConfig heuristic(const codegen::KernelSpec& spec, int sm_count) const = 0;
+  // The autotuner's space for `spec`, restricted to its M bucket; every entry passes validate().
+  virtual std::vector<codegen::TileConfig> candidates(const codegen::KernelSpec& spec,
+                                                      const CandidateOptions& options) const = 0;
+};
+
+// The families, in preference order: the first that accepts a spec serves it.
+class FamilyRegistry {
+ public:
+  // The process's registry: an immutable table of stateless objects, built on first use.
+  static const FamilyRegistry& process();
+
+  const KernelFamilyRuntime& family(codegen::KernelFamily id) const;
+  // The family choose_config serves `spec` with.
+  const KernelFamilyRuntime& for_spec(const codegen::KernelSpec& spec) const;
+  const std::vector<const KernelFamilyRuntime*>& families() const { return order_; }
+
+ private:
+  FamilyRegistry();
+  std::vector<const KernelFamilyRuntime*> order_;
+};
+
+// The family objects, one per .cpp file (the registry's only constructors).
+const KernelFamilyRuntime& gemm_sm90_family();
+const KernelFamilyRuntime& gemm_sm80_family();
+const KernelFamilyRuntime& quantize_family();
+
+// QJIT_DISABLE_SM90=1: the Hopper family accepts nothing. QJIT_DISABLE_PDL=1: no programmatic dependent launch.
+// Read once per process.
+bool sm90_disabled();
+bool programmatic_launch_disabled();
+
+}  // namespace qjit::jit

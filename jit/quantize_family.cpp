@@ -1,0 +1,134 @@
+// The dynamic quantization family (templates/quantize_rowwise.cuh: per-token rows, and the absmax + apply-scale
+// pair of per-tensor scaling) as a KernelFamilyRuntime, a thin wrapper over codegen/quantize_rowwise.h, with its
+// tuning rules:
+// Heuristic: enough threads per row that each holds about two 16-element chunks (so the row stays in registers
+// between the absmax and the quantize pass), and several rows per CTA when rows are short. The config depends only
+// on K, the input type and the M bucket.
+// Candidates: threads per row x rows per CTA, and the fewest threads that keep a long row in registers; the
+// heuristic's choice leads the list.
+#include <algorithm>
+
+#include "codegen/quantize_rowwise.h"
+#include "jit/kernel_family.h"
+
+namespace qjit::jit {
+namespace {
+
+using codegen::KernelFamily;
+using codegen::KernelSpec;
+using codegen::TileConfig;
+
+// block_m = rows per CTA, block_n = threads per row; the GEMM fields are 1 for this family.
+TileConfig quantize_tile(int rows_per_cta, int threads_per_row) {
+  return TileConfig{.family = KernelFamily::Quantize, .block_m = rows_per_cta, .block_n = threads_per_row,
+                    .block_k = 1, .warps_m = 1, .warps_n = 1, .stages = 1, .split_k = 1};
+}
+
+void push_unique(std::vector<TileConfig>& v, const TileConfig& c) {
+  if (std::find(v.begin(), v.end(), c) == v.end()) v.push_back(c);
+}
+
+int next_pow2(std::int64_t v) {
+  int p = 1;
+  while (p < v && p < (1 << 20)) p *= 2;
+  return p;
+}
+
+TileConfig quantize_heuristic(const KernelSpec& spec) {
+  // Threads per row from tuning and quantize_rowwise_bench on an H200: about one 16-element chunk per thread for
+  // decode (latency: the whole row in flight at once), two up to M = 2048, and beyond that about eight, but at least
+  // 128 and at most 256 threads (K = 4096, M = 8192: 37 us with 128, 49 us with 64; K = 28672: 249 us with 256, 301
+  // with 128).
+  // NOTE: at most 256 threads a row from M = 256 on: K = 11008..28672 at M = 2048 ran at 0.50-0.66 of copy bandwidth
+  // with 512-1024-thread rows (one row per CTA, a 16-32-warp barrier between the passes) against 0.87 at K = 8192
+  // with 256 (quantize_rowwise_bench, H200, session 3).
+  const std::int64_t chunks = (spec.k + 15) / 16;
+  int tpr = spec.m_bucket <= 128    ? std::clamp(next_pow2(chunks), 4, 1024)
+            : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 256)
+                                    : std::clamp(next_pow2((chunks + 7) / 8), std::min(next_pow2(chunks), 128), 256);
+  // NOTE: a thread keeps at most 4 chunks in registers between the absmax and the quantize pass, and rows whose
+  // chunks do not split evenly leave some threads a chunk short. Above decode, when the rule above does not split the
+  // row evenly into <= 4 chunks a thread, the fewest threads (a multiple of 32 in [128, 384]) that do are taken
+  // (H200, session 3, quantize_rowwise_bench, fraction of copy bandwidth at M = 8192 / 2048): K = 5120 on 160
+  // threads 0.72 -> 0.98 / 0.70 -> 0.89; K = 13824 on 288 0.82 -> 0.99 / 0.66 -> 0.92; K = 14336 on 224 0.83 -> 0.90
+  // / 0.67 -> 0.84; K = 20480 on 320 0.92 -> 0.98 / 0.84 -> 0.92. No such count: K = 11008, and K = 28672, whose
+  // 448-thread rows measured slower (0.77).
+  if (spec.m_bucket > 128 && !(chunks % tpr == 0 && chunks / tpr <= 4)) {
+    for (int t = 128; t <= 384; t += 32) {
+      if (chunks % t == 0 && chunks / t <= 4) {
+        tpr = t;
+        break;
+      }
+    }
+  }
+  return quantize_tile(tpr >= 256 ? 1 : 256 / tpr, tpr);
+}
+
+void quantize_candidates(const KernelSpec& spec, std::vector<TileConfig>& out) {
+  for (int tpr : {8, 32, 64, 128, 256, 512, 1024}) {
+    for (int threads : {128, 256, 512}) {
+      if (tpr > threads && !(tpr > 256 && threads == 512)) continue;
+      const TileConfig c = quantize_tile(std::max(1, threads / tpr), tpr);
+      if (tpr * 4 > spec.k + 15 && tpr > 32) continue;  // most threads would idle
+      if (codegen::validate_quantize(spec, c).ok()) push_unique(out, c);
+    }
+  }
+  // The fewest threads (a multiple of 32) that keep a long row in registers between the passes: <= 4 chunks each.
+  const int chunks = static_cast<int>((spec.k + 15) / 16);
+  const int cached = ((chunks + 3) / 4 + 31) / 32 * 32;
+  if (cached > 128 && cached <= 1024) {
+    const TileConfig c = quantize_tile(1, cached);
+    if (codegen::validate_quantize(spec, c).ok()) push_unique(out, c);
+  }
+}
+
+class QuantizeFamily final : public KernelFamilyRuntime {
+ public:
+  KernelFamily id() const override { return KernelFamily::Quantize; }
+
+  Status accepts(const KernelSpec& spec) const override {
+    if (spec.op == codegen::KernelOp::GemmS8)
+      return Status(StatusCode::Unsupported, "a GEMM: the quantize family serves only the quantization passes");
+    return Status();
+  }
+
+  std::string why_chosen(const KernelSpec&) const override {
+    return "not a GEMM: one quantize family serves every arch";
+  }
+
+  Status validate(const KernelSpec& spec, const TileConfig& config) const override {
+    return codegen::validate_quantize(spec, config);
+  }
+
+  Result<codegen::Source> render(const KernelSpec& spec, const TileConfig& config) const override {
+    return codegen::render_quantize(spec, config);
+  }
+
+  runtime::LaunchDims launch_dims(const KernelSpec& spec, const TileConfig& config, std::int64_t m,
+                                  int) const override {
+    runtime::LaunchDims d = codegen::quantize_launch(spec, config, m);
+    // The quantize pass waits for the kernel ahead of it (griddepcontrol.wait) on sm_90+; older parts compile no
+    // wait.
+    d.programmatic = spec.arch >= 90;
+    return d;
+  }
+
+  TileConfig heuristic(const KernelSpec& spec, int) const override { return quantize_heuristic(spec); }
+
+  std::vector<TileConfig> candidates(const KernelSpec& spec, const CandidateOptions& options) const override {
+    std::vector<TileConfig> out;
+    const TileConfig first = heuristic(spec, options.sm_count);
+    if (validate(spec, first).ok()) out.push_back(first);
+    quantize_candidates(spec, out);
+    return out;
+  }
+};
+
+}  // namespace
+
+const KernelFamilyRuntime& quantize_family() {
+  static const QuantizeFamily family;
+  return family;
+}
+
+}  // namespace qjit::jit

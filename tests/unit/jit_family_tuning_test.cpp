@@ -1,0 +1,227 @@
+// The family registry (jit/kernel_family.h) and the tuning rules its portable families own: the registry serves each
+// spec with the family the plans used before it existed (Hopper on sm_90a when K suits TMA, else the portable GEMM,
+// quantize for the quantization passes) and says why; the heuristic tile choices per M bucket and the candidate
+// spaces: every choice and every candidate passes the family's validation, small M streams the weight with BM = 16
+// tiles, large M takes the big tiles, sm_89's smaller shared memory is respected, split-K only appears when allowed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "codegen/gemm_s8_sm80.h"
+#include "codegen/gemm_s8_sm90.h"
+#include "codegen/quantize_rowwise.h"
+#include "jit/kernel_family.h"
+#include "ops/config_choice.h"
+
+namespace qjit::jit {
+namespace {
+
+using qjit::ElementKind;
+using codegen::KernelOp;
+using codegen::KernelSpec;
+using codegen::TileConfig;
+
+KernelSpec gemm(std::int64_t n, std::int64_t k, int bucket, int arch = 90) {
+  KernelSpec s;
+  s.op = KernelOp::GemmS8;
+  s.in_element = ElementKind::S8;
+  s.out_element = ElementKind::BF16;
+  s.n = n;
+  s.k = k;
+  s.m_bucket = bucket;
+  s.arch = arch;
+  return s;
+}
+
+// The portable families' rules (the gemm_sm80 family serves GEMMs on every arch when the Hopper one declines).
+const KernelFamilyRuntime& portable(const KernelSpec& s) {
+  return s.op == KernelOp::GemmS8 ? gemm_sm80_family() : quantize_family();
+}
+TileConfig heuristic_config(const KernelSpec& s, int sm_count) { return portable(s).heuristic(s, sm_count); }
+std::vector<TileConfig> candidate_configs(const KernelSpec& s, const CandidateOptions& o = {}) {
+  return portable(s).candidates(s, o);
+}
+
+TEST(JitFamilyRegistry, EveryFamilyIsRegisteredOnceUnderItsId) {
+  const FamilyRegistry& r = FamilyRegistry::process();
+  ASSERT_EQ(r.families().size(), 3u);
+  for (codegen::KernelFamily f :
+       {codegen::KernelFamily::Quantize, codegen::KernelFamily::GemmSm80, codegen::KernelFamily::GemmSm90}) {
+    EXPECT_EQ(r.family(f).id(), f);
+    EXPECT_EQ(r.family(f).name(), codegen::kernel_family_name(f));
+  }
+  EXPECT_EQ(r.families().front()->id(), codegen::KernelFamily::GemmSm90);  // preferred where it accepts
+}
+
+TEST(JitFamilyRegistry, ServesEachSpecWithTheFamilyAndReasonOfBefore) {
+  const FamilyRegistry& r = FamilyRegistry::process();
+  EXPECT_EQ(r.for_spec(gemm(4096, 4096, 16, 90)).id(), codegen::KernelFamily::GemmSm90);
+  EXPECT_EQ(ops::family_reason(gemm(4096, 4096, 16, 90)), "sm_90a, and K=4096 suits TMA: the wgmma + TMA pipeline");
+  EXPECT_EQ(r.for_spec(gemm(4096, 4096, 16, 89)).id(), codegen::KernelFamily::GemmSm80);
+  EXPECT_EQ(ops::family_reason(gemm(4096, 4096, 16, 89)),
+            "sm_89 has no wgmma/TMA, so the portable mma.sync family (the Hopper family needs sm_90a)");
+  const KernelSpec odd_k = gemm(4096, 4100, 16, 90);
+  EXPECT_EQ(r.for_spec(odd_k).id(), codegen::KernelFamily::GemmSm80);
+  EXPECT_EQ(ops::family_reason(odd_k).rfind("the Hopper family cannot take this shape on sm_90a (", 0), 0u)
+      << ops::family_reason(odd_k);
+  const KernelSpec q = codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90);
+  EXPECT_EQ(r.for_spec(q).id(), codegen::KernelFamily::Quantize);
+  EXPECT_EQ(ops::family_reason(q), "not a GEMM: one quantize family serves every arch");
+  EXPECT_FALSE(gemm_sm90_family().accepts(q).ok());
+  EXPECT_FALSE(gemm_sm80_family().accepts(q).ok());
+  EXPECT_FALSE(quantize_family().accepts(gemm(4096, 4096, 16, 90)).ok());
+}
+
+TEST(JitFamilyRegistry, EachFamilyValidatesOnlyItsOwnConfigs) {
+  const KernelSpec g = gemm(4096, 4096, 256, 90);
+  for (const KernelFamilyRuntime* f : FamilyRegistry::process().families()) {
+    const KernelSpec s = f->id() == codegen::KernelFamily::Quantize
+                             ? codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 256, 90)
+                             : g;
+    const TileConfig own = f->heuristic(s, 132);
+    EXPECT_EQ(own.family, f->id());
+    EXPECT_TRUE(f->validate(s, own).ok()) << f->name();
+    for (const KernelFamilyRuntime* other : FamilyRegistry::process().families()) {
+      if (other == f) continue;
+      const Status st = f->validate(s, other->heuristic(s, 132));
+      EXPECT_EQ(st.code(), StatusCode::InvalidArgument) << f->name() << " took a " << other->name() << " config";
+      EXPECT_NE(st.message().find("config.family must be " + std::string(f->name())), std::string::npos)
+          << st.message();
+    }
+  }
+}
+
+TEST(JitFamilyRegistry, SplitKWorkspaceLayoutPutsZeroedCountersAfterThePartials) {
+  const KernelSpec g80 = gemm(4096, 4096, 16, 89);
+  const TileConfig c80{.family = codegen::KernelFamily::GemmSm80, .block_m = 16, .block_n = 64, .block_k = 128,
+                       .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 4};
+  ASSERT_TRUE(gemm_sm80_family().validate(g80, c80).ok());
+  const WorkspaceLayout w80 = gemm_sm80_family().workspace(g80, c80, 16);
+  EXPECT_EQ(w80.bytes, codegen::gemm_s8_sm80_workspace_bytes(g80, c80, 16));
+  EXPECT_EQ(w80.counters_offset, codegen::gemm_s8_sm80_counters_offset(g80, c80, 16));
+  EXPECT_TRUE(w80.counters_to_end);
+  TileConfig one = c80;
+  one.split_k = 1;
+  EXPECT_EQ(gemm_sm80_family().workspace(g80, one, 16).bytes, 0u);
+
+  const KernelSpec g90 = gemm(4096, 4096, 256, 90);
+  const std::vector<TileConfig> space = gemm_sm90_family().candidates(g90, {});
+  const auto split = std::find_if(space.begin(), space.end(), [](const TileConfig& c) { return c.split_k > 1; });
+  if (split != space.end()) {
+    const WorkspaceLayout w90 = gemm_sm90_family().workspace(g90, *split, 256);
+    EXPECT_EQ(w90.counters_offset % 16, 0u);
+    EXPECT_GT(w90.counters_bytes, 0u);
+    EXPECT_EQ(w90.bytes, w90.counters_offset + w90.counters_bytes);
+    EXPECT_FALSE(w90.counters_to_end);
+  }
+  EXPECT_EQ(gemm_sm90_family().workspace(g90, gemm_sm90_family().heuristic(g90, 132), 256).bytes, 0u);
+  const KernelSpec q = codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 256, 90);
+  EXPECT_EQ(quantize_family().workspace(q, quantize_family().heuristic(q, 132), 256).bytes, 0u);
+}
+
+TEST(JitFamilyRegistry, ProgrammaticLaunchIsTheFamilysChoice) {
+  const KernelSpec g90 = gemm(4096, 4096, 16, 90), g80 = gemm(4096, 4096, 16, 89);
+  EXPECT_TRUE(gemm_sm90_family().launch_dims(g90, gemm_sm90_family().heuristic(g90, 132), 16, 132).programmatic);
+  EXPECT_FALSE(gemm_sm80_family().launch_dims(g80, gemm_sm80_family().heuristic(g80, 132), 16, 132).programmatic);
+  for (int arch : {89, 90}) {
+    const KernelSpec q = codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 16, arch);
+    EXPECT_EQ(quantize_family().launch_dims(q, quantize_family().heuristic(q, 132), 16, 132).programmatic,
+              arch >= 90);
+  }
+}
+
+TEST(JitFamilyHeuristic, GemmChoicePerBucketIsValid) {
+  for (int arch : {80, 89, 90})
+    for (std::int64_t n : {1, 4096, 11008, 13653, 32000})
+      for (std::int64_t k : {1, 17, 4096, 4100, 11008})
+        for (int bucket = 1; bucket <= 4096; bucket *= 2) {
+          const KernelSpec s = gemm(n, k, bucket, arch);
+          const TileConfig c = heuristic_config(s, 132);
+          EXPECT_TRUE(codegen::validate_gemm_s8_sm80(s, c).ok()) << s.to_string() << " " << c.to_string();
+          EXPECT_EQ(c.split_k, 1);
+        }
+}
+
+TEST(JitFamilyHeuristic, GemmSmallMStreamsTheWeightLargeMUsesBigTiles) {
+  const TileConfig decode = heuristic_config(gemm(4096, 4096, 1), 132);
+  EXPECT_EQ(decode.block_m, 16);
+  EXPECT_GE((4096 + decode.block_n - 1) / decode.block_n, 128);  // about one CTA per SM or more
+  EXPECT_GE(decode.stages * decode.block_k, 512);                 // deep pipeline: >= 512 bytes of K in flight
+  EXPECT_EQ(heuristic_config(gemm(4096, 4096, 16), 132).block_m, 16);
+  EXPECT_EQ(heuristic_config(gemm(4096, 4096, 32), 132).block_m, 32);
+  const TileConfig big = heuristic_config(gemm(4096, 4096, 4096), 132);
+  EXPECT_EQ(big.block_m * big.block_n, 256 * 128);
+  EXPECT_EQ(big.block_k, 128);
+  EXPECT_EQ(heuristic_config(gemm(8192, 8192, 1), 132).block_n, 64);  // 128 tiles of 64: about one per SM
+  // M = 128 with N = 4096: a 128x128 tile gives only 32 CTAs, so a smaller tile is chosen.
+  const TileConfig mid = heuristic_config(gemm(4096, 4096, 128), 132);
+  EXPECT_LT(mid.block_m * mid.block_n, 128 * 128);
+  EXPECT_EQ(heuristic_config(gemm(4096, 4096, 1), 0), decode);  // unknown SM count = 132
+}
+
+TEST(JitFamilyHeuristic, QuantizeChoiceFitsK) {
+  for (ElementKind in : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64})
+    for (std::int64_t k : {1, 16, 17, 4096, 4100, 14336, 28672, 1 << 20})
+      for (int bucket : {1, 128, 256, 2048, 4096}) {
+        const KernelSpec s = codegen::quantize_spec(KernelOp::QuantizeRowwise, in, k, bucket, 90);
+        const TileConfig c = heuristic_config(s, 132);
+        EXPECT_TRUE(codegen::validate_quantize(s, c).ok()) << s.to_string() << " " << c.to_string();
+      }
+  const TileConfig c = heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90), 132);
+  EXPECT_EQ(c.block_n, 256);  // decode: one 16-element chunk per thread, the whole row in flight
+  EXPECT_EQ(c.block_m, 1);
+  const TileConfig prefill =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 8192, 90), 132);
+  EXPECT_EQ(prefill.block_n, 128);  // 128 threads a row for M > 2048
+  EXPECT_EQ(prefill.block_m, 2);
+  const TileConfig mid =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 14336, 2048, 90), 132);
+  EXPECT_EQ(mid.block_n, 224);  // 896 chunks split evenly: 4 a thread
+  const TileConfig wide =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 28672, 8192, 90), 132);
+  EXPECT_EQ(wide.block_n, 256);  // long rows at large M: about seven chunks a thread, at most 256 threads
+  // A row that splits into exactly four chunks a thread over at most 384 threads stays in registers.
+  const TileConfig even =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 20480, 8192, 90), 132);
+  EXPECT_EQ(even.block_n, 320);
+  EXPECT_EQ(even.block_m, 1);
+  const TileConfig uneven =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 11008, 8192, 90), 132);
+  EXPECT_EQ(uneven.block_n, 128);  // 688 chunks: no multiple of 32 in [128, 384] divides them
+  const TileConfig k5120 =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 5120, 2048, 90), 132);
+  EXPECT_EQ(k5120.block_n, 160);  // 320 chunks, two a thread
+  const TileConfig k8192 =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 8192, 2048, 90), 132);
+  EXPECT_EQ(k8192.block_n, 256);  // the base rule already splits evenly (2 a thread): kept
+}
+
+TEST(JitFamilyCandidates, EveryCandidateIsValidAndTheHeuristicLeads) {
+  for (int arch : {80, 89, 90})
+    for (int bucket : {1, 16, 64, 256, 4096}) {
+      const KernelSpec s = gemm(13653, 4100, bucket, arch);
+      for (bool split : {false, true}) {
+        const auto list = candidate_configs(s, CandidateOptions{.allow_split_k = split, .sm_count = 132});
+        ASSERT_FALSE(list.empty());
+        EXPECT_EQ(list.front(), heuristic_config(s, 132));
+        for (const TileConfig& c : list) {
+          EXPECT_TRUE(codegen::validate_gemm_s8_sm80(s, c).ok()) << c.to_string();
+          EXPECT_LE(c.block_m, std::max(16, bucket));
+          if (!split || bucket > 64) {
+            EXPECT_EQ(c.split_k, 1) << c.to_string();
+          }
+        }
+      }
+    }
+  const auto with_split = candidate_configs(gemm(4096, 4096, 1), CandidateOptions{.allow_split_k = true, .sm_count = 132});
+  EXPECT_TRUE(std::any_of(with_split.begin(), with_split.end(), [](const TileConfig& c) { return c.split_k > 1; }));
+  for (ElementKind in : {ElementKind::F16, ElementKind::F64}) {
+    const KernelSpec q = codegen::quantize_spec(KernelOp::QuantizeRowwise, in, 4096, 1, 90);
+    const auto list = candidate_configs(q);
+    EXPECT_GE(list.size(), 3u);
+    for (const TileConfig& c : list) EXPECT_TRUE(codegen::validate_quantize(q, c).ok()) << c.to_string();
+  }
+}
+
+}  // namespace
+}  // namespace qjit::jit
