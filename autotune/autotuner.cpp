@@ -8,11 +8,11 @@
 #include <cstring>
 #include <memory>
 
+#include "jit/kernel_binding.h"
 #include "jit/kernel_family.h"
+#include "jit/kernel_service.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ThreadPool.h"
-#include "jit/kernel_binding.h"
-#include "jit/kernel_service.h"
 #include "runtime/device_memory.h"
 #include "runtime/log.h"
 
@@ -66,10 +66,22 @@ std::vector<std::uint8_t> random_values(ElementKind kind, std::size_t count, flo
     const float f = r.uniform(lo, hi);
     std::uint8_t* p = &out[i * element_size(kind)];
     switch (kind) {
-      case ElementKind::F16: { const f16 h = float_to_f16(f); std::memcpy(p, &h, 2); break; }
-      case ElementKind::BF16: { const bf16 b = float_to_bf16(f); std::memcpy(p, &b, 2); break; }
+      case ElementKind::F16: {
+        const f16 h = float_to_f16(f);
+        std::memcpy(p, &h, 2);
+        break;
+      }
+      case ElementKind::BF16: {
+        const bf16 b = float_to_bf16(f);
+        std::memcpy(p, &b, 2);
+        break;
+      }
       case ElementKind::F32: std::memcpy(p, &f, 4); break;
-      case ElementKind::F64: { const double d = f; std::memcpy(p, &d, 8); break; }
+      case ElementKind::F64: {
+        const double d = f;
+        std::memcpy(p, &d, 8);
+        break;
+      }
       default: break;
     }
   }
@@ -134,7 +146,8 @@ class GemmWorkload final : public Workload {
     p.ldc = spec_.n;
     p.m = static_cast<std::int32_t>(m_);
     const std::size_t need = kernel_workspace_bytes(g.spec, g.config, m_);
-    if (need > ws_.bytes()) return Status(StatusCode::InvalidArgument, "tuner workspace too small for " + g.config.to_string());
+    if (need > ws_.bytes())
+      return Status(StatusCode::InvalidArgument, "tuner workspace too small for " + g.config.to_string());
     p.workspace = need > 0 ? ws_.get() : nullptr;
     return launch_gemm(g, p, need, stream);
   }
@@ -241,8 +254,7 @@ std::string describe_mismatch(const std::vector<std::uint8_t>& got, const std::v
 
 }  // namespace
 
-std::vector<codegen::TileConfig> tuning_candidates(const codegen::KernelSpec& spec,
-                                                   const runtime::DeviceInfo& device) {
+std::vector<codegen::TileConfig> tuning_candidates(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device) {
   // The family the plan would use (jit::FamilyRegistry::for_spec), its heuristic first, then its space.
   const jit::KernelFamilyRuntime& family = jit::FamilyRegistry::process().for_spec(spec);
   std::vector<codegen::TileConfig> out{family.heuristic(spec, device.sm_count)};
@@ -256,8 +268,7 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
                                     const TuneOptions& options) {
   if (m < 1) return Status(StatusCode::InvalidArgument, llvm::formatv("tuning M must be >= 1, got {0}", m).str());
   std::vector<codegen::TileConfig> configs = tuning_candidates(spec, device);
-  if (configs.empty())
-    return Status(StatusCode::Unsupported, "no candidate configs for " + spec.to_string());
+  if (configs.empty()) return Status(StatusCode::Unsupported, "no candidate configs for " + spec.to_string());
   if (options.max_candidates > 0 && configs.size() > static_cast<std::size_t>(options.max_candidates))
     configs.resize(static_cast<std::size_t>(options.max_candidates));
   const int total = static_cast<int>(configs.size());
@@ -276,7 +287,8 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
       pool.async([&, i] {
         std::string why;
         auto source = render(spec, configs[i]);
-        if (!source) why = "render failed: " + source.error().message();
+        if (!source)
+          why = "render failed: " + source.error().message();
         else if (auto compiled = KernelService::process().obtain(*source, spec.arch); !compiled)
           why = "compile failed: " + compiled.error().message();
         std::lock_guard<std::mutex> lock(mu);
@@ -349,8 +361,8 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
   int timed = 0;
   for (std::size_t i = 0; i < configs.size(); ++i) {
     if (!out.candidates[i].rejected.empty()) continue;
-    auto us = autotune::median_launch_us(
-        [&](int call) { return work->launch(bound[i], call, stream.get()); }, stream.get(), options.timing);
+    auto us = autotune::median_launch_us([&](int call) { return work->launch(bound[i], call, stream.get()); },
+                                         stream.get(), options.timing);
     if (!us) {
       if (i == 0 || us.error().code() != StatusCode::OutOfResources)
         return us.error().with_context("timing " + configs[i].to_string());

@@ -29,9 +29,9 @@ struct CostModel {
   double pcie_bytes_per_s = 20e9;     // uploads and downloads
   double module_load_s = 3e-4;        // cuModuleLoadData + shared-memory opt-in per candidate
   double compile_s_sm90 = 0.4, compile_s_sm80 = 0.5, compile_s_quantize = 0.25;  // one NVRTC compile
-  int compile_threads = 16;           // the compile pool the estimate assumes (the lent H200 machine's cores)
+  int compile_threads = 16;              // the compile pool the estimate assumes (the lent H200 machine's cores)
   int warmup = 3, reps = 20, batch = 5;  // autotune::TimingOptions' defaults; reps follows `qjit tune --reps`
-  double confirm_fraction = 0.5;      // share of kernels whose best candidate is re-timed against the heuristic
+  double confirm_fraction = 0.5;         // share of kernels whose best candidate is re-timed against the heuristic
 };
 
 // One kernel to tune: its spec, the M it is timed at and how many candidate configs it has (the heuristic's

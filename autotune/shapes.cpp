@@ -70,9 +70,10 @@ Result<std::vector<LayerShape>> parse_shapes(std::string_view text, const std::s
       continue;
     }
     if (fields.size() != 4)
-      return line_error(origin, line_no,
-                        llvm::formatv("expected 4 comma-separated fields (model,layer,N,K), got {0}: {1}",
-                                      fields.size(), quote(line)).str());
+      return line_error(
+          origin, line_no,
+          llvm::formatv("expected 4 comma-separated fields (model,layer,N,K), got {0}: {1}", fields.size(), quote(line))
+              .str());
     LayerShape s;
     if (fields[0].empty()) return line_error(origin, line_no, "model must not be empty");
     if (fields[1].empty()) return line_error(origin, line_no, "layer must not be empty");
@@ -118,7 +119,8 @@ Result<std::vector<std::int64_t>> parse_m_list(std::string_view text) {
     if (!m)
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("M list item {0} must be an integer in [1, {1}], got {2} (in {3})", i + 1, kMaxDim,
-                                  quote(items[i].trim()), quote(all)).str());
+                                  quote(items[i].trim()), quote(all))
+                        .str());
     ms.push_back(*m);
   }
   return ms;
@@ -159,8 +161,7 @@ constexpr std::int64_t kMaxShards = 1 << 20;
 // A non-negative decimal integer of at most kMaxShards; nullopt otherwise.
 std::optional<std::int64_t> shard_number(llvm::StringRef t) {
   t = t.trim();
-  if (t.empty() || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
+  if (t.empty() || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
   std::int64_t v = 0;
   if (t.getAsInteger(10, v) || v > kMaxShards) return std::nullopt;
   return v;
@@ -176,8 +177,8 @@ Result<std::optional<std::int64_t>> env_number(const EnvLookup& env, const char*
   if (!v) return std::optional<std::int64_t>();
   const auto n = shard_number(*v);
   if (!n)
-    return shard_env_error(llvm::formatv("{0} must be a non-negative integer of at most {1}, got {2}", name,
-                                         kMaxShards, quote(*v)).str());
+    return shard_env_error(
+        llvm::formatv("{0} must be a non-negative integer of at most {1}, got {2}", name, kMaxShards, quote(*v)).str());
   return std::optional<std::int64_t>(*n);
 }
 
@@ -187,8 +188,8 @@ Result<std::optional<std::int64_t>> given_count(const EnvLookup& env, std::optio
   const char* const count_var = env::name(env::Var::ShardCount);
   QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> from_env, env_number(env, count_var));
   if (from_flag && from_env && *from_flag != *from_env)
-    return shard_env_error(llvm::formatv("--shard auto/{0} disagrees with {1}={2}", *from_flag, count_var,
-                                         *from_env).str());
+    return shard_env_error(
+        llvm::formatv("--shard auto/{0} disagrees with {1}={2}", *from_flag, count_var, *from_env).str());
   return from_flag ? from_flag : from_env;
 }
 
@@ -217,18 +218,23 @@ Result<ResolvedShard> slurm_shard(const EnvLookup& env, std::optional<std::int64
   if (count && spanned && *count != *spanned)
     return shard_env_error(llvm::formatv("the Slurm array is not a range: SLURM_ARRAY_TASK_COUNT={0} but "
                                          "SLURM_ARRAY_TASK_MIN..MAX = {1}..{2} (step {3}) spans {4} ids; submit it "
-                                         "as --array=A-B or pass --shard i/n", *count, lo, *max, stride, *spanned)
+                                         "as --array=A-B or pass --shard i/n",
+                                         *count, lo, *max, stride, *spanned)
                                .str());
   if (!count) count = spanned;
   if (!count)
-    return shard_env_error("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX "
-                           "is: cannot tell how many shards the array has (pass --shard auto/N)");
+    return shard_env_error(
+        "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX "
+        "is: cannot tell how many shards the array has (pass --shard auto/N)");
   if (count_given && *count_given != *count)
     return shard_env_error(llvm::formatv("the shard count {0} (--shard auto/N or QJIT_SHARD_COUNT) disagrees with "
-                                         "the Slurm array's {1} tasks", *count_given, *count).str());
+                                         "the Slurm array's {1} tasks",
+                                         *count_given, *count)
+                               .str());
   if (*id < lo || (*id - lo) % stride != 0)
     return shard_env_error(llvm::formatv("SLURM_ARRAY_TASK_ID={0} is not an id of the array {1}-{2}:{3}", *id, lo,
-                                         max.value_or(lo + (*count - 1) * stride), stride).str());
+                                         max.value_or(lo + (*count - 1) * stride), stride)
+                               .str());
   std::string source = llvm::formatv("Slurm array task {0}", *id).str();
   if (lo != 0 || stride != 1) source += llvm::formatv(" (ids from {0}, step {1})", lo, stride).str();
   return finish((*id - lo) / stride, *count, std::move(source));
@@ -237,9 +243,10 @@ Result<ResolvedShard> slurm_shard(const EnvLookup& env, std::optional<std::int64
 Result<ResolvedShard> kubernetes_shard(const EnvLookup& env, std::optional<std::int64_t> count_given) {
   QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> index, env_number(env, "JOB_COMPLETION_INDEX"));
   if (!count_given)
-    return shard_env_error("JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but the shard count is not: "
-                           "Kubernetes does not export the Job's completions, so set QJIT_SHARD_COUNT to "
-                           "spec.completions (deploy/k8s/tune-job.yaml does) or pass --shard auto/N");
+    return shard_env_error(
+        "JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but the shard count is not: "
+        "Kubernetes does not export the Job's completions, so set QJIT_SHARD_COUNT to "
+        "spec.completions (deploy/k8s/tune-job.yaml does) or pass --shard auto/N");
   return finish(*index, *count_given, llvm::formatv("Kubernetes completion index {0}", *index).str());
 }
 
@@ -250,7 +257,9 @@ Result<Shard> parse_shard(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("shard must be 'i/n' with 0 <= i < n (0-based, as a Slurm array or Kubernetes indexed "
-                                "job numbers them), or 'auto', got {0}: {1}", quote(s), why).str());
+                                "job numbers them), or 'auto', got {0}: {1}",
+                                quote(s), why)
+                      .str());
   };
   const auto [index_text, count_text] = s.split('/');
   if (index_text.size() == s.size()) return bad("no '/'");
@@ -280,20 +289,24 @@ Result<ResolvedShard> resolve_shard(std::string_view text, const EnvLookup& env)
     from_flag = shard_number(s.drop_front(5));
     if (!from_flag || *from_flag < 1)
       return shard_env_error(llvm::formatv("'auto/N' needs N, the shard count, as a positive integer of at most {0}, "
-                                           "got {1}", kMaxShards, quote(s)).str());
+                                           "got {1}",
+                                           kMaxShards, quote(s))
+                                 .str());
   }
   QJIT_ASSIGN_OR_RETURN(std::optional<std::int64_t> count_given, given_count(env, from_flag));
   const bool slurm = env("SLURM_ARRAY_TASK_ID").has_value();
   const bool kubernetes = env("JOB_COMPLETION_INDEX").has_value();
   if (slurm && kubernetes)
-    return shard_env_error("both SLURM_ARRAY_TASK_ID (Slurm) and JOB_COMPLETION_INDEX (Kubernetes) are set; pass "
-                           "--shard i/n to say which index is meant");
+    return shard_env_error(
+        "both SLURM_ARRAY_TASK_ID (Slurm) and JOB_COMPLETION_INDEX (Kubernetes) are set; pass "
+        "--shard i/n to say which index is meant");
   if (slurm) return slurm_shard(env, count_given);
   if (kubernetes) return kubernetes_shard(env, count_given);
-  return shard_env_error("no array index in the environment: expected SLURM_ARRAY_TASK_ID (with "
-                         "SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_MIN) from a Slurm job array (sbatch --array), or "
-                         "JOB_COMPLETION_INDEX (with QJIT_SHARD_COUNT or --shard auto/N) from a Kubernetes Indexed "
-                         "Job; outside an array job pass --shard i/n");
+  return shard_env_error(
+      "no array index in the environment: expected SLURM_ARRAY_TASK_ID (with "
+      "SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_MIN) from a Slurm job array (sbatch --array), or "
+      "JOB_COMPLETION_INDEX (with QJIT_SHARD_COUNT or --shard auto/N) from a Kubernetes Indexed "
+      "Job; outside an array job pass --shard i/n");
 }
 
 double work_item_cost(const WorkItem& item) {

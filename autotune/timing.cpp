@@ -12,7 +12,8 @@ Result<std::vector<double>> batch_launch_us(const std::function<Status(int)>& la
                                             const TimingOptions& o, int* next_call) {
   if (o.reps < 1 || o.batch < 1 || o.launches_per_call < 1)
     return Status(StatusCode::InvalidArgument, "timing reps, batch and launches_per_call must be >= 1");
-  if (o.warmup < 0 || o.idle_us < 0) return Status(StatusCode::InvalidArgument, "timing warmup and idle_us must be >= 0");
+  if (o.warmup < 0 || o.idle_us < 0)
+    return Status(StatusCode::InvalidArgument, "timing warmup and idle_us must be >= 0");
   QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
   int call = next_call ? *next_call : 0;
   for (int i = 0; i < o.warmup; ++i) QJIT_TRY(launch(call++));

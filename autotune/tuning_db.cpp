@@ -4,11 +4,11 @@
 // the written file diffs well, and saves that are atomic (temp file, fsync, rename, fsync of the directory).
 #include "autotune/tuning_db.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+
+#include <sys/stat.h>
 
 #include "cache/store_options.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -34,8 +34,8 @@ constexpr int kMaxTileDim = 1 << 16;
 constexpr runtime::JsonLimits kJsonLimits{/*max_depth=*/8, /*max_values=*/std::size_t{1} << 23};
 
 auto key_tuple(const TuningKey& k) {
-  return std::tie(k.device, k.sm_count, k.arch, k.op, k.in_dtype, k.out_dtype, k.has_bias, k.per_token_scale, k.n,
-                  k.k, k.m_bucket);
+  return std::tie(k.device, k.sm_count, k.arch, k.op, k.in_dtype, k.out_dtype, k.has_bias, k.per_token_scale, k.n, k.k,
+                  k.m_bucket);
 }
 bool key_less(const TuningKey& a, const TuningKey& b) { return key_tuple(a) < key_tuple(b); }
 
@@ -121,8 +121,7 @@ Result<codegen::TileConfig> parse_config(const llvm::json::Object& obj, const st
   const bool gemm = op == KernelOp::GemmS8;
   if (gemm && *fam == KernelFamily::Quantize)
     return f.bad("family", "gemm_sm80 or gemm_sm90 for op gemm_s8", obj.get("family"));
-  if (!gemm && *fam != KernelFamily::Quantize)
-    return f.bad("family", "quantize for a quantize op", obj.get("family"));
+  if (!gemm && *fam != KernelFamily::Quantize) return f.bad("family", "quantize for a quantize op", obj.get("family"));
   if (*fam == KernelFamily::GemmSm90 && arch != 90)
     return f.bad("family", llvm::formatv("gemm_sm80 for arch {0} (gemm_sm90 needs arch 90)", arch).str(),
                  obj.get("family"));
@@ -153,8 +152,7 @@ Result<TuningRecord> parse_record(const llvm::json::Value& value, const std::str
                   llvm::formatv("{0}: must be a JSON object, got {1}", where, show(value)).str());
   FieldReader f(*obj, where);
   QJIT_TRY(f.only({"op", "in_dtype", "out_dtype", "has_bias", "per_token_scale", "n", "k", "m_bucket", "device",
-                   "sm_count", "arch", "config", "heuristic_config", "time_us", "heuristic_time_us",
-                   "candidates"}));
+                   "sm_count", "arch", "config", "heuristic_config", "time_us", "heuristic_time_us", "candidates"}));
   TuningRecord r;
   TuningKey& k = r.key;
   QJIT_ASSIGN_OR_RETURN(k.op, f.string("op", kOps));
@@ -191,15 +189,15 @@ Result<TuningRecord> parse_record(const llvm::json::Value& value, const std::str
 
 llvm::json::Object config_json(const codegen::TileConfig& c) {
   llvm::json::Object out{{"family", std::string(codegen::kernel_family_name(c.family))},
-                            {"block_m", c.block_m},
-                            {"block_n", c.block_n},
-                            {"block_k", c.block_k},
-                            {"warps_m", c.warps_m},
-                            {"warps_n", c.warps_n},
-                            {"stages", c.stages},
-                            {"split_k", c.split_k},
-                            {"consumers", c.consumers},
-                            {"swap_ab", c.swap_ab}};
+                         {"block_m", c.block_m},
+                         {"block_n", c.block_n},
+                         {"block_k", c.block_k},
+                         {"warps_m", c.warps_m},
+                         {"warps_n", c.warps_n},
+                         {"stages", c.stages},
+                         {"split_k", c.split_k},
+                         {"consumers", c.consumers},
+                         {"swap_ab", c.swap_ab}};
   if (c.pingpong) out["pingpong"] = true;
   if (c.cluster_m > 1) out["cluster_m"] = c.cluster_m;
   return out;
@@ -209,20 +207,20 @@ llvm::json::Object record_json(const TuningRecord& r) {
   const TuningKey& k = r.key;
   llvm::json::Object config = config_json(r.config);
   llvm::json::Object out{{"op", k.op},
-                            {"in_dtype", k.in_dtype},
-                            {"out_dtype", k.out_dtype},
-                            {"has_bias", k.has_bias},
-                            {"per_token_scale", k.per_token_scale},
-                            {"n", k.n},
-                            {"k", k.k},
-                            {"m_bucket", k.m_bucket},
-                            {"device", k.device},
-                            {"sm_count", k.sm_count},
-                            {"arch", k.arch},
-                            {"config", std::move(config)},
-                            {"time_us", r.time_us},
-                            {"heuristic_time_us", r.heuristic_time_us},
-                            {"candidates", r.candidates}};
+                         {"in_dtype", k.in_dtype},
+                         {"out_dtype", k.out_dtype},
+                         {"has_bias", k.has_bias},
+                         {"per_token_scale", k.per_token_scale},
+                         {"n", k.n},
+                         {"k", k.k},
+                         {"m_bucket", k.m_bucket},
+                         {"device", k.device},
+                         {"sm_count", k.sm_count},
+                         {"arch", k.arch},
+                         {"config", std::move(config)},
+                         {"time_us", r.time_us},
+                         {"heuristic_time_us", r.heuristic_time_us},
+                         {"candidates", r.candidates}};
   if (r.heuristic) out["heuristic_config"] = config_json(*r.heuristic);
   return out;
 }
@@ -266,7 +264,8 @@ Result<TuningDb> TuningDb::parse(std::string_view json, const std::string& origi
   if (!top)
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("{0}: must be a JSON object with 'format', 'qjit_version' and 'records', got {1}",
-                                where, show(*parsed)).str());
+                                where, show(*parsed))
+                      .str());
   FieldReader f(*top, where);
   const llvm::json::Value* format = top->get("format");
   llvm::Optional<std::int64_t> format_num;
@@ -274,14 +273,16 @@ Result<TuningDb> TuningDb::parse(std::string_view json, const std::string& origi
   if (!format_num || *format_num != kFormatVersion)
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("{0} has format {1}; this qjit ({2}) reads format {3}: re-tune, or use the qjit that "
-                                "wrote it", where, format ? show(*format) : "(missing)", qjit_version(),
-                                kFormatVersion).str());
+                                "wrote it",
+                                where, format ? show(*format) : "(missing)", qjit_version(), kFormatVersion)
+                      .str());
   const llvm::json::Value* version = top->get("qjit_version");
   if (!version || !version->getAsString() || *version->getAsString() != llvm::StringRef(qjit_version()))
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("{0} was written by qjit version {1}; this is qjit version {2}, and configs are only "
                                 "valid for the templates they were timed with: re-tune with `qjit tune`",
-                                where, version ? show(*version) : "(missing)", qjit_version()).str());
+                                where, version ? show(*version) : "(missing)", qjit_version())
+                      .str());
   // NOTE: checked after the versions, so a newer layout is reported as a version mismatch, not as a stray field.
   QJIT_TRY(f.only({"format", "qjit_version", "records"}));
   const llvm::json::Value* records = top->get("records");
@@ -289,8 +290,9 @@ Result<TuningDb> TuningDb::parse(std::string_view json, const std::string& origi
   TuningDb db;
   const llvm::json::Array& arr = *records->getAsArray();
   if (arr.size() > kMaxRecords)
-    return Status(StatusCode::InvalidArgument, llvm::formatv("{0}: 'records' must hold at most {1} records, got {2}",
-                                                             where, kMaxRecords, arr.size()).str());
+    return Status(
+        StatusCode::InvalidArgument,
+        llvm::formatv("{0}: 'records' must hold at most {1} records, got {2}", where, kMaxRecords, arr.size()).str());
   db.records_.reserve(arr.size());
   for (std::size_t i = 0; i < arr.size(); ++i) {
     QJIT_ASSIGN_OR_RETURN(TuningRecord r, parse_record(arr[i], llvm::formatv("{0}: records[{1}]", where, i).str()));
@@ -304,7 +306,8 @@ Result<TuningDb> TuningDb::parse(std::string_view json, const std::string& origi
     if (db.records_[order[i - 1]].key == db.records_[order[i]].key)
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("{0}: records[{1}] has the same key as records[{2}] ({3}); a key must appear once",
-                                  where, order[i], order[i - 1], db.records_[order[i]].key.to_string()).str());
+                                  where, order[i], order[i - 1], db.records_[order[i]].key.to_string())
+                        .str());
   std::vector<TuningRecord> sorted;
   sorted.reserve(order.size());
   for (std::size_t i : order) sorted.push_back(std::move(db.records_[i]));
@@ -337,9 +340,9 @@ Result<TuningDb> TuningDb::update(const std::string& path, llvm::function_ref<St
   QJIT_TRY(prepare_directory(path));
   // NOTE: load, change and save under one lock, or concurrent updates (16 `qjit db merge` into one file, tuning
   // processes recording winners) each save what they loaded and the last one drops everybody else's records.
-  QJIT_ASSIGN_OR_RETURN(runtime::FileLock lock, runtime::FileLock::acquire(path + ".lock", lock_timeout,
-                                                                            "tuning database lock",
-                                                                            StatusCode::CacheIo));
+  QJIT_ASSIGN_OR_RETURN(
+      runtime::FileLock lock,
+      runtime::FileLock::acquire(path + ".lock", lock_timeout, "tuning database lock", StatusCode::CacheIo));
   QJIT_ASSIGN_OR_RETURN(TuningDb db, load(path));
   QJIT_TRY(change(db));
   QJIT_TRY(db.save(path));
@@ -365,8 +368,11 @@ Status TuningDb::prepare_directory(const std::string& path) {
 
 Status TuningDb::save(const std::string& path) const {
   if (path.empty()) return Status(StatusCode::InvalidArgument, "tuning database path must not be empty");
-  const runtime::WriteRules rules{.what = "tuning database", .code = StatusCode::CacheIo, .mode = 0644,
-                                  .dir_rule = runtime::DirRule::Shared, .create_directories = true};
+  const runtime::WriteRules rules{.what = "tuning database",
+                                  .code = StatusCode::CacheIo,
+                                  .mode = 0644,
+                                  .dir_rule = runtime::DirRule::Shared,
+                                  .create_directories = true};
   return runtime::write_file_atomically(path, to_json(), rules);
 }
 

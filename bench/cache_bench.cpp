@@ -5,11 +5,11 @@
 //   - compile-key hashing of a realistic rendered source, and in-memory entry decoding (checksum throughput).
 // The store lives in a temp directory under $TMPDIR; the page cache is warm, as for a process started after another
 // one used the same kernels.
-#include <benchmark/benchmark.h>
-#include <stdlib.h>
-
 #include <filesystem>
+#include <stdlib.h>
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "cache/disk_store.h"
 
@@ -65,7 +65,11 @@ void BM_WarmDiskLookupFreshStore(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_WarmDiskLookupFreshStore)->Arg(16 << 10)->Arg(128 << 10)->Arg(512 << 10)->Arg(1 << 20)
+BENCHMARK(BM_WarmDiskLookupFreshStore)
+    ->Arg(16 << 10)
+    ->Arg(128 << 10)
+    ->Arg(512 << 10)
+    ->Arg(1 << 20)
     ->Unit(benchmark::kMicrosecond);
 
 // A warm select path that missed the in-memory cache: get_or_create on a hit (load + verify + atime touch).
@@ -101,7 +105,7 @@ void BM_CompileKey(benchmark::State& state) {
   std::string source;
   while (source.size() < static_cast<std::size_t>(state.range(0)))
     source += "  asm volatile(\"mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, ...\");\n";
-  const std::vector<std::string> opts = {"--std=c++17", "-arch=sm_90a", "-default-device", "--use_fast_math",
+  const std::vector<std::string> opts = {"--std=c++17",       "-arch=sm_90a",      "-default-device", "--use_fast_math",
                                          "-DQJIT_TILE_M=128", "-DQJIT_TILE_N=128", "-DQJIT_STAGES=4", "-lineinfo"};
   for (auto _ : state) {
     auto k = make_compile_key({source, "qjit_gemm_s8_sm90_n4096_k4096", "13.0", opts, "sm_90a", "0.1.0"});

@@ -3,15 +3,15 @@
 // at M in {1, 16, 128, 2048, 8192}, plus the floors' probes (8192^3 and 4096x4096 at M = 1). Data, timing and weight
 // rotation past the L2 come from perf/harness.h, which `qjit bench` shares. After the runs it prints a markdown table
 // of times, TOPS and the qjit/cuBLASLt ratios. Without a GPU or cuBLASLt every benchmark is skipped with the reason.
-#include <benchmark/benchmark.h>
-
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "autotune/shapes.h"
 #include "bench/shapes_file.h"
@@ -29,7 +29,6 @@ std::string bench_model() {
   const std::string v = env::text(env::Var::BenchModel);
   return v.empty() ? "llama-2-7b" : v;
 }
-
 
 struct Row {
   double qjit_ql = 0, qjit_sq = 0, lt_s8 = 0, lt_bf16 = 0;  // microseconds
@@ -97,17 +96,20 @@ void register_all() {
     const std::string label = it.name + " M=" + std::to_string(it.m);
     for (int w = 0; w < 4; ++w) {
       const std::string bname = std::string(which_names[w]) + "/" + label;
-      benchmark::RegisterBenchmark(bname.c_str(), [=](benchmark::State& st) {
-        run_case(st, contenders[w], it.m, it.n, it.k, label);
-      })->UseManualTime()->Iterations(3)->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(bname.c_str(),
+                                   [=](benchmark::State& st) { run_case(st, contenders[w], it.m, it.n, it.k, label); })
+          ->UseManualTime()
+          ->Iterations(3)
+          ->Unit(benchmark::kMicrosecond);
     }
   }
 }
 
 void print_table() {
   if (g_rows.empty()) return;
-  std::printf("\n| case | M | N | K | qjit QL us | qjit SQ us | cuBLASLt s8 us | cuBLASLt bf16 us | SQ TOPS | "
-              "SQ/LT-s8 | QL/LT-bf16 |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "\n| case | M | N | K | qjit QL us | qjit SQ us | cuBLASLt s8 us | cuBLASLt bf16 us | SQ TOPS | "
+      "SQ/LT-s8 | QL/LT-bf16 |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
   double log_sum = 0;
   int count = 0;
   for (const auto& [label, r] : g_rows) {
@@ -122,8 +124,9 @@ void print_table() {
                 static_cast<long long>(r.m), static_cast<long long>(r.n), static_cast<long long>(r.k), r.qjit_ql,
                 r.qjit_sq, r.lt_s8, r.lt_bf16, tops, ratio_s8, ratio_bf16);
   }
-  if (count) std::printf("\ngeometric mean speed ratio qjit SQ / cuBLASLt s8: %.3f over %d cases\n",
-                         std::exp(log_sum / count), count);
+  if (count)
+    std::printf("\ngeometric mean speed ratio qjit SQ / cuBLASLt s8: %.3f over %d cases\n", std::exp(log_sum / count),
+                count);
 }
 
 }  // namespace

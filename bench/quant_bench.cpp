@@ -86,7 +86,11 @@ void BM_QuantizeWeightPerChannel(benchmark::State& state) {
 
 BENCHMARK(BM_WeightStats)->Args({28672, 8192})->Args({4096, 4096})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StatsAndSmoothing)->Args({28672, 8192})->Args({4096, 4096})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_QuantizeWeightPerChannel)->Args({28672, 8192})->Args({4096, 4096})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_QuantizeWeightPerChannel)
+    ->Args({28672, 8192})
+    ->Args({4096, 4096})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

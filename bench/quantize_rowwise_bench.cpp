@@ -4,8 +4,6 @@
 // cuMemcpyDtoDAsync, so "vs copy" compares bytes per second on the same traffic (issue 6's bar: >= 90%). Inputs
 // rotate through copies past the L2. The smoothed pass (x * pre_quant_scale[k] first, issue 18) runs beside the plain one:
 // "smooth / plain" is their time ratio (the bar: no measurable cost). Without a GPU every benchmark is skipped.
-#include <benchmark/benchmark.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -14,6 +12,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "autotune/shapes.h"
 #include "autotune/timing.h"
@@ -32,7 +32,6 @@ struct Row {
   std::int64_t bytes = 0;
 };
 std::map<std::pair<std::int64_t, std::int64_t>, Row> g_rows;  // (K, M)
-
 
 void run_case(benchmark::State& state, Mode mode, std::int64_t m, std::int64_t k) {
   const bool copy = mode == Mode::Copy;
@@ -80,8 +79,8 @@ void run_case(benchmark::State& state, Mode mode, std::int64_t m, std::int64_t k
       DynamicRangeQuantizePlan<bf16>::Args a;
       a.input = TensorRef<bf16, 2>::contiguous(static_cast<const bf16*>(inputs[call % inputs.size()].get()), {m, k});
       a.output = TensorMut<std::int8_t, 2>::contiguous(static_cast<std::int8_t*>(out->get()), {m, k});
-      a.scale = TensorMut<float, 1>::contiguous(
-          reinterpret_cast<float*>(static_cast<std::int8_t*>(out->get()) + m * k), {m});
+      a.scale =
+          TensorMut<float, 1>::contiguous(reinterpret_cast<float*>(static_cast<std::int8_t*>(out->get()) + m * k), {m});
       if (mode == Mode::Smoothed)
         a.pre_quant_scale = TensorRef<float, 1>::contiguous(static_cast<const float*>(smooth->get()), {k});
       return plan->run(Stream(stream), Workspace{}, a);
@@ -125,8 +124,9 @@ void register_all() {
 
 void print_table() {
   if (g_rows.empty()) return;
-  std::printf("\n| K | M | quantize us | smoothed us | copy us | quantize GB/s | vs copy | smooth / plain |\n"
-              "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "\n| K | M | quantize us | smoothed us | copy us | quantize GB/s | vs copy | smooth / plain |\n"
+      "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& [key, r] : g_rows) {
     if (r.quant_us <= 0 || r.copy_us <= 0) continue;
     std::printf("| %lld | %lld | %.2f | %.2f | %.2f | %.0f | %.2f | %.3f |\n", static_cast<long long>(key.first),

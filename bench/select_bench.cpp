@@ -5,14 +5,14 @@
 //     key, load and verify the entry from the store (target <= 1 ms), no GPU needed;
 //   - cold: the same with an empty store, so NVRTC compiles (target <= 0.6 s for the GEMM on the 2-core machine).
 // The store is a fresh temp directory (QJIT_CACHE_DIR is set before anything opens it).
-#include <benchmark/benchmark.h>
-#include <stdlib.h>
-
 #include <filesystem>
+#include <stdlib.h>
 #include <string>
 
-#include "ops/config_choice.h"
+#include <benchmark/benchmark.h>
+
 #include "jit/kernel_service.h"
+#include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "qjit/linear.h"
 #include "runtime/driver.h"

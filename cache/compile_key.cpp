@@ -16,7 +16,14 @@ namespace {
 constexpr std::string_view kKeyDomain = "qjit.compile-key.v1";
 
 enum class Tag : std::uint8_t {
-  Domain = 1, Source, EntryName, NvrtcVersion, OptionCount, Option, Arch, QjitVersion,
+  Domain = 1,
+  Source,
+  EntryName,
+  NvrtcVersion,
+  OptionCount,
+  Option,
+  Arch,
+  QjitVersion,
 };
 
 void put_u64(llvm::SHA256& h, std::uint64_t v) {

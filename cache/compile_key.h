@@ -17,12 +17,12 @@
 namespace qjit::cache {
 
 struct KeyIngredients {
-  std::string_view source;         // the rendered CUDA C++ text
-  std::string_view entry_name;     // the extern "C" kernel name
-  std::string_view nvrtc_version;  // e.g. "13.0"
+  std::string_view source;           // the rendered CUDA C++ text
+  std::string_view entry_name;       // the extern "C" kernel name
+  std::string_view nvrtc_version;    // e.g. "13.0"
   std::vector<std::string> options;  // NVRTC options in the order they are passed (order can change the binary)
-  std::string_view arch;           // "sm_80", "sm_90a"
-  std::string_view qjit_version;   // the library version that rendered the source
+  std::string_view arch;             // "sm_80", "sm_90a"
+  std::string_view qjit_version;     // the library version that rendered the source
 };
 
 struct CompileKey {

@@ -2,13 +2,13 @@
 // cross-process lock. The operator side (stats, list, verify, prune, clear) is in disk_store_admin.cpp.
 #include "cache/disk_store.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstring>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 #include "cache/key_lock.h"
 #include "cache/store_security.h"
@@ -66,8 +66,10 @@ Result<std::shared_ptr<DiskStore>> DiskStore::open(StoreOptions options) {
   for (const auto& ro : options.readonly_dirs) {
     if (ro == options.writable_dir) continue;
     QJIT_ASSIGN_OR_RETURN(bool present, check_readonly_store(ro));
-    if (present) dirs.push_back({ro, false});
-    else QJIT_LOG_INFO("cache", "read-only store '{0}' (QJIT_CACHE_PATH) does not exist; skipping it", ro);
+    if (present)
+      dirs.push_back({ro, false});
+    else
+      QJIT_LOG_INFO("cache", "read-only store '{0}' (QJIT_CACHE_PATH) does not exist; skipping it", ro);
   }
   return std::shared_ptr<DiskStore>(new DiskStore(std::move(options), std::move(dirs)));
 }
@@ -127,8 +129,10 @@ Result<Entry> DiskStore::load_from(const Dir& dir, const CompileKey& key) {
   auto file = runtime::ReadFile::open(path, entry_read_rules(!dir.writable), &problem);
   if (!file) {
     if (problem == runtime::ReadProblem::Missing) return Status(StatusCode::NotFound, "no entry " + path);
-    if (problem == runtime::ReadProblem::Refused) discard_bad(dir, path, -1, file.error());
-    else QJIT_LOG_WARN("cache", "{0}", file.error().message());
+    if (problem == runtime::ReadProblem::Refused)
+      discard_bad(dir, path, -1, file.error());
+    else
+      QJIT_LOG_WARN("cache", "{0}", file.error().message());
     return Status(StatusCode::NotFound, file.error().message());
   }
   const int fd = file->fd();
@@ -183,8 +187,8 @@ std::string DiskStore::describe_stores() const {
 }
 
 Status DiskStore::write_atomically(const std::string& final_path, const std::vector<std::uint8_t>& bytes) {
-  const runtime::WriteRules rules{.what = "cache entry", .code = StatusCode::CacheIo, .mode = 0600,
-                                  .dir_rule = runtime::DirRule::Private};
+  const runtime::WriteRules rules{
+      .what = "cache entry", .code = StatusCode::CacheIo, .mode = 0600, .dir_rule = runtime::DirRule::Private};
   return runtime::write_file_atomically(final_path, std::as_bytes(std::span<const std::uint8_t>(bytes)), rules);
 }
 
@@ -209,8 +213,8 @@ Result<Entry> DiskStore::get_or_create(const CompileKey& key, llvm::function_ref
   if (auto hit = load(key)) return hit;
   KeyLock lock;
   if (writable()) {
-    auto acquired = KeyLock::acquire(options_.writable_dir + "/" + std::string(kLockFileName), key,
-                                     options_.lock_timeout);
+    auto acquired =
+        KeyLock::acquire(options_.writable_dir + "/" + std::string(kLockFileName), key, options_.lock_timeout);
     if (acquired) {
       lock = std::move(acquired).value();
       // Another process may have finished this kernel while we waited: a second look costs microseconds, a
@@ -230,12 +234,14 @@ Result<Entry> DiskStore::get_or_create(const CompileKey& key, llvm::function_ref
     return entry.error().with_context(
         llvm::formatv("kernel {0} is in none of the cache stores searched ({1}) and cannot be compiled here; warm a "
                       "store with `qjit warmup` on a machine with NVRTC and ship it in QJIT_CACHE_PATH",
-                      key.hex(), describe_stores()).str());
+                      key.hex(), describe_stores())
+            .str());
   }
   if (!(entry->key == key))
-    return Status(StatusCode::InvalidArgument,
-                  llvm::formatv("compile callback returned an entry for key {0}, expected {1}", entry->key.hex(),
-                                key.hex()).str());
+    return Status(
+        StatusCode::InvalidArgument,
+        llvm::formatv("compile callback returned an entry for key {0}, expected {1}", entry->key.hex(), key.hex())
+            .str());
   QJIT_LOG_INFO("cache", "compiled {0} ({1}, {2} bytes) in {3:f3} s", key.hex(), entry->meta.entry_name,
                 entry->payload.size(), seconds_since(t0));
   if (!writable()) {

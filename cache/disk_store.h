@@ -12,14 +12,14 @@
 // call from many threads at once.
 #pragma once
 
-#include <sys/types.h>
-
 #include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <sys/types.h>
 
 #include "cache/compile_key.h"
 #include "cache/entry_format.h"

@@ -2,14 +2,14 @@
 // whole directories and are meant for `qjit cache`, for pruning after a store, and for tests -- never for the
 // select path. Listing and verifying open files with O_NOATIME so that looking at the cache does not count as using
 // it (LRU orders by atime, which load() sets on every hit).
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 #include "cache/disk_store.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -72,8 +72,8 @@ Result<CacheEntryReport> DiskStore::inspect(const Dir& dir, const std::string& n
   std::vector<std::uint8_t> bytes;
   if (full) {
     if (r.bytes > kEntryHeaderSize + kMaxMetadataBytes + kMaxPayloadBytes)
-      return fail(Status(StatusCode::CacheIo, llvm::formatv("file of {0} bytes exceeds the format's limits", r.bytes)
-                                                  .str()));
+      return fail(
+          Status(StatusCode::CacheIo, llvm::formatv("file of {0} bytes exceeds the format's limits", r.bytes).str()));
     if (Status s = file->read_all(bytes); !s.ok()) return fail(s);
     auto e = decode_entry(bytes, &expected);
     if (!e) return fail(e.error());
@@ -143,8 +143,10 @@ Result<std::vector<CacheEntryReport>> DiskStore::list() const {
     for (const auto& n : names) {
       if (!key_from_entry_name(n)) continue;
       auto r = inspect(dir, n, /*full=*/false);
-      if (r) out.push_back(std::move(r).value());
-      else if (r.error().code() != StatusCode::NotFound) return r.error();
+      if (r)
+        out.push_back(std::move(r).value());
+      else if (r.error().code() != StatusCode::NotFound)
+        return r.error();
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.last_used > b.last_used; });
@@ -189,9 +191,8 @@ Result<CachePruneReport> DiskStore::prune(std::uint64_t max_bytes) {
     const std::string path = dir + "/" + n;
     struct stat st;
     if (!key_from_entry_name(n) || ::lstat(path.c_str(), &st) != 0) continue;
-    const std::int64_t used_ns =
-        std::max<std::int64_t>(st.st_atim.tv_sec * 1000000000ll + st.st_atim.tv_nsec,
-                               st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec);
+    const std::int64_t used_ns = std::max<std::int64_t>(st.st_atim.tv_sec * 1000000000ll + st.st_atim.tv_nsec,
+                                                        st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec);
     files.push_back({path, static_cast<std::uint64_t>(st.st_size), last_used(st), used_ns});
   }
   std::uint64_t total = 0;
@@ -220,8 +221,9 @@ Result<CachePruneReport> DiskStore::prune(std::uint64_t max_bytes) {
 
 Result<CachePruneReport> DiskStore::clear() {
   if (!writable())
-    return Status(StatusCode::Unsupported, "the cache is read-only (QJIT_CACHE_READONLY=1): clearing needs a "
-                                           "writable store");
+    return Status(StatusCode::Unsupported,
+                  "the cache is read-only (QJIT_CACHE_READONLY=1): clearing needs a "
+                  "writable store");
   const std::string& dir = options_.writable_dir;
   CachePruneReport rep;
   QJIT_ASSIGN_OR_RETURN(auto names, list_directory(dir));

@@ -104,7 +104,8 @@ std::vector<std::uint8_t> encode_entry(const Entry& entry) {
   std::memcpy(p + 24, entry.key.digest.data(), CompileKey::kSize);
   // bytes 56..63: the checksum, filled below
   std::memcpy(p + kEntryHeaderSize, meta.data(), meta.size());
-  if (!entry.payload.empty()) std::memcpy(p + kEntryHeaderSize + meta.size(), entry.payload.data(), entry.payload.size());
+  if (!entry.payload.empty())
+    std::memcpy(p + kEntryHeaderSize + meta.size(), entry.payload.data(), entry.payload.size());
   const llvm::ArrayRef<std::uint8_t> all(out);
   const std::uint64_t sum = compute_checksum(all.take_front(kEntryHeaderSize), all.drop_front(kEntryHeaderSize));
   store_u64(p + kChecksumOffset, sum);
@@ -125,13 +126,14 @@ Result<EntryHeader> decode_entry_header(llvm::ArrayRef<std::uint8_t> b, EntryDef
   std::memcpy(h.key.digest.data(), b.data() + 24, CompileKey::kSize);
   h.checksum = get_u64(b.data() + kChecksumOffset);
   if (h.format_version != kEntryFormatVersion)
-    return defect_status(EntryDefect::UnsupportedVersion, defect,
-                         llvm::formatv("format version is {0}, expected {1}", h.format_version,
-                                       kEntryFormatVersion).str());
+    return defect_status(
+        EntryDefect::UnsupportedVersion, defect,
+        llvm::formatv("format version is {0}, expected {1}", h.format_version, kEntryFormatVersion).str());
   if (h.metadata_size > kMaxMetadataBytes || h.payload_size > kMaxPayloadBytes)
     return defect_status(EntryDefect::TooLarge, defect,
-                         llvm::formatv("metadata size {0} (limit {1}) or payload size {2} (limit {3})",
-                                       h.metadata_size, kMaxMetadataBytes, h.payload_size, kMaxPayloadBytes).str());
+                         llvm::formatv("metadata size {0} (limit {1}) or payload size {2} (limit {3})", h.metadata_size,
+                                       kMaxMetadataBytes, h.payload_size, kMaxPayloadBytes)
+                             .str());
   return h;
 }
 
@@ -151,15 +153,16 @@ Result<EntryMetadata> decode_entry_metadata(llvm::ArrayRef<std::uint8_t> b, Entr
   if (m.registers < 0 || m.shared_bytes < 0 || !std::isfinite(m.compile_seconds) || m.compile_seconds < 0)
     return defect_status(EntryDefect::BadMetadata, defect,
                          llvm::formatv("registers {0}, shared_bytes {1}, compile_seconds {2} must be >= 0 and finite",
-                                       m.registers, m.shared_bytes, m.compile_seconds).str());
+                                       m.registers, m.shared_bytes, m.compile_seconds)
+                             .str());
   return m;
 }
 
 namespace {
 
 // Everything but building the Entry: header, sizes, key, checksum, metadata.
-Result<EntryMetadata> verify_entry(llvm::ArrayRef<std::uint8_t> b, const CompileKey* expected_key,
-                                   EntryDefect* defect, EntryHeader& h) {
+Result<EntryMetadata> verify_entry(llvm::ArrayRef<std::uint8_t> b, const CompileKey* expected_key, EntryDefect* defect,
+                                   EntryHeader& h) {
   QJIT_ASSIGN_OR_RETURN(h, decode_entry_header(b, defect));
   if (b.size() != h.file_size())
     return defect_status(EntryDefect::SizeMismatch, defect,

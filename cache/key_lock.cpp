@@ -46,7 +46,8 @@ Result<KeyLock> KeyLock::acquire(const std::string& lock_path, const CompileKey&
     return Status(StatusCode::CacheIo,
                   llvm::formatv("timed out after {0} ms waiting for another process compiling key {1} "
                                 "(lock '{2}'); QJIT_CACHE_LOCK_TIMEOUT_MS sets the wait",
-                                timeout.count(), key.hex(), lock_path).str());
+                                timeout.count(), key.hex(), lock_path)
+                      .str());
   }
   return lock;
 }

@@ -16,11 +16,11 @@
 namespace qjit::cache {
 
 struct StoreOptions {
-  std::string writable_dir;                // searched first; written unless read_only
+  std::string writable_dir;                            // searched first; written unless read_only
   std::string writable_dir_origin = "QJIT_CACHE_DIR";  // where writable_dir came from, for messages ("--dir")
-  std::vector<std::string> readonly_dirs;  // searched after it, in order; never written
-  bool read_only = false;                  // true: writable_dir is only read, nothing anywhere is written
-  std::uint64_t max_bytes = 0;             // 0 = unbounded; else LRU-pruned after each store
+  std::vector<std::string> readonly_dirs;              // searched after it, in order; never written
+  bool read_only = false;                              // true: writable_dir is only read, nothing anywhere is written
+  std::uint64_t max_bytes = 0;                         // 0 = unbounded; else LRU-pruned after each store
   std::chrono::milliseconds lock_timeout{30000};
 };
 

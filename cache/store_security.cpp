@@ -1,9 +1,8 @@
 // Which of the file rules guards each part of the store (see store_security.h for the rules and why).
 #include "cache/store_security.h"
 
-#include <errno.h>
-
 #include <cstring>
+#include <errno.h>
 
 #include "llvm/Support/FormatVariadic.h"
 #include "runtime/safe_file.h"

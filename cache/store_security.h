@@ -7,10 +7,10 @@
 // (runtime/safe_file.h); this file only says which rule applies where and names the store's origin in messages.
 #pragma once
 
-#include <sys/stat.h>
-
 #include <string>
 #include <string_view>
+
+#include <sys/stat.h>
 
 #include "qjit/status.h"
 

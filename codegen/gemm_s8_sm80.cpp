@@ -31,9 +31,7 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 
 }  // namespace
 
-int gemm_s8_sm80_smem_bytes(const TileConfig& cfg) {
-  return cfg.stages * (cfg.block_m + cfg.block_n) * cfg.block_k;
-}
+int gemm_s8_sm80_smem_bytes(const TileConfig& cfg) { return cfg.stages * (cfg.block_m + cfg.block_n) * cfg.block_k; }
 
 Status validate_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
   if (spec.op != KernelOp::GemmS8)
@@ -41,8 +39,8 @@ Status validate_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
   if (spec.in_element != ElementKind::S8)
     return invalid(llvm::formatv("spec.in_element must be s8, got {0}", element_name(spec.in_element)));
   if (device_out_type(spec.out_element).empty())
-    return invalid(llvm::formatv("spec.out_element must be f16, bf16, f32 or f64, got {0}",
-                                 element_name(spec.out_element)));
+    return invalid(
+        llvm::formatv("spec.out_element must be f16, bf16, f32 or f64, got {0}", element_name(spec.out_element)));
   if (spec.n < 1 || spec.n > kMaxDim)
     return invalid(llvm::formatv("spec.n must be in [1, {0}], got {1}", kMaxDim, spec.n));
   if (spec.k < 1 || spec.k > kMaxDim)
@@ -55,8 +53,7 @@ Status validate_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
   if (cfg.block_k != 32 && cfg.block_k != 64 && cfg.block_k != 128)
     return invalid(llvm::formatv("config.block_k must be 32, 64 or 128, got {0}", cfg.block_k));
   if (cfg.warps_m < 1 || cfg.warps_n < 1 || cfg.warps_m * cfg.warps_n > 32)
-    return invalid(llvm::formatv("config.warps_m * warps_n must be in [1, 32], got {0}x{1}", cfg.warps_m,
-                                 cfg.warps_n));
+    return invalid(llvm::formatv("config.warps_m * warps_n must be in [1, 32], got {0}x{1}", cfg.warps_m, cfg.warps_n));
   if (cfg.block_m < 16 || cfg.block_m > 256 || cfg.block_m % (16 * cfg.warps_m) != 0)
     return invalid(llvm::formatv("config.block_m must be a multiple of 16 * warps_m = {0} in [16, 256], got {1}",
                                  16 * cfg.warps_m, cfg.block_m));
@@ -66,8 +63,8 @@ Status validate_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
   const int threads = 32 * cfg.warps_m * cfg.warps_n;
   const int acc = cfg.block_m * cfg.block_n / threads;
   if (acc > kMaxAccPerThread)
-    return invalid(llvm::formatv("config {0}: {1} accumulators per thread exceed {2}; use more warps",
-                                 cfg.to_string(), acc, kMaxAccPerThread));
+    return invalid(llvm::formatv("config {0}: {1} accumulators per thread exceed {2}; use more warps", cfg.to_string(),
+                                 acc, kMaxAccPerThread));
   if (cfg.stages < 2 || cfg.stages > 8)
     return invalid(llvm::formatv("config.stages must be in [2, 8], got {0}", cfg.stages));
   const std::int64_t k_tiles = ceil_div(spec.k, cfg.block_k);
@@ -99,9 +96,9 @@ Result<Source> render_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg
   src.threads = 32 * cfg.warps_m * cfg.warps_n;
   src.dynamic_smem_bytes = gemm_s8_sm80_smem_bytes(cfg);
   src.entry = llvm::formatv("qjit_gemm_s8_sm80_n{0}_k{1}_bm{2}_bn{3}_bk{4}_wm{5}_wn{6}_s{7}_sk{8}_{9}_{10}_{11}",
-                            spec.n, spec.k, cfg.block_m, cfg.block_n, cfg.block_k, cfg.warps_m, cfg.warps_n,
-                            cfg.stages, cfg.split_k, element_name(spec.out_element),
-                            spec.has_bias ? "bias" : "nobias", spec.per_token_scale ? "pt" : "ps");
+                            spec.n, spec.k, cfg.block_m, cfg.block_n, cfg.block_k, cfg.warps_m, cfg.warps_n, cfg.stages,
+                            cfg.split_k, element_name(spec.out_element), spec.has_bias ? "bias" : "nobias",
+                            spec.per_token_scale ? "pt" : "ps");
   src.text.reserve(common.size() + params.size() + body.size() + 512);
   src.text.append(common).append("\n").append(params).append("\n").append(body).append("\n");
   src.text += llvm::formatv(
@@ -128,8 +125,8 @@ LaunchDims gemm_s8_sm80_launch(const KernelSpec& spec, const TileConfig& cfg, st
 std::size_t gemm_s8_sm80_counters_offset(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
   if (cfg.split_k <= 1 || m < 1) return 0;
   const auto tiles = static_cast<std::size_t>(ceil_div(m, cfg.block_m) * ceil_div(spec.n, cfg.block_n));
-  const std::size_t partials = static_cast<std::size_t>(cfg.split_k) * tiles *
-                               static_cast<std::size_t>(cfg.block_m) * static_cast<std::size_t>(cfg.block_n) * 4;
+  const std::size_t partials = static_cast<std::size_t>(cfg.split_k) * tiles * static_cast<std::size_t>(cfg.block_m) *
+                               static_cast<std::size_t>(cfg.block_n) * 4;
   return (partials + 255) / 256 * 256;
 }
 

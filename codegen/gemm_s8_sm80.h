@@ -24,11 +24,11 @@ namespace qjit::codegen {
 
 struct GemmAlignment {
   // Required for correctness: natural alignment of each pointer, and minimum strides.
-  std::size_t c_align_bytes = 2;     // sizeof(out element); bias has the same type
+  std::size_t c_align_bytes = 2;  // sizeof(out element); bias has the same type
   std::size_t scale_align_bytes = 4;
   std::int64_t min_lda = 0, min_ldb = 0, min_ldc = 0;  // K, K, N
   // Required for the fast path only (the kernel checks these at run time and falls back to byte loads).
-  bool k_allows_fast_path = false;     // K % 16 == 0
+  bool k_allows_fast_path = false;  // K % 16 == 0
   std::size_t fast_ab_align_bytes = 16;
   std::int64_t fast_ld_multiple = 16;  // lda and ldb
 };

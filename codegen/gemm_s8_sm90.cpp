@@ -53,13 +53,14 @@ std::int64_t tile_count(const Sm90GemmSpec& spec, const Sm90Config& config, std:
 // Prints qjitk::Wgmma<N>::mma: d (N/2 s32 registers) += A(desc) * B(desc); scale_d == 0 overwrites instead.
 std::string render_wgmma_wrapper(int n) {
   const int regs = n / 2;
-  std::string out = llvm::formatv("namespace qjitk {{\ntemplate <> struct Wgmma<{0}> {{\n"
-                                  "  static __device__ __forceinline__ void mma(i32 (&d)[{1}], u64 desc_a, "
-                                  "u64 desc_b, int scale_d) {{\n"
-                                  "    asm volatile(\n"
-                                  "        \"{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{2}, 0;\\n\"\n"
-                                  "        \"wgmma.mma_async.sync.aligned.m64n{0}k32.s32.s8.s8 {{",
-                                  n, regs, regs + 2)
+  std::string out = llvm::formatv(
+                        "namespace qjitk {{\ntemplate <> struct Wgmma<{0}> {{\n"
+                        "  static __device__ __forceinline__ void mma(i32 (&d)[{1}], u64 desc_a, "
+                        "u64 desc_b, int scale_d) {{\n"
+                        "    asm volatile(\n"
+                        "        \"{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{2}, 0;\\n\"\n"
+                        "        \"wgmma.mma_async.sync.aligned.m64n{0}k32.s32.s8.s8 {{",
+                        n, regs, regs + 2)
                         .str();
   for (int i = 0; i < regs; ++i) out += llvm::formatv("{0}%{1}", i == 0 ? "" : ", ", i).str();
   out += llvm::formatv("}, %{0}, %{1}, p;\\n}\\n\"\n        : ", regs, regs + 1).str();
@@ -108,8 +109,8 @@ int gemm_s8_sm90_smem_bytes(const Sm90GemmSpec& spec, const Sm90Config& config) 
 
 Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config) {
   if (!is_floating(spec.out_element))
-    return invalid(llvm::formatv("spec.out_element must be f16, bf16, f32 or f64, got {0}",
-                                 element_name(spec.out_element)));
+    return invalid(
+        llvm::formatv("spec.out_element must be f16, bf16, f32 or f64, got {0}", element_name(spec.out_element)));
   constexpr std::int64_t kMaxDim = std::numeric_limits<std::int32_t>::max();
   if (spec.n < 1 || spec.n > kMaxDim) return invalid(llvm::formatv("spec.n must be in [1, 2^31), got {0}", spec.n));
   if (spec.k < 1 || spec.k > kMaxDim) return invalid(llvm::formatv("spec.k must be in [1, 2^31), got {0}", spec.k));
@@ -123,22 +124,26 @@ Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config)
   if (config.consumers != 1 && config.consumers != 2)
     return invalid(llvm::formatv("config.consumers must be 1 or 2, got {0}", config.consumers));
   if ((config.cluster_m != 1 && config.cluster_m != 2) || config.cluster_n != 1)
-    return Status(StatusCode::Unsupported, llvm::formatv("config.cluster_m must be 1 or 2 and config.cluster_n 1 (pairs "
-                                                         "of CTAs along M share the weight tile), got {0}x{1}",
-                                                         config.cluster_m, config.cluster_n));
+    return Status(StatusCode::Unsupported,
+                  llvm::formatv("config.cluster_m must be 1 or 2 and config.cluster_n 1 (pairs "
+                                "of CTAs along M share the weight tile), got {0}x{1}",
+                                config.cluster_m, config.cluster_n));
   if (config.cluster_m == 2 && (config.swap_ab || config.split_k != 1))
-    return invalid(llvm::formatv("config.cluster_m = 2 needs swap_ab = false and split_k = 1, got swap_ab = {0}, "
-                                 "split_k = {1}", config.swap_ab, config.split_k));
+    return invalid(
+        llvm::formatv("config.cluster_m = 2 needs swap_ab = false and split_k = 1, got swap_ab = {0}, "
+                      "split_k = {1}",
+                      config.swap_ab, config.split_k));
   if (config.pingpong && (config.consumers != 2 || config.split_k != 1 || config.swap_ab))
-    return invalid(llvm::formatv("config.pingpong needs consumers = 2, split_k = 1 and swap_ab = false, got "
-                                 "consumers = {0}, split_k = {1}, swap_ab = {2}", config.consumers, config.split_k,
-                                 config.swap_ab));
+    return invalid(
+        llvm::formatv("config.pingpong needs consumers = 2, split_k = 1 and swap_ab = false, got "
+                      "consumers = {0}, split_k = {1}, swap_ab = {2}",
+                      config.consumers, config.split_k, config.swap_ab));
   const Derived d = derive(spec, config);
   const char* p_field = config.swap_ab ? "config.block_n" : "config.block_m";
   const char* q_field = config.swap_ab ? "config.block_m" : "config.block_n";
   if (config.pingpong && d.consumer_rows != 64 && d.consumer_rows != 128)
-    return invalid(llvm::formatv("config.block_m must be 64 or 128 with pingpong (each consumer owns the tile), got {0}",
-                                 d.p_rows));
+    return invalid(llvm::formatv(
+        "config.block_m must be 64 or 128 with pingpong (each consumer owns the tile), got {0}", d.p_rows));
   if (!config.pingpong && (d.p_rows % config.consumers != 0 || (d.consumer_rows != 64 && d.consumer_rows != 128)))
     return invalid(llvm::formatv("{0} must be consumers x 64 or consumers x 128 (= {1} or {2}), got {3}", p_field,
                                  64 * config.consumers, 128 * config.consumers, d.p_rows));
@@ -146,23 +151,28 @@ Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config)
     return invalid(llvm::formatv("{0} is wgmma's N and must be 8, 16, 24, 32 or a multiple of 16 in [48, 256], got {1}",
                                  q_field, d.q_cols));
   if ((d.consumer_rows / 64) * (d.q_cols / 2) > 128)
-    return invalid(llvm::formatv("{0} = {1} with {2} rows per consumer needs {3} accumulator registers per thread; "
-                                 "at most 128 fit", q_field, d.q_cols, d.consumer_rows,
-                                 (d.consumer_rows / 64) * (d.q_cols / 2)));
+    return invalid(
+        llvm::formatv("{0} = {1} with {2} rows per consumer needs {3} accumulator registers per thread; "
+                      "at most 128 fit",
+                      q_field, d.q_cols, d.consumer_rows, (d.consumer_rows / 64) * (d.q_cols / 2)));
   const int chunk_cols = 128 / d.out_bytes;
   if (!config.swap_ab && d.q_cols % chunk_cols != 0)
-    return invalid(llvm::formatv("config.block_n must be a multiple of {0} for {1} output (128-byte epilogue chunks), "
-                                 "got {2}", chunk_cols, element_name(spec.out_element), d.q_cols));
+    return invalid(
+        llvm::formatv("config.block_n must be a multiple of {0} for {1} output (128-byte epilogue chunks), "
+                      "got {2}",
+                      chunk_cols, element_name(spec.out_element), d.q_cols));
   if (config.stages < 2 || config.stages > kMaxStages)
     return invalid(llvm::formatv("config.stages must be in [2, {0}], got {1}", kMaxStages, config.stages));
   const std::int64_t k_blocks = ceil_div(spec.k, kBlockK);
   if (config.split_k < 1 || config.split_k > k_blocks)
-    return invalid(llvm::formatv("config.split_k must be in [1, ceil(K / 128) = {0}], got {1}", k_blocks,
-                                 config.split_k));
+    return invalid(
+        llvm::formatv("config.split_k must be in [1, ceil(K / 128) = {0}], got {1}", k_blocks, config.split_k));
   const int smem = gemm_s8_sm90_smem_bytes(spec, config);
   if (smem > kSm90MaxDynamicSmem)
-    return invalid(llvm::formatv("config.stages = {0} needs {1} bytes of shared memory; an sm_90 block may use at most "
-                                 "{2}", config.stages, smem, kSm90MaxDynamicSmem));
+    return invalid(
+        llvm::formatv("config.stages = {0} needs {1} bytes of shared memory; an sm_90 block may use at most "
+                      "{2}",
+                      config.stages, smem, kSm90MaxDynamicSmem));
   return Status::success();
 }
 
@@ -193,19 +203,20 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
   src.text.append(common).append("\n").append(params).append("\n").append(body);
   src.text += "\n// ---- rendered by codegen/gemm_s8_sm90.cpp ----\n";
   src.text += render_wgmma_wrapper(d.q_cols);
-  src.text += llvm::formatv("typedef qjitk::Sm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {15}, {16}> QjCfg;\n"
-                            "static_assert(qjitk::Sm90SmemBytes<QjCfg>::kValue == {12}, "
-                            "\"host and template shared-memory sizes differ\");\n"
-                            "extern \"C\" __global__ void __launch_bounds__({13}, 1)\n"
-                            "{14}(const __grid_constant__ qjitk::GemmS8Sm90Params p) {{\n"
-                            "  extern __shared__ __align__(1024) qjitk::u8 qj_smem[];\n"
-                            "  qjitk::gemm_s8_sm90<QjCfg>(p, qj_smem);\n"
-                            "}\n",
-                            out_type, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false",
-                            spec.n, spec.k, config.consumers, d.consumer_rows, d.q_cols, config.stages,
-                            config.swap_ab ? "true" : "false", config.split_k, kGroupTiles, src.dynamic_smem,
-                            src.threads, src.entry, config.pingpong ? "true" : "false", config.cluster_m)
-                  .str();
+  src.text +=
+      llvm::formatv(
+          "typedef qjitk::Sm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {15}, {16}> QjCfg;\n"
+          "static_assert(qjitk::Sm90SmemBytes<QjCfg>::kValue == {12}, "
+          "\"host and template shared-memory sizes differ\");\n"
+          "extern \"C\" __global__ void __launch_bounds__({13}, 1)\n"
+          "{14}(const __grid_constant__ qjitk::GemmS8Sm90Params p) {{\n"
+          "  extern __shared__ __align__(1024) qjitk::u8 qj_smem[];\n"
+          "  qjitk::gemm_s8_sm90<QjCfg>(p, qj_smem);\n"
+          "}\n",
+          out_type, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false", spec.n, spec.k,
+          config.consumers, d.consumer_rows, d.q_cols, config.stages, config.swap_ab ? "true" : "false", config.split_k,
+          kGroupTiles, src.dynamic_smem, src.threads, src.entry, config.pingpong ? "true" : "false", config.cluster_m)
+          .str();
   return src;
 }
 
@@ -223,7 +234,8 @@ Sm90Launch gemm_s8_sm90_launch(const Sm90GemmSpec& spec, const Sm90Config& confi
   Sm90Launch launch;
   const std::int64_t units = gemm_s8_sm90_work_units(spec, config, m);
   const int cluster = std::max(config.cluster_m, 1);
-  const std::int64_t clusters = std::max<std::int64_t>(1, std::min<std::int64_t>(units, std::max(sm_count / cluster, 1)));
+  const std::int64_t clusters =
+      std::max<std::int64_t>(1, std::min<std::int64_t>(units, std::max(sm_count / cluster, 1)));
   launch.grid_x = static_cast<unsigned>(clusters * cluster);
   launch.cluster_x = static_cast<unsigned>(cluster);
   launch.block_x = static_cast<unsigned>(128 * (config.consumers + 1));
@@ -374,13 +386,14 @@ Status encode_gemm_s8_sm90_params(EncodeTiledFn encode, const Sm90GemmSpec& spec
     const std::uint64_t dims[2] = {static_cast<std::uint64_t>(spec.k), static_cast<std::uint64_t>(rows)};
     const std::uint64_t strides[1] = {static_cast<std::uint64_t>(ld)};
     const std::uint32_t box[2] = {static_cast<std::uint32_t>(kBlockK), static_cast<std::uint32_t>(box_rows)};
-    const int rc = encode(map, kTensorMapDataTypeUint8, 2, const_cast<void*>(ptr), dims, strides, box, element_strides,
-                          kTensorMapInterleaveNone, kTensorMapSwizzle128B, kTensorMapL2Promotion256B,
-                          kTensorMapOobFillZeros);
+    const int rc =
+        encode(map, kTensorMapDataTypeUint8, 2, const_cast<void*>(ptr), dims, strides, box, element_strides,
+               kTensorMapInterleaveNone, kTensorMapSwizzle128B, kTensorMapL2Promotion256B, kTensorMapOobFillZeros);
     if (rc != 0)
       return Status(StatusCode::DriverError,
                     llvm::formatv("cuTensorMapEncodeTiled({0}: dims {1}x{2}, stride {3}, box 128x{4}) failed with "
-                                  "CUresult {5}", name, spec.k, rows, ld, box_rows, rc));
+                                  "CUresult {5}",
+                                  name, spec.k, rows, ld, box_rows, rc));
     return Status::success();
   };
   QJIT_TRY(encode_one(out->tma_a, "A", base.a, base.m, base.lda, config.block_m));

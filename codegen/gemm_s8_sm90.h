@@ -51,10 +51,10 @@ struct Sm90Config {
 };
 
 struct Sm90Source {
-  std::string text;         // complete NVRTC input (no #include), compile with --gpu-architecture=sm_90a
-  std::string entry;        // the extern "C" kernel name, unique per spec + config
-  int threads = 0;          // threads per CTA (128 x (consumers + 1))
-  int dynamic_smem = 0;     // bytes; above 48 KiB the launcher must raise CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+  std::string text;      // complete NVRTC input (no #include), compile with --gpu-architecture=sm_90a
+  std::string entry;     // the extern "C" kernel name, unique per spec + config
+  int threads = 0;       // threads per CTA (128 x (consumers + 1))
+  int dynamic_smem = 0;  // bytes; above 48 KiB the launcher must raise CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
 };
 
 struct Sm90Launch {
@@ -99,11 +99,11 @@ using EncodeTiledFn = int (*)(void* tensor_map, int data_type, std::uint32_t ran
                               int swizzle, int l2_promotion, int oob_fill);
 
 // The values of cuda.h's tensor-map enums this family uses (CUDA 12/13 ABI).
-inline constexpr int kTensorMapDataTypeUint8 = 0;     // CU_TENSOR_MAP_DATA_TYPE_UINT8 (int8 bits travel unchanged)
-inline constexpr int kTensorMapInterleaveNone = 0;    // CU_TENSOR_MAP_INTERLEAVE_NONE
-inline constexpr int kTensorMapSwizzle128B = 3;       // CU_TENSOR_MAP_SWIZZLE_128B
-inline constexpr int kTensorMapL2Promotion256B = 3;   // CU_TENSOR_MAP_L2_PROMOTION_L2_256B
-inline constexpr int kTensorMapOobFillZeros = 0;      // CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE: out-of-range reads give 0
+inline constexpr int kTensorMapDataTypeUint8 = 0;    // CU_TENSOR_MAP_DATA_TYPE_UINT8 (int8 bits travel unchanged)
+inline constexpr int kTensorMapInterleaveNone = 0;   // CU_TENSOR_MAP_INTERLEAVE_NONE
+inline constexpr int kTensorMapSwizzle128B = 3;      // CU_TENSOR_MAP_SWIZZLE_128B
+inline constexpr int kTensorMapL2Promotion256B = 3;  // CU_TENSOR_MAP_L2_PROMOTION_L2_256B
+inline constexpr int kTensorMapOobFillZeros = 0;     // CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE: out-of-range reads give 0
 
 // Validates the run-time arguments TMA depends on (pointers, 16-byte alignment, strides, split-K buffers) and fills
 // *out: tensor maps for A {K, M} and B {K, N} with 128 x block_m / 128 x block_n boxes, then a copy of base.

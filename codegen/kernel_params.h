@@ -15,15 +15,15 @@ namespace qjit::codegen {
 
 // Rowwise (per-token) or per-tensor dynamic int8 quantization of an FP [M, K] activation (K baked in).
 struct QuantizeParams {
-  const void* x;                // InT [M, K], row stride ldx
+  const void* x;  // InT [M, K], row stride ldx
   std::int64_t ldx;
-  std::int8_t* q;               // int8 [M, K], row stride ldq
+  std::int8_t* q;  // int8 [M, K], row stride ldq
   std::int64_t ldq;
-  float* scale;                 // per-token: [M]; per-tensor: [1]
-  std::uint32_t* absmax_bits;   // per-tensor only: the tensor's absmax as float bits (workspace, zeroed first)
+  float* scale;                // per-token: [M]; per-tensor: [1]
+  std::uint32_t* absmax_bits;  // per-tensor only: the tensor's absmax as float bits (workspace, zeroed first)
   std::int32_t m;
   std::int32_t pad_;
-  const float* smooth;          // pre_quant_scale [K] f32 when the kernel smooths (v = x * it first), else null
+  const float* smooth;  // pre_quant_scale [K] f32 when the kernel smooths (v = x * it first), else null
 };
 static_assert(sizeof(QuantizeParams) == 64, "device-side QuantizeParams must match");
 

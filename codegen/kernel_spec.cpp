@@ -26,8 +26,8 @@ std::string_view kernel_family_name(KernelFamily f) noexcept {
 }
 
 std::optional<KernelOp> parse_kernel_op(std::string_view name) noexcept {
-  for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale,
-                      KernelOp::GemmS8})
+  for (KernelOp op :
+       {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale, KernelOp::GemmS8})
     if (kernel_op_name(op) == name) return op;
   return std::nullopt;
 }
@@ -46,7 +46,8 @@ std::optional<ElementKind> parse_element_name(std::string_view name) noexcept {
 }
 
 std::string KernelSpec::to_string() const {
-  std::string s = llvm::formatv("{0} {1}->{2}", kernel_op_name(op), element_name(in_element), element_name(out_element));
+  std::string s =
+      llvm::formatv("{0} {1}->{2}", kernel_op_name(op), element_name(in_element), element_name(out_element));
   if (op == KernelOp::GemmS8) s += llvm::formatv(" n={0}", n).str();
   s += llvm::formatv(" k={0} m<={1}", k, m_bucket).str();
   if (op == KernelOp::GemmS8) {

@@ -18,8 +18,8 @@ namespace qjit::codegen {
 enum class KernelOp : std::uint8_t { QuantizeRowwise, QuantizeAbsmax, QuantizeApplyScale, GemmS8 };
 enum class KernelFamily : std::uint8_t { Quantize, GemmSm80, GemmSm90 };  // GemmSm90: the wgmma family
 
-std::string_view kernel_op_name(KernelOp op) noexcept;          // "quantize_rowwise", "gemm_s8", ...
-std::string_view kernel_family_name(KernelFamily f) noexcept;   // "quantize", "gemm_sm80", "gemm_sm90"
+std::string_view kernel_op_name(KernelOp op) noexcept;         // "quantize_rowwise", "gemm_s8", ...
+std::string_view kernel_family_name(KernelFamily f) noexcept;  // "quantize", "gemm_sm80", "gemm_sm90"
 // The inverses, for files that store the names (the tuning database, command-line flags); nullopt for any other text.
 std::optional<KernelOp> parse_kernel_op(std::string_view name) noexcept;
 std::optional<KernelFamily> parse_kernel_family(std::string_view name) noexcept;
@@ -56,7 +56,7 @@ struct TileConfig {
   // GemmSm90 only: each consumer warp group owns a whole block_m x block_n tile and the two alternate (one runs its
   // main loop while the other runs its epilogue) instead of splitting one tile between them.
   bool pingpong = false;
-  int cluster_m = 1;  // GemmSm90 only: 2 = CTA pairs along M multicast the shared weight tile
+  int cluster_m = 1;              // GemmSm90 only: 2 = CTA pairs along M multicast the shared weight tile
   std::string to_string() const;  // "gemm_sm80 128x128x64 w2x4 s4 sk1"
   bool operator==(const TileConfig&) const = default;
 };

@@ -28,7 +28,9 @@ std::string_view device_op(KernelOp op) {
   }
 }
 
-bool valid_threads_per_row(int t) { return t == 1 || t == 2 || t == 4 || t == 8 || t == 16 || (t >= 32 && t % 32 == 0); }
+bool valid_threads_per_row(int t) {
+  return t == 1 || t == 2 || t == 4 || t == 8 || t == 16 || (t >= 32 && t % 32 == 0);
+}
 
 }  // namespace
 
@@ -50,8 +52,8 @@ Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg) {
   if (device_op(spec.op).empty())
     return invalid(llvm::formatv("spec.op must be a quantize op, got {0}", kernel_op_name(spec.op)));
   if (device_in_type(spec.in_element).empty())
-    return invalid(llvm::formatv("spec.in_element must be f16, bf16, f32 or f64, got {0}",
-                                 element_name(spec.in_element)));
+    return invalid(
+        llvm::formatv("spec.in_element must be f16, bf16, f32 or f64, got {0}", element_name(spec.in_element)));
   if (spec.out_element != ElementKind::S8)
     return invalid(llvm::formatv("spec.out_element must be s8, got {0}", element_name(spec.out_element)));
   if (spec.k < 1 || spec.k > (std::int64_t{1} << 30))
@@ -62,13 +64,15 @@ Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg) {
   if (cfg.family != KernelFamily::Quantize)
     return invalid(llvm::formatv("config.family must be quantize, got {0}", kernel_family_name(cfg.family)));
   if (!valid_threads_per_row(cfg.block_n) || cfg.block_n > 1024)
-    return invalid(llvm::formatv(
-        "config.block_n (threads per row) must be 1, 2, 4, 8, 16 or a multiple of 32 up to 1024, got {0}",
-        cfg.block_n));
+    return invalid(
+        llvm::formatv("config.block_n (threads per row) must be 1, 2, 4, 8, 16 or a multiple of 32 up to 1024, got {0}",
+                      cfg.block_n));
   const std::int64_t threads = std::int64_t{cfg.block_m} * cfg.block_n;
   if (cfg.block_m < 1 || threads < 32 || threads > 1024 || threads % 32 != 0)
-    return invalid(llvm::formatv("config.block_m * block_n (CTA threads) must be 32..1024 and a multiple of 32, "
-                                 "got {0} * {1}", cfg.block_m, cfg.block_n));
+    return invalid(
+        llvm::formatv("config.block_m * block_n (CTA threads) must be 32..1024 and a multiple of 32, "
+                      "got {0} * {1}",
+                      cfg.block_m, cfg.block_n));
   if (cfg.block_k != 1 || cfg.warps_m != 1 || cfg.warps_n != 1 || cfg.stages != 1 || cfg.split_k != 1)
     return invalid(llvm::formatv("config {0}: block_k, warps_m, warps_n, stages and split_k must be 1 for quantize",
                                  cfg.to_string()));
@@ -80,7 +84,8 @@ Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
   const std::string_view common = find_template("common.cuh");
   const std::string_view body = find_template("quantize_rowwise.cuh");
   if (common.empty() || body.empty())
-    return Status(StatusCode::Unsupported, "templates common.cuh / quantize_rowwise.cuh are not embedded in this build");
+    return Status(StatusCode::Unsupported,
+                  "templates common.cuh / quantize_rowwise.cuh are not embedded in this build");
   Source src;
   src.threads = cfg.block_m * cfg.block_n;
   src.dynamic_smem_bytes = 0;

@@ -41,14 +41,22 @@ TileConfig gemm_heuristic(const KernelSpec& spec, int sm_count) {
     // 64-wide tiles once they give about one CTA per SM (8192^2: 22.6 vs 26.2 us); below that, 32-wide ones keep
     // every SM streaming (split-K would too, but this heuristic promises a workspace of zero).
     const bool wide = (spec.n + 63) / 64 >= sm_count * 3 / 4;
-    return fit_smem(spec, wide ? TileConfig{.family = F, .block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1,
-                                            .warps_n = 4, .stages = 6}
-                               : TileConfig{.family = F, .block_m = 16, .block_n = 32, .block_k = 128, .warps_m = 1,
-                                            .warps_n = 2, .stages = 8});
+    return fit_smem(
+        spec,
+        wide ? TileConfig{.family = F,
+                          .block_m = 16,
+                          .block_n = 64,
+                          .block_k = 128,
+                          .warps_m = 1,
+                          .warps_n = 4,
+                          .stages = 6}
+             : TileConfig{
+                   .family = F, .block_m = 16, .block_n = 32, .block_k = 128, .warps_m = 1, .warps_n = 2, .stages = 8});
   }
   if (spec.m_bucket <= 32)
-    return fit_smem(spec, TileConfig{.family = F, .block_m = 32, .block_n = 64, .block_k = 128, .warps_m = 1,
-                                     .warps_n = 4, .stages = 5});
+    return fit_smem(
+        spec,
+        TileConfig{.family = F, .block_m = 32, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 5});
   const TileConfig ladder[] = {
       {.family = F, .block_m = 256, .block_n = 128, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 4},
       {.family = F, .block_m = 128, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 4},
@@ -64,8 +72,8 @@ TileConfig gemm_heuristic(const KernelSpec& spec, int sm_count) {
 struct Tile {
   int bm, bn, wm, wn;
 };
-constexpr Tile kGemmTiles[] = {{16, 32, 1, 2},   {16, 64, 1, 4},   {16, 128, 1, 4},  {32, 64, 1, 4},
-                               {32, 128, 2, 2},  {64, 64, 2, 2},   {64, 128, 2, 2},  {128, 64, 2, 2},
+constexpr Tile kGemmTiles[] = {{16, 32, 1, 2},   {16, 64, 1, 4},   {16, 128, 1, 4}, {32, 64, 1, 4},
+                               {32, 128, 2, 2},  {64, 64, 2, 2},   {64, 128, 2, 2}, {128, 64, 2, 2},
                                {128, 128, 2, 4}, {128, 256, 2, 4}, {256, 128, 4, 2}};
 
 void push_unique(std::vector<TileConfig>& v, const TileConfig& c) {
@@ -128,8 +136,14 @@ class GemmSm80Family final : public KernelFamilyRuntime {
           if (stages == 8 && t.bm > 16) continue;  // only the weight-streaming tiles want very deep pipelines
           for (int split : {1, 2, 4, 8}) {
             if (split > 1 && (!opt.allow_split_k || spec.m_bucket > 64)) continue;
-            const TileConfig c{.family = KernelFamily::GemmSm80, .block_m = t.bm, .block_n = t.bn, .block_k = bk,
-                               .warps_m = t.wm, .warps_n = t.wn, .stages = stages, .split_k = split};
+            const TileConfig c{.family = KernelFamily::GemmSm80,
+                               .block_m = t.bm,
+                               .block_n = t.bn,
+                               .block_k = bk,
+                               .warps_m = t.wm,
+                               .warps_n = t.wn,
+                               .stages = stages,
+                               .split_k = split};
             if (validate(spec, c).ok()) push_unique(out, c);
           }
         }

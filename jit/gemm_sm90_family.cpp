@@ -14,7 +14,9 @@ namespace {
 using codegen::KernelSpec;
 using codegen::TileConfig;
 
-codegen::Sm90GemmSpec sm90_spec(const KernelSpec& s) { return {s.out_element, s.n, s.k, s.has_bias, s.per_token_scale}; }
+codegen::Sm90GemmSpec sm90_spec(const KernelSpec& s) {
+  return {s.out_element, s.n, s.k, s.has_bias, s.per_token_scale};
+}
 
 codegen::Sm90Config sm90_config(const TileConfig& c) {
   codegen::Sm90Config x;
@@ -80,8 +82,7 @@ class GemmSm90Family final : public KernelFamilyRuntime {
   }
 
   Result<codegen::Source> render(const KernelSpec& spec, const TileConfig& config) const override {
-    QJIT_ASSIGN_OR_RETURN(codegen::Sm90Source src,
-                          codegen::render_gemm_s8_sm90(sm90_spec(spec), sm90_config(config)));
+    QJIT_ASSIGN_OR_RETURN(codegen::Sm90Source src, codegen::render_gemm_s8_sm90(sm90_spec(spec), sm90_config(config)));
     return codegen::Source{std::move(src.text), std::move(src.entry), src.threads, src.dynamic_smem};
   }
 

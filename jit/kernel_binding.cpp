@@ -13,14 +13,13 @@ Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::T
 }
 
 runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
-                               int sm_count) {
+                                int sm_count) {
   runtime::LaunchDims d = FamilyRegistry::process().family(config.family).launch_dims(spec, config, m, sm_count);
   d.programmatic = d.programmatic && !programmatic_launch_disabled();
   return d;
 }
 
-std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
-                                   std::int64_t m) {
+std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m) {
   return FamilyRegistry::process().family(config.family).workspace(spec, config, m).bytes;
 }
 
@@ -31,8 +30,7 @@ Status launch_gemm(const KernelBinding& g, const codegen::GemmS8Params& params, 
   const auto dims = launch_dims(g, m);
   codegen::GemmS8Params p = params;
   const WorkspaceLayout ws = family.workspace(g.spec, g.config, m);
-  const std::size_t counters_bytes =
-      ws.counters_to_end ? workspace_bytes - ws.counters_offset : ws.counters_bytes;
+  const std::size_t counters_bytes = ws.counters_to_end ? workspace_bytes - ws.counters_offset : ws.counters_bytes;
   if (counters_bytes > 0) {
     // NOTE: the kernels leave their counters at zero, but the caller's workspace may hold anything before the first
     // launch; one memset on the same stream keeps run() stateless (no per-plan device memory, no first-run flag).

@@ -29,7 +29,7 @@ struct KernelBinding {
 
 Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config);
 runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
-                               int sm_count = 132);
+                                int sm_count = 132);
 inline runtime::LaunchDims launch_dims(const KernelBinding& k, std::int64_t m) {
   return launch_dims(k.spec, k.config, m, k.sm_count);
 }

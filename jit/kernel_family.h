@@ -53,8 +53,7 @@ class KernelFamilyRuntime {
 
   // Whether the template compiles (spec, config), naming the field and the expected value when not.
   virtual Status validate(const codegen::KernelSpec& spec, const codegen::TileConfig& config) const = 0;
-  virtual Result<codegen::Source> render(const codegen::KernelSpec& spec,
-                                         const codegen::TileConfig& config) const = 0;
+  virtual Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config) const = 0;
   // Grid, block, cluster and dynamic shared memory for run-time M (>= 1); `programmatic` says whether the kernel
   // supports programmatic dependent launch (the binding turns it off under QJIT_DISABLE_PDL=1).
   virtual runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config,

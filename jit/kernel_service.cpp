@@ -32,8 +32,11 @@ Status dump_compile(const std::string& dir, const codegen::Source& source, const
   // NOTE: the dump directory is often shared scratch space (/tmp/dumps), and a compile may run as root: the file
   // rules (runtime/safe_file.h) refuse a directory another user controls and never write through a symlink planted
   // under an entry's name, so a dump can only ever create or replace qjit's own regular files.
-  const runtime::WriteRules rules{.what = "QJIT_DUMP_DIR file", .code = StatusCode::InvalidArgument, .mode = 0600,
-                                  .dir_rule = runtime::DirRule::Shared, .create_directories = true};
+  const runtime::WriteRules rules{.what = "QJIT_DUMP_DIR file",
+                                  .code = StatusCode::InvalidArgument,
+                                  .mode = 0600,
+                                  .dir_rule = runtime::DirRule::Shared,
+                                  .create_directories = true};
   auto write = [&](const char* ext, std::string_view bytes) {
     return runtime::write_file_atomically(dir + "/" + source.entry + ext, bytes, rules);
   };
@@ -91,13 +94,15 @@ Result<cache::CompileKey> KernelService::key_for(const codegen::Source& source, 
     }
   }
   return Status(StatusCode::CompilerUnavailable,
-                "kernel " + source.entry + " for " + arch_opt + " is not in the kernel cache and NVRTC is unavailable (" +
-                    compiler.error().message() + "); warm the cache on a machine with NVRTC with `qjit warmup --arch " +
-                    arch_opt + " --shapes <model>.csv` and ship it (QJIT_CACHE_DIR or QJIT_CACHE_PATH)");
+                "kernel " + source.entry + " for " + arch_opt +
+                    " is not in the kernel cache and NVRTC is unavailable (" + compiler.error().message() +
+                    "); warm the cache on a machine with NVRTC with `qjit warmup --arch " + arch_opt +
+                    " --shapes <model>.csv` and ship it (QJIT_CACHE_DIR or QJIT_CACHE_PATH)");
 }
 
 Result<CompiledKernel> KernelService::compile_and_store(const codegen::Source& source, int arch,
-                                                        const cache::CompileKey& key, const std::string& nvrtc_version) {
+                                                        const cache::CompileKey& key,
+                                                        const std::string& nvrtc_version) {
   auto compile = [&]() -> Result<cache::Entry> {
     QJIT_ASSIGN_OR_RETURN(const runtime::Nvrtc* compiler, runtime::nvrtc());
     QJIT_ASSIGN_OR_RETURN(runtime::CompileOutput out,
@@ -160,9 +165,8 @@ Result<std::shared_ptr<const runtime::LoadedKernel>> KernelService::load(const c
       if (auto it = loaded_.find(mem_key); it != loaded_.end()) return it->second;
     }
     QJIT_ASSIGN_OR_RETURN(CompiledKernel ck, compile_and_store(source, device.arch, key, version));
-    QJIT_ASSIGN_OR_RETURN(auto kernel,
-                          runtime::LoadedKernel::load(ck.entry->payload, source.entry,
-                                                      static_cast<unsigned>(source.dynamic_smem_bytes)));
+    QJIT_ASSIGN_OR_RETURN(auto kernel, runtime::LoadedKernel::load(ck.entry->payload, source.entry,
+                                                                   static_cast<unsigned>(source.dynamic_smem_bytes)));
     loads_.fetch_add(1, std::memory_order_relaxed);
     if (kernel->local_bytes() > 0)
       QJIT_LOG_WARN("jit", "{0} uses {1} bytes of local memory per thread (register spills)", source.entry,
@@ -188,9 +192,11 @@ cache::Entry make_cache_entry(const codegen::Source& source, int arch, const cac
   if (resources.has_value()) {
     e.meta.registers = resources->registers;
     e.meta.shared_bytes += resources->static_smem_bytes;
-    QJIT_LOG_INFO("jit", "compiled {0} for {1} in {2:F3} s ({3} bytes): {4} registers, {5} B static shared memory, "
-                  "{6} B local memory per thread", source.entry, e.meta.arch, out.seconds, out.cubin.size(),
-                  resources->registers, resources->static_smem_bytes, resources->frame_bytes);
+    QJIT_LOG_INFO("jit",
+                  "compiled {0} for {1} in {2:F3} s ({3} bytes): {4} registers, {5} B static shared memory, "
+                  "{6} B local memory per thread",
+                  source.entry, e.meta.arch, out.seconds, out.cubin.size(), resources->registers,
+                  resources->static_smem_bytes, resources->frame_bytes);
   } else {
     QJIT_LOG_WARN("jit", "compiled {0} for {1} in {2:F3} s ({3} bytes) but cannot read its resource usage: {4}",
                   source.entry, e.meta.arch, out.seconds, out.cubin.size(), resources.error().to_string());

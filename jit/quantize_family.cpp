@@ -20,8 +20,14 @@ using codegen::TileConfig;
 
 // block_m = rows per CTA, block_n = threads per row; the GEMM fields are 1 for this family.
 TileConfig quantize_tile(int rows_per_cta, int threads_per_row) {
-  return TileConfig{.family = KernelFamily::Quantize, .block_m = rows_per_cta, .block_n = threads_per_row,
-                    .block_k = 1, .warps_m = 1, .warps_n = 1, .stages = 1, .split_k = 1};
+  return TileConfig{.family = KernelFamily::Quantize,
+                    .block_m = rows_per_cta,
+                    .block_n = threads_per_row,
+                    .block_k = 1,
+                    .warps_m = 1,
+                    .warps_n = 1,
+                    .stages = 1,
+                    .split_k = 1};
 }
 
 void push_unique(std::vector<TileConfig>& v, const TileConfig& c) {

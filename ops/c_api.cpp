@@ -3,8 +3,8 @@
 // untyped plan cores, the cache store and the warm-up; nothing throws across it (every body runs under guarded()),
 // and a failure's message is kept per thread for qjit_last_error_*.
 #include <algorithm>
-#include <cstddef>
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -78,13 +78,18 @@ std::size_t copy_out(const std::string& s, char* buf, std::size_t capacity) noex
 // against that form passes a smaller struct_size; the appended fields then read as 0 / absent (FIELD below).
 template <class T>
 constexpr std::size_t first_form_size() {
-  if constexpr (std::is_same_v<T, qjit_quantized_linear_desc>) return offsetof(qjit_quantized_linear_desc, has_smooth);
+  if constexpr (std::is_same_v<T, qjit_quantized_linear_desc>)
+    return offsetof(qjit_quantized_linear_desc, has_smooth);
   else if constexpr (std::is_same_v<T, qjit_dynamic_range_quantize_desc>)
     return offsetof(qjit_dynamic_range_quantize_desc, has_smooth);
-  else if constexpr (std::is_same_v<T, qjit_linear_args>) return offsetof(qjit_linear_args, pre_quant_scale);
-  else if constexpr (std::is_same_v<T, qjit_quantize_args>) return offsetof(qjit_quantize_args, pre_quant_scale);
-  else if constexpr (std::is_same_v<T, qjit_warmup_request>) return offsetof(qjit_warmup_request, smooth_modes);
-  else return sizeof(T);
+  else if constexpr (std::is_same_v<T, qjit_linear_args>)
+    return offsetof(qjit_linear_args, pre_quant_scale);
+  else if constexpr (std::is_same_v<T, qjit_quantize_args>)
+    return offsetof(qjit_quantize_args, pre_quant_scale);
+  else if constexpr (std::is_same_v<T, qjit_warmup_request>)
+    return offsetof(qjit_warmup_request, smooth_modes);
+  else
+    return sizeof(T);
 }
 
 template <class T>
@@ -103,7 +108,8 @@ Status check_struct(const T* p, const char* name, const char* type) {
 
 Result<ElementKind> element_of(std::int32_t v, const char* field) {
   if (v < QJIT_F16 || v > QJIT_S32)
-    return invalid(llvm::formatv("{0} must be a qjit_element (0 = QJIT_F16 ... 6 = QJIT_S32), got {1}", field, v).str());
+    return invalid(
+        llvm::formatv("{0} must be a qjit_element (0 = QJIT_F16 ... 6 = QJIT_S32), got {1}", field, v).str());
   return static_cast<ElementKind>(v);
 }
 
@@ -197,10 +203,12 @@ Result<detail::LinearCall> linear_call_of(const qjit_plan* p, const qjit_linear_
   QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
   QJIT_ASSIGN_OR_RETURN(c.act_q_scratch, matrix_of(a->act_q_scratch, "act_q_scratch"));
   QJIT_ASSIGN_OR_RETURN(c.act_scale_scratch, vector_of(a->act_scale_scratch, "act_scale_scratch"));
-  QJIT_ASSIGN_OR_RETURN(c.pre_quant_scale, vector_of(QJIT_FIELD(a, qjit_linear_args, pre_quant_scale), "pre_quant_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.pre_quant_scale,
+                        vector_of(QJIT_FIELD(a, qjit_linear_args, pre_quant_scale), "pre_quant_scale"));
   if (sq && (!absent(a->act_q_scratch) || !absent(a->act_scale_scratch)))
-    return invalid("act_q_scratch and act_scale_scratch must be absent for a smooth_quant_linear plan (its static "
-                   "scale is folded into the GEMM)");
+    return invalid(
+        "act_q_scratch and act_scale_scratch must be absent for a smooth_quant_linear plan (its static "
+        "scale is folded into the GEMM)");
   return c;
 }
 
@@ -210,7 +218,8 @@ Result<detail::QuantizeCall> quantize_call_of(const qjit_quantize_args* a) {
   QJIT_ASSIGN_OR_RETURN(c.input, matrix_of(a->input, "input"));
   QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
   QJIT_ASSIGN_OR_RETURN(c.scale, vector_of(a->scale, "scale"));
-  QJIT_ASSIGN_OR_RETURN(c.pre_quant_scale, vector_of(QJIT_FIELD(a, qjit_quantize_args, pre_quant_scale), "pre_quant_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.pre_quant_scale,
+                        vector_of(QJIT_FIELD(a, qjit_quantize_args, pre_quant_scale), "pre_quant_scale"));
   return c;
 }
 
@@ -218,8 +227,10 @@ template <class Core>
 qjit_plan* new_plan(qjit_plan_kind kind, std::shared_ptr<const Core> core) {
   auto* p = new qjit_plan;
   p->kind = kind;
-  if constexpr (std::is_same_v<Core, detail::LinearCore>) p->linear = std::move(core);
-  else p->quantize = std::move(core);
+  if constexpr (std::is_same_v<Core, detail::LinearCore>)
+    p->linear = std::move(core);
+  else
+    p->quantize = std::move(core);
   return p;
 }
 
@@ -438,9 +449,8 @@ qjit_status qjit_quantize_plan_run(const qjit_plan* plan, CUstream_st* stream, v
 
 // ---- cache ----
 
-qjit_status qjit_cache_location_from_environment(char* writable_dir, size_t writable_capacity,
-                                                 size_t* writable_needed, char* readonly_dirs,
-                                                 size_t readonly_capacity, size_t* readonly_needed,
+qjit_status qjit_cache_location_from_environment(char* writable_dir, size_t writable_capacity, size_t* writable_needed,
+                                                 char* readonly_dirs, size_t readonly_capacity, size_t* readonly_needed,
                                                  int32_t* read_only, uint64_t* max_bytes) {
   return guarded("qjit_cache_location_from_environment", [&]() -> Status {
     QJIT_ASSIGN_OR_RETURN(cache::StoreOptions o, cache::options_from_environment());
@@ -473,8 +483,12 @@ qjit_status qjit_cache_stats_get(const qjit_cache_location* location, qjit_cache
     for (const auto& st : s.stores) {
       out->temp_files += st.temp_files;
       if (on_store == nullptr) continue;
-      const qjit_cache_store_info info{sizeof(qjit_cache_store_info), st.dir.c_str(), st.read_only ? 1 : 0,
-                                       st.present ? 1 : 0,          st.entries,     st.bytes,
+      const qjit_cache_store_info info{sizeof(qjit_cache_store_info),
+                                       st.dir.c_str(),
+                                       st.read_only ? 1 : 0,
+                                       st.present ? 1 : 0,
+                                       st.entries,
+                                       st.bytes,
                                        st.temp_files};
       if (on_store(&info, user) != 0) on_store = nullptr;  // the caller stopped the walk; totals still filled
     }
@@ -552,8 +566,8 @@ qjit_status qjit_warmup(const qjit_warmup_request* request, qjit_warmup_report* 
     std::vector<autotune::LayerShape> shapes;
     for (std::size_t i = 0; i < r.shape_count; ++i) {
       if (r.shapes[i].n < 1 || r.shapes[i].k < 1)
-        return invalid(llvm::formatv("request->shapes[{0}] must have N, K >= 1, got N = {1}, K = {2}", i,
-                                     r.shapes[i].n, r.shapes[i].k)
+        return invalid(llvm::formatv("request->shapes[{0}] must have N, K >= 1, got N = {1}, K = {2}", i, r.shapes[i].n,
+                                     r.shapes[i].k)
                            .str());
       shapes.push_back({"c-api", llvm::formatv("shape{0}", i).str(), r.shapes[i].n, r.shapes[i].k});
     }
@@ -562,14 +576,15 @@ qjit_status qjit_warmup(const qjit_warmup_request* request, qjit_warmup_report* 
       if (ms[i] < 1) return invalid(llvm::formatv("request->ms[{0}] must be >= 1, got {1}", i, ms[i]).str());
     w.items = autotune::work_items(shapes, ms);
     if ((r.plans & ~(QJIT_WARMUP_QUANTIZED_LINEAR | QJIT_WARMUP_SMOOTH_QUANT_LINEAR)) != 0)
-      return invalid(llvm::formatv("request->plans must be a combination of QJIT_WARMUP_* plan bits, got {0}", r.plans)
-                         .str());
+      return invalid(
+          llvm::formatv("request->plans must be a combination of QJIT_WARMUP_* plan bits, got {0}", r.plans).str());
     w.plans.clear();
     if (r.plans == 0 || (r.plans & QJIT_WARMUP_QUANTIZED_LINEAR)) w.plans.push_back(ops::WarmupPlan::QuantizedLinear);
     if (r.plans == 0 || (r.plans & QJIT_WARMUP_SMOOTH_QUANT_LINEAR)) w.plans.push_back(ops::WarmupPlan::SmoothQuant);
     QJIT_ASSIGN_OR_RETURN(w.dtype, element_of(r.dtype, "request->dtype"));
     if (!is_floating(w.dtype))
-      return invalid(llvm::formatv("request->dtype must be f16, bf16, f32 or f64, got {0}", element_name(w.dtype)).str());
+      return invalid(
+          llvm::formatv("request->dtype must be f16, bf16, f32 or f64, got {0}", element_name(w.dtype)).str());
     if ((r.bias_modes & ~(QJIT_WARMUP_NO_BIAS | QJIT_WARMUP_BIAS)) != 0)
       return invalid(llvm::formatv("request->bias_modes must be a combination of QJIT_WARMUP_NO_BIAS and "
                                    "QJIT_WARMUP_BIAS, got {0}",

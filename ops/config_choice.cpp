@@ -30,8 +30,8 @@ Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanP
                         autotune::autotune_kernel(spec, spec.m_bucket, device, autotune::TuneOptions{}));
   if (Status saved = TuningStore::process().record(tuned.record); !saved.ok())
     QJIT_LOG_WARN("tuning", "could not save the tuning database: {0}", saved.to_string());
-  QJIT_LOG_INFO("tuning", "{0}: {1} ({2:F1} us) over the heuristic {3} ({4:F1} us), {5} candidates",
-                spec.to_string(), tuned.record.config.to_string(), tuned.record.time_us, heuristic.to_string(),
+  QJIT_LOG_INFO("tuning", "{0}: {1} ({2:F1} us) over the heuristic {3} ({4:F1} us), {5} candidates", spec.to_string(),
+                tuned.record.config.to_string(), tuned.record.time_us, heuristic.to_string(),
                 tuned.record.heuristic_time_us, tuned.record.candidates);
   return tuned.record.config;
 }

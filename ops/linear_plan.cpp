@@ -51,9 +51,9 @@ namespace {
 Status check_output_element(ElementKind out) {
   if (out == ElementKind::F16 || out == ElementKind::BF16 || out == ElementKind::F32 || out == ElementKind::F64)
     return Status();
-  return Status(StatusCode::InvalidArgument,
-                std::string("descriptor.output_element must be f16, bf16, f32 or f64, got ") +
-                    std::string(element_name(out)));
+  return Status(
+      StatusCode::InvalidArgument,
+      std::string("descriptor.output_element must be f16, bf16, f32 or f64, got ") + std::string(element_name(out)));
 }
 
 ops::PlanCache<LinearCore>& linear_cache() {
@@ -157,17 +157,20 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
   if (c.smooth_quant) {
     QJIT_TRY(ops::check_matrix(a.activation, "act_q", m, "M", c.k, "K", ElementKind::S8, align_a));
   } else {
-    QJIT_TRY(ops::check_matrix(a.activation, "activation", m, "M", c.k, "K", c.act_element,
-                               c.quantize.operand_align));
+    QJIT_TRY(ops::check_matrix(a.activation, "activation", m, "M", c.k, "K", c.act_element, c.quantize.operand_align));
     QJIT_TRY(ops::check_matrix(a.act_q_scratch, "act_q_scratch", m, "M", c.k, "K", ElementKind::S8, align_a));
     QJIT_TRY(ops::check_vector(a.act_scale_scratch, "act_scale_scratch", m, "M", ElementKind::F32));
-    if (c.has_smooth) QJIT_TRY(ops::check_vector(a.pre_quant_scale, "pre_quant_scale", c.k, "K", ElementKind::F32));
-    else QJIT_TRY(ops::check_absent(a.pre_quant_scale, "pre_quant_scale", "the descriptor has has_smooth = false"));
+    if (c.has_smooth)
+      QJIT_TRY(ops::check_vector(a.pre_quant_scale, "pre_quant_scale", c.k, "K", ElementKind::F32));
+    else
+      QJIT_TRY(ops::check_absent(a.pre_quant_scale, "pre_quant_scale", "the descriptor has has_smooth = false"));
   }
   QJIT_TRY(ops::check_matrix(a.weight, "weight_q", c.n, "N", c.k, "K", ElementKind::S8, align_a));
   QJIT_TRY(ops::check_vector(a.weight_scale, "weight_scale", c.n, "N", ElementKind::F32));
-  if (c.has_bias) QJIT_TRY(ops::check_vector(a.bias, "bias", c.n, "N", c.out_element));
-  else QJIT_TRY(ops::check_absent(a.bias, "bias", "the descriptor has has_bias = false"));
+  if (c.has_bias)
+    QJIT_TRY(ops::check_vector(a.bias, "bias", c.n, "N", c.out_element));
+  else
+    QJIT_TRY(ops::check_absent(a.bias, "bias", "the descriptor has has_bias = false"));
   QJIT_TRY(ops::check_matrix(a.output, "output", m, "M", c.n, "N", c.out_element, 1));
   return Status();
 }

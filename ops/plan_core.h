@@ -24,7 +24,7 @@ struct LinearCall {
   MatrixView output;
   MatrixView act_q_scratch;      // QuantizedLinear only
   VectorView act_scale_scratch;  // QuantizedLinear only
-  VectorView pre_quant_scale;       // QuantizedLinear with has_smooth only
+  VectorView pre_quant_scale;    // QuantizedLinear with has_smooth only
 };
 Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&, const QuantizedLinearDescriptor&,
                                                                   PlanPreference);

@@ -14,8 +14,7 @@ namespace qjit {
 namespace detail {
 
 std::string descriptor_text(const DynamicRangeQuantizeDescriptor& d) {
-  return llvm::formatv("dynamic_range_quantize m={0} k={1} in={2} {3}{4}", d.m, d.k,
-                       element_name(d.input_element),
+  return llvm::formatv("dynamic_range_quantize m={0} k={1} in={2} {3}{4}", d.m, d.k, element_name(d.input_element),
                        d.granularity == QuantGranularity::PerToken ? "per-token" : "per-tensor",
                        d.has_smooth ? " smooth" : "")
       .str();
@@ -27,8 +26,8 @@ class QuantizeCore {
   ElementKind in_element = ElementKind::F32;
   QuantGranularity granularity = QuantGranularity::PerToken;
   bool has_smooth = false;
-  ops::KernelBinding main;     // rowwise quantize, or per-tensor pass 2 (apply scale)
-  ops::KernelBinding absmax;   // per-tensor pass 1
+  ops::KernelBinding main;    // rowwise quantize, or per-tensor pass 2 (apply scale)
+  ops::KernelBinding absmax;  // per-tensor pass 1
   std::string description;
 };
 
@@ -76,14 +75,14 @@ Result<std::shared_ptr<const QuantizeCore>> select_quantize(const Stream&, const
     c.has_smooth = d.has_smooth;
     const int arch = ops::target_arch(device);
     if (d.granularity == QuantGranularity::PerToken) {
-      QJIT_ASSIGN_OR_RETURN(c.main, ops::bind_kernel(quantize_spec(codegen::KernelOp::QuantizeRowwise, c, arch), pref,
-                                                     device));
+      QJIT_ASSIGN_OR_RETURN(c.main,
+                            ops::bind_kernel(quantize_spec(codegen::KernelOp::QuantizeRowwise, c, arch), pref, device));
       c.description = c.main.entry;
     } else {
-      QJIT_ASSIGN_OR_RETURN(c.absmax, ops::bind_kernel(quantize_spec(codegen::KernelOp::QuantizeAbsmax, c, arch),
-                                                       pref, device));
-      QJIT_ASSIGN_OR_RETURN(c.main, ops::bind_kernel(quantize_spec(codegen::KernelOp::QuantizeApplyScale, c, arch),
-                                                     pref, device));
+      QJIT_ASSIGN_OR_RETURN(c.absmax,
+                            ops::bind_kernel(quantize_spec(codegen::KernelOp::QuantizeAbsmax, c, arch), pref, device));
+      QJIT_ASSIGN_OR_RETURN(
+          c.main, ops::bind_kernel(quantize_spec(codegen::KernelOp::QuantizeApplyScale, c, arch), pref, device));
       c.description = c.absmax.entry + " + " + c.main.entry;
     }
     return std::make_shared<const QuantizeCore>(std::move(c));
@@ -99,8 +98,10 @@ Status can_implement(const QuantizeCore& c, const QuantizeCall& a) {
   const std::int64_t scales = c.granularity == QuantGranularity::PerToken ? m : 1;
   QJIT_TRY(ops::check_vector(a.scale, "scale", scales,
                              c.granularity == QuantGranularity::PerToken ? "M" : "1 (per tensor)", ElementKind::F32));
-  if (c.has_smooth) QJIT_TRY(ops::check_vector(a.pre_quant_scale, "pre_quant_scale", c.k, "K", ElementKind::F32));
-  else QJIT_TRY(ops::check_absent(a.pre_quant_scale, "pre_quant_scale", "the descriptor has has_smooth = false"));
+  if (c.has_smooth)
+    QJIT_TRY(ops::check_vector(a.pre_quant_scale, "pre_quant_scale", c.k, "K", ElementKind::F32));
+  else
+    QJIT_TRY(ops::check_absent(a.pre_quant_scale, "pre_quant_scale", "the descriptor has has_smooth = false"));
   return Status();
 }
 
@@ -113,8 +114,9 @@ PrecisionGuarantee precision_guarantee(const QuantizeCore&) {
   g.deterministic = true;
   g.exact_accumulation = true;
   g.epilogue_relative_error = 0;
-  g.description = "bit-exact: scale = absmax / 127 (IEEE f32 division), q = round-half-even(x / scale) saturated to "
-                  "[-128, 127]; matches qjit::quant::quantize_rows_per_token bit for bit";
+  g.description =
+      "bit-exact: scale = absmax / 127 (IEEE f32 division), q = round-half-even(x / scale) saturated to "
+      "[-128, 127]; matches qjit::quant::quantize_rows_per_token bit for bit";
   return g;
 }
 
@@ -131,10 +133,10 @@ Status run(const QuantizeCore& c, const Stream& stream, Workspace ws, const Quan
   p.smooth = c.has_smooth ? static_cast<const float*>(a.pre_quant_scale.data) : nullptr;
   if (c.granularity == QuantGranularity::PerTensor) {
     if (ws.data == nullptr || ws.bytes < 4)
-      return Status(StatusCode::InvalidArgument,
-                    llvm::formatv("workspace must hold {0} bytes (per-tensor absmax), got {1}", kPerTensorWorkspace,
-                                  ws.bytes)
-                        .str());
+      return Status(
+          StatusCode::InvalidArgument,
+          llvm::formatv("workspace must hold {0} bytes (per-tensor absmax), got {1}", kPerTensorWorkspace, ws.bytes)
+              .str());
     if (reinterpret_cast<std::uintptr_t>(ws.data) % 4 != 0)
       return Status(StatusCode::InvalidArgument, "workspace.data must be 4-byte aligned");
     QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());

@@ -31,7 +31,8 @@ Status check_matrix(const detail::MatrixView& v, const char* name, std::int64_t 
                     std::int64_t cols, const char* col_name, ElementKind kind, unsigned align_bytes) {
   if (v.data == nullptr) return invalid(llvm::formatv("{0}.data is null", name).str());
   if (v.kind != kind)
-    return invalid(llvm::formatv("{0} must hold {1} elements, got {2}", name, element_name(kind), element_name(v.kind)));
+    return invalid(
+        llvm::formatv("{0} must hold {1} elements, got {2}", name, element_name(kind), element_name(v.kind)));
   const bool rows_ok = rows < 0 ? (v.rows >= 1 && v.rows < kMaxDim) : v.rows == rows;
   if (!rows_ok || v.cols != cols)
     return invalid(llvm::formatv("{0}.shape must be [{1}, {2}], got [{3}, {4}]", name, dim_text(rows, row_name),
@@ -58,7 +59,8 @@ Status check_vector(const detail::VectorView& v, const char* name, std::int64_t 
                     ElementKind kind) {
   if (v.data == nullptr) return invalid(llvm::formatv("{0}.data is null", name).str());
   if (v.kind != kind)
-    return invalid(llvm::formatv("{0} must hold {1} elements, got {2}", name, element_name(kind), element_name(v.kind)));
+    return invalid(
+        llvm::formatv("{0} must hold {1} elements, got {2}", name, element_name(kind), element_name(v.kind)));
   if (v.size != size)
     return invalid(llvm::formatv("{0}.shape must be [{1}={2}], got [{3}]", name, size_name, size, v.size).str());
   if (v.size > 1 && v.stride != 1)
@@ -70,8 +72,7 @@ Status check_vector(const detail::VectorView& v, const char* name, std::int64_t 
 }
 
 Status check_absent(const detail::VectorView& v, const char* name, const char* why) {
-  if (v.data != nullptr || v.size != 0)
-    return invalid(llvm::formatv("{0} must be empty: {1}", name, why).str());
+  if (v.data != nullptr || v.size != 0) return invalid(llvm::formatv("{0} must be empty: {1}", name, why).str());
   return Status();
 }
 

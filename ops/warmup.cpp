@@ -10,12 +10,12 @@
 #include <optional>
 #include <unordered_map>
 
+#include "jit/kernel_service.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/Threading.h"
 #include "ops/config_choice.h"
-#include "jit/kernel_service.h"
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
 #include "runtime/log.h"
@@ -35,8 +35,8 @@ struct Pending {
 // returned kernel's error. NOTE: mirrors choose_config's Tuned branch (ops/config_choice.cpp): the record found by
 // find_tuned_record is used only when tuned_record_applies (same family as today's heuristic, measured against it)
 // and it renders; otherwise the heuristic's config, which the plan loads too.
-Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& req,
-                          const runtime::DeviceInfo& device, WarmupReport& report) {
+Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& req, const runtime::DeviceInfo& device,
+                          WarmupReport& report) {
   Pending p;
   p.kernel.spec = spec;
   auto heuristic = choose_config(spec, PlanPreference::Heuristic, device);
@@ -48,8 +48,10 @@ Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& 
     if (const autotune::TuningRecord* r = find_tuned_record(*req.tuning_db, spec, req.device_name, req.sm_count)) {
       std::string why;
       Result<codegen::Source> src = Status(StatusCode::Unsupported, "");
-      if (tuned_record_applies(*r, *heuristic, &why)) src = render(spec, r->config);
-      else src = Status(StatusCode::Unsupported, why);
+      if (tuned_record_applies(*r, *heuristic, &why))
+        src = render(spec, r->config);
+      else
+        src = Status(StatusCode::Unsupported, why);
       if (src) {
         p.kernel.config = r->config;
         p.kernel.tuned = true;
@@ -73,9 +75,7 @@ Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& 
 
 }  // namespace
 
-std::string_view warmup_plan_name(WarmupPlan p) noexcept {
-  return p == WarmupPlan::QuantizedLinear ? "ql" : "sq";
-}
+std::string_view warmup_plan_name(WarmupPlan p) noexcept { return p == WarmupPlan::QuantizedLinear ? "ql" : "sq"; }
 
 Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text) {
   llvm::SmallVector<llvm::StringRef, 4> items;
@@ -84,12 +84,15 @@ Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     const llvm::StringRef item = items[i].trim();
     WarmupPlan p;
-    if (item == "ql" || item == "quantized") p = WarmupPlan::QuantizedLinear;
-    else if (item == "sq" || item == "smoothquant") p = WarmupPlan::SmoothQuant;
+    if (item == "ql" || item == "quantized")
+      p = WarmupPlan::QuantizedLinear;
+    else if (item == "sq" || item == "smoothquant")
+      p = WarmupPlan::SmoothQuant;
     else
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("plan list item {0} must be ql (QuantizedLinear) or sq (SmoothQuant), got '{1}'",
-                                  i + 1, item.take_front(40)).str());
+                                  i + 1, item.take_front(40))
+                        .str());
     if (std::find(plans.begin(), plans.end(), p) == plans.end()) plans.push_back(p);
   }
   return plans;
@@ -109,8 +112,8 @@ Result<int> parse_target_arch(std::string_view text) {
 Result<ElementKind> parse_warmup_dtype(std::string_view text) {
   const auto e = codegen::parse_element_name(text);
   if (!e || !is_floating(*e))
-    return Status(StatusCode::InvalidArgument, "--dtype must be f16, bf16, f32 or f64, got '" +
-                                                   std::string(text.substr(0, 40)) + "'");
+    return Status(StatusCode::InvalidArgument,
+                  "--dtype must be f16, bf16, f32 or f64, got '" + std::string(text.substr(0, 40)) + "'");
   return *e;
 }
 
@@ -130,22 +133,22 @@ Result<std::pair<std::string, int>> pick_tuning_device(const autotune::TuningDb&
   if (!device) {
     if (devices.empty()) return std::make_pair(std::string(), sm_count.value_or(0));
     if (devices.size() > 1)
-      return Status(StatusCode::InvalidArgument,
-                    "the tuning database holds configs for several devices (" + list() +
-                        "); name the target with --device NAME (and --sm-count N)");
+      return Status(StatusCode::InvalidArgument, "the tuning database holds configs for several devices (" + list() +
+                                                     "); name the target with --device NAME (and --sm-count N)");
     if (sm_count && *sm_count != devices[0].second)
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("--sm-count {0} matches no device of the tuning database ({1}); name one with "
-                                  "--device NAME --sm-count N", *sm_count, list()).str());
+                                  "--device NAME --sm-count N",
+                                  *sm_count, list())
+                        .str());
     return devices[0];
   }
   std::vector<int> counts;
   for (const auto& [name, sms] : devices)
     if (name == *device && (!sm_count || sms == *sm_count)) counts.push_back(sms);
   if (counts.size() > 1)
-    return Status(StatusCode::InvalidArgument,
-                  "the tuning database holds '" + *device + "' with several SM counts (" + list() +
-                      "); pass --sm-count N");
+    return Status(StatusCode::InvalidArgument, "the tuning database holds '" + *device + "' with several SM counts (" +
+                                                   list() + "); pass --sm-count N");
   if (counts.empty()) {
     // The plans look records up by the device's own name, so on this device they would find none either: the
     // warmup then compiles the heuristic's kernels, which is what the engine will load. Say so loudly.
@@ -178,7 +181,7 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
 
   WarmupReport report;
   std::vector<Pending> pending;
-  std::vector<codegen::KernelSpec> seen_specs;  // with the config they chose, to skip re-rendering
+  std::vector<codegen::KernelSpec> seen_specs;                  // with the config they chose, to skip re-rendering
   std::unordered_multimap<std::size_t, std::size_t> by_source;  // hash of source text -> slot in `pending`
   auto need = [&](const codegen::KernelSpec& spec, const std::string& used_by) {
     ++report.kernel_requests;
@@ -203,22 +206,23 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     for (WarmupPlan plan : req.plans)
       for (bool bias : req.bias_modes)
         for (bool smooth : req.smooth_modes) {
-        if (smooth && plan != WarmupPlan::QuantizedLinear) continue;  // SmoothQuant takes int8 input: no pass
-        LinearShape shape;
-        shape.smooth_quant = plan == WarmupPlan::SmoothQuant;
-        shape.m = item.m;
-        shape.n = item.n;
-        shape.k = item.k;
-        shape.activation = req.dtype;
-        shape.output = req.dtype;
-        shape.has_bias = bias;
-        shape.smooth = smooth;
-        const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
-        const std::string used_by = llvm::formatv("{0} n={1} k={2} m={3} {4}{5}{6}", item.label, item.n, item.k,
-                                                  item.m, warmup_plan_name(plan), bias ? " bias" : "",
-                                                  smooth ? " smooth" : "").str();
-        if (specs.quantize) need(*specs.quantize, used_by);
-        need(specs.gemm, used_by);
+          if (smooth && plan != WarmupPlan::QuantizedLinear) continue;  // SmoothQuant takes int8 input: no pass
+          LinearShape shape;
+          shape.smooth_quant = plan == WarmupPlan::SmoothQuant;
+          shape.m = item.m;
+          shape.n = item.n;
+          shape.k = item.k;
+          shape.activation = req.dtype;
+          shape.output = req.dtype;
+          shape.has_bias = bias;
+          shape.smooth = smooth;
+          const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
+          const std::string used_by =
+              llvm::formatv("{0} n={1} k={2} m={3} {4}{5}{6}", item.label, item.n, item.k, item.m,
+                            warmup_plan_name(plan), bias ? " bias" : "", smooth ? " smooth" : "")
+                  .str();
+          if (specs.quantize) need(*specs.quantize, used_by);
+          need(specs.gemm, used_by);
         }
 
   jit::KernelService& service = jit::KernelService::process();
@@ -256,12 +260,15 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     for (auto& p : pending) {
       if (!p.kernel.error.ok() || !p.key) continue;
       if (auto hit = store->load(*p.key); !hit)
-        p.kernel.error = Status(StatusCode::CacheIo,
-                                llvm::formatv("{0} was stored but is no longer in the kernel cache{1}", p.kernel.entry,
-                                              store->options().max_bytes
-                                                  ? llvm::formatv(" (QJIT_CACHE_MAX_BYTES={0} evicted it: raise the "
-                                                                  "bound)", store->options().max_bytes).str()
-                                                  : std::string()).str());
+        p.kernel.error = Status(
+            StatusCode::CacheIo,
+            llvm::formatv("{0} was stored but is no longer in the kernel cache{1}", p.kernel.entry,
+                          store->options().max_bytes ? llvm::formatv(" (QJIT_CACHE_MAX_BYTES={0} evicted it: raise the "
+                                                                     "bound)",
+                                                                     store->options().max_bytes)
+                                                           .str()
+                                                     : std::string())
+                .str());
     }
   }
   for (auto& p : pending) {

@@ -44,8 +44,8 @@ struct WarmupRequest {
   std::vector<autotune::WorkItem> items;
   std::vector<WarmupPlan> plans = {WarmupPlan::QuantizedLinear, WarmupPlan::SmoothQuant};
   ElementKind dtype = ElementKind::BF16;
-  std::vector<bool> bias_modes = {false};  // which has_bias variants to compile
-  std::vector<bool> smooth_modes = {false};  // QuantizedLinear: which has_smooth (pre_quant_scale) variants
+  std::vector<bool> bias_modes = {false};         // which has_bias variants to compile
+  std::vector<bool> smooth_modes = {false};       // QuantizedLinear: which has_smooth (pre_quant_scale) variants
   const autotune::TuningDb* tuning_db = nullptr;  // nullptr: heuristic configs only
   std::string device_name;  // the DeviceInfo::name the tuned records were timed on (see pick_tuning_device)
   int sm_count = 132;       // the target's SM count (the heuristic and the tuning key read it)
@@ -61,12 +61,12 @@ struct WarmupKernel {
   std::string entry;    // the kernel's entry point ("" when rendering failed)
   std::string used_by;  // "llama-2-7b o_proj m=16 ql" of the first work item that needed it
   WarmupOutcome outcome = WarmupOutcome::Failed;
-  Status error;         // why it failed
-  double seconds = 0;   // compile or lookup time
+  Status error;        // why it failed
+  double seconds = 0;  // compile or lookup time
 };
 
 struct WarmupReport {
-  std::size_t kernel_requests = 0;  // specs over all items and plans, before deduplication
+  std::size_t kernel_requests = 0;    // specs over all items and plans, before deduplication
   std::vector<WarmupKernel> kernels;  // one per distinct rendered source, in first-need order
   std::size_t cached = 0, compiled = 0, failed = 0, tuned = 0;
   std::size_t tuned_rejected = 0;  // tuning-DB configs that did not render (the heuristic served instead)

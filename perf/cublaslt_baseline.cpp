@@ -2,7 +2,6 @@
 #include "perf/cublaslt_baseline.h"
 
 #include <cublasLt.h>
-
 #include <vector>
 
 #include "autotune/timing.h"
@@ -31,12 +30,11 @@ struct Api {
 Result<const Api*> api() {
   static const Result<Api> loaded = []() -> Result<Api> {
     const std::string override_path = env::text(env::Var::CublasLtLibrary);
-    QJIT_ASSIGN_OR_RETURN(
-        runtime::DynamicLibrary lib,
-        runtime::DynamicLibrary::open(override_path,
-                                      {"libcublasLt.so.13", "libcublasLt.so.12", "/usr/local/cuda/lib64/libcublasLt.so.13",
-                                       "libcublasLt.so"},
-                                      StatusCode::Unsupported, "cuBLASLt (the benchmark baseline)"));
+    QJIT_ASSIGN_OR_RETURN(runtime::DynamicLibrary lib,
+                          runtime::DynamicLibrary::open(override_path,
+                                                        {"libcublasLt.so.13", "libcublasLt.so.12",
+                                                         "/usr/local/cuda/lib64/libcublasLt.so.13", "libcublasLt.so"},
+                                                        StatusCode::Unsupported, "cuBLASLt (the benchmark baseline)"));
     Api a{};
     std::string missing;
     lib.bind(a.create, "cublasLtCreate", &missing);

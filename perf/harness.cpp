@@ -1,10 +1,9 @@
 // The benchmark harness (see harness.h): buffers, case data, the four contenders, timing and the check.
 #include "perf/harness.h"
 
-#include <cstdio>
-
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "qjit/linear.h"
@@ -176,14 +175,10 @@ std::optional<double> dense_int8_peak_tops(std::string_view name) {
 
 std::string_view contender_name(Contender c) {
   switch (c) {
-    case Contender::QjitSmoothQuant:
-      return "qjit_smooth_quant";
-    case Contender::QjitQuantizedLinear:
-      return "qjit_quantized_linear";
-    case Contender::CublasLtS8:
-      return "cublaslt_s8";
-    case Contender::CublasLtBf16:
-      return "cublaslt_bf16";
+    case Contender::QjitSmoothQuant: return "qjit_smooth_quant";
+    case Contender::QjitQuantizedLinear: return "qjit_quantized_linear";
+    case Contender::CublasLtS8: return "cublaslt_s8";
+    case Contender::CublasLtBf16: return "cublaslt_bf16";
   }
   return "?";
 }
@@ -288,10 +283,8 @@ Result<Prepared> prepare(Contender c, CaseData& d, PlanPreference pref, CUstream
       if (d.dtype == ElementKind::BF16) return prepare_qjit<bf16>(sq, d, pref, stream);
       if (d.dtype == ElementKind::F16) return prepare_qjit<f16>(sq, d, pref, stream);
       return prepare_qjit<float>(sq, d, pref, stream);
-    case Contender::CublasLtS8:
-      return prepare_baseline(true, d, stream);
-    case Contender::CublasLtBf16:
-      return prepare_baseline(false, d, stream);
+    case Contender::CublasLtS8: return prepare_baseline(true, d, stream);
+    case Contender::CublasLtBf16: return prepare_baseline(false, d, stream);
   }
   return Status(StatusCode::InvalidArgument, "unknown contender");
 }

@@ -55,8 +55,9 @@ Result<std::unique_ptr<LaunchGraph>> LaunchGraph::capture(const Launch& launch, 
   QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
   if (!api->cuStreamBeginCapture || !api->cuStreamEndCapture || !api->cuGraphInstantiateWithFlags ||
       !api->cuGraphLaunch || !api->cuGraphExecDestroy || !api->cuGraphDestroy)
-    return Status(StatusCode::Unsupported, "this CUDA driver lacks stream capture or cuGraphInstantiateWithFlags "
-                                           "(CUDA 11.4+): --graph cannot run here");
+    return Status(StatusCode::Unsupported,
+                  "this CUDA driver lacks stream capture or cuGraphInstantiateWithFlags "
+                  "(CUDA 11.4+): --graph cannot run here");
   if (!stream) return Status(StatusCode::InvalidArgument, "graph capture needs a created stream, not the default one");
   auto g = std::unique_ptr<LaunchGraph>(new LaunchGraph());
   g->api_ = api;
@@ -107,7 +108,8 @@ Result<std::vector<SideTiming>> time_interleaved(const std::vector<Launch>& side
   std::vector<double> estimate_us(sides.size(), 0);  // per launch
   // Warm-up and a first estimate of each side's time (sizes the sustained batches).
   for (int s = 0; s < n; ++s) {
-    autotune::TimingOptions t{.warmup = o.warmup, .reps = 1, .batch = graph ? 1 : o.batch, .launches_per_call = per_call};
+    autotune::TimingOptions t{
+        .warmup = o.warmup, .reps = 1, .batch = graph ? 1 : o.batch, .launches_per_call = per_call};
     auto first = autotune::batch_launch_us(calls[s], stream, t, &next_call[s]);
     if (!first.has_value()) return first.error().with_context("side " + std::to_string(s) + " warm-up");
     estimate_us[s] = std::max(first->front(), 1e-3);
@@ -122,8 +124,8 @@ Result<std::vector<SideTiming>> time_interleaved(const std::vector<Launch>& side
       if (o.regime == Regime::Sustained) {
         const double call_us = estimate_us[s] * per_call;
         t.batch = std::max(graph ? 1 : o.batch, static_cast<int>(std::ceil(kSustainedBatchUs / call_us)));
-        t.reps = std::clamp(static_cast<int>(std::ceil(o.sustain_ms * 1e3 / (call_us * t.batch))), 5,
-                            kMaxSustainedBatches);
+        t.reps =
+            std::clamp(static_cast<int>(std::ceil(o.sustain_ms * 1e3 / (call_us * t.batch))), 5, kMaxSustainedBatches);
         t.sync_each_batch = false;
       } else {
         t.batch = graph ? 1 : o.batch;

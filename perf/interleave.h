@@ -23,18 +23,18 @@ namespace qjit::perf {
 
 enum class Regime { Sustained, Burst };
 enum class LaunchMode { Stream, Graph };
-std::string_view regime_name(Regime r);     // "sustained" | "burst"
-std::string_view mode_name(LaunchMode m);   // "stream" | "graph"
+std::string_view regime_name(Regime r);    // "sustained" | "burst"
+std::string_view mode_name(LaunchMode m);  // "stream" | "graph"
 // "sustained", "burst" or "both" (sustained first); InvalidArgument naming `field` and the choices otherwise.
 Result<std::vector<Regime>> parse_regimes(std::string_view text, std::string_view field);
 
 struct InterleaveOptions {
-  int rounds = 5;         // A B A B ... rounds (the order rotated each round)
-  int warmup = 5;         // launches (graph: replays) per side before its first round
-  int batches = 30;       // burst: timed batches per side per round
-  int batch = 5;          // burst: launches per batch (graph mode: one replay of the graph is the batch)
+  int rounds = 5;    // A B A B ... rounds (the order rotated each round)
+  int warmup = 5;    // launches (graph: replays) per side before its first round
+  int batches = 30;  // burst: timed batches per side per round
+  int batch = 5;     // burst: launches per batch (graph mode: one replay of the graph is the batch)
   Regime regime = Regime::Burst;
-  int sustain_ms = 1000;  // sustained: how long each side runs back to back per round
+  int sustain_ms = 1000;   // sustained: how long each side runs back to back per round
   int burst_gap_us = 500;  // burst: idle time after each batch
   LaunchMode mode = LaunchMode::Stream;
   int graph_launches = 16;  // graph mode: launches captured per graph (callers pass >= the rotation's copies)
@@ -49,9 +49,9 @@ std::vector<int> round_order(int round, int sides);
 using Launch = std::function<Status(int)>;
 
 struct SideTiming {
-  double us = 0;                  // median over rounds of each round's median, microseconds per launch
-  std::vector<double> round_us;   // each round's median, in round order
-  ClockPower clock;               // SM clock and board power over this side's timed batches (samples 0: no NVML)
+  double us = 0;                 // median over rounds of each round's median, microseconds per launch
+  std::vector<double> round_us;  // each round's median, in round order
+  ClockPower clock;              // SM clock and board power over this side's timed batches (samples 0: no NVML)
 };
 
 // A CUDA graph of `launches` calls of a Launch captured on `stream` (calls 0 .. launches-1, so the graph itself

@@ -22,10 +22,10 @@ struct Nvml::Api {
   int (*init)() = nullptr;  // nvmlInit_v2
   int (*shutdown)() = nullptr;
   const char* (*error_string)(int) = nullptr;
-  int (*by_index)(unsigned, NvmlDevice*) = nullptr;      // nvmlDeviceGetHandleByIndex_v2
-  int (*by_pci)(const char*, NvmlDevice*) = nullptr;     // nvmlDeviceGetHandleByPciBusId_v2
-  int (*clock)(NvmlDevice, int, unsigned*) = nullptr;    // nvmlDeviceGetClockInfo
-  int (*power)(NvmlDevice, unsigned*) = nullptr;         // nvmlDeviceGetPowerUsage (milliwatts)
+  int (*by_index)(unsigned, NvmlDevice*) = nullptr;    // nvmlDeviceGetHandleByIndex_v2
+  int (*by_pci)(const char*, NvmlDevice*) = nullptr;   // nvmlDeviceGetHandleByPciBusId_v2
+  int (*clock)(NvmlDevice, int, unsigned*) = nullptr;  // nvmlDeviceGetClockInfo
+  int (*power)(NvmlDevice, unsigned*) = nullptr;       // nvmlDeviceGetPowerUsage (milliwatts)
   std::string path;
   std::string error(int rc) const {
     const char* s = error_string ? error_string(rc) : nullptr;

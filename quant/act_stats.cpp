@@ -56,9 +56,11 @@ Status ActStatsAccumulator::add_batch(std::span<const float> acts, std::int64_t 
 Status ActStatsAccumulator::merge(const ActStatsAccumulator& other) {
   if (other.n_channels_ != n_channels_)
     return detail::invalid(
-        llvm::formatv("other.n_channels() must equal n_channels() = {0}, got {1}", n_channels_, other.n_channels_).str());
+        llvm::formatv("other.n_channels() must equal n_channels() = {0}, got {1}", n_channels_, other.n_channels_)
+            .str());
   if (other.has_histogram() != has_histogram())
-    return detail::invalid(llvm::formatv("other.has_histogram() must equal has_histogram() = {0}", has_histogram()).str());
+    return detail::invalid(
+        llvm::formatv("other.has_histogram() must equal has_histogram() = {0}", has_histogram()).str());
   for (std::size_t j = 0; j < absmax_.size(); ++j) absmax_[j] = std::max(absmax_[j], other.absmax_[j]);
   for (std::size_t b = 0; b < histogram_.size(); ++b) histogram_[b] += other.histogram_[b];
   n_tokens_ += other.n_tokens_;

@@ -89,7 +89,8 @@ Status validate(const QuantizationParams& p, std::int64_t out_features) {
       return invalid(llvm::formatv("params.zero_points[{0}] must be 0 for symmetric params, got {1}", c, zp).str());
     if (zp < quant_min(p.type) || zp > quant_max(p.type))
       return invalid(llvm::formatv("params.zero_points[{0}] must be in [{1}, {2}], got {3}", c, quant_min(p.type),
-                                   quant_max(p.type), zp).str());
+                                   quant_max(p.type), zp)
+                         .str());
   }
   return Status();
 }
@@ -101,8 +102,9 @@ Result<QuantizationParams> calibrate_linear(const MatrixF64& weight, const Calib
     return invalid(llvm::formatv("options.percentile must be in (0, 100], got {0}", options.percentile).str());
   for (std::size_t i = 0; i < weight.data.size(); ++i)
     if (!std::isfinite(weight.data[i]))
-      return invalid(llvm::formatv("weight[{0}, {1}] must be finite, got {2}", i / weight.cols, i % weight.cols,
-                                   weight.data[i]).str());
+      return invalid(
+          llvm::formatv("weight[{0}, {1}] must be finite, got {2}", i / weight.cols, i % weight.cols, weight.data[i])
+              .str());
   QuantizationParams p;
   p.type = options.type;
   p.granularity = options.granularity;
@@ -137,7 +139,9 @@ Result<float> static_activation_scale(std::span<const float> act_max, std::span<
   // mean the calibration never reached this input, which must be said, not encoded.
   if (!(absmax / 127.0f > 0.0f))
     return invalid(llvm::formatv("act_max must hold a positive value (max |x| / 127 must be a normal positive "
-                                 "scale), got max {0}: the statistics are all zero", absmax).str());
+                                 "scale), got max {0}: the statistics are all zero",
+                                 absmax)
+                       .str());
   return absmax / 127.0f;
 }
 

@@ -28,7 +28,8 @@ inline Status check_dims(const char* rows_name, std::int64_t rows, const char* c
 
 inline Status check_size(const char* name, std::size_t actual, std::int64_t expected, const char* expected_expr) {
   if (static_cast<std::int64_t>(actual) != expected)
-    return invalid(llvm::formatv("{0}.size() must equal {1} = {2}, got {3}", name, expected_expr, expected, actual).str());
+    return invalid(
+        llvm::formatv("{0}.size() must equal {1} = {2}, got {3}", name, expected_expr, expected, actual).str());
   return Status();
 }
 

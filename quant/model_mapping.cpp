@@ -2,12 +2,13 @@
 // the JSON format that overrides them, and resolve_mapping, which turns a mapping into full module names for one
 // file — finding the model prefix and the layers, expanding "{i-1}"-style norm patterns, and refusing every fold
 // that could change more than the group's linears.
+#include "qjit/quant/model_mapping.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
 
 #include "llvm/Support/JSON.h"
-#include "qjit/quant/model_mapping.h"
 #include "quant/check.h"
 #include "runtime/json_limits.h"
 
@@ -35,8 +36,9 @@ std::optional<std::pair<std::int64_t, std::size_t>> placeholder_at(std::string_v
 // Checks that every '{' of a name pattern starts a placeholder (and, when `allowed` is false, that there is none).
 Status check_pattern(std::string_view text, bool allowed, const std::string& where) {
   for (std::size_t pos = text.find('{'); pos != std::string_view::npos; pos = text.find('{', pos + 1)) {
-    if (!allowed) return detail::invalid(where + " must be a full module name without placeholders, got \"" +
-                                         std::string(text.substr(0, 200)) + "\"");
+    if (!allowed)
+      return detail::invalid(where + " must be a full module name without placeholders, got \"" +
+                             std::string(text.substr(0, 200)) + "\"");
     if (!placeholder_at(text, pos))
       return detail::invalid(where + ": a placeholder must be {i}, {i-N} or {i+N} (N up to 999), got \"" +
                              std::string(text.substr(0, 200)) + "\"");
@@ -99,18 +101,15 @@ LayerMapping llama_mapping() {
                       "model.layers.{i}.",
                       {group("input_layernorm", true, {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}),
                        group("post_attention_layernorm", true, {"mlp.gate_proj", "mlp.up_proj"}),
-                       group("", false, {"self_attn.o_proj"}),
-                       group("", false, {"mlp.down_proj"})}};
+                       group("", false, {"self_attn.o_proj"}), group("", false, {"mlp.down_proj"})}};
 }
 
 LayerMapping opt_mapping() {
-  return LayerMapping{"opt",
-                      "model.decoder.layers.{i}.",
-                      {group("self_attn_layer_norm", true,
-                             {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}),
-                       group("final_layer_norm", true, {"fc1"}),
-                       group("", false, {"self_attn.out_proj"}),
-                       group("", false, {"fc2"})}};
+  return LayerMapping{
+      "opt",
+      "model.decoder.layers.{i}.",
+      {group("self_attn_layer_norm", true, {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}),
+       group("final_layer_norm", true, {"fc1"}), group("", false, {"self_attn.out_proj"}), group("", false, {"fc2"})}};
 }
 
 LayerMapping bert_mapping() {
@@ -119,8 +118,7 @@ LayerMapping bert_mapping() {
       "encoder.layer.{i}.",
       {group("encoder.layer.{i-1}.output.LayerNorm", false,
              {"attention.self.query", "attention.self.key", "attention.self.value"}, "embeddings.LayerNorm"),
-       group("", false, {"attention.output.dense"}),
-       group("attention.output.LayerNorm", false, {"intermediate.dense"}),
+       group("", false, {"attention.output.dense"}), group("attention.output.LayerNorm", false, {"intermediate.dense"}),
        group("", false, {"output.dense"})}};
 }
 
@@ -159,8 +157,9 @@ Result<LayerMapping> parse_layer_mapping(std::string_view json_text, const std::
   const auto* groups = root->getArray("groups");
   if (!groups || groups->empty()) return detail::invalid(what + ": \"groups\" must be a non-empty array");
   if (groups->size() > kMaxMappingGroups)
-    return detail::invalid(llvm::formatv("{0}: \"groups\" must hold at most {1} groups, got {2}", what,
-                                         kMaxMappingGroups, groups->size()).str());
+    return detail::invalid(
+        llvm::formatv("{0}: \"groups\" must hold at most {1} groups, got {2}", what, kMaxMappingGroups, groups->size())
+            .str());
   std::set<std::string> seen;
   for (std::size_t g = 0; g < groups->size(); ++g) {
     const std::string where = llvm::formatv("{0}: groups[{1}]", what, g).str();
@@ -201,7 +200,9 @@ Result<LayerMapping> parse_layer_mapping(std::string_view json_text, const std::
         return detail::invalid(llvm::formatv("{0}.linears[{1}] must be a non-empty string", where, l).str());
       if (has_placeholder(*s))
         return detail::invalid(llvm::formatv("{0}.linears[{1}] must be a suffix under layer_prefix, without "
-                                             "placeholders", where, l).str());
+                                             "placeholders",
+                                             where, l)
+                                   .str());
       if (!seen.insert(s->str()).second)
         return detail::invalid(where + ".linears: \"" + s->str() + "\" appears in more than one group");
       group.linears.push_back(s->str());
@@ -243,11 +244,12 @@ Result<LayerMapping> detect_layer_mapping(const std::vector<std::string>& tensor
   for (const auto& n : tensor_names)
     if (n.find("pre_feedforward_layernorm") != std::string::npos ||
         n.find("post_feedforward_layernorm") != std::string::npos)
-      return Status(StatusCode::Unsupported,
-                    "tensor \"" + n.substr(0, 200) +
-                        "\" says this is a Gemma-2/3-style model (a norm after each sub-block), whose names look like "
-                        "Llama's but whose post_attention_layernorm feeds the residual: folding Llama's way would break "
-                        "it; pass --mapping with a file whose groups say norm_feeds_only_these (docs/QUANT.md)");
+      return Status(
+          StatusCode::Unsupported,
+          "tensor \"" + n.substr(0, 200) +
+              "\" says this is a Gemma-2/3-style model (a norm after each sub-block), whose names look like "
+              "Llama's but whose post_attention_layernorm feeds the residual: folding Llama's way would break "
+              "it; pass --mapping with a file whose groups say norm_feeds_only_these (docs/QUANT.md)");
   for (const auto& m : {llama_mapping(), opt_mapping(), bert_mapping()})
     if (find_model_prefix(m, tensor_names)) return m;
   return Status(StatusCode::Unsupported,
@@ -270,7 +272,8 @@ Result<ResolvedMapping> resolve_mapping(const LayerMapping& mapping, const std::
     if (layer_of(n, r.model_prefix + before, after) == -2)
       return detail::invalid(llvm::formatv("tensor \"{0}\" in '{1}' starts with the layer prefix \"{2}\" but its layer "
                                            "index must be a decimal integer of 1 to 9 digits followed by \"{3}\"",
-                                           n.substr(0, 200), what, r.model_prefix + before, after).str());
+                                           n.substr(0, 200), what, r.model_prefix + before, after)
+                                 .str());
   r.layers = find_layer_indices(mapping, names, r.model_prefix);
   const std::set<std::string> present(names.begin(), names.end());
   std::map<std::string, std::vector<std::size_t>> users;  // norm -> indices into r.groups
@@ -292,7 +295,8 @@ Result<ResolvedMapping> resolve_mapping(const LayerMapping& mapping, const std::
         } else if (has_placeholder(sg.norm)) {
           auto e = expand(sg.norm, i);
           if (!e)
-            return detail::invalid(where + " names a layer below 0; give \"norm_first_layer\" (e.g. "
+            return detail::invalid(where +
+                                   " names a layer below 0; give \"norm_first_layer\" (e.g. "
                                    "\"embeddings.LayerNorm\") for the norm in front of layer 0");
           rg.norm = r.model_prefix + *e;
         } else {
@@ -322,16 +326,19 @@ Result<ResolvedMapping> resolve_mapping(const LayerMapping& mapping, const std::
       why = llvm::formatv("that norm also feeds groups[{0}] (layer {1})", other.group, other.layer).str();
     } else if (const std::string_view tail = ".output.LayerNorm";
                rg.norm.size() >= tail.size() && rg.norm.compare(rg.norm.size() - tail.size(), tail.size(), tail) == 0) {
-      why = "that norm is named like the post-LN output norm of a BERT-style sub-block, LayerNorm(dense(x) + input), "
-            "whose output is also the residual input of the next sub-block";
+      why =
+          "that norm is named like the post-LN output norm of a BERT-style sub-block, LayerNorm(dense(x) + input), "
+          "whose output is also the residual input of the next sub-block";
     }
     if (why.empty()) continue;
-    return detail::invalid(llvm::formatv(
-        "mapping \"{0}\": groups[{1}] asks to fold 1/s into \"{2}\" (\"norm_feeds_only_these\": true), but {3}; "
-        "dividing that norm by s would change the residual path, not only the input of {4}. Folding is valid only "
-        "when the norm's output feeds nothing but the listed linears (a pre-LN block); set \"norm_feeds_only_these\": "
-        "false and qjit writes <module>.pre_quant_scale (1/s) instead, which the engine multiplies x by in its quantize pass",
-        mapping.family, rg.group, rg.norm, why, join_quoted(rg.linears)).str());
+    return detail::invalid(
+        llvm::formatv(
+            "mapping \"{0}\": groups[{1}] asks to fold 1/s into \"{2}\" (\"norm_feeds_only_these\": true), but {3}; "
+            "dividing that norm by s would change the residual path, not only the input of {4}. Folding is valid only "
+            "when the norm's output feeds nothing but the listed linears (a pre-LN block); set \"norm_feeds_only_these\": "
+            "false and qjit writes <module>.pre_quant_scale (1/s) instead, which the engine multiplies x by in its quantize pass",
+            mapping.family, rg.group, rg.norm, why, join_quoted(rg.linears))
+            .str());
   }
   return r;
 }

@@ -2,6 +2,8 @@
 // shape and smoothing decision is known and checked before a byte is written), then streams it: the first tensor
 // of each smoothing group triggers the group's work (load, smooth, fold, quantize, measure) and the group's results
 // feed the next few producers. Peak memory is one group's weights, not the model.
+#include "qjit/quant/model_quantizer.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,7 +13,6 @@
 
 #include "llvm/Support/FileSystem.h"
 #include "qjit/quant/calibration.h"
-#include "qjit/quant/model_quantizer.h"
 #include "qjit/quant/safetensors.h"
 #include "qjit/quant/smooth_quant.h"
 #include "qjit/quant/w8a8.h"
@@ -103,7 +104,7 @@ class ModelQuantizer {
 
   Status plan(const LayerMapping& mapping, QuantizeReport* report) {
     QJIT_ASSIGN_OR_RETURN(groups_, detail::plan_groups(options_, mapping, weights_, stats_ ? &*stats_ : nullptr,
-                                                        eval_ ? &*eval_ : nullptr, report));
+                                                       eval_ ? &*eval_ : nullptr, report));
     return Status();
   }
   Status add_outputs(SafetensorsWriter* writer, QuantizeReport* report);
@@ -156,10 +157,12 @@ Status ModelQuantizer::run_group(std::size_t g, QuantizeReport* report) {
     QJIT_ASSIGN_OR_RETURN(auto a, stats_->read_f32(lp.stats->name));
     for (std::size_t j = 0; j < a.size(); ++j)
       if (!(std::isfinite(a[j]) && a[j] >= 0.0f))
-        return detail::invalid(llvm::formatv("act stats \"{0}\"[{1}] must be finite and >= 0, got {2}", lp.stats->name,
-                                             j, a[j]).str());
-    if (act_max.empty()) act_max = std::move(a);
-    else for (std::size_t j = 0; j < a.size(); ++j) act_max[j] = std::max(act_max[j], a[j]);
+        return detail::invalid(
+            llvm::formatv("act stats \"{0}\"[{1}] must be finite and >= 0, got {2}", lp.stats->name, j, a[j]).str());
+    if (act_max.empty())
+      act_max = std::move(a);
+    else
+      for (std::size_t j = 0; j < a.size(); ++j) act_max[j] = std::max(act_max[j], a[j]);
   }
   const bool has_stats = !act_max.empty();
   const bool smooth = gp.mode != SmoothMode::None;  // NOTE: plan_groups only smooths groups with stats
@@ -248,8 +251,10 @@ Status ModelQuantizer::run_group(std::size_t g, QuantizeReport* report) {
       stat(l).input_scale = *scale;
     }
     result_.input_scale.push_back(stat(l).input_scale);
-    if (options_.quantize_weights) result_.weights.push_back(std::move(q));
-    else result_.smoothed.push_back(to_dtype(w[l], gp.linears[l].weight->dtype));
+    if (options_.quantize_weights)
+      result_.weights.push_back(std::move(q));
+    else
+      result_.smoothed.push_back(to_dtype(w[l], gp.linears[l].weight->dtype));
   }
   if (gp.mode == SmoothMode::Folded) report->folded_norms.push_back(gp.norm_weight->name);
   return Status();
@@ -319,10 +324,9 @@ Status ModelQuantizer::add_outputs(SafetensorsWriter* writer, QuantizeReport* re
   }
   for (const auto& t : weights_.tensors()) {
     if (consumed.count(t.name)) continue;
-    QJIT_TRY(writer->add_streamed(t.name, t.dtype, t.shape,
-                                  [this, info = &t](std::span<std::byte> out) {
-                                    return weights_.read_into(*info, out);
-                                  }));
+    QJIT_TRY(writer->add_streamed(t.name, t.dtype, t.shape, [this, info = &t](std::span<std::byte> out) {
+      return weights_.read_into(*info, out);
+    }));
     ++report->tensors_copied;
   }
   return Status();
@@ -348,10 +352,12 @@ Result<QuantizeReport> quantize_model(const QuantizeOptions& options) {
   // far from overflow (a wrapped size once allocated 256 bytes for 2^58 tokens and wrote past them).
   if (options.error_proxy_tokens < 0 || options.error_proxy_tokens > kMaxErrorProxyTokens)
     return detail::invalid(llvm::formatv("error_proxy_tokens must be in [0, {0}], got {1}", kMaxErrorProxyTokens,
-                                         options.error_proxy_tokens).str());
+                                         options.error_proxy_tokens)
+                               .str());
   if (options.error_proxy_rows < 0 || options.error_proxy_rows > kMaxErrorProxyRows)
-    return detail::invalid(llvm::formatv("error_proxy_rows must be in [0, {0}], got {1}", kMaxErrorProxyRows,
-                                         options.error_proxy_rows).str());
+    return detail::invalid(
+        llvm::formatv("error_proxy_rows must be in [0, {0}], got {1}", kMaxErrorProxyRows, options.error_proxy_rows)
+            .str());
   QJIT_TRY(validate(SmoothQuantConfig{options.alpha, kDefaultMinScale}));
   QJIT_ASSIGN_OR_RETURN(auto weights, SafetensorsFile::open(options.weights_path));
   auto open_optional = [](const std::string& path) -> Result<std::optional<SafetensorsFile>> {

@@ -117,14 +117,17 @@ Result<std::vector<GroupPlan>> plan_groups(const QuantizeOptions& options, const
       if (gp.k == 0) gp.k = w.shape[1];
       if (w.shape[1] != gp.k)
         return invalid(llvm::formatv("tensor \"{0}\" shape[1] must equal the group's in_features {1} (linears "
-                                     "behind one norm share their input), got {2}", w.name, gp.k, w.shape[1]).str());
+                                     "behind one norm share their input), got {2}",
+                                     w.name, gp.k, w.shape[1])
+                           .str());
       if (lp.stats && (!lp.stats->dtype.readable_as_f32() || lp.stats->shape.size() != 1 || lp.stats->numel() != gp.k))
-        return invalid(llvm::formatv("act stats \"{0}\" must be a floating tensor of shape [{1}]", lp.stats->name,
-                                     gp.k).str());
+        return invalid(
+            llvm::formatv("act stats \"{0}\" must be a floating tensor of shape [{1}]", lp.stats->name, gp.k).str());
       if (lp.eval && (!lp.eval->dtype.readable_as_f32() || lp.eval->shape.size() != 2 || lp.eval->shape[0] <= 0 ||
                       lp.eval->shape[1] != gp.k))
         return invalid(llvm::formatv("eval acts \"{0}\" must be an F32, F16 or BF16 tensor of shape [tokens, {1}]",
-                                     lp.eval->name, gp.k).str());
+                                     lp.eval->name, gp.k)
+                           .str());
       if (stats && !lp.stats) report->missing_stats.push_back(module);  // NOTE: full module names, as everywhere
       gp.has_stats |= lp.stats != nullptr;
       gp.linears.push_back(std::move(lp));
@@ -136,8 +139,8 @@ Result<std::vector<GroupPlan>> plan_groups(const QuantizeOptions& options, const
     if (rg.fold)
       for (const TensorInfo* t : {gp.norm_weight, gp.norm_bias})
         if (t && (!t->dtype.readable_as_f32() || t->shape.size() != 1 || t->shape[0] != gp.k))
-          return invalid(llvm::formatv("norm tensor \"{0}\" must be a floating tensor of shape [{1}]", t->name,
-                                       gp.k).str());
+          return invalid(
+              llvm::formatv("norm tensor \"{0}\" must be a floating tensor of shape [{1}]", t->name, gp.k).str());
     if (!stats) {
       gp.reason = "no act stats given";
     } else if (!gp.has_stats) {
@@ -174,26 +177,29 @@ Result<std::vector<GroupPlan>> plan_groups(const QuantizeOptions& options, const
     const std::string hint = "; pass --allow-missing-stats to go on without them";
     // The key a module's stats were looked up under.
     auto key_of = [&](const std::string& module) {
-      return report->stats_prefix + module.substr(report->stats_without_model_prefix ? resolved.model_prefix.size() : 0);
+      return report->stats_prefix +
+             module.substr(report->stats_without_model_prefix ? resolved.model_prefix.size() : 0);
     };
     if (!report->unused_stats.empty())
       return invalid(llvm::formatv("{0} in '{1}' match{2} no linear (first \"{3}\"; a linear's stats are looked up as "
                                    "\"{4}<module>\", e.g. \"{5}\"): give --stats-prefix or fix the names{6}",
                                    plural(report->unused_stats.size(), "act-stats entry", "act-stats entries"),
                                    options.act_stats_path, report->unused_stats.size() == 1 ? "es" : "",
-                                   report->unused_stats.front(), report->stats_prefix,
-                                   key_of(modules.front()), hint).str());
+                                   report->unused_stats.front(), report->stats_prefix, key_of(modules.front()), hint)
+                         .str());
     if (!report->missing_stats.empty())
       return invalid(llvm::formatv("{0} no act stats in '{1}' (first \"{2}\", looked up as \"{3}\") and would be "
                                    "quantized without smoothing{4}",
                                    plural(report->missing_stats.size(), "linear has", "linears have"),
                                    options.act_stats_path, report->missing_stats.front(),
-                                   key_of(report->missing_stats.front()), hint).str());
+                                   key_of(report->missing_stats.front()), hint)
+                         .str());
     if (!report->unused_eval.empty())
       return invalid(llvm::formatv("{0} in '{1}' match{2} no linear (first \"{3}\"){4}",
                                    plural(report->unused_eval.size(), "eval-acts entry", "eval-acts entries"),
                                    options.eval_acts_path, report->unused_eval.size() == 1 ? "es" : "",
-                                   report->unused_eval.front(), hint).str());
+                                   report->unused_eval.front(), hint)
+                         .str());
   }
   return groups;
 }
@@ -212,8 +218,7 @@ std::vector<std::pair<std::string, std::string>> report_metadata(const QuantizeO
   llvm::raw_string_ostream os(json);
   os << llvm::json::Value(std::move(per_linear));
   os.flush();
-  std::vector<std::pair<std::string, std::string>> out{{"qjit.family", report.family},
-                                                       {"qjit.smoothing", json}};
+  std::vector<std::pair<std::string, std::string>> out{{"qjit.family", report.family}, {"qjit.smoothing", json}};
   if (!report.model_prefix.empty()) out.emplace_back("qjit.model_prefix", report.model_prefix);
   if (!options.act_stats_path.empty()) out.emplace_back("qjit.stats_prefix", report.stats_prefix);
   if (report.smoothing_done) out.emplace_back("smoothquant_alpha", llvm::formatv("{0}", options.alpha).str());

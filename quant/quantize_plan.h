@@ -22,14 +22,14 @@ struct LinearPlan {
 };
 
 struct GroupPlan {
-  std::string norm;                    // full module name, "" = none
+  std::string norm;  // full module name, "" = none
   const TensorInfo* norm_weight = nullptr;
   const TensorInfo* norm_bias = nullptr;
   std::vector<LinearPlan> linears;
   std::int64_t k = 0;
-  bool has_stats = false;              // some linear of the group has stats
+  bool has_stats = false;  // some linear of the group has stats
   SmoothMode mode = SmoothMode::None;
-  std::string reason;                  // why not smoothed, or why not folded
+  std::string reason;  // why not smoothed, or why not folded
 };
 
 // Plans every group and fills the report's per-linear rows with the decisions (measurements come later). Fails on

@@ -11,9 +11,10 @@ namespace qjit::quant {
 
 Result<QuantizedLinear> QuantizedLinear::from_fp(const MatrixF64& weight, const QuantizationParams& params) {
   if (params.type != QuantType::Int8)
-    return Status(StatusCode::Unsupported,
-                  llvm::formatv("params.type must be Int8 (QuantizedLinear stores int8), got {0}",
-                                quant_type_name(params.type)).str());
+    return Status(
+        StatusCode::Unsupported,
+        llvm::formatv("params.type must be Int8 (QuantizedLinear stores int8), got {0}", quant_type_name(params.type))
+            .str());
   QJIT_TRY(detail::check_dims("weight.rows", weight.rows, "weight.cols", weight.cols));
   QJIT_TRY(detail::check_size("weight.data", weight.data.size(), weight.rows * weight.cols, "rows * cols"));
   QJIT_TRY(validate(params, weight.rows));
@@ -57,8 +58,9 @@ MatrixF64 QuantizedLinear::dequantize() const {
   for (std::int64_t r = 0; r < out_features_; ++r) {
     const std::size_t c = params_.granularity == QuantGranularity::PerChannel ? static_cast<std::size_t>(r) : 0;
     for (std::int64_t k = 0; k < in_features_; ++k)
-      w.at(r, k) = (static_cast<double>(weight_q_[static_cast<std::size_t>(r * in_features_ + k)]) -
-                    params_.zero_points[c]) * params_.scales[c];
+      w.at(r, k) =
+          (static_cast<double>(weight_q_[static_cast<std::size_t>(r * in_features_ + k)]) - params_.zero_points[c]) *
+          params_.scales[c];
   }
   return w;
 }

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
-
 #include <optional>
 
 #include "llvm/Support/JSON.h"
@@ -59,12 +58,12 @@ struct DtypeRow {
 
 // NOTE: the names and sizes of the reference implementation's Dtype enum (safetensors 0.5/0.6).
 constexpr DtypeRow kDtypes[] = {
-    {Code::kBool, "BOOL", 8},     {Code::kU8, "U8", 8},         {Code::kI8, "I8", 8},
-    {Code::kI16, "I16", 16},      {Code::kU16, "U16", 16},      {Code::kI32, "I32", 32},
-    {Code::kU32, "U32", 32},      {Code::kI64, "I64", 64},      {Code::kU64, "U64", 64},
-    {Code::kF4, "F4", 4},         {Code::kF6E2M3, "F6_E2M3", 6}, {Code::kF6E3M2, "F6_E3M2", 6},
+    {Code::kBool, "BOOL", 8},      {Code::kU8, "U8", 8},          {Code::kI8, "I8", 8},
+    {Code::kI16, "I16", 16},       {Code::kU16, "U16", 16},       {Code::kI32, "I32", 32},
+    {Code::kU32, "U32", 32},       {Code::kI64, "I64", 64},       {Code::kU64, "U64", 64},
+    {Code::kF4, "F4", 4},          {Code::kF6E2M3, "F6_E2M3", 6}, {Code::kF6E3M2, "F6_E3M2", 6},
     {Code::kF8E4M3, "F8_E4M3", 8}, {Code::kF8E5M2, "F8_E5M2", 8}, {Code::kF8E8M0, "F8_E8M0", 8},
-    {Code::kF16, "F16", 16},      {Code::kBF16, "BF16", 16},    {Code::kF32, "F32", 32},
+    {Code::kF16, "F16", 16},       {Code::kBF16, "BF16", 16},     {Code::kF32, "F32", 32},
     {Code::kF64, "F64", 64},
 };
 
@@ -119,15 +118,17 @@ std::int64_t TensorInfo::numel() const {
 namespace {
 
 // The header length from the 8-byte prefix, checked against the file size and the format's bound.
-Result<std::uint64_t> header_length(std::span<const std::byte> prefix, std::uint64_t file_size, const std::string& what) {
+Result<std::uint64_t> header_length(std::span<const std::byte> prefix, std::uint64_t file_size,
+                                    const std::string& what) {
   if (file_size < 8)
     return bad(what, llvm::formatv("file size must be >= 8 (the header length), got {0}", file_size).str());
   std::uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | std::to_integer<std::uint64_t>(prefix[i]);
   const std::uint64_t available = file_size - 8;
   if (header_len > available)
-    return bad(what, llvm::formatv("header length must be <= {0} (bytes after the length prefix), got {1}",
-                                   available, header_len).str());
+    return bad(what, llvm::formatv("header length must be <= {0} (bytes after the length prefix), got {1}", available,
+                                   header_len)
+                         .str());
   if (header_len > kMaxHeaderBytes)
     return bad(what, llvm::formatv("header length must be <= {0}, got {1}", kMaxHeaderBytes, header_len).str());
   return header_len;
@@ -169,8 +170,9 @@ Status SafetensorsFile::index(std::string_view text, std::uint64_t data_size, co
   if (!root) return bad(what, "header must be a JSON object");
 
   if (root->size() > kMaxSafetensorsTensors + 1)
-    return bad(what, llvm::formatv("header must list at most {0} tensors, got {1}", kMaxSafetensorsTensors,
-                                   root->size()).str());
+    return bad(
+        what,
+        llvm::formatv("header must list at most {0} tensors, got {1}", kMaxSafetensorsTensors, root->size()).str());
   for (const auto& [key, value] : *root) {
     const std::string name = key.str();
     if (name == "__metadata__") {
@@ -198,7 +200,8 @@ Status SafetensorsFile::index(std::string_view text, std::uint64_t data_size, co
     if (!shape) return invalid(where + ": \"shape\" must be an array of integers");
     if (shape->size() > kMaxSafetensorsRank)
       return invalid(llvm::formatv("{0}: \"shape\" must have at most {1} dimensions, got {2}", where,
-                                   kMaxSafetensorsRank, shape->size()).str());
+                                   kMaxSafetensorsRank, shape->size())
+                         .str());
     std::uint64_t numel = 1;
     for (std::size_t d = 0; d < shape->size(); ++d) {
       auto dim = non_negative((*shape)[d]);
@@ -210,8 +213,9 @@ Status SafetensorsFile::index(std::string_view text, std::uint64_t data_size, co
     }
     std::uint64_t nbytes = 0;
     if (!safetensors_nbytes(info.dtype, numel, &nbytes))
-      return invalid(where + ": the byte size numel * itemsize overflows 64 bits or, for a packed sub-byte dtype, is "
-                             "not a whole number of bytes");
+      return invalid(where +
+                     ": the byte size numel * itemsize overflows 64 bits or, for a packed sub-byte dtype, is "
+                     "not a whole number of bytes");
     const auto* offsets = entry->getArray("data_offsets");
     if (!offsets || offsets->size() != 2)
       return invalid(where + ": \"data_offsets\" must be an array of two integers [begin, end]");
@@ -221,11 +225,13 @@ Status SafetensorsFile::index(std::string_view text, std::uint64_t data_size, co
     if (*begin > *end)
       return invalid(llvm::formatv("{0}: data_offsets begin must be <= end = {1}, got {2}", where, *end, *begin).str());
     if (*end > data_size)
-      return invalid(llvm::formatv("{0}: data_offsets end must be <= the data section size {1}, got {2}", where,
-                                   data_size, *end).str());
+      return invalid(
+          llvm::formatv("{0}: data_offsets end must be <= the data section size {1}, got {2}", where, data_size, *end)
+              .str());
     if (*end - *begin != nbytes)
       return invalid(llvm::formatv("{0}: data_offsets must span numel * itemsize = {1} bytes, got {2}", where, nbytes,
-                                   *end - *begin).str());
+                                   *end - *begin)
+                         .str());
     info.begin = *begin;
     info.end = *end;
     tensors_.push_back(std::move(info));
@@ -253,8 +259,9 @@ const TensorInfo* SafetensorsFile::find(std::string_view name) const {
 
 Status SafetensorsFile::read_into(const TensorInfo& info, std::span<std::byte> out) const {
   if (out.size() != info.nbytes())
-    return invalid(llvm::formatv("out.size() for tensor \"{0}\" must be {1}, got {2}", info.name, info.nbytes(),
-                                 out.size()).str());
+    return invalid(
+        llvm::formatv("out.size() for tensor \"{0}\" must be {1}, got {2}", info.name, info.nbytes(), out.size())
+            .str());
   if (out.empty()) return Status();
   if (storage_->file) return storage_->file->read_at(data_offset_ + info.begin, out);
   std::memcpy(out.data(), storage_->owned.data() + data_offset_ + info.begin, out.size());

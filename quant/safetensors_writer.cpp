@@ -16,8 +16,7 @@
 namespace qjit::quant {
 
 Status SafetensorsWriter::check_new(const std::string& name, SafetensorsDtype dtype,
-                                    const std::vector<std::int64_t>& shape,
-                                    std::uint64_t* nbytes) const {
+                                    const std::vector<std::int64_t>& shape, std::uint64_t* nbytes) const {
   if (name.empty()) return detail::invalid("name must not be empty");
   if (name == "__metadata__") return detail::invalid("name must not be \"__metadata__\" (reserved by the format)");
   for (const auto& e : entries_)
@@ -40,8 +39,9 @@ Status SafetensorsWriter::add(std::string name, SafetensorsDtype dtype, std::vec
   std::uint64_t nbytes = 0;
   QJIT_TRY(check_new(name, dtype, shape, &nbytes));
   if (bytes.size() != nbytes)
-    return detail::invalid(llvm::formatv("bytes.size() of \"{0}\" must equal numel * itemsize = {1}, got {2}", name,
-                                         nbytes, bytes.size()).str());
+    return detail::invalid(
+        llvm::formatv("bytes.size() of \"{0}\" must equal numel * itemsize = {1}, got {2}", name, nbytes, bytes.size())
+            .str());
   entries_.push_back(Entry{std::move(name), dtype, std::move(shape), nbytes, {bytes.begin(), bytes.end()}, nullptr});
   return Status();
 }

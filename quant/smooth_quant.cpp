@@ -61,8 +61,8 @@ Result<std::vector<float>> SmoothQuantMigrator::compute_migration_scales(std::sp
                                                                          std::span<const float> weight_max) const {
   QJIT_TRY(validate(config_));
   if (act_max.empty()) return invalid("act_max must not be empty");
-  QJIT_TRY(detail::check_size("act_max", act_max.size(), static_cast<std::int64_t>(weight_max.size()),
-                              "weight_max.size()"));
+  QJIT_TRY(
+      detail::check_size("act_max", act_max.size(), static_cast<std::int64_t>(weight_max.size()), "weight_max.size()"));
   const double alpha = config_.alpha;
   std::vector<float> s(act_max.size());
   for (std::size_t j = 0; j < act_max.size(); ++j) {
@@ -78,7 +78,9 @@ Result<std::vector<float>> SmoothQuantMigrator::compute_migration_scales(std::sp
     const double v = std::pow(static_cast<double>(a), alpha) / std::pow(static_cast<double>(w), 1.0 - alpha);
     if (!(v <= static_cast<double>(std::numeric_limits<float>::max())))
       return invalid(llvm::formatv("migration scale of channel {0} overflows f32 (act_max {1}, weight_max {2}, "
-                                   "alpha {3}); lower alpha or check the statistics", j, a, w, alpha).str());
+                                   "alpha {3}); lower alpha or check the statistics",
+                                   j, a, w, alpha)
+                         .str());
     s[j] = std::max(static_cast<float>(v), config_.min_scale);
   }
   return s;
@@ -94,8 +96,8 @@ Result<std::vector<float>> SmoothQuantMigrator::compute_act_stats(std::span<cons
   return m;
 }
 
-Result<std::vector<float>> SmoothQuantMigrator::compute_weight_stats(std::span<const float> weights,
-                                                                     std::int64_t n_out, std::int64_t n_channels) {
+Result<std::vector<float>> SmoothQuantMigrator::compute_weight_stats(std::span<const float> weights, std::int64_t n_out,
+                                                                     std::int64_t n_channels) {
   QJIT_TRY(detail::check_dims("n_out", n_out, "n_channels", n_channels));
   QJIT_TRY(detail::check_size("weights", weights.size(), n_out * n_channels, "n_out * n_channels"));
   bool poisoned = false;
@@ -111,7 +113,8 @@ Result<std::vector<float>> SmoothQuantMigrator::combine_weight_stats(std::span<c
   for (std::size_t i = 1; i < per_linear.size(); ++i) {
     if (per_linear[i].size() != out.size())
       return invalid(llvm::formatv("per_linear[{0}].size() must equal per_linear[0].size() = {1}, got {2}", i,
-                                   out.size(), per_linear[i].size()).str());
+                                   out.size(), per_linear[i].size())
+                         .str());
     for (std::size_t j = 0; j < out.size(); ++j) out[j] = std::max(out[j], per_linear[i][j]);
   }
   return out;
@@ -124,20 +127,22 @@ Status SmoothQuantMigrator::smooth_activations(std::span<float> acts, std::span<
   QJIT_TRY(detail::check_size("scales", scales.size(), n_channels, "n_channels"));
   QJIT_TRY(detail::check_positive_finite("scales", scales));
   if (!scale_all_columns(acts.data(), scales.data(), n_tokens, n_channels, /*divide=*/true))
-    return invalid("acts must be finite before and after smoothing (a value is inf/NaN or overflowed when divided "
-                   "by its scale); acts may be partially smoothed");
+    return invalid(
+        "acts must be finite before and after smoothing (a value is inf/NaN or overflowed when divided "
+        "by its scale); acts may be partially smoothed");
   return Status();
 }
 
-Status SmoothQuantMigrator::smooth_weights(std::span<float> weights, std::span<const float> scales,
-                                           std::int64_t n_out, std::int64_t n_channels) {
+Status SmoothQuantMigrator::smooth_weights(std::span<float> weights, std::span<const float> scales, std::int64_t n_out,
+                                           std::int64_t n_channels) {
   QJIT_TRY(detail::check_dims("n_out", n_out, "n_channels", n_channels));
   QJIT_TRY(detail::check_size("weights", weights.size(), n_out * n_channels, "n_out * n_channels"));
   QJIT_TRY(detail::check_size("scales", scales.size(), n_channels, "n_channels"));
   QJIT_TRY(detail::check_positive_finite("scales", scales));
   if (!scale_all_columns(weights.data(), scales.data(), n_out, n_channels, /*divide=*/false))
-    return invalid("weights must be finite before and after smoothing (a value is inf/NaN or overflowed when "
-                   "multiplied by its scale); weights may be partially smoothed");
+    return invalid(
+        "weights must be finite before and after smoothing (a value is inf/NaN or overflowed when "
+        "multiplied by its scale); weights may be partially smoothed");
   return Status();
 }
 
@@ -162,9 +167,10 @@ Result<std::vector<float>> SmoothQuantMigrator::smooth_shared_input(std::span<co
   std::vector<std::vector<float>> stats;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     if (weights[i].data == nullptr) return invalid(llvm::formatv("weights[{0}].data must not be null", i).str());
-    QJIT_ASSIGN_OR_RETURN(auto m, compute_weight_stats(std::span<const float>(weights[i].data,
-                                                            static_cast<std::size_t>(weights[i].n_out * k)),
-                                                        weights[i].n_out, k));
+    QJIT_ASSIGN_OR_RETURN(
+        auto m,
+        compute_weight_stats(std::span<const float>(weights[i].data, static_cast<std::size_t>(weights[i].n_out * k)),
+                             weights[i].n_out, k));
     stats.push_back(std::move(m));
   }
   QJIT_ASSIGN_OR_RETURN(auto weight_max, combine_weight_stats(stats));
@@ -176,8 +182,8 @@ Result<std::vector<float>> SmoothQuantMigrator::smooth_shared_input(std::span<co
 
 Status fold_into_norm(std::span<float> norm_weight, std::span<float> norm_bias, std::span<const float> scales) {
   if (norm_weight.empty()) return invalid("norm_weight must not be empty");
-  QJIT_TRY(detail::check_size("scales", scales.size(), static_cast<std::int64_t>(norm_weight.size()),
-                              "norm_weight.size()"));
+  QJIT_TRY(
+      detail::check_size("scales", scales.size(), static_cast<std::int64_t>(norm_weight.size()), "norm_weight.size()"));
   if (!norm_bias.empty())
     QJIT_TRY(detail::check_size("norm_bias", norm_bias.size(), static_cast<std::int64_t>(norm_weight.size()),
                                 "norm_weight.size()"));
@@ -192,8 +198,9 @@ Status fold_into_norm(std::span<float> norm_weight, std::span<float> norm_bias, 
     const float w = norm_weight[j] / scales[j];
     const float b = norm_bias.empty() ? 0.0f : norm_bias[j] / scales[j];
     if (!std::isfinite(w) || !std::isfinite(b))
-      return invalid(llvm::formatv("norm channel {0} overflows f32 when divided by scale {1}; nothing was folded", j,
-                                   scales[j]).str());
+      return invalid(
+          llvm::formatv("norm channel {0} overflows f32 when divided by scale {1}; nothing was folded", j, scales[j])
+              .str());
   }
   for (std::size_t j = 0; j < norm_weight.size(); ++j) {
     norm_weight[j] /= scales[j];

@@ -40,8 +40,8 @@ std::int32_t exact_dot(const std::int8_t* a, const std::int8_t* b, std::int64_t 
 Status check_weights(const W8A8Weights& weights) {
   QJIT_TRY(detail::check_dims("weights.n", weights.n, "weights.k", weights.k));
   if (weights.k > kMaxExactK)
-    return detail::invalid(llvm::formatv("weights.k must be <= {0} for an exact int32 accumulator, got {1}",
-                                         kMaxExactK, weights.k).str());
+    return detail::invalid(
+        llvm::formatv("weights.k must be <= {0} for an exact int32 accumulator, got {1}", kMaxExactK, weights.k).str());
   QJIT_TRY(detail::check_size("weights.weight", weights.weight.size(), weights.n * weights.k, "n * k"));
   return detail::check_size("weights.weight_scale", weights.weight_scale.size(), weights.n, "n");
 }
@@ -93,8 +93,7 @@ Result<std::vector<float>> w8a8_gemm_reference(std::span<const std::int8_t> act,
 }
 
 Result<std::vector<double>> smoothed_w8a8_linear(std::span<const float> x, std::int64_t m, const W8A8Weights& weights,
-                                                 std::span<const float> pre_quant_scale,
-                                                 std::span<const double> bias) {
+                                                 std::span<const float> pre_quant_scale, std::span<const double> bias) {
   QJIT_TRY(detail::check_dims("m", m, "weights.k", weights.k));
   QJIT_TRY(check_weights(weights));
   QJIT_TRY(detail::check_size("x", x.size(), m * weights.k, "m * weights.k"));

@@ -1,15 +1,14 @@
 // The writing half of the file rules (see safe_file.h): AtomicFile (trusted directory, destination checks, an
 // O_EXCL | O_NOFOLLOW temporary, fsync, rename, directory fsync, cleanup on every failure path) and the naming and
 // pruning of temporaries a killed writer leaves behind.
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <errno.h>
+#include <fcntl.h>
 #include <random>
+#include <signal.h>
+#include <unistd.h>
 
 #include "llvm/Support/FormatVariadic.h"
 #include "runtime/safe_file.h"
@@ -38,7 +37,8 @@ Status check_destination(const std::string& path, std::string_view what, StatusC
   }
   if (!S_ISREG(out->st_mode))
     return fail(code, llvm::formatv("{0} '{1}' is {2}; refusing to replace it with a regular file", what, path,
-                                    non_regular_kind(out->st_mode)).str());
+                                    non_regular_kind(out->st_mode))
+                          .str());
   return Status();
 }
 
@@ -80,8 +80,13 @@ std::size_t prune_stale_temps(const std::string& dir, std::string_view target, i
 }
 
 AtomicFile::AtomicFile(AtomicFile&& o) noexcept
-    : fd_(o.fd_), path_(std::move(o.path_)), dir_(std::move(o.dir_)), temp_(std::move(o.temp_)), code_(o.code_),
-      io_code_(o.io_code_), what_(std::move(o.what_)) {
+    : fd_(o.fd_),
+      path_(std::move(o.path_)),
+      dir_(std::move(o.dir_)),
+      temp_(std::move(o.temp_)),
+      code_(o.code_),
+      io_code_(o.io_code_),
+      what_(std::move(o.what_)) {
   o.fd_ = -1;
   o.temp_.clear();
 }
@@ -115,8 +120,9 @@ Result<AtomicFile> AtomicFile::create(const std::string& path, const WriteRules&
       struct stat in;
       if (::stat(input.c_str(), &in) == 0 && in.st_dev == dest.st_dev && in.st_ino == dest.st_ino)
         return fail(rules.code, llvm::formatv("{0} '{1}' is the same file as the input '{2}'; write it elsewhere "
-                                              "(the input is read while the output is written)", rules.what, path,
-                                              input).str());
+                                              "(the input is read while the output is written)",
+                                              rules.what, path, input)
+                                    .str());
     }
   prune_stale_temps(dir, name);
 
@@ -139,7 +145,8 @@ Result<AtomicFile> AtomicFile::create(const std::string& path, const WriteRules&
   if (f.fd_ < 0) {
     f.temp_.clear();
     return fail(rules.io_code, llvm::formatv("cannot create a temporary file in '{0}' for the {1}: {2}", dir,
-                                             rules.what, std::strerror(err)).str());
+                                             rules.what, std::strerror(err))
+                                   .str());
   }
   return f;
 }

@@ -92,57 +92,56 @@ inline constexpr int kStreamCaptureStatusInvalidated = 2;
 // the load naming them all; an optional entry missing leaves its member nullptr, and callers check it first.
 // The DriverApi table, the dlsym loop and driver_entry_points() are generated from this list, and
 // tests/unit/runtime_abi_test.cpp checks each signature against cuda.h's declaration of `symbol`.
-#define QJIT_DRIVER_ENTRY_POINTS(X)                                                                              \
-  X(Required, cuInit, cuInit, (unsigned))                                                                        \
-  X(Required, cuDriverGetVersion, cuDriverGetVersion, (int*))                                                    \
-  X(Required, cuGetErrorName, cuGetErrorName, (CUresult, const char**))                                          \
-  X(Required, cuGetErrorString, cuGetErrorString, (CUresult, const char**))                                      \
-  X(Required, cuDeviceGetCount, cuDeviceGetCount, (int*))                                                        \
-  X(Required, cuDeviceGet, cuDeviceGet, (CUdevice*, int))                                                        \
-  X(Required, cuDeviceGetAttribute, cuDeviceGetAttribute, (int*, int, CUdevice))                                 \
-  X(Required, cuDeviceGetName, cuDeviceGetName, (char*, int, CUdevice))                                          \
-  X(Required, cuDeviceTotalMem, cuDeviceTotalMem_v2, (std::size_t*, CUdevice))                                   \
-  X(Required, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRetain, (CUcontext*, CUdevice))                        \
-  X(Required, cuCtxGetCurrent, cuCtxGetCurrent, (CUcontext*))                                                    \
-  X(Required, cuCtxSetCurrent, cuCtxSetCurrent, (CUcontext))                                                     \
-  X(Required, cuCtxGetDevice, cuCtxGetDevice, (CUdevice*))                                                       \
-  X(Required, cuCtxSynchronize, cuCtxSynchronize, ())                                                            \
-  X(Required, cuModuleLoadData, cuModuleLoadData, (CUmodule*, const void*))                                      \
-  X(Required, cuModuleUnload, cuModuleUnload, (CUmodule))                                                        \
-  X(Required, cuModuleGetFunction, cuModuleGetFunction, (CUfunction*, CUmodule, const char*))                    \
-  X(Required, cuFuncGetAttribute, cuFuncGetAttribute, (int*, int, CUfunction))                                   \
-  X(Required, cuFuncSetAttribute, cuFuncSetAttribute, (CUfunction, int, int))                                    \
-  X(Required, cuLaunchKernel, cuLaunchKernel,                                                                    \
-    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream, void**, void**)) \
-  X(Required, cuMemsetD32Async, cuMemsetD32Async, (CUdeviceptr, unsigned, std::size_t, CUstream))                \
-  X(Required, cuMemsetD8Async, cuMemsetD8Async, (CUdeviceptr, unsigned char, std::size_t, CUstream))             \
-  X(Required, cuMemAlloc, cuMemAlloc_v2, (CUdeviceptr*, std::size_t))                                            \
-  X(Required, cuMemFree, cuMemFree_v2, (CUdeviceptr))                                                            \
-  X(Required, cuMemcpyHtoD, cuMemcpyHtoD_v2, (CUdeviceptr, const void*, std::size_t))                            \
-  X(Required, cuMemcpyDtoH, cuMemcpyDtoH_v2, (void*, CUdeviceptr, std::size_t))                                  \
-  X(Required, cuMemcpyDtoDAsync, cuMemcpyDtoDAsync_v2, (CUdeviceptr, CUdeviceptr, std::size_t, CUstream))        \
-  X(Required, cuMemGetInfo, cuMemGetInfo_v2, (std::size_t*, std::size_t*))                                       \
-  X(Required, cuStreamCreate, cuStreamCreate, (CUstream*, unsigned))                                             \
-  X(Required, cuStreamDestroy, cuStreamDestroy_v2, (CUstream))                                                   \
-  X(Required, cuStreamSynchronize, cuStreamSynchronize, (CUstream))                                              \
-  X(Required, cuEventCreate, cuEventCreate, (CUevent*, unsigned))                                                \
-  X(Required, cuEventDestroy, cuEventDestroy_v2, (CUevent))                                                      \
-  X(Required, cuEventRecord, cuEventRecord, (CUevent, CUstream))                                                 \
-  X(Required, cuEventSynchronize, cuEventSynchronize, (CUevent))                                                 \
-  X(Required, cuEventElapsedTime, cuEventElapsedTime, (float*, CUevent, CUevent))                                \
-  /* CUDA 12+: cluster launches and Hopper TMA descriptors. */                                                   \
-  X(Optional, cuLaunchKernelEx, cuLaunchKernelEx, (const LaunchConfig*, CUfunction, void**, void**))             \
-  X(Optional, cuTensorMapEncodeTiled, cuTensorMapEncodeTiled,                                                    \
-    (void*, int, std::uint32_t, void*, const std::uint64_t*, const std::uint64_t*, const std::uint32_t*,         \
-     const std::uint32_t*, int, int, int, int))                                                                  \
-  /* CUDA graphs (capture a stream's launches, replay them); mode/status are the kStreamCapture* values. */      \
-  X(Optional, cuStreamBeginCapture, cuStreamBeginCapture_v2, (CUstream, int))                                    \
-  X(Optional, cuStreamEndCapture, cuStreamEndCapture, (CUstream, CUgraph*))                                      \
-  X(Optional, cuStreamIsCapturing, cuStreamIsCapturing, (CUstream, int*))                                        \
-  X(Optional, cuGraphInstantiateWithFlags, cuGraphInstantiateWithFlags,                                          \
-    (CUgraphExec*, CUgraph, unsigned long long))                                                                 \
-  X(Optional, cuGraphLaunch, cuGraphLaunch, (CUgraphExec, CUstream))                                             \
-  X(Optional, cuGraphExecDestroy, cuGraphExecDestroy, (CUgraphExec))                                             \
+#define QJIT_DRIVER_ENTRY_POINTS(X)                                                                                  \
+  X(Required, cuInit, cuInit, (unsigned))                                                                            \
+  X(Required, cuDriverGetVersion, cuDriverGetVersion, (int*))                                                        \
+  X(Required, cuGetErrorName, cuGetErrorName, (CUresult, const char**))                                              \
+  X(Required, cuGetErrorString, cuGetErrorString, (CUresult, const char**))                                          \
+  X(Required, cuDeviceGetCount, cuDeviceGetCount, (int*))                                                            \
+  X(Required, cuDeviceGet, cuDeviceGet, (CUdevice*, int))                                                            \
+  X(Required, cuDeviceGetAttribute, cuDeviceGetAttribute, (int*, int, CUdevice))                                     \
+  X(Required, cuDeviceGetName, cuDeviceGetName, (char*, int, CUdevice))                                              \
+  X(Required, cuDeviceTotalMem, cuDeviceTotalMem_v2, (std::size_t*, CUdevice))                                       \
+  X(Required, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRetain, (CUcontext*, CUdevice))                            \
+  X(Required, cuCtxGetCurrent, cuCtxGetCurrent, (CUcontext*))                                                        \
+  X(Required, cuCtxSetCurrent, cuCtxSetCurrent, (CUcontext))                                                         \
+  X(Required, cuCtxGetDevice, cuCtxGetDevice, (CUdevice*))                                                           \
+  X(Required, cuCtxSynchronize, cuCtxSynchronize, ())                                                                \
+  X(Required, cuModuleLoadData, cuModuleLoadData, (CUmodule*, const void*))                                          \
+  X(Required, cuModuleUnload, cuModuleUnload, (CUmodule))                                                            \
+  X(Required, cuModuleGetFunction, cuModuleGetFunction, (CUfunction*, CUmodule, const char*))                        \
+  X(Required, cuFuncGetAttribute, cuFuncGetAttribute, (int*, int, CUfunction))                                       \
+  X(Required, cuFuncSetAttribute, cuFuncSetAttribute, (CUfunction, int, int))                                        \
+  X(Required, cuLaunchKernel, cuLaunchKernel,                                                                        \
+    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream, void**, void**))    \
+  X(Required, cuMemsetD32Async, cuMemsetD32Async, (CUdeviceptr, unsigned, std::size_t, CUstream))                    \
+  X(Required, cuMemsetD8Async, cuMemsetD8Async, (CUdeviceptr, unsigned char, std::size_t, CUstream))                 \
+  X(Required, cuMemAlloc, cuMemAlloc_v2, (CUdeviceptr*, std::size_t))                                                \
+  X(Required, cuMemFree, cuMemFree_v2, (CUdeviceptr))                                                                \
+  X(Required, cuMemcpyHtoD, cuMemcpyHtoD_v2, (CUdeviceptr, const void*, std::size_t))                                \
+  X(Required, cuMemcpyDtoH, cuMemcpyDtoH_v2, (void*, CUdeviceptr, std::size_t))                                      \
+  X(Required, cuMemcpyDtoDAsync, cuMemcpyDtoDAsync_v2, (CUdeviceptr, CUdeviceptr, std::size_t, CUstream))            \
+  X(Required, cuMemGetInfo, cuMemGetInfo_v2, (std::size_t*, std::size_t*))                                           \
+  X(Required, cuStreamCreate, cuStreamCreate, (CUstream*, unsigned))                                                 \
+  X(Required, cuStreamDestroy, cuStreamDestroy_v2, (CUstream))                                                       \
+  X(Required, cuStreamSynchronize, cuStreamSynchronize, (CUstream))                                                  \
+  X(Required, cuEventCreate, cuEventCreate, (CUevent*, unsigned))                                                    \
+  X(Required, cuEventDestroy, cuEventDestroy_v2, (CUevent))                                                          \
+  X(Required, cuEventRecord, cuEventRecord, (CUevent, CUstream))                                                     \
+  X(Required, cuEventSynchronize, cuEventSynchronize, (CUevent))                                                     \
+  X(Required, cuEventElapsedTime, cuEventElapsedTime, (float*, CUevent, CUevent))                                    \
+  /* CUDA 12+: cluster launches and Hopper TMA descriptors. */                                                       \
+  X(Optional, cuLaunchKernelEx, cuLaunchKernelEx, (const LaunchConfig*, CUfunction, void**, void**))                 \
+  X(Optional, cuTensorMapEncodeTiled, cuTensorMapEncodeTiled,                                                        \
+    (void*, int, std::uint32_t, void*, const std::uint64_t*, const std::uint64_t*, const std::uint32_t*,             \
+     const std::uint32_t*, int, int, int, int))                                                                      \
+  /* CUDA graphs (capture a stream's launches, replay them); mode/status are the kStreamCapture* values. */          \
+  X(Optional, cuStreamBeginCapture, cuStreamBeginCapture_v2, (CUstream, int))                                        \
+  X(Optional, cuStreamEndCapture, cuStreamEndCapture, (CUstream, CUgraph*))                                          \
+  X(Optional, cuStreamIsCapturing, cuStreamIsCapturing, (CUstream, int*))                                            \
+  X(Optional, cuGraphInstantiateWithFlags, cuGraphInstantiateWithFlags, (CUgraphExec*, CUgraph, unsigned long long)) \
+  X(Optional, cuGraphLaunch, cuGraphLaunch, (CUgraphExec, CUstream))                                                 \
+  X(Optional, cuGraphExecDestroy, cuGraphExecDestroy, (CUgraphExec))                                                 \
   X(Optional, cuGraphDestroy, cuGraphDestroy, (CUgraph))
 
 enum class EntryRequirement { Required, Optional };
@@ -175,9 +174,8 @@ Status driver_error(const DriverApi& api, CUresult rc, std::string_view call);
 }  // namespace qjit::runtime
 
 // Calls api.fn(args...) and returns the driver_error Status from the enclosing function on failure.
-#define QJIT_CU(api, fn, ...)                                                          \
-  do {                                                                                 \
-    ::qjit::runtime::CUresult qjit_cu_rc_ = (api).fn(__VA_ARGS__);                     \
-    if (qjit_cu_rc_ != ::qjit::runtime::kCudaSuccess)                                  \
-      return ::qjit::runtime::driver_error((api), qjit_cu_rc_, #fn);                   \
+#define QJIT_CU(api, fn, ...)                                                                                        \
+  do {                                                                                                               \
+    ::qjit::runtime::CUresult qjit_cu_rc_ = (api).fn(__VA_ARGS__);                                                   \
+    if (qjit_cu_rc_ != ::qjit::runtime::kCudaSuccess) return ::qjit::runtime::driver_error((api), qjit_cu_rc_, #fn); \
   } while (0)

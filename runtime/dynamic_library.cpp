@@ -6,8 +6,8 @@
 namespace qjit::runtime {
 
 Result<DynamicLibrary> DynamicLibrary::open(const std::string& override_path,
-                                            std::initializer_list<const char*> candidates,
-                                            StatusCode unavailable_code, const char* what) {
+                                            std::initializer_list<const char*> candidates, StatusCode unavailable_code,
+                                            const char* what) {
   std::string tried;
   std::string last_error;
   auto attempt = [&](const char* path) -> void* {

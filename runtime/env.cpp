@@ -109,10 +109,14 @@ Result<std::uint64_t> parse_byte_size(std::string_view text, std::string_view fi
   std::uint64_t scale = 1;
   if (!s.empty()) {
     switch (s.back()) {
-      case 'k': case 'K': scale = 1ull << 10; break;
-      case 'm': case 'M': scale = 1ull << 20; break;
-      case 'g': case 'G': scale = 1ull << 30; break;
-      case 't': case 'T': scale = 1ull << 40; break;
+      case 'k':
+      case 'K': scale = 1ull << 10; break;
+      case 'm':
+      case 'M': scale = 1ull << 20; break;
+      case 'g':
+      case 'G': scale = 1ull << 30; break;
+      case 't':
+      case 'T': scale = 1ull << 40; break;
       default: break;
     }
     if (scale != 1) s = s.drop_back();

@@ -29,40 +29,40 @@ enum class Type {
 
 // X(id, name, type, default, room, meaning). `default` and `meaning` are Markdown (README table cells); `room` is the
 // folder whose code reads the variable (python and bindings/rust read theirs in their own language).
-#define QJIT_ENV_VARIABLES(X)                                                                                      \
-  X(CacheDir, "QJIT_CACHE_DIR", Path, "`$XDG_CACHE_HOME/qjit`, else `~/.cache/qjit`", "cache",                     \
-    "writable kernel cache")                                                                                       \
-  X(CachePath, "QJIT_CACHE_PATH", PathList, "none", "cache",                                                       \
-    "`:`-separated read-only caches searched after it (prebuilt caches shipped with an app)")                     \
-  X(CacheReadonly, "QJIT_CACHE_READONLY", Flag, "`0`", "cache", "`1`: never write the cache")                      \
-  X(CacheMaxBytes, "QJIT_CACHE_MAX_BYTES", Bytes, "unbounded", "cache",                                            \
-    "bound on the writable cache (`512M`, `2G`); least recently used entries are pruned")                         \
-  X(CacheLockTimeoutMs, "QJIT_CACHE_LOCK_TIMEOUT_MS", Integer, "`30000`", "cache",                                 \
-    "milliseconds a process waits for another one compiling the same kernel (0 to 3600000)")                      \
-  X(Log, "QJIT_LOG", Level, "`warn`", "runtime",                                                                   \
-    "`off`, `error`, `warn`, `info` (hits, misses, compiles with times), `debug`")                                \
+#define QJIT_ENV_VARIABLES(X)                                                                                       \
+  X(CacheDir, "QJIT_CACHE_DIR", Path, "`$XDG_CACHE_HOME/qjit`, else `~/.cache/qjit`", "cache",                      \
+    "writable kernel cache")                                                                                        \
+  X(CachePath, "QJIT_CACHE_PATH", PathList, "none", "cache",                                                        \
+    "`:`-separated read-only caches searched after it (prebuilt caches shipped with an app)")                       \
+  X(CacheReadonly, "QJIT_CACHE_READONLY", Flag, "`0`", "cache", "`1`: never write the cache")                       \
+  X(CacheMaxBytes, "QJIT_CACHE_MAX_BYTES", Bytes, "unbounded", "cache",                                             \
+    "bound on the writable cache (`512M`, `2G`); least recently used entries are pruned")                           \
+  X(CacheLockTimeoutMs, "QJIT_CACHE_LOCK_TIMEOUT_MS", Integer, "`30000`", "cache",                                  \
+    "milliseconds a process waits for another one compiling the same kernel (0 to 3600000)")                        \
+  X(Log, "QJIT_LOG", Level, "`warn`", "runtime",                                                                    \
+    "`off`, `error`, `warn`, `info` (hits, misses, compiles with times), `debug`")                                  \
   X(DumpDir, "QJIT_DUMP_DIR", Path, "none", "jit", "write the rendered source, PTX and cubin of each compile here") \
-  X(NvrtcLibrary, "QJIT_NVRTC_LIBRARY", Path, "`libnvrtc.so.13`, `.so.12`, then the toolkit's", "runtime",         \
-    "the NVRTC library to open (point it at a missing file to assert nothing compiles)")                          \
-  X(CudaLibrary, "QJIT_CUDA_LIBRARY", Path, "`libcuda.so.1`", "runtime", "the CUDA driver library to open")        \
-  X(TuningDb, "QJIT_TUNING_DB", Path, "`<cache dir>/tuning.json`", "autotune",                                     \
-    "the tuning database `Tuned` reads and `Autotune` / `qjit tune` write")                                       \
-  X(DisablePdl, "QJIT_DISABLE_PDL", Flag, "`0`", "jit",                                                            \
-    "`1`: launch the Hopper GEMM and the quantize pass without programmatic dependent launch (A/B timing)")       \
-  X(DisableSm90, "QJIT_DISABLE_SM90", Flag, "`0`", "jit",                                                          \
-    "`1`: use the portable mma.sync GEMM on Hopper too (diagnostics, A/B comparisons)")                           \
-  X(Device, "QJIT_DEVICE", Integer, "`0`", "runtime",                                                              \
-    "device ordinal used when the calling thread has no current context")                                         \
-  X(ShardCount, "QJIT_SHARD_COUNT", Integer, "none", "autotune",                                                   \
-    "the shard count for `qjit tune --shard auto` in a Kubernetes Indexed Job (which exports only "               \
-    "`JOB_COMPLETION_INDEX`)")                                                                                     \
-  X(BenchModel, "QJIT_BENCH_MODEL", Text, "`llama-2-7b`", "bench",                                                 \
-    "the model (of `shared/data/llm_linear_shapes.csv`) whose shapes the Google Benchmark GEMM suite times")      \
-  X(CublasLtLibrary, "QJIT_CUBLASLT_LIBRARY", Path, "`libcublasLt.so.13`, `.so.12`, then the toolkit's", "bench",  \
-    "the cuBLASLt library the benchmark baseline opens")                                                          \
-  X(Library, "QJIT_LIBRARY", Path, "the wheel's bundled copy", "python",                                           \
-    "the `libqjit.so` the Python package loads when it has none bundled (and `setup.py` bundles)")                \
-  X(LibDir, "QJIT_LIB_DIR", Path, "`build/release`", "bindings/rust",                                              \
+  X(NvrtcLibrary, "QJIT_NVRTC_LIBRARY", Path, "`libnvrtc.so.13`, `.so.12`, then the toolkit's", "runtime",          \
+    "the NVRTC library to open (point it at a missing file to assert nothing compiles)")                            \
+  X(CudaLibrary, "QJIT_CUDA_LIBRARY", Path, "`libcuda.so.1`", "runtime", "the CUDA driver library to open")         \
+  X(TuningDb, "QJIT_TUNING_DB", Path, "`<cache dir>/tuning.json`", "autotune",                                      \
+    "the tuning database `Tuned` reads and `Autotune` / `qjit tune` write")                                         \
+  X(DisablePdl, "QJIT_DISABLE_PDL", Flag, "`0`", "jit",                                                             \
+    "`1`: launch the Hopper GEMM and the quantize pass without programmatic dependent launch (A/B timing)")         \
+  X(DisableSm90, "QJIT_DISABLE_SM90", Flag, "`0`", "jit",                                                           \
+    "`1`: use the portable mma.sync GEMM on Hopper too (diagnostics, A/B comparisons)")                             \
+  X(Device, "QJIT_DEVICE", Integer, "`0`", "runtime",                                                               \
+    "device ordinal used when the calling thread has no current context")                                           \
+  X(ShardCount, "QJIT_SHARD_COUNT", Integer, "none", "autotune",                                                    \
+    "the shard count for `qjit tune --shard auto` in a Kubernetes Indexed Job (which exports only "                 \
+    "`JOB_COMPLETION_INDEX`)")                                                                                      \
+  X(BenchModel, "QJIT_BENCH_MODEL", Text, "`llama-2-7b`", "bench",                                                  \
+    "the model (of `shared/data/llm_linear_shapes.csv`) whose shapes the Google Benchmark GEMM suite times")        \
+  X(CublasLtLibrary, "QJIT_CUBLASLT_LIBRARY", Path, "`libcublasLt.so.13`, `.so.12`, then the toolkit's", "bench",   \
+    "the cuBLASLt library the benchmark baseline opens")                                                            \
+  X(Library, "QJIT_LIBRARY", Path, "the wheel's bundled copy", "python",                                            \
+    "the `libqjit.so` the Python package loads when it has none bundled (and `setup.py` bundles)")                  \
+  X(LibDir, "QJIT_LIB_DIR", Path, "`build/release`", "bindings/rust",                                               \
     "the directory the Rust crate's build script links `libqjit.so` from")
 
 enum class Var {

@@ -1,11 +1,10 @@
 // Lock files by the file rules (see safe_file.h): the checked open, the polling OFD byte lock (F_OFD_SETLKW has no
 // timeout of its own) and FileLock, the whole-file lock read-modify-write updates take.
+#include <cstring>
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
-
-#include <cstring>
 #include <thread>
+#include <unistd.h>
 
 #include "llvm/Support/FormatVariadic.h"
 #include "runtime/safe_file.h"
@@ -18,16 +17,17 @@ Result<int> open_lock_file(const std::string& path, std::string_view what, Statu
   while (fd < 0 && errno == EINTR);
   if (fd < 0)
     return Status(code, llvm::formatv("cannot open {0} '{1}': {2}{3}", what, path, std::strerror(errno),
-                                      errno == ELOOP ? " (it is a symbolic link)" : "").str());
+                                      errno == ELOOP ? " (it is a symbolic link)" : "")
+                            .str());
   struct stat st;
   ReadRules rules;
   rules.what = std::string(what);
   rules.code = code;
   rules.owner = Owner::Me;
   rules.refuse_foreign_write = true;
-  Status s = ::fstat(fd, &st) == 0 ? check_file_stat(st, path, rules)
-                                   : Status(code, llvm::formatv("cannot stat {0} '{1}': {2}", what, path,
-                                                                std::strerror(errno)).str());
+  Status s = ::fstat(fd, &st) == 0
+                 ? check_file_stat(st, path, rules)
+                 : Status(code, llvm::formatv("cannot stat {0} '{1}': {2}", what, path, std::strerror(errno)).str());
   if (!s.ok()) {
     ::close(fd);
     return s;
@@ -53,8 +53,8 @@ Status lock_byte(int fd, off_t offset, std::chrono::milliseconds timeout, const 
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
       *timed_out = true;
-      return Status(code, llvm::formatv("timed out after {0} ms waiting for the lock '{1}'", timeout.count(), path)
-                              .str());
+      return Status(code,
+                    llvm::formatv("timed out after {0} ms waiting for the lock '{1}'", timeout.count(), path).str());
     }
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
     pause = std::min(pause * 2, std::chrono::milliseconds(20));

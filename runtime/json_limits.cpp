@@ -22,8 +22,10 @@ void for_each_top_level_key(std::string_view text, F key) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
       else if (c == '"') {
         in_string = false;
         if (depth == 1 && expect_key) {
@@ -56,15 +58,16 @@ JsonScan scan_json(std::string_view text) {
   bool in_string = false, escaped = false, top_is_object = false, top_has_member = false;
   for (const char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     switch (c) {
-      case '"':
-        in_string = true;
-        break;
+      case '"': in_string = true; break;
       case '[':
       case '{':
         if (depth == 0) top_is_object = c == '{';
@@ -72,9 +75,7 @@ JsonScan scan_json(std::string_view text) {
         if (++depth > s.depth) s.depth = depth;
         break;
       case ']':
-      case '}':
-        --depth;
-        break;
+      case '}': --depth; break;
       case ',':
         ++s.values;
         if (depth == 1 && top_is_object) ++s.top_level_members;
@@ -83,8 +84,7 @@ JsonScan scan_json(std::string_view text) {
         ++s.values;
         if (depth == 1 && top_is_object) top_has_member = true;
         break;
-      default:
-        break;
+      default: break;
     }
   }
   if (top_has_member) ++s.top_level_members;
@@ -94,14 +94,15 @@ JsonScan scan_json(std::string_view text) {
 Result<llvm::json::Value> parse_json_bounded(std::string_view text, const JsonLimits& limits, std::string_view what) {
   const JsonScan scan = scan_json(text);
   if (scan.depth > limits.max_depth)
-    return bad(what, llvm::formatv("JSON must nest at most {0} levels deep, got {1}", limits.max_depth, scan.depth)
-                         .str());
+    return bad(what,
+               llvm::formatv("JSON must nest at most {0} levels deep, got {1}", limits.max_depth, scan.depth).str());
   if (limits.max_top_level_members > 0 && scan.top_level_members > limits.max_top_level_members)
     return bad(what, llvm::formatv("the top-level object must have at most {0} members, got {1}",
-                                   limits.max_top_level_members, scan.top_level_members).str());
-  if (scan.values > limits.max_values)
-    return bad(what, llvm::formatv("JSON must hold at most {0} values, got about {1}", limits.max_values, scan.values)
+                                   limits.max_top_level_members, scan.top_level_members)
                          .str());
+  if (scan.values > limits.max_values)
+    return bad(what,
+               llvm::formatv("JSON must hold at most {0} values, got about {1}", limits.max_values, scan.values).str());
   auto parsed = llvm::json::parse(llvm::StringRef(text.data(), text.size()));
   if (!parsed) return bad(what, "not valid JSON: " + llvm::toString(parsed.takeError()));
   if (limits.unique_top_level_keys) {

@@ -15,15 +15,15 @@
 namespace qjit::runtime {
 
 struct JsonLimits {
-  int max_depth = 32;                           // arrays and objects nested inside each other
+  int max_depth = 32;                             // arrays and objects nested inside each other
   std::size_t max_values = std::size_t{1} << 22;  // values of any kind (bounds the parsed tree's memory)
-  std::size_t max_top_level_members = 0;        // members of the top-level object; 0 = no separate limit
-  bool unique_top_level_keys = false;           // refuse an object whose top level repeats a key
+  std::size_t max_top_level_members = 0;          // members of the top-level object; 0 = no separate limit
+  bool unique_top_level_keys = false;             // refuse an object whose top level repeats a key
 };
 
 struct JsonScan {
-  int depth = 0;                  // deepest nesting seen
-  std::size_t values = 0;         // upper bound on the number of values
+  int depth = 0;           // deepest nesting seen
+  std::size_t values = 0;  // upper bound on the number of values
   std::size_t top_level_members = 0;
 };
 

@@ -19,8 +19,8 @@ inline bool enabled(Level level) noexcept { return static_cast<int>(level) <= st
 }  // namespace qjit::log
 
 // QJIT_LOG_INFO("cache", "hit {0} ({1} bytes)", key, size) -- llvm::formatv syntax.
-#define QJIT_LOG_AT_(lvl, component, ...)                                                        \
-  do {                                                                                            \
+#define QJIT_LOG_AT_(lvl, component, ...)                                                                \
+  do {                                                                                                   \
     if (::qjit::log::enabled(lvl)) ::qjit::log::write(lvl, component, llvm::formatv(__VA_ARGS__).str()); \
   } while (0)
 #define QJIT_LOG_ERROR(component, ...) QJIT_LOG_AT_(::qjit::log::Level::Error, component, __VA_ARGS__)

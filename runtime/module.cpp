@@ -12,8 +12,7 @@ LoadedKernel::~LoadedKernel() {
 }
 
 Result<std::shared_ptr<const LoadedKernel>> LoadedKernel::load(std::span<const std::uint8_t> cubin,
-                                                               const std::string& entry,
-                                                               unsigned dynamic_smem_bytes) {
+                                                               const std::string& entry, unsigned dynamic_smem_bytes) {
   QJIT_ASSIGN_OR_RETURN(const DriverApi* api, driver());
   std::shared_ptr<LoadedKernel> k(new LoadedKernel());
   k->api_ = api;
@@ -57,7 +56,7 @@ Status LoadedKernel::launch(const LaunchDims& d, CUstream stream, const void* pa
       std::memcpy(attrs[n++].value.raw, &allowed, sizeof(allowed));
     }
     LaunchConfig cfg{d.grid[0], d.grid[1], d.grid[2], d.block[0], d.block[1], d.block[2], d.dynamic_smem_bytes,
-                     stream, attrs, n};
+                     stream,    attrs,     n};
     rc = api_->cuLaunchKernelEx(&cfg, function_, args, nullptr);
   } else {
     rc = api_->cuLaunchKernel(function_, d.grid[0], d.grid[1], d.grid[2], d.block[0], d.block[1], d.block[2],

@@ -26,27 +26,26 @@ Status nvrtc_error(const Nvrtc::Api& api, int rc, const char* call) {
 }  // namespace
 
 Result<Nvrtc> Nvrtc::open(const std::string& override_path) {
-    QJIT_ASSIGN_OR_RETURN(
-        DynamicLibrary lib,
-        DynamicLibrary::open(override_path,
-                             {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so", "/usr/local/cuda/lib64/libnvrtc.so"},
-                             StatusCode::CompilerUnavailable, "NVRTC (libnvrtc)"));
-    // NOTE: leaked on purpose: function tables live as long as the process.
-    auto& api = *new Nvrtc::Api{};
-    std::string missing;
+  QJIT_ASSIGN_OR_RETURN(DynamicLibrary lib, DynamicLibrary::open(override_path,
+                                                                 {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+                                                                  "/usr/local/cuda/lib64/libnvrtc.so"},
+                                                                 StatusCode::CompilerUnavailable, "NVRTC (libnvrtc)"));
+  // NOTE: leaked on purpose: function tables live as long as the process.
+  auto& api = *new Nvrtc::Api{};
+  std::string missing;
 #define QJIT_NVRTC_BIND_(symbol, result, params) lib.bind(api.symbol, #symbol, &missing);
-    QJIT_NVRTC_ENTRY_POINTS(QJIT_NVRTC_BIND_)
+  QJIT_NVRTC_ENTRY_POINTS(QJIT_NVRTC_BIND_)
 #undef QJIT_NVRTC_BIND_
-    if (!missing.empty())
-      return Status(StatusCode::CompilerUnavailable, lib.path() + " lacks required entry points: " + missing);
-    int major = 0, minor = 0;
-    if (int rc = api.nvrtcVersion(&major, &minor); rc != 0) return nvrtc_error(api, rc, "nvrtcVersion");
-    Nvrtc n;
-    n.api_ = &api;
-    n.version_ = std::to_string(major) + "." + std::to_string(minor);
-    n.path_ = lib.path();
-    QJIT_LOG_INFO("runtime", "loaded {0} (NVRTC {1})", n.path_, n.version_);
-    return n;
+  if (!missing.empty())
+    return Status(StatusCode::CompilerUnavailable, lib.path() + " lacks required entry points: " + missing);
+  int major = 0, minor = 0;
+  if (int rc = api.nvrtcVersion(&major, &minor); rc != 0) return nvrtc_error(api, rc, "nvrtcVersion");
+  Nvrtc n;
+  n.api_ = &api;
+  n.version_ = std::to_string(major) + "." + std::to_string(minor);
+  n.path_ = lib.path();
+  QJIT_LOG_INFO("runtime", "loaded {0} (NVRTC {1})", n.path_, n.version_);
+  return n;
 }
 
 Result<const Nvrtc*> nvrtc() {
@@ -105,8 +104,10 @@ Result<CompileOutput> Nvrtc::compile(std::string_view source, std::string_view p
   std::size_t ptx_size = 0;
   if (api_->nvrtcGetPTXSize(prog, &ptx_size) == 0 && ptx_size > 1) {
     out.ptx.resize(ptx_size);
-    if (api_->nvrtcGetPTX(prog, out.ptx.data()) == 0) out.ptx.resize(ptx_size - 1);
-    else out.ptx.clear();
+    if (api_->nvrtcGetPTX(prog, out.ptx.data()) == 0)
+      out.ptx.resize(ptx_size - 1);
+    else
+      out.ptx.clear();
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;

@@ -19,18 +19,17 @@ using NvrtcProgram = NvrtcProgramOpaque*;  // nvrtc.h's nvrtcProgram
 // Every NVRTC entry point qjit calls, written once: X(symbol, return type, parameters). All are required; results
 // are nvrtcResult (an int, 0 = NVRTC_SUCCESS). Nvrtc::Api and its dlsym loop are generated from this list, and
 // tests/unit/runtime_abi_test.cpp checks each signature against the toolkit's nvrtc.h.
-#define QJIT_NVRTC_ENTRY_POINTS(X)                                                                            \
-  X(nvrtcGetErrorString, const char*, (int))                                                                  \
-  X(nvrtcVersion, int, (int*, int*))                                                                          \
-  X(nvrtcCreateProgram, int,                                                                                  \
-    (NvrtcProgram*, const char*, const char*, int, const char* const*, const char* const*))                   \
-  X(nvrtcDestroyProgram, int, (NvrtcProgram*))                                                                \
-  X(nvrtcCompileProgram, int, (NvrtcProgram, int, const char* const*))                                        \
-  X(nvrtcGetProgramLogSize, int, (NvrtcProgram, std::size_t*))                                                \
-  X(nvrtcGetProgramLog, int, (NvrtcProgram, char*))                                                           \
-  X(nvrtcGetCUBINSize, int, (NvrtcProgram, std::size_t*))                                                     \
-  X(nvrtcGetCUBIN, int, (NvrtcProgram, char*))                                                                \
-  X(nvrtcGetPTXSize, int, (NvrtcProgram, std::size_t*))                                                       \
+#define QJIT_NVRTC_ENTRY_POINTS(X)                                                                                   \
+  X(nvrtcGetErrorString, const char*, (int))                                                                         \
+  X(nvrtcVersion, int, (int*, int*))                                                                                 \
+  X(nvrtcCreateProgram, int, (NvrtcProgram*, const char*, const char*, int, const char* const*, const char* const*)) \
+  X(nvrtcDestroyProgram, int, (NvrtcProgram*))                                                                       \
+  X(nvrtcCompileProgram, int, (NvrtcProgram, int, const char* const*))                                               \
+  X(nvrtcGetProgramLogSize, int, (NvrtcProgram, std::size_t*))                                                       \
+  X(nvrtcGetProgramLog, int, (NvrtcProgram, char*))                                                                  \
+  X(nvrtcGetCUBINSize, int, (NvrtcProgram, std::size_t*))                                                            \
+  X(nvrtcGetCUBIN, int, (NvrtcProgram, char*))                                                                       \
+  X(nvrtcGetPTXSize, int, (NvrtcProgram, std::size_t*))                                                              \
   X(nvrtcGetPTX, int, (NvrtcProgram, char*))
 
 struct CompileOutput {

@@ -2,13 +2,12 @@
 // shares, the directory rule, and the small POSIX helpers (full writes, directory fsync, listing).
 #include "runtime/safe_file.h"
 
+#include <cstdio>
+#include <cstring>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
-
-#include <cstdio>
-#include <cstring>
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -54,14 +53,18 @@ std::string octal_mode(mode_t mode) {
 
 Status check_file_stat(const struct stat& st, const std::string& path, const ReadRules& rules) {
   if (!S_ISREG(st.st_mode))
-    return fail(rules.code, llvm::formatv("{0} '{1}' is {2}; expected a regular file", rules.what, path,
-                                          kind_of(st.st_mode)).str());
+    return fail(
+        rules.code,
+        llvm::formatv("{0} '{1}' is {2}; expected a regular file", rules.what, path, kind_of(st.st_mode)).str());
   if (!owner_ok(st.st_uid, rules.owner))
     return fail(rules.code, llvm::formatv("{0} '{1}' is owned by uid {2}, expected {3}; refusing to read it",
-                                          rules.what, path, st.st_uid, expected_owner(rules.owner)).str());
+                                          rules.what, path, st.st_uid, expected_owner(rules.owner))
+                                .str());
   if (rules.refuse_foreign_write && (st.st_mode & kForeignWrite))
     return fail(rules.code, llvm::formatv("{0} '{1}' is writable by group or others (mode {2}); refusing to read "
-                                          "it (run 'chmod go-w {1}')", rules.what, path, octal_mode(st.st_mode)).str());
+                                          "it (run 'chmod go-w {1}')",
+                                          rules.what, path, octal_mode(st.st_mode))
+                                .str());
   return Status();
 }
 
@@ -109,25 +112,28 @@ Result<ReadFile> ReadFile::open(const std::string& path, const ReadRules& rules,
       return report(ReadProblem::Missing,
                     Status(StatusCode::NotFound, llvm::formatv("{0} '{1}' does not exist", rules.what, path).str()));
     if (err == ELOOP && !rules.follow_symlinks)
-      return report(ReadProblem::Refused,
-                    fail(rules.code, llvm::formatv("{0} '{1}' is a symbolic link; expected a regular file", rules.what,
-                                                   path).str()));
-    return report(ReadProblem::Io, fail(rules.code, llvm::formatv("cannot open {0} '{1}': {2}", rules.what, path,
-                                                                  std::strerror(err)).str()));
+      return report(
+          ReadProblem::Refused,
+          fail(rules.code,
+               llvm::formatv("{0} '{1}' is a symbolic link; expected a regular file", rules.what, path).str()));
+    return report(
+        ReadProblem::Io,
+        fail(rules.code, llvm::formatv("cannot open {0} '{1}': {2}", rules.what, path, std::strerror(err)).str()));
   }
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
-    return report(ReadProblem::Io, fail(rules.code, llvm::formatv("cannot stat {0} '{1}': {2}", rules.what, path,
-                                                                  std::strerror(err)).str()));
+    return report(
+        ReadProblem::Io,
+        fail(rules.code, llvm::formatv("cannot stat {0} '{1}': {2}", rules.what, path, std::strerror(err)).str()));
   }
   ReadFile file(fd, path, st, rules.code);
   if (Status s = check_file_stat(st, path, rules); !s.ok()) return report(ReadProblem::Refused, s);
   if (rules.max_bytes > 0 && file.size() > rules.max_bytes)
-    return report(ReadProblem::Refused,
-                  fail(rules.code, llvm::formatv("{0} '{1}' is {2} bytes; expected at most {3}", rules.what, path,
-                                                 file.size(), rules.max_bytes).str()));
+    return report(ReadProblem::Refused, fail(rules.code, llvm::formatv("{0} '{1}' is {2} bytes; expected at most {3}",
+                                                                       rules.what, path, file.size(), rules.max_bytes)
+                                                             .str()));
   // Reads block from here on (a regular file never makes them wait, and EAGAIN would only confuse the loops).
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   if (problem) *problem = ReadProblem::None;
@@ -144,7 +150,9 @@ Status ReadFile::read_at(std::uint64_t offset, std::span<std::byte> out) const {
     }
     if (r == 0)
       return fail(code_, llvm::formatv("'{0}' ended after {1} bytes, expected at least {2} (was it truncated while "
-                                       "being read?)", path_, offset + done, offset + out.size()).str());
+                                       "being read?)",
+                                       path_, offset + done, offset + out.size())
+                             .str());
     done += static_cast<std::size_t>(r);
   }
   return Status();
@@ -169,7 +177,8 @@ Status read_whole(int fd, std::uint64_t size, const std::string& path, StatusCod
   }
   if (done != size)
     return fail(code, llvm::formatv("'{0}' changed size while being read ({1} then {2}{3} bytes)", path, size, done,
-                                    done > size ? "+" : "").str());
+                                    done > size ? "+" : "")
+                          .str());
   out.resize(done);
   return Status();
 }
@@ -197,8 +206,9 @@ Status check_directory(const std::string& dir, DirRule rule, std::string_view wh
     return fail(code, llvm::formatv("cannot stat {0} '{1}': {2}", what, dir, std::strerror(errno)).str());
   if (S_ISLNK(lst.st_mode) && !owner_ok(lst.st_uid, Owner::MeOrRoot))
     return fail(code, llvm::formatv("{0} '{1}' is a symbolic link owned by uid {2}, expected {3}: whoever owns the "
-                                    "link decides where qjit writes; refusing it", what, dir, lst.st_uid,
-                                    expected_owner(Owner::MeOrRoot)).str());
+                                    "link decides where qjit writes; refusing it",
+                                    what, dir, lst.st_uid, expected_owner(Owner::MeOrRoot))
+                          .str());
   if (::stat(dir.c_str(), &st) != 0)
     return fail(code, llvm::formatv("cannot stat {0} '{1}': {2}", what, dir, std::strerror(errno)).str());
   if (!S_ISDIR(st.st_mode)) return fail(code, llvm::formatv("{0} '{1}' is not a directory", what, dir).str());
@@ -206,18 +216,21 @@ Status check_directory(const std::string& dir, DirRule rule, std::string_view wh
   const bool sticky_ok = rule == DirRule::Shared;
   if (!owner_ok(st.st_uid, owner))
     return fail(code, llvm::formatv("{0} '{1}' is owned by uid {2}, expected {3}: its owner could replace what qjit "
-                                    "writes there; chown it or use another directory", what, dir, st.st_uid,
-                                    expected_owner(owner)).str());
+                                    "writes there; chown it or use another directory",
+                                    what, dir, st.st_uid, expected_owner(owner))
+                          .str());
   if (st.st_mode & kForeignWrite) {
     if (!sticky_ok)
       return fail(code, llvm::formatv("{0} '{1}' is writable by group or others (mode {2}); qjit refuses it: run "
-                                      "'chmod go-w {1}' or use a private directory", what, dir,
-                                      octal_mode(st.st_mode)).str());
+                                      "'chmod go-w {1}' or use a private directory",
+                                      what, dir, octal_mode(st.st_mode))
+                            .str());
     if (!(st.st_mode & S_ISVTX))
       return fail(code, llvm::formatv("{0} '{1}' is writable by group or others without the sticky bit (mode {2}): "
                                       "another user could plant or swap files there; run 'chmod go-w {1}' (or "
-                                      "'chmod +t {1}') or use another directory", what, dir,
-                                      octal_mode(st.st_mode)).str());
+                                      "'chmod +t {1}') or use another directory",
+                                      what, dir, octal_mode(st.st_mode))
+                            .str());
   }
   return Status();
 }

@@ -15,9 +15,6 @@
 // destructor if commit() never ran); temporaries older than kStaleTempSeconds whose pid is dead are pruned.
 #pragma once
 
-#include <sys/stat.h>
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +22,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include "qjit/status.h"
 
@@ -38,13 +38,13 @@ enum class Owner : std::uint8_t {
 };
 
 struct ReadRules {
-  std::string what = "file";      // names the file in messages: "tuning database", "--shapes file"
+  std::string what = "file";                      // names the file in messages: "tuning database", "--shapes file"
   StatusCode code = StatusCode::InvalidArgument;  // code of refusals and I/O errors (NotFound when absent)
-  std::uint64_t max_bytes = 0;    // refuse larger files before reading; 0 = no cap (streamed readers only)
-  bool follow_symlinks = true;    // false: O_NOFOLLOW, a symlink as the last component is refused
+  std::uint64_t max_bytes = 0;  // refuse larger files before reading; 0 = no cap (streamed readers only)
+  bool follow_symlinks = true;  // false: O_NOFOLLOW, a symlink as the last component is refused
   Owner owner = Owner::Any;
   bool refuse_foreign_write = false;  // refuse a file group or others may write
-  bool no_atime = false;          // O_NOATIME where permitted (looking is not using: the cache orders LRU by atime)
+  bool no_atime = false;              // O_NOATIME where permitted (looking is not using: the cache orders LRU by atime)
 };
 
 // Why ReadFile::open failed, for callers that treat kinds differently (the cache deletes refused entries).
@@ -107,10 +107,10 @@ struct WriteRules {
   std::string what = "file";
   StatusCode code = StatusCode::InvalidArgument;  // the path breaks a rule (a symlink, another's directory, an input)
   StatusCode io_code = StatusCode::CacheIo;       // the file system failed: creating, writing, fsyncing or renaming
-  mode_t mode = 0644;                  // of the new file (before the umask)
+  mode_t mode = 0644;                             // of the new file (before the umask)
   DirRule dir_rule = DirRule::Shared;
-  bool create_directories = false;     // create the parent (0700) when missing
-  std::vector<std::string> inputs;     // files being read to make this one: the target must be none of them
+  bool create_directories = false;  // create the parent (0700) when missing
+  std::vector<std::string> inputs;  // files being read to make this one: the target must be none of them
 };
 
 inline constexpr int kStaleTempSeconds = 600;

@@ -174,10 +174,9 @@ std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev
         else if (check->ok())
           prepared_row.check = row.check = "ok";
         else
-          prepared_row.check = row.check =
-              llvm::formatv("MISMATCH {0}/{1} elements, max rel. error {2:e}", check->mismatches, check->compared,
-                            check->max_rel_error)
-                  .str();
+          prepared_row.check = row.check = llvm::formatv("MISMATCH {0}/{1} elements, max rel. error {2:e}",
+                                                         check->mismatches, check->compared, check->max_rel_error)
+                                               .str();
       }
       time_pair(ql, t, stream, nvml, row);
       rows.push_back(std::move(row));
@@ -189,12 +188,13 @@ std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev
 std::string method_line(const Options& o) {
   std::string regimes;
   for (perf::Regime r : o.regimes) regimes += (regimes.empty() ? "" : " and ") + std::string(perf::regime_name(r));
-  std::string line = llvm::formatv("interleaved A B A B over {0} rounds (order rotated), each the median of its "
-                                   "batches; regime {1} (sustained: {2} ms back to back per side per round; burst: "
-                                   "{3} batches of {4} with {5} us idle gaps)",
-                                   o.timing.rounds, regimes, o.timing.sustain_ms, o.timing.batches, o.timing.batch,
-                                   o.timing.burst_gap_us)
-                         .str();
+  std::string line =
+      llvm::formatv(
+          "interleaved A B A B over {0} rounds (order rotated), each the median of its "
+          "batches; regime {1} (sustained: {2} ms back to back per side per round; burst: "
+          "{3} batches of {4} with {5} us idle gaps)",
+          o.timing.rounds, regimes, o.timing.sustain_ms, o.timing.batches, o.timing.batch, o.timing.burst_gap_us)
+          .str();
   if (o.timing.mode == perf::LaunchMode::Graph)
     line += "; CUDA graphs of " +
             (o.graph_launches ? std::to_string(o.graph_launches) : std::string("max(16, weight copies)")) +
@@ -211,8 +211,7 @@ int run_bench_command(int argc, char** argv) {
   // NOTE: cl::desc keeps a StringRef, so the text must outlive the option.
   const std::string shapes_desc = "model shape file (model,layer,N,K lines; default: the installed " +
                                   std::string(kShapesName) + ", " + installed + ")";
-  cl::opt<std::string> shapes_opt("shapes", cl::desc(shapes_desc),
-                                  cl::value_desc("file.csv"), cl::cat(cat));
+  cl::opt<std::string> shapes_opt("shapes", cl::desc(shapes_desc), cl::value_desc("file.csv"), cl::cat(cat));
   cl::opt<std::string> m_opt("m", cl::desc("comma-separated token counts (default 1,16,128,2048,8192)"),
                              cl::init("1,16,128,2048,8192"), cl::cat(cat));
   cl::opt<std::string> dtype_opt("dtype", cl::desc("qjit's activation/output type: bf16 | f16 | f32 (default bf16)"),
@@ -252,8 +251,9 @@ int run_bench_command(int argc, char** argv) {
       "  qjit bench --m 1,16,128,2048,8192 --regime both --csv out.csv\n"
       "  qjit bench --shapes my_model.csv --m 1,16,64 --graph --regime burst\n";
   if (!perf::built_with_cublaslt())
-    overview += "\nThis qjit was built without the cuBLASLt baseline (no CUDA toolkit headers at configure time): it "
-                "times qjit only.\n";
+    overview +=
+        "\nThis qjit was built without the cuBLASLt baseline (no CUDA toolkit headers at configure time): it "
+        "times qjit only.\n";
   if (!parse_command_line(argc, argv, kCommand, overview.c_str())) return kExitUsage;
 
   Options o;
@@ -283,8 +283,7 @@ int run_bench_command(int argc, char** argv) {
   o.timing.sustain_ms = sustain_opt;
   o.timing.burst_gap_us = gap_opt;
   o.timing.mode = graph_opt ? perf::LaunchMode::Graph : perf::LaunchMode::Stream;
-  if (graph_n_opt.getNumOccurrences() && !graph_opt)
-    return usage_error(kCommand, "--graph-launches needs --graph");
+  if (graph_n_opt.getNumOccurrences() && !graph_opt) return usage_error(kCommand, "--graph-launches needs --graph");
   if (graph_n_opt != 0) o.timing.graph_launches = graph_n_opt;
   if (Status st = perf::validate(o.timing); !st.ok()) return usage_error(kCommand, st.message());
   o.graph_launches = graph_n_opt;

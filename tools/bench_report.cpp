@@ -143,11 +143,13 @@ std::string markdown_report(const BenchContext& ctx, const std::vector<BenchRow>
   if (!ctx.nvml_note.empty()) out += "clock and power columns empty: " + ctx.nvml_note + "\n";
   for (const auto& [regime, mode] : regimes_and_modes(rows)) {
     out += "\n### " + regime + " load, " + mode + " launches\n";
-    out += "\n| shape | N | K | M | qjit us | cuBLASLt s8 us | ratio | qjit TOPS | TOPS/GHz | s8 TOPS/GHz | TOPS/W | "
-           "MHz | W | GB/s |";
+    out +=
+        "\n| shape | N | K | M | qjit us | cuBLASLt s8 us | ratio | qjit TOPS | TOPS/GHz | s8 TOPS/GHz | TOPS/W | "
+        "MHz | W | GB/s |";
     out += peak ? " % peak |" : "";
-    out += " QL us | bf16 us | QL ratio | check |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-           "---:|";
+    out +=
+        " QL us | bf16 us | QL ratio | check |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "---:|";
     out += peak ? "---:|" : "";
     out += "---:|---:|---:|---|\n";
     for (const auto& r : rows) {
@@ -166,8 +168,9 @@ std::string markdown_report(const BenchContext& ctx, const std::vector<BenchRow>
                  .str();
     }
   }
-  out += "\n| regime | mode | M range | rows | geomean ratio (qjit vs cuBLASLt s8) | geomean QL ratio (vs bf16) |\n"
-         "|---|---|---|---:|---:|---:|\n";
+  out +=
+      "\n| regime | mode | M range | rows | geomean ratio (qjit vs cuBLASLt s8) | geomean QL ratio (vs bf16) |\n"
+      "|---|---|---|---:|---:|---:|\n";
   for (const auto& g : groups)
     out += llvm::formatv("| {0} | {1} | {2} | {3} | {4} | {5} |\n", g.regime, g.mode, g.name, g.rows,
                          g.ratio_count ? fixed(g.geomean_ratio, 3) : "n/a",
@@ -215,7 +218,7 @@ llvm::json::Value json_report(const BenchContext& ctx, const std::vector<BenchRo
   auto num = [](double v) -> llvm::json::Value { return v > 0 ? llvm::json::Value(v) : llvm::json::Value(nullptr); };
   llvm::json::Array jrows;
   for (const auto& r : rows) {
-    llvm::json::Object o{{"label", r.label}, {"n", r.n},           {"k", r.k},           {"m", r.m},
+    llvm::json::Object o{{"label", r.label},   {"n", r.n},       {"k", r.k},           {"m", r.m},
                          {"regime", r.regime}, {"mode", r.mode}, {"rounds", r.rounds}, {"check", r.check}};
     for (const ImplInfo& i : kImpls) {
       const Side& s = r.side(i.impl);

@@ -38,10 +38,10 @@ struct ImplInfo {
 const ImplInfo& impl_info(Impl impl);
 
 struct Side {
-  double us = 0;      // median microseconds per launch; 0 = not measured (failed, or the peer is unavailable)
-  double mhz = 0;     // mean SM clock over its timed batches; 0 = not read (no NVML)
-  double watts = 0;   // mean board power over its timed batches; 0 = not read
-  std::string what;   // the plan's config or the peer's algorithm
+  double us = 0;     // median microseconds per launch; 0 = not measured (failed, or the peer is unavailable)
+  double mhz = 0;    // mean SM clock over its timed batches; 0 = not read (no NVML)
+  double watts = 0;  // mean board power over its timed batches; 0 = not read
+  std::string what;  // the plan's config or the peer's algorithm
 };
 
 struct BenchRow {

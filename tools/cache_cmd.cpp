@@ -3,14 +3,14 @@
 // store plus the QJIT_CACHE_PATH stores; maintenance (prune, clear, verify --remove-bad) works on the writable store.
 // `--dir DIR` operates on exactly one directory instead of the environment's; `--json` prints machine-readable
 // output. Exit codes: 0 success, 1 the work failed or `verify` found a bad entry, 2 bad usage.
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <sys/stat.h>
 
 #include "cache/disk_store.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -78,13 +78,20 @@ void print_json(const llvm::json::Value& v) {
 }
 
 llvm::json::Object entry_json(const CacheEntryReport& r) {
-  return llvm::json::Object{{"key", r.key_hex},          {"path", r.path},
-                            {"store", r.store_dir},      {"read_only_store", r.read_only_store},
-                            {"bytes", static_cast<int64_t>(r.bytes)}, {"last_used", iso_time(r.last_used)},
-                            {"entry_name", r.entry_name}, {"arch", r.arch},
-                            {"nvrtc_version", r.nvrtc_version}, {"registers", r.registers},
-                            {"shared_bytes", r.shared_bytes}, {"compile_seconds", r.compile_seconds},
-                            {"ok", r.ok},                {"problem", r.problem}};
+  return llvm::json::Object{{"key", r.key_hex},
+                            {"path", r.path},
+                            {"store", r.store_dir},
+                            {"read_only_store", r.read_only_store},
+                            {"bytes", static_cast<int64_t>(r.bytes)},
+                            {"last_used", iso_time(r.last_used)},
+                            {"entry_name", r.entry_name},
+                            {"arch", r.arch},
+                            {"nvrtc_version", r.nvrtc_version},
+                            {"registers", r.registers},
+                            {"shared_bytes", r.shared_bytes},
+                            {"compile_seconds", r.compile_seconds},
+                            {"ok", r.ok},
+                            {"problem", r.problem}};
 }
 
 llvm::json::Object prune_json(const CachePruneReport& r) {
@@ -138,11 +145,14 @@ int run_stats(cache::DiskStore& store, bool json, bool configured_read_only) {
   if (json) {
     llvm::json::Array stores;
     for (const auto& u : s->stores)
-      stores.push_back(llvm::json::Object{{"dir", u.dir}, {"read_only", u.read_only}, {"present", u.present},
+      stores.push_back(llvm::json::Object{{"dir", u.dir},
+                                          {"read_only", u.read_only},
+                                          {"present", u.present},
                                           {"entries", static_cast<int64_t>(u.entries)},
                                           {"bytes", static_cast<int64_t>(u.bytes)},
                                           {"temp_files", static_cast<int64_t>(u.temp_files)}});
-    print_json(llvm::json::Object{{"stores", std::move(stores)}, {"entries", static_cast<int64_t>(s->entries)},
+    print_json(llvm::json::Object{{"stores", std::move(stores)},
+                                  {"entries", static_cast<int64_t>(s->entries)},
                                   {"bytes", static_cast<int64_t>(s->bytes)},
                                   {"max_bytes", static_cast<int64_t>(s->max_bytes)}});
     return 0;
@@ -198,8 +208,7 @@ int run_maintenance(cache::DiskStore& store, const Args& a) {
                 static_cast<unsigned long long>(rep->removed_entries), human_bytes(rep->removed_bytes).c_str(),
                 static_cast<unsigned long long>(rep->removed_temp_files),
                 static_cast<unsigned long long>(rep->kept_entries), human_bytes(rep->kept_bytes).c_str(),
-                !clear && bound == 0 ? "; no bound given (--max-bytes or QJIT_CACHE_MAX_BYTES), nothing evicted"
-                                     : "");
+                !clear && bound == 0 ? "; no bound given (--max-bytes or QJIT_CACHE_MAX_BYTES), nothing evicted" : "");
   }
   if (short_of_goal) {
     std::fprintf(stderr, "qjit cache: %s: %llu entries (%s) could not be removed (see the warnings above)\n",
@@ -229,9 +238,9 @@ int run_cache_command(int argc, char** argv) {
     // would report a clean cache that was never looked at.
     struct stat st;
     if (::stat(a.dir->c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      return failure(Status(StatusCode::InvalidArgument,
-                            "--dir '" + *a.dir + "' " + (::stat(a.dir->c_str(), &st) != 0 ? "does not exist"
-                                                                                           : "is not a directory")));
+      return failure(Status(
+          StatusCode::InvalidArgument,
+          "--dir '" + *a.dir + "' " + (::stat(a.dir->c_str(), &st) != 0 ? "does not exist" : "is not a directory")));
     o.writable_dir = *a.dir;
     o.writable_dir_origin = "--dir";
     o.readonly_dirs.clear();

@@ -76,8 +76,8 @@ Result<Args> parse(int argc, char** argv) {
   if (a.command.empty()) return Status(StatusCode::InvalidArgument, "missing subcommand (merge or show)");
   if (a.command == "merge") {
     if (a.paths.size() < 2)
-      return Status(StatusCode::InvalidArgument, "merge needs OUT and at least one IN, got " +
-                                                     std::to_string(a.paths.size()) + " path(s)");
+      return Status(StatusCode::InvalidArgument,
+                    "merge needs OUT and at least one IN, got " + std::to_string(a.paths.size()) + " path(s)");
   } else if (a.command == "show") {
     if (a.paths.size() > 1) return Status(StatusCode::InvalidArgument, "show takes at most one PATH");
   } else {
@@ -150,7 +150,8 @@ std::string shape_text(const autotune::TuningKey& k) {
   std::string s = llvm::formatv("{0} {1}->{2}", k.op, k.in_dtype, k.out_dtype);
   if (k.n > 0) s += llvm::formatv(" n={0}", k.n).str();
   s += llvm::formatv(" k={0} m<={1}", k.k, k.m_bucket).str();
-  if (k.op == "gemm_s8") s += std::string(k.has_bias ? " bias" : "") + (k.per_token_scale ? " per_token" : " per_tensor");
+  if (k.op == "gemm_s8")
+    s += std::string(k.has_bias ? " bias" : "") + (k.per_token_scale ? " per_token" : " per_tensor");
   return s + " " + codegen::arch_option(k.arch);
 }
 
@@ -159,8 +160,8 @@ int run_show(const Args& a) {
   const std::string path = explicit_path ? a.paths[0] : autotune::default_tuning_db_path();
   if (explicit_path && !llvm::sys::fs::exists(path))
     return failure(Status(StatusCode::InvalidArgument, "tuning database '" + path + "' does not exist"));
-  auto db = autotune::TuningDb::load(path, explicit_path ? autotune::TuningDbSource::Named
-                                                        : autotune::TuningDbSource::Implicit);
+  auto db = autotune::TuningDb::load(
+      path, explicit_path ? autotune::TuningDbSource::Named : autotune::TuningDbSource::Implicit);
   if (!db) return failure(db.error());
   if (a.json) {
     // The file's own layout, plus the path and each record's speed-up, so scripts need not recompute it.
@@ -176,7 +177,8 @@ int run_show(const Args& a) {
     return 0;
   }
   if (db->size() == 0) {
-    std::printf("%s: no records%s\n", path.c_str(), llvm::sys::fs::exists(path) ? "" : " (the file does not exist yet)");
+    std::printf("%s: no records%s\n", path.c_str(),
+                llvm::sys::fs::exists(path) ? "" : " (the file does not exist yet)");
     return 0;
   }
   std::printf("%s: %zu records (qjit %s)\n", path.c_str(), db->size(), std::string(autotune::qjit_version()).c_str());
@@ -192,12 +194,12 @@ int run_show(const Args& a) {
     const std::string d = llvm::formatv("{0} ({1} SMs)", r.key.device, r.key.sm_count).str();
     if (d != device) {
       device = d;
-      std::printf("\n%s\n  %-*s  %-*s %10s %10s %8s %5s\n", d.c_str(), sw, "shape", cw, "config", "time us",
-                  "heur. us", "speedup", "cands");
+      std::printf("\n%s\n  %-*s  %-*s %10s %10s %8s %5s\n", d.c_str(), sw, "shape", cw, "config", "time us", "heur. us",
+                  "speedup", "cands");
     }
     const std::string sp = r.heuristic_time_us > 0 ? llvm::formatv("{0:f2}x", speedup(r)).str() : "-";
-    std::printf("  %-*s  %-*s %10.2f %10.2f %8s %5d\n", sw, shape_text(r.key).c_str(), cw,
-                r.config.to_string().c_str(), r.time_us, r.heuristic_time_us, sp.c_str(), r.candidates);
+    std::printf("  %-*s  %-*s %10.2f %10.2f %8s %5d\n", sw, shape_text(r.key).c_str(), cw, r.config.to_string().c_str(),
+                r.time_us, r.heuristic_time_us, sp.c_str(), r.candidates);
   }
   return 0;
 }

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "codegen/kernel_spec.h"
+#include "jit/kernel_service.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "ops/config_choice.h"
-#include "jit/kernel_service.h"
 #include "qjit/linear.h"
 #include "qjit/quant/calibration.h"
 #include "qjit/quant/smooth_quant.h"
@@ -91,7 +91,8 @@ Status run_on_gpu(std::int64_t m, std::int64_t n, std::int64_t k, const std::vec
 
   // QuantizedLinearPlan: bf16 activation -> per-token int8 -> GEMM -> bf16.
   auto t0 = std::chrono::steady_clock::now();
-  QJIT_ASSIGN_OR_RETURN(auto ql, QuantizedLinearPlan<bf16>::select(Stream(), QuantizedLinearDescriptor::make<bf16>(m, n, k)));
+  QJIT_ASSIGN_OR_RETURN(auto ql,
+                        QuantizedLinearPlan<bf16>::select(Stream(), QuantizedLinearDescriptor::make<bf16>(m, n, k)));
   std::printf("  QuantizedLinearPlan<bf16>::select   %7.1f ms  %s\n", 1e3 * seconds_since(t0), ql.describe().c_str());
   QuantizedLinearPlan<bf16>::Args a;
   a.activation = TensorRef<bf16, 2>::contiguous(d_x.as<bf16>(), {m, k});
@@ -139,8 +140,7 @@ constexpr std::uint64_t kMaxDemoBytes = 4ull << 30;
 constexpr std::uint64_t kMaxDemoMacs = 1ull << 36;
 
 Status check_demo_size(std::int64_t m, std::int64_t n, std::int64_t k) {
-  const auto um = static_cast<std::uint64_t>(m), un = static_cast<std::uint64_t>(n),
-             uk = static_cast<std::uint64_t>(k);
+  const auto um = static_cast<std::uint64_t>(m), un = static_cast<std::uint64_t>(n), uk = static_cast<std::uint64_t>(k);
   std::uint64_t macs = 0, mn = 0, mk = 0, nk = 0, bytes = 0;
   const bool overflow = __builtin_mul_overflow(um, un, &mn) || __builtin_mul_overflow(mn, uk, &macs) ||
                         __builtin_mul_overflow(um, uk, &mk) || __builtin_mul_overflow(un, uk, &nk) ||
@@ -150,8 +150,9 @@ Status check_demo_size(std::int64_t m, std::int64_t n, std::int64_t k) {
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("the demo layer --m {0} --n {1} --k {2} must need at most {3} multiply-adds and about "
                                 "{4} GiB of host memory (it checks the GPU against a CPU f64 reference); pick a "
-                                "smaller layer, e.g. the default -m 64 -n 4096 -k 4096", m, n, k, kMaxDemoMacs,
-                                kMaxDemoBytes >> 30).str());
+                                "smaller layer, e.g. the default -m 64 -n 4096 -k 4096",
+                                m, n, k, kMaxDemoMacs, kMaxDemoBytes >> 30)
+                      .str());
   return Status();
 }
 
@@ -166,8 +167,9 @@ int run_demo_command(int argc, char** argv) {
   cl::opt<std::string> arch_opt("arch", cl::desc("target when no GPU is present: sm_80, sm_89 or sm_90a"),
                                 cl::init("sm_90a"), cl::cat(cat));
   cl::HideUnrelatedOptions(cat);
-  if (!cl::ParseCommandLineOptions(argc, argv, "qjit demo: quantize a synthetic layer, JIT-compile its kernels, "
-                                               "and run and check them on a GPU\n",
+  if (!cl::ParseCommandLineOptions(argc, argv,
+                                   "qjit demo: quantize a synthetic layer, JIT-compile its kernels, "
+                                   "and run and check them on a GPU\n",
                                    &llvm::errs()))
     return 2;
   const std::int64_t m = m_opt, n = n_opt, k = k_opt;
@@ -201,9 +203,12 @@ int run_demo_command(int argc, char** argv) {
   // ---- 2. JIT: render and compile the layer's kernels into the cache ----
   auto device = runtime::current_device();
   int arch = 90;
-  if (device.has_value()) arch = device->arch;
-  else if (arch_opt == "sm_80") arch = 80;
-  else if (arch_opt == "sm_89") arch = 89;
+  if (device.has_value())
+    arch = device->arch;
+  else if (arch_opt == "sm_80")
+    arch = 80;
+  else if (arch_opt == "sm_89")
+    arch = 89;
   else if (arch_opt != "sm_90a")
     return fail(Status(StatusCode::InvalidArgument, "--arch must be sm_80, sm_89 or sm_90a, got " + arch_opt));
   std::printf("2. JIT compile for %s (%s)\n", codegen::arch_option(arch).c_str(),
@@ -253,8 +258,10 @@ int run_demo_command(int argc, char** argv) {
                 compiled->compiled_now ? "compiled " : "cache hit", 1e3 * first, 1e3 * seconds_since(t0),
                 compiled->entry->payload.size());
   }
-  if (auto store = service.store()) std::printf("  kernel cache: %s\n\n", store->options().writable_dir.c_str());
-  else std::printf("  kernel cache: disabled (see the warning above)\n\n");
+  if (auto store = service.store())
+    std::printf("  kernel cache: %s\n\n", store->options().writable_dir.c_str());
+  else
+    std::printf("  kernel cache: disabled (see the warning above)\n\n");
 
   // ---- 3. run on the GPU ----
   if (!device.has_value()) {

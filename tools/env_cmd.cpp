@@ -15,8 +15,7 @@ void print_environment(std::FILE* out, const char* indent) {
     if (value)
       std::fprintf(out, "%s%s=%s\n", indent, var->name.data(), value->c_str());
     else
-      std::fprintf(out, "%s%s unset (default: %s)\n", indent, var->name.data(),
-                   env::plain(var->default_value).c_str());
+      std::fprintf(out, "%s%s unset (default: %s)\n", indent, var->name.data(), env::plain(var->default_value).c_str());
   }
 }
 
@@ -27,8 +26,9 @@ int run_env_command(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--markdown")) {
       markdown = true;
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf("usage: qjit env [--markdown]\n\nThe QJIT_* environment variables and the values in effect; "
-                  "--markdown prints the README's table of them.\n");
+      std::printf(
+          "usage: qjit env [--markdown]\n\nThe QJIT_* environment variables and the values in effect; "
+          "--markdown prints the README's table of them.\n");
       return kExitOk;
     } else {
       return usage_error(kCommand, std::string("unknown argument '") + argv[i] + "': expected --markdown or nothing");

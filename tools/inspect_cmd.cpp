@@ -13,12 +13,12 @@
 #include <vector>
 
 #include "cache/disk_store.h"
+#include "jit/kernel_service.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 #include "ops/config_choice.h"
-#include "jit/kernel_service.h"
 #include "ops/linear_specs.h"
 #include "ops/validate.h"
 #include "qjit/linear.h"
@@ -53,7 +53,7 @@ struct KernelReport {
   std::optional<cache::CompileKey> key;
   std::string key_note;  // why there is no key
   std::optional<cache::Entry> entry;
-  std::string cache_note;  // "cached", "not cached", "compiled now", or why the lookup failed
+  std::string cache_note;                            // "cached", "not cached", "compiled now", or why the lookup failed
   std::optional<runtime::CubinResources> resources;  // read from the entry's cubin
   std::string resources_note;                        // why there are none
   std::optional<SassSummary> sass;
@@ -105,7 +105,8 @@ void summarize(KernelReport& r, bool compile_requested) {
     // NOTE: entries written before the store recorded registers hold 0 ("unknown"); the cubin's own count is used.
     if (r.entry->meta.registers > 0 && r.entry->meta.registers != resources->registers)
       r.resources_note = llvm::formatv("the entry's metadata says {0} registers, its cubin {1}",
-                                       r.entry->meta.registers, resources->registers).str();
+                                       r.entry->meta.registers, resources->registers)
+                             .str();
   } else {
     r.resources_note = resources.error().message();
   }
@@ -150,8 +151,9 @@ std::string resources_text(const KernelReport& r) {
   const runtime::CubinResources& c = *r.resources;
   std::string s = llvm::formatv("registers {0}, static shared memory {1} B, ", c.registers, c.static_smem_bytes).str();
   s += c.spill_free() ? std::string("no local memory (spill-free)")
-                      : llvm::formatv("local memory {0} B/thread, stack {1} B (spills or a stack array)",
-                                      c.frame_bytes, c.stack_bytes).str();
+                      : llvm::formatv("local memory {0} B/thread, stack {1} B (spills or a stack array)", c.frame_bytes,
+                                      c.stack_bytes)
+                            .str();
   if (c.max_threads > 0) s += llvm::formatv("; compiled for <= {0} threads", c.max_threads).str();
   if (!r.resources_note.empty()) s += " [" + r.resources_note + "]";
   return s;

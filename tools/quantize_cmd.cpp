@@ -98,9 +98,11 @@ void print_report(const quant::QuantizeReport& r, const quant::QuantizeOptions& 
                 r.stats_without_model_prefix ? (" with <module> without \"" + r.model_prefix + "\"").c_str() : "",
                 r.stats_prefix_detected ? " (prefix detected)" : "");
   const bool eval = !o.eval_acts_path.empty();
-  std::printf("W8A8 error: ||Y_q - Y|| / ||Y||; proxy: activations x[t,j] ~ U(+-act_max[j]) (%lld tokens, <= %lld "
-              "rows)%s\n\n", static_cast<long long>(o.error_proxy_tokens), static_cast<long long>(o.error_proxy_rows),
-              eval ? "; acts: the recorded inputs of --eval-acts" : "");
+  std::printf(
+      "W8A8 error: ||Y_q - Y|| / ||Y||; proxy: activations x[t,j] ~ U(+-act_max[j]) (%lld tokens, <= %lld "
+      "rows)%s\n\n",
+      static_cast<long long>(o.error_proxy_tokens), static_cast<long long>(o.error_proxy_rows),
+      eval ? "; acts: the recorded inputs of --eval-acts" : "");
   std::printf("%-48s %7s %7s %7s %11s %11s %11s %11s", "linear", "N", "K", "smooth", "input_scale", "w_err",
               "w8a8_plain", "w8a8_smooth");
   if (eval) std::printf(" %7s %11s %11s", "tokens", "acts_plain", "acts_smooth");
@@ -158,24 +160,46 @@ int run_quantize_command(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (a == "--quiet") { quiet = true; continue; }
-    if (a == "--require-stats") { o.require_stats = true; continue; }
-    if (a == "--allow-missing-stats") { o.allow_missing_stats = true; continue; }
-    if (a == "--no-smooth") { o.smooth = false; continue; }
-    if (a == "--smooth-only") { o.quantize_weights = false; continue; }
+    if (a == "--quiet") {
+      quiet = true;
+      continue;
+    }
+    if (a == "--require-stats") {
+      o.require_stats = true;
+      continue;
+    }
+    if (a == "--allow-missing-stats") {
+      o.allow_missing_stats = true;
+      continue;
+    }
+    if (a == "--no-smooth") {
+      o.smooth = false;
+      continue;
+    }
+    if (a == "--smooth-only") {
+      o.quantize_weights = false;
+      continue;
+    }
     const bool takes_value = a == "--weights" || a == "--out" || a == "--act-stats" || a == "--alpha" ||
                              a == "--family" || a == "--mapping" || a == "--error-tokens" || a == "--error-rows" ||
                              a == "--stats-prefix" || a == "--eval-acts";
     if (!takes_value) return usage_error("unknown option '" + a + "'");
     const char* v = value(a.c_str());
     if (!v) return usage_error(a + " needs a value");
-    if (a == "--weights") o.weights_path = v;
-    else if (a == "--out") o.out_path = v;
-    else if (a == "--act-stats") o.act_stats_path = v;
-    else if (a == "--stats-prefix") o.stats_prefix = v;
-    else if (a == "--eval-acts") o.eval_acts_path = v;
-    else if (a == "--family") family = v;
-    else if (a == "--mapping") mapping_path = v;
+    if (a == "--weights")
+      o.weights_path = v;
+    else if (a == "--out")
+      o.out_path = v;
+    else if (a == "--act-stats")
+      o.act_stats_path = v;
+    else if (a == "--stats-prefix")
+      o.stats_prefix = v;
+    else if (a == "--eval-acts")
+      o.eval_acts_path = v;
+    else if (a == "--family")
+      family = v;
+    else if (a == "--mapping")
+      mapping_path = v;
     else if (a == "--alpha") {
       char* end = nullptr;
       o.alpha = std::strtof(v, &end);
@@ -183,12 +207,14 @@ int run_quantize_command(int argc, char** argv) {
         return usage_error(std::string("--alpha must be a number in [0, 1], got '") + v + "'");
     } else if (a == "--error-tokens") {
       if (!parse_int(v, quant::kMaxErrorProxyTokens, &o.error_proxy_tokens))
-        return usage_error(llvm::formatv("--error-tokens must be an integer in [0, {0}], got '{1}'",
-                                         quant::kMaxErrorProxyTokens, v).str());
+        return usage_error(
+            llvm::formatv("--error-tokens must be an integer in [0, {0}], got '{1}'", quant::kMaxErrorProxyTokens, v)
+                .str());
     } else if (a == "--error-rows") {
       if (!parse_int(v, quant::kMaxErrorProxyRows, &o.error_proxy_rows))
-        return usage_error(llvm::formatv("--error-rows must be an integer in [0, {0}], got '{1}'",
-                                         quant::kMaxErrorProxyRows, v).str());
+        return usage_error(
+            llvm::formatv("--error-rows must be an integer in [0, {0}], got '{1}'", quant::kMaxErrorProxyRows, v)
+                .str());
     }
   }
   if (o.weights_path.empty()) return usage_error("--weights is required");
@@ -206,8 +232,8 @@ int run_quantize_command(int argc, char** argv) {
       o.mapping = *builtin;
     } else {
       if (!llvm::sys::fs::exists(mapping_path))
-        return usage_error("--mapping '" + mapping_path + "' is neither a built-in family nor a file: " +
-                           builtin.error().message());
+        return usage_error("--mapping '" + mapping_path +
+                           "' is neither a built-in family nor a file: " + builtin.error().message());
       runtime::ReadRules rules;
       rules.what = "--mapping file";
       rules.max_bytes = 1u << 20;  // a mapping is a few hundred bytes

@@ -6,8 +6,6 @@
 // Kubernetes Indexed Job) by the LPT split every shard computes alike; `qjit db merge` joins the shards' databases.
 // `--dry-run` prints that plan without timing anything (and without a GPU, for an H200).
 // Exit codes: 0 success, 1 a kernel failed to tune or disagreed with the heuristic's output, 2 bad usage.
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -17,8 +15,10 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
+#include "autotune/autotuner.h"
 #include "autotune/cost_model.h"
 #include "autotune/schedule.h"
 #include "autotune/shapes.h"
@@ -26,7 +26,6 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
-#include "autotune/autotuner.h"
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
 #include "runtime/device.h"
@@ -118,9 +117,8 @@ class Progress {
     const int fill = total_ > 0 ? kWidth * done_ / total_ : kWidth;
     std::string bar(fill, '=');
     bar.resize(kWidth, ' ');
-    std::fprintf(stderr, "%s[%s] %d/%d kernels  elapsed %s  ETA %s  %s%s", tty_ ? "\r\033[K" : "", bar.c_str(),
-                 done_, total_, clock_text(elapsed).c_str(), clock_text(eta).c_str(), what.c_str(),
-                 tty_ ? "" : "\n");
+    std::fprintf(stderr, "%s[%s] %d/%d kernels  elapsed %s  ETA %s  %s%s", tty_ ? "\r\033[K" : "", bar.c_str(), done_,
+                 total_, clock_text(elapsed).c_str(), clock_text(eta).c_str(), what.c_str(), tty_ ? "" : "\n");
     if (tty_ && done_ == total_) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   }
@@ -158,7 +156,8 @@ Result<std::vector<int>> parse_devices(const std::string& text) {
     rest = tail;
     int d = 0;
     if (item.getAsInteger(10, d) || d < 0)
-      return Status(StatusCode::InvalidArgument, "--devices must list GPU ordinals or be 'all', got '" + item.str() + "'");
+      return Status(StatusCode::InvalidArgument,
+                    "--devices must list GPU ordinals or be 'all', got '" + item.str() + "'");
     // NOTE: two workers on one GPU would time each other's kernels.
     if (!seen.insert(d).second)
       return Status(StatusCode::InvalidArgument, "--devices lists GPU " + std::to_string(d) + " twice");
@@ -244,7 +243,8 @@ struct Plan {
   autotune::ResolvedShard shard;
   std::vector<int> devices;
   std::string fingerprint;
-  double shard_estimate_s = 0, largest_shard_s = 0, all_estimate_s = 0;  // the estimated work of this/the largest/all shards
+  double shard_estimate_s = 0, largest_shard_s = 0,
+         all_estimate_s = 0;   // the estimated work of this/the largest/all shards
   double makespan_s = 0;       // simulated: this shard's kernels over `devices` through the queue
   std::vector<int> simulated;  // per task of this shard: the position in `devices` the simulation gave it
 };
@@ -284,11 +284,12 @@ int print_dry_run(const std::vector<Task>& tasks, const Plan& plan, bool json, b
     std::printf("| %s | %s | %lld | %d | %.2f | %d |\n", tasks[i].label.c_str(), tasks[i].spec.to_string().c_str(),
                 static_cast<long long>(tasks[i].m), tasks[i].candidates, tasks[i].estimate_s,
                 plan.devices[static_cast<std::size_t>(plan.simulated[i])]);
-  std::printf("\n%zu kernels, shard %d/%d (%s), plan %s: estimated %.1f s serial, %.1f s on %zu device(s); all "
-              "shards %.1f s, the largest %.1f s%s\n",
-              tasks.size(), plan.shard.shard.index, plan.shard.shard.count, plan.shard.source.c_str(),
-              plan.fingerprint.c_str(), plan.shard_estimate_s, plan.makespan_s, plan.devices.size(),
-              plan.all_estimate_s, plan.largest_shard_s, assumed_device ? " (no GPU: planned for an H200)" : "");
+  std::printf(
+      "\n%zu kernels, shard %d/%d (%s), plan %s: estimated %.1f s serial, %.1f s on %zu device(s); all "
+      "shards %.1f s, the largest %.1f s%s\n",
+      tasks.size(), plan.shard.shard.index, plan.shard.shard.count, plan.shard.source.c_str(), plan.fingerprint.c_str(),
+      plan.shard_estimate_s, plan.makespan_s, plan.devices.size(), plan.all_estimate_s, plan.largest_shard_s,
+      assumed_device ? " (no GPU: planned for an H200)" : "");
   return 0;
 }
 
@@ -308,17 +309,26 @@ int run_tune_command(int argc, char** argv) {
     }
     if (i + 1 >= argc) return usage_error("missing value after " + flag);
     const char* v = argv[++i];
-    if (flag == "--shapes") a.shapes = v;
-    else if (flag == "--m") a.m_list = v;
-    else if (flag == "--dtype") a.dtype = v;
-    else if (flag == "--plans") a.plans = v;
-    else if (flag == "--devices") a.devices = v;
-    else if (flag == "--shard") a.shard = v;
-    else if (flag == "--db") a.db = v;
+    if (flag == "--shapes")
+      a.shapes = v;
+    else if (flag == "--m")
+      a.m_list = v;
+    else if (flag == "--dtype")
+      a.dtype = v;
+    else if (flag == "--plans")
+      a.plans = v;
+    else if (flag == "--devices")
+      a.devices = v;
+    else if (flag == "--shard")
+      a.shard = v;
+    else if (flag == "--db")
+      a.db = v;
     else if (flag == "--jobs") {
-      if (!parse_int(v, 1, &a.jobs)) return usage_error("--jobs must be a positive integer, got '" + std::string(v) + "'");
+      if (!parse_int(v, 1, &a.jobs))
+        return usage_error("--jobs must be a positive integer, got '" + std::string(v) + "'");
     } else if (flag == "--reps") {
-      if (!parse_int(v, 20, &a.reps)) return usage_error("--reps must be an integer >= 20, got '" + std::string(v) + "'");
+      if (!parse_int(v, 20, &a.reps))
+        return usage_error("--reps must be an integer >= 20, got '" + std::string(v) + "'");
     } else if (flag == "--max-candidates") {
       if (!parse_int(v, 1, &a.max_candidates))
         return usage_error("--max-candidates must be a positive integer, got '" + std::string(v) + "'");
@@ -334,9 +344,12 @@ int run_tune_command(int argc, char** argv) {
   for (llvm::StringRef rest = a.plans; !rest.empty();) {
     auto [item, tail] = rest.split(',');
     rest = tail;
-    if (item == "ql") want_ql = true;
-    else if (item == "sq") want_sq = true;
-    else return usage_error("--plans items must be ql or sq, got '" + item.str() + "'");
+    if (item == "ql")
+      want_ql = true;
+    else if (item == "sq")
+      want_sq = true;
+    else
+      return usage_error("--plans items must be ql or sq, got '" + item.str() + "'");
   }
   if (a.devices.empty() || a.devices == ",") return usage_error("--devices must list at least one GPU ordinal");
   auto ms = autotune::parse_m_list(a.m_list);
@@ -405,8 +418,7 @@ int run_tune_command(int argc, char** argv) {
   }
   const std::vector<double> costs = estimates(tasks);
   const std::vector<std::size_t> order = autotune::cost_order(costs);
-  const autotune::QueueRun simulated =
-      autotune::simulate_queue(order, costs, static_cast<int>(plan.devices.size()));
+  const autotune::QueueRun simulated = autotune::simulate_queue(order, costs, static_cast<int>(plan.devices.size()));
   plan.simulated = simulated.worker;
   plan.makespan_s = simulated.makespan;
   for (double c : costs) plan.shard_estimate_s += c;
@@ -510,8 +522,8 @@ int run_tune_command(int argc, char** argv) {
                                         {"wall_s", d.seconds},
                                         {"device", d.device}});
     } else {
-      std::printf("| %s | %s %s | %lld | %s | %.2f | %s | %.2f | %.3f | %d |\n", d.task.label.c_str(),
-                  kernel.c_str(), d.task.spec.per_token_scale ? "" : "(sq)", static_cast<long long>(d.task.m),
+      std::printf("| %s | %s %s | %lld | %s | %.2f | %s | %.2f | %.3f | %d |\n", d.task.label.c_str(), kernel.c_str(),
+                  d.task.spec.per_token_scale ? "" : "(sq)", static_cast<long long>(d.task.m),
                   o.heuristic.to_string().c_str(), o.record.heuristic_time_us, o.record.config.to_string().c_str(),
                   o.record.time_us, speedup, o.record.candidates);
     }
@@ -519,10 +531,10 @@ int run_tune_command(int argc, char** argv) {
   if (a.json) {
     llvm::json::Array device_rows;
     for (std::size_t w = 0; w < plan.devices.size(); ++w)
-      device_rows.push_back(llvm::json::Object{{"ordinal", plan.devices[w]},
-                                               {"busy_s", busy[w]},
-                                               {"error", device_errors[w].empty() ? llvm::json::Value(nullptr)
-                                                                                   : llvm::json::Value(device_errors[w])}});
+      device_rows.push_back(llvm::json::Object{
+          {"ordinal", plan.devices[w]},
+          {"busy_s", busy[w]},
+          {"error", device_errors[w].empty() ? llvm::json::Value(nullptr) : llvm::json::Value(device_errors[w])}});
     llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
                                                {"database", db_path},
                                                {"saved", saved.ok()},
@@ -541,10 +553,11 @@ int run_tune_command(int argc, char** argv) {
                  << "\n";
     llvm::outs().flush();
   } else {
-    std::printf("\n%zu kernels tuned in %.1f s (estimated %.1f s) on %zu GPU(s): %d faster than the heuristic, %d "
-                "failed, %d candidate mismatches; database %s (%zu records)\n",
-                tasks.size(), seconds, plan.makespan_s, plan.devices.size(), improved, failed, mismatched,
-                db_path.c_str(), db->size());
+    std::printf(
+        "\n%zu kernels tuned in %.1f s (estimated %.1f s) on %zu GPU(s): %d faster than the heuristic, %d "
+        "failed, %d candidate mismatches; database %s (%zu records)\n",
+        tasks.size(), seconds, plan.makespan_s, plan.devices.size(), improved, failed, mismatched, db_path.c_str(),
+        db->size());
   }
   if (!saved.ok()) {
     std::fprintf(stderr, "qjit tune: %s\n", saved.to_string().c_str());
@@ -557,9 +570,8 @@ int run_tune_command(int argc, char** argv) {
         first = &d;
         break;
       }
-    std::fprintf(stderr, "qjit tune: %d of %zu kernel(s) failed, %d candidate mismatch(es)%s%s\n", failed,
-                 tasks.size(), mismatched, first ? "; first failure: " : "",
-                 first ? first->outcome.error().to_string().c_str() : "");
+    std::fprintf(stderr, "qjit tune: %d of %zu kernel(s) failed, %d candidate mismatch(es)%s%s\n", failed, tasks.size(),
+                 mismatched, first ? "; first failure: " : "", first ? first->outcome.error().to_string().c_str() : "");
     return 1;
   }
   return 0;

@@ -101,16 +101,24 @@ Result<Args> parse(int argc, char** argv) {
       QJIT_ASSIGN_OR_RETURN(a.plans, ops::parse_warmup_plans(v));
     } else if (arg == "--bias") {
       QJIT_ASSIGN_OR_RETURN(std::string v, value());
-      if (v == "no") a.bias_modes = {false};
-      else if (v == "yes") a.bias_modes = {true};
-      else if (v == "both") a.bias_modes = {false, true};
-      else return bad("--bias must be no, yes or both, got '" + v.substr(0, 40) + "'");
+      if (v == "no")
+        a.bias_modes = {false};
+      else if (v == "yes")
+        a.bias_modes = {true};
+      else if (v == "both")
+        a.bias_modes = {false, true};
+      else
+        return bad("--bias must be no, yes or both, got '" + v.substr(0, 40) + "'");
     } else if (arg == "--smooth") {
       QJIT_ASSIGN_OR_RETURN(std::string v, value());
-      if (v == "no") a.smooth_modes = {false};
-      else if (v == "yes") a.smooth_modes = {true};
-      else if (v == "both") a.smooth_modes = {false, true};
-      else return bad("--smooth must be no, yes or both, got '" + v.substr(0, 40) + "'");
+      if (v == "no")
+        a.smooth_modes = {false};
+      else if (v == "yes")
+        a.smooth_modes = {true};
+      else if (v == "both")
+        a.smooth_modes = {false, true};
+      else
+        return bad("--smooth must be no, yes or both, got '" + v.substr(0, 40) + "'");
     } else if (arg == "--tuning-db") {
       QJIT_ASSIGN_OR_RETURN(a.tuning_db, value());
     } else if (arg == "--device") {
@@ -228,7 +236,9 @@ int run_warmup_command(int argc, char** argv) {
     std::printf("warmup for %s: %zu distinct (N, K) x M values = %zu work items, %zu plan kind(s)%s\n",
                 codegen::arch_option(req.arch).c_str(), nks.size(), req.items.size(), req.plans.size(),
                 db ? llvm::formatv(", tuning database {0} ('{1}', {2} SMs)", *args->tuning_db,
-                                   req.device_name.empty() ? "no records" : req.device_name, req.sm_count).str().c_str()
+                                   req.device_name.empty() ? "no records" : req.device_name, req.sm_count)
+                         .str()
+                         .c_str()
                    : "");
     std::printf("kernels needed: %zu (from %zu requests; %zu tuned configs)\n", r.kernels.size(), r.kernel_requests,
                 r.tuned);
@@ -241,9 +251,9 @@ int run_warmup_command(int argc, char** argv) {
   }
   for (const auto& k : r.kernels)
     if (k.outcome == ops::WarmupOutcome::Failed)
-      std::fprintf(stderr, "FAILED %s [%s / %s] needed by %s: %s\n", k.entry.empty() ? "(not rendered)" : k.entry.c_str(),
-                   k.spec.to_string().c_str(), k.config.to_string().c_str(), k.used_by.c_str(),
-                   k.error.to_string().c_str());
+      std::fprintf(stderr, "FAILED %s [%s / %s] needed by %s: %s\n",
+                   k.entry.empty() ? "(not rendered)" : k.entry.c_str(), k.spec.to_string().c_str(),
+                   k.config.to_string().c_str(), k.used_by.c_str(), k.error.to_string().c_str());
   if (r.cache_dir.empty() && !args->json)
     std::fprintf(stderr, "qjit warmup: the kernel cache could not be opened, so nothing was stored (see above)\n");
   if (r.failed > 0) {

@@ -60,8 +60,8 @@ struct CacheEntryReport {
   std::string key_hex;
   std::string store_dir;
   bool read_only_store = false;
-  std::uint64_t bytes = 0;      // file size
-  std::int64_t last_used = 0;   // seconds since the epoch (what LRU pruning orders by)
+  std::uint64_t bytes = 0;     // file size
+  std::int64_t last_used = 0;  // seconds since the epoch (what LRU pruning orders by)
   std::string entry_name, arch, nvrtc_version;
   int registers = 0;
   int shared_bytes = 0;

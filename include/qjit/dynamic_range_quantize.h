@@ -8,8 +8,8 @@
 #include <string>
 
 #include "qjit/detail/c_bridge.h"
-#include "qjit/qjit_c.h"
 #include "qjit/element.h"
+#include "qjit/qjit_c.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
 #include "qjit/tensor.h"
@@ -29,8 +29,12 @@ struct DynamicRangeQuantizeDescriptor {
     return {m, k, kind_of<TIn>, g, false};
   }
   qjit_dynamic_range_quantize_desc to_c() const {
-    return {sizeof(qjit_dynamic_range_quantize_desc), m, k, static_cast<std::int32_t>(input_element),
-            granularity == QuantGranularity::PerToken ? QJIT_PER_TOKEN : QJIT_PER_TENSOR, has_smooth ? 1 : 0};
+    return {sizeof(qjit_dynamic_range_quantize_desc),
+            m,
+            k,
+            static_cast<std::int32_t>(input_element),
+            granularity == QuantGranularity::PerToken ? QJIT_PER_TOKEN : QJIT_PER_TENSOR,
+            has_smooth ? 1 : 0};
   }
   std::string to_string() const {
     const auto c = to_c();
@@ -41,10 +45,10 @@ struct DynamicRangeQuantizeDescriptor {
 
 template <FloatElement TIn>
 struct DynamicRangeQuantizeArgs {
-  TensorRef<TIn, 2> input;            // [M, K], row stride >= K
-  TensorMut<std::int8_t, 2> output;   // [M, K], row stride >= K
-  TensorMut<float, 1> scale;          // [M] per token, [1] per tensor
-  TensorRef<float, 1> pre_quant_scale;   // [K] when the descriptor has_smooth, else empty
+  TensorRef<TIn, 2> input;              // [M, K], row stride >= K
+  TensorMut<std::int8_t, 2> output;     // [M, K], row stride >= K
+  TensorMut<float, 1> scale;            // [M] per token, [1] per tensor
+  TensorRef<float, 1> pre_quant_scale;  // [K] when the descriptor has_smooth, else empty
 };
 
 template <FloatElement TIn>

@@ -51,16 +51,39 @@ constexpr bool is_floating(ElementKind kind) noexcept {
 
 template <class T>
 struct ElementTraits;  // undefined for types qjit does not know
-template <> struct ElementTraits<f16> { static constexpr ElementKind kKind = ElementKind::F16; };
-template <> struct ElementTraits<bf16> { static constexpr ElementKind kKind = ElementKind::BF16; };
-template <> struct ElementTraits<float> { static constexpr ElementKind kKind = ElementKind::F32; };
-template <> struct ElementTraits<double> { static constexpr ElementKind kKind = ElementKind::F64; };
-template <> struct ElementTraits<std::int8_t> { static constexpr ElementKind kKind = ElementKind::S8; };
-template <> struct ElementTraits<std::uint8_t> { static constexpr ElementKind kKind = ElementKind::U8; };
-template <> struct ElementTraits<std::int32_t> { static constexpr ElementKind kKind = ElementKind::S32; };
+template <>
+struct ElementTraits<f16> {
+  static constexpr ElementKind kKind = ElementKind::F16;
+};
+template <>
+struct ElementTraits<bf16> {
+  static constexpr ElementKind kKind = ElementKind::BF16;
+};
+template <>
+struct ElementTraits<float> {
+  static constexpr ElementKind kKind = ElementKind::F32;
+};
+template <>
+struct ElementTraits<double> {
+  static constexpr ElementKind kKind = ElementKind::F64;
+};
+template <>
+struct ElementTraits<std::int8_t> {
+  static constexpr ElementKind kKind = ElementKind::S8;
+};
+template <>
+struct ElementTraits<std::uint8_t> {
+  static constexpr ElementKind kKind = ElementKind::U8;
+};
+template <>
+struct ElementTraits<std::int32_t> {
+  static constexpr ElementKind kKind = ElementKind::S32;
+};
 
 template <class T>
-concept Element = requires { ElementTraits<std::remove_cv_t<T>>::kKind; };
+concept Element = requires {
+  ElementTraits<std::remove_cv_t<T>>::kKind;
+};
 template <class T>
 concept FloatElement = Element<T> && is_floating(ElementTraits<std::remove_cv_t<T>>::kKind);
 
@@ -98,9 +121,9 @@ inline f16 float_to_f16(float f) noexcept {
   std::memcpy(&x, &f, 4);
   const std::uint16_t sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
   const std::uint32_t abs = x & 0x7fffffffu;
-  if (abs > 0x7f800000u) return f16{static_cast<std::uint16_t>(sign | 0x7e00u)};  // NaN
+  if (abs > 0x7f800000u) return f16{static_cast<std::uint16_t>(sign | 0x7e00u)};   // NaN
   if (abs >= 0x477ff000u) return f16{static_cast<std::uint16_t>(sign | 0x7c00u)};  // rounds to >= 65520: inf
-  if (abs < 0x38800000u) {  // below the smallest normal f16: subnormal or zero
+  if (abs < 0x38800000u) {                    // below the smallest normal f16: subnormal or zero
     if (abs < 0x33000000u) return f16{sign};  // < 2^-25 rounds to zero
     const std::uint32_t e = abs >> 23;
     const std::uint32_t m = (abs & 0x7fffffu) | 0x800000u;
@@ -137,16 +160,22 @@ inline bf16 float_to_bf16(float f) noexcept {
 // enough for test data since every value we narrow is first produced in f32 by the contract's epilogue).
 template <FloatElement T>
 inline double to_double(T v) noexcept {
-  if constexpr (std::is_same_v<T, f16>) return f16_to_float(v);
-  else if constexpr (std::is_same_v<T, bf16>) return bf16_to_float(v);
-  else return static_cast<double>(v);
+  if constexpr (std::is_same_v<T, f16>)
+    return f16_to_float(v);
+  else if constexpr (std::is_same_v<T, bf16>)
+    return bf16_to_float(v);
+  else
+    return static_cast<double>(v);
 }
 
 template <FloatElement T>
 inline T from_float(float v) noexcept {
-  if constexpr (std::is_same_v<T, f16>) return float_to_f16(v);
-  else if constexpr (std::is_same_v<T, bf16>) return float_to_bf16(v);
-  else return static_cast<T>(v);
+  if constexpr (std::is_same_v<T, f16>)
+    return float_to_f16(v);
+  else if constexpr (std::is_same_v<T, bf16>)
+    return float_to_bf16(v);
+  else
+    return static_cast<T>(v);
 }
 
 }  // namespace qjit

@@ -14,8 +14,8 @@
 #include <string>
 
 #include "qjit/detail/c_bridge.h"
-#include "qjit/qjit_c.h"
 #include "qjit/element.h"
+#include "qjit/qjit_c.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
 #include "qjit/tensor.h"
@@ -23,9 +23,9 @@
 namespace qjit {
 
 struct QuantizedLinearDescriptor {
-  std::int64_t m = 0;  // tokens: chooses the tuning bucket; run() accepts any M >= 1
-  std::int64_t n = 0;  // output features (rows of weight_q), baked into the kernel
-  std::int64_t k = 0;  // input features, baked into the kernel
+  std::int64_t m = 0;                                 // tokens: chooses the tuning bucket; run() accepts any M >= 1
+  std::int64_t n = 0;                                 // output features (rows of weight_q), baked into the kernel
+  std::int64_t k = 0;                                 // input features, baked into the kernel
   ElementKind activation_element = ElementKind::F32;  // FP activation == output element
   ElementKind weight_element = ElementKind::S8;
   ElementKind output_element = ElementKind::F32;
@@ -40,11 +40,14 @@ struct QuantizedLinearDescriptor {
     return {m, n, k, kind_of<TIn>, ElementKind::S8, kind_of<TIn>, has_bias};
   }
   qjit_quantized_linear_desc to_c() const {
-    return {sizeof(qjit_quantized_linear_desc),       m,
+    return {sizeof(qjit_quantized_linear_desc),
+            m,
             n,
             k,
-            static_cast<std::int32_t>(activation_element), static_cast<std::int32_t>(weight_element),
-            static_cast<std::int32_t>(output_element),     has_bias ? 1 : 0,
+            static_cast<std::int32_t>(activation_element),
+            static_cast<std::int32_t>(weight_element),
+            static_cast<std::int32_t>(output_element),
+            has_bias ? 1 : 0,
             has_smooth ? 1 : 0};
   }
   std::string to_string() const {
@@ -67,8 +70,15 @@ struct SmoothQuantLinearDescriptor {
     return {m, n, k, act_scale, ElementKind::S8, ElementKind::S8, kind_of<TIn>, has_bias};
   }
   qjit_smooth_quant_linear_desc to_c() const {
-    return {sizeof(qjit_smooth_quant_linear_desc), m, n, k, act_scale, static_cast<std::int32_t>(activation_element),
-            static_cast<std::int32_t>(weight_element), static_cast<std::int32_t>(output_element), has_bias ? 1 : 0};
+    return {sizeof(qjit_smooth_quant_linear_desc),
+            m,
+            n,
+            k,
+            act_scale,
+            static_cast<std::int32_t>(activation_element),
+            static_cast<std::int32_t>(weight_element),
+            static_cast<std::int32_t>(output_element),
+            has_bias ? 1 : 0};
   }
   std::string to_string() const {
     const auto c = to_c();
@@ -78,23 +88,23 @@ struct SmoothQuantLinearDescriptor {
 
 template <FloatElement TIn, class TWQ = std::int8_t>
 struct QuantizedLinearArgs {
-  TensorRef<TIn, 2> activation;            // [M, K], row stride >= K
-  TensorRef<TWQ, 2> weight_q;              // [N, K], contiguous rows (row stride >= K)
-  TensorRef<float, 1> weight_scale;        // [N]
-  TensorRef<TIn, 1> bias;                  // [N] when the descriptor has_bias, else empty
-  TensorMut<TIn, 2> output;                // [M, N], row stride >= N
-  TensorMut<std::int8_t, 2> act_q_scratch; // [M, K] caller-owned, reused across launches
-  TensorMut<float, 1> act_scale_scratch;   // [M] caller-owned: the per-token scales after run()
-  TensorRef<float, 1> pre_quant_scale;        // [K] when the descriptor has_smooth, else empty
+  TensorRef<TIn, 2> activation;             // [M, K], row stride >= K
+  TensorRef<TWQ, 2> weight_q;               // [N, K], contiguous rows (row stride >= K)
+  TensorRef<float, 1> weight_scale;         // [N]
+  TensorRef<TIn, 1> bias;                   // [N] when the descriptor has_bias, else empty
+  TensorMut<TIn, 2> output;                 // [M, N], row stride >= N
+  TensorMut<std::int8_t, 2> act_q_scratch;  // [M, K] caller-owned, reused across launches
+  TensorMut<float, 1> act_scale_scratch;    // [M] caller-owned: the per-token scales after run()
+  TensorRef<float, 1> pre_quant_scale;      // [K] when the descriptor has_smooth, else empty
 };
 
 template <FloatElement TIn, class TWQ = std::int8_t>
 struct SmoothQuantLinearArgs {
-  TensorRef<std::int8_t, 2> act_q;         // [M, K] smoothed, quantized with the descriptor's act_scale
-  TensorRef<TWQ, 2> weight_q;              // [N, K]
-  TensorRef<float, 1> weight_scale;        // [N]
-  TensorRef<TIn, 1> bias;                  // [N] when has_bias
-  TensorMut<TIn, 2> output;                // [M, N]
+  TensorRef<std::int8_t, 2> act_q;   // [M, K] smoothed, quantized with the descriptor's act_scale
+  TensorRef<TWQ, 2> weight_q;        // [N, K]
+  TensorRef<float, 1> weight_scale;  // [N]
+  TensorRef<TIn, 1> bias;            // [N] when has_bias
+  TensorMut<TIn, 2> output;          // [M, N]
 };
 
 namespace detail {
@@ -137,8 +147,14 @@ class QuantizedLinearPlan {
   explicit QuantizedLinearPlan(detail::PlanHandle p) : plan_(std::move(p)) {}
   static qjit_linear_args call(const Args& a) {
     using detail::to_c;
-    return {sizeof(qjit_linear_args), to_c(a.activation),    to_c(a.weight_q),          to_c(a.weight_scale),
-            to_c(a.bias),             to_c(a.output),        to_c(a.act_q_scratch),     to_c(a.act_scale_scratch),
+    return {sizeof(qjit_linear_args),
+            to_c(a.activation),
+            to_c(a.weight_q),
+            to_c(a.weight_scale),
+            to_c(a.bias),
+            to_c(a.output),
+            to_c(a.act_q_scratch),
+            to_c(a.act_scale_scratch),
             to_c(a.pre_quant_scale)};
   }
   detail::PlanHandle plan_;
@@ -173,8 +189,15 @@ class SmoothQuantLinearPlan {
   explicit SmoothQuantLinearPlan(detail::PlanHandle p) : plan_(std::move(p)) {}
   static qjit_linear_args call(const Args& a) {
     using detail::to_c;
-    return {sizeof(qjit_linear_args), to_c(a.act_q), to_c(a.weight_q), to_c(a.weight_scale), to_c(a.bias),
-            to_c(a.output),           {},            {},                {}};
+    return {sizeof(qjit_linear_args),
+            to_c(a.act_q),
+            to_c(a.weight_q),
+            to_c(a.weight_scale),
+            to_c(a.bias),
+            to_c(a.output),
+            {},
+            {},
+            {}};
   }
   detail::PlanHandle plan_;
 };

@@ -164,10 +164,10 @@ typedef struct qjit_linear_args {
 } qjit_linear_args;
 
 typedef struct qjit_quantize_args {
-  uint32_t struct_size; /* sizeof(qjit_quantize_args) */
-  qjit_tensor input;    /* [M, K] FP */
-  qjit_tensor output;   /* [M, K] s8 */
-  qjit_tensor scale;    /* [M] f32 per token, [1] per tensor */
+  uint32_t struct_size;        /* sizeof(qjit_quantize_args) */
+  qjit_tensor input;           /* [M, K] FP */
+  qjit_tensor output;          /* [M, K] s8 */
+  qjit_tensor scale;           /* [M] f32 per token, [1] per tensor */
   qjit_tensor pre_quant_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
 } qjit_quantize_args;
 
@@ -190,8 +190,8 @@ QJIT_API qjit_status qjit_quantized_linear_plan_select(struct CUstream_st* strea
                                                        const qjit_quantized_linear_desc* desc, int32_t preference,
                                                        qjit_plan** out_plan);
 QJIT_API qjit_status qjit_smooth_quant_linear_plan_select(struct CUstream_st* stream,
-                                                          const qjit_smooth_quant_linear_desc* desc,
-                                                          int32_t preference, qjit_plan** out_plan);
+                                                          const qjit_smooth_quant_linear_desc* desc, int32_t preference,
+                                                          qjit_plan** out_plan);
 QJIT_API qjit_status qjit_dynamic_range_quantize_plan_select(struct CUstream_st* stream,
                                                              const qjit_dynamic_range_quantize_desc* desc,
                                                              int32_t preference, qjit_plan** out_plan);

@@ -80,7 +80,7 @@ class [[nodiscard]] Status {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Status error) : v_(std::in_place_index<1>, std::move(error)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<1>(v_).ok() && "Result constructed from an ok Status");
   }
@@ -110,10 +110,10 @@ class [[nodiscard]] Result {
 #define QJIT_CONCAT_(a, b) QJIT_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function when `expr` (a Status) is not ok.
-#define QJIT_TRY(expr)                                     \
-  do {                                                     \
-    ::qjit::Status qjit_try_status_ = (expr);              \
-    if (!qjit_try_status_.ok()) return qjit_try_status_;   \
+#define QJIT_TRY(expr)                                   \
+  do {                                                   \
+    ::qjit::Status qjit_try_status_ = (expr);            \
+    if (!qjit_try_status_.ok()) return qjit_try_status_; \
   } while (0)
 
 // `QJIT_ASSIGN_OR_RETURN(auto x, make_x());` declares x from a Result or returns its error.

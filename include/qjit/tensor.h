@@ -31,9 +31,8 @@ struct TensorRef {
     return t;
   }
   // A rank-2 view with an explicit row stride (elements between the starts of consecutive rows).
-  static TensorRef strided(const T* data, std::int64_t rows, std::int64_t cols, std::int64_t row_stride)
-    requires(Rank == 2)
-  {
+  static TensorRef strided(const T* data, std::int64_t rows, std::int64_t cols,
+                           std::int64_t row_stride) requires(Rank == 2) {
     return TensorRef{data, {rows, cols}, {row_stride, 1}};
   }
 
@@ -56,9 +55,7 @@ struct TensorMut {
     const auto r = TensorRef<T, Rank>::contiguous(data, shape);
     return TensorMut{data, r.shape, r.stride};
   }
-  static TensorMut strided(T* data, std::int64_t rows, std::int64_t cols, std::int64_t row_stride)
-    requires(Rank == 2)
-  {
+  static TensorMut strided(T* data, std::int64_t rows, std::int64_t cols, std::int64_t row_stride) requires(Rank == 2) {
     return TensorMut{data, {rows, cols}, {row_stride, 1}};
   }
 

@@ -10,7 +10,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace qjit::quant;
-  auto file = SafetensorsFile::parse(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size), "fuzz");
+  auto file =
+      SafetensorsFile::parse(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size), "fuzz");
   if (!file) return 0;
   SafetensorsWriter writer;
   for (const auto& [k, v] : file->metadata()) writer.set_metadata(k, v);

@@ -3,13 +3,14 @@
 // slower than the heuristic), save the database, and have a fresh process -- this binary re-executed on a disabled
 // test -- select with PlanPreference::Tuned, find the recorded configs in its plans and pass the f64 reference
 // check with them; the same child also selects with PlanPreference::Autotune and finds its winner saved.
-#include <gtest/gtest.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "autotune/tuning_db.h"
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
 #include "autotune/autotuner.h"
+#include "autotune/tuning_db.h"
 #include "ops/linear_specs.h"
 #include "qjit/linear.h"
 #include "tests/gpu/linear_check.h"

@@ -4,13 +4,13 @@
 // accumulation is exact in both). Covers f16, bf16 and f32 outputs, bias and none, per-token and per-tensor scales,
 // M = 1, 64 and 300, and for the Hopper family its heuristic config (swap-AB direct epilogue for small M, staged for
 // large) plus a fixed cooperative and a split-K one. Skips without a GPU, or on a GPU that is not sm_90.
-#include <gtest/gtest.h>
-
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "codegen/gemm_s8_sm80.h"
 #include "ops/config_choice.h"
@@ -137,9 +137,9 @@ Result<std::vector<std::uint8_t>> run(const ops::KernelBinding& binding, const C
         std::uint64_t wb = 0, gb = 0;
         std::memcpy(&wb, want->data() + i, esize);
         std::memcpy(&gb, got->data() + i, esize);
-        return ::testing::AssertionFailure() << cfg.to_string() << " vs " << sm80_cfg.to_string() << ": output["
-                                             << e / c.n << "," << e % c.n << "] bits 0x" << std::hex << gb
-                                             << ", sm80 0x" << wb << std::dec << " (seed " << seed << ")";
+        return ::testing::AssertionFailure()
+               << cfg.to_string() << " vs " << sm80_cfg.to_string() << ": output[" << e / c.n << "," << e % c.n
+               << "] bits 0x" << std::hex << gb << ", sm80 0x" << wb << std::dec << " (seed " << seed << ")";
       }
   }
   return ::testing::AssertionSuccess();
@@ -159,8 +159,10 @@ TEST(GemmFamiliesBitwise, Sm80AndSm90GiveIdenticalBitsOnHopper) {
           EXPECT_TRUE(check_case(c)) << c.to_string();
           ++cases;
         }
-  std::printf("[ info    ] %d cases, each compared against the Hopper family's heuristic, cooperative and (M <= 16) "
-              "split-K configs\n", cases);
+  std::printf(
+      "[ info    ] %d cases, each compared against the Hopper family's heuristic, cooperative and (M <= 16) "
+      "split-K configs\n",
+      cases);
 }
 
 }  // namespace

@@ -5,13 +5,13 @@
 // out-of-line fallback path); M and N tails. The output is f64 with unit scales and no bias, so it must equal the
 // exact int32 accumulation bit for bit. Skips without a GPU; configs the device's shared memory cannot hold are
 // skipped with a note.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "codegen/gemm_s8_sm80.h"
 #include "ops/config_choice.h"
@@ -109,8 +109,8 @@ codegen::TileConfig sm80(int bm, int bn, int bk, int wm, int wn, int stages, int
       const double got = (*out)[static_cast<std::size_t>(i * c.n + j)];
       const double want = static_cast<double>(ref[static_cast<std::size_t>(i * c.n + j)]);
       if (got != want)  // NOTE: exact: unit scales and f64 output make the epilogue the identity on int32
-        return ::testing::AssertionFailure() << "output[" << i << "," << j << "] = " << got << ", want " << want
-                                             << " (" << (fast ? "vector" : "byte") << " path, seed " << seed << ")";
+        return ::testing::AssertionFailure() << "output[" << i << "," << j << "] = " << got << ", want " << want << " ("
+                                             << (fast ? "vector" : "byte") << " path, seed " << seed << ")";
     }
   return ::testing::AssertionSuccess();
 }

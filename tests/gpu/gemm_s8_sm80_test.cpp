@@ -80,7 +80,7 @@ TEST(LinearGpuTest, F64OutputMatchesExactInt32ProductTimesScales) {
 
 TEST(LinearGpuTest, DegenerateAndOddShapes) {
   QJIT_REQUIRE_GPU();
-  const LinearCase cases[] = {{1, 1, 1, true}, {3, 7, 1, false}, {17, 33, 17, true}, {64, 1, 4100, true},
+  const LinearCase cases[] = {{1, 1, 1, true},        {3, 7, 1, false},       {17, 33, 17, true},   {64, 1, 4100, true},
                               {127, 255, 130, false}, {2, 13653, 4100, true}, {1000, 129, 48, true}};
   for (const auto& c : cases) {
     EXPECT_TRUE(check_quantized_linear<bf16>(c)) << c.to_string();
@@ -90,8 +90,8 @@ TEST(LinearGpuTest, DegenerateAndOddShapes) {
 
 TEST(LinearGpuTest, StridedActivationAndOutputViews) {
   QJIT_REQUIRE_GPU();
-  const LinearCase cases[] = {{17, 4096, 4096, true, 64, 8}, {128, 1000, 1024, false, 16, 3},
-                              {5, 13653, 4100, true, 7, 1}};
+  const LinearCase cases[] = {
+      {17, 4096, 4096, true, 64, 8}, {128, 1000, 1024, false, 16, 3}, {5, 13653, 4100, true, 7, 1}};
   for (const auto& c : cases) {
     EXPECT_TRUE(check_quantized_linear<bf16>(c)) << c.to_string();
     EXPECT_TRUE(check_smooth_quant_linear<float>(c)) << c.to_string();

@@ -9,12 +9,12 @@
 // - QL(x2)'s quantize pass rewrites the shared act_q / act_scale scratch that QL(x1)'s GEMM reads.
 // Outputs are poisoned before the chain; the chain repeats, so a race has several chances to show. (Session 4 also
 // ran it against a GEMM that loaded weights before its wait; docs/PERF.md v6.)
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "qjit/dynamic_range_quantize.h"
 #include "qjit/linear.h"
@@ -33,8 +33,8 @@ template <class T>
 void check_chain(const ChainCase& c) {
   const std::uint64_t seed = fresh_seed();
   std::mt19937_64 rng(seed);
-  SCOPED_TRACE("M=" + std::to_string(c.m) + " N=" + std::to_string(c.n) + " K=" + std::to_string(c.k) +
-               " seed " + std::to_string(seed));
+  SCOPED_TRACE("M=" + std::to_string(c.m) + " N=" + std::to_string(c.n) + " K=" + std::to_string(c.k) + " seed " +
+               std::to_string(seed));
   constexpr int kRuns = 3;
   std::vector<std::vector<T>> x;
   for (int i = 0; i < kRuns; ++i) x.push_back(convert_from_float<T>(random_activations(c.m, c.k, rng)));
@@ -43,7 +43,8 @@ void check_chain(const ChainCase& c) {
   const auto w_f = convert_from_float<T>(random_activations(c.n, c.k, rng));  // re-quantized on the GPU into W
   const auto bias = convert_from_float<T>(random_floats(static_cast<std::size_t>(c.n), -4.0f, 4.0f, rng));
 
-  const std::size_t xb = static_cast<std::size_t>(c.m * c.k) * sizeof(T), yb = static_cast<std::size_t>(c.m * c.n) * sizeof(T);
+  const std::size_t xb = static_cast<std::size_t>(c.m * c.k) * sizeof(T),
+                    yb = static_cast<std::size_t>(c.m * c.n) * sizeof(T);
   std::vector<DeviceBuffer> d_x, d_y;
   for (int i = 0; i < kRuns; ++i) {
     d_x.emplace_back(xb);
@@ -144,8 +145,8 @@ TEST(LinearChainGpuTest, BackToBackRunsMatchIsolatedRunsAtDecode) {
 
 TEST(LinearChainGpuTest, BackToBackRunsMatchIsolatedRunsOnOddShapesAndSplitK) {
   QJIT_REQUIRE_GPU();
-  check_chain<f16>({7, 13653, 4112, true});  // odd N, K = 257 * 16
-  check_chain<bf16>({33, 4096, 14336});      // the decode heuristic splits this K
+  check_chain<f16>({7, 13653, 4112, true});    // odd N, K = 257 * 16
+  check_chain<bf16>({33, 4096, 14336});        // the decode heuristic splits this K
   check_chain<bf16>({200, 5120, 5120, true});  // a prefill-side config (no early weight loads)
 }
 

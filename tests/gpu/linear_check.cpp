@@ -38,18 +38,22 @@ std::vector<std::int64_t> rows_to_check(std::int64_t m, std::int64_t n, std::int
 
 template <class T>
 double eps_of() {
-  if constexpr (std::is_same_v<T, f16>) return std::ldexp(1.0, -11);
-  else if constexpr (std::is_same_v<T, bf16>) return std::ldexp(1.0, -8);
-  else if constexpr (std::is_same_v<T, float>) return std::ldexp(1.0, -24);
-  else return std::ldexp(1.0, -53);
+  if constexpr (std::is_same_v<T, f16>)
+    return std::ldexp(1.0, -11);
+  else if constexpr (std::is_same_v<T, bf16>)
+    return std::ldexp(1.0, -8);
+  else if constexpr (std::is_same_v<T, float>)
+    return std::ldexp(1.0, -24);
+  else
+    return std::ldexp(1.0, -53);
 }
 
 // Compares the output rows in `rows` with y = a_s[m] * w_s[n] * acc + bias[n].
 template <class T>
 ::testing::AssertionResult compare_output(const std::vector<T>& out, std::int64_t ldc, std::int64_t m, std::int64_t n,
                                           const std::vector<std::int64_t>& rows, const std::vector<std::int8_t>& a,
-                                          std::int64_t lda, const std::vector<std::int8_t>& w,
-                                          std::int64_t k, const std::vector<float>& a_scale, float a_scale_value,
+                                          std::int64_t lda, const std::vector<std::int8_t>& w, std::int64_t k,
+                                          const std::vector<float>& a_scale, float a_scale_value,
                                           const std::vector<float>& w_scale, const std::vector<double>& bias,
                                           std::uint64_t seed) {
   // Every element written and finite.
@@ -79,9 +83,9 @@ template <class T>
       // added; bf16/f32/f64 subnormals are far below any value these tests produce.
       const double abs_floor = std::is_same_v<T, f16> ? std::ldexp(1.0, -25) : 0.0;
       if (err > eps * scale + abs_floor)
-        return ::testing::AssertionFailure() << "output[" << i << "," << j << "] = " << got << ", reference " << ref
-                                             << " (acc " << acc[r * n + j] << ", error " << err / scale
-                                             << " x scale > bound " << eps << "), seed " << seed;
+        return ::testing::AssertionFailure()
+               << "output[" << i << "," << j << "] = " << got << ", reference " << ref << " (acc " << acc[r * n + j]
+               << ", error " << err / scale << " x scale > bound " << eps << "), seed " << seed;
     }
   }
   return ::testing::AssertionSuccess() << "max relative error " << max_rel << " over " << rows.size() << " rows";
@@ -156,8 +160,8 @@ template <class T>
   if (!q.has_value() || !s.has_value() || !out.has_value()) return ::testing::AssertionFailure() << "download failed";
   for (std::int64_t i = 0; i < c.m; ++i) {
     if (std::memcmp(&(*s)[i], &s_ref[i], 4) != 0)
-      return ::testing::AssertionFailure() << "act_scale[" << i << "] = " << (*s)[i] << ", reference " << s_ref[i]
-                                           << ", seed " << seed;
+      return ::testing::AssertionFailure()
+             << "act_scale[" << i << "] = " << (*s)[i] << ", reference " << s_ref[i] << ", seed " << seed;
     for (std::int64_t j = 0; j < c.k; ++j)
       if ((*q)[i * lda + j] != q_ref[i * c.k + j])
         return ::testing::AssertionFailure() << "act_q[" << i << "," << j << "] = " << int((*q)[i * lda + j])
@@ -181,10 +185,12 @@ template <class T>
 
   DeviceBuffer d_a(a.size()), d_w(w.size()), d_ws(w_scale.size() * 4), d_bias(bias.size() * sizeof(T)),
       d_out(static_cast<std::size_t>(c.m * ldc) * sizeof(T));
-  for (const Status& s : {d_a.upload(a), d_w.upload(w), d_ws.upload(w_scale), d_bias.upload(bias), d_out.fill_bytes(0xff)})
+  for (const Status& s :
+       {d_a.upload(a), d_w.upload(w), d_ws.upload(w_scale), d_bias.upload(bias), d_out.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
-  auto plan = SmoothQuantLinearPlan<T>::select(Stream(),
-                                               SmoothQuantLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, act_scale, c.bias), c.pref);
+  auto plan = SmoothQuantLinearPlan<T>::select(
+      Stream(), SmoothQuantLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, act_scale, c.bias),
+      c.pref);
   if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   typename SmoothQuantLinearPlan<T>::Args args;
   args.act_q = TensorRef<std::int8_t, 2>::strided(d_a.get<std::int8_t>(), c.m, c.k, lda);

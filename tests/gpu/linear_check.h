@@ -20,8 +20,8 @@ struct LinearCase {
   std::int64_t act_row_pad = 0;  // activation / act_q row stride = K + pad
   std::int64_t out_row_pad = 0;  // output row stride = N + pad
   PlanPreference pref = PlanPreference::Heuristic;
-  std::int64_t select_m = 0;     // the descriptor's M when not 0 (the plan then runs at m, another M)
-  bool smooth = false;           // QuantizedLinear: a pre_quant_scale [K] (x * it before quantizing)
+  std::int64_t select_m = 0;  // the descriptor's M when not 0 (the plan then runs at m, another M)
+  bool smooth = false;        // QuantizedLinear: a pre_quant_scale [K] (x * it before quantizing)
   std::string to_string() const;
 };
 

@@ -45,7 +45,8 @@ void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranu
   DynamicRangeQuantizeArgs<T> args{TensorRef<T, 2>::strided(d_x.get<T>(), m, k, ld),
                                    TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), m, k, ld),
                                    TensorMut<float, 1>::contiguous(d_s.get<float>(), {n_scales})};
-  if (smooth != 0) args.pre_quant_scale = TensorRef<float, 1>::contiguous(d_sm.get<float>() + (smooth == 2 ? 1 : 0), {k});
+  if (smooth != 0)
+    args.pre_quant_scale = TensorRef<float, 1>::contiguous(d_sm.get<float>() + (smooth == 2 ? 1 : 0), {k});
   DeviceBuffer ws(plan->workspace_size());
   QJIT_ASSERT_OK(plan->run(Stream(), Workspace{ws.get(), plan->workspace_size()}, args));
   auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(m * ld));
@@ -70,8 +71,7 @@ void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranu
   for (std::int64_t i = 0; i < n_scales; ++i)
     ASSERT_EQ(std::memcmp(&(*s)[i], &s_ref[i], 4), 0) << "scale[" << i << "] = " << (*s)[i] << " vs " << s_ref[i];
   for (std::int64_t i = 0; i < m; ++i)
-    for (std::int64_t j = 0; j < k; ++j)
-      ASSERT_EQ((*q)[i * ld + j], q_ref[i * k + j]) << "q[" << i << "," << j << "]";
+    for (std::int64_t j = 0; j < k; ++j) ASSERT_EQ((*q)[i * ld + j], q_ref[i * k + j]) << "q[" << i << "," << j << "]";
   // The padding between rows is never written.
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t j = k; j < ld; ++j) ASSERT_EQ((*q)[i * ld + j], 0x55) << "padding written at " << i << "," << j;
@@ -130,11 +130,11 @@ TEST(QuantizeGpuTest, TiesAndNearTiesRoundExactlyLikeTheDivision) {
   const std::int64_t m = 4, k = 256;
   std::vector<float> x(static_cast<std::size_t>(m * k));
   for (std::int64_t j = 0; j < k; ++j) {
-    const float tie = static_cast<float>((j % 254) - 127) + 0.5f;  // -126.5 .. 126.5
-    x[j] = j == 0 ? 127.0f : tie;                                        // scale 1
-    x[k + j] = j == 0 ? 63.5f : tie / 2;                                 // scale 0.5
+    const float tie = static_cast<float>((j % 254) - 127) + 0.5f;                // -126.5 .. 126.5
+    x[j] = j == 0 ? 127.0f : tie;                                                // scale 1
+    x[k + j] = j == 0 ? 63.5f : tie / 2;                                         // scale 0.5
     x[2 * k + j] = j == 0 ? 127.0f : std::nextafter(tie, j % 2 ? 1e9f : -1e9f);  // one ulp off a tie
-    x[3 * k + j] = j == 0 ? 1e-39f : (j % 2 ? 3e-40f : -7e-40f);      // subnormal scale: exact path
+    x[3 * k + j] = j == 0 ? 1e-39f : (j % 2 ? 3e-40f : -7e-40f);                 // subnormal scale: exact path
   }
   DeviceBuffer d_x(x.size() * 4), d_q(static_cast<std::size_t>(m * k)), d_s(static_cast<std::size_t>(m) * 4);
   QJIT_ASSERT_OK(d_x.upload(x));

@@ -3,9 +3,9 @@
 // kernel and this GPU's GEMM family. Static shared memory is compared too: the driver's SHARED_SIZE_BYTES must equal
 // the .nv.shared.<entry> section size, or, on sm_90+, that size less the 1 KiB the toolchain reserves in it -- the
 // test prints which, so cubin_info.h's note can be made exact.
-#include <gtest/gtest.h>
-
 #include <cstdio>
+
+#include <gtest/gtest.h>
 
 #include "ops/config_choice.h"
 #include "runtime/cubin_info.h"

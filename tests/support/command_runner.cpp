@@ -1,10 +1,10 @@
 // In-process subcommand runs with captured output (see command_runner.h).
 #include "tests/support/command_runner.h"
 
-#include <gtest/gtest.h>
+#include <cstdio>
 #include <stdlib.h>
 
-#include <cstdio>
+#include <gtest/gtest.h>
 
 #include "llvm/Support/raw_ostream.h"
 

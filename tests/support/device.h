@@ -18,15 +18,15 @@ namespace qjit::testing {
 // The device, or the reason there is none (then GPU tests GTEST_SKIP with that reason).
 const Result<runtime::DeviceInfo>& gpu();
 
-#define QJIT_REQUIRE_GPU()                                                                          \
-  do {                                                                                              \
-    if (!::qjit::testing::gpu().has_value())                                                        \
-      GTEST_SKIP() << "no usable GPU: " << ::qjit::testing::gpu().error().to_string();              \
+#define QJIT_REQUIRE_GPU()                                                             \
+  do {                                                                                 \
+    if (!::qjit::testing::gpu().has_value())                                           \
+      GTEST_SKIP() << "no usable GPU: " << ::qjit::testing::gpu().error().to_string(); \
   } while (0)
 
-#define QJIT_ASSERT_OK(expr)                                      \
-  do {                                                            \
-    const ::qjit::Status qjit_s_ = (expr);                        \
+#define QJIT_ASSERT_OK(expr)                                           \
+  do {                                                                 \
+    const ::qjit::Status qjit_s_ = (expr);                             \
     ASSERT_TRUE(qjit_s_.ok()) << #expr << ": " << qjit_s_.to_string(); \
   } while (0)
 

@@ -1,18 +1,18 @@
 // fork + exec with limits and a timeout (see process_runner.h).
 #include "tests/support/process_runner.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
+#include <fcntl.h>
 #include <fstream>
+#include <signal.h>
 #include <sstream>
+#include <stdlib.h>
 #include <thread>
+#include <unistd.h>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 namespace qjit::testing {
 
@@ -52,7 +52,9 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
     if (null_fd >= 0) ::dup2(null_fd, 0);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     if (limits.address_space_bytes > 0) {
-      struct rlimit rl{limits.address_space_bytes, limits.address_space_bytes};
+      struct rlimit rl {
+        limits.address_space_bytes, limits.address_space_bytes
+      };
       ::setrlimit(RLIMIT_AS, &rl);
     }
     std::vector<char*> argv{const_cast<char*>(program.c_str())};

@@ -17,10 +17,10 @@ struct ProcessLimits {
 };
 
 struct ProcessResult {
-  int code = -1;        // exit status, -1 when killed by a signal
-  int signal = 0;       // the signal that ended it (SIGKILL after a timeout)
+  int code = -1;   // exit status, -1 when killed by a signal
+  int signal = 0;  // the signal that ended it (SIGKILL after a timeout)
   bool timed_out = false;
-  std::string output;   // stdout and stderr
+  std::string output;  // stdout and stderr
 };
 
 ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,

@@ -19,7 +19,8 @@ std::uint64_t fresh_seed();
 std::vector<std::int8_t> random_int8(std::size_t count, std::mt19937_64& rng);
 std::vector<float> random_floats(std::size_t count, float lo, float hi, std::mt19937_64& rng);
 // Activations with a few outlier channels (`outlier_scale` times the rest), as LLM activations have.
-std::vector<float> random_activations(std::int64_t m, std::int64_t k, std::mt19937_64& rng, float outlier_scale = 20.0f);
+std::vector<float> random_activations(std::int64_t m, std::int64_t k, std::mt19937_64& rng,
+                                      float outlier_scale = 20.0f);
 
 template <FloatElement T>
 std::vector<T> convert_from_float(const std::vector<float>& v) {

@@ -2,13 +2,13 @@
 // prefill as the roofline says, monotonic in the sizes and the candidate count, independent of the machine it runs
 // on, and calibrated: the repo's whole shape file x M in {1, ..., 8192} comes to the few minutes one H200 took
 // (docs/PERF.md v3/v4: 140-150 kernels in 247-290 s).
-#include <gtest/gtest.h>
-
 #include <cmath>
 
+#include <gtest/gtest.h>
+
+#include "autotune/autotuner.h"
 #include "autotune/cost_model.h"
 #include "autotune/shapes.h"
-#include "autotune/autotuner.h"
 #include "ops/linear_specs.h"
 
 namespace qjit::autotune {

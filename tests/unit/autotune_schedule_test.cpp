@@ -2,14 +2,14 @@
 // the makespan within Graham's LPT bound of the optimum (on his adversarial family, where the bound is tight, and on
 // seeded random instances against a brute-force optimum), within total/m + max on any input, deterministic, and the
 // queue with exact costs equal to the LPT assignment; a queue whose estimates are wrong still loses at most one item.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <numeric>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "autotune/schedule.h"
 

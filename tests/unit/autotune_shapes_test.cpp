@@ -2,12 +2,12 @@
 // "file:line: ..." errors, M lists and shard strings are checked, the work list is deduplicated in a stable order,
 // and the shards of every n from 1 to 7 partition the work exactly (each item in exactly one shard) and balance its
 // estimated cost.
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <tuple>
+
+#include <gtest/gtest.h>
 
 #include "autotune/shapes.h"
 

@@ -1,9 +1,9 @@
 // `--shard auto` (autotune::resolve_shard): each combination of Slurm's and Kubernetes' variables, with the error
 // text an operator reads when the array is set up wrong; and "i/n" still parsed as before.
-#include <gtest/gtest.h>
-
 #include <map>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "autotune/shapes.h"
 
@@ -49,7 +49,9 @@ TEST(AutotuneShardEnv, ExplicitShardIgnoresTheEnvironment) {
 }
 
 TEST(AutotuneShardEnv, SlurmArrayFromZero) {
-  expect_shard(ok("auto", {{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_ARRAY_TASK_COUNT", "8"}, {"SLURM_ARRAY_TASK_MIN", "0"},
+  expect_shard(ok("auto", {{"SLURM_ARRAY_TASK_ID", "0"},
+                           {"SLURM_ARRAY_TASK_COUNT", "8"},
+                           {"SLURM_ARRAY_TASK_MIN", "0"},
                            {"SLURM_ARRAY_TASK_MAX", "7"}}),
                0, 8);
   expect_shard(ok("auto", {{"SLURM_ARRAY_TASK_ID", "7"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}), 7, 8);  // MIN absent = 0
@@ -67,13 +69,16 @@ TEST(AutotuneShardEnv, SlurmArrayNotStartingAtZeroIsOffsetByItsMin) {
     vars["SLURM_ARRAY_TASK_ID"] = std::to_string(id);
     expect_shard(ok("auto", vars), id - 1, 8);
   }
-  auto r = resolve_shard("auto", env_of({{"SLURM_ARRAY_TASK_ID", "8"}, {"SLURM_ARRAY_TASK_COUNT", "8"},
-                                         {"SLURM_ARRAY_TASK_MIN", "1"}}));
+  auto r = resolve_shard(
+      "auto", env_of({{"SLURM_ARRAY_TASK_ID", "8"}, {"SLURM_ARRAY_TASK_COUNT", "8"}, {"SLURM_ARRAY_TASK_MIN", "1"}}));
   ASSERT_TRUE(r);
   EXPECT_MENTIONS(r->source, "ids from 1");
   // --array=10-40:10 -> ids 10, 20, 30, 40 are shards 0..3.
-  expect_shard(ok("auto", {{"SLURM_ARRAY_TASK_ID", "30"}, {"SLURM_ARRAY_TASK_COUNT", "4"}, {"SLURM_ARRAY_TASK_MIN", "10"},
-                           {"SLURM_ARRAY_TASK_MAX", "40"}, {"SLURM_ARRAY_TASK_STEP", "10"}}),
+  expect_shard(ok("auto", {{"SLURM_ARRAY_TASK_ID", "30"},
+                           {"SLURM_ARRAY_TASK_COUNT", "4"},
+                           {"SLURM_ARRAY_TASK_MIN", "10"},
+                           {"SLURM_ARRAY_TASK_MAX", "40"},
+                           {"SLURM_ARRAY_TASK_STEP", "10"}}),
                2, 4);
   // COUNT absent: derived from MIN, MAX and STEP.
   expect_shard(ok("auto", {{"SLURM_ARRAY_TASK_ID", "5"}, {"SLURM_ARRAY_TASK_MIN", "2"}, {"SLURM_ARRAY_TASK_MAX", "9"}}),
@@ -83,30 +88,35 @@ TEST(AutotuneShardEnv, SlurmArrayNotStartingAtZeroIsOffsetByItsMin) {
 TEST(AutotuneShardEnv, SlurmMisconfigurationsAreRefusedByName) {
   EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "3"}}), "SLURM_ARRAY_TASK_COUNT");
   // A list array (--array=1,5,9): 3 tasks over ids 1..9.
-  const std::string list = error("auto", {{"SLURM_ARRAY_TASK_ID", "5"}, {"SLURM_ARRAY_TASK_COUNT", "3"},
-                                          {"SLURM_ARRAY_TASK_MIN", "1"}, {"SLURM_ARRAY_TASK_MAX", "9"}});
+  const std::string list = error("auto", {{"SLURM_ARRAY_TASK_ID", "5"},
+                                          {"SLURM_ARRAY_TASK_COUNT", "3"},
+                                          {"SLURM_ARRAY_TASK_MIN", "1"},
+                                          {"SLURM_ARRAY_TASK_MAX", "9"}});
   EXPECT_MENTIONS(list, "not a range");
   EXPECT_MENTIONS(list, "--array=A-B");
-  EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"},
-                                 {"SLURM_ARRAY_TASK_MIN", "1"}}),
-                  "SLURM_ARRAY_TASK_ID=0 is not an id");
-  EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "15"}, {"SLURM_ARRAY_TASK_COUNT", "4"},
-                                 {"SLURM_ARRAY_TASK_MIN", "10"}, {"SLURM_ARRAY_TASK_STEP", "10"}}),
+  EXPECT_MENTIONS(
+      error("auto", {{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}, {"SLURM_ARRAY_TASK_MIN", "1"}}),
+      "SLURM_ARRAY_TASK_ID=0 is not an id");
+  EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "15"},
+                                 {"SLURM_ARRAY_TASK_COUNT", "4"},
+                                 {"SLURM_ARRAY_TASK_MIN", "10"},
+                                 {"SLURM_ARRAY_TASK_STEP", "10"}}),
                   "not an id");
-  EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "9"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}), "not below the count 8");
+  EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "9"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}),
+                  "not below the count 8");
   EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}),
                   "SLURM_ARRAY_TASK_ID must be a non-negative integer");
   EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_COUNT", "-8"}}),
                   "SLURM_ARRAY_TASK_COUNT must be");
-  EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_COUNT", "4"},
-                                 {"SLURM_ARRAY_TASK_STEP", "0"}}),
-                  "SLURM_ARRAY_TASK_STEP");
+  EXPECT_MENTIONS(
+      error("auto", {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_COUNT", "4"}, {"SLURM_ARRAY_TASK_STEP", "0"}}),
+      "SLURM_ARRAY_TASK_STEP");
   // A count given by hand must agree with the array's.
   EXPECT_MENTIONS(error("auto/4", {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}), "disagrees");
   expect_shard(ok("auto/8", {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}), 1, 8);
-  EXPECT_MENTIONS(error("auto", {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_COUNT", "8"},
-                                 {"QJIT_SHARD_COUNT", "6"}}),
-                  "disagrees");
+  EXPECT_MENTIONS(
+      error("auto", {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_COUNT", "8"}, {"QJIT_SHARD_COUNT", "6"}}),
+      "disagrees");
 }
 
 TEST(AutotuneShardEnv, KubernetesIndexedJobNeedsTheCount) {
@@ -130,9 +140,9 @@ TEST(AutotuneShardEnv, KubernetesIndexedJobNeedsTheCount) {
 }
 
 TEST(AutotuneShardEnv, NeitherOrBothSchedulersIsAnErrorNamingTheVariables) {
-  for (const auto& vars : {std::map<std::string, std::string>{},
-                           std::map<std::string, std::string>{{"QJIT_SHARD_COUNT", "4"}},
-                           std::map<std::string, std::string>{{"SLURM_ARRAY_TASK_ID", ""}}}) {
+  for (const auto& vars :
+       {std::map<std::string, std::string>{}, std::map<std::string, std::string>{{"QJIT_SHARD_COUNT", "4"}},
+        std::map<std::string, std::string>{{"SLURM_ARRAY_TASK_ID", ""}}}) {
     const std::string msg = error("auto", vars);
     for (const char* name : {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN",
                              "JOB_COMPLETION_INDEX", "QJIT_SHARD_COUNT", "--shard i/n"})

@@ -2,12 +2,12 @@
 // per key while other devices' records coexist, files of another format or qjit version are refused naming the path
 // and both versions, corrupt files (not JSON, truncated, wrong types, missing fields, non-positive sizes) give an
 // InvalidArgument naming the record and field, a missing file is an empty database, an unwritable directory an error.
-#include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "autotune/tuning_db.h"
 #include "tests/support/cache_test_util.h"
@@ -124,9 +124,9 @@ TEST(TuningDb, MergeBestTimeWinsPerKeyAndOtherDevicesCoexist) {
   TuningDb a, b;
   a.put(record(4096, 1, 5.0));
   a.put(record(4096, 16, 9.0));
-  b.put(record(4096, 1, 4.0));   // faster: replaces
-  b.put(record(4096, 16, 11.0));  // slower: ignored
-  b.put(record(4096, 64, 20.0));  // new key: added
+  b.put(record(4096, 1, 4.0));                           // faster: replaces
+  b.put(record(4096, 16, 11.0));                         // slower: ignored
+  b.put(record(4096, 64, 20.0));                         // new key: added
   b.put(record(4096, 1, 3.0, "NVIDIA H100 80GB HBM3"));  // same shape on another device: added, never compared
   EXPECT_EQ(a.merge(b), 3);
   EXPECT_EQ(a.size(), 4u);
@@ -188,11 +188,26 @@ TEST(TuningDb, WrongTypesAndMissingFieldsNameRecordAndField) {
   struct Case {
     const char* field;
     const char* value;  // "" removes the field
-  } cases[] = {{"n", "\"4096\""},      {"n", ""},          {"k", "4096.5"},     {"m_bucket", "true"},
-               {"has_bias", "0"},      {"op", "\"gemm_f8\""}, {"in_dtype", "7"}, {"out_dtype", "\"bf17\""},
-               {"device", "\"\""},     {"device", ""},     {"arch", "75"},      {"time_us", "\"fast\""},
-               {"time_us", ""},        {"candidates", "-1"}, {"family", "\"gemm_sm70\""}, {"family", "\"quantize\""},
-               {"swap_ab", "null"},    {"stages", "1e400"}, {"split_k", ""},     {"warps_n", ""}};
+  } cases[] = {{"n", "\"4096\""},
+               {"n", ""},
+               {"k", "4096.5"},
+               {"m_bucket", "true"},
+               {"has_bias", "0"},
+               {"op", "\"gemm_f8\""},
+               {"in_dtype", "7"},
+               {"out_dtype", "\"bf17\""},
+               {"device", "\"\""},
+               {"device", ""},
+               {"arch", "75"},
+               {"time_us", "\"fast\""},
+               {"time_us", ""},
+               {"candidates", "-1"},
+               {"family", "\"gemm_sm70\""},
+               {"family", "\"quantize\""},
+               {"swap_ab", "null"},
+               {"stages", "1e400"},
+               {"split_k", ""},
+               {"warps_n", ""}};
   for (const auto& c : cases) {
     const std::string msg = parse_error(one_record_with(c.field, c.value));
     EXPECT_NE(msg.find("/some/dir/tuning.json"), std::string::npos) << c.field << ": " << msg;
@@ -268,8 +283,10 @@ TEST(TuningDb, DefaultPathFollowsEnvironment) {
   const std::string saved = old ? old : "";
   ::setenv("QJIT_CACHE_DIR", "/tmp/qjit-cache-dir-test", 1);
   EXPECT_EQ(default_tuning_db_path(), "/tmp/qjit-cache-dir-test/tuning.json");
-  if (old) ::setenv("QJIT_CACHE_DIR", saved.c_str(), 1);
-  else ::unsetenv("QJIT_CACHE_DIR");
+  if (old)
+    ::setenv("QJIT_CACHE_DIR", saved.c_str(), 1);
+  else
+    ::unsetenv("QJIT_CACHE_DIR");
 }
 
 }  // namespace

@@ -2,14 +2,14 @@
 // (NULL pointers, struct sizes, enum ranges, tensor ranks), failures never leave a stale plan behind, the last error
 // is per thread, strings are sized and truncated as documented, the cache calls work on a real store, and a
 // warm-up through the C ABI compiles real kernels with NVRTC and reports failures with a non-OK status.
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "qjit/qjit_c.h"
 #include "runtime/nvrtc.h"
@@ -21,7 +21,9 @@ using qjit::cache::testing::TempDir;
 
 std::string last_error() { return qjit_last_error_message(); }
 
-qjit_quantized_linear_desc valid_ql() { return {sizeof(qjit_quantized_linear_desc), 16, 256, 512, QJIT_BF16, QJIT_S8, QJIT_BF16, 0}; }
+qjit_quantized_linear_desc valid_ql() {
+  return {sizeof(qjit_quantized_linear_desc), 16, 256, 512, QJIT_BF16, QJIT_S8, QJIT_BF16, 0};
+}
 
 TEST(CApi, VersionsAndStatusNames) {
   EXPECT_EQ(qjit_abi_version(), static_cast<uint32_t>(QJIT_ABI_VERSION));
@@ -80,7 +82,7 @@ TEST(CApi, StructsOfTheFirstFormAreAcceptedAndAppendedFieldsReadAsZero) {
   auto d = valid_ql();
   d.struct_size = offsetof(qjit_quantized_linear_desc, has_smooth);
   d.has_smooth = 1;  // past the struct_size: must be ignored
-  d.k = 0;            // so select fails in validation, before the driver
+  d.k = 0;           // so select fails in validation, before the driver
   qjit_plan* plan = nullptr;
   EXPECT_EQ(qjit_quantized_linear_plan_select(nullptr, &d, 0, &plan), QJIT_INVALID_ARGUMENT);
   EXPECT_EQ(last_error(), "descriptor.k must be in [1, 2^31), got 0");  // not a struct_size complaint

@@ -2,16 +2,16 @@
 // compile each once (the per-key lock) and leave only verified entries; a writer SIGKILLed at random points hundreds
 // of times never leaves a torn or wrong entry behind; the key lock dies with its holder and its wait is bounded.
 // Children are forked and report through their exit status; they never touch GoogleTest state.
-#include <gtest/gtest.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
+#include <fcntl.h>
 #include <fstream>
 #include <random>
+#include <signal.h>
 #include <thread>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "cache/disk_store.h"
 #include "cache/key_lock.h"
@@ -135,8 +135,8 @@ TEST(CacheConcurrencyTest, WriterKilledAtRandomPointsNeverLeavesATornEntry) {
   ASSERT_TRUE(v.has_value());
   for (const auto& r : *v) EXPECT_TRUE(r.ok) << r.path << ": " << r.problem;
   const auto temps = testing::temp_files(dir);
-  std::printf("[ faults   ] %d SIGKILLs: %zu entries verify, %d verified loads, %zu leftover temp files\n",
-              kIterations, v->size(), served, temps.size());
+  std::printf("[ faults   ] %d SIGKILLs: %zu entries verify, %d verified loads, %zu leftover temp files\n", kIterations,
+              v->size(), served, temps.size());
   EXPECT_GT(v->size(), 0u) << "the writer never finished an entry: the test did not exercise anything";
   EXPECT_GT(temps.size(), 0u) << "no kill landed inside a write: the test did not exercise torn writes";
   // Leftover temps are never served (not entry names) and clear removes them.

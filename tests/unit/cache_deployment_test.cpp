@@ -2,10 +2,11 @@
 // with a clear error; QJIT_CACHE_PATH stores are searched after the writable one and never written;
 // QJIT_CACHE_READONLY never writes anything; and with the compiler unavailable a warm read-only store still serves
 // hits while a miss fails with an error that names the kernel and how to warm the store.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "cache/disk_store.h"
 #include "tests/support/cache_test_util.h"
@@ -107,7 +108,13 @@ TEST(CacheDeploymentTest, StoresAndEntriesOwnedByAnotherUserAreRefused) {
   ASSERT_EQ(::chown(store->entry_path(test_key(2)).c_str(), 12345, 12345), 0);
   LogCapture log;
   int compiles = 0;
-  ASSERT_TRUE(store->get_or_create(test_key(2), [&] { ++compiles; return Result<Entry>(test_entry(2)); }).has_value());
+  ASSERT_TRUE(store
+                  ->get_or_create(test_key(2),
+                                  [&] {
+                                    ++compiles;
+                                    return Result<Entry>(test_entry(2));
+                                  })
+                  .has_value());
   const std::string logged = log.finish();
   EXPECT_EQ(compiles, 1);
   EXPECT_NE(logged.find("owned by uid 12345"), std::string::npos) << logged;

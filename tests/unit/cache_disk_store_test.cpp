@@ -1,9 +1,10 @@
 // DiskStore on one process: store/load, misses, the atomic-write leftovers, each corruption kind found on disk
 // (detected before anything is returned, logged, removed and replaced by a fresh compile), and get_or_create's
 // contract with its compile callback.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cache/disk_store.h"
 #include "tests/support/cache_test_util.h"
@@ -177,9 +178,8 @@ TEST(CacheDiskStoreTest, GetOrCreateCompilesOnceThenHits) {
 TEST(CacheDiskStoreTest, GetOrCreatePassesCompileErrorsThroughAndStoresNothing) {
   TempDir tmp;
   auto store = open_store(tmp.path());
-  auto r = store->get_or_create(test_key(10), [] {
-    return Result<Entry>(Status(StatusCode::CompileFailed, "nvrtc: error: expected a ';'"));
-  });
+  auto r = store->get_or_create(
+      test_key(10), [] { return Result<Entry>(Status(StatusCode::CompileFailed, "nvrtc: error: expected a ';'")); });
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), StatusCode::CompileFailed);
   EXPECT_EQ(r.error().message(), "nvrtc: error: expected a ';'");

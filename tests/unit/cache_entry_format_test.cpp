@@ -1,9 +1,9 @@
 // The entry format: encode/decode round trip, and every corruption kind -- truncation, appended bytes, a flipped
 // byte anywhere (magic, version, sizes, key, checksum, metadata, payload), garbage, zero length, another format
 // version, oversize fields -- decoded as a named defect, never as an entry.
-#include <gtest/gtest.h>
-
 #include <cstring>
+
+#include <gtest/gtest.h>
 
 #include "cache/entry_format.h"
 #include "tests/support/cache_test_util.h"

@@ -1,10 +1,10 @@
 // Replays the cache_entry fuzz corpus (tests/fuzz/corpus/cache_entry) through the entry parser in every build, so
 // inputs the fuzzer once found interesting stay covered without clang: seeds named valid_* must decode and
 // re-encode to the same bytes; every other file must be rejected with a named defect; nothing may crash.
-#include <gtest/gtest.h>
-
 #include <cstring>
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "cache/entry_format.h"
 #include "tests/support/cache_test_util.h"

@@ -9,8 +9,7 @@ namespace qjit::cache {
 namespace {
 
 KeyIngredients base() {
-  return {"extern \"C\" __global__ void gemm() {}", "gemm", "13.0", {"--std=c++17", "-arch=sm_90a"}, "sm_90a",
-          "0.1.0"};
+  return {"extern \"C\" __global__ void gemm() {}", "gemm", "13.0", {"--std=c++17", "-arch=sm_90a"}, "sm_90a", "0.1.0"};
 }
 
 TEST(CacheKeyTest, StableForEqualIngredients) {

@@ -1,9 +1,9 @@
 // The cache's environment contract: defaults (QJIT_CACHE_DIR, else $XDG_CACHE_HOME/qjit, else ~/.cache/qjit), the
 // read-only path list, QJIT_CACHE_READONLY, QJIT_CACHE_MAX_BYTES with suffixes, and a clear error for each malformed
 // value.
-#include <gtest/gtest.h>
-
 #include <map>
+
+#include <gtest/gtest.h>
 
 #include "cache/store_options.h"
 
@@ -42,8 +42,10 @@ TEST(CacheOptionsTest, ReadOnlyPathListSkipsEmptyElements) {
 }
 
 TEST(CacheOptionsTest, ReadOnlyFlag) {
-  for (const char* yes : {"1", "true", "YES", "on"}) EXPECT_TRUE(from({{"HOME", "/h"}, {"QJIT_CACHE_READONLY", yes}})->read_only) << yes;
-  for (const char* no : {"0", "", "false", "off"}) EXPECT_FALSE(from({{"HOME", "/h"}, {"QJIT_CACHE_READONLY", no}})->read_only) << no;
+  for (const char* yes : {"1", "true", "YES", "on"})
+    EXPECT_TRUE(from({{"HOME", "/h"}, {"QJIT_CACHE_READONLY", yes}})->read_only) << yes;
+  for (const char* no : {"0", "", "false", "off"})
+    EXPECT_FALSE(from({{"HOME", "/h"}, {"QJIT_CACHE_READONLY", no}})->read_only) << no;
   auto bad = from({{"HOME", "/h"}, {"QJIT_CACHE_READONLY", "maybe"}});
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code(), StatusCode::InvalidArgument);

@@ -1,12 +1,12 @@
 // Bounded size: pruning keeps the writable store under its bound by evicting the least recently used entries (a
 // disk hit counts as a use), removes temp files of dead writers once they are stale, runs by itself after a store
 // when QJIT_CACHE_MAX_BYTES is set, and clear removes everything but the lock file.
-#include <gtest/gtest.h>
+#include <ctime>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <ctime>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "cache/disk_store.h"
 #include "tests/support/cache_test_util.h"

@@ -1,9 +1,9 @@
 // The public cache API (include/qjit/cache.h) an engine uses: resolving the location from the real process
 // environment and running stats, list, verify, prune and clear on it.
-#include <gtest/gtest.h>
+#include <optional>
 #include <stdlib.h>
 
-#include <optional>
+#include <gtest/gtest.h>
 
 #include "cache/disk_store.h"
 #include "qjit/cache.h"
@@ -24,8 +24,10 @@ class ScopedEnv {
   }
   ~ScopedEnv() {
     for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else ::unsetenv(it->first.c_str());
+      if (it->second)
+        ::setenv(it->first.c_str(), it->second->c_str(), 1);
+      else
+        ::unsetenv(it->first.c_str());
     }
   }
 

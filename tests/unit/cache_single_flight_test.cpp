@@ -1,13 +1,13 @@
 // SingleFlight: 16 threads asking for one key at once run the work once and all receive its result; different keys
 // run independently; a failure is shared with that flight's waiters but not remembered.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <barrier>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "cache/single_flight.h"
 #include "tests/support/cache_test_util.h"
@@ -61,8 +61,7 @@ TEST(CacheSingleFlightTest, DifferentKeysRunConcurrently) {
       auto r = flight.get_or_run(testing::test_key(t), [&]() -> Result<int> {
         const int now = ++inside;
         int prev = max_inside.load();
-        while (prev < now && !max_inside.compare_exchange_weak(prev, now)) {
-        }
+        while (prev < now && !max_inside.compare_exchange_weak(prev, now)) {}
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         --inside;
         return t;

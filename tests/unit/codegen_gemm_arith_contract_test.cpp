@@ -4,10 +4,10 @@
 // multiply-add of floating-point values, whatever --fmad defaults to; and the compile options qjit passes relax
 // nothing (no fast-math, no flush-to-zero, no approximate division). tests/gpu/gemm_families_bitwise_test.cpp checks
 // on a GPU that the two families then give the same bits.
-#include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "codegen/gemm_s8_sm80.h"
 #include "codegen/gemm_s8_sm90.h"

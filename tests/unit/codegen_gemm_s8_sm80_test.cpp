@@ -1,9 +1,9 @@
 // Codegen for gemm_sm80 without compiling: rendering is deterministic and embeds the template, entry names are
 // unique per (spec, config), every validation error path names its field, launch geometry and split-K workspace.
-#include <gtest/gtest.h>
-
 #include <set>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "codegen/gemm_s8_sm80.h"
 
@@ -62,8 +62,9 @@ TEST(CodegenGemmS8Sm80, EntryNamesAreUniquePerSpecAndConfig) {
       for (bool pt : {false, true})
         for (std::int64_t n : {4096, 13653})
           for (std::int64_t k : {4096, 4100})
-            for (const TileConfig& c : {cfg(), cfg(64, 64, 64, 2, 2, 4), cfg(64, 64, 128, 2, 2, 4),
-                                        cfg(64, 64, 64, 1, 2, 4), cfg(64, 64, 64, 2, 2, 3), cfg(16, 64, 128, 1, 4, 6, 2)}) {
+            for (const TileConfig& c :
+                 {cfg(), cfg(64, 64, 64, 2, 2, 4), cfg(64, 64, 128, 2, 2, 4), cfg(64, 64, 64, 1, 2, 4),
+                  cfg(64, 64, 64, 2, 2, 3), cfg(16, 64, 128, 1, 4, 6, 2)}) {
               auto r = render_gemm_s8_sm80(spec(out, n, k, bias, pt), c);
               ASSERT_TRUE(r.has_value()) << r.status().to_string();
               entries.insert(r->entry);
@@ -115,7 +116,7 @@ TEST(CodegenGemmS8Sm80, ValidationNamesTheField) {
 
 TEST(CodegenGemmS8Sm80, LaunchGeometryPutsMOnX) {
   const LaunchDims d = gemm_s8_sm80_launch(spec(ElementKind::F16, 13653), cfg(), 1000);
-  EXPECT_EQ(d.grid[0], 8u);  // ceil(1000 / 128)
+  EXPECT_EQ(d.grid[0], 8u);    // ceil(1000 / 128)
   EXPECT_EQ(d.grid[1], 107u);  // ceil(13653 / 128)
   EXPECT_EQ(d.grid[2], 1u);
   EXPECT_EQ(d.block[0], 256u);

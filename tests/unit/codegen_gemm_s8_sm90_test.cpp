@@ -3,14 +3,14 @@
 // encoding passes the right dims/strides/boxes to the driver, and every output dtype x bias x scale mode of a
 // prefill and a decode config compiles with the real NVRTC for sm_90a (plus a probe that checks the device-side
 // parameter layout against the host struct). QJIT_DUMP_DIR=<dir> writes the rendered sources there for nvcc/ptxas.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "codegen/gemm_s8_sm90.h"
 #include "runtime/nvrtc.h"
@@ -224,7 +224,8 @@ int g_encode_result = 0;
 int fake_encode(void* map, int data_type, std::uint32_t rank, void* address, const std::uint64_t* dims,
                 const std::uint64_t* strides, const std::uint32_t* box, const std::uint32_t*, int interleave,
                 int swizzle, int l2, int oob) {
-  EncodeCall c{data_type, interleave, swizzle, l2, oob, rank, address, {dims[0], dims[1]}, {strides[0]}, {box[0], box[1]}};
+  EncodeCall c{data_type,          interleave,   swizzle,         l2, oob, rank, address,
+               {dims[0], dims[1]}, {strides[0]}, {box[0], box[1]}};
   g_calls->push_back(c);
   static_cast<std::uint8_t*>(map)[0] = 0xAB;
   return g_encode_result;
@@ -382,13 +383,17 @@ TEST(CodegenGemmS8Sm90Test, DeviceParamLayoutMatchesHost) {
   check("base.a_scale_value", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, a_scale_value));
   check("base.workspace", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, workspace));
   check("base.tile_counters", offsetof(GemmS8Sm90Params, base) + offsetof(GemmS8Params, tile_counters));
-  probe += "static_assert(sizeof(qjitk::GemmS8Sm90Params) == " + std::to_string(sizeof(GemmS8Sm90Params)) + ", \"size\");\n";
-  probe += "static_assert(alignof(qjitk::GemmS8Sm90Params) == " + std::to_string(alignof(GemmS8Sm90Params)) + ", \"align\");\n";
+  probe +=
+      "static_assert(sizeof(qjitk::GemmS8Sm90Params) == " + std::to_string(sizeof(GemmS8Sm90Params)) + ", \"size\");\n";
+  probe += "static_assert(alignof(qjitk::GemmS8Sm90Params) == " + std::to_string(alignof(GemmS8Sm90Params)) +
+           ", \"align\");\n";
   auto out = nvrtc->compile(probe, "sm90_layout_probe.cu", "sm_90a", runtime::default_compile_options());
   ASSERT_TRUE(out.has_value()) << out.error().to_string();
   // The probe can fail: a wrong offset is rejected.
-  const std::string wrong = src->text + "static_assert(__INTADDR__(&((qjitk::GemmS8Sm90Params*)0)->base.m) == 324, \"m\");\n";
-  EXPECT_FALSE(nvrtc->compile(wrong, "sm90_layout_probe_bad.cu", "sm_90a", runtime::default_compile_options()).has_value());
+  const std::string wrong =
+      src->text + "static_assert(__INTADDR__(&((qjitk::GemmS8Sm90Params*)0)->base.m) == 324, \"m\");\n";
+  EXPECT_FALSE(
+      nvrtc->compile(wrong, "sm90_layout_probe_bad.cu", "sm_90a", runtime::default_compile_options()).has_value());
 }
 
 }  // namespace

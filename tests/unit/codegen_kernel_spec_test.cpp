@@ -50,8 +50,8 @@ TEST(CodegenKernelSpec, PrintableForms) {
 }
 
 TEST(CodegenKernelSpec, NamesParseBackToTheirValues) {
-  for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale,
-                      KernelOp::GemmS8})
+  for (KernelOp op :
+       {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale, KernelOp::GemmS8})
     EXPECT_EQ(parse_kernel_op(kernel_op_name(op)), op);
   for (KernelFamily f : {KernelFamily::Quantize, KernelFamily::GemmSm80, KernelFamily::GemmSm90})
     EXPECT_EQ(parse_kernel_family(kernel_family_name(f)), f);

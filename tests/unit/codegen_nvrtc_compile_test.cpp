@@ -3,20 +3,20 @@
 // arch, every quantize op x input dtype, and a probe that checks the device-side parameter structs against the
 // host's (sizes and offsets), all through runtime/nvrtc.h with the default options. Skips with a reason when libnvrtc
 // cannot be opened.
-#include <gtest/gtest.h>
-
 #include <cstddef>
 #include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "codegen/embedded_templates.h"
 #include "codegen/gemm_s8_sm80.h"
 #include "codegen/kernel_params.h"
 #include "codegen/quantize_rowwise.h"
-#include "codegen/embedded_templates.h"
-#include "runtime/nvrtc.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "runtime/nvrtc.h"
 
 namespace qjit::codegen {
 namespace {
@@ -105,12 +105,13 @@ std::string param_probe_source(std::size_t lda_offset_expected) {
                          sizeof(GemmS8Params));
   probe += llvm::formatv("static_assert(sizeof(qjitk::QuantizeParams) == {0}, \"QuantizeParams size\");\n",
                          sizeof(QuantizeParams));
-  probe += "extern \"C\" __global__ void qjit_param_probe(const __grid_constant__ qjitk::GemmS8Params g, "
-           "const __grid_constant__ qjitk::QuantizeParams q) {\n"
-           "  const char* gb = (const char*)&g;\n  const char* qb = (const char*)&q;\n";
-#define QJIT_PROBE_FIELD(var, S, f, expected)                                                              \
-  probe += llvm::formatv("  if ((const char*)&" #var "." #f " - " #var "b != {0}) asm volatile(\"trap;\");\n", \
-                         expected);
+  probe +=
+      "extern \"C\" __global__ void qjit_param_probe(const __grid_constant__ qjitk::GemmS8Params g, "
+      "const __grid_constant__ qjitk::QuantizeParams q) {\n"
+      "  const char* gb = (const char*)&g;\n  const char* qb = (const char*)&q;\n";
+#define QJIT_PROBE_FIELD(var, S, f, expected) \
+  probe +=                                    \
+      llvm::formatv("  if ((const char*)&" #var "." #f " - " #var "b != {0}) asm volatile(\"trap;\");\n", expected);
   QJIT_PROBE_FIELD(g, GemmS8Params, a, offsetof(GemmS8Params, a))
   QJIT_PROBE_FIELD(g, GemmS8Params, b, offsetof(GemmS8Params, b))
   QJIT_PROBE_FIELD(g, GemmS8Params, a_scale, offsetof(GemmS8Params, a_scale))
@@ -161,9 +162,8 @@ TEST(CodegenNvrtcCompile, GemmSm80EveryEpilogueVariantSm90a) {
   for (ElementKind out : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64})
     for (bool bias : {false, true})
       for (bool per_token : {false, true})
-        expect_compiles(render_gemm_s8_sm80(gemm_spec(out, 4096, 4096, bias, per_token, 90),
-                                            gemm_cfg(128, 128, 64, 2, 4, 4)),
-                        90);
+        expect_compiles(
+            render_gemm_s8_sm80(gemm_spec(out, 4096, 4096, bias, per_token, 90), gemm_cfg(128, 128, 64, 2, 4, 4)), 90);
 }
 
 // A spread of configs per arch: large tiles, mid-M tiles, small-M weight-streaming tiles, split-K, and K that is
@@ -224,8 +224,8 @@ TEST(CodegenNvrtcCompile, GemmSm80LargeTilesSm80AndSm90a) {
 TEST(CodegenNvrtcCompile, GemmSm80SmemOverLimitIsAStaticAssertOnSm89) {
   SKIP_WITHOUT_NVRTC();
   // Render for sm_90a (227 KiB allowed) and compile for sm_89 (99 KiB): the template's own budget check fires.
-  auto src = render_gemm_s8_sm80(gemm_spec(ElementKind::F16, 4096, 4096, false, true, 90),
-                                 gemm_cfg(128, 128, 128, 2, 4, 4));
+  auto src =
+      render_gemm_s8_sm80(gemm_spec(ElementKind::F16, 4096, 4096, false, true, 90), gemm_cfg(128, 128, 128, 2, 4, 4));
   ASSERT_TRUE(src.has_value()) << src.status().to_string();
   const CompileOutcome c = compile(src->text, src->entry, 89);
   EXPECT_FALSE(c.ok);

@@ -1,8 +1,8 @@
 // Codegen for the quantize family without compiling: deterministic rendering, unique entries per op / dtype / K /
 // CTA shape, validation errors that name the field, launch geometry and the vector-path test.
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "codegen/quantize_rowwise.h"
 

@@ -3,15 +3,15 @@
 // autotuner walks (each config's printed form, entry name, rendered source text, CTA size, dynamic shared memory,
 // launch geometry and workspace at three M). The cache keys hash the rendered source and the GPU behaviour follows
 // the entry names, so a change here is a change of every deployed kernel: update the pins only on purpose.
-#include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "autotune/autotuner.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/SHA256.h"
-#include "autotune/autotuner.h"
 #include "ops/config_choice.h"
 
 namespace qjit::ops {
@@ -29,13 +29,29 @@ runtime::DeviceInfo device_of(int arch) {
 }
 
 KernelSpec gemm(int arch, std::int64_t n, std::int64_t k, int bucket, ElementKind out, bool bias) {
-  return KernelSpec{.op = KernelOp::GemmS8, .in_element = ElementKind::S8, .out_element = out, .n = n, .k = k,
-                    .m_bucket = bucket, .has_bias = bias, .per_token_scale = true, .smooth = false, .arch = arch};
+  return KernelSpec{.op = KernelOp::GemmS8,
+                    .in_element = ElementKind::S8,
+                    .out_element = out,
+                    .n = n,
+                    .k = k,
+                    .m_bucket = bucket,
+                    .has_bias = bias,
+                    .per_token_scale = true,
+                    .smooth = false,
+                    .arch = arch};
 }
 
 KernelSpec quantize(int arch, KernelOp op, ElementKind in, std::int64_t k, int bucket, bool smooth) {
-  return KernelSpec{.op = op, .in_element = in, .out_element = ElementKind::S8, .n = 0, .k = k, .m_bucket = bucket,
-                    .has_bias = false, .per_token_scale = true, .smooth = smooth, .arch = arch};
+  return KernelSpec{.op = op,
+                    .in_element = in,
+                    .out_element = ElementKind::S8,
+                    .n = 0,
+                    .k = k,
+                    .m_bucket = bucket,
+                    .has_bias = false,
+                    .per_token_scale = true,
+                    .smooth = smooth,
+                    .arch = arch};
 }
 
 struct Pin {
@@ -50,8 +66,8 @@ std::string space_digest(const KernelSpec& spec, const runtime::DeviceInfo& devi
   for (const codegen::TileConfig& c : autotune::tuning_candidates(spec, device)) {
     auto src = render(spec, c);
     if (!src) return "render failed for " + c.to_string() + ": " + src.error().message();
-    std::string line = llvm::formatv("{0}|{1}|{2}|{3}|", c.to_string(), src->entry, src->threads,
-                                     src->dynamic_smem_bytes);
+    std::string line =
+        llvm::formatv("{0}|{1}|{2}|{3}|", c.to_string(), src->entry, src->threads, src->dynamic_smem_bytes);
     for (std::int64_t m : {std::int64_t{1}, std::int64_t{spec.m_bucket}, std::int64_t{3000}}) {
       const runtime::LaunchDims d = launch_dims(spec, c, m, device.sm_count);
       line += llvm::formatv("{0},{1},{2}/{3},{4},{5}/{6},{7},{8}/{9}/{10}/{11};", d.grid[0], d.grid[1], d.grid[2],
@@ -79,8 +95,7 @@ const std::vector<Pin>& pins() {
        "qjit_gemm_s8_sm80_n4096_k4104_bm256_bn128_bk128_wm4_wn2_s3_sk1_f32_nobias_pt",
        "a84c5a34f77baf7498ad67a76f0f53db"},
       {gemm(90, 4096, 4096, 1, ElementKind::BF16, false), "gemm_sm90 8x64x128 c1 swap_ab s8 sk1",
-       "qjit_gemm_s8_sm90_bf16_n4096_k4096_tok_bm8_bn64_bk128_s8_c1_cl1x1_ba_sk1",
-       "8b8cc1785ee747ca15169bdb70b59fa0"},
+       "qjit_gemm_s8_sm90_bf16_n4096_k4096_tok_bm8_bn64_bk128_s8_c1_cl1x1_ba_sk1", "8b8cc1785ee747ca15169bdb70b59fa0"},
       {gemm(90, 8192, 8192, 16, ElementKind::F16, true), "gemm_sm90 16x64x128 c1 swap_ab s8 sk1",
        "qjit_gemm_s8_sm90_f16_n8192_k8192_bias_tok_bm16_bn64_bk128_s8_c1_cl1x1_ba_sk1",
        "947ca343ea4c4e825f8cc209490bc4b5"},
@@ -94,16 +109,13 @@ const std::vector<Pin>& pins() {
        "qjit_gemm_s8_sm80_n4096_k4104_bm64_bn64_bk64_wm2_wn2_s4_sk1_f16_nobias_pt",
        "b48d758a429879b2a30f78f5a6a142d7"},  // K % 16 != 0: the portable family on sm_90
       {quantize(80, KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 16, false), "quantize 1x256x1 w1x1 s1 sk1",
-       "qjit_quantize_rowwise_f16_k4096_r1_t256",
-       "af55a172ce0a75bf88dc054ead21805d"},
+       "qjit_quantize_rowwise_f16_k4096_r1_t256", "af55a172ce0a75bf88dc054ead21805d"},
       {quantize(90, KernelOp::QuantizeRowwise, ElementKind::BF16, 5120, 2048, true), "quantize 1x160x1 w1x1 s1 sk1",
-       "qjit_quantize_rowwise_bf16_k5120_r1_t160_smooth",
-       "76b4f7dbee1dd46effebbfe9b7b66ac5"},
+       "qjit_quantize_rowwise_bf16_k5120_r1_t160_smooth", "76b4f7dbee1dd46effebbfe9b7b66ac5"},
       {quantize(90, KernelOp::QuantizeAbsmax, ElementKind::F32, 11008, 1, false), "quantize 1x1024x1 w1x1 s1 sk1",
-       "qjit_quantize_absmax_f32_k11008_r1_t1024",
-       "870c476d13599be262599b107a4d682f"},
-      {quantize(89, KernelOp::QuantizeApplyScale, ElementKind::BF16, 28672, 4096, false), "quantize 1x256x1 w1x1 s1 sk1",
-       "qjit_quantize_apply_scale_bf16_k28672_r1_t256",
+       "qjit_quantize_absmax_f32_k11008_r1_t1024", "870c476d13599be262599b107a4d682f"},
+      {quantize(89, KernelOp::QuantizeApplyScale, ElementKind::BF16, 28672, 4096, false),
+       "quantize 1x256x1 w1x1 s1 sk1", "qjit_quantize_apply_scale_bf16_k28672_r1_t256",
        "d3540781292fac17a3d0fa8fe38df6d5"},
   };
   return p;

@@ -3,9 +3,9 @@
 // quantize for the quantization passes) and says why; the heuristic tile choices per M bucket and the candidate
 // spaces: every choice and every candidate passes the family's validation, small M streams the weight with BM = 16
 // tiles, large M takes the big tiles, sm_89's smaller shared memory is respected, split-K only appears when allowed.
-#include <gtest/gtest.h>
-
 #include <algorithm>
+
+#include <gtest/gtest.h>
 
 #include "codegen/gemm_s8_sm80.h"
 #include "codegen/gemm_s8_sm90.h"
@@ -16,10 +16,10 @@
 namespace qjit::jit {
 namespace {
 
-using qjit::ElementKind;
 using codegen::KernelOp;
 using codegen::KernelSpec;
 using codegen::TileConfig;
+using qjit::ElementKind;
 
 KernelSpec gemm(std::int64_t n, std::int64_t k, int bucket, int arch = 90) {
   KernelSpec s;
@@ -93,8 +93,14 @@ TEST(JitFamilyRegistry, EachFamilyValidatesOnlyItsOwnConfigs) {
 
 TEST(JitFamilyRegistry, SplitKWorkspaceLayoutPutsZeroedCountersAfterThePartials) {
   const KernelSpec g80 = gemm(4096, 4096, 16, 89);
-  const TileConfig c80{.family = codegen::KernelFamily::GemmSm80, .block_m = 16, .block_n = 64, .block_k = 128,
-                       .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 4};
+  const TileConfig c80{.family = codegen::KernelFamily::GemmSm80,
+                       .block_m = 16,
+                       .block_n = 64,
+                       .block_k = 128,
+                       .warps_m = 1,
+                       .warps_n = 4,
+                       .stages = 4,
+                       .split_k = 4};
   ASSERT_TRUE(gemm_sm80_family().validate(g80, c80).ok());
   const WorkspaceLayout w80 = gemm_sm80_family().workspace(g80, c80, 16);
   EXPECT_EQ(w80.bytes, codegen::gemm_s8_sm80_workspace_bytes(g80, c80, 16));
@@ -125,8 +131,7 @@ TEST(JitFamilyRegistry, ProgrammaticLaunchIsTheFamilysChoice) {
   EXPECT_FALSE(gemm_sm80_family().launch_dims(g80, gemm_sm80_family().heuristic(g80, 132), 16, 132).programmatic);
   for (int arch : {89, 90}) {
     const KernelSpec q = codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 16, arch);
-    EXPECT_EQ(quantize_family().launch_dims(q, quantize_family().heuristic(q, 132), 16, 132).programmatic,
-              arch >= 90);
+    EXPECT_EQ(quantize_family().launch_dims(q, quantize_family().heuristic(q, 132), 16, 132).programmatic, arch >= 90);
   }
 }
 
@@ -146,7 +151,7 @@ TEST(JitFamilyHeuristic, GemmSmallMStreamsTheWeightLargeMUsesBigTiles) {
   const TileConfig decode = heuristic_config(gemm(4096, 4096, 1), 132);
   EXPECT_EQ(decode.block_m, 16);
   EXPECT_GE((4096 + decode.block_n - 1) / decode.block_n, 128);  // about one CTA per SM or more
-  EXPECT_GE(decode.stages * decode.block_k, 512);                 // deep pipeline: >= 512 bytes of K in flight
+  EXPECT_GE(decode.stages * decode.block_k, 512);                // deep pipeline: >= 512 bytes of K in flight
   EXPECT_EQ(heuristic_config(gemm(4096, 4096, 16), 132).block_m, 16);
   EXPECT_EQ(heuristic_config(gemm(4096, 4096, 32), 132).block_m, 32);
   const TileConfig big = heuristic_config(gemm(4096, 4096, 4096), 132);
@@ -167,7 +172,8 @@ TEST(JitFamilyHeuristic, QuantizeChoiceFitsK) {
         const TileConfig c = heuristic_config(s, 132);
         EXPECT_TRUE(codegen::validate_quantize(s, c).ok()) << s.to_string() << " " << c.to_string();
       }
-  const TileConfig c = heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90), 132);
+  const TileConfig c =
+      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90), 132);
   EXPECT_EQ(c.block_n, 256);  // decode: one 16-element chunk per thread, the whole row in flight
   EXPECT_EQ(c.block_m, 1);
   const TileConfig prefill =
@@ -213,7 +219,8 @@ TEST(JitFamilyCandidates, EveryCandidateIsValidAndTheHeuristicLeads) {
         }
       }
     }
-  const auto with_split = candidate_configs(gemm(4096, 4096, 1), CandidateOptions{.allow_split_k = true, .sm_count = 132});
+  const auto with_split =
+      candidate_configs(gemm(4096, 4096, 1), CandidateOptions{.allow_split_k = true, .sm_count = 132});
   EXPECT_TRUE(std::any_of(with_split.begin(), with_split.end(), [](const TileConfig& c) { return c.split_k > 1; }));
   for (ElementKind in : {ElementKind::F16, ElementKind::F64}) {
     const KernelSpec q = codegen::quantize_spec(KernelOp::QuantizeRowwise, in, 4096, 1, 90);

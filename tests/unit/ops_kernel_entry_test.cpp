@@ -3,15 +3,15 @@
 // launches with (dynamic + static); the value survives encode/decode, a disk store round trip, and the whole JIT
 // service path (obtain() in a fresh process with a private store, then a second store object reading the file). A
 // cubin the reader cannot parse keeps registers = 0 ("unknown") and logs why, without failing the compile.
-#include <gtest/gtest.h>
+#include <cstdio>
 #include <stdlib.h>
 
-#include <cstdio>
+#include <gtest/gtest.h>
 
 #include "cache/disk_store.h"
 #include "cache/entry_format.h"
-#include "ops/config_choice.h"
 #include "jit/kernel_service.h"
+#include "ops/config_choice.h"
 #include "runtime/cubin_info.h"
 #include "runtime/nvrtc.h"
 #include "tests/support/cache_test_util.h"

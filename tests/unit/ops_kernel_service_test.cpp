@@ -2,17 +2,17 @@
 // 20 kernels from a cold store compile each kernel once between them, agree on the cubins, and leave only verified
 // entries. Each child is this test binary re-executed on one disabled test (so every child starts with a fresh
 // process-wide jit::KernelService, as a real engine process would) and reports its stats through a file.
-#include <gtest/gtest.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <sstream>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "cache/disk_store.h"
-#include "ops/config_choice.h"
 #include "jit/kernel_service.h"
+#include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "runtime/nvrtc.h"
 #include "tests/support/cache_test_util.h"
@@ -93,8 +93,7 @@ TEST(OpsKernelServiceTest, EightProcessesCompileTwentyRealKernelsOnceBetweenThem
     EXPECT_EQ(f, first_fingerprint) << "child " << i << " got different cubins";
   }
   std::printf("[ compiles ] %d processes x %d real kernels from a cold store: %llu NVRTC compiles, %llu disk hits\n",
-              kProcesses, kKernels, static_cast<unsigned long long>(compiles),
-              static_cast<unsigned long long>(hits));
+              kProcesses, kKernels, static_cast<unsigned long long>(compiles), static_cast<unsigned long long>(hits));
   RecordProperty("compiles", static_cast<int>(compiles));
   EXPECT_EQ(compiles, static_cast<std::uint64_t>(kKernels));
   EXPECT_EQ(compiles + hits, static_cast<std::uint64_t>(kProcesses * kKernels));

@@ -36,8 +36,8 @@ TEST(OpsValidateTest, DescriptorDimensionsAndScales) {
   expect_error(
       SmoothQuantLinearPlan<f16>::select(Stream(), SmoothQuantLinearDescriptor::make<f16>(4, 16, 16, -1.0f)).status(),
       StatusCode::InvalidArgument, "descriptor.act_scale must be finite and > 0, got -1");
-  expect_error(SmoothQuantLinearPlan<f16>::select(Stream(), SmoothQuantLinearDescriptor::make<f16>(
-                                                                4, 16, 16, std::numeric_limits<float>::infinity()))
+  expect_error(SmoothQuantLinearPlan<f16>::select(
+                   Stream(), SmoothQuantLinearDescriptor::make<f16>(4, 16, 16, std::numeric_limits<float>::infinity()))
                    .status(),
                StatusCode::InvalidArgument, "act_scale must be finite");
 }
@@ -122,7 +122,8 @@ TEST(OpsValidateTest, VectorRules) {
                "weight_scale must hold f32 elements, got f16");
   v = good;
   v.data = nullptr;
-  expect_error(ops::check_vector(v, "bias", 16, "N", ElementKind::F32), StatusCode::InvalidArgument, "bias.data is null");
+  expect_error(ops::check_vector(v, "bias", 16, "N", ElementKind::F32), StatusCode::InvalidArgument,
+               "bias.data is null");
   expect_error(ops::check_absent(good, "bias", "the descriptor has has_bias = false"), StatusCode::InvalidArgument,
                "bias must be empty: the descriptor has has_bias = false");
   EXPECT_TRUE(ops::check_absent(VectorView{}, "bias", "").ok());

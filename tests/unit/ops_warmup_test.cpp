@@ -1,14 +1,14 @@
 // The warmup (the deployment step behind `qjit warmup`): its flag parsers, the choice of the tuning database's
 // device, and -- with the real NVRTC -- a two-layer model warmed for sm_80 and sm_90a whose kernels land in the
 // store, a second run that compiles nothing, and a tuned config that is the one compiled.
-#include <gtest/gtest.h>
-
 #include <cstdio>
 #include <cstdlib>
 
+#include <gtest/gtest.h>
+
 #include "jit/kernel_family.h"
-#include "ops/config_choice.h"
 #include "jit/kernel_service.h"
+#include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "ops/warmup.h"
 #include "runtime/nvrtc.h"
@@ -45,7 +45,8 @@ TEST(OpsWarmup, TargetArchAcceptsTheSupportedTargetsOnly) {
   for (const char* bad : {"", "sm_75", "sm_100", "compute_90", "SM_80", "sm80", "90a"}) {
     auto r = parse_target_arch(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_NE(r.error().message().find("sm_80, sm_86, sm_87, sm_89 or sm_90a"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find("sm_80, sm_86, sm_87, sm_89 or sm_90a"), std::string::npos)
+        << r.error().message();
   }
 }
 
@@ -125,8 +126,8 @@ int warm_twice_in_fresh_process() {
   ::unsetenv("QJIT_CACHE_PATH");
   ::unsetenv("QJIT_CACHE_READONLY");
   ::unsetenv("QJIT_DISABLE_SM90");
-  const std::vector<autotune::WorkItem> items = {{256, 512, 1, "t a"}, {256, 512, 128, "t a"},
-                                                 {512, 256, 1, "t b"}, {512, 256, 128, "t b"}};
+  const std::vector<autotune::WorkItem> items = {
+      {256, 512, 1, "t a"}, {256, 512, 128, "t a"}, {512, 256, 1, "t b"}, {512, 256, 128, "t b"}};
   auto fail = [](const std::string& why) {
     std::fprintf(stderr, "%s\n", why.c_str());
     return 1;

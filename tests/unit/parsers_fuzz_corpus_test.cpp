@@ -2,12 +2,12 @@
 // every file of tests/fuzz/corpus/<name>/ is replayed through the parser its fuzzer attacks. Files named valid_*
 // must parse, bad_* must be refused with a message, and the rest (what the fuzzers kept) must only not crash --
 // under the debug preset's ASan/UBSan that also means no invalid access and no undefined behaviour.
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "autotune/shapes.h"
 #include "autotune/tuning_db.h"
@@ -47,24 +47,33 @@ void replay(const std::string& name, const std::function<std::string(const std::
 }
 
 TEST(ParsersFuzzCorpusTest, TuningDb) {
-  replay("tuning_db", [](const std::string& text) {
-    auto db = autotune::TuningDb::parse(text, "corpus");
-    return db ? std::string() : db.error().message();
-  }, 3, 5);
+  replay(
+      "tuning_db",
+      [](const std::string& text) {
+        auto db = autotune::TuningDb::parse(text, "corpus");
+        return db ? std::string() : db.error().message();
+      },
+      3, 5);
 }
 
 TEST(ParsersFuzzCorpusTest, Mapping) {
-  replay("mapping", [](const std::string& text) {
-    auto m = quant::parse_layer_mapping(text, "corpus");
-    return m ? std::string() : m.error().message();
-  }, 2, 4);
+  replay(
+      "mapping",
+      [](const std::string& text) {
+        auto m = quant::parse_layer_mapping(text, "corpus");
+        return m ? std::string() : m.error().message();
+      },
+      2, 4);
 }
 
 TEST(ParsersFuzzCorpusTest, Shapes) {
-  replay("shapes", [](const std::string& text) {
-    auto s = autotune::parse_shapes(text, "corpus.csv");
-    return s ? std::string() : s.error().message();
-  }, 2, 5);
+  replay(
+      "shapes",
+      [](const std::string& text) {
+        auto s = autotune::parse_shapes(text, "corpus.csv");
+        return s ? std::string() : s.error().message();
+      },
+      2, 5);
 }
 
 }  // namespace

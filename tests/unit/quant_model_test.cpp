@@ -115,12 +115,16 @@ TEST_F(QuantModelTest, LlamaEndToEnd) {
       for (auto& x : v) x += 1.0f;
       return v;
     }());
-    const auto attn_in = act_max(kHidden), mlp_in = act_max(kHidden), o_in = act_max(kHidden), down_in = act_max(kInter);
+    const auto attn_in = act_max(kHidden), mlp_in = act_max(kHidden), o_in = act_max(kHidden),
+               down_in = act_max(kInter);
     for (const auto& [suffix, nk] : linears) {
       add_f32(model, p + suffix + ".weight", {nk.first, nk.second}, random(nk.first * nk.second, 0.1f));
       const bool mlp_up = suffix == "mlp.gate_proj" || suffix == "mlp.up_proj";
       if (layer == 1 && mlp_up) continue;  // missing stats: reported, not guessed
-      const auto& a = suffix.rfind("self_attn.o", 0) == 0 ? o_in : suffix == "mlp.down_proj" ? down_in : mlp_up ? mlp_in : attn_in;
+      const auto& a = suffix.rfind("self_attn.o", 0) == 0 ? o_in
+                      : suffix == "mlp.down_proj"         ? down_in
+                      : mlp_up                            ? mlp_in
+                                                          : attn_in;
       amax[p + suffix] = a;
       ASSERT_TRUE(stats.add_typed<float>(p + suffix, {nk.second}, a).ok());
     }
@@ -327,13 +331,16 @@ TEST(QuantMappingTest, ParsesAndValidatesMappingFiles) {
   EXPECT_EQ(llama_mapping().groups.size(), 4u);
   EXPECT_EQ(opt_mapping().groups[1].linears, (std::vector<std::string>{"fc1"}));
   EXPECT_FALSE(parse_layer_mapping("{").has_value());
-  EXPECT_NE(parse_layer_mapping(R"({"layer_prefix": "x.", "groups": [{"linears": ["a"]}]})").error().message().find(
-                "{i}"),
-            std::string::npos);
+  EXPECT_NE(
+      parse_layer_mapping(R"({"layer_prefix": "x.", "groups": [{"linears": ["a"]}]})").error().message().find("{i}"),
+      std::string::npos);
   EXPECT_FALSE(parse_layer_mapping(R"({"layer_prefix": "x.{i}.", "groups": []})").has_value());
-  EXPECT_FALSE(parse_layer_mapping(R"({"layer_prefix": "x.{i}.", "groups": [{"norm": 3, "linears": ["a"]}]})").has_value());
+  EXPECT_FALSE(
+      parse_layer_mapping(R"({"layer_prefix": "x.{i}.", "groups": [{"norm": 3, "linears": ["a"]}]})").has_value());
   EXPECT_NE(parse_layer_mapping(R"({"layer_prefix": "x.{i}.", "groups": [{"linears": ["a"]}, {"linears": ["a"]}]})")
-                .error().message().find("more than one group"),
+                .error()
+                .message()
+                .find("more than one group"),
             std::string::npos);
   const std::vector<std::string> names = {"model.layers.0.a", "model.layers.12.b", "model.layers.x.c",
                                           "model.decoder.layers.3.d", "model.layers.7"};
@@ -341,9 +348,9 @@ TEST(QuantMappingTest, ParsesAndValidatesMappingFiles) {
   EXPECT_EQ(detect_layer_mapping({"model.decoder.layers.3.fc1.weight"})->family, "opt");
   EXPECT_EQ(detect_layer_mapping({"transformer.h.0.attn.weight"}).error().code(), StatusCode::Unsupported);
   // Gemma-2's names look like Llama's, but its post_attention_layernorm is a post-norm: never auto-fold it.
-  const auto gemma = detect_layer_mapping({"model.layers.0.self_attn.q_proj.weight",
-                                           "model.layers.0.post_attention_layernorm.weight",
-                                           "model.layers.0.pre_feedforward_layernorm.weight"});
+  const auto gemma =
+      detect_layer_mapping({"model.layers.0.self_attn.q_proj.weight", "model.layers.0.post_attention_layernorm.weight",
+                            "model.layers.0.pre_feedforward_layernorm.weight"});
   ASSERT_FALSE(gemma.has_value());
   EXPECT_EQ(gemma.error().code(), StatusCode::Unsupported);
   EXPECT_NE(gemma.error().message().find("Gemma-2/3-style"), std::string::npos) << gemma.error().message();

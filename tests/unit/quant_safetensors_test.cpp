@@ -71,8 +71,8 @@ TEST(QuantSafetensorsTest, RoundTripsEveryDtypeWithMetadataAndAlignment) {
 // Every dtype the format names is read, described and written back byte for byte (qjit only decodes F32/F16/BF16,
 // but a model's I64 position ids, BOOL masks or F8 tensors must survive a copy).
 TEST(QuantSafetensorsTest, EveryFormatDtypeRoundTripsByteExact) {
-  const char* names[] = {"BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64", "F4", "F6_E2M3", "F6_E3M2",
-                         "F8_E4M3", "F8_E5M2", "F8_E8M0", "F16", "BF16", "F32", "F64"};
+  const char* names[] = {"BOOL",    "U8",      "I8",      "I16",     "U16",     "I32", "U32",  "I64", "U64", "F4",
+                         "F6_E2M3", "F6_E3M2", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F16", "BF16", "F32", "F64"};
   SafetensorsWriter w;
   std::map<std::string, std::vector<std::byte>> data;
   for (const char* n : names) {
@@ -118,9 +118,10 @@ TEST(QuantSafetensorsTest, StreamedTensorsAndAtomicFileWrite) {
   std::memcpy(v, file->read_bytes(file->tensors()[0])->data(), 16);
   EXPECT_EQ(v[3], 3);
   SafetensorsWriter failing;
-  ASSERT_TRUE(failing.add_streamed("x", ElementKind::F32, {1}, [](std::span<std::byte>) {
-                       return Status(StatusCode::InvalidArgument, "boom");
-                     }).ok());
+  ASSERT_TRUE(failing
+                  .add_streamed("x", ElementKind::F32, {1},
+                                [](std::span<std::byte>) { return Status(StatusCode::InvalidArgument, "boom"); })
+                  .ok());
   Status s = failing.write(path);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("boom"), std::string::npos);
@@ -164,7 +165,8 @@ TEST(QuantSafetensorsTest, WriterRejectsBadEntries) {
   EXPECT_NE(w.add_typed<float>("a", {1}, one).message().find("unique"), std::string::npos);
   EXPECT_FALSE(w.add_typed<float>("", {1}, one).ok());
   EXPECT_FALSE(w.add_typed<float>("__metadata__", {1}, one).ok());
-  EXPECT_EQ(w.add_typed<float>("b", {2}, one).message(), "bytes.size() of \"b\" must equal numel * itemsize = 8, got 4");
+  EXPECT_EQ(w.add_typed<float>("b", {2}, one).message(),
+            "bytes.size() of \"b\" must equal numel * itemsize = 8, got 4");
   EXPECT_FALSE(w.add_typed<float>("c", {-1}, one).ok());
   const std::vector<double> d = {1.0};
   EXPECT_TRUE(w.add_typed<double>("d", {1}, d).ok());  // F64 is a format dtype like any other
@@ -181,31 +183,41 @@ TEST(QuantSafetensorsTest, RejectsMalformedFilesWithClearErrors) {
   EXPECT_NE(parse_error("[]", 0).message().find("must be a JSON object"), std::string::npos);
   Status dtype = parse_error(R"({"a":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}})", 16);
   EXPECT_EQ(dtype.code(), StatusCode::Unsupported);
-  EXPECT_NE(dtype.message().find("dtype must be one of the safetensors dtypes (BOOL, U8, I8, I16, U16, I32, U32, I64, "
-                                 "U64, F4, F6_E2M3, F6_E3M2, F8_E4M3, F8_E5M2, F8_E8M0, F16, BF16, F32, F64), got \"F128\""),
-            std::string::npos) << dtype.message();
+  EXPECT_NE(
+      dtype.message().find("dtype must be one of the safetensors dtypes (BOOL, U8, I8, I16, U16, I32, U32, I64, "
+                           "U64, F4, F6_E2M3, F6_E3M2, F8_E4M3, F8_E5M2, F8_E8M0, F16, BF16, F32, F64), got \"F128\""),
+      std::string::npos)
+      << dtype.message();
   // Packed sub-byte dtypes must fill whole bytes: three F4 values are 1.5 bytes.
-  EXPECT_NE(parse_error(R"({"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", 2).message().find(
-                "not a whole number of bytes"),
+  EXPECT_NE(parse_error(R"({"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", 2)
+                .message()
+                .find("not a whole number of bytes"),
             std::string::npos);
-  EXPECT_NE(parse_error(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8).message().find(
-                "data_offsets end must be <= the data section size 8, got 16"),
+  EXPECT_NE(parse_error(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8)
+                .message()
+                .find("data_offsets end must be <= the data section size 8, got 16"),
             std::string::npos);
-  EXPECT_NE(parse_error(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16).message().find(
-                "must span numel * itemsize = 12 bytes, got 16"),
+  EXPECT_NE(parse_error(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16)
+                .message()
+                .find("must span numel * itemsize = 12 bytes, got 16"),
             std::string::npos);
   EXPECT_NE(parse_error(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12).message().find("overlap"),
+                        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                        12)
+                .message()
+                .find("overlap"),
             std::string::npos);
   EXPECT_NE(parse_error(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}})", 0)
-                .message().find("overflows"),
+                .message()
+                .find("overflows"),
             std::string::npos);
-  EXPECT_NE(parse_error(R"({"a":{"dtype":"I8","shape":[-1],"data_offsets":[0,0]}})", 0).message().find(
-                "shape[0] must be a non-negative integer"),
+  EXPECT_NE(parse_error(R"({"a":{"dtype":"I8","shape":[-1],"data_offsets":[0,0]}})", 0)
+                .message()
+                .find("shape[0] must be a non-negative integer"),
             std::string::npos);
-  EXPECT_NE(parse_error(R"({"a":{"dtype":"I8","shape":[0],"data_offsets":[4,0]}})", 4).message().find(
-                "begin must be <= end"),
-            std::string::npos);
+  EXPECT_NE(
+      parse_error(R"({"a":{"dtype":"I8","shape":[0],"data_offsets":[4,0]}})", 4).message().find("begin must be <= end"),
+      std::string::npos);
   EXPECT_NE(parse_error(R"({"a":{"dtype":"I8","shape":[1],"data_offsets":[0]}})", 1).message().find("two integers"),
             std::string::npos);
   EXPECT_NE(parse_error(R"({"__metadata__":{"k":1}})", 0).message().find("__metadata__"), std::string::npos);

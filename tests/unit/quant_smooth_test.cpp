@@ -22,9 +22,9 @@ TEST(QuantSmoothTest, MigrationScalesMatchHandComputedFormula) {
   const SmoothQuantMigrator m(0.5f);
   auto s = m.compute_migration_scales(std::vector<float>{4.0f, 9.0f, 1.0f}, std::vector<float>{1.0f, 4.0f, 16.0f});
   ASSERT_TRUE(s.has_value()) << s.error().to_string();
-  EXPECT_FLOAT_EQ((*s)[0], 2.0f);         // sqrt(4)/sqrt(1)
-  EXPECT_FLOAT_EQ((*s)[1], 1.5f);         // sqrt(9)/sqrt(4)
-  EXPECT_FLOAT_EQ((*s)[2], 0.25f);        // sqrt(1)/sqrt(16)
+  EXPECT_FLOAT_EQ((*s)[0], 2.0f);   // sqrt(4)/sqrt(1)
+  EXPECT_FLOAT_EQ((*s)[1], 1.5f);   // sqrt(9)/sqrt(4)
+  EXPECT_FLOAT_EQ((*s)[2], 0.25f);  // sqrt(1)/sqrt(16)
   const SmoothQuantMigrator m85(0.85f);
   auto s85 = m85.compute_migration_scales(std::vector<float>{10.0f}, std::vector<float>{0.5f});
   ASSERT_TRUE(s85.has_value());
@@ -67,8 +67,8 @@ TEST(QuantSmoothTest, BadArgumentsAreErrorsNamingTheArgument) {
     ASSERT_FALSE(r.has_value());
     EXPECT_NE(r.error().message().find("alpha must be in [0, 1]"), std::string::npos);
   }
-  auto overflow = SmoothQuantMigrator(0.5f).compute_migration_scales(std::vector<float>{3e38f},
-                                                                     std::vector<float>{1e-44f});
+  auto overflow =
+      SmoothQuantMigrator(0.5f).compute_migration_scales(std::vector<float>{3e38f}, std::vector<float>{1e-44f});
   ASSERT_FALSE(overflow.has_value());
   EXPECT_NE(overflow.error().message().find("overflows f32"), std::string::npos);
 }
@@ -150,7 +150,7 @@ TEST(QuantSmoothTest, SmoothingBalancesChannelMaxima) {
 
 TEST(QuantSmoothTest, SharedInputUsesMaxOverAllWeights) {
   std::vector<float> q = {1.0f, 0.5f, -2.0f, 0.25f};  // [2, 2]
-  std::vector<float> kk = {0.5f, -4.0f};               // [1, 2]
+  std::vector<float> kk = {0.5f, -4.0f};              // [1, 2]
   const std::vector<float> act_max = {4.0f, 16.0f};
   std::vector<WeightRef> refs = {{q.data(), 2}, {kk.data(), 1}};
   auto s = SmoothQuantMigrator(0.5f).smooth_shared_input(act_max, refs);

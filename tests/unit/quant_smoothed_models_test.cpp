@@ -58,8 +58,7 @@ Mat layer_norm(const Mat& x, const std::vector<float>& g, const std::vector<floa
     }
     for (std::int64_t c = 0; c < x.cols; ++c) var += (x.at(r, c) - mean) * (x.at(r, c) - mean);
     const double inv = 1.0 / std::sqrt(var / static_cast<double>(x.cols) + (rms ? 1e-6 : 1e-12));
-    for (std::int64_t c = 0; c < x.cols; ++c)
-      y.at(r, c) = (x.at(r, c) - mean) * inv * g[c] + (b ? (*b)[c] : 0.0);
+    for (std::int64_t c = 0; c < x.cols; ++c) y.at(r, c) = (x.at(r, c) - mean) * inv * g[c] + (b ? (*b)[c] : 0.0);
   }
   return y;
 }
@@ -99,9 +98,9 @@ Mat bert_forward(const std::vector<int>& ids, const Params& p, const Linear& lin
     const std::string pre = "encoder.layer." + std::to_string(l) + ".";
     const Mat ctx = attention(lin(pre + "attention.self.query", h), lin(pre + "attention.self.key", h),
                               lin(pre + "attention.self.value", h), false);
-    const Mat h1 = layer_norm(add(lin(pre + "attention.output.dense", ctx), h),
-                              p(pre + "attention.output.LayerNorm.weight"), &p(pre + "attention.output.LayerNorm.bias"),
-                              false);
+    const Mat h1 =
+        layer_norm(add(lin(pre + "attention.output.dense", ctx), h), p(pre + "attention.output.LayerNorm.weight"),
+                   &p(pre + "attention.output.LayerNorm.bias"), false);
     Mat f = lin(pre + "intermediate.dense", h1);
     for (auto& x : f.d) x = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     h = layer_norm(add(lin(pre + "output.dense", f), h1), p(pre + "output.LayerNorm.weight"),
@@ -174,8 +173,8 @@ class QuantSmoothedModelsTest : public ::testing::Test {
     norm("embeddings.LayerNorm", {{3, 25.0f}, {17, 12.0f}});
     for (int l = 0; l < kLayers; ++l) {
       const std::string p = "encoder.layer." + std::to_string(l) + ".";
-      for (const char* s : {"attention.self.query", "attention.self.key", "attention.self.value",
-                            "attention.output.dense"})
+      for (const char* s :
+           {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"})
         linear(m, p + s, kHidden, kHidden, true);
       linear(m, p + "intermediate.dense", kInter, kHidden, true);
       linear(m, p + "output.dense", kHidden, kInter, true);
@@ -219,9 +218,10 @@ class QuantSmoothedModelsTest : public ::testing::Test {
                                                : std::vector<std::int64_t>{static_cast<std::int64_t>(v.size())};
       EXPECT_TRUE(w.add_typed<float>(n, shape, v).ok());
     }
-    for (const auto& [n, bytes] : copy_only_) EXPECT_TRUE(w.add(n, bytes.first, {static_cast<std::int64_t>(
-                                                                 bytes.second.size() * 8 / bytes.first.bits())},
-                                                                 bytes.second).ok());
+    for (const auto& [n, bytes] : copy_only_)
+      EXPECT_TRUE(
+          w.add(n, bytes.first, {static_cast<std::int64_t>(bytes.second.size() * 8 / bytes.first.bits())}, bytes.second)
+              .ok());
     const std::string p = path(name);
     EXPECT_TRUE(w.write(p).ok());
     return p;
@@ -518,25 +518,32 @@ TEST_F(QuantSmoothedModelsTest, UnsafeFoldsUnknownFamiliesAndPatternsThatMatchNo
             std::string::npos);
   EXPECT_EQ(with_group(R"({"norm": "attention.output.LayerNorn", "linears": ["intermediate.dense"]})"),
             "groups[0].norm \"attention.output.LayerNorn\" (layer 0) resolves to "
-            "\"encoder.layer.0.attention.output.LayerNorn\", but '" + o.weights_path + "' holds no "
-            "\"encoder.layer.0.attention.output.LayerNorn.weight\": the pattern matches nothing");
+            "\"encoder.layer.0.attention.output.LayerNorn\", but '" +
+                o.weights_path +
+                "' holds no "
+                "\"encoder.layer.0.attention.output.LayerNorn.weight\": the pattern matches nothing");
   EXPECT_NE(with_group(R"({"norm": "encoder.layer.{i-1}.output.LayerNorm", "linears": ["attention.self.query"]})")
                 .find("names a layer below 0; give \"norm_first_layer\""),
             std::string::npos);
   auto gpt = parse_layer_mapping(R"({"layer_prefix": "transformer.h.{i}.", "groups": [{"linears": ["attn.c_attn"]}]})");
   ASSERT_TRUE(gpt.has_value());
   o.mapping = *gpt;
-  EXPECT_EQ(quantize_model(o).error().message(),
-            "no tensor in '" + o.weights_path + "' matches layer_prefix \"transformer.h.{i}.\" (with or without a "
-            "model prefix such as \"bert.\")");
+  EXPECT_EQ(quantize_model(o).error().message(), "no tensor in '" + o.weights_path +
+                                                     "' matches layer_prefix \"transformer.h.{i}.\" (with or without a "
+                                                     "model prefix such as \"bert.\")");
   EXPECT_EQ(builtin_mapping("gpt2").error().message(),
             "unknown model family \"gpt2\": the built-in families are llama (also mistral, qwen2), opt and bert; pass "
             "a JSON mapping file for other models (docs/QUANT.md)");
   EXPECT_NE(parse_layer_mapping(R"({"layer_prefix": "a.{i}.", "groups": [{"norm": "n", "norm_feeds_only_this": true,
-      "linears": ["x"]}]})").error().message().find("unknown key \"norm_feeds_only_this\""),
+      "linears": ["x"]}]})")
+                .error()
+                .message()
+                .find("unknown key \"norm_feeds_only_this\""),
             std::string::npos);
   EXPECT_NE(parse_layer_mapping(R"({"layer_prefix": "a.{i}.", "groups": [{"norm": "a.{j}.n", "linears": ["x"]}]})")
-                .error().message().find("a placeholder must be {i}, {i-N} or {i+N}"),
+                .error()
+                .message()
+                .find("a placeholder must be {i}, {i-N} or {i+N}"),
             std::string::npos);
   // The built-in BERT family resolves behind a model prefix ("bert." of BertForMaskedLM checkpoints).
   std::vector<std::string> names;
@@ -572,9 +579,8 @@ TEST_F(QuantSmoothedModelsTest, StatsWithoutTheWeightsModelPrefixAreMatched) {
   for (const auto& l : r->linears) EXPECT_EQ(l.mode, SmoothMode::Vector) << l.module;
   amax.erase("encoder.layer.1.output.dense");
   o.act_stats_path = write_vectors(amax, "stats2.safetensors", "0.auto_model.");
-  EXPECT_NE(quantize_model(o).error().message().find(
-                "(first \"bert.encoder.layer.1.output.dense\", looked up as "
-                "\"0.auto_model.encoder.layer.1.output.dense\")"),
+  EXPECT_NE(quantize_model(o).error().message().find("(first \"bert.encoder.layer.1.output.dense\", looked up as "
+                                                     "\"0.auto_model.encoder.layer.1.output.dense\")"),
             std::string::npos);
 }
 
@@ -591,16 +597,18 @@ TEST_F(QuantSmoothedModelsTest, MissingAndUnmatchedStatsFailUnlessAllowed) {
   amax["model.layers.7.mlp.up_proj"] = amax["model.layers.0.mlp.up_proj"];
   o.act_stats_path = write_vectors(amax, "extra.safetensors", "");
   EXPECT_EQ(quantize_model(o).error().message(),
-            "1 act-stats entry in '" + o.act_stats_path + "' matches no linear (first \"model.layers.7.mlp.up_proj\"; "
-            "a linear's stats are looked up as \"<module>\", e.g. \"model.layers.0.self_attn.q_proj\"): give "
-            "--stats-prefix or fix the names; pass --allow-missing-stats to go on without them");
+            "1 act-stats entry in '" + o.act_stats_path +
+                "' matches no linear (first \"model.layers.7.mlp.up_proj\"; "
+                "a linear's stats are looked up as \"<module>\", e.g. \"model.layers.0.self_attn.q_proj\"): give "
+                "--stats-prefix or fix the names; pass --allow-missing-stats to go on without them");
   amax.erase("model.layers.7.mlp.up_proj");
   amax.erase("model.layers.1.mlp.down_proj");
   o.act_stats_path = write_vectors(amax, "missing.safetensors", "");
   EXPECT_EQ(quantize_model(o).error().message(),
-            "1 linear has no act stats in '" + o.act_stats_path + "' (first \"model.layers.1.mlp.down_proj\", looked "
-            "up as \"model.layers.1.mlp.down_proj\") and would be quantized without smoothing; pass "
-            "--allow-missing-stats to go on without them");
+            "1 linear has no act stats in '" + o.act_stats_path +
+                "' (first \"model.layers.1.mlp.down_proj\", looked "
+                "up as \"model.layers.1.mlp.down_proj\") and would be quantized without smoothing; pass "
+                "--allow-missing-stats to go on without them");
   o.allow_missing_stats = true;
   auto r = quantize_model(o);
   ASSERT_TRUE(r.has_value()) << r.error().to_string();
@@ -641,7 +649,8 @@ TEST_F(QuantSmoothedModelsTest, CommandPrintsWhatWasDoneAndNoAlphaWithoutStats) 
       testing::run_process(QJIT_CLI_PATH, {"quantize", "--weights", in, "--out", path("o.st"), "--mapping", "gpt2"});
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_NE(bad.output.find("--mapping 'gpt2' is neither a built-in family nor a file: unknown model family"),
-            std::string::npos) << bad.output;
+            std::string::npos)
+      << bad.output;
   std::map<std::string, std::vector<float>> amax;
   models_linears_ = &m.linears;
   record(m, sequences(2), &amax, nullptr);
@@ -653,10 +662,12 @@ TEST_F(QuantSmoothedModelsTest, CommandPrintsWhatWasDoneAndNoAlphaWithoutStats) 
   EXPECT_NE(ok.output.find("stats looked up as \"base_model.model.<module>\" (prefix detected)"), std::string::npos);
   EXPECT_NE(ok.output.find("model.layers.0.self_attn.q_proj                  folded into "
                            "model.layers.0.input_layernorm"),
-            std::string::npos) << ok.output;
+            std::string::npos)
+      << ok.output;
   EXPECT_NE(ok.output.find("model.layers.0.self_attn.o_proj" + std::string(18, ' ') +
                            "pre_quant_scale (no norm in front of it to fold into)"),
-            std::string::npos) << ok.output;
+            std::string::npos)
+      << ok.output;
 }
 #endif
 

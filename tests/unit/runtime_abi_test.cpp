@@ -4,10 +4,10 @@
 // toolkit it skips with the reason. A constant that drifts in a new CUDA release fails the build, not a launch.
 // The entry-point lists (QJIT_DRIVER_ENTRY_POINTS, QJIT_NVRTC_ENTRY_POINTS) are checked signature by signature
 // against cuda.h's and nvrtc.h's declarations of the very symbols the loaders dlsym.
-#include <gtest/gtest.h>
-
 #include <cstddef>
 #include <type_traits>
+
+#include <gtest/gtest.h>
 
 #include "codegen/gemm_s8_sm90.h"
 #include "runtime/driver.h"
@@ -86,7 +86,8 @@ constexpr bool abi_same() {
   } else if constexpr (std::is_pointer_v<PA> && std::is_pointer_v<PB>) {
     using TA = std::remove_pointer_t<PA>;
     using TB = std::remove_pointer_t<PB>;
-    if constexpr (std::is_void_v<std::remove_cv_t<TA>> || std::is_void_v<std::remove_cv_t<TB>>) return true;
+    if constexpr (std::is_void_v<std::remove_cv_t<TA>> || std::is_void_v<std::remove_cv_t<TB>>)
+      return true;
     else if constexpr (std::is_pointer_v<TA> || std::is_pointer_v<TB> || std::is_arithmetic_v<TA> ||
                        std::is_arithmetic_v<TB> || std::is_enum_v<TA> || std::is_enum_v<TB>)
       return abi_same<TA, TB>();
@@ -99,20 +100,22 @@ constexpr bool abi_same() {
 
 template <class R1, class... A1, class R2, class... A2>
 constexpr bool abi_compatible(R1 (*)(A1...), R2 (*)(A2...)) {
-  if constexpr (sizeof...(A1) != sizeof...(A2)) return false;
-  else return abi_same<R1, R2>() && (abi_same<A1, A2>() && ...);
+  if constexpr (sizeof...(A1) != sizeof...(A2))
+    return false;
+  else
+    return abi_same<R1, R2>() && (abi_same<A1, A2>() && ...);
 }
 
 // NOTE: only `symbol` and `params` are used: cuda.h defines macros for many documented names (cuMemAlloc ->
 // cuMemAlloc_v2), which would rewrite `member` here.
-#define QJIT_CHECK_DRIVER_ENTRY_(requirement, member, symbol, params)                                     \
-  static_assert(abi_compatible(static_cast<CUresult(*) params>(nullptr), &::symbol),                      \
+#define QJIT_CHECK_DRIVER_ENTRY_(requirement, member, symbol, params)                \
+  static_assert(abi_compatible(static_cast<CUresult(*) params>(nullptr), &::symbol), \
                 "runtime/driver.h's signature of " #symbol " disagrees with cuda.h");
 QJIT_DRIVER_ENTRY_POINTS(QJIT_CHECK_DRIVER_ENTRY_)
 #undef QJIT_CHECK_DRIVER_ENTRY_
 
-#define QJIT_CHECK_NVRTC_ENTRY_(symbol, result, params)                                                  \
-  static_assert(abi_compatible(static_cast<result(*) params>(nullptr), &::symbol),                        \
+#define QJIT_CHECK_NVRTC_ENTRY_(symbol, result, params)                            \
+  static_assert(abi_compatible(static_cast<result(*) params>(nullptr), &::symbol), \
                 "runtime/nvrtc.h's signature of " #symbol " disagrees with nvrtc.h");
 QJIT_NVRTC_ENTRY_POINTS(QJIT_CHECK_NVRTC_ENTRY_)
 #undef QJIT_CHECK_NVRTC_ENTRY_

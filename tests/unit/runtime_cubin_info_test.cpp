@@ -6,12 +6,12 @@
 // source (cross-checked with `ptxas -v` when written). A hand-built ELF checks the attribute walk field by field, and
 // every kind of malformed image -- truncated at any length, foreign, sections or names out of range, attribute
 // records overrunning or mis-sized, no .nv.info at all -- is an error naming the defect, never a crash.
-#include <gtest/gtest.h>
-
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "ops/config_choice.h"
 #include "runtime/cubin_info.h"

@@ -2,13 +2,13 @@
 // `qjit --help` and `qjit env` list every variable, no source outside runtime/env.cpp calls getenv on a QJIT_ name,
 // the variables the Python package and the Rust build read are registered, and malformed values are errors (or
 // warnings) that name the variable and the accepted form.
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
 #include <set>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "runtime/env.h"
 #include "tests/support/process_runner.h"
@@ -26,8 +26,10 @@ class ScopedEnv {
     ::setenv(name, value, 1);
   }
   ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
   }
 
  private:
@@ -70,8 +72,8 @@ TEST(RuntimeEnv, NoSourceReadsAnUnregisteredVariable) {
   const std::regex py_const(R"re(^ENV\s*=\s*"(QJIT_[A-Z0-9_]+)")re", std::regex::multiline);
   const std::regex rs_env(R"re(env::var(?:_os)?\(\s*"(QJIT_[A-Z0-9_]+)")re");
   int files = 0;
-  for (const char* dir : {"runtime", "codegen", "cache", "jit", "autotune", "ops", "quant", "tools", "bench",
-                          "perf", "python/qjit", "bindings/rust/src"}) {
+  for (const char* dir : {"runtime", "codegen", "cache", "jit", "autotune", "ops", "quant", "tools", "bench", "perf",
+                          "python/qjit", "bindings/rust/src"}) {
     const std::filesystem::path root = kRoot + "/" + dir;
     if (!std::filesystem::is_directory(root)) continue;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {

@@ -1,8 +1,8 @@
 // The dlopen'ed runtime: NVRTC compiles real source for every architecture qjit targets, compile errors carry the
 // log, and a missing driver or compiler library is reported cleanly (never a crash).
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "codegen/kernel_spec.h"
 #include "runtime/device.h"

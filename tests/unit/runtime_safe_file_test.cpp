@@ -2,15 +2,15 @@
 // symlinks (when asked), foreign-writable files and files over the cap before reading a byte; AtomicFile leaves no
 // temporary behind when it is abandoned or fails, and refuses untrusted directories; temporaries are recognised
 // and pruned only when stale and their writer is dead; FileLock excludes another process.
-#include <gtest/gtest.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
+#include <fcntl.h>
 #include <fstream>
 #include <string>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "runtime/json_limits.h"
 #include "runtime/safe_file.h"

@@ -2,12 +2,12 @@
 // (`ln -s /etc L` made root write /etc/.lock, finding 8); a FIFO at an entry path hung every reader, `qjit cache
 // verify` never returned (finding 9); `cache verify --dir /nonexistent` exited 0 and --dir errors called the
 // directory "QJIT_CACHE_PATH" (finding 14). Real files in a temporary directory; the CLI cases run the binary.
-#include <gtest/gtest.h>
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <string>
 #include <unistd.h>
 
-#include <string>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "cache/disk_store.h"
 #include "tests/support/cache_test_util.h"
@@ -70,8 +70,7 @@ TEST(SecurityCacheTest, DirFlagMustExistAndErrorsNameIt) {
   if (!kCli) GTEST_SKIP() << "the qjit command is not built";
   auto missing = qjit::testing::run_process(kCli, {"cache", "verify", "--dir", "/nonexistent/qjit-cache"});
   EXPECT_EQ(missing.code, 1) << missing.output;
-  EXPECT_NE(missing.output.find("--dir '/nonexistent/qjit-cache' does not exist"), std::string::npos)
-      << missing.output;
+  EXPECT_NE(missing.output.find("--dir '/nonexistent/qjit-cache' does not exist"), std::string::npos) << missing.output;
   TempDir tmp;
   const std::string open_dir = tmp.sub("open");
   ASSERT_EQ(::mkdir(open_dir.c_str(), 0700), 0);

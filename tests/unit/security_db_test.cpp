@@ -1,14 +1,14 @@
 // Issue 12, the tuning database findings: deeply nested JSON crashed `qjit db show` and `qjit quantize --mapping`
 // (finding 4), the database an engine picks up by itself had no owner or permission check (finding 4), and 16
 // concurrent `qjit db merge` into one file kept 2-8 of 32 records while all exited 0 (finding 5).
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-#include <fstream>
-#include <string>
-#include <vector>
 
 #include "autotune/tuning_db.h"
 #include "tests/support/cache_test_util.h"
@@ -43,8 +43,8 @@ TEST_F(SecurityDbTest, DeeplyNestedJsonIsRefusedNotACrash) {
   EXPECT_EQ(merge.signal, 0) << merge.output;
   EXPECT_EQ(merge.code, 1) << merge.output;
   // The same text as a quantize mapping.
-  auto mapping = qjit::testing::run_process(kCli, {"quantize", "--weights", tmp_.sub("w.st"), "--out", tmp_.sub("o.st"),
-                                             "--mapping", tmp_.sub("deep.json")});
+  auto mapping = qjit::testing::run_process(
+      kCli, {"quantize", "--weights", tmp_.sub("w.st"), "--out", tmp_.sub("o.st"), "--mapping", tmp_.sub("deep.json")});
   EXPECT_EQ(mapping.signal, 0) << mapping.output;
   EXPECT_EQ(mapping.code, 2) << mapping.output;
   EXPECT_NE(mapping.output.find("JSON must nest at most 8 levels deep"), std::string::npos) << mapping.output;

@@ -3,14 +3,14 @@
 // probe). The dump now goes through the file rules (runtime/safe_file.h): a directory another user could write
 // without the sticky bit is refused, a symlink at an entry's name is refused and never written through, and a
 // private directory still gets its three files.
-#include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "jit/kernel_service.h"
 #include "runtime/nvrtc.h"
@@ -95,8 +95,8 @@ TEST(SecurityDumpDirTest, WarmupNeverOverwritesASymlinkTargetThroughTheDumpDir) 
   if (!runtime::nvrtc().has_value()) GTEST_SKIP() << "NVRTC is not available";
   TempDir tmp;
   std::ofstream(tmp.sub("one.csv")) << "model,layer,N,K\nprobe,o_proj,256,256\n";
-  const std::vector<std::string> args{"warmup", "--arch", "sm_80", "--shapes", tmp.sub("one.csv"), "--m", "1",
-                                      "--plans", "ql", "--jobs", "1"};
+  const std::vector<std::string> args{"warmup",  "--arch", "sm_80",  "--shapes", tmp.sub("one.csv"), "--m", "1",
+                                      "--plans", "ql",     "--jobs", "1"};
   // Learn the dump names from a private directory first.
   const std::string learn = tmp.sub("learn");
   auto first = testing::run_process(kCli, args, {{"QJIT_CACHE_DIR", tmp.sub("cache1")}, {"QJIT_DUMP_DIR", learn}});
@@ -108,7 +108,8 @@ TEST(SecurityDumpDirTest, WarmupNeverOverwritesASymlinkTargetThroughTheDumpDir) 
   const std::string d = tmp.sub("dumps");
   ASSERT_EQ(::mkdir(d.c_str(), 0777), 0);
   ASSERT_EQ(::chmod(d.c_str(), 0777), 0);
-  for (const auto& n : names) ASSERT_EQ(::symlink(victim.c_str(), (d + "/" + n).c_str()), 0) << n << ": " << std::strerror(errno);
+  for (const auto& n : names)
+    ASSERT_EQ(::symlink(victim.c_str(), (d + "/" + n).c_str()), 0) << n << ": " << std::strerror(errno);
   auto second = testing::run_process(kCli, args, {{"QJIT_CACHE_DIR", tmp.sub("cache2")}, {"QJIT_DUMP_DIR", d}});
   EXPECT_EQ(second.code, 0) << second.output;  // the kernels themselves are fine and cached
   EXPECT_EQ(read_text(victim), "root:x:0:0\n");

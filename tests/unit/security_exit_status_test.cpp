@@ -3,12 +3,12 @@
 // path; finding 3), /dev/zero as --shapes or --tuning-db ran out of memory (finding 10), `qjit demo` with a huge
 // layer aborted on bad_alloc (finding 13), and warmup rejected sm_87, which inspect and the tuning DB accept
 // (finding 14). Runs the built binary; the warmup cases compile two small sm_80 kernels each.
-#include <gtest/gtest.h>
-#include <sys/stat.h>
-
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "ops/warmup.h"
 #include "runtime/nvrtc.h"
@@ -30,8 +30,9 @@ class SecurityExitStatusTest : public ::testing::Test {
   }
   testing::ProcessResult warmup(const std::vector<std::pair<std::string, std::string>>& env,
                                 const std::string& arch = "sm_80") {
-    return testing::run_process(kCli, {"warmup", "--arch", arch, "--shapes", tmp_.sub("one.csv"), "--m", "1",
-                                       "--plans", "ql", "--jobs", "1"}, env);
+    return testing::run_process(
+        kCli, {"warmup", "--arch", arch, "--shapes", tmp_.sub("one.csv"), "--m", "1", "--plans", "ql", "--jobs", "1"},
+        env);
   }
   void need_nvrtc() {
     if (!runtime::nvrtc().has_value()) GTEST_SKIP() << "NVRTC is not available";
@@ -89,8 +90,9 @@ TEST_F(SecurityExitStatusTest, DeviceNodesAsShapesOrTuningDbAreRefusedBeforeRead
   EXPECT_EQ(shapes.signal, 0) << shapes.output;
   EXPECT_EQ(shapes.code, 1) << shapes.output;
   EXPECT_NE(shapes.output.find("shapes file '/dev/zero' is a character device"), std::string::npos) << shapes.output;
-  auto db = testing::run_process(kCli, {"warmup", "--arch", "sm_80", "--shapes", tmp_.sub("one.csv"),
-                                        "--tuning-db", "/dev/zero"}, {{"QJIT_CACHE_DIR", tmp_.sub("c")}}, limits);
+  auto db = testing::run_process(
+      kCli, {"warmup", "--arch", "sm_80", "--shapes", tmp_.sub("one.csv"), "--tuning-db", "/dev/zero"},
+      {{"QJIT_CACHE_DIR", tmp_.sub("c")}}, limits);
   EXPECT_EQ(db.signal, 0) << db.output;
   EXPECT_EQ(db.code, 1) << db.output;
   EXPECT_NE(db.output.find("tuning database '/dev/zero' is a character device"), std::string::npos) << db.output;

@@ -3,17 +3,17 @@
 // /dev/zero (10), temporaries left by killed runs (11), duplicate tensor names (12), all-zero statistics writing
 // input_scale = 0 and layer indices the mapping cannot parse being copied unquantized (14). Each runs the built
 // binary (or the library) on real files in a temporary directory.
-#include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
 
 #include "qjit/quant/model_quantizer.h"
 #include "qjit/quant/safetensors.h"
@@ -53,9 +53,7 @@ void write_tiny_llama(const std::string& path, const std::vector<std::string>& e
 }
 
 // A character device node in a temporary directory (the null device's numbers); false where mknod is not allowed.
-bool make_device_node(const std::string& path) {
-  return ::mknod(path.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0;
-}
+bool make_device_node(const std::string& path) { return ::mknod(path.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0; }
 
 void age(const std::string& path, int seconds) {
   struct timeval tv[2];
@@ -68,8 +66,8 @@ void age(const std::string& path, int seconds) {
 void write_stats(const std::string& path, float value) {
   SafetensorsWriter w;
   const std::vector<float> k8(8, value), k16(16, value);
-  for (const char* l : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                        "mlp.gate_proj", "mlp.up_proj"})
+  for (const char* l :
+       {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj"})
     ASSERT_TRUE(w.add_typed<float>(std::string("model.layers.0.") + l, {8}, k8).ok());
   ASSERT_TRUE(w.add_typed<float>("model.layers.0.mlp.down_proj", {16}, k16).ok());
   ASSERT_TRUE(w.write(path).ok());
@@ -156,8 +154,8 @@ TEST_F(SecurityQuantizeTest, HeaderWithMillionsOfTensorsIsRefusedUnderAnAddressS
   std::string json = "{";
   char buf[96];
   for (int i = 0; i < 1800000; ++i) {
-    std::snprintf(buf, sizeof(buf), "%s\"%x\":{\"dtype\":\"I8\",\"shape\":[0],\"data_offsets\":[0,0]}",
-                  i ? "," : "", i);
+    std::snprintf(buf, sizeof(buf), "%s\"%x\":{\"dtype\":\"I8\",\"shape\":[0],\"data_offsets\":[0,0]}", i ? "," : "",
+                  i);
     json += buf;
   }
   json += "}";

@@ -1,4 +1,6 @@
 // Status / Result behaviour and the f16 / bf16 host conversions every reference in the tests relies on.
+#include "qjit/status.h"
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -6,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include "qjit/element.h"
-#include "qjit/status.h"
 #include "qjit/tensor.h"
 
 namespace qjit {
@@ -60,9 +61,9 @@ TEST(ElementTest, F16RoundTripsAllValuesAndRoundsToNearestEven) {
     if (std::isnan(f)) continue;
     EXPECT_EQ(float_to_f16(f).bits, h.bits) << "bits " << b;
   }
-  EXPECT_EQ(float_to_f16(1.0f + 1.0f / 2048).bits, 0x3c00);      // tie -> even (1.0)
-  EXPECT_EQ(float_to_f16(1.0f + 3.0f / 2048).bits, 0x3c02);      // tie -> even (1 + 2^-9)
-  EXPECT_EQ(float_to_f16(65520.0f).bits, 0x7c00);                // overflow -> inf
+  EXPECT_EQ(float_to_f16(1.0f + 1.0f / 2048).bits, 0x3c00);         // tie -> even (1.0)
+  EXPECT_EQ(float_to_f16(1.0f + 3.0f / 2048).bits, 0x3c02);         // tie -> even (1 + 2^-9)
+  EXPECT_EQ(float_to_f16(65520.0f).bits, 0x7c00);                   // overflow -> inf
   EXPECT_EQ(float_to_f16(bits_to_float(0x33000001)).bits, 0x0001);  // just above half the smallest subnormal
   EXPECT_TRUE(std::isnan(f16_to_float(float_to_f16(std::numeric_limits<float>::quiet_NaN()))));
 }

@@ -3,11 +3,11 @@
 // geomeans, the CSV header (shared with bench/peers.py) and quoting, the peak table, the L2 rotation rule the tuner
 // shares, the interleaving order, the NVML-absent path -- compute what the bars need.
 #if QJIT_HAVE_TOOLS
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <fstream>
 #include <iterator>
+
+#include <gtest/gtest.h>
 
 #include "autotune/timing.h"
 #include "perf/harness.h"
@@ -53,7 +53,8 @@ TEST(ToolsBenchArgsTest, BadDtypePrefItersWarmupNameTheirFlags) {
 }
 
 TEST(ToolsBenchArgsTest, InterleavingFlagsNameThemselves) {
-  expect_usage_error({"--shapes", kShapes, "--regime", "steady"}, "--regime must be sustained, burst or both, got 'steady'");
+  expect_usage_error({"--shapes", kShapes, "--regime", "steady"},
+                     "--regime must be sustained, burst or both, got 'steady'");
   expect_usage_error({"--shapes", kShapes, "--rounds", "0"}, "--rounds must be in [1, 1000], got 0");
   expect_usage_error({"--shapes", kShapes, "--batch", "0"}, "--batch");
   expect_usage_error({"--shapes", kShapes, "--sustain-ms", "0"}, "--sustain-ms");
@@ -165,8 +166,8 @@ TEST(ToolsBenchReportTest, ClockAndPowerGiveTopsPerGhzAndPerWatt) {
 
 TEST(ToolsBenchReportTest, CsvHeaderIsTheOnePeersPyWrites) {
   const std::string header = tools::csv_header();
-  EXPECT_EQ(header.rfind("label,n,k,m,dtype,regime,mode,rounds,qjit_us,qjit_mhz,qjit_w,qjit_tops,qjit_tops_per_ghz,", 0),
-            0u)
+  EXPECT_EQ(
+      header.rfind("label,n,k,m,dtype,regime,mode,rounds,qjit_us,qjit_mhz,qjit_w,qjit_tops,qjit_tops_per_ghz,", 0), 0u)
       << header;
   for (const char* column : {",cublaslt_s8_us,", ",ratio,", ",torch_int_mm_ratio,", ",triton_s8_us,", ",ql_ratio,",
                              ",torch_bf16_w,", ",device,error"})
@@ -175,7 +176,8 @@ TEST(ToolsBenchReportTest, CsvHeaderIsTheOnePeersPyWrites) {
   ASSERT_TRUE(in) << "bench/peers.py";
   const std::string peers((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(peers.find("CSV_HEADER = \"" + header + "\""), std::string::npos)
-      << "bench/peers.py's CSV_HEADER differs from tools/bench_report.cpp's csv_header():\n" << header;
+      << "bench/peers.py's CSV_HEADER differs from tools/bench_report.cpp's csv_header():\n"
+      << header;
 }
 
 TEST(ToolsBenchReportTest, DerivedFigures) {
@@ -216,8 +218,8 @@ TEST(BenchHarnessTest, DenseInt8PeakByDeviceName) {
 // The one rotation rule the autotuner and the benches share (autotune/timing.h).
 TEST(TimingRotationTest, CoversTwiceTheL2WithinItsBounds) {
   const std::int64_t l2 = 50 << 20, mem = std::int64_t{80} << 30;
-  EXPECT_EQ(autotune::rotation_copies(16 << 20, l2, mem), 7);              // 7 x 16 MiB >= 100 MiB
-  EXPECT_EQ(autotune::rotation_copies(std::size_t{1} << 30, l2, mem), 2);  // never fewer than two
+  EXPECT_EQ(autotune::rotation_copies(16 << 20, l2, mem), 7);                         // 7 x 16 MiB >= 100 MiB
+  EXPECT_EQ(autotune::rotation_copies(std::size_t{1} << 30, l2, mem), 2);             // never fewer than two
   EXPECT_EQ(autotune::rotation_copies(1024, l2, mem), autotune::kMaxRotationCopies);  // capped
   EXPECT_EQ(autotune::kMaxRotationCopies, 256);
   EXPECT_GE(autotune::rotation_copies(16 << 20, 0, mem) * (16 << 20), 2 * (50 << 20));  // unknown L2: generous

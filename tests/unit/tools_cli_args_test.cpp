@@ -1,14 +1,14 @@
 // The `qjit db` and `qjit warmup` command lines as a script sees them: bad usage exits 2 with a message naming the
 // flag and what it accepts, failures of the work (unreadable or corrupt inputs) exit 1 naming the file, --help
 // exits 0. Runs the built binary; no kernel is compiled.
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "autotune/tuning_db.h"
 #include "tests/support/cache_test_util.h"
@@ -64,12 +64,11 @@ class CliArgs : public ::testing::Test {
   cache::testing::TempDir dir_;
 };
 
-#define EXPECT_RUN(args, want_code, want_text)                                            \
-  do {                                                                                    \
-    const CliRun r_ = qjit(args);                                                            \
-    EXPECT_EQ(r_.code, want_code) << r_.output;                                           \
-    EXPECT_NE(r_.output.find(want_text), std::string::npos) << "missing '" << want_text   \
-                                                            << "' in:\n" << r_.output;    \
+#define EXPECT_RUN(args, want_code, want_text)                                                                     \
+  do {                                                                                                             \
+    const CliRun r_ = qjit(args);                                                                                  \
+    EXPECT_EQ(r_.code, want_code) << r_.output;                                                                    \
+    EXPECT_NE(r_.output.find(want_text), std::string::npos) << "missing '" << want_text << "' in:\n" << r_.output; \
   } while (0)
 
 using Args = std::vector<std::string>;

@@ -2,11 +2,11 @@
 // database, byte for byte (records of equal time settled by content, not arrival); merging a part twice, or the
 // output into itself, changes nothing; one merge of all parts equals merging them one call at a time; and per key
 // the fastest record wins while other devices' records stay side by side.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "autotune/tuning_db.h"
 #include "tests/support/cache_test_util.h"

@@ -3,9 +3,9 @@
 // that key without compiling anything; with --compile the resources line (registers, spill-freeness) comes from the
 // cubin itself, with no cuobjdump.
 #if QJIT_HAVE_TOOLS
-#include <gtest/gtest.h>
-
 #include <regex>
+
+#include <gtest/gtest.h>
 
 #include "cache/disk_store.h"
 #include "llvm/Support/JSON.h"
@@ -171,9 +171,9 @@ TEST(ToolsInspectTest, FindsACachedEntryUnderItsKeyWithoutCompiling) {
 TEST(ToolsInspectTest, CompileReportsRegistersAndSpillFreenessFromTheCubin) {
   SKIP_WITHOUT_NVRTC();
   TempDir tmp;
-  auto doc = inspect_json({"--op", "quantized_linear", "--m", "16", "--n", "1024", "--k", "512", "--arch", "sm_80",
-                           "--compile"},
-                          tmp.sub("cache"));
+  auto doc = inspect_json(
+      {"--op", "quantized_linear", "--m", "16", "--n", "1024", "--k", "512", "--arch", "sm_80", "--compile"},
+      tmp.sub("cache"));
   const auto* kernels = doc.getArray("kernels");
   ASSERT_TRUE(kernels && kernels->size() == 2);
   for (const auto& k : *kernels) {
@@ -198,8 +198,8 @@ TEST(ToolsInspectTest, Sm90aCompiledGemmPrints168RegistersInText) {
   ScopedEnv env;
   env.set("QJIT_CACHE_DIR", tmp.sub("cache"));
   env.set("QJIT_CACHE_PATH", "");
-  const auto r = inspect({"--op", "smooth_quant_linear", "--m", "2048", "--n", "4096", "--k", "4096", "--arch",
-                          "sm_90a", "--compile"});
+  const auto r = inspect(
+      {"--op", "smooth_quant_linear", "--m", "2048", "--n", "4096", "--k", "4096", "--arch", "sm_90a", "--compile"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find(" c2 "), std::string::npos) << "expected a two-consumer config:\n" << r.out;
   EXPECT_NE(r.out.find("  resources registers 168, "), std::string::npos) << r.out;

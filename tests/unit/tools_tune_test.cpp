@@ -3,11 +3,11 @@
 // through --dry-run (no GPU needed): the shards of one n partition the kernels of the whole shape file x M (each
 // kernel in exactly one shard, all agreeing on the plan), balanced by estimated cost; --shard auto takes the index
 // from Slurm's or Kubernetes' variables; --devices spreads one shard's kernels over the GPUs by cost.
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <map>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "llvm/Support/JSON.h"
 #include "runtime/device.h"

@@ -15,8 +15,8 @@
 
 namespace qjit::detail {
 
-static_assert(static_cast<int>(StatusCode::Internal) == QJIT_INTERNAL && static_cast<int>(StatusCode::NotFound) ==
-                                                                              QJIT_NOT_FOUND);
+static_assert(static_cast<int>(StatusCode::Internal) == QJIT_INTERNAL &&
+              static_cast<int>(StatusCode::NotFound) == QJIT_NOT_FOUND);
 static_assert(static_cast<int>(ElementKind::F16) == QJIT_F16 && static_cast<int>(ElementKind::BF16) == QJIT_BF16 &&
               static_cast<int>(ElementKind::F32) == QJIT_F32 && static_cast<int>(ElementKind::F64) == QJIT_F64 &&
               static_cast<int>(ElementKind::S8) == QJIT_S8 && static_cast<int>(ElementKind::U8) == QJIT_U8 &&

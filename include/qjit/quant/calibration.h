@@ -34,8 +34,8 @@ struct QuantizationParams {
   QuantType type = QuantType::Int8;
   QuantGranularity granularity = QuantGranularity::PerChannel;
   bool symmetric = true;
-  std::vector<double> scales;              // 1 (PerTensor) or out_features (PerChannel), each finite and >= 0
-  std::vector<std::int32_t> zero_points;   // same length as scales; all 0 when symmetric
+  std::vector<double> scales;             // 1 (PerTensor) or out_features (PerChannel), each finite and >= 0
+  std::vector<std::int32_t> zero_points;  // same length as scales; all 0 when symmetric
 };
 
 // Checks a params object against a weight with out_features rows: lengths, finiteness, zero points in range,

@@ -61,7 +61,7 @@ std::optional<std::string> find_model_prefix(const LayerMapping& mapping, const 
 
 // One group of one layer with every name resolved to a full module name.
 struct ResolvedGroup {
-  std::size_t group = 0;             // index into LayerMapping::groups
+  std::size_t group = 0;  // index into LayerMapping::groups
   std::int64_t layer = 0;
   std::string norm;                  // "" = none
   bool fold = false;                 // norm_feeds_only_these, checked against what qjit knows of the model

@@ -34,14 +34,14 @@ std::string_view smooth_mode_name(SmoothMode mode);  // "none", "folded", "pre_q
 struct LayerQuantStats {
   std::string module;  // "model.layers.0.self_attn.q_proj"
   std::int64_t n = 0, k = 0;
-  bool smoothed = false;              // mode != None
+  bool smoothed = false;  // mode != None
   SmoothMode mode = SmoothMode::None;
-  std::string norm;                   // Folded: the norm 1/s went into; Vector: the group's norm, if it names one
-  std::string reason;                 // None: why not; Vector: why not folded
-  float alpha = 0.0f;                 // only meaningful when smoothed
+  std::string norm;    // Folded: the norm 1/s went into; Vector: the group's norm, if it names one
+  std::string reason;  // None: why not; Vector: why not folded
+  float alpha = 0.0f;  // only meaningful when smoothed
   bool has_stats = false;
-  float input_scale = 0.0f;           // 0 when no stats
-  double weight_rel_error = 0.0;      // ||dequant(q) − W_s|| / ||W_s|| of the weight that was written
+  float input_scale = 0.0f;       // 0 when no stats
+  double weight_rel_error = 0.0;  // ||dequant(q) − W_s|| / ||W_s|| of the weight that was written
   // W8A8 output error (per-token act, per-channel weight) on proxy activations built from the stats
   // (x[t, j] uniform in ±act_max[j]), without and with smoothing; negative when there are no stats.
   double w8a8_error_plain = -1.0;
@@ -55,18 +55,18 @@ struct LayerQuantStats {
 
 struct QuantizeReport {
   std::string family;
-  std::string model_prefix;                  // found in front of the mapping's names ("" or e.g. "bert.")
-  std::string stats_prefix;                  // put in front of module names to find their stats
-  bool stats_prefix_detected = false;        // found automatically rather than given
-  bool stats_without_model_prefix = false;   // stats name modules without model_prefix ("encoder..." for "bert.")
-  std::string eval_prefix;                   // the same for the eval-acts file
-  bool smoothing_done = false;               // some linear was smoothed (only then is alpha recorded)
+  std::string model_prefix;                 // found in front of the mapping's names ("" or e.g. "bert.")
+  std::string stats_prefix;                 // put in front of module names to find their stats
+  bool stats_prefix_detected = false;       // found automatically rather than given
+  bool stats_without_model_prefix = false;  // stats name modules without model_prefix ("encoder..." for "bert.")
+  std::string eval_prefix;                  // the same for the eval-acts file
+  bool smoothing_done = false;              // some linear was smoothed (only then is alpha recorded)
   std::int64_t n_layers = 0;
   std::vector<LayerQuantStats> linears;
-  std::vector<std::string> missing_stats;    // modules with no entry in the stats file
-  std::vector<std::string> folded_norms;     // norm tensors rewritten
-  std::vector<std::string> unused_stats;     // stats entries that matched no linear
-  std::vector<std::string> unused_eval;      // eval-acts entries that matched no linear
+  std::vector<std::string> missing_stats;  // modules with no entry in the stats file
+  std::vector<std::string> folded_norms;   // norm tensors rewritten
+  std::vector<std::string> unused_stats;   // stats entries that matched no linear
+  std::vector<std::string> unused_eval;    // eval-acts entries that matched no linear
   std::int64_t tensors_copied = 0;
   std::uint64_t bytes_written = 0;
 };
@@ -77,12 +77,12 @@ inline constexpr std::int64_t kMaxErrorProxyRows = 65536;
 
 struct QuantizeOptions {
   std::string weights_path;
-  std::string act_stats_path;               // empty = no stats: quantize without smoothing
+  std::string act_stats_path;  // empty = no stats: quantize without smoothing
   std::string out_path;
   float alpha = 0.5f;
-  std::optional<LayerMapping> mapping;      // empty = detect llama/opt/bert
-  bool smooth = true;                       // false (--no-smooth): quantize without smoothing, stats or not
-  bool quantize_weights = true;             // false (--smooth-only): write the smoothed weights in their dtype
+  std::optional<LayerMapping> mapping;  // empty = detect llama/opt/bert
+  bool smooth = true;                   // false (--no-smooth): quantize without smoothing, stats or not
+  bool quantize_weights = true;         // false (--smooth-only): write the smoothed weights in their dtype
   // Stats that match no linear, or linears without stats, are an error unless this is set (then reported).
   bool allow_missing_stats = false;
   bool require_stats = false;               // also refuse a run without act stats at all

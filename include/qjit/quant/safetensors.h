@@ -40,11 +40,28 @@ inline constexpr std::size_t kMaxSafetensorsRank = 16;
 class SafetensorsDtype {
  public:
   enum class Code : std::uint8_t {
-    kBool, kU8, kI8, kI16, kU16, kI32, kU32, kI64, kU64,
-    kF4, kF6E2M3, kF6E3M2, kF8E4M3, kF8E5M2, kF8E8M0, kF16, kBF16, kF32, kF64,
+    kBool,
+    kU8,
+    kI8,
+    kI16,
+    kU16,
+    kI32,
+    kU32,
+    kI64,
+    kU64,
+    kF4,
+    kF6E2M3,
+    kF6E3M2,
+    kF8E4M3,
+    kF8E5M2,
+    kF8E8M0,
+    kF16,
+    kBF16,
+    kF32,
+    kF64,
   };
   constexpr SafetensorsDtype() = default;
-  constexpr SafetensorsDtype(Code code) : code_(code) {}  // NOLINT(google-explicit-constructor)
+  constexpr SafetensorsDtype(Code code) : code_(code) {}                    // NOLINT(google-explicit-constructor)
   constexpr SafetensorsDtype(ElementKind kind) : code_(from_kind(kind)) {}  // NOLINT(google-explicit-constructor)
 
   constexpr Code code() const { return code_; }
@@ -81,7 +98,6 @@ std::string_view safetensors_dtype_name(SafetensorsDtype dtype);
 // The byte size of `numel` elements of `dtype`: false when it overflows or a packed sub-byte tensor does not fill
 // whole bytes.
 bool safetensors_nbytes(SafetensorsDtype dtype, std::uint64_t numel, std::uint64_t* nbytes);
-
 
 struct TensorInfo {
   std::string name;

@@ -22,8 +22,8 @@ namespace qjit::quant {
 inline constexpr float kDefaultMinScale = 1e-5f;
 
 struct SmoothQuantConfig {
-  float alpha = 0.5f;                   // migration strength in [0, 1]; 0 leaves activations alone
-  float min_scale = kDefaultMinScale;   // lower clamp of s, > 0
+  float alpha = 0.5f;                  // migration strength in [0, 1]; 0 leaves activations alone
+  float min_scale = kDefaultMinScale;  // lower clamp of s, > 0
 };
 
 // Validates a config: alpha finite and in [0, 1], min_scale finite and > 0.
@@ -69,7 +69,8 @@ class SmoothQuantMigrator {
 
   // Several linears reading one input: one scale vector from act_max and the max over all their weights, applied
   // to every weight. n_channels = act_max.size(). Returns the scales.
-  Result<std::vector<float>> smooth_shared_input(std::span<const float> act_max, std::span<const WeightRef> weights) const;
+  Result<std::vector<float>> smooth_shared_input(std::span<const float> act_max,
+                                                 std::span<const WeightRef> weights) const;
 
  private:
   SmoothQuantConfig config_;

@@ -36,10 +36,10 @@ inline std::int8_t quantize_s8(float x, float scale) noexcept {
 }
 
 struct W8A8Weights {
-  std::int64_t n = 0;                // out_features (rows)
-  std::int64_t k = 0;                // in_features (columns)
-  std::vector<std::int8_t> weight;   // [n, k] row-major (the S8 [N, K] operand of QuantizedLinearPlan)
-  std::vector<float> weight_scale;   // [n]
+  std::int64_t n = 0;               // out_features (rows)
+  std::int64_t k = 0;               // in_features (columns)
+  std::vector<std::int8_t> weight;  // [n, k] row-major (the S8 [N, K] operand of QuantizedLinearPlan)
+  std::vector<float> weight_scale;  // [n]
 };
 
 // Symmetric per-output-channel int8 quantization of w [n, k]. Errors: null pointer, n or k <= 0, n*k overflow,
@@ -49,8 +49,8 @@ Result<W8A8Weights> quantize_weight_per_channel(const float* w, std::int64_t n, 
 struct PerTokenQuantized {
   std::int64_t rows = 0;
   std::int64_t cols = 0;
-  std::vector<std::int8_t> q;    // [rows, cols]
-  std::vector<float> scale;      // [rows]
+  std::vector<std::int8_t> q;  // [rows, cols]
+  std::vector<float> scale;    // [rows]
 };
 
 // Dynamic per-token quantization of x [rows, cols], the CPU twin of the quantize_rowwise kernel.

@@ -3,11 +3,12 @@
  * computed from the int8 activation and scales the plan wrote. Without a GPU it must report DriverUnavailable and
  * exit 0; anything else is a failure. */
 #include <math.h>
-#include <qjit/qjit_c.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <qjit/qjit_c.h>
 
 #include "cuda_min.h"
 
@@ -94,7 +95,7 @@ int main(void) {
       cu.alloc(&dxs, sizeof(float) * M) || (work && cu.alloc(&dwork, work)))
     return printf("cuMemAlloc failed\n"), 1;
   if (cu.htod(dx, x, sizeof(float) * M * K) || cu.htod(dw, w, N * K) || cu.htod(dws, ws, sizeof(float) * N) ||
-      cu.htod(dbias, bias, sizeof(float) * N) || cu.memset8(dy, 0xff, sizeof(float) * M * N))  /* poison: NaN */
+      cu.htod(dbias, bias, sizeof(float) * N) || cu.memset8(dy, 0xff, sizeof(float) * M * N)) /* poison: NaN */
     return printf("copy failed\n"), 1;
   qjit_linear_args args;
   memset(&args, 0, sizeof args);
@@ -120,7 +121,8 @@ int main(void) {
   for (int m = 0; m < M; ++m) {
     float amax = 0;
     for (int k = 0; k < K; ++k) amax = fmaxf(amax, fabsf(x[m * K + k]));
-    if (fabs(xs[m] - amax / 127.0f) > 1e-6 * amax) return printf("act_scale[%d] = %g, want %g\n", m, xs[m], amax / 127.0f), 1;
+    if (fabs(xs[m] - amax / 127.0f) > 1e-6 * amax)
+      return printf("act_scale[%d] = %g, want %g\n", m, xs[m], amax / 127.0f), 1;
     for (int k = 0; k < K; ++k)
       if (abs((int)xq[m * K + k] - (int)lrintf(x[m * K + k] / xs[m])) > 1) ++bad_q;
     for (int n = 0; n < N; ++n) {

@@ -2,15 +2,15 @@
 // (find_package(qjit), qjit::qjit): run_layer below is the README's engine example as written there. Without a GPU
 // select must fail with DriverUnavailable (exit 0); with one, the layer runs and is checked against an f64
 // reference computed from the int8 activation and per-token scales the plan wrote.
-#include <qjit/cache.h>
-#include <qjit/qjit.h>
-
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
+
+#include <qjit/cache.h>
+#include <qjit/qjit.h>
 
 #include "cuda_min.h"
 
@@ -21,22 +21,23 @@ qjit::Status run_layer(CUstream stream, std::int64_t m, const qjit::bf16* x, con
                        std::int8_t* scratch_q, float* scratch_s, void* ws, std::size_t* ws_needed) {
   using namespace qjit;
   // Once per layer and M bucket (a hash lookup after the first time):
-  auto plan = QuantizedLinearPlan<bf16>::select(Stream(stream), QuantizedLinearDescriptor::make<bf16>(m, 4096, 4096, /*bias=*/true));
-  if (!plan) return plan.error();                       // Status: code + message naming the field
+  auto plan = QuantizedLinearPlan<bf16>::select(Stream(stream),
+                                                QuantizedLinearDescriptor::make<bf16>(m, 4096, 4096, /*bias=*/true));
+  if (!plan) return plan.error();  // Status: code + message naming the field
   *ws_needed = plan->workspace_size();
   if (x == nullptr) return Status();  // a sizing call: the caller allocates, then calls again
 
   QuantizedLinearPlan<bf16>::Args args;
-  args.activation        = TensorRef<bf16, 2>::contiguous(x, {m, 4096});
-  args.weight_q          = TensorRef<std::int8_t, 2>::contiguous(w_q, {4096, 4096});
-  args.weight_scale      = TensorRef<float, 1>::contiguous(w_scale, {4096});
-  args.bias              = TensorRef<bf16, 1>::contiguous(bias, {4096});
-  args.output            = TensorMut<bf16, 2>::strided(y, m, 4096, y_row_stride);
-  args.act_q_scratch     = TensorMut<std::int8_t, 2>::contiguous(scratch_q, {m, 4096});
+  args.activation = TensorRef<bf16, 2>::contiguous(x, {m, 4096});
+  args.weight_q = TensorRef<std::int8_t, 2>::contiguous(w_q, {4096, 4096});
+  args.weight_scale = TensorRef<float, 1>::contiguous(w_scale, {4096});
+  args.bias = TensorRef<bf16, 1>::contiguous(bias, {4096});
+  args.output = TensorMut<bf16, 2>::strided(y, m, 4096, y_row_stride);
+  args.act_q_scratch = TensorMut<std::int8_t, 2>::contiguous(scratch_q, {m, 4096});
   args.act_scale_scratch = TensorMut<float, 1>::contiguous(scratch_s, {m});
 
-  if (Status s = plan->can_implement(args); !s.ok()) return s;  // optional: run() checks too
-  Status s = plan->run(Stream(stream), Workspace{ws, plan->workspace_size()}, args);   // async on `stream`
+  if (Status s = plan->can_implement(args); !s.ok()) return s;                        // optional: run() checks too
+  Status s = plan->run(Stream(stream), Workspace{ws, plan->workspace_size()}, args);  // async on `stream`
   return s;
 }
 
@@ -62,8 +63,8 @@ int main() {
   std::printf("n = 0: %s\n", bad.error().to_string().c_str());
 
   std::size_t ws_bytes = 0;
-  qjit::Status probe = run_layer(nullptr, kM, nullptr, nullptr, nullptr, nullptr, nullptr, kLdy, nullptr, nullptr,
-                                 nullptr, &ws_bytes);
+  qjit::Status probe =
+      run_layer(nullptr, kM, nullptr, nullptr, nullptr, nullptr, nullptr, kLdy, nullptr, nullptr, nullptr, &ws_bytes);
   if (probe.code() == qjit::StatusCode::DriverUnavailable) {
     std::printf("no GPU: %s\nC++ consumer OK (DriverUnavailable)\n", probe.to_string().c_str());
     return 0;
@@ -90,9 +91,9 @@ int main() {
   if (cu.htod(dx, x.data(), x.size() * 2) || cu.htod(dw, w.data(), w.size()) || cu.htod(dws, w_scale.data(), kN * 4) ||
       cu.htod(db, bias.data(), kN * 2) || cu.memset8(dy, 0xff, y.size() * 2))  // poison: bf16 NaN
     return std::puts("copy failed"), 1;
-  qjit::Status s = run_layer(nullptr, kM, dev<qjit::bf16>(dx), dev<std::int8_t>(dw), dev<float>(dws),
-                             dev<qjit::bf16>(db), dev<qjit::bf16>(dy), kLdy, dev<std::int8_t>(dq), dev<float>(ds),
-                             dev<void>(dwork), &ws_bytes);
+  qjit::Status s =
+      run_layer(nullptr, kM, dev<qjit::bf16>(dx), dev<std::int8_t>(dw), dev<float>(dws), dev<qjit::bf16>(db),
+                dev<qjit::bf16>(dy), kLdy, dev<std::int8_t>(dq), dev<float>(ds), dev<void>(dwork), &ws_bytes);
   if (!s.ok()) return std::printf("run: %s\n", s.to_string().c_str()), 1;
   if (cu.sync() || cu.dtoh(y.data(), dy, y.size() * 2) || cu.dtoh(xq.data(), dq, xq.size()) ||
       cu.dtoh(xs.data(), ds, kM * 4))
@@ -115,8 +116,8 @@ int main() {
       if (!(err <= worst)) worst = std::isnan(err) ? INFINITY : err;
     }
   }
-  auto plan = qjit::QuantizedLinearPlan<qjit::bf16>::select(qjit::Stream(),
-                                                            qjit::QuantizedLinearDescriptor::make<qjit::bf16>(kM, kN, kK, true));
+  auto plan = qjit::QuantizedLinearPlan<qjit::bf16>::select(
+      qjit::Stream(), qjit::QuantizedLinearDescriptor::make<qjit::bf16>(kM, kN, kK, true));
   const double bound = plan->precision_guarantee().epilogue_relative_error;
   std::printf("%s\nworst relative error %.3g (bound %.3g); padding columns written: %d\n", plan->describe().c_str(),
               worst, bound, pad_touched);
