@@ -1,4 +1,4 @@
-// The Hopper int8 GEMM family's codegen: turns (Sm90GemmSpec, Sm90Config) into source text for NVRTC, the launch
+// The Hopper int8 GEMM family's codegen: turns (KernelSpec, TileConfig) into source text for NVRTC, the launch
 // geometry, the split-K workspace size, the autotuner's config space and the heuristic, and encodes the TMA tensor
 // maps into the parameter block. The template carries the kernel; this file adds only its instantiation, the wgmma
 // wrappers whose 4..128-operand lists are easier to print than to write by hand, and a static_assert that the
@@ -28,7 +28,7 @@ struct Derived {
   int out_bytes;
 };
 
-Derived derive(const Sm90GemmSpec& spec, const Sm90Config& config) {
+Derived derive(const KernelSpec& spec, const TileConfig& config) {
   Derived d{};
   d.p_rows = config.swap_ab ? config.block_n : config.block_m;
   d.q_cols = config.swap_ab ? config.block_m : config.block_n;
@@ -43,7 +43,7 @@ bool valid_wgmma_s8_n(int n) { return n == 8 || n == 16 || n == 24 || n == 32 ||
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
-std::int64_t tile_count(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
+std::int64_t tile_count(const KernelSpec& spec, const TileConfig& config, std::int64_t m) {
   const Derived d = derive(spec, config);
   const std::int64_t p_dim = config.swap_ab ? spec.n : m;
   const std::int64_t q_dim = config.swap_ab ? m : spec.n;
@@ -72,13 +72,13 @@ std::string render_wgmma_wrapper(int n) {
   return out;
 }
 
-std::string entry_name(const Sm90GemmSpec& spec, const Sm90Config& config) {
+std::string entry_name(const KernelSpec& spec, const TileConfig& config) {
   return llvm::formatv("qjit_gemm_s8_sm90_{0}_n{1}_k{2}{3}_{4}_{5}", element_name(spec.out_element), spec.n, spec.k,
-                       spec.has_bias ? "_bias" : "", spec.per_token_scale ? "tok" : "tensor", config.to_string())
+                       spec.has_bias ? "_bias" : "", spec.per_token_scale ? "tok" : "tensor", sm90_entry_suffix(config))
       .str();
 }
 
-int max_fitting_stages(const Sm90GemmSpec& spec, Sm90Config config, int cap) {
+int max_fitting_stages(const KernelSpec& spec, TileConfig config, int cap) {
   for (int s = cap; s >= 2; --s) {
     config.stages = s;
     if (gemm_s8_sm90_smem_bytes(spec, config) <= kSm90MaxDynamicSmem) return s;
@@ -94,20 +94,25 @@ double schedule_cost(std::int64_t tiles, int split, std::int64_t k_blocks, int t
 
 }  // namespace
 
-std::string Sm90Config::to_string() const {
-  return llvm::formatv("bm{0}_bn{1}_bk{2}_s{3}_c{4}_cl{5}x{6}_{7}_sk{8}{9}", block_m, block_n, block_k, stages,
-                       consumers, cluster_m, cluster_n, swap_ab ? "ba" : "ab", split_k, pingpong ? "_pp" : "")
+std::string sm90_entry_suffix(const TileConfig& config) {
+  return llvm::formatv("bm{0}_bn{1}_bk{2}_s{3}_c{4}_cl{5}x1_{6}_sk{7}{8}", config.block_m, config.block_n,
+                       config.block_k, config.stages, config.consumers, config.cluster_m, config.swap_ab ? "ba" : "ab",
+                       config.split_k, config.pingpong ? "_pp" : "")
       .str();
 }
 
-int gemm_s8_sm90_smem_bytes(const Sm90GemmSpec& spec, const Sm90Config& config) {
+int gemm_s8_sm90_smem_bytes(const KernelSpec& spec, const TileConfig& config) {
   const Derived d = derive(spec, config);
   const int stage_bytes = (d.p_rows + d.q_cols) * kBlockK;
   const int epilogue = config.swap_ab ? 0 : config.consumers * 64 * (128 + 8 * d.out_bytes);
   return config.stages * stage_bytes + epilogue + 16 * config.stages + 4 * config.consumers + 1024;
 }
 
-Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config) {
+Status validate_gemm_s8_sm90_spec(const KernelSpec& spec) {
+  if (spec.op != KernelOp::GemmS8)
+    return invalid(llvm::formatv("spec.op must be gemm_s8, got {0}", kernel_op_name(spec.op)));
+  if (spec.in_element != ElementKind::S8)
+    return invalid(llvm::formatv("spec.in_element must be s8, got {0}", element_name(spec.in_element)));
   if (!is_floating(spec.out_element))
     return invalid(
         llvm::formatv("spec.out_element must be f16, bf16, f32 or f64, got {0}", element_name(spec.out_element)));
@@ -119,15 +124,22 @@ Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config)
                   llvm::formatv("K={0} is not supported by the sm90 TMA kernel: it needs K % 16 == 0 (TMA row strides "
                                 "are multiples of 16 bytes); use the portable sm80 kernel",
                                 spec.k));
+  return Status::success();
+}
+
+Status validate_gemm_s8_sm90(const KernelSpec& spec, const TileConfig& config) {
+  QJIT_TRY(validate_gemm_s8_sm90_spec(spec));
+  if (config.family != KernelFamily::GemmSm90)
+    return invalid(llvm::formatv("config.family must be gemm_sm90, got {0}", kernel_family_name(config.family)));
   if (config.block_k != kBlockK)
     return invalid(llvm::formatv("config.block_k must be 128 (one 128-byte swizzle row), got {0}", config.block_k));
   if (config.consumers != 1 && config.consumers != 2)
     return invalid(llvm::formatv("config.consumers must be 1 or 2, got {0}", config.consumers));
-  if ((config.cluster_m != 1 && config.cluster_m != 2) || config.cluster_n != 1)
-    return Status(StatusCode::Unsupported,
-                  llvm::formatv("config.cluster_m must be 1 or 2 and config.cluster_n 1 (pairs "
-                                "of CTAs along M share the weight tile), got {0}x{1}",
-                                config.cluster_m, config.cluster_n));
+  if (config.cluster_m != 1 && config.cluster_m != 2)
+    return Status(
+        StatusCode::Unsupported,
+        llvm::formatv("config.cluster_m must be 1 or 2 (pairs of CTAs along M share the weight tile), got {0}",
+                      config.cluster_m));
   if (config.cluster_m == 2 && (config.swap_ab || config.split_k != 1))
     return invalid(
         llvm::formatv("config.cluster_m = 2 needs swap_ab = false and split_k = 1, got swap_ab = {0}, "
@@ -176,7 +188,7 @@ Status validate_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config)
   return Status::success();
 }
 
-Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Config& config) {
+Result<Source> render_gemm_s8_sm90(const KernelSpec& spec, const TileConfig& config) {
   QJIT_TRY(validate_gemm_s8_sm90(spec, config));
   // The template is written on common.cuh and gemm_params.h (the parameter block the host shares), pasted first.
   const std::string_view common = find_template("common.cuh");
@@ -186,10 +198,10 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
     return Status(StatusCode::NotFound,
                   "templates common.cuh / gemm_params.h / gemm_s8_sm90.cuh are not embedded in this build");
   const Derived d = derive(spec, config);
-  Sm90Source src;
+  Source src;
   src.entry = entry_name(spec, config);
   src.threads = 128 * (config.consumers + 1);
-  src.dynamic_smem = gemm_s8_sm90_smem_bytes(spec, config);
+  src.dynamic_smem_bytes = gemm_s8_sm90_smem_bytes(spec, config);
   // The device type the output traits (qjitk::Sm90Out<OutT>) are chosen by; validate() admits only these four.
   const char* out_type = spec.out_element == ElementKind::F16    ? "qjitk::f16"
                          : spec.out_element == ElementKind::BF16 ? "qjitk::bf16"
@@ -198,7 +210,7 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
   src.text.reserve(common.size() + params.size() + body.size() + 8192);
   src.text += llvm::formatv("// qjit gemm_s8_sm90: out={0} N={1} K={2} bias={3} scale={4} config={5}\n",
                             element_name(spec.out_element), spec.n, spec.k, spec.has_bias ? 1 : 0,
-                            spec.per_token_scale ? "per_token" : "per_tensor", config.to_string())
+                            spec.per_token_scale ? "per_token" : "per_tensor", sm90_entry_suffix(config))
                   .str();
   src.text.append(common).append("\n").append(params).append("\n").append(body);
   src.text += "\n// ---- rendered by codegen/gemm_s8_sm90.cpp ----\n";
@@ -215,12 +227,13 @@ Result<Sm90Source> render_gemm_s8_sm90(const Sm90GemmSpec& spec, const Sm90Confi
           "}\n",
           out_type, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false", spec.n, spec.k,
           config.consumers, d.consumer_rows, d.q_cols, config.stages, config.swap_ab ? "true" : "false", config.split_k,
-          kGroupTiles, src.dynamic_smem, src.threads, src.entry, config.pingpong ? "true" : "false", config.cluster_m)
+          kGroupTiles, src.dynamic_smem_bytes, src.threads, src.entry, config.pingpong ? "true" : "false",
+          config.cluster_m)
           .str();
   return src;
 }
 
-std::int64_t gemm_s8_sm90_work_units(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
+std::int64_t gemm_s8_sm90_work_units(const KernelSpec& spec, const TileConfig& config, std::int64_t m) {
   if (m < 1) return 0;
   // A unit is one Q tile for a cluster_m-tall group of P tiles (one per CTA of the cluster), times the K splits.
   const Derived d = derive(spec, config);
@@ -230,72 +243,149 @@ std::int64_t gemm_s8_sm90_work_units(const Sm90GemmSpec& spec, const Sm90Config&
          config.split_k;
 }
 
-Sm90Launch gemm_s8_sm90_launch(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m, int sm_count) {
-  Sm90Launch launch;
+LaunchDims gemm_s8_sm90_launch(const KernelSpec& spec, const TileConfig& config, std::int64_t m, int sm_count) {
+  LaunchDims launch;
   const std::int64_t units = gemm_s8_sm90_work_units(spec, config, m);
   const int cluster = std::max(config.cluster_m, 1);
   const std::int64_t clusters =
       std::max<std::int64_t>(1, std::min<std::int64_t>(units, std::max(sm_count / cluster, 1)));
-  launch.grid_x = static_cast<unsigned>(clusters * cluster);
-  launch.cluster_x = static_cast<unsigned>(cluster);
-  launch.block_x = static_cast<unsigned>(128 * (config.consumers + 1));
-  launch.dynamic_smem = gemm_s8_sm90_smem_bytes(spec, config);
+  launch.grid[0] = static_cast<unsigned>(clusters * cluster);
+  launch.cluster[0] = static_cast<unsigned>(cluster);
+  launch.block[0] = static_cast<unsigned>(128 * (config.consumers + 1));
+  launch.dynamic_smem_bytes = static_cast<unsigned>(gemm_s8_sm90_smem_bytes(spec, config));
   return launch;
 }
 
-std::size_t gemm_s8_sm90_workspace_bytes(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
+std::size_t gemm_s8_sm90_workspace_bytes(const KernelSpec& spec, const TileConfig& config, std::int64_t m) {
   if (config.split_k <= 1 || m < 1) return 0;
   const Derived d = derive(spec, config);
   return static_cast<std::size_t>(tile_count(spec, config, m)) * config.split_k * d.p_rows * d.q_cols * 4;
 }
 
-std::size_t gemm_s8_sm90_counter_count(const Sm90GemmSpec& spec, const Sm90Config& config, std::int64_t m) {
+std::size_t gemm_s8_sm90_counter_count(const KernelSpec& spec, const TileConfig& config, std::int64_t m) {
   if (config.split_k <= 1 || m < 1) return 0;
   return static_cast<std::size_t>(tile_count(spec, config, m)) * config.consumers;
 }
 
-std::vector<Sm90Config> sm90_candidate_configs(const Sm90GemmSpec& spec) {
-  std::vector<Sm90Config> out;
+std::vector<TileConfig> sm90_candidate_configs(const KernelSpec& spec) {
+  std::vector<TileConfig> out;
   const std::int64_t k_blocks = ceil_div(std::max<std::int64_t>(spec.k, 1), kBlockK);
-  auto add = [&](Sm90Config c, int stage_cap) {
+  // Each config gets the most stages that fit, up to stage_cap (its initial stages count does not matter).
+  auto add = [&](TileConfig c, int stage_cap) {
     c.stages = max_fitting_stages(spec, c, stage_cap);
     if (c.stages == 0 || c.split_k > k_blocks) return;
     if (validate_gemm_s8_sm90(spec, c).ok() && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   };
   // Prefill / large M: 128 x {128, 192, 256} (two consumers of 64 rows) and 256 x 128 (two of 128 rows).
   for (int split : {1, 2, 4}) {
-    for (int bn : {256, 192, 128}) add({128, bn, kBlockK, 0, 2, 1, 1, false, split}, 6);
-    add({256, 128, kBlockK, 0, 2, 1, 1, false, split}, 6);
-    add({128, 128, kBlockK, 0, 1, 1, 1, false, split}, 6);
+    for (int bn : {256, 192, 128})
+      add({.family = KernelFamily::GemmSm90,
+           .block_m = 128,
+           .block_n = bn,
+           .block_k = kBlockK,
+           .warps_m = 1,
+           .warps_n = 1,
+           .split_k = split,
+           .consumers = 2},
+          6);
+    add({.family = KernelFamily::GemmSm90,
+         .block_m = 256,
+         .block_n = 128,
+         .block_k = kBlockK,
+         .warps_m = 1,
+         .warps_n = 1,
+         .split_k = split,
+         .consumers = 2},
+        6);
+    add({.family = KernelFamily::GemmSm90,
+         .block_m = 128,
+         .block_n = 128,
+         .block_k = kBlockK,
+         .warps_m = 1,
+         .warps_n = 1,
+         .split_k = split,
+         .consumers = 1},
+        6);
   }
   // Ping-pong: each consumer owns a 128 x 128 or 64 x 256 tile; one's epilogue runs under the other's main loop.
   for (int cluster : {1, 2}) {
     for (auto [bm, bn] : {std::pair{128, 128}, std::pair{64, 256}, std::pair{128, 64}}) {
-      Sm90Config c{bm, bn, kBlockK, 0, 2, cluster, 1, false, 1};
-      c.pingpong = true;
-      add(c, 8);
+      add({.family = KernelFamily::GemmSm90,
+           .block_m = bm,
+           .block_n = bn,
+           .block_k = kBlockK,
+           .warps_m = 1,
+           .warps_n = 1,
+           .consumers = 2,
+           .pingpong = true,
+           .cluster_m = cluster},
+          8);
     }
   }
   // Clusters of two along M multicast the weight tile (half the weight traffic out of L2 per CTA).
-  for (int bn : {256, 128}) add({128, bn, kBlockK, 0, 2, 2, 1, false, 1}, 6);
+  for (int bn : {256, 128})
+    add({.family = KernelFamily::GemmSm90,
+         .block_m = 128,
+         .block_n = bn,
+         .block_k = kBlockK,
+         .warps_m = 1,
+         .warps_n = 1,
+         .consumers = 2,
+         .cluster_m = 2},
+        6);
   // Decode: weights on wgmma's M side (64 or 128 rows per consumer), tokens as wgmma N, split K to fill the SMs.
   for (int split : {1, 2, 3, 4, 6, 8}) {
     for (int bm : {8, 16, 32, 64}) {
-      add({bm, 128, kBlockK, 0, 2, 1, 1, true, split}, 8);
-      add({bm, 256, kBlockK, 0, 2, 1, 1, true, split}, 8);
-      add({bm, 64, kBlockK, 0, 1, 1, 1, true, split}, 8);
+      add({.family = KernelFamily::GemmSm90,
+           .block_m = bm,
+           .block_n = 128,
+           .block_k = kBlockK,
+           .warps_m = 1,
+           .warps_n = 1,
+           .split_k = split,
+           .consumers = 2,
+           .swap_ab = true},
+          8);
+      add({.family = KernelFamily::GemmSm90,
+           .block_m = bm,
+           .block_n = 256,
+           .block_k = kBlockK,
+           .warps_m = 1,
+           .warps_n = 1,
+           .split_k = split,
+           .consumers = 2,
+           .swap_ab = true},
+          8);
+      add({.family = KernelFamily::GemmSm90,
+           .block_m = bm,
+           .block_n = 64,
+           .block_k = kBlockK,
+           .warps_m = 1,
+           .warps_n = 1,
+           .split_k = split,
+           .consumers = 1,
+           .swap_ab = true},
+          8);
     }
   }
   return out;
 }
 
-Sm90Config sm90_heuristic_config(const Sm90GemmSpec& spec, std::int64_t m, int sm_count) {
+TileConfig sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_count) {
   m = std::max<std::int64_t>(m, 1);
   sm_count = std::max(sm_count, 1);
   const std::int64_t k_blocks = ceil_div(std::max<std::int64_t>(spec.k, 1), kBlockK);
-  Sm90Config best;
+  // What it returns when nothing below validates (as before the fold: the cooperative 128 x 256 prefill tile).
+  TileConfig best{.family = KernelFamily::GemmSm90,
+                  .block_m = 128,
+                  .block_n = 256,
+                  .block_k = kBlockK,
+                  .warps_m = 1,
+                  .warps_n = 1,
+                  .stages = 4,
+                  .consumers = 2};
   double best_cost = std::numeric_limits<double>::infinity();
-  auto consider = [&](Sm90Config c, int stage_cap, int max_split) {
+  auto consider = [&](TileConfig c, int stage_cap, int max_split) {
     c.stages = max_fitting_stages(spec, c, stage_cap);
     if (c.stages == 0) return;
     const std::int64_t tiles = tile_count(spec, c, m);
@@ -317,19 +407,55 @@ Sm90Config sm90_heuristic_config(const Sm90GemmSpec& spec, std::int64_t m, int s
     // 24.6 vs 30.2 us at M = 1), which halves the CTAs' barrier and epilogue work per byte streamed.
     const int bm = m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64;
     const bool narrow = spec.n <= 8192;
-    Sm90Config c{bm, narrow ? 64 : 128, kBlockK, 0, narrow ? 1 : 2, 1, 1, true, 1};
+    TileConfig c{.family = KernelFamily::GemmSm90,
+                 .block_m = bm,
+                 .block_n = narrow ? 64 : 128,
+                 .block_k = kBlockK,
+                 .warps_m = 1,
+                 .warps_n = 1,
+                 .consumers = narrow ? 1 : 2,
+                 .swap_ab = true};
     c.stages = max_fitting_stages(spec, c, 8);
     const std::int64_t weight_tiles = ceil_div(spec.n, c.block_n);
     if (weight_tiles < sm_count / 2 && k_blocks >= 96) c.split_k = 2;
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
-    consider({bm, 128, kBlockK, 0, 2, 1, 1, true, 1}, 8, 1);
+    consider({.family = KernelFamily::GemmSm90,
+              .block_m = bm,
+              .block_n = 128,
+              .block_k = kBlockK,
+              .warps_m = 1,
+              .warps_n = 1,
+              .consumers = 2,
+              .swap_ab = true},
+             8, 1);
   } else if (m <= 128 && spec.n <= 8192) {
     // Weight-streaming still: 64 tokens per wgmma N, both token tiles share the CTA's weight tile.
-    Sm90Config c = spec.n <= 4096 ? Sm90Config{64, 64, kBlockK, 0, 1, 1, 1, true, 1}
-                                  : Sm90Config{64, 128, kBlockK, 0, 2, 1, 1, true, 1};
+    TileConfig c = spec.n <= 4096 ? TileConfig{.family = KernelFamily::GemmSm90,
+                                               .block_m = 64,
+                                               .block_n = 64,
+                                               .block_k = kBlockK,
+                                               .warps_m = 1,
+                                               .warps_n = 1,
+                                               .consumers = 1,
+                                               .swap_ab = true}
+                                  : TileConfig{.family = KernelFamily::GemmSm90,
+                                               .block_m = 64,
+                                               .block_n = 128,
+                                               .block_k = kBlockK,
+                                               .warps_m = 1,
+                                               .warps_n = 1,
+                                               .consumers = 2,
+                                               .swap_ab = true};
     c.stages = max_fitting_stages(spec, c, 8);
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
-    consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
+    consider({.family = KernelFamily::GemmSm90,
+              .block_m = 128,
+              .block_n = 128,
+              .block_k = kBlockK,
+              .warps_m = 1,
+              .warps_n = 1,
+              .consumers = 2},
+             6, 1);
   } else {
     // Up to K = 8192, ping-pong 128 x 128 in clusters of two: the tensor cores never wait for an epilogue (ncu showed
     // the cooperative 128 x 256 kernel at 65% tensor-pipe use on K = 4096 against 89% on K = 28672, the gap being
@@ -338,20 +464,50 @@ Sm90Config sm90_heuristic_config(const Sm90GemmSpec& spec, std::int64_t m, int s
     // the cooperative 128 x 256 tile measured 5-20% faster (docs/PERF.md, v5). NOTE: ping-pong pays only with two
     // or more units per CTA (else one consumer idles) and a pair only with two token tiles (else one CTA of each
     // pair computes an empty tile): at M = 128 it ran 1.6-1.9x slower, at M = 512 on N <= 8192 up to 1.35x slower.
-    Sm90Config pp{128, 128, kBlockK, 0, 2, 2, 1, false, 1};
-    pp.pingpong = true;
+    TileConfig pp{.family = KernelFamily::GemmSm90,
+                  .block_m = 128,
+                  .block_n = 128,
+                  .block_k = kBlockK,
+                  .warps_m = 1,
+                  .warps_n = 1,
+                  .consumers = 2,
+                  .pingpong = true,
+                  .cluster_m = 2};
     pp.stages = max_fitting_stages(spec, pp, 8);
     if (m > 128 && spec.k <= 8192 && pp.stages > 0 && gemm_s8_sm90_work_units(spec, pp, m) >= sm_count &&
         validate_gemm_s8_sm90(spec, pp).ok())
       return pp;
-    consider({128, 256, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);  // first: wins ties (less smem traffic per op)
-    if (m <= 512) consider({128, 192, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
-    consider({128, 128, kBlockK, 0, 2, 1, 1, false, 1}, 6, 1);
+    // The 128 x 256 tile first: it wins ties (less shared-memory traffic per op).
+    consider({.family = KernelFamily::GemmSm90,
+              .block_m = 128,
+              .block_n = 256,
+              .block_k = kBlockK,
+              .warps_m = 1,
+              .warps_n = 1,
+              .consumers = 2},
+             6, 1);
+    if (m <= 512)
+      consider({.family = KernelFamily::GemmSm90,
+                .block_m = 128,
+                .block_n = 192,
+                .block_k = kBlockK,
+                .warps_m = 1,
+                .warps_n = 1,
+                .consumers = 2},
+               6, 1);
+    consider({.family = KernelFamily::GemmSm90,
+              .block_m = 128,
+              .block_n = 128,
+              .block_k = kBlockK,
+              .warps_m = 1,
+              .warps_n = 1,
+              .consumers = 2},
+             6, 1);
   }
   return best;
 }
 
-Status encode_gemm_s8_sm90_params(EncodeTiledFn encode, const Sm90GemmSpec& spec, const Sm90Config& config,
+Status encode_gemm_s8_sm90_params(EncodeTiledFn encode, const KernelSpec& spec, const TileConfig& config,
                                   const GemmS8Params& base, GemmS8Sm90Params* out) {
   QJIT_TRY(validate_gemm_s8_sm90(spec, config));
   if (encode == nullptr) return invalid("encode must be cuTensorMapEncodeTiled, got nullptr");

@@ -54,13 +54,24 @@ TEST(GemmArithContract, BothFamiliesEpiloguesAreExplicitlyRoundedInPtx) {
   if (nvrtc == nullptr) GTEST_SKIP() << "NVRTC is not loadable here";
   for (const Variant& v : variants()) {
     // sm90 family: a staged (prefill) and a direct (swap AB, decode) epilogue.
-    for (const Sm90Config& config :
-         {Sm90Config{128, 128, 128, 4, 2, 1, 1, false, 1}, Sm90Config{16, 128, 128, 6, 1, 1, 1, true, 1}}) {
-      Sm90GemmSpec spec;
-      spec.out_element = v.out;
-      spec.n = 4096;
-      spec.k = 4096;
-      spec.has_bias = v.bias;
+    for (const TileConfig& config : {TileConfig{.family = KernelFamily::GemmSm90,
+                                    .block_m = 128,
+                                    .block_n = 128,
+                                    .block_k = 128,
+                                    .warps_m = 1,
+                                    .warps_n = 1,
+                                    .stages = 4,
+                                    .consumers = 2},
+                                     TileConfig{.family = KernelFamily::GemmSm90,
+                                     .block_m = 16,
+                                     .block_n = 128,
+                                     .block_k = 128,
+                                     .warps_m = 1,
+                                     .warps_n = 1,
+                                     .stages = 6,
+                                     .consumers = 1,
+                                     .swap_ab = true}}) {
+      const KernelSpec spec{.out_element = v.out, .n = 4096, .k = 4096, .has_bias = v.bias, .arch = 90};
       auto src = render_gemm_s8_sm90(spec, config);
       ASSERT_TRUE(src.has_value()) << src.error().to_string();
       EXPECT_NE(src->text.find("EpilogueMath"), std::string::npos) << src->entry;

@@ -18,20 +18,41 @@
 namespace qjit::codegen {
 namespace {
 
-Sm90GemmSpec spec_of(ElementKind out, std::int64_t n, std::int64_t k, bool bias = false, bool per_token = true) {
-  Sm90GemmSpec s;
-  s.out_element = out;
-  s.n = n;
-  s.k = k;
-  s.has_bias = bias;
-  s.per_token_scale = per_token;
-  return s;
+KernelSpec spec_of(ElementKind out, std::int64_t n, std::int64_t k, bool bias = false, bool per_token = true) {
+  return KernelSpec{.op = KernelOp::GemmS8,
+                    .in_element = ElementKind::S8,
+                    .out_element = out,
+                    .n = n,
+                    .k = k,
+                    .has_bias = bias,
+                    .per_token_scale = per_token,
+                    .arch = 90};
 }
 
-Sm90Config prefill_config() { return Sm90Config{128, 256, 128, 4, 2, 1, 1, false, 1}; }
-Sm90Config decode_config() { return Sm90Config{16, 128, 128, 8, 2, 1, 1, true, 4}; }
+TileConfig prefill_config() {
+  return TileConfig{.family = KernelFamily::GemmSm90,
+                    .block_m = 128,
+                    .block_n = 256,
+                    .block_k = 128,
+                    .warps_m = 1,
+                    .warps_n = 1,
+                    .stages = 4,
+                    .consumers = 2};
+}
+TileConfig decode_config() {
+  return TileConfig{.family = KernelFamily::GemmSm90,
+                    .block_m = 16,
+                    .block_n = 128,
+                    .block_k = 128,
+                    .warps_m = 1,
+                    .warps_n = 1,
+                    .stages = 8,
+                    .split_k = 4,
+                    .consumers = 2,
+                    .swap_ab = true};
+}
 
-void dump(const Sm90Source& src) {
+void dump(const Source& src) {
   const char* dir = std::getenv("QJIT_DUMP_DIR");
   if (dir == nullptr || *dir == '\0') return;
   std::ofstream(std::string(dir) + "/" + src.entry + ".cu") << src.text;
@@ -47,16 +68,16 @@ TEST(CodegenGemmS8Sm90Test, KNotMultipleOf16IsUnsupportedWithReason) {
 }
 
 TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
-  const Sm90GemmSpec good = spec_of(ElementKind::BF16, 4096, 4096);
+  const KernelSpec good = spec_of(ElementKind::BF16, 4096, 4096);
   struct Case {
-    Sm90GemmSpec spec;
-    Sm90Config config;
+    KernelSpec spec;
+    TileConfig config;
     const char* field;
   };
   std::vector<Case> cases;
   cases.push_back({spec_of(ElementKind::S8, 4096, 4096), prefill_config(), "spec.out_element"});
   cases.push_back({spec_of(ElementKind::F16, 0, 4096), prefill_config(), "spec.n"});
-  Sm90Config c = prefill_config();
+  TileConfig c = prefill_config();
   c.block_k = 64;
   cases.push_back({good, c, "config.block_k"});
   c = prefill_config();
@@ -68,7 +89,14 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
   c = prefill_config();
   c.block_n = 40;
   cases.push_back({good, c, "config.block_n"});
-  c = Sm90Config{256, 256, 128, 3, 2, 1, 1, false, 1};  // 2 x 128 accumulators per thread
+  c = TileConfig{.family = KernelFamily::GemmSm90,
+                 .block_m = 256,
+                 .block_n = 256,
+                 .block_k = 128,
+                 .warps_m = 1,
+                 .warps_n = 1,
+                 .stages = 3,
+                 .consumers = 2};  // 2 x 128 accumulators per thread
   cases.push_back({good, c, "accumulator registers"});
   c = prefill_config();
   c.stages = 6;  // 6 x 48 KiB > 227 KiB
@@ -86,26 +114,57 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
   c.pingpong = true;  // 128 x 256 per consumer: 2 x 128 accumulators
   c.stages = 3;
   cases.push_back({good, c, "accumulator registers"});
-  c = Sm90Config{128, 128, 128, 4, 1, 1, 1, false, 1};
-  c.pingpong = true;
+  c = TileConfig{.family = KernelFamily::GemmSm90,
+                 .block_m = 128,
+                 .block_n = 128,
+                 .block_k = 128,
+                 .warps_m = 1,
+                 .warps_n = 1,
+                 .stages = 4,
+                 .consumers = 1,
+                 .pingpong = true};
   cases.push_back({good, c, "config.pingpong needs consumers = 2"});
-  c = Sm90Config{128, 128, 128, 4, 2, 1, 1, false, 2};
-  c.pingpong = true;
+  c = TileConfig{.family = KernelFamily::GemmSm90,
+                 .block_m = 128,
+                 .block_n = 128,
+                 .block_k = 128,
+                 .warps_m = 1,
+                 .warps_n = 1,
+                 .stages = 4,
+                 .split_k = 2,
+                 .consumers = 2,
+                 .pingpong = true};
   cases.push_back({good, c, "split_k = 1"});
-  c = Sm90Config{192, 128, 128, 4, 2, 1, 1, false, 1};
-  c.pingpong = true;
+  c = TileConfig{.family = KernelFamily::GemmSm90,
+                 .block_m = 192,
+                 .block_n = 128,
+                 .block_k = 128,
+                 .warps_m = 1,
+                 .warps_n = 1,
+                 .stages = 4,
+                 .consumers = 2,
+                 .pingpong = true};
   cases.push_back({good, c, "config.block_m must be 64 or 128 with pingpong"});
+  KernelSpec not_gemm = good;
+  not_gemm.op = KernelOp::QuantizeRowwise;
+  cases.push_back({not_gemm, prefill_config(), "spec.op must be gemm_s8"});
+  KernelSpec f16_in = good;
+  f16_in.in_element = ElementKind::F16;
+  cases.push_back({f16_in, prefill_config(), "spec.in_element must be s8"});
+  c = prefill_config();
+  c.family = KernelFamily::GemmSm80;
+  cases.push_back({good, c, "config.family must be gemm_sm90, got gemm_sm80"});
   for (const Case& k : cases) {
     const Status s = validate_gemm_s8_sm90(k.spec, k.config);
     ASSERT_FALSE(s.ok()) << k.field;
     EXPECT_NE(s.message().find(k.field), std::string::npos) << s.message();
   }
-  Sm90Config cl = prefill_config();
+  TileConfig cl = prefill_config();
   cl.cluster_m = 3;
   EXPECT_EQ(validate_gemm_s8_sm90(good, cl).code(), StatusCode::Unsupported);
   cl.cluster_m = 2;
   EXPECT_TRUE(validate_gemm_s8_sm90(good, cl).ok());
-  Sm90Config cl_swap = decode_config();
+  TileConfig cl_swap = decode_config();
   cl_swap.cluster_m = 2;  // decode tiles split K and swap operands: no clusters there
   const Status swap_status = validate_gemm_s8_sm90(good, cl_swap);
   EXPECT_EQ(swap_status.code(), StatusCode::InvalidArgument);
@@ -116,8 +175,8 @@ TEST(CodegenGemmS8Sm90Test, RenderIsDeterministicWithUniqueEntryNames) {
   std::set<std::string> names;
   for (bool bias : {false, true})
     for (bool tok : {false, true})
-      for (const Sm90Config& cfg : {prefill_config(), decode_config()}) {
-        const Sm90GemmSpec spec = spec_of(ElementKind::F32, 11008, 4096, bias, tok);
+      for (const TileConfig& cfg : {prefill_config(), decode_config()}) {
+        const KernelSpec spec = spec_of(ElementKind::F32, 11008, 4096, bias, tok);
         auto a = render_gemm_s8_sm90(spec, cfg);
         auto b = render_gemm_s8_sm90(spec, cfg);
         ASSERT_TRUE(a.has_value()) << a.error().to_string();
@@ -125,7 +184,7 @@ TEST(CodegenGemmS8Sm90Test, RenderIsDeterministicWithUniqueEntryNames) {
         EXPECT_EQ(a->entry, b->entry);
         EXPECT_TRUE(names.insert(a->entry).second) << a->entry;
         EXPECT_EQ(a->threads, 384);
-        EXPECT_EQ(a->dynamic_smem, gemm_s8_sm90_smem_bytes(spec, cfg));
+        EXPECT_EQ(a->dynamic_smem_bytes, gemm_s8_sm90_smem_bytes(spec, cfg));
         EXPECT_NE(a->text.find("extern \"C\" __global__"), std::string::npos);
         EXPECT_EQ(a->text.find("#include"), std::string::npos);
       }
@@ -136,60 +195,68 @@ TEST(CodegenGemmS8Sm90Test, RenderIsDeterministicWithUniqueEntryNames) {
 }
 
 TEST(CodegenGemmS8Sm90Test, LaunchGeometryAndSplitKWorkspace) {
-  const Sm90GemmSpec spec = spec_of(ElementKind::F16, 4096, 4096);
+  const KernelSpec spec = spec_of(ElementKind::F16, 4096, 4096);
   // Prefill: 8192 / 128 = 64 row tiles x 4096 / 256 = 16 column tiles; persistent grid capped at the SM count.
-  Sm90Launch l = gemm_s8_sm90_launch(spec, prefill_config(), 8192, 132);
-  EXPECT_EQ(l.grid_x, 132u);
-  EXPECT_EQ(l.block_x, 384u);
-  EXPECT_EQ(l.cluster_x, 1u);
-  EXPECT_EQ(l.dynamic_smem, 4 * (128 + 256) * 128 + 2 * 64 * 144 + 16 * 4 + 8 + 1024);
+  LaunchDims l = gemm_s8_sm90_launch(spec, prefill_config(), 8192, 132);
+  EXPECT_EQ(l.grid[0], 132u);
+  EXPECT_EQ(l.block[0], 384u);
+  EXPECT_EQ(l.cluster[0], 1u);
+  EXPECT_EQ(l.dynamic_smem_bytes, 4 * (128 + 256) * 128 + 2 * 64 * 144 + 16 * 4 + 8 + 1024);
   EXPECT_EQ(gemm_s8_sm90_work_units(spec, prefill_config(), 200), 2 * 16);
-  EXPECT_EQ(gemm_s8_sm90_launch(spec, prefill_config(), 200, 132).grid_x, 32u);
+  EXPECT_EQ(gemm_s8_sm90_launch(spec, prefill_config(), 200, 132).grid[0], 32u);
   EXPECT_EQ(gemm_s8_sm90_workspace_bytes(spec, prefill_config(), 8192), 0u);
   // Decode: 4096 / 128 weight tiles x 1 token tile x split 4 = 128 units.
   EXPECT_EQ(gemm_s8_sm90_work_units(spec, decode_config(), 3), 128);
   EXPECT_EQ(gemm_s8_sm90_workspace_bytes(spec, decode_config(), 3), 32u * 4 * 128 * 16 * 4);
   EXPECT_EQ(gemm_s8_sm90_counter_count(spec, decode_config(), 3), 32u * 2);
   // Clusters of two: a unit is one weight tile for two adjacent token tiles; the grid is whole clusters.
-  Sm90Config pair{128, 128, 128, 6, 2, 2, 1, false, 1};
-  pair.pingpong = true;
+  TileConfig pair{.family = KernelFamily::GemmSm90,
+                  .block_m = 128,
+                  .block_n = 128,
+                  .block_k = 128,
+                  .warps_m = 1,
+                  .warps_n = 1,
+                  .stages = 6,
+                  .consumers = 2,
+                  .pingpong = true,
+                  .cluster_m = 2};
   EXPECT_EQ(gemm_s8_sm90_work_units(spec, pair, 8192), 32 * 32);
   EXPECT_EQ(gemm_s8_sm90_work_units(spec, pair, 300), 2 * 32);  // 3 token tiles -> 2 pairs, the last half empty
-  const Sm90Launch lp = gemm_s8_sm90_launch(spec, pair, 8192, 133);
-  EXPECT_EQ(lp.grid_x, 132u);
-  EXPECT_EQ(lp.cluster_x, 2u);
-  EXPECT_EQ(gemm_s8_sm90_launch(spec, pair, 100, 132).grid_x, 2u * 32);
+  const LaunchDims lp = gemm_s8_sm90_launch(spec, pair, 8192, 133);
+  EXPECT_EQ(lp.grid[0], 132u);
+  EXPECT_EQ(lp.cluster[0], 2u);
+  EXPECT_EQ(gemm_s8_sm90_launch(spec, pair, 100, 132).grid[0], 2u * 32);
 }
 
 TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
-  for (const Sm90GemmSpec& spec : {spec_of(ElementKind::F16, 4096, 4096), spec_of(ElementKind::F64, 13696, 5120),
-                                   spec_of(ElementKind::BF16, 1000, 48)}) {
+  for (const KernelSpec& spec : {spec_of(ElementKind::F16, 4096, 4096), spec_of(ElementKind::F64, 13696, 5120),
+                                 spec_of(ElementKind::BF16, 1000, 48)}) {
     const auto candidates = sm90_candidate_configs(spec);
     EXPECT_GE(candidates.size(), 4u);
-    for (const Sm90Config& c : candidates) EXPECT_TRUE(validate_gemm_s8_sm90(spec, c).ok()) << c.to_string();
+    for (const TileConfig& c : candidates) EXPECT_TRUE(validate_gemm_s8_sm90(spec, c).ok()) << c.to_string();
     for (std::int64_t m : {1, 7, 16, 64, 65, 512, 8192}) {
-      const Sm90Config h = sm90_heuristic_config(spec, m, 132);
+      const TileConfig h = sm90_heuristic_config(spec, m, 132);
       EXPECT_TRUE(validate_gemm_s8_sm90(spec, h).ok()) << h.to_string();
       EXPECT_EQ(h.swap_ab, m <= 64 || (m <= 128 && spec.n <= 8192)) << m;
     }
   }
-  const Sm90GemmSpec llama = spec_of(ElementKind::F16, 4096, 4096);
-  const Sm90Config d1 = sm90_heuristic_config(llama, 1, 132);
+  const KernelSpec llama = spec_of(ElementKind::F16, 4096, 4096);
+  const TileConfig d1 = sm90_heuristic_config(llama, 1, 132);
   EXPECT_EQ(d1.block_m, 8);  // no padding of one token to 16
   // Measured on an H200: one consumer on 64 weight rows, no split (9.4 us against 11.3 us for 128 rows split 4).
   EXPECT_EQ(d1.block_n, 64);
   EXPECT_EQ(d1.consumers, 1);
   EXPECT_EQ(d1.split_k, 1);
-  const Sm90Config wide = sm90_heuristic_config(spec_of(ElementKind::BF16, 10240, 8192), 1, 132);
+  const TileConfig wide = sm90_heuristic_config(spec_of(ElementKind::BF16, 10240, 8192), 1, 132);
   EXPECT_EQ(wide.block_n, 128);  // wider weights: two consumers on 128 rows
   EXPECT_EQ(wide.consumers, 2);
   // A long K over few weight tiles still splits: 4096 x 14336 gives 64 tiles of 64 rows and 112 K blocks.
   EXPECT_EQ(sm90_heuristic_config(spec_of(ElementKind::BF16, 4096, 14336), 1, 132).split_k, 2);
-  const Sm90Config mid = sm90_heuristic_config(llama, 128, 132);  // still weight streaming at M = 128
+  const TileConfig mid = sm90_heuristic_config(llama, 128, 132);  // still weight streaming at M = 128
   EXPECT_TRUE(mid.swap_ab);
   EXPECT_EQ(mid.block_m, 64);
   EXPECT_EQ(mid.split_k, 1);
-  const Sm90Config big = sm90_heuristic_config(llama, 8192, 132);
+  const TileConfig big = sm90_heuristic_config(llama, 8192, 132);
   EXPECT_TRUE(big.pingpong);  // each consumer owns a 128 x 128 tile; epilogues hide under the other's main loop
   EXPECT_EQ(big.block_m, 128);
   EXPECT_EQ(big.block_n, 128);
@@ -200,7 +267,7 @@ TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
   EXPECT_NE(std::find(space.begin(), space.end(), big), space.end())
       << "the heuristic's prefill pick must be in the tuner's space";
   // Long K amortises the epilogue: the cooperative 128 x 256 tile measured faster there.
-  const Sm90Config long_k = sm90_heuristic_config(spec_of(ElementKind::BF16, 8192, 28672), 8192, 132);
+  const TileConfig long_k = sm90_heuristic_config(spec_of(ElementKind::BF16, 8192, 28672), 8192, 132);
   EXPECT_FALSE(long_k.pingpong);
   EXPECT_EQ(long_k.block_n, 256);
   EXPECT_EQ(long_k.cluster_m, 1);
@@ -249,7 +316,7 @@ TEST(CodegenGemmS8Sm90Test, EncodePassesTmaGeometryToTheDriver) {
   std::vector<EncodeCall> calls;
   g_calls = &calls;
   g_encode_result = 0;
-  const Sm90GemmSpec spec = spec_of(ElementKind::BF16, 11008, 4096);
+  const KernelSpec spec = spec_of(ElementKind::BF16, 11008, 4096);
   GemmS8Sm90Params out;
   ASSERT_TRUE(encode_gemm_s8_sm90_params(fake_encode, spec, prefill_config(), fake_base(300, 4096, 11008), &out).ok());
   ASSERT_EQ(calls.size(), 2u);
@@ -279,7 +346,7 @@ TEST(CodegenGemmS8Sm90Test, EncodePassesTmaGeometryToTheDriver) {
   EXPECT_EQ(calls[1].box[1], 128u);
   // A cluster of two: each CTA loads and multicasts half of the weight tile.
   calls.clear();
-  Sm90Config pair = prefill_config();
+  TileConfig pair = prefill_config();
   pair.cluster_m = 2;
   ASSERT_TRUE(encode_gemm_s8_sm90_params(fake_encode, spec, pair, fake_base(300, 4096, 11008), &out).ok());
   EXPECT_EQ(calls[0].box[1], 128u);
@@ -290,7 +357,7 @@ TEST(CodegenGemmS8Sm90Test, EncodePassesTmaGeometryToTheDriver) {
 TEST(CodegenGemmS8Sm90Test, EncodeRejectsWhatTmaCannotTake) {
   std::vector<EncodeCall> calls;
   g_calls = &calls;
-  const Sm90GemmSpec spec = spec_of(ElementKind::F16, 4096, 4096);
+  const KernelSpec spec = spec_of(ElementKind::F16, 4096, 4096);
   GemmS8Sm90Params out;
   GemmS8Params b = fake_base(64, 4096, 4096);
   b.a = reinterpret_cast<const void*>(0x10008);
@@ -319,7 +386,7 @@ const runtime::Nvrtc* nvrtc_or_skip() {
   return n.has_value() ? *n : nullptr;
 }
 
-void expect_compiles(const Sm90GemmSpec& spec, const Sm90Config& config) {
+void expect_compiles(const KernelSpec& spec, const TileConfig& config) {
   const runtime::Nvrtc* nvrtc = nvrtc_or_skip();
   ASSERT_NE(nvrtc, nullptr) << "NVRTC is required for the compile tests";
   auto src = render_gemm_s8_sm90(spec, config);
@@ -330,7 +397,7 @@ void expect_compiles(const Sm90GemmSpec& spec, const Sm90Config& config) {
   EXPECT_GT(out->cubin.size(), 1000u) << src->entry;
 }
 
-void compile_every_variant(const Sm90Config& config, std::int64_t n, std::int64_t k) {
+void compile_every_variant(const TileConfig& config, std::int64_t n, std::int64_t k) {
   for (ElementKind out : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64})
     for (bool bias : {false, true})
       for (bool tok : {false, true}) expect_compiles(spec_of(out, n, k, bias, tok), config);
@@ -341,9 +408,17 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPrefillEveryDtypeBiasScaleSm90a) {
 }
 
 TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPingPongEveryDtypeBiasScaleSm90a) {
-  Sm90Config pp{128, 128, 128, 6, 2, 2, 1, false, 1};
-  pp.pingpong = true;
-  EXPECT_NE(pp.to_string().find("_cl2x1_ab_sk1_pp"), std::string::npos);
+  TileConfig pp{.family = KernelFamily::GemmSm90,
+                .block_m = 128,
+                .block_n = 128,
+                .block_k = 128,
+                .warps_m = 1,
+                .warps_n = 1,
+                .stages = 6,
+                .consumers = 2,
+                .pingpong = true,
+                .cluster_m = 2};
+  EXPECT_NE(sm90_entry_suffix(pp).find("_cl2x1_ab_sk1_pp"), std::string::npos);
   compile_every_variant(pp, 13653, 4112);  // odd N, K % 128 != 0
 }
 
@@ -352,16 +427,70 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesDecodeSplitKEveryDtypeBiasScaleSm90a) {
 }
 
 TEST(CodegenGemmS8Sm90Test, NvrtcCompilesOtherShapesOfTheConfigSpace) {
-  const Sm90GemmSpec spec = spec_of(ElementKind::BF16, 11008, 4096, true);
-  expect_compiles(spec, Sm90Config{256, 128, 128, 4, 2, 1, 1, false, 1});
-  expect_compiles(spec, Sm90Config{128, 128, 128, 6, 2, 1, 1, false, 2});
-  expect_compiles(spec, Sm90Config{128, 128, 128, 6, 1, 1, 1, false, 1});
-  expect_compiles(spec, Sm90Config{8, 256, 128, 6, 2, 1, 1, true, 3});
-  expect_compiles(spec, Sm90Config{64, 64, 128, 8, 1, 1, 1, true, 1});
-  Sm90Config pp{64, 256, 128, 5, 2, 1, 1, false, 1};
-  pp.pingpong = true;
+  const KernelSpec spec = spec_of(ElementKind::BF16, 11008, 4096, true);
+  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
+                                   .block_m = 256,
+                                   .block_n = 128,
+                                   .block_k = 128,
+                                   .warps_m = 1,
+                                   .warps_n = 1,
+                                   .stages = 4,
+                                   .consumers = 2});
+  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
+                                   .block_m = 128,
+                                   .block_n = 128,
+                                   .block_k = 128,
+                                   .warps_m = 1,
+                                   .warps_n = 1,
+                                   .stages = 6,
+                                   .split_k = 2,
+                                   .consumers = 2});
+  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
+                                   .block_m = 128,
+                                   .block_n = 128,
+                                   .block_k = 128,
+                                   .warps_m = 1,
+                                   .warps_n = 1,
+                                   .stages = 6,
+                                   .consumers = 1});
+  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
+                                   .block_m = 8,
+                                   .block_n = 256,
+                                   .block_k = 128,
+                                   .warps_m = 1,
+                                   .warps_n = 1,
+                                   .stages = 6,
+                                   .split_k = 3,
+                                   .consumers = 2,
+                                   .swap_ab = true});
+  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
+                                   .block_m = 64,
+                                   .block_n = 64,
+                                   .block_k = 128,
+                                   .warps_m = 1,
+                                   .warps_n = 1,
+                                   .stages = 8,
+                                   .consumers = 1,
+                                   .swap_ab = true});
+  TileConfig pp{.family = KernelFamily::GemmSm90,
+                .block_m = 64,
+                .block_n = 256,
+                .block_k = 128,
+                .warps_m = 1,
+                .warps_n = 1,
+                .stages = 5,
+                .consumers = 2,
+                .pingpong = true};
   expect_compiles(spec, pp);
-  expect_compiles(spec, Sm90Config{128, 256, 128, 4, 2, 2, 1, false, 1});  // cooperative, cluster of two
+  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
+                                   .block_m = 128,
+                                   .block_n = 256,
+                                   .block_k = 128,
+                                   .warps_m = 1,
+                                   .warps_n = 1,
+                                   .stages = 4,
+                                   .consumers = 2,
+                                   .cluster_m = 2});  // cooperative, cluster of two
 }
 
 TEST(CodegenGemmS8Sm90Test, DeviceParamLayoutMatchesHost) {
