@@ -19,6 +19,8 @@ std::size_t align16(std::size_t v) { return (v + 15) / 16 * 16; }
 class GemmSm90Family final : public KernelFamilyRuntime {
  public:
   codegen::KernelFamily id() const override { return codegen::KernelFamily::GemmSm90; }
+  // NOTE: TMA takes 16-byte aligned base addresses and global strides only (encode_gemm_s8_sm90_params).
+  unsigned operand_align() const override { return 16; }
 
   Status accepts(const KernelSpec& spec) const override {
     if (spec.op != codegen::KernelOp::GemmS8)

@@ -52,9 +52,7 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
   b.kernel = std::move(kernel);
   b.entry = source.entry;
   b.sm_count = device.sm_count > 0 ? device.sm_count : 132;
-  // Both families check 16-byte alignment at run time and fall back to narrower loads, so the plans need only
-  // natural element alignment from the caller.
-  b.operand_align = 1;
+  b.operand_align = FamilyRegistry::process().family(config.family).operand_align();
   return b;
 }
 

@@ -44,6 +44,10 @@ class KernelFamilyRuntime {
   virtual ~KernelFamilyRuntime() = default;
 
   virtual codegen::KernelFamily id() const = 0;
+  // Bytes of alignment the kernel needs of its operands' pointers and row strides (K-major int8 A and B), so that
+  // can_implement refuses what launch would: 1 where the kernel checks alignment at run time and falls back to
+  // narrower loads (gemm_sm80, quantize), 16 where the hardware requires it (gemm_sm90's TMA tensor maps).
+  virtual unsigned operand_align() const { return 1; }
   std::string_view name() const { return codegen::kernel_family_name(id()); }
 
   // Ok when choose_config may serve `spec` with this family; otherwise why not, in words for `qjit inspect`.

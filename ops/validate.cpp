@@ -40,14 +40,17 @@ Status check_matrix(const detail::MatrixView& v, const char* name, std::int64_t 
                        .str());
   if (v.col_stride != 1)
     return invalid(llvm::formatv("{0}.stride[1] must be 1 (rows contiguous), got {1}", name, v.col_stride).str());
-  if (v.rows > 1 && v.row_stride < v.cols)
+  // NOTE: a one-row view's stride is never followed, except by a TMA tensor map (align_bytes >= 16), which takes
+  // it as the map's global stride whatever the row count; so then it must be valid at M = 1 too.
+  const bool stride_used = v.rows > 1 || align_bytes >= 16;
+  if (stride_used && v.row_stride < v.cols)
     return invalid(llvm::formatv("{0}.stride[0] must be >= {1} = {2}, got {3}", name, col_name, v.cols, v.row_stride));
   const auto esize = static_cast<std::int64_t>(element_size(kind));
   const unsigned align = align_bytes < esize ? static_cast<unsigned>(esize) : align_bytes;
   const auto addr = reinterpret_cast<std::uintptr_t>(v.data);
   if (addr % align != 0)
     return invalid(llvm::formatv("{0}.data must be {1}-byte aligned, got {2:x}", name, align, addr).str());
-  if (v.rows > 1 && (v.row_stride * esize) % align != 0)
+  if (stride_used && (v.row_stride * esize) % align != 0)
     return invalid(llvm::formatv("{0}.stride[0] must be a multiple of {1} elements ({2}-byte rows) for this kernel, "
                                  "got {3}",
                                  name, align / esize, align, v.row_stride)

@@ -53,6 +53,14 @@ TEST(JitFamilyRegistry, EveryFamilyIsRegisteredOnceUnderItsId) {
   EXPECT_EQ(r.families().front()->id(), codegen::KernelFamily::GemmSm90);  // preferred where it accepts
 }
 
+// can_implement refuses what launch would: TMA needs 16-byte operands; the others check alignment at run time.
+TEST(JitFamilyRegistry, OperandAlignmentIsTheFamilysRequirement) {
+  const FamilyRegistry& r = FamilyRegistry::process();
+  EXPECT_EQ(r.family(codegen::KernelFamily::GemmSm90).operand_align(), 16u);
+  EXPECT_EQ(r.family(codegen::KernelFamily::GemmSm80).operand_align(), 1u);
+  EXPECT_EQ(r.family(codegen::KernelFamily::Quantize).operand_align(), 1u);
+}
+
 TEST(JitFamilyRegistry, ServesEachSpecWithTheFamilyAndReasonOfBefore) {
   const FamilyRegistry& r = FamilyRegistry::process();
   EXPECT_EQ(r.for_spec(gemm(4096, 4096, 16, 90)).id(), codegen::KernelFamily::GemmSm90);

@@ -93,6 +93,16 @@ TEST(OpsValidateTest, MatrixRules) {
   v.row_stride = 72;
   expect_error(ops::check_matrix(v, "act_q", 8, "M", 64, "K", ElementKind::S8, 16), StatusCode::InvalidArgument,
                "act_q.stride[0] must be a multiple of 16 elements");
+  // A TMA operand's stride is its tensor map's global stride even for one row (run() would refuse it otherwise).
+  v = good;
+  v.rows = 1;
+  v.row_stride = 72;
+  expect_error(ops::check_matrix(v, "act_q", 1, "M", 64, "K", ElementKind::S8, 16), StatusCode::InvalidArgument,
+               "act_q.stride[0] must be a multiple of 16 elements");
+  v.row_stride = 0;
+  expect_error(ops::check_matrix(v, "act_q", 1, "M", 64, "K", ElementKind::S8, 16), StatusCode::InvalidArgument,
+               "act_q.stride[0] must be >= K = 64, got 0");
+  EXPECT_TRUE(ops::check_matrix(v, "act_q", 1, "M", 64, "K", ElementKind::S8, 1).ok());  // not followed
   // Any-row-count mode reports M symbolically.
   v = good;
   v.rows = 0;
