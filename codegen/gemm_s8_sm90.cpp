@@ -94,6 +94,13 @@ double schedule_cost(std::int64_t tiles, int split, std::int64_t k_blocks, int t
 
 }  // namespace
 
+TileConfig sm90_tile(TileConfig config) {
+  config.family = KernelFamily::GemmSm90;
+  config.block_k = kBlockK;
+  config.warps_m = config.warps_n = 1;
+  return config;
+}
+
 std::string sm90_entry_suffix(const TileConfig& config) {
   return llvm::formatv("bm{0}_bn{1}_bk{2}_s{3}_c{4}_cl{5}x1_{6}_sk{7}{8}", config.block_m, config.block_n,
                        config.block_k, config.stages, config.consumers, config.cluster_m, config.swap_ab ? "ba" : "ab",
@@ -278,94 +285,24 @@ std::vector<TileConfig> sm90_candidate_configs(const KernelSpec& spec) {
   };
   // Prefill / large M: 128 x {128, 192, 256} (two consumers of 64 rows) and 256 x 128 (two of 128 rows).
   for (int split : {1, 2, 4}) {
-    for (int bn : {256, 192, 128})
-      add({.family = KernelFamily::GemmSm90,
-           .block_m = 128,
-           .block_n = bn,
-           .block_k = kBlockK,
-           .warps_m = 1,
-           .warps_n = 1,
-           .split_k = split,
-           .consumers = 2},
-          6);
-    add({.family = KernelFamily::GemmSm90,
-         .block_m = 256,
-         .block_n = 128,
-         .block_k = kBlockK,
-         .warps_m = 1,
-         .warps_n = 1,
-         .split_k = split,
-         .consumers = 2},
-        6);
-    add({.family = KernelFamily::GemmSm90,
-         .block_m = 128,
-         .block_n = 128,
-         .block_k = kBlockK,
-         .warps_m = 1,
-         .warps_n = 1,
-         .split_k = split,
-         .consumers = 1},
-        6);
+    for (int bn : {256, 192, 128}) add(sm90_tile({.block_m = 128, .block_n = bn, .split_k = split, .consumers = 2}), 6);
+    add(sm90_tile({.block_m = 256, .block_n = 128, .split_k = split, .consumers = 2}), 6);
+    add(sm90_tile({.block_m = 128, .block_n = 128, .split_k = split, .consumers = 1}), 6);
   }
   // Ping-pong: each consumer owns a 128 x 128 or 64 x 256 tile; one's epilogue runs under the other's main loop.
   for (int cluster : {1, 2}) {
     for (auto [bm, bn] : {std::pair{128, 128}, std::pair{64, 256}, std::pair{128, 64}}) {
-      add({.family = KernelFamily::GemmSm90,
-           .block_m = bm,
-           .block_n = bn,
-           .block_k = kBlockK,
-           .warps_m = 1,
-           .warps_n = 1,
-           .consumers = 2,
-           .pingpong = true,
-           .cluster_m = cluster},
-          8);
+      add(sm90_tile({.block_m = bm, .block_n = bn, .consumers = 2, .pingpong = true, .cluster_m = cluster}), 8);
     }
   }
   // Clusters of two along M multicast the weight tile (half the weight traffic out of L2 per CTA).
-  for (int bn : {256, 128})
-    add({.family = KernelFamily::GemmSm90,
-         .block_m = 128,
-         .block_n = bn,
-         .block_k = kBlockK,
-         .warps_m = 1,
-         .warps_n = 1,
-         .consumers = 2,
-         .cluster_m = 2},
-        6);
+  for (int bn : {256, 128}) add(sm90_tile({.block_m = 128, .block_n = bn, .consumers = 2, .cluster_m = 2}), 6);
   // Decode: weights on wgmma's M side (64 or 128 rows per consumer), tokens as wgmma N, split K to fill the SMs.
   for (int split : {1, 2, 3, 4, 6, 8}) {
     for (int bm : {8, 16, 32, 64}) {
-      add({.family = KernelFamily::GemmSm90,
-           .block_m = bm,
-           .block_n = 128,
-           .block_k = kBlockK,
-           .warps_m = 1,
-           .warps_n = 1,
-           .split_k = split,
-           .consumers = 2,
-           .swap_ab = true},
-          8);
-      add({.family = KernelFamily::GemmSm90,
-           .block_m = bm,
-           .block_n = 256,
-           .block_k = kBlockK,
-           .warps_m = 1,
-           .warps_n = 1,
-           .split_k = split,
-           .consumers = 2,
-           .swap_ab = true},
-          8);
-      add({.family = KernelFamily::GemmSm90,
-           .block_m = bm,
-           .block_n = 64,
-           .block_k = kBlockK,
-           .warps_m = 1,
-           .warps_n = 1,
-           .split_k = split,
-           .consumers = 1,
-           .swap_ab = true},
-          8);
+      add(sm90_tile({.block_m = bm, .block_n = 128, .split_k = split, .consumers = 2, .swap_ab = true}), 8);
+      add(sm90_tile({.block_m = bm, .block_n = 256, .split_k = split, .consumers = 2, .swap_ab = true}), 8);
+      add(sm90_tile({.block_m = bm, .block_n = 64, .split_k = split, .consumers = 1, .swap_ab = true}), 8);
     }
   }
   return out;
@@ -376,14 +313,7 @@ TileConfig sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_
   sm_count = std::max(sm_count, 1);
   const std::int64_t k_blocks = ceil_div(std::max<std::int64_t>(spec.k, 1), kBlockK);
   // What it returns when nothing below validates (as before the fold: the cooperative 128 x 256 prefill tile).
-  TileConfig best{.family = KernelFamily::GemmSm90,
-                  .block_m = 128,
-                  .block_n = 256,
-                  .block_k = kBlockK,
-                  .warps_m = 1,
-                  .warps_n = 1,
-                  .stages = 4,
-                  .consumers = 2};
+  TileConfig best = sm90_tile({.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2});
   double best_cost = std::numeric_limits<double>::infinity();
   auto consider = [&](TileConfig c, int stage_cap, int max_split) {
     c.stages = max_fitting_stages(spec, c, stage_cap);
@@ -407,55 +337,20 @@ TileConfig sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_
     // 24.6 vs 30.2 us at M = 1), which halves the CTAs' barrier and epilogue work per byte streamed.
     const int bm = m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64;
     const bool narrow = spec.n <= 8192;
-    TileConfig c{.family = KernelFamily::GemmSm90,
-                 .block_m = bm,
-                 .block_n = narrow ? 64 : 128,
-                 .block_k = kBlockK,
-                 .warps_m = 1,
-                 .warps_n = 1,
-                 .consumers = narrow ? 1 : 2,
-                 .swap_ab = true};
+    TileConfig c =
+        sm90_tile({.block_m = bm, .block_n = narrow ? 64 : 128, .consumers = narrow ? 1 : 2, .swap_ab = true});
     c.stages = max_fitting_stages(spec, c, 8);
     const std::int64_t weight_tiles = ceil_div(spec.n, c.block_n);
     if (weight_tiles < sm_count / 2 && k_blocks >= 96) c.split_k = 2;
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
-    consider({.family = KernelFamily::GemmSm90,
-              .block_m = bm,
-              .block_n = 128,
-              .block_k = kBlockK,
-              .warps_m = 1,
-              .warps_n = 1,
-              .consumers = 2,
-              .swap_ab = true},
-             8, 1);
+    consider(sm90_tile({.block_m = bm, .block_n = 128, .consumers = 2, .swap_ab = true}), 8, 1);
   } else if (m <= 128 && spec.n <= 8192) {
     // Weight-streaming still: 64 tokens per wgmma N, both token tiles share the CTA's weight tile.
-    TileConfig c = spec.n <= 4096 ? TileConfig{.family = KernelFamily::GemmSm90,
-                                               .block_m = 64,
-                                               .block_n = 64,
-                                               .block_k = kBlockK,
-                                               .warps_m = 1,
-                                               .warps_n = 1,
-                                               .consumers = 1,
-                                               .swap_ab = true}
-                                  : TileConfig{.family = KernelFamily::GemmSm90,
-                                               .block_m = 64,
-                                               .block_n = 128,
-                                               .block_k = kBlockK,
-                                               .warps_m = 1,
-                                               .warps_n = 1,
-                                               .consumers = 2,
-                                               .swap_ab = true};
+    TileConfig c = spec.n <= 4096 ? sm90_tile({.block_m = 64, .block_n = 64, .consumers = 1, .swap_ab = true})
+                                  : sm90_tile({.block_m = 64, .block_n = 128, .consumers = 2, .swap_ab = true});
     c.stages = max_fitting_stages(spec, c, 8);
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
-    consider({.family = KernelFamily::GemmSm90,
-              .block_m = 128,
-              .block_n = 128,
-              .block_k = kBlockK,
-              .warps_m = 1,
-              .warps_n = 1,
-              .consumers = 2},
-             6, 1);
+    consider(sm90_tile({.block_m = 128, .block_n = 128, .consumers = 2}), 6, 1);
   } else {
     // Up to K = 8192, ping-pong 128 x 128 in clusters of two: the tensor cores never wait for an epilogue (ncu showed
     // the cooperative 128 x 256 kernel at 65% tensor-pipe use on K = 4096 against 89% on K = 28672, the gap being
@@ -464,45 +359,15 @@ TileConfig sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_
     // the cooperative 128 x 256 tile measured 5-20% faster (docs/PERF.md, v5). NOTE: ping-pong pays only with two
     // or more units per CTA (else one consumer idles) and a pair only with two token tiles (else one CTA of each
     // pair computes an empty tile): at M = 128 it ran 1.6-1.9x slower, at M = 512 on N <= 8192 up to 1.35x slower.
-    TileConfig pp{.family = KernelFamily::GemmSm90,
-                  .block_m = 128,
-                  .block_n = 128,
-                  .block_k = kBlockK,
-                  .warps_m = 1,
-                  .warps_n = 1,
-                  .consumers = 2,
-                  .pingpong = true,
-                  .cluster_m = 2};
+    TileConfig pp = sm90_tile({.block_m = 128, .block_n = 128, .consumers = 2, .pingpong = true, .cluster_m = 2});
     pp.stages = max_fitting_stages(spec, pp, 8);
     if (m > 128 && spec.k <= 8192 && pp.stages > 0 && gemm_s8_sm90_work_units(spec, pp, m) >= sm_count &&
         validate_gemm_s8_sm90(spec, pp).ok())
       return pp;
     // The 128 x 256 tile first: it wins ties (less shared-memory traffic per op).
-    consider({.family = KernelFamily::GemmSm90,
-              .block_m = 128,
-              .block_n = 256,
-              .block_k = kBlockK,
-              .warps_m = 1,
-              .warps_n = 1,
-              .consumers = 2},
-             6, 1);
-    if (m <= 512)
-      consider({.family = KernelFamily::GemmSm90,
-                .block_m = 128,
-                .block_n = 192,
-                .block_k = kBlockK,
-                .warps_m = 1,
-                .warps_n = 1,
-                .consumers = 2},
-               6, 1);
-    consider({.family = KernelFamily::GemmSm90,
-              .block_m = 128,
-              .block_n = 128,
-              .block_k = kBlockK,
-              .warps_m = 1,
-              .warps_n = 1,
-              .consumers = 2},
-             6, 1);
+    consider(sm90_tile({.block_m = 128, .block_n = 256, .consumers = 2}), 6, 1);
+    if (m <= 512) consider(sm90_tile({.block_m = 128, .block_n = 192, .consumers = 2}), 6, 1);
+    consider(sm90_tile({.block_m = 128, .block_n = 128, .consumers = 2}), 6, 1);
   }
   return best;
 }

@@ -40,6 +40,9 @@ namespace qjit::codegen {
 // "bm128_bn256_bk128_s4_c2_cl1x1_ab_sk1" (+ "_pp" with pingpong): the config part of the kernel's entry name and
 // of the source's first line ("cl<cluster_m>x1": the cluster is cluster_m CTAs along M, one along N).
 std::string sm90_entry_suffix(const TileConfig& config);
+// A gemm_sm90 config from the fields that vary: sets the family, the template's one K stage (128 bytes, one swizzle
+// row) and the warp-grid fields it does not use (1), e.g. sm90_tile({.block_m = 128, .block_n = 256, .consumers = 2}).
+TileConfig sm90_tile(TileConfig config);
 
 // Largest dynamic shared memory an sm_90 block may opt in to (227 KiB).
 inline constexpr int kSm90MaxDynamicSmem = 232448;

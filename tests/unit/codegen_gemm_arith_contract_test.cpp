@@ -54,23 +54,9 @@ TEST(GemmArithContract, BothFamiliesEpiloguesAreExplicitlyRoundedInPtx) {
   if (nvrtc == nullptr) GTEST_SKIP() << "NVRTC is not loadable here";
   for (const Variant& v : variants()) {
     // sm90 family: a staged (prefill) and a direct (swap AB, decode) epilogue.
-    for (const TileConfig& config : {TileConfig{.family = KernelFamily::GemmSm90,
-                                    .block_m = 128,
-                                    .block_n = 128,
-                                    .block_k = 128,
-                                    .warps_m = 1,
-                                    .warps_n = 1,
-                                    .stages = 4,
-                                    .consumers = 2},
-                                     TileConfig{.family = KernelFamily::GemmSm90,
-                                     .block_m = 16,
-                                     .block_n = 128,
-                                     .block_k = 128,
-                                     .warps_m = 1,
-                                     .warps_n = 1,
-                                     .stages = 6,
-                                     .consumers = 1,
-                                     .swap_ab = true}}) {
+    for (const TileConfig& config :
+         {sm90_tile({.block_m = 128, .block_n = 128, .stages = 4, .consumers = 2}),
+          sm90_tile({.block_m = 16, .block_n = 128, .stages = 6, .consumers = 1, .swap_ab = true})}) {
       const KernelSpec spec{.out_element = v.out, .n = 4096, .k = 4096, .has_bias = v.bias, .arch = 90};
       auto src = render_gemm_s8_sm90(spec, config);
       ASSERT_TRUE(src.has_value()) << src.error().to_string();

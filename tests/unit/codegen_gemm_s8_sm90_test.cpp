@@ -29,27 +29,9 @@ KernelSpec spec_of(ElementKind out, std::int64_t n, std::int64_t k, bool bias = 
                     .arch = 90};
 }
 
-TileConfig prefill_config() {
-  return TileConfig{.family = KernelFamily::GemmSm90,
-                    .block_m = 128,
-                    .block_n = 256,
-                    .block_k = 128,
-                    .warps_m = 1,
-                    .warps_n = 1,
-                    .stages = 4,
-                    .consumers = 2};
-}
+TileConfig prefill_config() { return sm90_tile({.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2}); }
 TileConfig decode_config() {
-  return TileConfig{.family = KernelFamily::GemmSm90,
-                    .block_m = 16,
-                    .block_n = 128,
-                    .block_k = 128,
-                    .warps_m = 1,
-                    .warps_n = 1,
-                    .stages = 8,
-                    .split_k = 4,
-                    .consumers = 2,
-                    .swap_ab = true};
+  return sm90_tile({.block_m = 16, .block_n = 128, .stages = 8, .split_k = 4, .consumers = 2, .swap_ab = true});
 }
 
 void dump(const Source& src) {
@@ -89,14 +71,7 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
   c = prefill_config();
   c.block_n = 40;
   cases.push_back({good, c, "config.block_n"});
-  c = TileConfig{.family = KernelFamily::GemmSm90,
-                 .block_m = 256,
-                 .block_n = 256,
-                 .block_k = 128,
-                 .warps_m = 1,
-                 .warps_n = 1,
-                 .stages = 3,
-                 .consumers = 2};  // 2 x 128 accumulators per thread
+  c = sm90_tile({.block_m = 256, .block_n = 256, .stages = 3, .consumers = 2});  // 2 x 128 accumulators per thread
   cases.push_back({good, c, "accumulator registers"});
   c = prefill_config();
   c.stages = 6;  // 6 x 48 KiB > 227 KiB
@@ -114,36 +89,11 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
   c.pingpong = true;  // 128 x 256 per consumer: 2 x 128 accumulators
   c.stages = 3;
   cases.push_back({good, c, "accumulator registers"});
-  c = TileConfig{.family = KernelFamily::GemmSm90,
-                 .block_m = 128,
-                 .block_n = 128,
-                 .block_k = 128,
-                 .warps_m = 1,
-                 .warps_n = 1,
-                 .stages = 4,
-                 .consumers = 1,
-                 .pingpong = true};
+  c = sm90_tile({.block_m = 128, .block_n = 128, .stages = 4, .consumers = 1, .pingpong = true});
   cases.push_back({good, c, "config.pingpong needs consumers = 2"});
-  c = TileConfig{.family = KernelFamily::GemmSm90,
-                 .block_m = 128,
-                 .block_n = 128,
-                 .block_k = 128,
-                 .warps_m = 1,
-                 .warps_n = 1,
-                 .stages = 4,
-                 .split_k = 2,
-                 .consumers = 2,
-                 .pingpong = true};
+  c = sm90_tile({.block_m = 128, .block_n = 128, .stages = 4, .split_k = 2, .consumers = 2, .pingpong = true});
   cases.push_back({good, c, "split_k = 1"});
-  c = TileConfig{.family = KernelFamily::GemmSm90,
-                 .block_m = 192,
-                 .block_n = 128,
-                 .block_k = 128,
-                 .warps_m = 1,
-                 .warps_n = 1,
-                 .stages = 4,
-                 .consumers = 2,
-                 .pingpong = true};
+  c = sm90_tile({.block_m = 192, .block_n = 128, .stages = 4, .consumers = 2, .pingpong = true});
   cases.push_back({good, c, "config.block_m must be 64 or 128 with pingpong"});
   KernelSpec not_gemm = good;
   not_gemm.op = KernelOp::QuantizeRowwise;
@@ -210,16 +160,8 @@ TEST(CodegenGemmS8Sm90Test, LaunchGeometryAndSplitKWorkspace) {
   EXPECT_EQ(gemm_s8_sm90_workspace_bytes(spec, decode_config(), 3), 32u * 4 * 128 * 16 * 4);
   EXPECT_EQ(gemm_s8_sm90_counter_count(spec, decode_config(), 3), 32u * 2);
   // Clusters of two: a unit is one weight tile for two adjacent token tiles; the grid is whole clusters.
-  TileConfig pair{.family = KernelFamily::GemmSm90,
-                  .block_m = 128,
-                  .block_n = 128,
-                  .block_k = 128,
-                  .warps_m = 1,
-                  .warps_n = 1,
-                  .stages = 6,
-                  .consumers = 2,
-                  .pingpong = true,
-                  .cluster_m = 2};
+  TileConfig pair =
+      sm90_tile({.block_m = 128, .block_n = 128, .stages = 6, .consumers = 2, .pingpong = true, .cluster_m = 2});
   EXPECT_EQ(gemm_s8_sm90_work_units(spec, pair, 8192), 32 * 32);
   EXPECT_EQ(gemm_s8_sm90_work_units(spec, pair, 300), 2 * 32);  // 3 token tiles -> 2 pairs, the last half empty
   const LaunchDims lp = gemm_s8_sm90_launch(spec, pair, 8192, 133);
@@ -408,16 +350,8 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPrefillEveryDtypeBiasScaleSm90a) {
 }
 
 TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPingPongEveryDtypeBiasScaleSm90a) {
-  TileConfig pp{.family = KernelFamily::GemmSm90,
-                .block_m = 128,
-                .block_n = 128,
-                .block_k = 128,
-                .warps_m = 1,
-                .warps_n = 1,
-                .stages = 6,
-                .consumers = 2,
-                .pingpong = true,
-                .cluster_m = 2};
+  TileConfig pp =
+      sm90_tile({.block_m = 128, .block_n = 128, .stages = 6, .consumers = 2, .pingpong = true, .cluster_m = 2});
   EXPECT_NE(sm90_entry_suffix(pp).find("_cl2x1_ab_sk1_pp"), std::string::npos);
   compile_every_variant(pp, 13653, 4112);  // odd N, K % 128 != 0
 }
@@ -428,69 +362,19 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesDecodeSplitKEveryDtypeBiasScaleSm90a) {
 
 TEST(CodegenGemmS8Sm90Test, NvrtcCompilesOtherShapesOfTheConfigSpace) {
   const KernelSpec spec = spec_of(ElementKind::BF16, 11008, 4096, true);
-  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
-                                   .block_m = 256,
-                                   .block_n = 128,
-                                   .block_k = 128,
-                                   .warps_m = 1,
-                                   .warps_n = 1,
-                                   .stages = 4,
-                                   .consumers = 2});
-  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
-                                   .block_m = 128,
-                                   .block_n = 128,
-                                   .block_k = 128,
-                                   .warps_m = 1,
-                                   .warps_n = 1,
-                                   .stages = 6,
-                                   .split_k = 2,
-                                   .consumers = 2});
-  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
-                                   .block_m = 128,
-                                   .block_n = 128,
-                                   .block_k = 128,
-                                   .warps_m = 1,
-                                   .warps_n = 1,
-                                   .stages = 6,
-                                   .consumers = 1});
-  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
-                                   .block_m = 8,
-                                   .block_n = 256,
-                                   .block_k = 128,
-                                   .warps_m = 1,
-                                   .warps_n = 1,
-                                   .stages = 6,
-                                   .split_k = 3,
-                                   .consumers = 2,
-                                   .swap_ab = true});
-  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
-                                   .block_m = 64,
-                                   .block_n = 64,
-                                   .block_k = 128,
-                                   .warps_m = 1,
-                                   .warps_n = 1,
-                                   .stages = 8,
-                                   .consumers = 1,
-                                   .swap_ab = true});
-  TileConfig pp{.family = KernelFamily::GemmSm90,
-                .block_m = 64,
-                .block_n = 256,
-                .block_k = 128,
-                .warps_m = 1,
-                .warps_n = 1,
-                .stages = 5,
-                .consumers = 2,
-                .pingpong = true};
+  expect_compiles(spec, sm90_tile({.block_m = 256, .block_n = 128, .stages = 4, .consumers = 2}));
+  expect_compiles(spec, sm90_tile({.block_m = 128, .block_n = 128, .stages = 6, .split_k = 2, .consumers = 2}));
+  expect_compiles(spec, sm90_tile({.block_m = 128, .block_n = 128, .stages = 6, .consumers = 1}));
+  expect_compiles(
+      spec, sm90_tile({.block_m = 8, .block_n = 256, .stages = 6, .split_k = 3, .consumers = 2, .swap_ab = true}));
+  expect_compiles(spec, sm90_tile({.block_m = 64, .block_n = 64, .stages = 8, .consumers = 1, .swap_ab = true}));
+  TileConfig pp = sm90_tile({.block_m = 64, .block_n = 256, .stages = 5, .consumers = 2, .pingpong = true});
   expect_compiles(spec, pp);
-  expect_compiles(spec, TileConfig{.family = KernelFamily::GemmSm90,
-                                   .block_m = 128,
+  expect_compiles(spec, sm90_tile({.block_m = 128,
                                    .block_n = 256,
-                                   .block_k = 128,
-                                   .warps_m = 1,
-                                   .warps_n = 1,
                                    .stages = 4,
                                    .consumers = 2,
-                                   .cluster_m = 2});  // cooperative, cluster of two
+                                   .cluster_m = 2}));  // cooperative, cluster of two
 }
 
 TEST(CodegenGemmS8Sm90Test, DeviceParamLayoutMatchesHost) {
