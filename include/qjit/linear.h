@@ -108,17 +108,36 @@ struct SmoothQuantLinearArgs {
 };
 
 namespace detail {
-// The linear plans' shared C-side calls.
-inline Status linear_can_implement(const PlanHandle& p, const qjit_linear_args& a) {
-  return status_of(qjit_linear_plan_can_implement(p.get(), &a));
-}
-inline Status linear_run(const PlanHandle& p, const Stream& s, Workspace ws, const qjit_linear_args& a) {
-  return status_of(qjit_linear_plan_run(p.get(), s.handle(), ws.data, ws.bytes, &a));
-}
+// What both linear plans offer after select, over one retained qjit_plan*: Plan::call turns its typed Args into the
+// C struct (the one thing the plans do differently).
+template <class Plan, class Args>
+class LinearPlanPhases {
+ public:
+  Status can_implement(const Args& a) const {
+    const qjit_linear_args c = Plan::call(a);
+    return status_of(qjit_linear_plan_can_implement(plan_.get(), &c));
+  }
+  // Enough for every M of the descriptor's bucket; workspace_size(m) for one M (e.g. above the top bucket's).
+  std::size_t workspace_size() const { return workspace_of(plan_.get()); }
+  std::size_t workspace_size(std::int64_t m) const { return workspace_of(plan_.get(), m); }
+  PrecisionGuarantee precision_guarantee() const { return guarantee_of(plan_.get()); }
+  Status run(const Stream& stream, Workspace ws, const Args& a) const {
+    const qjit_linear_args c = Plan::call(a);
+    return status_of(qjit_linear_plan_run(plan_.get(), stream.handle(), ws.data, ws.bytes, &c));
+  }
+  std::string describe() const { return describe_of(plan_.get()); }
+
+ protected:
+  explicit LinearPlanPhases(PlanHandle p) : plan_(std::move(p)) {}
+
+ private:
+  PlanHandle plan_;
+};
 }  // namespace detail
 
 template <FloatElement TIn, class TWQ = std::int8_t>
-class QuantizedLinearPlan {
+class QuantizedLinearPlan
+    : public detail::LinearPlanPhases<QuantizedLinearPlan<TIn, TWQ>, QuantizedLinearArgs<TIn, TWQ>> {
  public:
   using Args = QuantizedLinearArgs<TIn, TWQ>;
 
@@ -133,18 +152,11 @@ class QuantizedLinearPlan {
         qjit_quantized_linear_plan_select(stream.handle(), &c, static_cast<std::int32_t>(pref), &plan)));
     return QuantizedLinearPlan(detail::PlanHandle(plan));
   }
-  Status can_implement(const Args& a) const { return detail::linear_can_implement(plan_, call(a)); }
-  // Enough for every M of the descriptor's bucket; workspace_size(m) for one M (e.g. above the top bucket's).
-  std::size_t workspace_size() const { return detail::workspace_of(plan_.get()); }
-  std::size_t workspace_size(std::int64_t m) const { return detail::workspace_of(plan_.get(), m); }
-  PrecisionGuarantee precision_guarantee() const { return detail::guarantee_of(plan_.get()); }
-  Status run(const Stream& stream, Workspace ws, const Args& a) const {
-    return detail::linear_run(plan_, stream, ws, call(a));
-  }
-  std::string describe() const { return detail::describe_of(plan_.get()); }
 
  private:
-  explicit QuantizedLinearPlan(detail::PlanHandle p) : plan_(std::move(p)) {}
+  friend class detail::LinearPlanPhases<QuantizedLinearPlan, Args>;
+  explicit QuantizedLinearPlan(detail::PlanHandle p)
+      : detail::LinearPlanPhases<QuantizedLinearPlan, Args>(std::move(p)) {}
   static qjit_linear_args call(const Args& a) {
     using detail::to_c;
     return {sizeof(qjit_linear_args),
@@ -157,11 +169,11 @@ class QuantizedLinearPlan {
             to_c(a.act_scale_scratch),
             to_c(a.pre_quant_scale)};
   }
-  detail::PlanHandle plan_;
 };
 
 template <FloatElement TIn, class TWQ = std::int8_t>
-class SmoothQuantLinearPlan {
+class SmoothQuantLinearPlan
+    : public detail::LinearPlanPhases<SmoothQuantLinearPlan<TIn, TWQ>, SmoothQuantLinearArgs<TIn, TWQ>> {
  public:
   using Args = SmoothQuantLinearArgs<TIn, TWQ>;
 
@@ -175,18 +187,11 @@ class SmoothQuantLinearPlan {
         qjit_smooth_quant_linear_plan_select(stream.handle(), &c, static_cast<std::int32_t>(pref), &plan)));
     return SmoothQuantLinearPlan(detail::PlanHandle(plan));
   }
-  Status can_implement(const Args& a) const { return detail::linear_can_implement(plan_, call(a)); }
-  // Enough for every M of the descriptor's bucket; workspace_size(m) for one M (e.g. above the top bucket's).
-  std::size_t workspace_size() const { return detail::workspace_of(plan_.get()); }
-  std::size_t workspace_size(std::int64_t m) const { return detail::workspace_of(plan_.get(), m); }
-  PrecisionGuarantee precision_guarantee() const { return detail::guarantee_of(plan_.get()); }
-  Status run(const Stream& stream, Workspace ws, const Args& a) const {
-    return detail::linear_run(plan_, stream, ws, call(a));
-  }
-  std::string describe() const { return detail::describe_of(plan_.get()); }
 
  private:
-  explicit SmoothQuantLinearPlan(detail::PlanHandle p) : plan_(std::move(p)) {}
+  friend class detail::LinearPlanPhases<SmoothQuantLinearPlan, Args>;
+  explicit SmoothQuantLinearPlan(detail::PlanHandle p)
+      : detail::LinearPlanPhases<SmoothQuantLinearPlan, Args>(std::move(p)) {}
   static qjit_linear_args call(const Args& a) {
     using detail::to_c;
     return {sizeof(qjit_linear_args),
@@ -199,7 +204,6 @@ class SmoothQuantLinearPlan {
             {},
             {}};
   }
-  detail::PlanHandle plan_;
 };
 
 }  // namespace qjit
