@@ -52,7 +52,8 @@ TileConfig quantize_heuristic(const KernelSpec& spec) {
   int tpr = spec.m_bucket <= 128    ? std::clamp(next_pow2(chunks), 4, 1024)
             : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 256)
                                     : std::clamp(next_pow2((chunks + 7) / 8), std::min(next_pow2(chunks), 128), 256);
-  // NOTE: a thread keeps at most 4 chunks in registers between the absmax and the quantize pass, and rows whose
+  // NOTE: a thread keeps at most 4 chunks in registers between the absmax and the quantize pass (8 for 16-bit inputs
+  // of the plain pass since session 6, kept as loaded; this rule predates that and still serves), and rows whose
   // chunks do not split evenly leave some threads a chunk short. Above decode, when the rule above does not split the
   // row evenly into <= 4 chunks a thread, the fewest threads (a multiple of 32 in [128, 384]) that do are taken
   // (H200, session 3, quantize_rowwise_bench, fraction of copy bandwidth at M = 8192 / 2048): K = 5120 on 160
