@@ -48,19 +48,9 @@ KernelSpec quantize_spec(KernelOp op, ElementKind in, std::int64_t k, int m_buck
   return s;
 }
 
-Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg) {
-  if (device_op(spec.op).empty())
-    return invalid(llvm::formatv("spec.op must be a quantize op, got {0}", kernel_op_name(spec.op)));
-  if (device_in_type(spec.in_element).empty())
-    return invalid(
-        llvm::formatv("spec.in_element must be f16, bf16, f32 or f64, got {0}", element_name(spec.in_element)));
-  if (spec.out_element != ElementKind::S8)
-    return invalid(llvm::formatv("spec.out_element must be s8, got {0}", element_name(spec.out_element)));
-  if (spec.k < 1 || spec.k > (std::int64_t{1} << 30))
-    return invalid(llvm::formatv("spec.k must be in [1, 2^30], got {0}", spec.k));
-  if (!is_supported_arch(spec.arch))
-    return Status(StatusCode::Unsupported,
-                  llvm::formatv("spec.arch must be one of 80, 86, 87, 89, 90, got {0}", spec.arch));
+QuantizeShape quantize_shape(const TileConfig& cfg) { return {cfg.block_m, cfg.block_n}; }
+
+Status validate_quantize_config(const TileConfig& cfg) {
   if (cfg.family != KernelFamily::Quantize)
     return invalid(llvm::formatv("config.family must be quantize, got {0}", kernel_family_name(cfg.family)));
   if (!valid_threads_per_row(cfg.block_n) || cfg.block_n > 1024)
@@ -79,6 +69,23 @@ Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg) {
   return Status::success();
 }
 
+Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg) {
+  if (device_op(spec.op).empty())
+    return invalid(llvm::formatv("spec.op must be a quantize op, got {0}", kernel_op_name(spec.op)));
+  if (device_in_type(spec.in_element).empty())
+    return invalid(
+        llvm::formatv("spec.in_element must be f16, bf16, f32 or f64, got {0}", element_name(spec.in_element)));
+  if (spec.out_element != ElementKind::S8)
+    return invalid(llvm::formatv("spec.out_element must be s8, got {0}", element_name(spec.out_element)));
+  if (spec.k < 1 || spec.k > (std::int64_t{1} << 30))
+    return invalid(llvm::formatv("spec.k must be in [1, 2^30], got {0}", spec.k));
+  if (!is_supported_arch(spec.arch))
+    return Status(StatusCode::Unsupported,
+                  llvm::formatv("spec.arch must be one of 80, 86, 87, 89, 90, got {0}", spec.arch));
+  if (spec.residual) return invalid("spec.residual must be false for a quantize op (only the norm ops add one)");
+  return validate_quantize_config(cfg);
+}
+
 Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
   QJIT_TRY(validate_quantize(spec, cfg));
   const std::string_view common = find_template("common.cuh");
@@ -86,11 +93,12 @@ Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
   if (common.empty() || body.empty())
     return Status(StatusCode::Unsupported,
                   "templates common.cuh / quantize_rowwise.cuh are not embedded in this build");
+  const QuantizeShape shape = quantize_shape(cfg);
   Source src;
-  src.threads = cfg.block_m * cfg.block_n;
+  src.threads = shape.rows_per_cta * shape.threads_per_row;
   src.dynamic_smem_bytes = 0;
   src.entry = llvm::formatv("qjit_{0}_{1}_k{2}_r{3}_t{4}{5}", kernel_op_name(spec.op), element_name(spec.in_element),
-                            spec.k, cfg.block_m, cfg.block_n, spec.smooth ? "_smooth" : "");
+                            spec.k, shape.rows_per_cta, shape.threads_per_row, spec.smooth ? "_smooth" : "");
   src.text.reserve(common.size() + body.size() + 512);
   src.text.append(common).append("\n").append(body).append("\n");
   src.text += llvm::formatv(
@@ -105,15 +113,17 @@ Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
       "#endif\n"
       "  qjitk::QuantizeRowwise<{2}, {3}, {4}, {5}, {6}, {7}>::run(p);\n"
       "}\n",
-      src.threads, src.entry, device_in_type(spec.in_element), spec.k, cfg.block_m, cfg.block_n, device_op(spec.op),
+      src.threads, src.entry, device_in_type(spec.in_element), spec.k, shape.rows_per_cta, shape.threads_per_row,
+      device_op(spec.op),
       spec.smooth ? "true" : "false");
   return src;
 }
 
 LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
+  const QuantizeShape shape = quantize_shape(cfg);
   LaunchDims d;
-  d.grid[0] = static_cast<unsigned>(m < 1 ? 0 : (m + cfg.block_m - 1) / cfg.block_m);
-  d.block[0] = static_cast<unsigned>(cfg.block_m * cfg.block_n);
+  d.grid[0] = static_cast<unsigned>(m < 1 ? 0 : (m + shape.rows_per_cta - 1) / shape.rows_per_cta);
+  d.block[0] = static_cast<unsigned>(shape.rows_per_cta * shape.threads_per_row);
   d.dynamic_smem_bytes = 0;
   return d;
 }

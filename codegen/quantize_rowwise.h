@@ -17,9 +17,18 @@
 
 namespace qjit::codegen {
 
+// The family's config read in one place (block_m = rows per CTA, block_n = threads per row), for this file and the
+// fused norm kernels (codegen/norm_quantize.h), which share the config and the launch geometry.
+struct QuantizeShape {
+  int rows_per_cta = 1, threads_per_row = 1;
+};
+QuantizeShape quantize_shape(const TileConfig& cfg);
+// The config rules every kernel of the family shares (family, threads per row, CTA size, the unused fields at 1).
+Status validate_quantize_config(const TileConfig& cfg);
+
 Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg);
 Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg);
-// m >= 1. grid = (ceil(m / block_m)), block = (block_m * block_n).
+// m >= 1. grid = (ceil(m / block_m)), block = (block_m * block_n). The norm kernels launch the same way.
 LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m);
 // Mirrors the kernel's run-time test: true when rows take the 16-byte vector path.
 bool quantize_takes_vector_path(const KernelSpec& spec, const void* x, std::int64_t ldx, const void* q,

@@ -6,8 +6,11 @@
 // on K, the input type and the M bucket.
 // Candidates: threads per row x rows per CTA, and the fewest threads that keep a long row in registers; the
 // heuristic's choice leads the list.
+// The fused norm + quantize kernels (codegen/norm_quantize.h) are members too: the same config and launch, their own
+// validation and render, and the power-of-two part of the same heuristic, raised until the row stays in registers.
 #include <algorithm>
 
+#include "codegen/norm_quantize.h"
 #include "codegen/quantize_rowwise.h"
 #include "jit/kernel_family.h"
 
@@ -71,13 +74,31 @@ TileConfig quantize_heuristic(const KernelSpec& spec) {
   return quantize_tile(tpr >= 256 ? 1 : 256 / tpr, tpr);
 }
 
+Status validate_any(const KernelSpec& spec, const TileConfig& c) {
+  return codegen::is_norm_op(spec.op) ? codegen::validate_norm_quantize(spec, c) : codegen::validate_quantize(spec, c);
+}
+
+// The norm kernels: threads per row as the quantize heuristic's first rule (a power of two), then at least enough to
+// keep the row in registers (8 chunks a thread for 16-bit inputs, 4 for f32: what norm_quantize.cuh caches) and at
+// least the kernel's minimum. Not yet re-derived from measurements of the fused kernel (docs/PERF.md).
+TileConfig norm_heuristic(const KernelSpec& spec) {
+  const std::int64_t chunks = (spec.k + 15) / 16;
+  int tpr = spec.m_bucket <= 128    ? std::clamp(next_pow2(chunks), 4, 1024)
+            : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 256)
+                                    : std::clamp(next_pow2((chunks + 7) / 8), std::min(next_pow2(chunks), 128), 256);
+  const std::int64_t cached = element_size(spec.in_element) == 2 ? 8 : 4;
+  tpr = std::max({tpr, std::min(next_pow2((chunks + cached - 1) / cached), 1024),
+                  codegen::norm_min_threads_per_row(spec.k)});
+  return quantize_tile(tpr >= 256 ? 1 : 256 / tpr, tpr);
+}
+
 void quantize_candidates(const KernelSpec& spec, std::vector<TileConfig>& out) {
   for (int tpr : {8, 32, 64, 128, 256, 512, 1024}) {
     for (int threads : {128, 256, 512}) {
       if (tpr > threads && !(tpr > 256 && threads == 512)) continue;
       const TileConfig c = quantize_tile(std::max(1, threads / tpr), tpr);
       if (tpr * 4 > spec.k + 15 && tpr > 32) continue;  // most threads would idle
-      if (codegen::validate_quantize(spec, c).ok()) push_unique(out, c);
+      if (validate_any(spec, c).ok()) push_unique(out, c);
     }
   }
   // The fewest threads (a multiple of 32) that keep a long row in registers between the passes: <= 4 chunks each.
@@ -85,7 +106,7 @@ void quantize_candidates(const KernelSpec& spec, std::vector<TileConfig>& out) {
   const int cached = ((chunks + 3) / 4 + 31) / 32 * 32;
   if (cached > 128 && cached <= 1024) {
     const TileConfig c = quantize_tile(1, cached);
-    if (codegen::validate_quantize(spec, c).ok()) push_unique(out, c);
+    if (validate_any(spec, c).ok()) push_unique(out, c);
   }
 }
 
@@ -99,16 +120,18 @@ class QuantizeFamily final : public KernelFamilyRuntime {
     return Status();
   }
 
-  std::string why_chosen(const KernelSpec&) const override {
-    return "not a GEMM: one quantize family serves every arch";
+  std::string why_chosen(const KernelSpec& spec) const override {
+    return codegen::is_norm_op(spec.op) ? "a fused norm + quantize pass: the quantize family serves every arch"
+                                        : "not a GEMM: one quantize family serves every arch";
   }
 
   Status validate(const KernelSpec& spec, const TileConfig& config) const override {
-    return codegen::validate_quantize(spec, config);
+    return validate_any(spec, config);
   }
 
   Result<codegen::Source> render(const KernelSpec& spec, const TileConfig& config) const override {
-    return codegen::render_quantize(spec, config);
+    return codegen::is_norm_op(spec.op) ? codegen::render_norm_quantize(spec, config)
+                                        : codegen::render_quantize(spec, config);
   }
 
   runtime::LaunchDims launch_dims(const KernelSpec& spec, const TileConfig& config, std::int64_t m,
@@ -120,7 +143,9 @@ class QuantizeFamily final : public KernelFamilyRuntime {
     return d;
   }
 
-  TileConfig heuristic(const KernelSpec& spec, int) const override { return quantize_heuristic(spec); }
+  TileConfig heuristic(const KernelSpec& spec, int) const override {
+    return codegen::is_norm_op(spec.op) ? norm_heuristic(spec) : quantize_heuristic(spec);
+  }
 
   std::vector<TileConfig> candidates(const KernelSpec& spec, const CandidateOptions& options) const override {
     std::vector<TileConfig> out;

@@ -1,0 +1,118 @@
+// Renders templates/norm_quantize.cuh for one norm, input type, K, scale mode and residual flag: common.cuh +
+// quantize_rowwise.cuh (the quantization it shares with DynamicRangeQuantizePlan) + norm_quantize_params.h + the norm
+// template + a tail whose entry name encodes all of it and the CTA shape. The text does not depend on the M bucket or
+// the arch (sm_90 adds the programmatic-launch wait under #if, as the quantize pass does).
+#include "codegen/norm_quantize.h"
+
+#include "base/invalid.h"
+#include "codegen/embedded_templates.h"
+#include "codegen/quantize_rowwise.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace qjit::codegen {
+namespace {
+
+std::string_view device_in_type(ElementKind e) {
+  switch (e) {
+    case ElementKind::F16: return "qjitk::f16";
+    case ElementKind::BF16: return "qjitk::bf16";
+    case ElementKind::F32: return "float";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+KernelSpec norm_quantize_spec(KernelOp op, ElementKind in, std::int64_t k, int m_bucket, int arch, bool dynamic,
+                              bool residual) {
+  KernelSpec s;
+  s.op = op;
+  s.in_element = in;
+  s.out_element = ElementKind::S8;
+  s.n = 0;
+  s.k = k;
+  s.m_bucket = m_bucket;
+  s.has_bias = false;
+  s.per_token_scale = dynamic;
+  s.residual = residual;
+  s.arch = arch;
+  return s;
+}
+
+int norm_min_threads_per_row(std::int64_t k) {
+  const std::int64_t chunks = (k + 15) / 16;
+  int t = 1;
+  while (t < 1024 && (chunks + t - 1) / t > 64) t *= 2;
+  return t;
+}
+
+Status validate_norm_quantize(const KernelSpec& spec, const TileConfig& cfg) {
+  if (!is_norm_op(spec.op))
+    return invalid(llvm::formatv("spec.op must be rms_norm_quantize or layer_norm_quantize, got {0}",
+                                 kernel_op_name(spec.op)));
+  if (device_in_type(spec.in_element).empty())
+    return invalid(llvm::formatv("spec.in_element must be f16, bf16 or f32 for {0}, got {1}", kernel_op_name(spec.op),
+                                 element_name(spec.in_element)));
+  if (spec.out_element != ElementKind::S8)
+    return invalid(llvm::formatv("spec.out_element must be s8, got {0}", element_name(spec.out_element)));
+  if (spec.k < 1 || spec.k > kMaxNormK)
+    return invalid(llvm::formatv("spec.k must be in [1, 2^20] for {0}, got {1}", kernel_op_name(spec.op), spec.k));
+  if (spec.smooth || spec.has_bias || spec.n != 0)
+    return invalid(llvm::formatv("spec {0}: smooth, has_bias and n are not used by the norm kernels (false, false, 0)",
+                                 spec.to_string()));
+  if (!is_supported_arch(spec.arch))
+    return Status(StatusCode::Unsupported,
+                  llvm::formatv("spec.arch must be one of 80, 86, 87, 89, 90, got {0}", spec.arch));
+  QJIT_TRY(validate_quantize_config(cfg));
+  const QuantizeShape shape = quantize_shape(cfg);
+  const int tpr = shape.threads_per_row;
+  if ((tpr & (tpr - 1)) != 0)
+    return invalid(llvm::formatv("config.block_n (threads per row) must be a power of two for {0} (its sums follow "
+                                 "the element index), got {1}",
+                                 kernel_op_name(spec.op), tpr));
+  if (tpr < norm_min_threads_per_row(spec.k))
+    return invalid(llvm::formatv("config.block_n (threads per row) must be >= {0} for K = {1} (at most 64 "
+                                 "16-element chunks a thread), got {2}",
+                                 norm_min_threads_per_row(spec.k), spec.k, tpr));
+  return Status::success();
+}
+
+Result<Source> render_norm_quantize(const KernelSpec& spec, const TileConfig& cfg) {
+  QJIT_TRY(validate_norm_quantize(spec, cfg));
+  const std::string_view common = find_template("common.cuh");
+  const std::string_view quant = find_template("quantize_rowwise.cuh");
+  const std::string_view params = find_template("norm_quantize_params.h");
+  const std::string_view body = find_template("norm_quantize.cuh");
+  if (common.empty() || quant.empty() || params.empty() || body.empty())
+    return Status(StatusCode::Unsupported,
+                  "templates common.cuh / quantize_rowwise.cuh / norm_quantize_params.h / norm_quantize.cuh are not "
+                  "embedded in this build");
+  const QuantizeShape shape = quantize_shape(cfg);
+  const bool rms = spec.op == KernelOp::RmsNormQuantize;
+  Source src;
+  src.threads = shape.rows_per_cta * shape.threads_per_row;
+  src.dynamic_smem_bytes = 0;
+  src.entry = llvm::formatv("qjit_{0}_{1}_k{2}_r{3}_t{4}{5}{6}", kernel_op_name(spec.op), element_name(spec.in_element),
+                            spec.k, shape.rows_per_cta, shape.threads_per_row, spec.residual ? "_residual" : "",
+                            spec.per_token_scale ? "" : "_static");
+  src.text.reserve(common.size() + quant.size() + params.size() + body.size() + 1024);
+  src.text.append(common).append("\n").append(quant).append("\n").append(params).append("\n").append(body);
+  src.text += llvm::formatv(
+      "\n// ---- generated by qjit codegen (norm + quantize) ----\n"
+      "extern \"C\" __global__ void __launch_bounds__({0}) {1}(const __grid_constant__ qjitk::NormQuantizeParams p) "
+      "{{\n"
+      "#if __CUDA_ARCH__ >= 900\n"
+      "  // As the quantize pass: wait for the kernel ahead (programmatic stream serialization), then let the next\n"
+      "  // kernel's prologue start; it waits for this whole grid before reading what this one writes.\n"
+      "  asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");\n"
+      "  asm volatile(\"griddepcontrol.launch_dependents;\" ::: \"memory\");\n"
+      "#endif\n"
+      "  qjitk::NormQuantizeRowwise<{2}, {3}, {4}, {5}, {6}, {7}, {8}>::run(p);\n"
+      "}\n",
+      src.threads, src.entry, device_in_type(spec.in_element), spec.k, shape.rows_per_cta, shape.threads_per_row,
+      rms ? "qjitk::kRmsNorm" : "qjitk::kLayerNorm", spec.residual ? "true" : "false",
+      spec.per_token_scale ? "false" : "true");
+  return src;
+}
+
+}  // namespace qjit::codegen
