@@ -76,8 +76,12 @@ typedef enum qjit_granularity { QJIT_PER_TOKEN = 0, QJIT_PER_TENSOR = 1 } qjit_g
 typedef enum qjit_plan_kind {
   QJIT_PLAN_QUANTIZED_LINEAR = 1,
   QJIT_PLAN_SMOOTH_QUANT_LINEAR = 2,
-  QJIT_PLAN_DYNAMIC_RANGE_QUANTIZE = 3
+  QJIT_PLAN_DYNAMIC_RANGE_QUANTIZE = 3,
+  QJIT_PLAN_RMS_NORM_QUANTIZE = 4,  /* qjit_norm_quantize_plan_select with norm = QJIT_RMS_NORM */
+  QJIT_PLAN_LAYER_NORM_QUANTIZE = 5 /* ... with norm = QJIT_LAYER_NORM */
 } qjit_plan_kind;
+
+typedef enum qjit_norm_kind { QJIT_RMS_NORM = 0, QJIT_LAYER_NORM = 1 } qjit_norm_kind;
 
 /* ---- versions and errors ---------------------------------------------------------------------------------- */
 
@@ -138,6 +142,21 @@ typedef struct qjit_dynamic_range_quantize_desc {
   int32_t has_smooth;    /* appended (absent = 0): multiply x by the args' pre_quant_scale [K] before quantizing */
 } qjit_dynamic_range_quantize_desc;
 
+/* RMSNorm or LayerNorm fused with int8 quantization: h = x (+ residual, rounded to the input type and written to
+ * residual_out), v = norm(h) * gamma (+ beta) in f32, q = round-half-even(v / scale) saturated, with scale[m] =
+ * absmax(v[m, :]) / 127 per token (granularity QJIT_PER_TOKEN; bit for bit what the dynamic-range quantize plan does
+ * to the same f32 v) or the descriptor's static_scale (QJIT_PER_TENSOR). */
+typedef struct qjit_norm_quantize_desc {
+  uint32_t struct_size; /* sizeof(qjit_norm_quantize_desc) */
+  int64_t m, k;
+  int32_t norm;          /* qjit_norm_kind */
+  int32_t input_element; /* f16, bf16 or f32: x, residual, residual_out, gamma and beta */
+  int32_t granularity;   /* QJIT_PER_TOKEN: dynamic per-token scales; QJIT_PER_TENSOR: static_scale */
+  int32_t has_residual;  /* add the args' residual first and write the sum to residual_out */
+  float eps;             /* finite, >= 0: added to the mean square (RMSNorm) or the variance (LayerNorm) */
+  float static_scale;    /* QJIT_PER_TENSOR: finite and > 0 (real = q * static_scale); QJIT_PER_TOKEN: 0 */
+} qjit_norm_quantize_desc;
+
 /* The descriptor as the C++ API prints it ("quantized_linear m=16 n=4096 k=4096 act=bf16 ..."). */
 QJIT_API size_t qjit_quantized_linear_desc_to_string(const qjit_quantized_linear_desc* desc, char* buf,
                                                      size_t capacity);
@@ -145,6 +164,7 @@ QJIT_API size_t qjit_smooth_quant_linear_desc_to_string(const qjit_smooth_quant_
                                                         size_t capacity);
 QJIT_API size_t qjit_dynamic_range_quantize_desc_to_string(const qjit_dynamic_range_quantize_desc* desc, char* buf,
                                                            size_t capacity);
+QJIT_API size_t qjit_norm_quantize_desc_to_string(const qjit_norm_quantize_desc* desc, char* buf, size_t capacity);
 
 /* ---- run arguments --------------------------------------------------------------------------------------------- */
 
@@ -171,6 +191,17 @@ typedef struct qjit_quantize_args {
   qjit_tensor pre_quant_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
 } qjit_quantize_args;
 
+typedef struct qjit_norm_quantize_args {
+  uint32_t struct_size;     /* sizeof(qjit_norm_quantize_args) */
+  qjit_tensor input;        /* [M, K] */
+  qjit_tensor residual;     /* [M, K] when has_residual, else absent */
+  qjit_tensor residual_out; /* [M, K] when has_residual, else absent; may be exactly input or residual (in place) */
+  qjit_tensor gamma;        /* [K] */
+  qjit_tensor beta;         /* [K] for LayerNorm, absent for RMSNorm */
+  qjit_tensor output;       /* [M, K] s8 */
+  qjit_tensor scale;        /* [M] f32 per token; absent with a static scale */
+} qjit_norm_quantize_args;
+
 typedef struct qjit_precision_guarantee {
   uint32_t struct_size; /* sizeof(qjit_precision_guarantee), set by the caller */
   int32_t deterministic;
@@ -195,6 +226,9 @@ QJIT_API qjit_status qjit_smooth_quant_linear_plan_select(struct CUstream_st* st
 QJIT_API qjit_status qjit_dynamic_range_quantize_plan_select(struct CUstream_st* stream,
                                                              const qjit_dynamic_range_quantize_desc* desc,
                                                              int32_t preference, qjit_plan** out_plan);
+/* A QJIT_PLAN_RMS_NORM_QUANTIZE or QJIT_PLAN_LAYER_NORM_QUANTIZE plan (by desc->norm). */
+QJIT_API qjit_status qjit_norm_quantize_plan_select(struct CUstream_st* stream, const qjit_norm_quantize_desc* desc,
+                                                    int32_t preference, qjit_plan** out_plan);
 
 /* Releases a plan (NULL is a no-op). */
 QJIT_API void qjit_plan_release(qjit_plan* plan);
@@ -221,6 +255,11 @@ QJIT_API qjit_status qjit_linear_plan_run(const qjit_plan* plan, struct CUstream
 QJIT_API qjit_status qjit_quantize_plan_can_implement(const qjit_plan* plan, const qjit_quantize_args* args);
 QJIT_API qjit_status qjit_quantize_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
                                             size_t workspace_bytes, const qjit_quantize_args* args);
+
+/* The fused norm + quantize plans (one kernel; workspace 0). */
+QJIT_API qjit_status qjit_norm_quantize_plan_can_implement(const qjit_plan* plan, const qjit_norm_quantize_args* args);
+QJIT_API qjit_status qjit_norm_quantize_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
+                                                 size_t workspace_bytes, const qjit_norm_quantize_args* args);
 
 /* ---- the kernel cache -------------------------------------------------------------------------------------------
  * A location names the writable store and the read-only ones. NULL for a location argument means "from the
@@ -319,6 +358,8 @@ typedef struct qjit_layer_shape {
 
 #define QJIT_WARMUP_QUANTIZED_LINEAR 1u
 #define QJIT_WARMUP_SMOOTH_QUANT_LINEAR 2u
+#define QJIT_WARMUP_RMS_NORM_QUANTIZE 4u   /* per K: dynamic and static scale, with and without a residual */
+#define QJIT_WARMUP_LAYER_NORM_QUANTIZE 8u
 #define QJIT_WARMUP_NO_BIAS 1u
 #define QJIT_WARMUP_BIAS 2u
 #define QJIT_WARMUP_NO_SMOOTH 1u
@@ -331,7 +372,7 @@ typedef struct qjit_warmup_request {
   size_t shape_count;
   const int64_t* ms; /* ... crossed with every M */
   size_t m_count;
-  uint32_t plans;             /* QJIT_WARMUP_* plan bits; 0 = both */
+  uint32_t plans;             /* QJIT_WARMUP_* plan bits; 0 = the two linear plans */
   int32_t dtype;              /* activation/output element: f16, bf16, f32, f64 */
   uint32_t bias_modes;        /* QJIT_WARMUP_NO_BIAS | QJIT_WARMUP_BIAS; 0 = no bias only */
   const char* tuning_db_path; /* NULL: heuristic configs only */
