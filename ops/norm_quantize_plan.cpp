@@ -22,16 +22,20 @@ namespace {
 
 const char* norm_name(NormKind n) { return n == NormKind::RmsNorm ? "rms_norm" : "layer_norm"; }
 
+std::string g_text(float v) {  // "1e-06", "0.25", "-1", "inf"
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", static_cast<double>(v));
+  return b;
+}
+
 }  // namespace
 
 std::string descriptor_text(const NormQuantizeDescriptor& d) {
-  char eps[32], scale[32];
-  std::snprintf(eps, sizeof eps, "%g", static_cast<double>(d.eps));
-  std::snprintf(scale, sizeof scale, "%g", static_cast<double>(d.static_scale));
   std::string s = llvm::formatv("{0}_quantize m={1} k={2} in={3} eps={4}", norm_name(d.norm), d.m, d.k,
-                                element_name(d.input_element), eps)
+                                element_name(d.input_element), g_text(d.eps))
                       .str();
-  s += d.granularity == QuantGranularity::PerToken ? std::string(" per-token") : std::string(" static-scale=") + scale;
+  s += d.granularity == QuantGranularity::PerToken ? std::string(" per-token")
+                                                   : " static-scale=" + g_text(d.static_scale);
   if (d.has_residual) s += " residual";
   return s;
 }
@@ -60,15 +64,14 @@ Status check_descriptor(const NormQuantizeDescriptor& d) {
     return Status(StatusCode::Unsupported, "descriptor.input_element must be f16, bf16 or f32, got " +
                                                std::string(element_name(d.input_element)));
   if (!std::isfinite(d.eps) || d.eps < 0)
-    return invalid_arg(llvm::formatv("descriptor.eps must be finite and >= 0, got {0}", d.eps));
+    return invalid_arg("descriptor.eps must be finite and >= 0, got " + g_text(d.eps));
   if (d.granularity == QuantGranularity::PerTensor) {
     if (!std::isfinite(d.static_scale) || !(d.static_scale > 0))
-      return invalid_arg(llvm::formatv("descriptor.static_scale must be finite and > 0 with a static (per-tensor) "
-                                       "scale, got {0}",
-                                       d.static_scale));
+      return invalid_arg("descriptor.static_scale must be finite and > 0 with a static (per-tensor) scale, got " +
+                         g_text(d.static_scale));
   } else if (d.static_scale != 0) {
-    return invalid_arg(llvm::formatv("descriptor.static_scale must be 0 with per-token (dynamic) scales, got {0}",
-                                     d.static_scale));
+    return invalid_arg("descriptor.static_scale must be 0 with per-token (dynamic) scales, got " +
+                       g_text(d.static_scale));
   }
   return Status();
 }
@@ -102,7 +105,7 @@ Status check_in_place(const MatrixView& out, const MatrixView& in, const char* i
 
 Result<std::shared_ptr<const NormQuantizeCore>> select_norm_quantize(const Stream&, const NormQuantizeDescriptor& d,
                                                                      PlanPreference pref) {
-  if (Status s = check_descriptor(d); !s.ok()) return s.with_context(descriptor_text(d));
+  QJIT_TRY(check_descriptor(d));
   QJIT_ASSIGN_OR_RETURN(runtime::DeviceInfo device, runtime::current_device());
   static ops::PlanCache<NormQuantizeCore> cache;
   const std::string key = ops::KeyBuilder()

@@ -46,7 +46,7 @@ TEST(NormQuantizeCApi, SelectRefusesBadDescriptorsNamingTheField) {
   EXPECT_NE(refusal(d).find("desc->struct_size must be >= 48"), std::string::npos) << qjit_last_error_message();
   d = valid_desc();
   d.k = 0;
-  EXPECT_NE(refusal(d).find("descriptor.k must be in [1, 2^31), got 0"), std::string::npos);
+  EXPECT_EQ(refusal(d), "descriptor.k must be in [1, 2^31), got 0");
   d = valid_desc();
   d.k = (1 << 20) + 16;
   EXPECT_NE(refusal(d, QJIT_UNSUPPORTED).find("descriptor.k must be <= 2^20 for rms_norm_quantize, got 1048592"),
@@ -60,7 +60,7 @@ TEST(NormQuantizeCApi, SelectRefusesBadDescriptorsNamingTheField) {
   EXPECT_NE(refusal(d).find("descriptor.input_element must be a qjit_element"), std::string::npos);
   d = valid_desc();
   d.eps = -1.0f;
-  EXPECT_NE(refusal(d).find("descriptor.eps must be finite and >= 0, got -1"), std::string::npos);
+  EXPECT_EQ(refusal(d), "descriptor.eps must be finite and >= 0, got -1");
   d = valid_desc();
   d.granularity = QJIT_PER_TENSOR;
   EXPECT_NE(refusal(d).find("descriptor.static_scale must be finite and > 0 with a static (per-tensor) scale, got 0"),
@@ -70,10 +70,6 @@ TEST(NormQuantizeCApi, SelectRefusesBadDescriptorsNamingTheField) {
   d = valid_desc();
   d.static_scale = 0.5f;
   EXPECT_NE(refusal(d).find("descriptor.static_scale must be 0 with per-token (dynamic) scales, got 0.5"),
-            std::string::npos);
-  // The messages carry the descriptor they refer to.
-  EXPECT_NE(qjit_last_error_message() ? std::string(qjit_last_error_message()).find("rms_norm_quantize m=16 k=4096")
-                                      : std::string::npos,
             std::string::npos);
   qjit_plan* plan = nullptr;
   EXPECT_EQ(qjit_norm_quantize_plan_select(nullptr, nullptr, 0, &plan), QJIT_INVALID_ARGUMENT);
