@@ -49,6 +49,7 @@ std::optional<std::int64_t> positive_int(llvm::StringRef s) {
 Result<std::vector<LayerShape>> parse_shapes(std::string_view text, const std::string& origin) {
   std::vector<LayerShape> shapes;
   bool seen_header = false;
+  std::size_t columns = 4;
   // NOTE: one line at a time, without a vector of every line: a file of 16 M newlines costs nothing extra.
   llvm::StringRef rest(text.data(), text.size());
   for (std::size_t line_no = 1; !rest.empty(); ++line_no) {
@@ -62,18 +63,23 @@ Result<std::vector<LayerShape>> parse_shapes(std::string_view text, const std::s
     line.split(fields, ',', /*MaxSplit=*/8);
     for (auto& f : fields) f = f.trim();
     if (!seen_header) {
-      if (fields.size() != 4 || !fields[0].equals_insensitive("model") || !fields[1].equals_insensitive("layer") ||
-          !fields[2].equals_insensitive("n") || !fields[3].equals_insensitive("k"))
+      if ((fields.size() != 4 && fields.size() != 5) || !fields[0].equals_insensitive("model") ||
+          !fields[1].equals_insensitive("layer") || !fields[2].equals_insensitive("n") ||
+          !fields[3].equals_insensitive("k") || (fields.size() == 5 && !fields[4].equals_insensitive("act_stride")))
         return line_error(origin, line_no,
-                          "expected the header 'model,layer,N,K' before any shape, got " + quote(line));
+                          "expected the header 'model,layer,N,K' (or 'model,layer,N,K,act_stride') before any shape, "
+                          "got " +
+                              quote(line));
       seen_header = true;
+      columns = fields.size();
       continue;
     }
-    if (fields.size() != 4)
-      return line_error(
-          origin, line_no,
-          llvm::formatv("expected 4 comma-separated fields (model,layer,N,K), got {0}: {1}", fields.size(), quote(line))
-              .str());
+    if (fields.size() != columns)
+      return line_error(origin, line_no,
+                        llvm::formatv("expected {0} comma-separated fields ({1}), got {2}: {3}", columns,
+                                      columns == 5 ? "model,layer,N,K,act_stride" : "model,layer,N,K", fields.size(),
+                                      quote(line))
+                            .str());
     LayerShape s;
     if (fields[0].empty()) return line_error(origin, line_no, "model must not be empty");
     if (fields[1].empty()) return line_error(origin, line_no, "layer must not be empty");
@@ -89,6 +95,15 @@ Result<std::vector<LayerShape>> parse_shapes(std::string_view text, const std::s
                         llvm::formatv("K must be an integer in [1, {0}], got {1}", kMaxDim, quote(fields[3])).str());
     s.n = *n;
     s.k = *k;
+    if (columns == 5 && !fields[4].empty()) {
+      const auto stride = positive_int(fields[4]);
+      if (!stride || *stride < s.k)
+        return line_error(origin, line_no,
+                          llvm::formatv("act_stride must be empty or an integer in [K = {0}, {1}], got {2}", s.k,
+                                        kMaxDim, quote(fields[4]))
+                              .str());
+      s.act_stride = *stride == s.k ? 0 : *stride;
+    }
     shapes.push_back(std::move(s));
   }
   if (!seen_header)
@@ -129,14 +144,14 @@ Result<std::vector<std::int64_t>> parse_m_list(std::string_view text) {
 std::vector<WorkItem> work_items(const std::vector<LayerShape>& shapes, const std::vector<std::int64_t>& ms) {
   // Distinct (N, K) in first-appearance order, each with the layers that share it (each named once).
   struct Group {
-    std::int64_t n, k;
+    std::int64_t n, k, act_stride;
     std::vector<std::string> names;
   };
   std::vector<Group> groups;
-  std::map<std::pair<std::int64_t, std::int64_t>, std::size_t> index;
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::size_t> index;
   for (const auto& s : shapes) {
-    auto [it, added] = index.emplace(std::make_pair(s.n, s.k), groups.size());
-    if (added) groups.push_back(Group{s.n, s.k, {}});
+    auto [it, added] = index.emplace(std::make_tuple(s.n, s.k, s.act_stride), groups.size());
+    if (added) groups.push_back(Group{s.n, s.k, s.act_stride, {}});
     auto& names = groups[it->second].names;
     std::string name = s.model + " " + s.layer;
     if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
@@ -149,7 +164,7 @@ std::vector<WorkItem> work_items(const std::vector<LayerShape>& shapes, const st
   for (const auto& g : groups) {
     std::string label;
     for (const auto& name : g.names) label += (label.empty() ? "" : ", ") + name;
-    for (std::int64_t m : distinct_ms) items.push_back(WorkItem{g.n, g.k, m, label});
+    for (std::int64_t m : distinct_ms) items.push_back(WorkItem{g.n, g.k, m, label, g.act_stride});
   }
   return items;
 }

@@ -1,5 +1,6 @@
 // Model layer shape files (the format of data/llm_linear_shapes.csv: '#' comment lines, a "model,layer,N,K" header,
-// one linear per line) and the work list the tune/warmup/bench commands derive from them: shapes x M values,
+// one linear per line; a fifth column "act_stride" may follow K in the header, and then every line gives the
+// activation's row stride in elements, >= K, or leaves it empty for K, as data/odd_shapes.csv does) and the work list the tune/warmup/bench commands derive from them: shapes x M values,
 // deduplicated, in a stable order, split into shards that partition it exactly; and which shard of an array job this
 // process is (`--shard i/n`, or `--shard auto` from Slurm's or Kubernetes' environment).
 #pragma once
@@ -19,6 +20,7 @@ struct LayerShape {
   std::string model;
   std::string layer;
   std::int64_t n = 0, k = 0;
+  std::int64_t act_stride = 0;  // the activation's row stride (elements); 0: K (contiguous)
 };
 
 // Errors name the file, the line number and what was expected ("shapes.csv:7: N must be a positive integer, got
@@ -32,6 +34,7 @@ Result<std::vector<std::int64_t>> parse_m_list(std::string_view text);
 struct WorkItem {
   std::int64_t n = 0, k = 0, m = 0;
   std::string label;  // "llama-2-7b q_proj" (all models/layers sharing this N,K joined with ", ")
+  std::int64_t act_stride = 0;  // LayerShape::act_stride (the bench's view; the kernels do not depend on it)
   bool operator==(const WorkItem&) const = default;
 };
 

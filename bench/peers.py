@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 
-CSV_HEADER = "label,n,k,m,dtype,regime,mode,rounds,qjit_us,qjit_mhz,qjit_w,qjit_tops,qjit_tops_per_ghz,qjit_tops_per_w,gbps,pct_peak,cublaslt_s8_us,cublaslt_s8_mhz,cublaslt_s8_w,ratio,torch_int_mm_us,torch_int_mm_mhz,torch_int_mm_w,torch_int_mm_ratio,triton_s8_us,triton_s8_mhz,triton_s8_w,triton_s8_ratio,ql_us,ql_mhz,ql_w,cublaslt_bf16_us,cublaslt_bf16_mhz,cublaslt_bf16_w,ql_ratio,torch_bf16_us,torch_bf16_mhz,torch_bf16_w,torch_bf16_ratio,check,qjit_config,ql_config,cublaslt_s8_algo,cublaslt_bf16_algo,device,error"
+CSV_HEADER = "label,n,k,m,dtype,regime,mode,rounds,qjit_us,qjit_mhz,qjit_w,qjit_tops,qjit_tops_per_ghz,qjit_tops_per_w,gbps,pct_peak,cublaslt_s8_us,cublaslt_s8_mhz,cublaslt_s8_w,ratio,torch_int_mm_us,torch_int_mm_mhz,torch_int_mm_w,torch_int_mm_ratio,triton_s8_us,triton_s8_mhz,triton_s8_w,triton_s8_ratio,ql_us,ql_mhz,ql_w,cublaslt_bf16_us,cublaslt_bf16_mhz,cublaslt_bf16_w,ql_ratio,torch_bf16_us,torch_bf16_mhz,torch_bf16_w,torch_bf16_ratio,qjit_aligned_us,qjit_aligned_mhz,qjit_aligned_w,aligned_ratio,ql_aligned_us,ql_aligned_mhz,ql_aligned_w,ql_aligned_ratio,check,qjit_config,ql_config,cublaslt_s8_algo,cublaslt_bf16_algo,device,error,act_stride,aligned_n,aligned_k,layout"
 COLUMNS = CSV_HEADER.split(",")
 # Peer -> (its reference side, its ratio column), as tools/bench_report.cpp's table.
 PEERS = {"torch_int_mm": ("qjit", "torch_int_mm_ratio"), "triton_s8": ("qjit", "triton_s8_ratio"),

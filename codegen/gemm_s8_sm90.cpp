@@ -119,11 +119,8 @@ Status validate_gemm_s8_sm90_spec(const KernelSpec& spec) {
   constexpr std::int64_t kMaxDim = std::numeric_limits<std::int32_t>::max();
   if (spec.n < 1 || spec.n > kMaxDim) return invalid(llvm::formatv("spec.n must be in [1, 2^31), got {0}", spec.n));
   if (spec.k < 1 || spec.k > kMaxDim) return invalid(llvm::formatv("spec.k must be in [1, 2^31), got {0}", spec.k));
-  if (spec.k % 16 != 0)
-    return Status(StatusCode::Unsupported,
-                  llvm::formatv("K={0} is not supported by the sm90 TMA kernel: it needs K % 16 == 0 (TMA row strides "
-                                "are multiples of 16 bytes); use the portable sm80 kernel",
-                                spec.k));
+  // NOTE: any K: the tensor maps give TMA the true K, so a K tail (even K % 16 != 0) is zero-filled by the copy
+  // engine. Only the operands' row strides must be multiples of 16 bytes, a run-time property (operand_align()).
   return Status::success();
 }
 

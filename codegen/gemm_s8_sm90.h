@@ -44,7 +44,8 @@ std::string sm90_entry_suffix(const Sm90Tile& config);
 inline constexpr int kSm90MaxDynamicSmem = 232448;
 
 // Checks that (spec, config) is something this template can compile, naming the field and the expected value.
-// Shapes TMA cannot take (K % 16 != 0) return Unsupported: they belong to the portable sm80 path.
+// Any K: the tensor maps carry the true K and TMA zero-fills the tail; operands whose base or row stride is not a
+// multiple of 16 bytes are refused at encode time (InvalidArgument): the plans give those views the portable kernel.
 Status validate_gemm_s8_sm90(const KernelSpec& spec, const Sm90Tile& config);
 // The spec half of validate_gemm_s8_sm90: whether some config of this family can serve `spec`.
 Status validate_gemm_s8_sm90_spec(const KernelSpec& spec);

@@ -37,7 +37,8 @@ class GemmSm90Family final : public TypedFamily<Sm90Tile> {
   }
 
   std::string why_chosen(const KernelSpec& spec) const override {
-    return "sm_90a, and K=" + std::to_string(spec.k) + " suits TMA: the wgmma + TMA pipeline";
+    return "sm_90a: the wgmma + TMA pipeline (any K=" + std::to_string(spec.k) +
+           "; int8 rows whose base or stride is not a multiple of 16 bytes run the portable family)";
   }
 
  protected:

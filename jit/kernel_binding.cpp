@@ -3,6 +3,8 @@
 // is one object (jit/kernel_family.h).
 #include "jit/kernel_binding.h"
 
+#include <algorithm>
+
 #include "jit/kernel_family.h"
 #include "jit/kernel_service.h"
 
@@ -54,6 +56,19 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
   b.sm_count = device.sm_count > 0 ? device.sm_count : 132;
   b.operand_align = FamilyRegistry::process().family(config.family()).operand_align();
   return b;
+}
+
+Result<KernelBinding> bind_portable(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device) {
+  const KernelFamilyRuntime& family = FamilyRegistry::process().portable_for(spec);
+  CandidateOptions options;
+  options.allow_split_k = false;
+  options.sm_count = device.sm_count > 0 ? device.sm_count : 132;
+  for (const codegen::TileConfig& c : family.candidates(spec, options)) {
+    // NOTE: the bucket's largest M has the largest workspace (split-K scratch grows with the token tiles).
+    if (family.workspace(spec, c, std::max(spec.m_bucket, 1)).bytes == 0) return bind_kernel_with(spec, c, device);
+  }
+  return Status(StatusCode::Internal, "the " + std::string(family.name()) + " family has no workspace-free config for " +
+                                          spec.to_string());
 }
 
 std::string family_reason(const codegen::KernelSpec& spec) {

@@ -45,11 +45,17 @@ Status launch_gemm(const KernelBinding& gemm, const codegen::GemmS8Params& param
 Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
                                        const runtime::DeviceInfo& device);
 
+// The kernel for views `spec`'s chosen family cannot take (a TMA operand whose base or row stride is not a multiple
+// of 16 bytes): the registry's portable family (FamilyRegistry::portable_for) with the first of its candidates, led
+// by its heuristic, that needs no workspace, so a plan's workspace_size() covers it unchanged. Same arithmetic
+// contract, so the same bits (tests/gpu/gemm_families_bitwise_test.cpp).
+Result<KernelBinding> bind_portable(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device);
+
 // The arch qjit compiles for on `device`: its own, which for Hopper means the sm_90a target.
 inline int target_arch(const runtime::DeviceInfo& device) { return device.arch; }
 
 // Why ops::choose_config serves `spec` with the family it does, in words for `qjit inspect` and logs: the Hopper wgmma
-// family on sm_90a when K suits TMA, else the portable family and what ruled Hopper out (arch, K, QJIT_DISABLE_SM90).
+// family on sm_90a, else the portable family and what ruled Hopper out (arch, QJIT_DISABLE_SM90).
 std::string family_reason(const codegen::KernelSpec& spec);
 
 }  // namespace qjit::jit

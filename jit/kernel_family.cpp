@@ -42,7 +42,14 @@ const KernelFamilyRuntime& FamilyRegistry::for_spec(const codegen::KernelSpec& s
   return spec.op == codegen::KernelOp::GemmS8 ? gemm_sm80_family() : quantize_family();
 }
 
-// The Hopper family serves GEMMs on sm_90 whose K suits TMA, unless QJIT_DISABLE_SM90=1.
+const KernelFamilyRuntime& FamilyRegistry::portable_for(const codegen::KernelSpec& spec) const {
+  for (const KernelFamilyRuntime* f : order_)
+    if (f->operand_align() == 1 && f->accepts(spec).ok()) return *f;
+  // NOTE: as above: gemm_sm80 and quantize take any alignment and every spec of their op.
+  return spec.op == codegen::KernelOp::GemmS8 ? gemm_sm80_family() : quantize_family();
+}
+
+// The Hopper family serves every GEMM on sm_90, unless QJIT_DISABLE_SM90=1.
 bool sm90_disabled() {
   static const bool disabled = env::flag_or_warn(env::Var::DisableSm90);
   return disabled;

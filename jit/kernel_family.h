@@ -155,6 +155,9 @@ class FamilyRegistry {
   const KernelFamilyRuntime& family(codegen::KernelFamily id) const;
   // The family choose_config serves `spec` with.
   const KernelFamilyRuntime& for_spec(const codegen::KernelSpec& spec) const;
+  // The first family that accepts `spec` and needs only natural element alignment of its operands
+  // (operand_align() == 1): the plans' kernel for views the chosen family's loads cannot take.
+  const KernelFamilyRuntime& portable_for(const codegen::KernelSpec& spec) const;
   const std::vector<const KernelFamilyRuntime*>& families() const { return order_; }
 
  private:

@@ -3,6 +3,8 @@
 // SmoothQuant runs the GEMM alone with the static activation scale folded into its epilogue.
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <optional>
 
 #include "codegen/kernel_params.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -43,6 +45,15 @@ class LinearCore {
   float act_scale = 1.0f;
   ops::KernelBinding quantize;  // QuantizedLinear only
   ops::KernelBinding gemm;
+  // The portable GEMM for views gemm's loads cannot take (gemm.operand_align() > 1 and a TMA operand's base or row
+  // stride is not a multiple of it): bound at select when K's contiguous rows are such a view (K % 16 != 0), else
+  // on the first run that needs it. Same arithmetic contract, so the same bits; it needs no workspace.
+  struct Portable {
+    std::mutex mu;
+    std::optional<ops::KernelBinding> binding;
+  };
+  std::shared_ptr<Portable> portable = std::make_shared<Portable>();
+  runtime::DeviceInfo device;
   std::string description;
 };
 
@@ -77,7 +88,18 @@ Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPrefer
     QJIT_ASSIGN_OR_RETURN(core.quantize, ops::bind_kernel(*specs.quantize, pref, device));
   }
   QJIT_ASSIGN_OR_RETURN(core.gemm, ops::bind_kernel(specs.gemm, pref, device));
+  core.device = device;
   core.description = core.gemm.spec.to_string() + " / " + core.gemm.config.to_string() + " -> " + core.gemm.entry;
+  if (core.gemm.operand_align > 1) {
+    if (core.k % core.gemm.operand_align != 0) {
+      QJIT_ASSIGN_OR_RETURN(ops::KernelBinding portable, ops::bind_portable(specs.gemm, device));
+      core.portable->binding = std::move(portable);
+    }
+    core.description += llvm::formatv("; views whose int8 rows are not {0}-byte aligned: {1}", core.gemm.operand_align,
+                                      core.portable->binding ? core.portable->binding->entry
+                                                             : std::string("the portable family, bound on first use"))
+                            .str();
+  }
   if (!core.smooth_quant) core.description = core.quantize.entry + " + " + core.description;
   return std::make_shared<const LinearCore>(std::move(core));
 }
@@ -149,7 +171,8 @@ Result<std::shared_ptr<const LinearCore>> select_smooth_quant_linear(const Strea
 }
 
 Status can_implement(const LinearCore& c, const LinearCall& a) {
-  const unsigned align_a = c.gemm.operand_align;
+  // NOTE: natural element alignment only: views the chosen family's loads cannot take run on the portable kernel.
+  const unsigned align_a = 1;
   const std::int64_t m = a.output.rows;
   if (m < 1 || m >= ops::kMaxDim)
     return Status(StatusCode::InvalidArgument,
@@ -174,6 +197,29 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
   QJIT_TRY(ops::check_matrix(a.output, "output", m, "M", c.n, "N", c.out_element, 1));
   return Status();
 }
+
+namespace {
+
+bool aligned_to(const MatrixView& v, unsigned align) {
+  return (reinterpret_cast<std::uintptr_t>(v.data) % align) == 0 &&
+         (static_cast<std::uint64_t>(v.row_stride) * element_size(v.kind)) % align == 0;
+}
+
+// The GEMM kernel for this call's views: the plan's own, or the portable one where a TMA operand is misaligned.
+Result<const ops::KernelBinding*> gemm_for(const LinearCore& c, const LinearCall& a) {
+  const unsigned align = c.gemm.operand_align;
+  const MatrixView& act = c.smooth_quant ? a.activation : a.act_q_scratch;
+  if (align <= 1 || (aligned_to(act, align) && aligned_to(a.weight, align))) return &c.gemm;
+  std::lock_guard<std::mutex> lock(c.portable->mu);
+  if (!c.portable->binding) {
+    auto bound = ops::bind_portable(c.gemm.spec, c.device);
+    if (!bound.has_value()) return bound.error().with_context("binding the portable GEMM for a misaligned view");
+    c.portable->binding = std::move(*bound);
+  }
+  return &*c.portable->binding;
+}
+
+}  // namespace
 
 std::size_t workspace_size(const LinearCore& c, std::int64_t m) {
   return ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
@@ -212,7 +258,8 @@ PrecisionGuarantee precision_guarantee(const LinearCore& c) {
 Status run(const LinearCore& c, const Stream& stream, Workspace ws, const LinearCall& a) {
   QJIT_TRY(can_implement(c, a));
   const std::int64_t m = a.output.rows;
-  const std::size_t need = ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
+  QJIT_ASSIGN_OR_RETURN(const ops::KernelBinding* gemm, gemm_for(c, a));
+  const std::size_t need = ops::kernel_workspace_bytes(gemm->spec, gemm->config, m);
   if (need > ws.bytes || (need > 0 && ws.data == nullptr))
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("workspace must hold {0} bytes for M = {1}, got {2}", need, m, ws.bytes).str());
@@ -240,7 +287,7 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
   p.ldc = a.output.row_stride;
   p.m = static_cast<std::int32_t>(m);
   p.workspace = need > 0 ? ws.data : nullptr;
-  return ops::launch_gemm(c.gemm, p, need, stream.handle());
+  return ops::launch_gemm(*gemm, p, need, stream.handle());
 }
 
 std::string describe(const LinearCore& c) { return c.description; }

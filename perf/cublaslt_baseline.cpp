@@ -92,7 +92,8 @@ Status cublaslt_available() { return api().status(); }
 Result<std::unique_ptr<CublasLtGemm>> CublasLtGemm::create(BaselineKind kind, std::int64_t m, std::int64_t n,
                                                            std::int64_t k, const void* x, const void* w, void* y,
                                                            void* workspace, std::size_t workspace_bytes,
-                                                           CUstream stream, int candidates) {
+                                                           CUstream stream, int candidates, std::int64_t ldx,
+                                                           std::int64_t ldw) {
   QJIT_ASSIGN_OR_RETURN(const Api* a, api());
   auto g = std::unique_ptr<CublasLtGemm>(new CublasLtGemm());
   g->impl_ = std::make_unique<Impl>();
@@ -109,8 +110,8 @@ Result<std::unique_ptr<CublasLtGemm>> CublasLtGemm::create(BaselineKind kind, st
   QJIT_TRY(check(a->desc_set(im.op, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)), "set TRANSA"));
   QJIT_TRY(check(a->desc_set(im.op, CUBLASLT_MATMUL_DESC_TRANSB, &nn, sizeof(nn)), "set TRANSB"));
   const cudaDataType_t ab = int8 ? CUDA_R_8I : CUDA_R_16BF, c = int8 ? CUDA_R_32I : CUDA_R_16BF;
-  QJIT_TRY(check(a->layout_create(&im.la, ab, k, n, k), "layout A"));
-  QJIT_TRY(check(a->layout_create(&im.lb, ab, k, m, k), "layout B"));
+  QJIT_TRY(check(a->layout_create(&im.la, ab, k, n, ldw > 0 ? ldw : k), "layout A"));
+  QJIT_TRY(check(a->layout_create(&im.lb, ab, k, m, ldx > 0 ? ldx : k), "layout B"));
   QJIT_TRY(check(a->layout_create(&im.lc, c, n, m, n), "layout C"));
   cublasLtMatmulPreference_t pref = nullptr;
   QJIT_TRY(check(a->pref_create(&pref), "cublasLtMatmulPreferenceCreate"));

@@ -21,9 +21,11 @@ class CublasLtGemm {
  public:
   ~CublasLtGemm();
   // Creates descriptors and picks the fastest of the heuristic's top `candidates` algorithms on the given buffers.
+  // ldx, ldw: the activation's and the weight's row strides in elements (0: K).
   static Result<std::unique_ptr<CublasLtGemm>> create(BaselineKind kind, std::int64_t m, std::int64_t n, std::int64_t k,
                                                       const void* x, const void* w, void* y, void* workspace,
-                                                      std::size_t workspace_bytes, CUstream stream, int candidates = 8);
+                                                      std::size_t workspace_bytes, CUstream stream, int candidates = 8,
+                                                      std::int64_t ldx = 0, std::int64_t ldw = 0);
   // One launch of the chosen algorithm; `w` may differ from the one given to create() (weight rotation).
   Status run(const void* x, const void* w, void* y, CUstream stream) const;
   const std::string& algo_description() const { return algo_; }

@@ -96,8 +96,8 @@ Result<Prepared> prepare_qjit(bool smooth_quant, CaseData& d, PlanPreference pre
     out.description = p->describe();
     out.launch = [p, ws, bias, &d, stream, m, n, k](int call) -> Status {
       typename SmoothQuantLinearPlan<T>::Args a;
-      a.act_q = TensorRef<std::int8_t, 2>::contiguous(as<std::int8_t>(d.act_s8), {m, k});
-      a.weight_q = TensorRef<std::int8_t, 2>::contiguous(weight_copy(d, call), {n, k});
+      a.act_q = TensorRef<std::int8_t, 2>::strided(as<std::int8_t>(d.act_s8), m, k, d.ld.act_s8);
+      a.weight_q = TensorRef<std::int8_t, 2>::strided(weight_copy(d, call), n, k, d.weights->ld);
       a.weight_scale = TensorRef<float, 1>::contiguous(as<float>(d.weights->scale), {n});
       a.bias = bias;
       a.output = TensorMut<T, 2>::contiguous(as<T>(d.out), {m, n});
@@ -115,12 +115,12 @@ Result<Prepared> prepare_qjit(bool smooth_quant, CaseData& d, PlanPreference pre
   out.description = p->describe();
   out.launch = [p, ws, bias, &d, stream, m, n, k](int call) -> Status {
     typename QuantizedLinearPlan<T>::Args a;
-    a.activation = TensorRef<T, 2>::contiguous(as<T>(d.act_fp), {m, k});
-    a.weight_q = TensorRef<std::int8_t, 2>::contiguous(weight_copy(d, call), {n, k});
+    a.activation = TensorRef<T, 2>::strided(as<T>(d.act_fp), m, k, d.ld.act_fp);
+    a.weight_q = TensorRef<std::int8_t, 2>::strided(weight_copy(d, call), n, k, d.weights->ld);
     a.weight_scale = TensorRef<float, 1>::contiguous(as<float>(d.weights->scale), {n});
     a.bias = bias;
     a.output = TensorMut<T, 2>::contiguous(as<T>(d.out), {m, n});
-    a.act_q_scratch = TensorMut<std::int8_t, 2>::contiguous(as<std::int8_t>(d.act_q_scratch), {m, k});
+    a.act_q_scratch = TensorMut<std::int8_t, 2>::strided(as<std::int8_t>(d.act_q_scratch), m, k, d.ld.act_q);
     a.act_scale_scratch = TensorMut<float, 1>::contiguous(as<float>(d.act_scale_scratch), {m});
     return p->run(Stream(stream), Workspace{ws->get(), p->workspace_size()}, a);
   };
@@ -138,7 +138,8 @@ Result<Prepared> prepare_baseline(bool int8, CaseData& d, CUstream stream) {
   QJIT_ASSIGN_OR_RETURN(std::unique_ptr<CublasLtGemm> g,
                         CublasLtGemm::create(int8 ? BaselineKind::Int8 : BaselineKind::Bf16, m, n, k, x,
                                              int8 ? d.weights->s8[0].get() : d.weights->bf16[0].get(), y,
-                                             d.lt_workspace.get(), d.lt_workspace.bytes(), stream));
+                                             d.lt_workspace.get(), d.lt_workspace.bytes(), stream, 8,
+                                             int8 ? d.ld.act_s8 : k, int8 ? d.weights->ld : k));
   std::shared_ptr<CublasLtGemm> lt = std::move(g);
   Prepared out;
   out.description = lt->algo_description();
@@ -197,14 +198,22 @@ Status cublaslt_baseline_status() {
 
 // ---- data ----
 
+std::int64_t aligned_row_stride(std::int64_t k, std::size_t element_bytes) {
+  const auto per16 = static_cast<std::int64_t>(16 / std::max<std::size_t>(1, std::min<std::size_t>(element_bytes, 16)));
+  return (k + per16 - 1) / per16 * per16;
+}
+
 Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, std::int64_t l2_bytes,
-                                                std::int64_t device_memory_bytes, std::uint64_t seed, bool with_bf16) {
+                                                std::int64_t device_memory_bytes, std::uint64_t seed, bool with_bf16,
+                                                std::int64_t ld) {
   auto w = std::make_shared<WeightSet>();
   w->n = n;
   w->k = k;
+  w->ld = ld > 0 ? std::max(ld, k) : k;
   const std::size_t count = static_cast<std::size_t>(n * k);
   // NOTE: the bf16 copies are twice the size but rotate in step with the int8 ones, so they span 4x the L2.
-  w->copies = autotune::rotation_copies(count, l2_bytes, device_memory_bytes / (with_bf16 ? 3 : 1));
+  w->copies = autotune::rotation_copies(static_cast<std::size_t>(n * w->ld), l2_bytes,
+                                        device_memory_bytes / (with_bf16 ? 3 : 1));
   Rng rng{seed};
   std::vector<std::int8_t> q(count);
   fill_s8(q, rng);
@@ -217,8 +226,15 @@ Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, 
     for (std::size_t i = 0; i < count; ++i) dequant[i] = q[i] * w->host_scale[i / static_cast<std::size_t>(k)];
   }
   const std::vector<std::uint8_t> w16 = with_bf16 ? fp_bytes(dequant, ElementKind::BF16) : std::vector<std::uint8_t>{};
+  // The int8 copies with their row stride (zero pad bytes).
+  std::vector<std::int8_t> q_ld;
+  if (w->ld != k) {
+    q_ld.assign(static_cast<std::size_t>(n * w->ld), 0);
+    for (std::int64_t r = 0; r < n; ++r) std::memcpy(&q_ld[r * w->ld], &q[r * k], static_cast<std::size_t>(k));
+  }
+  const std::vector<std::int8_t>& q_up = w->ld != k ? q_ld : q;
   for (int c = 0; c < w->copies; ++c) {
-    QJIT_ASSIGN_OR_RETURN(runtime::DeviceMemory b, upload_new(q.data(), count, "int8 weight copy"));
+    QJIT_ASSIGN_OR_RETURN(runtime::DeviceMemory b, upload_new(q_up.data(), q_up.size(), "int8 weight copy"));
     w->s8.push_back(std::move(b));
     if (with_bf16) {
       QJIT_ASSIGN_OR_RETURN(runtime::DeviceMemory b16, upload_new(w16.data(), w16.size(), "bf16 weight copy"));
@@ -229,7 +245,8 @@ Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, 
 }
 
 Result<std::unique_ptr<CaseData>> make_case(std::shared_ptr<WeightSet> weights, std::int64_t m, ElementKind dtype,
-                                            bool has_bias, bool with_baseline, std::uint64_t seed) {
+                                            bool has_bias, bool with_baseline, std::uint64_t seed,
+                                            ActLayout layout) {
   if (dtype != ElementKind::F16 && dtype != ElementKind::BF16 && dtype != ElementKind::F32)
     return Status(StatusCode::InvalidArgument,
                   "dtype must be f16, bf16 or f32, got " + std::string(element_name(dtype)));
@@ -241,16 +258,20 @@ Result<std::unique_ptr<CaseData>> make_case(std::shared_ptr<WeightSet> weights, 
   d->m = m;
   d->dtype = dtype;
   d->has_bias = has_bias;
+  auto resolve = [k](std::int64_t ld) { return ld > 0 ? std::max(ld, k) : k; };
+  d->ld = ActLayout{resolve(layout.act_fp), resolve(layout.act_s8), resolve(layout.act_q)};
   Rng rng{seed};
-  const std::size_t mk = static_cast<std::size_t>(m * k), mn = static_cast<std::size_t>(m * n);
-  std::vector<float> x(mk);
+  const std::size_t mn = static_cast<std::size_t>(m * n);
+  // Every row of a strided buffer is filled (pad elements too: they are never read as values).
+  std::vector<float> x(static_cast<std::size_t>(m * d->ld.act_fp));
   for (auto& v : x) v = 2.0f * rng.uniform();
-  std::vector<std::int8_t> xq(mk);
+  std::vector<std::int8_t> xq(static_cast<std::size_t>(m * d->ld.act_s8));
   fill_s8(xq, rng);
   const auto x_fp = fp_bytes(x, dtype);
   QJIT_ASSIGN_OR_RETURN(d->act_fp, upload_new(x_fp.data(), x_fp.size(), "activation"));
-  QJIT_ASSIGN_OR_RETURN(d->act_s8, upload_new(xq.data(), mk, "int8 activation"));
-  QJIT_ASSIGN_OR_RETURN(d->act_q_scratch, runtime::DeviceMemory::allocate(mk, "quantize scratch"));
+  QJIT_ASSIGN_OR_RETURN(d->act_s8, upload_new(xq.data(), xq.size(), "int8 activation"));
+  QJIT_ASSIGN_OR_RETURN(d->act_q_scratch,
+                        runtime::DeviceMemory::allocate(static_cast<std::size_t>(m * d->ld.act_q), "quantize scratch"));
   QJIT_ASSIGN_OR_RETURN(d->act_scale_scratch,
                         runtime::DeviceMemory::allocate(static_cast<std::size_t>(m) * 4, "per-token scales"));
   QJIT_ASSIGN_OR_RETURN(d->out, runtime::DeviceMemory::allocate(mn * element_size(dtype), "output"));
@@ -261,8 +282,12 @@ Result<std::unique_ptr<CaseData>> make_case(std::shared_ptr<WeightSet> weights, 
     QJIT_ASSIGN_OR_RETURN(d->bias, upload_new(bytes.data(), bytes.size(), "bias"));
   }
   if (with_baseline) {
-    if (dtype != ElementKind::BF16) {
-      const auto x16 = fp_bytes(x, ElementKind::BF16);
+    if (dtype != ElementKind::BF16 || d->ld.act_fp != k) {
+      // bf16 cuBLASLt reads a contiguous [M, K] copy of the same values.
+      std::vector<float> xc(static_cast<std::size_t>(m * k));
+      for (std::int64_t r = 0; r < m; ++r)
+        std::copy_n(&x[static_cast<std::size_t>(r * d->ld.act_fp)], k, &xc[static_cast<std::size_t>(r * k)]);
+      const auto x16 = fp_bytes(xc, ElementKind::BF16);
       QJIT_ASSIGN_OR_RETURN(d->act_bf16, upload_new(x16.data(), x16.size(), "bf16 activation"));
     }
     QJIT_ASSIGN_OR_RETURN(d->out_bf16, runtime::DeviceMemory::allocate(mn * 2, "bf16 baseline output"));

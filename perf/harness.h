@@ -39,13 +39,25 @@ std::optional<double> dense_int8_peak_tops(std::string_view device_name);
 // autotuner uses too), plus per-channel f32 weight scales. Built once per shape and shared by every M of that shape.
 struct WeightSet {
   std::int64_t n = 0, k = 0;
+  std::int64_t ld = 0;  // the int8 copies' row stride (bytes, >= K; the pad bytes are zero); bf16 copies: K
   int copies = 0;
   std::vector<runtime::DeviceMemory> s8, bf16;  // bf16 empty when the baseline is not wanted
   runtime::DeviceMemory scale;                  // [N] f32
   std::vector<float> host_scale;                // for the correctness check
 };
+// ld: the int8 row stride (0: K).
 Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, std::int64_t l2_bytes,
-                                                std::int64_t device_memory_bytes, std::uint64_t seed, bool with_bf16);
+                                                std::int64_t device_memory_bytes, std::uint64_t seed, bool with_bf16,
+                                                std::int64_t ld = 0);
+
+// Row strides (elements) of one case's activations; 0 means K (contiguous). Views are as an engine would hand them:
+// act_fp for QuantizedLinear's input, act_s8 for SmoothQuant's and cuBLASLt int8's, act_q for QuantizedLinear's
+// scratch (the layout the plan writes and its GEMM reads).
+struct ActLayout {
+  std::int64_t act_fp = 0, act_s8 = 0, act_q = 0;
+};
+// The smallest row stride >= k elements of `element_bytes` each that is a multiple of 16 bytes (what TMA wants).
+std::int64_t aligned_row_stride(std::int64_t k, std::size_t element_bytes);
 
 // Everything one (M, N, K) case reads and writes besides the weights.
 struct CaseData {
@@ -54,6 +66,7 @@ struct CaseData {
   ElementKind dtype = ElementKind::BF16;  // qjit's FP activation and output type
   bool has_bias = false;
   float act_scale = 0.02f;         // SmoothQuant's static per-tensor activation scale
+  ActLayout ld;                    // resolved: every stride >= K
   runtime::DeviceMemory act_fp;    // [M, K] dtype: QuantizedLinear's input
   runtime::DeviceMemory act_bf16;  // [M, K] bf16 for the bf16 baseline (empty when dtype is bf16: act_fp serves)
   runtime::DeviceMemory act_s8;    // [M, K] s8: SmoothQuant's and cuBLASLt int8's input
@@ -68,7 +81,8 @@ struct CaseData {
 };
 // dtype must be f16, bf16 or f32. `with_baseline` allocates the cuBLASLt buffers (and needs weights->bf16).
 Result<std::unique_ptr<CaseData>> make_case(std::shared_ptr<WeightSet> weights, std::int64_t m, ElementKind dtype,
-                                            bool has_bias, bool with_baseline, std::uint64_t seed);
+                                            bool has_bias, bool with_baseline, std::uint64_t seed,
+                                            ActLayout layout = {});
 
 enum class Contender { QjitSmoothQuant, QjitQuantizedLinear, CublasLtS8, CublasLtBf16 };
 std::string_view contender_name(Contender c);  // "qjit_smooth_quant", ..., "cublaslt_bf16"

@@ -109,6 +109,7 @@ if want qbench; then
   #   burst      stream launches, burst regime, every shape x QBENCH_M
   #   sustained  stream launches, sustained regime (QBENCH_SUSTAIN_MS per side per round), M QBENCH_SUSTAINED_M
   #   graph      --graph, both regimes, M QBENCH_GRAPH_M (decode)
+  #   odd        data/odd_shapes.csv beside aligned neighbours, aligned and contiguous layouts (issue 15; not default)
   #   peers      bench/peers.py (torch F.linear, torch._int_mm, Triton; qjit through its Python package), burst at
   #              PEERS_M and sustained at PEERS_SUSTAINED_M, when torch imports
   # Everything lands in $OUT/qbench.tgz (CSV, markdown, logs); the geomean tables in $OUT/qbench.md.
@@ -127,6 +128,22 @@ if want qbench; then
   [[ $parts == *,burst,* ]] && qb burst "${QBENCH_TIMEOUT:-330}" --m "$QBENCH_M" --regime burst
   [[ $parts == *,sustained,* ]] && qb sustained "${QBENCH_TIMEOUT:-500}" --m "$QBENCH_SUSTAINED_M" --regime sustained
   [[ $parts == *,graph,* ]] && qb graph "${QBENCH_TIMEOUT:-330}" --m "$QBENCH_GRAPH_M" --regime both --graph
+  if [[ $parts == *,odd,* ]]; then
+    # Issue 15: data/odd_shapes.csv, each row beside its aligned neighbour, in the aligned layout (weights prepacked,
+    # act_q scratch padded: the Hopper path for every K) and the contiguous one (K % 16 != 0: the portable kernel).
+    # The kernels are compiled first in parallel (qjit warmup) so the bench's selects hit the cache.
+    : "${QBENCH_ODD_M:=1,16,128,2048,8192}"
+    $B/tools/qjit warmup --shapes data/odd_shapes.csv --m "$QBENCH_ODD_M" --arch sm_90a --jobs 16 > "$QB/odd-warmup.log" 2>&1
+    odd() {  # odd NAME LAYOUT M
+      echo "== qjit bench odd shapes $1 (layout $2, M $3)"
+      timeout "${QBENCH_TIMEOUT:-330}" $B/tools/qjit bench --shapes data/odd_shapes.csv --pref heuristic --regime burst \
+        --layout "$2" --m "$3" --csv "$QB/$1.csv" > "$QB/$1.md" 2> "$QB/$1.err"
+      [ $? -eq 0 ] || { status=1; grep -E "mismatch|failed|error|GPU" "$QB/$1.err" | head -5; }
+      sed -n '/^### odd shapes/,$p' "$QB/$1.md" | tee -a "$OUT/qbench.md"
+    }
+    odd odd-aligned aligned "$QBENCH_ODD_M"
+    odd odd-contiguous contiguous "${QBENCH_ODD_CONTIG_M:-16,2048}"
+  fi
   if [[ $parts == *,peers,* ]]; then
     if python3 -c "import torch" 2>/dev/null; then
       # qjit's own ops through the Python package over this build's libqjit.so, so the ratios are interleaved too.

@@ -6,12 +6,46 @@
 // a_scale[m] * b_scale[n] * acc (+ bias[n]) computed in f32 and rounded once (or in f64 for the validation output).
 // N and K are compile-time; M is a run-time argument.
 // Every shape works: M and N tails are masked, K % 16 != 0 (or a misaligned pointer / stride found at run time)
-// takes a predicated byte-load path with zero fill (out of line when the kernel also has the vector path); stores
-// vectorise only when the run-time alignment allows.
+// takes a register path (aligned 16-byte reads realigned in registers, bytes past K zeroed; out of line when the
+// kernel also has the cp.async path); stores vectorise only when the run-time alignment allows.
 // Optional split-K (kSplitK > 1, gridDim.z): int32 partials go to p.workspace, the last CTA of a tile to arrive (by
 // an arrival counter in p.tile_counters) sums them in a fixed order, runs the epilogue and resets the counter to 0.
 // Integer addition makes the result independent of arrival order, so split-K stays bit-stable.
 namespace qjitk {
+
+// Bytes [p, p + n) for 0 < n <= 16 at any address, as a 16-byte vector whose bytes n.. are zero: one or two
+// aligned 16-byte reads and a realignment (a word select, then prmt), instead of n byte loads. Every read holds at
+// least one of the n bytes, so none touches a page the bytes do not (an aligned 16-byte vector never straddles one).
+__device__ __forceinline__ u32 prmt_u32(u32 lo, u32 hi, u32 sel) {
+  u32 r;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(lo), "r"(hi), "r"(sel));
+  return r;
+}
+__device__ __forceinline__ V4 ld_global_realigned16(const u8* p, int n) {
+  const int o = (int)((u64)p & 15u);
+  const u8* base = p - o;
+  const V4 lo = ld_global_v4(base);
+  V4 hi{0u, 0u, 0u, 0u};
+  if (o + n > 16) hi = ld_global_v4(base + 16);
+  const u32 w[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+  // NOTE: selects on the word offset keep w in registers (a run-time index would put it in local memory).
+  const int q = o >> 2;
+  u32 s[5];
+#pragma unroll
+  for (int i = 0; i < 5; ++i) {
+    const u32 a = w[i], b = i + 1 < 8 ? w[i + 1] : 0u, c = i + 2 < 8 ? w[i + 2] : 0u, d = i + 3 < 8 ? w[i + 3] : 0u;
+    s[i] = q == 0 ? a : q == 1 ? b : q == 2 ? c : d;
+  }
+  const u32 sel = 0x3210u + 0x1111u * (u32)(o & 3);  // byte j of the result is byte j + (o & 3) of {s[i+1], s[i]}
+  u32 r[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int keep = n - 4 * i;
+    const u32 mask = keep >= 4 ? 0xffffffffu : keep <= 0 ? 0u : (1u << (8 * keep)) - 1u;
+    r[i] = prmt_u32(s[i], s[i + 1], sel) & mask;
+  }
+  return V4{r[0], r[1], r[2], r[3]};
+}
 
 // Epilogue per output type: common.cuh's EpilogueMath (the arithmetic contract both GEMM families share), one
 // rounding to OutT from an f32 (or, for f64, a double) computation.
@@ -107,8 +141,8 @@ struct GemmS8Sm80 {
   // Copy i of this thread for one operand tile (ROWS x BK) into the stage's tile at `tile`; g addresses the chunk in
   // global memory. Zero-filled when the row does not exist or the copy is not live (a k tile past this CTA's range
   // or, on the vector path, past K: the copy still runs, reading nothing, so the caller needs no branch around it).
-  // kVec: one cp.async; else bytes through registers (the predicated path for K % 16 != 0 or misaligned operands),
-  // each byte checked against K.
+  // kVec: one cp.async; else through registers (the path for K % 16 != 0 or misaligned operands): one or two
+  // aligned 16-byte reads realigned in registers, the bytes past K zeroed (ld_global_realigned16).
   template <int kRows, bool kVec>
   static __device__ __forceinline__ void copy_chunk(int i, u32 tile, const u8* g, u32 sdst, int rows_left, int gk,
                                                     bool live) {
@@ -123,18 +157,11 @@ struct GemmS8Sm80 {
         // NOTE: with a source size of 0, cp.async reads nothing, so g need not be a valid address then.
         cp_async_16(dst, g, ok ? 16 : 0);
       } else {
-        // With K % 16 == 0 (a misaligned operand on an otherwise vector kernel) a chunk is all in K or all out.
-        u32 w[4] = {0u, 0u, 0u, 0u};
-        if (ok && (!kKVec || gk < kK)) {
-#pragma unroll
-          for (int j = 0; j < 16; ++j)
-            if (kKVec || gk + j < kK) w[j >> 2] |= ((u32)ld_global_u8(g + j)) << (8 * (j & 3));
-        }
-        V4 v;
-        v.x = w[0];
-        v.y = w[1];
-        v.z = w[2];
-        v.w = w[3];
+        // With K % 16 == 0 (a misaligned operand on an otherwise vector kernel) a chunk is all in K or all out;
+        // else the last chunk of a row holds K % 16 bytes.
+        const int n = ok ? min_i(16, kK - gk) : 0;
+        V4 v{0u, 0u, 0u, 0u};
+        if (n > 0) v = ld_global_realigned16(g, n);
         st_shared_v4(dst, v);
       }
     }

@@ -50,7 +50,26 @@ struct Options {
   int graph_launches = 0;  // 0: max(16, the rotation's copies), at most 256
   std::string csv_path;
   bool json = false;
+  bool aligned_layout = true;  // --layout aligned: int8 rows padded to 16 bytes (weights prepacked, scratch padded)
+  bool neighbours = true;      // time an odd shape's aligned neighbour beside it
 };
+
+// An odd dimension's aligned neighbour: the nearest multiple of 64 (ties up), at least 64.
+std::int64_t neighbour_dim(std::int64_t v) { return std::max<std::int64_t>(64, (v + 32) / 64 * 64); }
+bool is_odd_item(const autotune::WorkItem& it) { return it.n % 16 != 0 || it.k % 16 != 0 || it.act_stride != 0; }
+
+// The int8 weight row stride and activation views of an item under the --layout.
+std::int64_t weight_ld(const autotune::WorkItem& it, const Options& o) {
+  return o.aligned_layout ? perf::aligned_row_stride(it.k, 1) : it.k;
+}
+perf::ActLayout act_layout(const autotune::WorkItem& it, const Options& o) {
+  perf::ActLayout l;
+  l.act_fp = it.act_stride;  // the engine's FP activation as the shape file says
+  // SmoothQuant's int8 activation: the shape file's stride, else (aligned) padded like every int8 operand.
+  l.act_s8 = it.act_stride ? it.act_stride : (o.aligned_layout ? perf::aligned_row_stride(it.k, 1) : 0);
+  l.act_q = o.aligned_layout ? perf::aligned_row_stride(it.k, 1) : 0;  // the plan's scratch
+  return l;
+}
 
 // <prefix>/share/qjit/llm_linear_shapes.csv for the running executable at <prefix>/bin/qjit.
 std::string installed_shapes_file(const char* argv0) {
@@ -70,6 +89,8 @@ void add_error(BenchRow& row, std::string_view what, const Status& st) {
 struct Pair {
   Impl qjit_impl, peer_impl;
   std::optional<perf::Prepared> qjit, peer;
+  Impl aligned_impl = Impl::QjitAligned;
+  std::optional<perf::Prepared> aligned;  // the odd shape's aligned neighbour, when timed
 };
 Pair prepare_pair(perf::Contender q, Impl qi, perf::Contender p, Impl pi, bool baseline, perf::CaseData& d,
                   const Options& o, CUstream stream, BenchRow& row) {
@@ -94,6 +115,8 @@ void time_pair(const Pair& pair, const perf::InterleaveOptions& t, CUstream stre
   std::vector<Impl> impls;
   if (pair.qjit) sides.push_back(pair.qjit->launch), prepared.push_back(&*pair.qjit), impls.push_back(pair.qjit_impl);
   if (pair.peer) sides.push_back(pair.peer->launch), prepared.push_back(&*pair.peer), impls.push_back(pair.peer_impl);
+  if (pair.aligned)
+    sides.push_back(pair.aligned->launch), prepared.push_back(&*pair.aligned), impls.push_back(pair.aligned_impl);
   if (sides.empty()) return;
   auto timed = perf::time_interleaved(sides, stream, t, nvml);
   if (!timed.has_value()) {
@@ -113,7 +136,7 @@ void time_pair(const Pair& pair, const perf::InterleaveOptions& t, CUstream stre
 std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev, bool baseline, CUstream stream,
                                 const perf::Nvml* nvml) {
   std::vector<BenchRow> rows;
-  std::shared_ptr<perf::WeightSet> weights;
+  std::shared_ptr<perf::WeightSet> weights, neighbour_weights;
   for (std::size_t i = 0; i < o.items.size(); ++i) {
     const autotune::WorkItem& it = o.items[i];
     BenchRow base;
@@ -121,6 +144,9 @@ std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev
     base.n = it.n;
     base.k = it.k;
     base.m = it.m;
+    base.act_stride = it.act_stride;
+    const bool with_neighbour = o.neighbours && is_odd_item(it);
+    if (with_neighbour) base.aligned_n = neighbour_dim(it.n), base.aligned_k = neighbour_dim(it.k);
     base.rounds = o.timing.rounds;
     base.mode = std::string(perf::mode_name(o.timing.mode));
     auto fail_all = [&](const std::string& what, const Status& st) {
@@ -134,18 +160,33 @@ std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev
     std::fprintf(stderr, "[%zu/%zu] %s N=%lld K=%lld M=%lld\n", i + 1, o.items.size(), it.label.c_str(),
                  static_cast<long long>(it.n), static_cast<long long>(it.k), static_cast<long long>(it.m));
     // Weights are shared by every M of a shape (the items are ordered by (N, K, M)); the old set is freed first.
-    if (!weights || weights->n != it.n || weights->k != it.k) {
+    // With a neighbour, each weight set gets half the memory the rotation may use.
+    const auto memory = static_cast<std::int64_t>(dev.total_memory) / (o.neighbours ? 2 : 1);
+    if (!weights || weights->n != it.n || weights->k != it.k || weights->ld != weight_ld(it, o)) {
       weights.reset();
-      auto w = perf::make_weights(it.n, it.k, dev.l2_bytes, static_cast<std::int64_t>(dev.total_memory),
-                                  0x5eed0000 + static_cast<std::uint64_t>(it.n * 31 + it.k), baseline);
+      auto w = perf::make_weights(it.n, it.k, dev.l2_bytes, memory,
+                                  0x5eed0000 + static_cast<std::uint64_t>(it.n * 31 + it.k), baseline,
+                                  weight_ld(it, o));
       if (!w.has_value()) {
         fail_all("weights", w.error());
         continue;
       }
       weights = *w;
     }
+    if (with_neighbour && (!neighbour_weights || neighbour_weights->n != base.aligned_n ||
+                           neighbour_weights->k != base.aligned_k)) {
+      neighbour_weights.reset();
+      auto w = perf::make_weights(base.aligned_n, base.aligned_k, dev.l2_bytes, memory,
+                                  0x5eed0000 + static_cast<std::uint64_t>(base.aligned_n * 31 + base.aligned_k),
+                                  /*with_bf16=*/false);
+      if (!w.has_value()) {
+        fail_all("neighbour weights", w.error());
+        continue;
+      }
+      neighbour_weights = *w;
+    }
     auto data = perf::make_case(weights, it.m, o.dtype, /*has_bias=*/false, baseline,
-                                0xa11ce000 + static_cast<std::uint64_t>(it.m * 7 + it.k));
+                                0xa11ce000 + static_cast<std::uint64_t>(it.m * 7 + it.k), act_layout(it, o));
     if (!data.has_value()) {
       fail_all("data", data.error());
       continue;
@@ -153,10 +194,28 @@ std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev
     perf::CaseData& d = **data;
     // Plans selected and cuBLASLt's algorithms searched here, before any timed batch.
     BenchRow prepared_row = base;
-    const Pair gemm = prepare_pair(perf::Contender::QjitSmoothQuant, Impl::Qjit, perf::Contender::CublasLtS8,
+    Pair gemm = prepare_pair(perf::Contender::QjitSmoothQuant, Impl::Qjit, perf::Contender::CublasLtS8,
                                    Impl::CublasLtS8, baseline, d, o, stream, prepared_row);
-    const Pair ql = prepare_pair(perf::Contender::QjitQuantizedLinear, Impl::Ql, perf::Contender::CublasLtBf16,
-                                 Impl::CublasLtBf16, baseline, d, o, stream, prepared_row);
+    Pair ql = prepare_pair(perf::Contender::QjitQuantizedLinear, Impl::Ql, perf::Contender::CublasLtBf16,
+                           Impl::CublasLtBf16, baseline, d, o, stream, prepared_row);
+    std::unique_ptr<perf::CaseData> neighbour;
+    if (with_neighbour) {
+      auto nd = perf::make_case(neighbour_weights, it.m, o.dtype, /*has_bias=*/false, /*with_baseline=*/false,
+                                0xa11ce000 + static_cast<std::uint64_t>(it.m * 7 + base.aligned_k));
+      if (!nd.has_value()) {
+        add_error(prepared_row, "neighbour data", nd.error());
+      } else {
+        neighbour = std::move(*nd);
+        for (auto [pair, c] : {std::pair{&gemm, perf::Contender::QjitSmoothQuant},
+                               std::pair{&ql, perf::Contender::QjitQuantizedLinear}}) {
+          pair->aligned_impl = c == perf::Contender::QjitSmoothQuant ? Impl::QjitAligned : Impl::QlAligned;
+          if (auto p = perf::prepare(c, *neighbour, o.pref, stream); p.has_value())
+            pair->aligned = std::move(*p);
+          else
+            add_error(prepared_row, "neighbour", p.error());
+        }
+      }
+    }
     perf::InterleaveOptions t = o.timing;
     t.graph_launches = o.graph_launches > 0 ? o.graph_launches : std::clamp(weights->copies, 16, 256);
     bool checked = false;
@@ -244,12 +303,22 @@ int run_bench_command(int argc, char** argv) {
   cl::opt<std::string> csv_opt("csv", cl::desc("also write the rows as CSV (for bench/plot_bench.py)"),
                                cl::value_desc("out.csv"), cl::cat(cat));
   cl::opt<bool> json_opt("json", cl::desc("print JSON instead of the markdown table"), cl::cat(cat));
+  cl::opt<std::string> layout_opt(
+      "layout",
+      cl::desc("int8 row layout: aligned (weights prepacked and act_q scratch padded to 16-byte rows, as docs/PERF.md "
+               "recommends for odd K) | contiguous (every row exactly K) (default aligned)"),
+      cl::init("aligned"), cl::cat(cat));
+  cl::opt<bool> no_neighbours_opt(
+      "no-neighbours",
+      cl::desc("do not time an odd shape's aligned neighbour (N, K to the nearest multiple of 64) beside it"),
+      cl::cat(cat));
   OptionScope option_scope(cat);
   cl::HideUnrelatedOptions(cat);
   std::string overview =
       "qjit bench: qjit against cuBLASLt (int8 and bf16), interleaved, over a model's layer shapes\n\n"
       "  qjit bench --m 1,16,128,2048,8192 --regime both --csv out.csv\n"
-      "  qjit bench --shapes my_model.csv --m 1,16,64 --graph --regime burst\n";
+      "  qjit bench --shapes my_model.csv --m 1,16,64 --graph --regime burst\n"
+      "  qjit bench --shapes <prefix>/share/qjit/odd_shapes.csv --m 1,16,128,2048,8192   (odd shapes vs neighbours)\n";
   if (!perf::built_with_cublaslt())
     overview +=
         "\nThis qjit was built without the cuBLASLt baseline (no CUDA toolkit headers at configure time): it "
@@ -289,6 +358,10 @@ int run_bench_command(int argc, char** argv) {
   o.graph_launches = graph_n_opt;
   o.csv_path = csv_opt;
   o.json = json_opt;
+  if (layout_opt != "aligned" && layout_opt != "contiguous")
+    return usage_error(kCommand, "--layout must be aligned or contiguous, got '" + layout_opt + "'");
+  o.aligned_layout = layout_opt == "aligned";
+  o.neighbours = !no_neighbours_opt;
   std::optional<llvm::Regex> filter;
   if (filter_opt.getNumOccurrences()) {
     filter.emplace(filter_opt.getValue());
@@ -337,6 +410,7 @@ int run_bench_command(int argc, char** argv) {
   ctx.warmup = o.timing.warmup;
   ctx.rounds = o.timing.rounds;
   ctx.method = method_line(o);
+  ctx.layout = o.aligned_layout ? "aligned" : "contiguous";
   if (!baseline.ok()) ctx.baseline_note = baseline.message();
   if (!nvml.has_value()) ctx.nvml_note = nvml.error().message();
 

@@ -24,6 +24,8 @@ constexpr ImplInfo kImpls[kImplCount] = {
     {Impl::Ql, "ql", "", Impl::Ql},
     {Impl::CublasLtBf16, "cublaslt_bf16", "ql_ratio", Impl::Ql},
     {Impl::TorchBf16, "torch_bf16", "torch_bf16_ratio", Impl::Ql},
+    {Impl::QjitAligned, "qjit_aligned", "aligned_ratio", Impl::Qjit},
+    {Impl::QlAligned, "ql_aligned", "ql_aligned_ratio", Impl::Ql},
 };
 
 bool is_peer(const ImplInfo& i) { return i.ratio_column[0] != '\0'; }
@@ -168,6 +170,44 @@ std::string markdown_report(const BenchContext& ctx, const std::vector<BenchRow>
                  .str();
     }
   }
+  bool any_aligned = false;
+  for (const auto& r : rows) any_aligned = any_aligned || r.aligned_n > 0;
+  if (any_aligned) {
+    out += "\n### odd shapes beside their aligned neighbours (" + ctx.layout +
+           " layout; slowdown = this shape's time / the neighbour's)\n\n| regime | mode | shape | N | K | act stride | "
+           "M | neighbour N x K | qjit us | neighbour us | slowdown | QL us | QL neighbour us | QL slowdown | "
+           "cuBLASLt s8 us |\n|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    auto slowdown = [](double ratio) { return ratio > 0 ? fixed(1.0 / ratio, 3) : std::string(); };
+    for (const auto& r : rows) {
+      if (!r.aligned_n) continue;
+      out += llvm::formatv("| {0} | {1} | {2} | {3} | {4} | {5} | {6} | {7} x {8} | {9} | {10} | {11} | {12} | {13} | "
+                           "{14} | {15} |\n",
+                           r.regime, r.mode, md_cell(r.label), r.n, r.k,
+                           r.act_stride ? std::to_string(r.act_stride) : std::string(), r.m, r.aligned_n, r.aligned_k,
+                           fixed(r.side(Impl::Qjit).us, 1), fixed(r.side(Impl::QjitAligned).us, 1),
+                           slowdown(r.ratio(Impl::QjitAligned)), fixed(r.side(Impl::Ql).us, 1),
+                           fixed(r.side(Impl::QlAligned).us, 1), slowdown(r.ratio(Impl::QlAligned)),
+                           fixed(r.side(Impl::CublasLtS8).us, 1))
+                 .str();
+    }
+    out += "\n| regime | mode | rows | geomean slowdown | max slowdown | QL geomean slowdown | QL max slowdown |\n"
+           "|---|---|---:|---:|---:|---:|---:|\n";
+    for (const auto& [regime, mode] : regimes_and_modes(rows)) {
+      double logs[2] = {0, 0}, worst[2] = {0, 0};
+      int counts[2] = {0, 0}, n_rows = 0;
+      for (const auto& r : rows) {
+        if (!r.aligned_n || r.regime != regime || r.mode != mode) continue;
+        ++n_rows;
+        const double ratios[2] = {r.ratio(Impl::QjitAligned), r.ratio(Impl::QlAligned)};
+        for (int i = 0; i < 2; ++i)
+          if (ratios[i] > 0) logs[i] += std::log(1.0 / ratios[i]), ++counts[i], worst[i] = std::max(worst[i], 1.0 / ratios[i]);
+      }
+      auto geo = [&](int i) { return counts[i] ? fixed(std::exp(logs[i] / counts[i]), 3) : std::string("n/a"); };
+      out += llvm::formatv("| {0} | {1} | {2} | {3} | {4} | {5} | {6} |\n", regime, mode, n_rows, geo(0),
+                           fixed(worst[0], 3), geo(1), fixed(worst[1], 3))
+                 .str();
+    }
+  }
   out +=
       "\n| regime | mode | M range | rows | geomean ratio (qjit vs cuBLASLt s8) | geomean QL ratio (vs bf16) |\n"
       "|---|---|---|---:|---:|---:|\n";
@@ -187,7 +227,8 @@ std::string csv_header() {
     if (is_peer(i)) h += std::string(",") + i.ratio_column;
     if (i.impl == Impl::Qjit) h += ",qjit_tops,qjit_tops_per_ghz,qjit_tops_per_w,gbps,pct_peak";
   }
-  return h + ",check,qjit_config,ql_config,cublaslt_s8_algo,cublaslt_bf16_algo,device,error";
+  return h + ",check,qjit_config,ql_config,cublaslt_s8_algo,cublaslt_bf16_algo,device,error,act_stride,aligned_n,"
+             "aligned_k,layout";
 }
 
 std::string csv_report(const BenchContext& ctx, const std::vector<BenchRow>& rows) {
@@ -207,7 +248,10 @@ std::string csv_report(const BenchContext& ctx, const std::vector<BenchRow>& row
     }
     line += "," + csv_field(r.check) + "," + csv_field(r.side(Impl::Qjit).what) + "," +
             csv_field(r.side(Impl::Ql).what) + "," + csv_field(r.side(Impl::CublasLtS8).what) + "," +
-            csv_field(r.side(Impl::CublasLtBf16).what) + "," + csv_field(ctx.device) + "," + csv_field(r.error);
+            csv_field(r.side(Impl::CublasLtBf16).what) + "," + csv_field(ctx.device) + "," + csv_field(r.error) + "," +
+            (r.act_stride ? std::to_string(r.act_stride) : "") + "," +
+            (r.aligned_n ? std::to_string(r.aligned_n) : "") + "," +
+            (r.aligned_k ? std::to_string(r.aligned_k) : "") + "," + ctx.layout;
     out += line + "\n";
   }
   return out;
@@ -220,6 +264,8 @@ llvm::json::Value json_report(const BenchContext& ctx, const std::vector<BenchRo
   for (const auto& r : rows) {
     llvm::json::Object o{{"label", r.label},   {"n", r.n},       {"k", r.k},           {"m", r.m},
                          {"regime", r.regime}, {"mode", r.mode}, {"rounds", r.rounds}, {"check", r.check}};
+    if (r.act_stride) o["act_stride"] = r.act_stride;
+    if (r.aligned_n) o["aligned_n"] = r.aligned_n, o["aligned_k"] = r.aligned_k;
     for (const ImplInfo& i : kImpls) {
       const Side& s = r.side(i.impl);
       const std::string c = i.column;
@@ -259,6 +305,7 @@ llvm::json::Value json_report(const BenchContext& ctx, const std::vector<BenchRo
       {"warmup", ctx.warmup},
       {"rounds", ctx.rounds},
       {"method", ctx.method},
+      {"layout", ctx.layout},
       {"baseline", ctx.baseline_note.empty() ? llvm::json::Value("cublaslt") : llvm::json::Value(nullptr)},
       {"baseline_note", ctx.baseline_note},
       {"nvml_note", ctx.nvml_note},

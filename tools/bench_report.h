@@ -27,8 +27,12 @@ enum class Impl : int {
   Ql,            // QuantizedLinearPlan: FP in -> quantize -> GEMM
   CublasLtBf16,  // cuBLASLt bf16 (qjit bench)
   TorchBf16,     // torch.nn.functional.linear in bf16 (bench/peers.py)
+  // An odd shape's aligned neighbour (BenchRow::aligned_n x aligned_k, contiguous, same M), timed interleaved with
+  // the odd shape itself: its ratio is neighbour time / this shape's time (issue 15's bar: >= 1 / 1.15).
+  QjitAligned,  // SmoothQuantLinearPlan on the neighbour
+  QlAligned,    // QuantizedLinearPlan on the neighbour
 };
-inline constexpr int kImplCount = 7;
+inline constexpr int kImplCount = 9;
 struct ImplInfo {
   Impl impl;
   const char* column;        // CSV prefix: <column>_us, <column>_mhz, <column>_w
@@ -47,6 +51,8 @@ struct Side {
 struct BenchRow {
   std::string label;  // the models/layers sharing this (N, K)
   std::int64_t n = 0, k = 0, m = 0;
+  std::int64_t act_stride = 0;             // the activation's row stride when the shape file gives one (0: none)
+  std::int64_t aligned_n = 0, aligned_k = 0;  // the aligned neighbour timed beside an odd shape (0: none)
   std::string regime = "burst";  // "sustained" | "burst"
   std::string mode = "stream";   // "stream" | "graph"
   int rounds = 0;
@@ -91,6 +97,7 @@ struct BenchContext {
   std::string pref;  // "heuristic" | "tuned"
   int iters = 0, warmup = 0, rounds = 0;
   std::string method;         // one line: the interleaving, regimes and modes as run
+  std::string layout = "aligned";  // "aligned" (int8 rows padded to 16 bytes) | "contiguous" (rows exactly K)
   std::string baseline_note;  // empty when cuBLASLt ran; else why it did not
   std::string nvml_note;      // empty when NVML read the clock and power; else why not
 };
@@ -98,7 +105,8 @@ struct BenchContext {
 std::string markdown_report(const BenchContext& ctx, const std::vector<BenchRow>& rows,
                             const std::vector<BenchGroup>& groups);
 // The CSV header: label,n,k,m,dtype,regime,mode,rounds, then per side <column>_us,_mhz,_w (+ its ratio column),
-// qjit's derived figures after its side, then check, configs, device, error. README.md documents the columns;
+// qjit's derived figures after its side, then check, configs, device, error, act_stride, aligned_n, aligned_k,
+// layout. README.md documents the columns;
 // bench/peers.py writes the same header (a unit test compares them).
 std::string csv_header();
 std::string csv_report(const BenchContext& ctx, const std::vector<BenchRow>& rows);

@@ -16,6 +16,8 @@ std::string LinearCase::to_string() const {
   return "M=" + std::to_string(m) + " N=" + std::to_string(n) + " K=" + std::to_string(k) + (bias ? " bias" : "") +
          (act_row_pad ? " lda=K+" + std::to_string(act_row_pad) : "") +
          (out_row_pad ? " ldc=N+" + std::to_string(out_row_pad) : "") +
+         (weight_row_pad ? " ldw=K+" + std::to_string(weight_row_pad) : "") +
+         (scratch_row_pad >= 0 ? " ldq=K+" + std::to_string(scratch_row_pad) : "") +
          (select_m ? " (plan selected for M=" + std::to_string(select_m) + ")" : "") + (smooth ? " smooth" : "");
 }
 
@@ -34,6 +36,16 @@ std::vector<std::int64_t> rows_to_check(std::int64_t m, std::int64_t n, std::int
   std::uniform_int_distribution<std::int64_t> d(0, m - 1);
   while (static_cast<std::int64_t>(s.size()) < std::min(want, m)) s.insert(d(rng));
   return {s.begin(), s.end()};
+}
+
+// `w` [rows, cols] laid out with row stride ld >= cols; the pad bytes are 0x55, which no kernel may read as values.
+std::vector<std::int8_t> with_row_stride(const std::vector<std::int8_t>& w, std::int64_t rows, std::int64_t cols,
+                                         std::int64_t ld) {
+  if (ld == cols) return w;
+  std::vector<std::int8_t> out(static_cast<std::size_t>(rows * ld), 0x55);
+  for (std::int64_t r = 0; r < rows; ++r)
+    std::copy_n(&w[static_cast<std::size_t>(r * cols)], cols, &out[static_cast<std::size_t>(r * ld)]);
+  return out;
 }
 
 template <class T>
@@ -56,6 +68,16 @@ template <class T>
                                           const std::vector<float>& a_scale, float a_scale_value,
                                           const std::vector<float>& w_scale, const std::vector<double>& bias,
                                           std::uint64_t seed) {
+  // The pad columns [N, ldc) of every row keep the poison (0xff bytes): the kernel wrote nothing outside the view.
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = n; j < ldc; ++j) {
+      const unsigned char* b = reinterpret_cast<const unsigned char*>(&out[i * ldc + j]);
+      for (std::size_t e = 0; e < sizeof(T); ++e)
+        if (b[e] != 0xff)
+          return ::testing::AssertionFailure()
+                 << "output[" << i << "," << j << "] lies in the row stride's padding (N = " << n << ", ldc = " << ldc
+                 << ") and was written, seed " << seed;
+    }
   // Every element written and finite.
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t j = 0; j < n; ++j)
@@ -103,20 +125,24 @@ template <class T>
   const std::uint64_t seed = fresh_seed();
   std::mt19937_64 rng(seed);
   const std::int64_t lda = c.k + c.act_row_pad, ldc = c.n + c.out_row_pad;
+  const std::int64_t ldq = c.k + (c.scratch_row_pad >= 0 ? c.scratch_row_pad : c.act_row_pad);
+  const std::int64_t ldw = c.k + c.weight_row_pad;
   // Inputs: FP activation with outlier channels, int8 weight, positive f32 scales, bias.
   auto act_f = random_activations(c.m, lda, rng);
   const auto act = to_elements<T>(act_f);
   const auto w = random_int8(static_cast<std::size_t>(c.n * c.k), rng);
+  const auto w_dev = with_row_stride(w, c.n, c.k, ldw);
   const auto w_scale = random_floats(static_cast<std::size_t>(c.n), 2e-4f, 2e-3f, rng);
   const auto bias_f = random_floats(static_cast<std::size_t>(c.n), -4.0f, 4.0f, rng);
   const auto bias = to_elements<T>(bias_f);
 
-  DeviceBuffer d_act(act.size() * sizeof(T)), d_w(w.size()), d_ws(w_scale.size() * 4), d_bias(bias.size() * sizeof(T));
-  DeviceBuffer d_out(static_cast<std::size_t>(c.m * ldc) * sizeof(T)), d_q(static_cast<std::size_t>(c.m * lda)),
+  DeviceBuffer d_act(act.size() * sizeof(T)), d_w(w_dev.size()), d_ws(w_scale.size() * 4),
+      d_bias(bias.size() * sizeof(T));
+  DeviceBuffer d_out(static_cast<std::size_t>(c.m * ldc) * sizeof(T)), d_q(static_cast<std::size_t>(c.m * ldq)),
       d_s(static_cast<std::size_t>(c.m) * 4);
   for (auto* b : {&d_act, &d_w, &d_ws, &d_bias, &d_out, &d_q, &d_s})
     if (!b->status().ok()) return ::testing::AssertionFailure() << b->status().to_string();
-  for (const Status& s : {d_act.upload(act), d_w.upload(w), d_ws.upload(w_scale), d_bias.upload(bias),
+  for (const Status& s : {d_act.upload(act), d_w.upload(w_dev), d_ws.upload(w_scale), d_bias.upload(bias),
                           d_out.fill_bytes(0xff), d_q.fill_bytes(0x7f), d_s.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
 
@@ -130,11 +156,11 @@ template <class T>
   if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   typename QuantizedLinearPlan<T>::Args args;
   args.activation = TensorRef<T, 2>::strided(d_act.get<T>(), c.m, c.k, lda);
-  args.weight_q = TensorRef<std::int8_t, 2>::contiguous(d_w.get<std::int8_t>(), {c.n, c.k});
+  args.weight_q = TensorRef<std::int8_t, 2>::strided(d_w.get<std::int8_t>(), c.n, c.k, ldw);
   args.weight_scale = TensorRef<float, 1>::contiguous(d_ws.get<float>(), {c.n});
   if (c.bias) args.bias = TensorRef<T, 1>::contiguous(d_bias.get<T>(), {c.n});
   args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);
-  args.act_q_scratch = TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), c.m, c.k, lda);
+  args.act_q_scratch = TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), c.m, c.k, ldq);
   args.act_scale_scratch = TensorMut<float, 1>::contiguous(d_s.get<float>(), {c.m});
   if (c.smooth) args.pre_quant_scale = TensorRef<float, 1>::contiguous(d_smooth.get<float>(), {c.k});
   if (Status s = plan->can_implement(args); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
@@ -154,7 +180,7 @@ template <class T>
       for (std::int64_t j = 0; j < c.k; ++j)
         act_d[i * lda + j] = static_cast<float>(static_cast<float>(act_d[i * lda + j]) * smooth[j]);
   reference_quantize_rows(act_d, c.m, c.k, lda, &q_ref, &s_ref);
-  auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(c.m * lda));
+  auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(c.m * ldq));
   auto s = d_s.download_as<float>(static_cast<std::size_t>(c.m));
   auto out = d_out.download_as<T>(static_cast<std::size_t>(c.m * ldc));
   if (!q.has_value() || !s.has_value() || !out.has_value()) return ::testing::AssertionFailure() << "download failed";
@@ -163,12 +189,16 @@ template <class T>
       return ::testing::AssertionFailure()
              << "act_scale[" << i << "] = " << (*s)[i] << ", reference " << s_ref[i] << ", seed " << seed;
     for (std::int64_t j = 0; j < c.k; ++j)
-      if ((*q)[i * lda + j] != q_ref[i * c.k + j])
-        return ::testing::AssertionFailure() << "act_q[" << i << "," << j << "] = " << int((*q)[i * lda + j])
+      if ((*q)[i * ldq + j] != q_ref[i * c.k + j])
+        return ::testing::AssertionFailure() << "act_q[" << i << "," << j << "] = " << int((*q)[i * ldq + j])
                                              << ", reference " << int(q_ref[i * c.k + j]) << ", seed " << seed;
+    for (std::int64_t j = c.k; j < ldq; ++j)
+      if ((*q)[i * ldq + j] != 0x7f)
+        return ::testing::AssertionFailure() << "act_q_scratch[" << i << "," << j
+                                             << "] lies in the row stride's padding and was written, seed " << seed;
   }
   const auto rows = rows_to_check(c.m, c.n, c.k, rng);
-  return compare_output<T>(*out, ldc, c.m, c.n, rows, *q, lda, w, c.k, s_ref, 0.0f, w_scale,
+  return compare_output<T>(*out, ldc, c.m, c.n, rows, *q, ldq, w, c.k, s_ref, 0.0f, w_scale,
                            c.bias ? widen(bias) : std::vector<double>{}, seed);
 }
 
@@ -176,17 +206,18 @@ template <class T>
 ::testing::AssertionResult check_smooth_quant_linear(const LinearCase& c) {
   const std::uint64_t seed = fresh_seed();
   std::mt19937_64 rng(seed);
-  const std::int64_t lda = c.k + c.act_row_pad, ldc = c.n + c.out_row_pad;
+  const std::int64_t lda = c.k + c.act_row_pad, ldc = c.n + c.out_row_pad, ldw = c.k + c.weight_row_pad;
   const auto a = random_int8(static_cast<std::size_t>(c.m * lda), rng);
   const auto w = random_int8(static_cast<std::size_t>(c.n * c.k), rng);
+  const auto w_dev = with_row_stride(w, c.n, c.k, ldw);
   const auto w_scale = random_floats(static_cast<std::size_t>(c.n), 2e-4f, 2e-3f, rng);
   const float act_scale = random_floats(1, 0.01f, 0.05f, rng)[0];
   const auto bias = to_elements<T>(random_floats(static_cast<std::size_t>(c.n), -4.0f, 4.0f, rng));
 
-  DeviceBuffer d_a(a.size()), d_w(w.size()), d_ws(w_scale.size() * 4), d_bias(bias.size() * sizeof(T)),
+  DeviceBuffer d_a(a.size()), d_w(w_dev.size()), d_ws(w_scale.size() * 4), d_bias(bias.size() * sizeof(T)),
       d_out(static_cast<std::size_t>(c.m * ldc) * sizeof(T));
   for (const Status& s :
-       {d_a.upload(a), d_w.upload(w), d_ws.upload(w_scale), d_bias.upload(bias), d_out.fill_bytes(0xff)})
+       {d_a.upload(a), d_w.upload(w_dev), d_ws.upload(w_scale), d_bias.upload(bias), d_out.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
   auto plan = SmoothQuantLinearPlan<T>::select(
       Stream(), SmoothQuantLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, act_scale, c.bias),
@@ -194,7 +225,7 @@ template <class T>
   if (!plan.has_value()) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   typename SmoothQuantLinearPlan<T>::Args args;
   args.act_q = TensorRef<std::int8_t, 2>::strided(d_a.get<std::int8_t>(), c.m, c.k, lda);
-  args.weight_q = TensorRef<std::int8_t, 2>::contiguous(d_w.get<std::int8_t>(), {c.n, c.k});
+  args.weight_q = TensorRef<std::int8_t, 2>::strided(d_w.get<std::int8_t>(), c.n, c.k, ldw);
   args.weight_scale = TensorRef<float, 1>::contiguous(d_ws.get<float>(), {c.n});
   if (c.bias) args.bias = TensorRef<T, 1>::contiguous(d_bias.get<T>(), {c.n});
   args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);

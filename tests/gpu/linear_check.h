@@ -1,6 +1,6 @@
 // Shared driver for the linear-plan GPU tests: builds fresh random inputs, poisons outputs and scratch, runs a plan,
 // and compares everything against the f64 CPU reference (quantized activations bit for bit, outputs within the
-// plan's precision guarantee, every element written). Large problems compare a sample of rows against the
+// plan's precision guarantee, every element written, and the pad columns of strided outputs and scratch untouched). Large problems compare a sample of rows against the
 // reference (all rows are still checked for unwritten / non-finite values).
 #pragma once
 
@@ -22,6 +22,8 @@ struct LinearCase {
   PlanPreference pref = PlanPreference::Heuristic;
   std::int64_t select_m = 0;  // the descriptor's M when not 0 (the plan then runs at m, another M)
   bool smooth = false;        // QuantizedLinear: a pre_quant_scale [K] (x * it before quantizing)
+  std::int64_t weight_row_pad = 0;    // weight row stride = K + pad (a prepacked weight: pad to 16 bytes)
+  std::int64_t scratch_row_pad = -1;  // QuantizedLinear: act_q_scratch row stride = K + pad (-1: act_row_pad)
   std::string to_string() const;
 };
 

@@ -50,6 +50,31 @@ TEST(AutotuneShapes, RepoShapesFileParsesEveryDataLine) {
   }
 }
 
+// Issue 15's data/odd_shapes.csv: the optional act_stride column (empty: K), kept per item by work_items.
+TEST(AutotuneShapes, ActStrideColumnParsesAndKeepsItemsApart) {
+  auto odd = load_shapes(std::string(QJIT_SOURCE_DIR) + "/data/odd_shapes.csv");
+  ASSERT_TRUE(odd) << odd.error().to_string();
+  ASSERT_EQ(odd->size(), 9u);
+  EXPECT_EQ((*odd)[0].k, 4095);
+  EXPECT_EQ((*odd)[0].act_stride, 0);
+  EXPECT_EQ(odd->back().k, 4096);
+  EXPECT_EQ(odd->back().act_stride, 4104);
+  auto r = parse_shapes("model,layer,N,K,act_stride\nm,a,64,32,\nm,b,64,32,48\nm,c,64,32,32\n", "s.csv");
+  ASSERT_TRUE(r) << r.error().to_string();
+  const auto items = work_items(*r, {1});
+  ASSERT_EQ(items.size(), 2u);  // a and c share (64, 32, contiguous); b's stride is its own view
+  EXPECT_EQ(items[0].act_stride, 0);
+  EXPECT_EQ(items[1].act_stride, 48);
+  auto bad = parse_shapes("model,layer,N,K,act_stride\nm,a,64,32,16\n", "s.csv");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("s.csv:2: act_stride must be empty or an integer in [K = 32"),
+            std::string::npos)
+      << bad.error().message();
+  auto short_line = parse_shapes("model,layer,N,K,act_stride\nm,a,64,32\n", "s.csv");
+  ASSERT_FALSE(short_line);
+  EXPECT_NE(short_line.error().message().find("expected 5 comma-separated fields"), std::string::npos);
+}
+
 TEST(AutotuneShapes, CommentsBlankLinesCrlfAndSpacesAreAccepted) {
   auto r = parse_shapes("# c\r\n\r\n  Model , Layer , N , K \r\n# mid\nm, a ,16, 32\r\nm,b,64,128\n\n", "x.csv");
   ASSERT_TRUE(r) << r.error().to_string();

@@ -3,6 +3,8 @@
 // autotuner walks (each config's printed form, entry name, rendered source text, CTA size, dynamic shared memory,
 // launch geometry and workspace at three M). The cache keys hash the rendered source and the GPU behaviour follows
 // the entry names, so a change here is a change of every deployed kernel: update the pins only on purpose.
+// Re-pinned on purpose: issue 15 (the sm80 misaligned path's realigned loads changed the three gemm_sm80 spaces; the
+// Hopper family took K % 16 != 0).
 #include <string>
 #include <vector>
 
@@ -87,13 +89,13 @@ const std::vector<Pin>& pins() {
   static const std::vector<Pin> p = {
       {gemm(80, 4096, 4096, 16, ElementKind::F16, false), "gemm_sm80 16x32x128 w1x2 s8 sk1",
        "qjit_gemm_s8_sm80_n4096_k4096_bm16_bn32_bk128_wm1_wn2_s8_sk1_f16_nobias_pt",
-       "44adba4f29318b6223ada9312fee7285"},
+       "8d16f3b25c0017398004e360a18faac2"},
       {gemm(89, 11008, 4096, 256, ElementKind::BF16, true), "gemm_sm80 128x128x64 w2x4 s4 sk1",
        "qjit_gemm_s8_sm80_n11008_k4096_bm128_bn128_bk64_wm2_wn4_s4_sk1_bf16_bias_pt",
-       "ab5bc213aefe84e751b37dfb948d7966"},
+       "a49dc3dc6509e15a5234195a037d65c5"},
       {gemm(80, 4096, 4104, 4096, ElementKind::F32, false), "gemm_sm80 256x128x128 w4x2 s3 sk1",
        "qjit_gemm_s8_sm80_n4096_k4104_bm256_bn128_bk128_wm4_wn2_s3_sk1_f32_nobias_pt",
-       "a84c5a34f77baf7498ad67a76f0f53db"},
+       "6d3354b23fe38721d5f6119c79c8e06a"},
       {gemm(90, 4096, 4096, 1, ElementKind::BF16, false), "gemm_sm90 8x64x128 c1 swap_ab s8 sk1",
        "qjit_gemm_s8_sm90_bf16_n4096_k4096_tok_bm8_bn64_bk128_s8_c1_cl1x1_ba_sk1", "8b8cc1785ee747ca15169bdb70b59fa0"},
       {gemm(90, 8192, 8192, 16, ElementKind::F16, true), "gemm_sm90 16x64x128 c1 swap_ab s8 sk1",
@@ -105,9 +107,9 @@ const std::vector<Pin>& pins() {
       {gemm(90, 4096, 14336, 4096, ElementKind::F64, false), "gemm_sm90 128x256x128 c2 s4 sk1",
        "qjit_gemm_s8_sm90_f64_n4096_k14336_tok_bm128_bn256_bk128_s4_c2_cl1x1_ab_sk1",
        "608123adb7423865f10d21da38ced2b5"},
-      {gemm(90, 4096, 4104, 64, ElementKind::F16, false), "gemm_sm80 64x64x64 w2x2 s4 sk1",
-       "qjit_gemm_s8_sm80_n4096_k4104_bm64_bn64_bk64_wm2_wn2_s4_sk1_f16_nobias_pt",
-       "b48d758a429879b2a30f78f5a6a142d7"},  // K % 16 != 0: the portable family on sm_90
+      {gemm(90, 4096, 4104, 64, ElementKind::F16, false), "gemm_sm90 64x64x128 c1 swap_ab s8 sk1",
+       "qjit_gemm_s8_sm90_f16_n4096_k4104_tok_bm64_bn64_bk128_s8_c1_cl1x1_ba_sk1",
+       "6fb7f48aff73464c29a191c990f9e109"},  // K % 16 != 0: Hopper too since issue 15 (TMA zero-fills the K tail)
       {quantize(80, KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 16, false), "quantize 1x256x1 w1x1 s1 sk1",
        "qjit_quantize_rowwise_f16_k4096_r1_t256", "af55a172ce0a75bf88dc054ead21805d"},
       {quantize(90, KernelOp::QuantizeRowwise, ElementKind::BF16, 5120, 2048, true), "quantize 1x160x1 w1x1 s1 sk1",

@@ -205,6 +205,32 @@ TEST(ToolsBenchReportTest, CsvQuotesLabelsAndMarkdownOmitsUnknownPeak) {
   EXPECT_NE(tools::markdown_report(ctx, rows, tools::group_geomeans(rows)).find("% peak"), std::string::npos);
 }
 
+// Issue 15: an odd shape's aligned neighbour is timed beside it; the report gives the slowdown (this / neighbour).
+TEST(ToolsBenchReportTest, OddShapesReportTheirAlignedNeighbour) {
+  tools::BenchContext ctx;
+  ctx.device = "Test GPU";
+  tools::BenchRow r = row(16, 10, 12);
+  r.k = 4095;
+  r.aligned_n = 4096;
+  r.aligned_k = 4096;
+  r.side(tools::Impl::QjitAligned).us = 8;
+  r.side(tools::Impl::Ql).us = 20;
+  r.side(tools::Impl::QlAligned).us = 16;
+  EXPECT_NEAR(r.ratio(tools::Impl::QjitAligned), 0.8, 1e-12);
+  const std::vector<tools::BenchRow> rows = {r, row(16, 10, 12)};
+  const std::string md = tools::markdown_report(ctx, rows, tools::group_geomeans(rows));
+  EXPECT_NE(md.find("### odd shapes beside their aligned neighbours (aligned layout"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 4096 x 4096 | 10.0 | 8.0 | 1.250 | 20.0 | 16.0 | 1.250 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| burst | stream | 1 | 1.250 | 1.250 | 1.250 | 1.250 |"), std::string::npos) << md;
+  const std::string csv = tools::csv_report(ctx, rows);
+  EXPECT_NE(csv.find(",,4096,4096,aligned\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",8.000,,,0.8000,"), std::string::npos) << csv;
+}
+
+TEST(ToolsBenchArgsTest, LayoutMustBeAlignedOrContiguous) {
+  expect_usage_error({"--shapes", kShapes, "--layout", "padded"}, "--layout must be aligned or contiguous, got 'padded'");
+}
+
 TEST(BenchHarnessTest, DenseInt8PeakByDeviceName) {
   EXPECT_EQ(perf::dense_int8_peak_tops("NVIDIA H100 80GB HBM3"), 1979.0);
   EXPECT_EQ(perf::dense_int8_peak_tops("NVIDIA H100 PCIe"), 1513.0);
