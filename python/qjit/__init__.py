@@ -19,7 +19,7 @@ from ._errors import (CacheIoError, CompileFailedError, CompilerUnavailableError
                       DriverUnavailableError, InternalError, InvalidArgumentError, NotFoundError,
                       OutOfResourcesError, QjitError, UnsupportedError)
 from ._nvrtc import NvrtcLibrary, nvrtc_library  # noqa: E402
-from ._ops import quantize_per_token, quantized_linear, smooth_quant_linear  # noqa: E402
+from ._ops import preferred_row_stride, quantize_per_token, quantized_linear, smooth_quant_linear  # noqa: E402
 from ._plans import (Plan, PrecisionGuarantee, m_bucket, select_dynamic_range_quantize,  # noqa: E402
                      select_quantized_linear, select_smooth_quant_linear)
 from ._plans import plan_cache as _plan_cache  # noqa: E402
@@ -52,6 +52,6 @@ __all__ = [
     "DriverUnavailableError", "Element", "Granularity", "InternalError", "InvalidArgumentError", "NotFoundError",
     "NvrtcLibrary", "OutOfResourcesError", "Plan", "PlanKind", "PrecisionGuarantee", "Preference", "QjitError",
     "Status", "UnsupportedError", "abi_version", "clear_plan_cache", "library_path", "library_version", "m_bucket",
-    "nvrtc_library", "quantize_per_token", "quantized_linear", "select_dynamic_range_quantize",
+    "nvrtc_library", "preferred_row_stride", "quantize_per_token", "quantized_linear", "select_dynamic_range_quantize",
     "select_quantized_linear", "select_smooth_quant_linear", "smooth_quant_linear",
 ]
