@@ -1,7 +1,9 @@
 // The tuning database's file format and its invariants: JSON in and out through llvm::json, every field of every
 // record checked on load (a hand-edited or hostile file gets an InvalidArgument naming the file, the record and the
-// field, never a crash or a silently wrong config), records kept sorted by key so lookups are a binary search and
-// the written file diffs well, and saves that are atomic (temp file, fsync, rename, fsync of the directory).
+// field, never a crash or a silently wrong config), configs stored as the flat codegen::TileFields record whatever
+// their family (TileConfig's generic interface: no family is special here), records kept sorted by key so lookups
+// are a binary search and the written file diffs well, and saves that are atomic (temp file, fsync, rename, fsync of
+// the directory).
 #include "autotune/tuning_db.h"
 
 #include <algorithm>
@@ -110,12 +112,15 @@ constexpr std::string_view kOps =
     "one of quantize_rowwise, quantize_absmax, quantize_apply_scale, gemm_s8, rms_norm_quantize, layer_norm_quantize";
 constexpr std::string_view kDtypes = "one of f16, bf16, f32, f64, s8, u8, s32";
 
+// NOTE: the config is stored flat (codegen::TileFields, the keys of the single struct TileConfig once was), so files
+// written before the per-family config types read and write unchanged; TileConfig::from_fields checks that the
+// fields a family does not have hold the values that family writes there.
 Result<codegen::TileConfig> parse_config(const llvm::json::Object& obj, const std::string& where, KernelOp op,
                                          int arch) {
   FieldReader f(obj, where);
   QJIT_TRY(f.only({"family", "block_m", "block_n", "block_k", "warps_m", "warps_n", "stages", "split_k", "consumers",
                    "swap_ab", "pingpong", "cluster_m"}));
-  codegen::TileConfig c;
+  codegen::TileFields c;
   QJIT_ASSIGN_OR_RETURN(std::string family, f.string("family", "one of quantize, gemm_sm80, gemm_sm90"));
   const auto fam = codegen::parse_kernel_family(family);
   if (!fam) return f.bad("family", "one of quantize, gemm_sm80, gemm_sm90", obj.get("family"));
@@ -126,7 +131,6 @@ Result<codegen::TileConfig> parse_config(const llvm::json::Object& obj, const st
   if (*fam == KernelFamily::GemmSm90 && arch != 90)
     return f.bad("family", llvm::formatv("gemm_sm80 for arch {0} (gemm_sm90 needs arch 90)", arch).str(),
                  obj.get("family"));
-  c.family = *fam;
   QJIT_ASSIGN_OR_RETURN(c.block_m, f.small_int("block_m", 1, kMaxTileDim));
   QJIT_ASSIGN_OR_RETURN(c.block_n, f.small_int("block_n", 1, kMaxTileDim));
   QJIT_ASSIGN_OR_RETURN(c.block_k, f.small_int("block_k", 1, kMaxTileDim));
@@ -143,7 +147,9 @@ Result<codegen::TileConfig> parse_config(const llvm::json::Object& obj, const st
   if (obj.get("cluster_m")) {
     QJIT_ASSIGN_OR_RETURN(c.cluster_m, f.small_int("cluster_m", 1, 2));
   }
-  return c;
+  auto config = codegen::TileConfig::from_fields(*fam, c);
+  if (!config) return Status(StatusCode::InvalidArgument, f.where() + ": " + config.error().message());
+  return *config;
 }
 
 Result<TuningRecord> parse_record(const llvm::json::Value& value, const std::string& where) {
@@ -188,8 +194,9 @@ Result<TuningRecord> parse_record(const llvm::json::Value& value, const std::str
   return r;
 }
 
-llvm::json::Object config_json(const codegen::TileConfig& c) {
-  llvm::json::Object out{{"family", std::string(codegen::kernel_family_name(c.family))},
+llvm::json::Object config_json(const codegen::TileConfig& config) {
+  const codegen::TileFields c = config.fields();
+  llvm::json::Object out{{"family", std::string(codegen::kernel_family_name(config.family()))},
                          {"block_m", c.block_m},
                          {"block_n", c.block_n},
                          {"block_k", c.block_k},

@@ -1,4 +1,4 @@
-// Renders templates/gemm_s8_sm80.cuh for one (KernelSpec, TileConfig): checks every constraint the template
+// Renders templates/gemm_s8_sm80.cuh for one (KernelSpec, Sm80Tile): checks every constraint the template
 // static_asserts (so a bad config is an InvalidArgument naming the field, never an NVRTC failure), then appends a
 // generated tail with one extern "C" entry whose name encodes everything that changes the code. The text depends
 // only on N, K, the config, the output type, bias and scale mode (not on the M bucket or arch, which the cache key
@@ -31,9 +31,9 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 
 }  // namespace
 
-int gemm_s8_sm80_smem_bytes(const TileConfig& cfg) { return cfg.stages * (cfg.block_m + cfg.block_n) * cfg.block_k; }
+int gemm_s8_sm80_smem_bytes(const Sm80Tile& cfg) { return cfg.stages * (cfg.block_m + cfg.block_n) * cfg.block_k; }
 
-Status validate_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
+Status validate_gemm_s8_sm80(const KernelSpec& spec, const Sm80Tile& cfg) {
   if (spec.op != KernelOp::GemmS8)
     return invalid(llvm::formatv("spec.op must be gemm_s8, got {0}", kernel_op_name(spec.op)));
   if (spec.in_element != ElementKind::S8)
@@ -48,8 +48,6 @@ Status validate_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
   if (!is_supported_arch(spec.arch))
     return Status(StatusCode::Unsupported,
                   llvm::formatv("spec.arch must be one of 80, 86, 87, 89, 90 for gemm_sm80, got {0}", spec.arch));
-  if (cfg.family != KernelFamily::GemmSm80)
-    return invalid(llvm::formatv("config.family must be gemm_sm80, got {0}", kernel_family_name(cfg.family)));
   if (cfg.block_k != 32 && cfg.block_k != 64 && cfg.block_k != 128)
     return invalid(llvm::formatv("config.block_k must be 32, 64 or 128, got {0}", cfg.block_k));
   if (cfg.warps_m < 1 || cfg.warps_n < 1 || cfg.warps_m * cfg.warps_n > 32)
@@ -84,7 +82,7 @@ Status validate_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
   return Status::success();
 }
 
-Result<Source> render_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg) {
+Result<Source> render_gemm_s8_sm80(const KernelSpec& spec, const Sm80Tile& cfg) {
   QJIT_TRY(validate_gemm_s8_sm80(spec, cfg));
   const std::string_view common = find_template("common.cuh");
   const std::string_view params = find_template("gemm_params.h");
@@ -112,7 +110,7 @@ Result<Source> render_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg
   return src;
 }
 
-LaunchDims gemm_s8_sm80_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
+LaunchDims gemm_s8_sm80_launch(const KernelSpec& spec, const Sm80Tile& cfg, std::int64_t m) {
   LaunchDims d;
   d.grid[0] = static_cast<unsigned>(m < 1 ? 0 : ceil_div(m, cfg.block_m));
   d.grid[1] = static_cast<unsigned>(ceil_div(spec.n, cfg.block_n));
@@ -122,7 +120,7 @@ LaunchDims gemm_s8_sm80_launch(const KernelSpec& spec, const TileConfig& cfg, st
   return d;
 }
 
-std::size_t gemm_s8_sm80_counters_offset(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
+std::size_t gemm_s8_sm80_counters_offset(const KernelSpec& spec, const Sm80Tile& cfg, std::int64_t m) {
   if (cfg.split_k <= 1 || m < 1) return 0;
   const auto tiles = static_cast<std::size_t>(ceil_div(m, cfg.block_m) * ceil_div(spec.n, cfg.block_n));
   const std::size_t partials = static_cast<std::size_t>(cfg.split_k) * tiles * static_cast<std::size_t>(cfg.block_m) *
@@ -130,13 +128,13 @@ std::size_t gemm_s8_sm80_counters_offset(const KernelSpec& spec, const TileConfi
   return (partials + 255) / 256 * 256;
 }
 
-std::size_t gemm_s8_sm80_workspace_bytes(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
+std::size_t gemm_s8_sm80_workspace_bytes(const KernelSpec& spec, const Sm80Tile& cfg, std::int64_t m) {
   if (cfg.split_k <= 1 || m < 1) return 0;
   const auto tiles = static_cast<std::size_t>(ceil_div(m, cfg.block_m) * ceil_div(spec.n, cfg.block_n));
   return gemm_s8_sm80_counters_offset(spec, cfg, m) + tiles * 4;
 }
 
-GemmAlignment gemm_s8_sm80_requirements(const KernelSpec& spec, const TileConfig& cfg) {
+GemmAlignment gemm_s8_sm80_requirements(const KernelSpec& spec, const Sm80Tile& cfg) {
   GemmAlignment a;
   a.c_align_bytes = element_size(spec.out_element);
   a.scale_align_bytes = 4;

@@ -1,6 +1,7 @@
-// Codegen for the portable int8 GEMM family (templates/gemm_s8_sm80.cuh, KernelFamily::GemmSm80): validation of a
-// (spec, config) pair, rendering of the source with its unique entry point, launch geometry for a run-time M,
-// split-K workspace sizing, and the alignment facts a plan's can_implement needs.
+// Codegen for the portable int8 GEMM family (templates/gemm_s8_sm80.cuh, KernelFamily::GemmSm80, its config type
+// Sm80Tile in codegen/kernel_spec.h): validation of a (spec, config) pair, rendering of the source with its unique
+// entry point, launch geometry for a run-time M, split-K workspace sizing, and the alignment facts a plan's
+// can_implement needs.
 //
 // Run-time contract of the rendered kernel (GemmS8Params, codegen/kernel_params.h):
 //   a: int8 [M, K] with row stride lda >= K; b: int8 [N, K] with ldb >= K; c: out [M, N] with ldc >= N;
@@ -33,19 +34,19 @@ struct GemmAlignment {
   std::int64_t fast_ld_multiple = 16;  // lda and ldb
 };
 
-Status validate_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg);
-Result<Source> render_gemm_s8_sm80(const KernelSpec& spec, const TileConfig& cfg);
+Status validate_gemm_s8_sm80(const KernelSpec& spec, const Sm80Tile& cfg);
+Result<Source> render_gemm_s8_sm80(const KernelSpec& spec, const Sm80Tile& cfg);
 // m >= 1. grid = (ceil(m / block_m), ceil(N / block_n), split_k), block = (32 * warps_m * warps_n).
-LaunchDims gemm_s8_sm80_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m);
+LaunchDims gemm_s8_sm80_launch(const KernelSpec& spec, const Sm80Tile& cfg, std::int64_t m);
 // Bytes of workspace for split_k > 1 (0 otherwise): int32 partials, then the tile counters at
 // gemm_s8_sm80_counters_offset(). A buffer sized for m serves every m' <= m.
-std::size_t gemm_s8_sm80_workspace_bytes(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m);
-std::size_t gemm_s8_sm80_counters_offset(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m);
-GemmAlignment gemm_s8_sm80_requirements(const KernelSpec& spec, const TileConfig& cfg);
+std::size_t gemm_s8_sm80_workspace_bytes(const KernelSpec& spec, const Sm80Tile& cfg, std::int64_t m);
+std::size_t gemm_s8_sm80_counters_offset(const KernelSpec& spec, const Sm80Tile& cfg, std::int64_t m);
+GemmAlignment gemm_s8_sm80_requirements(const KernelSpec& spec, const Sm80Tile& cfg);
 // Mirrors the kernel's run-time test: true when this call takes the 16-byte cp.async path.
 bool gemm_s8_sm80_takes_fast_path(const KernelSpec& spec, const void* a, const void* b, std::int64_t lda,
                                   std::int64_t ldb);
 // Dynamic shared memory of the config (stages * (block_m + block_n) * block_k).
-int gemm_s8_sm80_smem_bytes(const TileConfig& cfg);
+int gemm_s8_sm80_smem_bytes(const Sm80Tile& cfg);
 
 }  // namespace qjit::codegen

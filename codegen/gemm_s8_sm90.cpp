@@ -1,4 +1,4 @@
-// The Hopper int8 GEMM family's codegen: turns (KernelSpec, TileConfig) into source text for NVRTC, the launch
+// The Hopper int8 GEMM family's codegen: turns (KernelSpec, Sm90Tile) into source text for NVRTC, the launch
 // geometry, the split-K workspace size, the autotuner's config space and the heuristic, and encodes the TMA tensor
 // maps into the parameter block. The template carries the kernel; this file adds only its instantiation, the wgmma
 // wrappers whose 4..128-operand lists are easier to print than to write by hand, and a static_assert that the
@@ -16,7 +16,7 @@
 namespace qjit::codegen {
 namespace {
 
-constexpr int kBlockK = 128;
+constexpr int kBlockK = Sm90Tile::kBlockK;
 constexpr int kGroupTiles = 8;  // P tiles per rasterisation group (L2 reuse of the Q tiles)
 constexpr int kMaxStages = 10;
 
@@ -28,7 +28,7 @@ struct Derived {
   int out_bytes;
 };
 
-Derived derive(const KernelSpec& spec, const TileConfig& config) {
+Derived derive(const KernelSpec& spec, const Sm90Tile& config) {
   Derived d{};
   d.p_rows = config.swap_ab ? config.block_n : config.block_m;
   d.q_cols = config.swap_ab ? config.block_m : config.block_n;
@@ -43,7 +43,7 @@ bool valid_wgmma_s8_n(int n) { return n == 8 || n == 16 || n == 24 || n == 32 ||
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
-std::int64_t tile_count(const KernelSpec& spec, const TileConfig& config, std::int64_t m) {
+std::int64_t tile_count(const KernelSpec& spec, const Sm90Tile& config, std::int64_t m) {
   const Derived d = derive(spec, config);
   const std::int64_t p_dim = config.swap_ab ? spec.n : m;
   const std::int64_t q_dim = config.swap_ab ? m : spec.n;
@@ -72,13 +72,13 @@ std::string render_wgmma_wrapper(int n) {
   return out;
 }
 
-std::string entry_name(const KernelSpec& spec, const TileConfig& config) {
+std::string entry_name(const KernelSpec& spec, const Sm90Tile& config) {
   return llvm::formatv("qjit_gemm_s8_sm90_{0}_n{1}_k{2}{3}_{4}_{5}", element_name(spec.out_element), spec.n, spec.k,
                        spec.has_bias ? "_bias" : "", spec.per_token_scale ? "tok" : "tensor", sm90_entry_suffix(config))
       .str();
 }
 
-int max_fitting_stages(const KernelSpec& spec, TileConfig config, int cap) {
+int max_fitting_stages(const KernelSpec& spec, Sm90Tile config, int cap) {
   for (int s = cap; s >= 2; --s) {
     config.stages = s;
     if (gemm_s8_sm90_smem_bytes(spec, config) <= kSm90MaxDynamicSmem) return s;
@@ -94,21 +94,14 @@ double schedule_cost(std::int64_t tiles, int split, std::int64_t k_blocks, int t
 
 }  // namespace
 
-TileConfig sm90_tile(TileConfig config) {
-  config.family = KernelFamily::GemmSm90;
-  config.block_k = kBlockK;
-  config.warps_m = config.warps_n = 1;
-  return config;
-}
-
-std::string sm90_entry_suffix(const TileConfig& config) {
-  return llvm::formatv("bm{0}_bn{1}_bk{2}_s{3}_c{4}_cl{5}x1_{6}_sk{7}{8}", config.block_m, config.block_n,
-                       config.block_k, config.stages, config.consumers, config.cluster_m, config.swap_ab ? "ba" : "ab",
-                       config.split_k, config.pingpong ? "_pp" : "")
+std::string sm90_entry_suffix(const Sm90Tile& config) {
+  return llvm::formatv("bm{0}_bn{1}_bk{2}_s{3}_c{4}_cl{5}x1_{6}_sk{7}{8}", config.block_m, config.block_n, kBlockK,
+                       config.stages, config.consumers, config.cluster_m, config.swap_ab ? "ba" : "ab", config.split_k,
+                       config.pingpong ? "_pp" : "")
       .str();
 }
 
-int gemm_s8_sm90_smem_bytes(const KernelSpec& spec, const TileConfig& config) {
+int gemm_s8_sm90_smem_bytes(const KernelSpec& spec, const Sm90Tile& config) {
   const Derived d = derive(spec, config);
   const int stage_bytes = (d.p_rows + d.q_cols) * kBlockK;
   const int epilogue = config.swap_ab ? 0 : config.consumers * 64 * (128 + 8 * d.out_bytes);
@@ -131,12 +124,8 @@ Status validate_gemm_s8_sm90_spec(const KernelSpec& spec) {
   return Status::success();
 }
 
-Status validate_gemm_s8_sm90(const KernelSpec& spec, const TileConfig& config) {
+Status validate_gemm_s8_sm90(const KernelSpec& spec, const Sm90Tile& config) {
   QJIT_TRY(validate_gemm_s8_sm90_spec(spec));
-  if (config.family != KernelFamily::GemmSm90)
-    return invalid(llvm::formatv("config.family must be gemm_sm90, got {0}", kernel_family_name(config.family)));
-  if (config.block_k != kBlockK)
-    return invalid(llvm::formatv("config.block_k must be 128 (one 128-byte swizzle row), got {0}", config.block_k));
   if (config.consumers != 1 && config.consumers != 2)
     return invalid(llvm::formatv("config.consumers must be 1 or 2, got {0}", config.consumers));
   if (config.cluster_m != 1 && config.cluster_m != 2)
@@ -192,7 +181,7 @@ Status validate_gemm_s8_sm90(const KernelSpec& spec, const TileConfig& config) {
   return Status::success();
 }
 
-Result<Source> render_gemm_s8_sm90(const KernelSpec& spec, const TileConfig& config) {
+Result<Source> render_gemm_s8_sm90(const KernelSpec& spec, const Sm90Tile& config) {
   QJIT_TRY(validate_gemm_s8_sm90(spec, config));
   // The template is written on common.cuh and gemm_params.h (the parameter block the host shares), pasted first.
   const std::string_view common = find_template("common.cuh");
@@ -237,7 +226,7 @@ Result<Source> render_gemm_s8_sm90(const KernelSpec& spec, const TileConfig& con
   return src;
 }
 
-std::int64_t gemm_s8_sm90_work_units(const KernelSpec& spec, const TileConfig& config, std::int64_t m) {
+std::int64_t gemm_s8_sm90_work_units(const KernelSpec& spec, const Sm90Tile& config, std::int64_t m) {
   if (m < 1) return 0;
   // A unit is one Q tile for a cluster_m-tall group of P tiles (one per CTA of the cluster), times the K splits.
   const Derived d = derive(spec, config);
@@ -247,7 +236,7 @@ std::int64_t gemm_s8_sm90_work_units(const KernelSpec& spec, const TileConfig& c
          config.split_k;
 }
 
-LaunchDims gemm_s8_sm90_launch(const KernelSpec& spec, const TileConfig& config, std::int64_t m, int sm_count) {
+LaunchDims gemm_s8_sm90_launch(const KernelSpec& spec, const Sm90Tile& config, std::int64_t m, int sm_count) {
   LaunchDims launch;
   const std::int64_t units = gemm_s8_sm90_work_units(spec, config, m);
   const int cluster = std::max(config.cluster_m, 1);
@@ -260,59 +249,59 @@ LaunchDims gemm_s8_sm90_launch(const KernelSpec& spec, const TileConfig& config,
   return launch;
 }
 
-std::size_t gemm_s8_sm90_workspace_bytes(const KernelSpec& spec, const TileConfig& config, std::int64_t m) {
+std::size_t gemm_s8_sm90_workspace_bytes(const KernelSpec& spec, const Sm90Tile& config, std::int64_t m) {
   if (config.split_k <= 1 || m < 1) return 0;
   const Derived d = derive(spec, config);
   return static_cast<std::size_t>(tile_count(spec, config, m)) * config.split_k * d.p_rows * d.q_cols * 4;
 }
 
-std::size_t gemm_s8_sm90_counter_count(const KernelSpec& spec, const TileConfig& config, std::int64_t m) {
+std::size_t gemm_s8_sm90_counter_count(const KernelSpec& spec, const Sm90Tile& config, std::int64_t m) {
   if (config.split_k <= 1 || m < 1) return 0;
   return static_cast<std::size_t>(tile_count(spec, config, m)) * config.consumers;
 }
 
-std::vector<TileConfig> sm90_candidate_configs(const KernelSpec& spec) {
-  std::vector<TileConfig> out;
+std::vector<Sm90Tile> sm90_candidate_configs(const KernelSpec& spec) {
+  std::vector<Sm90Tile> out;
   const std::int64_t k_blocks = ceil_div(std::max<std::int64_t>(spec.k, 1), kBlockK);
   // Each config gets the most stages that fit, up to stage_cap (its initial stages count does not matter).
-  auto add = [&](TileConfig c, int stage_cap) {
+  auto add = [&](Sm90Tile c, int stage_cap) {
     c.stages = max_fitting_stages(spec, c, stage_cap);
     if (c.stages == 0 || c.split_k > k_blocks) return;
     if (validate_gemm_s8_sm90(spec, c).ok() && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   };
   // Prefill / large M: 128 x {128, 192, 256} (two consumers of 64 rows) and 256 x 128 (two of 128 rows).
   for (int split : {1, 2, 4}) {
-    for (int bn : {256, 192, 128}) add(sm90_tile({.block_m = 128, .block_n = bn, .split_k = split, .consumers = 2}), 6);
-    add(sm90_tile({.block_m = 256, .block_n = 128, .split_k = split, .consumers = 2}), 6);
-    add(sm90_tile({.block_m = 128, .block_n = 128, .split_k = split, .consumers = 1}), 6);
+    for (int bn : {256, 192, 128}) add(Sm90Tile{.block_m = 128, .block_n = bn, .split_k = split, .consumers = 2}, 6);
+    add(Sm90Tile{.block_m = 256, .block_n = 128, .split_k = split, .consumers = 2}, 6);
+    add(Sm90Tile{.block_m = 128, .block_n = 128, .split_k = split, .consumers = 1}, 6);
   }
   // Ping-pong: each consumer owns a 128 x 128 or 64 x 256 tile; one's epilogue runs under the other's main loop.
   for (int cluster : {1, 2}) {
     for (auto [bm, bn] : {std::pair{128, 128}, std::pair{64, 256}, std::pair{128, 64}}) {
-      add(sm90_tile({.block_m = bm, .block_n = bn, .consumers = 2, .pingpong = true, .cluster_m = cluster}), 8);
+      add(Sm90Tile{.block_m = bm, .block_n = bn, .consumers = 2, .pingpong = true, .cluster_m = cluster}, 8);
     }
   }
   // Clusters of two along M multicast the weight tile (half the weight traffic out of L2 per CTA).
-  for (int bn : {256, 128}) add(sm90_tile({.block_m = 128, .block_n = bn, .consumers = 2, .cluster_m = 2}), 6);
+  for (int bn : {256, 128}) add(Sm90Tile{.block_m = 128, .block_n = bn, .consumers = 2, .cluster_m = 2}, 6);
   // Decode: weights on wgmma's M side (64 or 128 rows per consumer), tokens as wgmma N, split K to fill the SMs.
   for (int split : {1, 2, 3, 4, 6, 8}) {
     for (int bm : {8, 16, 32, 64}) {
-      add(sm90_tile({.block_m = bm, .block_n = 128, .split_k = split, .consumers = 2, .swap_ab = true}), 8);
-      add(sm90_tile({.block_m = bm, .block_n = 256, .split_k = split, .consumers = 2, .swap_ab = true}), 8);
-      add(sm90_tile({.block_m = bm, .block_n = 64, .split_k = split, .consumers = 1, .swap_ab = true}), 8);
+      add(Sm90Tile{.block_m = bm, .block_n = 128, .split_k = split, .consumers = 2, .swap_ab = true}, 8);
+      add(Sm90Tile{.block_m = bm, .block_n = 256, .split_k = split, .consumers = 2, .swap_ab = true}, 8);
+      add(Sm90Tile{.block_m = bm, .block_n = 64, .split_k = split, .consumers = 1, .swap_ab = true}, 8);
     }
   }
   return out;
 }
 
-TileConfig sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_count) {
+Sm90Tile sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_count) {
   m = std::max<std::int64_t>(m, 1);
   sm_count = std::max(sm_count, 1);
   const std::int64_t k_blocks = ceil_div(std::max<std::int64_t>(spec.k, 1), kBlockK);
   // What it returns when nothing below validates (as before the fold: the cooperative 128 x 256 prefill tile).
-  TileConfig best = sm90_tile({.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2});
+  Sm90Tile best = Sm90Tile{.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2};
   double best_cost = std::numeric_limits<double>::infinity();
-  auto consider = [&](TileConfig c, int stage_cap, int max_split) {
+  auto consider = [&](Sm90Tile c, int stage_cap, int max_split) {
     c.stages = max_fitting_stages(spec, c, stage_cap);
     if (c.stages == 0) return;
     const std::int64_t tiles = tile_count(spec, c, m);
@@ -334,20 +323,19 @@ TileConfig sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_
     // 24.6 vs 30.2 us at M = 1), which halves the CTAs' barrier and epilogue work per byte streamed.
     const int bm = m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64;
     const bool narrow = spec.n <= 8192;
-    TileConfig c =
-        sm90_tile({.block_m = bm, .block_n = narrow ? 64 : 128, .consumers = narrow ? 1 : 2, .swap_ab = true});
+    Sm90Tile c = Sm90Tile{.block_m = bm, .block_n = narrow ? 64 : 128, .consumers = narrow ? 1 : 2, .swap_ab = true};
     c.stages = max_fitting_stages(spec, c, 8);
     const std::int64_t weight_tiles = ceil_div(spec.n, c.block_n);
     if (weight_tiles < sm_count / 2 && k_blocks >= 96) c.split_k = 2;
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
-    consider(sm90_tile({.block_m = bm, .block_n = 128, .consumers = 2, .swap_ab = true}), 8, 1);
+    consider(Sm90Tile{.block_m = bm, .block_n = 128, .consumers = 2, .swap_ab = true}, 8, 1);
   } else if (m <= 128 && spec.n <= 8192) {
     // Weight-streaming still: 64 tokens per wgmma N, both token tiles share the CTA's weight tile.
-    TileConfig c = spec.n <= 4096 ? sm90_tile({.block_m = 64, .block_n = 64, .consumers = 1, .swap_ab = true})
-                                  : sm90_tile({.block_m = 64, .block_n = 128, .consumers = 2, .swap_ab = true});
+    Sm90Tile c = spec.n <= 4096 ? Sm90Tile{.block_m = 64, .block_n = 64, .consumers = 1, .swap_ab = true}
+                                : Sm90Tile{.block_m = 64, .block_n = 128, .consumers = 2, .swap_ab = true};
     c.stages = max_fitting_stages(spec, c, 8);
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
-    consider(sm90_tile({.block_m = 128, .block_n = 128, .consumers = 2}), 6, 1);
+    consider(Sm90Tile{.block_m = 128, .block_n = 128, .consumers = 2}, 6, 1);
   } else {
     // Up to K = 8192, ping-pong 128 x 128 in clusters of two: the tensor cores never wait for an epilogue (ncu showed
     // the cooperative 128 x 256 kernel at 65% tensor-pipe use on K = 4096 against 89% on K = 28672, the gap being
@@ -356,20 +344,20 @@ TileConfig sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_
     // the cooperative 128 x 256 tile measured 5-20% faster (docs/PERF.md, v5). NOTE: ping-pong pays only with two
     // or more units per CTA (else one consumer idles) and a pair only with two token tiles (else one CTA of each
     // pair computes an empty tile): at M = 128 it ran 1.6-1.9x slower, at M = 512 on N <= 8192 up to 1.35x slower.
-    TileConfig pp = sm90_tile({.block_m = 128, .block_n = 128, .consumers = 2, .pingpong = true, .cluster_m = 2});
+    Sm90Tile pp = Sm90Tile{.block_m = 128, .block_n = 128, .consumers = 2, .pingpong = true, .cluster_m = 2};
     pp.stages = max_fitting_stages(spec, pp, 8);
     if (m > 128 && spec.k <= 8192 && pp.stages > 0 && gemm_s8_sm90_work_units(spec, pp, m) >= sm_count &&
         validate_gemm_s8_sm90(spec, pp).ok())
       return pp;
     // The 128 x 256 tile first: it wins ties (less shared-memory traffic per op).
-    consider(sm90_tile({.block_m = 128, .block_n = 256, .consumers = 2}), 6, 1);
-    if (m <= 512) consider(sm90_tile({.block_m = 128, .block_n = 192, .consumers = 2}), 6, 1);
-    consider(sm90_tile({.block_m = 128, .block_n = 128, .consumers = 2}), 6, 1);
+    consider(Sm90Tile{.block_m = 128, .block_n = 256, .consumers = 2}, 6, 1);
+    if (m <= 512) consider(Sm90Tile{.block_m = 128, .block_n = 192, .consumers = 2}, 6, 1);
+    consider(Sm90Tile{.block_m = 128, .block_n = 128, .consumers = 2}, 6, 1);
   }
   return best;
 }
 
-Status encode_gemm_s8_sm90_params(EncodeTiledFn encode, const KernelSpec& spec, const TileConfig& config,
+Status encode_gemm_s8_sm90_params(EncodeTiledFn encode, const KernelSpec& spec, const Sm90Tile& config,
                                   const GemmS8Params& base, GemmS8Sm90Params* out) {
   QJIT_TRY(validate_gemm_s8_sm90(spec, config));
   if (encode == nullptr) return invalid("encode must be cuTensorMapEncodeTiled, got nullptr");

@@ -1,7 +1,10 @@
-// Printing and small facts for KernelSpec / TileConfig: M bucketing, NVRTC arch options, shared-memory limits.
-// The printed forms are for logs and error messages only; cache keys hash the rendered source, never these strings.
+// Printing and small facts for KernelSpec / TileConfig: M bucketing, NVRTC arch options, shared-memory limits; each
+// family config's printed form and flat TileFields record, and TileConfig's dispatch over its alternatives (no
+// switch over families: a new alternative needs nothing here). The printed forms are for logs, error messages and
+// comparisons of tuning records; cache keys hash the rendered source, never these strings.
 #include "codegen/kernel_spec.h"
 
+#include "base/invalid.h"
 #include "llvm/Support/FormatVariadic.h"
 
 namespace qjit::codegen {
@@ -63,14 +66,112 @@ std::string KernelSpec::to_string() const {
   return s + " " + arch_option(arch);
 }
 
-std::string TileConfig::to_string() const {
-  if (family == KernelFamily::GemmSm90)
-    return llvm::formatv("{0} {1}x{2}x{3} c{4}{5}{6}{7} s{8} sk{9}", kernel_family_name(family), block_m, block_n,
-                         block_k, consumers, swap_ab ? " swap_ab" : "", pingpong ? " pingpong" : "",
-                         cluster_m > 1 ? llvm::formatv(" cluster{0}x1", cluster_m).str() : std::string(), stages,
-                         split_k);
-  return llvm::formatv("{0} {1}x{2}x{3} w{4}x{5} s{6} sk{7}", kernel_family_name(family), block_m, block_n, block_k,
+std::string Sm80Tile::to_string() const {
+  return llvm::formatv("{0} {1}x{2}x{3} w{4}x{5} s{6} sk{7}", kernel_family_name(kFamily), block_m, block_n, block_k,
                        warps_m, warps_n, stages, split_k);
+}
+
+TileFields Sm80Tile::fields() const {
+  return {.block_m = block_m,
+          .block_n = block_n,
+          .block_k = block_k,
+          .warps_m = warps_m,
+          .warps_n = warps_n,
+          .stages = stages,
+          .split_k = split_k};
+}
+
+Sm80Tile Sm80Tile::from_fields(const TileFields& f) {
+  return {.block_m = f.block_m,
+          .block_n = f.block_n,
+          .block_k = f.block_k,
+          .warps_m = f.warps_m,
+          .warps_n = f.warps_n,
+          .stages = f.stages,
+          .split_k = f.split_k};
+}
+
+std::string Sm90Tile::to_string() const {
+  return llvm::formatv("{0} {1}x{2}x{3} c{4}{5}{6}{7} s{8} sk{9}", kernel_family_name(kFamily), block_m, block_n,
+                       kBlockK, consumers, swap_ab ? " swap_ab" : "", pingpong ? " pingpong" : "",
+                       cluster_m > 1 ? llvm::formatv(" cluster{0}x1", cluster_m).str() : std::string(), stages,
+                       split_k);
+}
+
+TileFields Sm90Tile::fields() const {
+  return {.block_m = block_m,
+          .block_n = block_n,
+          .block_k = kBlockK,
+          .stages = stages,
+          .split_k = split_k,
+          .consumers = consumers,
+          .swap_ab = swap_ab,
+          .pingpong = pingpong,
+          .cluster_m = cluster_m};
+}
+
+Sm90Tile Sm90Tile::from_fields(const TileFields& f) {
+  return {.block_m = f.block_m,
+          .block_n = f.block_n,
+          .stages = f.stages,
+          .split_k = f.split_k,
+          .consumers = f.consumers,
+          .swap_ab = f.swap_ab,
+          .pingpong = f.pingpong,
+          .cluster_m = f.cluster_m};
+}
+
+std::string detail::row_tile_string(KernelFamily family, int rows_per_cta, int threads_per_row) {
+  return llvm::formatv("{0} {1}x{2}x1 w1x1 s1 sk1", kernel_family_name(family), rows_per_cta, threads_per_row);
+}
+
+std::string TileConfig::to_string() const {
+  return std::visit([](const auto& t) { return t.to_string(); }, tile_);
+}
+
+TileFields TileConfig::fields() const {
+  return std::visit([](const auto& t) { return t.fields(); }, tile_);
+}
+
+namespace {
+
+// The first field in which `got` differs from what `family` stores (its own fields never do: they round-trip).
+Status check_fixed_fields(KernelFamily family, const TileFields& want, const TileFields& got) {
+  auto bad = [&](std::string_view field, auto expected, auto value) {
+    return invalid(llvm::formatv("field '{0}' must be {1} for family {2} (it has no such field), got {3}", field,
+                                 expected, kernel_family_name(family), value));
+  };
+  if (got.block_m != want.block_m) return bad("block_m", want.block_m, got.block_m);
+  if (got.block_n != want.block_n) return bad("block_n", want.block_n, got.block_n);
+  if (got.block_k != want.block_k) return bad("block_k", want.block_k, got.block_k);
+  if (got.warps_m != want.warps_m) return bad("warps_m", want.warps_m, got.warps_m);
+  if (got.warps_n != want.warps_n) return bad("warps_n", want.warps_n, got.warps_n);
+  if (got.stages != want.stages) return bad("stages", want.stages, got.stages);
+  if (got.split_k != want.split_k) return bad("split_k", want.split_k, got.split_k);
+  if (got.consumers != want.consumers) return bad("consumers", want.consumers, got.consumers);
+  if (got.swap_ab != want.swap_ab) return bad("swap_ab", want.swap_ab, got.swap_ab);
+  if (got.pingpong != want.pingpong) return bad("pingpong", want.pingpong, got.pingpong);
+  if (got.cluster_m != want.cluster_m) return bad("cluster_m", want.cluster_m, got.cluster_m);
+  return Status::success();
+}
+
+template <std::size_t I = 0>
+Result<TileConfig> tile_from_fields(KernelFamily family, const TileFields& f) {
+  if constexpr (I == std::variant_size_v<TileConfig::Alternatives>) {
+    return invalid(llvm::formatv("family {0} has no config type", kernel_family_name(family)));
+  } else {
+    using Tile = std::variant_alternative_t<I, TileConfig::Alternatives>;
+    if (Tile::kFamily != family) return tile_from_fields<I + 1>(family, f);
+    const Tile tile = Tile::from_fields(f);
+    QJIT_TRY(check_fixed_fields(family, tile.fields(), f));
+    return TileConfig(tile);
+  }
+}
+
+}  // namespace
+
+Result<TileConfig> TileConfig::from_fields(KernelFamily family, const TileFields& f) {
+  return tile_from_fields(family, f);
 }
 
 int m_bucket_of(std::int64_t m) {

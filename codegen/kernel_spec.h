@@ -1,16 +1,21 @@
 // KernelSpec, TileConfig, Source and LaunchDims: the plain, printable structs that carry a kernel request from the
 // plans through autotune and codegen to the launcher. A KernelSpec says WHAT to compute (op, dtypes, the baked-in
-// N and K, the M bucket, bias, scale mode, target arch); a TileConfig says HOW (family, tile sizes, warps, stages,
-// split-K). Codegen turns the pair into a Source; the family's launch function turns it plus the run-time M into
-// LaunchDims. Also here: the M bucketing every plan uses and the per-arch facts codegen validates against.
+// N and K, the M bucket, bias, scale mode, target arch); a TileConfig says HOW: it holds exactly one family's own
+// config type (Sm80Tile, Sm90Tile, QuantizeTile), so a config carries only the fields its family has, and the family
+// follows from which type it holds. Codegen turns the pair into a Source; the family's launch function turns it plus
+// the run-time M into LaunchDims. Also here: the M bucketing every plan uses and the per-arch facts codegen validates
+// against.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 
 #include "qjit/element.h"
+#include "qjit/status.h"
 #include "runtime/launch_dims.h"
 
 namespace qjit::codegen {
@@ -53,23 +58,128 @@ struct KernelSpec {
   bool operator==(const KernelSpec&) const = default;
 };
 
-struct TileConfig {
-  KernelFamily family = KernelFamily::GemmSm80;
-  // GEMM: CTA tile (block_m x block_n, block_k bytes of K per stage), warp grid, pipeline depth, K splits.
-  // Quantize: block_m = rows per CTA, block_n = threads per row; the other fields are 1 (block_k, warps_*: 1).
+// ---- How: one config type per kernel family ----
+//
+// Each family's config is a plain struct of only the fields that family has, built with designated initialisers
+// (Sm90Tile{.block_m = 128, .block_n = 256, .consumers = 2}). Each names its family (kFamily), prints itself, and maps
+// to and from TileFields, the flat record the tuning database stores. A TileConfig holds exactly one of them. Adding
+// a family is adding its type here and one alternative to TileConfig::Alternatives; a family whose config has the
+// same fields as another's reuses that type's template (RowTile<F>), so the two still differ by type.
+
+// The flat record of a config as the tuning database stores it: one key per field of the single struct that
+// TileConfig replaced, so files written before the split read and write unchanged. A family fills in its own fields
+// and leaves the rest at the values below, or at its own fixed value (Sm90Tile: block_k = 128).
+struct TileFields {
+  int block_m = 1, block_n = 1, block_k = 1;
+  int warps_m = 1, warps_n = 1;
+  int stages = 1;
+  int split_k = 1;
+  int consumers = 0;
+  bool swap_ab = false;
+  bool pingpong = false;
+  int cluster_m = 1;
+  bool operator==(const TileFields&) const = default;
+};
+
+// gemm_sm80 (mma.sync + cp.async): a block_m x block_n CTA tile over block_k bytes of K per stage, a warps_m x
+// warps_n warp grid, a pipeline of `stages`, and K split split_k ways (partials reduced through a workspace).
+struct Sm80Tile {
+  static constexpr KernelFamily kFamily = KernelFamily::GemmSm80;
   int block_m = 128, block_n = 128, block_k = 64;
   int warps_m = 2, warps_n = 4;
   int stages = 4;
   int split_k = 1;
-  // GemmSm90 only: consumer warp groups (1 or 2) and whether tokens ride wgmma's N side (small-M "swap AB").
-  int consumers = 0;
-  bool swap_ab = false;
-  // GemmSm90 only: each consumer warp group owns a whole block_m x block_n tile and the two alternate (one runs its
-  // main loop while the other runs its epilogue) instead of splitting one tile between them.
-  bool pingpong = false;
-  int cluster_m = 1;              // GemmSm90 only: 2 = CTA pairs along M multicast the shared weight tile
   std::string to_string() const;  // "gemm_sm80 128x128x64 w2x4 s4 sk1"
+  TileFields fields() const;
+  static Sm80Tile from_fields(const TileFields& f);  // takes its own fields, ignores the others
+  bool operator==(const Sm80Tile&) const = default;
+};
+
+// gemm_sm90 (wgmma + TMA, warp-specialised): block_m x block_n in GEMM terms (tokens x output channels; with swap_ab
+// the weight rows ride wgmma's M side), `consumers` consumer warp groups (1 or 2) next to one producer, a pipeline of
+// `stages` K slices of kBlockK bytes, K split split_k ways. pingpong: each consumer owns a whole tile and the two take
+// turns (one's epilogue under the other's main loop). cluster_m = 2: CTA pairs along M multicast the weight tile.
+// What each field must be: codegen/gemm_s8_sm90.h.
+struct Sm90Tile {
+  static constexpr KernelFamily kFamily = KernelFamily::GemmSm90;
+  static constexpr int kBlockK = 128;  // bytes of K per stage: one 128-byte swizzle row, the template's only choice
+  int block_m = 128, block_n = 128;
+  int stages = 4;
+  int split_k = 1;
+  int consumers = 1;
+  bool swap_ab = false;
+  bool pingpong = false;
+  int cluster_m = 1;
+  std::string to_string() const;  // "gemm_sm90 128x256x128 c2 s4 sk1", "gemm_sm90 8x64x128 c1 swap_ab s8 sk1"
+  TileFields fields() const;
+  static Sm90Tile from_fields(const TileFields& f);
+  bool operator==(const Sm90Tile&) const = default;
+};
+
+namespace detail {
+std::string row_tile_string(KernelFamily family, int rows_per_cta, int threads_per_row);
+template <class T, class Variant>
+inline constexpr bool kIsAlternative = false;
+template <class T, class... A>
+inline constexpr bool kIsAlternative<T, std::variant<A...>> = (std::is_same_v<T, A> || ...);
+template <class T, class Variant>
+concept AlternativeOf = kIsAlternative<T, Variant>;
+}  // namespace detail
+
+// A row-per-thread-group family (quantize): CTAs of rows_per_cta rows, threads_per_row threads on each row. F makes
+// each family that uses this shape its own type.
+template <KernelFamily F>
+struct RowTile {
+  static constexpr KernelFamily kFamily = F;
+  int rows_per_cta = 1;
+  int threads_per_row = 256;
+  // "quantize 1x256x1 w1x1 s1 sk1": the flat struct's printed form, kept byte for byte (tuning records and the
+  // `qjit inspect` output compare and show it).
+  std::string to_string() const { return detail::row_tile_string(F, rows_per_cta, threads_per_row); }
+  TileFields fields() const { return {.block_m = rows_per_cta, .block_n = threads_per_row}; }
+  static RowTile from_fields(const TileFields& f) { return {.rows_per_cta = f.block_m, .threads_per_row = f.block_n}; }
+  bool operator==(const RowTile&) const = default;
+};
+using QuantizeTile = RowTile<KernelFamily::Quantize>;
+
+class TileConfig {
+ public:
+  // One alternative per KernelFamily value.
+  using Alternatives = std::variant<Sm80Tile, Sm90Tile, QuantizeTile>;
+
+  TileConfig() = default;  // Sm80Tile{}
+  // NOTE: implicit: every family's config is a TileConfig (return Sm80Tile{...} from a function returning one).
+  template <detail::AlternativeOf<Alternatives> T>
+  TileConfig(const T& tile) : tile_(tile) {}
+
+  KernelFamily family() const noexcept {
+    return std::visit([](const auto& t) { return std::decay_t<decltype(t)>::kFamily; }, tile_);
+  }
+  std::string to_string() const;  // the held config's
+  TileFields fields() const;
+  // The config of `family` whose fields() are `f`. A field the family does not have must hold the value the family
+  // stores there, else InvalidArgument "field 'consumers' must be 0 for family gemm_sm80 (it has no such field), got
+  // 2" (the caller says where).
+  static Result<TileConfig> from_fields(KernelFamily family, const TileFields& f);
   bool operator==(const TileConfig&) const = default;
+
+  // Typed access, for the family that owns the type (generic code needs none of it).
+  template <class T>
+  bool holds() const noexcept {
+    return std::holds_alternative<T>(tile_);
+  }
+  template <class T>
+  const T* get_if() const noexcept {
+    return std::get_if<T>(&tile_);
+  }
+  // NOTE: precondition holds<T>() (the registry hands a config only to its own family); else std::bad_variant_access.
+  template <class T>
+  const T& as() const {
+    return std::get<T>(tile_);
+  }
+
+ private:
+  Alternatives tile_;
 };
 
 // A rendered kernel: full source text (templates + generated tail), its single extern "C" entry point, the CTA size

@@ -46,7 +46,7 @@ int norm_min_threads_per_row(std::int64_t k) {
   return t;
 }
 
-Status validate_norm_quantize(const KernelSpec& spec, const TileConfig& cfg) {
+Status validate_norm_quantize(const KernelSpec& spec, const QuantizeTile& cfg) {
   if (!is_norm_op(spec.op))
     return invalid(llvm::formatv("spec.op must be rms_norm_quantize or layer_norm_quantize, got {0}",
                                  kernel_op_name(spec.op)));
@@ -64,20 +64,21 @@ Status validate_norm_quantize(const KernelSpec& spec, const TileConfig& cfg) {
     return Status(StatusCode::Unsupported,
                   llvm::formatv("spec.arch must be one of 80, 86, 87, 89, 90, got {0}", spec.arch));
   QJIT_TRY(validate_quantize_config(cfg));
-  const QuantizeShape shape = quantize_shape(cfg);
-  const int tpr = shape.threads_per_row;
+  const int tpr = cfg.threads_per_row;
   if ((tpr & (tpr - 1)) != 0)
-    return invalid(llvm::formatv("config.block_n (threads per row) must be a power of two for {0} (its sums follow "
-                                 "the element index), got {1}",
-                                 kernel_op_name(spec.op), tpr));
+    return invalid(
+        llvm::formatv("config.threads_per_row must be a power of two for {0} (its sums follow the element "
+                      "index), got {1}",
+                      kernel_op_name(spec.op), tpr));
   if (tpr < norm_min_threads_per_row(spec.k))
-    return invalid(llvm::formatv("config.block_n (threads per row) must be >= {0} for K = {1} (at most 64 "
-                                 "16-element chunks a thread), got {2}",
-                                 norm_min_threads_per_row(spec.k), spec.k, tpr));
+    return invalid(
+        llvm::formatv("config.threads_per_row must be >= {0} for K = {1} (at most 64 16-element chunks a "
+                      "thread), got {2}",
+                      norm_min_threads_per_row(spec.k), spec.k, tpr));
   return Status::success();
 }
 
-Result<Source> render_norm_quantize(const KernelSpec& spec, const TileConfig& cfg) {
+Result<Source> render_norm_quantize(const KernelSpec& spec, const QuantizeTile& cfg) {
   QJIT_TRY(validate_norm_quantize(spec, cfg));
   const std::string_view common = find_template("common.cuh");
   const std::string_view quant = find_template("quantize_rowwise.cuh");
@@ -87,13 +88,12 @@ Result<Source> render_norm_quantize(const KernelSpec& spec, const TileConfig& cf
     return Status(StatusCode::Unsupported,
                   "templates common.cuh / quantize_rowwise.cuh / norm_quantize_params.h / norm_quantize.cuh are not "
                   "embedded in this build");
-  const QuantizeShape shape = quantize_shape(cfg);
   const bool rms = spec.op == KernelOp::RmsNormQuantize;
   Source src;
-  src.threads = shape.rows_per_cta * shape.threads_per_row;
+  src.threads = cfg.rows_per_cta * cfg.threads_per_row;
   src.dynamic_smem_bytes = 0;
   src.entry = llvm::formatv("qjit_{0}_{1}_k{2}_r{3}_t{4}{5}{6}", kernel_op_name(spec.op), element_name(spec.in_element),
-                            spec.k, shape.rows_per_cta, shape.threads_per_row, spec.residual ? "_residual" : "",
+                            spec.k, cfg.rows_per_cta, cfg.threads_per_row, spec.residual ? "_residual" : "",
                             spec.per_token_scale ? "" : "_static");
   src.text.reserve(common.size() + quant.size() + params.size() + body.size() + 1024);
   src.text.append(common).append("\n").append(quant).append("\n").append(params).append("\n").append(body);
@@ -109,7 +109,7 @@ Result<Source> render_norm_quantize(const KernelSpec& spec, const TileConfig& cf
       "#endif\n"
       "  qjitk::NormQuantizeRowwise<{2}, {3}, {4}, {5}, {6}, {7}, {8}>::run(p);\n"
       "}\n",
-      src.threads, src.entry, device_in_type(spec.in_element), spec.k, shape.rows_per_cta, shape.threads_per_row,
+      src.threads, src.entry, device_in_type(spec.in_element), spec.k, cfg.rows_per_cta, cfg.threads_per_row,
       rms ? "qjitk::kRmsNorm" : "qjitk::kLayerNorm", spec.residual ? "true" : "false",
       spec.per_token_scale ? "false" : "true");
   return src;

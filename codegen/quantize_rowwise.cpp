@@ -48,28 +48,20 @@ KernelSpec quantize_spec(KernelOp op, ElementKind in, std::int64_t k, int m_buck
   return s;
 }
 
-QuantizeShape quantize_shape(const TileConfig& cfg) { return {cfg.block_m, cfg.block_n}; }
-
-Status validate_quantize_config(const TileConfig& cfg) {
-  if (cfg.family != KernelFamily::Quantize)
-    return invalid(llvm::formatv("config.family must be quantize, got {0}", kernel_family_name(cfg.family)));
-  if (!valid_threads_per_row(cfg.block_n) || cfg.block_n > 1024)
+Status validate_quantize_config(const QuantizeTile& cfg) {
+  if (!valid_threads_per_row(cfg.threads_per_row) || cfg.threads_per_row > 1024)
+    return invalid(llvm::formatv(
+        "config.threads_per_row must be 1, 2, 4, 8, 16 or a multiple of 32 up to 1024, got {0}", cfg.threads_per_row));
+  const std::int64_t threads = std::int64_t{cfg.rows_per_cta} * cfg.threads_per_row;
+  if (cfg.rows_per_cta < 1 || threads < 32 || threads > 1024 || threads % 32 != 0)
     return invalid(
-        llvm::formatv("config.block_n (threads per row) must be 1, 2, 4, 8, 16 or a multiple of 32 up to 1024, got {0}",
-                      cfg.block_n));
-  const std::int64_t threads = std::int64_t{cfg.block_m} * cfg.block_n;
-  if (cfg.block_m < 1 || threads < 32 || threads > 1024 || threads % 32 != 0)
-    return invalid(
-        llvm::formatv("config.block_m * block_n (CTA threads) must be 32..1024 and a multiple of 32, "
+        llvm::formatv("config.rows_per_cta * threads_per_row (CTA threads) must be 32..1024 and a multiple of 32, "
                       "got {0} * {1}",
-                      cfg.block_m, cfg.block_n));
-  if (cfg.block_k != 1 || cfg.warps_m != 1 || cfg.warps_n != 1 || cfg.stages != 1 || cfg.split_k != 1)
-    return invalid(llvm::formatv("config {0}: block_k, warps_m, warps_n, stages and split_k must be 1 for quantize",
-                                 cfg.to_string()));
+                      cfg.rows_per_cta, cfg.threads_per_row));
   return Status::success();
 }
 
-Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg) {
+Status validate_quantize(const KernelSpec& spec, const QuantizeTile& cfg) {
   if (device_op(spec.op).empty())
     return invalid(llvm::formatv("spec.op must be a quantize op, got {0}", kernel_op_name(spec.op)));
   if (device_in_type(spec.in_element).empty())
@@ -86,19 +78,18 @@ Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg) {
   return validate_quantize_config(cfg);
 }
 
-Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
+Result<Source> render_quantize(const KernelSpec& spec, const QuantizeTile& cfg) {
   QJIT_TRY(validate_quantize(spec, cfg));
   const std::string_view common = find_template("common.cuh");
   const std::string_view body = find_template("quantize_rowwise.cuh");
   if (common.empty() || body.empty())
     return Status(StatusCode::Unsupported,
                   "templates common.cuh / quantize_rowwise.cuh are not embedded in this build");
-  const QuantizeShape shape = quantize_shape(cfg);
   Source src;
-  src.threads = shape.rows_per_cta * shape.threads_per_row;
+  src.threads = cfg.rows_per_cta * cfg.threads_per_row;
   src.dynamic_smem_bytes = 0;
   src.entry = llvm::formatv("qjit_{0}_{1}_k{2}_r{3}_t{4}{5}", kernel_op_name(spec.op), element_name(spec.in_element),
-                            spec.k, shape.rows_per_cta, shape.threads_per_row, spec.smooth ? "_smooth" : "");
+                            spec.k, cfg.rows_per_cta, cfg.threads_per_row, spec.smooth ? "_smooth" : "");
   src.text.reserve(common.size() + body.size() + 512);
   src.text.append(common).append("\n").append(body).append("\n");
   src.text += llvm::formatv(
@@ -113,17 +104,15 @@ Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg) {
       "#endif\n"
       "  qjitk::QuantizeRowwise<{2}, {3}, {4}, {5}, {6}, {7}>::run(p);\n"
       "}\n",
-      src.threads, src.entry, device_in_type(spec.in_element), spec.k, shape.rows_per_cta, shape.threads_per_row,
-      device_op(spec.op),
-      spec.smooth ? "true" : "false");
+      src.threads, src.entry, device_in_type(spec.in_element), spec.k, cfg.rows_per_cta, cfg.threads_per_row,
+      device_op(spec.op), spec.smooth ? "true" : "false");
   return src;
 }
 
-LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m) {
-  const QuantizeShape shape = quantize_shape(cfg);
+LaunchDims quantize_launch(const KernelSpec& spec, const QuantizeTile& cfg, std::int64_t m) {
   LaunchDims d;
-  d.grid[0] = static_cast<unsigned>(m < 1 ? 0 : (m + shape.rows_per_cta - 1) / shape.rows_per_cta);
-  d.block[0] = static_cast<unsigned>(shape.rows_per_cta * shape.threads_per_row);
+  d.grid[0] = static_cast<unsigned>(m < 1 ? 0 : (m + cfg.rows_per_cta - 1) / cfg.rows_per_cta);
+  d.block[0] = static_cast<unsigned>(cfg.rows_per_cta * cfg.threads_per_row);
   d.dynamic_smem_bytes = 0;
   return d;
 }

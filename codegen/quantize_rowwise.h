@@ -1,7 +1,7 @@
 // Codegen for the dynamic quantization kernels (templates/quantize_rowwise.cuh, KernelFamily::Quantize): per-token
 // (KernelOp::QuantizeRowwise) and the two passes of per-tensor (QuantizeAbsmax, then QuantizeApplyScale).
-// Config meaning for this family: block_m = rows per CTA, block_n = threads per row (a power of two up to 32, or a
-// multiple of 32); block_m * block_n must be 32..1024 whole warps; the other TileConfig fields must be 1.
+// Its config, QuantizeTile (codegen/kernel_spec.h): rows_per_cta, and threads_per_row (a power of two up to 32, or a
+// multiple of 32); rows_per_cta * threads_per_row must be 32..1024 whole warps.
 //
 // Run-time contract (QuantizeParams, codegen/kernel_params.h): x: in [M, K] with ldx >= K (elements), naturally
 // aligned; q: int8 [M, K] with ldq >= K; scale: f32 [M] (rowwise) or [1] (per-tensor, written by pass 2);
@@ -17,19 +17,15 @@
 
 namespace qjit::codegen {
 
-// The family's config read in one place (block_m = rows per CTA, block_n = threads per row), for this file and the
-// fused norm kernels (codegen/norm_quantize.h), which share the config and the launch geometry.
-struct QuantizeShape {
-  int rows_per_cta = 1, threads_per_row = 1;
-};
-QuantizeShape quantize_shape(const TileConfig& cfg);
-// The config rules every kernel of the family shares (family, threads per row, CTA size, the unused fields at 1).
-Status validate_quantize_config(const TileConfig& cfg);
+// The config rules every kernel of the family shares (threads per row, CTA size); the fused norm kernels
+// (codegen/norm_quantize.h) take the same QuantizeTile and the same launch geometry.
+Status validate_quantize_config(const QuantizeTile& cfg);
 
-Status validate_quantize(const KernelSpec& spec, const TileConfig& cfg);
-Result<Source> render_quantize(const KernelSpec& spec, const TileConfig& cfg);
-// m >= 1. grid = (ceil(m / block_m)), block = (block_m * block_n). The norm kernels launch the same way.
-LaunchDims quantize_launch(const KernelSpec& spec, const TileConfig& cfg, std::int64_t m);
+Status validate_quantize(const KernelSpec& spec, const QuantizeTile& cfg);
+Result<Source> render_quantize(const KernelSpec& spec, const QuantizeTile& cfg);
+// m >= 1. grid = (ceil(m / rows_per_cta)), block = (rows_per_cta * threads_per_row). The norm kernels launch the same
+// way.
+LaunchDims quantize_launch(const KernelSpec& spec, const QuantizeTile& cfg, std::int64_t m);
 // Mirrors the kernel's run-time test: true when rows take the 16-byte vector path.
 bool quantize_takes_vector_path(const KernelSpec& spec, const void* x, std::int64_t ldx, const void* q,
                                 std::int64_t ldq, const void* smooth = nullptr);

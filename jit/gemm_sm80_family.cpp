@@ -18,51 +18,39 @@
 namespace qjit::jit {
 namespace {
 
-using codegen::KernelFamily;
 using codegen::KernelSpec;
-using codegen::TileConfig;
+using codegen::Sm80Tile;
 
-std::int64_t tiles(const KernelSpec& spec, const TileConfig& c) {
+std::int64_t tiles(const KernelSpec& spec, const Sm80Tile& c) {
   const std::int64_t m = spec.m_bucket;
   return ((m + c.block_m - 1) / c.block_m) * ((spec.n + c.block_n - 1) / c.block_n);
 }
 
 // Shrinks the pipeline until the config fits the arch's shared memory (sm_86/89 have 99 KiB).
-TileConfig fit_smem(const KernelSpec& spec, TileConfig c) {
+Sm80Tile fit_smem(const KernelSpec& spec, Sm80Tile c) {
   while (c.stages > 2 && codegen::gemm_s8_sm80_smem_bytes(c) > codegen::max_dynamic_smem_bytes(spec.arch)) --c.stages;
   return c;
 }
 
 // NOTE: the choices below follow `qjit tune` on an H200 (docs/PERF.md, "v3"): decode always took 64-wide weight
 // tiles with 128 bytes of K per stage; prefill gained ~9% from BK = 128 (fewer barriers per byte of K).
-TileConfig gemm_heuristic(const KernelSpec& spec, int sm_count) {
-  constexpr auto F = KernelFamily::GemmSm80;
+Sm80Tile gemm_heuristic(const KernelSpec& spec, int sm_count) {
   if (spec.m_bucket <= 16) {
     // 64-wide tiles once they give about one CTA per SM (8192^2: 22.6 vs 26.2 us); below that, 32-wide ones keep
     // every SM streaming (split-K would too, but this heuristic promises a workspace of zero).
     const bool wide = (spec.n + 63) / 64 >= sm_count * 3 / 4;
     return fit_smem(
-        spec,
-        wide ? TileConfig{.family = F,
-                          .block_m = 16,
-                          .block_n = 64,
-                          .block_k = 128,
-                          .warps_m = 1,
-                          .warps_n = 4,
-                          .stages = 6}
-             : TileConfig{
-                   .family = F, .block_m = 16, .block_n = 32, .block_k = 128, .warps_m = 1, .warps_n = 2, .stages = 8});
+        spec, wide ? Sm80Tile{.block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 6}
+                   : Sm80Tile{.block_m = 16, .block_n = 32, .block_k = 128, .warps_m = 1, .warps_n = 2, .stages = 8});
   }
   if (spec.m_bucket <= 32)
-    return fit_smem(
-        spec,
-        TileConfig{.family = F, .block_m = 32, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 5});
-  const TileConfig ladder[] = {
-      {.family = F, .block_m = 256, .block_n = 128, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 4},
-      {.family = F, .block_m = 128, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 4},
-      {.family = F, .block_m = 64, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4},
-      {.family = F, .block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4}};
-  for (const TileConfig& c : ladder) {
+    return fit_smem(spec,
+                    Sm80Tile{.block_m = 32, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 5});
+  const Sm80Tile ladder[] = {{.block_m = 256, .block_n = 128, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 4},
+                             {.block_m = 128, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 4},
+                             {.block_m = 64, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4},
+                             {.block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4}};
+  for (const Sm80Tile& c : ladder) {
     if (c.block_m > spec.m_bucket) continue;
     if (tiles(spec, c) >= sm_count) return fit_smem(spec, c);
   }
@@ -76,14 +64,12 @@ constexpr Tile kGemmTiles[] = {{16, 32, 1, 2},   {16, 64, 1, 4},   {16, 128, 1, 
                                {32, 128, 2, 2},  {64, 64, 2, 2},   {64, 128, 2, 2}, {128, 64, 2, 2},
                                {128, 128, 2, 4}, {128, 256, 2, 4}, {256, 128, 4, 2}};
 
-void push_unique(std::vector<TileConfig>& v, const TileConfig& c) {
+void push_unique(std::vector<Sm80Tile>& v, const Sm80Tile& c) {
   if (std::find(v.begin(), v.end(), c) == v.end()) v.push_back(c);
 }
 
-class GemmSm80Family final : public KernelFamilyRuntime {
+class GemmSm80Family final : public TypedFamily<Sm80Tile> {
  public:
-  KernelFamily id() const override { return KernelFamily::GemmSm80; }
-
   Status accepts(const KernelSpec& spec) const override {
     if (spec.op != codegen::KernelOp::GemmS8)
       return Status(StatusCode::Unsupported, "not a GEMM: one quantize family serves every arch");
@@ -96,20 +82,21 @@ class GemmSm80Family final : public KernelFamilyRuntime {
     return hopper.ok() ? "the portable mma.sync family" : hopper.message();
   }
 
-  Status validate(const KernelSpec& spec, const TileConfig& config) const override {
+ protected:
+  Status validate_tile(const KernelSpec& spec, const Sm80Tile& config) const override {
     return codegen::validate_gemm_s8_sm80(spec, config);
   }
 
-  Result<codegen::Source> render(const KernelSpec& spec, const TileConfig& config) const override {
+  Result<codegen::Source> render_tile(const KernelSpec& spec, const Sm80Tile& config) const override {
     return codegen::render_gemm_s8_sm80(spec, config);
   }
 
-  runtime::LaunchDims launch_dims(const KernelSpec& spec, const TileConfig& config, std::int64_t m,
-                                  int) const override {
+  runtime::LaunchDims launch_dims_tile(const KernelSpec& spec, const Sm80Tile& config, std::int64_t m,
+                                       int) const override {
     return codegen::gemm_s8_sm80_launch(spec, config, m);
   }
 
-  WorkspaceLayout workspace(const KernelSpec& spec, const TileConfig& config, std::int64_t m) const override {
+  WorkspaceLayout workspace_tile(const KernelSpec& spec, const Sm80Tile& config, std::int64_t m) const override {
     WorkspaceLayout w;
     w.bytes = codegen::gemm_s8_sm80_workspace_bytes(spec, config, m);
     if (config.split_k > 1) {
@@ -119,14 +106,14 @@ class GemmSm80Family final : public KernelFamilyRuntime {
     return w;
   }
 
-  TileConfig heuristic(const KernelSpec& spec, int sm_count) const override {
+  Sm80Tile heuristic_tile(const KernelSpec& spec, int sm_count) const override {
     return gemm_heuristic(spec, sm_count <= 0 ? 132 : sm_count);
   }
 
-  std::vector<TileConfig> candidates(const KernelSpec& spec, const CandidateOptions& opt) const override {
-    std::vector<TileConfig> out;
-    const TileConfig first = heuristic(spec, opt.sm_count);
-    if (validate(spec, first).ok()) out.push_back(first);
+  std::vector<Sm80Tile> candidate_tiles(const KernelSpec& spec, const CandidateOptions& opt) const override {
+    std::vector<Sm80Tile> out;
+    const Sm80Tile first = heuristic_tile(spec, opt.sm_count);
+    if (validate_tile(spec, first).ok()) out.push_back(first);
     const int max_bm = std::max(16, spec.m_bucket);
     const int min_bm = spec.m_bucket >= 512 ? 64 : 16;
     for (const Tile& t : kGemmTiles) {
@@ -136,15 +123,14 @@ class GemmSm80Family final : public KernelFamilyRuntime {
           if (stages == 8 && t.bm > 16) continue;  // only the weight-streaming tiles want very deep pipelines
           for (int split : {1, 2, 4, 8}) {
             if (split > 1 && (!opt.allow_split_k || spec.m_bucket > 64)) continue;
-            const TileConfig c{.family = KernelFamily::GemmSm80,
-                               .block_m = t.bm,
-                               .block_n = t.bn,
-                               .block_k = bk,
-                               .warps_m = t.wm,
-                               .warps_n = t.wn,
-                               .stages = stages,
-                               .split_k = split};
-            if (validate(spec, c).ok()) push_unique(out, c);
+            const Sm80Tile c{.block_m = t.bm,
+                             .block_n = t.bn,
+                             .block_k = bk,
+                             .warps_m = t.wm,
+                             .warps_n = t.wn,
+                             .stages = stages,
+                             .split_k = split};
+            if (validate_tile(spec, c).ok()) push_unique(out, c);
           }
         }
       }

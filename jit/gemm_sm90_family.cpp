@@ -12,13 +12,12 @@ namespace qjit::jit {
 namespace {
 
 using codegen::KernelSpec;
-using codegen::TileConfig;
+using codegen::Sm90Tile;
 
 std::size_t align16(std::size_t v) { return (v + 15) / 16 * 16; }
 
-class GemmSm90Family final : public KernelFamilyRuntime {
+class GemmSm90Family final : public TypedFamily<Sm90Tile> {
  public:
-  codegen::KernelFamily id() const override { return codegen::KernelFamily::GemmSm90; }
   // NOTE: TMA takes 16-byte aligned base addresses and global strides only (encode_gemm_s8_sm90_params).
   unsigned operand_align() const override { return 16; }
 
@@ -42,16 +41,17 @@ class GemmSm90Family final : public KernelFamilyRuntime {
            "; int8 rows whose base or stride is not a multiple of 16 bytes run the portable family)";
   }
 
-  Status validate(const KernelSpec& spec, const TileConfig& config) const override {
+ protected:
+  Status validate_tile(const KernelSpec& spec, const Sm90Tile& config) const override {
     return codegen::validate_gemm_s8_sm90(spec, config);
   }
 
-  Result<codegen::Source> render(const KernelSpec& spec, const TileConfig& config) const override {
+  Result<codegen::Source> render_tile(const KernelSpec& spec, const Sm90Tile& config) const override {
     return codegen::render_gemm_s8_sm90(spec, config);
   }
 
-  runtime::LaunchDims launch_dims(const KernelSpec& spec, const TileConfig& config, std::int64_t m,
-                                  int sm_count) const override {
+  runtime::LaunchDims launch_dims_tile(const KernelSpec& spec, const Sm90Tile& config, std::int64_t m,
+                                       int sm_count) const override {
     runtime::LaunchDims d = codegen::gemm_s8_sm90_launch(spec, config, m, std::max(sm_count, 1));
     // The kernel waits (griddepcontrol.wait) before its first dependent read, so it may be scheduled while the
     // quantize pass before it finishes.
@@ -59,7 +59,7 @@ class GemmSm90Family final : public KernelFamilyRuntime {
     return d;
   }
 
-  WorkspaceLayout workspace(const KernelSpec& spec, const TileConfig& config, std::int64_t m) const override {
+  WorkspaceLayout workspace_tile(const KernelSpec& spec, const Sm90Tile& config, std::int64_t m) const override {
     if (config.split_k <= 1) return {};
     WorkspaceLayout w;
     w.counters_offset = align16(codegen::gemm_s8_sm90_workspace_bytes(spec, config, m));
@@ -69,8 +69,8 @@ class GemmSm90Family final : public KernelFamilyRuntime {
   }
 
   // The parameter block: two TMA tensor maps (encoded by the driver for this call's pointers), then `p`.
-  Status launch_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims, const KernelSpec& spec,
-                     const TileConfig& config, const codegen::GemmS8Params& p, CUstream stream) const override {
+  Status launch_gemm_tile(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims, const KernelSpec& spec,
+                          const Sm90Tile& config, const codegen::GemmS8Params& p, CUstream stream) const override {
     QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
     if (!api->cuTensorMapEncodeTiled)
       return Status(StatusCode::Unsupported, "the CUDA driver lacks cuTensorMapEncodeTiled (needs CUDA 12+)");
@@ -80,13 +80,13 @@ class GemmSm90Family final : public KernelFamilyRuntime {
     return kernel.launch(dims, stream, &hp);
   }
 
-  TileConfig heuristic(const KernelSpec& spec, int sm_count) const override {
+  Sm90Tile heuristic_tile(const KernelSpec& spec, int sm_count) const override {
     return codegen::sm90_heuristic_config(spec, spec.m_bucket, sm_count);
   }
 
-  std::vector<TileConfig> candidates(const KernelSpec& spec, const CandidateOptions&) const override {
-    std::vector<TileConfig> out;
-    for (const TileConfig& c : codegen::sm90_candidate_configs(spec)) {
+  std::vector<Sm90Tile> candidate_tiles(const KernelSpec& spec, const CandidateOptions&) const override {
+    std::vector<Sm90Tile> out;
+    for (const Sm90Tile& c : codegen::sm90_candidate_configs(spec)) {
       // Decode configs (tokens on wgmma's N side) serve M <= 128, prefill configs M >= 64; a token tile more than
       // twice the bucket only wastes work.
       // NOTE: a token tile smaller than the bucket (up to 64) makes every CTA pass over its weight tile more than

@@ -11,23 +11,23 @@
 namespace qjit::jit {
 
 Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config) {
-  return FamilyRegistry::process().family(config.family).render(spec, config);
+  return FamilyRegistry::process().family(config.family()).render(spec, config);
 }
 
 runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
                                 int sm_count) {
-  runtime::LaunchDims d = FamilyRegistry::process().family(config.family).launch_dims(spec, config, m, sm_count);
+  runtime::LaunchDims d = FamilyRegistry::process().family(config.family()).launch_dims(spec, config, m, sm_count);
   d.programmatic = d.programmatic && !programmatic_launch_disabled();
   return d;
 }
 
 std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m) {
-  return FamilyRegistry::process().family(config.family).workspace(spec, config, m).bytes;
+  return FamilyRegistry::process().family(config.family()).workspace(spec, config, m).bytes;
 }
 
 Status launch_gemm(const KernelBinding& g, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
                    CUstream stream) {
-  const KernelFamilyRuntime& family = FamilyRegistry::process().family(g.config.family);
+  const KernelFamilyRuntime& family = FamilyRegistry::process().family(g.config.family());
   const std::int64_t m = params.m;
   const auto dims = launch_dims(g, m);
   codegen::GemmS8Params p = params;
@@ -54,7 +54,7 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
   b.kernel = std::move(kernel);
   b.entry = source.entry;
   b.sm_count = device.sm_count > 0 ? device.sm_count : 132;
-  b.operand_align = FamilyRegistry::process().family(config.family).operand_align();
+  b.operand_align = FamilyRegistry::process().family(config.family()).operand_align();
   return b;
 }
 

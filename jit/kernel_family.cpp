@@ -1,19 +1,20 @@
-// The family registry (kernel_family.h) and the defaults every family shares: no workspace, the plain
+// The family registry (kernel_family.h) and what every family shares: the wrong-family error, the plain
 // GemmS8Params parameter block.
 #include "jit/kernel_family.h"
 
+#include "base/invalid.h"
 #include "runtime/env.h"
 
 namespace qjit::jit {
 
-WorkspaceLayout KernelFamilyRuntime::workspace(const codegen::KernelSpec&, const codegen::TileConfig&,
-                                               std::int64_t) const {
-  return {};
+Status KernelFamilyRuntime::wrong_family(const codegen::TileConfig& config) const {
+  return invalid("config.family must be " + std::string(name()) + ", got " +
+                 std::string(codegen::kernel_family_name(config.family())));
 }
 
-Status KernelFamilyRuntime::launch_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
-                                        const codegen::KernelSpec& spec, const codegen::TileConfig&,
-                                        const codegen::GemmS8Params& p, CUstream stream) const {
+Status KernelFamilyRuntime::launch_plain_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
+                                              const codegen::KernelSpec& spec, const codegen::GemmS8Params& p,
+                                              CUstream stream) const {
   if (spec.op != codegen::KernelOp::GemmS8)
     return Status(StatusCode::InvalidArgument, "launch_gemm: spec.op must be gemm_s8, got " +
                                                    std::string(codegen::kernel_op_name(spec.op)) + " (family " +

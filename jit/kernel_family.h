@@ -4,8 +4,11 @@
 // one registry that holds them all. The binding, the plans, the autotuner and the tools ask the registry; none of
 // them switches over codegen::KernelFamily. Adding a kernel is adding a family here, not a branch in every switch.
 //
-// The families (gemm_sm90_family.cpp, gemm_sm80_family.cpp, quantize_family.cpp) are thin: the template-specific work
-// lives next to the template in codegen/, the tuning rules for a family next to the family.
+// Callers speak codegen::TileConfig; each family speaks its own config type (codegen::Sm80Tile, Sm90Tile,
+// QuantizeTile): a family derives from TypedFamily<Tile>, which implements the TileConfig interface once (refusing
+// another family's config, naming config.family) and hands the family its own type. The families
+// (gemm_sm90_family.cpp, gemm_sm80_family.cpp, quantize_family.cpp) are thin: the template-specific work lives next
+// to the template in codegen/, the tuning rules for a family next to the family.
 #pragma once
 
 #include <cstddef>
@@ -63,18 +66,84 @@ class KernelFamilyRuntime {
   virtual runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
                                           std::int64_t m, int sm_count) const = 0;
   virtual WorkspaceLayout workspace(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
-                                    std::int64_t m) const;
+                                    std::int64_t m) const = 0;
   // Builds the family's parameter block from the GEMM fields `p` (on this stack frame) and launches `kernel`.
   // Families that are not GEMMs return InvalidArgument.
   virtual Status launch_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
                              const codegen::KernelSpec& spec, const codegen::TileConfig& config,
-                             const codegen::GemmS8Params& p, CUstream stream) const;
+                             const codegen::GemmS8Params& p, CUstream stream) const = 0;
 
   // The untuned choice for `spec` (its M bucket); sm_count <= 0 means unknown.
   virtual codegen::TileConfig heuristic(const codegen::KernelSpec& spec, int sm_count) const = 0;
   // The autotuner's space for `spec`, restricted to its M bucket; every entry passes validate().
   virtual std::vector<codegen::TileConfig> candidates(const codegen::KernelSpec& spec,
                                                       const CandidateOptions& options) const = 0;
+
+ protected:
+  // InvalidArgument "config.family must be <this family>, got <its family>".
+  Status wrong_family(const codegen::TileConfig& config) const;
+  // The plain parameter block: `p` itself (InvalidArgument when spec is not a GEMM).
+  Status launch_plain_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
+                           const codegen::KernelSpec& spec, const codegen::GemmS8Params& p, CUstream stream) const;
+};
+
+// A family whose configs are `Tile` (one of codegen::TileConfig::Alternatives): the TileConfig interface, written
+// once over the family's typed steps below. validate, render and launch_gemm refuse a config of another family
+// (wrong_family); launch_dims and workspace are reached only through the registry, which picks the family by
+// config.family(), and unwrap without a check.
+template <class Tile>
+class TypedFamily : public KernelFamilyRuntime {
+ public:
+  codegen::KernelFamily id() const final { return Tile::kFamily; }
+
+  Status validate(const codegen::KernelSpec& spec, const codegen::TileConfig& config) const final {
+    const Tile* tile = config.get_if<Tile>();
+    return tile ? validate_tile(spec, *tile) : wrong_family(config);
+  }
+  Result<codegen::Source> render(const codegen::KernelSpec& spec, const codegen::TileConfig& config) const final {
+    const Tile* tile = config.get_if<Tile>();
+    if (!tile) return wrong_family(config);
+    return render_tile(spec, *tile);
+  }
+  runtime::LaunchDims launch_dims(const codegen::KernelSpec& spec, const codegen::TileConfig& config, std::int64_t m,
+                                  int sm_count) const final {
+    return launch_dims_tile(spec, config.as<Tile>(), m, sm_count);
+  }
+  WorkspaceLayout workspace(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
+                            std::int64_t m) const final {
+    return workspace_tile(spec, config.as<Tile>(), m);
+  }
+  Status launch_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
+                     const codegen::KernelSpec& spec, const codegen::TileConfig& config, const codegen::GemmS8Params& p,
+                     CUstream stream) const final {
+    const Tile* tile = config.get_if<Tile>();
+    return tile ? launch_gemm_tile(kernel, dims, spec, *tile, p, stream) : wrong_family(config);
+  }
+  codegen::TileConfig heuristic(const codegen::KernelSpec& spec, int sm_count) const final {
+    return heuristic_tile(spec, sm_count);
+  }
+  std::vector<codegen::TileConfig> candidates(const codegen::KernelSpec& spec,
+                                              const CandidateOptions& options) const final {
+    const std::vector<Tile> tiles = candidate_tiles(spec, options);
+    return std::vector<codegen::TileConfig>(tiles.begin(), tiles.end());
+  }
+
+ protected:
+  // The same steps on the family's own type (see KernelFamilyRuntime for each one's contract).
+  virtual Status validate_tile(const codegen::KernelSpec& spec, const Tile& tile) const = 0;
+  virtual Result<codegen::Source> render_tile(const codegen::KernelSpec& spec, const Tile& tile) const = 0;
+  virtual runtime::LaunchDims launch_dims_tile(const codegen::KernelSpec& spec, const Tile& tile, std::int64_t m,
+                                               int sm_count) const = 0;
+  // Default: no workspace.
+  virtual WorkspaceLayout workspace_tile(const codegen::KernelSpec&, const Tile&, std::int64_t) const { return {}; }
+  // Default: the plain GemmS8Params block.
+  virtual Status launch_gemm_tile(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
+                                  const codegen::KernelSpec& spec, const Tile&, const codegen::GemmS8Params& p,
+                                  CUstream stream) const {
+    return launch_plain_gemm(kernel, dims, spec, p, stream);
+  }
+  virtual Tile heuristic_tile(const codegen::KernelSpec& spec, int sm_count) const = 0;
+  virtual std::vector<Tile> candidate_tiles(const codegen::KernelSpec& spec, const CandidateOptions& options) const = 0;
 };
 
 // The families, in preference order: the first that accepts a spec serves it.

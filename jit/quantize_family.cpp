@@ -17,23 +17,10 @@
 namespace qjit::jit {
 namespace {
 
-using codegen::KernelFamily;
 using codegen::KernelSpec;
-using codegen::TileConfig;
+using codegen::QuantizeTile;
 
-// block_m = rows per CTA, block_n = threads per row; the GEMM fields are 1 for this family.
-TileConfig quantize_tile(int rows_per_cta, int threads_per_row) {
-  return TileConfig{.family = KernelFamily::Quantize,
-                    .block_m = rows_per_cta,
-                    .block_n = threads_per_row,
-                    .block_k = 1,
-                    .warps_m = 1,
-                    .warps_n = 1,
-                    .stages = 1,
-                    .split_k = 1};
-}
-
-void push_unique(std::vector<TileConfig>& v, const TileConfig& c) {
+void push_unique(std::vector<QuantizeTile>& v, const QuantizeTile& c) {
   if (std::find(v.begin(), v.end(), c) == v.end()) v.push_back(c);
 }
 
@@ -43,7 +30,7 @@ int next_pow2(std::int64_t v) {
   return p;
 }
 
-TileConfig quantize_heuristic(const KernelSpec& spec) {
+QuantizeTile quantize_heuristic(const KernelSpec& spec) {
   // Threads per row from tuning and quantize_rowwise_bench on an H200: about one 16-element chunk per thread for
   // decode (latency: the whole row in flight at once), two up to M = 2048, and beyond that about eight, but at least
   // 128 and at most 256 threads (K = 4096, M = 8192: 37 us with 128, 49 us with 64; K = 28672: 249 us with 256, 301
@@ -71,17 +58,17 @@ TileConfig quantize_heuristic(const KernelSpec& spec) {
       }
     }
   }
-  return quantize_tile(tpr >= 256 ? 1 : 256 / tpr, tpr);
+  return QuantizeTile{.rows_per_cta = tpr >= 256 ? 1 : 256 / tpr, .threads_per_row = tpr};
 }
 
-Status validate_any(const KernelSpec& spec, const TileConfig& c) {
+Status validate_any(const KernelSpec& spec, const QuantizeTile& c) {
   return codegen::is_norm_op(spec.op) ? codegen::validate_norm_quantize(spec, c) : codegen::validate_quantize(spec, c);
 }
 
 // The norm kernels: threads per row as the quantize heuristic's first rule (a power of two), then at least enough to
 // keep the row in registers (8 chunks a thread for 16-bit inputs, 4 for f32: what norm_quantize.cuh caches) and at
 // least the kernel's minimum. Not yet re-derived from measurements of the fused kernel (docs/PERF.md).
-TileConfig norm_heuristic(const KernelSpec& spec) {
+QuantizeTile norm_heuristic(const KernelSpec& spec) {
   const std::int64_t chunks = (spec.k + 15) / 16;
   int tpr = spec.m_bucket <= 128    ? std::clamp(next_pow2(chunks), 4, 1024)
             : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 256)
@@ -89,14 +76,14 @@ TileConfig norm_heuristic(const KernelSpec& spec) {
   const std::int64_t cached = element_size(spec.in_element) == 2 ? 8 : 4;
   tpr = std::max({tpr, std::min(next_pow2((chunks + cached - 1) / cached), 1024),
                   codegen::norm_min_threads_per_row(spec.k)});
-  return quantize_tile(tpr >= 256 ? 1 : 256 / tpr, tpr);
+  return QuantizeTile{.rows_per_cta = tpr >= 256 ? 1 : 256 / tpr, .threads_per_row = tpr};
 }
 
-void quantize_candidates(const KernelSpec& spec, std::vector<TileConfig>& out) {
+void quantize_candidates(const KernelSpec& spec, std::vector<QuantizeTile>& out) {
   for (int tpr : {8, 32, 64, 128, 256, 512, 1024}) {
     for (int threads : {128, 256, 512}) {
       if (tpr > threads && !(tpr > 256 && threads == 512)) continue;
-      const TileConfig c = quantize_tile(std::max(1, threads / tpr), tpr);
+      const QuantizeTile c{.rows_per_cta = std::max(1, threads / tpr), .threads_per_row = tpr};
       if (tpr * 4 > spec.k + 15 && tpr > 32) continue;  // most threads would idle
       if (validate_any(spec, c).ok()) push_unique(out, c);
     }
@@ -105,15 +92,13 @@ void quantize_candidates(const KernelSpec& spec, std::vector<TileConfig>& out) {
   const int chunks = static_cast<int>((spec.k + 15) / 16);
   const int cached = ((chunks + 3) / 4 + 31) / 32 * 32;
   if (cached > 128 && cached <= 1024) {
-    const TileConfig c = quantize_tile(1, cached);
+    const QuantizeTile c{.rows_per_cta = 1, .threads_per_row = cached};
     if (validate_any(spec, c).ok()) push_unique(out, c);
   }
 }
 
-class QuantizeFamily final : public KernelFamilyRuntime {
+class QuantizeFamily final : public TypedFamily<QuantizeTile> {
  public:
-  KernelFamily id() const override { return KernelFamily::Quantize; }
-
   Status accepts(const KernelSpec& spec) const override {
     if (spec.op == codegen::KernelOp::GemmS8)
       return Status(StatusCode::Unsupported, "a GEMM: the quantize family serves only the quantization passes");
@@ -125,17 +110,18 @@ class QuantizeFamily final : public KernelFamilyRuntime {
                                         : "not a GEMM: one quantize family serves every arch";
   }
 
-  Status validate(const KernelSpec& spec, const TileConfig& config) const override {
+ protected:
+  Status validate_tile(const KernelSpec& spec, const QuantizeTile& config) const override {
     return validate_any(spec, config);
   }
 
-  Result<codegen::Source> render(const KernelSpec& spec, const TileConfig& config) const override {
+  Result<codegen::Source> render_tile(const KernelSpec& spec, const QuantizeTile& config) const override {
     return codegen::is_norm_op(spec.op) ? codegen::render_norm_quantize(spec, config)
                                         : codegen::render_quantize(spec, config);
   }
 
-  runtime::LaunchDims launch_dims(const KernelSpec& spec, const TileConfig& config, std::int64_t m,
-                                  int) const override {
+  runtime::LaunchDims launch_dims_tile(const KernelSpec& spec, const QuantizeTile& config, std::int64_t m,
+                                       int) const override {
     runtime::LaunchDims d = codegen::quantize_launch(spec, config, m);
     // The quantize pass waits for the kernel ahead of it (griddepcontrol.wait) on sm_90+; older parts compile no
     // wait.
@@ -143,14 +129,14 @@ class QuantizeFamily final : public KernelFamilyRuntime {
     return d;
   }
 
-  TileConfig heuristic(const KernelSpec& spec, int) const override {
+  QuantizeTile heuristic_tile(const KernelSpec& spec, int) const override {
     return codegen::is_norm_op(spec.op) ? norm_heuristic(spec) : quantize_heuristic(spec);
   }
 
-  std::vector<TileConfig> candidates(const KernelSpec& spec, const CandidateOptions& options) const override {
-    std::vector<TileConfig> out;
-    const TileConfig first = heuristic(spec, options.sm_count);
-    if (validate(spec, first).ok()) out.push_back(first);
+  std::vector<QuantizeTile> candidate_tiles(const KernelSpec& spec, const CandidateOptions& options) const override {
+    std::vector<QuantizeTile> out;
+    const QuantizeTile first = heuristic_tile(spec, options.sm_count);
+    if (validate_tile(spec, first).ok()) out.push_back(first);
     quantize_candidates(spec, out);
     return out;
   }

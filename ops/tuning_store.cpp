@@ -44,8 +44,9 @@ const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, co
 }
 
 bool tuned_record_applies(const autotune::TuningRecord& r, const codegen::TileConfig& heuristic, std::string* why) {
-  if (r.config.family != heuristic.family) {
-    if (why) *why = "the plan picks the " + std::string(codegen::kernel_family_name(heuristic.family)) + " family here";
+  if (r.config.family() != heuristic.family()) {
+    if (why)
+      *why = "the plan picks the " + std::string(codegen::kernel_family_name(heuristic.family())) + " family here";
     return false;
   }
   if (r.heuristic && !(*r.heuristic == heuristic)) {

@@ -198,9 +198,10 @@ Status cublaslt_baseline_status() {
 
 // ---- data ----
 
-std::int64_t aligned_row_stride(std::int64_t k, std::size_t element_bytes) {
-  const auto per16 = static_cast<std::int64_t>(16 / std::max<std::size_t>(1, std::min<std::size_t>(element_bytes, 16)));
-  return (k + per16 - 1) / per16 * per16;
+std::int64_t aligned_row_stride(std::int64_t k, std::size_t element_bytes, std::size_t align_bytes) {
+  const std::size_t e = std::max<std::size_t>(1, element_bytes);
+  const auto per = static_cast<std::int64_t>(std::max<std::size_t>(1, align_bytes / e));
+  return (k + per - 1) / per * per;
 }
 
 Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, std::int64_t l2_bytes,

@@ -56,8 +56,9 @@ Result<std::shared_ptr<WeightSet>> make_weights(std::int64_t n, std::int64_t k, 
 struct ActLayout {
   std::int64_t act_fp = 0, act_s8 = 0, act_q = 0;
 };
-// The smallest row stride >= k elements of `element_bytes` each that is a multiple of 16 bytes (what TMA wants).
-std::int64_t aligned_row_stride(std::int64_t k, std::size_t element_bytes);
+// The smallest row stride >= k elements of `element_bytes` each that is a multiple of `align_bytes` (16: what TMA
+// accepts; 128: what it reads at full speed, every box row one whole 128-byte line).
+std::int64_t aligned_row_stride(std::int64_t k, std::size_t element_bytes, std::size_t align_bytes = 128);
 
 // Everything one (M, N, K) case reads and writes besides the weights.
 struct CaseData {

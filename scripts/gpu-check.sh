@@ -23,7 +23,7 @@ status=0
 want() { { [ "$what" = all ] && [ "$1" != profile ] && [ "$1" != tunescale ]; } || [[ ",$what," == *",$1,"* ]]; }
 if want tests; then
   echo "== GPU tests (filter $filter)"
-  timeout 330 $B/tests/qjit_gpu_tests --gtest_filter="$filter" 2>&1 \
+  timeout "${GPU_TESTS_TIMEOUT:-330}" $B/tests/qjit_gpu_tests --gtest_filter="$filter" 2>&1 \
     | tee "$OUT/gpu_tests.log" | grep -E "^\[( +OK|  FAILED|  PASSED|  SKIPPED) |Failure|error|Value of|Expected|Which is|output\[|act_|seed" | head -80
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   echo "== GPU tests on the portable sm80 path (QJIT_DISABLE_SM90=1)"

@@ -199,6 +199,14 @@ struct Sm90Out<double> {
   static __device__ __forceinline__ void store(u8* dst, u64 bits) { *reinterpret_cast<u64*>(dst) = bits; }
 };
 
+// An output element's bits from the staging buffer (2-, 4- or 8-byte aligned as its size).
+template <int kBytes>
+__device__ __forceinline__ u64 load_bits(const u8* src) {
+  if (kBytes == 2) return *reinterpret_cast<const u16*>(src);
+  if (kBytes == 4) return *reinterpret_cast<const u32*>(src);
+  return *reinterpret_cast<const u64*>(src);
+}
+
 // ---- compile-time configuration ---------------------------------------------------------------------------
 // P = the operand on wgmma's M side (A, or B with kSwap), Q = the one on wgmma's N side.
 template <class OutT_, bool kBias_, bool kPerToken_, int kN_, int kK_, int kConsumers_, int kConsumerRows_,
@@ -399,9 +407,50 @@ __device__ __forceinline__ OutPair epilogue_pair(i32 acc0, i32 acc1, float as0, 
   return epilogue_pair_v<C>(acc0, acc1, as0, as1, bs0, bs1, b0, b1);
 }
 
+// One staged 128-byte chunk of an output row whose global start `dst` is not 16-byte aligned (an odd N row stride),
+// stored by its 8 threads (v = 0..7) with 16-byte vectors anyway: with r = dst % 16, thread v >= 1 writes the aligned
+// window of chunk bytes [16v - r, 16v - r + 16) gathered from the staging row (prmt over 32-bit shared loads), and the
+// 16 bytes outside those windows (the head [0, 16 - r) and the tail [128 - r, 128)) are one element per thread. Bytes
+// at or past `valid` (the row's end, N) are never written. Two store instructions per thread instead of eight.
+template <class C>
+__device__ __forceinline__ void store_chunk_realigned(u8* dst, const u8* srow, int valid, int v) {
+  constexpr int kOb = C::kOutBytes;
+  const int r = (int)(reinterpret_cast<u64>(dst) & 15);
+  // Window v: chunk bytes [lo, lo + 16), 16-byte aligned in global memory (r == 0: the plain chunk split).
+  const int lo = 16 * v - r;
+  if (lo >= 0) {
+    if (lo + 16 <= valid) {
+      const int base = lo & ~3, shift = lo & 3;  // shift: 0 or 2 (2-byte outputs), 0 otherwise
+      const u32* w = reinterpret_cast<const u32*>(srow + base);  // NOTE: may read 4 bytes of the row's padding
+      const u32 sel = 0x3210u + 0x1111u * (u32)shift;
+      uint4 o;
+      o.x = __byte_perm(w[0], w[1], sel);
+      o.y = __byte_perm(w[1], w[2], sel);
+      o.z = __byte_perm(w[2], w[3], sel);
+      o.w = __byte_perm(w[3], w[4], sel);
+      *reinterpret_cast<uint4*>(dst + lo) = o;
+    } else {
+#pragma unroll
+      for (int e = 0; e < 16 / kOb; ++e) {  // the row's end (N) inside this window: element by element
+        const int off = lo + e * kOb;
+        if (off < valid) C::Out::store(dst + off, load_bits<kOb>(srow + off));
+      }
+    }
+  }
+  if (r != 0) {
+    // The 16 bytes outside the windows: the head [0, 16 - r) and the tail [128 - r, 128), one element per thread.
+    const int head = (16 - r) / kOb;
+    for (int e = v; e < 16 / kOb; e += 8) {
+      const int off = e < head ? e * kOb : 128 - r + (e - head) * kOb;
+      if (off < valid) C::Out::store(dst + off, load_bits<kOb>(srow + off));
+    }
+  }
+}
+
 // Non-swapped tile: rows are tokens (m), columns are output channels (n). Each 64-row subtile goes through a
 // padded shared-memory buffer one 128-byte column chunk at a time, so global stores are 16-byte vectors that cover
-// whole 128-byte lines (row tails and unaligned outputs fall back to element stores).
+// whole 128-byte lines (row tails by element; an output row stride that is not a multiple of 16 bytes, as an odd N
+// gives, realigns each chunk onto aligned 16-byte windows: store_chunk_realigned).
 template <class C>
 __device__ __forceinline__ void epilogue_staged(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs],
                                                 u8* stage, int m_base, int n_base, int tid, int bar_id) {
@@ -438,19 +487,26 @@ __device__ __forceinline__ void epilogue_staged(const GemmS8Params& p, i32 (&acc
       for (int it = 0; it < 4; ++it) {
         const int row = 16 * it + (tid >> 3), v = tid & 7;
         const int m = m_sub + row;
-        const int n = n_base + chunk * C::kChunkCols + v * kVecElems;
-        const uint4 data = *reinterpret_cast<const uint4*>(stage + row * C::kStageRowBytes + 16 * v);
-        if (m < p.m && n < C::kN) {
-          u8* dst = static_cast<u8*>(p.c) + (static_cast<i64>(m) * p.ldc + n) * C::kOutBytes;
-          if (vec_ok && n + kVecElems <= C::kN) {
-            *reinterpret_cast<uint4*>(dst) = data;
-          } else {
-            const u32 w[4] = {data.x, data.y, data.z, data.w};
+        const int n_chunk = n_base + chunk * C::kChunkCols;
+        const int n = n_chunk + v * kVecElems;
+        const u8* srow = stage + row * C::kStageRowBytes;
+        if (vec_ok) {
+          const uint4 data = *reinterpret_cast<const uint4*>(srow + 16 * v);
+          if (m < p.m && n < C::kN) {
+            u8* dst = static_cast<u8*>(p.c) + (static_cast<i64>(m) * p.ldc + n) * C::kOutBytes;
+            if (n + kVecElems <= C::kN) {
+              *reinterpret_cast<uint4*>(dst) = data;
+            } else {
+              const u32 w[4] = {data.x, data.y, data.z, data.w};
 #pragma unroll
-            for (int e = 0; e < kVecElems; ++e) {
-              if (n + e < C::kN) C::Out::store(dst + e * C::kOutBytes, C::Out::element(w, e));
+              for (int e = 0; e < kVecElems; ++e) {
+                if (n + e < C::kN) C::Out::store(dst + e * C::kOutBytes, C::Out::element(w, e));
+              }
             }
           }
+        } else if (m < p.m && n_chunk < C::kN) {
+          store_chunk_realigned<C>(static_cast<u8*>(p.c) + (static_cast<i64>(m) * p.ldc + n_chunk) * C::kOutBytes, srow,
+                                   min_i(C::kN - n_chunk, C::kChunkCols) * C::kOutBytes, v);
         }
       }
       named_barrier(bar_id, Sm90::kWarpGroupThreads);

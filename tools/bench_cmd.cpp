@@ -50,7 +50,8 @@ struct Options {
   int graph_launches = 0;  // 0: max(16, the rotation's copies), at most 256
   std::string csv_path;
   bool json = false;
-  bool aligned_layout = true;  // --layout aligned: int8 rows padded to 16 bytes (weights prepacked, scratch padded)
+  bool aligned_layout = true;  // --layout aligned*: int8 rows padded (weights prepacked, scratch padded)
+  std::size_t align_bytes = 128;  // aligned: 128 bytes; aligned16: 16 bytes
   bool neighbours = true;      // time an odd shape's aligned neighbour beside it
 };
 
@@ -60,14 +61,14 @@ bool is_odd_item(const autotune::WorkItem& it) { return it.n % 16 != 0 || it.k %
 
 // The int8 weight row stride and activation views of an item under the --layout.
 std::int64_t weight_ld(const autotune::WorkItem& it, const Options& o) {
-  return o.aligned_layout ? perf::aligned_row_stride(it.k, 1) : it.k;
+  return o.aligned_layout ? perf::aligned_row_stride(it.k, 1, o.align_bytes) : it.k;
 }
 perf::ActLayout act_layout(const autotune::WorkItem& it, const Options& o) {
   perf::ActLayout l;
   l.act_fp = it.act_stride;  // the engine's FP activation as the shape file says
   // SmoothQuant's int8 activation: the shape file's stride, else (aligned) padded like every int8 operand.
-  l.act_s8 = it.act_stride ? it.act_stride : (o.aligned_layout ? perf::aligned_row_stride(it.k, 1) : 0);
-  l.act_q = o.aligned_layout ? perf::aligned_row_stride(it.k, 1) : 0;  // the plan's scratch
+  l.act_s8 = it.act_stride ? it.act_stride : (o.aligned_layout ? perf::aligned_row_stride(it.k, 1, o.align_bytes) : 0);
+  l.act_q = o.aligned_layout ? perf::aligned_row_stride(it.k, 1, o.align_bytes) : 0;  // the plan's scratch
   return l;
 }
 
@@ -305,8 +306,9 @@ int run_bench_command(int argc, char** argv) {
   cl::opt<bool> json_opt("json", cl::desc("print JSON instead of the markdown table"), cl::cat(cat));
   cl::opt<std::string> layout_opt(
       "layout",
-      cl::desc("int8 row layout: aligned (weights prepacked and act_q scratch padded to 16-byte rows, as docs/PERF.md "
-               "recommends for odd K) | contiguous (every row exactly K) (default aligned)"),
+      cl::desc("int8 row layout: aligned (weights prepacked and act_q scratch padded to 128-byte rows, as docs/PERF.md "
+               "recommends for odd K) | aligned16 (16-byte rows, TMA's minimum) | contiguous (every row exactly K) "
+               "(default aligned)"),
       cl::init("aligned"), cl::cat(cat));
   cl::opt<bool> no_neighbours_opt(
       "no-neighbours",
@@ -358,9 +360,10 @@ int run_bench_command(int argc, char** argv) {
   o.graph_launches = graph_n_opt;
   o.csv_path = csv_opt;
   o.json = json_opt;
-  if (layout_opt != "aligned" && layout_opt != "contiguous")
-    return usage_error(kCommand, "--layout must be aligned or contiguous, got '" + layout_opt + "'");
-  o.aligned_layout = layout_opt == "aligned";
+  if (layout_opt != "aligned" && layout_opt != "aligned16" && layout_opt != "contiguous")
+    return usage_error(kCommand, "--layout must be aligned, aligned16 or contiguous, got '" + layout_opt + "'");
+  o.aligned_layout = layout_opt != "contiguous";
+  o.align_bytes = layout_opt == "aligned16" ? 16 : 128;
   o.neighbours = !no_neighbours_opt;
   std::optional<llvm::Regex> filter;
   if (filter_opt.getNumOccurrences()) {
@@ -410,7 +413,7 @@ int run_bench_command(int argc, char** argv) {
   ctx.warmup = o.timing.warmup;
   ctx.rounds = o.timing.rounds;
   ctx.method = method_line(o);
-  ctx.layout = o.aligned_layout ? "aligned" : "contiguous";
+  ctx.layout = layout_opt;
   if (!baseline.ok()) ctx.baseline_note = baseline.message();
   if (!nvml.has_value()) ctx.nvml_note = nvml.error().message();
 

@@ -166,7 +166,7 @@ llvm::json::Object kernel_json(const KernelReport& r, bool with_source) {
                        {"spec", r.spec.to_string()},
                        {"config", r.config.to_string()},
                        {"config_reason", "heuristic"},
-                       {"family", std::string(codegen::kernel_family_name(r.config.family))},
+                       {"family", std::string(codegen::kernel_family_name(r.config.family()))},
                        {"family_reason", ops::family_reason(r.spec)},
                        {"entry", r.source.entry},
                        {"threads", r.source.threads},
@@ -196,7 +196,7 @@ void print_text(const std::string& descriptor, const Target& t, const std::strin
     std::printf("\nkernel %zu/%zu: %s\n", i + 1, kernels.size(), r.role.c_str());
     std::printf("  spec      %s\n", r.spec.to_string().c_str());
     std::printf("  config    %s  (reason: heuristic)\n", r.config.to_string().c_str());
-    std::printf("  family    %s: %s\n", std::string(codegen::kernel_family_name(r.config.family)).c_str(),
+    std::printf("  family    %s: %s\n", std::string(codegen::kernel_family_name(r.config.family())).c_str(),
                 ops::family_reason(r.spec).c_str());
     std::printf("  entry     %s\n", r.source.entry.c_str());
     const bool cluster = r.dims.cluster[0] * r.dims.cluster[1] * r.dims.cluster[2] > 1;

@@ -214,7 +214,7 @@ std::vector<Task> build_tasks(const std::vector<autotune::WorkItem>& items, bool
     t.candidates = static_cast<int>(configs.size());
     if (options.max_candidates > 0) t.candidates = std::min(t.candidates, options.max_candidates);
     autotune::KernelWork w{t.spec, t.m, t.candidates,
-                           configs.empty() ? codegen::KernelFamily::GemmSm80 : configs[0].family};
+                           configs.empty() ? codegen::KernelFamily::GemmSm80 : configs[0].family()};
     t.estimate_s = autotune::estimate_tune_seconds(w, model);
   }
   return tasks;

@@ -22,6 +22,18 @@
 
 namespace qjit {
 
+// The row stride, in elements of `element_bytes`, at which qjit's int8 operands (weight_q, act_q, act_q_scratch) run
+// at full speed for rows of `cols` elements: the smallest multiple of 128 bytes >= cols. Every stride >= cols is
+// accepted; on sm_90a an int8 row stride or base that is not a multiple of 16 bytes runs the portable kernel (7-15x
+// slower on an H200), and one that is a multiple of 16 but not of 128 costs TMA up to 1.5x at large M (docs/PERF.md,
+// issue 15). Weights are constant: pad them once (what a pre-pack does) and pass the padded stride.
+constexpr std::int64_t preferred_row_stride(std::int64_t cols, std::int64_t element_bytes = 1) {
+  const std::int64_t per_line = element_bytes >= 1 && element_bytes <= 128 ? 128 / element_bytes : 1;
+  return (cols + per_line - 1) / per_line * per_line;
+}
+static_assert(preferred_row_stride(4095) == 4096 && preferred_row_stride(4100) == 4224 &&
+              preferred_row_stride(4096) == 4096 && preferred_row_stride(1) == 128);
+
 struct QuantizedLinearDescriptor {
   std::int64_t m = 0;                                 // tokens: chooses the tuning bucket; run() accepts any M >= 1
   std::int64_t n = 0;                                 // output features (rows of weight_q), baked into the kernel

@@ -19,8 +19,8 @@ from ._errors import (CacheIoError, CompileFailedError, CompilerUnavailableError
                       DriverUnavailableError, InternalError, InvalidArgumentError, NotFoundError,
                       OutOfResourcesError, QjitError, UnsupportedError)
 from ._nvrtc import NvrtcLibrary, nvrtc_library  # noqa: E402
-from ._ops import (layer_norm_quantize, quantize_per_token, quantized_linear, rms_norm_quantize,  # noqa: E402
-                   smooth_quant_linear)
+from ._ops import (layer_norm_quantize, preferred_row_stride, quantize_per_token, quantized_linear,  # noqa: E402
+                   rms_norm_quantize, smooth_quant_linear)
 from ._plans import (Plan, PrecisionGuarantee, m_bucket, select_dynamic_range_quantize,  # noqa: E402
                      select_norm_quantize, select_quantized_linear, select_smooth_quant_linear)
 from ._plans import plan_cache as _plan_cache  # noqa: E402
@@ -53,7 +53,7 @@ __all__ = [
     "DriverUnavailableError", "Element", "Granularity", "InternalError", "InvalidArgumentError", "NormKind",
     "NotFoundError", "NvrtcLibrary", "OutOfResourcesError", "Plan", "PlanKind", "PrecisionGuarantee", "Preference",
     "QjitError", "Status", "UnsupportedError", "abi_version", "clear_plan_cache", "layer_norm_quantize",
-    "library_path", "library_version", "m_bucket", "nvrtc_library", "quantize_per_token", "quantized_linear",
-    "rms_norm_quantize", "select_dynamic_range_quantize", "select_norm_quantize", "select_quantized_linear",
-    "select_smooth_quant_linear", "smooth_quant_linear",
+    "library_path", "library_version", "m_bucket", "nvrtc_library", "preferred_row_stride", "quantize_per_token",
+    "quantized_linear", "rms_norm_quantize", "select_dynamic_range_quantize", "select_norm_quantize",
+    "select_quantized_linear", "select_smooth_quant_linear", "smooth_quant_linear",
 ]

@@ -93,6 +93,24 @@ def _empty(like, shape, element, name):
                   f"inputs, and x is a {type(like.obj).__module__}.{type(like.obj).__qualname__}")
 
 
+def preferred_row_stride(cols, element_bytes=1):
+    """The row stride (elements) at which qjit's int8 operands (w_q, x_q, act_q) run at full speed for rows of
+    `cols` elements: the smallest multiple of 128 bytes >= cols (qjit::preferred_row_stride in C++). Any stride >= cols
+    works; on Hopper an int8 row stride that is not a multiple of 16 bytes runs the portable kernel, many times slower
+    (docs/PERF.md v8). Weights are constant: pad them once (qjit.torch.pad_rows)."""
+    cols, element_bytes = int(cols), int(element_bytes)
+    if cols < 0 or not 1 <= element_bytes <= 128:
+        raise invalid(f"cols must be >= 0 and element_bytes in [1, 128], got cols={cols}, element_bytes={element_bytes}")
+    per_line = 128 // element_bytes
+    return (cols + per_line - 1) // per_line * per_line
+
+
+def _empty_int8_rows(like, rows, cols, name):
+    """A new int8 [rows, cols] view whose row stride is preferred_row_stride(cols) (the quantize pass's scratch)."""
+    padded = _empty(like, (rows, preferred_row_stride(cols)), E.S8, name)
+    return padded[:, :cols]
+
+
 def _keep_until_done(like, stream, explicit, temporaries):
     """Temporaries qjit allocated (scratch, workspace) are freed when the call returns. The caching allocators make
     that safe for work on the stream they were allocated for (the current one); on an explicit other stream, torch
@@ -189,6 +207,8 @@ def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_sc
     out, oi = _output("out", out, xi, (m, n), xi.element, ("M", "N"), hint)
     smi = _smooth_arg(pre_quant_scale, xi, k, hint)
     given_q, given_s = act_q is not None, act_scale is not None
+    if act_q is None and m > 0:
+        act_q = _empty_int8_rows(xi, m, k, "act_q")  # padded rows: the Hopper GEMM's fast path for every K
     act_q, qi = _output("act_q", act_q, xi, (m, k), E.S8, ("M", "K"), hint)
     act_scale, ai = _output("act_scale", act_scale, xi, (m,), E.F32, ("M",), hint)
     if m == 0:

@@ -22,7 +22,7 @@ from . import _ops
 from ._errors import invalid
 from ._safetensors import SafetensorsFile
 
-__all__ = ["W8A8Linear", "load_quantized", "quantize_weight_per_channel"]
+__all__ = ["W8A8Linear", "load_quantized", "pad_rows", "quantize_weight_per_channel"]
 
 
 def _flatten(x):
@@ -95,6 +95,22 @@ def quantize_weight_per_channel(weight):
     q = torch.round(torch.clamp(w / safe[:, None], -128.0, 127.0))
     q = torch.where(scale[:, None] == 0, torch.zeros_like(q), q)
     return q.to(torch.int8), scale
+
+
+def pad_rows(t, row_stride=None):
+    """A copy of the 2-D tensor `t` [N, K] whose rows lie `row_stride` elements apart (default
+    qjit.preferred_row_stride(K, t.element_size()): 128-byte rows), returned as the [N, K] view of the padded storage
+    (pad elements zero). Give qjit a weight padded once this way and an odd K runs the Hopper kernel at full speed.
+    Note: the view is not contiguous (safetensors' save_file wants .contiguous() first)."""
+    if t.dim() != 2:
+        raise invalid(f"t must be 2-D [N, K], got shape {list(t.shape)}")
+    n, k = t.shape
+    ld = _ops.preferred_row_stride(k, t.element_size()) if row_stride is None else int(row_stride)
+    if ld < k:
+        raise invalid(f"row_stride must be >= K={k}, got {ld}")
+    padded = t.new_zeros((n, ld))
+    padded[:, :k].copy_(t)
+    return padded[:, :k]
 
 
 class W8A8Linear(nn.Module):

@@ -48,3 +48,17 @@ def test_cache_hit_does_not_select_again():
 @pytest.mark.parametrize("m, pm", [(1, 1), (129, 256), (4096, 4096), (4097, 8192), (9000, 16384)])
 def test_plan_m_covers_the_workspace_of_every_m_it_serves(m, pm):
     assert _plans.plan_m(m) == pm and _plans.plan_m(m) >= m
+
+
+@pytest.mark.parametrize("cols,element_bytes,stride", [(4095, 1, 4096), (4100, 1, 4224), (4096, 1, 4096), (1, 1, 128),
+                                                       (0, 1, 0), (4097, 2, 4160), (13653, 4, 13664)])
+def test_preferred_row_stride_is_whole_128_byte_lines(cols, element_bytes, stride):
+    assert qjit.preferred_row_stride(cols, element_bytes) == stride
+    assert stride * element_bytes % 128 == 0 and stride >= cols
+
+
+def test_preferred_row_stride_refuses_bad_arguments():
+    with pytest.raises(qjit.InvalidArgumentError, match="element_bytes in \\[1, 128\\]"):
+        qjit.preferred_row_stride(16, 0)
+    with pytest.raises(qjit.InvalidArgumentError, match="cols must be >= 0"):
+        qjit.preferred_row_stride(-1)

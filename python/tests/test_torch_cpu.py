@@ -113,3 +113,12 @@ def test_tensor_from_safetensors(tmp_path):
     f = SafetensorsFile(_quantized(tmp_path))
     t = f.tensor("layer.fc.weight")
     assert t.dtype == torch.int8 and t.shape == (2, 3) and t.tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_pad_rows_keeps_values_and_pads_to_128_bytes():
+    w = torch.randint(-127, 128, (5, 4100), dtype=torch.int8)
+    p = qtorch.pad_rows(w)
+    assert p.shape == (5, 4100) and p.stride() == (4224, 1) and torch.equal(p, w)
+    assert qtorch.pad_rows(w, 4112).stride() == (4112, 1)
+    with pytest.raises(qjit.InvalidArgumentError, match="row_stride must be >= K=4100"):
+        qtorch.pad_rows(w, 4000)

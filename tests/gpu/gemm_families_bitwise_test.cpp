@@ -89,25 +89,22 @@ Result<std::vector<std::uint8_t>> run(const ops::KernelBinding& binding, const C
   spec.arch = ops::target_arch(device);
 
   // The portable family, forced (it runs on Hopper too).
-  const codegen::TileConfig sm80_cfg{codegen::KernelFamily::GemmSm80, 64, 128, 64, 2, 2, 4, 1};
+  const codegen::TileConfig sm80_cfg =
+      codegen::Sm80Tile{.block_m = 64, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4};
   auto sm80 = ops::bind_kernel_with(spec, sm80_cfg, device);
   if (!sm80) return ::testing::AssertionFailure() << "bind sm80: " << sm80.error().to_string();
   // The Hopper family: its heuristic pick for this M, a cooperative prefill config and a split-K decode config.
   std::vector<codegen::TileConfig> sm90_cfgs;
   auto heuristic = ops::choose_config(spec, PlanPreference::Heuristic, device);
   if (!heuristic) return ::testing::AssertionFailure() << "choose_config: " << heuristic.error().to_string();
-  if (heuristic->family != codegen::KernelFamily::GemmSm90)
+  if (heuristic->family() != codegen::KernelFamily::GemmSm90)
     return ::testing::AssertionFailure() << "the heuristic picked " << heuristic->to_string()
                                          << ", not the Hopper family: " << ops::family_reason(spec);
   sm90_cfgs.push_back(*heuristic);
-  codegen::TileConfig coop = *heuristic;
-  coop.block_m = 128, coop.block_n = 128, coop.block_k = 128, coop.stages = 4, coop.consumers = 2;
-  coop.swap_ab = false, coop.split_k = 1, coop.pingpong = false, coop.cluster_m = 1;
-  sm90_cfgs.push_back(coop);
-  codegen::TileConfig split = coop;
-  split.block_m = 16, split.block_n = 128, split.stages = 6, split.consumers = 1, split.swap_ab = true;
-  split.split_k = 2;
-  if (c.m <= 16) sm90_cfgs.push_back(split);
+  sm90_cfgs.push_back(codegen::Sm90Tile{.block_m = 128, .block_n = 128, .stages = 4, .consumers = 2});
+  if (c.m <= 16)
+    sm90_cfgs.push_back(
+        codegen::Sm90Tile{.block_m = 16, .block_n = 128, .stages = 6, .split_k = 2, .consumers = 1, .swap_ab = true});
 
   const std::uint64_t seed = fresh_seed();
   std::mt19937_64 rng(seed);

@@ -21,8 +21,10 @@
 namespace qjit::testing {
 namespace {
 
+using codegen::Sm80Tile;
+
 struct PipelineCase {
-  codegen::TileConfig cfg;
+  Sm80Tile cfg;
   std::int64_t m, n, k;
   std::int64_t pad = 0;  // lda = ldb = K + pad (an odd pad misaligns rows: the byte path on a K % 16 == 0 kernel)
   std::string to_string() const {
@@ -30,10 +32,6 @@ struct PipelineCase {
            (pad ? " ld=K+" + std::to_string(pad) : "");
   }
 };
-
-codegen::TileConfig sm80(int bm, int bn, int bk, int wm, int wn, int stages, int split = 1) {
-  return codegen::TileConfig{codegen::KernelFamily::GemmSm80, bm, bn, bk, wm, wn, stages, split};
-}
 
 // Runs one case; returns a failure naming the first wrong element (or the reason it could not run).
 ::testing::AssertionResult run_case(const PipelineCase& c) {
@@ -117,12 +115,12 @@ codegen::TileConfig sm80(int bm, int bn, int bk, int wm, int wn, int stages, int
 
 // K values around one config's k tile: less than one, exactly one, two, a partial last tile, more tiles than
 // stages, plus one K % 16 != 0 (byte path).
-std::vector<std::int64_t> ks_around(const codegen::TileConfig& cfg) {
+std::vector<std::int64_t> ks_around(const Sm80Tile& cfg) {
   const std::int64_t bk = cfg.block_k;
   return {bk / 2, bk, 2 * bk, 3 * bk + 16, (cfg.stages + 2) * bk, bk + 7};
 }
 
-void run_config(const codegen::TileConfig& cfg, std::int64_t m, std::int64_t n) {
+void run_config(const Sm80Tile& cfg, std::int64_t m, std::int64_t n) {
   for (std::int64_t k : ks_around(cfg)) {
     const PipelineCase c{cfg, m, n, k};
     EXPECT_TRUE(run_case(c)) << c.to_string();
@@ -134,34 +132,49 @@ void run_config(const codegen::TileConfig& cfg, std::int64_t m, std::int64_t n) 
 
 TEST(GemmS8Sm80PipelineGpuTest, LargeTile256x128x128FourStages) {
   QJIT_REQUIRE_GPU();
-  run_config(sm80(256, 128, 128, 4, 2, 4), 300, 200);  // two M tiles (one partial), two N tiles (one partial)
+  // Two M tiles (one partial), two N tiles (one partial).
+  run_config(Sm80Tile{.block_m = 256, .block_n = 128, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 4}, 300,
+             200);
 }
 
 TEST(GemmS8Sm80PipelineGpuTest, LargeTile128x256x128ThreeStages) {
   QJIT_REQUIRE_GPU();
-  run_config(sm80(128, 256, 128, 2, 4, 3), 130, 300);
+  run_config(Sm80Tile{.block_m = 128, .block_n = 256, .block_k = 128, .warps_m = 2, .warps_n = 4, .stages = 3}, 130,
+             300);
 }
 
 TEST(GemmS8Sm80PipelineGpuTest, Tile128x128x64AndTwoStages) {
   QJIT_REQUIRE_GPU();
-  run_config(sm80(128, 128, 64, 2, 4, 4), 129, 131);
-  run_config(sm80(64, 64, 64, 2, 2, 2), 65, 63);
+  run_config(Sm80Tile{.block_m = 128, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 4}, 129,
+             131);
+  run_config(Sm80Tile{.block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 2}, 65, 63);
 }
 
 TEST(GemmS8Sm80PipelineGpuTest, OneMmaKStepPerTile_BK32) {
   QJIT_REQUIRE_GPU();
-  run_config(sm80(128, 128, 32, 2, 4, 4), 100, 129);
-  run_config(sm80(64, 64, 32, 2, 2, 3), 17, 70);
+  run_config(Sm80Tile{.block_m = 128, .block_n = 128, .block_k = 32, .warps_m = 2, .warps_n = 4, .stages = 4}, 100,
+             129);
+  run_config(Sm80Tile{.block_m = 64, .block_n = 64, .block_k = 32, .warps_m = 2, .warps_n = 2, .stages = 3}, 17, 70);
 }
 
 TEST(GemmS8Sm80PipelineGpuTest, SmallMTilesAndSplitK) {
   QJIT_REQUIRE_GPU();
-  run_config(sm80(16, 64, 128, 1, 4, 6), 3, 200);
-  run_config(sm80(16, 32, 128, 1, 2, 8), 1, 100);
+  run_config(Sm80Tile{.block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 6}, 3, 200);
+  run_config(Sm80Tile{.block_m = 16, .block_n = 32, .block_k = 128, .warps_m = 1, .warps_n = 2, .stages = 8}, 1, 100);
   // Split-K needs a K tile per split: K = 8 tiles of 128 over 4 splits, and the byte path with 3 splits.
-  for (const PipelineCase& c : {PipelineCase{sm80(16, 64, 128, 1, 4, 6, 4), 5, 130, 1024},
-                                PipelineCase{sm80(32, 64, 128, 1, 4, 5, 2), 33, 64, 1000},
-                                PipelineCase{sm80(16, 64, 128, 1, 4, 6, 3), 2, 100, 1024, 5}})
+  for (const PipelineCase& c :
+       {PipelineCase{
+            Sm80Tile{
+                .block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 6, .split_k = 4},
+            5, 130, 1024},
+        PipelineCase{
+            Sm80Tile{
+                .block_m = 32, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 5, .split_k = 2},
+            33, 64, 1000},
+        PipelineCase{
+            Sm80Tile{
+                .block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 6, .split_k = 3},
+            2, 100, 1024, 5}})
     EXPECT_TRUE(run_case(c)) << c.to_string();
 }
 

@@ -401,7 +401,8 @@ TEST(NormQuantizeGpuTest, EveryConfigGivesTheSameBits) {
     const jit::KernelFamilyRuntime& family = jit::FamilyRegistry::process().for_spec(spec);
     auto configs = family.candidates(spec, jit::CandidateOptions{});
     for (int tpr : {1, 2, 16, 64, 512, 1024}) {
-      const codegen::TileConfig c{codegen::KernelFamily::Quantize, std::max(1, 256 / tpr), tpr, 1, 1, 1, 1, 1};
+      const codegen::TileConfig c =
+          codegen::QuantizeTile{.rows_per_cta = std::max(1, 256 / tpr), .threads_per_row = tpr};
       if (family.validate(spec, c).ok()) configs.push_back(c);
     }
     std::vector<std::int8_t> q0;

@@ -41,16 +41,11 @@ TEST(RuntimeCubinInfoGpuTest, RegistersLocalAndSharedMemoryMatchTheDriver) {
   if (!compiler.has_value()) GTEST_SKIP() << compiler.status().to_string();
   const int arch = ::qjit::testing::gpu()->arch;
   std::vector<Kernel> kernels = {{kProbe, "probe_big"}, {kProbe, "probe_small"}};
-  codegen::TileConfig q;
-  q.family = codegen::KernelFamily::Quantize;
-  q.block_m = 1, q.block_n = 256, q.block_k = 1, q.warps_m = 1, q.warps_n = 1, q.stages = 1;
-  codegen::TileConfig g;
-  if (arch == 90) {
-    g.family = codegen::KernelFamily::GemmSm90;
-    g.block_m = 128, g.block_n = 256, g.block_k = 128, g.stages = 4, g.consumers = 2;
-  } else {
-    g.block_m = 64, g.block_n = 64, g.block_k = 64, g.warps_m = 2, g.warps_n = 2, g.stages = 4;
-  }
+  const codegen::TileConfig q = codegen::QuantizeTile{.rows_per_cta = 1, .threads_per_row = 256};
+  const codegen::TileConfig g =
+      arch == 90 ? codegen::TileConfig(codegen::Sm90Tile{.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2})
+                 : codegen::TileConfig(codegen::Sm80Tile{
+                       .block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4});
   for (const auto& [op, config] :
        {std::pair{codegen::KernelOp::QuantizeRowwise, q}, std::pair{codegen::KernelOp::GemmS8, g}}) {
     const codegen::Source s = render(op, config, arch);

@@ -9,6 +9,11 @@
 
 namespace qjit::autotune::testing {
 
+// The config every record() carries (a valid decode config for N = 4096, K = 4096).
+inline codegen::Sm90Tile record_tile() {
+  return {.block_m = 64, .block_n = 128, .stages = 5, .split_k = 2, .consumers = 1, .swap_ab = true};
+}
+
 inline TuningRecord record(std::int64_t n, int bucket, double time_us, const std::string& device = "NVIDIA H200") {
   TuningRecord r;
   r.key.op = "gemm_s8";
@@ -20,16 +25,7 @@ inline TuningRecord record(std::int64_t n, int bucket, double time_us, const std
   r.key.device = device;
   r.key.sm_count = 132;
   r.key.arch = 90;
-  r.config.family = codegen::KernelFamily::GemmSm90;
-  r.config.block_m = 64;
-  r.config.block_n = 128;
-  r.config.block_k = 128;
-  r.config.warps_m = 1;
-  r.config.warps_n = 1;
-  r.config.stages = 5;
-  r.config.split_k = 2;
-  r.config.consumers = 1;
-  r.config.swap_ab = true;
+  r.config = record_tile();
   r.time_us = time_us;
   r.heuristic_time_us = time_us * 1.25;
   r.candidates = 17;

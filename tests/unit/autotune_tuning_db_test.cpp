@@ -65,7 +65,7 @@ TEST(TuningDb, SaveLoadRoundTripIsExactAndSorted) {
   q.key.op = "quantize_rowwise";
   q.key.in_dtype = "f16";
   q.key.out_dtype = "s8";
-  q.config = codegen::TileConfig{KernelFamily::Quantize, 4, 128, 1, 1, 1, 1, 1, 0, false};
+  q.config = codegen::QuantizeTile{.rows_per_cta = 4, .threads_per_row = 128};
   db.put(q);
   const std::string path = dir.sub("nested/deeper/tuning.json");
   ASSERT_TRUE(db.save(path).ok());
@@ -89,6 +89,131 @@ TEST(TuningDb, SaveLoadRoundTripIsExactAndSorted) {
   EXPECT_TRUE(cache::testing::names_with_prefix(dir.sub("nested/deeper"), "tuning.json.tmp").empty());
 }
 
+// A gemm_sm80 record as the flat config struct wrote it (before each family had its own config type): written by
+// `qjit db merge` of that build, so these are its exact bytes.
+constexpr std::string_view kSm80File = R"({
+  "format": 1,
+  "qjit_version": "@VERSION@",
+  "records": [
+    {
+      "arch": 89,
+      "candidates": 120,
+      "config": {
+        "block_k": 128,
+        "block_m": 16,
+        "block_n": 64,
+        "consumers": 0,
+        "family": "gemm_sm80",
+        "split_k": 2,
+        "stages": 4,
+        "swap_ab": false,
+        "warps_m": 1,
+        "warps_n": 4
+      },
+      "device": "NVIDIA L40S",
+      "has_bias": true,
+      "heuristic_config": {
+        "block_k": 128,
+        "block_m": 16,
+        "block_n": 64,
+        "consumers": 0,
+        "family": "gemm_sm80",
+        "split_k": 1,
+        "stages": 6,
+        "swap_ab": false,
+        "warps_m": 1,
+        "warps_n": 4
+      },
+      "heuristic_time_us": 22.25,
+      "in_dtype": "s8",
+      "k": 4096,
+      "m_bucket": 16,
+      "n": 11008,
+      "op": "gemm_s8",
+      "out_dtype": "f16",
+      "per_token_scale": true,
+      "sm_count": 142,
+      "time_us": 20.5
+    }
+  ]
+}
+)";
+
+// `text` with its "qjit_version" value set to this build's, so files of an older version number still test the layout.
+std::string with_this_version(std::string text) {
+  const std::string key = "\"qjit_version\": \"";
+  const auto at = text.find(key);
+  if (at == std::string::npos) return text;
+  const auto end = text.find('"', at + key.size());
+  return text.replace(at + key.size(), end - at - key.size(), qjit_version());
+}
+
+// Files written before the per-family config types read unchanged and write the same bytes: the H200 database of
+// docs/bench (gemm_sm90 with ping-pong and clusters, quantize) and a gemm_sm80 record.
+TEST(TuningDb, FilesOfTheFlatConfigStructReadAndWriteByteForByte) {
+  const std::string h200 = with_this_version(read_text(std::string(QJIT_SOURCE_DIR) + "/docs/bench/tuning-h200.json"));
+  ASSERT_FALSE(h200.empty());
+  for (const std::string& text : {h200, with_this_version(std::string(kSm80File))}) {
+    auto db = TuningDb::parse(text, "flat");
+    ASSERT_TRUE(db) << db.error().to_string();
+    EXPECT_EQ(db->to_json(), text);
+  }
+  auto db = TuningDb::parse(h200, "flat");
+  ASSERT_TRUE(db);
+  int sm90 = 0, quantize = 0, pingpong = 0;
+  for (const TuningRecord& r : db->records()) {
+    sm90 += r.config.family() == KernelFamily::GemmSm90;
+    quantize += r.config.family() == KernelFamily::Quantize;
+    if (const auto* t = r.config.get_if<codegen::Sm90Tile>()) pingpong += t->pingpong && t->cluster_m == 2;
+  }
+  EXPECT_GT(sm90, 0);
+  EXPECT_GT(quantize, 0);
+  EXPECT_GT(pingpong, 0);
+  auto sm80 = TuningDb::parse(with_this_version(std::string(kSm80File)), "flat");
+  ASSERT_TRUE(sm80);
+  EXPECT_EQ(sm80->records()[0].config,
+            codegen::TileConfig(codegen::Sm80Tile{
+                .block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 2}));
+}
+
+// The keys stay for every family, but a field the family does not have must hold the value the family writes there:
+// a gemm_sm80 record with consumers = 2 is not a gemm_sm80 config, and is refused naming the record and the field.
+TEST(TuningDb, FieldsTheFamilyDoesNotHaveMustHoldTheirFixedValues) {
+  struct Case {
+    const char* from;
+    const char* to;
+    const char* expect;
+  } cases[] = {{"\"consumers\": 0", "\"consumers\": 2", "field 'consumers' must be 0 for family gemm_sm80"},
+               {"\"swap_ab\": false", "\"swap_ab\": true", "field 'swap_ab' must be false for family gemm_sm80"},
+               {"\"swap_ab\": false", "\"swap_ab\": false, \"pingpong\": true", "field 'pingpong' must be false"},
+               {"\"swap_ab\": false", "\"swap_ab\": false, \"cluster_m\": 2", "field 'cluster_m' must be 1"}};
+  for (const Case& c : cases) {
+    std::string text = with_this_version(std::string(kSm80File));
+    text.replace(text.find(c.from), std::string_view(c.from).size(), c.to);
+    const std::string msg = parse_error(text);
+    EXPECT_NE(msg.find("records[0].config: " + std::string(c.expect)), std::string::npos) << c.to << ": " << msg;
+    EXPECT_NE(msg.find("/some/dir/tuning.json"), std::string::npos) << msg;
+  }
+  // gemm_sm90 has one K stage (128 bytes) and no warp grid.
+  EXPECT_NE(parse_error(one_record_with("block_k", "64")).find("field 'block_k' must be 128 for family gemm_sm90"),
+            std::string::npos)
+      << parse_error(one_record_with("block_k", "64"));
+  EXPECT_NE(parse_error(one_record_with("warps_n", "4")).find("field 'warps_n' must be 1 for family gemm_sm90"),
+            std::string::npos);
+  // quantize has only rows per CTA (block_m) and threads per row (block_n).
+  TuningDb db;
+  TuningRecord q = record(0, 128, 3.0);
+  q.key.op = "quantize_rowwise";
+  q.key.in_dtype = "f16";
+  q.key.out_dtype = "s8";
+  q.config = codegen::QuantizeTile{.rows_per_cta = 4, .threads_per_row = 128};
+  db.put(q);
+  std::string text = db.to_json();
+  text.replace(text.find("\"stages\": 1"), 11, "\"stages\": 2");
+  EXPECT_NE(parse_error(text).find("field 'stages' must be 1 for family quantize"), std::string::npos)
+      << parse_error(text);
+}
+
 TEST(TuningDb, TuningKeyFromSpecMatchesRecordFields) {
   codegen::KernelSpec s;
   s.op = codegen::KernelOp::GemmS8;
@@ -107,15 +232,19 @@ TEST(TuningDb, PutKeepsTheFasterRecord) {
   TuningDb db;
   EXPECT_TRUE(db.put(record(4096, 16, 10.0)));
   TuningRecord slower = record(4096, 16, 12.0);
-  slower.config.block_n = 256;
+  codegen::Sm90Tile wider = testing::record_tile();
+  wider.block_n = 256;
+  slower.config = wider;
   EXPECT_FALSE(db.put(slower));
-  EXPECT_EQ(db.find(slower.key)->config.block_n, 128);
+  EXPECT_EQ(db.find(slower.key)->config, codegen::TileConfig(testing::record_tile()));
   EXPECT_FALSE(db.put(record(4096, 16, 10.0)));  // a tie keeps the stored one
   TuningRecord faster = record(4096, 16, 8.0);
-  faster.config.stages = 3;
+  codegen::Sm90Tile shallower = testing::record_tile();
+  shallower.stages = 3;
+  faster.config = shallower;
   EXPECT_TRUE(db.put(faster));
   EXPECT_EQ(db.size(), 1u);
-  EXPECT_EQ(db.find(faster.key)->config.stages, 3);
+  EXPECT_EQ(db.find(faster.key)->config.as<codegen::Sm90Tile>().stages, 3);
   EXPECT_EQ(db.find(faster.key)->time_us, 8.0);
   EXPECT_EQ(db.find(record(4096, 32, 1.0).key), nullptr);
 }

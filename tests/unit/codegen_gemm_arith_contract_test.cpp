@@ -54,9 +54,9 @@ TEST(GemmArithContract, BothFamiliesEpiloguesAreExplicitlyRoundedInPtx) {
   if (nvrtc == nullptr) GTEST_SKIP() << "NVRTC is not loadable here";
   for (const Variant& v : variants()) {
     // sm90 family: a staged (prefill) and a direct (swap AB, decode) epilogue.
-    for (const TileConfig& config :
-         {sm90_tile({.block_m = 128, .block_n = 128, .stages = 4, .consumers = 2}),
-          sm90_tile({.block_m = 16, .block_n = 128, .stages = 6, .consumers = 1, .swap_ab = true})}) {
+    for (const Sm90Tile& config :
+         {Sm90Tile{.block_m = 128, .block_n = 128, .stages = 4, .consumers = 2},
+          Sm90Tile{.block_m = 16, .block_n = 128, .stages = 6, .consumers = 1, .swap_ab = true}}) {
       const KernelSpec spec{.out_element = v.out, .n = 4096, .k = 4096, .has_bias = v.bias, .arch = 90};
       auto src = render_gemm_s8_sm90(spec, config);
       ASSERT_TRUE(src.has_value()) << src.error().to_string();
@@ -74,7 +74,7 @@ TEST(GemmArithContract, BothFamiliesEpiloguesAreExplicitlyRoundedInPtx) {
     spec.k = 4096;
     spec.has_bias = v.bias;
     spec.arch = 90;
-    const TileConfig cfg{KernelFamily::GemmSm80, 128, 128, 64, 2, 2, 4, 1};
+    const Sm80Tile cfg{.block_m = 128, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4};
     auto src = render_gemm_s8_sm80(spec, cfg);
     ASSERT_TRUE(src.has_value()) << src.error().to_string();
     EXPECT_NE(src->text.find("EpilogueMath"), std::string::npos) << src->entry;

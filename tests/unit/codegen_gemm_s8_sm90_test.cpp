@@ -29,9 +29,9 @@ KernelSpec spec_of(ElementKind out, std::int64_t n, std::int64_t k, bool bias = 
                     .arch = 90};
 }
 
-TileConfig prefill_config() { return sm90_tile({.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2}); }
-TileConfig decode_config() {
-  return sm90_tile({.block_m = 16, .block_n = 128, .stages = 8, .split_k = 4, .consumers = 2, .swap_ab = true});
+Sm90Tile prefill_config() { return Sm90Tile{.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2}; }
+Sm90Tile decode_config() {
+  return Sm90Tile{.block_m = 16, .block_n = 128, .stages = 8, .split_k = 4, .consumers = 2, .swap_ab = true};
 }
 
 void dump(const Source& src) {
@@ -47,8 +47,8 @@ TEST(CodegenGemmS8Sm90Test, EveryKRendersTheTmaKernel) {
     SCOPED_TRACE(k);
     const KernelSpec spec = spec_of(ElementKind::F16, 4096, k);
     EXPECT_TRUE(validate_gemm_s8_sm90_spec(spec).ok());
-    const TileConfig config = k < 1024 ? sm90_tile({.block_m = 128, .block_n = 128, .stages = 4, .consumers = 2})
-                                       : prefill_config();
+    const Sm90Tile config =
+        k < 1024 ? Sm90Tile{.block_m = 128, .block_n = 128, .stages = 4, .consumers = 2} : prefill_config();
     auto src = render_gemm_s8_sm90(spec, config);
     ASSERT_TRUE(src.has_value()) << src.error().message();
     EXPECT_NE(src->text.find("4096, " + std::to_string(k) + ","), std::string::npos) << "K is the template's kK";
@@ -59,16 +59,13 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
   const KernelSpec good = spec_of(ElementKind::BF16, 4096, 4096);
   struct Case {
     KernelSpec spec;
-    TileConfig config;
+    Sm90Tile config;
     const char* field;
   };
   std::vector<Case> cases;
   cases.push_back({spec_of(ElementKind::S8, 4096, 4096), prefill_config(), "spec.out_element"});
   cases.push_back({spec_of(ElementKind::F16, 0, 4096), prefill_config(), "spec.n"});
-  TileConfig c = prefill_config();
-  c.block_k = 64;
-  cases.push_back({good, c, "config.block_k"});
-  c = prefill_config();
+  Sm90Tile c = prefill_config();
   c.consumers = 3;
   cases.push_back({good, c, "config.consumers"});
   c = prefill_config();
@@ -77,7 +74,7 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
   c = prefill_config();
   c.block_n = 40;
   cases.push_back({good, c, "config.block_n"});
-  c = sm90_tile({.block_m = 256, .block_n = 256, .stages = 3, .consumers = 2});  // 2 x 128 accumulators per thread
+  c = Sm90Tile{.block_m = 256, .block_n = 256, .stages = 3, .consumers = 2};  // 2 x 128 accumulators per thread
   cases.push_back({good, c, "accumulator registers"});
   c = prefill_config();
   c.stages = 6;  // 6 x 48 KiB > 227 KiB
@@ -95,11 +92,11 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
   c.pingpong = true;  // 128 x 256 per consumer: 2 x 128 accumulators
   c.stages = 3;
   cases.push_back({good, c, "accumulator registers"});
-  c = sm90_tile({.block_m = 128, .block_n = 128, .stages = 4, .consumers = 1, .pingpong = true});
+  c = Sm90Tile{.block_m = 128, .block_n = 128, .stages = 4, .consumers = 1, .pingpong = true};
   cases.push_back({good, c, "config.pingpong needs consumers = 2"});
-  c = sm90_tile({.block_m = 128, .block_n = 128, .stages = 4, .split_k = 2, .consumers = 2, .pingpong = true});
+  c = Sm90Tile{.block_m = 128, .block_n = 128, .stages = 4, .split_k = 2, .consumers = 2, .pingpong = true};
   cases.push_back({good, c, "split_k = 1"});
-  c = sm90_tile({.block_m = 192, .block_n = 128, .stages = 4, .consumers = 2, .pingpong = true});
+  c = Sm90Tile{.block_m = 192, .block_n = 128, .stages = 4, .consumers = 2, .pingpong = true};
   cases.push_back({good, c, "config.block_m must be 64 or 128 with pingpong"});
   KernelSpec not_gemm = good;
   not_gemm.op = KernelOp::QuantizeRowwise;
@@ -107,31 +104,56 @@ TEST(CodegenGemmS8Sm90Test, BadSpecOrConfigNamesTheField) {
   KernelSpec f16_in = good;
   f16_in.in_element = ElementKind::F16;
   cases.push_back({f16_in, prefill_config(), "spec.in_element must be s8"});
-  c = prefill_config();
-  c.family = KernelFamily::GemmSm80;
-  cases.push_back({good, c, "config.family must be gemm_sm90, got gemm_sm80"});
+  // A config of another family cannot reach this function (its type is Sm90Tile); the family object refuses one
+  // naming config.family (JitFamilyRegistry.EachFamilyValidatesOnlyItsOwnConfigs).
   for (const Case& k : cases) {
     const Status s = validate_gemm_s8_sm90(k.spec, k.config);
     ASSERT_FALSE(s.ok()) << k.field;
     EXPECT_NE(s.message().find(k.field), std::string::npos) << s.message();
   }
-  TileConfig cl = prefill_config();
+  Sm90Tile cl = prefill_config();
   cl.cluster_m = 3;
   EXPECT_EQ(validate_gemm_s8_sm90(good, cl).code(), StatusCode::Unsupported);
   cl.cluster_m = 2;
   EXPECT_TRUE(validate_gemm_s8_sm90(good, cl).ok());
-  TileConfig cl_swap = decode_config();
+  Sm90Tile cl_swap = decode_config();
   cl_swap.cluster_m = 2;  // decode tiles split K and swap operands: no clusters there
   const Status swap_status = validate_gemm_s8_sm90(good, cl_swap);
   EXPECT_EQ(swap_status.code(), StatusCode::InvalidArgument);
   EXPECT_NE(swap_status.message().find("config.cluster_m = 2 needs"), std::string::npos) << swap_status.message();
 }
 
+// The K stage is the template's constant (Sm90Tile::kBlockK), not a field, and the family has no warp grid. In the flat
+// record of a tuning database these keys remain, holding 128 and 1: any other value is refused naming the field, as
+// validation refused "config.block_k = 64" before.
+TEST(CodegenGemmS8Sm90Test, FlatRecordsKeepTheFixedKStageAndNoWarpGrid) {
+  const TileFields fields = TileConfig(prefill_config()).fields();
+  EXPECT_EQ(fields.block_k, 128);
+  EXPECT_EQ(fields.warps_m, 1);
+  EXPECT_EQ(fields.warps_n, 1);
+  auto back = TileConfig::from_fields(KernelFamily::GemmSm90, fields);
+  ASSERT_TRUE(back.has_value()) << back.error().message();
+  EXPECT_EQ(*back, TileConfig(prefill_config()));
+  TileFields bad = fields;
+  bad.block_k = 64;
+  auto refused = TileConfig::from_fields(KernelFamily::GemmSm90, bad);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("field 'block_k' must be 128 for family gemm_sm90"), std::string::npos)
+      << refused.error().message();
+  bad = fields;
+  bad.warps_m = 2;
+  refused = TileConfig::from_fields(KernelFamily::GemmSm90, bad);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("field 'warps_m' must be 1"), std::string::npos)
+      << refused.error().message();
+  EXPECT_NE(sm90_entry_suffix(prefill_config()).find("_bk128_"), std::string::npos);
+}
+
 TEST(CodegenGemmS8Sm90Test, RenderIsDeterministicWithUniqueEntryNames) {
   std::set<std::string> names;
   for (bool bias : {false, true})
     for (bool tok : {false, true})
-      for (const TileConfig& cfg : {prefill_config(), decode_config()}) {
+      for (const Sm90Tile& cfg : {prefill_config(), decode_config()}) {
         const KernelSpec spec = spec_of(ElementKind::F32, 11008, 4096, bias, tok);
         auto a = render_gemm_s8_sm90(spec, cfg);
         auto b = render_gemm_s8_sm90(spec, cfg);
@@ -166,8 +188,7 @@ TEST(CodegenGemmS8Sm90Test, LaunchGeometryAndSplitKWorkspace) {
   EXPECT_EQ(gemm_s8_sm90_workspace_bytes(spec, decode_config(), 3), 32u * 4 * 128 * 16 * 4);
   EXPECT_EQ(gemm_s8_sm90_counter_count(spec, decode_config(), 3), 32u * 2);
   // Clusters of two: a unit is one weight tile for two adjacent token tiles; the grid is whole clusters.
-  TileConfig pair =
-      sm90_tile({.block_m = 128, .block_n = 128, .stages = 6, .consumers = 2, .pingpong = true, .cluster_m = 2});
+  Sm90Tile pair{.block_m = 128, .block_n = 128, .stages = 6, .consumers = 2, .pingpong = true, .cluster_m = 2};
   EXPECT_EQ(gemm_s8_sm90_work_units(spec, pair, 8192), 32 * 32);
   EXPECT_EQ(gemm_s8_sm90_work_units(spec, pair, 300), 2 * 32);  // 3 token tiles -> 2 pairs, the last half empty
   const LaunchDims lp = gemm_s8_sm90_launch(spec, pair, 8192, 133);
@@ -181,30 +202,30 @@ TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
                                  spec_of(ElementKind::BF16, 1000, 48)}) {
     const auto candidates = sm90_candidate_configs(spec);
     EXPECT_GE(candidates.size(), 4u);
-    for (const TileConfig& c : candidates) EXPECT_TRUE(validate_gemm_s8_sm90(spec, c).ok()) << c.to_string();
+    for (const Sm90Tile& c : candidates) EXPECT_TRUE(validate_gemm_s8_sm90(spec, c).ok()) << c.to_string();
     for (std::int64_t m : {1, 7, 16, 64, 65, 512, 8192}) {
-      const TileConfig h = sm90_heuristic_config(spec, m, 132);
+      const Sm90Tile h = sm90_heuristic_config(spec, m, 132);
       EXPECT_TRUE(validate_gemm_s8_sm90(spec, h).ok()) << h.to_string();
       EXPECT_EQ(h.swap_ab, m <= 64 || (m <= 128 && spec.n <= 8192)) << m;
     }
   }
   const KernelSpec llama = spec_of(ElementKind::F16, 4096, 4096);
-  const TileConfig d1 = sm90_heuristic_config(llama, 1, 132);
+  const Sm90Tile d1 = sm90_heuristic_config(llama, 1, 132);
   EXPECT_EQ(d1.block_m, 8);  // no padding of one token to 16
   // Measured on an H200: one consumer on 64 weight rows, no split (9.4 us against 11.3 us for 128 rows split 4).
   EXPECT_EQ(d1.block_n, 64);
   EXPECT_EQ(d1.consumers, 1);
   EXPECT_EQ(d1.split_k, 1);
-  const TileConfig wide = sm90_heuristic_config(spec_of(ElementKind::BF16, 10240, 8192), 1, 132);
+  const Sm90Tile wide = sm90_heuristic_config(spec_of(ElementKind::BF16, 10240, 8192), 1, 132);
   EXPECT_EQ(wide.block_n, 128);  // wider weights: two consumers on 128 rows
   EXPECT_EQ(wide.consumers, 2);
   // A long K over few weight tiles still splits: 4096 x 14336 gives 64 tiles of 64 rows and 112 K blocks.
   EXPECT_EQ(sm90_heuristic_config(spec_of(ElementKind::BF16, 4096, 14336), 1, 132).split_k, 2);
-  const TileConfig mid = sm90_heuristic_config(llama, 128, 132);  // still weight streaming at M = 128
+  const Sm90Tile mid = sm90_heuristic_config(llama, 128, 132);  // still weight streaming at M = 128
   EXPECT_TRUE(mid.swap_ab);
   EXPECT_EQ(mid.block_m, 64);
   EXPECT_EQ(mid.split_k, 1);
-  const TileConfig big = sm90_heuristic_config(llama, 8192, 132);
+  const Sm90Tile big = sm90_heuristic_config(llama, 8192, 132);
   EXPECT_TRUE(big.pingpong);  // each consumer owns a 128 x 128 tile; epilogues hide under the other's main loop
   EXPECT_EQ(big.block_m, 128);
   EXPECT_EQ(big.block_n, 128);
@@ -215,7 +236,7 @@ TEST(CodegenGemmS8Sm90Test, CandidatesValidateAndHeuristicFollowsM) {
   EXPECT_NE(std::find(space.begin(), space.end(), big), space.end())
       << "the heuristic's prefill pick must be in the tuner's space";
   // Long K amortises the epilogue: the cooperative 128 x 256 tile measured faster there.
-  const TileConfig long_k = sm90_heuristic_config(spec_of(ElementKind::BF16, 8192, 28672), 8192, 132);
+  const Sm90Tile long_k = sm90_heuristic_config(spec_of(ElementKind::BF16, 8192, 28672), 8192, 132);
   EXPECT_FALSE(long_k.pingpong);
   EXPECT_EQ(long_k.block_n, 256);
   EXPECT_EQ(long_k.cluster_m, 1);
@@ -294,7 +315,7 @@ TEST(CodegenGemmS8Sm90Test, EncodePassesTmaGeometryToTheDriver) {
   EXPECT_EQ(calls[1].box[1], 128u);
   // A cluster of two: each CTA loads and multicasts half of the weight tile.
   calls.clear();
-  TileConfig pair = prefill_config();
+  Sm90Tile pair = prefill_config();
   pair.cluster_m = 2;
   ASSERT_TRUE(encode_gemm_s8_sm90_params(fake_encode, spec, pair, fake_base(300, 4096, 11008), &out).ok());
   EXPECT_EQ(calls[0].box[1], 128u);
@@ -334,7 +355,7 @@ const runtime::Nvrtc* nvrtc_or_skip() {
   return n.has_value() ? *n : nullptr;
 }
 
-void expect_compiles(const KernelSpec& spec, const TileConfig& config) {
+void expect_compiles(const KernelSpec& spec, const Sm90Tile& config) {
   const runtime::Nvrtc* nvrtc = nvrtc_or_skip();
   ASSERT_NE(nvrtc, nullptr) << "NVRTC is required for the compile tests";
   auto src = render_gemm_s8_sm90(spec, config);
@@ -345,7 +366,7 @@ void expect_compiles(const KernelSpec& spec, const TileConfig& config) {
   EXPECT_GT(out->cubin.size(), 1000u) << src->entry;
 }
 
-void compile_every_variant(const TileConfig& config, std::int64_t n, std::int64_t k) {
+void compile_every_variant(const Sm90Tile& config, std::int64_t n, std::int64_t k) {
   for (ElementKind out : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64})
     for (bool bias : {false, true})
       for (bool tok : {false, true}) expect_compiles(spec_of(out, n, k, bias, tok), config);
@@ -356,8 +377,7 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPrefillEveryDtypeBiasScaleSm90a) {
 }
 
 TEST(CodegenGemmS8Sm90Test, NvrtcCompilesPingPongEveryDtypeBiasScaleSm90a) {
-  TileConfig pp =
-      sm90_tile({.block_m = 128, .block_n = 128, .stages = 6, .consumers = 2, .pingpong = true, .cluster_m = 2});
+  Sm90Tile pp{.block_m = 128, .block_n = 128, .stages = 6, .consumers = 2, .pingpong = true, .cluster_m = 2};
   EXPECT_NE(sm90_entry_suffix(pp).find("_cl2x1_ab_sk1_pp"), std::string::npos);
   compile_every_variant(pp, 13653, 4112);  // odd N, K % 128 != 0
 }
@@ -371,24 +391,21 @@ TEST(CodegenGemmS8Sm90Test, NvrtcCompilesOddKSm90a) {
   expect_compiles(spec_of(ElementKind::BF16, 4096, 4095, true), prefill_config());
   expect_compiles(spec_of(ElementKind::F16, 5003, 13653, false, true), decode_config());
   expect_compiles(spec_of(ElementKind::BF16, 4096, 4100, false, false),
-                  sm90_tile({.block_m = 128, .block_n = 128, .stages = 6, .consumers = 2, .pingpong = true}));
+                  Sm90Tile{.block_m = 128, .block_n = 128, .stages = 6, .consumers = 2, .pingpong = true});
 }
 
 TEST(CodegenGemmS8Sm90Test, NvrtcCompilesOtherShapesOfTheConfigSpace) {
   const KernelSpec spec = spec_of(ElementKind::BF16, 11008, 4096, true);
-  expect_compiles(spec, sm90_tile({.block_m = 256, .block_n = 128, .stages = 4, .consumers = 2}));
-  expect_compiles(spec, sm90_tile({.block_m = 128, .block_n = 128, .stages = 6, .split_k = 2, .consumers = 2}));
-  expect_compiles(spec, sm90_tile({.block_m = 128, .block_n = 128, .stages = 6, .consumers = 1}));
-  expect_compiles(
-      spec, sm90_tile({.block_m = 8, .block_n = 256, .stages = 6, .split_k = 3, .consumers = 2, .swap_ab = true}));
-  expect_compiles(spec, sm90_tile({.block_m = 64, .block_n = 64, .stages = 8, .consumers = 1, .swap_ab = true}));
-  TileConfig pp = sm90_tile({.block_m = 64, .block_n = 256, .stages = 5, .consumers = 2, .pingpong = true});
+  expect_compiles(spec, Sm90Tile{.block_m = 256, .block_n = 128, .stages = 4, .consumers = 2});
+  expect_compiles(spec, Sm90Tile{.block_m = 128, .block_n = 128, .stages = 6, .split_k = 2, .consumers = 2});
+  expect_compiles(spec, Sm90Tile{.block_m = 128, .block_n = 128, .stages = 6, .consumers = 1});
+  expect_compiles(spec,
+                  Sm90Tile{.block_m = 8, .block_n = 256, .stages = 6, .split_k = 3, .consumers = 2, .swap_ab = true});
+  expect_compiles(spec, Sm90Tile{.block_m = 64, .block_n = 64, .stages = 8, .consumers = 1, .swap_ab = true});
+  Sm90Tile pp{.block_m = 64, .block_n = 256, .stages = 5, .consumers = 2, .pingpong = true};
   expect_compiles(spec, pp);
-  expect_compiles(spec, sm90_tile({.block_m = 128,
-                                   .block_n = 256,
-                                   .stages = 4,
-                                   .consumers = 2,
-                                   .cluster_m = 2}));  // cooperative, cluster of two
+  // Cooperative, in a cluster of two.
+  expect_compiles(spec, Sm90Tile{.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2, .cluster_m = 2});
 }
 
 TEST(CodegenGemmS8Sm90Test, DeviceParamLayoutMatchesHost) {

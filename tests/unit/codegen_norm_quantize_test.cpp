@@ -19,7 +19,7 @@
 namespace qjit::codegen {
 namespace {
 
-TileConfig qcfg(int rows, int tpr) { return TileConfig{KernelFamily::Quantize, rows, tpr, 1, 1, 1, 1, 1}; }
+QuantizeTile qcfg(int rows, int tpr) { return QuantizeTile{.rows_per_cta = rows, .threads_per_row = tpr}; }
 
 KernelSpec norm(KernelOp op, ElementKind in, std::int64_t k, bool dynamic = true, bool residual = false,
                 int arch = 90, int bucket = 1) {
@@ -59,7 +59,7 @@ TEST(CodegenNormQuantize, RenderIsDeterministicWithUniqueEntries) {
             "layer_norm_quantize f16->s8 k=5120 m<=1 residual per_token sm_90a");
 }
 
-void expect_invalid(const KernelSpec& s, const TileConfig& c, const std::string& text) {
+void expect_invalid(const KernelSpec& s, const QuantizeTile& c, const std::string& text) {
   const Status st = validate_norm_quantize(s, c);
   EXPECT_FALSE(st.ok()) << s.to_string() << " " << c.to_string();
   EXPECT_NE(st.message().find(text), std::string::npos) << st.to_string();
@@ -85,12 +85,15 @@ TEST(CodegenNormQuantize, ValidationNamesTheFieldAndTheExpectedValue) {
   s.arch = 75;
   expect_invalid(s, qcfg(2, 128), "spec.arch must be one of 80, 86, 87, 89, 90, got 75");
   // The family's config rules, then the norm kernels' own.
-  expect_invalid(ok, qcfg(1, 2048), "config.block_n (threads per row)");
-  expect_invalid(ok, qcfg(1, 160), "config.block_n (threads per row) must be a power of two for rms_norm_quantize");
-  expect_invalid(ok, qcfg(32, 1), "config.block_n (threads per row) must be >= 4 for K = 4096");
-  TileConfig gemm = qcfg(2, 128);
-  gemm.family = KernelFamily::GemmSm80;
-  expect_invalid(ok, gemm, "config.family must be quantize");
+  expect_invalid(ok, qcfg(1, 2048), "config.threads_per_row must be 1, 2, 4, 8, 16 or a multiple of 32");
+  expect_invalid(ok, qcfg(8, 2), "config.rows_per_cta * threads_per_row (CTA threads) must be 32..1024");
+  expect_invalid(ok, qcfg(1, 160), "config.threads_per_row must be a power of two for rms_norm_quantize");
+  expect_invalid(ok, qcfg(32, 1), "config.threads_per_row must be >= 4 for K = 4096");
+  // Another family's config reaches the norm kernels only through the family, which refuses it.
+  const Status gemm = jit::quantize_family().validate(ok, Sm80Tile{});
+  EXPECT_NE(gemm.message().find("config.family must be quantize, got gemm_sm80"), std::string::npos)
+      << gemm.to_string();
+  EXPECT_FALSE(jit::quantize_family().render(ok, Sm80Tile{}).has_value());
   // A quantize op refuses a residual (only the norm kernels add one).
   KernelSpec q = quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90);
   q.residual = true;
@@ -113,7 +116,8 @@ TEST(CodegenNormQuantize, FamilyHeuristicAndCandidatesServeTheNormOps) {
           EXPECT_TRUE(family.validate(s, h).ok()) << h.to_string() << ": " << family.validate(s, h).message();
           // The heuristic keeps the row in registers (8 chunks a thread for 16-bit inputs, 4 for f32) when it can.
           const std::int64_t chunks = (k + 15) / 16;
-          const std::int64_t per_thread = (chunks + h.block_n - 1) / h.block_n;
+          const int tpr = h.as<QuantizeTile>().threads_per_row;
+          const std::int64_t per_thread = (chunks + tpr - 1) / tpr;
           if (chunks <= 1024 * 4) EXPECT_LE(per_thread * static_cast<std::int64_t>(element_size(in)), 16);
           const auto cands = family.candidates(s, jit::CandidateOptions{});
           ASSERT_FALSE(cands.empty());
@@ -160,7 +164,7 @@ CompileOutcome compile(const std::string& text, const std::string& name, int arc
 #define SKIP_WITHOUT_NVRTC() \
   if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string()
 
-void expect_compiles(const KernelSpec& s, const TileConfig& c) {
+void expect_compiles(const KernelSpec& s, const QuantizeTile& c) {
   auto src = render_norm_quantize(s, c);
   ASSERT_TRUE(src.has_value()) << src.status().to_string();
   const CompileOutcome out = compile(src->text, src->entry, s.arch);

@@ -81,19 +81,6 @@ KernelSpec gemm_spec(ElementKind out, std::int64_t n, std::int64_t k, bool bias,
   return s;
 }
 
-TileConfig gemm_cfg(int bm, int bn, int bk, int wm, int wn, int stages, int split = 1) {
-  TileConfig c;
-  c.family = KernelFamily::GemmSm80;
-  c.block_m = bm;
-  c.block_n = bn;
-  c.block_k = bk;
-  c.warps_m = wm;
-  c.warps_n = wn;
-  c.stages = stages;
-  c.split_k = split;
-  return c;
-}
-
 // NVRTC's front end has no offsetof / __builtin_offsetof, so offsets are checked by constant folding: the probe
 // kernel traps when a device-side offset differs from the host's, and the folded PTX contains "trap" only then.
 std::string param_probe_source(std::size_t lda_offset_expected) {
@@ -163,7 +150,10 @@ TEST(CodegenNvrtcCompile, GemmSm80EveryEpilogueVariantSm90a) {
     for (bool bias : {false, true})
       for (bool per_token : {false, true})
         expect_compiles(
-            render_gemm_s8_sm80(gemm_spec(out, 4096, 4096, bias, per_token, 90), gemm_cfg(128, 128, 64, 2, 4, 4)), 90);
+            render_gemm_s8_sm80(
+                gemm_spec(out, 4096, 4096, bias, per_token, 90),
+                Sm80Tile{.block_m = 128, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 4}),
+            90);
 }
 
 // A spread of configs per arch: large tiles, mid-M tiles, small-M weight-streaming tiles, split-K, and K that is
@@ -172,7 +162,7 @@ struct ArchCase {
   ElementKind out;
   std::int64_t n, k;
   bool bias, per_token;
-  TileConfig cfg;
+  Sm80Tile cfg;
 };
 
 void compile_cases(int arch, const std::vector<ArchCase>& cases) {
@@ -182,14 +172,22 @@ void compile_cases(int arch, const std::vector<ArchCase>& cases) {
 
 const std::vector<ArchCase>& spread() {
   static const std::vector<ArchCase> cases = {
-      {ElementKind::BF16, 4096, 4096, true, true, gemm_cfg(256, 128, 64, 4, 2, 4)},
-      {ElementKind::F16, 13653, 4100, false, true, gemm_cfg(128, 128, 64, 2, 4, 4)},
-      {ElementKind::F32, 11008, 4096, true, false, gemm_cfg(64, 128, 64, 2, 2, 4)},
-      {ElementKind::F64, 4096, 17, true, true, gemm_cfg(64, 64, 64, 2, 2, 3)},
-      {ElementKind::BF16, 4096, 4096, false, true, gemm_cfg(16, 32, 128, 1, 2, 8)},
-      {ElementKind::F16, 1, 1, true, true, gemm_cfg(16, 64, 128, 1, 4, 6)},
-      {ElementKind::BF16, 4096, 4096, true, true, gemm_cfg(16, 64, 128, 1, 4, 6, 4)},
-      {ElementKind::F32, 13653, 4100, false, true, gemm_cfg(32, 64, 128, 1, 4, 5, 2)},
+      {ElementKind::BF16, 4096, 4096, true, true,
+       Sm80Tile{.block_m = 256, .block_n = 128, .block_k = 64, .warps_m = 4, .warps_n = 2, .stages = 4}},
+      {ElementKind::F16, 13653, 4100, false, true,
+       Sm80Tile{.block_m = 128, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 4}},
+      {ElementKind::F32, 11008, 4096, true, false,
+       Sm80Tile{.block_m = 64, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4}},
+      {ElementKind::F64, 4096, 17, true, true,
+       Sm80Tile{.block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 3}},
+      {ElementKind::BF16, 4096, 4096, false, true,
+       Sm80Tile{.block_m = 16, .block_n = 32, .block_k = 128, .warps_m = 1, .warps_n = 2, .stages = 8}},
+      {ElementKind::F16, 1, 1, true, true,
+       Sm80Tile{.block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 6}},
+      {ElementKind::BF16, 4096, 4096, true, true,
+       Sm80Tile{.block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 6, .split_k = 4}},
+      {ElementKind::F32, 13653, 4100, false, true,
+       Sm80Tile{.block_m = 32, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 5, .split_k = 2}},
   };
   return cases;
 }
@@ -211,21 +209,32 @@ TEST(CodegenNvrtcCompile, GemmSm80ConfigSpreadSm90a) {
 // mainloop), at the deepest pipelines the arch's shared memory allows, aligned and predicated K.
 TEST(CodegenNvrtcCompile, GemmSm80LargeTilesSm80AndSm90a) {
   SKIP_WITHOUT_NVRTC();
-  compile_cases(90, {{ElementKind::BF16, 8192, 8192, true, true, gemm_cfg(256, 128, 128, 4, 2, 4)},
-                     {ElementKind::BF16, 8192, 8192, true, true, gemm_cfg(128, 256, 128, 2, 4, 4)},
-                     {ElementKind::F16, 8192, 8192, false, true, gemm_cfg(128, 128, 128, 2, 4, 4)},
-                     {ElementKind::F32, 8192, 8192, true, false, gemm_cfg(128, 128, 32, 2, 4, 4)},
-                     {ElementKind::F64, 13653, 4100, true, true, gemm_cfg(256, 128, 128, 4, 2, 4)}});
-  compile_cases(80, {{ElementKind::BF16, 8192, 8192, true, true, gemm_cfg(256, 128, 128, 4, 2, 3)},
-                     {ElementKind::BF16, 8192, 8192, true, true, gemm_cfg(128, 256, 64, 2, 4, 4)},
-                     {ElementKind::F16, 13653, 4100, true, true, gemm_cfg(128, 256, 128, 2, 4, 3)}});
+  compile_cases(90,
+                {{ElementKind::BF16, 8192, 8192, true, true,
+                  Sm80Tile{.block_m = 256, .block_n = 128, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 4}},
+                 {ElementKind::BF16, 8192, 8192, true, true,
+                  Sm80Tile{.block_m = 128, .block_n = 256, .block_k = 128, .warps_m = 2, .warps_n = 4, .stages = 4}},
+                 {ElementKind::F16, 8192, 8192, false, true,
+                  Sm80Tile{.block_m = 128, .block_n = 128, .block_k = 128, .warps_m = 2, .warps_n = 4, .stages = 4}},
+                 {ElementKind::F32, 8192, 8192, true, false,
+                  Sm80Tile{.block_m = 128, .block_n = 128, .block_k = 32, .warps_m = 2, .warps_n = 4, .stages = 4}},
+                 {ElementKind::F64, 13653, 4100, true, true,
+                  Sm80Tile{.block_m = 256, .block_n = 128, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 4}}});
+  compile_cases(80,
+                {{ElementKind::BF16, 8192, 8192, true, true,
+                  Sm80Tile{.block_m = 256, .block_n = 128, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 3}},
+                 {ElementKind::BF16, 8192, 8192, true, true,
+                  Sm80Tile{.block_m = 128, .block_n = 256, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 4}},
+                 {ElementKind::F16, 13653, 4100, true, true,
+                  Sm80Tile{.block_m = 128, .block_n = 256, .block_k = 128, .warps_m = 2, .warps_n = 4, .stages = 3}}});
 }
 
 TEST(CodegenNvrtcCompile, GemmSm80SmemOverLimitIsAStaticAssertOnSm89) {
   SKIP_WITHOUT_NVRTC();
   // Render for sm_90a (227 KiB allowed) and compile for sm_89 (99 KiB): the template's own budget check fires.
-  auto src =
-      render_gemm_s8_sm80(gemm_spec(ElementKind::F16, 4096, 4096, false, true, 90), gemm_cfg(128, 128, 128, 2, 4, 4));
+  auto src = render_gemm_s8_sm80(
+      gemm_spec(ElementKind::F16, 4096, 4096, false, true, 90),
+      Sm80Tile{.block_m = 128, .block_n = 128, .block_k = 128, .warps_m = 2, .warps_n = 4, .stages = 4});
   ASSERT_TRUE(src.has_value()) << src.status().to_string();
   const CompileOutcome c = compile(src->text, src->entry, 89);
   EXPECT_FALSE(c.ok);
@@ -236,7 +245,7 @@ TEST(CodegenNvrtcCompile, QuantizeEveryOpAndInputTypeSm90a) {
   SKIP_WITHOUT_NVRTC();
   for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale})
     for (ElementKind in : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64}) {
-      TileConfig c{KernelFamily::Quantize, 2, 128, 1, 1, 1, 1, 1};
+      const QuantizeTile c{.rows_per_cta = 2, .threads_per_row = 128};
       expect_compiles(render_quantize(quantize_spec(op, in, 4096, 1, 90), c), 90);
     }
 }
@@ -249,7 +258,7 @@ TEST(CodegenNvrtcCompile, SmoothedQuantizeEveryOpInputTypeAndArch) {
       for (ElementKind in : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64}) {
         KernelSpec s = quantize_spec(op, in, arch == 90 ? 4096 : 4100, 1, arch);
         s.smooth = true;
-        TileConfig c{KernelFamily::Quantize, 2, 128, 1, 1, 1, 1, 1};
+        const QuantizeTile c{.rows_per_cta = 2, .threads_per_row = 128};
         expect_compiles(render_quantize(s, c), arch);
       }
 }
@@ -266,7 +275,7 @@ TEST(CodegenNvrtcCompile, QuantizeShapesSm80AndSm89) {
                         {ElementKind::F16, 14336, 1, 256}, {ElementKind::BF16, 64, 64, 4}};
   for (int arch : {80, 89})
     for (const Case& k : cases) {
-      TileConfig c{KernelFamily::Quantize, k.rows, k.tpr, 1, 1, 1, 1, 1};
+      const QuantizeTile c{.rows_per_cta = k.rows, .threads_per_row = k.tpr};
       expect_compiles(render_quantize(quantize_spec(KernelOp::QuantizeRowwise, k.in, k.k, 1, arch), c), arch);
     }
 }

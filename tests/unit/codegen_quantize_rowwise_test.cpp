@@ -9,7 +9,7 @@
 namespace qjit::codegen {
 namespace {
 
-TileConfig qcfg(int rows, int tpr) { return TileConfig{KernelFamily::Quantize, rows, tpr, 1, 1, 1, 1, 1}; }
+QuantizeTile qcfg(int rows, int tpr) { return QuantizeTile{.rows_per_cta = rows, .threads_per_row = tpr}; }
 
 TEST(CodegenQuantizeRowwise, RenderIsDeterministicWithUniqueEntries) {
   std::set<std::string> entries;
@@ -17,13 +17,13 @@ TEST(CodegenQuantizeRowwise, RenderIsDeterministicWithUniqueEntries) {
   for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale})
     for (ElementKind in : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64})
       for (std::int64_t k : {1, 4096, 4100})
-        for (const TileConfig& c : {qcfg(2, 128), qcfg(1, 256)}) {
+        for (const QuantizeTile& c : {qcfg(2, 128), qcfg(1, 256)}) {
           auto a = render_quantize(quantize_spec(op, in, k, 1, 90), c);
           auto b = render_quantize(quantize_spec(op, in, k, 64, 80), c);
           ASSERT_TRUE(a.has_value()) << a.status().to_string();
           ASSERT_TRUE(b.has_value());
           EXPECT_EQ(a->text, b->text);  // the M bucket and arch do not change the source
-          EXPECT_EQ(a->threads, c.block_m * c.block_n);
+          EXPECT_EQ(a->threads, c.rows_per_cta * c.threads_per_row);
           EXPECT_EQ(a->text.find("#include"), std::string::npos);
           entries.insert(a->entry);
           ++count;
@@ -44,7 +44,7 @@ TEST(CodegenQuantizeRowwise, RenderIsDeterministicWithUniqueEntries) {
   EXPECT_EQ(smooth.to_string(), "quantize_rowwise bf16->s8 k=4096 m<=1 smooth sm_90a");
 }
 
-void expect_invalid(const KernelSpec& s, const TileConfig& c, const std::string& field) {
+void expect_invalid(const KernelSpec& s, const QuantizeTile& c, const std::string& field) {
   const Status st = validate_quantize(s, c);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find(field), std::string::npos) << st.to_string();
@@ -69,15 +69,35 @@ TEST(CodegenQuantizeRowwise, ValidationNamesTheField) {
   s = ok;
   s.arch = 70;
   expect_invalid(s, qcfg(2, 128), "spec.arch");
-  TileConfig c = qcfg(2, 128);
-  c.family = KernelFamily::GemmSm80;
-  expect_invalid(ok, c, "config.family");
-  expect_invalid(ok, qcfg(2, 48), "config.block_n");
-  expect_invalid(ok, qcfg(1, 16), "config.block_m * block_n");
-  expect_invalid(ok, qcfg(16, 128), "config.block_m * block_n");
-  c = qcfg(2, 128);
-  c.stages = 2;
-  expect_invalid(ok, c, "must be 1 for quantize");
+  // A config of another family never reaches this function (its type is QuantizeTile); the family object refuses one
+  // naming config.family (JitFamilyRegistry.EachFamilyValidatesOnlyItsOwnConfigs).
+  expect_invalid(ok, qcfg(2, 48), "config.threads_per_row");
+  expect_invalid(ok, qcfg(0, 128), "config.rows_per_cta * threads_per_row");
+  expect_invalid(ok, qcfg(1, 16), "config.rows_per_cta * threads_per_row");
+  expect_invalid(ok, qcfg(16, 128), "config.rows_per_cta * threads_per_row");
+}
+
+// The GEMM fields (block_k, warps, stages, split-K, ...) are no fields of a quantize config any more. Where they still
+// appear, in the flat record of a tuning database, they must hold the values the family writes there: anything else
+// is refused naming the field, as validation refused "stages = 2" before.
+TEST(CodegenQuantizeRowwise, FlatRecordsMustLeaveTheGemmFieldsAtTheirFixedValues) {
+  const TileFields fields = TileConfig(qcfg(2, 128)).fields();
+  EXPECT_EQ(fields, (TileFields{.block_m = 2, .block_n = 128}));
+  auto back = TileConfig::from_fields(KernelFamily::Quantize, fields);
+  ASSERT_TRUE(back.has_value()) << back.error().message();
+  EXPECT_EQ(*back, TileConfig(qcfg(2, 128)));
+  TileFields bad = fields;
+  bad.stages = 2;
+  auto refused = TileConfig::from_fields(KernelFamily::Quantize, bad);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), StatusCode::InvalidArgument);
+  EXPECT_NE(refused.error().message().find("field 'stages' must be 1 for family quantize"), std::string::npos)
+      << refused.error().message();
+  bad = fields;
+  bad.warps_n = 4;
+  refused = TileConfig::from_fields(KernelFamily::Quantize, bad);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("field 'warps_n'"), std::string::npos) << refused.error().message();
 }
 
 TEST(CodegenQuantizeRowwise, LaunchAndVectorPath) {

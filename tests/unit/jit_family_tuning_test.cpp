@@ -18,6 +18,9 @@ namespace {
 
 using codegen::KernelOp;
 using codegen::KernelSpec;
+using codegen::QuantizeTile;
+using codegen::Sm80Tile;
+using codegen::Sm90Tile;
 using codegen::TileConfig;
 using qjit::ElementKind;
 
@@ -33,13 +36,23 @@ KernelSpec gemm(std::int64_t n, std::int64_t k, int bucket, int arch = 90) {
   return s;
 }
 
-// The portable families' rules (the gemm_sm80 family serves GEMMs on every arch when the Hopper one declines).
-const KernelFamilyRuntime& portable(const KernelSpec& s) {
-  return s.op == KernelOp::GemmS8 ? gemm_sm80_family() : quantize_family();
+// The portable families' rules (the gemm_sm80 family serves GEMMs on every arch when the Hopper one declines), in
+// each family's own config type.
+template <class Tile>
+std::vector<Tile> as_tiles(const std::vector<TileConfig>& configs) {
+  std::vector<Tile> out;
+  for (const TileConfig& c : configs) out.push_back(c.as<Tile>());
+  return out;
 }
-TileConfig heuristic_config(const KernelSpec& s, int sm_count) { return portable(s).heuristic(s, sm_count); }
-std::vector<TileConfig> candidate_configs(const KernelSpec& s, const CandidateOptions& o = {}) {
-  return portable(s).candidates(s, o);
+Sm80Tile gemm_heuristic(const KernelSpec& s, int sm_count) {
+  return gemm_sm80_family().heuristic(s, sm_count).as<Sm80Tile>();
+}
+std::vector<Sm80Tile> gemm_candidates(const KernelSpec& s, const CandidateOptions& o) {
+  return as_tiles<Sm80Tile>(gemm_sm80_family().candidates(s, o));
+}
+QuantizeTile quantize_heuristic(const KernelSpec& s) { return quantize_family().heuristic(s, 132).as<QuantizeTile>(); }
+std::vector<QuantizeTile> quantize_candidates(const KernelSpec& s) {
+  return as_tiles<QuantizeTile>(quantize_family().candidates(s, {}));
 }
 
 TEST(JitFamilyRegistry, EveryFamilyIsRegisteredOnceUnderItsId) {
@@ -88,40 +101,40 @@ TEST(JitFamilyRegistry, EachFamilyValidatesOnlyItsOwnConfigs) {
                              ? codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 256, 90)
                              : g;
     const TileConfig own = f->heuristic(s, 132);
-    EXPECT_EQ(own.family, f->id());
+    EXPECT_EQ(own.family(), f->id());
     EXPECT_TRUE(f->validate(s, own).ok()) << f->name();
     for (const KernelFamilyRuntime* other : FamilyRegistry::process().families()) {
       if (other == f) continue;
-      const Status st = f->validate(s, other->heuristic(s, 132));
+      const TileConfig foreign = other->heuristic(s, 132);
+      const std::string expected =
+          "config.family must be " + std::string(f->name()) + ", got " + std::string(other->name());
+      const Status st = f->validate(s, foreign);
       EXPECT_EQ(st.code(), StatusCode::InvalidArgument) << f->name() << " took a " << other->name() << " config";
-      EXPECT_NE(st.message().find("config.family must be " + std::string(f->name())), std::string::npos)
-          << st.message();
+      EXPECT_NE(st.message().find(expected), std::string::npos) << st.message();
+      auto rendered = f->render(s, foreign);  // the typed step is never reached with another family's config
+      ASSERT_FALSE(rendered.has_value()) << f->name() << " rendered a " << other->name() << " config";
+      EXPECT_NE(rendered.error().message().find(expected), std::string::npos) << rendered.error().message();
     }
   }
 }
 
 TEST(JitFamilyRegistry, SplitKWorkspaceLayoutPutsZeroedCountersAfterThePartials) {
   const KernelSpec g80 = gemm(4096, 4096, 16, 89);
-  const TileConfig c80{.family = codegen::KernelFamily::GemmSm80,
-                       .block_m = 16,
-                       .block_n = 64,
-                       .block_k = 128,
-                       .warps_m = 1,
-                       .warps_n = 4,
-                       .stages = 4,
-                       .split_k = 4};
+  const Sm80Tile c80{
+      .block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 4};
   ASSERT_TRUE(gemm_sm80_family().validate(g80, c80).ok());
   const WorkspaceLayout w80 = gemm_sm80_family().workspace(g80, c80, 16);
   EXPECT_EQ(w80.bytes, codegen::gemm_s8_sm80_workspace_bytes(g80, c80, 16));
   EXPECT_EQ(w80.counters_offset, codegen::gemm_s8_sm80_counters_offset(g80, c80, 16));
   EXPECT_TRUE(w80.counters_to_end);
-  TileConfig one = c80;
+  Sm80Tile one = c80;
   one.split_k = 1;
   EXPECT_EQ(gemm_sm80_family().workspace(g80, one, 16).bytes, 0u);
 
   const KernelSpec g90 = gemm(4096, 4096, 256, 90);
   const std::vector<TileConfig> space = gemm_sm90_family().candidates(g90, {});
-  const auto split = std::find_if(space.begin(), space.end(), [](const TileConfig& c) { return c.split_k > 1; });
+  const auto split =
+      std::find_if(space.begin(), space.end(), [](const TileConfig& c) { return c.as<Sm90Tile>().split_k > 1; });
   if (split != space.end()) {
     const WorkspaceLayout w90 = gemm_sm90_family().workspace(g90, *split, 256);
     EXPECT_EQ(w90.counters_offset % 16, 0u);
@@ -150,27 +163,27 @@ TEST(JitFamilyHeuristic, GemmChoicePerBucketIsValid) {
       for (std::int64_t k : {1, 17, 4096, 4100, 11008})
         for (int bucket = 1; bucket <= 4096; bucket *= 2) {
           const KernelSpec s = gemm(n, k, bucket, arch);
-          const TileConfig c = heuristic_config(s, 132);
+          const Sm80Tile c = gemm_heuristic(s, 132);
           EXPECT_TRUE(codegen::validate_gemm_s8_sm80(s, c).ok()) << s.to_string() << " " << c.to_string();
           EXPECT_EQ(c.split_k, 1);
         }
 }
 
 TEST(JitFamilyHeuristic, GemmSmallMStreamsTheWeightLargeMUsesBigTiles) {
-  const TileConfig decode = heuristic_config(gemm(4096, 4096, 1), 132);
+  const Sm80Tile decode = gemm_heuristic(gemm(4096, 4096, 1), 132);
   EXPECT_EQ(decode.block_m, 16);
   EXPECT_GE((4096 + decode.block_n - 1) / decode.block_n, 128);  // about one CTA per SM or more
   EXPECT_GE(decode.stages * decode.block_k, 512);                // deep pipeline: >= 512 bytes of K in flight
-  EXPECT_EQ(heuristic_config(gemm(4096, 4096, 16), 132).block_m, 16);
-  EXPECT_EQ(heuristic_config(gemm(4096, 4096, 32), 132).block_m, 32);
-  const TileConfig big = heuristic_config(gemm(4096, 4096, 4096), 132);
+  EXPECT_EQ(gemm_heuristic(gemm(4096, 4096, 16), 132).block_m, 16);
+  EXPECT_EQ(gemm_heuristic(gemm(4096, 4096, 32), 132).block_m, 32);
+  const Sm80Tile big = gemm_heuristic(gemm(4096, 4096, 4096), 132);
   EXPECT_EQ(big.block_m * big.block_n, 256 * 128);
   EXPECT_EQ(big.block_k, 128);
-  EXPECT_EQ(heuristic_config(gemm(8192, 8192, 1), 132).block_n, 64);  // 128 tiles of 64: about one per SM
+  EXPECT_EQ(gemm_heuristic(gemm(8192, 8192, 1), 132).block_n, 64);  // 128 tiles of 64: about one per SM
   // M = 128 with N = 4096: a 128x128 tile gives only 32 CTAs, so a smaller tile is chosen.
-  const TileConfig mid = heuristic_config(gemm(4096, 4096, 128), 132);
+  const Sm80Tile mid = gemm_heuristic(gemm(4096, 4096, 128), 132);
   EXPECT_LT(mid.block_m * mid.block_n, 128 * 128);
-  EXPECT_EQ(heuristic_config(gemm(4096, 4096, 1), 0), decode);  // unknown SM count = 132
+  EXPECT_EQ(gemm_heuristic(gemm(4096, 4096, 1), 0), decode);  // unknown SM count = 132
 }
 
 TEST(JitFamilyHeuristic, QuantizeChoiceFitsK) {
@@ -178,37 +191,37 @@ TEST(JitFamilyHeuristic, QuantizeChoiceFitsK) {
     for (std::int64_t k : {1, 16, 17, 4096, 4100, 14336, 28672, 1 << 20})
       for (int bucket : {1, 128, 256, 2048, 4096}) {
         const KernelSpec s = codegen::quantize_spec(KernelOp::QuantizeRowwise, in, k, bucket, 90);
-        const TileConfig c = heuristic_config(s, 132);
+        const QuantizeTile c = quantize_heuristic(s);
         EXPECT_TRUE(codegen::validate_quantize(s, c).ok()) << s.to_string() << " " << c.to_string();
       }
-  const TileConfig c =
-      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90), 132);
-  EXPECT_EQ(c.block_n, 256);  // decode: one 16-element chunk per thread, the whole row in flight
-  EXPECT_EQ(c.block_m, 1);
-  const TileConfig prefill =
-      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 8192, 90), 132);
-  EXPECT_EQ(prefill.block_n, 128);  // 128 threads a row for M > 2048
-  EXPECT_EQ(prefill.block_m, 2);
-  const TileConfig mid =
-      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 14336, 2048, 90), 132);
-  EXPECT_EQ(mid.block_n, 224);  // 896 chunks split evenly: 4 a thread
-  const TileConfig wide =
-      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 28672, 8192, 90), 132);
-  EXPECT_EQ(wide.block_n, 256);  // long rows at large M: about seven chunks a thread, at most 256 threads
+  const QuantizeTile c =
+      quantize_heuristic(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 1, 90));
+  EXPECT_EQ(c.threads_per_row, 256);  // decode: one 16-element chunk per thread, the whole row in flight
+  EXPECT_EQ(c.rows_per_cta, 1);
+  const QuantizeTile prefill =
+      quantize_heuristic(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 8192, 90));
+  EXPECT_EQ(prefill.threads_per_row, 128);  // 128 threads a row for M > 2048
+  EXPECT_EQ(prefill.rows_per_cta, 2);
+  const QuantizeTile mid =
+      quantize_heuristic(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 14336, 2048, 90));
+  EXPECT_EQ(mid.threads_per_row, 224);  // 896 chunks split evenly: 4 a thread
+  const QuantizeTile wide =
+      quantize_heuristic(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 28672, 8192, 90));
+  EXPECT_EQ(wide.threads_per_row, 256);  // long rows at large M: about seven chunks a thread, at most 256 threads
   // A row that splits into exactly four chunks a thread over at most 384 threads stays in registers.
-  const TileConfig even =
-      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 20480, 8192, 90), 132);
-  EXPECT_EQ(even.block_n, 320);
-  EXPECT_EQ(even.block_m, 1);
-  const TileConfig uneven =
-      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 11008, 8192, 90), 132);
-  EXPECT_EQ(uneven.block_n, 128);  // 688 chunks: no multiple of 32 in [128, 384] divides them
-  const TileConfig k5120 =
-      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 5120, 2048, 90), 132);
-  EXPECT_EQ(k5120.block_n, 160);  // 320 chunks, two a thread
-  const TileConfig k8192 =
-      heuristic_config(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 8192, 2048, 90), 132);
-  EXPECT_EQ(k8192.block_n, 256);  // the base rule already splits evenly (2 a thread): kept
+  const QuantizeTile even =
+      quantize_heuristic(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 20480, 8192, 90));
+  EXPECT_EQ(even.threads_per_row, 320);
+  EXPECT_EQ(even.rows_per_cta, 1);
+  const QuantizeTile uneven =
+      quantize_heuristic(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 11008, 8192, 90));
+  EXPECT_EQ(uneven.threads_per_row, 128);  // 688 chunks: no multiple of 32 in [128, 384] divides them
+  const QuantizeTile k5120 =
+      quantize_heuristic(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 5120, 2048, 90));
+  EXPECT_EQ(k5120.threads_per_row, 160);  // 320 chunks, two a thread
+  const QuantizeTile k8192 =
+      quantize_heuristic(codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::BF16, 8192, 2048, 90));
+  EXPECT_EQ(k8192.threads_per_row, 256);  // the base rule already splits evenly (2 a thread): kept
 }
 
 TEST(JitFamilyCandidates, EveryCandidateIsValidAndTheHeuristicLeads) {
@@ -216,10 +229,10 @@ TEST(JitFamilyCandidates, EveryCandidateIsValidAndTheHeuristicLeads) {
     for (int bucket : {1, 16, 64, 256, 4096}) {
       const KernelSpec s = gemm(13653, 4100, bucket, arch);
       for (bool split : {false, true}) {
-        const auto list = candidate_configs(s, CandidateOptions{.allow_split_k = split, .sm_count = 132});
+        const auto list = gemm_candidates(s, CandidateOptions{.allow_split_k = split, .sm_count = 132});
         ASSERT_FALSE(list.empty());
-        EXPECT_EQ(list.front(), heuristic_config(s, 132));
-        for (const TileConfig& c : list) {
+        EXPECT_EQ(list.front(), gemm_heuristic(s, 132));
+        for (const Sm80Tile& c : list) {
           EXPECT_TRUE(codegen::validate_gemm_s8_sm80(s, c).ok()) << c.to_string();
           EXPECT_LE(c.block_m, std::max(16, bucket));
           if (!split || bucket > 64) {
@@ -229,13 +242,13 @@ TEST(JitFamilyCandidates, EveryCandidateIsValidAndTheHeuristicLeads) {
       }
     }
   const auto with_split =
-      candidate_configs(gemm(4096, 4096, 1), CandidateOptions{.allow_split_k = true, .sm_count = 132});
-  EXPECT_TRUE(std::any_of(with_split.begin(), with_split.end(), [](const TileConfig& c) { return c.split_k > 1; }));
+      gemm_candidates(gemm(4096, 4096, 1), CandidateOptions{.allow_split_k = true, .sm_count = 132});
+  EXPECT_TRUE(std::any_of(with_split.begin(), with_split.end(), [](const Sm80Tile& c) { return c.split_k > 1; }));
   for (ElementKind in : {ElementKind::F16, ElementKind::F64}) {
     const KernelSpec q = codegen::quantize_spec(KernelOp::QuantizeRowwise, in, 4096, 1, 90);
-    const auto list = candidate_configs(q);
+    const auto list = quantize_candidates(q);
     EXPECT_GE(list.size(), 3u);
-    for (const TileConfig& c : list) EXPECT_TRUE(codegen::validate_quantize(q, c).ok()) << c.to_string();
+    for (const QuantizeTile& c : list) EXPECT_TRUE(codegen::validate_quantize(q, c).ok()) << c.to_string();
   }
 }
 

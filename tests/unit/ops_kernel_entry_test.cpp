@@ -29,10 +29,7 @@ codegen::Source sm90_gemm_two_consumers() {
   spec.n = 4096;
   spec.k = 4096;
   spec.arch = 90;
-  codegen::TileConfig c;
-  c.family = codegen::KernelFamily::GemmSm90;
-  c.block_m = 128, c.block_n = 256, c.block_k = 128, c.stages = 4, c.consumers = 2;
-  return render(spec, c).value();
+  return render(spec, codegen::Sm90Tile{.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2}).value();
 }
 
 codegen::Source sm80_quantize() {
@@ -42,10 +39,7 @@ codegen::Source sm80_quantize() {
   spec.out_element = ElementKind::S8;
   spec.k = 2048;
   spec.arch = 80;
-  codegen::TileConfig c;
-  c.family = codegen::KernelFamily::Quantize;
-  c.block_m = 1, c.block_n = 256, c.block_k = 1, c.warps_m = 1, c.warps_n = 1, c.stages = 1;
-  return render(spec, c).value();
+  return render(spec, codegen::QuantizeTile{.rows_per_cta = 1, .threads_per_row = 256}).value();
 }
 
 TEST(OpsKernelEntryTest, Sm90aGemmEntryRecords168RegistersThroughEncodeAndDiskStore) {

@@ -14,17 +14,8 @@ namespace qjit::ops {
 namespace {
 
 codegen::TileConfig sm90(int bm, int bn, int consumers, bool swap, int split) {
-  codegen::TileConfig c;
-  c.family = codegen::KernelFamily::GemmSm90;
-  c.block_m = bm;
-  c.block_n = bn;
-  c.block_k = 128;
-  c.warps_m = c.warps_n = 1;
-  c.stages = 8;
-  c.consumers = consumers;
-  c.swap_ab = swap;
-  c.split_k = split;
-  return c;
+  return codegen::Sm90Tile{
+      .block_m = bm, .block_n = bn, .stages = 8, .split_k = split, .consumers = consumers, .swap_ab = swap};
 }
 
 autotune::TuningRecord record_with(const codegen::TileConfig& config, std::optional<codegen::TileConfig> heuristic) {
@@ -58,10 +49,8 @@ TEST(OpsTuningStore, RecordAppliesOnlyAgainstTodaysHeuristicAndFamily) {
   EXPECT_NE(why.find(old_rules.to_string()), std::string::npos) << why;
   EXPECT_NE(why.find("re-run qjit tune"), std::string::npos) << why;
 
-  codegen::TileConfig portable = tuned;
-  portable.family = codegen::KernelFamily::GemmSm80;
-  portable.warps_m = 1;
-  portable.warps_n = 4;
+  const codegen::TileConfig portable =
+      codegen::Sm80Tile{.block_m = 8, .block_n = 128, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 8};
   EXPECT_FALSE(tuned_record_applies(record_with(tuned, today), portable, &why));
   EXPECT_NE(why.find("gemm_sm80"), std::string::npos) << why;
 }
@@ -96,7 +85,8 @@ TEST(OpsTuningStore, HopperTuningSpaceTokenTilesCoverTheBucket) {
     const auto spec = linear_kernel_specs(shape, 90).gemm;
     const auto space = jit::gemm_sm90_family().candidates(spec, {});
     EXPECT_FALSE(space.empty()) << bucket;
-    for (const auto& c : space) {
+    for (const codegen::TileConfig& config : space) {
+      const auto& c = config.as<codegen::Sm90Tile>();
       if (!c.swap_ab) continue;
       EXPECT_LE(bucket, 128) << c.to_string();
       EXPECT_LE(c.block_m, 2 * std::max(bucket, 8)) << bucket << " " << c.to_string();

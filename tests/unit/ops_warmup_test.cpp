@@ -143,7 +143,7 @@ int warm_twice_in_fresh_process() {
       return fail("first run " + describe(arch, *first));
     for (const auto& k : first->kernels)
       if (k.spec.op == codegen::KernelOp::GemmS8 &&
-          k.config.family != (arch == 90 ? codegen::KernelFamily::GemmSm90 : codegen::KernelFamily::GemmSm80))
+          k.config.family() != (arch == 90 ? codegen::KernelFamily::GemmSm90 : codegen::KernelFamily::GemmSm80))
         return fail("wrong family " + k.config.to_string() + " for " + k.spec.to_string());
     total += first->compiled;
     auto second = warm(arch, items);

@@ -47,10 +47,7 @@ codegen::Source render(codegen::KernelOp op, codegen::TileConfig config, int arc
 }
 
 codegen::TileConfig sm90_two_consumers() {
-  codegen::TileConfig c;
-  c.family = codegen::KernelFamily::GemmSm90;
-  c.block_m = 128, c.block_n = 256, c.block_k = 128, c.stages = 4, c.consumers = 2;
-  return c;
+  return codegen::Sm90Tile{.block_m = 128, .block_n = 256, .stages = 4, .consumers = 2};
 }
 
 TEST(RuntimeCubinInfoTest, Sm90aGemmWithTwoConsumersHas168Registers) {
@@ -70,12 +67,9 @@ TEST(RuntimeCubinInfoTest, Sm90aGemmWithTwoConsumersHas168Registers) {
 
 TEST(RuntimeCubinInfoTest, Sm80GemmAndQuantizeHavePlausibleCounts) {
   SKIP_WITHOUT_NVRTC();
-  codegen::TileConfig gemm;
-  gemm.block_m = 64, gemm.block_n = 64, gemm.block_k = 64, gemm.warps_m = 2, gemm.warps_n = 2, gemm.stages = 4;
-  codegen::TileConfig quantize;
-  quantize.family = codegen::KernelFamily::Quantize;
-  quantize.block_m = 1, quantize.block_n = 256, quantize.block_k = 1, quantize.warps_m = 1, quantize.warps_n = 1;
-  quantize.stages = 1;
+  const codegen::TileConfig gemm =
+      codegen::Sm80Tile{.block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4};
+  const codegen::TileConfig quantize = codegen::QuantizeTile{.rows_per_cta = 1, .threads_per_row = 256};
   for (const auto& [op, config] :
        {std::pair{codegen::KernelOp::GemmS8, gemm}, std::pair{codegen::KernelOp::QuantizeRowwise, quantize}}) {
     const codegen::Source src = render(op, config, 80);

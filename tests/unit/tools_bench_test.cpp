@@ -228,7 +228,7 @@ TEST(ToolsBenchReportTest, OddShapesReportTheirAlignedNeighbour) {
 }
 
 TEST(ToolsBenchArgsTest, LayoutMustBeAlignedOrContiguous) {
-  expect_usage_error({"--shapes", kShapes, "--layout", "padded"}, "--layout must be aligned or contiguous, got 'padded'");
+  expect_usage_error({"--shapes", kShapes, "--layout", "padded"}, "--layout must be aligned, aligned16 or contiguous, got 'padded'");
 }
 
 TEST(BenchHarnessTest, DenseInt8PeakByDeviceName) {

@@ -24,13 +24,20 @@ using autotune::testing::record;
 
 CommandResult db(const std::vector<std::string>& args) { return run_command(tools::run_db_command, "db", args); }
 
+// record()'s config with another pipeline depth: the same key and time, another config.
+codegen::TileConfig stages_of_record_tile(int stages) {
+  codegen::Sm90Tile t = autotune::testing::record_tile();
+  t.stages = stages;
+  return t;
+}
+
 class ToolsDbMergeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // Four shard outputs. Keys overlap on purpose: (4096, 1) is timed by A and B (B faster); (4096, 16) by A and C
     // with the same time but other configs (a tie); D holds another device's record of A's key.
     TuningRecord tie = record(4096, 16, 20.0);
-    tie.config.stages = 4;
+    tie.config = stages_of_record_tile(4);
     write("a.json", {record(4096, 1, 10.0), record(4096, 16, 20.0), record(12288, 1, 14.0)});
     write("b.json", {record(4096, 1, 9.5), record(8192, 1, 12.0)});
     write("c.json", {tie, record(8192, 128, 30.0)});
@@ -109,13 +116,13 @@ TEST_F(ToolsDbMergeTest, FastestRecordWinsPerKeyAndDevicesStaySideBySide) {
   ASSERT_NE(tied, nullptr);
   TuningDb ab, ba;
   TuningRecord tie = record(4096, 16, 20.0);
-  tie.config.stages = 4;
+  tie.config = stages_of_record_tile(4);
   ab.put(record(4096, 16, 20.0));
   ab.put(tie);
   ba.put(tie);
   ba.put(record(4096, 16, 20.0));
   EXPECT_EQ(ab.to_json(), ba.to_json());
-  EXPECT_EQ(tied->config.stages, ab.records()[0].config.stages);
+  EXPECT_EQ(tied->config, ab.records()[0].config);
 }
 
 }  // namespace
