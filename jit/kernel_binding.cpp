@@ -58,17 +58,27 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
   return b;
 }
 
-Result<KernelBinding> bind_portable(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device) {
+Result<codegen::TileConfig> portable_config(const codegen::KernelSpec& spec, int sm_count) {
   const KernelFamilyRuntime& family = FamilyRegistry::process().portable_for(spec);
   CandidateOptions options;
   options.allow_split_k = false;
-  options.sm_count = device.sm_count > 0 ? device.sm_count : 132;
+  options.sm_count = sm_count > 0 ? sm_count : 132;
   for (const codegen::TileConfig& c : family.candidates(spec, options)) {
     // NOTE: the bucket's largest M has the largest workspace (split-K scratch grows with the token tiles).
-    if (family.workspace(spec, c, std::max(spec.m_bucket, 1)).bytes == 0) return bind_kernel_with(spec, c, device);
+    if (family.workspace(spec, c, std::max(spec.m_bucket, 1)).bytes == 0) return c;
   }
-  return Status(StatusCode::Internal, "the " + std::string(family.name()) + " family has no workspace-free config for " +
-                                          spec.to_string());
+  return Status(StatusCode::Internal,
+                "the " + std::string(family.name()) + " family has no workspace-free config for " + spec.to_string());
+}
+
+Result<KernelBinding> bind_portable(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device) {
+  QJIT_ASSIGN_OR_RETURN(codegen::TileConfig config, portable_config(spec, device.sm_count));
+  return bind_kernel_with(spec, config, device);
+}
+
+bool binds_portable_at_select(const codegen::KernelSpec& spec) {
+  const unsigned align = FamilyRegistry::process().for_spec(spec).operand_align();
+  return align > 1 && spec.k % align != 0;
 }
 
 std::string family_reason(const codegen::KernelSpec& spec) {

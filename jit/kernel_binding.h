@@ -50,6 +50,11 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
 // by its heuristic, that needs no workspace, so a plan's workspace_size() covers it unchanged. Same arithmetic
 // contract, so the same bits (tests/gpu/gemm_families_bitwise_test.cpp).
 Result<KernelBinding> bind_portable(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device);
+// bind_portable's config, without loading (what `qjit warmup` compiles). sm_count <= 0: 132.
+Result<codegen::TileConfig> portable_config(const codegen::KernelSpec& spec, int sm_count);
+// Whether a plan serving `spec` binds the portable kernel at select (the chosen family's operand alignment does not
+// divide K, so contiguous int8 rows are views it cannot take): ops/linear_plan.cpp, and the warmup that mirrors it.
+bool binds_portable_at_select(const codegen::KernelSpec& spec);
 
 // The arch qjit compiles for on `device`: its own, which for Hopper means the sm_90a target.
 inline int target_arch(const runtime::DeviceInfo& device) { return device.arch; }

@@ -91,7 +91,7 @@ Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPrefer
   core.device = device;
   core.description = core.gemm.spec.to_string() + " / " + core.gemm.config.to_string() + " -> " + core.gemm.entry;
   if (core.gemm.operand_align > 1) {
-    if (core.k % core.gemm.operand_align != 0) {
+    if (jit::binds_portable_at_select(specs.gemm)) {
       QJIT_ASSIGN_OR_RETURN(ops::KernelBinding portable, ops::bind_portable(specs.gemm, device));
       core.portable->binding = std::move(portable);
     }

@@ -10,12 +10,12 @@
 #include <optional>
 #include <unordered_map>
 
+#include "codegen/norm_quantize.h"
 #include "jit/kernel_service.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/Threading.h"
-#include "codegen/norm_quantize.h"
 #include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
@@ -187,8 +187,7 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("WarmupRequest.sm_count must be >= 1, got {0}", req.sm_count).str());
   for (WarmupPlan plan : req.plans)
-    if ((plan == WarmupPlan::RmsNormQuantize || plan == WarmupPlan::LayerNormQuantize) &&
-        req.dtype == ElementKind::F64)
+    if ((plan == WarmupPlan::RmsNormQuantize || plan == WarmupPlan::LayerNormQuantize) && req.dtype == ElementKind::F64)
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("WarmupRequest.dtype must be f16, bf16 or f32 for the {0} plan, got f64",
                                   warmup_plan_name(plan))
@@ -221,6 +220,27 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
       if (pending[it->second].source.text == p.source.text && pending[it->second].source.entry == p.source.entry)
         return;
     by_source.emplace(h, pending.size());
+    pending.push_back(std::move(p));
+  };
+  std::vector<codegen::KernelSpec> seen_portable;
+  auto need_portable = [&](const codegen::KernelSpec& spec, const std::string& used_by) {
+    ++report.kernel_requests;
+    if (std::find(seen_portable.begin(), seen_portable.end(), spec) != seen_portable.end()) return;
+    seen_portable.push_back(spec);
+    Pending p;
+    p.kernel.spec = spec;
+    p.kernel.used_by = used_by;
+    auto config = portable_config(spec, device.sm_count);
+    if (!config) {
+      p.kernel.error = config.error();
+    } else {
+      p.kernel.config = *config;
+      auto src = render(spec, *config);
+      if (src)
+        p.source = std::move(src).value();
+      else
+        p.kernel.error = src.error();
+    }
     pending.push_back(std::move(p));
   };
   for (const auto& item : req.items)
@@ -257,6 +277,9 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
                   .str();
           if (specs.quantize) need(*specs.quantize, used_by);
           need(specs.gemm, used_by);
+          // K % 16 != 0 on sm_90a: the plan also binds the portable GEMM at select (contiguous int8 rows are views
+          // TMA cannot take), so a warm cache holds it too.
+          if (binds_portable_at_select(specs.gemm)) need_portable(specs.gemm, used_by + " (portable: misaligned rows)");
         }
     }
 

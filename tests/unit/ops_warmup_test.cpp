@@ -205,6 +205,43 @@ int warm_smoothed_in_fresh_process() {
   return 0;
 }
 
+// Issue 15: on sm_90a a K % 16 != 0 plan binds the portable GEMM at select too (its contiguous int8 rows are views
+// TMA cannot take), so warmup compiles it beside the Hopper one: the cache a deployment ships holds both.
+int warm_odd_k_in_fresh_process() {
+  cache::testing::TempDir dir;
+  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
+  ::unsetenv("QJIT_CACHE_PATH");
+  ::unsetenv("QJIT_CACHE_READONLY");
+  ::unsetenv("QJIT_DISABLE_SM90");
+  WarmupRequest req;
+  req.arch = 90;
+  req.items = {{256, 500, 16, "t odd"}, {256, 512, 16, "t even"}};
+  req.jobs = 2;
+  req.plans = {WarmupPlan::SmoothQuant};
+  auto r = run_warmup(req);
+  if (!r) return std::fprintf(stderr, "%s\n", r.error().to_string().c_str()), 1;
+  std::size_t sm90 = 0, sm80 = 0;
+  for (const auto& k : r->kernels) {
+    if (k.config.family() == codegen::KernelFamily::GemmSm90) ++sm90;
+    if (k.config.family() == codegen::KernelFamily::GemmSm80) {
+      ++sm80;
+      if (k.spec.k != 500 || k.used_by.find("portable") == std::string::npos)
+        return std::fprintf(stderr, "unexpected portable kernel for %s\n", k.used_by.c_str()), 3;
+    }
+  }
+  // Two Hopper GEMMs (K = 500 and 512) and one portable GEMM (K = 500 only).
+  if (r->failed || sm90 != 2 || sm80 != 1 || r->kernels.size() != 3)
+    return std::fprintf(stderr, "%s\n", describe(90, *r).c_str()), 2;
+  std::fprintf(stderr, "odd-k warmup ok\n");
+  return 0;
+}
+
+TEST(OpsWarmup, OddKOnSm90aAlsoCompilesThePortableGemmThePlanBinds) {
+  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(std::exit(warm_odd_k_in_fresh_process()), ::testing::ExitedWithCode(0), "odd-k warmup ok");
+}
+
 TEST(OpsWarmup, SmoothModesCompileTheSmoothedQuantizePass) {
   if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
