@@ -141,7 +141,8 @@ Result<std::vector<std::int64_t>> parse_m_list(std::string_view text) {
   return ms;
 }
 
-std::vector<WorkItem> work_items(const std::vector<LayerShape>& shapes, const std::vector<std::int64_t>& ms) {
+std::vector<WorkItem> work_items(const std::vector<LayerShape>& shapes, const std::vector<std::int64_t>& ms,
+                                 bool views) {
   // Distinct (N, K) in first-appearance order, each with the layers that share it (each named once).
   struct Group {
     std::int64_t n, k, act_stride;
@@ -150,8 +151,9 @@ std::vector<WorkItem> work_items(const std::vector<LayerShape>& shapes, const st
   std::vector<Group> groups;
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::size_t> index;
   for (const auto& s : shapes) {
-    auto [it, added] = index.emplace(std::make_tuple(s.n, s.k, s.act_stride), groups.size());
-    if (added) groups.push_back(Group{s.n, s.k, s.act_stride, {}});
+    const std::int64_t stride = views ? s.act_stride : 0;
+    auto [it, added] = index.emplace(std::make_tuple(s.n, s.k, stride), groups.size());
+    if (added) groups.push_back(Group{s.n, s.k, stride, {}});
     auto& names = groups[it->second].names;
     std::string name = s.model + " " + s.layer;
     if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));

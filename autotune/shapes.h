@@ -38,8 +38,11 @@ struct WorkItem {
   bool operator==(const WorkItem&) const = default;
 };
 
-// Every distinct (N, K) of `shapes` crossed with every M, ordered by (N, K, M) in first-appearance order.
-std::vector<WorkItem> work_items(const std::vector<LayerShape>& shapes, const std::vector<std::int64_t>& ms);
+// Every distinct (N, K) of `shapes` crossed with every M, ordered by (N, K, M) in first-appearance order. With
+// `views` (qjit bench), shapes that differ only in act_stride stay apart (the bench times each view); without
+// (tune, warmup: the kernels do not depend on the stride), they are one item with act_stride 0.
+std::vector<WorkItem> work_items(const std::vector<LayerShape>& shapes, const std::vector<std::int64_t>& ms,
+                                 bool views = false);
 
 struct Shard {
   int index = 0;  // 0-based

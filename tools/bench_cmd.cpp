@@ -373,7 +373,7 @@ int run_bench_command(int argc, char** argv) {
   }
   auto shapes = autotune::load_shapes(shapes_path);
   if (!shapes) return usage_error(kCommand, "--shapes: " + shapes.error().message());
-  const auto all = autotune::work_items(*shapes, *ms);
+  const auto all = autotune::work_items(*shapes, *ms, /*views=*/true);
   for (const auto& it : all)
     if (!filter || filter->match(llvm::formatv("{0} N={1} K={2}", it.label, it.n, it.k).str())) o.items.push_back(it);
   if (o.items.empty())

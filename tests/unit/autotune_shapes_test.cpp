@@ -61,10 +61,14 @@ TEST(AutotuneShapes, ActStrideColumnParsesAndKeepsItemsApart) {
   EXPECT_EQ(odd->back().act_stride, 4104);
   auto r = parse_shapes("model,layer,N,K,act_stride\nm,a,64,32,\nm,b,64,32,48\nm,c,64,32,32\n", "s.csv");
   ASSERT_TRUE(r) << r.error().to_string();
-  const auto items = work_items(*r, {1});
+  const auto items = work_items(*r, {1}, /*views=*/true);
   ASSERT_EQ(items.size(), 2u);  // a and c share (64, 32, contiguous); b's stride is its own view
   EXPECT_EQ(items[0].act_stride, 0);
   EXPECT_EQ(items[1].act_stride, 48);
+  const auto kernels = work_items(*r, {1});  // tune / warmup: the kernels do not depend on the stride
+  ASSERT_EQ(kernels.size(), 1u);
+  EXPECT_EQ(kernels[0].act_stride, 0);
+  EXPECT_EQ(kernels[0].label, "m a, m b, m c");
   auto bad = parse_shapes("model,layer,N,K,act_stride\nm,a,64,32,16\n", "s.csv");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("s.csv:2: act_stride must be empty or an integer in [K = 32"),
