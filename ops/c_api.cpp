@@ -167,17 +167,21 @@ Result<SmoothQuantLinearDescriptor> descriptor_of(const qjit_smooth_quant_linear
   return out;
 }
 
+// The C descriptors' granularity field (QJIT_PER_TOKEN / QJIT_PER_TENSOR).
+Result<QuantGranularity> granularity_of(std::int32_t g) {
+  if (g != QJIT_PER_TOKEN && g != QJIT_PER_TENSOR)
+    return invalid(
+        llvm::formatv("descriptor.granularity must be QJIT_PER_TOKEN (0) or QJIT_PER_TENSOR (1), got {0}", g).str());
+  return g == QJIT_PER_TOKEN ? QuantGranularity::PerToken : QuantGranularity::PerTensor;
+}
+
 Result<DynamicRangeQuantizeDescriptor> descriptor_of(const qjit_dynamic_range_quantize_desc* d) {
   QJIT_TRY(check_struct(d, "desc", "qjit_dynamic_range_quantize_desc"));
   DynamicRangeQuantizeDescriptor out;
   out.m = d->m;
   out.k = d->k;
   QJIT_ASSIGN_OR_RETURN(out.input_element, element_of(d->input_element, "descriptor.input_element"));
-  if (d->granularity != QJIT_PER_TOKEN && d->granularity != QJIT_PER_TENSOR)
-    return invalid(llvm::formatv("descriptor.granularity must be QJIT_PER_TOKEN (0) or QJIT_PER_TENSOR (1), got {0}",
-                                 d->granularity)
-                       .str());
-  out.granularity = d->granularity == QJIT_PER_TOKEN ? QuantGranularity::PerToken : QuantGranularity::PerTensor;
+  QJIT_ASSIGN_OR_RETURN(out.granularity, granularity_of(d->granularity));
   out.has_smooth = QJIT_FIELD(d, qjit_dynamic_range_quantize_desc, has_smooth) != 0;
   return out;
 }
@@ -192,11 +196,7 @@ Result<NormQuantizeDescriptor> descriptor_of(const qjit_norm_quantize_desc* d) {
   out.m = d->m;
   out.k = d->k;
   QJIT_ASSIGN_OR_RETURN(out.input_element, element_of(d->input_element, "descriptor.input_element"));
-  if (d->granularity != QJIT_PER_TOKEN && d->granularity != QJIT_PER_TENSOR)
-    return invalid(llvm::formatv("descriptor.granularity must be QJIT_PER_TOKEN (0) or QJIT_PER_TENSOR (1), got {0}",
-                                 d->granularity)
-                       .str());
-  out.granularity = d->granularity == QJIT_PER_TOKEN ? QuantGranularity::PerToken : QuantGranularity::PerTensor;
+  QJIT_ASSIGN_OR_RETURN(out.granularity, granularity_of(d->granularity));
   out.has_residual = d->has_residual != 0;
   out.eps = d->eps;
   out.static_scale = d->static_scale;
