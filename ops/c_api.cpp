@@ -181,14 +181,50 @@ Result<DynamicRangeQuantizeDescriptor> descriptor_of(const qjit_dynamic_range_qu
   return out;
 }
 
-Status check_plan(const qjit_plan* p, bool want_linear, const char* call) {
-  if (p == nullptr) return invalid("plan must not be NULL");
-  const bool linear = p->kind == QJIT_PLAN_QUANTIZED_LINEAR || p->kind == QJIT_PLAN_SMOOTH_QUANT_LINEAR;
-  if (linear != want_linear)
-    return invalid(llvm::formatv("{0} takes a {1} plan, got a {2} plan", call,
-                                 want_linear ? "linear" : "dynamic_range_quantize",
-                                 linear ? "linear" : "dynamic_range_quantize")
+// The three families of plan calls: the linear plans', the quantize plan's and the scaled-matmul plan's.
+enum class CallFamily { Linear, Quantize, ScaledMatmul };
+
+CallFamily family_of(qjit_plan_kind kind) {
+  if (kind == QJIT_PLAN_QUANTIZED_LINEAR || kind == QJIT_PLAN_SMOOTH_QUANT_LINEAR) return CallFamily::Linear;
+  if (kind == QJIT_PLAN_SCALED_MATMUL) return CallFamily::ScaledMatmul;
+  return CallFamily::Quantize;
+}
+
+const char* family_name(CallFamily f) {
+  return f == CallFamily::Linear ? "linear" : f == CallFamily::Quantize ? "dynamic_range_quantize" : "scaled_matmul";
+}
+
+Result<ScaledMatmulDescriptor> descriptor_of(const qjit_scaled_matmul_desc* d) {
+  QJIT_TRY(check_struct(d, "desc", "qjit_scaled_matmul_desc"));
+  ScaledMatmulDescriptor out;
+  out.m = d->m;
+  out.n = d->n;
+  out.k = d->k;
+  QJIT_ASSIGN_OR_RETURN(out.activation_element, element_of(d->activation_element, "descriptor.activation_element"));
+  QJIT_ASSIGN_OR_RETURN(out.weight_element, element_of(d->weight_element, "descriptor.weight_element"));
+  QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d->output_element, "descriptor.output_element"));
+  out.has_bias = d->has_bias != 0;
+  if (d->act_scale != QJIT_ACT_SCALE_PER_TOKEN && d->act_scale != QJIT_ACT_SCALE_PER_TENSOR)
+    return invalid(llvm::formatv("descriptor.act_scale must be QJIT_ACT_SCALE_PER_TOKEN (0) or "
+                                 "QJIT_ACT_SCALE_PER_TENSOR (1), got {0}",
+                                 d->act_scale)
                        .str());
+  if (d->weight_scale != QJIT_WEIGHT_SCALE_PER_CHANNEL && d->weight_scale != QJIT_WEIGHT_SCALE_PER_TENSOR)
+    return invalid(llvm::formatv("descriptor.weight_scale must be QJIT_WEIGHT_SCALE_PER_CHANNEL (0) or "
+                                 "QJIT_WEIGHT_SCALE_PER_TENSOR (1), got {0}",
+                                 d->weight_scale)
+                       .str());
+  out.act_scale = static_cast<ActScaleMode>(d->act_scale);
+  out.weight_scale = static_cast<WeightScaleMode>(d->weight_scale);
+  return out;
+}
+
+Status check_plan(const qjit_plan* p, CallFamily want, const char* call) {
+  if (p == nullptr) return invalid("plan must not be NULL");
+  const CallFamily got = family_of(p->kind);
+  if (got != want)
+    return invalid(
+        llvm::formatv("{0} takes a {1} plan, got a {2} plan", call, family_name(want), family_name(got)).str());
   return Status();
 }
 
@@ -220,6 +256,18 @@ Result<detail::QuantizeCall> quantize_call_of(const qjit_quantize_args* a) {
   QJIT_ASSIGN_OR_RETURN(c.scale, vector_of(a->scale, "scale"));
   QJIT_ASSIGN_OR_RETURN(c.pre_quant_scale,
                         vector_of(QJIT_FIELD(a, qjit_quantize_args, pre_quant_scale), "pre_quant_scale"));
+  return c;
+}
+
+Result<detail::ScaledMatmulCall> scaled_matmul_call_of(const qjit_scaled_matmul_args* a) {
+  QJIT_TRY(check_struct(a, "args", "qjit_scaled_matmul_args"));
+  detail::ScaledMatmulCall c;
+  QJIT_ASSIGN_OR_RETURN(c.act_q, matrix_of(a->act_q, "act_q"));
+  QJIT_ASSIGN_OR_RETURN(c.weight_q, matrix_of(a->weight_q, "weight_q"));
+  QJIT_ASSIGN_OR_RETURN(c.act_scale, vector_of(a->act_scale, "act_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.weight_scale, vector_of(a->weight_scale, "weight_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.bias, vector_of(a->bias, "bias"));
+  QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
   return c;
 }
 
@@ -317,6 +365,10 @@ size_t qjit_dynamic_range_quantize_desc_to_string(const qjit_dynamic_range_quant
   return descriptor_string(desc, buf, capacity);
 }
 
+size_t qjit_scaled_matmul_desc_to_string(const qjit_scaled_matmul_desc* desc, char* buf, size_t capacity) {
+  return descriptor_string(desc, buf, capacity);
+}
+
 // ---- plans ----
 
 qjit_status qjit_quantized_linear_plan_select(CUstream_st* stream, const qjit_quantized_linear_desc* desc,
@@ -354,6 +406,19 @@ qjit_status qjit_dynamic_range_quantize_plan_select(CUstream_st* stream, const q
     QJIT_ASSIGN_OR_RETURN(auto pref, preference_of(preference));
     QJIT_ASSIGN_OR_RETURN(auto core, detail::select_quantize(stream_of(stream), d, pref));
     *out_plan = new_plan(QJIT_PLAN_DYNAMIC_RANGE_QUANTIZE, std::move(core));
+    return Status();
+  });
+}
+
+qjit_status qjit_scaled_matmul_plan_select(CUstream_st* stream, const qjit_scaled_matmul_desc* desc, int32_t preference,
+                                           qjit_plan** out_plan) {
+  if (out_plan) *out_plan = nullptr;
+  return guarded("qjit_scaled_matmul_plan_select", [&]() -> Status {
+    if (out_plan == nullptr) return invalid("out_plan must not be NULL");
+    QJIT_ASSIGN_OR_RETURN(auto d, descriptor_of(desc));
+    QJIT_ASSIGN_OR_RETURN(auto pref, preference_of(preference));
+    QJIT_ASSIGN_OR_RETURN(auto core, detail::select_scaled_matmul(stream_of(stream), d, pref));
+    *out_plan = new_plan(QJIT_PLAN_SCALED_MATMUL, std::move(core));
     return Status();
   });
 }
@@ -415,7 +480,7 @@ size_t qjit_plan_describe(const qjit_plan* plan, char* buf, size_t capacity) {
 
 qjit_status qjit_linear_plan_can_implement(const qjit_plan* plan, const qjit_linear_args* args) {
   return guarded("qjit_linear_plan_can_implement", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, true, "qjit_linear_plan_can_implement"));
+    QJIT_TRY(check_plan(plan, CallFamily::Linear, "qjit_linear_plan_can_implement"));
     QJIT_ASSIGN_OR_RETURN(auto call, linear_call_of(plan, args));
     return detail::can_implement(*plan->linear, call);
   });
@@ -424,7 +489,7 @@ qjit_status qjit_linear_plan_can_implement(const qjit_plan* plan, const qjit_lin
 qjit_status qjit_linear_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace, size_t workspace_bytes,
                                  const qjit_linear_args* args) {
   return guarded("qjit_linear_plan_run", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, true, "qjit_linear_plan_run"));
+    QJIT_TRY(check_plan(plan, CallFamily::Linear, "qjit_linear_plan_run"));
     QJIT_ASSIGN_OR_RETURN(auto call, linear_call_of(plan, args));
     return detail::run(*plan->linear, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
   });
@@ -432,7 +497,7 @@ qjit_status qjit_linear_plan_run(const qjit_plan* plan, CUstream_st* stream, voi
 
 qjit_status qjit_quantize_plan_can_implement(const qjit_plan* plan, const qjit_quantize_args* args) {
   return guarded("qjit_quantize_plan_can_implement", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, false, "qjit_quantize_plan_can_implement"));
+    QJIT_TRY(check_plan(plan, CallFamily::Quantize, "qjit_quantize_plan_can_implement"));
     QJIT_ASSIGN_OR_RETURN(auto call, quantize_call_of(args));
     return detail::can_implement(*plan->quantize, call);
   });
@@ -441,9 +506,26 @@ qjit_status qjit_quantize_plan_can_implement(const qjit_plan* plan, const qjit_q
 qjit_status qjit_quantize_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace, size_t workspace_bytes,
                                    const qjit_quantize_args* args) {
   return guarded("qjit_quantize_plan_run", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, false, "qjit_quantize_plan_run"));
+    QJIT_TRY(check_plan(plan, CallFamily::Quantize, "qjit_quantize_plan_run"));
     QJIT_ASSIGN_OR_RETURN(auto call, quantize_call_of(args));
     return detail::run(*plan->quantize, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
+  });
+}
+
+qjit_status qjit_scaled_matmul_plan_can_implement(const qjit_plan* plan, const qjit_scaled_matmul_args* args) {
+  return guarded("qjit_scaled_matmul_plan_can_implement", [&]() -> Status {
+    QJIT_TRY(check_plan(plan, CallFamily::ScaledMatmul, "qjit_scaled_matmul_plan_can_implement"));
+    QJIT_ASSIGN_OR_RETURN(auto call, scaled_matmul_call_of(args));
+    return detail::can_implement(*plan->linear, call);
+  });
+}
+
+qjit_status qjit_scaled_matmul_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace,
+                                        size_t workspace_bytes, const qjit_scaled_matmul_args* args) {
+  return guarded("qjit_scaled_matmul_plan_run", [&]() -> Status {
+    QJIT_TRY(check_plan(plan, CallFamily::ScaledMatmul, "qjit_scaled_matmul_plan_run"));
+    QJIT_ASSIGN_OR_RETURN(auto call, scaled_matmul_call_of(args));
+    return detail::run(*plan->linear, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
   });
 }
 
