@@ -216,6 +216,76 @@ class QuantizeWorkload final : public Workload {
   std::size_t q_bytes_ = 0;
 };
 
+// The fused norm + quantize kernels: rotated inputs (and residuals), gamma and beta, and one output block holding q,
+// the per-token scales and residual_out (a separate buffer, so repeated launches see the same inputs).
+class NormQuantizeWorkload final : public Workload {
+ public:
+  static Result<std::unique_ptr<NormQuantizeWorkload>> create(const codegen::KernelSpec& spec, std::int64_t m,
+                                                              const runtime::DeviceInfo& device) {
+    auto w = std::make_unique<NormQuantizeWorkload>();
+    w->spec_ = spec;
+    w->m_ = m;
+    const auto k = static_cast<std::size_t>(spec.k);
+    const std::size_t esize = element_size(spec.in_element);
+    const std::size_t x_bytes = m * k * esize;
+    const int copies =
+        autotune::rotation_copies(x_bytes * (spec.residual ? 2 : 1), device.l2_bytes,
+                                  static_cast<std::int64_t>(device.total_memory));
+    for (int i = 0; i < copies; ++i) {
+      QJIT_ASSIGN_OR_RETURN(DeviceMemory x,
+                            upload_new(random_values(spec.in_element, m * k, -8.0f, 8.0f, 6), "tuner input"));
+      w->inputs_.push_back(std::move(x));
+      if (spec.residual) {
+        QJIT_ASSIGN_OR_RETURN(DeviceMemory r,
+                              upload_new(random_values(spec.in_element, m * k, -8.0f, 8.0f, 7), "tuner residual"));
+        w->residuals_.push_back(std::move(r));
+      }
+    }
+    QJIT_ASSIGN_OR_RETURN(w->gamma_, upload_new(random_values(spec.in_element, k, 0.5f, 1.5f, 8), "tuner gamma"));
+    QJIT_ASSIGN_OR_RETURN(w->beta_, upload_new(random_values(spec.in_element, k, -0.5f, 0.5f, 9), "tuner beta"));
+    w->q_bytes_ = m * k;
+    w->res_offset_ = (w->q_bytes_ + 4 * m + 15) / 16 * 16;
+    QJIT_ASSIGN_OR_RETURN(w->out_, DeviceMemory::allocate(w->res_offset_ + (spec.residual ? x_bytes : 0),
+                                                          "tuner norm-quantize output"));
+    return w;
+  }
+
+  Status launch(const KernelBinding& b, int call, CUstream stream) override {
+    const std::size_t i = static_cast<std::size_t>(call) % inputs_.size();
+    codegen::NormQuantizeParams p{};
+    p.x = inputs_[i].get();
+    p.ldx = spec_.k;
+    if (spec_.residual) {
+      p.residual = residuals_[i].get();
+      p.ld_residual = spec_.k;
+      p.residual_out = static_cast<char*>(out_.get()) + res_offset_;
+      p.ld_residual_out = spec_.k;
+    }
+    p.gamma = gamma_.get();
+    p.beta = beta_.get();
+    p.q = static_cast<signed char*>(out_.get());
+    p.ldq = spec_.k;
+    p.scale = reinterpret_cast<float*>(static_cast<char*>(out_.get()) + q_bytes_);
+    p.static_scale = 0.05f;
+    p.eps = 1e-6f;
+    p.m = static_cast<int>(m_);
+    return b.kernel->launch(launch_dims(b, m_), stream, &p);
+  }
+  Status poison(CUstream stream) override { return out_.fill_bytes(0xFF, stream); }
+  Result<std::vector<std::uint8_t>> read_output() override {
+    std::vector<std::uint8_t> out(out_.bytes());
+    QJIT_TRY(out_.download(out.data(), out.size()));
+    return out;
+  }
+
+ private:
+  codegen::KernelSpec spec_;
+  std::int64_t m_ = 0;
+  std::vector<DeviceMemory> inputs_, residuals_;
+  DeviceMemory gamma_, beta_, out_;
+  std::size_t q_bytes_ = 0, res_offset_ = 0;
+};
+
 // A private stream, destroyed with the tuning run.
 class OwnedStream {
  public:
@@ -325,9 +395,12 @@ Result<TuneOutcome> autotune_kernel(const codegen::KernelSpec& spec, std::int64_
     QJIT_ASSIGN_OR_RETURN(work, GemmWorkload::create(spec, m, workspace, device));
   } else if (spec.op == codegen::KernelOp::QuantizeRowwise) {
     QJIT_ASSIGN_OR_RETURN(work, QuantizeWorkload::create(spec, m, device));
+  } else if (codegen::is_norm_op(spec.op)) {
+    QJIT_ASSIGN_OR_RETURN(work, NormQuantizeWorkload::create(spec, m, device));
   } else {
     return Status(StatusCode::Unsupported,
-                  "autotuning supports gemm_s8 and quantize_rowwise, got " + std::string(kernel_op_name(spec.op)));
+                  "autotuning supports gemm_s8, quantize_rowwise, rms_norm_quantize and layer_norm_quantize, got " +
+                      std::string(kernel_op_name(spec.op)));
   }
   // NOTE: the rotation copies were queued on the legacy default stream, which a non-blocking stream does not wait
   // for; finish them before the first launch.

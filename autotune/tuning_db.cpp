@@ -108,7 +108,8 @@ class FieldReader {
   std::string where_;
 };
 
-constexpr std::string_view kOps = "one of quantize_rowwise, quantize_absmax, quantize_apply_scale, gemm_s8";
+constexpr std::string_view kOps =
+    "one of quantize_rowwise, quantize_absmax, quantize_apply_scale, gemm_s8, rms_norm_quantize, layer_norm_quantize";
 constexpr std::string_view kDtypes = "one of f16, bf16, f32, f64, s8, u8, s32";
 
 // NOTE: the config is stored flat (codegen::TileFields, the keys of the single struct TileConfig once was), so files

@@ -8,10 +8,12 @@
 #include <cstdint>
 
 #include "templates/gemm_params.h"
+#include "templates/norm_quantize_params.h"
 
 namespace qjit::codegen {
 
-// GemmS8Params and GemmS8Sm90Params: templates/gemm_params.h, the one definition host and device share.
+// GemmS8Params and GemmS8Sm90Params: templates/gemm_params.h, the one definition host and device share;
+// NormQuantizeParams likewise: templates/norm_quantize_params.h.
 
 // Rowwise (per-token) or per-tensor dynamic int8 quantization of an FP [M, K] activation (K baked in).
 struct QuantizeParams {

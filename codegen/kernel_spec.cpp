@@ -15,9 +15,13 @@ std::string_view kernel_op_name(KernelOp op) noexcept {
     case KernelOp::QuantizeAbsmax: return "quantize_absmax";
     case KernelOp::QuantizeApplyScale: return "quantize_apply_scale";
     case KernelOp::GemmS8: return "gemm_s8";
+    case KernelOp::RmsNormQuantize: return "rms_norm_quantize";
+    case KernelOp::LayerNormQuantize: return "layer_norm_quantize";
   }
   return "?";
 }
+
+bool is_norm_op(KernelOp op) noexcept { return op == KernelOp::RmsNormQuantize || op == KernelOp::LayerNormQuantize; }
 
 std::string_view kernel_family_name(KernelFamily f) noexcept {
   switch (f) {
@@ -29,8 +33,8 @@ std::string_view kernel_family_name(KernelFamily f) noexcept {
 }
 
 std::optional<KernelOp> parse_kernel_op(std::string_view name) noexcept {
-  for (KernelOp op :
-       {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale, KernelOp::GemmS8})
+  for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale,
+                      KernelOp::GemmS8, KernelOp::RmsNormQuantize, KernelOp::LayerNormQuantize})
     if (kernel_op_name(op) == name) return op;
   return std::nullopt;
 }
@@ -60,6 +64,7 @@ std::string KernelSpec::to_string() const {
     if (!per_channel_weight_scale) s += " weight_scale=per_tensor";
   }
   if (smooth) s += " smooth";
+  if (is_norm_op(op)) s += std::string(residual ? " residual" : "") + (per_token_scale ? " per_token" : " static");
   return s + " " + arch_option(arch);
 }
 

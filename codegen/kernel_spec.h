@@ -20,10 +20,20 @@
 
 namespace qjit::codegen {
 
-enum class KernelOp : std::uint8_t { QuantizeRowwise, QuantizeAbsmax, QuantizeApplyScale, GemmS8 };
+// RmsNormQuantize / LayerNormQuantize: the quantize family's fused norm + quantize passes
+// (templates/norm_quantize.cuh); per_token_scale = dynamic per-token scale, else a static per-tensor scale.
+enum class KernelOp : std::uint8_t {
+  QuantizeRowwise,
+  QuantizeAbsmax,
+  QuantizeApplyScale,
+  GemmS8,
+  RmsNormQuantize,
+  LayerNormQuantize
+};
 enum class KernelFamily : std::uint8_t { Quantize, GemmSm80, GemmSm90 };  // GemmSm90: the wgmma family
 
 std::string_view kernel_op_name(KernelOp op) noexcept;         // "quantize_rowwise", "gemm_s8", ...
+bool is_norm_op(KernelOp op) noexcept;                          // RmsNormQuantize, LayerNormQuantize
 std::string_view kernel_family_name(KernelFamily f) noexcept;  // "quantize", "gemm_sm80", "gemm_sm90"
 // The inverses, for files that store the names (the tuning database, command-line flags); nullopt for any other text.
 std::optional<KernelOp> parse_kernel_op(std::string_view name) noexcept;
@@ -41,6 +51,7 @@ struct KernelSpec {
   bool has_bias = false;                       // GEMM: add bias[n] (element type = out_element)
   bool per_token_scale = true;                 // GEMM: a_scale[m] (else the scalar a_scale_value)
   bool smooth = false;                         // quantize: multiply x by a per-channel pre_quant_scale[k] first
+  bool residual = false;                       // norm ops: add a residual first and write the sum back
   int arch = 80;                               // 80, 86, 89, 90 (= sm_90a)
   // ScaledMatmul's scale modes (kernels with the defaults render exactly as before these existed):
   bool per_channel_weight_scale = true;  // GEMM: b_scale[n]; false: b_scale[0] for every column (a device [1] tensor)

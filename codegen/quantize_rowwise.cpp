@@ -48,6 +48,19 @@ KernelSpec quantize_spec(KernelOp op, ElementKind in, std::int64_t k, int m_buck
   return s;
 }
 
+Status validate_quantize_config(const QuantizeTile& cfg) {
+  if (!valid_threads_per_row(cfg.threads_per_row) || cfg.threads_per_row > 1024)
+    return invalid(llvm::formatv(
+        "config.threads_per_row must be 1, 2, 4, 8, 16 or a multiple of 32 up to 1024, got {0}", cfg.threads_per_row));
+  const std::int64_t threads = std::int64_t{cfg.rows_per_cta} * cfg.threads_per_row;
+  if (cfg.rows_per_cta < 1 || threads < 32 || threads > 1024 || threads % 32 != 0)
+    return invalid(
+        llvm::formatv("config.rows_per_cta * threads_per_row (CTA threads) must be 32..1024 and a multiple of 32, "
+                      "got {0} * {1}",
+                      cfg.rows_per_cta, cfg.threads_per_row));
+  return Status::success();
+}
+
 Status validate_quantize(const KernelSpec& spec, const QuantizeTile& cfg) {
   if (device_op(spec.op).empty())
     return invalid(llvm::formatv("spec.op must be a quantize op, got {0}", kernel_op_name(spec.op)));
@@ -61,16 +74,8 @@ Status validate_quantize(const KernelSpec& spec, const QuantizeTile& cfg) {
   if (!is_supported_arch(spec.arch))
     return Status(StatusCode::Unsupported,
                   llvm::formatv("spec.arch must be one of 80, 86, 87, 89, 90, got {0}", spec.arch));
-  if (!valid_threads_per_row(cfg.threads_per_row) || cfg.threads_per_row > 1024)
-    return invalid(llvm::formatv(
-        "config.threads_per_row must be 1, 2, 4, 8, 16 or a multiple of 32 up to 1024, got {0}", cfg.threads_per_row));
-  const std::int64_t threads = std::int64_t{cfg.rows_per_cta} * cfg.threads_per_row;
-  if (cfg.rows_per_cta < 1 || threads < 32 || threads > 1024 || threads % 32 != 0)
-    return invalid(
-        llvm::formatv("config.rows_per_cta * threads_per_row (CTA threads) must be 32..1024 and a multiple of 32, "
-                      "got {0} * {1}",
-                      cfg.rows_per_cta, cfg.threads_per_row));
-  return Status::success();
+  if (spec.residual) return invalid("spec.residual must be false for a quantize op (only the norm ops add one)");
+  return validate_quantize_config(cfg);
 }
 
 Result<Source> render_quantize(const KernelSpec& spec, const QuantizeTile& cfg) {

@@ -17,9 +17,14 @@
 
 namespace qjit::codegen {
 
+// The config rules every kernel of the family shares (threads per row, CTA size); the fused norm kernels
+// (codegen/norm_quantize.h) take the same QuantizeTile and the same launch geometry.
+Status validate_quantize_config(const QuantizeTile& cfg);
+
 Status validate_quantize(const KernelSpec& spec, const QuantizeTile& cfg);
 Result<Source> render_quantize(const KernelSpec& spec, const QuantizeTile& cfg);
-// m >= 1. grid = (ceil(m / rows_per_cta)), block = (rows_per_cta * threads_per_row).
+// m >= 1. grid = (ceil(m / rows_per_cta)), block = (rows_per_cta * threads_per_row). The norm kernels launch the same
+// way.
 LaunchDims quantize_launch(const KernelSpec& spec, const QuantizeTile& cfg, std::int64_t m);
 // Mirrors the kernel's run-time test: true when rows take the 16-byte vector path.
 bool quantize_takes_vector_path(const KernelSpec& spec, const void* x, std::int64_t ldx, const void* q,

@@ -6,8 +6,11 @@
 // on K, the input type and the M bucket.
 // Candidates: threads per row x rows per CTA, and the fewest threads that keep a long row in registers; the
 // heuristic's choice leads the list.
+// The fused norm + quantize kernels (codegen/norm_quantize.h) are members too: the same config and launch, their own
+// validation and render, and the power-of-two part of the same heuristic, raised until the row stays in registers.
 #include <algorithm>
 
+#include "codegen/norm_quantize.h"
 #include "codegen/quantize_rowwise.h"
 #include "jit/kernel_family.h"
 
@@ -58,13 +61,31 @@ QuantizeTile quantize_heuristic(const KernelSpec& spec) {
   return QuantizeTile{.rows_per_cta = tpr >= 256 ? 1 : 256 / tpr, .threads_per_row = tpr};
 }
 
+Status validate_any(const KernelSpec& spec, const QuantizeTile& c) {
+  return codegen::is_norm_op(spec.op) ? codegen::validate_norm_quantize(spec, c) : codegen::validate_quantize(spec, c);
+}
+
+// The norm kernels: threads per row as the quantize heuristic's first rule (a power of two), then at least enough to
+// keep the row in registers (8 chunks a thread for 16-bit inputs, 4 for f32: what norm_quantize.cuh caches) and at
+// least the kernel's minimum. Not yet re-derived from measurements of the fused kernel (docs/PERF.md).
+QuantizeTile norm_heuristic(const KernelSpec& spec) {
+  const std::int64_t chunks = (spec.k + 15) / 16;
+  int tpr = spec.m_bucket <= 128    ? std::clamp(next_pow2(chunks), 4, 1024)
+            : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 256)
+                                    : std::clamp(next_pow2((chunks + 7) / 8), std::min(next_pow2(chunks), 128), 256);
+  const std::int64_t cached = element_size(spec.in_element) == 2 ? 8 : 4;
+  tpr = std::max({tpr, std::min(next_pow2((chunks + cached - 1) / cached), 1024),
+                  codegen::norm_min_threads_per_row(spec.k)});
+  return QuantizeTile{.rows_per_cta = tpr >= 256 ? 1 : 256 / tpr, .threads_per_row = tpr};
+}
+
 void quantize_candidates(const KernelSpec& spec, std::vector<QuantizeTile>& out) {
   for (int tpr : {8, 32, 64, 128, 256, 512, 1024}) {
     for (int threads : {128, 256, 512}) {
       if (tpr > threads && !(tpr > 256 && threads == 512)) continue;
       const QuantizeTile c{.rows_per_cta = std::max(1, threads / tpr), .threads_per_row = tpr};
       if (tpr * 4 > spec.k + 15 && tpr > 32) continue;  // most threads would idle
-      if (codegen::validate_quantize(spec, c).ok()) push_unique(out, c);
+      if (validate_any(spec, c).ok()) push_unique(out, c);
     }
   }
   // The fewest threads (a multiple of 32) that keep a long row in registers between the passes: <= 4 chunks each.
@@ -72,7 +93,7 @@ void quantize_candidates(const KernelSpec& spec, std::vector<QuantizeTile>& out)
   const int cached = ((chunks + 3) / 4 + 31) / 32 * 32;
   if (cached > 128 && cached <= 1024) {
     const QuantizeTile c{.rows_per_cta = 1, .threads_per_row = cached};
-    if (codegen::validate_quantize(spec, c).ok()) push_unique(out, c);
+    if (validate_any(spec, c).ok()) push_unique(out, c);
   }
 }
 
@@ -84,17 +105,19 @@ class QuantizeFamily final : public TypedFamily<QuantizeTile> {
     return Status();
   }
 
-  std::string why_chosen(const KernelSpec&) const override {
-    return "not a GEMM: one quantize family serves every arch";
+  std::string why_chosen(const KernelSpec& spec) const override {
+    return codegen::is_norm_op(spec.op) ? "a fused norm + quantize pass: the quantize family serves every arch"
+                                        : "not a GEMM: one quantize family serves every arch";
   }
 
  protected:
   Status validate_tile(const KernelSpec& spec, const QuantizeTile& config) const override {
-    return codegen::validate_quantize(spec, config);
+    return validate_any(spec, config);
   }
 
   Result<codegen::Source> render_tile(const KernelSpec& spec, const QuantizeTile& config) const override {
-    return codegen::render_quantize(spec, config);
+    return codegen::is_norm_op(spec.op) ? codegen::render_norm_quantize(spec, config)
+                                        : codegen::render_quantize(spec, config);
   }
 
   runtime::LaunchDims launch_dims_tile(const KernelSpec& spec, const QuantizeTile& config, std::int64_t m,
@@ -106,7 +129,9 @@ class QuantizeFamily final : public TypedFamily<QuantizeTile> {
     return d;
   }
 
-  QuantizeTile heuristic_tile(const KernelSpec& spec, int) const override { return quantize_heuristic(spec); }
+  QuantizeTile heuristic_tile(const KernelSpec& spec, int) const override {
+    return codegen::is_norm_op(spec.op) ? norm_heuristic(spec) : quantize_heuristic(spec);
+  }
 
   std::vector<QuantizeTile> candidate_tiles(const KernelSpec& spec, const CandidateOptions& options) const override {
     std::vector<QuantizeTile> out;

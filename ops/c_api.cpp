@@ -28,6 +28,7 @@ struct qjit_plan {
   qjit_plan_kind kind{};
   std::shared_ptr<const qjit::detail::LinearCore> linear;
   std::shared_ptr<const qjit::detail::QuantizeCore> quantize;
+  std::shared_ptr<const qjit::detail::NormQuantizeCore> norm;
 };
 
 namespace qjit {
@@ -181,17 +182,25 @@ Result<DynamicRangeQuantizeDescriptor> descriptor_of(const qjit_dynamic_range_qu
   return out;
 }
 
-// The three families of plan calls: the linear plans', the quantize plan's and the scaled-matmul plan's.
-enum class CallFamily { Linear, Quantize, ScaledMatmul };
-
-CallFamily family_of(qjit_plan_kind kind) {
-  if (kind == QJIT_PLAN_QUANTIZED_LINEAR || kind == QJIT_PLAN_SMOOTH_QUANT_LINEAR) return CallFamily::Linear;
-  if (kind == QJIT_PLAN_SCALED_MATMUL) return CallFamily::ScaledMatmul;
-  return CallFamily::Quantize;
-}
-
-const char* family_name(CallFamily f) {
-  return f == CallFamily::Linear ? "linear" : f == CallFamily::Quantize ? "dynamic_range_quantize" : "scaled_matmul";
+Result<NormQuantizeDescriptor> descriptor_of(const qjit_norm_quantize_desc* d) {
+  QJIT_TRY(check_struct(d, "desc", "qjit_norm_quantize_desc"));
+  NormQuantizeDescriptor out;
+  if (d->norm != QJIT_RMS_NORM && d->norm != QJIT_LAYER_NORM)
+    return invalid(
+        llvm::formatv("descriptor.norm must be QJIT_RMS_NORM (0) or QJIT_LAYER_NORM (1), got {0}", d->norm).str());
+  out.norm = d->norm == QJIT_RMS_NORM ? NormKind::RmsNorm : NormKind::LayerNorm;
+  out.m = d->m;
+  out.k = d->k;
+  QJIT_ASSIGN_OR_RETURN(out.input_element, element_of(d->input_element, "descriptor.input_element"));
+  if (d->granularity != QJIT_PER_TOKEN && d->granularity != QJIT_PER_TENSOR)
+    return invalid(llvm::formatv("descriptor.granularity must be QJIT_PER_TOKEN (0) or QJIT_PER_TENSOR (1), got {0}",
+                                 d->granularity)
+                       .str());
+  out.granularity = d->granularity == QJIT_PER_TOKEN ? QuantGranularity::PerToken : QuantGranularity::PerTensor;
+  out.has_residual = d->has_residual != 0;
+  out.eps = d->eps;
+  out.static_scale = d->static_scale;
+  return out;
 }
 
 Result<ScaledMatmulDescriptor> descriptor_of(const qjit_scaled_matmul_desc* d) {
@@ -219,12 +228,47 @@ Result<ScaledMatmulDescriptor> descriptor_of(const qjit_scaled_matmul_desc* d) {
   return out;
 }
 
+// The families of plan calls: each plan kind's calls take only plans of their own family.
+enum class CallFamily { Linear, Quantize, NormQuantize, ScaledMatmul };
+
+CallFamily family_of(qjit_plan_kind kind) {
+  switch (kind) {
+    case QJIT_PLAN_QUANTIZED_LINEAR:
+    case QJIT_PLAN_SMOOTH_QUANT_LINEAR: return CallFamily::Linear;
+    case QJIT_PLAN_RMS_NORM_QUANTIZE:
+    case QJIT_PLAN_LAYER_NORM_QUANTIZE: return CallFamily::NormQuantize;
+    case QJIT_PLAN_SCALED_MATMUL: return CallFamily::ScaledMatmul;
+    default: return CallFamily::Quantize;
+  }
+}
+
+// A plan's kind as the refusals name it.
+const char* kind_name(qjit_plan_kind kind) {
+  switch (kind) {
+    case QJIT_PLAN_QUANTIZED_LINEAR:
+    case QJIT_PLAN_SMOOTH_QUANT_LINEAR: return "linear";
+    case QJIT_PLAN_RMS_NORM_QUANTIZE: return "rms_norm_quantize";
+    case QJIT_PLAN_LAYER_NORM_QUANTIZE: return "layer_norm_quantize";
+    case QJIT_PLAN_SCALED_MATMUL: return "scaled_matmul";
+    default: return "dynamic_range_quantize";
+  }
+}
+
+const char* wanted_name(CallFamily f) {
+  switch (f) {
+    case CallFamily::Linear: return "a linear";
+    case CallFamily::Quantize: return "a dynamic_range_quantize";
+    case CallFamily::NormQuantize: return "an rms_norm_quantize or layer_norm_quantize";
+    case CallFamily::ScaledMatmul: return "a scaled_matmul";
+  }
+  return "?";
+}
+
 Status check_plan(const qjit_plan* p, CallFamily want, const char* call) {
   if (p == nullptr) return invalid("plan must not be NULL");
-  const CallFamily got = family_of(p->kind);
-  if (got != want)
+  if (family_of(p->kind) != want)
     return invalid(
-        llvm::formatv("{0} takes a {1} plan, got a {2} plan", call, family_name(want), family_name(got)).str());
+        llvm::formatv("{0} takes {1} plan, got a {2} plan", call, wanted_name(want), kind_name(p->kind)).str());
   return Status();
 }
 
@@ -259,6 +303,19 @@ Result<detail::QuantizeCall> quantize_call_of(const qjit_quantize_args* a) {
   return c;
 }
 
+Result<detail::NormQuantizeCall> norm_call_of(const qjit_norm_quantize_args* a) {
+  QJIT_TRY(check_struct(a, "args", "qjit_norm_quantize_args"));
+  detail::NormQuantizeCall c;
+  QJIT_ASSIGN_OR_RETURN(c.input, matrix_of(a->input, "input"));
+  QJIT_ASSIGN_OR_RETURN(c.residual, matrix_of(a->residual, "residual"));
+  QJIT_ASSIGN_OR_RETURN(c.residual_out, matrix_of(a->residual_out, "residual_out"));
+  QJIT_ASSIGN_OR_RETURN(c.gamma, vector_of(a->gamma, "gamma"));
+  QJIT_ASSIGN_OR_RETURN(c.beta, vector_of(a->beta, "beta"));
+  QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
+  QJIT_ASSIGN_OR_RETURN(c.scale, vector_of(a->scale, "scale"));
+  return c;
+}
+
 Result<detail::ScaledMatmulCall> scaled_matmul_call_of(const qjit_scaled_matmul_args* a) {
   QJIT_TRY(check_struct(a, "args", "qjit_scaled_matmul_args"));
   detail::ScaledMatmulCall c;
@@ -277,6 +334,8 @@ qjit_plan* new_plan(qjit_plan_kind kind, std::shared_ptr<const Core> core) {
   p->kind = kind;
   if constexpr (std::is_same_v<Core, detail::LinearCore>)
     p->linear = std::move(core);
+  else if constexpr (std::is_same_v<Core, detail::NormQuantizeCore>)
+    p->norm = std::move(core);
   else
     p->quantize = std::move(core);
   return p;
@@ -364,6 +423,9 @@ size_t qjit_dynamic_range_quantize_desc_to_string(const qjit_dynamic_range_quant
                                                   size_t capacity) {
   return descriptor_string(desc, buf, capacity);
 }
+size_t qjit_norm_quantize_desc_to_string(const qjit_norm_quantize_desc* desc, char* buf, size_t capacity) {
+  return descriptor_string(desc, buf, capacity);
+}
 
 size_t qjit_scaled_matmul_desc_to_string(const qjit_scaled_matmul_desc* desc, char* buf, size_t capacity) {
   return descriptor_string(desc, buf, capacity);
@@ -410,6 +472,20 @@ qjit_status qjit_dynamic_range_quantize_plan_select(CUstream_st* stream, const q
   });
 }
 
+qjit_status qjit_norm_quantize_plan_select(CUstream_st* stream, const qjit_norm_quantize_desc* desc,
+                                           int32_t preference, qjit_plan** out_plan) {
+  if (out_plan) *out_plan = nullptr;
+  return guarded("qjit_norm_quantize_plan_select", [&]() -> Status {
+    if (out_plan == nullptr) return invalid("out_plan must not be NULL");
+    QJIT_ASSIGN_OR_RETURN(auto d, descriptor_of(desc));
+    QJIT_ASSIGN_OR_RETURN(auto pref, preference_of(preference));
+    QJIT_ASSIGN_OR_RETURN(auto core, detail::select_norm_quantize(stream_of(stream), d, pref));
+    *out_plan = new_plan(d.norm == NormKind::RmsNorm ? QJIT_PLAN_RMS_NORM_QUANTIZE : QJIT_PLAN_LAYER_NORM_QUANTIZE,
+                         std::move(core));
+    return Status();
+  });
+}
+
 qjit_status qjit_scaled_matmul_plan_select(CUstream_st* stream, const qjit_scaled_matmul_desc* desc, int32_t preference,
                                            qjit_plan** out_plan) {
   if (out_plan) *out_plan = nullptr;
@@ -440,7 +516,9 @@ qjit_status qjit_plan_workspace_size(const qjit_plan* plan, size_t* out_bytes) {
   return guarded("qjit_plan_workspace_size", [&]() -> Status {
     if (plan == nullptr) return invalid("plan must not be NULL");
     if (out_bytes == nullptr) return invalid("out_bytes must not be NULL");
-    *out_bytes = plan->linear ? detail::workspace_size(*plan->linear) : detail::workspace_size(*plan->quantize);
+    *out_bytes = plan->linear ? detail::workspace_size(*plan->linear)
+                 : plan->norm ? detail::workspace_size(*plan->norm)
+                              : detail::workspace_size(*plan->quantize);
     return Status();
   });
 }
@@ -450,7 +528,9 @@ qjit_status qjit_plan_workspace_size_for_m(const qjit_plan* plan, int64_t m, siz
     if (plan == nullptr) return invalid("plan must not be NULL");
     if (out_bytes == nullptr) return invalid("out_bytes must not be NULL");
     if (m < 1) return invalid(llvm::formatv("m must be >= 1, got {0}", m).str());
-    *out_bytes = plan->linear ? detail::workspace_size(*plan->linear, m) : detail::workspace_size(*plan->quantize);
+    *out_bytes = plan->linear ? detail::workspace_size(*plan->linear, m)
+                 : plan->norm ? detail::workspace_size(*plan->norm)
+                              : detail::workspace_size(*plan->quantize);
     return Status();
   });
 }
@@ -459,8 +539,9 @@ qjit_status qjit_plan_precision_guarantee(const qjit_plan* plan, qjit_precision_
   return guarded("qjit_plan_precision_guarantee", [&]() -> Status {
     if (plan == nullptr) return invalid("plan must not be NULL");
     QJIT_TRY(check_struct(out, "out", "qjit_precision_guarantee"));
-    const PrecisionGuarantee g =
-        plan->linear ? detail::precision_guarantee(*plan->linear) : detail::precision_guarantee(*plan->quantize);
+    const PrecisionGuarantee g = plan->linear ? detail::precision_guarantee(*plan->linear)
+                                 : plan->norm ? detail::precision_guarantee(*plan->norm)
+                                              : detail::precision_guarantee(*plan->quantize);
     out->deterministic = g.deterministic ? 1 : 0;
     out->exact_accumulation = g.exact_accumulation ? 1 : 0;
     out->epilogue_relative_error = g.epilogue_relative_error;
@@ -472,7 +553,10 @@ qjit_status qjit_plan_precision_guarantee(const qjit_plan* plan, qjit_precision_
 size_t qjit_plan_describe(const qjit_plan* plan, char* buf, size_t capacity) {
   try {
     if (plan == nullptr) return copy_out("", buf, capacity);
-    return copy_out(plan->linear ? detail::describe(*plan->linear) : detail::describe(*plan->quantize), buf, capacity);
+    return copy_out(plan->linear ? detail::describe(*plan->linear)
+                    : plan->norm ? detail::describe(*plan->norm)
+                                 : detail::describe(*plan->quantize),
+                    buf, capacity);
   } catch (...) {
     return copy_out("", buf, capacity);
   }
@@ -509,6 +593,23 @@ qjit_status qjit_quantize_plan_run(const qjit_plan* plan, CUstream_st* stream, v
     QJIT_TRY(check_plan(plan, CallFamily::Quantize, "qjit_quantize_plan_run"));
     QJIT_ASSIGN_OR_RETURN(auto call, quantize_call_of(args));
     return detail::run(*plan->quantize, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
+  });
+}
+
+qjit_status qjit_norm_quantize_plan_can_implement(const qjit_plan* plan, const qjit_norm_quantize_args* args) {
+  return guarded("qjit_norm_quantize_plan_can_implement", [&]() -> Status {
+    QJIT_TRY(check_plan(plan, CallFamily::NormQuantize, "qjit_norm_quantize_plan_can_implement"));
+    QJIT_ASSIGN_OR_RETURN(auto call, norm_call_of(args));
+    return detail::can_implement(*plan->norm, call);
+  });
+}
+
+qjit_status qjit_norm_quantize_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace,
+                                        size_t workspace_bytes, const qjit_norm_quantize_args* args) {
+  return guarded("qjit_norm_quantize_plan_run", [&]() -> Status {
+    QJIT_TRY(check_plan(plan, CallFamily::NormQuantize, "qjit_norm_quantize_plan_run"));
+    QJIT_ASSIGN_OR_RETURN(auto call, norm_call_of(args));
+    return detail::run(*plan->norm, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
   });
 }
 
@@ -657,12 +758,15 @@ qjit_status qjit_warmup(const qjit_warmup_request* request, qjit_warmup_report* 
     for (std::size_t i = 0; i < ms.size(); ++i)
       if (ms[i] < 1) return invalid(llvm::formatv("request->ms[{0}] must be >= 1, got {1}", i, ms[i]).str());
     w.items = autotune::work_items(shapes, ms);
-    if ((r.plans & ~(QJIT_WARMUP_QUANTIZED_LINEAR | QJIT_WARMUP_SMOOTH_QUANT_LINEAR)) != 0)
+    if ((r.plans & ~(QJIT_WARMUP_QUANTIZED_LINEAR | QJIT_WARMUP_SMOOTH_QUANT_LINEAR | QJIT_WARMUP_RMS_NORM_QUANTIZE |
+                     QJIT_WARMUP_LAYER_NORM_QUANTIZE)) != 0)
       return invalid(
           llvm::formatv("request->plans must be a combination of QJIT_WARMUP_* plan bits, got {0}", r.plans).str());
     w.plans.clear();
     if (r.plans == 0 || (r.plans & QJIT_WARMUP_QUANTIZED_LINEAR)) w.plans.push_back(ops::WarmupPlan::QuantizedLinear);
     if (r.plans == 0 || (r.plans & QJIT_WARMUP_SMOOTH_QUANT_LINEAR)) w.plans.push_back(ops::WarmupPlan::SmoothQuant);
+    if (r.plans & QJIT_WARMUP_RMS_NORM_QUANTIZE) w.plans.push_back(ops::WarmupPlan::RmsNormQuantize);
+    if (r.plans & QJIT_WARMUP_LAYER_NORM_QUANTIZE) w.plans.push_back(ops::WarmupPlan::LayerNormQuantize);
     QJIT_ASSIGN_OR_RETURN(w.dtype, element_of(r.dtype, "request->dtype"));
     if (!is_floating(w.dtype))
       return invalid(

@@ -10,6 +10,7 @@
 #include "ops/views.h"
 #include "qjit/dynamic_range_quantize.h"
 #include "qjit/linear.h"
+#include "qjit/norm_quantize.h"
 #include "qjit/scaled_matmul.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
@@ -65,10 +66,27 @@ PrecisionGuarantee precision_guarantee(const QuantizeCore&);
 Status run(const QuantizeCore&, const Stream&, Workspace, const QuantizeCall&);
 std::string describe(const QuantizeCore&);
 
+class NormQuantizeCore;
+struct NormQuantizeCall {
+  MatrixView input, residual, residual_out;
+  VectorView gamma, beta;
+  MatrixView output;
+  VectorView scale;
+};
+Result<std::shared_ptr<const NormQuantizeCore>> select_norm_quantize(const Stream&, const NormQuantizeDescriptor&,
+                                                                     PlanPreference);
+Status can_implement(const NormQuantizeCore&, const NormQuantizeCall&);
+std::size_t workspace_size(const NormQuantizeCore&);  // 0
+PrecisionGuarantee precision_guarantee(const NormQuantizeCore&);
+Status run(const NormQuantizeCore&, const Stream&, Workspace, const NormQuantizeCall&);
+std::string describe(const NormQuantizeCore&);
+NormKind norm_kind(const NormQuantizeCore&);
+
 // The descriptors as the C++ API prints them (their to_string() reaches these through the C ABI).
 std::string descriptor_text(const QuantizedLinearDescriptor&);
 std::string descriptor_text(const SmoothQuantLinearDescriptor&);
 std::string descriptor_text(const DynamicRangeQuantizeDescriptor&);
+std::string descriptor_text(const NormQuantizeDescriptor&);
 std::string descriptor_text(const ScaledMatmulDescriptor&);
 
 }  // namespace qjit::detail

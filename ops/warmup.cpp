@@ -15,6 +15,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/Threading.h"
+#include "codegen/norm_quantize.h"
 #include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
@@ -75,7 +76,15 @@ Pending choose_and_render(const codegen::KernelSpec& spec, const WarmupRequest& 
 
 }  // namespace
 
-std::string_view warmup_plan_name(WarmupPlan p) noexcept { return p == WarmupPlan::QuantizedLinear ? "ql" : "sq"; }
+std::string_view warmup_plan_name(WarmupPlan p) noexcept {
+  switch (p) {
+    case WarmupPlan::QuantizedLinear: return "ql";
+    case WarmupPlan::SmoothQuant: return "sq";
+    case WarmupPlan::RmsNormQuantize: return "rmsnorm";
+    case WarmupPlan::LayerNormQuantize: return "layernorm";
+  }
+  return "?";
+}
 
 Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text) {
   llvm::SmallVector<llvm::StringRef, 4> items;
@@ -88,9 +97,14 @@ Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text) {
       p = WarmupPlan::QuantizedLinear;
     else if (item == "sq" || item == "smoothquant")
       p = WarmupPlan::SmoothQuant;
+    else if (item == "rmsnorm" || item == "rms_norm_quantize")
+      p = WarmupPlan::RmsNormQuantize;
+    else if (item == "layernorm" || item == "layer_norm_quantize")
+      p = WarmupPlan::LayerNormQuantize;
     else
       return Status(StatusCode::InvalidArgument,
-                    llvm::formatv("plan list item {0} must be ql (QuantizedLinear) or sq (SmoothQuant), got '{1}'",
+                    llvm::formatv("plan list item {0} must be ql (QuantizedLinear), sq (SmoothQuant), rmsnorm "
+                                  "(RmsNormQuantize) or layernorm (LayerNormQuantize), got '{1}'",
                                   i + 1, item.take_front(40))
                         .str());
     if (std::find(plans.begin(), plans.end(), p) == plans.end()) plans.push_back(p);
@@ -172,6 +186,13 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
   if (req.sm_count < 1)
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("WarmupRequest.sm_count must be >= 1, got {0}", req.sm_count).str());
+  for (WarmupPlan plan : req.plans)
+    if ((plan == WarmupPlan::RmsNormQuantize || plan == WarmupPlan::LayerNormQuantize) &&
+        req.dtype == ElementKind::F64)
+      return Status(StatusCode::InvalidArgument,
+                    llvm::formatv("WarmupRequest.dtype must be f16, bf16 or f32 for the {0} plan, got f64",
+                                  warmup_plan_name(plan))
+                        .str());
   const auto t0 = std::chrono::steady_clock::now();
   runtime::DeviceInfo device;  // synthetic: what the heuristic reads of the target
   device.arch = req.arch;
@@ -203,7 +224,20 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     pending.push_back(std::move(p));
   };
   for (const auto& item : req.items)
-    for (WarmupPlan plan : req.plans)
+    for (WarmupPlan plan : req.plans) {
+      if (plan == WarmupPlan::RmsNormQuantize || plan == WarmupPlan::LayerNormQuantize) {
+        // The norm kernels depend on K, the dtype and the M bucket only (duplicates collapse in need()).
+        const auto op = plan == WarmupPlan::RmsNormQuantize ? codegen::KernelOp::RmsNormQuantize
+                                                            : codegen::KernelOp::LayerNormQuantize;
+        for (bool dynamic : {true, false})
+          for (bool residual : {false, true})
+            need(codegen::norm_quantize_spec(op, req.dtype, item.k, codegen::m_bucket_of(item.m), req.arch, dynamic,
+                                             residual),
+                 llvm::formatv("{0} k={1} m={2} {3}{4}{5}", item.label, item.k, item.m, warmup_plan_name(plan),
+                               dynamic ? "" : " static", residual ? " residual" : "")
+                     .str());
+        continue;
+      }
       for (bool bias : req.bias_modes)
         for (bool smooth : req.smooth_modes) {
           if (smooth && plan != WarmupPlan::QuantizedLinear) continue;  // SmoothQuant takes int8 input: no pass
@@ -224,6 +258,7 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
           if (specs.quantize) need(*specs.quantize, used_by);
           need(specs.gemm, used_by);
         }
+    }
 
   jit::KernelService& service = jit::KernelService::process();
   if (auto store = service.store()) report.cache_dir = store->options().writable_dir;

@@ -21,9 +21,12 @@
 
 namespace qjit::ops {
 
-enum class WarmupPlan : std::uint8_t { QuantizedLinear, SmoothQuant };
-std::string_view warmup_plan_name(WarmupPlan p) noexcept;  // "ql", "sq"
-// "ql,sq" (also "quantized", "smoothquant"); duplicates collapse; errors name the item and the accepted names.
+// RmsNormQuantize / LayerNormQuantize: the fused norm + quantize kernel of each item's K (its N is not used), in
+// all four variants (dynamic or static scale, with or without a residual).
+enum class WarmupPlan : std::uint8_t { QuantizedLinear, SmoothQuant, RmsNormQuantize, LayerNormQuantize };
+std::string_view warmup_plan_name(WarmupPlan p) noexcept;  // "ql", "sq", "rmsnorm", "layernorm"
+// "ql,sq,rmsnorm,layernorm" (also "quantized", "smoothquant", "rms_norm_quantize", "layer_norm_quantize");
+// duplicates collapse; errors name the item and the accepted names.
 Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text);
 // "sm_80", "sm_86", "sm_87", "sm_89", "sm_90a" (every arch `qjit inspect` and the tuning database accept); "80",
 // "86", "87", "89", "90" and "sm_90" mean the same (Hopper is always sm_90a).

@@ -5,7 +5,8 @@
 #   STEPS: comma-separated from tests, bindings (the install consumers, the Python wheel with torch/CuPy, the Rust
 #   crate), tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench interleaved + bench/peers.py, in
 #   QBENCH_PARTS), profile (ncu), bench,
-#   tunescale (multi-GPU tuning vs one GPU, issue 19), or all (default; profile and tunescale are never part of all)
+#   tunescale (multi-GPU tuning vs one GPU, issue 19), normq (fused norm + quantize vs copy, the unfused pair and
+#   PyTorch's RMSNorm, issue 17), or all (default; profile and tunescale are never part of all)
 # Builds come from QJIT_BUILD (default build/release); scripts/gpu-stage.sh fills .device/ with a small set
 # (QJIT_BUILD=.device/build/release) that also holds what the bindings step needs.
 set -uo pipefail
@@ -83,6 +84,22 @@ if want qrow; then
   timeout 200 $B/bench/quantize_rowwise_bench --benchmark_min_time=0.05 > "$OUT/quantize_bench.log" 2>&1
   [ $? -eq 0 ] || status=1
   grep -vE "^BM_|^-|^Benchmark|^Run on|^CPU|^  L|^Load" "$OUT/quantize_bench.log" | tail -30
+fi
+if want normq; then
+  echo "== fused norm + quantize vs a copy of the same bytes and the unfused pair (bench/norm_quantize_bench)"
+  timeout ${NORMQ_TIMEOUT:-300} $B/bench/norm_quantize_bench --benchmark_min_time=0.05 \
+    --benchmark_filter="${NORMQ_FILTER:-.}" > "$OUT/norm_quantize_bench.log" 2>&1
+  [ $? -eq 0 ] || status=1
+  grep -E "^\|" "$OUT/norm_quantize_bench.log" | head -160
+  if python3 -c "import torch" 2>/dev/null; then
+    echo "== bench/norm_peers.py: PyTorch RMSNorm, RMSNorm + qjit quantize, qjit fused"
+    PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}" QJIT_LIBRARY="${QJIT_LIBRARY:-$PWD/$B/libqjit.so}" \
+      timeout ${NORMQ_PEERS_TIMEOUT:-240} python3 bench/norm_peers.py --m "${NORMQ_M:-1,16,128,2048,8192}" \
+      --csv "$OUT/norm_peers.csv" 2> "$OUT/norm_peers.err" | tee "$OUT/norm_peers.md"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; tail -3 "$OUT/norm_peers.err"; }
+  else
+    echo "== bench/norm_peers.py skipped: torch does not import here"
+  fi
 fi
 if want tune80; then
   echo "== qjit tune on the portable sm80 path (QJIT_DISABLE_SM90=1): 8192^3 and 4096^2 decode"

@@ -18,10 +18,12 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
+#include "codegen/norm_quantize.h"
 #include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "ops/validate.h"
 #include "qjit/linear.h"
+#include "qjit/norm_quantize.h"
 #include "runtime/cubin_info.h"
 #include "runtime/device.h"
 #include "runtime/env.h"
@@ -238,8 +240,10 @@ void print_text(const std::string& descriptor, const Target& t, const std::strin
 int run_inspect_command(int argc, char** argv) {
   // NOTE: static: cl keeps a pointer to every category ever constructed (the help printer walks them).
   static cl::OptionCategory cat("qjit inspect options");
-  cl::opt<std::string> op_opt("op", cl::desc("quantized_linear | smooth_quant_linear"), cl::value_desc("op"),
-                              cl::cat(cat));
+  cl::opt<std::string> op_opt("op",
+                              cl::desc("quantized_linear | smooth_quant_linear | rms_norm_quantize | "
+                                       "layer_norm_quantize"),
+                              cl::value_desc("op"), cl::cat(cat));
   // NOTE: M, N, K are parsed here rather than by cl, whose errors call one-letter flags "-m".
   cl::opt<std::string> m_opt("m", cl::desc("tokens: picks the M bucket (default 1)"), cl::init("1"),
                              cl::value_desc("int"), cl::cat(cat));
@@ -248,6 +252,10 @@ int run_inspect_command(int argc, char** argv) {
   cl::opt<std::string> dtype_opt("dtype", cl::desc("activation/output type: bf16 | f16 | f32 (default bf16)"),
                                  cl::init("bf16"), cl::cat(cat));
   cl::opt<bool> bias_opt("bias", cl::desc("the layer has a bias"), cl::cat(cat));
+  cl::opt<bool> residual_opt("residual", cl::desc("norm ops: add a residual first (and write it back)"),
+                             cl::cat(cat));
+  cl::opt<bool> static_opt("static-scale", cl::desc("norm ops: a static per-tensor scale (default: per-token)"),
+                           cl::cat(cat));
   cl::opt<std::string> arch_opt("arch",
                                 cl::desc("target: sm_80 | sm_86 | sm_89 | sm_90a (default: this GPU, else "
                                          "sm_90a)"),
@@ -262,13 +270,22 @@ int run_inspect_command(int argc, char** argv) {
   cl::HideUnrelatedOptions(cat);
   if (!parse_command_line(argc, argv, kCommand,
                           "qjit inspect: the kernels, configs, compile keys, cache status and SASS of one linear "
-                          "layer\n\n  qjit inspect --op quantized_linear --m 128 --n 4096 --k 4096 --dtype bf16\n"))
+                          "layer (or fused norm + quantize pass)\n\n  qjit inspect --op quantized_linear --m 128 "
+                          "--n 4096 --k 4096 --dtype bf16\n  qjit inspect --op rms_norm_quantize --m 2048 --k 4096 "
+                          "--residual\n"))
     return kExitUsage;
 
-  if (op_opt.empty()) return usage_error(kCommand, "--op is required: quantized_linear or smooth_quant_linear");
-  if (op_opt != "quantized_linear" && op_opt != "smooth_quant_linear")
-    return usage_error(kCommand, "--op must be quantized_linear or smooth_quant_linear, got '" + op_opt + "'");
-  if (!n_opt.getNumOccurrences()) return usage_error(kCommand, "--n is required (output features, e.g. --n 4096)");
+  constexpr const char* kOps = "quantized_linear, smooth_quant_linear, rms_norm_quantize or layer_norm_quantize";
+  if (op_opt.empty()) return usage_error(kCommand, std::string("--op is required: ") + kOps);
+  const bool norm_op = op_opt == "rms_norm_quantize" || op_opt == "layer_norm_quantize";
+  if (op_opt != "quantized_linear" && op_opt != "smooth_quant_linear" && !norm_op)
+    return usage_error(kCommand, std::string("--op must be ") + kOps + ", got '" + op_opt + "'");
+  if (norm_op && n_opt.getNumOccurrences()) return usage_error(kCommand, "--n is not used by " + op_opt);
+  if (!norm_op && (residual_opt || static_opt))
+    return usage_error(kCommand, "--residual and --static-scale are for rms_norm_quantize and layer_norm_quantize");
+  if (norm_op) n_opt = "1";
+  if (!n_opt.getNumOccurrences() && !norm_op)
+    return usage_error(kCommand, "--n is required (output features, e.g. --n 4096)");
   if (!k_opt.getNumOccurrences()) return usage_error(kCommand, "--k is required (input features, e.g. --k 4096)");
   std::int64_t dims[3] = {0, 0, 0};
   const std::pair<const char*, const std::string*> texts[] = {
@@ -305,10 +322,24 @@ int run_inspect_command(int argc, char** argv) {
 
   const bool smooth = op_opt == "smooth_quant_linear";
   const std::int64_t m = dims[0], n = dims[1], k = dims[2];
-  const std::string descriptor =
-      smooth
-          ? SmoothQuantLinearDescriptor{m, n, k, 1.0f, ElementKind::S8, ElementKind::S8, *dtype, bias_opt}.to_string()
-          : QuantizedLinearDescriptor{m, n, k, *dtype, ElementKind::S8, *dtype, bias_opt}.to_string();
+  if (norm_op && *dtype == ElementKind::F64)
+    return usage_error(kCommand, "--dtype must be bf16, f16 or f32 for " + op_opt + ", got f64");
+  std::string descriptor;
+  if (norm_op) {
+    NormQuantizeDescriptor d;
+    d.norm = op_opt == "rms_norm_quantize" ? NormKind::RmsNorm : NormKind::LayerNorm;
+    d.m = m;
+    d.k = k;
+    d.input_element = *dtype;
+    d.has_residual = residual_opt;
+    if (static_opt) d = d.with_static_scale(1.0f);
+    descriptor = d.to_string();
+  } else {
+    descriptor =
+        smooth
+            ? SmoothQuantLinearDescriptor{m, n, k, 1.0f, ElementKind::S8, ElementKind::S8, *dtype, bias_opt}.to_string()
+            : QuantizedLinearDescriptor{m, n, k, *dtype, ElementKind::S8, *dtype, bias_opt}.to_string();
+  }
   ops::LinearShape shape;
   shape.smooth_quant = smooth;
   shape.m = m;
@@ -347,8 +378,16 @@ int run_inspect_command(int argc, char** argv) {
   info.sm_count = target.sm_count;
   std::vector<KernelReport> kernels;
   std::vector<std::pair<std::string, codegen::KernelSpec>> wanted;
-  if (specs.quantize) wanted.emplace_back("quantize", *specs.quantize);
-  wanted.emplace_back("gemm", specs.gemm);
+  if (norm_op) {
+    wanted.emplace_back("norm_quantize",
+                        codegen::norm_quantize_spec(op_opt == "rms_norm_quantize" ? codegen::KernelOp::RmsNormQuantize
+                                                                                  : codegen::KernelOp::LayerNormQuantize,
+                                                    *dtype, k, codegen::m_bucket_of(m), target.arch, !static_opt,
+                                                    residual_opt));
+  } else {
+    if (specs.quantize) wanted.emplace_back("quantize", *specs.quantize);
+    wanted.emplace_back("gemm", specs.gemm);
+  }
   for (const auto& [role, spec] : wanted) {
     KernelReport r;
     r.role = role;

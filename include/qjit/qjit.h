@@ -4,6 +4,7 @@
 #include "qjit/dynamic_range_quantize.h"
 #include "qjit/element.h"
 #include "qjit/linear.h"
+#include "qjit/norm_quantize.h"
 #include "qjit/scaled_matmul.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"

@@ -77,8 +77,12 @@ typedef enum qjit_plan_kind {
   QJIT_PLAN_QUANTIZED_LINEAR = 1,
   QJIT_PLAN_SMOOTH_QUANT_LINEAR = 2,
   QJIT_PLAN_DYNAMIC_RANGE_QUANTIZE = 3,
-  QJIT_PLAN_SCALED_MATMUL = 4
+  QJIT_PLAN_RMS_NORM_QUANTIZE = 4,  /* qjit_norm_quantize_plan_select with norm = QJIT_RMS_NORM */
+  QJIT_PLAN_LAYER_NORM_QUANTIZE = 5, /* ... with norm = QJIT_LAYER_NORM */
+  QJIT_PLAN_SCALED_MATMUL = 6
 } qjit_plan_kind;
+
+typedef enum qjit_norm_kind { QJIT_RMS_NORM = 0, QJIT_LAYER_NORM = 1 } qjit_norm_kind;
 
 /* ScaledMatmul's scale modes: the activation's scale per token ([M] f32) or per tensor ([1] f32, in device memory);
  * the weight's per output channel ([N] f32) or per tensor ([1] f32, in device memory). */
@@ -147,6 +151,20 @@ typedef struct qjit_dynamic_range_quantize_desc {
   int32_t has_smooth;    /* appended (absent = 0): multiply x by the args' pre_quant_scale [K] before quantizing */
 } qjit_dynamic_range_quantize_desc;
 
+/* RMSNorm or LayerNorm fused with int8 quantization: h = x (+ residual, rounded to the input type and written to
+ * residual_out), v = norm(h) * gamma (+ beta) in f32, q = round-half-even(v / scale) saturated, with scale[m] =
+ * absmax(v[m, :]) / 127 per token (granularity QJIT_PER_TOKEN; bit for bit what the dynamic-range quantize plan does
+ * to the same f32 v) or the descriptor's static_scale (QJIT_PER_TENSOR). */
+typedef struct qjit_norm_quantize_desc {
+  uint32_t struct_size; /* sizeof(qjit_norm_quantize_desc) */
+  int64_t m, k;
+  int32_t norm;          /* qjit_norm_kind */
+  int32_t input_element; /* f16, bf16 or f32: x, residual, residual_out, gamma and beta */
+  int32_t granularity;   /* QJIT_PER_TOKEN: dynamic per-token scales; QJIT_PER_TENSOR: static_scale */
+  int32_t has_residual;  /* add the args' residual first and write the sum to residual_out */
+  float eps;             /* finite, >= 0: added to the mean square (RMSNorm) or the variance (LayerNorm) */
+  float static_scale;    /* QJIT_PER_TENSOR: finite and > 0 (real = q * static_scale); QJIT_PER_TOKEN: 0 */
+} qjit_norm_quantize_desc;
 /* The scaled int8 GEMM an engine with its own quantization calls (vLLM's cutlass_scaled_mm):
  * output[m, n] = act_scale[m | 0] * weight_scale[n | 0] * sum_k act_q[m, k] * weight_q[n, k] (+ bias[n]). */
 typedef struct qjit_scaled_matmul_desc {
@@ -167,6 +185,7 @@ QJIT_API size_t qjit_smooth_quant_linear_desc_to_string(const qjit_smooth_quant_
                                                         size_t capacity);
 QJIT_API size_t qjit_dynamic_range_quantize_desc_to_string(const qjit_dynamic_range_quantize_desc* desc, char* buf,
                                                            size_t capacity);
+QJIT_API size_t qjit_norm_quantize_desc_to_string(const qjit_norm_quantize_desc* desc, char* buf, size_t capacity);
 QJIT_API size_t qjit_scaled_matmul_desc_to_string(const qjit_scaled_matmul_desc* desc, char* buf, size_t capacity);
 
 /* ---- run arguments --------------------------------------------------------------------------------------------- */
@@ -194,6 +213,16 @@ typedef struct qjit_quantize_args {
   qjit_tensor pre_quant_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
 } qjit_quantize_args;
 
+typedef struct qjit_norm_quantize_args {
+  uint32_t struct_size;     /* sizeof(qjit_norm_quantize_args) */
+  qjit_tensor input;        /* [M, K] */
+  qjit_tensor residual;     /* [M, K] when has_residual, else absent */
+  qjit_tensor residual_out; /* [M, K] when has_residual, else absent; may be exactly input or residual (in place) */
+  qjit_tensor gamma;        /* [K] */
+  qjit_tensor beta;         /* [K] for LayerNorm, absent for RMSNorm */
+  qjit_tensor output;       /* [M, K] s8 */
+  qjit_tensor scale;        /* [M] f32 per token; absent with a static scale */
+} qjit_norm_quantize_args;
 typedef struct qjit_scaled_matmul_args {
   uint32_t struct_size;     /* sizeof(qjit_scaled_matmul_args) */
   qjit_tensor act_q;        /* [M, K] s8 */
@@ -230,6 +259,9 @@ QJIT_API qjit_status qjit_dynamic_range_quantize_plan_select(struct CUstream_st*
                                                              int32_t preference, qjit_plan** out_plan);
 QJIT_API qjit_status qjit_scaled_matmul_plan_select(struct CUstream_st* stream, const qjit_scaled_matmul_desc* desc,
                                                     int32_t preference, qjit_plan** out_plan);
+/* A QJIT_PLAN_RMS_NORM_QUANTIZE or QJIT_PLAN_LAYER_NORM_QUANTIZE plan (by desc->norm). */
+QJIT_API qjit_status qjit_norm_quantize_plan_select(struct CUstream_st* stream, const qjit_norm_quantize_desc* desc,
+                                                    int32_t preference, qjit_plan** out_plan);
 
 /* Releases a plan (NULL is a no-op). */
 QJIT_API void qjit_plan_release(qjit_plan* plan);
@@ -257,6 +289,10 @@ QJIT_API qjit_status qjit_quantize_plan_can_implement(const qjit_plan* plan, con
 QJIT_API qjit_status qjit_quantize_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
                                             size_t workspace_bytes, const qjit_quantize_args* args);
 
+/* The fused norm + quantize plans (one kernel; workspace 0). */
+QJIT_API qjit_status qjit_norm_quantize_plan_can_implement(const qjit_plan* plan, const qjit_norm_quantize_args* args);
+QJIT_API qjit_status qjit_norm_quantize_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
+                                                 size_t workspace_bytes, const qjit_norm_quantize_args* args);
 /* The scaled-matmul plan (one GEMM launch; safe to capture into a CUDA graph). */
 QJIT_API qjit_status qjit_scaled_matmul_plan_can_implement(const qjit_plan* plan, const qjit_scaled_matmul_args* args);
 QJIT_API qjit_status qjit_scaled_matmul_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
@@ -359,6 +395,8 @@ typedef struct qjit_layer_shape {
 
 #define QJIT_WARMUP_QUANTIZED_LINEAR 1u
 #define QJIT_WARMUP_SMOOTH_QUANT_LINEAR 2u
+#define QJIT_WARMUP_RMS_NORM_QUANTIZE 4u   /* per K: dynamic and static scale, with and without a residual */
+#define QJIT_WARMUP_LAYER_NORM_QUANTIZE 8u
 #define QJIT_WARMUP_NO_BIAS 1u
 #define QJIT_WARMUP_BIAS 2u
 #define QJIT_WARMUP_NO_SMOOTH 1u
@@ -371,7 +409,7 @@ typedef struct qjit_warmup_request {
   size_t shape_count;
   const int64_t* ms; /* ... crossed with every M */
   size_t m_count;
-  uint32_t plans;             /* QJIT_WARMUP_* plan bits; 0 = both */
+  uint32_t plans;             /* QJIT_WARMUP_* plan bits; 0 = the two linear plans */
   int32_t dtype;              /* activation/output element: f16, bf16, f32, f64 */
   uint32_t bias_modes;        /* QJIT_WARMUP_NO_BIAS | QJIT_WARMUP_BIAS; 0 = no bias only */
   const char* tuning_db_path; /* NULL: heuristic configs only */

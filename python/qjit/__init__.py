@@ -14,14 +14,15 @@ from . import _nvrtc
 _nvrtc.configure()
 
 from . import _capi  # noqa: E402
-from ._capi import ABI_VERSION, Element, Granularity, PlanKind, Preference, Status  # noqa: E402
+from ._capi import ABI_VERSION, Element, Granularity, NormKind, PlanKind, Preference, Status  # noqa: E402
 from ._errors import (CacheIoError, CompileFailedError, CompilerUnavailableError, DriverError,  # noqa: E402
                       DriverUnavailableError, InternalError, InvalidArgumentError, NotFoundError,
                       OutOfResourcesError, QjitError, UnsupportedError)
 from ._nvrtc import NvrtcLibrary, nvrtc_library  # noqa: E402
-from ._ops import preferred_row_stride, quantize_per_token, quantized_linear, smooth_quant_linear  # noqa: E402
+from ._ops import (layer_norm_quantize, preferred_row_stride, quantize_per_token, quantized_linear,  # noqa: E402
+                   rms_norm_quantize, smooth_quant_linear)
 from ._plans import (Plan, PrecisionGuarantee, m_bucket, select_dynamic_range_quantize,  # noqa: E402
-                     select_quantized_linear, select_smooth_quant_linear)
+                     select_norm_quantize, select_quantized_linear, select_smooth_quant_linear)
 from ._plans import plan_cache as _plan_cache  # noqa: E402
 
 __version__ = "0.1.0"
@@ -49,9 +50,10 @@ def clear_plan_cache():
 
 __all__ = [
     "ABI_VERSION", "CacheIoError", "CompileFailedError", "CompilerUnavailableError", "DriverError",
-    "DriverUnavailableError", "Element", "Granularity", "InternalError", "InvalidArgumentError", "NotFoundError",
-    "NvrtcLibrary", "OutOfResourcesError", "Plan", "PlanKind", "PrecisionGuarantee", "Preference", "QjitError",
-    "Status", "UnsupportedError", "abi_version", "clear_plan_cache", "library_path", "library_version", "m_bucket",
-    "nvrtc_library", "preferred_row_stride", "quantize_per_token", "quantized_linear", "select_dynamic_range_quantize",
+    "DriverUnavailableError", "Element", "Granularity", "InternalError", "InvalidArgumentError", "NormKind",
+    "NotFoundError", "NvrtcLibrary", "OutOfResourcesError", "Plan", "PlanKind", "PrecisionGuarantee", "Preference",
+    "QjitError", "Status", "UnsupportedError", "abi_version", "clear_plan_cache", "layer_norm_quantize",
+    "library_path", "library_version", "m_bucket", "nvrtc_library", "preferred_row_stride", "quantize_per_token",
+    "quantized_linear", "rms_norm_quantize", "select_dynamic_range_quantize", "select_norm_quantize",
     "select_quantized_linear", "select_smooth_quant_linear", "smooth_quant_linear",
 ]

@@ -67,6 +67,13 @@ class PlanKind(enum.IntEnum):
     QUANTIZED_LINEAR = 1
     SMOOTH_QUANT_LINEAR = 2
     DYNAMIC_RANGE_QUANTIZE = 3
+    RMS_NORM_QUANTIZE = 4
+    LAYER_NORM_QUANTIZE = 5
+
+
+class NormKind(enum.IntEnum):
+    RMS_NORM = 0
+    LAYER_NORM = 1
 
 
 # ---- structs (field order and types exactly as in qjit_c.h) -------------------------------------------------------
@@ -93,6 +100,12 @@ class DynamicRangeQuantizeDesc(ctypes.Structure):
                 ("granularity", c_int32), ("has_smooth", c_int32)]
 
 
+class NormQuantizeDesc(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("m", c_int64), ("k", c_int64), ("norm", c_int32),
+                ("input_element", c_int32), ("granularity", c_int32), ("has_residual", c_int32), ("eps", c_float),
+                ("static_scale", c_float)]
+
+
 class LinearArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("activation", Tensor), ("weight", Tensor), ("weight_scale", Tensor),
                 ("bias", Tensor), ("output", Tensor), ("act_q_scratch", Tensor), ("act_scale_scratch", Tensor),
@@ -102,6 +115,11 @@ class LinearArgs(ctypes.Structure):
 class QuantizeArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("input", Tensor), ("output", Tensor), ("scale", Tensor),
                 ("pre_quant_scale", Tensor)]
+
+
+class NormQuantizeArgs(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("input", Tensor), ("residual", Tensor), ("residual_out", Tensor),
+                ("gamma", Tensor), ("beta", Tensor), ("output", Tensor), ("scale", Tensor)]
 
 
 class PrecisionGuarantee(ctypes.Structure):
@@ -192,12 +210,14 @@ _FUNCTIONS = [
     ("qjit_smooth_quant_linear_desc_to_string", c_size_t, [POINTER(SmoothQuantLinearDesc), c_char_p, c_size_t]),
     ("qjit_dynamic_range_quantize_desc_to_string", c_size_t,
      [POINTER(DynamicRangeQuantizeDesc), c_char_p, c_size_t]),
+    ("qjit_norm_quantize_desc_to_string", c_size_t, [POINTER(NormQuantizeDesc), c_char_p, c_size_t]),
     ("qjit_quantized_linear_plan_select", c_int,
      [Stream_p, POINTER(QuantizedLinearDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_smooth_quant_linear_plan_select", c_int,
      [Stream_p, POINTER(SmoothQuantLinearDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_dynamic_range_quantize_plan_select", c_int,
      [Stream_p, POINTER(DynamicRangeQuantizeDesc), c_int32, POINTER(Plan_p)]),
+    ("qjit_norm_quantize_plan_select", c_int, [Stream_p, POINTER(NormQuantizeDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_plan_release", None, [Plan_p]),
     ("qjit_plan_retain", Plan_p, [Plan_p]),
     ("qjit_plan_get_kind", c_int, [Plan_p]),
@@ -209,6 +229,8 @@ _FUNCTIONS = [
     ("qjit_linear_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(LinearArgs)]),
     ("qjit_quantize_plan_can_implement", c_int, [Plan_p, POINTER(QuantizeArgs)]),
     ("qjit_quantize_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(QuantizeArgs)]),
+    ("qjit_norm_quantize_plan_can_implement", c_int, [Plan_p, POINTER(NormQuantizeArgs)]),
+    ("qjit_norm_quantize_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(NormQuantizeArgs)]),
     ("qjit_cache_location_from_environment", c_int,
      [c_char_p, c_size_t, POINTER(c_size_t), c_char_p, c_size_t, POINTER(c_size_t), POINTER(c_int32),
       POINTER(c_uint64)]),

@@ -1,4 +1,5 @@
-"""The framework-neutral calls: quantized_linear, smooth_quant_linear and quantize_per_token on any CUDA tensor
+"""The framework-neutral calls: quantized_linear, smooth_quant_linear, quantize_per_token and the fused
+rms_norm_quantize / layer_norm_quantize on any CUDA tensor
 (torch, CuPy, or anything with __cuda_array_interface__ / __dlpack__), enqueued on the caller's current stream.
 
 Each call: read and check every argument (so a wrong rank, dtype, K or a host tensor is an InvalidArgumentError
@@ -15,7 +16,7 @@ import sys
 from . import _capi, _tensors
 from ._errors import check, invalid
 from ._plans import (element_of, plan_cache, plan_m, preference_of, select_dynamic_range_quantize,
-                     select_quantized_linear, select_smooth_quant_linear)
+                     select_norm_quantize, select_quantized_linear, select_smooth_quant_linear)
 
 E = _capi.Element
 FLOATS = _capi.FLOAT_ELEMENTS
@@ -304,3 +305,70 @@ def quantize_per_token(x, out=None, scale=None, *, workspace=None, stream=None, 
         check(_capi.lib.qjit_quantize_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj,))
     return out, scale
+
+
+def _norm_quantize(norm, x, gamma, beta, eps, residual, residual_out, static_scale, out, scale, stream, preference):
+    hint = _stream_hint(stream)
+    xi = _arg("x", x, None, 2, (E.F16, E.BF16, E.F32), "[M, K]", hint)
+    m, k = xi.shape
+    gi = _arg("gamma", gamma, xi, 1, (xi.element,), "[K]", hint)
+    _shape(gi, "gamma", (k,), ("K",))
+    bi = None
+    if norm == "layer_norm":
+        bi = _arg("beta", beta, xi, 1, (xi.element,), "[K]", hint)
+        _shape(bi, "beta", (k,), ("K",))
+    elif beta is not None:
+        raise invalid("beta must be None for rms_norm_quantize (RMSNorm has no beta)")
+    ri = roi = None
+    if residual is not None:
+        ri = _arg("residual", residual, xi, 2, (xi.element,), "[M, K]", hint)
+        _shape(ri, "residual", (m, k), ("M", "K"))
+        residual_out = residual if residual_out is None else residual_out  # in place by default (vLLM)
+        roi = _arg("residual_out", residual_out, xi, 2, (xi.element,), "[M, K]", hint)
+        _shape(roi, "residual_out", (m, k), ("M", "K"))
+    elif residual_out is not None:
+        raise invalid("residual_out needs residual: pass residual= (x + residual is what residual_out receives)")
+    if static_scale is not None:
+        try:
+            static_scale = ctypes.c_float(float(static_scale)).value
+        except (TypeError, ValueError):
+            raise invalid(f"static_scale must be a float or None, got {static_scale!r}") from None
+        if scale is not None:
+            raise invalid("scale must be None with static_scale (there are no per-token scales to write)")
+    out, oi = _output("out", out, xi, (m, k), E.S8, ("M", "K"), hint)
+    si = None
+    if static_scale is None:
+        scale, si = _output("scale", scale, xi, (m,), E.F32, ("M",), hint)
+    if m == 0:
+        return out, scale
+    pref = preference_of(preference)
+    s = _current_stream(xi, stream)
+    pm = plan_m(m)
+    key = (norm + "_quantize", pm, k, xi.element, float(eps), ri is not None, static_scale, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_norm_quantize(pm, k, xi.element, norm, eps, ri is not None, static_scale,
+                                                       pref, s))
+    args = _capi.new(_capi.NormQuantizeArgs, input=xi.as_c(), residual=ri.as_c() if ri else _tensors.ABSENT,
+                     residual_out=roi.as_c() if roi else _tensors.ABSENT, gamma=gi.as_c(),
+                     beta=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(),
+                     scale=si.as_c() if si else _tensors.ABSENT)
+    with _on_device(xi):
+        check(_capi.lib.qjit_norm_quantize_plan_run(plan.handle, s or None, None, 0, ctypes.byref(args)))
+    return out, scale
+
+
+def rms_norm_quantize(x, gamma, eps=1e-6, *, residual=None, residual_out=None, static_scale=None, out=None,
+                      scale=None, stream=None, preference="heuristic"):
+    """Fused RMSNorm + int8 quantization: h = x (+ residual, rounded to x's dtype and written to residual_out,
+    which defaults to residual itself: vLLM's fused_add_rms_norm), v = h / sqrt(mean(h^2) + eps) * gamma in f32,
+    q = round-half-even(v / scale) saturated with scale[m] = absmax(v[m, :]) / 127, or static_scale when given.
+    x [M, K] f16/bf16/f32, gamma [K] of x's dtype. Returns (q [M, K] int8, scale [M] f32 or None)."""
+    return _norm_quantize("rms_norm", x, gamma, None, eps, residual, residual_out, static_scale, out, scale, stream,
+                          preference)
+
+
+def layer_norm_quantize(x, gamma, beta, eps=1e-5, *, residual=None, residual_out=None, static_scale=None, out=None,
+                        scale=None, stream=None, preference="heuristic"):
+    """Fused LayerNorm + int8 quantization: as rms_norm_quantize with v = (h - mean) / sqrt(var + eps) * gamma +
+    beta. Returns (q [M, K] int8, scale [M] f32 or None)."""
+    return _norm_quantize("layer_norm", x, gamma, beta, eps, residual, residual_out, static_scale, out, scale, stream,
+                          preference)

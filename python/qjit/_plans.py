@@ -1,4 +1,4 @@
-"""Plans: ctypes handles over qjit_plan*, the three selects, and the per-process plan cache the calls use.
+"""Plans: ctypes handles over qjit_plan*, the selects, and the per-process plan cache the calls use.
 
 A Plan owns one reference to a library plan and releases it when it is garbage collected (weakref.finalize, so the
 release also runs at interpreter exit). Plans are immutable and safe to run from several threads, as in the C ABI.
@@ -76,7 +76,8 @@ class PrecisionGuarantee(NamedTuple):
 
 
 class Plan:
-    """A selected qjit plan (QuantizedLinear, SmoothQuantLinear or DynamicRangeQuantize)."""
+    """A selected qjit plan (QuantizedLinear, SmoothQuantLinear, DynamicRangeQuantize, RmsNormQuantize or
+    LayerNormQuantize)."""
 
     def __init__(self, handle, descriptor):
         self._handle = ctypes.c_void_p(handle)
@@ -161,6 +162,27 @@ def select_dynamic_range_quantize(m, k, dtype, granularity="per_token", preferen
             raise invalid(f"granularity must be 'per_token' or 'per_tensor', got {granularity!r}") from None
     return _select(_capi.lib.qjit_dynamic_range_quantize_plan_select, dynamic_range_quantize_desc(m, k, dtype,
                    granularity, has_smooth), _capi.lib.qjit_dynamic_range_quantize_desc_to_string, preference, stream)
+
+
+def norm_quantize_desc(m, k, dtype, norm="rms_norm", eps=1e-6, has_residual=False, static_scale=None):
+    if isinstance(norm, str):
+        try:
+            norm = _capi.NormKind[norm.upper()]
+        except KeyError:
+            raise invalid(f"norm must be 'rms_norm' or 'layer_norm', got {norm!r}") from None
+    granularity = _capi.Granularity.PER_TOKEN if static_scale is None else _capi.Granularity.PER_TENSOR
+    return _capi.new(_capi.NormQuantizeDesc, m=m, k=k, norm=int(norm), input_element=element_of(dtype),
+                     granularity=int(granularity), has_residual=int(bool(has_residual)), eps=float(eps),
+                     static_scale=0.0 if static_scale is None else float(static_scale))
+
+
+def select_norm_quantize(m, k, dtype, norm="rms_norm", eps=1e-6, has_residual=False, static_scale=None,
+                         preference="heuristic", stream=0):
+    """qjit_norm_quantize_plan_select: RMSNorm or LayerNorm [M, K] (+ residual) -> int8 plus per-token scales, or a
+    static per-tensor scale (static_scale=)."""
+    return _select(_capi.lib.qjit_norm_quantize_plan_select,
+                   norm_quantize_desc(m, k, dtype, norm, eps, has_residual, static_scale),
+                   _capi.lib.qjit_norm_quantize_desc_to_string, preference, stream)
 
 
 class PlanCache:

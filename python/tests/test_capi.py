@@ -139,3 +139,21 @@ def test_import_does_not_import_torch():
     code = "import sys, qjit; assert 'torch' not in sys.modules, 'qjit imported torch'; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_norm_quantize_structs_and_refusals():
+    # sizeof / offsets as gcc lays out qjit_c.h (checked with offsetof)
+    assert ctypes.sizeof(_capi.NormQuantizeDesc) == 48
+    assert _capi.NormQuantizeDesc.eps.offset == 40 and _capi.NormQuantizeDesc.static_scale.offset == 44
+    assert ctypes.sizeof(_capi.NormQuantizeArgs) == 568 and _capi.NormQuantizeArgs.scale.offset == 488
+    d = qjit._plans.norm_quantize_desc(16, 4096, "bf16", "layer_norm", 1e-5, True, 0.25)
+    text = _capi.read_string(_capi.lib.qjit_norm_quantize_desc_to_string, ctypes.byref(d), capacity=8)
+    assert text == "layer_norm_quantize m=16 k=4096 in=bf16 eps=1e-05 static-scale=0.25 residual"
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^descriptor\.eps must be finite and >= 0"):
+        qjit.select_norm_quantize(16, 4096, "bf16", eps=-1.0)
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^descriptor\.static_scale must be finite and > 0"):
+        qjit.select_norm_quantize(16, 4096, "bf16", static_scale=0.0)
+    with pytest.raises(qjit.UnsupportedError, match=r"^descriptor\.input_element must be f16, bf16 or f32, got f64"):
+        qjit.select_norm_quantize(16, 4096, "f64")
+    with pytest.raises(qjit.InvalidArgumentError, match="norm must be 'rms_norm' or 'layer_norm'"):
+        qjit.select_norm_quantize(16, 4096, "bf16", norm="batch_norm")

@@ -243,3 +243,32 @@ def test_dlpack_and_cuda_array_interface_producers(seed):
                               act_scale=wrap(asc), workspace=wrap(ws), stream=0)
         torch.cuda.synchronize()
         assert torch.equal(out, expect), f"{wrap.__name__}, seed {seed}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("norm", ["rms_norm", "layer_norm"])
+def test_norm_quantize_against_torch(norm, dtype, seed):
+    m, k = 37, 4100
+    x = torch.randn(m, k, device=DEV, dtype=dtype) * 3
+    r = torch.randn(m, k, device=DEV, dtype=dtype)
+    g = (torch.rand(k, device=DEV) + 0.5).to(dtype)
+    b = (torch.rand(k, device=DEV) - 0.5).to(dtype)
+    h = (x.float() + r.float()).to(dtype)  # what residual_out must hold, bit for bit
+    res = r.clone()
+    if norm == "rms_norm":
+        q, s = qjit.rms_norm_quantize(x, g, 1e-6, residual=res)
+        hf = h.float()
+        v = hf * torch.rsqrt(hf.double().pow(2).mean(1, keepdim=True) + 1e-6).float() * g.float()
+    else:
+        q, s = qjit.layer_norm_quantize(x, g, b, 1e-5, residual=res)
+        v = torch.nn.functional.layer_norm(h.double(), (k,), g.double(), b.double(), 1e-5).float()
+    torch.cuda.synchronize()
+    assert torch.equal(res.view(torch.int16 if dtype != torch.float32 else torch.int32),
+                       h.view(torch.int16 if dtype != torch.float32 else torch.int32)), f"residual_out, seed {seed}"
+    q_ref, s_ref = quantize_reference(v)
+    assert torch.allclose(s.cpu(), s_ref, rtol=1e-5, atol=0), f"scales, seed {seed}"
+    assert (q.cpu().int() - q_ref.int()).abs().max().item() <= 1, f"q, seed {seed}"
+    # static scale: no per-token scales written
+    q2, s2 = qjit.rms_norm_quantize(x, g, static_scale=0.05) if norm == "rms_norm" else \
+        qjit.layer_norm_quantize(x, g, b, static_scale=0.05)
+    assert s2 is None and q2.dtype == torch.int8

@@ -35,7 +35,7 @@ void expect_usage_error(const std::vector<std::string>& args, const std::string&
 TEST(ToolsInspectArgsTest, OpIsRequiredAndChecked) {
   expect_usage_error({"--n", "4096", "--k", "4096"}, "--op is required");
   expect_usage_error({"--op", "conv2d", "--n", "4096", "--k", "4096"},
-                     "--op must be quantized_linear or smooth_quant_linear");
+                     "--op must be quantized_linear, smooth_quant_linear, rms_norm_quantize or layer_norm_quantize");
 }
 
 TEST(ToolsInspectArgsTest, DimensionsAreRequiredAndInRange) {
