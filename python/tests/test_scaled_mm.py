@@ -78,4 +78,4 @@ def test_scaled_mm_validation():
 def test_scaled_mm_reaches_the_library(a_len, w_len):
     with pytest.raises(qjit.DriverUnavailableError):
         qjit.scaled_mm(CudaArray((M, K), "|i1"), CudaArray((N, K), "|i1"), CudaArray((a_len,), "<f4"),
-                       CudaArray((w_len,), "<f4"), dtype="bf16")
+                       CudaArray((w_len,), "<f4"), out=CudaArray((M, N), "<f4"))
