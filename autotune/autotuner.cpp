@@ -138,7 +138,8 @@ class GemmWorkload final : public Workload {
     p.lda = spec_.k;
     p.b = weights_[static_cast<std::size_t>(call) % weights_.size()].get();
     p.ldb = spec_.k;
-    p.a_scale = spec_.per_token_scale ? static_cast<const float*>(a_scale_.get()) : nullptr;
+    // NOTE: a device per-tensor activation scale (ScaledMatmul) reads a_scale[0], so it needs the buffer too.
+    p.a_scale = spec_.per_token_scale || spec_.device_act_scale ? static_cast<const float*>(a_scale_.get()) : nullptr;
     p.a_scale_value = 0.0125f;
     p.b_scale = static_cast<const float*>(b_scale_.get());
     p.bias = spec_.has_bias ? bias_.get() : nullptr;

@@ -72,10 +72,38 @@ std::string render_wgmma_wrapper(int n) {
   return out;
 }
 
+// The explicit specialisations that give QjCfg the ScaledMatmul scale modes (templates/gemm_s8_sm90_scales.cuh);
+// empty for every other spec, whose text therefore stays byte for byte.
+std::string sm90_scale_modes_text(const KernelSpec& spec) {
+  if (!uses_scale_modes(spec)) return std::string();
+  std::string out(find_template("gemm_s8_sm90_scales.cuh"));
+  out += "\n// ---- scale modes, rendered by codegen/gemm_s8_sm90.cpp ----\nnamespace qjitk {\n";
+  if (spec.device_act_scale)
+    out += "template <>\n__device__ __forceinline__ float sm90_a_scale<QjCfg>(const GemmS8Params& p, int) {\n"
+           "  return p.a_scale[0];\n}\n";
+  if (!spec.per_channel_weight_scale)
+    out +=
+        "template <>\n"
+        "__device__ __forceinline__ void epilogue_staged<QjCfg>(const GemmS8Params& p,\n"
+        "                                                       i32 (&acc)[QjCfg::kSubTiles][QjCfg::kAccRegs], u8* stage,\n"
+        "                                                       int m_base, int n_base, int tid, int bar_id) {\n"
+        "  epilogue_staged_scalar_w<QjCfg>(p, acc, stage, m_base, n_base, tid, bar_id);\n"
+        "}\n"
+        "template <>\n"
+        "__device__ __forceinline__ void epilogue_direct<QjCfg>(const GemmS8Params& p,\n"
+        "                                                       i32 (&acc)[QjCfg::kSubTiles][QjCfg::kAccRegs],\n"
+        "                                                       int n_base, int m_base, int tid) {\n"
+        "  epilogue_direct_scalar_w<QjCfg>(p, acc, n_base, m_base, tid);\n"
+        "}\n";
+  out += "}  // namespace qjitk\n";
+  return out;
+}
+
 std::string entry_name(const KernelSpec& spec, const Sm90Tile& config) {
   return llvm::formatv("qjit_gemm_s8_sm90_{0}_n{1}_k{2}{3}_{4}_{5}", element_name(spec.out_element), spec.n, spec.k,
                        spec.has_bias ? "_bias" : "", spec.per_token_scale ? "tok" : "tensor", sm90_entry_suffix(config))
-      .str();
+             .str() +
+         (spec.device_act_scale ? "_ad" : "") + (spec.per_channel_weight_scale ? "" : "_wt");
 }
 
 int max_fitting_stages(const KernelSpec& spec, Sm90Tile config, int cap) {
@@ -119,6 +147,7 @@ Status validate_gemm_s8_sm90_spec(const KernelSpec& spec) {
   constexpr std::int64_t kMaxDim = std::numeric_limits<std::int32_t>::max();
   if (spec.n < 1 || spec.n > kMaxDim) return invalid(llvm::formatv("spec.n must be in [1, 2^31), got {0}", spec.n));
   if (spec.k < 1 || spec.k > kMaxDim) return invalid(llvm::formatv("spec.k must be in [1, 2^31), got {0}", spec.k));
+  QJIT_TRY(validate_scale_modes(spec));
   // NOTE: any K: the tensor maps give TMA the true K, so a K tail (even K % 16 != 0) is zero-filled by the copy
   // engine. Only the operands' row strides must be multiples of 16 bytes, a run-time property (operand_align()).
   return Status::success();
@@ -205,6 +234,13 @@ Result<Source> render_gemm_s8_sm90(const KernelSpec& spec, const Sm90Tile& confi
                             element_name(spec.out_element), spec.n, spec.k, spec.has_bias ? 1 : 0,
                             spec.per_token_scale ? "per_token" : "per_tensor", sm90_entry_suffix(config))
                   .str();
+  if (uses_scale_modes(spec)) {
+    // NOTE: a second line only for these specs, so every other kernel's text stays byte for byte.
+    src.text.insert(src.text.size() - 1, llvm::formatv(" act_scale={0} weight_scale={1}",
+                                                       spec.device_act_scale ? "device" : "default",
+                                                       spec.per_channel_weight_scale ? "per_channel" : "per_tensor")
+                                             .str());
+  }
   src.text.append(common).append("\n").append(params).append("\n").append(body);
   src.text += "\n// ---- rendered by codegen/gemm_s8_sm90.cpp ----\n";
   src.text += render_wgmma_wrapper(d.q_cols);
@@ -213,6 +249,7 @@ Result<Source> render_gemm_s8_sm90(const KernelSpec& spec, const Sm90Tile& confi
           "typedef qjitk::Sm90Cfg<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {15}, {16}> QjCfg;\n"
           "static_assert(qjitk::Sm90SmemBytes<QjCfg>::kValue == {12}, "
           "\"host and template shared-memory sizes differ\");\n"
+          "{17}"
           "extern \"C\" __global__ void __launch_bounds__({13}, 1)\n"
           "{14}(const __grid_constant__ qjitk::GemmS8Sm90Params p) {{\n"
           "  extern __shared__ __align__(1024) qjitk::u8 qj_smem[];\n"
@@ -221,7 +258,7 @@ Result<Source> render_gemm_s8_sm90(const KernelSpec& spec, const Sm90Tile& confi
           out_type, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false", spec.n, spec.k,
           config.consumers, d.consumer_rows, d.q_cols, config.stages, config.swap_ab ? "true" : "false", config.split_k,
           kGroupTiles, src.dynamic_smem_bytes, src.threads, src.entry, config.pingpong ? "true" : "false",
-          config.cluster_m)
+          config.cluster_m, sm90_scale_modes_text(spec))
           .str();
   return src;
 }

@@ -60,10 +60,20 @@ std::string KernelSpec::to_string() const {
   if (op == KernelOp::GemmS8) {
     s += has_bias ? " bias" : " nobias";
     s += per_token_scale ? " per_token" : " per_tensor";
+    if (device_act_scale) s += " act_scale=device";
+    if (!per_channel_weight_scale) s += " weight_scale=per_tensor";
   }
   if (smooth) s += " smooth";
   if (is_norm_op(op)) s += std::string(residual ? " residual" : "") + (per_token_scale ? " per_token" : " static");
   return s + " " + arch_option(arch);
+}
+
+Status validate_scale_modes(const KernelSpec& spec) {
+  if (spec.device_act_scale && spec.per_token_scale)
+    return invalid(
+        "spec.device_act_scale (a per-tensor activation scale read from a_scale[0]) needs per_token_scale = false, got "
+        "per_token_scale = true");
+  return Status::success();
 }
 
 std::string Sm80Tile::to_string() const {

@@ -53,10 +53,19 @@ struct KernelSpec {
   bool smooth = false;                         // quantize: multiply x by a per-channel pre_quant_scale[k] first
   bool residual = false;                       // norm ops: add a residual first and write the sum back
   int arch = 80;                               // 80, 86, 89, 90 (= sm_90a)
-  // "gemm_s8 s8->bf16 n=4096 k=4096 m<=16 bias per_token sm_90a"
+  // ScaledMatmul's scale modes (kernels with the defaults render exactly as before these existed):
+  bool per_channel_weight_scale = true;  // GEMM: b_scale[n]; false: b_scale[0] for every column (a device [1] tensor)
+  bool device_act_scale = false;         // GEMM, per_token_scale false: a_scale[0] (device [1]), not a_scale_value
+  // "gemm_s8 s8->bf16 n=4096 k=4096 m<=16 bias per_token sm_90a" (" act_scale=device", " weight_scale=per_tensor"
+  // after the scale mode only when those differ from the defaults, so existing kernels print as they did)
   std::string to_string() const;
   bool operator==(const KernelSpec&) const = default;
 };
+
+// Whether a GEMM spec uses a scale mode the families render through their *_scales.cuh epilogue (a per-tensor weight
+// scale, or a per-tensor activation scale read from the device), and the check both families run on those fields.
+inline bool uses_scale_modes(const KernelSpec& s) { return !s.per_channel_weight_scale || s.device_act_scale; }
+Status validate_scale_modes(const KernelSpec& spec);
 
 // ---- How: one config type per kernel family ----
 //

@@ -203,32 +203,72 @@ Result<NormQuantizeDescriptor> descriptor_of(const qjit_norm_quantize_desc* d) {
   return out;
 }
 
-bool is_norm_plan(const qjit_plan* p) {
-  return p->kind == QJIT_PLAN_RMS_NORM_QUANTIZE || p->kind == QJIT_PLAN_LAYER_NORM_QUANTIZE;
+Result<ScaledMatmulDescriptor> descriptor_of(const qjit_scaled_matmul_desc* d) {
+  QJIT_TRY(check_struct(d, "desc", "qjit_scaled_matmul_desc"));
+  ScaledMatmulDescriptor out;
+  out.m = d->m;
+  out.n = d->n;
+  out.k = d->k;
+  QJIT_ASSIGN_OR_RETURN(out.activation_element, element_of(d->activation_element, "descriptor.activation_element"));
+  QJIT_ASSIGN_OR_RETURN(out.weight_element, element_of(d->weight_element, "descriptor.weight_element"));
+  QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d->output_element, "descriptor.output_element"));
+  out.has_bias = d->has_bias != 0;
+  if (d->act_scale != QJIT_ACT_SCALE_PER_TOKEN && d->act_scale != QJIT_ACT_SCALE_PER_TENSOR)
+    return invalid(llvm::formatv("descriptor.act_scale must be QJIT_ACT_SCALE_PER_TOKEN (0) or "
+                                 "QJIT_ACT_SCALE_PER_TENSOR (1), got {0}",
+                                 d->act_scale)
+                       .str());
+  if (d->weight_scale != QJIT_WEIGHT_SCALE_PER_CHANNEL && d->weight_scale != QJIT_WEIGHT_SCALE_PER_TENSOR)
+    return invalid(llvm::formatv("descriptor.weight_scale must be QJIT_WEIGHT_SCALE_PER_CHANNEL (0) or "
+                                 "QJIT_WEIGHT_SCALE_PER_TENSOR (1), got {0}",
+                                 d->weight_scale)
+                       .str());
+  out.act_scale = static_cast<ActScaleMode>(d->act_scale);
+  out.weight_scale = static_cast<WeightScaleMode>(d->weight_scale);
+  return out;
 }
 
-Status check_norm_plan(const qjit_plan* p, const char* call) {
-  if (p == nullptr) return invalid("plan must not be NULL");
-  if (!is_norm_plan(p))
-    return invalid(llvm::formatv("{0} takes an rms_norm_quantize or layer_norm_quantize plan, got a {1} plan", call,
-                                 p->linear ? "linear" : "dynamic_range_quantize")
-                       .str());
-  return Status();
+// The families of plan calls: each plan kind's calls take only plans of their own family.
+enum class CallFamily { Linear, Quantize, NormQuantize, ScaledMatmul };
+
+CallFamily family_of(qjit_plan_kind kind) {
+  switch (kind) {
+    case QJIT_PLAN_QUANTIZED_LINEAR:
+    case QJIT_PLAN_SMOOTH_QUANT_LINEAR: return CallFamily::Linear;
+    case QJIT_PLAN_RMS_NORM_QUANTIZE:
+    case QJIT_PLAN_LAYER_NORM_QUANTIZE: return CallFamily::NormQuantize;
+    case QJIT_PLAN_SCALED_MATMUL: return CallFamily::ScaledMatmul;
+    default: return CallFamily::Quantize;
+  }
 }
 
-Status check_plan(const qjit_plan* p, bool want_linear, const char* call) {
+// A plan's kind as the refusals name it.
+const char* kind_name(qjit_plan_kind kind) {
+  switch (kind) {
+    case QJIT_PLAN_QUANTIZED_LINEAR:
+    case QJIT_PLAN_SMOOTH_QUANT_LINEAR: return "linear";
+    case QJIT_PLAN_RMS_NORM_QUANTIZE: return "rms_norm_quantize";
+    case QJIT_PLAN_LAYER_NORM_QUANTIZE: return "layer_norm_quantize";
+    case QJIT_PLAN_SCALED_MATMUL: return "scaled_matmul";
+    default: return "dynamic_range_quantize";
+  }
+}
+
+const char* wanted_name(CallFamily f) {
+  switch (f) {
+    case CallFamily::Linear: return "a linear";
+    case CallFamily::Quantize: return "a dynamic_range_quantize";
+    case CallFamily::NormQuantize: return "an rms_norm_quantize or layer_norm_quantize";
+    case CallFamily::ScaledMatmul: return "a scaled_matmul";
+  }
+  return "?";
+}
+
+Status check_plan(const qjit_plan* p, CallFamily want, const char* call) {
   if (p == nullptr) return invalid("plan must not be NULL");
-  if (is_norm_plan(p))
-    return invalid(llvm::formatv("{0} takes a {1} plan, got a {2}_quantize plan", call,
-                                 want_linear ? "linear" : "dynamic_range_quantize",
-                                 p->kind == QJIT_PLAN_RMS_NORM_QUANTIZE ? "rms_norm" : "layer_norm")
-                       .str());
-  const bool linear = p->kind == QJIT_PLAN_QUANTIZED_LINEAR || p->kind == QJIT_PLAN_SMOOTH_QUANT_LINEAR;
-  if (linear != want_linear)
-    return invalid(llvm::formatv("{0} takes a {1} plan, got a {2} plan", call,
-                                 want_linear ? "linear" : "dynamic_range_quantize",
-                                 linear ? "linear" : "dynamic_range_quantize")
-                       .str());
+  if (family_of(p->kind) != want)
+    return invalid(
+        llvm::formatv("{0} takes {1} plan, got a {2} plan", call, wanted_name(want), kind_name(p->kind)).str());
   return Status();
 }
 
@@ -273,6 +313,18 @@ Result<detail::NormQuantizeCall> norm_call_of(const qjit_norm_quantize_args* a) 
   QJIT_ASSIGN_OR_RETURN(c.beta, vector_of(a->beta, "beta"));
   QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
   QJIT_ASSIGN_OR_RETURN(c.scale, vector_of(a->scale, "scale"));
+  return c;
+}
+
+Result<detail::ScaledMatmulCall> scaled_matmul_call_of(const qjit_scaled_matmul_args* a) {
+  QJIT_TRY(check_struct(a, "args", "qjit_scaled_matmul_args"));
+  detail::ScaledMatmulCall c;
+  QJIT_ASSIGN_OR_RETURN(c.act_q, matrix_of(a->act_q, "act_q"));
+  QJIT_ASSIGN_OR_RETURN(c.weight_q, matrix_of(a->weight_q, "weight_q"));
+  QJIT_ASSIGN_OR_RETURN(c.act_scale, vector_of(a->act_scale, "act_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.weight_scale, vector_of(a->weight_scale, "weight_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.bias, vector_of(a->bias, "bias"));
+  QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
   return c;
 }
 
@@ -375,6 +427,10 @@ size_t qjit_norm_quantize_desc_to_string(const qjit_norm_quantize_desc* desc, ch
   return descriptor_string(desc, buf, capacity);
 }
 
+size_t qjit_scaled_matmul_desc_to_string(const qjit_scaled_matmul_desc* desc, char* buf, size_t capacity) {
+  return descriptor_string(desc, buf, capacity);
+}
+
 // ---- plans ----
 
 qjit_status qjit_quantized_linear_plan_select(CUstream_st* stream, const qjit_quantized_linear_desc* desc,
@@ -426,6 +482,19 @@ qjit_status qjit_norm_quantize_plan_select(CUstream_st* stream, const qjit_norm_
     QJIT_ASSIGN_OR_RETURN(auto core, detail::select_norm_quantize(stream_of(stream), d, pref));
     *out_plan = new_plan(d.norm == NormKind::RmsNorm ? QJIT_PLAN_RMS_NORM_QUANTIZE : QJIT_PLAN_LAYER_NORM_QUANTIZE,
                          std::move(core));
+    return Status();
+  });
+}
+
+qjit_status qjit_scaled_matmul_plan_select(CUstream_st* stream, const qjit_scaled_matmul_desc* desc, int32_t preference,
+                                           qjit_plan** out_plan) {
+  if (out_plan) *out_plan = nullptr;
+  return guarded("qjit_scaled_matmul_plan_select", [&]() -> Status {
+    if (out_plan == nullptr) return invalid("out_plan must not be NULL");
+    QJIT_ASSIGN_OR_RETURN(auto d, descriptor_of(desc));
+    QJIT_ASSIGN_OR_RETURN(auto pref, preference_of(preference));
+    QJIT_ASSIGN_OR_RETURN(auto core, detail::select_scaled_matmul(stream_of(stream), d, pref));
+    *out_plan = new_plan(QJIT_PLAN_SCALED_MATMUL, std::move(core));
     return Status();
   });
 }
@@ -495,7 +564,7 @@ size_t qjit_plan_describe(const qjit_plan* plan, char* buf, size_t capacity) {
 
 qjit_status qjit_linear_plan_can_implement(const qjit_plan* plan, const qjit_linear_args* args) {
   return guarded("qjit_linear_plan_can_implement", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, true, "qjit_linear_plan_can_implement"));
+    QJIT_TRY(check_plan(plan, CallFamily::Linear, "qjit_linear_plan_can_implement"));
     QJIT_ASSIGN_OR_RETURN(auto call, linear_call_of(plan, args));
     return detail::can_implement(*plan->linear, call);
   });
@@ -504,7 +573,7 @@ qjit_status qjit_linear_plan_can_implement(const qjit_plan* plan, const qjit_lin
 qjit_status qjit_linear_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace, size_t workspace_bytes,
                                  const qjit_linear_args* args) {
   return guarded("qjit_linear_plan_run", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, true, "qjit_linear_plan_run"));
+    QJIT_TRY(check_plan(plan, CallFamily::Linear, "qjit_linear_plan_run"));
     QJIT_ASSIGN_OR_RETURN(auto call, linear_call_of(plan, args));
     return detail::run(*plan->linear, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
   });
@@ -512,7 +581,7 @@ qjit_status qjit_linear_plan_run(const qjit_plan* plan, CUstream_st* stream, voi
 
 qjit_status qjit_quantize_plan_can_implement(const qjit_plan* plan, const qjit_quantize_args* args) {
   return guarded("qjit_quantize_plan_can_implement", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, false, "qjit_quantize_plan_can_implement"));
+    QJIT_TRY(check_plan(plan, CallFamily::Quantize, "qjit_quantize_plan_can_implement"));
     QJIT_ASSIGN_OR_RETURN(auto call, quantize_call_of(args));
     return detail::can_implement(*plan->quantize, call);
   });
@@ -521,7 +590,7 @@ qjit_status qjit_quantize_plan_can_implement(const qjit_plan* plan, const qjit_q
 qjit_status qjit_quantize_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace, size_t workspace_bytes,
                                    const qjit_quantize_args* args) {
   return guarded("qjit_quantize_plan_run", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, false, "qjit_quantize_plan_run"));
+    QJIT_TRY(check_plan(plan, CallFamily::Quantize, "qjit_quantize_plan_run"));
     QJIT_ASSIGN_OR_RETURN(auto call, quantize_call_of(args));
     return detail::run(*plan->quantize, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
   });
@@ -529,7 +598,7 @@ qjit_status qjit_quantize_plan_run(const qjit_plan* plan, CUstream_st* stream, v
 
 qjit_status qjit_norm_quantize_plan_can_implement(const qjit_plan* plan, const qjit_norm_quantize_args* args) {
   return guarded("qjit_norm_quantize_plan_can_implement", [&]() -> Status {
-    QJIT_TRY(check_norm_plan(plan, "qjit_norm_quantize_plan_can_implement"));
+    QJIT_TRY(check_plan(plan, CallFamily::NormQuantize, "qjit_norm_quantize_plan_can_implement"));
     QJIT_ASSIGN_OR_RETURN(auto call, norm_call_of(args));
     return detail::can_implement(*plan->norm, call);
   });
@@ -538,9 +607,26 @@ qjit_status qjit_norm_quantize_plan_can_implement(const qjit_plan* plan, const q
 qjit_status qjit_norm_quantize_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace,
                                         size_t workspace_bytes, const qjit_norm_quantize_args* args) {
   return guarded("qjit_norm_quantize_plan_run", [&]() -> Status {
-    QJIT_TRY(check_norm_plan(plan, "qjit_norm_quantize_plan_run"));
+    QJIT_TRY(check_plan(plan, CallFamily::NormQuantize, "qjit_norm_quantize_plan_run"));
     QJIT_ASSIGN_OR_RETURN(auto call, norm_call_of(args));
     return detail::run(*plan->norm, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
+  });
+}
+
+qjit_status qjit_scaled_matmul_plan_can_implement(const qjit_plan* plan, const qjit_scaled_matmul_args* args) {
+  return guarded("qjit_scaled_matmul_plan_can_implement", [&]() -> Status {
+    QJIT_TRY(check_plan(plan, CallFamily::ScaledMatmul, "qjit_scaled_matmul_plan_can_implement"));
+    QJIT_ASSIGN_OR_RETURN(auto call, scaled_matmul_call_of(args));
+    return detail::can_implement(*plan->linear, call);
+  });
+}
+
+qjit_status qjit_scaled_matmul_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace,
+                                        size_t workspace_bytes, const qjit_scaled_matmul_args* args) {
+  return guarded("qjit_scaled_matmul_plan_run", [&]() -> Status {
+    QJIT_TRY(check_plan(plan, CallFamily::ScaledMatmul, "qjit_scaled_matmul_plan_run"));
+    QJIT_ASSIGN_OR_RETURN(auto call, scaled_matmul_call_of(args));
+    return detail::run(*plan->linear, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
   });
 }
 

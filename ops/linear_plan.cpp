@@ -1,16 +1,13 @@
 // QuantizedLinearPlan and SmoothQuantLinearPlan: descriptor validation, kernel selection, argument checks and the
-// launch sequence. QuantizedLinear runs two kernels (per-token quantize, then the GEMM with per-token scales);
-// SmoothQuant runs the GEMM alone with the static activation scale folded into its epilogue.
+// launch sequence, over the GEMM core they share with ScaledMatmulPlan (linear_core.h). QuantizedLinear runs two
+// kernels (per-token quantize, then the GEMM with per-token scales); SmoothQuant runs the GEMM alone with the static
+// activation scale folded into its epilogue. workspace_size / precision_guarantee / describe serve all three.
 #include <algorithm>
 #include <cmath>
-#include <mutex>
-#include <optional>
 
 #include "codegen/kernel_params.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "ops/config_choice.h"
-#include "ops/linear_specs.h"
-#include "ops/plan_cache.h"
+#include "ops/linear_core.h"
 #include "ops/plan_core.h"
 #include "ops/validate.h"
 #include "qjit/linear.h"
@@ -34,29 +31,6 @@ std::string descriptor_text(const SmoothQuantLinearDescriptor& d) {
       .str();
 }
 
-class LinearCore {
- public:
-  bool smooth_quant = false;
-  std::int64_t m_hint = 0, n = 0, k = 0;
-  ElementKind act_element = ElementKind::S8;
-  ElementKind out_element = ElementKind::F32;
-  bool has_bias = false;
-  bool has_smooth = false;  // QuantizedLinear: the quantize pass divides by pre_quant_scale[k] first
-  float act_scale = 1.0f;
-  ops::KernelBinding quantize;  // QuantizedLinear only
-  ops::KernelBinding gemm;
-  // The portable GEMM for views gemm's loads cannot take (gemm.operand_align() > 1 and a TMA operand's base or row
-  // stride is not a multiple of it): bound at select when K's contiguous rows are such a view (K % 16 != 0), else
-  // on the first run that needs it. Same arithmetic contract, so the same bits; it needs no workspace.
-  struct Portable {
-    std::mutex mu;
-    std::optional<ops::KernelBinding> binding;
-  };
-  std::shared_ptr<Portable> portable = std::make_shared<Portable>();
-  runtime::DeviceInfo device;
-  std::string description;
-};
-
 namespace {
 
 Status check_output_element(ElementKind out) {
@@ -65,59 +39,6 @@ Status check_output_element(ElementKind out) {
   return Status(
       StatusCode::InvalidArgument,
       std::string("descriptor.output_element must be f16, bf16, f32 or f64, got ") + std::string(element_name(out)));
-}
-
-ops::PlanCache<LinearCore>& linear_cache() {
-  static ops::PlanCache<LinearCore> cache;
-  return cache;
-}
-
-Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPreference pref,
-                                                     const runtime::DeviceInfo& device) {
-  ops::LinearShape shape;
-  shape.smooth_quant = core.smooth_quant;
-  shape.m = core.m_hint;
-  shape.n = core.n;
-  shape.k = core.k;
-  shape.activation = core.act_element;
-  shape.output = core.out_element;
-  shape.has_bias = core.has_bias;
-  shape.smooth = core.has_smooth;
-  const ops::LinearKernelSpecs specs = ops::linear_kernel_specs(shape, ops::target_arch(device));
-  if (specs.quantize) {
-    QJIT_ASSIGN_OR_RETURN(core.quantize, ops::bind_kernel(*specs.quantize, pref, device));
-  }
-  QJIT_ASSIGN_OR_RETURN(core.gemm, ops::bind_kernel(specs.gemm, pref, device));
-  core.device = device;
-  core.description = core.gemm.spec.to_string() + " / " + core.gemm.config.to_string() + " -> " + core.gemm.entry;
-  if (core.gemm.operand_align > 1) {
-    if (jit::binds_portable_at_select(specs.gemm)) {
-      QJIT_ASSIGN_OR_RETURN(ops::KernelBinding portable, ops::bind_portable(specs.gemm, device));
-      core.portable->binding = std::move(portable);
-    }
-    core.description += llvm::formatv("; views whose int8 rows are not {0}-byte aligned: {1}", core.gemm.operand_align,
-                                      core.portable->binding ? core.portable->binding->entry
-                                                             : std::string("the portable family, bound on first use"))
-                            .str();
-  }
-  if (!core.smooth_quant) core.description = core.quantize.entry + " + " + core.description;
-  return std::make_shared<const LinearCore>(std::move(core));
-}
-
-std::string plan_key(const LinearCore& c, PlanPreference pref, const runtime::DeviceInfo& d) {
-  return ops::KeyBuilder()
-      .add(c.smooth_quant)
-      .add(codegen::m_bucket_of(c.m_hint))
-      .add(c.n)
-      .add(c.k)
-      .add(c.act_element)
-      .add(c.out_element)
-      .add(c.has_bias)
-      .add(c.has_smooth)
-      .add(c.act_scale)
-      .add(pref)
-      .add(d.context)
-      .take();
 }
 
 }  // namespace
@@ -138,8 +59,7 @@ Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&,
   core.out_element = d.output_element;
   core.has_bias = d.has_bias;
   core.has_smooth = d.has_smooth;
-  const std::string key = plan_key(core, pref, device);
-  auto made = linear_cache().get_or_create(key, [&] { return build_core(core, pref, device); });
+  auto made = get_or_build_core(core, pref, device);
   if (!made.has_value()) return made.error().with_context(descriptor_text(d));
   return made;
 }
@@ -164,8 +84,7 @@ Result<std::shared_ptr<const LinearCore>> select_smooth_quant_linear(const Strea
   core.out_element = d.output_element;
   core.has_bias = d.has_bias;
   core.act_scale = d.act_scale;
-  const std::string key = plan_key(core, pref, device);
-  auto made = linear_cache().get_or_create(key, [&] { return build_core(core, pref, device); });
+  auto made = get_or_build_core(core, pref, device);
   if (!made.has_value()) return made.error().with_context(descriptor_text(d));
   return made;
 }
@@ -198,29 +117,6 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
   return Status();
 }
 
-namespace {
-
-bool aligned_to(const MatrixView& v, unsigned align) {
-  return (reinterpret_cast<std::uintptr_t>(v.data) % align) == 0 &&
-         (static_cast<std::uint64_t>(v.row_stride) * element_size(v.kind)) % align == 0;
-}
-
-// The GEMM kernel for this call's views: the plan's own, or the portable one where a TMA operand is misaligned.
-Result<const ops::KernelBinding*> gemm_for(const LinearCore& c, const LinearCall& a) {
-  const unsigned align = c.gemm.operand_align;
-  const MatrixView& act = c.smooth_quant ? a.activation : a.act_q_scratch;
-  if (align <= 1 || (aligned_to(act, align) && aligned_to(a.weight, align))) return &c.gemm;
-  std::lock_guard<std::mutex> lock(c.portable->mu);
-  if (!c.portable->binding) {
-    auto bound = ops::bind_portable(c.gemm.spec, c.device);
-    if (!bound.has_value()) return bound.error().with_context("binding the portable GEMM for a misaligned view");
-    c.portable->binding = std::move(*bound);
-  }
-  return &*c.portable->binding;
-}
-
-}  // namespace
-
 std::size_t workspace_size(const LinearCore& c, std::int64_t m) {
   return ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
 }
@@ -244,7 +140,12 @@ PrecisionGuarantee precision_guarantee(const LinearCore& c) {
   g.epilogue_relative_error = eps_epi + eps_out;
   // NOTE: the arithmetic contract is templates/common.cuh's EpilogueMath, shared by every GEMM family (explicit
   // mul.rn / add.rn, so no FMA contraction whatever NVRTC's --fmad); tests/gpu/gemm_families_bitwise_test.cpp.
-  g.description = c.smooth_quant
+  g.description = c.scaled_matmul
+                      ? "int8 x int8 -> exact int32; y = (act_scale[m] (or act_scale[0]) * w_scale[n] (or w_scale[0])) "
+                        "* acc (+ bias) in f32, each step rounded to nearest even on its own (never fused), then once "
+                        "to the output type; the sm80 and sm90 kernel families give identical bits, and a per-tensor "
+                        "scale the same bits as a per-token / per-channel one holding that value; deterministic"
+                  : c.smooth_quant
                       ? "int8 x int8 -> exact int32; y = (act_scale * w_scale[n]) * acc (+ bias) in f32, each step "
                         "rounded to nearest even on its own (never fused), then once to the output type; the sm80 and "
                         "sm90 kernel families give identical bits; deterministic, no atomics"
@@ -258,11 +159,9 @@ PrecisionGuarantee precision_guarantee(const LinearCore& c) {
 Status run(const LinearCore& c, const Stream& stream, Workspace ws, const LinearCall& a) {
   QJIT_TRY(can_implement(c, a));
   const std::int64_t m = a.output.rows;
-  QJIT_ASSIGN_OR_RETURN(const ops::KernelBinding* gemm, gemm_for(c, a));
-  const std::size_t need = ops::kernel_workspace_bytes(gemm->spec, gemm->config, m);
-  if (need > ws.bytes || (need > 0 && ws.data == nullptr))
-    return Status(StatusCode::InvalidArgument,
-                  llvm::formatv("workspace must hold {0} bytes for M = {1}, got {2}", need, m, ws.bytes).str());
+  QJIT_ASSIGN_OR_RETURN(const ops::KernelBinding* gemm,
+                        gemm_for(c, c.smooth_quant ? a.activation : a.act_q_scratch, a.weight));
+  QJIT_ASSIGN_OR_RETURN(const std::size_t need, check_gemm_workspace(*gemm, m, ws));
   if (!c.smooth_quant) {
     codegen::QuantizeParams qp{};
     qp.x = a.activation.data;

@@ -5,7 +5,7 @@ namespace qjit::ops {
 
 LinearKernelSpecs linear_kernel_specs(const LinearShape& shape, int arch) {
   LinearKernelSpecs out;
-  if (!shape.smooth_quant) {
+  if (!shape.smooth_quant && !shape.scaled_matmul) {
     codegen::KernelSpec q{};
     q.op = codegen::KernelOp::QuantizeRowwise;
     q.in_element = shape.activation;
@@ -26,6 +26,11 @@ LinearKernelSpecs linear_kernel_specs(const LinearShape& shape, int arch) {
   g.m_bucket = codegen::m_bucket_of(shape.m);
   g.has_bias = shape.has_bias;
   g.per_token_scale = !shape.smooth_quant;
+  if (shape.scaled_matmul) {
+    g.per_token_scale = !shape.act_scale_per_tensor;
+    g.device_act_scale = shape.act_scale_per_tensor;
+    g.per_channel_weight_scale = !shape.weight_scale_per_tensor;
+  }
   g.arch = arch;
   return out;
 }

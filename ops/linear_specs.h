@@ -1,5 +1,6 @@
 // The kernels a linear plan launches, as KernelSpecs: QuantizedLinear needs the per-token quantize kernel and the
-// GEMM with per-token scales; SmoothQuant needs only the GEMM with the static scale folded in. One function so the
+// GEMM with per-token scales; SmoothQuant needs only the GEMM with the static scale folded in; ScaledMatmul only the
+// GEMM with its scale modes (per token: the QuantizedLinear GEMM itself). One function so the
 // plans, `qjit warmup`, `qjit tune` and `qjit inspect` agree on exactly which kernels a layer needs.
 #pragma once
 
@@ -18,6 +19,11 @@ struct LinearShape {
   ElementKind output = ElementKind::BF16;
   bool has_bias = false;
   bool smooth = false;  // QuantizedLinear: the quantize pass multiplies x by a per-channel pre_quant_scale first
+  // ScaledMatmulPlan (int8 activations like SmoothQuant, no quantize kernel), whose scales are device tensors: the
+  // activation's per token [M] or per tensor [1], the weight's per channel [N] or per tensor [1].
+  bool scaled_matmul = false;
+  bool act_scale_per_tensor = false;
+  bool weight_scale_per_tensor = false;
 };
 
 struct LinearKernelSpecs {

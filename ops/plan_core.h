@@ -11,6 +11,7 @@
 #include "qjit/dynamic_range_quantize.h"
 #include "qjit/linear.h"
 #include "qjit/norm_quantize.h"
+#include "qjit/scaled_matmul.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
 
@@ -38,6 +39,18 @@ std::size_t workspace_size(const LinearCore&, std::int64_t m);
 PrecisionGuarantee precision_guarantee(const LinearCore&);
 Status run(const LinearCore&, const Stream&, Workspace, const LinearCall&);
 std::string describe(const LinearCore&);
+
+// ScaledMatmulPlan: the same core (its GEMM with the caller's device scales); workspace_size, precision_guarantee
+// and describe are the LinearCore ones above.
+struct ScaledMatmulCall {
+  MatrixView act_q, weight_q;
+  VectorView act_scale, weight_scale, bias;
+  MatrixView output;
+};
+Result<std::shared_ptr<const LinearCore>> select_scaled_matmul(const Stream&, const ScaledMatmulDescriptor&,
+                                                               PlanPreference);
+Status can_implement(const LinearCore&, const ScaledMatmulCall&);
+Status run(const LinearCore&, const Stream&, Workspace, const ScaledMatmulCall&);
 
 class QuantizeCore;
 struct QuantizeCall {
@@ -74,5 +87,6 @@ std::string descriptor_text(const QuantizedLinearDescriptor&);
 std::string descriptor_text(const SmoothQuantLinearDescriptor&);
 std::string descriptor_text(const DynamicRangeQuantizeDescriptor&);
 std::string descriptor_text(const NormQuantizeDescriptor&);
+std::string descriptor_text(const ScaledMatmulDescriptor&);
 
 }  // namespace qjit::detail

@@ -24,6 +24,7 @@
 #include "ops/validate.h"
 #include "qjit/linear.h"
 #include "qjit/norm_quantize.h"
+#include "qjit/scaled_matmul.h"
 #include "runtime/cubin_info.h"
 #include "runtime/device.h"
 #include "runtime/env.h"
@@ -241,7 +242,7 @@ int run_inspect_command(int argc, char** argv) {
   // NOTE: static: cl keeps a pointer to every category ever constructed (the help printer walks them).
   static cl::OptionCategory cat("qjit inspect options");
   cl::opt<std::string> op_opt("op",
-                              cl::desc("quantized_linear | smooth_quant_linear | rms_norm_quantize | "
+                              cl::desc("quantized_linear | smooth_quant_linear | scaled_matmul | rms_norm_quantize | "
                                        "layer_norm_quantize"),
                               cl::value_desc("op"), cl::cat(cat));
   // NOTE: M, N, K are parsed here rather than by cl, whose errors call one-letter flags "-m".
@@ -256,6 +257,12 @@ int run_inspect_command(int argc, char** argv) {
                              cl::cat(cat));
   cl::opt<bool> static_opt("static-scale", cl::desc("norm ops: a static per-tensor scale (default: per-token)"),
                            cl::cat(cat));
+  cl::opt<std::string> act_scale_opt("act-scale",
+                                     cl::desc("scaled_matmul: per_token | per_tensor (default per_token)"),
+                                     cl::init("per_token"), cl::cat(cat));
+  cl::opt<std::string> weight_scale_opt("weight-scale",
+                                        cl::desc("scaled_matmul: per_channel | per_tensor (default per_channel)"),
+                                        cl::init("per_channel"), cl::cat(cat));
   cl::opt<std::string> arch_opt("arch",
                                 cl::desc("target: sm_80 | sm_86 | sm_89 | sm_90a (default: this GPU, else "
                                          "sm_90a)"),
@@ -275,14 +282,22 @@ int run_inspect_command(int argc, char** argv) {
                           "--residual\n"))
     return kExitUsage;
 
-  constexpr const char* kOps = "quantized_linear, smooth_quant_linear, rms_norm_quantize or layer_norm_quantize";
+  constexpr const char* kOps =
+      "quantized_linear, smooth_quant_linear, scaled_matmul, rms_norm_quantize or layer_norm_quantize";
   if (op_opt.empty()) return usage_error(kCommand, std::string("--op is required: ") + kOps);
   const bool norm_op = op_opt == "rms_norm_quantize" || op_opt == "layer_norm_quantize";
-  if (op_opt != "quantized_linear" && op_opt != "smooth_quant_linear" && !norm_op)
+  const bool scaled_op = op_opt == "scaled_matmul";
+  if (op_opt != "quantized_linear" && op_opt != "smooth_quant_linear" && !scaled_op && !norm_op)
     return usage_error(kCommand, std::string("--op must be ") + kOps + ", got '" + op_opt + "'");
   if (norm_op && n_opt.getNumOccurrences()) return usage_error(kCommand, "--n is not used by " + op_opt);
   if (!norm_op && (residual_opt || static_opt))
     return usage_error(kCommand, "--residual and --static-scale are for rms_norm_quantize and layer_norm_quantize");
+  if (!scaled_op && (act_scale_opt.getNumOccurrences() || weight_scale_opt.getNumOccurrences()))
+    return usage_error(kCommand, "--act-scale and --weight-scale are for scaled_matmul");
+  if (act_scale_opt != "per_token" && act_scale_opt != "per_tensor")
+    return usage_error(kCommand, "--act-scale must be per_token or per_tensor, got '" + act_scale_opt + "'");
+  if (weight_scale_opt != "per_channel" && weight_scale_opt != "per_tensor")
+    return usage_error(kCommand, "--weight-scale must be per_channel or per_tensor, got '" + weight_scale_opt + "'");
   if (norm_op) n_opt = "1";
   if (!n_opt.getNumOccurrences() && !norm_op)
     return usage_error(kCommand, "--n is required (output features, e.g. --n 4096)");
@@ -334,6 +349,19 @@ int run_inspect_command(int argc, char** argv) {
     d.has_residual = residual_opt;
     if (static_opt) d = d.with_static_scale(1.0f);
     descriptor = d.to_string();
+  } else if (scaled_op) {
+    descriptor = ScaledMatmulDescriptor{m,
+                                        n,
+                                        k,
+                                        ElementKind::S8,
+                                        ElementKind::S8,
+                                        *dtype,
+                                        bias_opt,
+                                        act_scale_opt == "per_tensor" ? ActScaleMode::PerTensor
+                                                                      : ActScaleMode::PerToken,
+                                        weight_scale_opt == "per_tensor" ? WeightScaleMode::PerTensor
+                                                                         : WeightScaleMode::PerChannel}
+                     .to_string();
   } else {
     descriptor =
         smooth
@@ -348,6 +376,12 @@ int run_inspect_command(int argc, char** argv) {
   shape.activation = *dtype;
   shape.output = *dtype;
   shape.has_bias = bias_opt;
+  if (scaled_op) {
+    shape.smooth_quant = true;
+    shape.scaled_matmul = true;
+    shape.act_scale_per_tensor = act_scale_opt == "per_tensor";
+    shape.weight_scale_per_tensor = weight_scale_opt == "per_tensor";
+  }
   const ops::LinearKernelSpecs specs = ops::linear_kernel_specs(shape, target.arch);
 
   // The cache is opened read-only for the lookup (inspecting never creates or touches a store); --compile goes

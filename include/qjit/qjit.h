@@ -5,6 +5,7 @@
 #include "qjit/element.h"
 #include "qjit/linear.h"
 #include "qjit/norm_quantize.h"
+#include "qjit/scaled_matmul.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
 #include "qjit/tensor.h"

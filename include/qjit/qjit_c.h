@@ -78,10 +78,19 @@ typedef enum qjit_plan_kind {
   QJIT_PLAN_SMOOTH_QUANT_LINEAR = 2,
   QJIT_PLAN_DYNAMIC_RANGE_QUANTIZE = 3,
   QJIT_PLAN_RMS_NORM_QUANTIZE = 4,  /* qjit_norm_quantize_plan_select with norm = QJIT_RMS_NORM */
-  QJIT_PLAN_LAYER_NORM_QUANTIZE = 5 /* ... with norm = QJIT_LAYER_NORM */
+  QJIT_PLAN_LAYER_NORM_QUANTIZE = 5, /* ... with norm = QJIT_LAYER_NORM */
+  QJIT_PLAN_SCALED_MATMUL = 6
 } qjit_plan_kind;
 
 typedef enum qjit_norm_kind { QJIT_RMS_NORM = 0, QJIT_LAYER_NORM = 1 } qjit_norm_kind;
+
+/* ScaledMatmul's scale modes: the activation's scale per token ([M] f32) or per tensor ([1] f32, in device memory);
+ * the weight's per output channel ([N] f32) or per tensor ([1] f32, in device memory). */
+typedef enum qjit_act_scale_mode { QJIT_ACT_SCALE_PER_TOKEN = 0, QJIT_ACT_SCALE_PER_TENSOR = 1 } qjit_act_scale_mode;
+typedef enum qjit_weight_scale_mode {
+  QJIT_WEIGHT_SCALE_PER_CHANNEL = 0,
+  QJIT_WEIGHT_SCALE_PER_TENSOR = 1
+} qjit_weight_scale_mode;
 
 /* ---- versions and errors ---------------------------------------------------------------------------------- */
 
@@ -156,6 +165,18 @@ typedef struct qjit_norm_quantize_desc {
   float eps;             /* finite, >= 0: added to the mean square (RMSNorm) or the variance (LayerNorm) */
   float static_scale;    /* QJIT_PER_TENSOR: finite and > 0 (real = q * static_scale); QJIT_PER_TOKEN: 0 */
 } qjit_norm_quantize_desc;
+/* The scaled int8 GEMM an engine with its own quantization calls (vLLM's cutlass_scaled_mm):
+ * output[m, n] = act_scale[m | 0] * weight_scale[n | 0] * sum_k act_q[m, k] * weight_q[n, k] (+ bias[n]). */
+typedef struct qjit_scaled_matmul_desc {
+  uint32_t struct_size;       /* sizeof(qjit_scaled_matmul_desc) */
+  int64_t m, n, k;            /* m chooses the tuning bucket; run accepts any M >= 1 */
+  int32_t activation_element; /* QJIT_S8 */
+  int32_t weight_element;     /* QJIT_S8 */
+  int32_t output_element;     /* f16, bf16 or f32 (bias has the same element) */
+  int32_t has_bias;
+  int32_t act_scale;    /* qjit_act_scale_mode */
+  int32_t weight_scale; /* qjit_weight_scale_mode */
+} qjit_scaled_matmul_desc;
 
 /* The descriptor as the C++ API prints it ("quantized_linear m=16 n=4096 k=4096 act=bf16 ..."). */
 QJIT_API size_t qjit_quantized_linear_desc_to_string(const qjit_quantized_linear_desc* desc, char* buf,
@@ -165,6 +186,7 @@ QJIT_API size_t qjit_smooth_quant_linear_desc_to_string(const qjit_smooth_quant_
 QJIT_API size_t qjit_dynamic_range_quantize_desc_to_string(const qjit_dynamic_range_quantize_desc* desc, char* buf,
                                                            size_t capacity);
 QJIT_API size_t qjit_norm_quantize_desc_to_string(const qjit_norm_quantize_desc* desc, char* buf, size_t capacity);
+QJIT_API size_t qjit_scaled_matmul_desc_to_string(const qjit_scaled_matmul_desc* desc, char* buf, size_t capacity);
 
 /* ---- run arguments --------------------------------------------------------------------------------------------- */
 
@@ -201,6 +223,15 @@ typedef struct qjit_norm_quantize_args {
   qjit_tensor output;       /* [M, K] s8 */
   qjit_tensor scale;        /* [M] f32 per token; absent with a static scale */
 } qjit_norm_quantize_args;
+typedef struct qjit_scaled_matmul_args {
+  uint32_t struct_size;     /* sizeof(qjit_scaled_matmul_args) */
+  qjit_tensor act_q;        /* [M, K] s8 */
+  qjit_tensor weight_q;     /* [N, K] s8 */
+  qjit_tensor act_scale;    /* f32 in device memory: [M] per token, [1] per tensor */
+  qjit_tensor weight_scale; /* f32 in device memory: [N] per channel, [1] per tensor */
+  qjit_tensor bias;         /* [N] of the output element when has_bias, else absent */
+  qjit_tensor output;       /* [M, N] */
+} qjit_scaled_matmul_args;
 
 typedef struct qjit_precision_guarantee {
   uint32_t struct_size; /* sizeof(qjit_precision_guarantee), set by the caller */
@@ -226,6 +257,8 @@ QJIT_API qjit_status qjit_smooth_quant_linear_plan_select(struct CUstream_st* st
 QJIT_API qjit_status qjit_dynamic_range_quantize_plan_select(struct CUstream_st* stream,
                                                              const qjit_dynamic_range_quantize_desc* desc,
                                                              int32_t preference, qjit_plan** out_plan);
+QJIT_API qjit_status qjit_scaled_matmul_plan_select(struct CUstream_st* stream, const qjit_scaled_matmul_desc* desc,
+                                                    int32_t preference, qjit_plan** out_plan);
 /* A QJIT_PLAN_RMS_NORM_QUANTIZE or QJIT_PLAN_LAYER_NORM_QUANTIZE plan (by desc->norm). */
 QJIT_API qjit_status qjit_norm_quantize_plan_select(struct CUstream_st* stream, const qjit_norm_quantize_desc* desc,
                                                     int32_t preference, qjit_plan** out_plan);
@@ -260,6 +293,10 @@ QJIT_API qjit_status qjit_quantize_plan_run(const qjit_plan* plan, struct CUstre
 QJIT_API qjit_status qjit_norm_quantize_plan_can_implement(const qjit_plan* plan, const qjit_norm_quantize_args* args);
 QJIT_API qjit_status qjit_norm_quantize_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
                                                  size_t workspace_bytes, const qjit_norm_quantize_args* args);
+/* The scaled-matmul plan (one GEMM launch; safe to capture into a CUDA graph). */
+QJIT_API qjit_status qjit_scaled_matmul_plan_can_implement(const qjit_plan* plan, const qjit_scaled_matmul_args* args);
+QJIT_API qjit_status qjit_scaled_matmul_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
+                                                 size_t workspace_bytes, const qjit_scaled_matmul_args* args);
 
 /* ---- the kernel cache -------------------------------------------------------------------------------------------
  * A location names the writable store and the read-only ones. NULL for a location argument means "from the

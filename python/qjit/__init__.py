@@ -14,15 +14,17 @@ from . import _nvrtc
 _nvrtc.configure()
 
 from . import _capi  # noqa: E402
-from ._capi import ABI_VERSION, Element, Granularity, NormKind, PlanKind, Preference, Status  # noqa: E402
+from ._capi import (ABI_VERSION, ActScaleMode, Element, Granularity, NormKind, PlanKind, Preference,  # noqa: E402
+                    Status, WeightScaleMode)
 from ._errors import (CacheIoError, CompileFailedError, CompilerUnavailableError, DriverError,  # noqa: E402
                       DriverUnavailableError, InternalError, InvalidArgumentError, NotFoundError,
                       OutOfResourcesError, QjitError, UnsupportedError)
 from ._nvrtc import NvrtcLibrary, nvrtc_library  # noqa: E402
 from ._ops import (layer_norm_quantize, preferred_row_stride, quantize_per_token, quantized_linear,  # noqa: E402
-                   rms_norm_quantize, smooth_quant_linear)
+                   rms_norm_quantize, scaled_mm, smooth_quant_linear)
 from ._plans import (Plan, PrecisionGuarantee, m_bucket, select_dynamic_range_quantize,  # noqa: E402
-                     select_norm_quantize, select_quantized_linear, select_smooth_quant_linear)
+                     select_norm_quantize, select_quantized_linear, select_scaled_matmul,
+                     select_smooth_quant_linear)
 from ._plans import plan_cache as _plan_cache  # noqa: E402
 
 __version__ = "0.1.0"
@@ -49,11 +51,12 @@ def clear_plan_cache():
 
 
 __all__ = [
-    "ABI_VERSION", "CacheIoError", "CompileFailedError", "CompilerUnavailableError", "DriverError",
+    "ABI_VERSION", "ActScaleMode", "CacheIoError", "CompileFailedError", "CompilerUnavailableError", "DriverError",
     "DriverUnavailableError", "Element", "Granularity", "InternalError", "InvalidArgumentError", "NormKind",
     "NotFoundError", "NvrtcLibrary", "OutOfResourcesError", "Plan", "PlanKind", "PrecisionGuarantee", "Preference",
     "QjitError", "Status", "UnsupportedError", "abi_version", "clear_plan_cache", "layer_norm_quantize",
     "library_path", "library_version", "m_bucket", "nvrtc_library", "preferred_row_stride", "quantize_per_token",
-    "quantized_linear", "rms_norm_quantize", "select_dynamic_range_quantize", "select_norm_quantize",
-    "select_quantized_linear", "select_smooth_quant_linear", "smooth_quant_linear",
+    "quantized_linear", "rms_norm_quantize", "scaled_mm", "select_dynamic_range_quantize", "select_norm_quantize",
+    "select_quantized_linear", "select_scaled_matmul", "select_smooth_quant_linear", "smooth_quant_linear",
+    "WeightScaleMode",
 ]

@@ -69,11 +69,22 @@ class PlanKind(enum.IntEnum):
     DYNAMIC_RANGE_QUANTIZE = 3
     RMS_NORM_QUANTIZE = 4
     LAYER_NORM_QUANTIZE = 5
+    SCALED_MATMUL = 6
 
 
 class NormKind(enum.IntEnum):
     RMS_NORM = 0
     LAYER_NORM = 1
+
+
+class ActScaleMode(enum.IntEnum):
+    PER_TOKEN = 0   # act_scale [M]
+    PER_TENSOR = 1  # act_scale [1], in device memory
+
+
+class WeightScaleMode(enum.IntEnum):
+    PER_CHANNEL = 0  # weight_scale [N]
+    PER_TENSOR = 1   # weight_scale [1], in device memory
 
 
 # ---- structs (field order and types exactly as in qjit_c.h) -------------------------------------------------------
@@ -106,6 +117,12 @@ class NormQuantizeDesc(ctypes.Structure):
                 ("static_scale", c_float)]
 
 
+class ScaledMatmulDesc(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("m", c_int64), ("n", c_int64), ("k", c_int64),
+                ("activation_element", c_int32), ("weight_element", c_int32), ("output_element", c_int32),
+                ("has_bias", c_int32), ("act_scale", c_int32), ("weight_scale", c_int32)]
+
+
 class LinearArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("activation", Tensor), ("weight", Tensor), ("weight_scale", Tensor),
                 ("bias", Tensor), ("output", Tensor), ("act_q_scratch", Tensor), ("act_scale_scratch", Tensor),
@@ -120,6 +137,11 @@ class QuantizeArgs(ctypes.Structure):
 class NormQuantizeArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("input", Tensor), ("residual", Tensor), ("residual_out", Tensor),
                 ("gamma", Tensor), ("beta", Tensor), ("output", Tensor), ("scale", Tensor)]
+
+
+class ScaledMatmulArgs(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("act_q", Tensor), ("weight_q", Tensor), ("act_scale", Tensor),
+                ("weight_scale", Tensor), ("bias", Tensor), ("output", Tensor)]
 
 
 class PrecisionGuarantee(ctypes.Structure):
@@ -211,12 +233,14 @@ _FUNCTIONS = [
     ("qjit_dynamic_range_quantize_desc_to_string", c_size_t,
      [POINTER(DynamicRangeQuantizeDesc), c_char_p, c_size_t]),
     ("qjit_norm_quantize_desc_to_string", c_size_t, [POINTER(NormQuantizeDesc), c_char_p, c_size_t]),
+    ("qjit_scaled_matmul_desc_to_string", c_size_t, [POINTER(ScaledMatmulDesc), c_char_p, c_size_t]),
     ("qjit_quantized_linear_plan_select", c_int,
      [Stream_p, POINTER(QuantizedLinearDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_smooth_quant_linear_plan_select", c_int,
      [Stream_p, POINTER(SmoothQuantLinearDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_dynamic_range_quantize_plan_select", c_int,
      [Stream_p, POINTER(DynamicRangeQuantizeDesc), c_int32, POINTER(Plan_p)]),
+    ("qjit_scaled_matmul_plan_select", c_int, [Stream_p, POINTER(ScaledMatmulDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_norm_quantize_plan_select", c_int, [Stream_p, POINTER(NormQuantizeDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_plan_release", None, [Plan_p]),
     ("qjit_plan_retain", Plan_p, [Plan_p]),
@@ -231,6 +255,8 @@ _FUNCTIONS = [
     ("qjit_quantize_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(QuantizeArgs)]),
     ("qjit_norm_quantize_plan_can_implement", c_int, [Plan_p, POINTER(NormQuantizeArgs)]),
     ("qjit_norm_quantize_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(NormQuantizeArgs)]),
+    ("qjit_scaled_matmul_plan_can_implement", c_int, [Plan_p, POINTER(ScaledMatmulArgs)]),
+    ("qjit_scaled_matmul_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(ScaledMatmulArgs)]),
     ("qjit_cache_location_from_environment", c_int,
      [c_char_p, c_size_t, POINTER(c_size_t), c_char_p, c_size_t, POINTER(c_size_t), POINTER(c_int32),
       POINTER(c_uint64)]),

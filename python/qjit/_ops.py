@@ -16,7 +16,7 @@ import sys
 from . import _capi, _tensors
 from ._errors import check, invalid
 from ._plans import (element_of, plan_cache, plan_m, preference_of, select_dynamic_range_quantize,
-                     select_norm_quantize, select_quantized_linear, select_smooth_quant_linear)
+                     select_norm_quantize, select_quantized_linear, select_scaled_matmul, select_smooth_quant_linear)
 
 E = _capi.Element
 FLOATS = _capi.FLOAT_ELEMENTS
@@ -276,6 +276,61 @@ def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias=None, out=None, *, dt
                      act_scale_scratch=_tensors.ABSENT)
     with _on_device(xi):
         check(_capi.lib.qjit_linear_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
+    _keep_until_done(xi, s, stream, (ws_obj,))
+    return out
+
+
+def scaled_mm(a_q, w_q, a_scale, w_scale, bias=None, out=None, *, dtype=None, workspace=None, stream=None,
+              preference="heuristic"):
+    """y[M, N] = a_scale[m | 0] · w_scale[n | 0] · (a_q · w_qᵀ)[m, n] (+ bias[n]): the scaled int8 GEMM an engine
+    with its own quantization calls (vLLM's cutlass_scaled_mm; qjit takes the weight in nn.Linear layout).
+
+    a_q [M, K] int8; w_q [N, K] int8; a_scale f32 on the device, [M] per token or [1] per tensor; w_scale f32 on the
+    device, [N] per channel or [1] per tensor (M = 1 or N = 1: either reading gives the same bits). The output dtype
+    (f16/bf16/f32) is out's, else bias's, else `dtype`. Returns out."""
+    hint = _stream_hint(stream)
+    xi = _arg("a_q", a_q, None, 2, (E.S8,), "[M, K]", hint)
+    m, k = xi.shape
+    wi = _arg("w_q", w_q, xi, 2, (E.S8,), "[N, K]", hint)
+    n = wi.shape[0]
+    if wi.shape[1] != k:
+        raise invalid(f"w_q.shape[1] must equal a_q.shape[1] (K={k}), got w_q.shape {list(wi.shape)}")
+    ai = _arg("a_scale", a_scale, xi, 1, (E.F32,), "[M] or [1]", hint)
+    if ai.shape[0] not in (m, 1):
+        raise invalid(f"a_scale.shape must be [M={m}] (per token) or [1] (per tensor), got {list(ai.shape)}")
+    si = _arg("w_scale", w_scale, xi, 1, (E.F32,), "[N] or [1]", hint)
+    if si.shape[0] not in (n, 1):
+        raise invalid(f"w_scale.shape must be [N={n}] (per channel) or [1] (per tensor), got {list(si.shape)}")
+    act_mode = "per_token" if ai.shape[0] == m else "per_tensor"
+    weight_mode = "per_channel" if si.shape[0] == n else "per_tensor"
+    if out is not None:
+        out_element = _tensors.parse("out", out, hint).element
+    elif bias is not None:
+        out_element = _tensors.parse("bias", bias, hint).element
+    elif dtype is not None:
+        out_element = element_of(dtype)
+    else:
+        raise invalid("scaled_mm needs its output dtype: pass out=, bias= or dtype=")
+    if out_element not in (E.F16, E.BF16, E.F32):
+        raise invalid(f"the output dtype must be f16, bf16 or f32, got {_capi.ELEMENT_NAMES[out_element]}")
+    bi = None
+    if bias is not None:
+        bi = _arg("bias", bias, xi, 1, (out_element,), "[N]", hint)
+        _shape(bi, "bias", (n,), ("N",))
+    out, oi = _output("out", out, xi, (m, n), out_element, ("M", "N"), hint)
+    if m == 0:
+        return out
+    pref = preference_of(preference)
+    s = _current_stream(xi, stream)
+    pm = plan_m(m)
+    key = ("scaled_matmul", pm, n, k, out_element, bi is not None, act_mode, weight_mode, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_scaled_matmul(pm, n, k, out_element, bi is not None, act_mode, weight_mode,
+                                                       pref, s))
+    ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
+    args = _capi.new(_capi.ScaledMatmulArgs, act_q=xi.as_c(), weight_q=wi.as_c(), act_scale=ai.as_c(),
+                     weight_scale=si.as_c(), bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c())
+    with _on_device(xi):
+        check(_capi.lib.qjit_scaled_matmul_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj,))
     return out
 

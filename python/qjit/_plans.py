@@ -76,8 +76,8 @@ class PrecisionGuarantee(NamedTuple):
 
 
 class Plan:
-    """A selected qjit plan (QuantizedLinear, SmoothQuantLinear, DynamicRangeQuantize, RmsNormQuantize or
-    LayerNormQuantize)."""
+    """A selected qjit plan (QuantizedLinear, SmoothQuantLinear, DynamicRangeQuantize, RmsNormQuantize,
+    LayerNormQuantize or ScaledMatmul)."""
 
     def __init__(self, handle, descriptor):
         self._handle = ctypes.c_void_p(handle)
@@ -183,6 +183,34 @@ def select_norm_quantize(m, k, dtype, norm="rms_norm", eps=1e-6, has_residual=Fa
     return _select(_capi.lib.qjit_norm_quantize_plan_select,
                    norm_quantize_desc(m, k, dtype, norm, eps, has_residual, static_scale),
                    _capi.lib.qjit_norm_quantize_desc_to_string, preference, stream)
+
+
+def _mode_of(value, enum_type, name, choices):
+    if isinstance(value, enum_type):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum_type[value.upper()]
+        except KeyError:
+            pass
+    raise invalid(f"{name} must be {choices}, got {value!r}")
+
+
+def scaled_matmul_desc(m, n, k, dtype, has_bias=False, act_scale="per_token", weight_scale="per_channel"):
+    act = _mode_of(act_scale, _capi.ActScaleMode, "act_scale", "'per_token' or 'per_tensor'")
+    weight = _mode_of(weight_scale, _capi.WeightScaleMode, "weight_scale", "'per_channel' or 'per_tensor'")
+    return _capi.new(_capi.ScaledMatmulDesc, m=m, n=n, k=k, activation_element=E.S8, weight_element=E.S8,
+                     output_element=element_of(dtype), has_bias=int(bool(has_bias)), act_scale=int(act),
+                     weight_scale=int(weight))
+
+
+def select_scaled_matmul(m, n, k, dtype, has_bias=False, act_scale="per_token", weight_scale="per_channel",
+                         preference="heuristic", stream=0):
+    """qjit_scaled_matmul_plan_select: int8 [M, K] x int8 [N, K] -> dtype [M, N] with the caller's device scales,
+    act_scale per token ([M]) or per tensor ([1]), weight_scale per channel ([N]) or per tensor ([1])."""
+    return _select(_capi.lib.qjit_scaled_matmul_plan_select,
+                   scaled_matmul_desc(m, n, k, dtype, has_bias, act_scale, weight_scale),
+                   _capi.lib.qjit_scaled_matmul_desc_to_string, preference, stream)
 
 
 class PlanCache:

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "qjit/linear.h"
+#include "qjit/scaled_matmul.h"
 #include "tests/support/device.h"
 #include "tests/support/reference.h"
 
@@ -242,6 +243,79 @@ template <class T>
                            c.bias ? widen(bias) : std::vector<double>{}, seed);
 }
 
+namespace {
+
+// One ScaledMatmulPlan run into a poisoned output; returns the downloaded output (row stride ldc).
+template <class T>
+Result<std::vector<T>> run_scaled_matmul(const LinearCase& c, ActScaleMode act, WeightScaleMode weight,
+                                         const DeviceBuffer& d_a, std::int64_t lda, const DeviceBuffer& d_w,
+                                         std::int64_t ldw, const DeviceBuffer& d_as, const DeviceBuffer& d_ws,
+                                         const DeviceBuffer& d_bias, std::int64_t ldc) {
+  DeviceBuffer d_out(static_cast<std::size_t>(c.m * ldc) * sizeof(T));
+  QJIT_TRY(d_out.status());
+  QJIT_TRY(d_out.fill_bytes(0xff));
+  auto desc = ScaledMatmulDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, c.bias, act, weight);
+  auto plan = ScaledMatmulPlan<T>::select(Stream(), desc, c.pref);
+  if (!plan.has_value()) return plan.error().with_context("select");
+  typename ScaledMatmulPlan<T>::Args args;
+  args.act_q = TensorRef<std::int8_t, 2>::strided(d_a.get<std::int8_t>(), c.m, c.k, lda);
+  args.weight_q = TensorRef<std::int8_t, 2>::strided(d_w.get<std::int8_t>(), c.n, c.k, ldw);
+  args.act_scale =
+      TensorRef<float, 1>::contiguous(d_as.get<float>(), {act == ActScaleMode::PerTensor ? std::int64_t{1} : c.m});
+  args.weight_scale = TensorRef<float, 1>::contiguous(
+      d_ws.get<float>(), {weight == WeightScaleMode::PerTensor ? std::int64_t{1} : c.n});
+  if (c.bias) args.bias = TensorRef<T, 1>::contiguous(d_bias.get<T>(), {c.n});
+  args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);
+  QJIT_TRY(plan->can_implement(args));
+  const std::size_t ws_bytes = std::max(plan->workspace_size(), plan->workspace_size(c.m));
+  DeviceBuffer ws(ws_bytes);
+  QJIT_TRY(plan->run(Stream(), Workspace{ws.get(), ws_bytes}, args));
+  QJIT_TRY(synchronize());
+  return d_out.download_as<T>(static_cast<std::size_t>(c.m * ldc));
+}
+
+}  // namespace
+
+template <class T>
+::testing::AssertionResult check_scaled_matmul(const LinearCase& c, ActScaleMode act, WeightScaleMode weight) {
+  const std::uint64_t seed = fresh_seed();
+  std::mt19937_64 rng(seed);
+  const bool act_pt = act == ActScaleMode::PerTensor, w_pt = weight == WeightScaleMode::PerTensor;
+  const std::int64_t lda = c.k + c.act_row_pad, ldc = c.n + c.out_row_pad, ldw = c.k + c.weight_row_pad;
+  const auto a = random_int8(static_cast<std::size_t>(c.m * lda), rng);
+  const auto w = random_int8(static_cast<std::size_t>(c.n * c.k), rng);
+  const auto w_dev = with_row_stride(w, c.n, c.k, ldw);
+  // The scales as the reference sees them ([M], [N]); a per-tensor mode uploads only element 0 (a [1] tensor, so
+  // a kernel reading past it reads another allocation, not a value the reference agrees with).
+  auto a_scale = random_floats(static_cast<std::size_t>(c.m), 0.01f, 0.05f, rng);
+  auto w_scale = random_floats(static_cast<std::size_t>(c.n), 2e-4f, 2e-3f, rng);
+  if (act_pt) std::fill(a_scale.begin(), a_scale.end(), a_scale[0]);
+  if (w_pt) std::fill(w_scale.begin(), w_scale.end(), w_scale[0]);
+  const auto bias = to_elements<T>(random_floats(static_cast<std::size_t>(c.n), -4.0f, 4.0f, rng));
+
+  DeviceBuffer d_a(a.size()), d_w(w_dev.size()), d_bias(bias.size() * sizeof(T));
+  DeviceBuffer d_as(act_pt ? 4 : a_scale.size() * 4), d_ws(w_pt ? 4 : w_scale.size() * 4);
+  DeviceBuffer d_as_full(a_scale.size() * 4), d_ws_full(w_scale.size() * 4);
+  for (const Status& s : {d_a.upload(a), d_w.upload(w_dev), d_bias.upload(bias), d_as.upload(a_scale.data(), d_as.bytes()),
+                          d_ws.upload(w_scale.data(), d_ws.bytes()), d_as_full.upload(a_scale),
+                          d_ws_full.upload(w_scale)})
+    if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
+  auto out = run_scaled_matmul<T>(c, act, weight, d_a, lda, d_w, ldw, d_as, d_ws, d_bias, ldc);
+  if (!out.has_value()) return ::testing::AssertionFailure() << out.error().to_string() << ", seed " << seed;
+  const auto rows = rows_to_check(c.m, c.n, c.k, rng);
+  auto r = compare_output<T>(*out, ldc, c.m, c.n, rows, a, lda, w, c.k, a_scale, 0.0f, w_scale,
+                             c.bias ? widen(bias) : std::vector<double>{}, seed);
+  if (!r || (!act_pt && !w_pt)) return r;
+  auto full = run_scaled_matmul<T>(c, ActScaleMode::PerToken, WeightScaleMode::PerChannel, d_a, lda, d_w, ldw,
+                                   d_as_full, d_ws_full, d_bias, ldc);
+  if (!full.has_value()) return ::testing::AssertionFailure() << full.error().to_string() << ", seed " << seed;
+  for (std::int64_t i = 0; i < c.m; ++i)
+    if (std::memcmp(&(*out)[i * ldc], &(*full)[i * ldc], static_cast<std::size_t>(c.n) * sizeof(T)) != 0)
+      return ::testing::AssertionFailure() << "row " << i << " differs from the per-token / per-channel plan run "
+                                           << "with the broadcast scales, seed " << seed;
+  return r << "; bit-identical to the per-token / per-channel plan with broadcast scales";
+}
+
 #define QJIT_INSTANTIATE(T)                                                         \
   template ::testing::AssertionResult check_quantized_linear<T>(const LinearCase&); \
   template ::testing::AssertionResult check_smooth_quant_linear<T>(const LinearCase&);
@@ -249,5 +323,8 @@ QJIT_INSTANTIATE(f16)
 QJIT_INSTANTIATE(bf16)
 QJIT_INSTANTIATE(float)
 QJIT_INSTANTIATE(double)
+template ::testing::AssertionResult check_scaled_matmul<f16>(const LinearCase&, ActScaleMode, WeightScaleMode);
+template ::testing::AssertionResult check_scaled_matmul<bf16>(const LinearCase&, ActScaleMode, WeightScaleMode);
+template ::testing::AssertionResult check_scaled_matmul<float>(const LinearCase&, ActScaleMode, WeightScaleMode);
 
 }  // namespace qjit::testing

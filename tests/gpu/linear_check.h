@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "qjit/element.h"
+#include "qjit/scaled_matmul.h"
 #include "qjit/stream.h"
 
 namespace qjit::testing {
@@ -31,5 +32,11 @@ template <class T>
 ::testing::AssertionResult check_quantized_linear(const LinearCase& c);
 template <class T>
 ::testing::AssertionResult check_smooth_quant_linear(const LinearCase& c);
+
+// ScaledMatmulPlan<T> with the given scale modes (device [1] tensors for per_tensor): the output against the f64
+// reference as above, and, for a per-tensor mode, bit for bit against the per-token / per-channel plan run with the
+// scale broadcast to [M] / [N] (the kernels' scale modes change only where the scale is read from).
+template <class T>
+::testing::AssertionResult check_scaled_matmul(const LinearCase& c, ActScaleMode act, WeightScaleMode weight);
 
 }  // namespace qjit::testing

@@ -35,7 +35,8 @@ void expect_usage_error(const std::vector<std::string>& args, const std::string&
 TEST(ToolsInspectArgsTest, OpIsRequiredAndChecked) {
   expect_usage_error({"--n", "4096", "--k", "4096"}, "--op is required");
   expect_usage_error({"--op", "conv2d", "--n", "4096", "--k", "4096"},
-                     "--op must be quantized_linear, smooth_quant_linear, rms_norm_quantize or layer_norm_quantize");
+                     "--op must be quantized_linear, smooth_quant_linear, scaled_matmul, rms_norm_quantize or "
+                     "layer_norm_quantize");
 }
 
 TEST(ToolsInspectArgsTest, DimensionsAreRequiredAndInRange) {
@@ -108,6 +109,26 @@ TEST(ToolsInspectTest, Sm80SmoothQuantUsesThePortableFamily) {
   EXPECT_TRUE(std::regex_match(str(gemm, "key"), kKeyHex));
   EXPECT_EQ(boolean(gemm, "cached"), 0);
   EXPECT_NE(str(gemm, "spec").find("per_tensor sm_80"), std::string::npos);
+}
+
+// ScaledMatmul: the GEMM alone, with the scale modes in its spec and entry name; its flags are refused elsewhere.
+TEST(ToolsInspectTest, ScaledMatmulShowsTheScaleModesOfItsGemm) {
+  SKIP_WITHOUT_NVRTC();
+  TempDir tmp;
+  auto doc = inspect_json({"--op", "scaled_matmul", "--m", "16", "--n", "4096", "--k", "4096", "--arch", "sm_90a",
+                           "--act-scale", "per_tensor", "--weight-scale", "per_tensor", "--bias"},
+                          tmp.sub("cache"));
+  const auto* kernels = doc.getArray("kernels");
+  ASSERT_TRUE(kernels && kernels->size() == 1);
+  const auto& gemm = *(*kernels)[0].getAsObject();
+  EXPECT_NE(str(gemm, "spec").find("bias per_tensor act_scale=device weight_scale=per_tensor sm_90a"),
+            std::string::npos)
+      << str(gemm, "spec");
+  EXPECT_NE(str(gemm, "entry").find("_ad_wt"), std::string::npos) << str(gemm, "entry");
+  expect_usage_error({"--op", "quantized_linear", "--n", "64", "--k", "64", "--act-scale", "per_tensor"},
+                     "--act-scale and --weight-scale are for scaled_matmul");
+  expect_usage_error({"--op", "scaled_matmul", "--n", "64", "--k", "64", "--weight-scale", "per_row"},
+                     "--weight-scale must be per_channel or per_tensor, got 'per_row'");
 }
 
 TEST(ToolsInspectTest, Sm90aQuantizedLinearUsesTheHopperFamilyInText) {
