@@ -89,8 +89,8 @@ void run_case(benchmark::State& state, Variant variant, Mode mode, std::int64_t 
   std::optional<DynamicRangeQuantizePlan<bf16>> drq;
   const double traffic = static_cast<double>(in_bytes + out_bytes);
   if (mode == Mode::Copy) {
-    const std::size_t n = (in_bytes + out_bytes) / 2;
-    launch = [&, n](int call) { return out->copy_from(inputs[call % inputs.size()], n, stream); };
+    const std::size_t n = (in_bytes + out_bytes) / 2;  // <= in_bytes: norm_out (in_bytes) is the destination
+    launch = [&, n](int call) { return norm_out->copy_from(inputs[call % inputs.size()], n, stream); };
     state.SetLabel("cuMemcpyDtoDAsync");
   } else if (mode == Mode::Unfused) {
     auto p = DynamicRangeQuantizePlan<bf16>::select(Stream(stream), DynamicRangeQuantizeDescriptor::make<bf16>(m, k));

@@ -46,6 +46,10 @@ Status DeviceMemory::download(void* host, std::size_t n, std::size_t offset) con
 }
 
 Status DeviceMemory::copy_from(const DeviceMemory& src, std::size_t n, CUstream stream) const {
+  if (n > bytes_ || n > src.bytes_)
+    return Status(StatusCode::InvalidArgument, "device copy of " + std::to_string(n) + " bytes from a " +
+                                                   std::to_string(src.bytes_) + "-byte allocation into a " +
+                                                   std::to_string(bytes_) + "-byte one: the copy must fit both");
   QJIT_ASSIGN_OR_RETURN(const DriverApi* api, driver());
   QJIT_CU(*api, cuMemcpyDtoDAsync, ptr_, src.ptr_, n, stream);
   return Status();

@@ -101,10 +101,12 @@ Pair prepare_pair(perf::Contender q, Impl qi, perf::Contender p, Impl pi, bool b
   else
     add_error(row, perf::contender_name(q), prepared.error());
   if (!baseline) return pair;
+  // A peer that refuses the shape (cuBLASLt has no algorithm for a row stride that is not 16-byte aligned) is a
+  // finding, not a failure of this run: its cell stays empty and its algorithm column says why.
   if (auto prepared = perf::prepare(p, d, o.pref, stream); prepared.has_value())
     pair.peer = std::move(*prepared);
   else
-    add_error(row, perf::contender_name(p), prepared.error());
+    row.side(pi).what = "refused: " + prepared.error().to_string();
   return pair;
 }
 

@@ -56,6 +56,16 @@ std::string md_cell(std::string s) {
   return s;
 }
 
+// "; cuBLASLt s8 refused: ..." for each peer that could not be prepared on the row's shape.
+std::string refusals(const BenchRow& r) {
+  std::string out;
+  for (const ImplInfo& i : kImpls) {
+    const std::string& what = r.side(i.impl).what;
+    if (what.rfind("refused: ", 0) == 0) out += std::string("; ") + i.column + " " + what;
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> regimes_and_modes(const std::vector<BenchRow>& rows) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& r : rows) {
@@ -166,7 +176,7 @@ std::string markdown_report(const BenchContext& ctx, const std::vector<BenchRow>
       if (peak) out += " " + fixed(100.0 * r.tops() / *ctx.peak_tops, 1) + " |";
       out += llvm::formatv(" {0} | {1} | {2} | {3} |\n", fixed(r.side(Impl::Ql).us, 1),
                            fixed(r.side(Impl::CublasLtBf16).us, 1), fixed(r.ql_ratio(), 2),
-                           md_cell(r.error.empty() ? r.check : "ERROR: " + r.error))
+                           md_cell(r.error.empty() ? r.check + refusals(r) : "ERROR: " + r.error))
                  .str();
     }
   }

@@ -227,6 +227,22 @@ TEST(ToolsBenchReportTest, OddShapesReportTheirAlignedNeighbour) {
   EXPECT_NE(csv.find(",8.000,,,0.8000,"), std::string::npos) << csv;
 }
 
+// A peer that refuses a shape (cuBLASLt at a row stride that is not 16-byte aligned) leaves its cell empty and says
+// so in the check cell and in its algorithm column; it is not an error of the row.
+TEST(ToolsBenchReportTest, APeerThatRefusesTheShapeIsNotedNotAnError) {
+  tools::BenchContext ctx;
+  ctx.device = "Test GPU";
+  tools::BenchRow r = row(16, 10, 0, 12, 11);
+  r.k = 4095;
+  r.side(tools::Impl::CublasLtS8).what = "refused: unsupported: no cuBLASLt algorithm";
+  const std::vector<tools::BenchRow> rows = {r};
+  EXPECT_TRUE(rows[0].error.empty());
+  const std::string md = tools::markdown_report(ctx, rows, tools::group_geomeans(rows));
+  EXPECT_NE(md.find("| n/a; cublaslt_s8 refused: unsupported: no cuBLASLt algorithm |"), std::string::npos) << md;
+  EXPECT_EQ(md.find("ERROR"), std::string::npos) << md;
+  EXPECT_NE(tools::csv_report(ctx, rows).find(",refused: unsupported: no cuBLASLt algorithm,"), std::string::npos);
+}
+
 TEST(ToolsBenchArgsTest, LayoutMustBeAlignedOrContiguous) {
   expect_usage_error({"--shapes", kShapes, "--layout", "padded"}, "--layout must be aligned, aligned16 or contiguous, got 'padded'");
 }
