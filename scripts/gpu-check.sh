@@ -6,7 +6,8 @@
 #   crate), tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench interleaved + bench/peers.py, in
 #   QBENCH_PARTS), profile (ncu), bench,
 #   tunescale (multi-GPU tuning vs one GPU, issue 19), normq (fused norm + quantize vs copy, the unfused pair and
-#   PyTorch's RMSNorm, issue 17), or all (default; profile and tunescale are never part of all)
+#   PyTorch's RMSNorm, issue 17), host (bench/host_overhead.py:
+#   host cost per call from Python, issue 16), or all (default; profile and tunescale are never part of all)
 # Builds come from QJIT_BUILD (default build/release); scripts/gpu-stage.sh fills .device/ with a small set
 # (QJIT_BUILD=.device/build/release) that also holds what the bindings step needs.
 set -uo pipefail
@@ -100,6 +101,13 @@ if want normq; then
   else
     echo "== bench/norm_peers.py skipped: torch does not import here"
   fi
+fi
+if want host; then
+  echo "== bench/host_overhead.py: host us per call, qjit from Python / torch.ops / the C ABI beside torch's eager ops"
+  PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}" QJIT_LIBRARY="${QJIT_LIBRARY:-$PWD/$B/libqjit.so}" \
+    timeout ${HOST_TIMEOUT:-120} python3 bench/host_overhead.py --calls "${HOST_CALLS:-2000}" --csv "$OUT/host_overhead.csv" \
+    --profile "$OUT/host_profile.txt" 2> "$OUT/host_overhead.err" | tee "$OUT/host_overhead.md"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; tail -5 "$OUT/host_overhead.err"; }
 fi
 if want tune80; then
   echo "== qjit tune on the portable sm80 path (QJIT_DISABLE_SM90=1): 8192^3 and 4096^2 decode"
