@@ -74,13 +74,12 @@ def main():
     stream = torch.cuda.current_stream().cuda_stream
     ql_plan = next(p for key, p in _plans.plan_cache._plans.items() if key[0] == "quantized_linear")
     rn_plan = next(p for key, p in _plans.plan_cache._plans.items() if key[0] == "rms_norm_quantize")
-    info = lambda name, t: _tensors.parse(name, t).as_c()  # noqa: E731
-    ql_args = _capi.new(_capi.LinearArgs, activation=info("x", x), weight=info("w", w_q), weight_scale=info("s", w_s),
-                        bias=_tensors.ABSENT, output=info("y", y), act_q_scratch=info("q", act_q),
-                        act_scale_scratch=info("a", act_s), pre_quant_scale=_tensors.ABSENT)
-    rn_args = _capi.new(_capi.NormQuantizeArgs, input=info("x", xn), residual=_tensors.ABSENT,
-                        residual_out=_tensors.ABSENT, gamma=info("g", gamma), beta=_tensors.ABSENT,
-                        output=info("q", qn), scale=info("s", sn))
+    info = lambda name, t: _tensors.parse(name, t)  # noqa: E731
+    ql_args = _tensors.pack(_capi.LinearArgs, activation=info("x", x), weight=info("w", w_q),
+                            weight_scale=info("s", w_s), output=info("y", y), act_q_scratch=info("q", act_q),
+                            act_scale_scratch=info("a", act_s))
+    rn_args = _tensors.pack(_capi.NormQuantizeArgs, input=info("x", xn), gamma=info("g", gamma), output=info("q", qn),
+                            scale=info("s", sn))
     lib = _capi.lib
     ql_ref, rn_ref = ctypes.byref(ql_args), ctypes.byref(rn_args)
     ws = None

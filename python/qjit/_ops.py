@@ -42,7 +42,9 @@ def _current_stream(like, stream):
     if stream is not None:
         return stream_handle(stream)
     if like.framework == "torch":
-        return sys.modules["torch"].cuda.current_stream(like.device).cuda_stream
+        torch = sys.modules["torch"]
+        raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)  # no Stream object per call (Triton uses it too)
+        return raw(like.device) if raw is not None else torch.cuda.current_stream(like.device).cuda_stream
     if like.framework == "cupy":
         return sys.modules["cupy"].cuda.get_current_stream().ptr
     return 0
@@ -220,9 +222,8 @@ def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_sc
     plan = _plan(key, xi, lambda: select_quantized_linear(pm, n, k, xi.element, bi is not None, pref, s,
                                                           smi is not None))
     ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
-    args = _capi.new(_capi.LinearArgs, activation=xi.as_c(), weight=wi.as_c(), weight_scale=si.as_c(),
-                     bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(), act_q_scratch=qi.as_c(),
-                     act_scale_scratch=ai.as_c(), pre_quant_scale=smi.as_c() if smi else _tensors.ABSENT)
+    args = _tensors.pack(_capi.LinearArgs, activation=xi, weight=wi, weight_scale=si, bias=bi, output=oi,
+                         act_q_scratch=qi, act_scale_scratch=ai, pre_quant_scale=smi)
     with _on_device(xi):
         check(_capi.lib.qjit_linear_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj, None if given_q else act_q, None if given_s else act_scale))
@@ -271,9 +272,7 @@ def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias=None, out=None, *, dt
     key = ("smooth_quant_linear", pm, n, k, out_element, bi is not None, scale, xi.device, pref)
     plan = _plan(key, xi, lambda: select_smooth_quant_linear(pm, n, k, scale, out_element, bi is not None, pref, s))
     ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
-    args = _capi.new(_capi.LinearArgs, activation=xi.as_c(), weight=wi.as_c(), weight_scale=si.as_c(),
-                     bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(), act_q_scratch=_tensors.ABSENT,
-                     act_scale_scratch=_tensors.ABSENT)
+    args = _tensors.pack(_capi.LinearArgs, activation=xi, weight=wi, weight_scale=si, bias=bi, output=oi)
     with _on_device(xi):
         check(_capi.lib.qjit_linear_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj,))
@@ -327,8 +326,8 @@ def scaled_mm(a_q, w_q, a_scale, w_scale, bias=None, out=None, *, dtype=None, wo
     plan = _plan(key, xi, lambda: select_scaled_matmul(pm, n, k, out_element, bi is not None, act_mode, weight_mode,
                                                        pref, s))
     ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
-    args = _capi.new(_capi.ScaledMatmulArgs, act_q=xi.as_c(), weight_q=wi.as_c(), act_scale=ai.as_c(),
-                     weight_scale=si.as_c(), bias=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c())
+    args = _tensors.pack(_capi.ScaledMatmulArgs, act_q=xi, weight_q=wi, act_scale=ai, weight_scale=si, bias=bi,
+                         output=oi)
     with _on_device(xi):
         check(_capi.lib.qjit_scaled_matmul_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj,))
@@ -354,8 +353,7 @@ def quantize_per_token(x, out=None, scale=None, *, workspace=None, stream=None, 
     plan = _plan(key, xi, lambda: select_dynamic_range_quantize(pm, k, xi.element, "per_token", pref, s,
                                                                 smi is not None))
     ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
-    args = _capi.new(_capi.QuantizeArgs, input=xi.as_c(), output=oi.as_c(), scale=si.as_c(),
-                     pre_quant_scale=smi.as_c() if smi else _tensors.ABSENT)
+    args = _tensors.pack(_capi.QuantizeArgs, input=xi, output=oi, scale=si, pre_quant_scale=smi)
     with _on_device(xi):
         check(_capi.lib.qjit_quantize_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj,))
@@ -402,10 +400,8 @@ def _norm_quantize(norm, x, gamma, beta, eps, residual, residual_out, static_sca
     key = (norm + "_quantize", pm, k, xi.element, float(eps), ri is not None, static_scale, xi.device, pref)
     plan = _plan(key, xi, lambda: select_norm_quantize(pm, k, xi.element, norm, eps, ri is not None, static_scale,
                                                        pref, s))
-    args = _capi.new(_capi.NormQuantizeArgs, input=xi.as_c(), residual=ri.as_c() if ri else _tensors.ABSENT,
-                     residual_out=roi.as_c() if roi else _tensors.ABSENT, gamma=gi.as_c(),
-                     beta=bi.as_c() if bi else _tensors.ABSENT, output=oi.as_c(),
-                     scale=si.as_c() if si else _tensors.ABSENT)
+    args = _tensors.pack(_capi.NormQuantizeArgs, input=xi, residual=ri, residual_out=roi, gamma=gi, beta=bi,
+                         output=oi, scale=si)
     with _on_device(xi):
         check(_capi.lib.qjit_norm_quantize_plan_run(plan.handle, s or None, None, 0, ctypes.byref(args)))
     return out, scale

@@ -87,12 +87,17 @@ class Plan:
         size = ctypes.c_size_t()
         check(_capi.lib.qjit_plan_workspace_size(self._handle, ctypes.byref(size)))
         self.workspace_size = size.value
+        self._workspace_for = {}
 
     def workspace_size_for(self, m):
         """Workspace bytes a run with M rows needs (workspace_size covers every M of the descriptor's bucket)."""
-        size = ctypes.c_size_t()
-        check(_capi.lib.qjit_plan_workspace_size_for_m(self._handle, int(m), ctypes.byref(size)))
-        return size.value
+        m = int(m)
+        need = self._workspace_for.get(m)  # a plan is immutable: each M asks the library once
+        if need is None:
+            size = ctypes.c_size_t()
+            check(_capi.lib.qjit_plan_workspace_size_for_m(self._handle, m, ctypes.byref(size)))
+            need = self._workspace_for[m] = size.value
+        return need
 
     @property
     def handle(self):

@@ -1,10 +1,12 @@
 """PyTorch integration: torch.ops.qjit.* custom ops, W8A8Linear, and a loader for `qjit quantize` output.
 
-Importing this module imports torch and registers three ops with torch.library.custom_op, each with a fake (meta)
-implementation, so torch.compile(fullgraph=True) traces through them and CUDA graphs capture them:
+Importing this module imports torch and registers four ops (torch.library, each with a fake (meta) implementation),
+so torch.compile(fullgraph=True) traces through them and CUDA graphs capture them:
   torch.ops.qjit.quantized_linear(x, w_q, w_scale, bias=None) -> y            x [..., K] f16/bf16/f32/f64
   torch.ops.qjit.smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias, out_dtype) -> y
   torch.ops.qjit.quantize_per_token(x) -> (q int8 [..., K], scale f32 [...])
+  torch.ops.qjit.scaled_mm(a_q, w_q, a_scale, w_scale, bias, out_dtype) -> y   (vLLM's cutlass_scaled_mm: a_scale
+      [M] or [1] f32, w_scale [N] or [1] f32, w_q [N, K] int8 in nn.Linear layout)
 Leading dimensions are flattened into M. The ops run on torch's current stream of the input's device.
 
 CUDA graphs: a plan is selected (and maybe compiled) the first time a shape's M bucket is seen, which must not
@@ -13,7 +15,7 @@ torch.cuda.graphs and torch.compile's "reduce-overhead" mode do anyway); a call 
 raises qjit.UnsupportedError saying so.
 """
 
-from typing import List, Optional, Tuple
+from typing import List
 
 import torch
 from torch import nn
@@ -33,49 +35,94 @@ def _flatten(x):
 
 
 # ---- custom ops ------------------------------------------------------------------------------------------------------
+# Defined with torch.library.Library and one CompositeExplicitAutograd kernel each (every backend reaches the same
+# Python function, so a CPU tensor gets qjit's own error naming the argument), plus a fake (meta) kernel for tracing.
+# torch.library.custom_op would add its autograd and wrapper layers to every eager call: ~110 µs more per call than
+# this on the H200 host (bench/host_overhead.py), where one qjit call's own host cost is tens of µs.
 
-@torch.library.custom_op("qjit::quantized_linear", mutates_args=())
-def quantized_linear(x: torch.Tensor, w_q: torch.Tensor, w_scale: torch.Tensor,
-                     bias: Optional[torch.Tensor] = None, pre_quant_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+_LIB = torch.library.Library("qjit", "DEF")
+_OPS = {
+    "quantized_linear": "quantized_linear(Tensor x, Tensor w_q, Tensor w_scale, Tensor? bias=None, "
+                        "Tensor? pre_quant_scale=None) -> Tensor",
+    "smooth_quant_linear": "smooth_quant_linear(Tensor x_q, float act_scale, Tensor w_q, Tensor w_scale, "
+                           "Tensor? bias, ScalarType out_dtype) -> Tensor",
+    "quantize_per_token": "quantize_per_token(Tensor x, Tensor? pre_quant_scale=None) -> (Tensor, Tensor)",
+    "scaled_mm": "scaled_mm(Tensor a_q, Tensor w_q, Tensor a_scale, Tensor w_scale, Tensor? bias, "
+                 "ScalarType out_dtype) -> Tensor",
+}
+
+
+def _op(name):
+    """Registers `fn` as the kernel of torch.ops.qjit.<name> (schema in _OPS); `fn.fake` as its fake kernel."""
+    def register(fn):
+        _LIB.define(_OPS[name])
+        _LIB.impl(name, fn, "CompositeExplicitAutograd")
+        return fn
+    return register
+
+
+def _fake(name):
+    return torch.library.register_fake("qjit::" + name)
+
+
+@_op("quantized_linear")
+def quantized_linear(x, w_q, w_scale, bias=None, pre_quant_scale=None):
     if x.dim() < 1:
         raise invalid(f"x must have at least 1 dimension [..., K], got shape {list(x.shape)}")
     y = _ops.quantized_linear(_flatten(x), w_q, w_scale, bias, pre_quant_scale=pre_quant_scale)
-    return y.reshape(*x.shape[:-1], w_q.shape[0])
+    return y if x.dim() == 2 else y.reshape(*x.shape[:-1], w_q.shape[0])
 
 
-@quantized_linear.register_fake
+@_fake("quantized_linear")
 def _quantized_linear_fake(x, w_q, w_scale, bias=None, pre_quant_scale=None):
     torch._check(x.shape[-1] == w_q.shape[1], lambda: f"w_q.shape[1] must equal x.shape[-1], got {w_q.shape}")
     return x.new_empty((*x.shape[:-1], w_q.shape[0]))
 
 
-@torch.library.custom_op("qjit::smooth_quant_linear", mutates_args=())
-def smooth_quant_linear(x_q: torch.Tensor, act_scale: float, w_q: torch.Tensor, w_scale: torch.Tensor,
-                        bias: Optional[torch.Tensor], out_dtype: torch.dtype) -> torch.Tensor:
+@_op("smooth_quant_linear")
+def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias, out_dtype):
     if x_q.dim() < 1:
         raise invalid(f"x_q must have at least 1 dimension [..., K], got shape {list(x_q.shape)}")
     y = _ops.smooth_quant_linear(_flatten(x_q), act_scale, w_q, w_scale, bias, dtype=out_dtype)
-    return y.reshape(*x_q.shape[:-1], w_q.shape[0])
+    return y if x_q.dim() == 2 else y.reshape(*x_q.shape[:-1], w_q.shape[0])
 
 
-@smooth_quant_linear.register_fake
+@_fake("smooth_quant_linear")
 def _smooth_quant_linear_fake(x_q, act_scale, w_q, w_scale, bias, out_dtype):
     torch._check(x_q.shape[-1] == w_q.shape[1], lambda: f"w_q.shape[1] must equal x_q.shape[-1], got {w_q.shape}")
     return x_q.new_empty((*x_q.shape[:-1], w_q.shape[0]), dtype=out_dtype)
 
 
-@torch.library.custom_op("qjit::quantize_per_token", mutates_args=())
-def quantize_per_token(x: torch.Tensor,
-                       pre_quant_scale: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+@_op("quantize_per_token")
+def quantize_per_token(x, pre_quant_scale=None):
     if x.dim() < 1:
         raise invalid(f"x must have at least 1 dimension [..., K], got shape {list(x.shape)}")
     q, s = _ops.quantize_per_token(_flatten(x), pre_quant_scale=pre_quant_scale)
+    if x.dim() == 2:
+        return q, s
     return q.reshape(x.shape), s.reshape(x.shape[:-1])
 
 
-@quantize_per_token.register_fake
+@_fake("quantize_per_token")
 def _quantize_per_token_fake(x, pre_quant_scale=None):
     return x.new_empty(x.shape, dtype=torch.int8), x.new_empty(x.shape[:-1], dtype=torch.float32)
+
+
+@_op("scaled_mm")
+def scaled_mm(a_q, w_q, a_scale, w_scale, bias, out_dtype):
+    if a_q.dim() < 1:
+        raise invalid(f"a_q must have at least 1 dimension [..., K], got shape {list(a_q.shape)}")
+    a2 = _flatten(a_q)
+    if a_scale.numel() > 1:
+        a_scale = a_scale.reshape(-1)  # per token over the flattened rows
+    y = _ops.scaled_mm(a2, w_q, a_scale, w_scale, bias, dtype=out_dtype)
+    return y if a_q.dim() == 2 else y.reshape(*a_q.shape[:-1], w_q.shape[0])
+
+
+@_fake("scaled_mm")
+def _scaled_mm_fake(a_q, w_q, a_scale, w_scale, bias, out_dtype):
+    torch._check(a_q.shape[-1] == w_q.shape[1], lambda: f"w_q.shape[1] must equal a_q.shape[-1], got {w_q.shape}")
+    return a_q.new_empty((*a_q.shape[:-1], w_q.shape[0]), dtype=out_dtype)
 
 
 # ---- weights and the module ------------------------------------------------------------------------------------------

@@ -154,6 +154,33 @@ def test_smooth_quant_linear_against_f64(m, dtype, seed):
     assert torch.equal(y_op, out)
 
 
+@pytest.mark.parametrize("modes", [("per_token", "per_channel"), ("per_tensor", "per_channel"),
+                                   ("per_token", "per_tensor"), ("per_tensor", "per_tensor")], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("m", MS)
+def test_scaled_mm_against_f64_and_its_torch_op(m, dtype, modes, seed):
+    """qjit.scaled_mm with device scales in every mode, against the f64 reference (output poisoned first), and
+    torch.ops.qjit.scaled_mm on a 3-D activation: the same kernels, so the same bits."""
+    act_mode, weight_mode = modes
+    n, k = 256, 520  # K % 16 != 0 as well: the contiguous int8 rows take the portable kernel on Hopper
+    a_q = torch.randint(-128, 128, (m, k), device=DEV, dtype=torch.int8)
+    w_q = torch.randint(-128, 128, (n, k), device=DEV, dtype=torch.int8)
+    a_scale = torch.rand(m if act_mode == "per_token" else 1, device=DEV) * 0.02 + 1e-3
+    w_scale = torch.rand(n if weight_mode == "per_channel" else 1, device=DEV) * 0.02 + 1e-3
+    bias = torch.randn(n, device=DEV, dtype=dtype) if m != 16 else None
+    out = torch.full((m, n), float("nan"), device=DEV, dtype=dtype)
+    y = qjit.scaled_mm(a_q, w_q, a_scale, w_scale, bias, out)
+    torch.cuda.synchronize()
+    assert y is out
+    ref, mag = reference(a_q, a_scale.expand(m), w_q, w_scale.expand(n), bias)
+    with torch.cuda.device(0):
+        eps = qjit.select_scaled_matmul(qjit.m_bucket(m), n, k, dtype, bias is not None, act_mode, weight_mode) \
+            .precision_guarantee().epilogue_relative_error
+    assert_within(y, ref, mag, eps, seed, f"scaled_mm m={m} {dtype} {act_mode}/{weight_mode}")
+    y_op = torch.ops.qjit.scaled_mm(a_q.reshape(1, m, k), w_q, a_scale, w_scale, bias, dtype)
+    assert y_op.shape == (1, m, n) and torch.equal(y_op.reshape(m, n), y), f"torch op differs, seed {seed}"
+
+
 def test_under_torch_compile(seed):
     lin = torch.nn.Linear(512, 256, device=DEV, dtype=torch.bfloat16)
     mod = qtorch.W8A8Linear.from_linear(lin)

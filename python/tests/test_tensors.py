@@ -7,7 +7,7 @@ import ctypes
 import pytest
 
 import qjit
-from qjit import _tensors
+from qjit import _capi, _tensors
 
 from conftest import cpu_only
 
@@ -244,3 +244,44 @@ def test_empty_batch_runs_nothing():
     out = CudaArray((0, N), "<f2")
     assert qjit.quantized_linear(**linear_args(x=CudaArray((0, K), "<f2"), out=out, act_q=CudaArray((0, K), "|i1"),
                                                act_scale=CudaArray((0,), "<f4"))) is out
+
+
+# ---- argument structs packed in one call (the per-call host cost, bench/host_overhead.py) ------------------------------
+
+def _ctypes_tensor(info):
+    t = _capi.Tensor()
+    if info is None:
+        return t
+    t.data, t.element, t.rank = info.data, int(info.element), len(info.shape)
+    for i, (s, st) in enumerate(zip(info.shape, info.strides)):
+        t.shape[i], t.stride[i] = s, st
+    return t
+
+
+@pytest.mark.parametrize("struct_type", [_capi.LinearArgs, _capi.QuantizeArgs, _capi.NormQuantizeArgs,
+                                         _capi.ScaledMatmulArgs])
+def test_pack_matches_the_ctypes_struct_field_by_field(struct_type):
+    names = [name for name, _ in struct_type._fields_[1:]]
+    infos = {}
+    for i, name in enumerate(names):
+        if i % 3 == 2:
+            continue  # absent (an optional tensor not passed)
+        shape = (7 + i, 4096 + i) if i % 2 == 0 else (4099 + i,)
+        strides = (4224 + i, 1) if len(shape) == 2 else (1,)
+        infos[name] = _tensors.TensorInfo(None, 0x7f0000001000 + 256 * i, _capi.Element.BF16 if i % 2 else
+                                          _capi.Element.S8, shape, strides, 0, None)
+    packed = _tensors.pack(struct_type, **infos)
+    want = struct_type()
+    want.struct_size = ctypes.sizeof(struct_type)
+    for name in names:
+        setattr(want, name, _ctypes_tensor(infos.get(name)))
+    assert bytes(packed) == bytes(want)
+    assert packed.struct_size == ctypes.sizeof(struct_type)
+    for name in names:
+        assert getattr(packed, name).rank == (len(infos[name].shape) if name in infos else 0)
+
+
+def test_pack_refuses_a_field_the_struct_does_not_have():
+    info = _tensors.TensorInfo(None, 0x1000, _capi.Element.S8, (2, 3), (3, 1), 0, None)
+    with pytest.raises(TypeError, match="no field"):
+        _tensors.pack(_capi.QuantizeArgs, input=info, bias=info)

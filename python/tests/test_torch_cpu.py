@@ -13,7 +13,7 @@ from test_safetensors import write_safetensors  # noqa: E402
 
 
 def test_ops_are_registered():
-    for name in ("quantized_linear", "smooth_quant_linear", "quantize_per_token"):
+    for name in ("quantized_linear", "smooth_quant_linear", "quantize_per_token", "scaled_mm"):
         assert hasattr(torch.ops.qjit, name)
 
 
@@ -30,6 +30,9 @@ def test_fake_shapes():
         assert z.shape == (7, 32) and z.dtype == torch.float16
         q, sc = torch.ops.qjit.quantize_per_token(x)
         assert q.shape == (2, 5, 64) and q.dtype == torch.int8 and sc.shape == (2, 5) and sc.dtype == torch.float32
+        a = torch.empty(3, 7, 64, dtype=torch.int8, device="meta")
+        y = torch.ops.qjit.scaled_mm(a, w, torch.empty(21, device="meta"), s, None, torch.bfloat16)
+        assert y.shape == (3, 7, 32) and y.dtype == torch.bfloat16
 
 
 def test_cpu_tensor_is_refused_naming_x():
