@@ -11,6 +11,7 @@
 // past the L2; medians of autotune/timing. Without a GPU every benchmark is skipped.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -43,6 +44,13 @@ struct Row {
   double bytes = 0;
 };
 std::map<std::tuple<int, std::int64_t, std::int64_t>, Row> g_rows;  // (variant, K, M)
+
+// QJIT_BENCH_PREF=tuned times the fused plans with the tuning database's configs (after `qjit tune --plans
+// rmsnorm,layernorm`); the default is the heuristic's.
+PlanPreference fused_preference() {
+  const char* v = std::getenv("QJIT_BENCH_PREF");
+  return v != nullptr && std::string(v) == "tuned" ? PlanPreference::Tuned : PlanPreference::Heuristic;
+}
 
 void run_case(benchmark::State& state, Variant variant, Mode mode, std::int64_t m, std::int64_t k) {
   auto dev = runtime::current_device();
@@ -124,13 +132,13 @@ void run_case(benchmark::State& state, Variant variant, Mode mode, std::int64_t 
       return a;
     };
     if (variant == Variant::Layer) {
-      auto p = LayerNormQuantizePlan<bf16>::select(Stream(stream), desc);
+      auto p = LayerNormQuantizePlan<bf16>::select(Stream(stream), desc, fused_preference());
       if (!p) return state.SkipWithError(p.error().to_string().c_str());
       layer.emplace(std::move(*p));
       state.SetLabel(layer->describe());
       launch = [&, args](int call) { return layer->run(Stream(stream), Workspace{}, args(call)); };
     } else {
-      auto p = RmsNormQuantizePlan<bf16>::select(Stream(stream), desc);
+      auto p = RmsNormQuantizePlan<bf16>::select(Stream(stream), desc, fused_preference());
       if (!p) return state.SkipWithError(p.error().to_string().c_str());
       rms.emplace(std::move(*p));
       state.SetLabel(rms->describe());

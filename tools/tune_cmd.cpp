@@ -26,6 +26,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
+#include "codegen/norm_quantize.h"
 #include "ops/linear_specs.h"
 #include "ops/tuning_store.h"
 #include "runtime/device.h"
@@ -45,7 +46,9 @@ constexpr const char* kUsage =
     "  --m LIST              token counts to tune for, e.g. 1,16,128,2048,8192 (one tuning per M bucket: the\n"
     "                        largest listed M of each bucket is used)\n"
     "  --dtype T             activation/output type: bf16 (default), f16, f32\n"
-    "  --plans LIST          ql (QuantizedLinear: quantize + per-token GEMM), sq (SmoothQuant GEMM); default ql\n"
+    "  --plans LIST          ql (QuantizedLinear: quantize + per-token GEMM), sq (SmoothQuant GEMM), rmsnorm,\n"
+    "                        layernorm (the fused norm + quantize kernels, per K: dynamic, with and without a\n"
+    "                        residual); default ql\n"
     "  --devices LIST|all    GPU ordinals to tune on in parallel, or every visible GPU (default 0); kernels go to\n"
     "                        the next idle GPU, most expensive (estimated) first\n"
     "  --shard i/n           tune only slice i (0-based) of n; the n slices partition the kernels exactly and are\n"
@@ -181,13 +184,32 @@ runtime::DeviceInfo reference_device(int arch) {
 
 // One task per distinct kernel spec (its M bucket included) over ALL the work, tuned at the largest listed M of its
 // bucket, with its cost estimate. The list depends only on the arguments and the arch, so every shard builds the same.
-std::vector<Task> build_tasks(const std::vector<autotune::WorkItem>& items, bool want_ql, bool want_sq,
-                              ElementKind dtype, int arch, const autotune::TuneOptions& options) {
+struct Wanted {
+  bool ql = false, sq = false, rmsnorm = false, layernorm = false;
+};
+
+std::vector<Task> build_tasks(const std::vector<autotune::WorkItem>& items, Wanted want, ElementKind dtype, int arch,
+                              const autotune::TuneOptions& options) {
   std::vector<Task> tasks;
   std::map<std::string, std::size_t> seen;
+  auto add = [&](const codegen::KernelSpec& spec, const autotune::WorkItem& item) {
+    const auto [it, added] = seen.emplace(spec.to_string(), tasks.size());
+    if (!added) {
+      tasks[it->second].m = std::max(tasks[it->second].m, item.m);
+      return;
+    }
+    tasks.push_back({spec, item.m, item.label});
+  };
   for (const auto& item : items) {
+    // The norm kernels depend on K, the dtype and the M bucket (the static-scale variants share the dynamic ones'
+    // loads and reductions; they are not tuned separately).
+    for (auto [wanted, op] : {std::pair{want.rmsnorm, codegen::KernelOp::RmsNormQuantize},
+                              std::pair{want.layernorm, codegen::KernelOp::LayerNormQuantize}})
+      if (wanted)
+        for (bool residual : {false, true})
+          add(codegen::norm_quantize_spec(op, dtype, item.k, codegen::m_bucket_of(item.m), arch, true, residual), item);
     for (bool sq : {false, true}) {
-      if ((sq && !want_sq) || (!sq && !want_ql)) continue;
+      if ((sq && !want.sq) || (!sq && !want.ql)) continue;
       ops::LinearShape s;
       s.smooth_quant = sq;
       s.m = item.m;
@@ -195,15 +217,8 @@ std::vector<Task> build_tasks(const std::vector<autotune::WorkItem>& items, bool
       s.k = item.k;
       s.activation = s.output = dtype;
       const auto specs = ops::linear_kernel_specs(s, arch);
-      for (const auto& spec : {specs.quantize, std::optional<codegen::KernelSpec>(specs.gemm)}) {
-        if (!spec) continue;
-        const auto [it, added] = seen.emplace(spec->to_string(), tasks.size());
-        if (!added) {
-          tasks[it->second].m = std::max(tasks[it->second].m, item.m);
-          continue;
-        }
-        tasks.push_back({*spec, item.m, item.label});
-      }
+      for (const auto& spec : {specs.quantize, std::optional<codegen::KernelSpec>(specs.gemm)})
+        if (spec) add(*spec, item);
     }
   }
   const runtime::DeviceInfo ref = reference_device(arch);
@@ -340,16 +355,20 @@ int run_tune_command(int argc, char** argv) {
   if (a.m_list.empty()) return usage_error("--m LIST is required (e.g. --m 1,16,128,2048,8192)");
   auto dtype = parse_dtype(a.dtype);
   if (!dtype) return usage_error(dtype.error().message());
-  bool want_ql = false, want_sq = false;
+  Wanted want;
   for (llvm::StringRef rest = a.plans; !rest.empty();) {
     auto [item, tail] = rest.split(',');
     rest = tail;
     if (item == "ql")
-      want_ql = true;
+      want.ql = true;
     else if (item == "sq")
-      want_sq = true;
+      want.sq = true;
+    else if (item == "rmsnorm")
+      want.rmsnorm = true;
+    else if (item == "layernorm")
+      want.layernorm = true;
     else
-      return usage_error("--plans items must be ql or sq, got '" + item.str() + "'");
+      return usage_error("--plans items must be ql, sq, rmsnorm or layernorm, got '" + item.str() + "'");
   }
   if (a.devices.empty() || a.devices == ",") return usage_error("--devices must list at least one GPU ordinal");
   auto ms = autotune::parse_m_list(a.m_list);
@@ -397,7 +416,7 @@ int run_tune_command(int argc, char** argv) {
   // The whole work, split by cost; then this shard's part; then --resume drops what is already current (after the
   // split, so that a resumed shard keeps exactly its own kernels).
   const std::vector<Task> all =
-      build_tasks(autotune::work_items(*shapes, *ms), want_ql, want_sq, *dtype, first->arch, options);
+      build_tasks(autotune::work_items(*shapes, *ms), want, *dtype, first->arch, options);
   const std::vector<double> all_costs = estimates(all);
   const std::vector<int> owner = autotune::lpt_assign(all_costs, plan.shard.shard.count);
   plan.fingerprint = plan_fingerprint(all, owner);

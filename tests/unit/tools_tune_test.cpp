@@ -128,6 +128,19 @@ class ToolsTunePlanTest : public ::testing::Test {
   ScopedEnv env_;
 };
 
+// --plans rmsnorm,layernorm: one kernel per (norm, residual, K, M bucket), whatever N; nothing of the linears.
+TEST_F(ToolsTunePlanTest, NormPlansTuneTheFusedNormQuantizeKernelsPerK) {
+  const Plan p = plan({"--plans", "rmsnorm,layernorm"}, "16,2048");
+  ASSERT_EQ(p.kernels.size(), 8u * 2 * 2 * 2) << "8 K x {rms, layer} x {residual or not} x 2 M buckets";
+  for (const auto& [key, cost] : p.kernels) {
+    EXPECT_TRUE(key.rfind("rms_norm_quantize ", 0) == 0 || key.rfind("layer_norm_quantize ", 0) == 0) << key;
+    EXPECT_GT(cost, 0) << key;
+  }
+  EXPECT_EQ(p.kernels.count("rms_norm_quantize bf16->s8 k=4096 m<=16 residual per_token sm_90a m=16"), 1u);
+  const Plan both = plan({"--plans", "ql,rmsnorm"}, "16,2048");
+  EXPECT_EQ(both.kernels.size(), plan({"--plans", "ql"}, "16,2048").kernels.size() + 8u * 2 * 2);
+}
+
 TEST_F(ToolsTunePlanTest, ShardsPartitionTheKernelsAndBalanceTheirCost) {
   const Plan whole = plan({});
   ASSERT_EQ(whole.kernels.size(), 175u);  // 17 (N, K) x 7 M GEMMs + 8 K x 7 M quantize kernels
