@@ -11,7 +11,6 @@
 // past the L2; medians of autotune/timing. Without a GPU every benchmark is skipped.
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -29,6 +28,7 @@
 #include "qjit/norm_quantize.h"
 #include "runtime/device.h"
 #include "runtime/device_memory.h"
+#include "runtime/env.h"
 
 namespace qjit {
 namespace {
@@ -48,8 +48,7 @@ std::map<std::tuple<int, std::int64_t, std::int64_t>, Row> g_rows;  // (variant,
 // QJIT_BENCH_PREF=tuned times the fused plans with the tuning database's configs (after `qjit tune --plans
 // rmsnorm,layernorm`); the default is the heuristic's.
 PlanPreference fused_preference() {
-  const char* v = std::getenv("QJIT_BENCH_PREF");
-  return v != nullptr && std::string(v) == "tuned" ? PlanPreference::Tuned : PlanPreference::Heuristic;
+  return env::text(env::Var::BenchPref) == "tuned" ? PlanPreference::Tuned : PlanPreference::Heuristic;
 }
 
 void run_case(benchmark::State& state, Variant variant, Mode mode, std::int64_t m, std::int64_t k) {

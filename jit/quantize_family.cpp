@@ -65,18 +65,26 @@ Status validate_any(const KernelSpec& spec, const QuantizeTile& c) {
   return codegen::is_norm_op(spec.op) ? codegen::validate_norm_quantize(spec, c) : codegen::validate_quantize(spec, c);
 }
 
-// The norm kernels: threads per row as the quantize heuristic's first rule (a power of two), then at least enough to
-// keep the row in registers (8 chunks a thread for 16-bit inputs, 4 for f32: what norm_quantize.cuh caches) and at
-// least the kernel's minimum. Not yet re-derived from measurements of the fused kernel (docs/PERF.md).
+// The norm kernels, from `qjit tune --plans rmsnorm,layernorm` on an H200 (session 8: bf16, K = 4096 .. 28672,
+// M = 1 .. 8192, with and without a residual; docs/PERF.md "Fused norm + quantize"):
+// - decode (M bucket <= 128): about one chunk a thread, as the quantize pass (K = 4096: 256 threads; 8192: 512;
+//   28672: 1024); the candidates within 10% of each other there.
+// - above: ONE row per CTA (every best config was 1 x T; two rows a CTA cost 2-12%) and about three chunks a thread,
+//   128 to 256 threads (K = 4096, M = 8192: 1x128 41.5 us against the old 2x128 43.5; K = 14336: 1x256 156.5 against
+//   2x128 174.7; K = 28672: 1x256 338.8, 512 and 1024 threads 13-28% slower). Rows shorter than 128 threads' worth
+//   share a CTA of 128 threads.
+// Then at least enough threads to keep the row in registers (8 chunks a thread for 16-bit inputs, 4 for f32: what
+// norm_quantize.cuh caches) and the kernel's minimum. f16 and f32 follow the bf16 measurements (not measured apart).
 QuantizeTile norm_heuristic(const KernelSpec& spec) {
   const std::int64_t chunks = (spec.k + 15) / 16;
-  int tpr = spec.m_bucket <= 128    ? std::clamp(next_pow2(chunks), 4, 1024)
-            : spec.m_bucket <= 2048 ? std::clamp(next_pow2((chunks + 1) / 2), 4, 256)
-                                    : std::clamp(next_pow2((chunks + 7) / 8), std::min(next_pow2(chunks), 128), 256);
+  const bool decode = spec.m_bucket <= 128;
+  int tpr = decode ? std::clamp(next_pow2(chunks), 4, 1024)
+                   : std::clamp(next_pow2((chunks + 2) / 3), std::min(next_pow2(chunks), 128), 256);
   const std::int64_t cached = element_size(spec.in_element) == 2 ? 8 : 4;
   tpr = std::max({tpr, std::min(next_pow2((chunks + cached - 1) / cached), 1024),
                   codegen::norm_min_threads_per_row(spec.k)});
-  return QuantizeTile{.rows_per_cta = tpr >= 256 ? 1 : 256 / tpr, .threads_per_row = tpr};
+  const int cta = decode ? 256 : 128;  // threads a CTA at least, for rows shorter than that
+  return QuantizeTile{.rows_per_cta = tpr >= cta ? 1 : cta / tpr, .threads_per_row = tpr};
 }
 
 void quantize_candidates(const KernelSpec& spec, std::vector<QuantizeTile>& out) {

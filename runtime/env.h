@@ -58,6 +58,8 @@ enum class Type {
     "`JOB_COMPLETION_INDEX`)")                                                                                      \
   X(BenchModel, "QJIT_BENCH_MODEL", Text, "`llama-2-7b`", "bench",                                                  \
     "the model (of `shared/data/llm_linear_shapes.csv`) whose shapes the Google Benchmark GEMM suite times")        \
+  X(BenchPref, "QJIT_BENCH_PREF", Text, "`heuristic`", "bench",                                                    \
+    "`tuned`: the fused norm + quantize benchmark times the tuning database's configs")                             \
   X(CublasLtLibrary, "QJIT_CUBLASLT_LIBRARY", Path, "`libcublasLt.so.13`, `.so.12`, then the toolkit's", "bench",   \
     "the cuBLASLt library the benchmark baseline opens")                                                            \
   X(Library, "QJIT_LIBRARY", Path, "the wheel's bundled copy", "python",                                            \

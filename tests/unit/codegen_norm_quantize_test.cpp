@@ -124,16 +124,25 @@ TEST(CodegenNormQuantize, FamilyHeuristicAndCandidatesServeTheNormOps) {
           EXPECT_EQ(cands.front(), h);
           for (const TileConfig& c : cands) EXPECT_TRUE(family.validate(s, c).ok()) << c.to_string();
         }
-  // Decode rows: about one chunk a thread; prefill: two to eight.
+  // Decode rows: about one chunk a thread; prefill: one row a CTA, about three chunks a thread (measured, H200).
   EXPECT_EQ(family.heuristic(norm(KernelOp::RmsNormQuantize, ElementKind::BF16, 4096, true, false, 90, 1), 132)
                 .to_string(),
             "quantize 1x256x1 w1x1 s1 sk1");
   EXPECT_EQ(family.heuristic(norm(KernelOp::RmsNormQuantize, ElementKind::BF16, 4096, true, false, 90, 8192), 132)
                 .to_string(),
-            "quantize 2x128x1 w1x1 s1 sk1");
+            "quantize 1x128x1 w1x1 s1 sk1");
+  EXPECT_EQ(family.heuristic(norm(KernelOp::RmsNormQuantize, ElementKind::BF16, 14336, true, true, 90, 2048), 132)
+                .to_string(),
+            "quantize 1x256x1 w1x1 s1 sk1");
+  EXPECT_EQ(family.heuristic(norm(KernelOp::RmsNormQuantize, ElementKind::BF16, 28672, true, false, 90, 4096), 132)
+                .to_string(),
+            "quantize 1x256x1 w1x1 s1 sk1");
   EXPECT_EQ(family.heuristic(norm(KernelOp::LayerNormQuantize, ElementKind::F32, 8192, true, false, 90, 8192), 132)
                 .to_string(),
-            "quantize 2x128x1 w1x1 s1 sk1");
+            "quantize 1x256x1 w1x1 s1 sk1");
+  EXPECT_EQ(family.heuristic(norm(KernelOp::RmsNormQuantize, ElementKind::BF16, 64, true, false, 90, 8192), 132)
+                .to_string(),
+            "quantize 32x4x1 w1x1 s1 sk1");
 }
 
 // ---- NVRTC ----

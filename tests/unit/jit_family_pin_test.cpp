@@ -120,9 +120,11 @@ const std::vector<Pin>& pins() {
       {quantize(89, KernelOp::QuantizeApplyScale, ElementKind::BF16, 28672, 4096, false),
        "quantize 1x256x1 w1x1 s1 sk1", "qjit_quantize_apply_scale_bf16_k28672_r1_t256",
        "d3540781292fac17a3d0fa8fe38df6d5"},
-      // The fused norm + quantize kernels (issue 17), pinned from their first version.
+      // The fused norm + quantize kernels (issue 17), pinned from their first version. Re-pinned in session 8: the
+      // prefill heuristic takes one row a CTA (measured by `qjit tune --plans rmsnorm,layernorm` on the H200; the
+      // kernel text and the set of candidates did not change; the digest moves because the list leads with the choice).
       {codegen::norm_quantize_spec(KernelOp::RmsNormQuantize, ElementKind::BF16, 4096, 2048, 90, true, true),
-       "quantize 2x128x1 w1x1 s1 sk1", "qjit_rms_norm_quantize_bf16_k4096_r2_t128_residual", "46d6da516b3e5d3601f2b673e5bd650f"},
+       "quantize 1x128x1 w1x1 s1 sk1", "qjit_rms_norm_quantize_bf16_k4096_r1_t128_residual", "21222dd12dcb409f82aea715fec11829"},
       {codegen::norm_quantize_spec(KernelOp::LayerNormQuantize, ElementKind::F16, 5120, 1, 80, false, false),
        "quantize 1x512x1 w1x1 s1 sk1", "qjit_layer_norm_quantize_f16_k5120_r1_t512_static", "87cb9b4016db0e9e850d86f6f875f172"},
   };
