@@ -82,6 +82,7 @@ std::string_view warmup_plan_name(WarmupPlan p) noexcept {
     case WarmupPlan::SmoothQuant: return "sq";
     case WarmupPlan::RmsNormQuantize: return "rmsnorm";
     case WarmupPlan::LayerNormQuantize: return "layernorm";
+    case WarmupPlan::ScaledMatmul: return "mm";
   }
   return "?";
 }
@@ -101,10 +102,12 @@ Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text) {
       p = WarmupPlan::RmsNormQuantize;
     else if (item == "layernorm" || item == "layer_norm_quantize")
       p = WarmupPlan::LayerNormQuantize;
+    else if (item == "mm" || item == "scaled_matmul" || item == "scaled_mm")
+      p = WarmupPlan::ScaledMatmul;
     else
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("plan list item {0} must be ql (QuantizedLinear), sq (SmoothQuant), rmsnorm "
-                                  "(RmsNormQuantize) or layernorm (LayerNormQuantize), got '{1}'",
+                                  "(RmsNormQuantize), layernorm (LayerNormQuantize) or mm (ScaledMatmul), got '{1}'",
                                   i + 1, item.take_front(40))
                         .str());
     if (std::find(plans.begin(), plans.end(), p) == plans.end()) plans.push_back(p);
@@ -187,7 +190,9 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("WarmupRequest.sm_count must be >= 1, got {0}", req.sm_count).str());
   for (WarmupPlan plan : req.plans)
-    if ((plan == WarmupPlan::RmsNormQuantize || plan == WarmupPlan::LayerNormQuantize) && req.dtype == ElementKind::F64)
+    if ((plan == WarmupPlan::RmsNormQuantize || plan == WarmupPlan::LayerNormQuantize ||
+         plan == WarmupPlan::ScaledMatmul) &&
+        req.dtype == ElementKind::F64)
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("WarmupRequest.dtype must be f16, bf16 or f32 for the {0} plan, got f64",
                                   warmup_plan_name(plan))
@@ -256,6 +261,34 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
                  llvm::formatv("{0} k={1} m={2} {3}{4}{5}", item.label, item.k, item.m, warmup_plan_name(plan),
                                dynamic ? "" : " static", residual ? " residual" : "")
                      .str());
+        continue;
+      }
+      if (plan == WarmupPlan::ScaledMatmul) {
+        // ScaledMatmulPlan: int8 activations (no quantize pass), the output type req.dtype, every scale mode.
+        for (bool bias : req.bias_modes)
+          for (bool act_pt : {false, true})
+            for (bool w_pt : {false, true}) {
+              LinearShape shape;
+              shape.smooth_quant = true;
+              shape.scaled_matmul = true;
+              shape.act_scale_per_tensor = act_pt;
+              shape.weight_scale_per_tensor = w_pt;
+              shape.m = item.m;
+              shape.n = item.n;
+              shape.k = item.k;
+              shape.activation = ElementKind::S8;
+              shape.output = req.dtype;
+              shape.has_bias = bias;
+              const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
+              const std::string used_by =
+                  llvm::formatv("{0} n={1} k={2} m={3} mm act_scale={4} weight_scale={5}{6}", item.label, item.n,
+                                item.k, item.m, act_pt ? "per_tensor" : "per_token",
+                                w_pt ? "per_tensor" : "per_channel", bias ? " bias" : "")
+                      .str();
+              need(specs.gemm, used_by);
+              if (binds_portable_at_select(specs.gemm))
+                need_portable(specs.gemm, used_by + " (portable: misaligned rows)");
+            }
         continue;
       }
       for (bool bias : req.bias_modes)

@@ -23,9 +23,12 @@ namespace qjit::ops {
 
 // RmsNormQuantize / LayerNormQuantize: the fused norm + quantize kernel of each item's K (its N is not used), in
 // all four variants (dynamic or static scale, with or without a residual).
-enum class WarmupPlan : std::uint8_t { QuantizedLinear, SmoothQuant, RmsNormQuantize, LayerNormQuantize };
-std::string_view warmup_plan_name(WarmupPlan p) noexcept;  // "ql", "sq", "rmsnorm", "layernorm"
-// "ql,sq,rmsnorm,layernorm" (also "quantized", "smoothquant", "rms_norm_quantize", "layer_norm_quantize");
+// ScaledMatmul: ScaledMatmulPlan's GEMMs in all four scale modes (act per token / per tensor x weight per channel /
+// per tensor): their epilogues are kernels of their own.
+enum class WarmupPlan : std::uint8_t { QuantizedLinear, SmoothQuant, RmsNormQuantize, LayerNormQuantize, ScaledMatmul };
+std::string_view warmup_plan_name(WarmupPlan p) noexcept;  // "ql", "sq", "rmsnorm", "layernorm", "mm"
+// "ql,sq,rmsnorm,layernorm,mm" (also "quantized", "smoothquant", "rms_norm_quantize", "layer_norm_quantize",
+// "scaled_matmul", "scaled_mm");
 // duplicates collapse; errors name the item and the accepted names.
 Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text);
 // "sm_80", "sm_86", "sm_87", "sm_89", "sm_90a" (every arch `qjit inspect` and the tuning database accept); "80",

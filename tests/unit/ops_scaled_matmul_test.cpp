@@ -4,6 +4,9 @@
 // maps to (per token: the QuantizedLinear GEMM itself), and can_implement's messages on a core built by hand (no
 // kernels bound: the argument checks read only the descriptor fields).
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -11,8 +14,11 @@
 #include "ops/linear_core.h"
 #include "ops/linear_specs.h"
 #include "ops/plan_core.h"
+#include "ops/warmup.h"
 #include "qjit/qjit.h"
 #include "qjit/qjit_c.h"
+#include "runtime/nvrtc.h"
+#include "tests/support/cache_test_util.h"
 
 namespace qjit {
 namespace {
@@ -186,6 +192,55 @@ TEST(OpsScaledMatmul, CanImplementNamesTheFieldAndTheExpectedValue) {
   no_rows.output.rows = 0;
   EXPECT_EQ(msg(detail::can_implement(core_of(false, false, false), no_rows)),
             "output.shape[0] (M) must be in [1, 2^31), got 0");
+}
+
+// `qjit warmup --plans mm` in a fresh process (the kernel service reads QJIT_CACHE_DIR once per process): the four
+// scale modes' GEMMs of a shape are four kernels, the same specs ScaledMatmulPlan binds (ops::linear_kernel_specs),
+// compiled once and found in the cache by a second warm-up; f64 (no ScaledMatmul output) is refused naming the field.
+int warm_scaled_matmul_in_fresh_process() {
+  cache::testing::TempDir dir;
+  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
+  ::unsetenv("QJIT_CACHE_PATH");
+  ::unsetenv("QJIT_CACHE_READONLY");
+  ops::WarmupRequest req;
+  req.arch = 90;
+  req.items = {{256, 512, 16, "t o"}};
+  req.jobs = 2;
+  req.plans = {ops::WarmupPlan::ScaledMatmul};
+  auto r = ops::run_warmup(req);
+  if (!r) return std::fprintf(stderr, "%s\n", r.error().to_string().c_str()), 1;
+  std::set<std::string> want;
+  for (bool act_pt : {false, true})
+    for (bool w_pt : {false, true}) {
+      ops::LinearShape s{.smooth_quant = true, .m = 16, .n = 256, .k = 512, .output = ElementKind::BF16};
+      s.scaled_matmul = true;
+      s.act_scale_per_tensor = act_pt;
+      s.weight_scale_per_tensor = w_pt;
+      want.insert(ops::linear_kernel_specs(s, 90).gemm.to_string());
+    }
+  std::set<std::string> got;
+  for (const auto& k : r->kernels) got.insert(k.spec.to_string());
+  if (r->failed || r->compiled != 4 || got != want || want.size() != 4)
+    return std::fprintf(stderr, "%zu kernels, %zu compiled, %zu failed\n", r->kernels.size(), r->compiled, r->failed), 2;
+  auto again = ops::run_warmup(req);
+  if (!again || again->cached != 4 || again->compiled != 0) return 3;
+  req.dtype = ElementKind::F64;
+  auto bad = ops::run_warmup(req);
+  if (bad || bad.error().message().find("WarmupRequest.dtype must be f16, bf16 or f32 for the mm plan") ==
+                 std::string::npos)
+    return 4;
+  std::fprintf(stderr, "mm warmup ok\n");
+  return 0;
+}
+
+TEST(OpsScaledMatmulWarmup, PlansParseAndTheFourScaleModesCompileOnce) {
+  EXPECT_EQ(ops::parse_warmup_plans("mm,scaled_mm")->size(), 1u);
+  EXPECT_EQ(ops::parse_warmup_plans("scaled_matmul")->front(), ops::WarmupPlan::ScaledMatmul);
+  EXPECT_NE(ops::parse_warmup_plans("matmul").error().message().find("or mm (ScaledMatmul)"), std::string::npos);
+  EXPECT_EQ(ops::warmup_plan_name(ops::WarmupPlan::ScaledMatmul), "mm");
+  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(std::exit(warm_scaled_matmul_in_fresh_process()), ::testing::ExitedWithCode(0), "mm warmup ok");
 }
 
 }  // namespace
