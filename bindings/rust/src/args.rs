@@ -51,8 +51,56 @@ pub struct DynamicRangeQuantizeArgs<'a, TIn: FloatElement> {
     pub pre_quant_scale: Option<TensorRef<'a, f32, 1>>,
 }
 
-fn opt<T: crate::element::Element>(t: &Option<TensorRef<'_, T, 1>>) -> sys::qjit_tensor {
+/// Arguments of [`crate::ScaledMatmulPlan::run`]: output[M, N] = act_scale · weight_scale · act_q · weight_qᵀ
+/// (+ bias). Every scale is f32 in device memory, so a run never reads the host.
+#[derive(Debug)]
+pub struct ScaledMatmulArgs<'a, TOut: FloatElement> {
+    /// [M, K] int8, row stride >= K.
+    pub act_q: TensorRef<'a, S8, 2>,
+    /// [N, K] int8 (PyTorch `nn.Linear.weight` layout), row stride >= K.
+    pub weight_q: TensorRef<'a, S8, 2>,
+    /// [M] with `ActScaleMode::PerToken`, [1] with `ActScaleMode::PerTensor`.
+    pub act_scale: TensorRef<'a, f32, 1>,
+    /// [N] with `WeightScaleMode::PerChannel`, [1] with `WeightScaleMode::PerTensor`.
+    pub weight_scale: TensorRef<'a, f32, 1>,
+    /// [N] when the descriptor has a bias, else `None`.
+    pub bias: Option<TensorRef<'a, TOut, 1>>,
+    /// [M, N], row stride >= N.
+    pub output: TensorMut<'a, TOut, 2>,
+}
+
+/// Arguments of [`crate::RmsNormQuantizePlan::run`] and [`crate::LayerNormQuantizePlan::run`].
+///
+/// With a residual, `residual_out` may be the very memory of `input` or `residual` (same pointer and row stride:
+/// updated in place, which the library allows); any other overlap is refused.
+#[derive(Debug)]
+pub struct NormQuantizeArgs<'a, TIn: FloatElement> {
+    /// x [M, K], row stride >= K.
+    pub input: TensorRef<'a, TIn, 2>,
+    /// [M, K] when the descriptor has a residual, else `None`.
+    pub residual: Option<TensorRef<'a, TIn, 2>>,
+    /// [M, K] when the descriptor has a residual (receives x + residual rounded to `TIn`), else `None`.
+    pub residual_out: Option<TensorMut<'a, TIn, 2>>,
+    /// [K].
+    pub gamma: TensorRef<'a, TIn, 1>,
+    /// [K] for LayerNorm, `None` for RMSNorm.
+    pub beta: Option<TensorRef<'a, TIn, 1>>,
+    /// [M, K] int8, row stride >= K.
+    pub output: TensorMut<'a, S8, 2>,
+    /// [M] per-token scales with a dynamic descriptor, `None` with a static scale.
+    pub scale: Option<TensorMut<'a, f32, 1>>,
+}
+
+/// The C++ API's names for the two norm plans' arguments (one struct serves both).
+pub type RmsNormQuantizeArgs<'a, TIn> = NormQuantizeArgs<'a, TIn>;
+pub type LayerNormQuantizeArgs<'a, TIn> = NormQuantizeArgs<'a, TIn>;
+
+fn opt<T: crate::element::Element, const RANK: usize>(t: &Option<TensorRef<'_, T, RANK>>) -> sys::qjit_tensor {
     t.map(|t| t.to_sys()).unwrap_or(sys::qjit_tensor::ABSENT)
+}
+
+fn opt_mut<T: crate::element::Element, const RANK: usize>(t: &Option<TensorMut<'_, T, RANK>>) -> sys::qjit_tensor {
+    t.as_ref().map(|t| t.to_sys()).unwrap_or(sys::qjit_tensor::ABSENT)
 }
 
 impl<TIn: FloatElement, TWQ: IntElement> QuantizedLinearArgs<'_, TIn, TWQ> {
@@ -95,6 +143,35 @@ impl<TIn: FloatElement> DynamicRangeQuantizeArgs<'_, TIn> {
             output: self.output.to_sys(),
             scale: self.scale.to_sys(),
             pre_quant_scale: opt(&self.pre_quant_scale),
+        }
+    }
+}
+
+impl<TOut: FloatElement> ScaledMatmulArgs<'_, TOut> {
+    pub(crate) fn to_sys(&self) -> sys::qjit_scaled_matmul_args {
+        sys::qjit_scaled_matmul_args {
+            struct_size: sys::struct_size::<sys::qjit_scaled_matmul_args>(),
+            act_q: self.act_q.to_sys(),
+            weight_q: self.weight_q.to_sys(),
+            act_scale: self.act_scale.to_sys(),
+            weight_scale: self.weight_scale.to_sys(),
+            bias: opt(&self.bias),
+            output: self.output.to_sys(),
+        }
+    }
+}
+
+impl<TIn: FloatElement> NormQuantizeArgs<'_, TIn> {
+    pub(crate) fn to_sys(&self) -> sys::qjit_norm_quantize_args {
+        sys::qjit_norm_quantize_args {
+            struct_size: sys::struct_size::<sys::qjit_norm_quantize_args>(),
+            input: self.input.to_sys(),
+            residual: opt(&self.residual),
+            residual_out: opt_mut(&self.residual_out),
+            gamma: self.gamma.to_sys(),
+            beta: opt(&self.beta),
+            output: self.output.to_sys(),
+            scale: opt_mut(&self.scale),
         }
     }
 }
