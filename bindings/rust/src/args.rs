@@ -175,3 +175,72 @@ impl<TIn: FloatElement> NormQuantizeArgs<'_, TIn> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::element::Bf16;
+    use crate::tensor::DevicePtr;
+
+    fn at(t: &sys::qjit_tensor) -> (usize, i32, i32, [i64; 4]) {
+        (t.data as usize, t.element, t.rank, t.shape)
+    }
+
+    // Each view lands in its own C field; an absent optional is the all-zero tensor the header asks for.
+    #[test]
+    fn new_args_fill_their_c_fields() {
+        let n = unsafe {
+            NormQuantizeArgs::<Bf16> {
+                input: TensorRef::contiguous(DevicePtr(0x100), [3, 64]),
+                residual: Some(TensorRef::contiguous(DevicePtr(0x200), [3, 64])),
+                residual_out: Some(TensorMut::contiguous(DevicePtr(0x300), [3, 64])),
+                gamma: TensorRef::contiguous(DevicePtr(0x400), [64]),
+                beta: None,
+                output: TensorMut::contiguous(DevicePtr(0x500), [3, 64]),
+                scale: Some(TensorMut::contiguous(DevicePtr(0x600), [3])),
+            }
+        }
+        .to_sys();
+        assert_eq!(n.struct_size as usize, std::mem::size_of::<sys::qjit_norm_quantize_args>());
+        assert_eq!(at(&n.input), (0x100, sys::QJIT_BF16, 2, [3, 64, 0, 0]));
+        assert_eq!(at(&n.residual).0, 0x200);
+        assert_eq!(at(&n.residual_out).0, 0x300);
+        assert_eq!(at(&n.gamma), (0x400, sys::QJIT_BF16, 1, [64, 0, 0, 0]));
+        assert_eq!(at(&n.beta), (0, 0, 0, [0; 4]));
+        assert_eq!(at(&n.output), (0x500, sys::QJIT_S8, 2, [3, 64, 0, 0]));
+        assert_eq!(at(&n.scale), (0x600, sys::QJIT_F32, 1, [3, 0, 0, 0]));
+        let none = unsafe {
+            NormQuantizeArgs::<f32> {
+                input: TensorRef::contiguous(DevicePtr(0x100), [1, 8]),
+                residual: None,
+                residual_out: None,
+                gamma: TensorRef::contiguous(DevicePtr(0x400), [8]),
+                beta: Some(TensorRef::contiguous(DevicePtr(0x700), [8])),
+                output: TensorMut::contiguous(DevicePtr(0x500), [1, 8]),
+                scale: None,
+            }
+        }
+        .to_sys();
+        assert_eq!((at(&none.residual).2, at(&none.residual_out).2, at(&none.scale).2), (0, 0, 0));
+        assert_eq!(at(&none.beta), (0x700, sys::QJIT_F32, 1, [8, 0, 0, 0]));
+
+        let s = unsafe {
+            ScaledMatmulArgs::<f32> {
+                act_q: TensorRef::contiguous(DevicePtr(0x10), [5, 32]),
+                weight_q: TensorRef::contiguous(DevicePtr(0x20), [16, 32]),
+                act_scale: TensorRef::contiguous(DevicePtr(0x30), [1]),
+                weight_scale: TensorRef::contiguous(DevicePtr(0x40), [16]),
+                bias: None,
+                output: TensorMut::contiguous(DevicePtr(0x50), [5, 16]),
+            }
+        }
+        .to_sys();
+        assert_eq!(s.struct_size as usize, std::mem::size_of::<sys::qjit_scaled_matmul_args>());
+        assert_eq!(at(&s.act_q), (0x10, sys::QJIT_S8, 2, [5, 32, 0, 0]));
+        assert_eq!(at(&s.weight_q), (0x20, sys::QJIT_S8, 2, [16, 32, 0, 0]));
+        assert_eq!(at(&s.act_scale), (0x30, sys::QJIT_F32, 1, [1, 0, 0, 0]));
+        assert_eq!(at(&s.weight_scale), (0x40, sys::QJIT_F32, 1, [16, 0, 0, 0]));
+        assert_eq!(at(&s.bias), (0, 0, 0, [0; 4]));
+        assert_eq!(at(&s.output), (0x50, sys::QJIT_F32, 2, [5, 16, 0, 0]));
+    }
+}
