@@ -230,6 +230,28 @@ def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_sc
     return out
 
 
+def _int8_gemm_output(op, allowed, out, bias, dtype, xi, m, n, hint):
+    """The output element of an int8-activation GEMM (out's, else bias's, else `dtype`), the bias checked against it,
+    and the output (given or allocated): (element, out, out info, bias info or None)."""
+    if out is not None:
+        out_element = _tensors.parse("out", out, hint).element
+    elif bias is not None:
+        out_element = _tensors.parse("bias", bias, hint).element
+    elif dtype is not None:
+        out_element = element_of(dtype)
+    else:
+        raise invalid(f"{op} needs its output dtype: pass out=, bias= or dtype=")
+    if out_element not in allowed:
+        names = ", ".join(_capi.ELEMENT_NAMES[e] for e in allowed[:-1]) + " or " + _capi.ELEMENT_NAMES[allowed[-1]]
+        raise invalid(f"the output dtype must be {names}, got {_capi.ELEMENT_NAMES[out_element]}")
+    bi = None
+    if bias is not None:
+        bi = _arg("bias", bias, xi, 1, (out_element,), "[N]", hint)
+        _shape(bi, "bias", (n,), ("N",))
+    out, oi = _output("out", out, xi, (m, n), out_element, ("M", "N"), hint)
+    return out_element, out, oi, bi
+
+
 def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias=None, out=None, *, dtype=None, workspace=None,
                         stream=None, preference="heuristic"):
     """y[M, N] = act_scale · w_scale[n] · (x_q · w_qᵀ)[m, n] (+ bias[n]): a SmoothQuant int8 activation with its
@@ -249,21 +271,7 @@ def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias=None, out=None, *, dt
         raise invalid(f"w_q.shape[1] must equal x_q.shape[1] (K={k}), got w_q.shape {list(wi.shape)}")
     si = _arg("w_scale", w_scale, xi, 1, (E.F32,), "[N]", hint)
     _shape(si, "w_scale", (n,), ("N",))
-    if out is not None:
-        out_element = _tensors.parse("out", out, hint).element
-    elif bias is not None:
-        out_element = _tensors.parse("bias", bias, hint).element
-    elif dtype is not None:
-        out_element = element_of(dtype)
-    else:
-        raise invalid("smooth_quant_linear needs its output dtype: pass out=, bias= or dtype=")
-    if out_element not in FLOATS:
-        raise invalid(f"the output dtype must be f16, bf16, f32 or f64, got {_capi.ELEMENT_NAMES[out_element]}")
-    bi = None
-    if bias is not None:
-        bi = _arg("bias", bias, xi, 1, (out_element,), "[N]", hint)
-        _shape(bi, "bias", (n,), ("N",))
-    out, oi = _output("out", out, xi, (m, n), out_element, ("M", "N"), hint)
+    out_element, out, oi, bi = _int8_gemm_output("smooth_quant_linear", FLOATS, out, bias, dtype, xi, m, n, hint)
     if m == 0:
         return out
     pref = preference_of(preference)
@@ -302,21 +310,8 @@ def scaled_mm(a_q, w_q, a_scale, w_scale, bias=None, out=None, *, dtype=None, wo
         raise invalid(f"w_scale.shape must be [N={n}] (per channel) or [1] (per tensor), got {list(si.shape)}")
     act_mode = "per_token" if ai.shape[0] == m else "per_tensor"
     weight_mode = "per_channel" if si.shape[0] == n else "per_tensor"
-    if out is not None:
-        out_element = _tensors.parse("out", out, hint).element
-    elif bias is not None:
-        out_element = _tensors.parse("bias", bias, hint).element
-    elif dtype is not None:
-        out_element = element_of(dtype)
-    else:
-        raise invalid("scaled_mm needs its output dtype: pass out=, bias= or dtype=")
-    if out_element not in (E.F16, E.BF16, E.F32):
-        raise invalid(f"the output dtype must be f16, bf16 or f32, got {_capi.ELEMENT_NAMES[out_element]}")
-    bi = None
-    if bias is not None:
-        bi = _arg("bias", bias, xi, 1, (out_element,), "[N]", hint)
-        _shape(bi, "bias", (n,), ("N",))
-    out, oi = _output("out", out, xi, (m, n), out_element, ("M", "N"), hint)
+    out_element, out, oi, bi = _int8_gemm_output("scaled_mm", (E.F16, E.BF16, E.F32), out, bias, dtype, xi, m, n,
+                                                 hint)
     if m == 0:
         return out
     pref = preference_of(preference)
