@@ -1,5 +1,6 @@
-//! The three descriptors: what a plan is selected for (op, shape, element kinds, bias). Plain data with public
-//! fields, as in the seed; `new::<TIn>` fills the element kinds a plan over `TIn` expects. The library validates
+//! The descriptors: what a plan is selected for (op, shape, element kinds, bias, scale modes). Plain data with public
+//! fields, as in the seed; `new::<TIn>` (`rms_norm::<TIn>` / `layer_norm::<TIn>` for the norm plans) fills the
+//! element kinds a plan over `TIn` expects. The library validates
 //! them in `select` (and its messages name the field); `Display` prints them the way the library does.
 use crate::element::{ElementKind, FloatElement};
 use crate::error::read_string;
@@ -156,6 +157,210 @@ impl DynamicRangeQuantizeDescriptor {
     }
 }
 
+/// How ScaledMatmul's activation is scaled: `act_scale` in device memory, [M] f32 per token or [1] f32 per tensor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ActScaleMode {
+    #[default]
+    PerToken,
+    PerTensor,
+}
+
+impl ActScaleMode {
+    pub(crate) fn to_raw(self) -> i32 {
+        match self {
+            ActScaleMode::PerToken => sys::QJIT_ACT_SCALE_PER_TOKEN,
+            ActScaleMode::PerTensor => sys::QJIT_ACT_SCALE_PER_TENSOR,
+        }
+    }
+}
+
+/// How ScaledMatmul's weight is scaled: `weight_scale` in device memory, [N] f32 per output channel or [1] f32 per
+/// tensor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WeightScaleMode {
+    #[default]
+    PerChannel,
+    PerTensor,
+}
+
+impl WeightScaleMode {
+    pub(crate) fn to_raw(self) -> i32 {
+        match self {
+            WeightScaleMode::PerChannel => sys::QJIT_WEIGHT_SCALE_PER_CHANNEL,
+            WeightScaleMode::PerTensor => sys::QJIT_WEIGHT_SCALE_PER_TENSOR,
+        }
+    }
+}
+
+/// The scaled int8 GEMM an engine with its own quantization calls (vLLM's `cutlass_scaled_mm`):
+/// output[m, n] = act_scale[m | 0] · weight_scale[n | 0] · Σ_k act_q[m, k] · weight_q[n, k] (+ bias[n]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScaledMatmulDescriptor {
+    /// Tokens: chooses the tuning bucket; `run` accepts any M >= 1.
+    pub m: i64,
+    /// Output features (rows of weight_q); compiled into the kernel.
+    pub n: i64,
+    /// Input features; compiled into the kernel.
+    pub k: i64,
+    /// S8.
+    pub activation_element: ElementKind,
+    /// S8.
+    pub weight_element: ElementKind,
+    /// f16, bf16 or f32: the plan's `TOut` (the bias has it too).
+    pub output_element: ElementKind,
+    pub has_bias: bool,
+    pub act_scale: ActScaleMode,
+    pub weight_scale: WeightScaleMode,
+}
+
+impl ScaledMatmulDescriptor {
+    /// S8 activation and weight, a `TOut` output, no bias, per-token activation and per-channel weight scales.
+    pub fn new<TOut: FloatElement>(m: i64, n: i64, k: i64) -> Self {
+        ScaledMatmulDescriptor {
+            m,
+            n,
+            k,
+            activation_element: ElementKind::S8,
+            weight_element: ElementKind::S8,
+            output_element: TOut::KIND,
+            has_bias: false,
+            act_scale: ActScaleMode::PerToken,
+            weight_scale: WeightScaleMode::PerChannel,
+        }
+    }
+    /// The same descriptor with a `[N]` bias of the output element (or without one).
+    pub fn with_bias(mut self, has_bias: bool) -> Self {
+        self.has_bias = has_bias;
+        self
+    }
+    /// The same descriptor with the activation scale per token ([M]) or per tensor ([1]).
+    pub fn with_act_scale(mut self, mode: ActScaleMode) -> Self {
+        self.act_scale = mode;
+        self
+    }
+    /// The same descriptor with the weight scale per channel ([N]) or per tensor ([1]).
+    pub fn with_weight_scale(mut self, mode: WeightScaleMode) -> Self {
+        self.weight_scale = mode;
+        self
+    }
+    pub(crate) fn to_sys(&self) -> sys::qjit_scaled_matmul_desc {
+        sys::qjit_scaled_matmul_desc {
+            struct_size: sys::struct_size::<sys::qjit_scaled_matmul_desc>(),
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            activation_element: self.activation_element.to_raw(),
+            weight_element: self.weight_element.to_raw(),
+            output_element: self.output_element.to_raw(),
+            has_bias: self.has_bias as i32,
+            act_scale: self.act_scale.to_raw(),
+            weight_scale: self.weight_scale.to_raw(),
+        }
+    }
+}
+
+/// Which normalisation a norm + quantize descriptor asks for; it must match the plan type
+/// ([`crate::RmsNormQuantizePlan`] or [`crate::LayerNormQuantizePlan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NormKind {
+    RmsNorm,
+    LayerNorm,
+}
+
+impl NormKind {
+    pub(crate) fn to_raw(self) -> i32 {
+        match self {
+            NormKind::RmsNorm => sys::QJIT_RMS_NORM,
+            NormKind::LayerNorm => sys::QJIT_LAYER_NORM,
+        }
+    }
+    /// The C++ API's name ("RmsNorm", "LayerNorm"), as its messages spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            NormKind::RmsNorm => "RmsNorm",
+            NormKind::LayerNorm => "LayerNorm",
+        }
+    }
+}
+
+/// RMSNorm or LayerNorm fused with int8 quantization, in one pass over x [M, K]:
+/// h = x (+ residual, rounded to the input type and written to residual_out), v = norm(h) · gamma (+ beta) in f32,
+/// q = round-half-even(v / scale) saturated, with scale[m] = absmax(v[m, :]) / 127 per token (bit for bit what
+/// DynamicRangeQuantizePlan does to the same f32 v) or the descriptor's static scale.
+///   RMSNorm:   v = (h · rstd) · gamma,              rstd = 1 / sqrt(Σ h² / K + eps)
+///   LayerNorm: v = ((h − mu) · rstd) · gamma + beta, rstd = 1 / sqrt(Σ (h − mu)² / K + eps), mu = Σ h / K
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NormQuantizeDescriptor {
+    pub norm: NormKind,
+    /// Tokens (chooses the tuning bucket; `run` accepts any M >= 1).
+    pub m: i64,
+    /// Features; compiled into the kernel.
+    pub k: i64,
+    /// f16, bf16 or f32: x, residual, residual_out, gamma and beta; the plan's `TIn`.
+    pub input_element: ElementKind,
+    /// PerToken: dynamic scale[m] = absmax(v[m, :]) / 127; PerTensor: `static_scale` (real = q · static_scale).
+    pub granularity: QuantGranularity,
+    /// h = x + residual, written to residual_out, then normalised.
+    pub has_residual: bool,
+    /// Finite, >= 0: added to the mean square (RMSNorm) or the variance (LayerNorm).
+    pub eps: f32,
+    /// PerTensor: finite and > 0; PerToken: 0.
+    pub static_scale: f32,
+}
+
+impl NormQuantizeDescriptor {
+    /// RMSNorm over `TIn`, eps 1e-6, per-token scales, no residual (the C++ API's defaults).
+    pub fn rms_norm<TIn: FloatElement>(m: i64, k: i64) -> Self {
+        Self::make(NormKind::RmsNorm, m, k, TIn::KIND, 1e-6)
+    }
+    /// LayerNorm over `TIn`, eps 1e-5, per-token scales, no residual (the C++ API's defaults).
+    pub fn layer_norm<TIn: FloatElement>(m: i64, k: i64) -> Self {
+        Self::make(NormKind::LayerNorm, m, k, TIn::KIND, 1e-5)
+    }
+    fn make(norm: NormKind, m: i64, k: i64, input_element: ElementKind, eps: f32) -> Self {
+        NormQuantizeDescriptor {
+            norm,
+            m,
+            k,
+            input_element,
+            granularity: QuantGranularity::PerToken,
+            has_residual: false,
+            eps,
+            static_scale: 0.0,
+        }
+    }
+    pub fn with_eps(mut self, eps: f32) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// The same descriptor with (or without) a residual added first and written back to residual_out.
+    pub fn with_residual(mut self, has_residual: bool) -> Self {
+        self.has_residual = has_residual;
+        self
+    }
+    /// The same descriptor with a static per-tensor scale instead of per-token scales.
+    pub fn with_static_scale(mut self, scale: f32) -> Self {
+        self.granularity = QuantGranularity::PerTensor;
+        self.static_scale = scale;
+        self
+    }
+    pub(crate) fn to_sys(&self) -> sys::qjit_norm_quantize_desc {
+        sys::qjit_norm_quantize_desc {
+            struct_size: sys::struct_size::<sys::qjit_norm_quantize_desc>(),
+            m: self.m,
+            k: self.k,
+            norm: self.norm.to_raw(),
+            input_element: self.input_element.to_raw(),
+            granularity: self.granularity.to_raw(),
+            has_residual: self.has_residual as i32,
+            eps: self.eps,
+            static_scale: self.static_scale,
+        }
+    }
+}
+
 // The library's own printing ("quantized_linear m=16 n=4096 k=4096 act=bf16 ..."), so logs read the same from
 // every language.
 impl fmt::Display for QuantizedLinearDescriptor {
@@ -179,5 +384,19 @@ impl fmt::Display for DynamicRangeQuantizeDescriptor {
         f.write_str(&read_string(|buf, cap| unsafe {
             sys::qjit_dynamic_range_quantize_desc_to_string(&d, buf, cap)
         }))
+    }
+}
+impl fmt::Display for ScaledMatmulDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.to_sys();
+        // SAFETY: as above.
+        f.write_str(&read_string(|buf, cap| unsafe { sys::qjit_scaled_matmul_desc_to_string(&d, buf, cap) }))
+    }
+}
+impl fmt::Display for NormQuantizeDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.to_sys();
+        // SAFETY: as above.
+        f.write_str(&read_string(|buf, cap| unsafe { sys::qjit_norm_quantize_desc_to_string(&d, buf, cap) }))
     }
 }

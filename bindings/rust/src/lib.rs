@@ -1,7 +1,7 @@
-//! qjit for Rust: shape-specialised int8 (W8A8) linear-layer kernels, JIT-compiled for the GPU at hand, over
-//! libqjit.so's C ABI. The API is the seed's: a descriptor says what to compute, `select` compiles (or loads from
-//! the on-disk cache) a plan for it, and the plan's `run` launches on the caller's stream over the caller's device
-//! memory.
+//! qjit for Rust: shape-specialised int8 (W8A8) linear-layer kernels, the scaled int8 GEMM and fused norm +
+//! quantize passes around them, JIT-compiled for the GPU at hand, over libqjit.so's C ABI. The API is the seed's: a
+//! descriptor says what to compute, `select` compiles (or loads from the on-disk cache) a plan for it, and the
+//! plan's `run` launches on the caller's stream over the caller's device memory.
 //!
 //! ```no_run
 //! use qjit::{Bf16, PlanPreference, QuantizedLinearDescriptor, QuantizedLinearPlan, Stream};
@@ -28,11 +28,20 @@ pub mod tensor;
 pub mod version;
 pub mod warmup;
 
-pub use args::{DynamicRangeQuantizeArgs, QuantizedLinearArgs, SmoothQuantLinearArgs};
-pub use descriptor::{DynamicRangeQuantizeDescriptor, QuantizedLinearDescriptor, SmoothQuantLinearDescriptor};
+pub use args::{
+    DynamicRangeQuantizeArgs, LayerNormQuantizeArgs, NormQuantizeArgs, QuantizedLinearArgs, RmsNormQuantizeArgs,
+    ScaledMatmulArgs, SmoothQuantLinearArgs,
+};
+pub use descriptor::{
+    ActScaleMode, DynamicRangeQuantizeDescriptor, NormKind, NormQuantizeDescriptor, QuantizedLinearDescriptor,
+    ScaledMatmulDescriptor, SmoothQuantLinearDescriptor, WeightScaleMode,
+};
 pub use element::{Bf16, Element, ElementKind, FloatElement, IntElement, F16, S8};
 pub use error::{Error, Result};
-pub use plan::{DynamicRangeQuantizePlan, QuantizedLinearPlan, SmoothQuantLinearPlan};
+pub use plan::{
+    DynamicRangeQuantizePlan, LayerNormQuantizePlan, QuantizedLinearPlan, RmsNormQuantizePlan, ScaledMatmulPlan,
+    SmoothQuantLinearPlan,
+};
 pub use stream::{PlanPreference, PrecisionGuarantee, QuantGranularity, Stream, Workspace};
 pub use tensor::{DevicePtr, TensorMut, TensorRef};
 pub use version::{abi_version, version, version_numbers, ABI_VERSION};

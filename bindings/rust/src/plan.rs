@@ -1,9 +1,14 @@
-//! The three plans, each a typed shell over one reference-counted C plan handle: `select` validates and compiles
+//! The plans, each a typed shell over one reference-counted C plan handle: `select` validates and compiles
 //! (or loads) the kernels, then `can_implement` / `workspace_size` / `precision_guarantee` / `run` / `describe`.
 //! Plans are immutable after `select`, so they are `Send + Sync`; `Clone` takes another reference
 //! (qjit_plan_retain) and `Drop` releases it.
-use crate::args::{DynamicRangeQuantizeArgs, QuantizedLinearArgs, SmoothQuantLinearArgs};
-use crate::descriptor::{DynamicRangeQuantizeDescriptor, QuantizedLinearDescriptor, SmoothQuantLinearDescriptor};
+use crate::args::{
+    DynamicRangeQuantizeArgs, NormQuantizeArgs, QuantizedLinearArgs, ScaledMatmulArgs, SmoothQuantLinearArgs,
+};
+use crate::descriptor::{
+    DynamicRangeQuantizeDescriptor, NormKind, NormQuantizeDescriptor, QuantizedLinearDescriptor, ScaledMatmulDescriptor,
+    SmoothQuantLinearDescriptor,
+};
 use crate::element::{ElementKind, FloatElement, IntElement, S8};
 use crate::error::{check, read_string, Error, Result};
 use crate::stream::{PlanPreference, PrecisionGuarantee, Stream, Workspace};
@@ -245,6 +250,139 @@ impl<TIn: FloatElement> DynamicRangeQuantizePlan<TIn> {
     }
 }
 
+/// The scaled int8 GEMM (vLLM's `cutlass_scaled_mm`): int8 act_q [M, K] × int8 weight_q [N, K]ᵀ, scaled by
+/// act_scale [M] or [1] and weight_scale [N] or [1] from device memory (+ bias), one launch of the GEMM the linear
+/// plans use with the same epilogue arithmetic (f32, each step rounded, one rounding to `TOut`). A per-tensor scale
+/// gives the same bits as a per-token / per-channel one filled with that value. `TOut` is the output and bias type:
+/// f16, bf16 or f32.
+pub struct ScaledMatmulPlan<TOut: FloatElement> {
+    raw: RawPlan,
+    _types: PhantomData<fn() -> TOut>,
+}
+
+impl<TOut: FloatElement> ScaledMatmulPlan<TOut> {
+    pub fn select(stream: &Stream, desc: &ScaledMatmulDescriptor, pref: PlanPreference) -> Result<Self> {
+        check_element(desc.output_element, TOut::KIND, "descriptor.output_element")?;
+        let d = desc.to_sys();
+        let raw = RawPlan::select(|out| unsafe {
+            // SAFETY: as in QuantizedLinearPlan::select.
+            sys::qjit_scaled_matmul_plan_select(stream.as_raw(), &d, pref.to_raw(), out)
+        })?;
+        Ok(ScaledMatmulPlan { raw, _types: PhantomData })
+    }
+    /// Checks the args against the plan (shapes, strides, element kinds, the scales' lengths, bias presence).
+    pub fn can_implement(&self, args: &ScaledMatmulArgs<'_, TOut>) -> Result<()> {
+        let a = args.to_sys();
+        // SAFETY: a live plan and args that outlive the call.
+        check(unsafe { sys::qjit_scaled_matmul_plan_can_implement(self.raw.ptr(), &a) })
+    }
+    pub fn workspace_size(&self) -> usize {
+        self.raw.workspace_size()
+    }
+    /// Device bytes a run with `m` rows needs (`workspace_size` covers every M of the descriptor's bucket).
+    pub fn workspace_size_for_m(&self, m: i64) -> Result<usize> {
+        self.raw.workspace_size_for_m(m)
+    }
+    pub fn precision_guarantee(&self) -> PrecisionGuarantee {
+        self.raw.precision_guarantee()
+    }
+    /// Enqueues the GEMM on `stream`: asynchronous, allocation-free, safe to capture into a CUDA graph.
+    pub fn run(&self, stream: &Stream, workspace: Workspace<'_>, args: &ScaledMatmulArgs<'_, TOut>) -> Result<()> {
+        let a = args.to_sys();
+        let (ws, ws_bytes) = workspace_parts(&workspace);
+        // SAFETY: as in QuantizedLinearPlan::run.
+        check(unsafe { sys::qjit_scaled_matmul_plan_run(self.raw.ptr(), stream.as_raw(), ws, ws_bytes, &a) })
+    }
+    pub fn describe(&self) -> String {
+        self.raw.describe()
+    }
+}
+
+/// The C++ API's checks of a norm descriptor against the plan type, with its wording: the norm kind first, then
+/// the element (the C ABI chooses the norm from the descriptor and knows no `TIn`).
+fn check_norm_plan(desc: &NormQuantizeDescriptor, norm: NormKind, input: ElementKind) -> Result<()> {
+    if desc.norm != norm {
+        return Err(Error::InvalidArgument(format!(
+            "descriptor.norm must be {} for this plan, got {}",
+            norm.name(),
+            desc.norm.name()
+        )));
+    }
+    if desc.input_element != input {
+        return Err(Error::InvalidArgument(format!(
+            "descriptor.input_element must be {} for this plan, got {}",
+            input.name(),
+            desc.input_element.name()
+        )));
+    }
+    Ok(())
+}
+
+macro_rules! norm_quantize_plan {
+    ($(#[$doc:meta])* $plan:ident, $norm:expr) => {
+        $(#[$doc])*
+        pub struct $plan<TIn: FloatElement> {
+            raw: RawPlan,
+            _types: PhantomData<fn() -> TIn>,
+        }
+
+        impl<TIn: FloatElement> $plan<TIn> {
+            /// Refuses a descriptor of the other norm kind or another input element before asking the library.
+            pub fn select(stream: &Stream, desc: &NormQuantizeDescriptor, pref: PlanPreference) -> Result<Self> {
+                check_norm_plan(desc, $norm, TIn::KIND)?;
+                let d = desc.to_sys();
+                let raw = RawPlan::select(|out| unsafe {
+                    // SAFETY: as in QuantizedLinearPlan::select.
+                    sys::qjit_norm_quantize_plan_select(stream.as_raw(), &d, pref.to_raw(), out)
+                })?;
+                Ok($plan { raw, _types: PhantomData })
+            }
+            /// Checks the args against the plan (shapes, strides, element kinds, alignment, which optional tensors
+            /// are present, and that residual_out is exactly input or residual or overlaps neither).
+            pub fn can_implement(&self, args: &NormQuantizeArgs<'_, TIn>) -> Result<()> {
+                let a = args.to_sys();
+                // SAFETY: a live plan and args that outlive the call.
+                check(unsafe { sys::qjit_norm_quantize_plan_can_implement(self.raw.ptr(), &a) })
+            }
+            /// 0: one kernel, no workspace.
+            pub fn workspace_size(&self) -> usize {
+                self.raw.workspace_size()
+            }
+            /// Device bytes a run with `m` rows needs (0).
+            pub fn workspace_size_for_m(&self, m: i64) -> Result<usize> {
+                self.raw.workspace_size_for_m(m)
+            }
+            /// Deterministic; the description states the order of the sums and the bound on v.
+            pub fn precision_guarantee(&self) -> PrecisionGuarantee {
+                self.raw.precision_guarantee()
+            }
+            /// Enqueues the kernel on `stream` (asynchronous; `Workspace::none()` will do).
+            pub fn run(&self, stream: &Stream, workspace: Workspace<'_>, args: &NormQuantizeArgs<'_, TIn>) -> Result<()> {
+                let a = args.to_sys();
+                let (ws, ws_bytes) = workspace_parts(&workspace);
+                // SAFETY: as in QuantizedLinearPlan::run.
+                check(unsafe { sys::qjit_norm_quantize_plan_run(self.raw.ptr(), stream.as_raw(), ws, ws_bytes, &a) })
+            }
+            pub fn describe(&self) -> String {
+                self.raw.describe()
+            }
+        }
+    };
+}
+
+norm_quantize_plan!(
+    /// RMSNorm fused with int8 quantization: x [M, K] (+ residual, written back) -> v = (h · rstd) · gamma in f32 ->
+    /// int8 [M, K] with per-token scales [M] or the descriptor's static scale; one kernel, no workspace.
+    RmsNormQuantizePlan,
+    NormKind::RmsNorm
+);
+norm_quantize_plan!(
+    /// LayerNorm fused with int8 quantization: x [M, K] (+ residual, written back) -> v = ((h − mu) · rstd) · gamma +
+    /// beta in f32 -> int8 [M, K] with per-token scales [M] or the descriptor's static scale; one kernel, no workspace.
+    LayerNormQuantizePlan,
+    NormKind::LayerNorm
+);
+
 macro_rules! clone_and_debug {
     ($plan:ident < $($t:ident : $b:ident),* >) => {
         impl<$($t: $b),*> Clone for $plan<$($t),*> {
@@ -262,3 +400,6 @@ macro_rules! clone_and_debug {
 clone_and_debug!(QuantizedLinearPlan<TIn: FloatElement, TWQ: IntElement>);
 clone_and_debug!(SmoothQuantLinearPlan<TIn: FloatElement, TWQ: IntElement>);
 clone_and_debug!(DynamicRangeQuantizePlan<TIn: FloatElement>);
+clone_and_debug!(ScaledMatmulPlan<TOut: FloatElement>);
+clone_and_debug!(RmsNormQuantizePlan<TIn: FloatElement>);
+clone_and_debug!(LayerNormQuantizePlan<TIn: FloatElement>);

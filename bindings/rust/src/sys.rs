@@ -47,11 +47,28 @@ pub type qjit_plan_kind = i32;
 pub const QJIT_PLAN_QUANTIZED_LINEAR: qjit_plan_kind = 1;
 pub const QJIT_PLAN_SMOOTH_QUANT_LINEAR: qjit_plan_kind = 2;
 pub const QJIT_PLAN_DYNAMIC_RANGE_QUANTIZE: qjit_plan_kind = 3;
+pub const QJIT_PLAN_RMS_NORM_QUANTIZE: qjit_plan_kind = 4;
+pub const QJIT_PLAN_LAYER_NORM_QUANTIZE: qjit_plan_kind = 5;
+pub const QJIT_PLAN_SCALED_MATMUL: qjit_plan_kind = 6;
+
+pub type qjit_norm_kind = i32;
+pub const QJIT_RMS_NORM: qjit_norm_kind = 0;
+pub const QJIT_LAYER_NORM: qjit_norm_kind = 1;
+
+pub type qjit_act_scale_mode = i32;
+pub const QJIT_ACT_SCALE_PER_TOKEN: qjit_act_scale_mode = 0;
+pub const QJIT_ACT_SCALE_PER_TENSOR: qjit_act_scale_mode = 1;
+
+pub type qjit_weight_scale_mode = i32;
+pub const QJIT_WEIGHT_SCALE_PER_CHANNEL: qjit_weight_scale_mode = 0;
+pub const QJIT_WEIGHT_SCALE_PER_TENSOR: qjit_weight_scale_mode = 1;
 
 pub const QJIT_CACHE_VERIFY: u32 = 1;
 pub const QJIT_CACHE_REMOVE_BAD: u32 = 2;
 pub const QJIT_WARMUP_QUANTIZED_LINEAR: u32 = 1;
 pub const QJIT_WARMUP_SMOOTH_QUANT_LINEAR: u32 = 2;
+pub const QJIT_WARMUP_RMS_NORM_QUANTIZE: u32 = 4;
+pub const QJIT_WARMUP_LAYER_NORM_QUANTIZE: u32 = 8;
 pub const QJIT_WARMUP_NO_BIAS: u32 = 1;
 pub const QJIT_WARMUP_BIAS: u32 = 2;
 pub const QJIT_WARMUP_NO_SMOOTH: u32 = 1;
@@ -114,6 +131,43 @@ pub struct qjit_dynamic_range_quantize_desc {
     pub has_smooth: i32,
 }
 
+/// RMSNorm or LayerNorm (by `norm`) fused with int8 quantization.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct qjit_norm_quantize_desc {
+    pub struct_size: u32,
+    pub m: i64,
+    pub k: i64,
+    /// qjit_norm_kind.
+    pub norm: i32,
+    /// f16, bf16 or f32: x, residual, residual_out, gamma and beta.
+    pub input_element: i32,
+    /// QJIT_PER_TOKEN: dynamic per-token scales; QJIT_PER_TENSOR: static_scale.
+    pub granularity: i32,
+    pub has_residual: i32,
+    pub eps: f32,
+    /// QJIT_PER_TENSOR: finite and > 0; QJIT_PER_TOKEN: 0.
+    pub static_scale: f32,
+}
+
+/// The scaled int8 GEMM: output = act_scale[m | 0] * weight_scale[n | 0] * sum_k act_q * weight_q (+ bias).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct qjit_scaled_matmul_desc {
+    pub struct_size: u32,
+    pub m: i64,
+    pub n: i64,
+    pub k: i64,
+    pub activation_element: i32,
+    pub weight_element: i32,
+    pub output_element: i32,
+    pub has_bias: i32,
+    /// qjit_act_scale_mode.
+    pub act_scale: i32,
+    /// qjit_weight_scale_mode.
+    pub weight_scale: i32,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct qjit_linear_args {
@@ -138,6 +192,44 @@ pub struct qjit_quantize_args {
     pub scale: qjit_tensor,
     /// Appended: [K] f32 when the descriptor has_smooth, else absent.
     pub pre_quant_scale: qjit_tensor,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct qjit_norm_quantize_args {
+    pub struct_size: u32,
+    /// [M, K].
+    pub input: qjit_tensor,
+    /// [M, K] when has_residual, else absent.
+    pub residual: qjit_tensor,
+    /// [M, K] when has_residual, else absent; may be exactly input or residual (in place).
+    pub residual_out: qjit_tensor,
+    /// [K].
+    pub gamma: qjit_tensor,
+    /// [K] for LayerNorm, absent for RMSNorm.
+    pub beta: qjit_tensor,
+    /// [M, K] s8.
+    pub output: qjit_tensor,
+    /// [M] f32 per token; absent with a static scale.
+    pub scale: qjit_tensor,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct qjit_scaled_matmul_args {
+    pub struct_size: u32,
+    /// [M, K] s8.
+    pub act_q: qjit_tensor,
+    /// [N, K] s8.
+    pub weight_q: qjit_tensor,
+    /// f32 in device memory: [M] per token, [1] per tensor.
+    pub act_scale: qjit_tensor,
+    /// f32 in device memory: [N] per channel, [1] per tensor.
+    pub weight_scale: qjit_tensor,
+    /// [N] of the output element when has_bias, else absent.
+    pub bias: qjit_tensor,
+    /// [M, N].
+    pub output: qjit_tensor,
 }
 
 #[repr(C)]
@@ -298,6 +390,10 @@ extern "C" {
         buf: *mut c_char,
         capacity: usize,
     ) -> usize;
+    pub fn qjit_norm_quantize_desc_to_string(desc: *const qjit_norm_quantize_desc, buf: *mut c_char, capacity: usize)
+        -> usize;
+    pub fn qjit_scaled_matmul_desc_to_string(desc: *const qjit_scaled_matmul_desc, buf: *mut c_char, capacity: usize)
+        -> usize;
 
     pub fn qjit_quantized_linear_plan_select(
         stream: CUstream,
@@ -314,6 +410,19 @@ extern "C" {
     pub fn qjit_dynamic_range_quantize_plan_select(
         stream: CUstream,
         desc: *const qjit_dynamic_range_quantize_desc,
+        preference: i32,
+        out_plan: *mut *mut qjit_plan,
+    ) -> qjit_status;
+    pub fn qjit_scaled_matmul_plan_select(
+        stream: CUstream,
+        desc: *const qjit_scaled_matmul_desc,
+        preference: i32,
+        out_plan: *mut *mut qjit_plan,
+    ) -> qjit_status;
+    /// A QJIT_PLAN_RMS_NORM_QUANTIZE or QJIT_PLAN_LAYER_NORM_QUANTIZE plan (by `desc.norm`).
+    pub fn qjit_norm_quantize_plan_select(
+        stream: CUstream,
+        desc: *const qjit_norm_quantize_desc,
         preference: i32,
         out_plan: *mut *mut qjit_plan,
     ) -> qjit_status;
@@ -342,6 +451,24 @@ extern "C" {
         workspace: *mut c_void,
         workspace_bytes: usize,
         args: *const qjit_quantize_args,
+    ) -> qjit_status;
+    pub fn qjit_norm_quantize_plan_can_implement(plan: *const qjit_plan, args: *const qjit_norm_quantize_args)
+        -> qjit_status;
+    pub fn qjit_norm_quantize_plan_run(
+        plan: *const qjit_plan,
+        stream: CUstream,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        args: *const qjit_norm_quantize_args,
+    ) -> qjit_status;
+    pub fn qjit_scaled_matmul_plan_can_implement(plan: *const qjit_plan, args: *const qjit_scaled_matmul_args)
+        -> qjit_status;
+    pub fn qjit_scaled_matmul_plan_run(
+        plan: *const qjit_plan,
+        stream: CUstream,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        args: *const qjit_scaled_matmul_args,
     ) -> qjit_status;
 
     pub fn qjit_cache_location_from_environment(
@@ -391,8 +518,12 @@ pub fn layout_table() -> Vec<(String, usize)> {
     layout!(qjit_quantized_linear_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias, has_smooth });
     layout!(qjit_smooth_quant_linear_desc { struct_size, m, n, k, act_scale, activation_element, weight_element, output_element, has_bias });
     layout!(qjit_dynamic_range_quantize_desc { struct_size, m, k, input_element, granularity, has_smooth });
+    layout!(qjit_norm_quantize_desc { struct_size, m, k, norm, input_element, granularity, has_residual, eps, static_scale });
+    layout!(qjit_scaled_matmul_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias, act_scale, weight_scale });
     layout!(qjit_linear_args { struct_size, activation, weight, weight_scale, bias, output, act_q_scratch, act_scale_scratch, pre_quant_scale });
     layout!(qjit_quantize_args { struct_size, input, output, scale, pre_quant_scale });
+    layout!(qjit_norm_quantize_args { struct_size, input, residual, residual_out, gamma, beta, output, scale });
+    layout!(qjit_scaled_matmul_args { struct_size, act_q, weight_q, act_scale, weight_scale, bias, output });
     layout!(qjit_precision_guarantee { struct_size, deterministic, exact_accumulation, epilogue_relative_error, description });
     layout!(qjit_cache_location { struct_size, writable_dir, readonly_dirs, read_only, max_bytes });
     layout!(qjit_cache_store_info { struct_size, dir, read_only, present, entries, bytes, temp_files });

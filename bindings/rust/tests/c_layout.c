@@ -46,6 +46,29 @@ int main(void) {
   OFF(qjit_dynamic_range_quantize_desc, granularity);
   OFF(qjit_dynamic_range_quantize_desc, has_smooth);
 
+  SIZE(qjit_norm_quantize_desc);
+  OFF(qjit_norm_quantize_desc, struct_size);
+  OFF(qjit_norm_quantize_desc, m);
+  OFF(qjit_norm_quantize_desc, k);
+  OFF(qjit_norm_quantize_desc, norm);
+  OFF(qjit_norm_quantize_desc, input_element);
+  OFF(qjit_norm_quantize_desc, granularity);
+  OFF(qjit_norm_quantize_desc, has_residual);
+  OFF(qjit_norm_quantize_desc, eps);
+  OFF(qjit_norm_quantize_desc, static_scale);
+
+  SIZE(qjit_scaled_matmul_desc);
+  OFF(qjit_scaled_matmul_desc, struct_size);
+  OFF(qjit_scaled_matmul_desc, m);
+  OFF(qjit_scaled_matmul_desc, n);
+  OFF(qjit_scaled_matmul_desc, k);
+  OFF(qjit_scaled_matmul_desc, activation_element);
+  OFF(qjit_scaled_matmul_desc, weight_element);
+  OFF(qjit_scaled_matmul_desc, output_element);
+  OFF(qjit_scaled_matmul_desc, has_bias);
+  OFF(qjit_scaled_matmul_desc, act_scale);
+  OFF(qjit_scaled_matmul_desc, weight_scale);
+
   SIZE(qjit_linear_args);
   OFF(qjit_linear_args, struct_size);
   OFF(qjit_linear_args, activation);
@@ -63,6 +86,25 @@ int main(void) {
   OFF(qjit_quantize_args, output);
   OFF(qjit_quantize_args, scale);
   OFF(qjit_quantize_args, pre_quant_scale);
+
+  SIZE(qjit_norm_quantize_args);
+  OFF(qjit_norm_quantize_args, struct_size);
+  OFF(qjit_norm_quantize_args, input);
+  OFF(qjit_norm_quantize_args, residual);
+  OFF(qjit_norm_quantize_args, residual_out);
+  OFF(qjit_norm_quantize_args, gamma);
+  OFF(qjit_norm_quantize_args, beta);
+  OFF(qjit_norm_quantize_args, output);
+  OFF(qjit_norm_quantize_args, scale);
+
+  SIZE(qjit_scaled_matmul_args);
+  OFF(qjit_scaled_matmul_args, struct_size);
+  OFF(qjit_scaled_matmul_args, act_q);
+  OFF(qjit_scaled_matmul_args, weight_q);
+  OFF(qjit_scaled_matmul_args, act_scale);
+  OFF(qjit_scaled_matmul_args, weight_scale);
+  OFF(qjit_scaled_matmul_args, bias);
+  OFF(qjit_scaled_matmul_args, output);
 
   SIZE(qjit_precision_guarantee);
   OFF(qjit_precision_guarantee, struct_size);

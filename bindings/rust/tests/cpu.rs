@@ -3,9 +3,10 @@
 //! CUDA driver, the error text, versions and the ABI. Validation runs before the driver is touched, so every
 //! invalid-descriptor case here behaves the same with or without a GPU.
 use qjit::{
-    Bf16, DynamicRangeQuantizeDescriptor, DynamicRangeQuantizePlan, ElementKind, Error, PlanPreference,
-    QuantGranularity, QuantizedLinearDescriptor, QuantizedLinearPlan, SmoothQuantLinearDescriptor,
-    SmoothQuantLinearPlan, Stream, F16,
+    ActScaleMode, Bf16, DynamicRangeQuantizeDescriptor, DynamicRangeQuantizePlan, ElementKind, Error,
+    LayerNormQuantizePlan, NormKind, NormQuantizeDescriptor, PlanPreference, QuantGranularity,
+    QuantizedLinearDescriptor, QuantizedLinearPlan, RmsNormQuantizePlan, ScaledMatmulDescriptor, ScaledMatmulPlan,
+    SmoothQuantLinearDescriptor, SmoothQuantLinearPlan, Stream, WeightScaleMode, F16,
 };
 
 fn invalid(r: qjit::Result<impl std::fmt::Debug>, field: &str) -> String {
@@ -164,6 +165,9 @@ fn plans_are_send_sync_and_clone() {
     check::<QuantizedLinearPlan<Bf16>>();
     check::<SmoothQuantLinearPlan<f32>>();
     check::<DynamicRangeQuantizePlan<F16>>();
+    check::<ScaledMatmulPlan<Bf16>>();
+    check::<RmsNormQuantizePlan<f32>>();
+    check::<LayerNormQuantizePlan<F16>>();
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Stream>();
     send_sync::<Error>();
@@ -190,4 +194,142 @@ fn validation_is_per_thread_and_thread_safe() {
     for h in handles {
         h.join().unwrap();
     }
+}
+
+/// A valid descriptor's select without a driver: DriverUnavailable, after validation (with a driver it may succeed).
+fn driver_unavailable_or_ok<P: std::fmt::Debug>(what: &str, r: qjit::Result<P>) {
+    match r {
+        Err(e @ Error::DriverUnavailable(_)) => println!("{what}: as expected without a GPU: {e}"),
+        Ok(plan) => assert!(cuda_driver_present(), "{what}: select succeeded without libcuda.so.1: {plan:?}"),
+        Err(e) => assert!(cuda_driver_present(), "{what}: expected DriverUnavailable without libcuda.so.1, got {e}"),
+    }
+}
+
+#[test]
+fn scaled_matmul_and_norm_quantize_without_a_driver_are_driver_unavailable() {
+    let s = Stream::null();
+    for act in [ActScaleMode::PerToken, ActScaleMode::PerTensor] {
+        for weight in [WeightScaleMode::PerChannel, WeightScaleMode::PerTensor] {
+            let d = ScaledMatmulDescriptor::new::<Bf16>(16, 4096, 4096).with_act_scale(act).with_weight_scale(weight);
+            driver_unavailable_or_ok(&d.to_string(), ScaledMatmulPlan::<Bf16>::select(&s, &d, PlanPreference::Heuristic));
+        }
+    }
+    let d = ScaledMatmulDescriptor::new::<F16>(1, 256, 520).with_bias(true);
+    driver_unavailable_or_ok(&d.to_string(), ScaledMatmulPlan::<F16>::select(&s, &d, PlanPreference::Tuned));
+    let d = NormQuantizeDescriptor::rms_norm::<Bf16>(16, 4096).with_residual(true);
+    driver_unavailable_or_ok(&d.to_string(), RmsNormQuantizePlan::<Bf16>::select(&s, &d, PlanPreference::Heuristic));
+    let d = NormQuantizeDescriptor::layer_norm::<f32>(3, 520).with_static_scale(0.05);
+    driver_unavailable_or_ok(&d.to_string(), LayerNormQuantizePlan::<f32>::select(&s, &d, PlanPreference::Heuristic));
+}
+
+#[test]
+fn scaled_matmul_descriptor_errors_name_the_field() {
+    let s = Stream::null();
+    let p = PlanPreference::Heuristic;
+    let sel = |d: &ScaledMatmulDescriptor| ScaledMatmulPlan::<f32>::select(&s, d, p);
+    let m = invalid(sel(&ScaledMatmulDescriptor::new::<f32>(0, 256, 512)), "descriptor.m");
+    assert!(m.contains("got 0"), "{m}");
+    invalid(sel(&ScaledMatmulDescriptor::new::<f32>(4, -1, 512)), "descriptor.n");
+    invalid(sel(&ScaledMatmulDescriptor::new::<f32>(4, 256, 0)), "descriptor.k");
+    invalid(sel(&ScaledMatmulDescriptor::new::<f32>(4, 256, 1 << 31)), "descriptor.k");
+    // The library's element checks.
+    let mut d = ScaledMatmulDescriptor::new::<f32>(16, 256, 512);
+    d.activation_element = ElementKind::Bf16;
+    let m = invalid(sel(&d), "descriptor.activation_element");
+    assert_eq!(m, "descriptor.activation_element must be s8 for this plan type, got bf16");
+    let mut d = ScaledMatmulDescriptor::new::<f32>(16, 256, 512);
+    d.weight_element = ElementKind::U8;
+    let m = invalid(sel(&d), "descriptor.weight_element");
+    assert_eq!(m, "descriptor.weight_element must be s8 for this plan type, got u8");
+    // f64 is a FloatElement but no scaled-matmul output: the library says which outputs there are.
+    let d = ScaledMatmulDescriptor::new::<f64>(16, 256, 512);
+    let m = invalid(ScaledMatmulPlan::<f64>::select(&s, &d, p), "descriptor.output_element");
+    assert_eq!(m, "descriptor.output_element must be f16, bf16 or f32, got f64");
+}
+
+#[test]
+fn scaled_matmul_typed_select_refuses_another_output_element_first() {
+    let s = Stream::null();
+    // k = 0 is also wrong, but the typed check runs before the library is asked, so it is the one reported.
+    let d = ScaledMatmulDescriptor::new::<f32>(16, 256, 0);
+    let m = invalid(ScaledMatmulPlan::<Bf16>::select(&s, &d, PlanPreference::Heuristic), "descriptor.output_element");
+    assert_eq!(m, "descriptor.output_element must be bf16 for this plan type, got f32");
+}
+
+#[test]
+fn norm_quantize_descriptor_errors_name_the_field() {
+    let s = Stream::null();
+    let p = PlanPreference::Heuristic;
+    let rms = |d: &NormQuantizeDescriptor| RmsNormQuantizePlan::<f32>::select(&s, d, p);
+    let layer = |d: &NormQuantizeDescriptor| LayerNormQuantizePlan::<Bf16>::select(&s, d, p);
+    let m = invalid(rms(&NormQuantizeDescriptor::rms_norm::<f32>(16, 0)), "descriptor.k");
+    assert!(m.contains("got 0"), "{m}");
+    invalid(rms(&NormQuantizeDescriptor::rms_norm::<f32>(0, 64)), "descriptor.m");
+    invalid(layer(&NormQuantizeDescriptor::layer_norm::<Bf16>(-3, 64)), "descriptor.m");
+    for bad in [f32::NAN, f32::INFINITY, -1e-6] {
+        let m = invalid(rms(&NormQuantizeDescriptor::rms_norm::<f32>(16, 64).with_eps(bad)), "descriptor.eps");
+        assert!(m.contains("finite and >= 0"), "{m}");
+        invalid(layer(&NormQuantizeDescriptor::layer_norm::<Bf16>(16, 64).with_eps(bad)), "descriptor.eps");
+    }
+    // eps = 0 is allowed (valid, so without a driver: DriverUnavailable).
+    driver_unavailable_or_ok("eps=0", rms(&NormQuantizeDescriptor::rms_norm::<f32>(16, 64).with_eps(0.0)));
+    for bad in [0.0, -0.5, f32::NAN, f32::INFINITY] {
+        let d = NormQuantizeDescriptor::layer_norm::<Bf16>(16, 64).with_static_scale(bad);
+        let m = invalid(layer(&d), "descriptor.static_scale");
+        assert!(m.contains("finite and > 0"), "{m}");
+    }
+    // Per-token scales with a static scale set as well: contradictory.
+    let mut d = NormQuantizeDescriptor::rms_norm::<f32>(16, 64);
+    d.static_scale = 0.5;
+    let m = invalid(rms(&d), "descriptor.static_scale");
+    assert_eq!(m, "descriptor.static_scale must be 0 with per-token (dynamic) scales, got 0.5");
+    // What the kernels cannot serve is Unsupported, still naming the field.
+    match rms(&NormQuantizeDescriptor::rms_norm::<f32>(16, (1 << 20) + 1)) {
+        Err(Error::Unsupported(m)) => assert!(m.contains("descriptor.k") && m.contains("2^20"), "{m}"),
+        other => panic!("expected Unsupported naming descriptor.k, got {other:?}"),
+    }
+    match RmsNormQuantizePlan::<f64>::select(&s, &NormQuantizeDescriptor::rms_norm::<f64>(16, 64), p) {
+        Err(Error::Unsupported(m)) => assert_eq!(m, "descriptor.input_element must be f16, bf16 or f32, got f64"),
+        other => panic!("expected Unsupported naming descriptor.input_element, got {other:?}"),
+    }
+}
+
+#[test]
+fn norm_quantize_typed_select_refuses_the_other_norm_and_element_first() {
+    let s = Stream::null();
+    let p = PlanPreference::Heuristic;
+    // Each descriptor is also invalid for the library (k = 0): the typed checks come first.
+    let layer_desc = NormQuantizeDescriptor::layer_norm::<f32>(16, 0);
+    let m = invalid(RmsNormQuantizePlan::<f32>::select(&s, &layer_desc, p), "descriptor.norm");
+    assert_eq!(m, "descriptor.norm must be RmsNorm for this plan, got LayerNorm");
+    let rms_desc = NormQuantizeDescriptor::rms_norm::<f32>(16, 0);
+    let m = invalid(LayerNormQuantizePlan::<f32>::select(&s, &rms_desc, p), "descriptor.norm");
+    assert_eq!(m, "descriptor.norm must be LayerNorm for this plan, got RmsNorm");
+    let m = invalid(RmsNormQuantizePlan::<Bf16>::select(&s, &rms_desc, p), "descriptor.input_element");
+    assert_eq!(m, "descriptor.input_element must be bf16 for this plan, got f32");
+    // The norm kind is checked before the element, as in the C++ API.
+    let m = invalid(LayerNormQuantizePlan::<F16>::select(&s, &rms_desc, p), "descriptor.norm");
+    assert!(m.contains("LayerNorm"), "{m}");
+    assert_eq!(rms_desc.norm, NormKind::RmsNorm);
+}
+
+#[test]
+fn new_descriptors_print_as_the_library_prints_them() {
+    assert_eq!(
+        ScaledMatmulDescriptor::new::<Bf16>(16, 4096, 4096).to_string(),
+        "scaled_matmul m=16 n=4096 k=4096 act=s8 weight=s8 out=bf16 act_scale=per_token weight_scale=per_channel"
+    );
+    let d = ScaledMatmulDescriptor::new::<f32>(1, 256, 520)
+        .with_bias(true)
+        .with_act_scale(ActScaleMode::PerTensor)
+        .with_weight_scale(WeightScaleMode::PerTensor);
+    assert_eq!(
+        d.to_string(),
+        "scaled_matmul m=1 n=256 k=520 act=s8 weight=s8 out=f32 act_scale=per_tensor weight_scale=per_tensor bias"
+    );
+    assert_eq!(NormQuantizeDescriptor::rms_norm::<Bf16>(16, 4096).to_string(),
+               "rms_norm_quantize m=16 k=4096 in=bf16 eps=1e-06 per-token");
+    let d = NormQuantizeDescriptor::layer_norm::<F16>(7, 4096).with_residual(true).with_static_scale(0.25);
+    assert_eq!(d.to_string(), "layer_norm_quantize m=7 k=4096 in=f16 eps=1e-05 static-scale=0.25 residual");
+    assert_eq!((d.granularity, d.static_scale, d.norm), (QuantGranularity::PerTensor, 0.25, NormKind::LayerNorm));
 }

@@ -1,12 +1,20 @@
-//! On a CUDA device: QuantizedLinearPlan<bf16> and SmoothQuantLinearPlan<f32> on fresh random data, M in {1, 16,
-//! 129}, N = 256, K in {512, 520}, outputs and scratch poisoned with 0xFF bytes first, checked against an f64
-//! reference built on the host from the same int8 weights and the quantized activation and per-token scales the plan
-//! wrote (act_q_scratch / act_scale_scratch, read back), within precision_guarantee's bound. Without a device it
-//! prints "skipped: no CUDA device (reason)" and passes. libcuda is dlopened here, not linked, so the test binary
-//! runs (and skips) on machines without a driver.
+//! On a CUDA device: QuantizedLinearPlan<bf16>, SmoothQuantLinearPlan<f32> and ScaledMatmulPlan<bf16 | f32> (every
+//! act-scale x weight-scale mode) on fresh random data, M in {1, 16, 129}, N = 256, K in {512, 520}, outputs and
+//! scratch poisoned with 0xFF bytes first, checked against an f64 reference built on the host from the same int8
+//! weights and the quantized activation and scales (for QuantizedLinear the ones the plan wrote, read back), within
+//! precision_guarantee's bound; a per-tensor scale mode also bit for bit against the per-token / per-channel plan
+//! run with that scale broadcast. RmsNormQuantizePlan<bf16> and LayerNormQuantizePlan<bf16>, with and without a
+//! residual (separate or in place), dynamic and static scale: q, the scales and residual_out bit for bit against a
+//! CPU f32 model of the documented arithmetic (as tests/gpu/norm_quantize_test.cpp does), q and the scales bit for
+//! bit against DynamicRangeQuantizePlan<f32> on the model's v, and v and q against an f64 reference within the
+//! stated bound. Without a device every test prints "skipped: no CUDA device (reason)" and passes. libcuda is
+//! dlopened here, not linked, so the test binary runs (and skips) on machines without a driver.
 use qjit::{
-    Bf16, DevicePtr, PlanPreference, QuantizedLinearArgs, QuantizedLinearDescriptor, QuantizedLinearPlan,
-    SmoothQuantLinearArgs, SmoothQuantLinearDescriptor, SmoothQuantLinearPlan, Stream, TensorMut, TensorRef, Workspace,
+    ActScaleMode, Bf16, DevicePtr, DynamicRangeQuantizeArgs, DynamicRangeQuantizeDescriptor, DynamicRangeQuantizePlan,
+    FloatElement, LayerNormQuantizePlan, NormKind, NormQuantizeArgs, NormQuantizeDescriptor, PlanPreference,
+    QuantGranularity, QuantizedLinearArgs, QuantizedLinearDescriptor, QuantizedLinearPlan, RmsNormQuantizePlan,
+    ScaledMatmulArgs, ScaledMatmulDescriptor, ScaledMatmulPlan, SmoothQuantLinearArgs, SmoothQuantLinearDescriptor,
+    SmoothQuantLinearPlan, Stream, TensorMut, TensorRef, WeightScaleMode, Workspace,
 };
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 
@@ -134,9 +142,12 @@ impl<'c, T: Copy> DevBuf<'c, T> {
     }
     /// Fills with 0xFF bytes: NaN for f32/bf16, -1 for int8, so anything the plan fails to write shows.
     fn poison(&self) {
+        self.poison_with(0xFF);
+    }
+    fn poison_with(&self, byte: u8) {
         let bytes = self.len * std::mem::size_of::<T>();
         // SAFETY: the buffer is that large.
-        self.cuda.check(unsafe { (self.cuda.memset_d8)(self.ptr, 0xFF, bytes) }, "cuMemsetD8_v2").unwrap();
+        self.cuda.check(unsafe { (self.cuda.memset_d8)(self.ptr, byte, bytes) }, "cuMemsetD8_v2").unwrap();
     }
     fn to_host(&self) -> Vec<T> {
         let mut v: Vec<T> = Vec::with_capacity(self.len);
@@ -378,5 +389,516 @@ fn smooth_quant_linear_f32_matches_f64_reference() {
         let sa = vec![act_scale as f64; mu];
         let b64: Vec<f64> = bias.iter().map(|&v| v as f64).collect();
         check_output(&what, &y, &a, &sa, &w, &sw, has_bias.then_some(&b64[..]), mu, ku, g.epilogue_relative_error);
+    }
+}
+
+// ---- ScaledMatmul ------------------------------------------------------------------------------------------------
+
+/// The host side of an output element: conversions for test data and references, and the bits for exact compares.
+trait HostFloat: FloatElement + std::fmt::Debug {
+    fn from_f32(f: f32) -> Self;
+    fn to_f32(self) -> f32;
+    fn bits(self) -> u32;
+}
+impl HostFloat for Bf16 {
+    fn from_f32(f: f32) -> Self {
+        Bf16::from_f32(f)
+    }
+    fn to_f32(self) -> f32 {
+        Bf16::to_f32(self)
+    }
+    fn bits(self) -> u32 {
+        self.0 as u32
+    }
+}
+impl HostFloat for f32 {
+    fn from_f32(f: f32) -> Self {
+        f
+    }
+    fn to_f32(self) -> f32 {
+        self
+    }
+    fn bits(self) -> u32 {
+        self.to_bits()
+    }
+}
+
+const SCALE_MODES: [(ActScaleMode, WeightScaleMode); 4] = [
+    (ActScaleMode::PerToken, WeightScaleMode::PerChannel),
+    (ActScaleMode::PerToken, WeightScaleMode::PerTensor),
+    (ActScaleMode::PerTensor, WeightScaleMode::PerChannel),
+    (ActScaleMode::PerTensor, WeightScaleMode::PerTensor),
+];
+
+/// Selects, checks and runs one scaled-matmul plan into a freshly poisoned output; returns the output.
+#[allow(clippy::too_many_arguments)]
+fn run_scaled_matmul<T: HostFloat>(cuda: &Cuda, what: &str, desc: &ScaledMatmulDescriptor, d_a: &DevBuf<i8>,
+                                   d_w: &DevBuf<i8>, d_sa: &DevBuf<f32>, d_sw: &DevBuf<f32>, d_bias: &DevBuf<T>)
+                                   -> (Vec<T>, qjit::PrecisionGuarantee) {
+    let stream = Stream::null();
+    let (m, k) = (desc.m, desc.k);
+    let plan = ScaledMatmulPlan::<T>::select(&stream, desc, PlanPreference::Heuristic)
+        .unwrap_or_else(|e| panic!("{what}: select: {e}"));
+    let g = plan.precision_guarantee();
+    let d_y = DevBuf::<T>::new(cuda, (m * N) as usize);
+    let d_ws = DevBuf::<u8>::new(cuda, plan.workspace_size());
+    d_y.poison();
+    // SAFETY: each view covers exactly its buffer (the scales' buffers hold len elements), which outlives the run
+    // and the synchronize below.
+    let args = unsafe {
+        ScaledMatmulArgs::<T> {
+            act_q: TensorRef::contiguous(d_a.dptr(), [m, k]),
+            weight_q: TensorRef::contiguous(d_w.dptr(), [N, k]),
+            act_scale: TensorRef::contiguous(d_sa.dptr(), [d_sa.len as i64]),
+            weight_scale: TensorRef::contiguous(d_sw.dptr(), [d_sw.len as i64]),
+            bias: desc.has_bias.then(|| TensorRef::contiguous(d_bias.dptr(), [N])),
+            output: TensorMut::contiguous(d_y.dptr(), [m, N]),
+        }
+    };
+    plan.can_implement(&args).unwrap_or_else(|e| panic!("{what}: can_implement: {e}"));
+    // An act_scale of the wrong length for the mode is refused by name ([M + 1] per token, [2] per tensor).
+    let wrong = if desc.act_scale == ActScaleMode::PerToken { m + 1 } else { 2 };
+    let bad = ScaledMatmulArgs::<T> {
+        act_scale: unsafe { TensorRef::contiguous(d_sa.dptr(), [wrong]) },
+        output: unsafe { TensorMut::contiguous(d_y.dptr(), [m, N]) },
+        ..args
+    };
+    let e = plan.clone().can_implement(&bad).unwrap_err();
+    assert!(matches!(e, qjit::Error::InvalidArgument(_)) && e.message().contains("act_scale"), "{what}: {e}");
+    let ws = unsafe { Workspace::from_raw(d_ws.dptr(), plan.workspace_size()) };
+    plan.run(&stream, ws, &args).unwrap_or_else(|e| panic!("{what}: run: {e}"));
+    cuda.sync();
+    (d_y.to_host(), g)
+}
+
+fn scaled_matmul_every_mode<T: HostFloat>() {
+    let Some(cuda) = cuda_or_skip() else { return };
+    let mut rng = Rng::new();
+    let name = T::KIND.name();
+    for (case, &(m, k)) in CASES.iter().enumerate() {
+        let (mu, ku, n) = (m as usize, k as usize, N as usize);
+        let a: Vec<i8> = (0..mu * ku).map(|_| rng.int8()).collect();
+        let w: Vec<i8> = (0..n * ku).map(|_| rng.int8().max(-127)).collect();
+        let sa: Vec<f32> = (0..mu).map(|_| rng.uniform(0.001, 0.05) as f32).collect();
+        let sw: Vec<f32> = (0..n).map(|_| rng.uniform(0.5, 2.0) as f32 / 127.0).collect();
+        let (sa1, sw1) = (rng.uniform(0.001, 0.05) as f32, rng.uniform(0.5, 2.0) as f32 / 127.0);
+        let bias: Vec<T> = (0..n).map(|_| T::from_f32(rng.uniform(-4.0, 4.0) as f32)).collect();
+        let d_a = DevBuf::from_host(&cuda, &a);
+        let d_w = DevBuf::from_host(&cuda, &w);
+        let d_sa = DevBuf::from_host(&cuda, &sa);
+        let d_sw = DevBuf::from_host(&cuda, &sw);
+        let d_sa1 = DevBuf::from_host(&cuda, &[sa1]);
+        let d_sw1 = DevBuf::from_host(&cuda, &[sw1]);
+        // The per-tensor scales broadcast, for the bit-for-bit comparison with the per-token / per-channel plan.
+        let d_sa1_wide = DevBuf::from_host(&cuda, &vec![sa1; mu]);
+        let d_sw1_wide = DevBuf::from_host(&cuda, &vec![sw1; n]);
+        let d_bias = DevBuf::from_host(&cuda, &bias);
+        let b64: Vec<f64> = bias.iter().map(|v| v.to_f32() as f64).collect();
+        for (mode_index, &(act, weight)) in SCALE_MODES.iter().enumerate() {
+            // Bias alternates so every mode sees both.
+            let has_bias = (case + mode_index) % 2 == 1;
+            let desc = ScaledMatmulDescriptor::new::<T>(m, N, k)
+                .with_bias(has_bias)
+                .with_act_scale(act)
+                .with_weight_scale(weight);
+            let what = format!("ScaledMatmul<{name}> {desc}");
+            let act_per_tensor = act == ActScaleMode::PerTensor;
+            let weight_per_tensor = weight == WeightScaleMode::PerTensor;
+            let (d_sa_mode, d_sw_mode) =
+                (if act_per_tensor { &d_sa1 } else { &d_sa }, if weight_per_tensor { &d_sw1 } else { &d_sw });
+            let (y, g) = run_scaled_matmul::<T>(&cuda, &what, &desc, &d_a, &d_w, d_sa_mode, d_sw_mode, &d_bias);
+            let sa_eff: Vec<f64> = (0..mu).map(|i| (if act_per_tensor { sa1 } else { sa[i] }) as f64).collect();
+            let sw_eff: Vec<f32> = (0..n).map(|j| if weight_per_tensor { sw1 } else { sw[j] }).collect();
+            let y64: Vec<f64> = y.iter().map(|v| v.to_f32() as f64).collect();
+            check_output(&what, &y64, &a, &sa_eff, &w, &sw_eff, has_bias.then_some(&b64[..]), mu, ku,
+                         g.epilogue_relative_error);
+            if act_per_tensor || weight_per_tensor {
+                // The header's promise: a per-tensor scale gives the same bits as the per-token / per-channel plan
+                // with that scale broadcast.
+                let base = desc.with_act_scale(ActScaleMode::PerToken).with_weight_scale(WeightScaleMode::PerChannel);
+                let (d_sa_b, d_sw_b) = (if act_per_tensor { &d_sa1_wide } else { &d_sa },
+                                        if weight_per_tensor { &d_sw1_wide } else { &d_sw });
+                let (y_base, _) = run_scaled_matmul::<T>(&cuda, &format!("{what} (broadcast)"), &base, &d_a, &d_w,
+                                                         d_sa_b, d_sw_b, &d_bias);
+                for (idx, (p, b)) in y.iter().zip(&y_base).enumerate() {
+                    assert_eq!(p.bits(), b.bits(), "{what}: y[{}, {}] = {p:?}, the broadcast per-token / per-channel \
+                               plan gives {b:?}", idx / n, idx % n);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn scaled_matmul_bf16_every_scale_mode_matches_f64_reference() {
+    scaled_matmul_every_mode::<Bf16>();
+}
+
+#[test]
+fn scaled_matmul_f32_every_scale_mode_matches_f64_reference() {
+    scaled_matmul_every_mode::<f32>();
+}
+
+// ---- RMSNorm / LayerNorm + quantize --------------------------------------------------------------------------------
+
+// The CPU model of the kernels' documented f32 arithmetic (precision_guarantee's description), as
+// tests/gpu/norm_quantize_test.cpp defines it. Rust never contracts a * b + c into an FMA nor keeps f32 values
+// wider, and sqrt and division are IEEE, so plain f32 operations give the same bits as the C++ model's volatile
+// steps: the comparison is exact, no off-by-one allowance.
+
+/// The kernel's sum: the perfect binary tree over the index, neighbours first, -0 padding to a power of two.
+fn tree_sum(v: &[f32]) -> f32 {
+    let p = v.len().next_power_of_two();
+    let mut t = v.to_vec();
+    t.resize(p, -0.0);
+    let mut s = 1;
+    while s < p {
+        let mut j = 0;
+        while j + s < p {
+            t[j] += t[j + s];
+            j += 2 * s;
+        }
+        s *= 2;
+    }
+    t[0]
+}
+
+/// v (f32) of one row from h (f32, already rounded to the input type).
+fn model_row(norm: NormKind, h: &[f32], g: &[f32], b: &[f32], eps: f32) -> Vec<f32> {
+    let k = h.len() as f32;
+    let neg_mu = if norm == NormKind::LayerNorm { -(tree_sum(h) / k) } else { 0.0 };
+    let leaves: Vec<f32> = match norm {
+        NormKind::LayerNorm => h.iter().map(|&x| (x + neg_mu) * (x + neg_mu)).collect(),
+        NormKind::RmsNorm => h.iter().map(|&x| x * x).collect(),
+    };
+    let rstd = 1.0f32 / (tree_sum(&leaves) / k + eps).sqrt();
+    (0..h.len())
+        .map(|j| match norm {
+            NormKind::LayerNorm => (h[j] + neg_mu) * rstd * g[j] + b[j],
+            NormKind::RmsNorm => h[j] * rstd * g[j],
+        })
+        .collect()
+}
+
+/// round-half-even(v / s) saturated to int8, NaN to 0 (the dynamic pass's and the static mode's quantization).
+fn quantize(v: f32, s: f32) -> i8 {
+    let q = if s != 0.0 { (v / s).round_ties_even() } else { 0.0 };
+    if q.is_nan() { 0 } else { q.clamp(-128.0, 127.0) as i8 }
+}
+
+/// How residual_out is given: no residual, a separate buffer, or in place over the residual.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Residual {
+    None,
+    Separate,
+    InPlace,
+}
+
+const NORM_CASES: [(i64, i64); 3] = [(1, 512), (16, 520), (129, 4096)];
+
+/// One norm + quantize case's inputs and the CPU model's results.
+struct NormData {
+    norm: NormKind,
+    m: usize,
+    k: usize,
+    residual: Residual,
+    dynamic: bool,
+    eps: f32,
+    x: Vec<Bf16>,
+    r: Vec<Bf16>,
+    gamma: Vec<Bf16>,
+    beta: Vec<Bf16>,
+    /// RN_bf16(x + residual) (x without a residual): residual_out, and h widened to f32.
+    h_ref: Vec<Bf16>,
+    /// The model's f32 v [M, K].
+    v: Vec<f32>,
+    static_scale: f32,
+    /// Per row: the dynamic scale, or the static one.
+    s_model: Vec<f32>,
+    q_model: Vec<i8>,
+}
+
+impl NormData {
+    fn new(rng: &mut Rng, norm: NormKind, m: i64, k: i64, residual: Residual, dynamic: bool) -> NormData {
+        let (mu, ku) = (m as usize, k as usize);
+        let has_res = residual != Residual::None;
+        // Inputs, rounded to bf16 first so host and device see the same values: rows of different magnitude with
+        // an outlier channel every 97th (as the C++ test's random_activations), a row of zeros when M > 2.
+        let x: Vec<Bf16> = (0..mu)
+            .flat_map(|i| {
+                let row = 10f64.powf(rng.uniform(-2.0, 2.0));
+                let zero = m > 2 && i == 1;
+                (0..ku)
+                    .map(|j| {
+                        let v = rng.uniform(-1.0, 1.0) * row * if j % 97 == 5 { 20.0 } else { 1.0 };
+                        Bf16::from_f32(if zero { 0.0 } else { v as f32 })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let r: Vec<Bf16> = (0..mu * ku).map(|_| Bf16::from_f32(rng.uniform(-4.0, 4.0) as f32)).collect();
+        let gamma: Vec<Bf16> = (0..ku).map(|_| Bf16::from_f32(rng.uniform(0.5, 1.5) as f32)).collect();
+        let beta: Vec<Bf16> = (0..ku).map(|_| Bf16::from_f32(rng.uniform(-0.5, 0.5) as f32)).collect();
+        let g32: Vec<f32> = gamma.iter().map(|v| v.to_f32()).collect();
+        let b32: Vec<f32> = beta.iter().map(|v| v.to_f32()).collect();
+        let eps = if norm == NormKind::RmsNorm { 1e-6f32 } else { 1e-5f32 };
+        let h_ref: Vec<Bf16> = (0..mu * ku)
+            .map(|i| if has_res { Bf16::from_f32(x[i].to_f32() + r[i].to_f32()) } else { x[i] })
+            .collect();
+        let h32: Vec<f32> = h_ref.iter().map(|v| v.to_f32()).collect();
+        let v: Vec<f32> = (0..mu).flat_map(|i| model_row(norm, &h32[i * ku..(i + 1) * ku], &g32, &b32, eps)).collect();
+        let absmax = |v: &[f32]| v.iter().fold(0.0f32, |a, x| a.max(x.abs()));
+        // Static: 0.8 of the tensor's absmax / 127, so some values saturate.
+        let static_scale = 0.8 * absmax(&v) / 127.0;
+        let s_model: Vec<f32> =
+            (0..mu).map(|i| if dynamic { absmax(&v[i * ku..(i + 1) * ku]) / 127.0 } else { static_scale }).collect();
+        let q_model: Vec<i8> = (0..mu * ku).map(|i| quantize(v[i], s_model[i / ku])).collect();
+        NormData { norm, m: mu, k: ku, residual, dynamic, eps, x, r, gamma, beta, h_ref, v, static_scale, s_model,
+                   q_model }
+    }
+
+    fn descriptor(&self) -> NormQuantizeDescriptor {
+        let (m, k) = (self.m as i64, self.k as i64);
+        let d = match self.norm {
+            NormKind::RmsNorm => NormQuantizeDescriptor::rms_norm::<Bf16>(m, k),
+            NormKind::LayerNorm => NormQuantizeDescriptor::layer_norm::<Bf16>(m, k),
+        }
+        .with_eps(self.eps)
+        .with_residual(self.residual != Residual::None);
+        if self.dynamic { d } else { d.with_static_scale(self.static_scale) }
+    }
+
+    /// The f64 reference, as the C++ test checks it: the model's v within the stated bound of the exact value
+    /// (`bound` is precision_guarantee's epilogue_relative_error, (ceil(log2 K) + 8) * 2^-24; LayerNorm's bound is
+    /// the description's formula), and |q - clamp(v64 / s64)| <= 0.5 + the bound's share of q. Returns the worst
+    /// |q - v64 / s64|.
+    fn check_f64(&self, what: &str, q: &[i8], bound: f64) -> f64 {
+        let (mu, ku) = (self.m, self.k);
+        let depth = ku.next_power_of_two().trailing_zeros() as f64;
+        let u = 2f64.powi(-24);
+        assert_eq!(bound, (depth + 8.0) * u, "{what}: the stated bound is not (ceil(log2 K) + 8) * 2^-24");
+        let mut worst_q = 0.0f64;
+        for i in 0..mu {
+            let hr: Vec<f64> = self.h_ref[i * ku..(i + 1) * ku].iter().map(|h| h.to_f32() as f64).collect();
+            let kf = ku as f64;
+            let mu64 = if self.norm == NormKind::LayerNorm { hr.iter().sum::<f64>() / kf } else { 0.0 };
+            let mean_abs = hr.iter().map(|h| h.abs()).sum::<f64>() / kf;
+            let ss: f64 = hr.iter().map(|h| (h - mu64) * (h - mu64)).sum();
+            let rstd = 1.0 / (ss / kf + self.eps as f64).sqrt();
+            let (mut amax64, mut err_max) = (0.0f64, 0.0f64);
+            let mut v64 = vec![0.0; ku];
+            let mut err = vec![0.0; ku];
+            for j in 0..ku {
+                let g = self.gamma[j].to_f32() as f64;
+                let b = if self.norm == NormKind::LayerNorm { self.beta[j].to_f32() as f64 } else { 0.0 };
+                v64[j] = (hr[j] - mu64) * rstd * g + b;
+                err[j] = match self.norm {
+                    NormKind::RmsNorm => bound * v64[j].abs(),
+                    NormKind::LayerNorm => (depth + 10.0) * u * ((v64[j] - b).abs() + g * rstd * mean_abs) + u * b.abs(),
+                } + 1e-37;
+                let got = self.v[i * ku + j] as f64;
+                assert!((got - v64[j]).abs() <= err[j], "{what}: v[{i}, {j}] = {got}, f64 {}: beyond {:e}", v64[j],
+                        err[j]);
+                amax64 = amax64.max(v64[j].abs());
+                err_max = err_max.max(err[j]);
+            }
+            let s64 = if self.dynamic { amax64 / 127.0 } else { self.static_scale as f64 };
+            if s64 == 0.0 {
+                assert!(q[i * ku..(i + 1) * ku].iter().all(|&x| x == 0), "{what}: row {i} of zeros gives q != 0");
+                continue;
+            }
+            for j in 0..ku {
+                let want = (v64[j] / s64).clamp(-128.0, 127.0);
+                let share = if self.dynamic { v64[j].abs() * err_max / amax64 } else { 0.0 };
+                let tol = 0.5 + (err[j] + share) / s64 + 1e-6;
+                let d = (q[i * ku + j] as f64 - want).abs();
+                worst_q = worst_q.max(d);
+                assert!(d <= tol, "{what}: q[{i}, {j}] = {}, f64 {want}: beyond {tol}", q[i * ku + j]);
+            }
+        }
+        worst_q
+    }
+}
+
+fn check_norm_quantize_bf16(cuda: &Cuda, rng: &mut Rng, norm: NormKind, m: i64, k: i64, residual: Residual,
+                            dynamic: bool) {
+    let stream = Stream::null();
+    let data = NormData::new(rng, norm, m, k, residual, dynamic);
+    let (mu, ku) = (data.m, data.k);
+    let has_res = residual != Residual::None;
+    let desc = data.descriptor();
+    let what = format!("{desc} (residual {residual:?})");
+
+    // The GPU run, outputs poisoned.
+    let d_x = DevBuf::from_host(cuda, &data.x);
+    let d_r = DevBuf::from_host(cuda, &data.r);
+    let d_ro = DevBuf::<Bf16>::new(cuda, mu * ku);
+    let d_g = DevBuf::from_host(cuda, &data.gamma);
+    let d_b = DevBuf::from_host(cuda, &data.beta);
+    let d_q = DevBuf::<i8>::new(cuda, mu * ku);
+    let d_s = DevBuf::<f32>::new(cuda, mu);
+    d_ro.poison();
+    d_q.poison_with(0x55);
+    d_s.poison();
+    let res_out = if residual == Residual::InPlace { &d_r } else { &d_ro };
+    // SAFETY: each view covers exactly its buffer, which outlives the run and the synchronize below; in place,
+    // residual and residual_out are the very same memory and stride, which the library allows.
+    let args = unsafe {
+        NormQuantizeArgs::<Bf16> {
+            input: TensorRef::contiguous(d_x.dptr(), [m, k]),
+            residual: has_res.then(|| TensorRef::contiguous(d_r.dptr(), [m, k])),
+            residual_out: has_res.then(|| TensorMut::contiguous(res_out.dptr(), [m, k])),
+            gamma: TensorRef::contiguous(d_g.dptr(), [k]),
+            beta: (norm == NormKind::LayerNorm).then(|| TensorRef::contiguous(d_b.dptr(), [k])),
+            output: TensorMut::contiguous(d_q.dptr(), [m, k]),
+            scale: dynamic.then(|| TensorMut::contiguous(d_s.dptr(), [m])),
+        }
+    };
+    let g = match norm {
+        NormKind::RmsNorm => {
+            let plan = RmsNormQuantizePlan::<Bf16>::select(&stream, &desc, PlanPreference::Heuristic)
+                .unwrap_or_else(|e| panic!("{what}: select: {e}"));
+            assert_eq!(plan.workspace_size(), 0, "{what}");
+            plan.can_implement(&args).unwrap_or_else(|e| panic!("{what}: can_implement: {e}"));
+            // A beta on an RMSNorm plan is refused by name.
+            let with_beta = NormQuantizeArgs::<Bf16> {
+                beta: Some(unsafe { TensorRef::contiguous(d_b.dptr(), [k]) }),
+                residual_out: has_res.then(|| unsafe { TensorMut::contiguous(res_out.dptr(), [m, k]) }),
+                output: unsafe { TensorMut::contiguous(d_q.dptr(), [m, k]) },
+                scale: dynamic.then(|| unsafe { TensorMut::contiguous(d_s.dptr(), [m]) }),
+                ..args
+            };
+            let e = plan.can_implement(&with_beta).unwrap_err();
+            assert!(matches!(e, qjit::Error::InvalidArgument(_)) && e.message().contains("beta"), "{what}: {e}");
+            println!("{what}: {}", plan.describe());
+            plan.run(&stream, Workspace::none(), &args).unwrap_or_else(|e| panic!("{what}: run: {e}"));
+            plan.precision_guarantee()
+        }
+        NormKind::LayerNorm => {
+            let plan = LayerNormQuantizePlan::<Bf16>::select(&stream, &desc, PlanPreference::Heuristic)
+                .unwrap_or_else(|e| panic!("{what}: select: {e}"));
+            assert_eq!(plan.workspace_size(), 0, "{what}");
+            plan.can_implement(&args).unwrap_or_else(|e| panic!("{what}: can_implement: {e}"));
+            println!("{what}: {}", plan.describe());
+            plan.run(&stream, Workspace::none(), &args).unwrap_or_else(|e| panic!("{what}: run: {e}"));
+            plan.precision_guarantee()
+        }
+    };
+    cuda.sync();
+    assert!(g.deterministic, "{what}: {g:?}");
+    let q = d_q.to_host();
+    let s = d_s.to_host();
+
+    // 1. The model, bit for bit: q, the scales (dynamic; with a static scale no scale tensor is passed), and
+    //    residual_out = RN_bf16(x + residual).
+    for i in 0..mu {
+        if dynamic {
+            let want = data.s_model[i];
+            assert_eq!(s[i].to_bits(), want.to_bits(), "{what}: scale[{i}] = {}, model {want}", s[i]);
+        }
+        for j in 0..ku {
+            let at = i * ku + j;
+            assert_eq!(q[at], data.q_model[at], "{what}: q[{i}, {j}] (model v = {})", data.v[at]);
+        }
+    }
+    if has_res {
+        let ro = res_out.to_host();
+        for (i, (got, want)) in ro.iter().zip(&data.h_ref).enumerate() {
+            assert_eq!(got.0, want.0, "{what}: residual_out[{}, {}] = {:?}, x + residual = {:?}", i / ku, i % ku,
+                       got.to_f32(), want.to_f32());
+        }
+    }
+
+    // 2. DynamicRangeQuantizePlan<f32> on the model's v gives the same bits (per token).
+    if dynamic {
+        let drq = DynamicRangeQuantizePlan::<f32>::select(
+            &stream,
+            &DynamicRangeQuantizeDescriptor::new::<f32>(m, k, QuantGranularity::PerToken),
+            PlanPreference::Heuristic,
+        )
+        .unwrap_or_else(|e| panic!("{what}: DynamicRangeQuantize select: {e}"));
+        let d_v = DevBuf::from_host(cuda, &data.v);
+        let d_q2 = DevBuf::<i8>::new(cuda, mu * ku);
+        let d_s2 = DevBuf::<f32>::new(cuda, mu);
+        let d_ws = DevBuf::<u8>::new(cuda, drq.workspace_size());
+        d_q2.poison_with(0x55);
+        d_s2.poison();
+        // SAFETY: as above.
+        let a = unsafe {
+            DynamicRangeQuantizeArgs::<f32> {
+                input: TensorRef::contiguous(d_v.dptr(), [m, k]),
+                output: TensorMut::contiguous(d_q2.dptr(), [m, k]),
+                scale: TensorMut::contiguous(d_s2.dptr(), [m]),
+                pre_quant_scale: None,
+            }
+        };
+        let ws = unsafe { Workspace::from_raw(d_ws.dptr(), drq.workspace_size()) };
+        drq.run(&stream, ws, &a).unwrap_or_else(|e| panic!("{what}: DynamicRangeQuantize run: {e}"));
+        cuda.sync();
+        let (q2, s2) = (d_q2.to_host(), d_s2.to_host());
+        for i in 0..mu {
+            assert_eq!(s[i].to_bits(), s2[i].to_bits(), "{what}: scale[{i}] vs DynamicRangeQuantize");
+            for j in 0..ku {
+                assert_eq!(q[i * ku + j], q2[i * ku + j], "{what}: q[{i}, {j}] vs DynamicRangeQuantize");
+            }
+        }
+    }
+
+    // 3. The f64 reference within the stated bound.
+    let worst = data.check_f64(&what, &q, g.epilogue_relative_error);
+    println!("{what}: bit-exact against the f32 model{}; worst |q - v64 / s64| {worst:.4}",
+             if dynamic { " and DynamicRangeQuantize" } else { "" });
+}
+
+fn norm_quantize_bf16_every_mode(norm: NormKind) {
+    let Some(cuda) = cuda_or_skip() else { return };
+    let mut rng = Rng::new();
+    for (case, &(m, k)) in NORM_CASES.iter().enumerate() {
+        // A residual written to a separate buffer, or in place over the residual on the middle shape.
+        let with = if case == 1 { Residual::InPlace } else { Residual::Separate };
+        for residual in [Residual::None, with] {
+            for dynamic in [true, false] {
+                check_norm_quantize_bf16(&cuda, &mut rng, norm, m, k, residual, dynamic);
+            }
+        }
+    }
+}
+
+#[test]
+fn rms_norm_quantize_bf16_matches_the_model_and_f64_reference() {
+    norm_quantize_bf16_every_mode(NormKind::RmsNorm);
+}
+
+#[test]
+fn layer_norm_quantize_bf16_matches_the_model_and_f64_reference() {
+    norm_quantize_bf16_every_mode(NormKind::LayerNorm);
+}
+
+/// Runs everywhere, GPU or not: the test's own f32 model (which the kernels must match bit for bit) sums in the
+/// kernels' tree order, and stays within the stated bound of the f64 reference, q included, for every case the GPU
+/// tests run; so on the GPU a failure points at the kernel, not at the model.
+#[test]
+fn norm_quantize_model_sums_in_tree_order_and_meets_the_f64_bound() {
+    // Sequentially ((1e8 + 1) - 1e8) + 1 = 1; the tree (1e8 + 1) + (-1e8 + 1) rounds each pair to +-1e8: 0.
+    assert_eq!(tree_sum(&[1e8, 1.0, -1e8, 1.0]), 0.0);
+    assert_eq!(tree_sum(&[1.0, 2.0, 3.0]), 6.0);
+    assert_eq!(tree_sum(&[-0.0]).to_bits(), (-0.0f32).to_bits());
+    assert_eq!((quantize(2.5, 1.0), quantize(-3.5, 1.0), quantize(1e9, 1.0), quantize(f32::NAN, 1.0)), (2, -4, 127, 0));
+    let mut rng = Rng::new();
+    for norm in [NormKind::RmsNorm, NormKind::LayerNorm] {
+        for &(m, k) in &NORM_CASES {
+            for residual in [Residual::None, Residual::Separate] {
+                for dynamic in [true, false] {
+                    let data = NormData::new(&mut rng, norm, m, k, residual, dynamic);
+                    let what = format!("model of {} (residual {residual:?})", data.descriptor());
+                    let depth = (k as usize).next_power_of_two().trailing_zeros() as f64;
+                    let worst = data.check_f64(&what, &data.q_model, (depth + 8.0) * 2f64.powi(-24));
+                    assert!(worst <= 0.5 + 1e-3, "{what}: worst |q - v64 / s64| {worst}");
+                    if !dynamic {
+                        assert!(data.q_model.iter().any(|&q| q == 127 || q == -128), "{what}: no saturation");
+                    }
+                }
+            }
+        }
     }
 }
