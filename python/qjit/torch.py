@@ -1,12 +1,16 @@
 """PyTorch integration: torch.ops.qjit.* custom ops, W8A8Linear, and a loader for `qjit quantize` output.
 
-Importing this module imports torch and registers four ops (torch.library, each with a fake (meta) implementation),
+Importing this module imports torch and registers seven ops (torch.library, each with a fake (meta) implementation),
 so torch.compile(fullgraph=True) traces through them and CUDA graphs capture them:
   torch.ops.qjit.quantized_linear(x, w_q, w_scale, bias=None) -> y            x [..., K] f16/bf16/f32/f64
   torch.ops.qjit.smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias, out_dtype) -> y
   torch.ops.qjit.quantize_per_token(x) -> (q int8 [..., K], scale f32 [...])
   torch.ops.qjit.scaled_mm(a_q, w_q, a_scale, w_scale, bias, out_dtype) -> y   (vLLM's cutlass_scaled_mm: a_scale
       [M] or [1] f32, w_scale [N] or [1] f32, w_q [N, K] int8 in nn.Linear layout)
+  torch.ops.qjit.rms_norm_quantize(x, gamma, eps, residual=None) -> (q int8, scale f32 [...])   residual, when
+      given, becomes x + residual in place (and h = x + residual is what is normalised)
+  torch.ops.qjit.rms_norm_quantize_static(x, gamma, eps, scale, residual=None) -> q int8
+  torch.ops.qjit.layer_norm_quantize(x, gamma, beta, eps, residual=None) -> (q int8, scale f32 [...])
 Leading dimensions are flattened into M. The ops run on torch's current stream of the input's device.
 
 CUDA graphs: a plan is selected (and maybe compiled) the first time a shape's M bucket is seen, which must not
@@ -49,6 +53,14 @@ _OPS = {
     "quantize_per_token": "quantize_per_token(Tensor x, Tensor? pre_quant_scale=None) -> (Tensor, Tensor)",
     "scaled_mm": "scaled_mm(Tensor a_q, Tensor w_q, Tensor a_scale, Tensor w_scale, Tensor? bias, "
                  "ScalarType out_dtype) -> Tensor",
+    # The fused norm + quantize (vLLM's rms_norm_dynamic_per_token_quant): residual, when given, is updated in place
+    # to x + residual (fused_add_rms_norm), which the schema declares (a!) so torch.compile functionalizes it.
+    "rms_norm_quantize": "rms_norm_quantize(Tensor x, Tensor gamma, float eps, Tensor(a!)? residual=None) "
+                         "-> (Tensor, Tensor)",
+    "rms_norm_quantize_static": "rms_norm_quantize_static(Tensor x, Tensor gamma, float eps, float scale, "
+                                "Tensor(a!)? residual=None) -> Tensor",
+    "layer_norm_quantize": "layer_norm_quantize(Tensor x, Tensor gamma, Tensor beta, float eps, "
+                           "Tensor(a!)? residual=None) -> (Tensor, Tensor)",
 }
 
 
@@ -123,6 +135,57 @@ def scaled_mm(a_q, w_q, a_scale, w_scale, bias, out_dtype):
 def _scaled_mm_fake(a_q, w_q, a_scale, w_scale, bias, out_dtype):
     torch._check(a_q.shape[-1] == w_q.shape[1], lambda: f"w_q.shape[1] must equal a_q.shape[-1], got {w_q.shape}")
     return a_q.new_empty((*a_q.shape[:-1], w_q.shape[0]), dtype=out_dtype)
+
+
+def _rows(x, name):
+    if x.dim() < 1:
+        raise invalid(f"{name} must have at least 1 dimension [..., K], got shape {list(x.shape)}")
+    return _flatten(x)
+
+
+def _residual_rows(residual, x):
+    """The residual as [M, K] rows that alias its storage (updated in place), or None."""
+    if residual is None:
+        return None
+    if tuple(residual.shape) != tuple(x.shape):
+        raise invalid(f"residual.shape must equal x.shape {list(x.shape)}, got {list(residual.shape)}")
+    r2 = residual.reshape(-1, residual.shape[-1]) if residual.dim() != 2 else residual
+    if r2.data_ptr() != residual.data_ptr() or (r2.numel() and r2.stride(-1) != 1):
+        raise invalid("residual must be a view whose rows [..., K] flatten without a copy (it is updated in place)")
+    return r2
+
+
+@_op("rms_norm_quantize")
+def rms_norm_quantize(x, gamma, eps, residual=None):
+    q, s = _ops.rms_norm_quantize(_rows(x, "x"), gamma, eps, residual=_residual_rows(residual, x))
+    return q.reshape(x.shape), s.reshape(x.shape[:-1])
+
+
+@_fake("rms_norm_quantize")
+def _rms_norm_quantize_fake(x, gamma, eps, residual=None):
+    return x.new_empty(x.shape, dtype=torch.int8), x.new_empty(x.shape[:-1], dtype=torch.float32)
+
+
+@_op("rms_norm_quantize_static")
+def rms_norm_quantize_static(x, gamma, eps, scale, residual=None):
+    q, _ = _ops.rms_norm_quantize(_rows(x, "x"), gamma, eps, residual=_residual_rows(residual, x), static_scale=scale)
+    return q.reshape(x.shape)
+
+
+@_fake("rms_norm_quantize_static")
+def _rms_norm_quantize_static_fake(x, gamma, eps, scale, residual=None):
+    return x.new_empty(x.shape, dtype=torch.int8)
+
+
+@_op("layer_norm_quantize")
+def layer_norm_quantize(x, gamma, beta, eps, residual=None):
+    q, s = _ops.layer_norm_quantize(_rows(x, "x"), gamma, beta, eps, residual=_residual_rows(residual, x))
+    return q.reshape(x.shape), s.reshape(x.shape[:-1])
+
+
+@_fake("layer_norm_quantize")
+def _layer_norm_quantize_fake(x, gamma, beta, eps, residual=None):
+    return x.new_empty(x.shape, dtype=torch.int8), x.new_empty(x.shape[:-1], dtype=torch.float32)
 
 
 # ---- weights and the module ------------------------------------------------------------------------------------------

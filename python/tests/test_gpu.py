@@ -299,3 +299,39 @@ def test_norm_quantize_against_torch(norm, dtype, seed):
     q2, s2 = qjit.rms_norm_quantize(x, g, static_scale=0.05) if norm == "rms_norm" else \
         qjit.layer_norm_quantize(x, g, b, static_scale=0.05)
     assert s2 is None and q2.dtype == torch.int8
+
+
+@pytest.mark.parametrize("norm", ["rms_norm", "layer_norm"])
+def test_norm_quantize_torch_ops(norm, seed):
+    """torch.ops.qjit.{rms,layer}_norm_quantize on a 3-D activation: the same bits as the Python call on the
+    flattened rows, the residual updated in place the same way, and the static variant's q; under torch.compile
+    (fullgraph) the in-place residual update survives functionalization."""
+    b_, t, k = 2, 19, 4096
+    x = torch.randn(b_, t, k, device=DEV, dtype=torch.bfloat16) * 2
+    r = torch.randn(b_, t, k, device=DEV, dtype=torch.bfloat16)
+    g = (torch.rand(k, device=DEV) + 0.5).to(torch.bfloat16)
+    beta = (torch.rand(k, device=DEV) - 0.5).to(torch.bfloat16)
+    r_call, r_op = r.clone(), r.clone()
+    if norm == "rms_norm":
+        q_ref, s_ref = qjit.rms_norm_quantize(x.reshape(-1, k), g, 1e-6, residual=r_call.view(-1, k))
+        q, s = torch.ops.qjit.rms_norm_quantize(x, g, 1e-6, r_op)
+    else:
+        q_ref, s_ref = qjit.layer_norm_quantize(x.reshape(-1, k), g, beta, 1e-5, residual=r_call.view(-1, k))
+        q, s = torch.ops.qjit.layer_norm_quantize(x, g, beta, 1e-5, r_op)
+    torch.cuda.synchronize()
+    assert q.shape == (b_, t, k) and s.shape == (b_, t), f"shapes, seed {seed}"
+    assert torch.equal(q.reshape(-1, k), q_ref) and torch.equal(s.reshape(-1), s_ref), f"op differs, seed {seed}"
+    assert torch.equal(r_op, r_call), f"residual not updated in place like the call, seed {seed}"
+    if norm == "rms_norm":
+        q_st = torch.ops.qjit.rms_norm_quantize_static(x, g, 1e-6, 0.05)
+        q_st_ref, _ = qjit.rms_norm_quantize(x.reshape(-1, k), g, 1e-6, static_scale=0.05)
+        assert torch.equal(q_st.reshape(-1, k), q_st_ref), f"static op differs, seed {seed}"
+
+        def block(x, g, res):
+            return torch.ops.qjit.rms_norm_quantize(x, g, 1e-6, res)
+
+        r_c = r.clone()
+        q_c, s_c = torch.compile(block, fullgraph=True)(x, g, r_c)
+        torch.cuda.synchronize()
+        assert torch.equal(q_c, q) and torch.equal(s_c, s), f"compiled op differs, seed {seed}"
+        assert torch.equal(r_c, r_call), f"compiled op lost the in-place residual update, seed {seed}"

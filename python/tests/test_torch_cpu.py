@@ -13,7 +13,8 @@ from test_safetensors import write_safetensors  # noqa: E402
 
 
 def test_ops_are_registered():
-    for name in ("quantized_linear", "smooth_quant_linear", "quantize_per_token", "scaled_mm"):
+    for name in ("quantized_linear", "smooth_quant_linear", "quantize_per_token", "scaled_mm", "rms_norm_quantize",
+                 "rms_norm_quantize_static", "layer_norm_quantize"):
         assert hasattr(torch.ops.qjit, name)
 
 
@@ -33,6 +34,12 @@ def test_fake_shapes():
         a = torch.empty(3, 7, 64, dtype=torch.int8, device="meta")
         y = torch.ops.qjit.scaled_mm(a, w, torch.empty(21, device="meta"), s, None, torch.bfloat16)
         assert y.shape == (3, 7, 32) and y.dtype == torch.bfloat16
+        g = torch.empty(64, dtype=torch.bfloat16, device="meta")
+        q, sc = torch.ops.qjit.rms_norm_quantize(x, g, 1e-6, None)
+        assert q.shape == (2, 5, 64) and q.dtype == torch.int8 and sc.shape == (2, 5) and sc.dtype == torch.float32
+        q, sc = torch.ops.qjit.layer_norm_quantize(x, g, g, 1e-5, torch.empty_like(x))
+        assert q.shape == (2, 5, 64) and sc.shape == (2, 5)
+        assert torch.ops.qjit.rms_norm_quantize_static(x, g, 1e-6, 0.5).shape == (2, 5, 64)
 
 
 def test_cpu_tensor_is_refused_naming_x():
