@@ -22,15 +22,28 @@ STAGE=${QJIT_STAGE:-.device}
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 status=0
 want() { { [ "$what" = all ] && [ "$1" != profile ] && [ "$1" != tunescale ]; } || [[ ",$what," == *",$1,"* ]]; }
+# gtests in GPU_TEST_SHARDS processes at once (gtest's own sharding; default 4): the tests are correctness checks,
+# their time is mostly NVRTC compiles, which then run in parallel (one 4-test call took 54 s sharded against 450+ s
+# serial, session 8); the kernel cache is shared (its writes are atomic). gtests NAME FILTER TIMEOUT [env...]
+gtests() {
+  local name=$1 flt=$2 limit=$3 shards=${GPU_TEST_SHARDS:-4} i rc=0
+  shift 3
+  for ((i = 0; i < shards; ++i)); do
+    env "$@" GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i timeout "$limit" $B/tests/qjit_gpu_tests \
+      --gtest_filter="$flt" > "$OUT/$name.$i.log" 2>&1 &
+  done
+  for ((i = 0; i < shards; ++i)); do wait -n || rc=1; done
+  cat "$OUT/$name".*.log > "$OUT/$name.log" && rm -f "$OUT/$name".*.log
+  grep -E "^\[( +OK|  FAILED|  SKIPPED) |Failure|error|Value of|Expected|Which is|output\[|act_|seed" "$OUT/$name.log" \
+    | grep -vE "^\[ *(FAILED|SKIPPED) *\] [0-9]+ tests?, listed" | sort -u | head -80
+  grep -hE "^\[  PASSED  \]|^\[  FAILED  \] [0-9]+ tests?," "$OUT/$name.log" | awk '{print}' | sort | uniq -c
+  return $rc
+}
 if want tests; then
-  echo "== GPU tests (filter $filter)"
-  timeout "${GPU_TESTS_TIMEOUT:-330}" $B/tests/qjit_gpu_tests --gtest_filter="$filter" 2>&1 \
-    | tee "$OUT/gpu_tests.log" | grep -E "^\[( +OK|  FAILED|  PASSED|  SKIPPED) |Failure|error|Value of|Expected|Which is|output\[|act_|seed" | head -80
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  echo "== GPU tests (filter $filter, ${GPU_TEST_SHARDS:-4} shards)"
+  gtests gpu_tests "$filter" "${GPU_TESTS_TIMEOUT:-330}" || status=1
   echo "== GPU tests on the portable sm80 path (QJIT_DISABLE_SM90=1)"
-  QJIT_DISABLE_SM90=1 timeout 200 $B/tests/qjit_gpu_tests --gtest_filter="${SM80_FILTER:-LinearGpuTest.*}" 2>&1 \
-    | tee "$OUT/gpu_tests_sm80.log" | grep -E "^\[( +OK|  FAILED|  PASSED) |Failure|output\[" | head -30
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  gtests gpu_tests_sm80 "${SM80_FILTER:-LinearGpuTest.*}" 200 QJIT_DISABLE_SM90=1 || status=1
   echo "== demo"
   timeout 60 $B/tools/qjit demo 2>&1 | tee "$OUT/demo.log" | tail -12
 fi
