@@ -63,6 +63,22 @@ TEST(AutotuneCostModel, MonotonicInSizeAndCandidates) {
   EXPECT_TRUE(std::isfinite(estimate_tune_seconds(zero)));
 }
 
+// A fused norm with a residual reads twice the bytes and writes residual_out, which every candidate's output check
+// downloads and compares: its estimate must exceed the same norm without one, at decode and at prefill.
+TEST(AutotuneCostModel, ANormsResidualIsPartOfItsCost) {
+  for (std::int64_t m : {16, 8192}) {
+    KernelWork plain = gemm(0, 14336, m, 13);
+    plain.spec.op = codegen::KernelOp::RmsNormQuantize;
+    plain.spec.in_element = ElementKind::BF16;
+    plain.spec.out_element = ElementKind::S8;
+    plain.family = codegen::KernelFamily::Quantize;
+    KernelWork residual = plain;
+    residual.spec.residual = true;
+    EXPECT_GT(estimate_launch_seconds(residual), estimate_launch_seconds(plain)) << "m=" << m;
+    EXPECT_GT(estimate_tune_seconds(residual), estimate_tune_seconds(plain)) << "m=" << m;
+  }
+}
+
 TEST(AutotuneCostModel, RepsScaleTheTimingTerm) {
   CostModel more;
   more.reps = 40;
