@@ -390,6 +390,21 @@ void fill_prune(const CachePruneReport& r, qjit_cache_prune_report* out) {
 
 using namespace qjit;  // NOLINT: the C entry points below are global by definition
 
+namespace {
+
+// The body every qjit_*_plan_can_implement / _run shares: the plan checked against the entry's family (naming the
+// entry point), the C args turned into the plan's call, then `body(call)`.
+template <class MakeCall, class Body>
+qjit_status plan_entry(const char* name, const qjit_plan* plan, CallFamily family, MakeCall make_call, Body body) {
+  return guarded(name, [&]() -> Status {
+    QJIT_TRY(check_plan(plan, family, name));
+    QJIT_ASSIGN_OR_RETURN(auto call, make_call());
+    return body(call);
+  });
+}
+
+}  // namespace
+
 extern "C" {
 
 uint32_t qjit_abi_version(void) { return QJIT_ABI_VERSION; }
@@ -563,71 +578,64 @@ size_t qjit_plan_describe(const qjit_plan* plan, char* buf, size_t capacity) {
 }
 
 qjit_status qjit_linear_plan_can_implement(const qjit_plan* plan, const qjit_linear_args* args) {
-  return guarded("qjit_linear_plan_can_implement", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, CallFamily::Linear, "qjit_linear_plan_can_implement"));
-    QJIT_ASSIGN_OR_RETURN(auto call, linear_call_of(plan, args));
-    return detail::can_implement(*plan->linear, call);
-  });
+  return plan_entry(
+      "qjit_linear_plan_can_implement", plan, CallFamily::Linear, [&] { return linear_call_of(plan, args); },
+      [&](const auto& call) { return detail::can_implement(*plan->linear, call); });
 }
 
 qjit_status qjit_linear_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace, size_t workspace_bytes,
                                  const qjit_linear_args* args) {
-  return guarded("qjit_linear_plan_run", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, CallFamily::Linear, "qjit_linear_plan_run"));
-    QJIT_ASSIGN_OR_RETURN(auto call, linear_call_of(plan, args));
-    return detail::run(*plan->linear, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
-  });
+  return plan_entry(
+      "qjit_linear_plan_run", plan, CallFamily::Linear, [&] { return linear_call_of(plan, args); },
+      [&](const auto& call) {
+        return detail::run(*plan->linear, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
+      });
 }
 
 qjit_status qjit_quantize_plan_can_implement(const qjit_plan* plan, const qjit_quantize_args* args) {
-  return guarded("qjit_quantize_plan_can_implement", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, CallFamily::Quantize, "qjit_quantize_plan_can_implement"));
-    QJIT_ASSIGN_OR_RETURN(auto call, quantize_call_of(args));
-    return detail::can_implement(*plan->quantize, call);
-  });
+  return plan_entry(
+      "qjit_quantize_plan_can_implement", plan, CallFamily::Quantize, [&] { return quantize_call_of(args); },
+      [&](const auto& call) { return detail::can_implement(*plan->quantize, call); });
 }
 
 qjit_status qjit_quantize_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace, size_t workspace_bytes,
                                    const qjit_quantize_args* args) {
-  return guarded("qjit_quantize_plan_run", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, CallFamily::Quantize, "qjit_quantize_plan_run"));
-    QJIT_ASSIGN_OR_RETURN(auto call, quantize_call_of(args));
-    return detail::run(*plan->quantize, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
-  });
+  return plan_entry(
+      "qjit_quantize_plan_run", plan, CallFamily::Quantize, [&] { return quantize_call_of(args); },
+      [&](const auto& call) {
+        return detail::run(*plan->quantize, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
+      });
 }
 
 qjit_status qjit_norm_quantize_plan_can_implement(const qjit_plan* plan, const qjit_norm_quantize_args* args) {
-  return guarded("qjit_norm_quantize_plan_can_implement", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, CallFamily::NormQuantize, "qjit_norm_quantize_plan_can_implement"));
-    QJIT_ASSIGN_OR_RETURN(auto call, norm_call_of(args));
-    return detail::can_implement(*plan->norm, call);
-  });
+  return plan_entry(
+      "qjit_norm_quantize_plan_can_implement", plan, CallFamily::NormQuantize, [&] { return norm_call_of(args); },
+      [&](const auto& call) { return detail::can_implement(*plan->norm, call); });
 }
 
 qjit_status qjit_norm_quantize_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace,
                                         size_t workspace_bytes, const qjit_norm_quantize_args* args) {
-  return guarded("qjit_norm_quantize_plan_run", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, CallFamily::NormQuantize, "qjit_norm_quantize_plan_run"));
-    QJIT_ASSIGN_OR_RETURN(auto call, norm_call_of(args));
-    return detail::run(*plan->norm, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
-  });
+  return plan_entry(
+      "qjit_norm_quantize_plan_run", plan, CallFamily::NormQuantize, [&] { return norm_call_of(args); },
+      [&](const auto& call) {
+        return detail::run(*plan->norm, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
+      });
 }
 
 qjit_status qjit_scaled_matmul_plan_can_implement(const qjit_plan* plan, const qjit_scaled_matmul_args* args) {
-  return guarded("qjit_scaled_matmul_plan_can_implement", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, CallFamily::ScaledMatmul, "qjit_scaled_matmul_plan_can_implement"));
-    QJIT_ASSIGN_OR_RETURN(auto call, scaled_matmul_call_of(args));
-    return detail::can_implement(*plan->linear, call);
-  });
+  return plan_entry(
+      "qjit_scaled_matmul_plan_can_implement", plan, CallFamily::ScaledMatmul,
+      [&] { return scaled_matmul_call_of(args); },
+      [&](const auto& call) { return detail::can_implement(*plan->linear, call); });
 }
 
 qjit_status qjit_scaled_matmul_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace,
                                         size_t workspace_bytes, const qjit_scaled_matmul_args* args) {
-  return guarded("qjit_scaled_matmul_plan_run", [&]() -> Status {
-    QJIT_TRY(check_plan(plan, CallFamily::ScaledMatmul, "qjit_scaled_matmul_plan_run"));
-    QJIT_ASSIGN_OR_RETURN(auto call, scaled_matmul_call_of(args));
-    return detail::run(*plan->linear, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
-  });
+  return plan_entry(
+      "qjit_scaled_matmul_plan_run", plan, CallFamily::ScaledMatmul, [&] { return scaled_matmul_call_of(args); },
+      [&](const auto& call) {
+        return detail::run(*plan->linear, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
+      });
 }
 
 // ---- cache ----
