@@ -100,6 +100,11 @@ struct NormQuantizeRowwise {
   // read again from memory (long K on few threads: only tuning candidates) keeps the loops rolled, which keeps the
   // compile short at the price of the chunk sums in local memory.
   static constexpr int kUnroll = kCache ? kCpt : 1;
+  // The normalised values of the absmax pass stay in registers for the quantize pass when a thread holds at most
+  // two chunks (32 floats): the quantize pass then does no second gamma/beta load nor normalisation. Three or more
+  // chunks kept raise the register count past what the occupancy of these configs allows (ptxas sm_90a: 79 -> 100
+  // at four), so there v is recomputed as before. Same operations on the same values either way: same bits.
+  static constexpr bool kKeepV = !kStatic && kCache && kCpt <= 2;
   static constexpr int kWarps = kTpr > 32 ? kTpr / 32 : 1;  // warps per row
   static constexpr int kLanes = kTpr < 32 ? kTpr : 32;      // lanes of one row in a warp
   typedef QuantizeRowwise<InT, kK, kRows, kTpr, kQuantizeRowwise, false> Quant;  // its row_max
@@ -330,6 +335,7 @@ struct NormQuantizeRowwise {
     const float rstd = div_rn(1.0f, sqrt_rn_f32(add_rn(div_rn(sum, (float)kK), p.eps)));
 
     // Pass 3 (dynamic): absmax of v, exactly as quantize_rowwise takes it.
+    float kept[kKeepV ? kCpt : 1][16];
     float scale;
     if (kStatic) {
       scale = p.static_scale;
@@ -348,6 +354,10 @@ struct NormQuantizeRowwise {
 #pragma unroll
           for (int j = 0; j < 16; ++j)
             if (16 * c + j < kK) amax = max_f32(amax, abs_f32(v[j]));
+          if (kKeepV) {
+#pragma unroll
+            for (int j = 0; j < 16; ++j) kept[kKeepV ? i : 0][j] = v[j];
+          }
         }
       }
       amax = Quant::row_max(amax, red_max);
@@ -367,12 +377,17 @@ struct NormQuantizeRowwise {
     for (int i = 0; i < kCpt; ++i) {
       const int c = lt + i * kTpr;
       if (c < kChunks) {
-        RawChunk<InT> h;
-        if (kCache) h = cache[kCache ? i : 0];
-        else reload(r, c, h);
         float v[16];
-        ChunkWiden<InT>::apply(h, v);
-        normalize(p, vec, c, neg_mu, rstd, v);
+        if (kKeepV) {
+#pragma unroll
+          for (int j = 0; j < 16; ++j) v[j] = kept[kKeepV ? i : 0][j];
+        } else {
+          RawChunk<InT> h;
+          if (kCache) h = cache[kCache ? i : 0];
+          else reload(r, c, h);
+          ChunkWiden<InT>::apply(h, v);
+          normalize(p, vec, c, neg_mu, rstd, v);
+        }
         if (vec && c < kFull) {
           u32 w[4] = {0u, 0u, 0u, 0u};
           if (rq.fast) {
