@@ -123,51 +123,60 @@ struct NormQuantizeRowwise {
     bool vec;
   };
 
-  // Chunk c of h as stored in the input type: x, or x + residual (which is also written to residual_out).
-  static __device__ __forceinline__ void first_load(const Row& r, int c, RawChunk<InT>& out) {
+  // Chunk c of x (and of the residual) as stored, loads only: a thread issues every chunk's loads before it uses
+  // any (pass 1 of a kept row), so its chunks are in flight together rather than one round trip each.
+  static __device__ __forceinline__ void load_raw(const Row& r, int c, RawChunk<InT>& a, RawChunk<InT>& b) {
     const bool vec = r.vec && c < kFull;
     const i64 off = (i64)c * 16 * sizeof(InT);
-    if (!kResidual) {
-      if (vec) {
-        load_chunk<InT>(r.x + off, out);
-      } else {
-        clear_chunk<InT>(out);
-#pragma unroll
-        for (int j = 0; j < 16; ++j)
-          if (16 * c + j < kK) RawElem<InT>::set(out, j, RawElem<InT>::load(r.x, 16 * c + j));
-      }
-      return;
-    }
-    RawChunk<InT> a, b;
     if (vec) {
 #pragma unroll
       for (int i = 0; i < (int)sizeof(InT); ++i) {
-        a.w[i] = ld_global_v4_rw(r.x + off + 16 * i);
-        b.w[i] = ld_global_v4_rw(r.res + off + 16 * i);
+        if (kResidual) {
+          a.w[i] = ld_global_v4_rw(r.x + off + 16 * i);
+          b.w[i] = ld_global_v4_rw(r.res + off + 16 * i);
+        } else {
+          a.w[i] = ld_global_v4(r.x + off + 16 * i);
+        }
       }
     } else {
       clear_chunk<InT>(a);
-      clear_chunk<InT>(b);
+      if (kResidual) clear_chunk<InT>(b);
 #pragma unroll
       for (int j = 0; j < 16; ++j)
         if (16 * c + j < kK) {
           RawElem<InT>::set(a, j, RawElem<InT>::load(r.x, 16 * c + j));
-          RawElem<InT>::set(b, j, RawElem<InT>::load(r.res, 16 * c + j));
+          if (kResidual) RawElem<InT>::set(b, j, RawElem<InT>::load(r.res, 16 * c + j));
         }
     }
+  }
+
+  // h = x + residual rounded to the input type (into a), written to residual_out. Without a residual h = x.
+  // NOTE: x and residual may alias residual_out: every chunk this thread writes it has read before (load_raw), and
+  // no other thread touches its chunks.
+  static __device__ __forceinline__ void combine(const Row& r, int c, RawChunk<InT>& a, const RawChunk<InT>& b) {
+    if (!kResidual) return;
+    const bool vec = r.vec && c < kFull;
+    const i64 off = (i64)c * 16 * sizeof(InT);
     float va[16], vb[16];
     ChunkWiden<InT>::apply(a, va);
     ChunkWiden<InT>::apply(b, vb);
 #pragma unroll
-    for (int j = 0; j < 16; ++j) RawElem<InT>::set(out, j, narrow_bits(add_rn(va[j], vb[j]), (InT*)0));
+    for (int j = 0; j < 16; ++j) RawElem<InT>::set(a, j, narrow_bits(add_rn(va[j], vb[j]), (InT*)0));
     if (vec) {
 #pragma unroll
-      for (int i = 0; i < (int)sizeof(InT); ++i) st_global_v4(r.res_out + off + 16 * i, out.w[i]);
+      for (int i = 0; i < (int)sizeof(InT); ++i) st_global_v4(r.res_out + off + 16 * i, a.w[i]);
     } else {
 #pragma unroll
       for (int j = 0; j < 16; ++j)
-        if (16 * c + j < kK) RawElem<InT>::store(r.res_out, 16 * c + j, RawElem<InT>::get(out, j));
+        if (16 * c + j < kK) RawElem<InT>::store(r.res_out, 16 * c + j, RawElem<InT>::get(a, j));
     }
+  }
+
+  // Chunk c of h as stored in the input type: x, or x + residual (which is also written to residual_out).
+  static __device__ __forceinline__ void first_load(const Row& r, int c, RawChunk<InT>& out) {
+    RawChunk<InT> b;
+    load_raw(r, c, out, b);
+    combine(r, c, out, b);
   }
 
   // Chunk c of h again, for a row not kept in registers: residual_out (written by this thread) or x.
@@ -287,14 +296,28 @@ struct NormQuantizeRowwise {
 #pragma unroll
     for (int i = 0; i < kP; ++i) part[i] = -0.0f;
 
-    // Pass 1: load h (adding and writing back the residual), sum h^2 (RMSNorm) or h (LayerNorm) per chunk.
+    // Pass 1: load h (adding and writing back the residual), sum h^2 (RMSNorm) or h (LayerNorm) per chunk. A kept
+    // row is loaded whole first (every chunk's loads in flight at once), then combined and summed.
+    if (kCache) {
+      RawChunk<InT> rb[kResidual ? kCpt : 1];
+#pragma unroll
+      for (int i = 0; i < kCpt; ++i) {
+        const int c = lt + i * kTpr;
+        if (row_ok && c < kChunks) load_raw(r, c, cache[kCache ? i : 0], rb[kResidual ? i : 0]);
+      }
+#pragma unroll
+      for (int i = 0; i < kCpt; ++i) {
+        const int c = lt + i * kTpr;
+        if (row_ok && c < kChunks) combine(r, c, cache[kCache ? i : 0], rb[kResidual ? i : 0]);
+      }
+    }
 #pragma unroll kUnroll
     for (int i = 0; i < kCpt; ++i) {
       const int c = lt + i * kTpr;
       if (row_ok && c < kChunks) {
         RawChunk<InT> h;
-        first_load(r, c, h);
-        if (kCache) cache[kCache ? i : 0] = h;
+        if (kCache) h = cache[kCache ? i : 0];
+        else first_load(r, c, h);
         float v[16];
         ChunkWiden<InT>::apply(h, v);
         if (kNorm == kRmsNorm) {
