@@ -115,6 +115,7 @@ impl<TIn: FloatElement, TWQ: IntElement> QuantizedLinearArgs<'_, TIn, TWQ> {
             act_q_scratch: self.act_q_scratch.to_sys(),
             act_scale_scratch: self.act_scale_scratch.to_sys(),
             pre_quant_scale: opt(&self.pre_quant_scale),
+            weight_colsum: sys::qjit_tensor::ABSENT,
         }
     }
 }
@@ -131,6 +132,7 @@ impl<TIn: FloatElement, TWQ: IntElement> SmoothQuantLinearArgs<'_, TIn, TWQ> {
             act_q_scratch: sys::qjit_tensor::ABSENT,
             act_scale_scratch: sys::qjit_tensor::ABSENT,
             pre_quant_scale: sys::qjit_tensor::ABSENT,
+            weight_colsum: sys::qjit_tensor::ABSENT,
         }
     }
 }
@@ -143,6 +145,7 @@ impl<TIn: FloatElement> DynamicRangeQuantizeArgs<'_, TIn> {
             output: self.output.to_sys(),
             scale: self.scale.to_sys(),
             pre_quant_scale: opt(&self.pre_quant_scale),
+            zero_point: sys::qjit_tensor::ABSENT,
         }
     }
 }
@@ -157,6 +160,8 @@ impl<TOut: FloatElement> ScaledMatmulArgs<'_, TOut> {
             weight_scale: self.weight_scale.to_sys(),
             bias: opt(&self.bias),
             output: self.output.to_sys(),
+            act_zero_point: sys::qjit_tensor::ABSENT,
+            weight_colsum: sys::qjit_tensor::ABSENT,
         }
     }
 }

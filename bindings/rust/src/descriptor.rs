@@ -64,6 +64,7 @@ impl QuantizedLinearDescriptor {
             output_element: self.output_element.to_raw(),
             has_bias: self.has_bias as i32,
             has_smooth: self.has_smooth as i32,
+            asymmetric: 0,
         }
     }
 }
@@ -153,6 +154,8 @@ impl DynamicRangeQuantizeDescriptor {
             input_element: self.input_element.to_raw(),
             granularity: self.granularity.to_raw(),
             has_smooth: self.has_smooth as i32,
+            asymmetric: 0,
+            output_element: 0,
         }
     }
 }
@@ -256,6 +259,7 @@ impl ScaledMatmulDescriptor {
             has_bias: self.has_bias as i32,
             act_scale: self.act_scale.to_raw(),
             weight_scale: self.weight_scale.to_raw(),
+            has_act_zero_point: 0,
         }
     }
 }
