@@ -77,11 +77,36 @@ std::string render_wgmma_wrapper(int n) {
 std::string sm90_scale_modes_text(const KernelSpec& spec) {
   if (!uses_scale_modes(spec)) return std::string();
   std::string out(find_template("gemm_s8_sm90_scales.cuh"));
+  if (spec.act_zero_point) out.append("\n").append(find_template("gemm_s8_sm90_azp.cuh"));
   out += "\n// ---- scale modes, rendered by codegen/gemm_s8_sm90.cpp ----\nnamespace qjitk {\n";
   if (spec.device_act_scale)
     out += "template <>\n__device__ __forceinline__ float sm90_a_scale<QjCfg>(const GemmS8Params& p, int) {\n"
            "  return p.a_scale[0];\n}\n";
-  if (!spec.per_channel_weight_scale)
+  if (spec.act_zero_point) {
+    // The azp fix, then the family's body (for a twin type: the primary template, unchanged) or the per-tensor
+    // weight one (templates/gemm_s8_sm90_azp.cuh).
+    const char* body = spec.per_channel_weight_scale ? "QjAzpTwin" : nullptr;
+    out += "struct QjAzpTwin : QjCfg {};\n";
+    out += llvm::formatv(
+               "template <>\n"
+               "__device__ __forceinline__ void epilogue_staged<QjCfg>(const GemmS8Params& p,\n"
+               "                                                       i32 (&acc)[QjCfg::kSubTiles][QjCfg::kAccRegs], "
+               "u8* stage,\n"
+               "                                                       int m_base, int n_base, int tid, int bar_id) {{\n"
+               "  azp_fix_staged<QjCfg>(p, acc, m_base, n_base, tid);\n"
+               "  {0}(p, acc, stage, m_base, n_base, tid, bar_id);\n"
+               "}\n"
+               "template <>\n"
+               "__device__ __forceinline__ void epilogue_direct<QjCfg>(const GemmS8Params& p,\n"
+               "                                                       i32 (&acc)[QjCfg::kSubTiles][QjCfg::kAccRegs],\n"
+               "                                                       int n_base, int m_base, int tid) {{\n"
+               "  azp_fix_direct<QjCfg>(p, acc, n_base, m_base, tid);\n"
+               "  {1}(p, acc, n_base, m_base, tid);\n"
+               "}\n",
+               body ? "epilogue_staged<QjAzpTwin>" : "epilogue_staged_scalar_w<QjCfg>",
+               body ? "epilogue_direct<QjAzpTwin>" : "epilogue_direct_scalar_w<QjCfg>")
+               .str();
+  } else if (!spec.per_channel_weight_scale)
     out +=
         "template <>\n"
         "__device__ __forceinline__ void epilogue_staged<QjCfg>(const GemmS8Params& p,\n"
@@ -103,7 +128,8 @@ std::string entry_name(const KernelSpec& spec, const Sm90Tile& config) {
   return llvm::formatv("qjit_gemm_s8_sm90_{0}_n{1}_k{2}{3}_{4}_{5}", element_name(spec.out_element), spec.n, spec.k,
                        spec.has_bias ? "_bias" : "", spec.per_token_scale ? "tok" : "tensor", sm90_entry_suffix(config))
              .str() +
-         (spec.device_act_scale ? "_ad" : "") + (spec.per_channel_weight_scale ? "" : "_wt");
+         (spec.device_act_scale ? "_ad" : "") + (spec.per_channel_weight_scale ? "" : "_wt") +
+         (spec.act_zero_point ? "_azp" : "");
 }
 
 int max_fitting_stages(const KernelSpec& spec, Sm90Tile config, int cap) {
@@ -240,6 +266,7 @@ Result<Source> render_gemm_s8_sm90(const KernelSpec& spec, const Sm90Tile& confi
                                                        spec.device_act_scale ? "device" : "default",
                                                        spec.per_channel_weight_scale ? "per_channel" : "per_tensor")
                                              .str());
+    if (spec.act_zero_point) src.text.insert(src.text.size() - 1, " azp");
   }
   src.text.append(common).append("\n").append(params).append("\n").append(body);
   src.text += "\n// ---- rendered by codegen/gemm_s8_sm90.cpp ----\n";
@@ -251,14 +278,15 @@ Result<Source> render_gemm_s8_sm90(const KernelSpec& spec, const Sm90Tile& confi
           "\"host and template shared-memory sizes differ\");\n"
           "{17}"
           "extern \"C\" __global__ void __launch_bounds__({13}, 1)\n"
-          "{14}(const __grid_constant__ qjitk::GemmS8Sm90Params p) {{\n"
+          "{14}(const __grid_constant__ qjitk::{18} p) {{\n"
           "  extern __shared__ __align__(1024) qjitk::u8 qj_smem[];\n"
-          "  qjitk::gemm_s8_sm90<QjCfg>(p, qj_smem);\n"
+          "  qjitk::gemm_s8_sm90<QjCfg>(p{19}, qj_smem);\n"
           "}\n",
           out_type, spec.has_bias ? "true" : "false", spec.per_token_scale ? "true" : "false", spec.n, spec.k,
           config.consumers, d.consumer_rows, d.q_cols, config.stages, config.swap_ab ? "true" : "false", config.split_k,
           kGroupTiles, src.dynamic_smem_bytes, src.threads, src.entry, config.pingpong ? "true" : "false",
-          config.cluster_m, sm90_scale_modes_text(spec))
+          config.cluster_m, sm90_scale_modes_text(spec),
+          spec.act_zero_point ? "GemmS8Sm90AzpParams" : "GemmS8Sm90Params", spec.act_zero_point ? ".g" : "")
           .str();
   return src;
 }

@@ -15,6 +15,28 @@ namespace qjit::codegen {
 // GemmS8Params and GemmS8Sm90Params: templates/gemm_params.h, the one definition host and device share;
 // NormQuantizeParams likewise: templates/norm_quantize_params.h.
 
+// The azp epilogue's extra operands (gemm_s8_sm{80,90}_scales.cuh, rendered only for act_zero_point specs): the
+// activation zero points [M] and the weight column sums [N], int32 in device memory. Those kernels take their
+// family's block with these appended (base first, so the kernel reaches them from the block it passes down); every
+// other kernel's block is unchanged.
+struct GemmAzpArgs {
+  const std::int32_t* azp;
+  const std::int32_t* colsum;
+};
+struct GemmS8AzpParams {
+  GemmS8Params base;
+  GemmAzpArgs azp;
+};
+static_assert(sizeof(GemmS8AzpParams) == 112 && offsetof(GemmS8AzpParams, azp) == 96,
+              "device-side GemmS8AzpParams must match");
+struct GemmS8Sm90AzpParams {
+  GemmS8Sm90Params g;
+  GemmAzpArgs azp;
+};
+static_assert(sizeof(GemmS8Sm90AzpParams) == 448 && offsetof(GemmS8Sm90AzpParams, azp) == 384 &&
+                  alignof(GemmS8Sm90AzpParams) == 64,
+              "device-side GemmS8Sm90AzpParams must match");
+
 // Rowwise (per-token) or per-tensor dynamic int8 quantization of an FP [M, K] activation (K baked in).
 struct QuantizeParams {
   const void* x;  // InT [M, K], row stride ldx
@@ -28,5 +50,14 @@ struct QuantizeParams {
   const float* smooth;  // pre_quant_scale [K] f32 when the kernel smooths (v = x * it first), else null
 };
 static_assert(sizeof(QuantizeParams) == 64, "device-side QuantizeParams must match");
+
+// The asymmetric quantize pass's block (templates/quantize_rowwise_asym.cuh, mirrored field for field): the
+// symmetric block, then the per-token zero points it writes ([M] int32, in the storage's domain).
+struct QuantizeAsymParams {
+  QuantizeParams base;
+  std::int32_t* zero_point;
+};
+static_assert(sizeof(QuantizeAsymParams) == 72 && offsetof(QuantizeAsymParams, zero_point) == 64,
+              "device-side QuantizeAsymParams must match");
 
 }  // namespace qjit::codegen

@@ -63,6 +63,7 @@ std::string KernelSpec::to_string() const {
     if (device_act_scale) s += " act_scale=device";
     if (!per_channel_weight_scale) s += " weight_scale=per_tensor";
   }
+  if (act_zero_point && (op == KernelOp::GemmS8 || op == KernelOp::QuantizeRowwise)) s += " azp";
   if (smooth) s += " smooth";
   if (is_norm_op(op)) s += std::string(residual ? " residual" : "") + (per_token_scale ? " per_token" : " static");
   return s + " " + arch_option(arch);
@@ -73,6 +74,10 @@ Status validate_scale_modes(const KernelSpec& spec) {
     return invalid(
         "spec.device_act_scale (a per-tensor activation scale read from a_scale[0]) needs per_token_scale = false, got "
         "per_token_scale = true");
+  if (spec.act_zero_point && !spec.per_token_scale)
+    return invalid(
+        "spec.act_zero_point (the azp epilogue, s_a[m] * s_w[n] * (acc - azp[m] * colsum[n])) needs per_token_scale = "
+        "true, got false");
   return Status::success();
 }
 

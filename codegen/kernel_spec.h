@@ -56,15 +56,22 @@ struct KernelSpec {
   // ScaledMatmul's scale modes (kernels with the defaults render exactly as before these existed):
   bool per_channel_weight_scale = true;  // GEMM: b_scale[n]; false: b_scale[0] for every column (a device [1] tensor)
   bool device_act_scale = false;         // GEMM, per_token_scale false: a_scale[0] (device [1]), not a_scale_value
+  // Asymmetric activations (issue 17): quantize rowwise: a per-token zero point too, codes u8 or s8 (out_element);
+  // GEMM: the epilogue subtracts azp[m] * colsum[n] from the accumulator (needs per-token scales).
+  bool act_zero_point = false;
   // "gemm_s8 s8->bf16 n=4096 k=4096 m<=16 bias per_token sm_90a" (" act_scale=device", " weight_scale=per_tensor"
-  // after the scale mode only when those differ from the defaults, so existing kernels print as they did)
+  // after the scale mode only when those differ from the defaults, so existing kernels print as they did; " azp"
+  // last for act_zero_point)
   std::string to_string() const;
   bool operator==(const KernelSpec&) const = default;
 };
 
 // Whether a GEMM spec uses a scale mode the families render through their *_scales.cuh epilogue (a per-tensor weight
 // scale, or a per-tensor activation scale read from the device), and the check both families run on those fields.
-inline bool uses_scale_modes(const KernelSpec& s) { return !s.per_channel_weight_scale || s.device_act_scale; }
+// act_zero_point is one of them: its epilogue is rendered from the same files.
+inline bool uses_scale_modes(const KernelSpec& s) {
+  return !s.per_channel_weight_scale || s.device_act_scale || s.act_zero_point;
+}
 Status validate_scale_modes(const KernelSpec& spec);
 
 // ---- How: one config type per kernel family ----

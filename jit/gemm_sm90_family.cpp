@@ -70,13 +70,22 @@ class GemmSm90Family final : public TypedFamily<Sm90Tile> {
 
   // The parameter block: two TMA tensor maps (encoded by the driver for this call's pointers), then `p`.
   Status launch_gemm_tile(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims, const KernelSpec& spec,
-                          const Sm90Tile& config, const codegen::GemmS8Params& p, CUstream stream) const override {
+                          const Sm90Tile& config, const codegen::GemmS8Params& p, CUstream stream,
+                          const codegen::GemmAzpArgs* azp) const override {
     QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
     if (!api->cuTensorMapEncodeTiled)
       return Status(StatusCode::Unsupported, "the CUDA driver lacks cuTensorMapEncodeTiled (needs CUDA 12+)");
     codegen::GemmS8Sm90Params hp;
     QJIT_TRY(codegen::encode_gemm_s8_sm90_params(reinterpret_cast<codegen::EncodeTiledFn>(api->cuTensorMapEncodeTiled),
                                                  spec, config, p, &hp));
+    QJIT_TRY(check_azp_args(spec, azp));
+    if (spec.act_zero_point) {
+      // NOTE: the tensor maps must stay 64-byte aligned: the block is built in place, not copied into a temporary.
+      codegen::GemmS8Sm90AzpParams ap;
+      ap.g = hp;
+      ap.azp = *azp;
+      return kernel.launch(dims, stream, &ap);
+    }
     return kernel.launch(dims, stream, &hp);
   }
 

@@ -26,7 +26,7 @@ std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codege
 }
 
 Status launch_gemm(const KernelBinding& g, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
-                   CUstream stream) {
+                   CUstream stream, const codegen::GemmAzpArgs* azp) {
   const KernelFamilyRuntime& family = FamilyRegistry::process().family(g.config.family());
   const std::int64_t m = params.m;
   const auto dims = launch_dims(g, m);
@@ -41,7 +41,7 @@ Status launch_gemm(const KernelBinding& g, const codegen::GemmS8Params& params, 
     QJIT_CU(*api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u, counters_bytes / 4,
             stream);
   }
-  return family.launch_gemm(*g.kernel, dims, g.spec, g.config, p, stream);
+  return family.launch_gemm(*g.kernel, dims, g.spec, g.config, p, stream, azp);
 }
 
 Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,

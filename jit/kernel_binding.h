@@ -38,8 +38,9 @@ std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codege
 // Everything a GEMM launch needs besides the kernel: the family-specific parameter block (the plain GemmS8Params,
 // or for Hopper the same with two TMA tensor maps in front), built on the caller's stack. `workspace` is the
 // caller's; split-K counters at its end are zeroed on `stream` before the launch.
+// A kernel with act_zero_point takes `azp` (the zero points and the weight column sums), any other none.
 Status launch_gemm(const KernelBinding& gemm, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
-                   CUstream stream);
+                   CUstream stream, const codegen::GemmAzpArgs* azp = nullptr);
 
 // Renders `config` for `spec` and loads it on `device` (the plans' chosen configs, the autotuner's candidates).
 Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,

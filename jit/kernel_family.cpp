@@ -12,13 +12,27 @@ Status KernelFamilyRuntime::wrong_family(const codegen::TileConfig& config) cons
                  std::string(codegen::kernel_family_name(config.family())));
 }
 
+Status check_azp_args(const codegen::KernelSpec& spec, const codegen::GemmAzpArgs* azp) {
+  if (spec.act_zero_point && (azp == nullptr || azp->azp == nullptr || azp->colsum == nullptr))
+    return invalid("launch_gemm: azp must give the zero points [M] and the weight column sums [N] (non-null device "
+                   "pointers) for a kernel with act_zero_point");
+  if (!spec.act_zero_point && azp != nullptr)
+    return invalid("launch_gemm: azp must be null for a kernel without act_zero_point (spec " + spec.to_string() + ")");
+  return Status::success();
+}
+
 Status KernelFamilyRuntime::launch_plain_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
                                               const codegen::KernelSpec& spec, const codegen::GemmS8Params& p,
-                                              CUstream stream) const {
+                                              CUstream stream, const codegen::GemmAzpArgs* azp) const {
   if (spec.op != codegen::KernelOp::GemmS8)
     return Status(StatusCode::InvalidArgument, "launch_gemm: spec.op must be gemm_s8, got " +
                                                    std::string(codegen::kernel_op_name(spec.op)) + " (family " +
                                                    std::string(name()) + ")");
+  QJIT_TRY(check_azp_args(spec, azp));
+  if (spec.act_zero_point) {
+    const codegen::GemmS8AzpParams ap{p, *azp};
+    return kernel.launch(dims, stream, &ap);
+  }
   return kernel.launch(dims, stream, &p);
 }
 

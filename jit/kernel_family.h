@@ -42,6 +42,10 @@ struct WorkspaceLayout {
   bool counters_to_end = false;
 };
 
+// The GEMM launches' zero-point operands: required (both pointers non-null) for a spec with act_zero_point, absent
+// (nullptr) for any other; InvalidArgument naming `azp` otherwise.
+Status check_azp_args(const codegen::KernelSpec& spec, const codegen::GemmAzpArgs* azp);
+
 class KernelFamilyRuntime {
  public:
   virtual ~KernelFamilyRuntime() = default;
@@ -71,7 +75,8 @@ class KernelFamilyRuntime {
   // Families that are not GEMMs return InvalidArgument.
   virtual Status launch_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
                              const codegen::KernelSpec& spec, const codegen::TileConfig& config,
-                             const codegen::GemmS8Params& p, CUstream stream) const = 0;
+                             const codegen::GemmS8Params& p, CUstream stream,
+                             const codegen::GemmAzpArgs* azp = nullptr) const = 0;
 
   // The untuned choice for `spec` (its M bucket); sm_count <= 0 means unknown.
   virtual codegen::TileConfig heuristic(const codegen::KernelSpec& spec, int sm_count) const = 0;
@@ -82,9 +87,11 @@ class KernelFamilyRuntime {
  protected:
   // InvalidArgument "config.family must be <this family>, got <its family>".
   Status wrong_family(const codegen::TileConfig& config) const;
-  // The plain parameter block: `p` itself (InvalidArgument when spec is not a GEMM).
+  // The plain parameter block: `p` itself, or GemmS8AzpParams {p, *azp} for a spec with act_zero_point
+  // (InvalidArgument when spec is not a GEMM, or azp is missing / given where the kernel has no zero points).
   Status launch_plain_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
-                           const codegen::KernelSpec& spec, const codegen::GemmS8Params& p, CUstream stream) const;
+                           const codegen::KernelSpec& spec, const codegen::GemmS8Params& p, CUstream stream,
+                           const codegen::GemmAzpArgs* azp = nullptr) const;
 };
 
 // A family whose configs are `Tile` (one of codegen::TileConfig::Alternatives): the TileConfig interface, written
@@ -115,9 +122,9 @@ class TypedFamily : public KernelFamilyRuntime {
   }
   Status launch_gemm(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
                      const codegen::KernelSpec& spec, const codegen::TileConfig& config, const codegen::GemmS8Params& p,
-                     CUstream stream) const final {
+                     CUstream stream, const codegen::GemmAzpArgs* azp = nullptr) const final {
     const Tile* tile = config.get_if<Tile>();
-    return tile ? launch_gemm_tile(kernel, dims, spec, *tile, p, stream) : wrong_family(config);
+    return tile ? launch_gemm_tile(kernel, dims, spec, *tile, p, stream, azp) : wrong_family(config);
   }
   codegen::TileConfig heuristic(const codegen::KernelSpec& spec, int sm_count) const final {
     return heuristic_tile(spec, sm_count);
@@ -139,8 +146,8 @@ class TypedFamily : public KernelFamilyRuntime {
   // Default: the plain GemmS8Params block.
   virtual Status launch_gemm_tile(const runtime::LoadedKernel& kernel, const runtime::LaunchDims& dims,
                                   const codegen::KernelSpec& spec, const Tile&, const codegen::GemmS8Params& p,
-                                  CUstream stream) const {
-    return launch_plain_gemm(kernel, dims, spec, p, stream);
+                                  CUstream stream, const codegen::GemmAzpArgs* azp) const {
+    return launch_plain_gemm(kernel, dims, spec, p, stream, azp);
   }
   virtual Tile heuristic_tile(const codegen::KernelSpec& spec, int sm_count) const = 0;
   virtual std::vector<Tile> candidate_tiles(const codegen::KernelSpec& spec, const CandidateOptions& options) const = 0;

@@ -150,6 +150,7 @@ Result<QuantizedLinearDescriptor> descriptor_of(const qjit_quantized_linear_desc
   QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d->output_element, "descriptor.output_element"));
   out.has_bias = d->has_bias != 0;
   out.has_smooth = QJIT_FIELD(d, qjit_quantized_linear_desc, has_smooth) != 0;
+  out.asymmetric = QJIT_FIELD(d, qjit_quantized_linear_desc, asymmetric) != 0;
   return out;
 }
 
@@ -183,6 +184,12 @@ Result<DynamicRangeQuantizeDescriptor> descriptor_of(const qjit_dynamic_range_qu
   QJIT_ASSIGN_OR_RETURN(out.input_element, element_of(d->input_element, "descriptor.input_element"));
   QJIT_ASSIGN_OR_RETURN(out.granularity, granularity_of(d->granularity));
   out.has_smooth = QJIT_FIELD(d, qjit_dynamic_range_quantize_desc, has_smooth) != 0;
+  out.asymmetric = QJIT_FIELD(d, qjit_dynamic_range_quantize_desc, asymmetric) != 0;
+  if (out.asymmetric) {
+    QJIT_ASSIGN_OR_RETURN(out.output_element,
+                          element_of(QJIT_FIELD(d, qjit_dynamic_range_quantize_desc, output_element),
+                                     "descriptor.output_element"));
+  }
   return out;
 }
 
@@ -225,6 +232,7 @@ Result<ScaledMatmulDescriptor> descriptor_of(const qjit_scaled_matmul_desc* d) {
                        .str());
   out.act_scale = static_cast<ActScaleMode>(d->act_scale);
   out.weight_scale = static_cast<WeightScaleMode>(d->weight_scale);
+  out.has_act_zero_point = QJIT_FIELD(d, qjit_scaled_matmul_desc, has_act_zero_point) != 0;
   return out;
 }
 
@@ -285,6 +293,7 @@ Result<detail::LinearCall> linear_call_of(const qjit_plan* p, const qjit_linear_
   QJIT_ASSIGN_OR_RETURN(c.act_scale_scratch, vector_of(a->act_scale_scratch, "act_scale_scratch"));
   QJIT_ASSIGN_OR_RETURN(c.pre_quant_scale,
                         vector_of(QJIT_FIELD(a, qjit_linear_args, pre_quant_scale), "pre_quant_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.weight_colsum, vector_of(QJIT_FIELD(a, qjit_linear_args, weight_colsum), "weight_colsum"));
   if (sq && (!absent(a->act_q_scratch) || !absent(a->act_scale_scratch)))
     return invalid(
         "act_q_scratch and act_scale_scratch must be absent for a smooth_quant_linear plan (its static "
@@ -300,6 +309,7 @@ Result<detail::QuantizeCall> quantize_call_of(const qjit_quantize_args* a) {
   QJIT_ASSIGN_OR_RETURN(c.scale, vector_of(a->scale, "scale"));
   QJIT_ASSIGN_OR_RETURN(c.pre_quant_scale,
                         vector_of(QJIT_FIELD(a, qjit_quantize_args, pre_quant_scale), "pre_quant_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.zero_point, vector_of(QJIT_FIELD(a, qjit_quantize_args, zero_point), "zero_point"));
   return c;
 }
 
@@ -325,6 +335,10 @@ Result<detail::ScaledMatmulCall> scaled_matmul_call_of(const qjit_scaled_matmul_
   QJIT_ASSIGN_OR_RETURN(c.weight_scale, vector_of(a->weight_scale, "weight_scale"));
   QJIT_ASSIGN_OR_RETURN(c.bias, vector_of(a->bias, "bias"));
   QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
+  QJIT_ASSIGN_OR_RETURN(c.act_zero_point,
+                        vector_of(QJIT_FIELD(a, qjit_scaled_matmul_args, act_zero_point), "act_zero_point"));
+  QJIT_ASSIGN_OR_RETURN(c.weight_colsum,
+                        vector_of(QJIT_FIELD(a, qjit_scaled_matmul_args, weight_colsum), "weight_colsum"));
   return c;
 }
 
@@ -636,6 +650,25 @@ qjit_status qjit_scaled_matmul_plan_run(const qjit_plan* plan, CUstream_st* stre
       [&](const auto& call) {
         return detail::run(*plan->linear, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
       });
+}
+
+qjit_status qjit_weight_colsum(const int8_t* weight, int64_t n, int64_t k, int64_t row_stride, int32_t* colsum) {
+  return guarded("qjit_weight_colsum", [&]() -> Status {
+    if (n < 1 || n >= (int64_t{1} << 31)) return invalid(llvm::formatv("n must be in [1, 2^31), got {0}", n).str());
+    if (k < 1 || k > (int64_t{1} << 24))
+      return invalid(llvm::formatv("k must be in [1, 2^24] (an exact int32 sum), got {0}", k).str());
+    if (row_stride < k)
+      return invalid(llvm::formatv("row_stride must be >= k = {0}, got {1}", k, row_stride).str());
+    if (weight == nullptr) return invalid("weight must be a non-NULL host pointer to n rows of row_stride int8");
+    if (colsum == nullptr) return invalid("colsum must be a non-NULL host pointer to n int32");
+    for (int64_t i = 0; i < n; ++i) {
+      const int8_t* row = weight + i * row_stride;
+      int32_t s = 0;
+      for (int64_t t = 0; t < k; ++t) s += row[t];
+      colsum[i] = s;
+    }
+    return Status();
+  });
 }
 
 // ---- cache ----

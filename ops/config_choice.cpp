@@ -26,8 +26,15 @@ Result<codegen::TileConfig> choose_config(const codegen::KernelSpec& spec, PlanP
     return heuristic;
   }
   // Autotune: time the candidates now, at the bucket's M, and record the winner for later Tuned selects.
+  // NOTE: an asymmetric kernel is timed as its symmetric twin (same config space and launch geometry; the tuner's
+  // harness launches the plain parameter blocks), and the twin's record serves it (the tuning key has no azp field).
+  codegen::KernelSpec timed = spec;
+  if (timed.act_zero_point) {
+    timed.act_zero_point = false;
+    if (timed.op != codegen::KernelOp::GemmS8) timed.out_element = ElementKind::S8;
+  }
   QJIT_ASSIGN_OR_RETURN(autotune::TuneOutcome tuned,
-                        autotune::autotune_kernel(spec, spec.m_bucket, device, autotune::TuneOptions{}));
+                        autotune::autotune_kernel(timed, timed.m_bucket, device, autotune::TuneOptions{}));
   if (Status saved = TuningStore::process().record(tuned.record); !saved.ok())
     QJIT_LOG_WARN("tuning", "could not save the tuning database: {0}", saved.to_string());
   QJIT_LOG_INFO("tuning", "{0}: {1} ({2:F1} us) over the heuristic {3} ({4:F1} us), {5} candidates", spec.to_string(),

@@ -28,6 +28,7 @@ Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPrefer
   shape.scaled_matmul = core.scaled_matmul;
   shape.act_scale_per_tensor = core.act_per_tensor;
   shape.weight_scale_per_tensor = core.weight_per_tensor;
+  shape.act_zero_point = core.act_zero_point;
   const ops::LinearKernelSpecs specs = ops::linear_kernel_specs(shape, ops::target_arch(device));
   if (specs.quantize) {
     QJIT_ASSIGN_OR_RETURN(core.quantize, ops::bind_kernel(*specs.quantize, pref, device));
@@ -55,6 +56,7 @@ std::string plan_key(const LinearCore& c, PlanPreference pref, const runtime::De
       .add(c.scaled_matmul)
       .add(c.act_per_tensor)
       .add(c.weight_per_tensor)
+      .add(c.act_zero_point)
       .add(codegen::m_bucket_of(c.m_hint))
       .add(c.n)
       .add(c.k)

@@ -33,6 +33,9 @@ class LinearCore {
   float act_scale = 1.0f;   // SmoothQuant: the static per-tensor activation scale
   bool act_per_tensor = false;     // ScaledMatmul: act_scale is a device [1] tensor (else [M])
   bool weight_per_tensor = false;  // ScaledMatmul: weight_scale is a device [1] tensor (else [N])
+  // Asymmetric activations: the GEMM's azp epilogue (ScaledMatmul: the caller's zero points; QuantizedLinear: its
+  // asymmetric quantize pass writes them into the workspace, ahead of the GEMM's own).
+  bool act_zero_point = false;
   ops::KernelBinding quantize;     // QuantizedLinear only
   ops::KernelBinding gemm;
   // The portable GEMM for views gemm's loads cannot take (gemm.operand_align() > 1 and a TMA operand's base or row

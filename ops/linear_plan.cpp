@@ -18,9 +18,10 @@ namespace qjit {
 namespace detail {
 
 std::string descriptor_text(const QuantizedLinearDescriptor& d) {
-  return llvm::formatv("quantized_linear m={0} n={1} k={2} act={3} weight={4} out={5}{6}{7}", d.m, d.n, d.k,
+  return llvm::formatv("quantized_linear m={0} n={1} k={2} act={3} weight={4} out={5}{6}{7}{8}", d.m, d.n, d.k,
                        element_name(d.activation_element), element_name(d.weight_element),
-                       element_name(d.output_element), d.has_bias ? " bias" : "", d.has_smooth ? " smooth" : "")
+                       element_name(d.output_element), d.has_bias ? " bias" : "", d.has_smooth ? " smooth" : "",
+                       d.asymmetric ? " asymmetric" : "")
       .str();
 }
 
@@ -41,6 +42,13 @@ Status check_output_element(ElementKind out) {
       std::string("descriptor.output_element must be f16, bf16, f32 or f64, got ") + std::string(element_name(out)));
 }
 
+// QuantizedLinear asymmetric: the zero points [M] int32 the quantize pass writes lead the workspace, padded so the
+// GEMM's own workspace behind them stays 256-byte aligned.
+std::size_t zero_point_bytes(const LinearCore& c, std::int64_t m) {
+  if (!c.act_zero_point || c.smooth_quant || m < 1) return 0;
+  return (static_cast<std::size_t>(m) * 4 + 255) / 256 * 256;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&, const QuantizedLinearDescriptor& d,
@@ -59,6 +67,7 @@ Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&,
   core.out_element = d.output_element;
   core.has_bias = d.has_bias;
   core.has_smooth = d.has_smooth;
+  core.act_zero_point = d.asymmetric;
   auto made = get_or_build_core(core, pref, device);
   if (!made.has_value()) return made.error().with_context(descriptor_text(d));
   return made;
@@ -98,6 +107,7 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
                   llvm::formatv("output.shape[0] (M) must be in [1, 2^31), got {0}", m).str());
   if (c.smooth_quant) {
     QJIT_TRY(ops::check_matrix(a.activation, "act_q", m, "M", c.k, "K", ElementKind::S8, align_a));
+    QJIT_TRY(ops::check_absent(a.weight_colsum, "weight_colsum", "a smooth_quant_linear plan has no zero points"));
   } else {
     QJIT_TRY(ops::check_matrix(a.activation, "activation", m, "M", c.k, "K", c.act_element, c.quantize.operand_align));
     QJIT_TRY(ops::check_matrix(a.act_q_scratch, "act_q_scratch", m, "M", c.k, "K", ElementKind::S8, align_a));
@@ -106,6 +116,10 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
       QJIT_TRY(ops::check_vector(a.pre_quant_scale, "pre_quant_scale", c.k, "K", ElementKind::F32));
     else
       QJIT_TRY(ops::check_absent(a.pre_quant_scale, "pre_quant_scale", "the descriptor has has_smooth = false"));
+    if (c.act_zero_point)
+      QJIT_TRY(ops::check_vector(a.weight_colsum, "weight_colsum", c.n, "N", ElementKind::S32));
+    else
+      QJIT_TRY(ops::check_absent(a.weight_colsum, "weight_colsum", "the descriptor has asymmetric = false"));
   }
   QJIT_TRY(ops::check_matrix(a.weight, "weight_q", c.n, "N", c.k, "K", ElementKind::S8, align_a));
   QJIT_TRY(ops::check_vector(a.weight_scale, "weight_scale", c.n, "N", ElementKind::F32));
@@ -118,7 +132,7 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
 }
 
 std::size_t workspace_size(const LinearCore& c, std::int64_t m) {
-  return ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
+  return zero_point_bytes(c, m) + ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
 }
 
 std::size_t workspace_size(const LinearCore& c) {
@@ -140,7 +154,14 @@ PrecisionGuarantee precision_guarantee(const LinearCore& c) {
   g.epilogue_relative_error = eps_epi + eps_out;
   // NOTE: the arithmetic contract is templates/common.cuh's EpilogueMath, shared by every GEMM family (explicit
   // mul.rn / add.rn, so no FMA contraction whatever NVRTC's --fmad); tests/gpu/gemm_families_bitwise_test.cpp.
-  g.description = c.scaled_matmul
+  g.description = c.act_zero_point
+                      ? std::string(c.scaled_matmul ? "" : "asymmetric per-token int8 quantization (bit for bit "
+                                                           "qjit::quant::quantize_rows_asymmetric, s8 codes), ") +
+                            "int8 x int8 -> exact int32; y = (act_scale[m] * w_scale[n] (or w_scale[0])) * "
+                            "(acc - zp[m] * colsum[n]) (+ bias) in f32: the correction in int32 (exact while the true "
+                            "sum fits), then each step rounded to nearest even on its own (never fused), then once to "
+                            "the output type; the sm80 and sm90 kernel families give identical bits; deterministic"
+                  : c.scaled_matmul
                       ? "int8 x int8 -> exact int32; y = (act_scale[m] (or act_scale[0]) * w_scale[n] (or w_scale[0])) "
                         "* acc (+ bias) in f32, each step rounded to nearest even on its own (never fused), then once "
                         "to the output type; the sm80 and sm90 kernel families give identical bits, and a per-tensor "
@@ -161,6 +182,16 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
   const std::int64_t m = a.output.rows;
   QJIT_ASSIGN_OR_RETURN(const ops::KernelBinding* gemm,
                         gemm_for(c, c.smooth_quant ? a.activation : a.act_q_scratch, a.weight));
+  const std::size_t zp_bytes = zero_point_bytes(c, m);
+  if (zp_bytes > 0 && (ws.data == nullptr || ws.bytes < zp_bytes ||
+                       reinterpret_cast<std::uintptr_t>(ws.data) % 16 != 0))
+    return Status(StatusCode::InvalidArgument,
+                  llvm::formatv("workspace must be 16-byte aligned and hold {0} bytes for M = {1} (zero points, then "
+                                "the GEMM's), got {2} bytes at {3}",
+                                workspace_size(c, m), m, ws.bytes, ws.data)
+                      .str());
+  auto* zero_points = static_cast<std::int32_t*>(ws.data);
+  if (zp_bytes > 0) ws = Workspace{static_cast<char*>(ws.data) + zp_bytes, ws.bytes - zp_bytes};
   QJIT_ASSIGN_OR_RETURN(const std::size_t need, check_gemm_workspace(*gemm, m, ws));
   if (!c.smooth_quant) {
     codegen::QuantizeParams qp{};
@@ -171,7 +202,12 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
     qp.scale = static_cast<float*>(const_cast<void*>(a.act_scale_scratch.data));
     qp.m = static_cast<std::int32_t>(m);
     qp.smooth = c.has_smooth ? static_cast<const float*>(a.pre_quant_scale.data) : nullptr;
-    QJIT_TRY(c.quantize.kernel->launch(ops::launch_dims(c.quantize, m), stream.handle(), &qp));
+    if (c.act_zero_point) {
+      codegen::QuantizeAsymParams ap{qp, zero_points};
+      QJIT_TRY(c.quantize.kernel->launch(ops::launch_dims(c.quantize, m), stream.handle(), &ap));
+    } else {
+      QJIT_TRY(c.quantize.kernel->launch(ops::launch_dims(c.quantize, m), stream.handle(), &qp));
+    }
   }
   codegen::GemmS8Params p{};
   p.a = c.smooth_quant ? a.activation.data : a.act_q_scratch.data;
@@ -186,6 +222,10 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
   p.ldc = a.output.row_stride;
   p.m = static_cast<std::int32_t>(m);
   p.workspace = need > 0 ? ws.data : nullptr;
+  if (c.act_zero_point) {
+    const codegen::GemmAzpArgs azp{zero_points, static_cast<const std::int32_t*>(a.weight_colsum.data)};
+    return ops::launch_gemm(*gemm, p, need, stream.handle(), &azp);
+  }
   return ops::launch_gemm(*gemm, p, need, stream.handle());
 }
 

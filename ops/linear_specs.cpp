@@ -15,6 +15,7 @@ LinearKernelSpecs linear_kernel_specs(const LinearShape& shape, int arch) {
     q.m_bucket = codegen::m_bucket_of(shape.m);
     q.arch = arch;
     q.smooth = shape.smooth;
+    q.act_zero_point = shape.act_zero_point;
     out.quantize = q;
   }
   codegen::KernelSpec& g = out.gemm;
@@ -31,6 +32,7 @@ LinearKernelSpecs linear_kernel_specs(const LinearShape& shape, int arch) {
     g.device_act_scale = shape.act_scale_per_tensor;
     g.per_channel_weight_scale = !shape.weight_scale_per_tensor;
   }
+  g.act_zero_point = shape.act_zero_point;
   g.arch = arch;
   return out;
 }

@@ -24,6 +24,9 @@ struct LinearShape {
   bool scaled_matmul = false;
   bool act_scale_per_tensor = false;
   bool weight_scale_per_tensor = false;
+  // Asymmetric activations: the GEMM's azp epilogue; QuantizedLinear's quantize pass becomes the asymmetric one with
+  // s8 codes (ScaledMatmul: per-token scales only).
+  bool act_zero_point = false;
 };
 
 struct LinearKernelSpecs {

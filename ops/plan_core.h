@@ -27,6 +27,7 @@ struct LinearCall {
   MatrixView act_q_scratch;      // QuantizedLinear only
   VectorView act_scale_scratch;  // QuantizedLinear only
   VectorView pre_quant_scale;    // QuantizedLinear with has_smooth only
+  VectorView weight_colsum;      // QuantizedLinear with asymmetric only: [N] s32
 };
 Result<std::shared_ptr<const LinearCore>> select_quantized_linear(const Stream&, const QuantizedLinearDescriptor&,
                                                                   PlanPreference);
@@ -46,6 +47,7 @@ struct ScaledMatmulCall {
   MatrixView act_q, weight_q;
   VectorView act_scale, weight_scale, bias;
   MatrixView output;
+  VectorView act_zero_point, weight_colsum;  // with has_act_zero_point only
 };
 Result<std::shared_ptr<const LinearCore>> select_scaled_matmul(const Stream&, const ScaledMatmulDescriptor&,
                                                                PlanPreference);
@@ -57,6 +59,7 @@ struct QuantizeCall {
   MatrixView input, output;
   VectorView scale;
   VectorView pre_quant_scale;  // with has_smooth only
+  VectorView zero_point;       // asymmetric only: [M] s32, written
 };
 Result<std::shared_ptr<const QuantizeCore>> select_quantize(const Stream&, const DynamicRangeQuantizeDescriptor&,
                                                             PlanPreference);

@@ -25,10 +25,10 @@ const char* weight_mode_name(WeightScaleMode m) {
 }  // namespace
 
 std::string descriptor_text(const ScaledMatmulDescriptor& d) {
-  return llvm::formatv("scaled_matmul m={0} n={1} k={2} act={3} weight={4} out={5} act_scale={6} weight_scale={7}{8}",
+  return llvm::formatv("scaled_matmul m={0} n={1} k={2} act={3} weight={4} out={5} act_scale={6} weight_scale={7}{8}{9}",
                        d.m, d.n, d.k, element_name(d.activation_element), element_name(d.weight_element),
                        element_name(d.output_element), act_mode_name(d.act_scale), weight_mode_name(d.weight_scale),
-                       d.has_bias ? " bias" : "")
+                       d.has_bias ? " bias" : "", d.has_act_zero_point ? " act_zero_point" : "")
       .str();
 }
 
@@ -53,6 +53,10 @@ Result<std::shared_ptr<const LinearCore>> select_scaled_matmul(const Stream&, co
                   llvm::formatv("descriptor.weight_scale must be per_channel (0) or per_tensor (1), got {0}",
                                 static_cast<std::int32_t>(d.weight_scale))
                       .str());
+  if (d.has_act_zero_point && d.act_scale != ActScaleMode::PerToken)
+    return Status(StatusCode::InvalidArgument,
+                  "descriptor.act_scale must be per_token (0) with has_act_zero_point (a zero point per token needs "
+                  "its own scale), got per_tensor");
   QJIT_ASSIGN_OR_RETURN(runtime::DeviceInfo device, runtime::current_device());
   LinearCore core;
   core.smooth_quant = true;  // int8 activations: no quantize pass
@@ -65,6 +69,7 @@ Result<std::shared_ptr<const LinearCore>> select_scaled_matmul(const Stream&, co
   core.has_bias = d.has_bias;
   core.act_per_tensor = d.act_scale == ActScaleMode::PerTensor;
   core.weight_per_tensor = d.weight_scale == WeightScaleMode::PerTensor;
+  core.act_zero_point = d.has_act_zero_point;
   auto made = get_or_build_core(core, pref, device);
   if (!made.has_value()) return made.error().with_context(descriptor_text(d));
   return made;
@@ -92,6 +97,13 @@ Status can_implement(const LinearCore& c, const ScaledMatmulCall& a) {
   else
     QJIT_TRY(ops::check_absent(a.bias, "bias", "the descriptor has has_bias = false"));
   QJIT_TRY(ops::check_matrix(a.output, "output", m, "M", c.n, "N", c.out_element, 1));
+  if (c.act_zero_point) {
+    QJIT_TRY(ops::check_vector(a.act_zero_point, "act_zero_point", m, "M", ElementKind::S32));
+    QJIT_TRY(ops::check_vector(a.weight_colsum, "weight_colsum", c.n, "N", ElementKind::S32));
+  } else {
+    QJIT_TRY(ops::check_absent(a.act_zero_point, "act_zero_point", "the descriptor has has_act_zero_point = false"));
+    QJIT_TRY(ops::check_absent(a.weight_colsum, "weight_colsum", "the descriptor has has_act_zero_point = false"));
+  }
   return Status();
 }
 
@@ -114,6 +126,11 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Scaled
   p.ldc = a.output.row_stride;
   p.m = static_cast<std::int32_t>(m);
   p.workspace = need > 0 ? ws.data : nullptr;
+  if (c.act_zero_point) {
+    const codegen::GemmAzpArgs azp{static_cast<const std::int32_t*>(a.act_zero_point.data),
+                                   static_cast<const std::int32_t*>(a.weight_colsum.data)};
+    return ops::launch_gemm(*gemm, p, need, stream.handle(), &azp);
+  }
   return ops::launch_gemm(*gemm, p, need, stream.handle());
 }
 

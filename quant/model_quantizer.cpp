@@ -12,6 +12,7 @@
 #include <set>
 
 #include "llvm/Support/FileSystem.h"
+#include "qjit/quant/asymmetric.h"
 #include "qjit/quant/calibration.h"
 #include "qjit/quant/safetensors.h"
 #include "qjit/quant/smooth_quant.h"
@@ -304,6 +305,14 @@ Status ModelQuantizer::add_outputs(SafetensorsWriter* writer, QuantizeReport* re
                                         std::memcpy(out.data(), r.weights[l].weight_scale.data(), out.size());
                                         return Status();
                                       })));
+        if (options_.weight_colsum)
+          QJIT_TRY(writer->add_streamed(lp.module + ".weight_colsum", ElementKind::S32, {n},
+                                        from_group(g, [l, n, k = gp.k](const GroupResult& r, std::span<std::byte> out) {
+                                          QJIT_ASSIGN_OR_RETURN(auto sums,
+                                                                weight_colsum(r.weights[l].weight.data(), n, k, k));
+                                          std::memcpy(out.data(), sums.data(), out.size());
+                                          return Status();
+                                        })));
         if (gp.has_stats)
           QJIT_TRY(writer->add_streamed(lp.module + ".input_scale", ElementKind::F32, {1},
                                         from_group(g, [l](const GroupResult& r, std::span<std::byte> out) {
@@ -348,6 +357,8 @@ Result<QuantizeReport> quantize_model(const QuantizeOptions& options) {
   if (options.out_path.empty()) return detail::invalid("out_path must not be empty");
   if (options.out_path == options.weights_path)
     return detail::invalid("out_path must differ from weights_path (the input is read while the output is written)");
+  if (options.weight_colsum && !options.quantize_weights)
+    return detail::invalid("weight_colsum needs quantize_weights = true (the column sums are of the int8 weight)");
   // NOTE: the error table multiplies these by K and N to size its buffers; bounding them here keeps every product
   // far from overflow (a wrapped size once allocated 256 bytes for 2^58 tokens and wrote past them).
   if (options.error_proxy_tokens < 0 || options.error_proxy_tokens > kMaxErrorProxyTokens)

@@ -263,6 +263,10 @@ int run_inspect_command(int argc, char** argv) {
   cl::opt<std::string> weight_scale_opt("weight-scale",
                                         cl::desc("scaled_matmul: per_channel | per_tensor (default per_channel)"),
                                         cl::init("per_channel"), cl::cat(cat));
+  cl::opt<bool> asym_opt("asymmetric",
+                         cl::desc("quantized_linear / scaled_matmul: asymmetric activations (per-token zero points, "
+                                  "the azp GEMM epilogue)"),
+                         cl::cat(cat));
   cl::opt<std::string> arch_opt("arch",
                                 cl::desc("target: sm_80 | sm_86 | sm_89 | sm_90a (default: this GPU, else "
                                          "sm_90a)"),
@@ -294,6 +298,10 @@ int run_inspect_command(int argc, char** argv) {
     return usage_error(kCommand, "--residual and --static-scale are for rms_norm_quantize and layer_norm_quantize");
   if (!scaled_op && (act_scale_opt.getNumOccurrences() || weight_scale_opt.getNumOccurrences()))
     return usage_error(kCommand, "--act-scale and --weight-scale are for scaled_matmul");
+  if (asym_opt && op_opt != "quantized_linear" && !scaled_op)
+    return usage_error(kCommand, "--asymmetric is for quantized_linear and scaled_matmul");
+  if (asym_opt && act_scale_opt == "per_tensor")
+    return usage_error(kCommand, "--asymmetric needs --act-scale per_token (a zero point per token needs its scale)");
   if (act_scale_opt != "per_token" && act_scale_opt != "per_tensor")
     return usage_error(kCommand, "--act-scale must be per_token or per_tensor, got '" + act_scale_opt + "'");
   if (weight_scale_opt != "per_channel" && weight_scale_opt != "per_tensor")
@@ -350,7 +358,7 @@ int run_inspect_command(int argc, char** argv) {
     if (static_opt) d = d.with_static_scale(1.0f);
     descriptor = d.to_string();
   } else if (scaled_op) {
-    descriptor = ScaledMatmulDescriptor{m,
+    ScaledMatmulDescriptor d{m,
                                         n,
                                         k,
                                         ElementKind::S8,
@@ -360,13 +368,15 @@ int run_inspect_command(int argc, char** argv) {
                                         act_scale_opt == "per_tensor" ? ActScaleMode::PerTensor
                                                                       : ActScaleMode::PerToken,
                                         weight_scale_opt == "per_tensor" ? WeightScaleMode::PerTensor
-                                                                         : WeightScaleMode::PerChannel}
-                     .to_string();
+                                                                         : WeightScaleMode::PerChannel};
+    d.has_act_zero_point = asym_opt;
+    descriptor = d.to_string();
+  } else if (smooth) {
+    descriptor = SmoothQuantLinearDescriptor{m, n, k, 1.0f, ElementKind::S8, ElementKind::S8, *dtype, bias_opt}.to_string();
   } else {
-    descriptor =
-        smooth
-            ? SmoothQuantLinearDescriptor{m, n, k, 1.0f, ElementKind::S8, ElementKind::S8, *dtype, bias_opt}.to_string()
-            : QuantizedLinearDescriptor{m, n, k, *dtype, ElementKind::S8, *dtype, bias_opt}.to_string();
+    QuantizedLinearDescriptor d{m, n, k, *dtype, ElementKind::S8, *dtype, bias_opt};
+    d.asymmetric = asym_opt;
+    descriptor = d.to_string();
   }
   ops::LinearShape shape;
   shape.smooth_quant = smooth;
@@ -376,6 +386,7 @@ int run_inspect_command(int argc, char** argv) {
   shape.activation = *dtype;
   shape.output = *dtype;
   shape.has_bias = bias_opt;
+  shape.act_zero_point = asym_opt;
   if (scaled_op) {
     shape.smooth_quant = true;
     shape.scaled_matmul = true;

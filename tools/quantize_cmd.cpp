@@ -39,6 +39,8 @@ constexpr const char* kUsage =
     "  --alpha A             migration strength in [0, 1] (default 0.5)\n"
     "  --no-smooth           quantize without smoothing, even with --act-stats (input_scale is still written)\n"
     "  --smooth-only         write the smoothed weights in their own dtype instead of int8 (for checking)\n"
+    "  --weight-colsum       also write <module>.weight_colsum (I32 [N], the int8 weight's row sums) for\n"
+    "                        asymmetric activations (the zero-point GEMM's correction term)\n"
     "  --mapping NAME|FILE   llama (also mistral, qwen2) | opt | bert, or a JSON mapping file; default: detect\n"
     "  --family NAME         the same as --mapping NAME (kept for old scripts)\n"
     "  --eval-acts PATH      recorded inputs [tokens, K] per linear (F32/F16/BF16, keyed like the stats): the table\n"
@@ -180,6 +182,10 @@ int run_quantize_command(int argc, char** argv) {
       o.quantize_weights = false;
       continue;
     }
+    if (a == "--weight-colsum") {
+      o.weight_colsum = true;
+      continue;
+    }
     const bool takes_value = a == "--weights" || a == "--out" || a == "--act-stats" || a == "--alpha" ||
                              a == "--family" || a == "--mapping" || a == "--error-tokens" || a == "--error-rows" ||
                              a == "--stats-prefix" || a == "--eval-acts";
@@ -222,6 +228,8 @@ int run_quantize_command(int argc, char** argv) {
   if (!family.empty() && !mapping_path.empty()) return usage_error("--family and --mapping are mutually exclusive");
   if (!o.smooth && !o.quantize_weights)
     return usage_error("--no-smooth and --smooth-only together would write the model unchanged");
+  if (o.weight_colsum && !o.quantize_weights)
+    return usage_error("--weight-colsum needs int8 weights: it cannot be combined with --smooth-only");
   if (!family.empty()) {
     auto m = quant::builtin_mapping(family);
     if (!m) return usage_error(m.error().message());

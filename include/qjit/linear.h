@@ -46,6 +46,11 @@ struct QuantizedLinearDescriptor {
   // before quantizing, so the weight given must be the smoothed one, W · diag(s) (what `qjit quantize` writes, with
   // <module>.pre_quant_scale). A multiply, not a division: the pass stays memory-bound (docs/PERF.md).
   bool has_smooth = false;
+  // Asymmetric per-token activations (docs/QUANT.md "when it helps": inputs of down/fc2 projections after GELU / SiLU
+  // / ReLU): the quantize pass writes s8 codes, scales and zero points (in the workspace), and the GEMM computes
+  // act_scale[m]·weight_scale[n]·(acc − zp[m]·colsum[n]) (+ bias). The args' weight_colsum [N] is required:
+  // qjit::weight_colsum (qjit/scaled_matmul.h) once per weight, or `qjit quantize --weight-colsum`.
+  bool asymmetric = false;
 
   template <FloatElement TIn>
   static QuantizedLinearDescriptor make(std::int64_t m, std::int64_t n, std::int64_t k, bool has_bias = false) {
@@ -60,7 +65,8 @@ struct QuantizedLinearDescriptor {
             static_cast<std::int32_t>(weight_element),
             static_cast<std::int32_t>(output_element),
             has_bias ? 1 : 0,
-            has_smooth ? 1 : 0};
+            has_smooth ? 1 : 0,
+            asymmetric ? 1 : 0};
   }
   std::string to_string() const {
     const auto c = to_c();
@@ -108,6 +114,7 @@ struct QuantizedLinearArgs {
   TensorMut<std::int8_t, 2> act_q_scratch;  // [M, K] caller-owned, reused across launches
   TensorMut<float, 1> act_scale_scratch;    // [M] caller-owned: the per-token scales after run()
   TensorRef<float, 1> pre_quant_scale;      // [K] when the descriptor has_smooth, else empty
+  TensorRef<std::int32_t, 1> weight_colsum;  // [N] Σ_k weight_q[n, k] when the descriptor is asymmetric, else empty
 };
 
 template <FloatElement TIn, class TWQ = std::int8_t>
@@ -179,7 +186,8 @@ class QuantizedLinearPlan
             to_c(a.output),
             to_c(a.act_q_scratch),
             to_c(a.act_scale_scratch),
-            to_c(a.pre_quant_scale)};
+            to_c(a.pre_quant_scale),
+            to_c(a.weight_colsum)};
   }
 };
 

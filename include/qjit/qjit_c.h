@@ -131,6 +131,11 @@ typedef struct qjit_quantized_linear_desc {
   /* Appended in 0.1.0 (a struct_size without it reads as 0): the quantize pass multiplies x by the linear args'
    * pre_quant_scale [K] = 1/s first (SmoothQuant), so weight must be W * diag(s) (`qjit quantize` writes both). */
   int32_t has_smooth;
+  /* Appended (absent = 0): asymmetric per-token activations. The quantize pass writes s8 codes, scales and zero
+   * points (in the workspace), and the GEMM computes act_scale[m] * weight_scale[n] * (acc - zp[m] * colsum[n]) (+
+   * bias); the linear args' weight_colsum [N] s32 is required (qjit_weight_colsum, or `qjit quantize
+   * --weight-colsum`). */
+  int32_t asymmetric;
 } qjit_quantized_linear_desc;
 
 typedef struct qjit_smooth_quant_linear_desc {
@@ -149,6 +154,11 @@ typedef struct qjit_dynamic_range_quantize_desc {
   int32_t input_element; /* f16, bf16, f32 or f64 */
   int32_t granularity;   /* qjit_granularity */
   int32_t has_smooth;    /* appended (absent = 0): multiply x by the args' pre_quant_scale [K] before quantizing */
+  /* Appended (absent = 0): asymmetric per-token quantization (QJIT_PER_TOKEN only): scale[m] = (hi - lo) / 255 with
+   * lo = min(0, min x), hi = max(0, max x), zero_point[m] = rni(-lo / scale), q = clamp(rni(x / scale) + zp, 0, 255)
+   * stored as output_element QJIT_U8, or QJIT_S8 with q - 128 and zero_point - 128 (what the azp GEMM reads). */
+  int32_t asymmetric;
+  int32_t output_element; /* with asymmetric: QJIT_U8 or QJIT_S8; otherwise ignored (the codes are s8) */
 } qjit_dynamic_range_quantize_desc;
 
 /* RMSNorm or LayerNorm fused with int8 quantization: h = x (+ residual, rounded to the input type and written to
@@ -176,6 +186,10 @@ typedef struct qjit_scaled_matmul_desc {
   int32_t has_bias;
   int32_t act_scale;    /* qjit_act_scale_mode */
   int32_t weight_scale; /* qjit_weight_scale_mode */
+  /* Appended (absent = 0): act_q has a per-token zero point (asymmetric activations, s8 codes): output = act_scale[m]
+   * * weight_scale[n | 0] * (acc - act_zero_point[m] * weight_colsum[n]) (+ bias[n]); needs QJIT_ACT_SCALE_PER_TOKEN.
+   */
+  int32_t has_act_zero_point;
 } qjit_scaled_matmul_desc;
 
 /* The descriptor as the C++ API prints it ("quantized_linear m=16 n=4096 k=4096 act=bf16 ..."). */
@@ -203,6 +217,7 @@ typedef struct qjit_linear_args {
   qjit_tensor act_q_scratch;
   qjit_tensor act_scale_scratch;
   qjit_tensor pre_quant_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
+  qjit_tensor weight_colsum;   /* appended: [N] s32 (sum over K of each weight row) when asymmetric, else absent */
 } qjit_linear_args;
 
 typedef struct qjit_quantize_args {
@@ -211,6 +226,7 @@ typedef struct qjit_quantize_args {
   qjit_tensor output;          /* [M, K] s8 */
   qjit_tensor scale;           /* [M] f32 per token, [1] per tensor */
   qjit_tensor pre_quant_scale; /* appended (absent when struct_size stops before it): [K] f32 when has_smooth */
+  qjit_tensor zero_point;      /* appended: [M] s32 written by an asymmetric plan, else absent */
 } qjit_quantize_args;
 
 typedef struct qjit_norm_quantize_args {
@@ -231,6 +247,8 @@ typedef struct qjit_scaled_matmul_args {
   qjit_tensor weight_scale; /* f32 in device memory: [N] per channel, [1] per tensor */
   qjit_tensor bias;         /* [N] of the output element when has_bias, else absent */
   qjit_tensor output;       /* [M, N] */
+  qjit_tensor act_zero_point; /* appended: [M] s32 (s8 domain) when has_act_zero_point, else absent */
+  qjit_tensor weight_colsum;  /* appended: [N] s32, sum over K of weight_q's rows, when has_act_zero_point */
 } qjit_scaled_matmul_args;
 
 typedef struct qjit_precision_guarantee {
@@ -297,6 +315,13 @@ QJIT_API qjit_status qjit_norm_quantize_plan_run(const qjit_plan* plan, struct C
 QJIT_API qjit_status qjit_scaled_matmul_plan_can_implement(const qjit_plan* plan, const qjit_scaled_matmul_args* args);
 QJIT_API qjit_status qjit_scaled_matmul_plan_run(const qjit_plan* plan, struct CUstream_st* stream, void* workspace,
                                                  size_t workspace_bytes, const qjit_scaled_matmul_args* args);
+
+/* Asymmetric activations: colsum[n] = sum over k of weight[n * row_stride + k], the int8 weight's row sums that the
+ * zero-point epilogue subtracts (acc - zp[m] * colsum[n]). Host memory, computed once per weight at load time (then
+ * copied to the device); `qjit quantize --weight-colsum` writes the same numbers as <module>.weight_colsum.
+ * n, k >= 1, k <= 2^24, row_stride >= k; weight and colsum non-NULL (colsum holds n int32). */
+QJIT_API qjit_status qjit_weight_colsum(const int8_t* weight, int64_t n, int64_t k, int64_t row_stride,
+                                        int32_t* colsum);
 
 /* ---- the kernel cache -------------------------------------------------------------------------------------------
  * A location names the writable store and the read-only ones. NULL for a location argument means "from the

@@ -5,10 +5,14 @@
 // reads the host). TOut (output and bias): f16, bf16 or f32. One launch of the GEMM the linear plans use, with the
 // same epilogue arithmetic (f32, each step rounded on its own, one rounding to TOut); a per-tensor scale gives the
 // same bits as a per-token / per-channel one filled with that value. Header-only over the C ABI (qjit_c.h).
+// With has_act_zero_point (asymmetric activations, s8 codes with a per-token zero point; per-token scales only):
+//   output[m, n] = act_scale[m] · weight_scale[n | 0] · (Σ_k act_q[m, k] · weight_q[n, k] − azp[m] · colsum[n]) (+ bias),
+// colsum = qjit::weight_colsum(weight_q) computed once per weight (below).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "qjit/detail/c_bridge.h"
 #include "qjit/element.h"
@@ -35,6 +39,7 @@ struct ScaledMatmulDescriptor {
   bool has_bias = false;
   ActScaleMode act_scale = ActScaleMode::PerToken;
   WeightScaleMode weight_scale = WeightScaleMode::PerChannel;
+  bool has_act_zero_point = false;  // args' act_zero_point [M] and weight_colsum [N] (needs ActScaleMode::PerToken)
 
   template <FloatElement TOut>
   static ScaledMatmulDescriptor make(std::int64_t m, std::int64_t n, std::int64_t k, bool has_bias = false,
@@ -52,7 +57,8 @@ struct ScaledMatmulDescriptor {
             static_cast<std::int32_t>(output_element),
             has_bias ? 1 : 0,
             static_cast<std::int32_t>(act_scale),
-            static_cast<std::int32_t>(weight_scale)};
+            static_cast<std::int32_t>(weight_scale),
+            has_act_zero_point ? 1 : 0};
   }
   std::string to_string() const {
     const auto c = to_c();
@@ -68,6 +74,8 @@ struct ScaledMatmulArgs {
   TensorRef<float, 1> weight_scale;    // [N] per channel, [1] per tensor
   TensorRef<TOut, 1> bias;             // [N] when the descriptor has_bias, else empty
   TensorMut<TOut, 2> output;           // [M, N], row stride >= N
+  TensorRef<std::int32_t, 1> act_zero_point;  // [M] (s8 domain) when the descriptor has_act_zero_point, else empty
+  TensorRef<std::int32_t, 1> weight_colsum;   // [N] when the descriptor has_act_zero_point, else empty
 };
 
 template <FloatElement TOut>
@@ -103,10 +111,20 @@ class ScaledMatmulPlan {
   explicit ScaledMatmulPlan(detail::PlanHandle p) : plan_(std::move(p)) {}
   static qjit_scaled_matmul_args call(const Args& a) {
     using detail::to_c;
-    return {sizeof(qjit_scaled_matmul_args), to_c(a.act_q),  to_c(a.weight_q), to_c(a.act_scale),
-            to_c(a.weight_scale),            to_c(a.bias),   to_c(a.output)};
+    return {sizeof(qjit_scaled_matmul_args), to_c(a.act_q),  to_c(a.weight_q),       to_c(a.act_scale),
+            to_c(a.weight_scale),            to_c(a.bias),   to_c(a.output),         to_c(a.act_zero_point),
+            to_c(a.weight_colsum)};
   }
   detail::PlanHandle plan_;
 };
+
+// colsum[n] = Σ_k weight[n, k] of an int8 weight [N, K] in host memory (row_stride >= K): the zero-point
+// epilogue's correction term. Once per weight at load time; copy the result to the device for the plans.
+inline Result<std::vector<std::int32_t>> weight_colsum(const std::int8_t* weight, std::int64_t n, std::int64_t k,
+                                                       std::int64_t row_stride) {
+  std::vector<std::int32_t> out(n > 0 ? static_cast<std::size_t>(n) : 0);
+  QJIT_TRY(detail::status_of(qjit_weight_colsum(weight, n, k, row_stride, out.data())));
+  return out;
+}
 
 }  // namespace qjit

@@ -20,11 +20,11 @@ from ._errors import (CacheIoError, CompileFailedError, CompilerUnavailableError
                       DriverUnavailableError, InternalError, InvalidArgumentError, NotFoundError,
                       OutOfResourcesError, QjitError, UnsupportedError)
 from ._nvrtc import NvrtcLibrary, nvrtc_library  # noqa: E402
-from ._ops import (layer_norm_quantize, preferred_row_stride, quantize_per_token, quantized_linear,  # noqa: E402
-                   rms_norm_quantize, scaled_mm, smooth_quant_linear)
+from ._ops import (layer_norm_quantize, preferred_row_stride, quantize_per_token,  # noqa: E402
+                   quantize_per_token_asymmetric, quantized_linear, rms_norm_quantize, scaled_mm, smooth_quant_linear)
 from ._plans import (Plan, PrecisionGuarantee, m_bucket, select_dynamic_range_quantize,  # noqa: E402
                      select_norm_quantize, select_quantized_linear, select_scaled_matmul,
-                     select_smooth_quant_linear)
+                     select_smooth_quant_linear, weight_colsum)
 from ._plans import plan_cache as _plan_cache  # noqa: E402
 
 __version__ = "0.1.0"
@@ -56,7 +56,7 @@ __all__ = [
     "NotFoundError", "NvrtcLibrary", "OutOfResourcesError", "Plan", "PlanKind", "PrecisionGuarantee", "Preference",
     "QjitError", "Status", "UnsupportedError", "abi_version", "clear_plan_cache", "layer_norm_quantize",
     "library_path", "library_version", "m_bucket", "nvrtc_library", "preferred_row_stride", "quantize_per_token",
-    "quantized_linear", "rms_norm_quantize", "scaled_mm", "select_dynamic_range_quantize", "select_norm_quantize",
+    "quantize_per_token_asymmetric", "quantized_linear", "rms_norm_quantize", "scaled_mm", "select_dynamic_range_quantize", "select_norm_quantize",
     "select_quantized_linear", "select_scaled_matmul", "select_smooth_quant_linear", "smooth_quant_linear",
-    "WeightScaleMode",
+    "WeightScaleMode", "weight_colsum",
 ]

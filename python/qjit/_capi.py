@@ -97,7 +97,7 @@ class Tensor(ctypes.Structure):
 class QuantizedLinearDesc(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("m", c_int64), ("n", c_int64), ("k", c_int64),
                 ("activation_element", c_int32), ("weight_element", c_int32), ("output_element", c_int32),
-                ("has_bias", c_int32), ("has_smooth", c_int32)]
+                ("has_bias", c_int32), ("has_smooth", c_int32), ("asymmetric", c_int32)]
 
 
 class SmoothQuantLinearDesc(ctypes.Structure):
@@ -108,7 +108,8 @@ class SmoothQuantLinearDesc(ctypes.Structure):
 
 class DynamicRangeQuantizeDesc(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("m", c_int64), ("k", c_int64), ("input_element", c_int32),
-                ("granularity", c_int32), ("has_smooth", c_int32)]
+                ("granularity", c_int32), ("has_smooth", c_int32), ("asymmetric", c_int32),
+                ("output_element", c_int32)]
 
 
 class NormQuantizeDesc(ctypes.Structure):
@@ -120,18 +121,19 @@ class NormQuantizeDesc(ctypes.Structure):
 class ScaledMatmulDesc(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("m", c_int64), ("n", c_int64), ("k", c_int64),
                 ("activation_element", c_int32), ("weight_element", c_int32), ("output_element", c_int32),
-                ("has_bias", c_int32), ("act_scale", c_int32), ("weight_scale", c_int32)]
+                ("has_bias", c_int32), ("act_scale", c_int32), ("weight_scale", c_int32),
+                ("has_act_zero_point", c_int32)]
 
 
 class LinearArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("activation", Tensor), ("weight", Tensor), ("weight_scale", Tensor),
                 ("bias", Tensor), ("output", Tensor), ("act_q_scratch", Tensor), ("act_scale_scratch", Tensor),
-                ("pre_quant_scale", Tensor)]
+                ("pre_quant_scale", Tensor), ("weight_colsum", Tensor)]
 
 
 class QuantizeArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("input", Tensor), ("output", Tensor), ("scale", Tensor),
-                ("pre_quant_scale", Tensor)]
+                ("pre_quant_scale", Tensor), ("zero_point", Tensor)]
 
 
 class NormQuantizeArgs(ctypes.Structure):
@@ -141,7 +143,8 @@ class NormQuantizeArgs(ctypes.Structure):
 
 class ScaledMatmulArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("act_q", Tensor), ("weight_q", Tensor), ("act_scale", Tensor),
-                ("weight_scale", Tensor), ("bias", Tensor), ("output", Tensor)]
+                ("weight_scale", Tensor), ("bias", Tensor), ("output", Tensor), ("act_zero_point", Tensor),
+                ("weight_colsum", Tensor)]
 
 
 class PrecisionGuarantee(ctypes.Structure):
@@ -257,6 +260,7 @@ _FUNCTIONS = [
     ("qjit_norm_quantize_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(NormQuantizeArgs)]),
     ("qjit_scaled_matmul_plan_can_implement", c_int, [Plan_p, POINTER(ScaledMatmulArgs)]),
     ("qjit_scaled_matmul_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(ScaledMatmulArgs)]),
+    ("qjit_weight_colsum", c_int, [c_void_p, c_int64, c_int64, c_int64, c_void_p]),
     ("qjit_cache_location_from_environment", c_int,
      [c_char_p, c_size_t, POINTER(c_size_t), c_char_p, c_size_t, POINTER(c_size_t), POINTER(c_int32),
       POINTER(c_uint64)]),

@@ -288,13 +288,16 @@ def smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias=None, out=None, *, dt
 
 
 def scaled_mm(a_q, w_q, a_scale, w_scale, bias=None, out=None, *, dtype=None, workspace=None, stream=None,
-              preference="heuristic"):
+              preference="heuristic", act_zero_point=None, weight_colsum=None):
     """y[M, N] = a_scale[m | 0] · w_scale[n | 0] · (a_q · w_qᵀ)[m, n] (+ bias[n]): the scaled int8 GEMM an engine
     with its own quantization calls (vLLM's cutlass_scaled_mm; qjit takes the weight in nn.Linear layout).
 
     a_q [M, K] int8; w_q [N, K] int8; a_scale f32 on the device, [M] per token or [1] per tensor; w_scale f32 on the
     device, [N] per channel or [1] per tensor (M = 1 or N = 1: either reading gives the same bits). The output dtype
-    (f16/bf16/f32) is out's, else bias's, else `dtype`. Returns out."""
+    (f16/bf16/f32) is out's, else bias's, else `dtype`. Returns out.
+
+    Asymmetric activations: act_zero_point [M] int32 (s8 domain) and weight_colsum [N] int32 (qjit.weight_colsum of
+    w_q), both or neither, with a per-token a_scale: y = a_scale[m] · w_scale[n | 0] · (acc − zp[m] · colsum[n])."""
     hint = _stream_hint(stream)
     xi = _arg("a_q", a_q, None, 2, (E.S8,), "[M, K]", hint)
     m, k = xi.shape
@@ -310,6 +313,16 @@ def scaled_mm(a_q, w_q, a_scale, w_scale, bias=None, out=None, *, dtype=None, wo
         raise invalid(f"w_scale.shape must be [N={n}] (per channel) or [1] (per tensor), got {list(si.shape)}")
     act_mode = "per_token" if ai.shape[0] == m else "per_tensor"
     weight_mode = "per_channel" if si.shape[0] == n else "per_tensor"
+    if (act_zero_point is None) != (weight_colsum is None):
+        raise invalid("act_zero_point and weight_colsum must be given together (asymmetric activations) or not at all")
+    zi = ci = None
+    if act_zero_point is not None:
+        zi = _arg("act_zero_point", act_zero_point, xi, 1, (E.S32,), "[M]", hint)
+        _shape(zi, "act_zero_point", (m,), ("M",))
+        ci = _arg("weight_colsum", weight_colsum, xi, 1, (E.S32,), "[N]", hint)
+        _shape(ci, "weight_colsum", (n,), ("N",))
+        if act_mode != "per_token":
+            raise invalid(f"a_scale.shape must be [M={m}] (per token) with act_zero_point, got {list(ai.shape)}")
     out_element, out, oi, bi = _int8_gemm_output("scaled_mm", (E.F16, E.BF16, E.F32), out, bias, dtype, xi, m, n,
                                                  hint)
     if m == 0:
@@ -317,12 +330,13 @@ def scaled_mm(a_q, w_q, a_scale, w_scale, bias=None, out=None, *, dtype=None, wo
     pref = preference_of(preference)
     s = _current_stream(xi, stream)
     pm = plan_m(m)
-    key = ("scaled_matmul", pm, n, k, out_element, bi is not None, act_mode, weight_mode, xi.device, pref)
+    key = ("scaled_matmul", pm, n, k, out_element, bi is not None, act_mode, weight_mode, zi is not None, xi.device,
+           pref)
     plan = _plan(key, xi, lambda: select_scaled_matmul(pm, n, k, out_element, bi is not None, act_mode, weight_mode,
-                                                       pref, s))
+                                                       pref, s, zi is not None))
     ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
     args = _tensors.pack(_capi.ScaledMatmulArgs, act_q=xi, weight_q=wi, act_scale=ai, weight_scale=si, bias=bi,
-                         output=oi)
+                         output=oi, act_zero_point=zi, weight_colsum=ci)
     with _on_device(xi):
         check(_capi.lib.qjit_scaled_matmul_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj,))
@@ -353,6 +367,36 @@ def quantize_per_token(x, out=None, scale=None, *, workspace=None, stream=None, 
         check(_capi.lib.qjit_quantize_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj,))
     return out, scale
+
+
+def quantize_per_token_asymmetric(x, out=None, scale=None, zero_point=None, *, storage="s8", workspace=None,
+                                  stream=None, preference="heuristic", pre_quant_scale=None):
+    """Asymmetric per-token int8 quantization: scale[m] = (hi − lo) / 255 over lo = min(0, min x), hi = max(0, max x),
+    zero_point[m] = rni(−lo / scale), q = clamp(rni(x / scale) + zp, 0, 255) as uint8 (storage="u8"), or int8 codes
+    q − 128 with zp − 128 (storage="s8", what scaled_mm's act_zero_point reads). Returns (q, scale, zero_point)."""
+    if storage not in ("u8", "s8"):
+        raise invalid(f"storage must be 'u8' or 's8', got {storage!r}")
+    hint = _stream_hint(stream)
+    xi = _arg("x", x, None, 2, FLOATS, "[M, K]", hint)
+    m, k = xi.shape
+    out, oi = _output("out", out, xi, (m, k), E.U8 if storage == "u8" else E.S8, ("M", "K"), hint)
+    scale, si = _output("scale", scale, xi, (m,), E.F32, ("M",), hint)
+    zero_point, zi = _output("zero_point", zero_point, xi, (m,), E.S32, ("M",), hint)
+    smi = _smooth_arg(pre_quant_scale, xi, k, hint)
+    if m == 0:
+        return out, scale, zero_point
+    pref = preference_of(preference)
+    s = _current_stream(xi, stream)
+    pm = plan_m(m)
+    key = ("quantize_per_token_asymmetric", pm, k, xi.element, smi is not None, storage, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_dynamic_range_quantize(pm, k, xi.element, "per_token", pref, s,
+                                                                smi is not None, storage))
+    ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
+    args = _tensors.pack(_capi.QuantizeArgs, input=xi, output=oi, scale=si, pre_quant_scale=smi, zero_point=zi)
+    with _on_device(xi):
+        check(_capi.lib.qjit_quantize_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
+    _keep_until_done(xi, s, stream, (ws_obj,))
+    return out, scale, zero_point
 
 
 def _norm_quantize(norm, x, gamma, beta, eps, residual, residual_out, static_scale, out, scale, stream, preference):

@@ -125,10 +125,11 @@ def _select(fn, desc, to_string, preference, stream):
     return Plan(out.value, _capi.read_string(to_string, ctypes.byref(desc)))
 
 
-def quantized_linear_desc(m, n, k, dtype, has_bias=False, has_smooth=False):
+def quantized_linear_desc(m, n, k, dtype, has_bias=False, has_smooth=False, asymmetric=False):
     e = element_of(dtype)
     return _capi.new(_capi.QuantizedLinearDesc, m=m, n=n, k=k, activation_element=e, weight_element=E.S8,
-                     output_element=e, has_bias=int(bool(has_bias)), has_smooth=int(bool(has_smooth)))
+                     output_element=e, has_bias=int(bool(has_bias)), has_smooth=int(bool(has_smooth)),
+                     asymmetric=int(bool(asymmetric)))
 
 
 def smooth_quant_linear_desc(m, n, k, act_scale, dtype, has_bias=False):
@@ -137,16 +138,23 @@ def smooth_quant_linear_desc(m, n, k, act_scale, dtype, has_bias=False):
                      has_bias=int(bool(has_bias)))
 
 
-def dynamic_range_quantize_desc(m, k, dtype, granularity=_capi.Granularity.PER_TOKEN, has_smooth=False):
+def dynamic_range_quantize_desc(m, k, dtype, granularity=_capi.Granularity.PER_TOKEN, has_smooth=False,
+                                asymmetric=None):
+    """asymmetric: None (symmetric s8 codes), "u8" or "s8" (per-token scale and zero point, codes of that type)."""
+    if asymmetric not in (None, "u8", "s8"):
+        raise invalid(f"asymmetric must be None, 'u8' or 's8', got {asymmetric!r}")
     return _capi.new(_capi.DynamicRangeQuantizeDesc, m=m, k=k, input_element=element_of(dtype),
-                     granularity=int(granularity), has_smooth=int(bool(has_smooth)))
+                     granularity=int(granularity), has_smooth=int(bool(has_smooth)),
+                     asymmetric=int(asymmetric is not None), output_element=int(E.U8 if asymmetric == "u8" else E.S8))
 
 
-def select_quantized_linear(m, n, k, dtype, has_bias=False, preference="heuristic", stream=0, has_smooth=False):
+def select_quantized_linear(m, n, k, dtype, has_bias=False, preference="heuristic", stream=0, has_smooth=False,
+                            asymmetric=False):
     """qjit_quantized_linear_plan_select on the current CUDA context: FP activation (dtype) -> per-token int8 ->
-    int8 GEMM -> dtype output; with has_smooth the quantize pass divides by a smoothing vector [K] first."""
+    int8 GEMM -> dtype output; with has_smooth the quantize pass divides by a smoothing vector [K] first; with
+    asymmetric each token gets a zero point too (the run then needs the weight's column sums)."""
     return _select(_capi.lib.qjit_quantized_linear_plan_select,
-                   quantized_linear_desc(m, n, k, dtype, has_bias, has_smooth),
+                   quantized_linear_desc(m, n, k, dtype, has_bias, has_smooth, asymmetric),
                    _capi.lib.qjit_quantized_linear_desc_to_string, preference, stream)
 
 
@@ -158,7 +166,7 @@ def select_smooth_quant_linear(m, n, k, act_scale, dtype, has_bias=False, prefer
 
 
 def select_dynamic_range_quantize(m, k, dtype, granularity="per_token", preference="heuristic", stream=0,
-                                  has_smooth=False):
+                                  has_smooth=False, asymmetric=None):
     """qjit_dynamic_range_quantize_plan_select: FP [M, K] -> int8 plus per-token (or per-tensor) scales."""
     if isinstance(granularity, str):
         try:
@@ -166,7 +174,8 @@ def select_dynamic_range_quantize(m, k, dtype, granularity="per_token", preferen
         except KeyError:
             raise invalid(f"granularity must be 'per_token' or 'per_tensor', got {granularity!r}") from None
     return _select(_capi.lib.qjit_dynamic_range_quantize_plan_select, dynamic_range_quantize_desc(m, k, dtype,
-                   granularity, has_smooth), _capi.lib.qjit_dynamic_range_quantize_desc_to_string, preference, stream)
+                   granularity, has_smooth, asymmetric), _capi.lib.qjit_dynamic_range_quantize_desc_to_string,
+                   preference, stream)
 
 
 def norm_quantize_desc(m, k, dtype, norm="rms_norm", eps=1e-6, has_residual=False, static_scale=None):
@@ -201,21 +210,36 @@ def _mode_of(value, enum_type, name, choices):
     raise invalid(f"{name} must be {choices}, got {value!r}")
 
 
-def scaled_matmul_desc(m, n, k, dtype, has_bias=False, act_scale="per_token", weight_scale="per_channel"):
+def scaled_matmul_desc(m, n, k, dtype, has_bias=False, act_scale="per_token", weight_scale="per_channel",
+                       has_act_zero_point=False):
     act = _mode_of(act_scale, _capi.ActScaleMode, "act_scale", "'per_token' or 'per_tensor'")
     weight = _mode_of(weight_scale, _capi.WeightScaleMode, "weight_scale", "'per_channel' or 'per_tensor'")
     return _capi.new(_capi.ScaledMatmulDesc, m=m, n=n, k=k, activation_element=E.S8, weight_element=E.S8,
                      output_element=element_of(dtype), has_bias=int(bool(has_bias)), act_scale=int(act),
-                     weight_scale=int(weight))
+                     weight_scale=int(weight), has_act_zero_point=int(bool(has_act_zero_point)))
 
 
 def select_scaled_matmul(m, n, k, dtype, has_bias=False, act_scale="per_token", weight_scale="per_channel",
-                         preference="heuristic", stream=0):
+                         preference="heuristic", stream=0, has_act_zero_point=False):
     """qjit_scaled_matmul_plan_select: int8 [M, K] x int8 [N, K] -> dtype [M, N] with the caller's device scales,
     act_scale per token ([M]) or per tensor ([1]), weight_scale per channel ([N]) or per tensor ([1])."""
     return _select(_capi.lib.qjit_scaled_matmul_plan_select,
-                   scaled_matmul_desc(m, n, k, dtype, has_bias, act_scale, weight_scale),
+                   scaled_matmul_desc(m, n, k, dtype, has_bias, act_scale, weight_scale, has_act_zero_point),
                    _capi.lib.qjit_scaled_matmul_desc_to_string, preference, stream)
+
+
+def weight_colsum(weight, n, k, row_stride=None):
+    """colsum[r] = sum over k of the int8 weight's row r (host memory: a bytes-like object of n * row_stride int8),
+    the zero-point GEMM's correction term for asymmetric activations; computed once per weight at load time. Returns
+    a list of n ints (qjit_weight_colsum)."""
+    row_stride = k if row_stride is None else row_stride
+    view = memoryview(weight).cast("B")
+    if view.nbytes < n * row_stride:
+        raise invalid(f"weight must hold n * row_stride = {n} * {row_stride} bytes, got {view.nbytes}")
+    buf = (ctypes.c_int8 * view.nbytes).from_buffer_copy(view)
+    out = (ctypes.c_int32 * max(n, 1))()
+    check(_capi.lib.qjit_weight_colsum(buf, n, k, row_stride, out))
+    return list(out[:n])
 
 
 class PlanCache:

@@ -25,7 +25,7 @@ def test_abi_and_library_versions():
 # sizeof and a few offsets of each struct as gcc lays out qjit_c.h on x86-64 (checked with offsetof).
 SIZES = {
     _capi.Tensor: 80, _capi.QuantizedLinearDesc: 56, _capi.SmoothQuantLinearDesc: 56,
-    _capi.DynamicRangeQuantizeDesc: 40, _capi.LinearArgs: 648, _capi.QuantizeArgs: 328,
+    _capi.DynamicRangeQuantizeDesc: 48, _capi.LinearArgs: 728, _capi.QuantizeArgs: 408,
     _capi.PrecisionGuarantee: 32, _capi.CacheLocation: 40, _capi.CacheStoreInfo: 48, _capi.CacheStats: 48,
     _capi.CacheEntryInfo: 112, _capi.CachePruneReport: 48, _capi.WarmupRequest: 96, _capi.WarmupReport: 64,
 }

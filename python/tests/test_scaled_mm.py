@@ -24,10 +24,12 @@ class CudaArray:
 
 
 def test_struct_layouts_match_the_header():
-    assert ctypes.sizeof(_capi.ScaledMatmulDesc) == 56
+    assert ctypes.sizeof(_capi.ScaledMatmulDesc) == 64
     assert _capi.ScaledMatmulDesc.act_scale.offset == 48 and _capi.ScaledMatmulDesc.weight_scale.offset == 52
-    assert ctypes.sizeof(_capi.ScaledMatmulArgs) == 8 + 6 * 80
+    assert _capi.ScaledMatmulDesc.has_act_zero_point.offset == 56
+    assert ctypes.sizeof(_capi.ScaledMatmulArgs) == 8 + 8 * 80
     assert _capi.ScaledMatmulArgs.output.offset == 8 + 5 * 80
+    assert _capi.ScaledMatmulArgs.weight_colsum.offset == 8 + 7 * 80
     assert qjit.PlanKind.SCALED_MATMUL == 6
 
 

@@ -95,6 +95,56 @@ void expect_quantized(const SafetensorsFile& out, const std::string& module, con
   }
 }
 
+// --weight-colsum: every quantized linear also gets <module>.weight_colsum, I32 [N], equal to the row sums of the
+// int8 weight the same file holds (what the zero-point GEMM subtracts); without the option there is none.
+TEST_F(QuantModelTest, WeightColsumIsWrittenForEveryQuantizedLinear) {
+  SafetensorsWriter model;
+  const std::vector<std::pair<std::string, std::pair<std::int64_t, std::int64_t>>> linears = {
+      {"self_attn.q_proj", {kHidden, kHidden}}, {"self_attn.k_proj", {kKv, kHidden}},
+      {"self_attn.v_proj", {kKv, kHidden}},     {"self_attn.o_proj", {kHidden, kHidden}},
+      {"mlp.gate_proj", {kInter, kHidden}},     {"mlp.up_proj", {kInter, kHidden}},
+      {"mlp.down_proj", {kHidden, kInter}}};
+  const std::string p = "model.layers.0.";
+  add_f32(model, p + "input_layernorm.weight", {kHidden}, random(kHidden, 1.0f));
+  add_f32(model, p + "post_attention_layernorm.weight", {kHidden}, random(kHidden, 1.0f));
+  for (const auto& [suffix, nk] : linears)
+    add_f32(model, p + suffix + ".weight", {nk.first, nk.second}, random(nk.first * nk.second, 0.1f));
+  const std::string in = write(model, "in.safetensors");
+  for (bool colsum : {true, false}) {
+    QuantizeOptions o;
+    o.weights_path = in;
+    o.out_path = dir_ + (colsum ? "/colsum.safetensors" : "/plain.safetensors");
+    o.weight_colsum = colsum;
+    auto report = quantize_model(o);
+    ASSERT_TRUE(report.has_value()) << report.error().to_string();
+    auto out = SafetensorsFile::open(o.out_path);
+    ASSERT_TRUE(out.has_value()) << out.error().to_string();
+    for (const auto& [suffix, nk] : linears) {
+      SCOPED_TRACE(suffix);
+      const TensorInfo* cs = out->find(p + suffix + ".weight_colsum");
+      if (!colsum) {
+        EXPECT_EQ(cs, nullptr);
+        continue;
+      }
+      ASSERT_NE(cs, nullptr);
+      EXPECT_EQ(cs->dtype, ElementKind::S32);
+      EXPECT_EQ(cs->shape, (std::vector<std::int64_t>{nk.first}));
+      const auto q_bytes = *out->read_bytes(*out->find(p + suffix + ".weight"));
+      const auto cs_bytes = *out->read_bytes(*cs);
+      const auto* q = reinterpret_cast<const std::int8_t*>(q_bytes.data());
+      const auto* sums = reinterpret_cast<const std::int32_t*>(cs_bytes.data());
+      bool nonzero = false;
+      for (std::int64_t r = 0; r < nk.first; ++r) {
+        std::int32_t want = 0;
+        for (std::int64_t j = 0; j < nk.second; ++j) want += q[r * nk.second + j];
+        EXPECT_EQ(sums[r], want) << r;
+        nonzero = nonzero || want != 0;
+      }
+      EXPECT_TRUE(nonzero);
+    }
+  }
+}
+
 TEST_F(QuantModelTest, LlamaEndToEnd) {
   SafetensorsWriter model, stats;
   const std::vector<std::pair<std::string, std::pair<std::int64_t, std::int64_t>>> linears = {

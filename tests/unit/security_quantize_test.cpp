@@ -87,6 +87,24 @@ class SecurityQuantizeTest : public ::testing::Test {
   TempDir tmp_;
 };
 
+// --weight-colsum through the real command: the file gains an I32 <module>.weight_colsum per linear; combined with
+// --smooth-only (no int8 weight to sum) it is a usage error naming both flags.
+TEST_F(SecurityQuantizeTest, WeightColsumFlagWritesColumnSumsAndRefusesSmoothOnly) {
+  auto ok = quantize({"--weights", tmp_.sub("w.st"), "--act-stats", tmp_.sub("stats.st"), "--out", tmp_.sub("c.st"),
+                      "--weight-colsum"});
+  ASSERT_EQ(ok.code, 0) << ok.output;
+  auto file = SafetensorsFile::open(tmp_.sub("c.st"));
+  ASSERT_TRUE(file.has_value()) << file.error().to_string();
+  const TensorInfo* cs = file->find("model.layers.0.mlp.down_proj.weight_colsum");
+  ASSERT_NE(cs, nullptr);
+  EXPECT_EQ(cs->dtype, ElementKind::S32);
+  auto bad = quantize({"--weights", tmp_.sub("w.st"), "--out", tmp_.sub("d.st"), "--weight-colsum", "--smooth-only"});
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--weight-colsum needs int8 weights: it cannot be combined with --smooth-only"),
+            std::string::npos)
+      << bad.output;
+}
+
 // Finding 2: `tokens * k` wrapped and the proxy buffer was 256 bytes for 2^58 tokens (exit 139 under valgrind).
 TEST_F(SecurityQuantizeTest, HugeErrorTokensIsAUsageErrorNotAHeapOverflow) {
   auto r = quantize({"--weights", tmp_.sub("w.st"), "--act-stats", tmp_.sub("stats.st"), "--out", tmp_.sub("o.st"),

@@ -131,6 +131,36 @@ TEST(ToolsInspectTest, ScaledMatmulShowsTheScaleModesOfItsGemm) {
                      "--weight-scale must be per_channel or per_tensor, got 'per_row'");
 }
 
+// Asymmetric activations: QuantizedLinear shows the asymmetric quantize pass and the azp GEMM; ScaledMatmul the azp
+// GEMM alone; the flag is refused for the other ops and with a per-tensor activation scale.
+TEST(ToolsInspectTest, AsymmetricShowsTheAzpKernels) {
+  SKIP_WITHOUT_NVRTC();
+  TempDir tmp;
+  auto doc = inspect_json({"--op", "quantized_linear", "--m", "16", "--n", "4096", "--k", "11008", "--arch", "sm_90a",
+                           "--asymmetric"},
+                          tmp.sub("cache"));
+  EXPECT_NE(str(doc, "descriptor").find(" asymmetric"), std::string::npos) << str(doc, "descriptor");
+  const auto* kernels = doc.getArray("kernels");
+  ASSERT_TRUE(kernels && kernels->size() == 2);
+  const auto& quant = *(*kernels)[0].getAsObject();
+  const auto& gemm = *(*kernels)[1].getAsObject();
+  EXPECT_NE(str(quant, "spec").find("quantize_rowwise bf16->s8 k=11008 m<=16 azp sm_90a"), std::string::npos)
+      << str(quant, "spec");
+  EXPECT_NE(str(quant, "entry").find("_azp_s8"), std::string::npos) << str(quant, "entry");
+  EXPECT_NE(str(gemm, "spec").find("per_token azp sm_90a"), std::string::npos) << str(gemm, "spec");
+  EXPECT_NE(str(gemm, "entry").find("_azp"), std::string::npos) << str(gemm, "entry");
+  auto mm = inspect_json({"--op", "scaled_matmul", "--m", "300", "--n", "1024", "--k", "4096", "--arch", "sm_80",
+                          "--weight-scale", "per_tensor", "--asymmetric"},
+                         tmp.sub("cache"));
+  const auto* mk = mm.getArray("kernels");
+  ASSERT_TRUE(mk && mk->size() == 1);
+  EXPECT_NE(str(*(*mk)[0].getAsObject(), "spec").find("weight_scale=per_tensor azp sm_80"), std::string::npos);
+  expect_usage_error({"--op", "smooth_quant_linear", "--n", "64", "--k", "64", "--asymmetric"},
+                     "--asymmetric is for quantized_linear and scaled_matmul");
+  expect_usage_error({"--op", "scaled_matmul", "--n", "64", "--k", "64", "--act-scale", "per_tensor", "--asymmetric"},
+                     "--asymmetric needs --act-scale per_token");
+}
+
 TEST(ToolsInspectTest, Sm90aQuantizedLinearUsesTheHopperFamilyInText) {
   SKIP_WITHOUT_NVRTC();
   if (const char* v = std::getenv("QJIT_DISABLE_SM90"); v && std::string(v) == "1")

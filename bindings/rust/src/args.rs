@@ -24,6 +24,8 @@ pub struct QuantizedLinearArgs<'a, TIn: FloatElement, TWQ: IntElement = S8> {
     pub act_scale_scratch: TensorMut<'a, f32, 1>,
     /// [K] when the descriptor has a smoothing vector, else `None`.
     pub pre_quant_scale: Option<TensorRef<'a, f32, 1>>,
+    /// [N] Σ_k weight_q[n, k] when the descriptor is asymmetric, else `None`.
+    pub weight_colsum: Option<TensorRef<'a, i32, 1>>,
 }
 
 /// Arguments of [`crate::SmoothQuantLinearPlan::run`]. The static activation scale is the descriptor's, folded into
@@ -67,6 +69,10 @@ pub struct ScaledMatmulArgs<'a, TOut: FloatElement> {
     pub bias: Option<TensorRef<'a, TOut, 1>>,
     /// [M, N], row stride >= N.
     pub output: TensorMut<'a, TOut, 2>,
+    /// [M] (s8 domain) when the descriptor has_act_zero_point, else `None`.
+    pub act_zero_point: Option<TensorRef<'a, i32, 1>>,
+    /// [N] Σ_k weight_q[n, k] when the descriptor has_act_zero_point, else `None`.
+    pub weight_colsum: Option<TensorRef<'a, i32, 1>>,
 }
 
 /// Arguments of [`crate::RmsNormQuantizePlan::run`] and [`crate::LayerNormQuantizePlan::run`].
@@ -115,6 +121,7 @@ impl<TIn: FloatElement, TWQ: IntElement> QuantizedLinearArgs<'_, TIn, TWQ> {
             act_q_scratch: self.act_q_scratch.to_sys(),
             act_scale_scratch: self.act_scale_scratch.to_sys(),
             pre_quant_scale: opt(&self.pre_quant_scale),
+            weight_colsum: opt(&self.weight_colsum),
         }
     }
 }
@@ -131,6 +138,7 @@ impl<TIn: FloatElement, TWQ: IntElement> SmoothQuantLinearArgs<'_, TIn, TWQ> {
             act_q_scratch: sys::qjit_tensor::ABSENT,
             act_scale_scratch: sys::qjit_tensor::ABSENT,
             pre_quant_scale: sys::qjit_tensor::ABSENT,
+            weight_colsum: sys::qjit_tensor::ABSENT,
         }
     }
 }
@@ -143,6 +151,7 @@ impl<TIn: FloatElement> DynamicRangeQuantizeArgs<'_, TIn> {
             output: self.output.to_sys(),
             scale: self.scale.to_sys(),
             pre_quant_scale: opt(&self.pre_quant_scale),
+            zero_point: sys::qjit_tensor::ABSENT,
         }
     }
 }
@@ -157,6 +166,8 @@ impl<TOut: FloatElement> ScaledMatmulArgs<'_, TOut> {
             weight_scale: self.weight_scale.to_sys(),
             bias: opt(&self.bias),
             output: self.output.to_sys(),
+            act_zero_point: opt(&self.act_zero_point),
+            weight_colsum: opt(&self.weight_colsum),
         }
     }
 }
@@ -232,9 +243,14 @@ mod tests {
                 weight_scale: TensorRef::contiguous(DevicePtr(0x40), [16]),
                 bias: None,
                 output: TensorMut::contiguous(DevicePtr(0x50), [5, 16]),
+                act_zero_point: Some(TensorRef::contiguous(DevicePtr(0x60), [5])),
+                weight_colsum: None,
             }
         }
         .to_sys();
+        assert_eq!(s.act_zero_point.data as usize, 0x60);
+        assert_eq!(s.act_zero_point.element, sys::QJIT_S32);
+        assert_eq!(s.weight_colsum.rank, 0);
         assert_eq!(s.struct_size as usize, std::mem::size_of::<sys::qjit_scaled_matmul_args>());
         assert_eq!(at(&s.act_q), (0x10, sys::QJIT_S8, 2, [5, 32, 0, 0]));
         assert_eq!(at(&s.weight_q), (0x20, sys::QJIT_S8, 2, [16, 32, 0, 0]));

@@ -27,6 +27,9 @@ pub struct QuantizedLinearDescriptor {
     /// The quantize pass multiplies x by the args' `pre_quant_scale` [K] = 1/s first (SmoothQuant for any linear);
     /// the weight must then be `W * diag(s)`, as `qjit quantize` writes it.
     pub has_smooth: bool,
+    /// Asymmetric per-token activations (a zero point per token, the azp GEMM epilogue); the args' `weight_colsum`
+    /// [N] is then required ([`crate::weight_colsum`]). docs/QUANT.md says when it helps (one-sided activations).
+    pub asymmetric: bool,
 }
 
 impl QuantizedLinearDescriptor {
@@ -41,6 +44,7 @@ impl QuantizedLinearDescriptor {
             output_element: TIn::KIND,
             has_bias: false,
             has_smooth: false,
+            asymmetric: false,
         }
     }
     /// The same descriptor with a `[N]` bias of the output element (or without one).
@@ -51,6 +55,11 @@ impl QuantizedLinearDescriptor {
     /// The same descriptor with (or without) a per-input-channel smoothing vector.
     pub fn with_smooth(mut self, has_smooth: bool) -> Self {
         self.has_smooth = has_smooth;
+        self
+    }
+    /// The same descriptor with (or without) asymmetric per-token activations.
+    pub fn with_asymmetric(mut self, asymmetric: bool) -> Self {
+        self.asymmetric = asymmetric;
         self
     }
     pub(crate) fn to_sys(&self) -> sys::qjit_quantized_linear_desc {
@@ -64,6 +73,7 @@ impl QuantizedLinearDescriptor {
             output_element: self.output_element.to_raw(),
             has_bias: self.has_bias as i32,
             has_smooth: self.has_smooth as i32,
+            asymmetric: self.asymmetric as i32,
         }
     }
 }
@@ -153,6 +163,8 @@ impl DynamicRangeQuantizeDescriptor {
             input_element: self.input_element.to_raw(),
             granularity: self.granularity.to_raw(),
             has_smooth: self.has_smooth as i32,
+            asymmetric: 0,
+            output_element: 0,
         }
     }
 }
@@ -212,6 +224,9 @@ pub struct ScaledMatmulDescriptor {
     pub has_bias: bool,
     pub act_scale: ActScaleMode,
     pub weight_scale: WeightScaleMode,
+    /// act_q has a per-token zero point: the args' `act_zero_point` [M] and `weight_colsum` [N] are required and
+    /// output = act_scale[m] · weight_scale[n | 0] · (acc − zp[m] · colsum[n]) (+ bias); per-token scales only.
+    pub has_act_zero_point: bool,
 }
 
 impl ScaledMatmulDescriptor {
@@ -227,7 +242,13 @@ impl ScaledMatmulDescriptor {
             has_bias: false,
             act_scale: ActScaleMode::PerToken,
             weight_scale: WeightScaleMode::PerChannel,
+            has_act_zero_point: false,
         }
+    }
+    /// The same descriptor with (or without) per-token activation zero points.
+    pub fn with_act_zero_point(mut self, has_act_zero_point: bool) -> Self {
+        self.has_act_zero_point = has_act_zero_point;
+        self
     }
     /// The same descriptor with a `[N]` bias of the output element (or without one).
     pub fn with_bias(mut self, has_bias: bool) -> Self {
@@ -256,6 +277,7 @@ impl ScaledMatmulDescriptor {
             has_bias: self.has_bias as i32,
             act_scale: self.act_scale.to_raw(),
             weight_scale: self.weight_scale.to_raw(),
+            has_act_zero_point: self.has_act_zero_point as i32,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod descriptor;
 pub mod element;
 pub mod error;
 pub mod plan;
+pub mod colsum;
 pub mod stream;
 pub mod sys;
 pub mod tensor;
@@ -36,6 +37,7 @@ pub use descriptor::{
     ActScaleMode, DynamicRangeQuantizeDescriptor, NormKind, NormQuantizeDescriptor, QuantizedLinearDescriptor,
     ScaledMatmulDescriptor, SmoothQuantLinearDescriptor, WeightScaleMode,
 };
+pub use colsum::weight_colsum;
 pub use element::{Bf16, Element, ElementKind, FloatElement, IntElement, F16, S8};
 pub use error::{Error, Result};
 pub use plan::{

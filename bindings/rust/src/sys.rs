@@ -104,6 +104,8 @@ pub struct qjit_quantized_linear_desc {
     pub has_bias: i32,
     /// Appended: multiply x by the args' `pre_quant_scale` [K] (1/s) before quantizing.
     pub has_smooth: i32,
+    /// Appended: asymmetric per-token activations (zero points in the workspace; args' `weight_colsum` [N]).
+    pub asymmetric: i32,
 }
 
 #[repr(C)]
@@ -130,6 +132,10 @@ pub struct qjit_dynamic_range_quantize_desc {
     pub granularity: i32,
     /// Appended: multiply x by the args' `pre_quant_scale` [K] (1/s) before quantizing.
     pub has_smooth: i32,
+    /// Appended: asymmetric per-token quantization (scale and zero point per token).
+    pub asymmetric: i32,
+    /// Appended: with `asymmetric`, the codes' element (QJIT_U8 or QJIT_S8).
+    pub output_element: i32,
 }
 
 /// RMSNorm or LayerNorm (by `norm`) fused with int8 quantization.
@@ -167,6 +173,8 @@ pub struct qjit_scaled_matmul_desc {
     pub act_scale: i32,
     /// qjit_weight_scale_mode.
     pub weight_scale: i32,
+    /// Appended: act_q has a per-token zero point (args' `act_zero_point` [M], `weight_colsum` [N]).
+    pub has_act_zero_point: i32,
 }
 
 #[repr(C)]
@@ -182,6 +190,8 @@ pub struct qjit_linear_args {
     pub act_scale_scratch: qjit_tensor,
     /// Appended: [K] f32 when the descriptor has_smooth, else absent.
     pub pre_quant_scale: qjit_tensor,
+    /// Appended: [N] s32 when the descriptor is asymmetric, else absent.
+    pub weight_colsum: qjit_tensor,
 }
 
 #[repr(C)]
@@ -193,6 +203,8 @@ pub struct qjit_quantize_args {
     pub scale: qjit_tensor,
     /// Appended: [K] f32 when the descriptor has_smooth, else absent.
     pub pre_quant_scale: qjit_tensor,
+    /// Appended: [M] s32 written by an asymmetric plan, else absent.
+    pub zero_point: qjit_tensor,
 }
 
 #[repr(C)]
@@ -231,6 +243,10 @@ pub struct qjit_scaled_matmul_args {
     pub bias: qjit_tensor,
     /// [M, N].
     pub output: qjit_tensor,
+    /// Appended: [M] s32 when has_act_zero_point, else absent.
+    pub act_zero_point: qjit_tensor,
+    /// Appended: [N] s32 when has_act_zero_point, else absent.
+    pub weight_colsum: qjit_tensor,
 }
 
 #[repr(C)]
@@ -502,6 +518,8 @@ extern "C" {
     pub fn qjit_cache_clear(location: *const qjit_cache_location, out: *mut qjit_cache_prune_report) -> qjit_status;
 
     pub fn qjit_warmup(request: *const qjit_warmup_request, out: *mut qjit_warmup_report) -> qjit_status;
+
+    pub fn qjit_weight_colsum(weight: *const i8, n: i64, k: i64, row_stride: i64, colsum: *mut i32) -> qjit_status;
 }
 
 /// Every struct's size and field offsets as this crate lays them out: `("struct", size)` then
@@ -516,15 +534,15 @@ pub fn layout_table() -> Vec<(String, usize)> {
         };
     }
     layout!(qjit_tensor { data, element, rank, shape, stride });
-    layout!(qjit_quantized_linear_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias, has_smooth });
+    layout!(qjit_quantized_linear_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias, has_smooth, asymmetric });
     layout!(qjit_smooth_quant_linear_desc { struct_size, m, n, k, act_scale, activation_element, weight_element, output_element, has_bias });
-    layout!(qjit_dynamic_range_quantize_desc { struct_size, m, k, input_element, granularity, has_smooth });
+    layout!(qjit_dynamic_range_quantize_desc { struct_size, m, k, input_element, granularity, has_smooth, asymmetric, output_element });
     layout!(qjit_norm_quantize_desc { struct_size, m, k, norm, input_element, granularity, has_residual, eps, static_scale });
-    layout!(qjit_scaled_matmul_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias, act_scale, weight_scale });
-    layout!(qjit_linear_args { struct_size, activation, weight, weight_scale, bias, output, act_q_scratch, act_scale_scratch, pre_quant_scale });
-    layout!(qjit_quantize_args { struct_size, input, output, scale, pre_quant_scale });
+    layout!(qjit_scaled_matmul_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias, act_scale, weight_scale, has_act_zero_point });
+    layout!(qjit_linear_args { struct_size, activation, weight, weight_scale, bias, output, act_q_scratch, act_scale_scratch, pre_quant_scale, weight_colsum });
+    layout!(qjit_quantize_args { struct_size, input, output, scale, pre_quant_scale, zero_point });
     layout!(qjit_norm_quantize_args { struct_size, input, residual, residual_out, gamma, beta, output, scale });
-    layout!(qjit_scaled_matmul_args { struct_size, act_q, weight_q, act_scale, weight_scale, bias, output });
+    layout!(qjit_scaled_matmul_args { struct_size, act_q, weight_q, act_scale, weight_scale, bias, output, act_zero_point, weight_colsum });
     layout!(qjit_precision_guarantee { struct_size, deterministic, exact_accumulation, epilogue_relative_error, description });
     layout!(qjit_cache_location { struct_size, writable_dir, readonly_dirs, read_only, max_bytes });
     layout!(qjit_cache_store_info { struct_size, dir, read_only, present, entries, bytes, temp_files });

@@ -26,6 +26,7 @@ int main(void) {
   OFF(qjit_quantized_linear_desc, output_element);
   OFF(qjit_quantized_linear_desc, has_bias);
   OFF(qjit_quantized_linear_desc, has_smooth);
+  OFF(qjit_quantized_linear_desc, asymmetric);
 
   SIZE(qjit_smooth_quant_linear_desc);
   OFF(qjit_smooth_quant_linear_desc, struct_size);
@@ -45,6 +46,8 @@ int main(void) {
   OFF(qjit_dynamic_range_quantize_desc, input_element);
   OFF(qjit_dynamic_range_quantize_desc, granularity);
   OFF(qjit_dynamic_range_quantize_desc, has_smooth);
+  OFF(qjit_dynamic_range_quantize_desc, asymmetric);
+  OFF(qjit_dynamic_range_quantize_desc, output_element);
 
   SIZE(qjit_norm_quantize_desc);
   OFF(qjit_norm_quantize_desc, struct_size);
@@ -68,6 +71,7 @@ int main(void) {
   OFF(qjit_scaled_matmul_desc, has_bias);
   OFF(qjit_scaled_matmul_desc, act_scale);
   OFF(qjit_scaled_matmul_desc, weight_scale);
+  OFF(qjit_scaled_matmul_desc, has_act_zero_point);
 
   SIZE(qjit_linear_args);
   OFF(qjit_linear_args, struct_size);
@@ -79,6 +83,7 @@ int main(void) {
   OFF(qjit_linear_args, act_q_scratch);
   OFF(qjit_linear_args, act_scale_scratch);
   OFF(qjit_linear_args, pre_quant_scale);
+  OFF(qjit_linear_args, weight_colsum);
 
   SIZE(qjit_quantize_args);
   OFF(qjit_quantize_args, struct_size);
@@ -86,6 +91,7 @@ int main(void) {
   OFF(qjit_quantize_args, output);
   OFF(qjit_quantize_args, scale);
   OFF(qjit_quantize_args, pre_quant_scale);
+  OFF(qjit_quantize_args, zero_point);
 
   SIZE(qjit_norm_quantize_args);
   OFF(qjit_norm_quantize_args, struct_size);
@@ -105,6 +111,8 @@ int main(void) {
   OFF(qjit_scaled_matmul_args, weight_scale);
   OFF(qjit_scaled_matmul_args, bias);
   OFF(qjit_scaled_matmul_args, output);
+  OFF(qjit_scaled_matmul_args, act_zero_point);
+  OFF(qjit_scaled_matmul_args, weight_colsum);
 
   SIZE(qjit_precision_guarantee);
   OFF(qjit_precision_guarantee, struct_size);

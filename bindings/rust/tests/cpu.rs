@@ -333,3 +333,26 @@ fn new_descriptors_print_as_the_library_prints_them() {
     assert_eq!(d.to_string(), "layer_norm_quantize m=7 k=4096 in=f16 eps=1e-05 static-scale=0.25 residual");
     assert_eq!((d.granularity, d.static_scale, d.norm), (QuantGranularity::PerTensor, 0.25, NormKind::LayerNorm));
 }
+
+#[test]
+fn weight_colsum_sums_rows_and_names_bad_arguments() {
+    let w: Vec<i8> = (0..7 * 40).map(|i| ((i * 37 % 256) as i32 - 128) as i8).collect();
+    let sums = qjit::weight_colsum(&w, 7, 33, 40).unwrap();
+    for (r, s) in sums.iter().enumerate() {
+        assert_eq!(*s, w[r * 40..r * 40 + 33].iter().map(|&v| v as i32).sum::<i32>());
+    }
+    invalid(qjit::weight_colsum(&w, 7, 33, 32), "row_stride must be >= k = 33, got 32");
+    invalid(qjit::weight_colsum(&w[..10], 7, 33, 40), "weight must hold n * row_stride");
+}
+
+#[test]
+fn asymmetric_descriptors_print_their_mode() {
+    let q = QuantizedLinearDescriptor::new::<Bf16>(8, 32, 64).with_asymmetric(true);
+    assert!(q.to_string().ends_with(" asymmetric"), "{q}");
+    let s = ScaledMatmulDescriptor::new::<F16>(8, 32, 64).with_act_zero_point(true);
+    assert!(s.to_string().ends_with(" act_zero_point"), "{s}");
+    let bad = ScaledMatmulDescriptor::new::<F16>(8, 32, 64)
+        .with_act_scale(ActScaleMode::PerTensor)
+        .with_act_zero_point(true);
+    invalid(ScaledMatmulPlan::<F16>::select(&Stream::null(), &bad, PlanPreference::Heuristic), "descriptor.act_scale must be per_token");
+}

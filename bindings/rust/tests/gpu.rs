@@ -293,6 +293,7 @@ fn quantized_linear_bf16_matches_f64_reference() {
                 act_q_scratch: TensorMut::contiguous(d_q.dptr(), [m, k]),
                 act_scale_scratch: TensorMut::contiguous(d_sa.dptr(), [m]),
                 pre_quant_scale: None,
+                weight_colsum: None,
             }
         };
         plan.can_implement(&args).unwrap_or_else(|e| panic!("{what}: can_implement: {e}"));
@@ -333,6 +334,7 @@ fn quantized_linear_bf16_matches_f64_reference() {
                 act_q_scratch: TensorMut::contiguous(d_q.dptr(), [m, k]),
                 act_scale_scratch: TensorMut::contiguous(d_sa.dptr(), [m]),
                 pre_quant_scale: None,
+                weight_colsum: None,
             }
         };
         let e = again.can_implement(&bad).unwrap_err();
@@ -453,6 +455,8 @@ fn run_scaled_matmul<T: HostFloat>(cuda: &Cuda, what: &str, desc: &ScaledMatmulD
             weight_scale: TensorRef::contiguous(d_sw.dptr(), [d_sw.len as i64]),
             bias: desc.has_bias.then(|| TensorRef::contiguous(d_bias.dptr(), [N])),
             output: TensorMut::contiguous(d_y.dptr(), [m, N]),
+            act_zero_point: None,
+            weight_colsum: None,
         }
     };
     plan.can_implement(&args).unwrap_or_else(|e| panic!("{what}: can_implement: {e}"));

@@ -83,6 +83,9 @@ struct QuantizeOptions {
   std::optional<LayerMapping> mapping;  // empty = detect llama/opt/bert
   bool smooth = true;                   // false (--no-smooth): quantize without smoothing, stats or not
   bool quantize_weights = true;         // false (--smooth-only): write the smoothed weights in their dtype
+  // --weight-colsum: also write <module>.weight_colsum, I32 [N] = Σ_k weight[n, k] of the int8 weight written (the
+  // zero-point GEMM's correction term for asymmetric activations; docs/QUANT.md). Needs quantize_weights.
+  bool weight_colsum = false;
   // Stats that match no linear, or linears without stats, are an error unless this is set (then reported).
   bool allow_missing_stats = false;
   bool require_stats = false;               // also refuse a run without act stats at all

@@ -51,7 +51,7 @@ int main(void) {
   printf("qjit %s, ABI %u (header %d)\n", qjit_version_string(), qjit_abi_version(), QJIT_ABI_VERSION);
   if (qjit_abi_version() != QJIT_ABI_VERSION) return 1;
 
-  qjit_quantized_linear_desc desc = {sizeof desc, M, N, K, QJIT_F32, QJIT_S8, QJIT_F32, 1, 0};
+  qjit_quantized_linear_desc desc = {sizeof desc, M, N, K, QJIT_F32, QJIT_S8, QJIT_F32, 1, 0, 0};
   /* A wrong descriptor is refused with a message naming the field, before any driver call. */
   qjit_quantized_linear_desc bad = desc;
   bad.k = 0;
