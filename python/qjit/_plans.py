@@ -204,6 +204,8 @@ def _mode_of(value, enum_type, name, choices):
 def scaled_matmul_desc(m, n, k, dtype, has_bias=False, act_scale="per_token", weight_scale="per_channel"):
     act = _mode_of(act_scale, _capi.ActScaleMode, "act_scale", "'per_token' or 'per_tensor'")
     weight = _mode_of(weight_scale, _capi.WeightScaleMode, "weight_scale", "'per_channel' or 'per_tensor'")
+    if weight == _capi.WeightScaleMode.PER_GROUP:  # the weight-only linear plan's mode, not the scaled matmul's
+        raise invalid(f"weight_scale must be 'per_channel' or 'per_tensor', got {weight_scale!r}")
     return _capi.new(_capi.ScaledMatmulDesc, m=m, n=n, k=k, activation_element=E.S8, weight_element=E.S8,
                      output_element=element_of(dtype), has_bias=int(bool(has_bias)), act_scale=int(act),
                      weight_scale=int(weight))

@@ -28,6 +28,7 @@ SIZES = {
     _capi.DynamicRangeQuantizeDesc: 40, _capi.LinearArgs: 648, _capi.QuantizeArgs: 328,
     _capi.PrecisionGuarantee: 32, _capi.CacheLocation: 40, _capi.CacheStoreInfo: 48, _capi.CacheStats: 48,
     _capi.CacheEntryInfo: 112, _capi.CachePruneReport: 48, _capi.WarmupRequest: 96, _capi.WarmupReport: 64,
+    _capi.WeightOnlyLinearDesc: 64, _capi.WeightOnlyLinearArgs: 488,
 }
 
 
@@ -41,6 +42,8 @@ def test_struct_offsets():
     assert _capi.CacheEntryInfo.compile_seconds.offset == 88
     assert _capi.WarmupRequest.jobs.offset == 84
     assert _capi.LinearArgs.act_scale_scratch.offset == 8 + 6 * 80
+    assert _capi.WeightOnlyLinearDesc.has_zero_point.offset == 56
+    assert _capi.WeightOnlyLinearArgs.output.offset == 408
 
 
 def test_new_sets_struct_size():
