@@ -160,3 +160,17 @@ def test_norm_quantize_structs_and_refusals():
         qjit.select_norm_quantize(16, 4096, "f64")
     with pytest.raises(qjit.InvalidArgumentError, match="norm must be 'rms_norm' or 'layer_norm'"):
         qjit.select_norm_quantize(16, 4096, "bf16", norm="batch_norm")
+
+
+def test_weight_only_linear_descriptor_and_refusals():
+    d = qjit._plans.weight_only_linear_desc(16, 4096, 4096, "bf16", "per_group", 128, True, True)
+    text = _capi.read_string(_capi.lib.qjit_weight_only_linear_desc_to_string, ctypes.byref(d), capacity=8)
+    assert text == ("weight_only_linear m=16 n=4096 k=4096 act=bf16 weight=s8 out=bf16 weight_scale=per_group(128) "
+                    "zero_point bias")
+    # The descriptor checks come before the driver: these answer on any machine.
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^descriptor\.group_size must be 64 or 128 with per_group"):
+        qjit.select_weight_only_linear(16, 4096, 4096, "bf16", "per_group", 32)
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^descriptor\.activation_element must be f16 or bf16, got f32"):
+        qjit.select_weight_only_linear(16, 4096, 4096, "f32")
+    with pytest.raises(qjit.InvalidArgumentError, match="^weight_scale must be 'per_channel', 'per_tensor' or"):
+        qjit.select_weight_only_linear(16, 4096, 4096, "bf16", "per_row")
