@@ -33,7 +33,8 @@ void run_case(benchmark::State& state, std::int64_t m, std::int64_t n, std::int6
   std::vector<std::uint16_t> wb(nk);
   std::uint32_t r = 12345u + static_cast<std::uint32_t>(n + k);
   auto next = [&r] { return r = r * 1664525u + 1013904223u; };
-  for (auto& v : xb) v = static_cast<std::uint16_t>(0x3c00u + (next() >> 25)) ^ static_cast<std::uint16_t>(next() & 0x8000u);
+  for (auto& v : xb)
+    v = static_cast<std::uint16_t>(0x3c00u + (next() >> 25)) ^ static_cast<std::uint16_t>(next() & 0x8000u);
   for (std::size_t i = 0; i < nk; ++i) {
     q[i] = static_cast<std::int8_t>(next() >> 24);
     wb[i] = static_cast<std::uint16_t>(0x3c00u + (next() >> 25)) ^ static_cast<std::uint16_t>(next() & 0x8000u);
@@ -78,7 +79,9 @@ void run_case(benchmark::State& state, std::int64_t m, std::int64_t n, std::int6
     a.output = TensorMut<bf16, 2>::contiguous(static_cast<bf16*>(y->get()), {m, n});
     return plan->run(Stream(stream), Workspace{ws->get(), ws->bytes()}, a);
   };
-  const perf::Launch lt_side = [&](int call) { return (*lt)->run(x->get(), w16[call % copies].get(), y2->get(), stream); };
+  const perf::Launch lt_side = [&](int call) {
+    return (*lt)->run(x->get(), w16[call % copies].get(), y2->get(), stream);
+  };
   perf::InterleaveOptions o;
   for (auto _ : state) {
     auto t = perf::time_interleaved({qjit_side, lt_side}, stream, o, nullptr);

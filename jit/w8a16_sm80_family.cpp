@@ -35,24 +35,23 @@ W8A16Tile with_split(const KernelSpec& spec, W8A16Tile c, int sm_count) {
 
 W8A16Tile w8a16_heuristic(const KernelSpec& spec, int sm_count) {
   if (spec.m_bucket <= 16)
-    return fit_smem(spec, with_split(spec,
-                                     W8A16Tile{.block_m = 16, .block_n = 64, .block_k = 64, .warps_m = 1, .warps_n = 4,
-                                               .stages = 6},
-                                     sm_count));
+    return fit_smem(
+        spec, with_split(
+                  spec, W8A16Tile{.block_m = 16, .block_n = 64, .block_k = 64, .warps_m = 1, .warps_n = 4, .stages = 6},
+                  sm_count));
   if (spec.m_bucket <= 32)
-    return fit_smem(spec, with_split(spec,
-                                     W8A16Tile{.block_m = 32, .block_n = 64, .block_k = 64, .warps_m = 1, .warps_n = 4,
-                                               .stages = 5},
-                                     sm_count));
+    return fit_smem(
+        spec, with_split(
+                  spec, W8A16Tile{.block_m = 32, .block_n = 64, .block_k = 64, .warps_m = 1, .warps_n = 4, .stages = 5},
+                  sm_count));
   if (spec.m_bucket <= 64)
-    return fit_smem(spec, with_split(spec,
-                                     W8A16Tile{.block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2,
-                                               .stages = 4},
-                                     sm_count));
-  const W8A16Tile ladder[] = {
-      {.block_m = 128, .block_n = 128, .block_k = 32, .warps_m = 2, .warps_n = 4, .stages = 4},
-      {.block_m = 64, .block_n = 128, .block_k = 32, .warps_m = 2, .warps_n = 2, .stages = 4},
-      {.block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4}};
+    return fit_smem(
+        spec, with_split(
+                  spec, W8A16Tile{.block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4},
+                  sm_count));
+  const W8A16Tile ladder[] = {{.block_m = 128, .block_n = 128, .block_k = 32, .warps_m = 2, .warps_n = 4, .stages = 4},
+                              {.block_m = 64, .block_n = 128, .block_k = 32, .warps_m = 2, .warps_n = 2, .stages = 4},
+                              {.block_m = 64, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 4}};
   for (const W8A16Tile& c : ladder) {
     if (c.block_m > spec.m_bucket) continue;
     if (ceil_div(spec.m_bucket, c.block_m) * ceil_div(spec.n, c.block_n) >= sm_count) return fit_smem(spec, c);
@@ -63,9 +62,9 @@ W8A16Tile w8a16_heuristic(const KernelSpec& spec, int sm_count) {
 struct Shape {
   int bm, bn, wm, wn;
 };
-constexpr Shape kTiles[] = {{16, 32, 1, 2},  {16, 64, 1, 4},   {16, 128, 1, 4}, {32, 64, 1, 4},  {32, 128, 2, 2},
-                            {64, 64, 2, 2},  {64, 128, 2, 2},  {128, 64, 2, 2}, {128, 128, 2, 4}, {128, 256, 2, 4},
-                            {256, 128, 4, 2}};
+constexpr Shape kTiles[] = {{16, 32, 1, 2},   {16, 64, 1, 4},   {16, 128, 1, 4}, {32, 64, 1, 4},
+                            {32, 128, 2, 2},  {64, 64, 2, 2},   {64, 128, 2, 2}, {128, 64, 2, 2},
+                            {128, 128, 2, 4}, {128, 256, 2, 4}, {256, 128, 4, 2}};
 
 class W8A16Sm80Family final : public TypedFamily<W8A16Tile> {
  public:
@@ -86,8 +85,7 @@ class W8A16Sm80Family final : public TypedFamily<W8A16Tile> {
   Result<codegen::Source> render_tile(const KernelSpec& spec, const W8A16Tile& c) const override {
     return codegen::render_w8a16_sm80(spec, c);
   }
-  runtime::LaunchDims launch_dims_tile(const KernelSpec& spec, const W8A16Tile& c, std::int64_t m,
-                                       int) const override {
+  runtime::LaunchDims launch_dims_tile(const KernelSpec& spec, const W8A16Tile& c, std::int64_t m, int) const override {
     return codegen::w8a16_sm80_launch(spec, c, m);
   }
   WorkspaceLayout workspace_tile(const KernelSpec& spec, const W8A16Tile& c, std::int64_t m) const override {
@@ -99,8 +97,8 @@ class W8A16Sm80Family final : public TypedFamily<W8A16Tile> {
     }
     return w;
   }
-  Status launch_gemm_tile(const runtime::LoadedKernel&, const runtime::LaunchDims&, const KernelSpec&,
-                          const W8A16Tile&, const codegen::GemmS8Params&, CUstream) const override {
+  Status launch_gemm_tile(const runtime::LoadedKernel&, const runtime::LaunchDims&, const KernelSpec&, const W8A16Tile&,
+                          const codegen::GemmS8Params&, CUstream) const override {
     return Status(StatusCode::InvalidArgument,
                   "launch_gemm: the w8a16_sm80 family takes W8A16Params (WeightOnlyLinearPlan launches it), not "
                   "GemmS8Params");

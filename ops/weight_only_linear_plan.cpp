@@ -93,8 +93,8 @@ Status check_absent_matrix(const MatrixView& v, const char* name, const char* wh
 }  // namespace
 
 std::string descriptor_text(const WeightOnlyLinearDescriptor& d) {
-  std::string s = llvm::formatv("weight_only_linear m={0} n={1} k={2} act={3} weight={4} out={5} weight_scale={6}",
-                                d.m, d.n, d.k, element_name(d.activation_element), element_name(d.weight_element),
+  std::string s = llvm::formatv("weight_only_linear m={0} n={1} k={2} act={3} weight={4} out={5} weight_scale={6}", d.m,
+                                d.n, d.k, element_name(d.activation_element), element_name(d.weight_element),
                                 element_name(d.output_element), scale_name(d.weight_scale))
                       .str();
   if (d.weight_scale == WeightScaleMode::PerGroup) s += llvm::formatv("({0})", d.group_size).str();
@@ -127,10 +127,10 @@ Result<std::shared_ptr<const WeightOnlyLinearCore>> select_weight_only_linear(co
   auto made = cache.get_or_create(key, [&]() -> Result<std::shared_ptr<const WeightOnlyLinearCore>> {
     WeightOnlyLinearCore c;
     c.desc = d;
-    const codegen::KernelSpec spec = codegen::w8a16_spec(
-        d.activation_element, d.n, d.k, codegen::m_bucket_of(d.m), ops::target_arch(device), d.has_bias,
-        d.weight_scale != WeightScaleMode::PerTensor, d.weight_scale == WeightScaleMode::PerGroup ? d.group_size : 0,
-        d.has_zero_point);
+    const codegen::KernelSpec spec =
+        codegen::w8a16_spec(d.activation_element, d.n, d.k, codegen::m_bucket_of(d.m), ops::target_arch(device),
+                            d.has_bias, d.weight_scale != WeightScaleMode::PerTensor,
+                            d.weight_scale == WeightScaleMode::PerGroup ? d.group_size : 0, d.has_zero_point);
     // NOTE: Heuristic for Tuned too: the tuning database holds no w8a16 records (nothing can tune them yet).
     QJIT_ASSIGN_OR_RETURN(c.main, ops::bind_kernel(spec, PlanPreference::Heuristic, device));
     c.description = c.main.entry + " (" + c.main.config.to_string() + ")";
@@ -147,11 +147,11 @@ Status can_implement(const WeightOnlyLinearCore& c, const WeightOnlyLinearCall& 
   const std::int64_t m = a.activation.rows;
   QJIT_TRY(ops::check_matrix(a.weight, "weight", d.n, "N", d.k, "K", ElementKind::S8, 1));
   const ScaleShape s = scale_shape(d);
-  QJIT_TRY(ops::check_matrix(a.weight_scale, "weight_scale", s.rows, s.rows_name, s.cols, s.cols_name,
-                             ElementKind::F32, 1));
+  QJIT_TRY(
+      ops::check_matrix(a.weight_scale, "weight_scale", s.rows, s.rows_name, s.cols, s.cols_name, ElementKind::F32, 1));
   if (d.has_zero_point) {
-    QJIT_TRY(ops::check_matrix(a.zero_point, "zero_point", s.rows, s.rows_name, s.cols, s.cols_name, ElementKind::S32,
-                               1));
+    QJIT_TRY(
+        ops::check_matrix(a.zero_point, "zero_point", s.rows, s.rows_name, s.cols, s.cols_name, ElementKind::S32, 1));
     if (s.rows > 1 && a.zero_point.row_stride != a.weight_scale.row_stride)
       return invalid_arg(llvm::formatv("zero_point.stride[0] must equal weight_scale.stride[0] = {0}, got {1}",
                                        a.weight_scale.row_stride, a.zero_point.row_stride)
@@ -191,7 +191,8 @@ PrecisionGuarantee precision_guarantee(const WeightOnlyLinearCore& c) {
       "exact (zero points in [-2^22, 2^22]); y = RN_T(sum_k x * w (+ bias)) with the products exact and summed in f32 "
       "(split-K partials added in split order); |y - y_ref| <= epilogue_relative_error * (sum_k |x| * |(q - zp) * "
       "scale| + |bias|), epilogue_relative_error = 2 * u_T + (K + 4) * 2^-22 (u_T = 2^-11 for f16, 2^-8 for bf16), "
-      "while w and y stay in T's range";
+      "while |w| and |y| stay in T's normal range (subnormal weights or outputs add their absolute rounding "
+      "error)";
   return g;
 }
 

@@ -4,13 +4,13 @@
 // mma.sync m16n8k16 (T x T -> f32) with f32 accumulation. q -> f32 is exact by the mantissa trick: the byte
 // (q + 128) becomes the low mantissa bits of 2^23, and subtracting 2^23 + 128 + zp (an exact f32 for |zp| < 2^23 -
 // 128) leaves q - zp exactly (Sterbenz); one rounded multiply by the scale, one rounding to T. The scale (and zero
-// point) is per tensor, per output channel, or per group of kGroup elements along K ([1, 1], [N, 1] or [N, ceil(K /
-// kGroup)], row stride p.ld_scale). A cp.async multistage pipeline stages x and q in padded shared rows (ldmatrix for x, 16-bit
-// reads for q: no bank conflicts); chunks that cp.async cannot take (K tails, misaligned views) are loaded element by
-// element with zero fill, so every shape and stride works. Split-K (kSplitK > 1, gridDim.z) is deterministic: f32
-// partials go to p.workspace, the last CTA of a tile to arrive (p.tile_counters) adds them in split order 0, 1, ...
-// whoever arrives last, then runs the epilogue and resets the counter. Epilogue: RN_T(acc (+ bias), each step
-// rounded on its own). N and K are compile-time; M is a run-time argument.
+// point) is per tensor, per output channel, or per group of kGroup elements along K ([1, 1], [N, 1] or
+// [N, ceil(K / kGroup)], row stride p.ld_scale). A cp.async multistage pipeline stages x and q in padded shared rows
+// (ldmatrix for x, 16-bit reads for q: no bank conflicts); chunks that cp.async cannot take (K tails, misaligned
+// views) are loaded element by element with zero fill, so every shape and stride works. Split-K (kSplitK > 1,
+// gridDim.z) is deterministic: f32 partials go to p.workspace, the last CTA of a tile to arrive (p.tile_counters)
+// adds them in split order 0, 1, ... whoever arrives last, then runs the epilogue and resets the counter.
+// Epilogue: RN_T(acc (+ bias)), each step rounded on its own. N and K are compile-time; M is a run-time argument.
 namespace qjitk {
 
 template <class T>
@@ -60,8 +60,8 @@ struct W8A16Sm80 {
   static constexpr int kThreads = kWarpsM * kWarpsN * 32;
   static constexpr int kWarpTileM = kBM / kWarpsM;
   static constexpr int kWarpTileN = kBN / kWarpsN;
-  static constexpr int kMI = kWarpTileM / 16;  // m16 fragments per warp
-  static constexpr int kNI = kWarpTileN / 8;   // n8 fragments per warp
+  static constexpr int kMI = kWarpTileM / 16;   // m16 fragments per warp
+  static constexpr int kNI = kWarpTileN / 8;    // n8 fragments per warp
   static constexpr int kPitchA = kBK * 2 + 16;  // bytes per staged x row (padding: conflict-free ldmatrix)
   static constexpr int kPitchB = kBK + 16;      // bytes per staged q row
   static constexpr int kStageBytesA = kBM * kPitchA;
@@ -226,8 +226,9 @@ struct W8A16Sm80 {
         u32 af[kMI][4];
 #pragma unroll
         for (int mi = 0; mi < kMI; ++mi)
-          ldmatrix_x4(sa + (u32)((warp_m * kWarpTileM + mi * 16 + (lane & 15)) * kPitchA + (ks * 16 + (lane >> 4) * 8) * 2),
-                      af[mi]);
+          ldmatrix_x4(
+              sa + (u32)((warp_m * kWarpTileM + mi * 16 + (lane & 15)) * kPitchA + (ks * 16 + (lane >> 4) * 8) * 2),
+              af[mi]);
 #pragma unroll
         for (int ni = 0; ni < kNI; ++ni) {
           const u32 row = sb + (u32)((warp_n * kWarpTileN + ni * 8 + g) * kPitchB + ks * 16 + 2 * t);
@@ -282,9 +283,10 @@ struct W8A16Sm80 {
             float sum = 0.0f;
 #pragma unroll 1
             for (int s = 0; s < kSplitK; ++s) {
-              const float v = s == split ? acc[mi][ni][j]
-                                         : bits_to_f32((u32)ld_global_cg_s32(
-                                               (const i32*)ws + ((i64)s * num_tiles + tile_id) * (i64)(kThreads * kAcc) + off));
+              const float v =
+                  s == split ? acc[mi][ni][j]
+                             : bits_to_f32((u32)ld_global_cg_s32(
+                                   (const i32*)ws + ((i64)s * num_tiles + tile_id) * (i64)(kThreads * kAcc) + off));
               sum = s == 0 ? v : __fadd_rn(sum, v);
             }
             acc[mi][ni][j] = sum;

@@ -21,16 +21,16 @@
 namespace qjit {
 
 struct WeightOnlyLinearDescriptor {
-  std::int64_t m = 0;  // tokens: chooses the tuning bucket; run() accepts any M >= 1
-  std::int64_t n = 0;  // output features (rows of weight), baked into the kernel
-  std::int64_t k = 0;  // input features, baked into the kernel
+  std::int64_t m = 0;                                  // tokens: chooses the tuning bucket; run() accepts any M >= 1
+  std::int64_t n = 0;                                  // output features (rows of weight), baked into the kernel
+  std::int64_t k = 0;                                  // input features, baked into the kernel
   ElementKind activation_element = ElementKind::BF16;  // f16 or bf16: activation, bias and output
   ElementKind weight_element = ElementKind::S8;
   ElementKind output_element = ElementKind::BF16;  // equal to activation_element
   bool has_bias = false;
   WeightScaleMode weight_scale = WeightScaleMode::PerChannel;  // PerChannel, PerTensor or PerGroup
-  std::int32_t group_size = 0;  // PerGroup: 64 or 128; otherwise 0
-  bool has_zero_point = false;  // int32 zero points of the scales' shape
+  std::int32_t group_size = 0;                                 // PerGroup: 64 or 128; otherwise 0
+  bool has_zero_point = false;                                 // int32 zero points of the scales' shape
 
   template <FloatElement T>
   static WeightOnlyLinearDescriptor make(std::int64_t m, std::int64_t n, std::int64_t k,
@@ -60,12 +60,12 @@ struct WeightOnlyLinearDescriptor {
 
 template <FloatElement T>
 struct WeightOnlyLinearArgs {
-  TensorRef<T, 2> activation;          // [M, K], row stride >= K
-  TensorRef<std::int8_t, 2> weight;    // [N, K], row stride >= K
-  TensorRef<float, 2> weight_scale;    // [1, 1], [N, 1] or [N, ceil(K / group)]
+  TensorRef<T, 2> activation;             // [M, K], row stride >= K
+  TensorRef<std::int8_t, 2> weight;       // [N, K], row stride >= K
+  TensorRef<float, 2> weight_scale;       // [1, 1], [N, 1] or [N, ceil(K / group)]
   TensorRef<std::int32_t, 2> zero_point;  // the scales' shape when the descriptor has_zero_point, else empty
-  TensorRef<T, 1> bias;                // [N] when the descriptor has_bias, else empty
-  TensorMut<T, 2> output;              // [M, N], row stride >= N
+  TensorRef<T, 1> bias;                   // [N] when the descriptor has_bias, else empty
+  TensorMut<T, 2> output;                 // [M, N], row stride >= N
 };
 
 template <FloatElement T>
@@ -101,8 +101,13 @@ class WeightOnlyLinearPlan {
   explicit WeightOnlyLinearPlan(detail::PlanHandle p) : plan_(std::move(p)) {}
   static qjit_weight_only_linear_args call(const Args& a) {
     using detail::to_c;
-    return {sizeof(qjit_weight_only_linear_args), to_c(a.activation), to_c(a.weight), to_c(a.weight_scale),
-            to_c(a.zero_point),                   to_c(a.bias),       to_c(a.output)};
+    return {sizeof(qjit_weight_only_linear_args),
+            to_c(a.activation),
+            to_c(a.weight),
+            to_c(a.weight_scale),
+            to_c(a.zero_point),
+            to_c(a.bias),
+            to_c(a.output)};
   }
   detail::PlanHandle plan_;
 };

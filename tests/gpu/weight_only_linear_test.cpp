@@ -6,6 +6,8 @@
 // inputs each run (the seed is printed on failure), outputs and workspace poisoned first, every element checked
 // written and finite, the pad columns of a strided output untouched, a second run bit for bit the first. Also the
 // refusals of can_implement / run, naming the field and the expected value. Skip with the reason without a GPU.
+#include "qjit/weight_only_linear.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -17,7 +19,6 @@
 
 #include "llvm/Support/FormatVariadic.h"
 #include "qjit/quant/quantized_linear.h"
-#include "qjit/weight_only_linear.h"
 #include "tests/support/device.h"
 #include "tests/support/reference.h"
 
@@ -30,10 +31,10 @@ struct W8Case {
   int group = 0;  // PerGroup: 64 or 128
   bool zp = false, bias = false;
   std::int64_t act_pad = 0, weight_pad = 0, out_pad = 0, scale_pad = 0;  // row stride = cols + pad
-  std::int64_t select_m = 0;  // the descriptor's M when not 0
+  std::int64_t select_m = 0;                                             // the descriptor's M when not 0
   std::string to_string() const {
     return llvm::formatv("m={0} n={1} k={2} scale={3}{4}{5}{6} pads={7}/{8}/{9}/{10} select_m={11}", m, n, k,
-                         mode == WeightScaleMode::PerGroup     ? "group" + std::to_string(group)
+                         mode == WeightScaleMode::PerGroup    ? "group" + std::to_string(group)
                          : mode == WeightScaleMode::PerTensor ? std::string("tensor")
                                                               : std::string("channel"),
                          zp ? " zp" : "", bias ? " bias" : "", "", act_pad, weight_pad, out_pad, scale_pad, select_m)
@@ -77,8 +78,8 @@ template <class T>
   if (Status s = dz.upload(zp); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
   if (Status s = db.upload(bias); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
 
-  const auto desc = WeightOnlyLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, c.mode, c.group,
-                                                        c.zp, c.bias);
+  const auto desc =
+      WeightOnlyLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, c.mode, c.group, c.zp, c.bias);
   auto plan = WeightOnlyLinearPlan<T>::select(Stream(), desc);
   if (!plan) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   const std::size_t ws_bytes = std::max(plan->workspace_size(c.m), plan->workspace_size());
@@ -144,7 +145,8 @@ template <class T>
       wref[n * c.k + kk] = (double(q[n * ldw + kk]) - zp[sidx(n, kk)]) * double(scale[sidx(n, kk)]);
   quant::MatrixF64 xs = quant::MatrixF64::zeros(static_cast<std::int64_t>(rows.size()), c.k);
   for (std::size_t r = 0; r < rows.size(); ++r)
-    for (std::int64_t kk = 0; kk < c.k; ++kk) xs.at(static_cast<std::int64_t>(r), kk) = to_double(x[rows[r] * ldx + kk]);
+    for (std::int64_t kk = 0; kk < c.k; ++kk)
+      xs.at(static_cast<std::int64_t>(r), kk) = to_double(x[rows[r] * ldx + kk]);
   // The seed's QuantizedLinear where it has the mode (per tensor / per channel): from the dequantized weight and
   // the params it re-quantizes to exactly q; its forward is then the reference.
   std::vector<double> yref(rows.size() * static_cast<std::size_t>(c.n), 0.0);

@@ -63,11 +63,11 @@ void expect_contract(const std::string& ptx, const std::string& what) {
   EXPECT_EQ(ptx.find(".approx"), std::string::npos) << what << ": an approximate operation";
   EXPECT_NE(ptx.find("mul.rn.f32"), std::string::npos) << what << ": no explicit mul.rn (the scale)";
   EXPECT_NE(ptx.find("sub.rn.f32"), std::string::npos) << what << ": no explicit sub.rn (the zero point / magic)";
-  EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k16.row.col.f32"), std::string::npos) << what << ": no f32-accumulating mma";
+  EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k16.row.col.f32"), std::string::npos)
+      << what << ": no f32-accumulating mma";
 }
 
-KernelSpec spec_of(ElementKind t, std::int64_t n, std::int64_t k, int bucket, int arch, int mode, bool zp,
-                   bool bias) {
+KernelSpec spec_of(ElementKind t, std::int64_t n, std::int64_t k, int bucket, int arch, int mode, bool zp, bool bias) {
   return w8a16_spec(t, n, k, bucket, arch, bias, mode != 0, mode == 2 ? 128 : 0, zp);
 }
 
@@ -196,10 +196,12 @@ TEST(CodegenW8A16Sm80, ParamStructLayoutMatchesHostOnEveryArch) {
   SKIP_WITHOUT_NVRTC();
   std::string probe(find_template("common.cuh"));
   probe.append("\n").append(find_template("w8a16_params.h")).append("\n");
-  probe += "extern \"C\" __global__ void qjit_w8a16_probe(const __grid_constant__ qjitk::W8A16Params p) {\n"
-           "  const char* b = (const char*)&p;\n";
+  probe +=
+      "extern \"C\" __global__ void qjit_w8a16_probe(const __grid_constant__ qjitk::W8A16Params p) {\n"
+      "  const char* b = (const char*)&p;\n";
 #define QJIT_PROBE(f) \
-  probe += llvm::formatv("  if ((const char*)&p." #f " - b != {0}) asm volatile(\"trap;\");\n", offsetof(W8A16Params, f));
+  probe +=            \
+      llvm::formatv("  if ((const char*)&p." #f " - b != {0}) asm volatile(\"trap;\");\n", offsetof(W8A16Params, f));
   QJIT_PROBE(x)
   QJIT_PROBE(w)
   QJIT_PROBE(scale)
@@ -337,10 +339,10 @@ TEST(WeightOnlyLinearPlanDescriptor, BadDescriptorsNameTheFieldAndExpectedValue)
 }
 
 TEST(WeightOnlyLinearPlanDescriptor, PrintsAsTheLibraryPrintsIt) {
-  EXPECT_EQ(WeightOnlyLinearDescriptor::make<bf16>(16, 4096, 4096, WeightScaleMode::PerGroup, 128, true, true)
-                .to_string(),
-            "weight_only_linear m=16 n=4096 k=4096 act=bf16 weight=s8 out=bf16 weight_scale=per_group(128) zero_point "
-            "bias");
+  EXPECT_EQ(
+      WeightOnlyLinearDescriptor::make<bf16>(16, 4096, 4096, WeightScaleMode::PerGroup, 128, true, true).to_string(),
+      "weight_only_linear m=16 n=4096 k=4096 act=bf16 weight=s8 out=bf16 weight_scale=per_group(128) zero_point "
+      "bias");
   EXPECT_EQ(WeightOnlyLinearDescriptor::make<f16>(1, 7, 9, WeightScaleMode::PerTensor).to_string(),
             "weight_only_linear m=1 n=7 k=9 act=f16 weight=s8 out=f16 weight_scale=per_tensor");
 }
