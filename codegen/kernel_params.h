@@ -9,6 +9,7 @@
 
 #include "templates/gemm_params.h"
 #include "templates/norm_quantize_params.h"
+#include "templates/w8a16_params.h"
 
 namespace qjit::codegen {
 

@@ -17,6 +17,7 @@ std::string_view kernel_op_name(KernelOp op) noexcept {
     case KernelOp::GemmS8: return "gemm_s8";
     case KernelOp::RmsNormQuantize: return "rms_norm_quantize";
     case KernelOp::LayerNormQuantize: return "layer_norm_quantize";
+    case KernelOp::W8A16Gemm: return "w8a16_gemm";
   }
   return "?";
 }
@@ -28,19 +29,20 @@ std::string_view kernel_family_name(KernelFamily f) noexcept {
     case KernelFamily::Quantize: return "quantize";
     case KernelFamily::GemmSm80: return "gemm_sm80";
     case KernelFamily::GemmSm90: return "gemm_sm90";
+    case KernelFamily::W8A16Sm80: return "w8a16_sm80";
   }
   return "?";
 }
 
 std::optional<KernelOp> parse_kernel_op(std::string_view name) noexcept {
   for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale,
-                      KernelOp::GemmS8, KernelOp::RmsNormQuantize, KernelOp::LayerNormQuantize})
+                      KernelOp::GemmS8, KernelOp::RmsNormQuantize, KernelOp::LayerNormQuantize, KernelOp::W8A16Gemm})
     if (kernel_op_name(op) == name) return op;
   return std::nullopt;
 }
 
 std::optional<KernelFamily> parse_kernel_family(std::string_view name) noexcept {
-  for (KernelFamily f : {KernelFamily::Quantize, KernelFamily::GemmSm80, KernelFamily::GemmSm90})
+  for (KernelFamily f : {KernelFamily::Quantize, KernelFamily::GemmSm80, KernelFamily::GemmSm90, KernelFamily::W8A16Sm80})
     if (kernel_family_name(f) == name) return f;
   return std::nullopt;
 }
@@ -55,7 +57,7 @@ std::optional<ElementKind> parse_element_name(std::string_view name) noexcept {
 std::string KernelSpec::to_string() const {
   std::string s =
       llvm::formatv("{0} {1}->{2}", kernel_op_name(op), element_name(in_element), element_name(out_element));
-  if (op == KernelOp::GemmS8) s += llvm::formatv(" n={0}", n).str();
+  if (op == KernelOp::GemmS8 || op == KernelOp::W8A16Gemm) s += llvm::formatv(" n={0}", n).str();
   s += llvm::formatv(" k={0} m<={1}", k, m_bucket).str();
   if (op == KernelOp::GemmS8) {
     s += has_bias ? " bias" : " nobias";
@@ -64,6 +66,13 @@ std::string KernelSpec::to_string() const {
     if (!per_channel_weight_scale) s += " weight_scale=per_tensor";
   }
   if (act_zero_point && (op == KernelOp::GemmS8 || op == KernelOp::QuantizeRowwise)) s += " azp";
+  if (op == KernelOp::W8A16Gemm) {
+    s += has_bias ? " bias" : " nobias";
+    s += weight_group > 0                ? llvm::formatv(" scale=group{0}", weight_group).str()
+         : per_channel_weight_scale ? std::string(" scale=channel")
+                                    : std::string(" scale=tensor");
+    if (zero_point) s += " zp";
+  }
   if (smooth) s += " smooth";
   if (is_norm_op(op)) s += std::string(residual ? " residual" : "") + (per_token_scale ? " per_token" : " static");
   return s + " " + arch_option(arch);
@@ -81,30 +90,13 @@ Status validate_scale_modes(const KernelSpec& spec) {
   return Status::success();
 }
 
-std::string Sm80Tile::to_string() const {
+template <KernelFamily F>
+std::string MmaTile<F>::to_string() const {
   return llvm::formatv("{0} {1}x{2}x{3} w{4}x{5} s{6} sk{7}", kernel_family_name(kFamily), block_m, block_n, block_k,
                        warps_m, warps_n, stages, split_k);
 }
-
-TileFields Sm80Tile::fields() const {
-  return {.block_m = block_m,
-          .block_n = block_n,
-          .block_k = block_k,
-          .warps_m = warps_m,
-          .warps_n = warps_n,
-          .stages = stages,
-          .split_k = split_k};
-}
-
-Sm80Tile Sm80Tile::from_fields(const TileFields& f) {
-  return {.block_m = f.block_m,
-          .block_n = f.block_n,
-          .block_k = f.block_k,
-          .warps_m = f.warps_m,
-          .warps_n = f.warps_n,
-          .stages = f.stages,
-          .split_k = f.split_k};
-}
+template struct MmaTile<KernelFamily::GemmSm80>;
+template struct MmaTile<KernelFamily::W8A16Sm80>;
 
 std::string Sm90Tile::to_string() const {
   return llvm::formatv("{0} {1}x{2}x{3} c{4}{5}{6}{7} s{8} sk{9}", kernel_family_name(kFamily), block_m, block_n,

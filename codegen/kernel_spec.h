@@ -28,9 +28,11 @@ enum class KernelOp : std::uint8_t {
   QuantizeApplyScale,
   GemmS8,
   RmsNormQuantize,
-  LayerNormQuantize
+  LayerNormQuantize,
+  W8A16Gemm  // weight-only int8: f16/bf16 activation x int8 weight dequantized in the main loop (w8a16_sm80)
 };
-enum class KernelFamily : std::uint8_t { Quantize, GemmSm80, GemmSm90 };  // GemmSm90: the wgmma family
+// GemmSm90: the wgmma family; W8A16Sm80: the weight-only (W8A16) mma.sync family
+enum class KernelFamily : std::uint8_t { Quantize, GemmSm80, GemmSm90, W8A16Sm80 };
 
 std::string_view kernel_op_name(KernelOp op) noexcept;         // "quantize_rowwise", "gemm_s8", ...
 bool is_norm_op(KernelOp op) noexcept;                          // RmsNormQuantize, LayerNormQuantize
@@ -59,6 +61,11 @@ struct KernelSpec {
   // Asymmetric activations (issue 17): quantize rowwise: a per-token zero point too, codes u8 or s8 (out_element);
   // GEMM: the epilogue subtracts azp[m] * colsum[n] from the accumulator (needs per-token scales).
   bool act_zero_point = false;
+  // W8A16Gemm (in_element = out_element = f16 or bf16): the weight's scales are per tensor
+  // (per_channel_weight_scale false), per channel, or, with weight_group 64 / 128, per group of that many K elements
+  // ([N, ceil(K / group)]); zero_point: int32 zero points of the scales' shape.
+  int weight_group = 0;
+  bool zero_point = false;
   // "gemm_s8 s8->bf16 n=4096 k=4096 m<=16 bias per_token sm_90a" (" act_scale=device", " weight_scale=per_tensor"
   // after the scale mode only when those differ from the defaults, so existing kernels print as they did; " azp"
   // last for act_zero_point)
@@ -97,19 +104,41 @@ struct TileFields {
   bool operator==(const TileFields&) const = default;
 };
 
-// gemm_sm80 (mma.sync + cp.async): a block_m x block_n CTA tile over block_k bytes of K per stage, a warps_m x
-// warps_n warp grid, a pipeline of `stages`, and K split split_k ways (partials reduced through a workspace).
-struct Sm80Tile {
-  static constexpr KernelFamily kFamily = KernelFamily::GemmSm80;
+// An mma.sync + cp.async family's config: a block_m x block_n CTA tile over block_k of K per stage (bytes for
+// gemm_sm80, 16-bit elements for w8a16_sm80), a warps_m x warps_n warp grid, a pipeline of `stages`, and K split
+// split_k ways (partials reduced through a workspace). F makes each family that uses this shape its own type.
+template <KernelFamily F>
+struct MmaTile {
+  static constexpr KernelFamily kFamily = F;
   int block_m = 128, block_n = 128, block_k = 64;
   int warps_m = 2, warps_n = 4;
   int stages = 4;
   int split_k = 1;
   std::string to_string() const;  // "gemm_sm80 128x128x64 w2x4 s4 sk1"
-  TileFields fields() const;
-  static Sm80Tile from_fields(const TileFields& f);  // takes its own fields, ignores the others
-  bool operator==(const Sm80Tile&) const = default;
+  TileFields fields() const {
+    return {.block_m = block_m,
+            .block_n = block_n,
+            .block_k = block_k,
+            .warps_m = warps_m,
+            .warps_n = warps_n,
+            .stages = stages,
+            .split_k = split_k};
+  }
+  static MmaTile from_fields(const TileFields& f) {  // takes its own fields, ignores the others
+    return {.block_m = f.block_m,
+            .block_n = f.block_n,
+            .block_k = f.block_k,
+            .warps_m = f.warps_m,
+            .warps_n = f.warps_n,
+            .stages = f.stages,
+            .split_k = f.split_k};
+  }
+  bool operator==(const MmaTile&) const = default;
 };
+// gemm_sm80: block_k in bytes of int8 K.
+using Sm80Tile = MmaTile<KernelFamily::GemmSm80>;
+// w8a16_sm80: block_k in elements of K (32 or 64: 64 or 128 bytes of activation, half that of weight, per stage).
+using W8A16Tile = MmaTile<KernelFamily::W8A16Sm80>;
 
 // gemm_sm90 (wgmma + TMA, warp-specialised): block_m x block_n in GEMM terms (tokens x output channels; with swap_ab
 // the weight rows ride wgmma's M side), `consumers` consumer warp groups (1 or 2) next to one producer, a pipeline of
@@ -161,7 +190,7 @@ using QuantizeTile = RowTile<KernelFamily::Quantize>;
 class TileConfig {
  public:
   // One alternative per KernelFamily value.
-  using Alternatives = std::variant<Sm80Tile, Sm90Tile, QuantizeTile>;
+  using Alternatives = std::variant<Sm80Tile, Sm90Tile, QuantizeTile, W8A16Tile>;
 
   TileConfig() = default;  // Sm80Tile{}
   // NOTE: implicit: every family's config is a TileConfig (return Sm80Tile{...} from a function returning one).

@@ -36,7 +36,15 @@ Status KernelFamilyRuntime::launch_plain_gemm(const runtime::LoadedKernel& kerne
   return kernel.launch(dims, stream, &p);
 }
 
-FamilyRegistry::FamilyRegistry() : order_{&gemm_sm90_family(), &gemm_sm80_family(), &quantize_family()} {}
+namespace {
+const KernelFamilyRuntime& fallback_for(const codegen::KernelSpec& spec) {
+  if (spec.op == codegen::KernelOp::GemmS8) return gemm_sm80_family();
+  if (spec.op == codegen::KernelOp::W8A16Gemm) return w8a16_sm80_family();
+  return quantize_family();
+}
+}  // namespace
+
+FamilyRegistry::FamilyRegistry() : order_{&gemm_sm90_family(), &gemm_sm80_family(), &w8a16_sm80_family(), &quantize_family()} {}
 
 const FamilyRegistry& FamilyRegistry::process() {
   static const FamilyRegistry registry;
@@ -52,15 +60,16 @@ const KernelFamilyRuntime& FamilyRegistry::family(codegen::KernelFamily id) cons
 const KernelFamilyRuntime& FamilyRegistry::for_spec(const codegen::KernelSpec& spec) const {
   for (const KernelFamilyRuntime* f : order_)
     if (f->accepts(spec).ok()) return *f;
-  // NOTE: gemm_sm80 accepts every GEMM and quantize every quantize op, so this is reached for no KernelOp value.
-  return spec.op == codegen::KernelOp::GemmS8 ? gemm_sm80_family() : quantize_family();
+  // NOTE: gemm_sm80 accepts every GEMM, w8a16_sm80 every weight-only GEMM and quantize every quantize op, so this is
+  // reached for no KernelOp value.
+  return fallback_for(spec);
 }
 
 const KernelFamilyRuntime& FamilyRegistry::portable_for(const codegen::KernelSpec& spec) const {
   for (const KernelFamilyRuntime* f : order_)
     if (f->operand_align() == 1 && f->accepts(spec).ok()) return *f;
-  // NOTE: as above: gemm_sm80 and quantize take any alignment and every spec of their op.
-  return spec.op == codegen::KernelOp::GemmS8 ? gemm_sm80_family() : quantize_family();
+  // NOTE: as above: gemm_sm80, w8a16_sm80 and quantize take any alignment and every spec of their op.
+  return fallback_for(spec);
 }
 
 // The Hopper family serves every GEMM on sm_90, unless QJIT_DISABLE_SM90=1.

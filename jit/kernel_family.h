@@ -176,6 +176,7 @@ class FamilyRegistry {
 const KernelFamilyRuntime& gemm_sm90_family();
 const KernelFamilyRuntime& gemm_sm80_family();
 const KernelFamilyRuntime& quantize_family();
+const KernelFamilyRuntime& w8a16_sm80_family();
 
 // QJIT_DISABLE_SM90=1: the Hopper family accepts nothing. QJIT_DISABLE_PDL=1: no programmatic dependent launch.
 // Read once per process.

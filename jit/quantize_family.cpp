@@ -108,7 +108,7 @@ void quantize_candidates(const KernelSpec& spec, std::vector<QuantizeTile>& out)
 class QuantizeFamily final : public TypedFamily<QuantizeTile> {
  public:
   Status accepts(const KernelSpec& spec) const override {
-    if (spec.op == codegen::KernelOp::GemmS8)
+    if (spec.op == codegen::KernelOp::GemmS8 || spec.op == codegen::KernelOp::W8A16Gemm)
       return Status(StatusCode::Unsupported, "a GEMM: the quantize family serves only the quantization passes");
     return Status();
   }

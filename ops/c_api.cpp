@@ -29,6 +29,7 @@ struct qjit_plan {
   std::shared_ptr<const qjit::detail::LinearCore> linear;
   std::shared_ptr<const qjit::detail::QuantizeCore> quantize;
   std::shared_ptr<const qjit::detail::NormQuantizeCore> norm;
+  std::shared_ptr<const qjit::detail::WeightOnlyLinearCore> weight_only;
 };
 
 namespace qjit {
@@ -236,8 +237,30 @@ Result<ScaledMatmulDescriptor> descriptor_of(const qjit_scaled_matmul_desc* d) {
   return out;
 }
 
+Result<WeightOnlyLinearDescriptor> descriptor_of(const qjit_weight_only_linear_desc* d) {
+  QJIT_TRY(check_struct(d, "desc", "qjit_weight_only_linear_desc"));
+  WeightOnlyLinearDescriptor out;
+  out.m = d->m;
+  out.n = d->n;
+  out.k = d->k;
+  QJIT_ASSIGN_OR_RETURN(out.activation_element, element_of(d->activation_element, "descriptor.activation_element"));
+  QJIT_ASSIGN_OR_RETURN(out.weight_element, element_of(d->weight_element, "descriptor.weight_element"));
+  QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d->output_element, "descriptor.output_element"));
+  out.has_bias = d->has_bias != 0;
+  if (d->weight_scale != QJIT_WEIGHT_SCALE_PER_CHANNEL && d->weight_scale != QJIT_WEIGHT_SCALE_PER_TENSOR &&
+      d->weight_scale != QJIT_WEIGHT_SCALE_PER_GROUP)
+    return invalid(llvm::formatv("descriptor.weight_scale must be QJIT_WEIGHT_SCALE_PER_CHANNEL (0), "
+                                 "QJIT_WEIGHT_SCALE_PER_TENSOR (1) or QJIT_WEIGHT_SCALE_PER_GROUP (2), got {0}",
+                                 d->weight_scale)
+                       .str());
+  out.weight_scale = static_cast<WeightScaleMode>(d->weight_scale);
+  out.group_size = d->group_size;
+  out.has_zero_point = d->has_zero_point != 0;
+  return out;
+}
+
 // The families of plan calls: each plan kind's calls take only plans of their own family.
-enum class CallFamily { Linear, Quantize, NormQuantize, ScaledMatmul };
+enum class CallFamily { Linear, Quantize, NormQuantize, ScaledMatmul, WeightOnlyLinear };
 
 CallFamily family_of(qjit_plan_kind kind) {
   switch (kind) {
@@ -246,6 +269,7 @@ CallFamily family_of(qjit_plan_kind kind) {
     case QJIT_PLAN_RMS_NORM_QUANTIZE:
     case QJIT_PLAN_LAYER_NORM_QUANTIZE: return CallFamily::NormQuantize;
     case QJIT_PLAN_SCALED_MATMUL: return CallFamily::ScaledMatmul;
+    case QJIT_PLAN_WEIGHT_ONLY_LINEAR: return CallFamily::WeightOnlyLinear;
     default: return CallFamily::Quantize;
   }
 }
@@ -258,6 +282,7 @@ const char* kind_name(qjit_plan_kind kind) {
     case QJIT_PLAN_RMS_NORM_QUANTIZE: return "rms_norm_quantize";
     case QJIT_PLAN_LAYER_NORM_QUANTIZE: return "layer_norm_quantize";
     case QJIT_PLAN_SCALED_MATMUL: return "scaled_matmul";
+    case QJIT_PLAN_WEIGHT_ONLY_LINEAR: return "weight_only_linear";
     default: return "dynamic_range_quantize";
   }
 }
@@ -268,6 +293,7 @@ const char* wanted_name(CallFamily f) {
     case CallFamily::Quantize: return "a dynamic_range_quantize";
     case CallFamily::NormQuantize: return "an rms_norm_quantize or layer_norm_quantize";
     case CallFamily::ScaledMatmul: return "a scaled_matmul";
+    case CallFamily::WeightOnlyLinear: return "a weight_only_linear";
   }
   return "?";
 }
@@ -342,6 +368,27 @@ Result<detail::ScaledMatmulCall> scaled_matmul_call_of(const qjit_scaled_matmul_
   return c;
 }
 
+// A scale tensor of the weight-only linear plan: rank 2 as given, or a rank-1 [S] taken as the column [S, 1].
+Result<detail::MatrixView> scale_matrix_of(const qjit_tensor& t, const char* field) {
+  if (t.rank != 1) return matrix_of(t, field);
+  QJIT_ASSIGN_OR_RETURN(ElementKind kind, element_of(t.element, (std::string(field) + ".element").c_str()));
+  if (t.shape[0] > 1 && t.stride[0] != 1)
+    return invalid(llvm::formatv("{0}.stride[0] must be 1 for a rank-1 {0}, got {1}", field, t.stride[0]).str());
+  return detail::MatrixView{t.data, t.shape[0], 1, 1, 1, kind};
+}
+
+Result<detail::WeightOnlyLinearCall> weight_only_call_of(const qjit_weight_only_linear_args* a) {
+  QJIT_TRY(check_struct(a, "args", "qjit_weight_only_linear_args"));
+  detail::WeightOnlyLinearCall c;
+  QJIT_ASSIGN_OR_RETURN(c.activation, matrix_of(a->activation, "activation"));
+  QJIT_ASSIGN_OR_RETURN(c.weight, matrix_of(a->weight, "weight"));
+  QJIT_ASSIGN_OR_RETURN(c.weight_scale, scale_matrix_of(a->weight_scale, "weight_scale"));
+  QJIT_ASSIGN_OR_RETURN(c.zero_point, scale_matrix_of(a->zero_point, "zero_point"));
+  QJIT_ASSIGN_OR_RETURN(c.bias, vector_of(a->bias, "bias"));
+  QJIT_ASSIGN_OR_RETURN(c.output, matrix_of(a->output, "output"));
+  return c;
+}
+
 template <class Core>
 qjit_plan* new_plan(qjit_plan_kind kind, std::shared_ptr<const Core> core) {
   auto* p = new qjit_plan;
@@ -350,6 +397,8 @@ qjit_plan* new_plan(qjit_plan_kind kind, std::shared_ptr<const Core> core) {
     p->linear = std::move(core);
   else if constexpr (std::is_same_v<Core, detail::NormQuantizeCore>)
     p->norm = std::move(core);
+  else if constexpr (std::is_same_v<Core, detail::WeightOnlyLinearCore>)
+    p->weight_only = std::move(core);
   else
     p->quantize = std::move(core);
   return p;
@@ -456,6 +505,9 @@ size_t qjit_norm_quantize_desc_to_string(const qjit_norm_quantize_desc* desc, ch
   return descriptor_string(desc, buf, capacity);
 }
 
+size_t qjit_weight_only_linear_desc_to_string(const qjit_weight_only_linear_desc* desc, char* buf, size_t capacity) {
+  return descriptor_string(desc, buf, capacity);
+}
 size_t qjit_scaled_matmul_desc_to_string(const qjit_scaled_matmul_desc* desc, char* buf, size_t capacity) {
   return descriptor_string(desc, buf, capacity);
 }
@@ -528,6 +580,19 @@ qjit_status qjit_scaled_matmul_plan_select(CUstream_st* stream, const qjit_scale
   });
 }
 
+qjit_status qjit_weight_only_linear_plan_select(CUstream_st* stream, const qjit_weight_only_linear_desc* desc,
+                                               int32_t preference, qjit_plan** out_plan) {
+  if (out_plan) *out_plan = nullptr;
+  return guarded("qjit_weight_only_linear_plan_select", [&]() -> Status {
+    if (out_plan == nullptr) return invalid("out_plan must not be NULL");
+    QJIT_ASSIGN_OR_RETURN(auto d, descriptor_of(desc));
+    QJIT_ASSIGN_OR_RETURN(auto pref, preference_of(preference));
+    QJIT_ASSIGN_OR_RETURN(auto core, detail::select_weight_only_linear(stream_of(stream), d, pref));
+    *out_plan = new_plan(QJIT_PLAN_WEIGHT_ONLY_LINEAR, std::move(core));
+    return Status();
+  });
+}
+
 void qjit_plan_release(qjit_plan* plan) {
   if (plan != nullptr && plan->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete plan;
 }
@@ -545,9 +610,10 @@ qjit_status qjit_plan_workspace_size(const qjit_plan* plan, size_t* out_bytes) {
   return guarded("qjit_plan_workspace_size", [&]() -> Status {
     if (plan == nullptr) return invalid("plan must not be NULL");
     if (out_bytes == nullptr) return invalid("out_bytes must not be NULL");
-    *out_bytes = plan->linear ? detail::workspace_size(*plan->linear)
-                 : plan->norm ? detail::workspace_size(*plan->norm)
-                              : detail::workspace_size(*plan->quantize);
+    *out_bytes = plan->linear        ? detail::workspace_size(*plan->linear)
+                 : plan->norm        ? detail::workspace_size(*plan->norm)
+                 : plan->weight_only ? detail::workspace_size(*plan->weight_only)
+                                     : detail::workspace_size(*plan->quantize);
     return Status();
   });
 }
@@ -557,9 +623,10 @@ qjit_status qjit_plan_workspace_size_for_m(const qjit_plan* plan, int64_t m, siz
     if (plan == nullptr) return invalid("plan must not be NULL");
     if (out_bytes == nullptr) return invalid("out_bytes must not be NULL");
     if (m < 1) return invalid(llvm::formatv("m must be >= 1, got {0}", m).str());
-    *out_bytes = plan->linear ? detail::workspace_size(*plan->linear, m)
-                 : plan->norm ? detail::workspace_size(*plan->norm)
-                              : detail::workspace_size(*plan->quantize);
+    *out_bytes = plan->linear        ? detail::workspace_size(*plan->linear, m)
+                 : plan->norm        ? detail::workspace_size(*plan->norm)
+                 : plan->weight_only ? detail::workspace_size(*plan->weight_only, m)
+                                     : detail::workspace_size(*plan->quantize);
     return Status();
   });
 }
@@ -568,9 +635,10 @@ qjit_status qjit_plan_precision_guarantee(const qjit_plan* plan, qjit_precision_
   return guarded("qjit_plan_precision_guarantee", [&]() -> Status {
     if (plan == nullptr) return invalid("plan must not be NULL");
     QJIT_TRY(check_struct(out, "out", "qjit_precision_guarantee"));
-    const PrecisionGuarantee g = plan->linear ? detail::precision_guarantee(*plan->linear)
-                                 : plan->norm ? detail::precision_guarantee(*plan->norm)
-                                              : detail::precision_guarantee(*plan->quantize);
+    const PrecisionGuarantee g = plan->linear        ? detail::precision_guarantee(*plan->linear)
+                                 : plan->norm        ? detail::precision_guarantee(*plan->norm)
+                                 : plan->weight_only ? detail::precision_guarantee(*plan->weight_only)
+                                                     : detail::precision_guarantee(*plan->quantize);
     out->deterministic = g.deterministic ? 1 : 0;
     out->exact_accumulation = g.exact_accumulation ? 1 : 0;
     out->epilogue_relative_error = g.epilogue_relative_error;
@@ -582,9 +650,10 @@ qjit_status qjit_plan_precision_guarantee(const qjit_plan* plan, qjit_precision_
 size_t qjit_plan_describe(const qjit_plan* plan, char* buf, size_t capacity) {
   try {
     if (plan == nullptr) return copy_out("", buf, capacity);
-    return copy_out(plan->linear ? detail::describe(*plan->linear)
-                    : plan->norm ? detail::describe(*plan->norm)
-                                 : detail::describe(*plan->quantize),
+    return copy_out(plan->linear        ? detail::describe(*plan->linear)
+                    : plan->norm        ? detail::describe(*plan->norm)
+                    : plan->weight_only ? detail::describe(*plan->weight_only)
+                                        : detail::describe(*plan->quantize),
                     buf, capacity);
   } catch (...) {
     return copy_out("", buf, capacity);
@@ -633,6 +702,23 @@ qjit_status qjit_norm_quantize_plan_run(const qjit_plan* plan, CUstream_st* stre
       "qjit_norm_quantize_plan_run", plan, CallFamily::NormQuantize, [&] { return norm_call_of(args); },
       [&](const auto& call) {
         return detail::run(*plan->norm, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
+      });
+}
+
+qjit_status qjit_weight_only_linear_plan_can_implement(const qjit_plan* plan,
+                                                       const qjit_weight_only_linear_args* args) {
+  return plan_entry(
+      "qjit_weight_only_linear_plan_can_implement", plan, CallFamily::WeightOnlyLinear,
+      [&] { return weight_only_call_of(args); },
+      [&](const auto& call) { return detail::can_implement(*plan->weight_only, call); });
+}
+
+qjit_status qjit_weight_only_linear_plan_run(const qjit_plan* plan, CUstream_st* stream, void* workspace,
+                                             size_t workspace_bytes, const qjit_weight_only_linear_args* args) {
+  return plan_entry(
+      "qjit_weight_only_linear_plan_run", plan, CallFamily::WeightOnlyLinear, [&] { return weight_only_call_of(args); },
+      [&](const auto& call) {
+        return detail::run(*plan->weight_only, stream_of(stream), Workspace{workspace, workspace_bytes}, call);
       });
 }
 
@@ -800,7 +886,7 @@ qjit_status qjit_warmup(const qjit_warmup_request* request, qjit_warmup_report* 
       if (ms[i] < 1) return invalid(llvm::formatv("request->ms[{0}] must be >= 1, got {1}", i, ms[i]).str());
     w.items = autotune::work_items(shapes, ms);
     if ((r.plans & ~(QJIT_WARMUP_QUANTIZED_LINEAR | QJIT_WARMUP_SMOOTH_QUANT_LINEAR | QJIT_WARMUP_RMS_NORM_QUANTIZE |
-                     QJIT_WARMUP_LAYER_NORM_QUANTIZE | QJIT_WARMUP_SCALED_MATMUL)) != 0)
+                     QJIT_WARMUP_LAYER_NORM_QUANTIZE | QJIT_WARMUP_SCALED_MATMUL | QJIT_WARMUP_WEIGHT_ONLY_LINEAR)) != 0)
       return invalid(
           llvm::formatv("request->plans must be a combination of QJIT_WARMUP_* plan bits, got {0}", r.plans).str());
     w.plans.clear();
@@ -809,6 +895,7 @@ qjit_status qjit_warmup(const qjit_warmup_request* request, qjit_warmup_report* 
     if (r.plans & QJIT_WARMUP_RMS_NORM_QUANTIZE) w.plans.push_back(ops::WarmupPlan::RmsNormQuantize);
     if (r.plans & QJIT_WARMUP_LAYER_NORM_QUANTIZE) w.plans.push_back(ops::WarmupPlan::LayerNormQuantize);
     if (r.plans & QJIT_WARMUP_SCALED_MATMUL) w.plans.push_back(ops::WarmupPlan::ScaledMatmul);
+    if (r.plans & QJIT_WARMUP_WEIGHT_ONLY_LINEAR) w.plans.push_back(ops::WarmupPlan::WeightOnlyLinear);
     QJIT_ASSIGN_OR_RETURN(w.dtype, element_of(r.dtype, "request->dtype"));
     if (!is_floating(w.dtype))
       return invalid(

@@ -14,6 +14,7 @@
 #include "qjit/scaled_matmul.h"
 #include "qjit/status.h"
 #include "qjit/stream.h"
+#include "qjit/weight_only_linear.h"
 
 namespace qjit::detail {
 
@@ -85,11 +86,29 @@ Status run(const NormQuantizeCore&, const Stream&, Workspace, const NormQuantize
 std::string describe(const NormQuantizeCore&);
 NormKind norm_kind(const NormQuantizeCore&);
 
+class WeightOnlyLinearCore;
+struct WeightOnlyLinearCall {
+  MatrixView activation, weight;
+  MatrixView weight_scale, zero_point;  // [1, 1], [N, 1] or [N, groups]; zero_point empty without zero points
+  VectorView bias;
+  MatrixView output;
+};
+Result<std::shared_ptr<const WeightOnlyLinearCore>> select_weight_only_linear(const Stream&,
+                                                                              const WeightOnlyLinearDescriptor&,
+                                                                              PlanPreference);
+Status can_implement(const WeightOnlyLinearCore&, const WeightOnlyLinearCall&);
+std::size_t workspace_size(const WeightOnlyLinearCore&);
+std::size_t workspace_size(const WeightOnlyLinearCore&, std::int64_t m);
+PrecisionGuarantee precision_guarantee(const WeightOnlyLinearCore&);
+Status run(const WeightOnlyLinearCore&, const Stream&, Workspace, const WeightOnlyLinearCall&);
+std::string describe(const WeightOnlyLinearCore&);
+
 // The descriptors as the C++ API prints them (their to_string() reaches these through the C ABI).
 std::string descriptor_text(const QuantizedLinearDescriptor&);
 std::string descriptor_text(const SmoothQuantLinearDescriptor&);
 std::string descriptor_text(const DynamicRangeQuantizeDescriptor&);
 std::string descriptor_text(const NormQuantizeDescriptor&);
 std::string descriptor_text(const ScaledMatmulDescriptor&);
+std::string descriptor_text(const WeightOnlyLinearDescriptor&);
 
 }  // namespace qjit::detail

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "codegen/norm_quantize.h"
+#include "codegen/w8a16_sm80.h"
 #include "jit/kernel_service.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -83,6 +84,7 @@ std::string_view warmup_plan_name(WarmupPlan p) noexcept {
     case WarmupPlan::RmsNormQuantize: return "rmsnorm";
     case WarmupPlan::LayerNormQuantize: return "layernorm";
     case WarmupPlan::ScaledMatmul: return "mm";
+    case WarmupPlan::WeightOnlyLinear: return "w8a16";
   }
   return "?";
 }
@@ -104,10 +106,13 @@ Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text) {
       p = WarmupPlan::LayerNormQuantize;
     else if (item == "mm" || item == "scaled_matmul" || item == "scaled_mm")
       p = WarmupPlan::ScaledMatmul;
+    else if (item == "w8a16" || item == "weight_only_linear")
+      p = WarmupPlan::WeightOnlyLinear;
     else
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("plan list item {0} must be ql (QuantizedLinear), sq (SmoothQuant), rmsnorm "
-                                  "(RmsNormQuantize), layernorm (LayerNormQuantize) or mm (ScaledMatmul), got '{1}'",
+                                  "(RmsNormQuantize), layernorm (LayerNormQuantize), mm (ScaledMatmul) or w8a16 "
+                                  "(WeightOnlyLinear), got '{1}'",
                                   i + 1, item.take_front(40))
                         .str());
     if (std::find(plans.begin(), plans.end(), p) == plans.end()) plans.push_back(p);
@@ -197,6 +202,12 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
                     llvm::formatv("WarmupRequest.dtype must be f16, bf16 or f32 for the {0} plan, got f64",
                                   warmup_plan_name(plan))
                         .str());
+  for (WarmupPlan plan : req.plans)
+    if (plan == WarmupPlan::WeightOnlyLinear && req.dtype != ElementKind::F16 && req.dtype != ElementKind::BF16)
+      return Status(StatusCode::InvalidArgument,
+                    llvm::formatv("WarmupRequest.dtype must be f16 or bf16 for the w8a16 plan, got {0}",
+                                  element_name(req.dtype))
+                        .str());
   const auto t0 = std::chrono::steady_clock::now();
   runtime::DeviceInfo device;  // synthetic: what the heuristic reads of the target
   device.arch = req.arch;
@@ -261,6 +272,24 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
                  llvm::formatv("{0} k={1} m={2} {3}{4}{5}", item.label, item.k, item.m, warmup_plan_name(plan),
                                dynamic ? "" : " static", residual ? " residual" : "")
                      .str());
+        continue;
+      }
+      if (plan == WarmupPlan::WeightOnlyLinear) {
+        // WeightOnlyLinearPlan: one kernel per scale mode x zero point x bias (the activation type is req.dtype).
+        constexpr struct {
+          bool per_channel;
+          int group;
+          const char* name;
+        } kScales[] = {{true, 0, "per_channel"}, {false, 0, "per_tensor"}, {true, 64, "per_group(64)"},
+                       {true, 128, "per_group(128)"}};
+        for (bool bias : req.bias_modes)
+          for (const auto& sc : kScales)
+            for (bool zp : {false, true})
+              need(codegen::w8a16_spec(req.dtype, item.n, item.k, codegen::m_bucket_of(item.m), req.arch, bias,
+                                       sc.per_channel, sc.group, zp),
+                   llvm::formatv("{0} n={1} k={2} m={3} w8a16 weight_scale={4}{5}{6}", item.label, item.n, item.k,
+                                 item.m, sc.name, zp ? " zero_point" : "", bias ? " bias" : "")
+                       .str());
         continue;
       }
       if (plan == WarmupPlan::ScaledMatmul) {

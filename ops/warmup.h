@@ -25,10 +25,19 @@ namespace qjit::ops {
 // all four variants (dynamic or static scale, with or without a residual).
 // ScaledMatmul: ScaledMatmulPlan's GEMMs in all four scale modes (act per token / per tensor x weight per channel /
 // per tensor): their epilogues are kernels of their own.
-enum class WarmupPlan : std::uint8_t { QuantizedLinear, SmoothQuant, RmsNormQuantize, LayerNormQuantize, ScaledMatmul };
-std::string_view warmup_plan_name(WarmupPlan p) noexcept;  // "ql", "sq", "rmsnorm", "layernorm", "mm"
-// "ql,sq,rmsnorm,layernorm,mm" (also "quantized", "smoothquant", "rms_norm_quantize", "layer_norm_quantize",
-// "scaled_matmul", "scaled_mm");
+// WeightOnlyLinear: WeightOnlyLinearPlan's kernels (dtype f16 or bf16) per channel, per tensor and per group of 64 and
+// 128, each with and without zero points.
+enum class WarmupPlan : std::uint8_t {
+  QuantizedLinear,
+  SmoothQuant,
+  RmsNormQuantize,
+  LayerNormQuantize,
+  ScaledMatmul,
+  WeightOnlyLinear
+};
+std::string_view warmup_plan_name(WarmupPlan p) noexcept;  // "ql", "sq", "rmsnorm", "layernorm", "mm", "w8a16"
+// "ql,sq,rmsnorm,layernorm,mm,w8a16" (also "quantized", "smoothquant", "rms_norm_quantize", "layer_norm_quantize",
+// "scaled_matmul", "scaled_mm", "weight_only_linear");
 // duplicates collapse; errors name the item and the accepted names.
 Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text);
 // "sm_80", "sm_86", "sm_87", "sm_89", "sm_90a" (every arch `qjit inspect` and the tuning database accept); "80",

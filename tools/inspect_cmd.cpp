@@ -19,12 +19,14 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 #include "codegen/norm_quantize.h"
+#include "codegen/w8a16_sm80.h"
 #include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "ops/validate.h"
 #include "qjit/linear.h"
 #include "qjit/norm_quantize.h"
 #include "qjit/scaled_matmul.h"
+#include "qjit/weight_only_linear.h"
 #include "runtime/cubin_info.h"
 #include "runtime/device.h"
 #include "runtime/env.h"
@@ -242,8 +244,8 @@ int run_inspect_command(int argc, char** argv) {
   // NOTE: static: cl keeps a pointer to every category ever constructed (the help printer walks them).
   static cl::OptionCategory cat("qjit inspect options");
   cl::opt<std::string> op_opt("op",
-                              cl::desc("quantized_linear | smooth_quant_linear | scaled_matmul | rms_norm_quantize | "
-                                       "layer_norm_quantize"),
+                              cl::desc("quantized_linear | smooth_quant_linear | scaled_matmul | weight_only_linear | "
+                                       "rms_norm_quantize | layer_norm_quantize"),
                               cl::value_desc("op"), cl::cat(cat));
   // NOTE: M, N, K are parsed here rather than by cl, whose errors call one-letter flags "-m".
   cl::opt<std::string> m_opt("m", cl::desc("tokens: picks the M bucket (default 1)"), cl::init("1"),
@@ -261,12 +263,17 @@ int run_inspect_command(int argc, char** argv) {
                                      cl::desc("scaled_matmul: per_token | per_tensor (default per_token)"),
                                      cl::init("per_token"), cl::cat(cat));
   cl::opt<std::string> weight_scale_opt("weight-scale",
-                                        cl::desc("scaled_matmul: per_channel | per_tensor (default per_channel)"),
+                                        cl::desc("scaled_matmul: per_channel | per_tensor; weight_only_linear: also "
+                                                 "per_group (default per_channel)"),
                                         cl::init("per_channel"), cl::cat(cat));
   cl::opt<bool> asym_opt("asymmetric",
                          cl::desc("quantized_linear / scaled_matmul: asymmetric activations (per-token zero points, "
                                   "the azp GEMM epilogue)"),
                          cl::cat(cat));
+  cl::opt<int> group_opt("group-size", cl::desc("weight_only_linear with --weight-scale per_group: 64 | 128"),
+                         cl::init(0), cl::cat(cat));
+  cl::opt<bool> zp_opt("zero-point", cl::desc("weight_only_linear: int32 zero points of the scales' shape"),
+                       cl::cat(cat));
   cl::opt<std::string> arch_opt("arch",
                                 cl::desc("target: sm_80 | sm_86 | sm_89 | sm_90a (default: this GPU, else "
                                          "sm_90a)"),
@@ -283,29 +290,44 @@ int run_inspect_command(int argc, char** argv) {
                           "qjit inspect: the kernels, configs, compile keys, cache status and SASS of one linear "
                           "layer (or fused norm + quantize pass)\n\n  qjit inspect --op quantized_linear --m 128 "
                           "--n 4096 --k 4096 --dtype bf16\n  qjit inspect --op rms_norm_quantize --m 2048 --k 4096 "
-                          "--residual\n"))
+                          "--residual\n  qjit inspect --op weight_only_linear --m 16 --n 4096 --k 4096 "
+                          "--weight-scale per_group --group-size 128 --zero-point\n"))
     return kExitUsage;
 
   constexpr const char* kOps =
-      "quantized_linear, smooth_quant_linear, scaled_matmul, rms_norm_quantize or layer_norm_quantize";
+      "quantized_linear, smooth_quant_linear, scaled_matmul, weight_only_linear, rms_norm_quantize or "
+      "layer_norm_quantize";
   if (op_opt.empty()) return usage_error(kCommand, std::string("--op is required: ") + kOps);
   const bool norm_op = op_opt == "rms_norm_quantize" || op_opt == "layer_norm_quantize";
   const bool scaled_op = op_opt == "scaled_matmul";
-  if (op_opt != "quantized_linear" && op_opt != "smooth_quant_linear" && !scaled_op && !norm_op)
+  const bool w8a16_op = op_opt == "weight_only_linear";
+  if (op_opt != "quantized_linear" && op_opt != "smooth_quant_linear" && !scaled_op && !norm_op && !w8a16_op)
     return usage_error(kCommand, std::string("--op must be ") + kOps + ", got '" + op_opt + "'");
   if (norm_op && n_opt.getNumOccurrences()) return usage_error(kCommand, "--n is not used by " + op_opt);
   if (!norm_op && (residual_opt || static_opt))
     return usage_error(kCommand, "--residual and --static-scale are for rms_norm_quantize and layer_norm_quantize");
-  if (!scaled_op && (act_scale_opt.getNumOccurrences() || weight_scale_opt.getNumOccurrences()))
-    return usage_error(kCommand, "--act-scale and --weight-scale are for scaled_matmul");
+  if (!scaled_op && act_scale_opt.getNumOccurrences())
+    return usage_error(kCommand, "--act-scale is for scaled_matmul");
+  if (!scaled_op && !w8a16_op && weight_scale_opt.getNumOccurrences())
+    return usage_error(kCommand, "--weight-scale is for scaled_matmul and weight_only_linear");
+  if (!w8a16_op && (group_opt.getNumOccurrences() || zp_opt))
+    return usage_error(kCommand, "--group-size and --zero-point are for weight_only_linear");
   if (asym_opt && op_opt != "quantized_linear" && !scaled_op)
     return usage_error(kCommand, "--asymmetric is for quantized_linear and scaled_matmul");
   if (asym_opt && act_scale_opt == "per_tensor")
     return usage_error(kCommand, "--asymmetric needs --act-scale per_token (a zero point per token needs its scale)");
   if (act_scale_opt != "per_token" && act_scale_opt != "per_tensor")
     return usage_error(kCommand, "--act-scale must be per_token or per_tensor, got '" + act_scale_opt + "'");
-  if (weight_scale_opt != "per_channel" && weight_scale_opt != "per_tensor")
+  if (w8a16_op && weight_scale_opt != "per_channel" && weight_scale_opt != "per_tensor" &&
+      weight_scale_opt != "per_group")
+    return usage_error(kCommand,
+                       "--weight-scale must be per_channel, per_tensor or per_group, got '" + weight_scale_opt + "'");
+  if (!w8a16_op && weight_scale_opt != "per_channel" && weight_scale_opt != "per_tensor")
     return usage_error(kCommand, "--weight-scale must be per_channel or per_tensor, got '" + weight_scale_opt + "'");
+  if (w8a16_op && (weight_scale_opt == "per_group") != (group_opt != 0))
+    return usage_error(kCommand, "--group-size (64 or 128) goes with --weight-scale per_group and only with it");
+  if (w8a16_op && group_opt != 0 && group_opt != 64 && group_opt != 128)
+    return usage_error(kCommand, "--group-size must be 64 or 128, got " + std::to_string(group_opt));
   if (norm_op) n_opt = "1";
   if (!n_opt.getNumOccurrences() && !norm_op)
     return usage_error(kCommand, "--n is required (output features, e.g. --n 4096)");
@@ -347,6 +369,12 @@ int run_inspect_command(int argc, char** argv) {
   const std::int64_t m = dims[0], n = dims[1], k = dims[2];
   if (norm_op && *dtype == ElementKind::F64)
     return usage_error(kCommand, "--dtype must be bf16, f16 or f32 for " + op_opt + ", got f64");
+  if (w8a16_op && *dtype != ElementKind::BF16 && *dtype != ElementKind::F16)
+    return usage_error(kCommand, "--dtype must be bf16 or f16 for weight_only_linear, got " +
+                                     std::string(element_name(*dtype)));
+  const WeightScaleMode w8_mode = weight_scale_opt == "per_group"    ? WeightScaleMode::PerGroup
+                                  : weight_scale_opt == "per_tensor" ? WeightScaleMode::PerTensor
+                                                                     : WeightScaleMode::PerChannel;
   std::string descriptor;
   if (norm_op) {
     NormQuantizeDescriptor d;
@@ -357,6 +385,10 @@ int run_inspect_command(int argc, char** argv) {
     d.has_residual = residual_opt;
     if (static_opt) d = d.with_static_scale(1.0f);
     descriptor = d.to_string();
+  } else if (w8a16_op) {
+    descriptor = WeightOnlyLinearDescriptor{m, n, k, *dtype, ElementKind::S8, *dtype, bias_opt, w8_mode, group_opt,
+                                            zp_opt}
+                     .to_string();
   } else if (scaled_op) {
     ScaledMatmulDescriptor d{m,
                                         n,
@@ -429,6 +461,9 @@ int run_inspect_command(int argc, char** argv) {
                                                                                   : codegen::KernelOp::LayerNormQuantize,
                                                     *dtype, k, codegen::m_bucket_of(m), target.arch, !static_opt,
                                                     residual_opt));
+  } else if (w8a16_op) {
+    wanted.emplace_back("gemm", codegen::w8a16_spec(*dtype, n, k, codegen::m_bucket_of(m), target.arch, bias_opt,
+                                                    w8_mode != WeightScaleMode::PerTensor, group_opt, zp_opt));
   } else {
     if (specs.quantize) wanted.emplace_back("quantize", *specs.quantize);
     wanted.emplace_back("gemm", specs.gemm);

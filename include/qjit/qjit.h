@@ -9,3 +9,4 @@
 #include "qjit/status.h"
 #include "qjit/stream.h"
 #include "qjit/tensor.h"
+#include "qjit/weight_only_linear.h"

@@ -79,7 +79,8 @@ typedef enum qjit_plan_kind {
   QJIT_PLAN_DYNAMIC_RANGE_QUANTIZE = 3,
   QJIT_PLAN_RMS_NORM_QUANTIZE = 4,  /* qjit_norm_quantize_plan_select with norm = QJIT_RMS_NORM */
   QJIT_PLAN_LAYER_NORM_QUANTIZE = 5, /* ... with norm = QJIT_LAYER_NORM */
-  QJIT_PLAN_SCALED_MATMUL = 6
+  QJIT_PLAN_SCALED_MATMUL = 6,
+  QJIT_PLAN_WEIGHT_ONLY_LINEAR = 7
 } qjit_plan_kind;
 
 typedef enum qjit_norm_kind { QJIT_RMS_NORM = 0, QJIT_LAYER_NORM = 1 } qjit_norm_kind;
@@ -89,7 +90,8 @@ typedef enum qjit_norm_kind { QJIT_RMS_NORM = 0, QJIT_LAYER_NORM = 1 } qjit_norm
 typedef enum qjit_act_scale_mode { QJIT_ACT_SCALE_PER_TOKEN = 0, QJIT_ACT_SCALE_PER_TENSOR = 1 } qjit_act_scale_mode;
 typedef enum qjit_weight_scale_mode {
   QJIT_WEIGHT_SCALE_PER_CHANNEL = 0,
-  QJIT_WEIGHT_SCALE_PER_TENSOR = 1
+  QJIT_WEIGHT_SCALE_PER_TENSOR = 1,
+  QJIT_WEIGHT_SCALE_PER_GROUP = 2 /* the weight-only linear plan only: [N, ceil(K / group_size)] */
 } qjit_weight_scale_mode;
 
 /* ---- versions and errors ---------------------------------------------------------------------------------- */
@@ -192,6 +194,20 @@ typedef struct qjit_scaled_matmul_desc {
   int32_t has_act_zero_point;
 } qjit_scaled_matmul_desc;
 
+/* Weight-only int8 linear (W8A16, the seed's QuantizedLinear): output[m, n] = RN(sum_k activation[m, k] * w[n, k]
+ * (+ bias[n])), w = RN_act(RN_f32((weight[n, k] - zero_point) * weight_scale)), summed in f32. */
+typedef struct qjit_weight_only_linear_desc {
+  uint32_t struct_size;       /* sizeof(qjit_weight_only_linear_desc) */
+  int64_t m, n, k;            /* m chooses the tuning bucket; run accepts any M >= 1 */
+  int32_t activation_element; /* f16 or bf16 (bias and output have the same element) */
+  int32_t weight_element;     /* QJIT_S8 */
+  int32_t output_element;     /* equal to activation_element */
+  int32_t has_bias;
+  int32_t weight_scale;   /* qjit_weight_scale_mode: per channel [N, 1], per tensor [1, 1], per group [N, ceil(K/g)] */
+  int32_t group_size;     /* QJIT_WEIGHT_SCALE_PER_GROUP: 64 or 128; otherwise 0 */
+  int32_t has_zero_point; /* int32 zero points of the scales' shape, each in [-2^22, 2^22] */
+} qjit_weight_only_linear_desc;
+
 /* The descriptor as the C++ API prints it ("quantized_linear m=16 n=4096 k=4096 act=bf16 ..."). */
 QJIT_API size_t qjit_quantized_linear_desc_to_string(const qjit_quantized_linear_desc* desc, char* buf,
                                                      size_t capacity);
@@ -201,6 +217,8 @@ QJIT_API size_t qjit_dynamic_range_quantize_desc_to_string(const qjit_dynamic_ra
                                                            size_t capacity);
 QJIT_API size_t qjit_norm_quantize_desc_to_string(const qjit_norm_quantize_desc* desc, char* buf, size_t capacity);
 QJIT_API size_t qjit_scaled_matmul_desc_to_string(const qjit_scaled_matmul_desc* desc, char* buf, size_t capacity);
+QJIT_API size_t qjit_weight_only_linear_desc_to_string(const qjit_weight_only_linear_desc* desc, char* buf,
+                                                       size_t capacity);
 
 /* ---- run arguments --------------------------------------------------------------------------------------------- */
 
@@ -251,6 +269,17 @@ typedef struct qjit_scaled_matmul_args {
   qjit_tensor weight_colsum;  /* appended: [N] s32, sum over K of weight_q's rows, when has_act_zero_point */
 } qjit_scaled_matmul_args;
 
+typedef struct qjit_weight_only_linear_args {
+  uint32_t struct_size;     /* sizeof(qjit_weight_only_linear_args) */
+  qjit_tensor activation;   /* [M, K] f16 / bf16 */
+  qjit_tensor weight;       /* [N, K] s8 */
+  qjit_tensor weight_scale; /* f32: [1, 1] per tensor, [N, 1] per channel, [N, ceil(K / group_size)] per group (a
+                               rank-1 [1] or [N] is taken as [1, 1] / [N, 1]) */
+  qjit_tensor zero_point;   /* s32 of weight_scale's shape when has_zero_point, else absent */
+  qjit_tensor bias;         /* [N] of the activation element when has_bias, else absent */
+  qjit_tensor output;       /* [M, N] */
+} qjit_weight_only_linear_args;
+
 typedef struct qjit_precision_guarantee {
   uint32_t struct_size; /* sizeof(qjit_precision_guarantee), set by the caller */
   int32_t deterministic;
@@ -277,6 +306,9 @@ QJIT_API qjit_status qjit_dynamic_range_quantize_plan_select(struct CUstream_st*
                                                              int32_t preference, qjit_plan** out_plan);
 QJIT_API qjit_status qjit_scaled_matmul_plan_select(struct CUstream_st* stream, const qjit_scaled_matmul_desc* desc,
                                                     int32_t preference, qjit_plan** out_plan);
+QJIT_API qjit_status qjit_weight_only_linear_plan_select(struct CUstream_st* stream,
+                                                         const qjit_weight_only_linear_desc* desc, int32_t preference,
+                                                         qjit_plan** out_plan);
 /* A QJIT_PLAN_RMS_NORM_QUANTIZE or QJIT_PLAN_LAYER_NORM_QUANTIZE plan (by desc->norm). */
 QJIT_API qjit_status qjit_norm_quantize_plan_select(struct CUstream_st* stream, const qjit_norm_quantize_desc* desc,
                                                     int32_t preference, qjit_plan** out_plan);
@@ -322,6 +354,13 @@ QJIT_API qjit_status qjit_scaled_matmul_plan_run(const qjit_plan* plan, struct C
  * n, k >= 1, k <= 2^24, row_stride >= k; weight and colsum non-NULL (colsum holds n int32). */
 QJIT_API qjit_status qjit_weight_colsum(const int8_t* weight, int64_t n, int64_t k, int64_t row_stride,
                                         int32_t* colsum);
+/* The weight-only linear plan (one GEMM launch, plus a memset of the split-K counters when its config splits K;
+ * safe to capture into a CUDA graph). */
+QJIT_API qjit_status qjit_weight_only_linear_plan_can_implement(const qjit_plan* plan,
+                                                                const qjit_weight_only_linear_args* args);
+QJIT_API qjit_status qjit_weight_only_linear_plan_run(const qjit_plan* plan, struct CUstream_st* stream,
+                                                      void* workspace, size_t workspace_bytes,
+                                                      const qjit_weight_only_linear_args* args);
 
 /* ---- the kernel cache -------------------------------------------------------------------------------------------
  * A location names the writable store and the read-only ones. NULL for a location argument means "from the
@@ -423,6 +462,7 @@ typedef struct qjit_layer_shape {
 #define QJIT_WARMUP_RMS_NORM_QUANTIZE 4u   /* per K: dynamic and static scale, with and without a residual */
 #define QJIT_WARMUP_LAYER_NORM_QUANTIZE 8u
 #define QJIT_WARMUP_SCALED_MATMUL 16u       /* every scale mode (act per token / tensor x weight per channel / tensor) */
+#define QJIT_WARMUP_WEIGHT_ONLY_LINEAR 32u  /* dtype f16 / bf16: per channel / tensor / group 64 / 128, +- zero points */
 #define QJIT_WARMUP_NO_BIAS 1u
 #define QJIT_WARMUP_BIAS 2u
 #define QJIT_WARMUP_NO_SMOOTH 1u

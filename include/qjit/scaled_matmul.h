@@ -26,7 +26,8 @@ namespace qjit {
 enum class ActScaleMode : std::int32_t { PerToken = QJIT_ACT_SCALE_PER_TOKEN, PerTensor = QJIT_ACT_SCALE_PER_TENSOR };
 enum class WeightScaleMode : std::int32_t {
   PerChannel = QJIT_WEIGHT_SCALE_PER_CHANNEL,
-  PerTensor = QJIT_WEIGHT_SCALE_PER_TENSOR
+  PerTensor = QJIT_WEIGHT_SCALE_PER_TENSOR,
+  PerGroup = QJIT_WEIGHT_SCALE_PER_GROUP  // WeightOnlyLinearPlan only (per group of K elements)
 };
 
 struct ScaledMatmulDescriptor {

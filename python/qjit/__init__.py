@@ -24,7 +24,7 @@ from ._ops import (layer_norm_quantize, preferred_row_stride, quantize_per_token
                    quantize_per_token_asymmetric, quantized_linear, rms_norm_quantize, scaled_mm, smooth_quant_linear)
 from ._plans import (Plan, PrecisionGuarantee, m_bucket, select_dynamic_range_quantize,  # noqa: E402
                      select_norm_quantize, select_quantized_linear, select_scaled_matmul,
-                     select_smooth_quant_linear, weight_colsum)
+                     select_smooth_quant_linear, select_weight_only_linear, weight_colsum)
 from ._plans import plan_cache as _plan_cache  # noqa: E402
 
 __version__ = "0.1.0"
@@ -57,6 +57,6 @@ __all__ = [
     "QjitError", "Status", "UnsupportedError", "abi_version", "clear_plan_cache", "layer_norm_quantize",
     "library_path", "library_version", "m_bucket", "nvrtc_library", "preferred_row_stride", "quantize_per_token",
     "quantize_per_token_asymmetric", "quantized_linear", "rms_norm_quantize", "scaled_mm", "select_dynamic_range_quantize", "select_norm_quantize",
-    "select_quantized_linear", "select_scaled_matmul", "select_smooth_quant_linear", "smooth_quant_linear",
-    "WeightScaleMode", "weight_colsum",
+    "select_quantized_linear", "select_scaled_matmul", "select_smooth_quant_linear", "select_weight_only_linear",
+    "smooth_quant_linear", "WeightScaleMode", "weight_colsum",
 ]

@@ -70,6 +70,7 @@ class PlanKind(enum.IntEnum):
     RMS_NORM_QUANTIZE = 4
     LAYER_NORM_QUANTIZE = 5
     SCALED_MATMUL = 6
+    WEIGHT_ONLY_LINEAR = 7
 
 
 class NormKind(enum.IntEnum):
@@ -85,6 +86,7 @@ class ActScaleMode(enum.IntEnum):
 class WeightScaleMode(enum.IntEnum):
     PER_CHANNEL = 0  # weight_scale [N]
     PER_TENSOR = 1   # weight_scale [1], in device memory
+    PER_GROUP = 2    # weight_scale [N, ceil(K / group_size)]: the weight-only linear plan only
 
 
 # ---- structs (field order and types exactly as in qjit_c.h) -------------------------------------------------------
@@ -125,6 +127,12 @@ class ScaledMatmulDesc(ctypes.Structure):
                 ("has_act_zero_point", c_int32)]
 
 
+class WeightOnlyLinearDesc(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("m", c_int64), ("n", c_int64), ("k", c_int64),
+                ("activation_element", c_int32), ("weight_element", c_int32), ("output_element", c_int32),
+                ("has_bias", c_int32), ("weight_scale", c_int32), ("group_size", c_int32), ("has_zero_point", c_int32)]
+
+
 class LinearArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("activation", Tensor), ("weight", Tensor), ("weight_scale", Tensor),
                 ("bias", Tensor), ("output", Tensor), ("act_q_scratch", Tensor), ("act_scale_scratch", Tensor),
@@ -145,6 +153,11 @@ class ScaledMatmulArgs(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("act_q", Tensor), ("weight_q", Tensor), ("act_scale", Tensor),
                 ("weight_scale", Tensor), ("bias", Tensor), ("output", Tensor), ("act_zero_point", Tensor),
                 ("weight_colsum", Tensor)]
+
+
+class WeightOnlyLinearArgs(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("activation", Tensor), ("weight", Tensor), ("weight_scale", Tensor),
+                ("zero_point", Tensor), ("bias", Tensor), ("output", Tensor)]
 
 
 class PrecisionGuarantee(ctypes.Structure):
@@ -237,6 +250,7 @@ _FUNCTIONS = [
      [POINTER(DynamicRangeQuantizeDesc), c_char_p, c_size_t]),
     ("qjit_norm_quantize_desc_to_string", c_size_t, [POINTER(NormQuantizeDesc), c_char_p, c_size_t]),
     ("qjit_scaled_matmul_desc_to_string", c_size_t, [POINTER(ScaledMatmulDesc), c_char_p, c_size_t]),
+    ("qjit_weight_only_linear_desc_to_string", c_size_t, [POINTER(WeightOnlyLinearDesc), c_char_p, c_size_t]),
     ("qjit_quantized_linear_plan_select", c_int,
      [Stream_p, POINTER(QuantizedLinearDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_smooth_quant_linear_plan_select", c_int,
@@ -245,6 +259,8 @@ _FUNCTIONS = [
      [Stream_p, POINTER(DynamicRangeQuantizeDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_scaled_matmul_plan_select", c_int, [Stream_p, POINTER(ScaledMatmulDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_norm_quantize_plan_select", c_int, [Stream_p, POINTER(NormQuantizeDesc), c_int32, POINTER(Plan_p)]),
+    ("qjit_weight_only_linear_plan_select", c_int,
+     [Stream_p, POINTER(WeightOnlyLinearDesc), c_int32, POINTER(Plan_p)]),
     ("qjit_plan_release", None, [Plan_p]),
     ("qjit_plan_retain", Plan_p, [Plan_p]),
     ("qjit_plan_get_kind", c_int, [Plan_p]),
@@ -261,6 +277,9 @@ _FUNCTIONS = [
     ("qjit_scaled_matmul_plan_can_implement", c_int, [Plan_p, POINTER(ScaledMatmulArgs)]),
     ("qjit_scaled_matmul_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(ScaledMatmulArgs)]),
     ("qjit_weight_colsum", c_int, [c_void_p, c_int64, c_int64, c_int64, c_void_p]),
+    ("qjit_weight_only_linear_plan_can_implement", c_int, [Plan_p, POINTER(WeightOnlyLinearArgs)]),
+    ("qjit_weight_only_linear_plan_run", c_int,
+     [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(WeightOnlyLinearArgs)]),
     ("qjit_cache_location_from_environment", c_int,
      [c_char_p, c_size_t, POINTER(c_size_t), c_char_p, c_size_t, POINTER(c_size_t), POINTER(c_int32),
       POINTER(c_uint64)]),

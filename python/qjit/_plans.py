@@ -214,6 +214,8 @@ def scaled_matmul_desc(m, n, k, dtype, has_bias=False, act_scale="per_token", we
                        has_act_zero_point=False):
     act = _mode_of(act_scale, _capi.ActScaleMode, "act_scale", "'per_token' or 'per_tensor'")
     weight = _mode_of(weight_scale, _capi.WeightScaleMode, "weight_scale", "'per_channel' or 'per_tensor'")
+    if weight == _capi.WeightScaleMode.PER_GROUP:  # the weight-only linear plan's mode, not the scaled matmul's
+        raise invalid(f"weight_scale must be 'per_channel' or 'per_tensor', got {weight_scale!r}")
     return _capi.new(_capi.ScaledMatmulDesc, m=m, n=n, k=k, activation_element=E.S8, weight_element=E.S8,
                      output_element=element_of(dtype), has_bias=int(bool(has_bias)), act_scale=int(act),
                      weight_scale=int(weight), has_act_zero_point=int(bool(has_act_zero_point)))
@@ -240,6 +242,23 @@ def weight_colsum(weight, n, k, row_stride=None):
     out = (ctypes.c_int32 * max(n, 1))()
     check(_capi.lib.qjit_weight_colsum(buf, n, k, row_stride, out))
     return list(out[:n])
+def weight_only_linear_desc(m, n, k, dtype, weight_scale="per_channel", group_size=0, has_zero_point=False,
+                            has_bias=False):
+    mode = _mode_of(weight_scale, _capi.WeightScaleMode, "weight_scale", "'per_channel', 'per_tensor' or 'per_group'")
+    e = element_of(dtype)
+    return _capi.new(_capi.WeightOnlyLinearDesc, m=m, n=n, k=k, activation_element=e, weight_element=E.S8,
+                     output_element=e, has_bias=int(bool(has_bias)), weight_scale=int(mode), group_size=int(group_size),
+                     has_zero_point=int(bool(has_zero_point)))
+
+
+def select_weight_only_linear(m, n, k, dtype, weight_scale="per_channel", group_size=0, has_zero_point=False,
+                              has_bias=False, preference="heuristic", stream=0):
+    """qjit_weight_only_linear_plan_select (W8A16): dtype (f16 / bf16) [M, K] x int8 [N, K] dequantized in the kernel
+    with f32 scales (and optional int32 zero points) per channel ([N, 1]), per tensor ([1, 1]) or per group of
+    group_size (64 / 128) along K ([N, ceil(K / group_size)]) -> dtype [M, N]."""
+    return _select(_capi.lib.qjit_weight_only_linear_plan_select,
+                   weight_only_linear_desc(m, n, k, dtype, weight_scale, group_size, has_zero_point, has_bias),
+                   _capi.lib.qjit_weight_only_linear_desc_to_string, preference, stream)
 
 
 class PlanCache:

@@ -28,6 +28,7 @@ SIZES = {
     _capi.DynamicRangeQuantizeDesc: 48, _capi.LinearArgs: 728, _capi.QuantizeArgs: 408,
     _capi.PrecisionGuarantee: 32, _capi.CacheLocation: 40, _capi.CacheStoreInfo: 48, _capi.CacheStats: 48,
     _capi.CacheEntryInfo: 112, _capi.CachePruneReport: 48, _capi.WarmupRequest: 96, _capi.WarmupReport: 64,
+    _capi.WeightOnlyLinearDesc: 64, _capi.WeightOnlyLinearArgs: 488,
 }
 
 
@@ -41,6 +42,8 @@ def test_struct_offsets():
     assert _capi.CacheEntryInfo.compile_seconds.offset == 88
     assert _capi.WarmupRequest.jobs.offset == 84
     assert _capi.LinearArgs.act_scale_scratch.offset == 8 + 6 * 80
+    assert _capi.WeightOnlyLinearDesc.has_zero_point.offset == 56
+    assert _capi.WeightOnlyLinearArgs.output.offset == 408
 
 
 def test_new_sets_struct_size():
@@ -157,3 +160,17 @@ def test_norm_quantize_structs_and_refusals():
         qjit.select_norm_quantize(16, 4096, "f64")
     with pytest.raises(qjit.InvalidArgumentError, match="norm must be 'rms_norm' or 'layer_norm'"):
         qjit.select_norm_quantize(16, 4096, "bf16", norm="batch_norm")
+
+
+def test_weight_only_linear_descriptor_and_refusals():
+    d = qjit._plans.weight_only_linear_desc(16, 4096, 4096, "bf16", "per_group", 128, True, True)
+    text = _capi.read_string(_capi.lib.qjit_weight_only_linear_desc_to_string, ctypes.byref(d), capacity=8)
+    assert text == ("weight_only_linear m=16 n=4096 k=4096 act=bf16 weight=s8 out=bf16 weight_scale=per_group(128) "
+                    "zero_point bias")
+    # The descriptor checks come before the driver: these answer on any machine.
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^descriptor\.group_size must be 64 or 128 with per_group"):
+        qjit.select_weight_only_linear(16, 4096, 4096, "bf16", "per_group", 32)
+    with pytest.raises(qjit.InvalidArgumentError, match=r"^descriptor\.activation_element must be f16 or bf16, got f32"):
+        qjit.select_weight_only_linear(16, 4096, 4096, "f32")
+    with pytest.raises(qjit.InvalidArgumentError, match="^weight_scale must be 'per_channel', 'per_tensor' or"):
+        qjit.select_weight_only_linear(16, 4096, 4096, "bf16", "per_row")

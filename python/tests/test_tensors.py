@@ -259,7 +259,7 @@ def _ctypes_tensor(info):
 
 
 @pytest.mark.parametrize("struct_type", [_capi.LinearArgs, _capi.QuantizeArgs, _capi.NormQuantizeArgs,
-                                         _capi.ScaledMatmulArgs])
+                                         _capi.ScaledMatmulArgs, _capi.WeightOnlyLinearArgs])
 def test_pack_matches_the_ctypes_struct_field_by_field(struct_type):
     names = [name for name, _ in struct_type._fields_[1:]]
     infos = {}

@@ -10,6 +10,7 @@
 #include "codegen/gemm_s8_sm80.h"
 #include "codegen/gemm_s8_sm90.h"
 #include "codegen/quantize_rowwise.h"
+#include "codegen/w8a16_sm80.h"
 #include "jit/kernel_family.h"
 #include "ops/config_choice.h"
 
@@ -57,9 +58,9 @@ std::vector<QuantizeTile> quantize_candidates(const KernelSpec& s) {
 
 TEST(JitFamilyRegistry, EveryFamilyIsRegisteredOnceUnderItsId) {
   const FamilyRegistry& r = FamilyRegistry::process();
-  ASSERT_EQ(r.families().size(), 3u);
-  for (codegen::KernelFamily f :
-       {codegen::KernelFamily::Quantize, codegen::KernelFamily::GemmSm80, codegen::KernelFamily::GemmSm90}) {
+  ASSERT_EQ(r.families().size(), 4u);
+  for (codegen::KernelFamily f : {codegen::KernelFamily::Quantize, codegen::KernelFamily::GemmSm80,
+                                  codegen::KernelFamily::GemmSm90, codegen::KernelFamily::W8A16Sm80}) {
     EXPECT_EQ(r.family(f).id(), f);
     EXPECT_EQ(r.family(f).name(), codegen::kernel_family_name(f));
   }
@@ -72,6 +73,7 @@ TEST(JitFamilyRegistry, OperandAlignmentIsTheFamilysRequirement) {
   EXPECT_EQ(r.family(codegen::KernelFamily::GemmSm90).operand_align(), 16u);
   EXPECT_EQ(r.family(codegen::KernelFamily::GemmSm80).operand_align(), 1u);
   EXPECT_EQ(r.family(codegen::KernelFamily::Quantize).operand_align(), 1u);
+  EXPECT_EQ(r.family(codegen::KernelFamily::W8A16Sm80).operand_align(), 1u);
 }
 
 TEST(JitFamilyRegistry, ServesEachSpecWithTheFamilyAndReasonOfBefore) {
@@ -97,9 +99,12 @@ TEST(JitFamilyRegistry, ServesEachSpecWithTheFamilyAndReasonOfBefore) {
 TEST(JitFamilyRegistry, EachFamilyValidatesOnlyItsOwnConfigs) {
   const KernelSpec g = gemm(4096, 4096, 256, 90);
   for (const KernelFamilyRuntime* f : FamilyRegistry::process().families()) {
-    const KernelSpec s = f->id() == codegen::KernelFamily::Quantize
-                             ? codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 256, 90)
-                             : g;
+    const KernelSpec s =
+        f->id() == codegen::KernelFamily::Quantize
+            ? codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 256, 90)
+        : f->id() == codegen::KernelFamily::W8A16Sm80
+            ? codegen::w8a16_spec(ElementKind::BF16, 4096, 4096, 256, 90, false, true, 128, true)
+            : g;
     const TileConfig own = f->heuristic(s, 132);
     EXPECT_EQ(own.family(), f->id());
     EXPECT_TRUE(f->validate(s, own).ok()) << f->name();

@@ -242,6 +242,55 @@ TEST(OpsWarmup, OddKOnSm90aAlsoCompilesThePortableGemmThePlanBinds) {
   EXPECT_EXIT(std::exit(warm_odd_k_in_fresh_process()), ::testing::ExitedWithCode(0), "odd-k warmup ok");
 }
 
+// WeightOnlyLinear: one kernel per scale mode (per channel, per tensor, per group 64 / 128) x zero point, all of the
+// w8a16_sm80 family, each the kernel the plan binds (the same heuristic config, so the same source); a second run
+// compiles nothing; f32 is refused naming the field.
+int warm_w8a16_in_fresh_process() {
+  cache::testing::TempDir dir;
+  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
+  ::unsetenv("QJIT_CACHE_PATH");
+  ::unsetenv("QJIT_CACHE_READONLY");
+  WarmupRequest req;
+  req.arch = 90;
+  req.items = {{256, 512, 16, "t"}};
+  req.jobs = 2;
+  req.plans = {WarmupPlan::WeightOnlyLinear};
+  req.dtype = ElementKind::BF16;
+  for (int run = 0; run < 2; ++run) {
+    auto r = run_warmup(req);
+    if (!r) return std::fprintf(stderr, "%s\n", r.error().to_string().c_str()), 1;
+    if (r->failed || r->kernels.size() != 8 || r->compiled != (run == 0 ? 8u : 0u))
+      return std::fprintf(stderr, "run %d: %s\n", run, describe(90, *r).c_str()), 2;
+    for (const auto& k : r->kernels) {
+      if (k.config.family() != codegen::KernelFamily::W8A16Sm80 || k.spec.op != codegen::KernelOp::W8A16Gemm)
+        return std::fprintf(stderr, "unexpected kernel for %s\n", k.used_by.c_str()), 3;
+      runtime::DeviceInfo d;
+      d.arch = 90;
+      d.sm_count = 132;
+      auto plan_config = choose_config(k.spec, PlanPreference::Heuristic, d);
+      if (!plan_config || !(*plan_config == k.config))
+        return std::fprintf(stderr, "%s: not the plan's config\n", k.used_by.c_str()), 4;
+    }
+  }
+  req.dtype = ElementKind::F32;
+  auto bad = run_warmup(req);
+  if (bad || bad.error().message().find("WarmupRequest.dtype must be f16 or bf16 for the w8a16 plan, got f32") ==
+                 std::string::npos)
+    return std::fprintf(stderr, "f32 not refused as expected\n"), 5;
+  std::fprintf(stderr, "w8a16 warmup ok\n");
+  return 0;
+}
+
+TEST(OpsWarmup, WeightOnlyLinearCompilesEveryScaleModeAndZeroPoint) {
+  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(std::exit(warm_w8a16_in_fresh_process()), ::testing::ExitedWithCode(0), "w8a16 warmup ok");
+  auto plans = parse_warmup_plans("mm, w8a16,weight_only_linear");
+  ASSERT_TRUE(plans.has_value()) << plans.error().to_string();
+  EXPECT_EQ(plans->size(), 2u);
+  EXPECT_EQ(warmup_plan_name(plans->back()), "w8a16");
+}
+
 TEST(OpsWarmup, SmoothModesCompileTheSmoothedQuantizePass) {
   if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
   GTEST_FLAG_SET(death_test_style, "threadsafe");

@@ -35,8 +35,8 @@ void expect_usage_error(const std::vector<std::string>& args, const std::string&
 TEST(ToolsInspectArgsTest, OpIsRequiredAndChecked) {
   expect_usage_error({"--n", "4096", "--k", "4096"}, "--op is required");
   expect_usage_error({"--op", "conv2d", "--n", "4096", "--k", "4096"},
-                     "--op must be quantized_linear, smooth_quant_linear, scaled_matmul, rms_norm_quantize or "
-                     "layer_norm_quantize");
+                     "--op must be quantized_linear, smooth_quant_linear, scaled_matmul, weight_only_linear, "
+                     "rms_norm_quantize or layer_norm_quantize");
 }
 
 TEST(ToolsInspectArgsTest, DimensionsAreRequiredAndInRange) {
@@ -126,9 +126,40 @@ TEST(ToolsInspectTest, ScaledMatmulShowsTheScaleModesOfItsGemm) {
       << str(gemm, "spec");
   EXPECT_NE(str(gemm, "entry").find("_ad_wt"), std::string::npos) << str(gemm, "entry");
   expect_usage_error({"--op", "quantized_linear", "--n", "64", "--k", "64", "--act-scale", "per_tensor"},
-                     "--act-scale and --weight-scale are for scaled_matmul");
+                     "--act-scale is for scaled_matmul");
+  expect_usage_error({"--op", "quantized_linear", "--n", "64", "--k", "64", "--weight-scale", "per_tensor"},
+                     "--weight-scale is for scaled_matmul and weight_only_linear");
   expect_usage_error({"--op", "scaled_matmul", "--n", "64", "--k", "64", "--weight-scale", "per_row"},
                      "--weight-scale must be per_channel or per_tensor, got 'per_row'");
+  expect_usage_error({"--op", "scaled_matmul", "--n", "64", "--k", "64", "--weight-scale", "per_group"},
+                     "--weight-scale must be per_channel or per_tensor, got 'per_group'");
+}
+
+// WeightOnlyLinear: one kernel of the w8a16_sm80 family, its scale mode, zero point and split-K workspace shown.
+TEST(ToolsInspectTest, WeightOnlyLinearShowsTheW8A16FamilyAndItsScaleMode) {
+  SKIP_WITHOUT_NVRTC();
+  TempDir tmp;
+  auto doc = inspect_json({"--op", "weight_only_linear", "--m", "16", "--n", "4096", "--k", "4096", "--arch",
+                           "sm_90a", "--weight-scale", "per_group", "--group-size", "128", "--zero-point", "--bias"},
+                          tmp.sub("cache"));
+  EXPECT_EQ(str(doc, "descriptor"),
+            "weight_only_linear m=16 n=4096 k=4096 act=bf16 weight=s8 out=bf16 weight_scale=per_group(128) "
+            "zero_point bias");
+  const auto* kernels = doc.getArray("kernels");
+  ASSERT_TRUE(kernels && kernels->size() == 1);
+  const auto& gemm = *(*kernels)[0].getAsObject();
+  EXPECT_EQ(str(gemm, "spec"), "w8a16_gemm bf16->bf16 n=4096 k=4096 m<=16 bias scale=group128 zp sm_90a");
+  EXPECT_NE(str(gemm, "entry").find("qjit_w8a16_sm80_bf16_n4096_k4096_"), std::string::npos) << str(gemm, "entry");
+  EXPECT_NE(str(gemm, "entry").find("_g128_zp_bias"), std::string::npos) << str(gemm, "entry");
+  expect_usage_error({"--op", "weight_only_linear", "--n", "64", "--k", "64", "--weight-scale", "per_group"},
+                     "--group-size (64 or 128) goes with --weight-scale per_group and only with it");
+  expect_usage_error({"--op", "weight_only_linear", "--n", "64", "--k", "64", "--weight-scale", "per_group",
+                      "--group-size", "32"},
+                     "--group-size must be 64 or 128, got 32");
+  expect_usage_error({"--op", "weight_only_linear", "--n", "64", "--k", "64", "--dtype", "f32"},
+                     "--dtype must be bf16 or f16 for weight_only_linear, got f32");
+  expect_usage_error({"--op", "quantized_linear", "--n", "64", "--k", "64", "--zero-point"},
+                     "--group-size and --zero-point are for weight_only_linear");
 }
 
 // Asymmetric activations: QuantizedLinear shows the asymmetric quantize pass and the azp GEMM; ScaledMatmul the azp

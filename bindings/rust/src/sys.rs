@@ -50,6 +50,7 @@ pub const QJIT_PLAN_DYNAMIC_RANGE_QUANTIZE: qjit_plan_kind = 3;
 pub const QJIT_PLAN_RMS_NORM_QUANTIZE: qjit_plan_kind = 4;
 pub const QJIT_PLAN_LAYER_NORM_QUANTIZE: qjit_plan_kind = 5;
 pub const QJIT_PLAN_SCALED_MATMUL: qjit_plan_kind = 6;
+pub const QJIT_PLAN_WEIGHT_ONLY_LINEAR: qjit_plan_kind = 7;
 
 pub type qjit_norm_kind = i32;
 pub const QJIT_RMS_NORM: qjit_norm_kind = 0;
@@ -62,6 +63,8 @@ pub const QJIT_ACT_SCALE_PER_TENSOR: qjit_act_scale_mode = 1;
 pub type qjit_weight_scale_mode = i32;
 pub const QJIT_WEIGHT_SCALE_PER_CHANNEL: qjit_weight_scale_mode = 0;
 pub const QJIT_WEIGHT_SCALE_PER_TENSOR: qjit_weight_scale_mode = 1;
+/// The weight-only linear plan only: [N, ceil(K / group_size)].
+pub const QJIT_WEIGHT_SCALE_PER_GROUP: qjit_weight_scale_mode = 2;
 
 pub const QJIT_CACHE_VERIFY: u32 = 1;
 pub const QJIT_CACHE_REMOVE_BAD: u32 = 2;
@@ -70,6 +73,7 @@ pub const QJIT_WARMUP_SMOOTH_QUANT_LINEAR: u32 = 2;
 pub const QJIT_WARMUP_RMS_NORM_QUANTIZE: u32 = 4;
 pub const QJIT_WARMUP_LAYER_NORM_QUANTIZE: u32 = 8;
 pub const QJIT_WARMUP_SCALED_MATMUL: u32 = 16;
+pub const QJIT_WARMUP_WEIGHT_ONLY_LINEAR: u32 = 32;
 pub const QJIT_WARMUP_NO_BIAS: u32 = 1;
 pub const QJIT_WARMUP_BIAS: u32 = 2;
 pub const QJIT_WARMUP_NO_SMOOTH: u32 = 1;
@@ -177,6 +181,26 @@ pub struct qjit_scaled_matmul_desc {
     pub has_act_zero_point: i32,
 }
 
+/// Weight-only int8 linear (W8A16): output = RN(sum_k activation * ((weight - zero_point) * weight_scale) (+ bias)).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct qjit_weight_only_linear_desc {
+    pub struct_size: u32,
+    pub m: i64,
+    pub n: i64,
+    pub k: i64,
+    /// f16 or bf16 (bias and output have the same element).
+    pub activation_element: i32,
+    pub weight_element: i32,
+    pub output_element: i32,
+    pub has_bias: i32,
+    /// qjit_weight_scale_mode: per channel [N, 1], per tensor [1, 1], per group [N, ceil(K / group_size)].
+    pub weight_scale: i32,
+    /// Per group: 64 or 128; otherwise 0.
+    pub group_size: i32,
+    pub has_zero_point: i32,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct qjit_linear_args {
@@ -225,6 +249,24 @@ pub struct qjit_norm_quantize_args {
     pub output: qjit_tensor,
     /// [M] f32 per token; absent with a static scale.
     pub scale: qjit_tensor,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct qjit_weight_only_linear_args {
+    pub struct_size: u32,
+    /// [M, K] f16 / bf16.
+    pub activation: qjit_tensor,
+    /// [N, K] s8.
+    pub weight: qjit_tensor,
+    /// f32: [1, 1], [N, 1] or [N, ceil(K / group_size)].
+    pub weight_scale: qjit_tensor,
+    /// s32 of weight_scale's shape when has_zero_point, else absent.
+    pub zero_point: qjit_tensor,
+    /// [N] of the activation element when has_bias, else absent.
+    pub bias: qjit_tensor,
+    /// [M, N].
+    pub output: qjit_tensor,
 }
 
 #[repr(C)]
@@ -436,6 +478,12 @@ extern "C" {
         preference: i32,
         out_plan: *mut *mut qjit_plan,
     ) -> qjit_status;
+    pub fn qjit_weight_only_linear_plan_select(
+        stream: CUstream,
+        desc: *const qjit_weight_only_linear_desc,
+        preference: i32,
+        out_plan: *mut *mut qjit_plan,
+    ) -> qjit_status;
     /// A QJIT_PLAN_RMS_NORM_QUANTIZE or QJIT_PLAN_LAYER_NORM_QUANTIZE plan (by `desc.norm`).
     pub fn qjit_norm_quantize_plan_select(
         stream: CUstream,
@@ -486,6 +534,17 @@ extern "C" {
         workspace: *mut c_void,
         workspace_bytes: usize,
         args: *const qjit_scaled_matmul_args,
+    ) -> qjit_status;
+    pub fn qjit_weight_only_linear_plan_can_implement(
+        plan: *const qjit_plan,
+        args: *const qjit_weight_only_linear_args,
+    ) -> qjit_status;
+    pub fn qjit_weight_only_linear_plan_run(
+        plan: *const qjit_plan,
+        stream: CUstream,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        args: *const qjit_weight_only_linear_args,
     ) -> qjit_status;
 
     pub fn qjit_cache_location_from_environment(
@@ -543,6 +602,8 @@ pub fn layout_table() -> Vec<(String, usize)> {
     layout!(qjit_quantize_args { struct_size, input, output, scale, pre_quant_scale, zero_point });
     layout!(qjit_norm_quantize_args { struct_size, input, residual, residual_out, gamma, beta, output, scale });
     layout!(qjit_scaled_matmul_args { struct_size, act_q, weight_q, act_scale, weight_scale, bias, output, act_zero_point, weight_colsum });
+    layout!(qjit_weight_only_linear_desc { struct_size, m, n, k, activation_element, weight_element, output_element, has_bias, weight_scale, group_size, has_zero_point });
+    layout!(qjit_weight_only_linear_args { struct_size, activation, weight, weight_scale, zero_point, bias, output });
     layout!(qjit_precision_guarantee { struct_size, deterministic, exact_accumulation, epilogue_relative_error, description });
     layout!(qjit_cache_location { struct_size, writable_dir, readonly_dirs, read_only, max_bytes });
     layout!(qjit_cache_store_info { struct_size, dir, read_only, present, entries, bytes, temp_files });

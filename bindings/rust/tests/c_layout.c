@@ -103,6 +103,26 @@ int main(void) {
   OFF(qjit_norm_quantize_args, output);
   OFF(qjit_norm_quantize_args, scale);
 
+  SIZE(qjit_weight_only_linear_desc);
+  OFF(qjit_weight_only_linear_desc, struct_size);
+  OFF(qjit_weight_only_linear_desc, m);
+  OFF(qjit_weight_only_linear_desc, n);
+  OFF(qjit_weight_only_linear_desc, k);
+  OFF(qjit_weight_only_linear_desc, activation_element);
+  OFF(qjit_weight_only_linear_desc, weight_element);
+  OFF(qjit_weight_only_linear_desc, output_element);
+  OFF(qjit_weight_only_linear_desc, has_bias);
+  OFF(qjit_weight_only_linear_desc, weight_scale);
+  OFF(qjit_weight_only_linear_desc, group_size);
+  OFF(qjit_weight_only_linear_desc, has_zero_point);
+  SIZE(qjit_weight_only_linear_args);
+  OFF(qjit_weight_only_linear_args, struct_size);
+  OFF(qjit_weight_only_linear_args, activation);
+  OFF(qjit_weight_only_linear_args, weight);
+  OFF(qjit_weight_only_linear_args, weight_scale);
+  OFF(qjit_weight_only_linear_args, zero_point);
+  OFF(qjit_weight_only_linear_args, bias);
+  OFF(qjit_weight_only_linear_args, output);
   SIZE(qjit_scaled_matmul_args);
   OFF(qjit_scaled_matmul_args, struct_size);
   OFF(qjit_scaled_matmul_args, act_q);
