@@ -6,7 +6,7 @@
 #   crate), tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench interleaved + bench/peers.py, in
 #   QBENCH_PARTS), profile (ncu), bench,
 #   tunescale (multi-GPU tuning vs one GPU, issue 19), normq (fused norm + quantize vs copy, the unfused pair and
-#   PyTorch's RMSNorm, issue 17), host (bench/host_overhead.py:
+#   PyTorch's RMSNorm, issue 17), w8a16 (WeightOnlyLinearPlan vs bf16 cuBLASLt, issue 17), host (bench/host_overhead.py:
 #   host cost per call from Python, issue 16), or all (default; profile and tunescale are never part of all)
 # Builds come from QJIT_BUILD (default build/release); scripts/gpu-stage.sh fills .device/ with a small set
 # (QJIT_BUILD=.device/build/release) that also holds what the bindings step needs.
@@ -114,6 +114,13 @@ if want normq; then
   else
     echo "== bench/norm_peers.py skipped: torch does not import here"
   fi
+fi
+if want w8a16; then
+  echo "== WeightOnlyLinearPlan<bf16> (W8A16) vs bf16 cuBLASLt, interleaved (bench/weight_only_linear_bench)"
+  timeout ${W8A16_TIMEOUT:-240} $B/bench/weight_only_linear_bench --benchmark_filter="${W8A16_FILTER:-.}" \
+    --benchmark_counters_tabular=true > "$OUT/weight_only_linear_bench.log" 2>&1
+  [ $? -eq 0 ] || status=1
+  grep -E "^w8a16|^Benchmark|ERROR|error" "$OUT/weight_only_linear_bench.log" | head -60
 fi
 if want host; then
   echo "== bench/host_overhead.py: host us per call, qjit from Python / torch.ops / the C ABI beside torch's eager ops"

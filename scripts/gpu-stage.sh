@@ -12,10 +12,11 @@ mkdir -p "$S/build/release/tests" "$S/build/release/tools" "$S/rust/lib" "$S/whl
 cmake --build --preset release >/dev/null
 cp $B/tests/qjit_gpu_tests "$S/build/release/tests/"
 cp $B/tools/qjit "$S/build/release/tools/"
-mkdir -p "$S/build/release/bench" && cp $B/bench/quantize_rowwise_bench $B/bench/norm_quantize_bench "$S/build/release/bench/"
+mkdir -p "$S/build/release/bench" && cp $B/bench/quantize_rowwise_bench $B/bench/norm_quantize_bench \
+  $B/bench/weight_only_linear_bench "$S/build/release/bench/"
 cp -L $B/bench/libbenchmark.so.1* "$S/build/release/bench/"  # the benches find it through RPATH $ORIGIN
 strip "$S/build/release/tests/qjit_gpu_tests" "$S/build/release/tools/qjit" "$S/build/release/bench/quantize_rowwise_bench" \
-  "$S/build/release/bench/norm_quantize_bench"
+  "$S/build/release/bench/norm_quantize_bench" "$S/build/release/bench/weight_only_linear_bench"
 cmake --install $B --prefix "$S/prefix" >/dev/null
 QJIT_LIBRARY=$PWD/$B/libqjit.so python3 -m pip wheel -q --no-deps -w "$S/whl" ./python >/dev/null  # isolated: pip brings setuptools
 bash scripts/test-rust.sh --gpu-bundle >/dev/null
