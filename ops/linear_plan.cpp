@@ -140,6 +140,34 @@ std::size_t workspace_size(const LinearCore& c) {
   return workspace_size(c, std::max<std::int64_t>(codegen::m_bucket_of(c.m_hint), c.m_hint));
 }
 
+// NOTE: const char*, never std::string: PrecisionGuarantee::description is a string_view the C ABI hands out as a
+// pointer, so it must view a literal (a temporary std::string here dangled: every description read as garbage).
+static const char* linear_description(const LinearCore& c) {
+  if (c.act_zero_point && c.scaled_matmul)
+    return "int8 x int8 -> exact int32; y = (act_scale[m] * w_scale[n] (or w_scale[0])) * (acc - zp[m] * colsum[n]) "
+           "(+ bias) in f32: the correction in int32 (exact while the true sum fits), then each step rounded to "
+           "nearest even on its own (never fused), then once to the output type; the sm80 and sm90 kernel families "
+           "give identical bits; deterministic";
+  if (c.act_zero_point)
+    return "asymmetric per-token int8 quantization (bit for bit qjit::quant::quantize_rows_asymmetric, s8 codes), "
+           "int8 x int8 -> exact int32; y = (act_scale[m] * w_scale[n]) * (acc - zp[m] * colsum[n]) (+ bias) in f32: "
+           "the correction in int32 (exact while the true sum fits), then each step rounded to nearest even on its "
+           "own (never fused), then once to the output type; the sm80 and sm90 kernel families give identical bits; "
+           "deterministic";
+  if (c.scaled_matmul)
+    return "int8 x int8 -> exact int32; y = (act_scale[m] (or act_scale[0]) * w_scale[n] (or w_scale[0])) * acc (+ "
+           "bias) in f32, each step rounded to nearest even on its own (never fused), then once to the output type; "
+           "the sm80 and sm90 kernel families give identical bits, and a per-tensor scale the same bits as a "
+           "per-token / per-channel one holding that value; deterministic";
+  if (c.smooth_quant)
+    return "int8 x int8 -> exact int32; y = (act_scale * w_scale[n]) * acc (+ bias) in f32, each step rounded to "
+           "nearest even on its own (never fused), then once to the output type; the sm80 and sm90 kernel families "
+           "give identical bits; deterministic, no atomics";
+  return "per-token int8 quantization (round half to even, saturating), int8 x int8 -> exact int32; y = "
+         "(act_scale[m] * w_scale[n]) * acc (+ bias) in f32, each step rounded to nearest even on its own (never "
+         "fused), then once to the output type; the sm80 and sm90 kernel families give identical bits; deterministic";
+}
+
 PrecisionGuarantee precision_guarantee(const LinearCore& c) {
   PrecisionGuarantee g;
   g.deterministic = true;
@@ -154,26 +182,7 @@ PrecisionGuarantee precision_guarantee(const LinearCore& c) {
   g.epilogue_relative_error = eps_epi + eps_out;
   // NOTE: the arithmetic contract is templates/common.cuh's EpilogueMath, shared by every GEMM family (explicit
   // mul.rn / add.rn, so no FMA contraction whatever NVRTC's --fmad); tests/gpu/gemm_families_bitwise_test.cpp.
-  g.description = c.act_zero_point
-                      ? std::string(c.scaled_matmul ? "" : "asymmetric per-token int8 quantization (bit for bit "
-                                                           "qjit::quant::quantize_rows_asymmetric, s8 codes), ") +
-                            "int8 x int8 -> exact int32; y = (act_scale[m] * w_scale[n] (or w_scale[0])) * "
-                            "(acc - zp[m] * colsum[n]) (+ bias) in f32: the correction in int32 (exact while the true "
-                            "sum fits), then each step rounded to nearest even on its own (never fused), then once to "
-                            "the output type; the sm80 and sm90 kernel families give identical bits; deterministic"
-                  : c.scaled_matmul
-                      ? "int8 x int8 -> exact int32; y = (act_scale[m] (or act_scale[0]) * w_scale[n] (or w_scale[0])) "
-                        "* acc (+ bias) in f32, each step rounded to nearest even on its own (never fused), then once "
-                        "to the output type; the sm80 and sm90 kernel families give identical bits, and a per-tensor "
-                        "scale the same bits as a per-token / per-channel one holding that value; deterministic"
-                  : c.smooth_quant
-                      ? "int8 x int8 -> exact int32; y = (act_scale * w_scale[n]) * acc (+ bias) in f32, each step "
-                        "rounded to nearest even on its own (never fused), then once to the output type; the sm80 and "
-                        "sm90 kernel families give identical bits; deterministic, no atomics"
-                      : "per-token int8 quantization (round half to even, saturating), int8 x int8 -> exact int32; "
-                        "y = (act_scale[m] * w_scale[n]) * acc (+ bias) in f32, each step rounded to nearest even on "
-                        "its own (never fused), then once to the output type; the sm80 and sm90 kernel families give "
-                        "identical bits; deterministic";
+  g.description = linear_description(c);
   return g;
 }
 
@@ -183,8 +192,8 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
   QJIT_ASSIGN_OR_RETURN(const ops::KernelBinding* gemm,
                         gemm_for(c, c.smooth_quant ? a.activation : a.act_q_scratch, a.weight));
   const std::size_t zp_bytes = zero_point_bytes(c, m);
-  if (zp_bytes > 0 && (ws.data == nullptr || ws.bytes < zp_bytes ||
-                       reinterpret_cast<std::uintptr_t>(ws.data) % 16 != 0))
+  if (zp_bytes > 0 &&
+      (ws.data == nullptr || ws.bytes < zp_bytes || reinterpret_cast<std::uintptr_t>(ws.data) % 16 != 0))
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("workspace must be 16-byte aligned and hold {0} bytes for M = {1} (zero points, then "
                                 "the GEMM's), got {2} bytes at {3}",

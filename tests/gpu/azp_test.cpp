@@ -73,8 +73,8 @@ template <class T>
       const auto* b = reinterpret_cast<const unsigned char*>(&out[i * ldc + j]);
       for (std::size_t e = 0; e < sizeof(T); ++e)
         if (b[e] != 0xff)
-          return ::testing::AssertionFailure() << "output[" << i << "," << j << "] is padding and was written, seed "
-                                               << seed;
+          return ::testing::AssertionFailure()
+                 << "output[" << i << "," << j << "] is padding and was written, seed " << seed;
     }
     for (std::int64_t j = 0; j < n; ++j) {
       const double got = to_double(out[i * ldc + j]);
@@ -98,10 +98,10 @@ template <class T, class TQ>
   const std::int64_t ldx = k + pad, ldq = k + 16 * (pad > 0);
   std::vector<float> x = skewed_rows(m, k, gelu, rng);
   if (m >= 3) {
-    std::fill_n(x.begin() + k, k, 0.0f);                                       // row 1: all zeros
+    std::fill_n(x.begin() + k, k, 0.0f);                                                   // row 1: all zeros
     for (std::int64_t j = 0; j < k; ++j) x[2 * k + j] = -std::fabs(x[2 * k + j]) - 0.25f;  // row 2: all negative
   }
-  const std::vector<float> xf = round_trip<T>(x);  // what the kernel sees, widened
+  const std::vector<float> xf = round_trip<T>(x);                             // what the kernel sees, widened
   std::vector<T> xs(static_cast<std::size_t>(m * ldx), from_float<T>(1e4f));  // pads: values that would set the range
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t j = 0; j < k; ++j) xs[i * ldx + j] = from_float<T>(x[i * k + j]);
@@ -113,8 +113,8 @@ template <class T, class TQ>
   for (const Status& s : {dx.status(), dq.status(), ds.status(), dz.status(), dx.upload(xs), dq.fill_bytes(0x5a),
                           ds.fill_bytes(0xff), dz.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
-  auto plan = DynamicRangeQuantizePlan<T, TQ>::select(
-      Stream(), DynamicRangeQuantizeDescriptor::make_asymmetric<T, TQ>(m, k));
+  auto plan =
+      DynamicRangeQuantizePlan<T, TQ>::select(Stream(), DynamicRangeQuantizeDescriptor::make_asymmetric<T, TQ>(m, k));
   if (!plan) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   typename DynamicRangeQuantizePlan<T, TQ>::Args args;
   args.input = TensorRef<T, 2>::strided(dx.get<T>(), m, k, ldx);
@@ -131,20 +131,21 @@ template <class T, class TQ>
   if (!q || !sc || !zp) return ::testing::AssertionFailure() << "download failed";
   for (std::int64_t i = 0; i < m; ++i) {
     if (std::memcmp(&(*sc)[i], &want->scale[i], 4) != 0)
-      return ::testing::AssertionFailure() << "scale[" << i << "] = " << (*sc)[i] << ", CPU rule " << want->scale[i]
-                                           << ", seed " << seed;
+      return ::testing::AssertionFailure()
+             << "scale[" << i << "] = " << (*sc)[i] << ", CPU rule " << want->scale[i] << ", seed " << seed;
     if ((*zp)[i] != want->zero_point[i])
-      return ::testing::AssertionFailure() << "zero_point[" << i << "] = " << (*zp)[i] << ", CPU rule "
-                                           << want->zero_point[i] << ", seed " << seed;
+      return ::testing::AssertionFailure()
+             << "zero_point[" << i << "] = " << (*zp)[i] << ", CPU rule " << want->zero_point[i] << ", seed " << seed;
     for (std::int64_t j = 0; j < ldq; ++j) {
       const std::uint8_t got = (*q)[i * ldq + j];
       if (j >= k) {
         if (got != 0x5a)
-          return ::testing::AssertionFailure() << "q[" << i << "," << j << "] is padding and was written, seed " << seed;
+          return ::testing::AssertionFailure()
+                 << "q[" << i << "," << j << "] is padding and was written, seed " << seed;
       } else if (got != want->q[i * k + j]) {
-        return ::testing::AssertionFailure() << "q[" << i << "," << j << "] = " << int(got) << ", CPU rule "
-                                             << int(want->q[i * k + j]) << " (x = " << xf[i * k + j] << "), seed "
-                                             << seed;
+        return ::testing::AssertionFailure()
+               << "q[" << i << "," << j << "] = " << int(got) << ", CPU rule " << int(want->q[i * k + j])
+               << " (x = " << xf[i * k + j] << "), seed " << seed;
       }
     }
   }
@@ -166,8 +167,8 @@ TEST(QuantizeAzpGpuTest, U8AndS8CodesMatchTheCpuRuleBitForBit) {
 
 TEST(QuantizeAzpGpuTest, StridedViewsKeepTheirPadding) {
   QJIT_REQUIRE_GPU();
-  EXPECT_TRUE((check_quantize<bf16, std::uint8_t>(33, 4096, true, 8)));   // 16-byte aligned rows: vector path
-  EXPECT_TRUE((check_quantize<f16, std::int8_t>(33, 4096, true, 3)));     // misaligned rows: scalar path
+  EXPECT_TRUE((check_quantize<bf16, std::uint8_t>(33, 4096, true, 8)));  // 16-byte aligned rows: vector path
+  EXPECT_TRUE((check_quantize<f16, std::int8_t>(33, 4096, true, 3)));    // misaligned rows: scalar path
   EXPECT_TRUE((check_quantize<float, std::int8_t>(5, 1000, false, 1)));
 }
 
@@ -207,12 +208,17 @@ template <class T>
   for (const Status& s : {da.upload(aq->q), dw.upload(w), das.upload(aq->scale), dws.upload(w_scale),
                           dz.upload(aq->zero_point), dcs.upload(*colsum), db.upload(bias), dout.fill_bytes(0xff)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
-  auto desc = ScaledMatmulDescriptor::make<T>(c.m, c.n, c.k, c.bias, ActScaleMode::PerToken,
-                                              c.weight_per_tensor ? WeightScaleMode::PerTensor
-                                                                  : WeightScaleMode::PerChannel);
+  auto desc =
+      ScaledMatmulDescriptor::make<T>(c.m, c.n, c.k, c.bias, ActScaleMode::PerToken,
+                                      c.weight_per_tensor ? WeightScaleMode::PerTensor : WeightScaleMode::PerChannel);
   desc.has_act_zero_point = true;
   auto plan = ScaledMatmulPlan<T>::select(Stream(), desc);
   if (!plan) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
+  // The description is a string_view the C ABI hands out as a pointer: it must outlive the call (a temporary
+  // std::string once made every linear plan's description garbage, seen first from Python).
+  if (plan->precision_guarantee().description.find("zp[m] * colsum[n]") == std::string_view::npos)
+    return ::testing::AssertionFailure() << "precision_guarantee().description: "
+                                         << plan->precision_guarantee().description;
   typename ScaledMatmulPlan<T>::Args args;
   args.act_q = TensorRef<std::int8_t, 2>::contiguous(da.get<std::int8_t>(), {c.m, c.k});
   args.weight_q = TensorRef<std::int8_t, 2>::contiguous(dw.get<std::int8_t>(), {c.n, c.k});
@@ -260,6 +266,9 @@ template <class T>
   desc.asymmetric = true;
   auto plan = QuantizedLinearPlan<T>::select(Stream(), desc);
   if (!plan) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
+  if (plan->precision_guarantee().description.find("asymmetric per-token") == std::string_view::npos)
+    return ::testing::AssertionFailure() << "precision_guarantee().description: "
+                                         << plan->precision_guarantee().description;
   typename QuantizedLinearPlan<T>::Args args;
   args.activation = TensorRef<T, 2>::contiguous(dx.get<T>(), {m, k});
   args.weight_q = TensorRef<std::int8_t, 2>::contiguous(dw.get<std::int8_t>(), {n, k});
@@ -284,9 +293,9 @@ template <class T>
   if (!q || !sc || !zp || !out) return ::testing::AssertionFailure() << "download failed";
   for (std::int64_t i = 0; i < m; ++i) {
     if (std::memcmp(&(*sc)[i], &aq->scale[i], 4) != 0 || (*zp)[i] != aq->zero_point[i])
-      return ::testing::AssertionFailure() << "row " << i << ": scale " << (*sc)[i] << " zp " << (*zp)[i]
-                                           << ", CPU rule " << aq->scale[i] << " " << aq->zero_point[i] << ", seed "
-                                           << seed;
+      return ::testing::AssertionFailure()
+             << "row " << i << ": scale " << (*sc)[i] << " zp " << (*zp)[i] << ", CPU rule " << aq->scale[i] << " "
+             << aq->zero_point[i] << ", seed " << seed;
     for (std::int64_t j = 0; j < k; ++j)
       if ((*q)[i * k + j] != aq->q_s8()[i * k + j])
         return ::testing::AssertionFailure() << "act_q[" << i << "," << j << "] = " << int((*q)[i * k + j])
@@ -391,20 +400,20 @@ TEST(AzpLinearGpuTest, Sm80AndSm90AzpKernelsGiveIdenticalBits) {
       };
       auto want = run(codegen::Sm80Tile{.block_m = 64, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 2});
       ASSERT_TRUE(want.has_value()) << want.error().to_string();
-      std::vector<codegen::TileConfig> cfgs = {codegen::Sm90Tile{.block_m = 128, .block_n = 128, .stages = 4,
-                                                                 .consumers = 2}};
+      std::vector<codegen::TileConfig> cfgs = {
+          codegen::Sm90Tile{.block_m = 128, .block_n = 128, .stages = 4, .consumers = 2}};
       auto heuristic = ops::choose_config(spec, PlanPreference::Heuristic, device);
       ASSERT_TRUE(heuristic.has_value());
       cfgs.push_back(*heuristic);
       if (m <= 16)
-        cfgs.push_back(codegen::Sm90Tile{.block_m = 16, .block_n = 128, .stages = 6, .split_k = 2, .consumers = 1,
-                                         .swap_ab = true});
+        cfgs.push_back(codegen::Sm90Tile{
+            .block_m = 16, .block_n = 128, .stages = 6, .split_k = 2, .consumers = 1, .swap_ab = true});
       for (const codegen::TileConfig& cfg : cfgs) {
         auto got = run(cfg);
         ASSERT_TRUE(got.has_value()) << cfg.to_string() << ": " << got.error().to_string();
         for (std::size_t i = 0; i < want->size(); ++i)
           ASSERT_EQ((*got)[i], (*want)[i]) << cfg.to_string() << " M=" << m << (wpc ? "" : " weight=per_tensor")
-                                          << ": output[" << i / spec.n << "," << i % spec.n << "], seed " << seed;
+                                           << ": output[" << i / spec.n << "," << i % spec.n << "], seed " << seed;
       }
     }
 }
