@@ -3,7 +3,9 @@
 // pass reads 2*M*K bytes and writes M*K + 4*M; the copy reads and writes half of that total each with
 // cuMemcpyDtoDAsync, so "vs copy" compares bytes per second on the same traffic (issue 6's bar: >= 90%). Inputs
 // rotate through copies past the L2. The smoothed pass (x * pre_quant_scale[k] first, issue 18) runs beside the plain one:
-// "smooth / plain" is their time ratio (the bar: no measurable cost). Without a GPU every benchmark is skipped.
+// "smooth / plain" is their time ratio (the bar: no measurable cost). The asymmetric pass (per-token scale and zero
+// point, s8 codes, issue 17 item 3; it also writes 4*M bytes of zero points) runs beside them: "asym / plain" is its
+// time over the plain pass's. Without a GPU every benchmark is skipped.
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -25,10 +27,10 @@
 namespace qjit {
 namespace {
 
-enum class Mode { Quantize, Smoothed, Copy };
+enum class Mode { Quantize, Smoothed, Asymmetric, Copy };
 
 struct Row {
-  double quant_us = 0, smooth_us = 0, copy_us = 0;
+  double quant_us = 0, smooth_us = 0, asym_us = 0, copy_us = 0;
   std::int64_t bytes = 0;
 };
 std::map<std::pair<std::int64_t, std::int64_t>, Row> g_rows;  // (K, M)
@@ -69,7 +71,8 @@ void run_case(benchmark::State& state, Mode mode, std::int64_t m, std::int64_t k
     launch = [&, n](int call) { return out->copy_from(inputs[call % inputs.size()], n, stream); };
     state.SetLabel("cuMemcpyDtoDAsync");
   } else {
-    auto desc = DynamicRangeQuantizeDescriptor::make<bf16>(m, k);
+    auto desc = mode == Mode::Asymmetric ? DynamicRangeQuantizeDescriptor::make_asymmetric<bf16, std::int8_t>(m, k)
+                                         : DynamicRangeQuantizeDescriptor::make<bf16>(m, k);
     desc.has_smooth = mode == Mode::Smoothed;
     auto p = DynamicRangeQuantizePlan<bf16>::select(Stream(stream), desc);
     if (!p) return state.SkipWithError(p.error().to_string().c_str());
@@ -81,6 +84,9 @@ void run_case(benchmark::State& state, Mode mode, std::int64_t m, std::int64_t k
       a.output = TensorMut<std::int8_t, 2>::contiguous(static_cast<std::int8_t*>(out->get()), {m, k});
       a.scale =
           TensorMut<float, 1>::contiguous(reinterpret_cast<float*>(static_cast<std::int8_t*>(out->get()) + m * k), {m});
+      if (mode == Mode::Asymmetric)
+        a.zero_point = TensorMut<std::int32_t, 1>::contiguous(
+            reinterpret_cast<std::int32_t*>(static_cast<std::int8_t*>(out->get()) + m * k + 4 * m), {m});
       if (mode == Mode::Smoothed)
         a.pre_quant_scale = TensorRef<float, 1>::contiguous(static_cast<const float*>(smooth->get()), {k});
       return plan->run(Stream(stream), Workspace{}, a);
@@ -97,7 +103,10 @@ void run_case(benchmark::State& state, Mode mode, std::int64_t m, std::int64_t k
   state.counters["GBps"] = bytes / (median * 1e-6) / 1e9;
   Row& row = g_rows[{k, m}];
   row.bytes = static_cast<std::int64_t>(bytes);
-  (mode == Mode::Copy ? row.copy_us : mode == Mode::Smoothed ? row.smooth_us : row.quant_us) = median;
+  (mode == Mode::Copy         ? row.copy_us
+   : mode == Mode::Smoothed   ? row.smooth_us
+   : mode == Mode::Asymmetric ? row.asym_us
+                              : row.quant_us) = median;
 }
 
 void register_all() {
@@ -110,10 +119,11 @@ void register_all() {
   for (const auto& s : *shapes) ks.insert(s.k);
   for (std::int64_t k : ks)
     for (std::int64_t m : {1, 16, 128, 2048, 8192})
-      for (Mode mode : {Mode::Quantize, Mode::Smoothed, Mode::Copy}) {
-        const char* what = mode == Mode::Copy       ? "copy"
-                           : mode == Mode::Smoothed ? "quantize_rowwise_bf16_smooth"
-                                                    : "quantize_rowwise_bf16";
+      for (Mode mode : {Mode::Quantize, Mode::Smoothed, Mode::Asymmetric, Mode::Copy}) {
+        const char* what = mode == Mode::Copy         ? "copy"
+                           : mode == Mode::Smoothed   ? "quantize_rowwise_bf16_smooth"
+                           : mode == Mode::Asymmetric ? "quantize_rowwise_bf16_asym"
+                                                      : "quantize_rowwise_bf16";
         const std::string name = std::string(what) + "/K=" + std::to_string(k) + "/M=" + std::to_string(m);
         benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_case(st, mode, m, k); })
             ->UseManualTime()
@@ -125,14 +135,15 @@ void register_all() {
 void print_table() {
   if (g_rows.empty()) return;
   std::printf(
-      "\n| K | M | quantize us | smoothed us | copy us | quantize GB/s | vs copy | smooth / plain |\n"
-      "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+      "\n| K | M | quantize us | smoothed us | asym us | copy us | quantize GB/s | vs copy | smooth / plain | asym / "
+      "plain |\n"
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& [key, r] : g_rows) {
     if (r.quant_us <= 0 || r.copy_us <= 0) continue;
-    std::printf("| %lld | %lld | %.2f | %.2f | %.2f | %.0f | %.2f | %.3f |\n", static_cast<long long>(key.first),
-                static_cast<long long>(key.second), r.quant_us, r.smooth_us, r.copy_us,
-                r.bytes / (r.quant_us * 1e-6) / 1e9, r.copy_us / r.quant_us,
-                r.smooth_us > 0 ? r.smooth_us / r.quant_us : 0.0);
+    std::printf("| %lld | %lld | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f | %.3f | %.3f |\n",
+                static_cast<long long>(key.first), static_cast<long long>(key.second), r.quant_us, r.smooth_us,
+                r.asym_us, r.copy_us, r.bytes / (r.quant_us * 1e-6) / 1e9, r.copy_us / r.quant_us,
+                r.smooth_us > 0 ? r.smooth_us / r.quant_us : 0.0, r.asym_us > 0 ? r.asym_us / r.quant_us : 0.0);
   }
 }
 
