@@ -95,7 +95,7 @@ if want tunepre; then
 fi
 if want qrow; then
   echo "== quantize pass vs a copy of the same bytes (bench/quantize_rowwise_bench)"
-  timeout 200 $B/bench/quantize_rowwise_bench --benchmark_min_time=0.05 > "$OUT/quantize_bench.log" 2>&1
+  timeout 200 $B/bench/quantize_rowwise_bench --benchmark_min_time=0.05 --benchmark_filter="${QROW_FILTER:-.}" > "$OUT/quantize_bench.log" 2>&1
   [ $? -eq 0 ] || status=1
   grep -vE "^BM_|^-|^Benchmark|^Run on|^CPU|^  L|^Load" "$OUT/quantize_bench.log" | tail -30
 fi
