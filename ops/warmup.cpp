@@ -85,6 +85,7 @@ std::string_view warmup_plan_name(WarmupPlan p) noexcept {
     case WarmupPlan::LayerNormQuantize: return "layernorm";
     case WarmupPlan::ScaledMatmul: return "mm";
     case WarmupPlan::WeightOnlyLinear: return "w8a16";
+    case WarmupPlan::Asymmetric: return "azp";
   }
   return "?";
 }
@@ -108,11 +109,13 @@ Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text) {
       p = WarmupPlan::ScaledMatmul;
     else if (item == "w8a16" || item == "weight_only_linear")
       p = WarmupPlan::WeightOnlyLinear;
+    else if (item == "azp" || item == "asymmetric")
+      p = WarmupPlan::Asymmetric;
     else
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("plan list item {0} must be ql (QuantizedLinear), sq (SmoothQuant), rmsnorm "
-                                  "(RmsNormQuantize), layernorm (LayerNormQuantize), mm (ScaledMatmul) or w8a16 "
-                                  "(WeightOnlyLinear), got '{1}'",
+                                  "(RmsNormQuantize), layernorm (LayerNormQuantize), mm (ScaledMatmul), w8a16 "
+                                  "(WeightOnlyLinear) or azp (asymmetric activations), got '{1}'",
                                   i + 1, item.take_front(40))
                         .str());
     if (std::find(plans.begin(), plans.end(), p) == plans.end()) plans.push_back(p);
@@ -196,7 +199,7 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
                   llvm::formatv("WarmupRequest.sm_count must be >= 1, got {0}", req.sm_count).str());
   for (WarmupPlan plan : req.plans)
     if ((plan == WarmupPlan::RmsNormQuantize || plan == WarmupPlan::LayerNormQuantize ||
-         plan == WarmupPlan::ScaledMatmul) &&
+         plan == WarmupPlan::ScaledMatmul || plan == WarmupPlan::Asymmetric) &&
         req.dtype == ElementKind::F64)
       return Status(StatusCode::InvalidArgument,
                     llvm::formatv("WarmupRequest.dtype must be f16, bf16 or f32 for the {0} plan, got f64",
@@ -204,10 +207,10 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
                         .str());
   for (WarmupPlan plan : req.plans)
     if (plan == WarmupPlan::WeightOnlyLinear && req.dtype != ElementKind::F16 && req.dtype != ElementKind::BF16)
-      return Status(StatusCode::InvalidArgument,
-                    llvm::formatv("WarmupRequest.dtype must be f16 or bf16 for the w8a16 plan, got {0}",
-                                  element_name(req.dtype))
-                        .str());
+      return Status(
+          StatusCode::InvalidArgument,
+          llvm::formatv("WarmupRequest.dtype must be f16 or bf16 for the w8a16 plan, got {0}", element_name(req.dtype))
+              .str());
   const auto t0 = std::chrono::steady_clock::now();
   runtime::DeviceInfo device;  // synthetic: what the heuristic reads of the target
   device.arch = req.arch;
@@ -280,7 +283,9 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
           bool per_channel;
           int group;
           const char* name;
-        } kScales[] = {{true, 0, "per_channel"}, {false, 0, "per_tensor"}, {true, 64, "per_group(64)"},
+        } kScales[] = {{true, 0, "per_channel"},
+                       {false, 0, "per_tensor"},
+                       {true, 64, "per_group(64)"},
                        {true, 128, "per_group(128)"}};
         for (bool bias : req.bias_modes)
           for (const auto& sc : kScales)
@@ -290,6 +295,38 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
                    llvm::formatv("{0} n={1} k={2} m={3} w8a16 weight_scale={4}{5}{6}", item.label, item.n, item.k,
                                  item.m, sc.name, zp ? " zero_point" : "", bias ? " bias" : "")
                        .str());
+        continue;
+      }
+      if (plan == WarmupPlan::Asymmetric) {
+        // QuantizedLinearPlan asymmetric (its asymmetric quantize pass and the azp GEMM), then ScaledMatmulPlan with
+        // act_zero_point: per-token scales (a zero point per token needs its scale), the weight's either way.
+        for (bool bias : req.bias_modes)
+          for (int variant = 0; variant < 3; ++variant) {
+            const bool scaled = variant > 0, w_pt = variant == 2;
+            LinearShape shape;
+            shape.smooth_quant = scaled;
+            shape.scaled_matmul = scaled;
+            shape.weight_scale_per_tensor = w_pt;
+            shape.act_zero_point = true;
+            shape.m = item.m;
+            shape.n = item.n;
+            shape.k = item.k;
+            shape.activation = scaled ? ElementKind::S8 : req.dtype;
+            shape.output = req.dtype;
+            shape.has_bias = bias;
+            const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
+            const std::string used_by =
+                llvm::formatv("{0} n={1} k={2} m={3} azp {4}{5}", item.label, item.n, item.k, item.m,
+                              !scaled ? "ql"
+                              : w_pt  ? "mm weight_scale=per_tensor"
+                                      : "mm weight_scale=per_channel",
+                              bias ? " bias" : "")
+                    .str();
+            if (specs.quantize) need(*specs.quantize, used_by);
+            need(specs.gemm, used_by);
+            if (binds_portable_at_select(specs.gemm))
+              need_portable(specs.gemm, used_by + " (portable: misaligned rows)");
+          }
         continue;
       }
       if (plan == WarmupPlan::ScaledMatmul) {

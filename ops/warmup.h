@@ -27,17 +27,21 @@ namespace qjit::ops {
 // per tensor): their epilogues are kernels of their own.
 // WeightOnlyLinear: WeightOnlyLinearPlan's kernels (dtype f16 or bf16) per channel, per tensor and per group of 64 and
 // 128, each with and without zero points.
+// Asymmetric: asymmetric activations (issue 17 item 3): QuantizedLinearPlan `asymmetric` (the asymmetric quantize
+// pass, s8 codes, and the zero-point GEMM) and ScaledMatmulPlan with act_zero_point (per-token scales, the weight's
+// per channel and per tensor).
 enum class WarmupPlan : std::uint8_t {
   QuantizedLinear,
   SmoothQuant,
   RmsNormQuantize,
   LayerNormQuantize,
   ScaledMatmul,
-  WeightOnlyLinear
+  WeightOnlyLinear,
+  Asymmetric
 };
-std::string_view warmup_plan_name(WarmupPlan p) noexcept;  // "ql", "sq", "rmsnorm", "layernorm", "mm", "w8a16"
-// "ql,sq,rmsnorm,layernorm,mm,w8a16" (also "quantized", "smoothquant", "rms_norm_quantize", "layer_norm_quantize",
-// "scaled_matmul", "scaled_mm", "weight_only_linear");
+std::string_view warmup_plan_name(WarmupPlan p) noexcept;  // "ql", "sq", "rmsnorm", "layernorm", "mm", "w8a16", "azp"
+// "ql,sq,rmsnorm,layernorm,mm,w8a16,azp" (also "quantized", "smoothquant", "rms_norm_quantize",
+// "layer_norm_quantize", "scaled_matmul", "scaled_mm", "weight_only_linear", "asymmetric");
 // duplicates collapse; errors name the item and the accepted names.
 Result<std::vector<WarmupPlan>> parse_warmup_plans(std::string_view text);
 // "sm_80", "sm_86", "sm_87", "sm_89", "sm_90a" (every arch `qjit inspect` and the tuning database accept); "80",

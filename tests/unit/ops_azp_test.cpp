@@ -5,7 +5,10 @@
 // messages for the zero-point tensors on cores built by hand (no kernels bound).
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,9 +17,12 @@
 #include "ops/linear_core.h"
 #include "ops/linear_specs.h"
 #include "ops/plan_core.h"
+#include "ops/warmup.h"
 #include "qjit/qjit.h"
 #include "qjit/qjit_c.h"
 #include "qjit/quant/asymmetric.h"
+#include "runtime/nvrtc.h"
+#include "tests/support/cache_test_util.h"
 
 namespace qjit {
 namespace {
@@ -81,8 +87,9 @@ TEST(OpsAzp, DescriptorsRefuseContradictionsNamingTheField) {
             std::string::npos)
       << typed.error().message();
 
-  qjit_scaled_matmul_desc s{sizeof(s), 16, 256, 512, QJIT_S8, QJIT_S8, QJIT_BF16, 0, QJIT_ACT_SCALE_PER_TENSOR,
-                            QJIT_WEIGHT_SCALE_PER_CHANNEL, 1};
+  qjit_scaled_matmul_desc s{
+      sizeof(s), 16, 256, 512, QJIT_S8, QJIT_S8, QJIT_BF16, 0, QJIT_ACT_SCALE_PER_TENSOR, QJIT_WEIGHT_SCALE_PER_CHANNEL,
+      1};
   EXPECT_EQ(qjit_scaled_matmul_plan_select(nullptr, &s, QJIT_PREF_HEURISTIC, &plan), QJIT_INVALID_ARGUMENT);
   EXPECT_NE(last_error().find("descriptor.act_scale must be per_token (0) with has_act_zero_point"), std::string::npos)
       << last_error();
@@ -159,7 +166,8 @@ TEST(OpsAzp, CanImplementChecksTheZeroPointTensors) {
   EXPECT_EQ(msg(detail::can_implement(c, a)), "ok");
   auto b = a;
   b.act_zero_point = {};
-  EXPECT_NE(msg(detail::can_implement(c, b)).find("act_zero_point"), std::string::npos) << msg(detail::can_implement(c, b));
+  EXPECT_NE(msg(detail::can_implement(c, b)).find("act_zero_point"), std::string::npos)
+      << msg(detail::can_implement(c, b));
   b = a;
   b.weight_colsum = {ints, 63, 1, ElementKind::S32};
   EXPECT_NE(msg(detail::can_implement(c, b)).find("weight_colsum"), std::string::npos);
@@ -186,11 +194,70 @@ TEST(OpsAzp, CanImplementChecksTheZeroPointTensors) {
   la.output = {halves, 5, 64, 64, 1, ElementKind::F16};
   la.act_q_scratch = {bytes, 5, 33, 33, 1, ElementKind::S8};
   la.act_scale_scratch = {scales, 5, 1, ElementKind::F32};
-  EXPECT_NE(msg(detail::can_implement(l, la)).find("weight_colsum"), std::string::npos) << msg(detail::can_implement(l, la));
+  EXPECT_NE(msg(detail::can_implement(l, la)).find("weight_colsum"), std::string::npos)
+      << msg(detail::can_implement(l, la));
   la.weight_colsum = {ints, 64, 1, ElementKind::S32};
   EXPECT_EQ(msg(detail::can_implement(l, la)), "ok");
   l.act_zero_point = false;
   EXPECT_NE(msg(detail::can_implement(l, la)).find("the descriptor has asymmetric = false"), std::string::npos);
+}
+
+// `qjit warmup --plans azp` in a fresh process (the kernel service reads QJIT_CACHE_DIR once per process): the
+// asymmetric QuantizedLinear's quantize pass and GEMM and ScaledMatmul's zero-point GEMMs (weight per channel and per
+// tensor) are the specs ops::linear_kernel_specs gives the plans, each azp (the symmetric kernels are not asked for),
+// compiled once and found in the cache by a second warm-up; f64 is refused naming the field.
+int warm_azp_in_fresh_process() {
+  cache::testing::TempDir dir;
+  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
+  ::unsetenv("QJIT_CACHE_PATH");
+  ::unsetenv("QJIT_CACHE_READONLY");
+  ops::WarmupRequest req;
+  req.arch = 90;
+  req.items = {{256, 512, 16, "t o"}};
+  req.jobs = 2;
+  req.plans = {ops::WarmupPlan::Asymmetric};
+  auto r = ops::run_warmup(req);
+  if (!r) return std::fprintf(stderr, "%s\n", r.error().to_string().c_str()), 1;
+  std::set<std::string> want;
+  ops::LinearShape ql{.m = 16, .n = 256, .k = 512, .activation = ElementKind::BF16, .output = ElementKind::BF16};
+  ql.act_zero_point = true;
+  const auto ql_specs = ops::linear_kernel_specs(ql, 90);
+  want.insert(ql_specs.quantize->to_string());
+  want.insert(ql_specs.gemm.to_string());
+  for (bool w_pt : {false, true}) {
+    ops::LinearShape mm{.smooth_quant = true, .m = 16, .n = 256, .k = 512, .output = ElementKind::BF16};
+    mm.scaled_matmul = true;
+    mm.weight_scale_per_tensor = w_pt;
+    mm.act_zero_point = true;
+    want.insert(ops::linear_kernel_specs(mm, 90).gemm.to_string());
+  }
+  std::set<std::string> got;
+  for (const auto& k : r->kernels) {
+    got.insert(k.spec.to_string());
+    if (!k.spec.act_zero_point) return std::fprintf(stderr, "not an azp kernel: %s\n", k.spec.to_string().c_str()), 2;
+  }
+  if (r->failed || r->compiled != want.size() || got != want || want.size() < 3)
+    return std::fprintf(stderr, "%zu kernels, %zu compiled, %zu failed, %zu wanted\n", r->kernels.size(), r->compiled,
+                        r->failed, want.size()),
+           3;
+  auto again = ops::run_warmup(req);
+  if (!again || again->cached != want.size() || again->compiled != 0) return 4;
+  req.dtype = ElementKind::F64;
+  auto bad = ops::run_warmup(req);
+  if (bad ||
+      bad.error().message().find("WarmupRequest.dtype must be f16, bf16 or f32 for the azp plan") == std::string::npos)
+    return 5;
+  std::fprintf(stderr, "azp warmup ok (%zu kernels)\n", want.size());
+  return 0;
+}
+
+TEST(OpsAzpWarmup, PlansParseAndTheAsymmetricKernelsCompileOnce) {
+  EXPECT_EQ(ops::parse_warmup_plans("azp,asymmetric")->size(), 1u);
+  EXPECT_EQ(ops::parse_warmup_plans("asymmetric")->front(), ops::WarmupPlan::Asymmetric);
+  EXPECT_EQ(ops::warmup_plan_name(ops::WarmupPlan::Asymmetric), "azp");
+  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(std::exit(warm_azp_in_fresh_process()), ::testing::ExitedWithCode(0), "azp warmup ok");
 }
 
 }  // namespace

@@ -236,7 +236,7 @@ int warm_scaled_matmul_in_fresh_process() {
 TEST(OpsScaledMatmulWarmup, PlansParseAndTheFourScaleModesCompileOnce) {
   EXPECT_EQ(ops::parse_warmup_plans("mm,scaled_mm")->size(), 1u);
   EXPECT_EQ(ops::parse_warmup_plans("scaled_matmul")->front(), ops::WarmupPlan::ScaledMatmul);
-  EXPECT_NE(ops::parse_warmup_plans("matmul").error().message().find("mm (ScaledMatmul) or w8a16 (WeightOnlyLinear)"), std::string::npos);
+  EXPECT_NE(ops::parse_warmup_plans("matmul").error().message().find("mm (ScaledMatmul), w8a16 (WeightOnlyLinear) or azp"), std::string::npos);
   EXPECT_EQ(ops::warmup_plan_name(ops::WarmupPlan::ScaledMatmul), "mm");
   if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
