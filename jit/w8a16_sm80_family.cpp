@@ -21,7 +21,7 @@ using codegen::W8A16Tile;
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 W8A16Tile fit_smem(const KernelSpec& spec, W8A16Tile c) {
-  while (c.stages > 2 && codegen::w8a16_sm80_smem_bytes(c) > codegen::max_dynamic_smem_bytes(spec.arch)) --c.stages;
+  while (c.stages > 2 && codegen::w8a16_sm80_smem_bytes(spec, c) > codegen::max_dynamic_smem_bytes(spec.arch)) --c.stages;
   return c;
 }
 
@@ -117,7 +117,7 @@ class W8A16Sm80Family final : public TypedFamily<W8A16Tile> {
     const int min_bm = spec.m_bucket >= 512 ? 64 : 16;
     for (const Shape& t : kTiles) {
       if (t.bm > max_bm || t.bm < min_bm) continue;
-      for (int bk : {32, 64})
+      for (int bk : {32, 64, 128})
         for (int stages : {3, 4, 6})
           for (int split : {1, 2, 4, 8}) {
             if (split > 1 && (!opt.allow_split_k || spec.m_bucket > 64)) continue;
