@@ -4,7 +4,7 @@
 // 16- or 32-row tile over 64 columns and 64 elements of K a stage, 5-6 stages, and K split (deterministic, through the
 // workspace) while the grid stays within two CTAs per SM, each split keeping at least 8 k tiles; M <= 64 a 64 x 64 tile;
 // above, the largest of 128 x 128 / 64 x 128 / 64 x 64 (32 of K a stage, 4 stages) that fills every SM once.
-// Candidates: a menu of CTA tiles and warp grids x K slice (32, 64) x stages, restricted by the M bucket, split-K
+// Candidates: a menu of CTA tiles and warp grids x K slice (32, 64, 128) x stages, restricted by the M bucket, split-K
 // 2/4/8 for M <= 64 when allowed; the heuristic's choice leads. The kernel takes its own parameter block
 // (W8A16Params), which the plan launches itself, so launch_gemm (GemmS8Params) is refused.
 #include <algorithm>
