@@ -5,13 +5,25 @@
 // >= 1.7x cuBLASLt (half the weight bytes), M >= 2048 at >= 0.9x. Rows: the Llama-2-7B / Llama-3-8B / -70B linear
 // shapes at M in {1, 16, 2048}; counters qjit_us, cublaslt_us, speedup (cuBLASLt time / qjit time, > 1 = faster),
 // weight_GBps. Without a GPU (or cuBLASLt) every benchmark is skipped.
+// --sweep (per-channel scales) or --sweep=group128: instead of the suite, for n4096 k4096, n28672 k8192 and
+// n8192 k28672 at M in {1, 16, 2048}, every candidate config of the w8a16_sm80 family (split-K only while the grid
+// stays within 4 CTAs an SM), bound directly and timed interleaved against the same cuBLASLt; one line per config,
+// the heuristic's marked '*', so one GPU call shows which tile each shape wants.
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <future>
 #include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include "autotune/timing.h"
+#include "codegen/kernel_params.h"
+#include "codegen/w8a16_sm80.h"
+#include "jit/kernel_binding.h"
+#include "jit/kernel_family.h"
+#include "runtime/driver.h"
 #include "perf/cublaslt_baseline.h"
 #include "perf/interleave.h"
 #include "qjit/weight_only_linear.h"
@@ -21,7 +33,74 @@
 namespace qjit {
 namespace {
 
-void run_case(benchmark::State& state, std::int64_t m, std::int64_t n, std::int64_t k, int group) {
+// Every candidate of the family for this shape, bound directly (the plan's launch: W8A16Params, split-K counters
+// zeroed on the stream), timed interleaved against cuBLASLt; prints one line per config.
+void sweep_configs(const runtime::DeviceInfo& dev, std::int64_t m, std::int64_t n, std::int64_t k, int group,
+                   int copies, const std::vector<runtime::DeviceMemory>& w8, const void* x, const void* scale, void* y,
+                   const std::vector<runtime::DeviceMemory>& w16, void* y2, perf::CublasLtGemm& lt, CUstream stream) {
+  const codegen::KernelSpec spec = codegen::w8a16_spec(ElementKind::BF16, n, k, codegen::m_bucket_of(m),
+                                                       jit::target_arch(dev), false, true, group, false);
+  const jit::KernelFamilyRuntime& fam = jit::w8a16_sm80_family();
+  const codegen::TileConfig chosen = fam.heuristic(spec, dev.sm_count);
+  std::vector<codegen::TileConfig> cands;
+  for (const codegen::TileConfig& c : fam.candidates(spec, jit::CandidateOptions{.allow_split_k = true,
+                                                                                 .sm_count = dev.sm_count})) {
+    const runtime::LaunchDims d = jit::launch_dims(spec, c, m);
+    if (c.fields().split_k == 1 || std::int64_t{d.grid[0]} * d.grid[1] * d.grid[2] <= 4 * dev.sm_count)
+      cands.push_back(c);
+  }
+  // NOTE: compiled concurrently (the kernel service compiles each key once), timed one after another.
+  std::vector<std::future<Result<jit::KernelBinding>>> bound;
+  for (const codegen::TileConfig& c : cands)
+    bound.push_back(std::async(std::launch::async, [&, c] { return jit::bind_kernel_with(spec, c, dev); }));
+  auto api = runtime::driver();
+  const std::int64_t groups = group > 0 ? (k + group - 1) / group : 1;
+  std::size_t ws_bytes = 16;
+  for (const codegen::TileConfig& c : cands) ws_bytes = std::max(ws_bytes, jit::kernel_workspace_bytes(spec, c, m));
+  auto ws = runtime::DeviceMemory::allocate(ws_bytes, "sweep workspace");
+  if (!api.has_value() || !ws) return;
+  std::printf("sweep %s m=%lld (cuBLASLt %s)\n", spec.to_string().c_str(), static_cast<long long>(m),
+              lt.algo_description().c_str());
+  for (std::size_t i = 0; i < cands.size(); ++i) {
+    auto b = bound[i].get();
+    if (!b) {
+      std::printf("  %-40s %s\n", cands[i].to_string().c_str(), b.error().to_string().c_str());
+      continue;
+    }
+    const jit::WorkspaceLayout layout = fam.workspace(spec, cands[i], m);
+    const perf::Launch qjit_side = [&](int call) -> Status {
+      codegen::W8A16Params p{};
+      p.x = x;
+      p.ldx = k;
+      p.w = w8[call % copies].get();
+      p.ldw = k;
+      p.scale = static_cast<const float*>(scale);
+      p.ld_scale = groups;
+      p.y = y;
+      p.ldy = n;
+      p.m = static_cast<std::int32_t>(m);
+      if (layout.bytes > 0) {
+        p.workspace = static_cast<float*>(ws->get());
+        p.tile_counters = reinterpret_cast<std::int32_t*>(static_cast<char*>(ws->get()) + layout.counters_offset);
+        QJIT_CU(**api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u,
+                (layout.bytes - layout.counters_offset) / 4, stream);
+      }
+      return b->kernel->launch(jit::launch_dims(*b, m), stream, &p);
+    };
+    const perf::Launch lt_side = [&](int call) { return lt.run(x, w16[call % copies].get(), y2, stream); };
+    auto t = perf::time_interleaved({qjit_side, lt_side}, stream, perf::InterleaveOptions{}, nullptr);
+    if (!t) {
+      std::printf("  %-40s %s\n", cands[i].to_string().c_str(), t.error().to_string().c_str());
+      continue;
+    }
+    std::printf("%c %-40s qjit_us %8.2f cublaslt_us %8.2f speedup %5.2f weight_GBps %7.0f\n",
+                cands[i] == chosen ? '*' : ' ', cands[i].to_string().c_str(), (*t)[0].us, (*t)[1].us,
+                (*t)[1].us / (*t)[0].us, static_cast<double>(n * k) / ((*t)[0].us * 1e-6) / 1e9);
+    std::fflush(stdout);
+  }
+}
+
+void run_case(benchmark::State& state, std::int64_t m, std::int64_t n, std::int64_t k, int group, bool sweep) {
   auto dev = runtime::current_device();
   if (!dev.has_value()) return state.SkipWithError(("no GPU: " + dev.error().to_string()).c_str());
   if (Status s = perf::cublaslt_available(); !s.ok()) return state.SkipWithError(s.to_string().c_str());
@@ -62,6 +141,13 @@ void run_case(benchmark::State& state, std::int64_t m, std::int64_t n, std::int6
   if (Status s = sc->upload(scale.data(), scale.size() * 4); !s.ok()) return state.SkipWithError(s.to_string().c_str());
 
   CUstream stream = nullptr;
+  if (sweep) {
+    auto lt = perf::CublasLtGemm::create(perf::BaselineKind::Bf16, m, n, k, x->get(), w16[0].get(), y2->get(),
+                                         lt_ws->get(), lt_ws->bytes(), stream);
+    if (!lt) return state.SkipWithError(lt.error().to_string().c_str());
+    sweep_configs(*dev, m, n, k, group, copies, w8, x->get(), sc->get(), y->get(), w16, y2->get(), **lt, stream);
+    return state.SkipWithError("sweep: the rows are printed above");
+  }
   auto plan = WeightOnlyLinearPlan<bf16>::select(
       Stream(stream), WeightOnlyLinearDescriptor::make<bf16>(
                           m, n, k, group > 0 ? WeightScaleMode::PerGroup : WeightScaleMode::PerChannel, group));
@@ -99,6 +185,31 @@ void run_case(benchmark::State& state, std::int64_t m, std::int64_t n, std::int6
 }  // namespace qjit
 
 int main(int argc, char** argv) {
+  int sweep_group = -1;  // -1: the suite; 0 / 128: the config sweep with per-channel / group-128 scales
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--sweep") == 0 || std::strcmp(argv[i], "--sweep=group128") == 0) {
+      sweep_group = argv[i][7] == '=' ? 128 : 0;
+      for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+      --argc;
+      break;
+    }
+  }
+  if (sweep_group >= 0) {
+    for (std::int64_t m : {1, 16, 2048})
+      for (const auto& [n, k] : {std::pair<std::int64_t, std::int64_t>{4096, 4096}, {28672, 8192}, {8192, 28672}}) {
+        const std::string name = "w8a16_sweep/m" + std::to_string(m) + "/n" + std::to_string(n) + "/k" +
+                                 std::to_string(k);
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [=](benchmark::State& st) { qjit::run_case(st, m, n, k, sweep_group, true); })
+            ->UseManualTime()
+            ->Iterations(1)
+            ->Unit(benchmark::kMicrosecond);
+      }
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+  }
   const struct {
     std::int64_t n, k;
   } shapes[] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {14336, 4096}, {4096, 14336}, {28672, 8192}, {8192, 28672}};
@@ -108,7 +219,7 @@ int main(int argc, char** argv) {
         const std::string name = "w8a16_bf16/m" + std::to_string(m) + "/n" + std::to_string(s.n) + "/k" +
                                  std::to_string(s.k) + (group ? "/group128" : "/channel");
         benchmark::RegisterBenchmark(name.c_str(),
-                                     [=](benchmark::State& st) { qjit::run_case(st, m, s.n, s.k, group); })
+                                     [=](benchmark::State& st) { qjit::run_case(st, m, s.n, s.k, group, false); })
             ->UseManualTime()
             ->Iterations(1)
             ->Unit(benchmark::kMicrosecond);

@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::int64_t kMaxDim = std::int64_t{1} << 30;
 constexpr int kMaxAccPerThread = 128;
+constexpr int kMaxWarpTileMK = 4096;  // the template's kMI * 2 * kWordsA <= 64
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
@@ -46,8 +47,13 @@ KernelSpec w8a16_spec(ElementKind act, std::int64_t n, std::int64_t k, int m_buc
   return s;
 }
 
-int w8a16_sm80_smem_bytes(const W8A16Tile& c) {
-  return c.stages * (c.block_m * (c.block_k * 2 + 16) + c.block_n * (c.block_k + 16));
+int w8a16_sm80_smem_bytes(const KernelSpec& spec, const W8A16Tile& c) {
+  // The template's stage: x rows (64 / 144 / 272 bytes for block_k 32 / 64 / 128), q rows (32 / 64 / 144 bytes), and
+  // in group mode the tile's scales (and zero points), 4 bytes a column.
+  const int pitch_a = c.block_k == 32 ? 64 : c.block_k * 2 + 16;
+  const int pitch_b = c.block_k == 128 ? 144 : c.block_k;
+  const int scale_slots = spec.weight_group > 0 ? c.block_n * (spec.zero_point ? 2 : 1) : 0;
+  return c.stages * (c.block_m * pitch_a + c.block_n * pitch_b + scale_slots * 4);
 }
 
 Status validate_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg) {
@@ -71,8 +77,11 @@ Status validate_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg) {
     return invalid("spec.per_channel_weight_scale must be true with a group scale (spec.weight_group > 0)");
   if (spec.smooth || spec.residual || spec.device_act_scale || spec.per_token_scale)
     return invalid("spec.smooth, residual, device_act_scale and per_token_scale must be false for w8a16_gemm");
-  if (cfg.block_k != 32 && cfg.block_k != 64)
-    return invalid(llvm::formatv("config.block_k must be 32 or 64 (elements of K), got {0}", cfg.block_k));
+  if (cfg.block_k != 32 && cfg.block_k != 64 && cfg.block_k != 128)
+    return invalid(llvm::formatv("config.block_k must be 32, 64 or 128 (elements of K), got {0}", cfg.block_k));
+  if (spec.weight_group > 0 && spec.weight_group % cfg.block_k != 0)
+    return invalid(llvm::formatv("config.block_k = {0} must divide spec.weight_group = {1} (a k tile lies in one group)",
+                                 cfg.block_k, spec.weight_group));
   if (cfg.warps_m < 1 || cfg.warps_n < 1 || cfg.warps_m * cfg.warps_n > 16)
     return invalid(llvm::formatv("config.warps_m * warps_n must be in [1, 16], got {0}x{1}", cfg.warps_m, cfg.warps_n));
   if (cfg.block_m < 16 || cfg.block_m > 256 || cfg.block_m % (16 * cfg.warps_m) != 0)
@@ -81,6 +90,10 @@ Status validate_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg) {
   if (cfg.block_n < 8 || cfg.block_n > 256 || cfg.block_n % (8 * cfg.warps_n) != 0)
     return invalid(llvm::formatv("config.block_n must be a multiple of 8 * warps_n = {0} in [8, 256], got {1}",
                                  8 * cfg.warps_n, cfg.block_n));
+  if (cfg.block_m / cfg.warps_m * cfg.block_k > kMaxWarpTileMK)
+    return invalid(llvm::formatv("config {0}: (block_m / warps_m) * block_k = {1} exceeds {2} (the x fragments of a "
+                                 "k tile take 64 registers a lane at most); use more warps_m or a smaller block_k",
+                                 cfg.to_string(), cfg.block_m / cfg.warps_m * cfg.block_k, kMaxWarpTileMK));
   const int threads = 32 * cfg.warps_m * cfg.warps_n;
   const int acc = cfg.block_m * cfg.block_n / threads;
   if (acc > kMaxAccPerThread)
@@ -97,7 +110,7 @@ Status validate_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg) {
                                  cfg.split_k, spec.k, k_tiles, cfg.block_k));
   if (ceil_div(spec.n, cfg.block_n) > 65535)
     return invalid(llvm::formatv("spec.n = {0} needs more than 65535 tiles of block_n = {1}", spec.n, cfg.block_n));
-  const int smem = w8a16_sm80_smem_bytes(cfg);
+  const int smem = w8a16_sm80_smem_bytes(spec, cfg);
   if (smem > max_dynamic_smem_bytes(spec.arch))
     return Status(StatusCode::OutOfResources,
                   llvm::formatv("config {0} needs {1} bytes of shared memory; {2} allows at most {3}", cfg.to_string(),
@@ -116,7 +129,7 @@ Result<Source> render_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg) {
   const bool bf = spec.in_element == ElementKind::BF16;
   Source src;
   src.threads = 32 * cfg.warps_m * cfg.warps_n;
-  src.dynamic_smem_bytes = w8a16_sm80_smem_bytes(cfg);
+  src.dynamic_smem_bytes = w8a16_sm80_smem_bytes(spec, cfg);
   src.entry = llvm::formatv("qjit_w8a16_sm80_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}_wm{6}_wn{7}_s{8}_sk{9}_{10}{11}_{12}",
                             element_name(spec.in_element), spec.n, spec.k, cfg.block_m, cfg.block_n, cfg.block_k,
                             cfg.warps_m, cfg.warps_n, cfg.stages, cfg.split_k, scale_tag(spec),
@@ -141,7 +154,7 @@ LaunchDims w8a16_sm80_launch(const KernelSpec& spec, const W8A16Tile& cfg, std::
   d.grid[1] = static_cast<unsigned>(ceil_div(spec.n, cfg.block_n));
   d.grid[2] = static_cast<unsigned>(cfg.split_k);
   d.block[0] = static_cast<unsigned>(32 * cfg.warps_m * cfg.warps_n);
-  d.dynamic_smem_bytes = static_cast<unsigned>(w8a16_sm80_smem_bytes(cfg));
+  d.dynamic_smem_bytes = static_cast<unsigned>(w8a16_sm80_smem_bytes(spec, cfg));
   return d;
 }
 

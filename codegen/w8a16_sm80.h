@@ -31,6 +31,6 @@ LaunchDims w8a16_sm80_launch(const KernelSpec& spec, const W8A16Tile& cfg, std::
 // split_k > 1: f32 partials, then int32 tile counters from w8a16_sm80_counters_offset() to the end; else 0.
 std::size_t w8a16_sm80_workspace_bytes(const KernelSpec& spec, const W8A16Tile& cfg, std::int64_t m);
 std::size_t w8a16_sm80_counters_offset(const KernelSpec& spec, const W8A16Tile& cfg, std::int64_t m);
-int w8a16_sm80_smem_bytes(const W8A16Tile& cfg);
+int w8a16_sm80_smem_bytes(const KernelSpec& spec, const W8A16Tile& cfg);
 
 }  // namespace qjit::codegen

@@ -4,7 +4,7 @@
 // 16- or 32-row tile over 64 columns and 64 elements of K a stage, 5-6 stages, and K split (deterministic, through the
 // workspace) while the grid stays within two CTAs per SM, each split keeping at least 8 k tiles; M <= 64 a 64 x 64 tile;
 // above, the largest of 128 x 128 / 64 x 128 / 64 x 64 (32 of K a stage, 4 stages) that fills every SM once.
-// Candidates: a menu of CTA tiles and warp grids x K slice (32, 64) x stages, restricted by the M bucket, split-K
+// Candidates: a menu of CTA tiles and warp grids x K slice (32, 64, 128) x stages, restricted by the M bucket, split-K
 // 2/4/8 for M <= 64 when allowed; the heuristic's choice leads. The kernel takes its own parameter block
 // (W8A16Params), which the plan launches itself, so launch_gemm (GemmS8Params) is refused.
 #include <algorithm>
@@ -21,7 +21,7 @@ using codegen::W8A16Tile;
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 W8A16Tile fit_smem(const KernelSpec& spec, W8A16Tile c) {
-  while (c.stages > 2 && codegen::w8a16_sm80_smem_bytes(c) > codegen::max_dynamic_smem_bytes(spec.arch)) --c.stages;
+  while (c.stages > 2 && codegen::w8a16_sm80_smem_bytes(spec, c) > codegen::max_dynamic_smem_bytes(spec.arch)) --c.stages;
   return c;
 }
 
@@ -117,7 +117,7 @@ class W8A16Sm80Family final : public TypedFamily<W8A16Tile> {
     const int min_bm = spec.m_bucket >= 512 ? 64 : 16;
     for (const Shape& t : kTiles) {
       if (t.bm > max_bm || t.bm < min_bm) continue;
-      for (int bk : {32, 64})
+      for (int bk : {32, 64, 128})
         for (int stages : {3, 4, 6})
           for (int split : {1, 2, 4, 8}) {
             if (split > 1 && (!opt.allow_split_k || spec.m_bucket > 64)) continue;

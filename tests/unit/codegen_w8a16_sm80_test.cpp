@@ -91,8 +91,17 @@ TEST(CodegenW8A16Sm80, ValidationNamesTheFieldAndExpectedValue) {
     EXPECT_NE(st.message().find(needle), std::string::npos) << st.message();
   };
   W8A16Tile c = good;
+  c.block_k = 16;
+  bad(ok, c, "config.block_k must be 32, 64 or 128");
+  c = good;
   c.block_k = 128;
-  bad(ok, c, "config.block_k must be 32 or 64");
+  KernelSpec g64 = ok;
+  g64.weight_group = 64;
+  bad(g64, c, "config.block_k = 128 must divide spec.weight_group = 64");
+  c = good;
+  c.block_m = 64;
+  c.block_k = 128;
+  bad(ok, c, "(block_m / warps_m) * block_k = 8192 exceeds 4096");
   c = good;
   c.block_m = 24;
   bad(ok, c, "config.block_m must be a multiple of 16 * warps_m = 16");
@@ -183,7 +192,7 @@ TEST(CodegenW8A16Sm80, SpecPrintsItsScaleModeAndEntryNamesIt) {
   ASSERT_TRUE(src.has_value()) << src.error().to_string();
   EXPECT_EQ(src->entry, "qjit_w8a16_sm80_bf16_n4096_k11008_bm16_bn64_bk64_wm1_wn4_s6_sk4_g128_zp_bias");
   EXPECT_EQ(src->threads, 128);
-  EXPECT_EQ(src->dynamic_smem_bytes, 6 * (16 * 144 + 64 * 80));
+  EXPECT_EQ(src->dynamic_smem_bytes, 6 * (16 * 144 + 64 * 64 + 64 * 8));  // x, q, group scales + zero points
   const LaunchDims d = w8a16_sm80_launch(s, c, 3);
   EXPECT_EQ(d.grid[0], 1u);
   EXPECT_EQ(d.grid[1], 64u);
@@ -261,8 +270,16 @@ void config_spread(int arch) {
   for (const W8A16Tile& cfg :
        {W8A16Tile{.block_m = 64, .block_n = 128, .block_k = 32, .warps_m = 2, .warps_n = 2, .stages = 3, .split_k = 2},
         W8A16Tile{.block_m = 32, .block_n = 64, .block_k = 64, .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 8},
-        W8A16Tile{.block_m = 16, .block_n = 32, .block_k = 64, .warps_m = 1, .warps_n = 2, .stages = 2}})
+        W8A16Tile{.block_m = 16, .block_n = 32, .block_k = 64, .warps_m = 1, .warps_n = 2, .stages = 2},
+        W8A16Tile{.block_m = 32, .block_n = 64, .block_k = 32, .warps_m = 2, .warps_n = 2, .stages = 4}})
     expect_compiles(s, cfg, false);
+  // block_k = 128 (the decode candidates' widest slice: two 16-byte reads of q, four of x a lane) needs group 128.
+  for (const KernelSpec& s128 : {w8a16_spec(ElementKind::F16, 1000, 1000, 16, arch, true, true, 128, true),
+                                  w8a16_spec(ElementKind::BF16, 4096, 4096, 1, arch, false, true, 0, false)})
+    for (const W8A16Tile& cfg :
+         {W8A16Tile{.block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 2},
+          W8A16Tile{.block_m = 32, .block_n = 128, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 3}})
+      expect_compiles(s128, cfg, true);
 }
 TEST(CodegenW8A16Sm80, ConfigSpreadSm80) {
   SKIP_WITHOUT_NVRTC();
