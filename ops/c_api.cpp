@@ -140,16 +140,23 @@ Result<detail::VectorView> vector_of(const qjit_tensor& t, const char* field) {
   return detail::VectorView{t.data, t.shape[0], t.stride[0], kind};
 }
 
+// The fields every GEMM-shaped C descriptor shares (m, n, k, the three element kinds, has_bias), into its C++ one.
+template <class CDesc, class Desc>
+Status gemm_fields_of(const CDesc& d, Desc& out) {
+  out.m = d.m;
+  out.n = d.n;
+  out.k = d.k;
+  QJIT_ASSIGN_OR_RETURN(out.activation_element, element_of(d.activation_element, "descriptor.activation_element"));
+  QJIT_ASSIGN_OR_RETURN(out.weight_element, element_of(d.weight_element, "descriptor.weight_element"));
+  QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d.output_element, "descriptor.output_element"));
+  out.has_bias = d.has_bias != 0;
+  return Status();
+}
+
 Result<QuantizedLinearDescriptor> descriptor_of(const qjit_quantized_linear_desc* d) {
   QJIT_TRY(check_struct(d, "desc", "qjit_quantized_linear_desc"));
   QuantizedLinearDescriptor out;
-  out.m = d->m;
-  out.n = d->n;
-  out.k = d->k;
-  QJIT_ASSIGN_OR_RETURN(out.activation_element, element_of(d->activation_element, "descriptor.activation_element"));
-  QJIT_ASSIGN_OR_RETURN(out.weight_element, element_of(d->weight_element, "descriptor.weight_element"));
-  QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d->output_element, "descriptor.output_element"));
-  out.has_bias = d->has_bias != 0;
+  QJIT_TRY(gemm_fields_of(*d, out));
   out.has_smooth = QJIT_FIELD(d, qjit_quantized_linear_desc, has_smooth) != 0;
   out.asymmetric = QJIT_FIELD(d, qjit_quantized_linear_desc, asymmetric) != 0;
   return out;
@@ -158,14 +165,8 @@ Result<QuantizedLinearDescriptor> descriptor_of(const qjit_quantized_linear_desc
 Result<SmoothQuantLinearDescriptor> descriptor_of(const qjit_smooth_quant_linear_desc* d) {
   QJIT_TRY(check_struct(d, "desc", "qjit_smooth_quant_linear_desc"));
   SmoothQuantLinearDescriptor out;
-  out.m = d->m;
-  out.n = d->n;
-  out.k = d->k;
+  QJIT_TRY(gemm_fields_of(*d, out));
   out.act_scale = d->act_scale;
-  QJIT_ASSIGN_OR_RETURN(out.activation_element, element_of(d->activation_element, "descriptor.activation_element"));
-  QJIT_ASSIGN_OR_RETURN(out.weight_element, element_of(d->weight_element, "descriptor.weight_element"));
-  QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d->output_element, "descriptor.output_element"));
-  out.has_bias = d->has_bias != 0;
   return out;
 }
 
@@ -214,13 +215,7 @@ Result<NormQuantizeDescriptor> descriptor_of(const qjit_norm_quantize_desc* d) {
 Result<ScaledMatmulDescriptor> descriptor_of(const qjit_scaled_matmul_desc* d) {
   QJIT_TRY(check_struct(d, "desc", "qjit_scaled_matmul_desc"));
   ScaledMatmulDescriptor out;
-  out.m = d->m;
-  out.n = d->n;
-  out.k = d->k;
-  QJIT_ASSIGN_OR_RETURN(out.activation_element, element_of(d->activation_element, "descriptor.activation_element"));
-  QJIT_ASSIGN_OR_RETURN(out.weight_element, element_of(d->weight_element, "descriptor.weight_element"));
-  QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d->output_element, "descriptor.output_element"));
-  out.has_bias = d->has_bias != 0;
+  QJIT_TRY(gemm_fields_of(*d, out));
   if (d->act_scale != QJIT_ACT_SCALE_PER_TOKEN && d->act_scale != QJIT_ACT_SCALE_PER_TENSOR)
     return invalid(llvm::formatv("descriptor.act_scale must be QJIT_ACT_SCALE_PER_TOKEN (0) or "
                                  "QJIT_ACT_SCALE_PER_TENSOR (1), got {0}",
@@ -240,13 +235,7 @@ Result<ScaledMatmulDescriptor> descriptor_of(const qjit_scaled_matmul_desc* d) {
 Result<WeightOnlyLinearDescriptor> descriptor_of(const qjit_weight_only_linear_desc* d) {
   QJIT_TRY(check_struct(d, "desc", "qjit_weight_only_linear_desc"));
   WeightOnlyLinearDescriptor out;
-  out.m = d->m;
-  out.n = d->n;
-  out.k = d->k;
-  QJIT_ASSIGN_OR_RETURN(out.activation_element, element_of(d->activation_element, "descriptor.activation_element"));
-  QJIT_ASSIGN_OR_RETURN(out.weight_element, element_of(d->weight_element, "descriptor.weight_element"));
-  QJIT_ASSIGN_OR_RETURN(out.output_element, element_of(d->output_element, "descriptor.output_element"));
-  out.has_bias = d->has_bias != 0;
+  QJIT_TRY(gemm_fields_of(*d, out));
   if (d->weight_scale != QJIT_WEIGHT_SCALE_PER_CHANNEL && d->weight_scale != QJIT_WEIGHT_SCALE_PER_TENSOR &&
       d->weight_scale != QJIT_WEIGHT_SCALE_PER_GROUP)
     return invalid(llvm::formatv("descriptor.weight_scale must be QJIT_WEIGHT_SCALE_PER_CHANNEL (0), "
