@@ -50,23 +50,13 @@ std::vector<float> round_trip(const std::vector<float>& v) {
   return out;
 }
 
-template <class T>
-double eps_of() {
-  if constexpr (std::is_same_v<T, f16>)
-    return std::ldexp(1.0, -11);
-  else if constexpr (std::is_same_v<T, bf16>)
-    return std::ldexp(1.0, -8);
-  else
-    return std::ldexp(1.0, -24);
-}
-
 // output (row stride ldc) against the f64 reference: every element written and finite, pads untouched, each within
 // the epilogue bound (4 f32 roundings + the output rounding) of |s_a·s_w·(acc − zp·colsum)| + |bias|.
 template <class T>
 ::testing::AssertionResult compare(const std::vector<T>& out, std::int64_t ldc, std::int64_t m, std::int64_t n,
                                    const std::vector<double>& ref, const std::vector<double>& bias,
                                    std::uint64_t seed) {
-  const double eps = 5 * std::ldexp(1.0, -24) + eps_of<T>();
+  const double eps = 5 * std::ldexp(1.0, -24) + unit_roundoff<T>();
   const double abs_floor = std::is_same_v<T, f16> ? std::ldexp(1.0, -25) : 0.0;
   for (std::int64_t i = 0; i < m; ++i) {
     for (std::int64_t j = n; j < ldc; ++j) {

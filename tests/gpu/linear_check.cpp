@@ -49,18 +49,6 @@ std::vector<std::int8_t> with_row_stride(const std::vector<std::int8_t>& w, std:
   return out;
 }
 
-template <class T>
-double eps_of() {
-  if constexpr (std::is_same_v<T, f16>)
-    return std::ldexp(1.0, -11);
-  else if constexpr (std::is_same_v<T, bf16>)
-    return std::ldexp(1.0, -8);
-  else if constexpr (std::is_same_v<T, float>)
-    return std::ldexp(1.0, -24);
-  else
-    return std::ldexp(1.0, -53);
-}
-
 // Compares the output rows in `rows` with y = a_s[m] * w_s[n] * acc + bias[n].
 template <class T>
 ::testing::AssertionResult compare_output(const std::vector<T>& out, std::int64_t ldc, std::int64_t m, std::int64_t n,
@@ -86,7 +74,8 @@ template <class T>
         return ::testing::AssertionFailure() << "output[" << i << "," << j << "] not written or not finite ("
                                              << to_double(out[i * ldc + j]) << "), seed " << seed;
   // Epilogue error: f32 steps (4 roundings) + one output rounding, relative to |s*acc| + |bias|.
-  const double eps = std::is_same_v<T, double> ? 8 * std::ldexp(1.0, -53) : 5 * std::ldexp(1.0, -24) + eps_of<T>();
+  const double eps =
+      std::is_same_v<T, double> ? 8 * std::ldexp(1.0, -53) : 5 * std::ldexp(1.0, -24) + unit_roundoff<T>();
   std::vector<std::int8_t> a_rows;
   for (std::int64_t i : rows) a_rows.insert(a_rows.end(), a.begin() + i * lda, a.begin() + i * lda + k);
   const auto acc = reference_gemm_s8(a_rows, k, w, static_cast<std::int64_t>(rows.size()), n, k);
@@ -262,8 +251,8 @@ Result<std::vector<T>> run_scaled_matmul(const LinearCase& c, ActScaleMode act, 
   args.weight_q = TensorRef<std::int8_t, 2>::strided(d_w.get<std::int8_t>(), c.n, c.k, ldw);
   args.act_scale =
       TensorRef<float, 1>::contiguous(d_as.get<float>(), {act == ActScaleMode::PerTensor ? std::int64_t{1} : c.m});
-  args.weight_scale = TensorRef<float, 1>::contiguous(
-      d_ws.get<float>(), {weight == WeightScaleMode::PerTensor ? std::int64_t{1} : c.n});
+  args.weight_scale = TensorRef<float, 1>::contiguous(d_ws.get<float>(),
+                                                      {weight == WeightScaleMode::PerTensor ? std::int64_t{1} : c.n});
   if (c.bias) args.bias = TensorRef<T, 1>::contiguous(d_bias.get<T>(), {c.n});
   args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);
   QJIT_TRY(plan->can_implement(args));
@@ -296,9 +285,9 @@ template <class T>
   DeviceBuffer d_a(a.size()), d_w(w_dev.size()), d_bias(bias.size() * sizeof(T));
   DeviceBuffer d_as(act_pt ? 4 : a_scale.size() * 4), d_ws(w_pt ? 4 : w_scale.size() * 4);
   DeviceBuffer d_as_full(a_scale.size() * 4), d_ws_full(w_scale.size() * 4);
-  for (const Status& s : {d_a.upload(a), d_w.upload(w_dev), d_bias.upload(bias), d_as.upload(a_scale.data(), d_as.bytes()),
-                          d_ws.upload(w_scale.data(), d_ws.bytes()), d_as_full.upload(a_scale),
-                          d_ws_full.upload(w_scale)})
+  for (const Status& s :
+       {d_a.upload(a), d_w.upload(w_dev), d_bias.upload(bias), d_as.upload(a_scale.data(), d_as.bytes()),
+        d_ws.upload(w_scale.data(), d_ws.bytes()), d_as_full.upload(a_scale), d_ws_full.upload(w_scale)})
     if (!s.ok()) return ::testing::AssertionFailure() << s.to_string();
   auto out = run_scaled_matmul<T>(c, act, weight, d_a, lda, d_w, ldw, d_as, d_ws, d_bias, ldc);
   if (!out.has_value()) return ::testing::AssertionFailure() << out.error().to_string() << ", seed " << seed;

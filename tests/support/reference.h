@@ -5,8 +5,10 @@
 //    guarantee for f16/bf16/f32 outputs, and within a few f64 ulps for f64 output).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "qjit/element.h"
@@ -21,6 +23,19 @@ std::vector<float> random_floats(std::size_t count, float lo, float hi, std::mt1
 // Activations with a few outlier channels (`outlier_scale` times the rest), as LLM activations have.
 std::vector<float> random_activations(std::int64_t m, std::int64_t k, std::mt19937_64& rng,
                                       float outlier_scale = 20.0f);
+
+// The unit roundoff of an output type (half an ulp at 1): 2^-11 f16, 2^-8 bf16, 2^-24 f32, 2^-53 f64.
+template <class T>
+double unit_roundoff() {
+  if constexpr (std::is_same_v<T, f16>)
+    return std::ldexp(1.0, -11);
+  else if constexpr (std::is_same_v<T, bf16>)
+    return std::ldexp(1.0, -8);
+  else if constexpr (std::is_same_v<T, float>)
+    return std::ldexp(1.0, -24);
+  else
+    return std::ldexp(1.0, -53);
+}
 
 template <FloatElement T>
 std::vector<T> convert_from_float(const std::vector<float>& v) {
