@@ -42,15 +42,17 @@ pub struct SmoothQuantLinearArgs<'a, TIn: FloatElement, TWQ: IntElement = S8> {
 
 /// Arguments of [`crate::DynamicRangeQuantizePlan::run`].
 #[derive(Debug)]
-pub struct DynamicRangeQuantizeArgs<'a, TIn: FloatElement> {
+pub struct DynamicRangeQuantizeArgs<'a, TIn: FloatElement, TQ: IntElement = S8> {
     /// [M, K], row stride >= K.
     pub input: TensorRef<'a, TIn, 2>,
-    /// [M, K] int8.
-    pub output: TensorMut<'a, S8, 2>,
+    /// [M, K] codes: i8, or u8 with an asymmetric u8 descriptor.
+    pub output: TensorMut<'a, TQ, 2>,
     /// [M] per token, [1] per tensor.
     pub scale: TensorMut<'a, f32, 1>,
     /// [K] when the descriptor has a smoothing vector, else `None`.
     pub pre_quant_scale: Option<TensorRef<'a, f32, 1>>,
+    /// [M] per-token zero points (in the codes' domain) when the descriptor is asymmetric, else `None`.
+    pub zero_point: Option<TensorMut<'a, i32, 1>>,
 }
 
 /// Arguments of [`crate::ScaledMatmulPlan::run`]: output[M, N] = act_scale · weight_scale · act_q · weight_qᵀ
@@ -143,7 +145,7 @@ impl<TIn: FloatElement, TWQ: IntElement> SmoothQuantLinearArgs<'_, TIn, TWQ> {
     }
 }
 
-impl<TIn: FloatElement> DynamicRangeQuantizeArgs<'_, TIn> {
+impl<TIn: FloatElement, TQ: IntElement> DynamicRangeQuantizeArgs<'_, TIn, TQ> {
     pub(crate) fn to_sys(&self) -> sys::qjit_quantize_args {
         sys::qjit_quantize_args {
             struct_size: sys::struct_size::<sys::qjit_quantize_args>(),
@@ -151,7 +153,7 @@ impl<TIn: FloatElement> DynamicRangeQuantizeArgs<'_, TIn> {
             output: self.output.to_sys(),
             scale: self.scale.to_sys(),
             pre_quant_scale: opt(&self.pre_quant_scale),
-            zero_point: sys::qjit_tensor::ABSENT,
+            zero_point: opt_mut(&self.zero_point),
         }
     }
 }
@@ -258,5 +260,19 @@ mod tests {
         assert_eq!(at(&s.weight_scale), (0x40, sys::QJIT_F32, 1, [16, 0, 0, 0]));
         assert_eq!(at(&s.bias), (0, 0, 0, [0; 4]));
         assert_eq!(at(&s.output), (0x50, sys::QJIT_F32, 2, [5, 16, 0, 0]));
+
+        let q = unsafe {
+            DynamicRangeQuantizeArgs::<f32, u8> {
+                input: TensorRef::contiguous(DevicePtr(0x100), [3, 64]),
+                output: TensorMut::contiguous(DevicePtr(0x200), [3, 64]),
+                scale: TensorMut::contiguous(DevicePtr(0x300), [3]),
+                pre_quant_scale: None,
+                zero_point: Some(TensorMut::contiguous(DevicePtr(0x400), [3])),
+            }
+        }
+        .to_sys();
+        assert_eq!(at(&q.output), (0x200, sys::QJIT_U8, 2, [3, 64, 0, 0]));
+        assert_eq!(at(&q.zero_point), (0x400, sys::QJIT_S32, 1, [3, 0, 0, 0]));
+        assert_eq!(q.pre_quant_scale.rank, 0);
     }
 }

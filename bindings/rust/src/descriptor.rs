@@ -2,7 +2,7 @@
 //! fields, as in the seed; `new::<TIn>` (`rms_norm::<TIn>` / `layer_norm::<TIn>` for the norm plans) fills the
 //! element kinds a plan over `TIn` expects. The library validates
 //! them in `select` (and its messages name the field); `Display` prints them the way the library does.
-use crate::element::{ElementKind, FloatElement};
+use crate::element::{ElementKind, FloatElement, IntElement};
 use crate::error::read_string;
 use crate::stream::QuantGranularity;
 use crate::sys;
@@ -132,7 +132,10 @@ impl SmoothQuantLinearDescriptor {
     }
 }
 
-/// Dynamic-range quantization: FP [M, K] to int8 [M, K] plus scales (absmax / 127), per token or per tensor.
+/// Dynamic-range quantization: FP [M, K] to int8 [M, K] plus scales (absmax / 127), per token or per tensor; or,
+/// asymmetric (per token), a scale and a zero point per token: scale = (hi − lo) / 255 over lo = min(0, min x),
+/// hi = max(0, max x), zero_point = clamp(rni(−lo / scale), 0, 255), q = clamp(rni(x / scale) + zero_point, 0, 255)
+/// as u8 codes, or q − 128 and zero_point − 128 as i8 codes (what ScaledMatmul's `act_zero_point` reads).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DynamicRangeQuantizeDescriptor {
@@ -144,11 +147,31 @@ pub struct DynamicRangeQuantizeDescriptor {
     pub granularity: QuantGranularity,
     /// Multiply x by the args' `pre_quant_scale` [K] before quantizing.
     pub has_smooth: bool,
+    /// A zero point per token too (per token only); the args' `zero_point` [M] is then required.
+    pub asymmetric: bool,
+    /// The codes' type: S8, or U8 (asymmetric only).
+    pub output_element: ElementKind,
 }
 
 impl DynamicRangeQuantizeDescriptor {
     pub fn new<TIn: FloatElement>(m: i64, k: i64, granularity: QuantGranularity) -> Self {
-        DynamicRangeQuantizeDescriptor { m, k, input_element: TIn::KIND, granularity, has_smooth: false }
+        DynamicRangeQuantizeDescriptor {
+            m,
+            k,
+            input_element: TIn::KIND,
+            granularity,
+            has_smooth: false,
+            asymmetric: false,
+            output_element: ElementKind::S8,
+        }
+    }
+    /// Asymmetric per-token quantization of `TIn` rows into `TQ` codes (`u8`, or `i8` = the u8 codes − 128).
+    pub fn asymmetric<TIn: FloatElement, TQ: IntElement>(m: i64, k: i64) -> Self {
+        DynamicRangeQuantizeDescriptor {
+            asymmetric: true,
+            output_element: TQ::KIND,
+            ..Self::new::<TIn>(m, k, QuantGranularity::PerToken)
+        }
     }
     /// The same descriptor with (or without) a per-input-channel smoothing vector.
     pub fn with_smooth(mut self, has_smooth: bool) -> Self {
@@ -163,8 +186,8 @@ impl DynamicRangeQuantizeDescriptor {
             input_element: self.input_element.to_raw(),
             granularity: self.granularity.to_raw(),
             has_smooth: self.has_smooth as i32,
-            asymmetric: 0,
-            output_element: 0,
+            asymmetric: self.asymmetric as i32,
+            output_element: self.output_element.to_raw(),
         }
     }
 }

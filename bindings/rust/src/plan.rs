@@ -201,19 +201,28 @@ impl<TIn: FloatElement, TWQ: IntElement> SmoothQuantLinearPlan<TIn, TWQ> {
     }
 }
 
-/// FP [M, K] -> int8 [M, K] plus absmax/127 scales, per token or per tensor; round half to even, saturating.
-pub struct DynamicRangeQuantizePlan<TIn: FloatElement> {
+/// FP [M, K] -> int8 [M, K] plus absmax/127 scales, per token or per tensor; round half to even, saturating. With
+/// an asymmetric descriptor, `TQ` codes (u8 or i8) plus a scale and a zero point per token.
+pub struct DynamicRangeQuantizePlan<TIn: FloatElement, TQ: IntElement = S8> {
     raw: RawPlan,
-    _types: PhantomData<fn() -> TIn>,
+    _types: PhantomData<fn() -> (TIn, TQ)>,
 }
 
-impl<TIn: FloatElement> DynamicRangeQuantizePlan<TIn> {
+impl<TIn: FloatElement, TQ: IntElement> DynamicRangeQuantizePlan<TIn, TQ> {
     pub fn select(stream: &Stream, desc: &DynamicRangeQuantizeDescriptor, pref: PlanPreference) -> Result<Self> {
         if desc.input_element != TIn::KIND {
             return Err(Error::InvalidArgument(format!(
                 "descriptor.input_element must be {} for this plan, got {}",
                 TIn::KIND.name(),
                 desc.input_element.name()
+            )));
+        }
+        let codes = if desc.asymmetric { desc.output_element } else { ElementKind::S8 };
+        if codes != TQ::KIND {
+            return Err(Error::InvalidArgument(format!(
+                "descriptor.output_element must be {} for this plan (its codes' type), got {}",
+                TQ::KIND.name(),
+                codes.name()
             )));
         }
         let d = desc.to_sys();
@@ -223,7 +232,7 @@ impl<TIn: FloatElement> DynamicRangeQuantizePlan<TIn> {
         })?;
         Ok(DynamicRangeQuantizePlan { raw, _types: PhantomData })
     }
-    pub fn can_implement(&self, args: &DynamicRangeQuantizeArgs<'_, TIn>) -> Result<()> {
+    pub fn can_implement(&self, args: &DynamicRangeQuantizeArgs<'_, TIn, TQ>) -> Result<()> {
         let a = args.to_sys();
         // SAFETY: a live plan and args that outlive the call.
         check(unsafe { sys::qjit_quantize_plan_can_implement(self.raw.ptr(), &a) })
@@ -239,7 +248,7 @@ impl<TIn: FloatElement> DynamicRangeQuantizePlan<TIn> {
     pub fn precision_guarantee(&self) -> PrecisionGuarantee {
         self.raw.precision_guarantee()
     }
-    pub fn run(&self, stream: &Stream, workspace: Workspace<'_>, args: &DynamicRangeQuantizeArgs<'_, TIn>) -> Result<()> {
+    pub fn run(&self, stream: &Stream, workspace: Workspace<'_>, args: &DynamicRangeQuantizeArgs<'_, TIn, TQ>) -> Result<()> {
         let a = args.to_sys();
         let (ws, ws_bytes) = workspace_parts(&workspace);
         // SAFETY: as in QuantizedLinearPlan::run.

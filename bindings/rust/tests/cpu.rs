@@ -116,6 +116,14 @@ fn wrong_element_kinds_are_refused_with_the_field() {
     let d = DynamicRangeQuantizeDescriptor::new::<Bf16>(4, 64, QuantGranularity::PerToken);
     let m = invalid(DynamicRangeQuantizePlan::<f32>::select(&s, &d, p), "descriptor.input_element");
     assert_eq!(m, "descriptor.input_element must be f32 for this plan, got bf16");
+    // Asymmetric: the plan's code type must be the descriptor's (u8 codes handed to an i8 plan), and the library
+    // refuses a non-integer code type naming the field.
+    let d = DynamicRangeQuantizeDescriptor::asymmetric::<f32, u8>(4, 64);
+    let m = invalid(DynamicRangeQuantizePlan::<f32>::select(&s, &d, p), "descriptor.output_element");
+    assert_eq!(m, "descriptor.output_element must be s8 for this plan (its codes' type), got u8");
+    let mut d = DynamicRangeQuantizeDescriptor::asymmetric::<f32, i8>(4, 64);
+    d.granularity = QuantGranularity::PerTensor;
+    invalid(DynamicRangeQuantizePlan::<f32, i8>::select(&s, &d, p), "descriptor.granularity");
 }
 
 #[test]
@@ -157,6 +165,8 @@ fn descriptors_print_as_the_library_prints_them() {
     assert!(long.contains("9223372036854775807"), "{long}");
     assert!(SmoothQuantLinearDescriptor::new::<f32>(1, 2, 3, 0.5).to_string().starts_with("smooth_quant_linear"));
     assert!(DynamicRangeQuantizeDescriptor::new::<f32>(1, 2, QuantGranularity::PerToken).to_string().contains("2"));
+    let asym = DynamicRangeQuantizeDescriptor::asymmetric::<Bf16, u8>(8, 4096).to_string();
+    assert!(asym.contains("asymmetric out=u8"), "{asym}");
 }
 
 #[test]

@@ -834,6 +834,7 @@ fn check_norm_quantize_bf16(cuda: &Cuda, rng: &mut Rng, norm: NormKind, m: i64, 
                 output: TensorMut::contiguous(d_q2.dptr(), [m, k]),
                 scale: TensorMut::contiguous(d_s2.dptr(), [m]),
                 pre_quant_scale: None,
+                zero_point: None,
             }
         };
         let ws = unsafe { Workspace::from_raw(d_ws.dptr(), drq.workspace_size()) };
@@ -905,4 +906,99 @@ fn norm_quantize_model_sums_in_tree_order_and_meets_the_f64_bound() {
             }
         }
     }
+}
+
+// ---- DynamicRangeQuantizePlan asymmetric (u8 and i8 codes) ----------------------------------------------------
+
+/// The documented asymmetric rule on f32 rows, each step one f32 operation as the library states it: lo = min(0,
+/// min x), hi = max(0, max x), scale = (hi − lo) / 255, zero_point = clamp(rni(−lo / scale), 0, 255), q = clamp(
+/// clamp(rni(x / scale), −256, 256) + zero_point, 0, 255); a row of zeros has scale 0, zero point 0 and codes 0.
+fn asymmetric_model(row: &[f32]) -> (f32, i32, Vec<i32>) {
+    let (mut lo, mut hi) = (0.0f32, 0.0f32);
+    for &v in row {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    let scale = (hi - lo) / 255.0;
+    if scale == 0.0 {
+        return (scale, 0, vec![0; row.len()]);
+    }
+    let zp = (-lo / scale).clamp(0.0, 255.0).round_ties_even() as i32;
+    let q = row.iter().map(|&v| ((v / scale).clamp(-256.0, 256.0).round_ties_even() as i32 + zp).clamp(0, 255)).collect();
+    (scale, zp, q)
+}
+
+fn check_asymmetric<TQ: qjit::IntElement + Copy + Into<i32>>(cuda: &Cuda, rng: &mut Rng, shift: i32) {
+    let (m, k) = (5i64, 515i64); // odd K: the scalar tail
+    let (mu, ku) = (m as usize, k as usize);
+    let mut x = vec![0.0f32; mu * ku];
+    for i in 0..mu {
+        for j in 0..ku {
+            let a = rng.uniform(-3.0, 3.0) as f32;
+            x[i * ku + j] = match i {
+                0 => a.max(-0.17),     // one-sided, as after a GELU
+                1 => 0.0,              // all zero
+                2 => -a.abs() - 0.01,  // all negative
+                _ => a + 0.7,          // skewed, signed
+            };
+        }
+    }
+    let plan = DynamicRangeQuantizePlan::<f32, TQ>::select(
+        &Stream::null(),
+        &DynamicRangeQuantizeDescriptor::asymmetric::<f32, TQ>(m, k),
+        PlanPreference::Heuristic,
+    )
+    .unwrap_or_else(|e| panic!("asymmetric select: {e}"));
+    let d_x = DevBuf::from_host(cuda, &x);
+    let d_q = DevBuf::<TQ>::new(cuda, mu * ku);
+    let d_s = DevBuf::<f32>::new(cuda, mu);
+    let d_z = DevBuf::<i32>::new(cuda, mu);
+    let d_ws = DevBuf::<u8>::new(cuda, plan.workspace_size());
+    d_q.poison_with(0x55);
+    d_s.poison();
+    d_z.poison();
+    // SAFETY: every view lies inside its live buffer.
+    let a = unsafe {
+        DynamicRangeQuantizeArgs::<f32, TQ> {
+            input: TensorRef::contiguous(d_x.dptr(), [m, k]),
+            output: TensorMut::contiguous(d_q.dptr(), [m, k]),
+            scale: TensorMut::contiguous(d_s.dptr(), [m]),
+            pre_quant_scale: None,
+            zero_point: Some(TensorMut::contiguous(d_z.dptr(), [m])),
+        }
+    };
+    plan.can_implement(&a).unwrap_or_else(|e| panic!("asymmetric can_implement: {e}"));
+    let ws = unsafe { Workspace::from_raw(d_ws.dptr(), plan.workspace_size()) };
+    plan.run(&Stream::null(), ws, &a).unwrap_or_else(|e| panic!("asymmetric run: {e}"));
+    cuda.sync();
+    let (q, s, z) = (d_q.to_host(), d_s.to_host(), d_z.to_host());
+    for i in 0..mu {
+        let (scale, zp, codes) = asymmetric_model(&x[i * ku..(i + 1) * ku]);
+        assert_eq!(s[i].to_bits(), scale.to_bits(), "scale[{i}] ({} codes)", std::any::type_name::<TQ>());
+        assert_eq!(z[i], zp - shift, "zero_point[{i}]");
+        for j in 0..ku {
+            assert_eq!(q[i * ku + j].into(), codes[j] - shift, "q[{i}, {j}] (x = {})", x[i * ku + j]);
+        }
+    }
+    println!("asymmetric {} codes: {m} x {k} bit for bit against the documented rule", std::any::type_name::<TQ>());
+    // Missing zero points are refused naming the field.
+    let no_zp = unsafe {
+        DynamicRangeQuantizeArgs::<f32, TQ> {
+            input: TensorRef::contiguous(d_x.dptr(), [m, k]),
+            output: TensorMut::contiguous(d_q.dptr(), [m, k]),
+            scale: TensorMut::contiguous(d_s.dptr(), [m]),
+            pre_quant_scale: None,
+            zero_point: None,
+        }
+    };
+    let e = plan.can_implement(&no_zp).expect_err("an asymmetric run without zero points must be refused");
+    assert!(e.to_string().contains("zero_point"), "{e}");
+}
+
+#[test]
+fn dynamic_range_quantize_asymmetric_u8_and_i8_match_the_rule_bit_for_bit() {
+    let Some(cuda) = cuda_or_skip() else { return };
+    let mut rng = Rng::new();
+    check_asymmetric::<u8>(&cuda, &mut rng, 0);
+    check_asymmetric::<i8>(&cuda, &mut rng, 128);
 }
