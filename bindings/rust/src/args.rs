@@ -77,6 +77,23 @@ pub struct ScaledMatmulArgs<'a, TOut: FloatElement> {
     pub weight_colsum: Option<TensorRef<'a, i32, 1>>,
 }
 
+/// Arguments of [`crate::WeightOnlyLinearPlan::run`]: output[M, N] = x · dequant(weight_q)ᵀ (+ bias).
+#[derive(Debug)]
+pub struct WeightOnlyLinearArgs<'a, T: FloatElement> {
+    /// x [M, K], row stride >= K.
+    pub activation: TensorRef<'a, T, 2>,
+    /// [N, K] int8 (PyTorch `nn.Linear.weight` layout), row stride >= K.
+    pub weight: TensorRef<'a, S8, 2>,
+    /// f32: [N, 1] per channel, [1, 1] per tensor, [N, ceil(K / group)] per group.
+    pub weight_scale: TensorRef<'a, f32, 2>,
+    /// int32 of weight_scale's shape when the descriptor has zero points, else `None`.
+    pub zero_point: Option<TensorRef<'a, i32, 2>>,
+    /// [N] when the descriptor has a bias, else `None`.
+    pub bias: Option<TensorRef<'a, T, 1>>,
+    /// [M, N], row stride >= N.
+    pub output: TensorMut<'a, T, 2>,
+}
+
 /// Arguments of [`crate::RmsNormQuantizePlan::run`] and [`crate::LayerNormQuantizePlan::run`].
 ///
 /// With a residual, `residual_out` may be the very memory of `input` or `residual` (same pointer and row stride:
@@ -170,6 +187,20 @@ impl<TOut: FloatElement> ScaledMatmulArgs<'_, TOut> {
             output: self.output.to_sys(),
             act_zero_point: opt(&self.act_zero_point),
             weight_colsum: opt(&self.weight_colsum),
+        }
+    }
+}
+
+impl<T: FloatElement> WeightOnlyLinearArgs<'_, T> {
+    pub(crate) fn to_sys(&self) -> sys::qjit_weight_only_linear_args {
+        sys::qjit_weight_only_linear_args {
+            struct_size: sys::struct_size::<sys::qjit_weight_only_linear_args>(),
+            activation: self.activation.to_sys(),
+            weight: self.weight.to_sys(),
+            weight_scale: self.weight_scale.to_sys(),
+            zero_point: opt(&self.zero_point),
+            bias: opt(&self.bias),
+            output: self.output.to_sys(),
         }
     }
 }
@@ -274,5 +305,24 @@ mod tests {
         assert_eq!(at(&q.output), (0x200, sys::QJIT_U8, 2, [3, 64, 0, 0]));
         assert_eq!(at(&q.zero_point), (0x400, sys::QJIT_S32, 1, [3, 0, 0, 0]));
         assert_eq!(q.pre_quant_scale.rank, 0);
+
+        let w = unsafe {
+            WeightOnlyLinearArgs::<Bf16> {
+                activation: TensorRef::contiguous(DevicePtr(0x1000), [4, 256]),
+                weight: TensorRef::contiguous(DevicePtr(0x2000), [64, 256]),
+                weight_scale: TensorRef::contiguous(DevicePtr(0x3000), [64, 2]),
+                zero_point: Some(TensorRef::contiguous(DevicePtr(0x4000), [64, 2])),
+                bias: None,
+                output: TensorMut::contiguous(DevicePtr(0x5000), [4, 64]),
+            }
+        }
+        .to_sys();
+        assert_eq!(w.struct_size as usize, std::mem::size_of::<sys::qjit_weight_only_linear_args>());
+        assert_eq!(at(&w.activation), (0x1000, sys::QJIT_BF16, 2, [4, 256, 0, 0]));
+        assert_eq!(at(&w.weight), (0x2000, sys::QJIT_S8, 2, [64, 256, 0, 0]));
+        assert_eq!(at(&w.weight_scale), (0x3000, sys::QJIT_F32, 2, [64, 2, 0, 0]));
+        assert_eq!(at(&w.zero_point), (0x4000, sys::QJIT_S32, 2, [64, 2, 0, 0]));
+        assert_eq!(at(&w.bias), (0, 0, 0, [0; 4]));
+        assert_eq!(at(&w.output), (0x5000, sys::QJIT_BF16, 2, [4, 64, 0, 0]));
     }
 }

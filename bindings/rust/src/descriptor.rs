@@ -227,6 +227,100 @@ impl WeightScaleMode {
     }
 }
 
+/// How WeightOnlyLinear's int8 weight is scaled (f32 in device memory, a rank-2 tensor): per output channel [N, 1],
+/// per tensor [1, 1], or per group of 64 or 128 elements along K [N, ceil(K / group)]. Zero points, when the
+/// descriptor has them, are int32 of the same shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WeightOnlyScale {
+    #[default]
+    PerChannel,
+    PerTensor,
+    /// The group size along K: 64 or 128 (the library refuses any other, naming descriptor.group_size).
+    PerGroup(i32),
+}
+
+impl WeightOnlyScale {
+    pub(crate) fn to_raw(self) -> (i32, i32) {
+        match self {
+            WeightOnlyScale::PerChannel => (sys::QJIT_WEIGHT_SCALE_PER_CHANNEL, 0),
+            WeightOnlyScale::PerTensor => (sys::QJIT_WEIGHT_SCALE_PER_TENSOR, 0),
+            WeightOnlyScale::PerGroup(g) => (sys::QJIT_WEIGHT_SCALE_PER_GROUP, g),
+        }
+    }
+}
+
+/// The weight-only int8 linear (W8A16, the seed's QuantizedLinear on the GPU): output[m, n] = Σ_k x[m, k] ·
+/// ((weight_q[n, k] − zero_point) · scale) (+ bias[n]) with the weight dequantized in the kernel, x, bias and output
+/// of one float type `T` (f16 or bf16).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightOnlyLinearDescriptor {
+    /// Tokens: chooses the config; `run` accepts any M >= 1.
+    pub m: i64,
+    /// Output features (rows of weight_q); compiled into the kernel.
+    pub n: i64,
+    /// Input features; compiled into the kernel.
+    pub k: i64,
+    /// f16 or bf16: the plan's `T`.
+    pub activation_element: ElementKind,
+    /// S8.
+    pub weight_element: ElementKind,
+    /// Equal to `activation_element`.
+    pub output_element: ElementKind,
+    pub has_bias: bool,
+    pub weight_scale: WeightOnlyScale,
+    /// int32 zero points of the scales' shape, each in [−2^22, 2^22].
+    pub has_zero_point: bool,
+}
+
+impl WeightOnlyLinearDescriptor {
+    /// A `T` activation and output, an int8 weight with per-channel scales, no zero points, no bias.
+    pub fn new<T: FloatElement>(m: i64, n: i64, k: i64) -> Self {
+        WeightOnlyLinearDescriptor {
+            m,
+            n,
+            k,
+            activation_element: T::KIND,
+            weight_element: ElementKind::S8,
+            output_element: T::KIND,
+            has_bias: false,
+            weight_scale: WeightOnlyScale::PerChannel,
+            has_zero_point: false,
+        }
+    }
+    /// The same descriptor with a `[N]` bias of `T` (or without one).
+    pub fn with_bias(mut self, has_bias: bool) -> Self {
+        self.has_bias = has_bias;
+        self
+    }
+    /// The same descriptor with the weight's scales per channel, per tensor or per group.
+    pub fn with_weight_scale(mut self, mode: WeightOnlyScale) -> Self {
+        self.weight_scale = mode;
+        self
+    }
+    /// The same descriptor with (or without) int32 zero points of the scales' shape.
+    pub fn with_zero_point(mut self, has_zero_point: bool) -> Self {
+        self.has_zero_point = has_zero_point;
+        self
+    }
+    pub(crate) fn to_sys(&self) -> sys::qjit_weight_only_linear_desc {
+        let (weight_scale, group_size) = self.weight_scale.to_raw();
+        sys::qjit_weight_only_linear_desc {
+            struct_size: sys::struct_size::<sys::qjit_weight_only_linear_desc>(),
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            activation_element: self.activation_element.to_raw(),
+            weight_element: self.weight_element.to_raw(),
+            output_element: self.output_element.to_raw(),
+            has_bias: self.has_bias as i32,
+            weight_scale,
+            group_size,
+            has_zero_point: self.has_zero_point as i32,
+        }
+    }
+}
+
 /// The scaled int8 GEMM an engine with its own quantization calls (vLLM's `cutlass_scaled_mm`):
 /// output[m, n] = act_scale[m | 0] · weight_scale[n | 0] · Σ_k act_q[m, k] · weight_q[n, k] (+ bias[n]).
 #[non_exhaustive]
@@ -443,5 +537,12 @@ impl fmt::Display for NormQuantizeDescriptor {
         let d = self.to_sys();
         // SAFETY: as above.
         f.write_str(&read_string(|buf, cap| unsafe { sys::qjit_norm_quantize_desc_to_string(&d, buf, cap) }))
+    }
+}
+impl fmt::Display for WeightOnlyLinearDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.to_sys();
+        // SAFETY: as above.
+        f.write_str(&read_string(|buf, cap| unsafe { sys::qjit_weight_only_linear_desc_to_string(&d, buf, cap) }))
     }
 }

@@ -31,18 +31,18 @@ pub mod warmup;
 
 pub use args::{
     DynamicRangeQuantizeArgs, LayerNormQuantizeArgs, NormQuantizeArgs, QuantizedLinearArgs, RmsNormQuantizeArgs,
-    ScaledMatmulArgs, SmoothQuantLinearArgs,
+    ScaledMatmulArgs, SmoothQuantLinearArgs, WeightOnlyLinearArgs,
 };
 pub use descriptor::{
     ActScaleMode, DynamicRangeQuantizeDescriptor, NormKind, NormQuantizeDescriptor, QuantizedLinearDescriptor,
-    ScaledMatmulDescriptor, SmoothQuantLinearDescriptor, WeightScaleMode,
+    ScaledMatmulDescriptor, SmoothQuantLinearDescriptor, WeightOnlyLinearDescriptor, WeightOnlyScale, WeightScaleMode,
 };
 pub use colsum::weight_colsum;
 pub use element::{Bf16, Element, ElementKind, FloatElement, IntElement, F16, S8};
 pub use error::{Error, Result};
 pub use plan::{
     DynamicRangeQuantizePlan, LayerNormQuantizePlan, QuantizedLinearPlan, RmsNormQuantizePlan, ScaledMatmulPlan,
-    SmoothQuantLinearPlan,
+    SmoothQuantLinearPlan, WeightOnlyLinearPlan,
 };
 pub use stream::{PlanPreference, PrecisionGuarantee, QuantGranularity, Stream, Workspace};
 pub use tensor::{DevicePtr, TensorMut, TensorRef};

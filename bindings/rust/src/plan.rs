@@ -4,10 +4,11 @@
 //! (qjit_plan_retain) and `Drop` releases it.
 use crate::args::{
     DynamicRangeQuantizeArgs, NormQuantizeArgs, QuantizedLinearArgs, ScaledMatmulArgs, SmoothQuantLinearArgs,
+    WeightOnlyLinearArgs,
 };
 use crate::descriptor::{
     DynamicRangeQuantizeDescriptor, NormKind, NormQuantizeDescriptor, QuantizedLinearDescriptor, ScaledMatmulDescriptor,
-    SmoothQuantLinearDescriptor,
+    SmoothQuantLinearDescriptor, WeightOnlyLinearDescriptor,
 };
 use crate::element::{ElementKind, FloatElement, IntElement, S8};
 use crate::error::{check, read_string, Error, Result};
@@ -408,7 +409,56 @@ macro_rules! clone_and_debug {
 }
 clone_and_debug!(QuantizedLinearPlan<TIn: FloatElement, TWQ: IntElement>);
 clone_and_debug!(SmoothQuantLinearPlan<TIn: FloatElement, TWQ: IntElement>);
-clone_and_debug!(DynamicRangeQuantizePlan<TIn: FloatElement>);
+clone_and_debug!(DynamicRangeQuantizePlan<TIn: FloatElement, TQ: IntElement>);
 clone_and_debug!(ScaledMatmulPlan<TOut: FloatElement>);
 clone_and_debug!(RmsNormQuantizePlan<TIn: FloatElement>);
 clone_and_debug!(LayerNormQuantizePlan<TIn: FloatElement>);
+
+/// The weight-only int8 linear (W8A16): `T` (f16 or bf16) x [M, K] × int8 weight [N, K]ᵀ dequantized in the kernel
+/// (w = RN_T(RN_f32((q − zp) · scale)), scales per channel, tensor or group of 64/128 along K) into tensor-core
+/// MMAs with f32 accumulation (+ bias), output `T`; deterministic (split-K partials summed in split order). One
+/// launch, plus a memset of the split-K counters when the config splits K: safe to capture into a CUDA graph.
+pub struct WeightOnlyLinearPlan<T: FloatElement> {
+    raw: RawPlan,
+    _types: PhantomData<fn() -> T>,
+}
+
+impl<T: FloatElement> WeightOnlyLinearPlan<T> {
+    pub fn select(stream: &Stream, desc: &WeightOnlyLinearDescriptor, pref: PlanPreference) -> Result<Self> {
+        check_element(desc.activation_element, T::KIND, "descriptor.activation_element")?;
+        let d = desc.to_sys();
+        let raw = RawPlan::select(|out| unsafe {
+            // SAFETY: as in QuantizedLinearPlan::select.
+            sys::qjit_weight_only_linear_plan_select(stream.as_raw(), &d, pref.to_raw(), out)
+        })?;
+        Ok(WeightOnlyLinearPlan { raw, _types: PhantomData })
+    }
+    /// Checks the args against the plan (shapes, strides, element kinds, the scales' and zero points' shape, bias).
+    pub fn can_implement(&self, args: &WeightOnlyLinearArgs<'_, T>) -> Result<()> {
+        let a = args.to_sys();
+        // SAFETY: a live plan and args that outlive the call.
+        check(unsafe { sys::qjit_weight_only_linear_plan_can_implement(self.raw.ptr(), &a) })
+    }
+    /// Device bytes of the split-K partials and counters (0 without split-K), for every M of the descriptor's bucket.
+    pub fn workspace_size(&self) -> usize {
+        self.raw.workspace_size()
+    }
+    /// Device bytes a run with `m` rows needs.
+    pub fn workspace_size_for_m(&self, m: i64) -> Result<usize> {
+        self.raw.workspace_size_for_m(m)
+    }
+    pub fn precision_guarantee(&self) -> PrecisionGuarantee {
+        self.raw.precision_guarantee()
+    }
+    /// Enqueues the GEMM on `stream`: asynchronous, allocation-free.
+    pub fn run(&self, stream: &Stream, workspace: Workspace<'_>, args: &WeightOnlyLinearArgs<'_, T>) -> Result<()> {
+        let a = args.to_sys();
+        let (ws, ws_bytes) = workspace_parts(&workspace);
+        // SAFETY: as in QuantizedLinearPlan::run.
+        check(unsafe { sys::qjit_weight_only_linear_plan_run(self.raw.ptr(), stream.as_raw(), ws, ws_bytes, &a) })
+    }
+    pub fn describe(&self) -> String {
+        self.raw.describe()
+    }
+}
+clone_and_debug!(WeightOnlyLinearPlan<T: FloatElement>);

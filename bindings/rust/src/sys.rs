@@ -453,6 +453,11 @@ extern "C" {
         -> usize;
     pub fn qjit_scaled_matmul_desc_to_string(desc: *const qjit_scaled_matmul_desc, buf: *mut c_char, capacity: usize)
         -> usize;
+    pub fn qjit_weight_only_linear_desc_to_string(
+        desc: *const qjit_weight_only_linear_desc,
+        buf: *mut c_char,
+        capacity: usize,
+    ) -> usize;
 
     pub fn qjit_quantized_linear_plan_select(
         stream: CUstream,

@@ -121,6 +121,15 @@ fn wrong_element_kinds_are_refused_with_the_field() {
     let d = DynamicRangeQuantizeDescriptor::asymmetric::<f32, u8>(4, 64);
     let m = invalid(DynamicRangeQuantizePlan::<f32>::select(&s, &d, p), "descriptor.output_element");
     assert_eq!(m, "descriptor.output_element must be s8 for this plan (its codes' type), got u8");
+    // WeightOnlyLinear: the typed plan's check, then the library's (f32 activations, a group size it has no kernel for).
+    let d = qjit::WeightOnlyLinearDescriptor::new::<qjit::F16>(16, 256, 512);
+    let m = invalid(qjit::WeightOnlyLinearPlan::<Bf16>::select(&s, &d, p), "descriptor.activation_element");
+    assert_eq!(m, "descriptor.activation_element must be bf16 for this plan type, got f16");
+    let d = qjit::WeightOnlyLinearDescriptor::new::<f32>(16, 256, 512);
+    invalid(qjit::WeightOnlyLinearPlan::<f32>::select(&s, &d, p), "descriptor.activation_element");
+    let d = qjit::WeightOnlyLinearDescriptor::new::<Bf16>(16, 256, 512)
+        .with_weight_scale(qjit::WeightOnlyScale::PerGroup(32));
+    invalid(qjit::WeightOnlyLinearPlan::<Bf16>::select(&s, &d, p), "descriptor.group_size");
     let mut d = DynamicRangeQuantizeDescriptor::asymmetric::<f32, i8>(4, 64);
     d.granularity = QuantGranularity::PerTensor;
     invalid(DynamicRangeQuantizePlan::<f32, i8>::select(&s, &d, p), "descriptor.granularity");
@@ -167,6 +176,11 @@ fn descriptors_print_as_the_library_prints_them() {
     assert!(DynamicRangeQuantizeDescriptor::new::<f32>(1, 2, QuantGranularity::PerToken).to_string().contains("2"));
     let asym = DynamicRangeQuantizeDescriptor::asymmetric::<Bf16, u8>(8, 4096).to_string();
     assert!(asym.contains("asymmetric out=u8"), "{asym}");
+    let w8 = qjit::WeightOnlyLinearDescriptor::new::<Bf16>(16, 4096, 4096)
+        .with_weight_scale(qjit::WeightOnlyScale::PerGroup(128))
+        .with_zero_point(true)
+        .to_string();
+    assert!(w8.starts_with("weight_only_linear m=16 n=4096 k=4096"), "{w8}");
 }
 
 #[test]
@@ -175,6 +189,8 @@ fn plans_are_send_sync_and_clone() {
     check::<QuantizedLinearPlan<Bf16>>();
     check::<SmoothQuantLinearPlan<f32>>();
     check::<DynamicRangeQuantizePlan<F16>>();
+    check::<DynamicRangeQuantizePlan<f32, u8>>();
+    check::<qjit::WeightOnlyLinearPlan<Bf16>>();
     check::<ScaledMatmulPlan<Bf16>>();
     check::<RmsNormQuantizePlan<f32>>();
     check::<LayerNormQuantizePlan<F16>>();

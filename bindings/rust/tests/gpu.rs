@@ -7,14 +7,18 @@
 //! residual (separate or in place), dynamic and static scale: q, the scales and residual_out bit for bit against a
 //! CPU f32 model of the documented arithmetic (as tests/gpu/norm_quantize_test.cpp does), q and the scales bit for
 //! bit against DynamicRangeQuantizePlan<f32> on the model's v, and v and q against an f64 reference within the
-//! stated bound. Without a device every test prints "skipped: no CUDA device (reason)" and passes. libcuda is
+//! stated bound. DynamicRangeQuantizePlan asymmetric (u8 and i8 codes) bit for bit against the documented rule.
+//! WeightOnlyLinearPlan<bf16 | f16> in every scale mode (channel, tensor, group 64 / 128) x zero point x bias at M in
+//! {1, 16, 129} against the f64 sum over the exactly dequantized weight within the bound, two runs bit for bit.
+//! Without a device every test prints "skipped: no CUDA device (reason)" and passes. libcuda is
 //! dlopened here, not linked, so the test binary runs (and skips) on machines without a driver.
 use qjit::{
     ActScaleMode, Bf16, DevicePtr, DynamicRangeQuantizeArgs, DynamicRangeQuantizeDescriptor, DynamicRangeQuantizePlan,
     FloatElement, LayerNormQuantizePlan, NormKind, NormQuantizeArgs, NormQuantizeDescriptor, PlanPreference,
     QuantGranularity, QuantizedLinearArgs, QuantizedLinearDescriptor, QuantizedLinearPlan, RmsNormQuantizePlan,
     ScaledMatmulArgs, ScaledMatmulDescriptor, ScaledMatmulPlan, SmoothQuantLinearArgs, SmoothQuantLinearDescriptor,
-    SmoothQuantLinearPlan, Stream, TensorMut, TensorRef, WeightScaleMode, Workspace,
+    SmoothQuantLinearPlan, Stream, TensorMut, TensorRef, WeightOnlyLinearArgs, WeightOnlyLinearDescriptor,
+    WeightOnlyLinearPlan, WeightOnlyScale, WeightScaleMode, Workspace,
 };
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 
@@ -1001,4 +1005,126 @@ fn dynamic_range_quantize_asymmetric_u8_and_i8_match_the_rule_bit_for_bit() {
     let mut rng = Rng::new();
     check_asymmetric::<u8>(&cuda, &mut rng, 0);
     check_asymmetric::<i8>(&cuda, &mut rng, 128);
+}
+
+// ---- WeightOnlyLinear (W8A16) --------------------------------------------------------------------------------
+
+impl HostFloat for qjit::F16 {
+    fn from_f32(f: f32) -> Self {
+        qjit::F16::from_f32(f)
+    }
+    fn to_f32(self) -> f32 {
+        qjit::F16::to_f32(self)
+    }
+    fn bits(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// WeightOnlyLinearPlan<T> on fresh random data in every scale mode × zero point × bias, M in {1, 16, 129}, N = 256,
+/// K = 520 (not a multiple of the group: the last group is partial), output poisoned with NaN first, against the f64
+/// sum of x · w_ref with w_ref = (q − zp) · scale exact (what precision_guarantee's bound is stated against):
+/// |y − y_ref| <= eps · (Σ_k |x| |w_ref| + |bias|); a second run gives the same bits.
+fn weight_only_linear_every_mode<T: HostFloat + Copy>() {
+    let Some(cuda) = cuda_or_skip() else { return };
+    let mut rng = Rng::new();
+    let stream = Stream::null();
+    let (n, k) = (256i64, 520i64);
+    let (nu, ku) = (n as usize, k as usize);
+    let wq: Vec<i8> = (0..nu * ku).map(|_| rng.int8()).collect();
+    let d_w = DevBuf::from_host(&cuda, &wq);
+    let modes = [WeightOnlyScale::PerChannel, WeightOnlyScale::PerTensor, WeightOnlyScale::PerGroup(64),
+                 WeightOnlyScale::PerGroup(128)];
+    for m in [1i64, 16, 129] {
+        let mu = m as usize;
+        let x: Vec<T> = (0..mu * ku).map(|_| T::from_f32(rng.uniform(-1.0, 1.0) as f32)).collect();
+        let d_x = DevBuf::from_host(&cuda, &x);
+        for mode in modes {
+            let (rows, cols) = match mode {
+                WeightOnlyScale::PerChannel => (nu, 1),
+                WeightOnlyScale::PerTensor => (1, 1),
+                WeightOnlyScale::PerGroup(g) => (nu, ku.div_ceil(g as usize)),
+            };
+            let scale: Vec<f32> = (0..rows * cols).map(|_| (rng.uniform(0.5, 1.5) / 127.0) as f32).collect();
+            let d_s = DevBuf::from_host(&cuda, &scale);
+            for zp_on in [false, true] {
+                let zp: Vec<i32> = (0..rows * cols).map(|_| if zp_on { (rng.next() % 17) as i32 - 8 } else { 0 }).collect();
+                let d_z = DevBuf::from_host(&cuda, &zp);
+                for bias_on in [false, true] {
+                    let bias: Vec<T> = (0..nu).map(|_| T::from_f32(rng.uniform(-2.0, 2.0) as f32)).collect();
+                    let d_b = DevBuf::from_host(&cuda, &bias);
+                    let desc = WeightOnlyLinearDescriptor::new::<T>(m, n, k)
+                        .with_weight_scale(mode)
+                        .with_zero_point(zp_on)
+                        .with_bias(bias_on);
+                    let what = format!("{desc}");
+                    let plan = WeightOnlyLinearPlan::<T>::select(&stream, &desc, PlanPreference::Heuristic)
+                        .unwrap_or_else(|e| panic!("{what}: select: {e}"));
+                    let g = plan.precision_guarantee();
+                    let d_y = DevBuf::<T>::new(&cuda, mu * nu);
+                    let ws_bytes = plan.workspace_size_for_m(m).unwrap();
+                    let d_ws = DevBuf::<u8>::new(&cuda, ws_bytes);
+                    // SAFETY: every view lies inside its live buffer.
+                    let a = unsafe {
+                        WeightOnlyLinearArgs::<T> {
+                            activation: TensorRef::contiguous(d_x.dptr(), [m, k]),
+                            weight: TensorRef::contiguous(d_w.dptr(), [n, k]),
+                            weight_scale: TensorRef::contiguous(d_s.dptr(), [rows as i64, cols as i64]),
+                            zero_point: zp_on.then(|| TensorRef::contiguous(d_z.dptr(), [rows as i64, cols as i64])),
+                            bias: bias_on.then(|| TensorRef::contiguous(d_b.dptr(), [n])),
+                            output: TensorMut::contiguous(d_y.dptr(), [m, n]),
+                        }
+                    };
+                    plan.can_implement(&a).unwrap_or_else(|e| panic!("{what}: can_implement: {e}"));
+                    let mut first: Vec<u32> = Vec::new();
+                    for run in 0..2 {
+                        d_y.poison();
+                        let ws = unsafe { Workspace::from_raw(d_ws.dptr(), ws_bytes) };
+                        plan.run(&stream, ws, &a).unwrap_or_else(|e| panic!("{what}: run: {e}"));
+                        cuda.sync();
+                        let y = d_y.to_host();
+                        let bits: Vec<u32> = y.iter().map(|v| v.bits()).collect();
+                        if run == 1 {
+                            assert_eq!(bits, first, "{what}: a second run must give the same bits");
+                            break;
+                        }
+                        first = bits;
+                        for i in 0..mu {
+                            for j in 0..nu {
+                                let (mut acc, mut mag) = (0.0f64, 0.0f64);
+                                for kk in 0..ku {
+                                    let s_idx = match mode {
+                                        WeightOnlyScale::PerChannel => j,
+                                        WeightOnlyScale::PerTensor => 0,
+                                        WeightOnlyScale::PerGroup(gs) => j * cols + kk / gs as usize,
+                                    };
+                                    let w = (wq[j * ku + kk] as f64 - zp[s_idx] as f64) * scale[s_idx] as f64;
+                                    let xv = x[i * ku + kk].to_f32() as f64;
+                                    acc += xv * w;
+                                    mag += (xv * w).abs();
+                                }
+                                let b = if bias_on { bias[j].to_f32() as f64 } else { 0.0 };
+                                let got = y[i * nu + j].to_f32() as f64;
+                                let bound = g.epilogue_relative_error * (mag + b.abs()) + f32::MIN_POSITIVE as f64;
+                                assert!((got - (acc + b)).abs() <= bound,
+                                        "{what}: y[{i}, {j}] = {got}, reference {}, bound {bound}", acc + b);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("WeightOnlyLinear<{}>: every scale mode x zero point x bias within the bound, runs bit for bit",
+             std::any::type_name::<T>());
+}
+
+#[test]
+fn weight_only_linear_bf16_every_mode_matches_f64_reference() {
+    weight_only_linear_every_mode::<Bf16>();
+}
+
+#[test]
+fn weight_only_linear_f16_every_mode_matches_f64_reference() {
+    weight_only_linear_every_mode::<qjit::F16>();
 }
