@@ -3,6 +3,7 @@ in this package, so one wheel serves every PyTorch version).
 
     y = qjit.quantized_linear(x, w_q, w_scale, bias)    # any CUDA tensor: torch, CuPy, __cuda_array_interface__,
     q, s = qjit.quantize_per_token(x)                   # or __dlpack__; on the caller's current stream
+    y = qjit.weight_only_linear(x, w_q, w_scale, bias)  # W8A16: int8 weight, f16/bf16 activation
 
 PyTorch users: `import qjit.torch` registers torch.ops.qjit.* (torch.compile and CUDA graphs) and provides
 W8A8Linear and load_quantized. Importing `qjit` alone never imports torch.
@@ -21,7 +22,8 @@ from ._errors import (CacheIoError, CompileFailedError, CompilerUnavailableError
                       OutOfResourcesError, QjitError, UnsupportedError)
 from ._nvrtc import NvrtcLibrary, nvrtc_library  # noqa: E402
 from ._ops import (layer_norm_quantize, preferred_row_stride, quantize_per_token,  # noqa: E402
-                   quantize_per_token_asymmetric, quantized_linear, rms_norm_quantize, scaled_mm, smooth_quant_linear)
+                   quantize_per_token_asymmetric, quantized_linear, rms_norm_quantize, scaled_mm, smooth_quant_linear,
+                   weight_only_linear)
 from ._plans import (Plan, PrecisionGuarantee, m_bucket, select_dynamic_range_quantize,  # noqa: E402
                      select_norm_quantize, select_quantized_linear, select_scaled_matmul,
                      select_smooth_quant_linear, select_weight_only_linear, weight_colsum)
@@ -58,5 +60,5 @@ __all__ = [
     "library_path", "library_version", "m_bucket", "nvrtc_library", "preferred_row_stride", "quantize_per_token",
     "quantize_per_token_asymmetric", "quantized_linear", "rms_norm_quantize", "scaled_mm", "select_dynamic_range_quantize", "select_norm_quantize",
     "select_quantized_linear", "select_scaled_matmul", "select_smooth_quant_linear", "select_weight_only_linear",
-    "smooth_quant_linear", "WeightScaleMode", "weight_colsum",
+    "smooth_quant_linear", "WeightScaleMode", "weight_colsum", "weight_only_linear",
 ]

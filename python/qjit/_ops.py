@@ -1,4 +1,5 @@
-"""The framework-neutral calls: quantized_linear, smooth_quant_linear, quantize_per_token and the fused
+"""The framework-neutral calls: quantized_linear, smooth_quant_linear, scaled_mm, weight_only_linear,
+quantize_per_token and the fused
 rms_norm_quantize / layer_norm_quantize on any CUDA tensor
 (torch, CuPy, or anything with __cuda_array_interface__ / __dlpack__), enqueued on the caller's current stream.
 
@@ -11,12 +12,14 @@ else torch's current stream of the input's device; else CuPy's current stream; e
 
 import contextlib
 import ctypes
+import operator
 import sys
 
 from . import _capi, _tensors
 from ._errors import check, invalid
 from ._plans import (element_of, plan_cache, plan_m, preference_of, select_dynamic_range_quantize,
-                     select_norm_quantize, select_quantized_linear, select_scaled_matmul, select_smooth_quant_linear)
+                     select_norm_quantize, select_quantized_linear, select_scaled_matmul, select_smooth_quant_linear,
+                     select_weight_only_linear)
 
 E = _capi.Element
 FLOATS = _capi.FLOAT_ELEMENTS
@@ -339,6 +342,113 @@ def scaled_mm(a_q, w_q, a_scale, w_scale, bias=None, out=None, *, dtype=None, wo
                          output=oi, act_zero_point=zi, weight_colsum=ci)
     with _on_device(xi):
         check(_capi.lib.qjit_scaled_matmul_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
+    _keep_until_done(xi, s, stream, (ws_obj,))
+    return out
+
+
+GROUP_SIZES = (64, 128)  # the weight-only plan's per-group scales (descriptor.group_size)
+
+
+def _scale_rows_cols(info):
+    """(rows, cols, row stride) of a weight-only scale or zero-point tensor as the library reads it: rank 2 as
+    given, a rank-1 [S] as the column [S, 1] (row stride 1)."""
+    if len(info.shape) == 1:
+        return info.shape[0], 1, 1
+    return info.shape[0], info.shape[1], info.strides[0]
+
+
+def _weight_only_scale_mode(si, n, k, group_size):
+    """The weight-only plan's scale mode and group size from w_scale's shape: [N] / [N, 1] per channel, [1] / [1, 1]
+    per tensor, [N, ceil(K / g)] per group of g = group_size. Without group_size, g is inferred only where it is
+    exact: K / cols in (64, 128). A one-column scale is per channel (per tensor when it is [1] and N > 1) unless
+    group_size says per group."""
+    rows, cols, _ = _scale_rows_cols(si)
+    expected = (f"[N={n}] or [N={n}, 1] (per channel), [1] or [1, 1] (per tensor), or [N={n}, ceil(K / g)] with "
+                f"g = 64 ({-(-k // 64)} groups) or 128 ({-(-k // 128)} groups) (per group)")
+    if group_size is not None:
+        try:
+            g = None if isinstance(group_size, bool) else operator.index(group_size)
+        except TypeError:
+            g = None
+        if g not in GROUP_SIZES:
+            raise invalid(f"group_size must be 64 or 128 (per-group scales along K), got {group_size!r}")
+        groups = -(-k // g)
+        if (rows, cols) != (n, groups):
+            raise invalid(f"w_scale.shape must be [N={n}, ceil(K / {g})={groups}] with group_size={g}, got "
+                          f"{list(si.shape)}")
+        return "per_group", g
+    if cols == 1:
+        if rows == n:
+            return "per_channel", 0
+        if rows == 1:
+            return "per_tensor", 0
+        raise invalid(f"w_scale.shape must be {expected}, got {list(si.shape)}")
+    if rows == n and k % cols == 0 and k // cols in GROUP_SIZES:
+        return "per_group", k // cols
+    ceil_matches = [g for g in GROUP_SIZES if -(-k // g) == cols]
+    if rows == n and ceil_matches:
+        # K is not a multiple of the group: cols = ceil(K / g) holds for a range of g, so the shape does not say g.
+        raise invalid(f"w_scale.shape [{n}, {cols}] is ambiguous for K={k} (not a multiple of {ceil_matches[0]}: "
+                      f"ceil(K / g) = {cols} for other g too): pass group_size={ceil_matches[0]} if those are "
+                      f"per-group scales")
+    raise invalid(f"w_scale.shape must be {expected}, got {list(si.shape)}")
+
+
+def weight_only_linear(x, w_q, w_scale, bias=None, out=None, *, zero_point=None, group_size=None, workspace=None,
+                       stream=None, preference="heuristic"):
+    """y[M, N] = RN(Σ_k x[m, k] · w[n, k] (+ bias[n])) with w = (w_q − zero_point) · w_scale dequantized in the kernel
+    (W8A16: the weight-only int8 plan, f32 accumulation).
+
+    x [M, K] f16/bf16; w_q [N, K] int8 (nn.Linear layout); w_scale f32 on the device, its shape choosing the mode:
+    [N] or [N, 1] per channel, [1] or [1, 1] per tensor, [N, ceil(K / g)] per group of g = 64 or 128 along K
+    (group_size=; without it, inferred only as K / cols when that is 64 or 128, else refused). zero_point
+    (optional) int32 of w_scale's shape, each in [-2^22, 2^22]. bias [N] and out [M, N] of x's dtype. workspace:
+    the split-K scratch (Plan.workspace_size_for(M) bytes; allocated when not given). Returns out."""
+    hint = _stream_hint(stream)
+    xi = _arg("x", x, None, 2, (E.F16, E.BF16), "[M, K]", hint)
+    m, k = xi.shape
+    wi = _arg("w_q", w_q, xi, 2, (E.S8,), "[N, K]", hint)
+    n = wi.shape[0]
+    if wi.shape[1] != k:
+        raise invalid(f"w_q.shape[1] must equal x.shape[1] (K={k}), got w_q.shape {list(wi.shape)}")
+    si = _tensors.parse("w_scale", w_scale, hint)
+    if len(si.shape) not in (1, 2):
+        raise invalid(f"w_scale must be 1-D or 2-D ([N], [N, 1], [1], [1, 1] or [N, ceil(K / g)]), got shape "
+                      f"{list(si.shape)}")
+    si = _arg("w_scale", w_scale, xi, len(si.shape), (E.F32,), "", hint)
+    mode, group = _weight_only_scale_mode(si, n, k, group_size)
+    zi = None
+    if zero_point is not None:
+        zi = _tensors.parse("zero_point", zero_point, hint)
+        want = "[" + ", ".join(map(str, si.shape)) + "] (w_scale's shape)"
+        if len(zi.shape) not in (1, 2):
+            raise invalid(f"zero_point.shape must be {want}, got {list(zi.shape)}")
+        zi = _arg("zero_point", zero_point, xi, len(zi.shape), (E.S32,), want, hint)
+        srows, scols, sstride = _scale_rows_cols(si)
+        zrows, zcols, zstride = _scale_rows_cols(zi)
+        if (zrows, zcols) != (srows, scols):
+            raise invalid(f"zero_point.shape must be {want}, got {list(zi.shape)}")
+        if srows > 1 and zstride != sstride:
+            raise invalid(f"zero_point's row stride must equal w_scale's ({sstride} elements: the kernel reads both "
+                          f"with one), got {zstride}")
+    bi = None
+    if bias is not None:
+        bi = _arg("bias", bias, xi, 1, (xi.element,), "[N]", hint)
+        _shape(bi, "bias", (n,), ("N",))
+    out, oi = _output("out", out, xi, (m, n), xi.element, ("M", "N"), hint)
+    if m == 0:
+        return out
+    pref = preference_of(preference)
+    s = _current_stream(xi, stream)
+    pm = plan_m(m)
+    key = ("weight_only_linear", pm, n, k, xi.element, bi is not None, mode, group, zi is not None, xi.device, pref)
+    plan = _plan(key, xi, lambda: select_weight_only_linear(pm, n, k, xi.element, mode, group, zi is not None,
+                                                            bi is not None, pref, s))
+    ws, ws_bytes, ws_obj = _workspace(plan, m, xi, workspace, hint)
+    args = _tensors.pack(_capi.WeightOnlyLinearArgs, activation=xi, weight=wi, weight_scale=si, zero_point=zi,
+                         bias=bi, output=oi)
+    with _on_device(xi):
+        check(_capi.lib.qjit_weight_only_linear_plan_run(plan.handle, s or None, ws, ws_bytes, ctypes.byref(args)))
     _keep_until_done(xi, s, stream, (ws_obj,))
     return out
 

@@ -1,12 +1,15 @@
 """PyTorch integration: torch.ops.qjit.* custom ops, W8A8Linear, and a loader for `qjit quantize` output.
 
-Importing this module imports torch and registers seven ops (torch.library, each with a fake (meta) implementation),
+Importing this module imports torch and registers eight ops (torch.library, each with a fake (meta) implementation),
 so torch.compile(fullgraph=True) traces through them and CUDA graphs capture them:
   torch.ops.qjit.quantized_linear(x, w_q, w_scale, bias=None) -> y            x [..., K] f16/bf16/f32/f64
   torch.ops.qjit.smooth_quant_linear(x_q, act_scale, w_q, w_scale, bias, out_dtype) -> y
   torch.ops.qjit.quantize_per_token(x) -> (q int8 [..., K], scale f32 [...])
   torch.ops.qjit.scaled_mm(a_q, w_q, a_scale, w_scale, bias, out_dtype) -> y   (vLLM's cutlass_scaled_mm: a_scale
       [M] or [1] f32, w_scale [N] or [1] f32, w_q [N, K] int8 in nn.Linear layout)
+  torch.ops.qjit.weight_only_linear(x, w_q, w_scale, bias=None, zero_point=None, group_size=None) -> y   (W8A16:
+      x [..., K] f16/bf16, w_q [N, K] int8, w_scale f32 [N] / [N, 1] per channel, [1] / [1, 1] per tensor or
+      [N, ceil(K / group_size)] per group of 64 / 128; zero_point int32 of w_scale's shape; y of x's dtype)
   torch.ops.qjit.rms_norm_quantize(x, gamma, eps, residual=None) -> (q int8, scale f32 [...])   residual, when
       given, becomes x + residual in place (and h = x + residual is what is normalised)
   torch.ops.qjit.rms_norm_quantize_static(x, gamma, eps, scale, residual=None) -> q int8
@@ -53,6 +56,8 @@ _OPS = {
     "quantize_per_token": "quantize_per_token(Tensor x, Tensor? pre_quant_scale=None) -> (Tensor, Tensor)",
     "scaled_mm": "scaled_mm(Tensor a_q, Tensor w_q, Tensor a_scale, Tensor w_scale, Tensor? bias, "
                  "ScalarType out_dtype) -> Tensor",
+    "weight_only_linear": "weight_only_linear(Tensor x, Tensor w_q, Tensor w_scale, Tensor? bias=None, "
+                          "Tensor? zero_point=None, int? group_size=None) -> Tensor",
     # The fused norm + quantize (vLLM's rms_norm_dynamic_per_token_quant): residual, when given, is updated in place
     # to x + residual (fused_add_rms_norm), which the schema declares (a!) so torch.compile functionalizes it.
     "rms_norm_quantize": "rms_norm_quantize(Tensor x, Tensor gamma, float eps, Tensor(a!)? residual=None) "
@@ -135,6 +140,20 @@ def scaled_mm(a_q, w_q, a_scale, w_scale, bias, out_dtype):
 def _scaled_mm_fake(a_q, w_q, a_scale, w_scale, bias, out_dtype):
     torch._check(a_q.shape[-1] == w_q.shape[1], lambda: f"w_q.shape[1] must equal a_q.shape[-1], got {w_q.shape}")
     return a_q.new_empty((*a_q.shape[:-1], w_q.shape[0]), dtype=out_dtype)
+
+
+@_op("weight_only_linear")
+def weight_only_linear(x, w_q, w_scale, bias=None, zero_point=None, group_size=None):
+    if x.dim() < 1:
+        raise invalid(f"x must have at least 1 dimension [..., K], got shape {list(x.shape)}")
+    y = _ops.weight_only_linear(_flatten(x), w_q, w_scale, bias, zero_point=zero_point, group_size=group_size)
+    return y if x.dim() == 2 else y.reshape(*x.shape[:-1], w_q.shape[0])
+
+
+@_fake("weight_only_linear")
+def _weight_only_linear_fake(x, w_q, w_scale, bias=None, zero_point=None, group_size=None):
+    torch._check(x.shape[-1] == w_q.shape[1], lambda: f"w_q.shape[1] must equal x.shape[-1], got {w_q.shape}")
+    return x.new_empty((*x.shape[:-1], w_q.shape[0]))
 
 
 def _rows(x, name):

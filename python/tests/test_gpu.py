@@ -1,6 +1,6 @@
 """On a CUDA device: the ops against an f64 reference computed on the CPU from the same int8 weights and the
-quantized activation the call returns (bound: the plan's precision guarantee; outputs poisoned with NaN first, so
-an unwritten element shows), under torch.compile, inside a captured CUDA graph, through DLPack and __cuda_array_interface__, and W8A8Linear against
+quantized activation the call returns, or for the weight-only (W8A16) op from the dequantized weight (bound: the
+plan's precision guarantee; outputs poisoned with NaN first, so an unwritten element shows), under torch.compile, inside a captured CUDA graph, through DLPack and __cuda_array_interface__, and W8A8Linear against
 nn.Linear (CuPy: test_gpu_cupy.py). Fresh random inputs every run (the seed is in each failure message)."""
 
 import pytest
@@ -335,3 +335,93 @@ def test_norm_quantize_torch_ops(norm, seed):
         torch.cuda.synchronize()
         assert torch.equal(q_c, q) and torch.equal(s_c, s), f"compiled op differs, seed {seed}"
         assert torch.equal(r_c, r_call), f"compiled op lost the in-place residual update, seed {seed}"
+
+
+# ---- weight-only int8 (W8A16) ------------------------------------------------------------------------------------------
+
+W8A16_SCALES = {  # mode name: (w_scale shape for N and K, group size to pass, the plan's mode and group)
+    "per_channel": lambda n, k: ((n,), None, "per_channel", 0),
+    "per_channel_column": lambda n, k: ((n, 1), None, "per_channel", 0),
+    "per_tensor": lambda n, k: ((1,), None, "per_tensor", 0),
+    # K = 512: the group size is inferred from the column count; K = 520 (not a multiple) must say it
+    "per_group64": lambda n, k: ((n, -(-k // 64)), None if k % 64 == 0 else 64, "per_group", 64),
+    "per_group128": lambda n, k: ((n, -(-k // 128)), None if k % 128 == 0 else 128, "per_group", 128),
+}
+
+
+def w8a16_weights(n, k, scale_shape, has_zero_point):
+    """int8 codes, f32 scales in [1e-3, 2e-3] (so every non-zero dequantized weight is a normal f16 / bf16) and
+    int32 zero points in [-8, 8] of the scales' shape."""
+    w_q = torch.randint(-128, 128, (n, k), device=DEV, dtype=torch.int8)
+    w_scale = torch.rand(scale_shape, device=DEV) * 1e-3 + 1e-3
+    zp = torch.randint(-8, 9, scale_shape, device=DEV, dtype=torch.int32) if has_zero_point else None
+    return w_q, w_scale, zp
+
+
+def w8a16_reference(x, w_q, w_scale, zp, bias, group):
+    """f64 on the CPU from the dequantized weight w = (q - zp) * scale: (y_ref, sum_k |x| |w| + |bias|)."""
+    n, k = w_q.shape
+    s = w_scale.cpu().double().reshape(-1, w_scale.shape[-1] if w_scale.dim() == 2 else 1)
+    z = zp.cpu().double().reshape(s.shape) if zp is not None else torch.zeros_like(s)
+    cols = torch.arange(k) // group if group else torch.zeros(k, dtype=torch.long)
+    s_full, z_full = s.expand(n, -1)[:, cols], z.expand(n, -1)[:, cols]
+    w = (w_q.cpu().double() - z_full) * s_full
+    xd = x.cpu().double()
+    y, mag = xd @ w.T, xd.abs() @ w.abs().T
+    if bias is not None:
+        y, mag = y + bias.cpu().double(), mag + bias.cpu().double().abs()
+    return y, mag
+
+
+@pytest.mark.parametrize("has_bias", [False, True], ids=["no_bias", "bias"])
+@pytest.mark.parametrize("has_zero_point", [False, True], ids=["symmetric", "zero_point"])
+@pytest.mark.parametrize("scales", list(W8A16_SCALES))
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("n, k", NK)
+@pytest.mark.parametrize("m", MS)
+def test_weight_only_linear_against_f64_and_its_torch_op(m, n, k, dtype, scales, has_zero_point, has_bias, seed):
+    """qjit.weight_only_linear in every scale mode, with and without zero points and bias, against the f64 result
+    of the dequantized weight (bound: the plan's precision guarantee; output poisoned first), and
+    torch.ops.qjit.weight_only_linear on a 3-D activation: the same kernel, so the same bits."""
+    scale_shape, group_size, mode, group = W8A16_SCALES[scales](n, k)
+    x = torch.randn(m, k, device=DEV, dtype=dtype)
+    w_q, w_scale, zp = w8a16_weights(n, k, scale_shape, has_zero_point)
+    bias = torch.randn(n, device=DEV, dtype=dtype) if has_bias else None
+    out = torch.full((m, n), float("nan"), device=DEV, dtype=dtype)
+    y = qjit.weight_only_linear(x, w_q, w_scale, bias, out, zero_point=zp, group_size=group_size)
+    torch.cuda.synchronize()
+    assert y is out
+    ref, mag = w8a16_reference(x, w_q, w_scale, zp, bias, group)
+    with torch.cuda.device(0):
+        g = qjit.select_weight_only_linear(qjit.m_bucket(m), n, k, dtype, mode, group, has_zero_point,
+                                           has_bias).precision_guarantee()
+    assert g.deterministic
+    what = f"weight_only_linear m={m} n={n} k={k} {dtype} {scales} zp={has_zero_point} bias={has_bias}"
+    assert_within(y, ref, mag, g.epilogue_relative_error, seed, what)
+    y_op = torch.ops.qjit.weight_only_linear(x.reshape(1, m, k), w_q, w_scale, bias, zp, group_size)
+    torch.cuda.synchronize()
+    assert y_op.shape == (1, m, n) and y_op.dtype == dtype
+    assert torch.equal(y_op.reshape(m, n).view(torch.int16), y.view(torch.int16)), f"{what}: torch op differs, " \
+                                                                                    f"seed {seed}"
+
+
+@pytest.mark.parametrize("m", [1, 129])
+def test_weight_only_linear_strided_group_scales(m, seed):
+    """Per-group scales and zero points as [N, G] views of wider buffers (one row stride for both, as the kernel
+    reads them), a padded weight, and a caller-given split-K workspace: the same bits as the contiguous call."""
+    n, k = 256, 520
+    groups = -(-k // 64)
+    x = torch.randn(m, k, device=DEV, dtype=torch.bfloat16)
+    w_q, w_scale, zp = w8a16_weights(n, k, (n, groups), True)
+    expect = qjit.weight_only_linear(x, w_q, w_scale, zero_point=zp, group_size=64)
+    s_wide = torch.zeros(n, groups + 3, device=DEV)
+    z_wide = torch.zeros(n, groups + 3, device=DEV, dtype=torch.int32)
+    s_wide[:, :groups], z_wide[:, :groups] = w_scale, zp
+    with torch.cuda.device(0):
+        plan = qjit.select_weight_only_linear(qjit.m_bucket(m), n, k, torch.bfloat16, "per_group", 64, True)
+    ws = torch.full((max(plan.workspace_size_for(m), 1),), 0x7F, device=DEV, dtype=torch.uint8)  # junk counters
+    out = torch.full((m, n), float("nan"), device=DEV, dtype=torch.bfloat16)
+    qjit.weight_only_linear(x, qtorch.pad_rows(w_q), s_wide[:, :groups], out=out, zero_point=z_wide[:, :groups],
+                            group_size=64, workspace=ws)
+    torch.cuda.synchronize()
+    assert torch.equal(out.view(torch.int16), expect.view(torch.int16)), f"seed {seed}"

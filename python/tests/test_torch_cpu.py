@@ -14,8 +14,28 @@ from test_safetensors import write_safetensors  # noqa: E402
 
 def test_ops_are_registered():
     for name in ("quantized_linear", "smooth_quant_linear", "quantize_per_token", "scaled_mm", "rms_norm_quantize",
-                 "rms_norm_quantize_static", "layer_norm_quantize"):
+                 "rms_norm_quantize_static", "layer_norm_quantize", "weight_only_linear"):
         assert hasattr(torch.ops.qjit, name)
+
+
+def test_weight_only_linear_schema():
+    assert str(torch.ops.qjit.weight_only_linear.default._schema) == (
+        "qjit::weight_only_linear(Tensor x, Tensor w_q, Tensor w_scale, Tensor? bias=None, Tensor? zero_point=None, "
+        "int? group_size=None) -> Tensor")
+
+
+def test_weight_only_linear_fake_shapes():
+    x = torch.empty(2, 5, 512, dtype=torch.float16, device="meta")
+    w = torch.empty(32, 512, dtype=torch.int8, device="meta")
+    for scale_shape, group_size in (((32,), None), ((32, 1), None), ((1,), None), ((32, 4), 128), ((32, 8), None)):
+        s = torch.empty(scale_shape, dtype=torch.float32, device="meta")
+        zp = torch.empty(scale_shape, dtype=torch.int32, device="meta")
+        b = torch.empty(32, dtype=torch.float16, device="meta")
+        y = torch.ops.qjit.weight_only_linear(x, w, s, b, zp, group_size)
+        assert y.shape == (2, 5, 32) and y.dtype == torch.float16 and y.device.type == "meta"
+    s = torch.empty(32, dtype=torch.float32, device="meta")
+    y = torch.ops.qjit.weight_only_linear(x.to(torch.bfloat16)[0], w, s)
+    assert y.shape == (5, 32) and y.dtype == torch.bfloat16
 
 
 def test_fake_shapes():
@@ -50,6 +70,11 @@ def test_cpu_tensor_is_refused_naming_x():
         torch.ops.qjit.quantized_linear(x, w, s, None)
     with pytest.raises(qjit.InvalidArgumentError, match="^x must be in CUDA device memory"):
         qjit.quantized_linear(x, w, s)
+    xh = x.to(torch.float16)
+    with pytest.raises(qjit.InvalidArgumentError, match="^x must be in CUDA device memory, got a tensor on cpu"):
+        torch.ops.qjit.weight_only_linear(xh, w, s, None, None, None)
+    with pytest.raises(qjit.InvalidArgumentError, match="^x must be in CUDA device memory"):
+        qjit.weight_only_linear(xh, w, s)
 
 
 def test_quantize_weight_rule():
