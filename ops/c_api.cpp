@@ -88,6 +88,10 @@ constexpr std::size_t first_form_size() {
     return offsetof(qjit_linear_args, pre_quant_scale);
   else if constexpr (std::is_same_v<T, qjit_quantize_args>)
     return offsetof(qjit_quantize_args, pre_quant_scale);
+  else if constexpr (std::is_same_v<T, qjit_scaled_matmul_desc>)
+    return offsetof(qjit_scaled_matmul_desc, has_act_zero_point);
+  else if constexpr (std::is_same_v<T, qjit_scaled_matmul_args>)
+    return offsetof(qjit_scaled_matmul_args, act_zero_point);
   else if constexpr (std::is_same_v<T, qjit_warmup_request>)
     return offsetof(qjit_warmup_request, smooth_modes);
   else
