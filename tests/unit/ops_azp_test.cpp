@@ -55,6 +55,10 @@ TEST(OpsAzp, WeightColsumMatchesTheToolkitAndRefusesBadArguments) {
   EXPECT_NE(last_error().find("weight must be a non-NULL host pointer"), std::string::npos);
   EXPECT_EQ(qjit_weight_colsum(w.data(), n, k, ld, nullptr), QJIT_INVALID_ARGUMENT);
   EXPECT_NE(last_error().find("colsum must be a non-NULL host pointer to n int32"), std::string::npos);
+  // n out of range is refused before anything is allocated for it (not a 4 TiB vector, then bad_alloc).
+  auto huge = weight_colsum(w.data(), std::int64_t{1} << 40, k, ld);
+  ASSERT_FALSE(huge.has_value());
+  EXPECT_NE(huge.error().message().find("n must be in [1, 2^31)"), std::string::npos) << huge.error().message();
   auto bad = weight_colsum(w.data(), n, k, 1);
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message().find("row_stride must be >= k"), std::string::npos);
