@@ -88,6 +88,10 @@ constexpr std::size_t first_form_size() {
     return offsetof(qjit_linear_args, pre_quant_scale);
   else if constexpr (std::is_same_v<T, qjit_quantize_args>)
     return offsetof(qjit_quantize_args, pre_quant_scale);
+  else if constexpr (std::is_same_v<T, qjit_scaled_matmul_desc>)
+    return offsetof(qjit_scaled_matmul_desc, has_act_zero_point);
+  else if constexpr (std::is_same_v<T, qjit_scaled_matmul_args>)
+    return offsetof(qjit_scaled_matmul_args, act_zero_point);
   else if constexpr (std::is_same_v<T, qjit_warmup_request>)
     return offsetof(qjit_warmup_request, smooth_modes);
   else
@@ -609,9 +613,11 @@ qjit_status qjit_plan_workspace_size(const qjit_plan* plan, size_t* out_bytes) {
 
 qjit_status qjit_plan_workspace_size_for_m(const qjit_plan* plan, int64_t m, size_t* out_bytes) {
   return guarded("qjit_plan_workspace_size_for_m", [&]() -> Status {
+    // NOTE: M first (a scalar, checkable with no plan), and bounded as run bounds it: past 2^31 the families' tile
+    // products overflow and a wrapped (small) size would come back for an M no run accepts anyway.
+    if (m < 1 || m >= (int64_t{1} << 31)) return invalid(llvm::formatv("m must be in [1, 2^31), got {0}", m).str());
     if (plan == nullptr) return invalid("plan must not be NULL");
     if (out_bytes == nullptr) return invalid("out_bytes must not be NULL");
-    if (m < 1) return invalid(llvm::formatv("m must be >= 1, got {0}", m).str());
     *out_bytes = plan->linear        ? detail::workspace_size(*plan->linear, m)
                  : plan->norm        ? detail::workspace_size(*plan->norm)
                  : plan->weight_only ? detail::workspace_size(*plan->weight_only, m)

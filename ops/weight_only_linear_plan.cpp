@@ -43,6 +43,13 @@ std::int64_t groups_of(const WeightOnlyLinearDescriptor& d) { return (d.k + d.gr
 
 Status check_descriptor(const WeightOnlyLinearDescriptor& d) {
   QJIT_TRY(ops::check_dims(d.m, d.n, d.k));
+  // NOTE: the w8a16 kernel's own bound (codegen/w8a16_sm80.cpp), checked here so the refusal names the caller's
+  // field instead of surfacing from codegen at bind time as "spec.n".
+  constexpr std::int64_t kMaxNK = std::int64_t{1} << 30;
+  if (d.n > kMaxNK)
+    return invalid_arg(llvm::formatv("descriptor.n must be in [1, 2^30] for weight_only_linear, got {0}", d.n).str());
+  if (d.k > kMaxNK)
+    return invalid_arg(llvm::formatv("descriptor.k must be in [1, 2^30] for weight_only_linear, got {0}", d.k).str());
   if (d.activation_element != ElementKind::F16 && d.activation_element != ElementKind::BF16)
     return invalid_arg("descriptor.activation_element must be f16 or bf16, got " +
                        std::string(element_name(d.activation_element)));

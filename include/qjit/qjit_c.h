@@ -320,7 +320,8 @@ QJIT_API qjit_plan* qjit_plan_retain(qjit_plan* plan);
 
 QJIT_API qjit_plan_kind qjit_plan_get_kind(const qjit_plan* plan); /* 0 for NULL */
 /* Device workspace run needs: enough for every M of the descriptor's M bucket (M <= the next power of two >= the
- * descriptor's m; for m > 2048, M <= max(m, 4096)). For another M, ask qjit_plan_workspace_size_for_m. */
+ * descriptor's m; for m > 2048, M <= max(m, 4096)). For another M, ask qjit_plan_workspace_size_for_m (m in
+ * [1, 2^31), the M run accepts). */
 QJIT_API qjit_status qjit_plan_workspace_size(const qjit_plan* plan, size_t* out_bytes);
 QJIT_API qjit_status qjit_plan_workspace_size_for_m(const qjit_plan* plan, int64_t m, size_t* out_bytes);
 QJIT_API qjit_status qjit_plan_precision_guarantee(const qjit_plan* plan, qjit_precision_guarantee* out);

@@ -123,7 +123,9 @@ class ScaledMatmulPlan {
 // epilogue's correction term. Once per weight at load time; copy the result to the device for the plans.
 inline Result<std::vector<std::int32_t>> weight_colsum(const std::int8_t* weight, std::int64_t n, std::int64_t k,
                                                        std::int64_t row_stride) {
-  std::vector<std::int32_t> out(n > 0 ? static_cast<std::size_t>(n) : 0);
+  // NOTE: sized only for an n the library accepts (it refuses the rest naming n), never allocated from a bad n.
+  const bool n_ok = n > 0 && n < (std::int64_t{1} << 31);
+  std::vector<std::int32_t> out(n_ok ? static_cast<std::size_t>(n) : 0);
   QJIT_TRY(detail::status_of(qjit_weight_colsum(weight, n, k, row_stride, out.data())));
   return out;
 }

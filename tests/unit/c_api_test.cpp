@@ -119,6 +119,11 @@ TEST(CApi, NullPlansAreRefusedNotDereferenced) {
   EXPECT_EQ(qjit_plan_workspace_size(nullptr, &bytes), QJIT_INVALID_ARGUMENT);
   EXPECT_EQ(qjit_plan_workspace_size_for_m(nullptr, 16, &bytes), QJIT_INVALID_ARGUMENT);
   EXPECT_EQ(last_error(), "plan must not be NULL");
+  // run refuses M >= 2^31 (the kernels' 32-bit M), so a size for such an M is refused too, never a wrapped number.
+  EXPECT_EQ(qjit_plan_workspace_size_for_m(nullptr, int64_t{1} << 31, &bytes), QJIT_INVALID_ARGUMENT);
+  EXPECT_EQ(last_error(), "m must be in [1, 2^31), got 2147483648");
+  EXPECT_EQ(qjit_plan_workspace_size_for_m(nullptr, 0, &bytes), QJIT_INVALID_ARGUMENT);
+  EXPECT_EQ(last_error(), "m must be in [1, 2^31), got 0");
   qjit_linear_args a{};
   a.struct_size = sizeof a;
   EXPECT_EQ(qjit_linear_plan_run(nullptr, nullptr, nullptr, 0, &a), QJIT_INVALID_ARGUMENT);

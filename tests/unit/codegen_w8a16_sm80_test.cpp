@@ -318,6 +318,13 @@ TEST(WeightOnlyLinearPlanDescriptor, BadDescriptorsNameTheFieldAndExpectedValue)
   d = ok;
   d.k = 0;
   refused(d, "descriptor.k must be in [1, 2^31), got 0");
+  // The kernel's limit (2^30) is the descriptor's, named as the caller's field (not a later "spec.n" from codegen).
+  d = ok;
+  d.n = (std::int64_t{1} << 30) + 1;
+  refused(d, "descriptor.n must be in [1, 2^30] for weight_only_linear, got 1073741825");
+  d = ok;
+  d.k = (std::int64_t{1} << 30) + 1;
+  refused(d, "descriptor.k must be in [1, 2^30] for weight_only_linear, got 1073741825");
   d = ok;
   d.weight_element = ElementKind::U8;
   refused(d, "descriptor.weight_element must be s8, got u8");

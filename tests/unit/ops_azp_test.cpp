@@ -55,6 +55,10 @@ TEST(OpsAzp, WeightColsumMatchesTheToolkitAndRefusesBadArguments) {
   EXPECT_NE(last_error().find("weight must be a non-NULL host pointer"), std::string::npos);
   EXPECT_EQ(qjit_weight_colsum(w.data(), n, k, ld, nullptr), QJIT_INVALID_ARGUMENT);
   EXPECT_NE(last_error().find("colsum must be a non-NULL host pointer to n int32"), std::string::npos);
+  // n out of range is refused before anything is allocated for it (not a 4 TiB vector, then bad_alloc).
+  auto huge = weight_colsum(w.data(), std::int64_t{1} << 40, k, ld);
+  ASSERT_FALSE(huge.has_value());
+  EXPECT_NE(huge.error().message().find("n must be in [1, 2^31)"), std::string::npos) << huge.error().message();
   auto bad = weight_colsum(w.data(), n, k, 1);
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message().find("row_stride must be >= k"), std::string::npos);
@@ -117,6 +121,26 @@ TEST(OpsAzp, DescriptorsPrintTheModeAndTheFirstStructFormReadsAsSymmetric) {
   old_s.struct_size = offsetof(qjit_scaled_matmul_desc, has_act_zero_point);
   qjit_scaled_matmul_desc_to_string(&old_s, buf, sizeof(buf));
   EXPECT_EQ(std::string(buf).find("act_zero_point"), std::string::npos) << buf;
+}
+
+// A caller compiled before has_act_zero_point / act_zero_point were appended passes the shorter struct_size: it must
+// be taken (the fields read as absent), not refused as too small, and it prints as the symmetric descriptor.
+TEST(OpsAzp, ScaledMatmulStructsOfTheFormerSizeAreAccepted) {
+  auto s = ScaledMatmulDescriptor::make<f16>(8, 32, 64, true);
+  qjit_scaled_matmul_desc old = s.to_c();
+  old.struct_size = offsetof(qjit_scaled_matmul_desc, has_act_zero_point);
+  old.has_act_zero_point = 1;  // past the struct_size: must be ignored
+  char buf[256];
+  qjit_scaled_matmul_desc_to_string(&old, buf, sizeof(buf));
+  EXPECT_EQ(std::string(buf),
+            "scaled_matmul m=8 n=32 k=64 act=s8 weight=s8 out=f16 act_scale=per_token weight_scale=per_channel bias");
+  old.k = 0;  // so select fails in validation, before the driver
+  qjit_plan* plan = nullptr;
+  EXPECT_EQ(qjit_scaled_matmul_plan_select(nullptr, &old, QJIT_PREF_HEURISTIC, &plan), QJIT_INVALID_ARGUMENT);
+  EXPECT_EQ(last_error(), "descriptor.k must be in [1, 2^31), got 0");
+  old.struct_size = offsetof(qjit_scaled_matmul_desc, has_act_zero_point) - 4;
+  EXPECT_EQ(qjit_scaled_matmul_plan_select(nullptr, &old, QJIT_PREF_HEURISTIC, &plan), QJIT_INVALID_ARGUMENT);
+  EXPECT_NE(last_error().find("desc->struct_size must be >= "), std::string::npos) << last_error();
 }
 
 TEST(OpsAzp, AsymmetricLinearMapsToTheAsymmetricQuantizeAndTheAzpGemm) {
