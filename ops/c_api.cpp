@@ -881,7 +881,8 @@ qjit_status qjit_warmup(const qjit_warmup_request* request, qjit_warmup_report* 
       if (ms[i] < 1) return invalid(llvm::formatv("request->ms[{0}] must be >= 1, got {1}", i, ms[i]).str());
     w.items = autotune::work_items(shapes, ms);
     if ((r.plans & ~(QJIT_WARMUP_QUANTIZED_LINEAR | QJIT_WARMUP_SMOOTH_QUANT_LINEAR | QJIT_WARMUP_RMS_NORM_QUANTIZE |
-                     QJIT_WARMUP_LAYER_NORM_QUANTIZE | QJIT_WARMUP_SCALED_MATMUL | QJIT_WARMUP_WEIGHT_ONLY_LINEAR)) != 0)
+                     QJIT_WARMUP_LAYER_NORM_QUANTIZE | QJIT_WARMUP_SCALED_MATMUL | QJIT_WARMUP_WEIGHT_ONLY_LINEAR |
+                     QJIT_WARMUP_ASYMMETRIC)) != 0)
       return invalid(
           llvm::formatv("request->plans must be a combination of QJIT_WARMUP_* plan bits, got {0}", r.plans).str());
     w.plans.clear();
@@ -891,6 +892,7 @@ qjit_status qjit_warmup(const qjit_warmup_request* request, qjit_warmup_report* 
     if (r.plans & QJIT_WARMUP_LAYER_NORM_QUANTIZE) w.plans.push_back(ops::WarmupPlan::LayerNormQuantize);
     if (r.plans & QJIT_WARMUP_SCALED_MATMUL) w.plans.push_back(ops::WarmupPlan::ScaledMatmul);
     if (r.plans & QJIT_WARMUP_WEIGHT_ONLY_LINEAR) w.plans.push_back(ops::WarmupPlan::WeightOnlyLinear);
+    if (r.plans & QJIT_WARMUP_ASYMMETRIC) w.plans.push_back(ops::WarmupPlan::Asymmetric);
     QJIT_ASSIGN_OR_RETURN(w.dtype, element_of(r.dtype, "request->dtype"));
     if (!is_floating(w.dtype))
       return invalid(

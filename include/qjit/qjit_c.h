@@ -464,6 +464,7 @@ typedef struct qjit_layer_shape {
 #define QJIT_WARMUP_LAYER_NORM_QUANTIZE 8u
 #define QJIT_WARMUP_SCALED_MATMUL 16u       /* every scale mode (act per token / tensor x weight per channel / tensor) */
 #define QJIT_WARMUP_WEIGHT_ONLY_LINEAR 32u  /* dtype f16 / bf16: per channel / tensor / group 64 / 128, +- zero points */
+#define QJIT_WARMUP_ASYMMETRIC 64u          /* asymmetric QuantizedLinear, ScaledMatmul with zero points */
 #define QJIT_WARMUP_NO_BIAS 1u
 #define QJIT_WARMUP_BIAS 2u
 #define QJIT_WARMUP_NO_SMOOTH 1u

@@ -228,6 +228,15 @@ TEST(CApi, WarmupRefusesMalformedRequests) {
   EXPECT_EQ(qjit_warmup(&r, nullptr), QJIT_INVALID_ARGUMENT);
   EXPECT_NE(last_error().find("request->smooth_modes"), std::string::npos) << last_error();
   r.smooth_modes = 0;
+  r.plans = 128;  // past the last plan bit
+  EXPECT_EQ(qjit_warmup(&r, nullptr), QJIT_INVALID_ARGUMENT);
+  EXPECT_NE(last_error().find("request->plans"), std::string::npos) << last_error();
+  r.plans = QJIT_WARMUP_ASYMMETRIC;  // reaches the asymmetric plans, which have no f64 output
+  r.dtype = QJIT_F64;
+  EXPECT_EQ(qjit_warmup(&r, nullptr), QJIT_INVALID_ARGUMENT);
+  EXPECT_NE(last_error().find("for the azp plan"), std::string::npos) << last_error();
+  r.plans = 0;
+  r.dtype = QJIT_BF16;
   r.shape_count = 0;
   EXPECT_EQ(qjit_warmup(&r, nullptr), QJIT_INVALID_ARGUMENT);
   EXPECT_EQ(last_error(), "request->shapes must hold at least one shape");
