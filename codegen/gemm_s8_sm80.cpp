@@ -15,7 +15,6 @@ namespace qjit::codegen {
 namespace {
 
 constexpr std::int64_t kMaxDim = std::int64_t{1} << 30;
-constexpr int kMaxAccPerThread = 128;  // more accumulators than this per thread spills
 
 std::string_view device_out_type(ElementKind e) {
   switch (e) {
@@ -59,28 +58,7 @@ Status validate_gemm_s8_sm80(const KernelSpec& spec, const Sm80Tile& cfg) {
   if (cfg.block_n < 16 || cfg.block_n > 256 || cfg.block_n % (16 * cfg.warps_n) != 0)
     return invalid(llvm::formatv("config.block_n must be a multiple of 16 * warps_n = {0} in [16, 256], got {1}",
                                  16 * cfg.warps_n, cfg.block_n));
-  const int threads = 32 * cfg.warps_m * cfg.warps_n;
-  const int acc = cfg.block_m * cfg.block_n / threads;
-  if (acc > kMaxAccPerThread)
-    return invalid(llvm::formatv("config {0}: {1} accumulators per thread exceed {2}; use more warps", cfg.to_string(),
-                                 acc, kMaxAccPerThread));
-  if (cfg.stages < 2 || cfg.stages > 8)
-    return invalid(llvm::formatv("config.stages must be in [2, 8], got {0}", cfg.stages));
-  const std::int64_t k_tiles = ceil_div(spec.k, cfg.block_k);
-  if (cfg.split_k < 1 || cfg.split_k > 64)
-    return invalid(llvm::formatv("config.split_k must be in [1, 64], got {0}", cfg.split_k));
-  const std::int64_t per_split = ceil_div(k_tiles, cfg.split_k);
-  if ((cfg.split_k - 1) * per_split >= k_tiles)
-    return invalid(llvm::formatv("config.split_k = {0} leaves a split without K tiles (K = {1} has {2} tiles of {3})",
-                                 cfg.split_k, spec.k, k_tiles, cfg.block_k));
-  if (ceil_div(spec.n, cfg.block_n) > 65535)
-    return invalid(llvm::formatv("spec.n = {0} needs more than 65535 tiles of block_n = {1}", spec.n, cfg.block_n));
-  const int smem = gemm_s8_sm80_smem_bytes(cfg);
-  if (smem > max_dynamic_smem_bytes(spec.arch))
-    return Status(StatusCode::OutOfResources,
-                  llvm::formatv("config {0} needs {1} bytes of shared memory; {2} allows at most {3}", cfg.to_string(),
-                                smem, arch_option(spec.arch), max_dynamic_smem_bytes(spec.arch)));
-  return Status::success();
+  return validate_mma_pipeline(spec, cfg, 64, gemm_s8_sm80_smem_bytes(cfg));
 }
 
 Result<Source> render_gemm_s8_sm80(const KernelSpec& spec, const Sm80Tile& cfg) {

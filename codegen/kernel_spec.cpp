@@ -98,6 +98,35 @@ std::string MmaTile<F>::to_string() const {
 template struct MmaTile<KernelFamily::GemmSm80>;
 template struct MmaTile<KernelFamily::W8A16Sm80>;
 
+template <KernelFamily F>
+Status validate_mma_pipeline(const KernelSpec& spec, const MmaTile<F>& cfg, int max_split_k, int smem) {
+  constexpr int kMaxAccPerThread = 128;  // more accumulators than this per thread spills
+  const auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
+  const int threads = 32 * cfg.warps_m * cfg.warps_n;
+  const int acc = cfg.block_m * cfg.block_n / threads;
+  if (acc > kMaxAccPerThread)
+    return invalid(llvm::formatv("config {0}: {1} accumulators per thread exceed {2}; use more warps", cfg.to_string(),
+                                 acc, kMaxAccPerThread));
+  if (cfg.stages < 2 || cfg.stages > 8)
+    return invalid(llvm::formatv("config.stages must be in [2, 8], got {0}", cfg.stages));
+  const std::int64_t k_tiles = ceil_div(spec.k, cfg.block_k);
+  if (cfg.split_k < 1 || cfg.split_k > max_split_k)
+    return invalid(llvm::formatv("config.split_k must be in [1, {0}], got {1}", max_split_k, cfg.split_k));
+  const std::int64_t per_split = ceil_div(k_tiles, cfg.split_k);
+  if ((cfg.split_k - 1) * per_split >= k_tiles)
+    return invalid(llvm::formatv("config.split_k = {0} leaves a split without K tiles (K = {1} has {2} tiles of {3})",
+                                 cfg.split_k, spec.k, k_tiles, cfg.block_k));
+  if (ceil_div(spec.n, cfg.block_n) > 65535)
+    return invalid(llvm::formatv("spec.n = {0} needs more than 65535 tiles of block_n = {1}", spec.n, cfg.block_n));
+  if (smem > max_dynamic_smem_bytes(spec.arch))
+    return Status(StatusCode::OutOfResources,
+                  llvm::formatv("config {0} needs {1} bytes of shared memory; {2} allows at most {3}", cfg.to_string(),
+                                smem, arch_option(spec.arch), max_dynamic_smem_bytes(spec.arch)));
+  return Status::success();
+}
+template Status validate_mma_pipeline(const KernelSpec&, const MmaTile<KernelFamily::GemmSm80>&, int, int);
+template Status validate_mma_pipeline(const KernelSpec&, const MmaTile<KernelFamily::W8A16Sm80>&, int, int);
+
 std::string Sm90Tile::to_string() const {
   return llvm::formatv("{0} {1}x{2}x{3} c{4}{5}{6}{7} s{8} sk{9}", kernel_family_name(kFamily), block_m, block_n,
                        kBlockK, consumers, swap_ab ? " swap_ab" : "", pingpong ? " pingpong" : "",

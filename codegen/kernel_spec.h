@@ -248,4 +248,10 @@ std::string arch_option(int arch);
 int max_dynamic_smem_bytes(int arch);
 bool is_supported_arch(int arch);  // 80, 86, 87, 89, 90
 
+// The checks every MmaTile family shares after its own warp-grid and block rules: at most 128 accumulators a thread,
+// stages in [2, 8], split_k in [1, max_split_k] with every split holding a K tile, at most 65535 tiles along N, and
+// `smem` bytes of shared memory within the arch's limit (OutOfResources). Messages name the config field.
+template <KernelFamily F>
+Status validate_mma_pipeline(const KernelSpec& spec, const MmaTile<F>& cfg, int max_split_k, int smem);
+
 }  // namespace qjit::codegen
