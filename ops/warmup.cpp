@@ -262,6 +262,19 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     }
     pending.push_back(std::move(p));
   };
+  // A linear plan's kernels for one layer: its quantize pass (QuantizedLinear), its GEMM, and the portable GEMM it
+  // also binds at select when TMA cannot take the int8 rows (K % 16 != 0 on sm_90a), so a warm cache holds it too.
+  auto need_linear = [&](LinearShape shape, const autotune::WorkItem& item, bool bias, const std::string& used_by) {
+    shape.m = item.m;
+    shape.n = item.n;
+    shape.k = item.k;
+    shape.output = req.dtype;
+    shape.has_bias = bias;
+    const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
+    if (specs.quantize) need(*specs.quantize, used_by);
+    need(specs.gemm, used_by);
+    if (binds_portable_at_select(specs.gemm)) need_portable(specs.gemm, used_by + " (portable: misaligned rows)");
+  };
   for (const auto& item : req.items)
     for (WarmupPlan plan : req.plans) {
       if (plan == WarmupPlan::RmsNormQuantize || plan == WarmupPlan::LayerNormQuantize) {
@@ -303,29 +316,17 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
         for (bool bias : req.bias_modes)
           for (int variant = 0; variant < 3; ++variant) {
             const bool scaled = variant > 0, w_pt = variant == 2;
-            LinearShape shape;
-            shape.smooth_quant = scaled;
+            LinearShape shape{.smooth_quant = scaled, .activation = scaled ? ElementKind::S8 : req.dtype};
             shape.scaled_matmul = scaled;
             shape.weight_scale_per_tensor = w_pt;
             shape.act_zero_point = true;
-            shape.m = item.m;
-            shape.n = item.n;
-            shape.k = item.k;
-            shape.activation = scaled ? ElementKind::S8 : req.dtype;
-            shape.output = req.dtype;
-            shape.has_bias = bias;
-            const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
-            const std::string used_by =
-                llvm::formatv("{0} n={1} k={2} m={3} azp {4}{5}", item.label, item.n, item.k, item.m,
-                              !scaled ? "ql"
-                              : w_pt  ? "mm weight_scale=per_tensor"
-                                      : "mm weight_scale=per_channel",
-                              bias ? " bias" : "")
-                    .str();
-            if (specs.quantize) need(*specs.quantize, used_by);
-            need(specs.gemm, used_by);
-            if (binds_portable_at_select(specs.gemm))
-              need_portable(specs.gemm, used_by + " (portable: misaligned rows)");
+            need_linear(shape, item, bias,
+                        llvm::formatv("{0} n={1} k={2} m={3} azp {4}{5}", item.label, item.n, item.k, item.m,
+                                      !scaled ? "ql"
+                                      : w_pt  ? "mm weight_scale=per_tensor"
+                                              : "mm weight_scale=per_channel",
+                                      bias ? " bias" : "")
+                            .str());
           }
         continue;
       }
@@ -334,51 +335,27 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
         for (bool bias : req.bias_modes)
           for (bool act_pt : {false, true})
             for (bool w_pt : {false, true}) {
-              LinearShape shape;
-              shape.smooth_quant = true;
+              LinearShape shape{.smooth_quant = true, .activation = ElementKind::S8};
               shape.scaled_matmul = true;
               shape.act_scale_per_tensor = act_pt;
               shape.weight_scale_per_tensor = w_pt;
-              shape.m = item.m;
-              shape.n = item.n;
-              shape.k = item.k;
-              shape.activation = ElementKind::S8;
-              shape.output = req.dtype;
-              shape.has_bias = bias;
-              const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
-              const std::string used_by =
-                  llvm::formatv("{0} n={1} k={2} m={3} mm act_scale={4} weight_scale={5}{6}", item.label, item.n,
-                                item.k, item.m, act_pt ? "per_tensor" : "per_token",
-                                w_pt ? "per_tensor" : "per_channel", bias ? " bias" : "")
-                      .str();
-              need(specs.gemm, used_by);
-              if (binds_portable_at_select(specs.gemm))
-                need_portable(specs.gemm, used_by + " (portable: misaligned rows)");
+              need_linear(shape, item, bias,
+                          llvm::formatv("{0} n={1} k={2} m={3} mm act_scale={4} weight_scale={5}{6}", item.label,
+                                        item.n, item.k, item.m, act_pt ? "per_tensor" : "per_token",
+                                        w_pt ? "per_tensor" : "per_channel", bias ? " bias" : "")
+                              .str());
             }
         continue;
       }
       for (bool bias : req.bias_modes)
         for (bool smooth : req.smooth_modes) {
           if (smooth && plan != WarmupPlan::QuantizedLinear) continue;  // SmoothQuant takes int8 input: no pass
-          LinearShape shape;
-          shape.smooth_quant = plan == WarmupPlan::SmoothQuant;
-          shape.m = item.m;
-          shape.n = item.n;
-          shape.k = item.k;
-          shape.activation = req.dtype;
-          shape.output = req.dtype;
-          shape.has_bias = bias;
+          LinearShape shape{.smooth_quant = plan == WarmupPlan::SmoothQuant, .activation = req.dtype};
           shape.smooth = smooth;
-          const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
-          const std::string used_by =
-              llvm::formatv("{0} n={1} k={2} m={3} {4}{5}{6}", item.label, item.n, item.k, item.m,
-                            warmup_plan_name(plan), bias ? " bias" : "", smooth ? " smooth" : "")
-                  .str();
-          if (specs.quantize) need(*specs.quantize, used_by);
-          need(specs.gemm, used_by);
-          // K % 16 != 0 on sm_90a: the plan also binds the portable GEMM at select (contiguous int8 rows are views
-          // TMA cannot take), so a warm cache holds it too.
-          if (binds_portable_at_select(specs.gemm)) need_portable(specs.gemm, used_by + " (portable: misaligned rows)");
+          need_linear(shape, item, bias,
+                      llvm::formatv("{0} n={1} k={2} m={3} {4}{5}{6}", item.label, item.n, item.k, item.m,
+                                    warmup_plan_name(plan), bias ? " bias" : "", smooth ? " smooth" : "")
+                          .str());
         }
     }
 
