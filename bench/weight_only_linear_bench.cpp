@@ -14,6 +14,7 @@
 #include <cstring>
 #include <future>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -194,32 +195,21 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  if (sweep_group >= 0) {
-    for (std::int64_t m : {1, 16, 2048})
-      for (const auto& [n, k] : {std::pair<std::int64_t, std::int64_t>{4096, 4096}, {28672, 8192}, {8192, 28672}}) {
-        const std::string name = "w8a16_sweep/m" + std::to_string(m) + "/n" + std::to_string(n) + "/k" +
-                                 std::to_string(k);
-        benchmark::RegisterBenchmark(name.c_str(),
-                                     [=](benchmark::State& st) { qjit::run_case(st, m, n, k, sweep_group, true); })
-            ->UseManualTime()
-            ->Iterations(1)
-            ->Unit(benchmark::kMicrosecond);
-      }
-    benchmark::Initialize(&argc, argv);
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
-  }
-  const struct {
-    std::int64_t n, k;
-  } shapes[] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {14336, 4096}, {4096, 14336}, {28672, 8192}, {8192, 28672}};
+  const bool sweep = sweep_group >= 0;
+  const std::vector<std::pair<std::int64_t, std::int64_t>> shapes =
+      sweep ? std::vector<std::pair<std::int64_t, std::int64_t>>{{4096, 4096}, {28672, 8192}, {8192, 28672}}
+            : std::vector<std::pair<std::int64_t, std::int64_t>>{{4096, 4096},  {11008, 4096}, {4096, 11008},
+                                                                 {14336, 4096}, {4096, 14336}, {28672, 8192},
+                                                                 {8192, 28672}};
+  const std::vector<int> groups = sweep ? std::vector<int>{sweep_group} : std::vector<int>{0, 128};
   for (std::int64_t m : {1, 16, 2048})
-    for (const auto& s : shapes)
-      for (int group : {0, 128}) {
-        const std::string name = "w8a16_bf16/m" + std::to_string(m) + "/n" + std::to_string(s.n) + "/k" +
-                                 std::to_string(s.k) + (group ? "/group128" : "/channel");
+    for (const auto& [n, k] : shapes)
+      for (int group : groups) {
+        const std::string name = std::string(sweep ? "w8a16_sweep" : "w8a16_bf16") + "/m" + std::to_string(m) +
+                                 "/n" + std::to_string(n) + "/k" + std::to_string(k) +
+                                 (sweep ? "" : group ? "/group128" : "/channel");
         benchmark::RegisterBenchmark(name.c_str(),
-                                     [=](benchmark::State& st) { qjit::run_case(st, m, s.n, s.k, group, false); })
+                                     [=](benchmark::State& st) { qjit::run_case(st, m, n, k, group, sweep); })
             ->UseManualTime()
             ->Iterations(1)
             ->Unit(benchmark::kMicrosecond);
