@@ -67,6 +67,12 @@ Entry test_entry(int seed, std::size_t payload_size) {
   return e;
 }
 
+void use_only_cache_dir(const std::string& dir) {
+  ::setenv("QJIT_CACHE_DIR", dir.c_str(), 1);
+  ::unsetenv("QJIT_CACHE_PATH");
+  ::unsetenv("QJIT_CACHE_READONLY");
+}
+
 StoreOptions writable_options(const std::string& dir) {
   StoreOptions o;
   o.writable_dir = dir;

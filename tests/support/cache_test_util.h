@@ -34,6 +34,9 @@ std::vector<std::uint8_t> test_payload(int seed, std::size_t size = 0);
 Entry test_entry(int seed, std::size_t payload_size = 0);
 
 StoreOptions writable_options(const std::string& dir);
+// Points this process's kernel cache at `dir` alone (QJIT_CACHE_DIR; no QJIT_CACHE_PATH, not read-only): for a child
+// process, since the kernel service reads the environment once per process.
+void use_only_cache_dir(const std::string& dir);
 
 std::vector<std::uint8_t> read_file(const std::string& path);
 void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes, unsigned mode = 0600);

@@ -244,9 +244,7 @@ TEST(CApi, WarmupRefusesMalformedRequests) {
 
 // Runs in a child: the process's kernel service reads QJIT_CACHE_DIR once.
 int warm_through_the_c_abi(const std::string& store) {
-  ::setenv("QJIT_CACHE_DIR", store.c_str(), 1);
-  ::unsetenv("QJIT_CACHE_PATH");
-  ::unsetenv("QJIT_CACHE_READONLY");
+  qjit::cache::testing::use_only_cache_dir(store);
   const qjit_layer_shape shape{256, 512};
   const int64_t ms[] = {1, 2048};
   qjit_warmup_request r{};

@@ -232,9 +232,7 @@ TEST(OpsAzp, CanImplementChecksTheZeroPointTensors) {
 // compiled once and found in the cache by a second warm-up; f64 is refused naming the field.
 int warm_azp_in_fresh_process() {
   cache::testing::TempDir dir;
-  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
-  ::unsetenv("QJIT_CACHE_PATH");
-  ::unsetenv("QJIT_CACHE_READONLY");
+  cache::testing::use_only_cache_dir(dir.sub("cache"));
   ops::WarmupRequest req;
   req.arch = 90;
   req.items = {{256, 512, 16, "t o"}};

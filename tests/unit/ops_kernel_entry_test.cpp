@@ -96,9 +96,7 @@ TEST(OpsKernelEntryTest, UnreadableCubinKeepsRegistersUnknownAndSaysWhy) {
 int obtain_in_fresh_process() {
   cache::testing::TempDir dir;
   const std::string store_dir = dir.sub("cache");
-  ::setenv("QJIT_CACHE_DIR", store_dir.c_str(), 1);
-  ::unsetenv("QJIT_CACHE_PATH");
-  ::unsetenv("QJIT_CACHE_READONLY");
+  cache::testing::use_only_cache_dir(store_dir);
   auto fail = [](const std::string& why) {
     std::fprintf(stderr, "%s\n", why.c_str());
     return 1;

@@ -66,9 +66,7 @@ TEST(OpsKernelServiceTest, EightProcessesCompileTwentyRealKernelsOnceBetweenThem
     const pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      ::setenv("QJIT_CACHE_DIR", dir.c_str(), 1);
-      ::unsetenv("QJIT_CACHE_PATH");
-      ::unsetenv("QJIT_CACHE_READONLY");
+      cache::testing::use_only_cache_dir(dir);
       ::setenv("QJIT_TEST_CHILD_INDEX", std::to_string(i).c_str(), 1);
       ::setenv("QJIT_TEST_CHILD_REPORT", tmp.sub("child" + std::to_string(i)).c_str(), 1);
       ::execl("/proc/self/exe", "qjit_unit_tests", "--gtest_filter=OpsKernelServiceChild.DISABLED_ObtainAll",

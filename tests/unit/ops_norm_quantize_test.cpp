@@ -123,9 +123,7 @@ TEST(NormQuantizePlan, TypedSelectChecksTheNormAndTheElementFirst) {
 // The warm-up of the norm plans in a fresh process (the kernel service reads QJIT_CACHE_DIR once per process).
 int warm_norms_in_fresh_process() {
   cache::testing::TempDir dir;
-  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
-  ::unsetenv("QJIT_CACHE_PATH");
-  ::unsetenv("QJIT_CACHE_READONLY");
+  cache::testing::use_only_cache_dir(dir.sub("cache"));
   ops::WarmupRequest req;
   req.arch = 90;
   req.items = {{4096, 4096, 16, "t q"}, {11008, 4096, 16, "t up"}};  // one K: the norm kernels repeat

@@ -122,9 +122,7 @@ std::string describe(int arch, const WarmupReport& r) {
 int warm_twice_in_fresh_process() {
   cache::testing::TempDir dir;
   const std::string store = dir.sub("cache");
-  ::setenv("QJIT_CACHE_DIR", store.c_str(), 1);
-  ::unsetenv("QJIT_CACHE_PATH");
-  ::unsetenv("QJIT_CACHE_READONLY");
+  cache::testing::use_only_cache_dir(store);
   ::unsetenv("QJIT_DISABLE_SM90");
   const std::vector<autotune::WorkItem> items = {
       {256, 512, 1, "t a"}, {256, 512, 128, "t a"}, {512, 256, 1, "t b"}, {512, 256, 128, "t b"}};
@@ -185,9 +183,7 @@ int warm_twice_in_fresh_process() {
 // beside the plain one (the GEMM is shared), and SmoothQuant plans (int8 input) get no smoothed variant.
 int warm_smoothed_in_fresh_process() {
   cache::testing::TempDir dir;
-  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
-  ::unsetenv("QJIT_CACHE_PATH");
-  ::unsetenv("QJIT_CACHE_READONLY");
+  cache::testing::use_only_cache_dir(dir.sub("cache"));
   WarmupRequest req;
   req.arch = 90;
   req.items = {{256, 512, 16, "t"}};
@@ -209,9 +205,7 @@ int warm_smoothed_in_fresh_process() {
 // TMA cannot take), so warmup compiles it beside the Hopper one: the cache a deployment ships holds both.
 int warm_odd_k_in_fresh_process() {
   cache::testing::TempDir dir;
-  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
-  ::unsetenv("QJIT_CACHE_PATH");
-  ::unsetenv("QJIT_CACHE_READONLY");
+  cache::testing::use_only_cache_dir(dir.sub("cache"));
   ::unsetenv("QJIT_DISABLE_SM90");
   WarmupRequest req;
   req.arch = 90;
@@ -247,9 +241,7 @@ TEST(OpsWarmup, OddKOnSm90aAlsoCompilesThePortableGemmThePlanBinds) {
 // compiles nothing; f32 is refused naming the field.
 int warm_w8a16_in_fresh_process() {
   cache::testing::TempDir dir;
-  ::setenv("QJIT_CACHE_DIR", dir.sub("cache").c_str(), 1);
-  ::unsetenv("QJIT_CACHE_PATH");
-  ::unsetenv("QJIT_CACHE_READONLY");
+  cache::testing::use_only_cache_dir(dir.sub("cache"));
   WarmupRequest req;
   req.arch = 90;
   req.items = {{256, 512, 16, "t"}};
