@@ -415,7 +415,7 @@ def weight_only_linear(x, w_q, w_scale, bias=None, out=None, *, zero_point=None,
     if len(si.shape) not in (1, 2):
         raise invalid(f"w_scale must be 1-D or 2-D ([N], [N, 1], [1], [1, 1] or [N, ceil(K / g)]), got shape "
                       f"{list(si.shape)}")
-    si = _arg("w_scale", w_scale, xi, len(si.shape), (E.F32,), "", hint)
+    si = _same_device(xi, _tensors.check(si, "w_scale", len(si.shape), (E.F32,), ""), "w_scale")
     mode, group = _weight_only_scale_mode(si, n, k, group_size)
     zi = None
     if zero_point is not None:
@@ -423,7 +423,7 @@ def weight_only_linear(x, w_q, w_scale, bias=None, out=None, *, zero_point=None,
         want = "[" + ", ".join(map(str, si.shape)) + "] (w_scale's shape)"
         if len(zi.shape) not in (1, 2):
             raise invalid(f"zero_point.shape must be {want}, got {list(zi.shape)}")
-        zi = _arg("zero_point", zero_point, xi, len(zi.shape), (E.S32,), want, hint)
+        zi = _same_device(xi, _tensors.check(zi, "zero_point", len(zi.shape), (E.S32,), want), "zero_point")
         srows, scols, sstride = _scale_rows_cols(si)
         zrows, zcols, zstride = _scale_rows_cols(zi)
         if (zrows, zcols) != (srows, scols):
