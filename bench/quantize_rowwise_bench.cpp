@@ -6,8 +6,14 @@
 // "smooth / plain" is their time ratio (the bar: no measurable cost). The asymmetric pass (per-token scale and zero
 // point, s8 codes, issue 17 item 3; it also writes 4*M bytes of zero points) runs beside them: "asym / plain" is its
 // time over the plain pass's. Without a GPU every benchmark is skipped.
+// --sweep: instead of the suite, for K in {4096, 14336} x M in {2048, 8192}, every candidate config of the plain and
+// the smoothed pass bound directly, each timed interleaved with a copy of the same bytes and the plain pass's
+// heuristic config on the same inputs; one line per config (issue 18: which configs the smoothed pass wants).
+// --sweep=plain or --sweep=smooth times one of the two.
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <future>
 #include <functional>
 #include <map>
 #include <optional>
@@ -20,6 +26,10 @@
 #include "autotune/shapes.h"
 #include "autotune/timing.h"
 #include "bench/shapes_file.h"
+#include "codegen/quantize_rowwise.h"
+#include "jit/kernel_binding.h"
+#include "jit/kernel_family.h"
+#include "perf/interleave.h"
 #include "qjit/dynamic_range_quantize.h"
 #include "runtime/device.h"
 #include "runtime/device_memory.h"
@@ -109,6 +119,92 @@ void run_case(benchmark::State& state, Mode mode, std::int64_t m, std::int64_t k
                               : row.quant_us) = median;
 }
 
+
+// Every candidate of the quantize family for the plain and the smoothed rowwise spec, bound directly and timed
+// interleaved against a copy and the plain heuristic config; prints one line per config.
+void sweep_configs(std::int64_t m, std::int64_t k, const char* which) {
+  auto dev = runtime::current_device();
+  auto api = runtime::driver();
+  if (!dev.has_value() || !api.has_value()) {
+    std::printf("sweep: no GPU\n");
+    return;
+  }
+  const std::size_t in_bytes = static_cast<std::size_t>(m * k * 2), out_bytes = static_cast<std::size_t>(m * k + 4 * m);
+  const int copies = std::clamp(static_cast<int>(2.0 * dev->l2_bytes / static_cast<double>(in_bytes)) + 1, 1, 64);
+  std::vector<runtime::DeviceMemory> inputs;
+  std::vector<std::uint16_t> host(static_cast<std::size_t>(m * k));
+  std::uint32_t x = 12345u + static_cast<std::uint32_t>(k);
+  for (auto& h : host) {
+    x = x * 1664525u + 1013904223u;
+    h = static_cast<std::uint16_t>(0x3c00u + (x >> 22)) ^ static_cast<std::uint16_t>((x >> 16) & 0x8000u);
+  }
+  for (int i = 0; i < copies; ++i) {
+    auto buf = runtime::DeviceMemory::allocate(in_bytes, "sweep input");
+    if (!buf || !buf->upload(host.data(), in_bytes).ok()) return;
+    inputs.push_back(std::move(*buf));
+  }
+  auto out = runtime::DeviceMemory::allocate(in_bytes + out_bytes, "sweep output");
+  std::vector<float> smooth_host(static_cast<std::size_t>(k));
+  for (std::size_t i = 0; i < smooth_host.size(); ++i) smooth_host[i] = 0.25f + 0.125f * static_cast<float>(i % 29);
+  auto smooth = runtime::DeviceMemory::allocate(smooth_host.size() * 4, "sweep smoothing vector");
+  if (!out || !smooth || !smooth->upload(smooth_host.data(), smooth_host.size() * 4).ok()) return;
+  CUstream stream = nullptr;
+  const jit::KernelFamilyRuntime& fam = jit::quantize_family();
+  codegen::KernelSpec plain = codegen::quantize_spec(codegen::KernelOp::QuantizeRowwise, ElementKind::BF16, k,
+                                                     codegen::m_bucket_of(m), jit::target_arch(*dev));
+  codegen::KernelSpec smoothed = plain;
+  smoothed.smooth = true;
+  const auto launch_of = [&](const jit::KernelBinding& b, bool smooth_on) -> perf::Launch {
+    return [&, smooth_on, bp = &b](int call) -> Status {
+      codegen::QuantizeParams p{};
+      p.x = inputs[call % copies].get();
+      p.ldx = k;
+      p.q = static_cast<std::int8_t*>(out->get());
+      p.ldq = k;
+      p.scale = reinterpret_cast<float*>(static_cast<std::int8_t*>(out->get()) + m * k);
+      p.m = static_cast<std::int32_t>(m);
+      p.smooth = smooth_on ? static_cast<const float*>(smooth->get()) : nullptr;
+      return bp->kernel->launch(jit::launch_dims(*bp, m), stream, &p);
+    };
+  };
+  auto base = jit::bind_kernel_with(plain, fam.heuristic(plain, dev->sm_count), *dev);
+  if (!base) {
+    std::printf("sweep: %s\n", base.error().to_string().c_str());
+    return;
+  }
+  const std::size_t copy_n = (in_bytes + out_bytes) / 2;
+  const perf::Launch copy_side = [&](int call) { return out->copy_from(inputs[call % copies], copy_n, stream); };
+  const perf::Launch base_side = launch_of(*base, false);
+  std::printf("sweep K=%lld M=%lld (base: plain %s)\n", static_cast<long long>(k), static_cast<long long>(m),
+              fam.heuristic(plain, dev->sm_count).to_string().c_str());
+  for (const codegen::KernelSpec* spec : {&plain, &smoothed}) {
+    if (std::strcmp(which, spec->smooth ? "plain" : "smooth") == 0) continue;
+    const codegen::TileConfig chosen = fam.heuristic(*spec, dev->sm_count);
+    const auto cands = fam.candidates(*spec, jit::CandidateOptions{.sm_count = dev->sm_count});
+    std::vector<std::future<Result<jit::KernelBinding>>> bound;
+    for (const codegen::TileConfig& c : cands)
+      bound.push_back(std::async(std::launch::async, [&, c] { return jit::bind_kernel_with(*spec, c, *dev); }));
+    for (std::size_t i = 0; i < cands.size(); ++i) {
+      auto b = bound[i].get();
+      if (!b) {
+        std::printf("  %-36s %s\n", cands[i].to_string().c_str(), b.error().to_string().c_str());
+        continue;
+      }
+      auto t = perf::time_interleaved({copy_side, base_side, launch_of(*b, spec->smooth)}, stream,
+                                      perf::InterleaveOptions{}, nullptr);
+      if (!t) {
+        std::printf("  %-36s %s\n", cands[i].to_string().c_str(), t.error().to_string().c_str());
+        continue;
+      }
+      std::printf("%c %-8s %-36s us %8.2f  base_us %8.2f  copy_us %8.2f  vs_base %5.3f  vs_copy %5.3f  regs %d\n",
+                  cands[i] == chosen ? '*' : ' ', spec->smooth ? "smooth" : "plain", cands[i].to_string().c_str(),
+                  (*t)[2].us, (*t)[1].us, (*t)[0].us, (*t)[2].us / (*t)[1].us, (*t)[0].us / (*t)[2].us,
+                  b->kernel->registers());
+      std::fflush(stdout);
+    }
+  }
+}
+
 void register_all() {
   auto shapes = autotune::load_shapes(bench::default_shapes_file());
   if (!shapes) {
@@ -151,6 +247,13 @@ void print_table() {
 }  // namespace qjit
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strncmp(argv[i], "--sweep", 7) == 0) {
+      const char* which = argv[i][7] == '=' ? argv[i] + 8 : "both";  // --sweep=plain | --sweep=smooth
+      for (std::int64_t k : {4096, 14336})
+        for (std::int64_t m : {2048, 8192}) qjit::sweep_configs(m, k, which);
+      return 0;
+    }
   qjit::register_all();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

@@ -4,7 +4,8 @@
 # Usage: scripts/gpu-check.sh [STEPS] [gtest filter] [benchmark filter]
 #   STEPS: comma-separated from tests, bindings (the install consumers, the Python wheel with torch/CuPy, the Rust
 #   crate), tune, tuneall, tunepre, qrow, tune80, pdl, select, qbench (qjit bench interleaved + bench/peers.py, in
-#   QBENCH_PARTS), profile (ncu), bench,
+#   QBENCH_PARTS), profile (ncu), qprof (ncu on the plain and smoothed quantize pass, issue 18), qsweep (every
+#   quantize config, plain and smoothed, QSWEEP_ARGS), bench,
 #   tunescale (multi-GPU tuning vs one GPU, issue 19), normq (fused norm + quantize vs copy, the unfused pair and
 #   PyTorch's RMSNorm, issue 17), w8a16 (WeightOnlyLinearPlan vs bf16 cuBLASLt, issue 17), host (bench/host_overhead.py:
 #   host cost per call from Python, issue 16), or all (default; profile and tunescale are never part of all)
@@ -21,7 +22,7 @@ B=${QJIT_BUILD:-build/release}
 STAGE=${QJIT_STAGE:-.device}
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 status=0
-want() { { [ "$what" = all ] && [ "$1" != profile ] && [ "$1" != tunescale ]; } || [[ ",$what," == *",$1,"* ]]; }
+want() { { [ "$what" = all ] && [ "$1" != profile ] && [ "$1" != qprof ] && [ "$1" != tunescale ]; } || [[ ",$what," == *",$1,"* ]]; }
 # gtests in GPU_TEST_SHARDS processes at once (gtest's own sharding; default 4): the tests are correctness checks,
 # their time is mostly NVRTC compiles, which then run in parallel (one 4-test call took 54 s sharded against 450+ s
 # serial, session 8); the kernel cache is shared (its writes are atomic). gtests NAME FILTER TIMEOUT [env...]
@@ -98,6 +99,11 @@ if want qrow; then
   timeout 200 $B/bench/quantize_rowwise_bench --benchmark_min_time=0.05 --benchmark_filter="${QROW_FILTER:-.}" > "$OUT/quantize_bench.log" 2>&1
   [ $? -eq 0 ] || status=1
   grep -vE "^BM_|^-|^Benchmark|^Run on|^CPU|^  L|^Load" "$OUT/quantize_bench.log" | tail -30
+fi
+if want qsweep; then
+  # Issue 18: every quantize config, plain and smoothed, against a copy and the plain heuristic config.
+  echo "== quantize_rowwise_bench ${QSWEEP_ARGS:=--sweep}"
+  timeout 300 $B/bench/quantize_rowwise_bench $QSWEEP_ARGS 2>&1 | tee -a "$OUT/quantize_sweep.log" | grep -E "^\*|vs_base" | sort -t' ' -k1,1 | head -150
 fi
 if want normq; then
   echo "== fused norm + quantize vs a copy of the same bytes and the unfused pair (bench/norm_quantize_bench)"
@@ -247,6 +253,39 @@ for (i, name), vals in seen.items(): print(i, name, "|", "; ".join(vals))
 PY
   done
   tar czf "$OUT/ncu.tgz" -C /tmp $(cd /tmp && ls ncu-*.csv) 2>/dev/null
+fi
+if want qprof; then
+  # Issue 18: Nsight Compute on the quantize pass, plain against smoothed (and any QPROF_CASES), one launch each after
+  # a few warm-ups: duration, DRAM / L2 / L1 traffic and throughput, occupancy, registers and where warps stall.
+  command -v ncu >/dev/null || export PATH=$PATH:$(ls -d /opt/nvidia/nsight-compute/*/ 2>/dev/null | tail -1)
+  stalls=$(for s in barrier branch_resolving dispatch_stall drain imc_miss lg_throttle long_scoreboard math_pipe_throttle \
+    membar mio_throttle misc no_instruction not_selected selected short_scoreboard tex_throttle wait; do
+    printf 'smsp__average_warps_issue_stalled_%s_per_issue_active.ratio,' "$s"; done)
+  metrics="gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes_read.sum,dram__bytes_write.sum,lts__t_bytes.sum,lts__t_sector_hit_rate.pct,l1tex__t_bytes.sum,l1tex__t_sector_hit_rate.pct,l1tex__throughput.avg.pct_of_peak_sustained_active,sm__warps_active.avg.pct_of_peak_sustained_active,launch__registers_per_thread,launch__occupancy_limit_registers,launch__occupancy_limit_warps,smsp__inst_executed.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,smsp__warps_eligible.avg.per_cycle_active,${stalls%,}"
+  for c in ${QPROF_CASES:-quantize_rowwise_bf16/K=4096/M=8192 quantize_rowwise_bf16_smooth/K=4096/M=8192 quantize_rowwise_bf16/K=14336/M=8192 quantize_rowwise_bf16_smooth/K=14336/M=8192}; do
+    f="/tmp/qprof-$(echo "$c" | tr '/=' '__').csv"
+    timeout 120 ncu --clock-control none --launch-skip 4 --launch-count 1 --kernel-name regex:quantize --csv --page raw \
+      --metrics "$metrics" $B/bench/quantize_rowwise_bench --benchmark_filter="^$c\$" > "$f" 2> /tmp/qprof.err \
+      || { echo "ncu failed on $c"; tail -3 /tmp/qprof.err; }
+    python3 - "$f" "$c" <<'PY'
+import csv, sys
+rows = [r for r in csv.reader(open(sys.argv[1])) if r]
+hdr = next((i for i, r in enumerate(rows) if r[0] == "ID"), None)
+if hdr is None or len(rows) < hdr + 3: print(sys.argv[2], "no ncu rows"); sys.exit()
+h, v = rows[hdr], rows[hdr + 2]
+out = []
+for name, val in zip(h, v):
+    if name.startswith("smsp__average_warps_issue_stalled_"):
+        try:
+            if float(val) < 0.05: continue
+        except ValueError: pass
+        name = "stall_" + name[len("smsp__average_warps_issue_stalled_"):].replace("_per_issue_active.ratio", "")
+    elif not any(name.startswith(p) for p in ("gpu__", "dram__", "lts__", "l1tex__", "sm__", "launch__", "smsp__")):
+        continue
+    out.append(f"{name}={val}")
+print(sys.argv[2], "|", "; ".join(out))
+PY
+  done
 fi
 if want tunescale; then
   # Issue 19: the whole shape file x M on every GPU (--devices all) against one GPU (--devices 0): wall times, the
