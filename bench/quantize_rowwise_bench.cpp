@@ -183,7 +183,10 @@ void sweep_configs(std::int64_t m, std::int64_t k, const char* which) {
     const auto cands = fam.candidates(*spec, jit::CandidateOptions{.sm_count = dev->sm_count});
     std::vector<std::future<Result<jit::KernelBinding>>> bound;
     for (const codegen::TileConfig& c : cands)
-      bound.push_back(std::async(std::launch::async, [&, c] { return jit::bind_kernel_with(*spec, c, *dev); }));
+      bound.push_back(std::async(std::launch::async, [&, c]() -> Result<jit::KernelBinding> {
+        QJIT_TRY(runtime::current_device().status());  // binds the primary context to this thread
+        return jit::bind_kernel_with(*spec, c, *dev);
+      }));
     for (std::size_t i = 0; i < cands.size(); ++i) {
       auto b = bound[i].get();
       if (!b) {

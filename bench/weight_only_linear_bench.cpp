@@ -53,7 +53,10 @@ void sweep_configs(const runtime::DeviceInfo& dev, std::int64_t m, std::int64_t 
   // NOTE: compiled concurrently (the kernel service compiles each key once), timed one after another.
   std::vector<std::future<Result<jit::KernelBinding>>> bound;
   for (const codegen::TileConfig& c : cands)
-    bound.push_back(std::async(std::launch::async, [&, c] { return jit::bind_kernel_with(spec, c, dev); }));
+    bound.push_back(std::async(std::launch::async, [&, c]() -> Result<jit::KernelBinding> {
+      QJIT_TRY(runtime::current_device().status());  // binds the primary context to this thread
+      return jit::bind_kernel_with(spec, c, dev);
+    }));
   auto api = runtime::driver();
   const std::int64_t groups = group > 0 ? (k + group - 1) / group : 1;
   std::size_t ws_bytes = 16;

@@ -265,7 +265,7 @@ if want qprof; then
   for c in ${QPROF_CASES:-quantize_rowwise_bf16/K=4096/M=8192 quantize_rowwise_bf16_smooth/K=4096/M=8192 quantize_rowwise_bf16/K=14336/M=8192 quantize_rowwise_bf16_smooth/K=14336/M=8192}; do
     f="/tmp/qprof-$(echo "$c" | tr '/=' '__').csv"
     timeout 120 ncu --clock-control none --launch-skip 4 --launch-count 1 --kernel-name regex:quantize --csv --page raw \
-      --metrics "$metrics" $B/bench/quantize_rowwise_bench --benchmark_filter="^$c\$" > "$f" 2> /tmp/qprof.err \
+      --metrics "$metrics" $B/bench/quantize_rowwise_bench --benchmark_filter="^$c/" > "$f" 2> /tmp/qprof.err \
       || { echo "ncu failed on $c"; tail -3 /tmp/qprof.err; }
     python3 - "$f" "$c" <<'PY'
 import csv, sys
