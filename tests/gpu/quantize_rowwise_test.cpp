@@ -99,6 +99,13 @@ TEST(QuantizeGpuTest, SmoothedEveryInputDtypeBothGranularitiesVectorAndScalarPat
       check_quantize<bf16>(33, k, 0, QuantGranularity::PerTensor, smooth);
     }
   check_quantize<bf16>(2048, 14336, 0, QuantGranularity::PerToken, 1);
+  // The quad layout of the 16-bit smoothed vector path with a K tail (K % 16 != 0, rows 16-byte aligned), long rows
+  // that are not cached between the passes, and per-tensor.
+  check_quantize<bf16>(40, 4100, 4, QuantGranularity::PerToken, 1);
+  check_quantize<f16>(9, 4100, 12, QuantGranularity::PerToken, 1);
+  check_quantize<f16>(300, 14336, 0, QuantGranularity::PerToken, 1);
+  check_quantize<bf16>(3, 28672, 0, QuantGranularity::PerToken, 1);
+  check_quantize<f16>(70, 4100, 4, QuantGranularity::PerTensor, 1);
 }
 
 TEST(QuantizeGpuTest, PerTokenStridedRowsAndLargeK) {
