@@ -33,8 +33,12 @@ std::string TuningStore::path() {
 const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, const codegen::KernelSpec& spec,
                                                 const std::string& device_name, int sm_count) {
   const autotune::TuningKey key = autotune::tuning_key(spec, device_name, sm_count);
+  // A GEMM falls back across its epilogue variants (scale granularity, bias), which share the main loop; a fused norm
+  // pass across its scale mode (static per-tensor or per-token), which share the loads and the reductions and take
+  // the same configs (`qjit tune --plans rmsnorm,layernorm` tunes the per-token variant only).
   const bool gemm = spec.op == codegen::KernelOp::GemmS8;
-  for (int variant = 0; variant < (gemm ? 4 : 1); ++variant) {
+  const int variants = gemm ? 4 : codegen::is_norm_op(spec.op) ? 2 : 1;
+  for (int variant = 0; variant < variants; ++variant) {
     autotune::TuningKey k = key;
     if (variant & 1) k.per_token_scale = !k.per_token_scale;
     if (variant & 2) k.has_bias = !k.has_bias;

@@ -18,7 +18,8 @@ namespace qjit::ops {
 
 // The lookup policy Tuned uses, on any database (TuningStore on the process's; `qjit warmup --tuning-db` on the
 // one it was given, so it warms exactly the kernels the plans will pick): the exact key first; then the same GEMM
-// with the other scale mode and/or bias (those change only the epilogue, so the mainloop's best tile carries over).
+// with the other scale mode and/or bias (those change only the epilogue, so the mainloop's best tile carries over);
+// a fused norm pass with the other scale mode (static per-tensor / per-token: the same loads, reductions and configs).
 const autotune::TuningRecord* find_tuned_record(const autotune::TuningDb& db, const codegen::KernelSpec& spec,
                                                 const std::string& device_name, int sm_count);
 

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "autotune/tuning_db.h"
+#include "codegen/norm_quantize.h"
+#include "codegen/quantize_rowwise.h"
 #include "jit/kernel_family.h"
 #include "ops/config_choice.h"
 #include "ops/linear_specs.h"
@@ -133,6 +135,35 @@ TEST(OpsTuningStore, HasCurrentRecordOnlyForThisDeviceAndTodaysHeuristic) {
   autotune::TuningDb old_db;
   old_db.put(stale);
   EXPECT_FALSE(has_current_record(old_db, spec, h200)) << "measured against an older heuristic: tune again";
+}
+
+// `qjit tune --plans rmsnorm,layernorm` tunes the per-token norm passes; a static-scale plan of the same shape takes
+// that record (same loads, reductions and configs), and a plain quantize pass never borrows across scale modes.
+TEST(OpsTuningStore, StaticScaleNormPassFindsThePerTokenRecord) {
+  for (codegen::KernelOp op : {codegen::KernelOp::RmsNormQuantize, codegen::KernelOp::LayerNormQuantize}) {
+    const codegen::KernelSpec dynamic = codegen::norm_quantize_spec(op, ElementKind::BF16, 4096, 2048, 90, true, true);
+    const codegen::KernelSpec fixed = codegen::norm_quantize_spec(op, ElementKind::BF16, 4096, 2048, 90, false, true);
+    ASSERT_NE(dynamic.per_token_scale, fixed.per_token_scale);
+    autotune::TuningRecord r;
+    r.key = autotune::tuning_key(dynamic, "NVIDIA H200", 132);
+    r.config = codegen::QuantizeTile{.rows_per_cta = 1, .threads_per_row = 128};
+    r.time_us = 20.0;
+    autotune::TuningDb db;
+    ASSERT_TRUE(db.put(r));
+    const autotune::TuningRecord* found = find_tuned_record(db, fixed, "NVIDIA H200", 132);
+    ASSERT_NE(found, nullptr) << codegen::kernel_op_name(op);
+    EXPECT_EQ(found->config, r.config);
+    EXPECT_EQ(find_tuned_record(db, fixed, "NVIDIA H100", 132), nullptr);  // another device: nothing
+  }
+  const codegen::KernelSpec q =
+      codegen::quantize_spec(codegen::KernelOp::QuantizeRowwise, ElementKind::BF16, 4096, 2048, 90);
+  autotune::TuningRecord r;
+  r.key = autotune::tuning_key(q, "NVIDIA H200", 132);
+  r.key.per_token_scale = !r.key.per_token_scale;
+  r.config = codegen::QuantizeTile{.rows_per_cta = 1, .threads_per_row = 128};
+  autotune::TuningDb db;
+  ASSERT_TRUE(db.put(r));
+  EXPECT_EQ(find_tuned_record(db, q, "NVIDIA H200", 132), nullptr);
 }
 
 }  // namespace
