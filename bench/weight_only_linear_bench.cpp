@@ -84,7 +84,7 @@ void sweep_configs(const runtime::DeviceInfo& dev, std::int64_t m, std::int64_t 
         p.workspace = static_cast<float*>(ws->get());
         p.tile_counters = reinterpret_cast<std::int32_t*>(static_cast<char*>(ws->get()) + layout.counters_offset);
         QJIT_CU(**api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u,
-                (layout.bytes - layout.counters_offset) / 4, stream);
+                layout.counters_bytes / 4, stream);
       }
       return b->kernel->launch(jit::launch_dims(*b, m), stream, &p);
     };

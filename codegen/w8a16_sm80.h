@@ -28,7 +28,8 @@ Status validate_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg);
 Result<Source> render_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg);
 // grid = (ceil(m / block_m), ceil(N / block_n), split_k), block = 32 * warps_m * warps_n.
 LaunchDims w8a16_sm80_launch(const KernelSpec& spec, const W8A16Tile& cfg, std::int64_t m);
-// split_k > 1: f32 partials, then int32 tile counters from w8a16_sm80_counters_offset() to the end; else 0.
+// split_k > 1: f32 partials, then one int32 counter per tile at w8a16_sm80_counters_offset(), which end the
+// workspace (the bytes past the offset are exactly the counters of this m); else 0.
 std::size_t w8a16_sm80_workspace_bytes(const KernelSpec& spec, const W8A16Tile& cfg, std::int64_t m);
 std::size_t w8a16_sm80_counters_offset(const KernelSpec& spec, const W8A16Tile& cfg, std::int64_t m);
 int w8a16_sm80_smem_bytes(const KernelSpec& spec, const W8A16Tile& cfg);

@@ -93,7 +93,7 @@ class W8A16Sm80Family final : public TypedFamily<W8A16Tile> {
     w.bytes = codegen::w8a16_sm80_workspace_bytes(spec, c, m);
     if (c.split_k > 1) {
       w.counters_offset = codegen::w8a16_sm80_counters_offset(spec, c, m);
-      w.counters_to_end = true;
+      w.counters_bytes = w.bytes - w.counters_offset;  // the tile counters of this M
     }
     return w;
   }

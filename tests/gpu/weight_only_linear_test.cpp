@@ -83,7 +83,10 @@ template <class T>
   auto plan = WeightOnlyLinearPlan<T>::select(Stream(), desc);
   if (!plan) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
   const std::size_t ws_bytes = std::max(plan->workspace_size(c.m), plan->workspace_size());
-  DeviceBuffer ws(std::max<std::size_t>(ws_bytes, 4));
+  // NOTE: the buffer is larger than the plan needs (a workspace shared by many plans): run() may clear its own
+  // split-K counters, never the bytes past what it asked for (checked after each run).
+  constexpr std::size_t kTail = 4096;
+  DeviceBuffer ws(ws_bytes + kTail);
   WeightOnlyLinearArgs<T> a;
   a.activation = TensorRef<T, 2>::strided(dx.get<T>(), c.m, c.k, ldx);
   a.weight = TensorRef<std::int8_t, 2>::strided(dw.get<std::int8_t>(), c.n, c.k, ldw);
@@ -97,9 +100,16 @@ template <class T>
     // Poison: NaN in both 16-bit types (and every workspace byte, counters included, to 0xAB).
     if (Status s = dy.fill_bytes(0xFF); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
     if (Status s = ws.fill_bytes(0xAB); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
-    if (Status s = plan->run(Stream(), Workspace{ws.get(), ws_bytes}, a); !s.ok())
+    if (Status s = plan->run(Stream(), Workspace{ws.get(), ws_bytes + kTail}, a); !s.ok())
       return ::testing::AssertionFailure() << "run: " << s.to_string() << " (" << plan->describe() << ")";
     if (Status s = synchronize(); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
+    std::vector<std::uint8_t> tail(kTail);
+    if (Status s = ws.download(tail.data(), kTail, ws_bytes); !s.ok())
+      return ::testing::AssertionFailure() << s.to_string();
+    for (std::size_t i = 0; i < kTail; ++i)
+      if (tail[i] != 0xAB)
+        return ::testing::AssertionFailure() << "workspace byte " << ws_bytes + i << " past the " << ws_bytes
+                                             << " the plan needs was written (" << plan->describe() << ")";
     auto y = dy.download_as<std::uint16_t>(static_cast<std::size_t>(c.m * ldy));
     if (!y) return ::testing::AssertionFailure() << y.error().to_string();
     runs.push_back(std::move(*y));

@@ -153,11 +153,16 @@ TEST(CodegenW8A16Sm80, RegistryServesOnlyWeightOnlyGemmsAndEveryCandidateValidat
       const auto cands = f.candidates(s, jit::CandidateOptions{.allow_split_k = true, .sm_count = 132});
       EXPECT_FALSE(cands.empty());
       for (const TileConfig& c : cands) EXPECT_TRUE(f.validate(s, c).ok()) << c.to_string();
-      // Workspace: split-K configs reserve f32 partials then counters, a buffer for M serves every M' <= M.
+      // Workspace: split-K configs reserve f32 partials then exactly one counter a tile; a buffer for M serves every
+      // M' <= M.
       const jit::WorkspaceLayout w = f.workspace(s, h, bucket);
       if (h.fields().split_k > 1) {
         EXPECT_GT(w.bytes, w.counters_offset);
-        EXPECT_TRUE(w.counters_to_end);
+        EXPECT_EQ(w.counters_bytes, w.bytes - w.counters_offset);
+        const W8A16Tile& t = h.as<W8A16Tile>();
+        EXPECT_EQ(
+            w.counters_bytes,
+            static_cast<std::size_t>((bucket + t.block_m - 1) / t.block_m * ((4096 + t.block_n - 1) / t.block_n)) * 4);
         EXPECT_LE(f.workspace(s, h, 1).bytes, w.bytes);
       } else {
         EXPECT_EQ(w.bytes, 0u);
