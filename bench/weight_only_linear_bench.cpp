@@ -6,9 +6,10 @@
 // shapes at M in {1, 16, 2048}; counters qjit_us, cublaslt_us, speedup (cuBLASLt time / qjit time, > 1 = faster),
 // weight_GBps. Without a GPU (or cuBLASLt) every benchmark is skipped.
 // --sweep (per-channel scales) or --sweep=group128: instead of the suite, for n4096 k4096, n28672 k8192 and
-// n8192 k28672 at M in {1, 16, 2048}, every candidate config of the w8a16_sm80 family (split-K only while the grid
-// stays within 4 CTAs an SM), bound directly and timed interleaved against the same cuBLASLt; one line per config,
-// the heuristic's marked '*', so one GPU call shows which tile each shape wants.
+// n8192 k28672 at M in {1, 16, 2048}, every candidate config of the w8a16_sm80 family (the swap_ab decode layout's
+// at M <= 32; split-K only while the grid stays within 4 CTAs an SM, 8 for swap_ab; the heuristic's always), bound
+// directly and timed interleaved against the same cuBLASLt; one line per config, the heuristic's marked '*', so one
+// GPU call shows which tile each shape wants.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -47,7 +48,10 @@ void sweep_configs(const runtime::DeviceInfo& dev, std::int64_t m, std::int64_t 
   for (const codegen::TileConfig& c : fam.candidates(spec, jit::CandidateOptions{.allow_split_k = true,
                                                                                  .sm_count = dev.sm_count})) {
     const runtime::LaunchDims d = jit::launch_dims(spec, c, m);
-    if (c.fields().split_k == 1 || std::int64_t{d.grid[0]} * d.grid[1] * d.grid[2] <= 4 * dev.sm_count)
+    // NOTE: the decode (swap_ab) layout's CTAs are small (128-512 threads streaming registers), so its splits may
+    // reach 8 CTAs an SM; the heuristic's choice is always timed.
+    const std::int64_t ctas = std::int64_t{d.grid[0]} * d.grid[1] * d.grid[2];
+    if (c == chosen || c.fields().split_k == 1 || ctas <= (c.fields().swap_ab ? 8 : 4) * dev.sm_count)
       cands.push_back(c);
   }
   // NOTE: compiled concurrently (the kernel service compiles each key once), timed one after another.
@@ -87,7 +91,7 @@ void sweep_configs(const runtime::DeviceInfo& dev, std::int64_t m, std::int64_t 
         p.workspace = static_cast<float*>(ws->get());
         p.tile_counters = reinterpret_cast<std::int32_t*>(static_cast<char*>(ws->get()) + layout.counters_offset);
         QJIT_CU(**api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u,
-                (layout.bytes - layout.counters_offset) / 4, stream);
+                layout.counters_bytes / 4, stream);
       }
       return b->kernel->launch(jit::launch_dims(*b, m), stream, &p);
     };

@@ -39,7 +39,8 @@ Result<Source> render_gemm_s8_sm80(const KernelSpec& spec, const Sm80Tile& cfg);
 // m >= 1. grid = (ceil(m / block_m), ceil(N / block_n), split_k), block = (32 * warps_m * warps_n).
 LaunchDims gemm_s8_sm80_launch(const KernelSpec& spec, const Sm80Tile& cfg, std::int64_t m);
 // Bytes of workspace for split_k > 1 (0 otherwise): int32 partials, then the tile counters at
-// gemm_s8_sm80_counters_offset(). A buffer sized for m serves every m' <= m.
+// gemm_s8_sm80_counters_offset(), one int32 per tile, which end the workspace. A buffer sized for m serves every
+// m' <= m.
 std::size_t gemm_s8_sm80_workspace_bytes(const KernelSpec& spec, const Sm80Tile& cfg, std::int64_t m);
 std::size_t gemm_s8_sm80_counters_offset(const KernelSpec& spec, const Sm80Tile& cfg, std::int64_t m);
 GemmAlignment gemm_s8_sm80_requirements(const KernelSpec& spec, const Sm80Tile& cfg);

@@ -96,10 +96,14 @@ std::string MmaTile<F>::to_string() const {
                        warps_m, warps_n, stages, split_k);
 }
 template struct MmaTile<KernelFamily::GemmSm80>;
-template struct MmaTile<KernelFamily::W8A16Sm80>;
 
-template <KernelFamily F>
-Status validate_mma_pipeline(const KernelSpec& spec, const MmaTile<F>& cfg, int max_split_k, int smem) {
+std::string W8A16Tile::to_string() const {
+  return llvm::formatv("{0} {1}x{2}x{3} w{4}x{5}{6} s{7} sk{8}", kernel_family_name(kFamily), block_m, block_n, block_k,
+                       warps_m, warps_n, swap_ab ? " swap_ab" : "", stages, split_k);
+}
+
+template <class Tile>
+Status validate_mma_pipeline(const KernelSpec& spec, const Tile& cfg, int max_split_k, int smem) {
   constexpr int kMaxAccPerThread = 128;  // more accumulators than this per thread spills
   const auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
   const int threads = 32 * cfg.warps_m * cfg.warps_n;
@@ -124,8 +128,8 @@ Status validate_mma_pipeline(const KernelSpec& spec, const MmaTile<F>& cfg, int 
                                 smem, arch_option(spec.arch), max_dynamic_smem_bytes(spec.arch)));
   return Status::success();
 }
-template Status validate_mma_pipeline(const KernelSpec&, const MmaTile<KernelFamily::GemmSm80>&, int, int);
-template Status validate_mma_pipeline(const KernelSpec&, const MmaTile<KernelFamily::W8A16Sm80>&, int, int);
+template Status validate_mma_pipeline(const KernelSpec&, const Sm80Tile&, int, int);
+template Status validate_mma_pipeline(const KernelSpec&, const W8A16Tile&, int, int);
 
 std::string Sm90Tile::to_string() const {
   return llvm::formatv("{0} {1}x{2}x{3} c{4}{5}{6}{7} s{8} sk{9}", kernel_family_name(kFamily), block_m, block_n,

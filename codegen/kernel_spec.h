@@ -137,8 +137,41 @@ struct MmaTile {
 };
 // gemm_sm80: block_k in bytes of int8 K.
 using Sm80Tile = MmaTile<KernelFamily::GemmSm80>;
-// w8a16_sm80: block_k in elements of K (32 or 64: 64 or 128 bytes of activation, half that of weight, per stage).
-using W8A16Tile = MmaTile<KernelFamily::W8A16Sm80>;
+// w8a16_sm80: MmaTile's fields with block_k in elements of K (32, 64 or 128 per stage), plus swap_ab, the decode
+// layout (templates/w8a16_sm80_decode.cuh): the weight rows ride the mma's M side. Then block_m is the tokens of a CTA
+// (8, 16 or 32), block_n its output channels (warps_n warps of 16 or 32), block_k the k block a lane's 16-byte weight
+// loads cover (64 or 128), warps_m the warps that split the CTA's K slice, stages the k blocks in flight (a register
+// ring) and split_k the CTAs along K. A config without swap_ab prints, stores and renders as before.
+struct W8A16Tile {
+  static constexpr KernelFamily kFamily = KernelFamily::W8A16Sm80;
+  int block_m = 128, block_n = 128, block_k = 64;
+  int warps_m = 2, warps_n = 4;
+  int stages = 4;
+  int split_k = 1;
+  bool swap_ab = false;
+  std::string to_string() const;  // "w8a16_sm80 128x128x32 w2x4 s4 sk1", "w8a16_sm80 16x128x64 w2x4 swap_ab s4 sk8"
+  TileFields fields() const {
+    return {.block_m = block_m,
+            .block_n = block_n,
+            .block_k = block_k,
+            .warps_m = warps_m,
+            .warps_n = warps_n,
+            .stages = stages,
+            .split_k = split_k,
+            .swap_ab = swap_ab};
+  }
+  static W8A16Tile from_fields(const TileFields& f) {
+    return {.block_m = f.block_m,
+            .block_n = f.block_n,
+            .block_k = f.block_k,
+            .warps_m = f.warps_m,
+            .warps_n = f.warps_n,
+            .stages = f.stages,
+            .split_k = f.split_k,
+            .swap_ab = f.swap_ab};
+  }
+  bool operator==(const W8A16Tile&) const = default;
+};
 
 // gemm_sm90 (wgmma + TMA, warp-specialised): block_m x block_n in GEMM terms (tokens x output channels; with swap_ab
 // the weight rows ride wgmma's M side), `consumers` consumer warp groups (1 or 2) next to one producer, a pipeline of
@@ -251,7 +284,8 @@ bool is_supported_arch(int arch);  // 80, 86, 87, 89, 90
 // The checks every MmaTile family shares after its own warp-grid and block rules: at most 128 accumulators a thread,
 // stages in [2, 8], split_k in [1, max_split_k] with every split holding a K tile, at most 65535 tiles along N, and
 // `smem` bytes of shared memory within the arch's limit (OutOfResources). Messages name the config field.
-template <KernelFamily F>
-Status validate_mma_pipeline(const KernelSpec& spec, const MmaTile<F>& cfg, int max_split_k, int smem);
+// Tile: Sm80Tile or W8A16Tile.
+template <class Tile>
+Status validate_mma_pipeline(const KernelSpec& spec, const Tile& cfg, int max_split_k, int smem);
 
 }  // namespace qjit::codegen

@@ -5,6 +5,7 @@
 // cache key carries).
 #include "codegen/w8a16_sm80.h"
 
+#include <algorithm>
 #include <string>
 
 #include "base/invalid.h"
@@ -25,6 +26,8 @@ std::string scale_tag(const KernelSpec& s) {
   if (s.weight_group > 0) return llvm::formatv("g{0}", s.weight_group).str();
   return s.per_channel_weight_scale ? "ch" : "pt";
 }
+
+Status validate_decode(const KernelSpec& spec, const W8A16Tile& c);
 
 }  // namespace
 
@@ -47,6 +50,16 @@ KernelSpec w8a16_spec(ElementKind act, std::int64_t n, std::int64_t k, int m_buc
 }
 
 int w8a16_sm80_smem_bytes(const KernelSpec& spec, const W8A16Tile& c) {
+  if (c.swap_ab) {
+    // The decode layout (templates/w8a16_sm80_decode.cuh): x of the CTA's K slice, block_m rows of (k blocks of the
+    // split * block_k * 2 + 16) bytes; the warps_m reduction reuses it after the main loop.
+    const std::int64_t k_blocks = ceil_div(spec.k, c.block_k);
+    const std::int64_t per_split = ceil_div(k_blocks, std::max(c.split_k, 1));
+    const std::int64_t x_bytes = c.block_m * (per_split * c.block_k * 2 + 16);
+    const std::int64_t acc = std::int64_t{c.block_n} / std::max(c.warps_n, 1) / 16 * (c.block_m / 8) * 4;
+    const std::int64_t red_bytes = std::int64_t{c.warps_m - 1} * c.warps_n * 32 * acc * 4;
+    return static_cast<int>(std::min<std::int64_t>(std::max(x_bytes, red_bytes), std::int64_t{1} << 30));
+  }
   // The template's stage: x rows (64 / 144 / 272 bytes for block_k 32 / 64 / 128), q rows (32 / 64 / 144 bytes), and
   // in group mode the tile's scales (and zero points), 4 bytes a column.
   const int pitch_a = c.block_k == 32 ? 64 : c.block_k * 2 + 16;
@@ -76,6 +89,7 @@ Status validate_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg) {
     return invalid("spec.per_channel_weight_scale must be true with a group scale (spec.weight_group > 0)");
   if (spec.smooth || spec.residual || spec.device_act_scale || spec.per_token_scale)
     return invalid("spec.smooth, residual, device_act_scale and per_token_scale must be false for w8a16_gemm");
+  if (cfg.swap_ab) return validate_decode(spec, cfg);
   if (cfg.block_k != 32 && cfg.block_k != 64 && cfg.block_k != 128)
     return invalid(llvm::formatv("config.block_k must be 32, 64 or 128 (elements of K), got {0}", cfg.block_k));
   if (spec.weight_group > 0 && spec.weight_group % cfg.block_k != 0)
@@ -96,6 +110,57 @@ Status validate_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg) {
   return validate_mma_pipeline(spec, cfg, 16, w8a16_sm80_smem_bytes(spec, cfg));
 }
 
+namespace {
+
+// The swap_ab (decode) layout's rules: every constraint templates/w8a16_sm80_decode.cuh static_asserts, and the
+// register budget of its weight ring and x fragments.
+Status validate_decode(const KernelSpec& spec, const W8A16Tile& c) {
+  const std::string name = c.to_string();
+  if (c.block_k != 64 && c.block_k != 128)
+    return invalid(llvm::formatv("config {0}: block_k must be 64 or 128 with swap_ab (the k block of a lane's 16-byte "
+                                 "weight loads), got {1}",
+                                 name, c.block_k));
+  if (c.block_m != 8 && c.block_m != 16 && c.block_m != 32)
+    return invalid(llvm::formatv("config {0}: block_m must be 8, 16 or 32 tokens with swap_ab, got {1}", name,
+                                 c.block_m));
+  if (c.warps_m < 1 || c.warps_n < 1 || c.warps_n > 8 || c.warps_m * c.warps_n > 16)
+    return invalid(llvm::formatv("config {0}: warps_n must be in [1, 8] and warps_m * warps_n in [1, 16] with swap_ab",
+                                 name));
+  const int ch = c.block_n / c.warps_n;
+  if (c.block_n % c.warps_n != 0 || (ch != 16 && ch != 32))
+    return invalid(llvm::formatv("config {0}: block_n must be warps_n * 16 or warps_n * 32 channels with swap_ab, "
+                                 "got {1}",
+                                 name, c.block_n));
+  if (c.stages < 1 || c.stages > 8)
+    return invalid(llvm::formatv("config {0}: stages (k blocks in flight) must be in [1, 8], got {1}", name, c.stages));
+  const int ring = c.stages * (ch / 16) * 2 * (c.block_k / 16);
+  if (ring > 64)
+    return invalid(llvm::formatv("config {0}: stages * (block_n / warps_n / 16) * 2 * (block_k / 16) = {1} weight "
+                                 "registers a lane exceed 64; use fewer stages",
+                                 name, ring));
+  if (c.block_m / 8 * (c.block_k / 16) > 16)
+    return invalid(llvm::formatv("config {0}: (block_m / 8) * (block_k / 16) = {1} exceeds 16 (x fragments of a k "
+                                 "block); use block_k 64",
+                                 name, c.block_m / 8 * (c.block_k / 16)));
+  const std::int64_t k_blocks = ceil_div(spec.k, c.block_k);
+  if (c.split_k < 1 || c.split_k > 16)
+    return invalid(llvm::formatv("config.split_k must be in [1, 16], got {0}", c.split_k));
+  if ((c.split_k - 1) * ceil_div(k_blocks, c.split_k) >= k_blocks)
+    return invalid(llvm::formatv("config.split_k = {0} leaves a split without K blocks (K = {1} has {2} blocks of {3})",
+                                 c.split_k, spec.k, k_blocks, c.block_k));
+  if (ceil_div(spec.n, c.block_n) > 65535)
+    return invalid(llvm::formatv("spec.n = {0} needs more than 65535 tiles of block_n = {1}", spec.n, c.block_n));
+  const int smem = w8a16_sm80_smem_bytes(spec, c);
+  if (smem > max_dynamic_smem_bytes(spec.arch))
+    return Status(StatusCode::OutOfResources,
+                  llvm::formatv("config {0} needs {1} bytes of shared memory (x of its K slice); {2} allows at most "
+                                "{3}: split K further",
+                                name, smem, arch_option(spec.arch), max_dynamic_smem_bytes(spec.arch)));
+  return Status::success();
+}
+
+}  // namespace
+
 Result<Source> render_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg) {
   QJIT_TRY(validate_w8a16_sm80(spec, cfg));
   const std::string_view common = find_template("common.cuh");
@@ -105,6 +170,35 @@ Result<Source> render_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg) {
     return Status(StatusCode::Unsupported,
                   "templates common.cuh / w8a16_params.h / w8a16_sm80.cuh are not embedded in this build");
   const bool bf = spec.in_element == ElementKind::BF16;
+  if (cfg.swap_ab) {
+    const std::string_view decode = find_template("w8a16_sm80_decode.cuh");
+    if (decode.empty())
+      return Status(StatusCode::Unsupported, "template w8a16_sm80_decode.cuh is not embedded in this build");
+    Source src;
+    src.threads = 32 * cfg.warps_m * cfg.warps_n;
+    src.dynamic_smem_bytes = w8a16_sm80_smem_bytes(spec, cfg);
+    src.entry =
+        llvm::formatv("qjit_w8a16_sm80_swab_{0}_n{1}_k{2}_bm{3}_bn{4}_bk{5}_wm{6}_wn{7}_s{8}_sk{9}_{10}{11}_{12}",
+                      element_name(spec.in_element), spec.n, spec.k, cfg.block_m, cfg.block_n, cfg.block_k,
+                      cfg.warps_m, cfg.warps_n, cfg.stages, cfg.split_k, scale_tag(spec), spec.zero_point ? "_zp" : "",
+                      spec.has_bias ? "bias" : "nobias");
+    src.text.reserve(common.size() + params.size() + body.size() + decode.size() + 512);
+    src.text.append(common).append("\n").append(params).append("\n").append(body).append("\n");
+    src.text.append(decode).append("\n");
+    src.text += llvm::formatv(
+        "// ---- generated by qjit codegen (w8a16_sm80, swap_ab) ----\n"
+        "extern \"C\" __global__ void __launch_bounds__({0}, {16}) {1}(const __grid_constant__ qjitk::W8A16Params p) "
+        "{{\n"
+        "  qjitk::W8A16Decode<{2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, {14}, {15}>::run(p);\n"
+        "}\n",
+        src.threads, src.entry, spec.n, spec.k, cfg.block_m, cfg.block_n / cfg.warps_n, cfg.warps_n, cfg.warps_m,
+        cfg.block_k, cfg.stages, cfg.split_k, bf ? "qjitk::bf16" : "qjitk::f16", scale_mode(spec),
+        spec.weight_group > 0 ? spec.weight_group : 1, spec.zero_point ? "true" : "false",
+        spec.has_bias ? "true" : "false", 1);
+    // NOTE: min blocks 1: the ring, the accumulators and the x fragments of 32 channels take ~150 registers, and a
+    // cap of 128 spills them; occupancy is then 3 CTAs of 128 threads (or 1 of 256) an SM, by registers.
+    return src;
+  }
   Source src;
   src.threads = 32 * cfg.warps_m * cfg.warps_n;
   src.dynamic_smem_bytes = w8a16_sm80_smem_bytes(spec, cfg);

@@ -7,7 +7,9 @@
 //   scale: f32 [1] (per tensor), [N] (per channel) or [N, ceil(K / group)] with row stride ld_scale (per group);
 //   zero_point: int32 of the scales' shape and stride when the spec has zero points, each in [-2^22, 2^22];
 //   bias: T [N] when the spec has a bias. Pointers need only natural alignment: 16-byte aligned views with
-//   K % 8 == 0 (x) / K % 16 == 0 (q) take cp.async, the rest element loads.
+//   K % 8 == 0 (x) / K % 16 == 0 (q) take cp.async, the rest element loads. swap_ab configs (the decode layout,
+//   templates/w8a16_sm80_decode.cuh) take their 16-byte loads when K % block_k == 0, w and x are 16-byte aligned,
+//   ldw % 16 == 0 and ldx % 8 == 0, byte / element loads otherwise: the same contract.
 //   split_k > 1: workspace / tile_counters point into one buffer of w8a16_sm80_workspace_bytes(); the counters must
 //   be zero before each launch (run() zeroes them on the stream) and launches sharing the buffer must not overlap.
 #pragma once
@@ -28,7 +30,8 @@ Status validate_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg);
 Result<Source> render_w8a16_sm80(const KernelSpec& spec, const W8A16Tile& cfg);
 // grid = (ceil(m / block_m), ceil(N / block_n), split_k), block = 32 * warps_m * warps_n.
 LaunchDims w8a16_sm80_launch(const KernelSpec& spec, const W8A16Tile& cfg, std::int64_t m);
-// split_k > 1: f32 partials, then int32 tile counters from w8a16_sm80_counters_offset() to the end; else 0.
+// split_k > 1: f32 partials, then one int32 counter per tile at w8a16_sm80_counters_offset(), which end the
+// workspace (the bytes past the offset are exactly the counters of this m); else 0.
 std::size_t w8a16_sm80_workspace_bytes(const KernelSpec& spec, const W8A16Tile& cfg, std::int64_t m);
 std::size_t w8a16_sm80_counters_offset(const KernelSpec& spec, const W8A16Tile& cfg, std::int64_t m);
 int w8a16_sm80_smem_bytes(const KernelSpec& spec, const W8A16Tile& cfg);

@@ -101,7 +101,7 @@ class GemmSm80Family final : public TypedFamily<Sm80Tile> {
     w.bytes = codegen::gemm_s8_sm80_workspace_bytes(spec, config, m);
     if (config.split_k > 1) {
       w.counters_offset = codegen::gemm_s8_sm80_counters_offset(spec, config, m);
-      w.counters_to_end = true;
+      w.counters_bytes = w.bytes - w.counters_offset;  // the tile counters of this M
     }
     return w;
   }

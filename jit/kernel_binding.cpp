@@ -32,13 +32,15 @@ Status launch_gemm(const KernelBinding& g, const codegen::GemmS8Params& params, 
   const auto dims = launch_dims(g, m);
   codegen::GemmS8Params p = params;
   const WorkspaceLayout ws = family.workspace(g.spec, g.config, m);
-  const std::size_t counters_bytes = ws.counters_to_end ? workspace_bytes - ws.counters_offset : ws.counters_bytes;
-  if (counters_bytes > 0) {
+  if (ws.bytes > workspace_bytes || (ws.bytes > 0 && p.workspace == nullptr))
+    return Status(StatusCode::InvalidArgument, "workspace must hold " + std::to_string(ws.bytes) + " bytes for M = " +
+                                                   std::to_string(m) + ", got " + std::to_string(workspace_bytes));
+  if (ws.counters_bytes > 0) {
     // NOTE: the kernels leave their counters at zero, but the caller's workspace may hold anything before the first
     // launch; one memset on the same stream keeps run() stateless (no per-plan device memory, no first-run flag).
     QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
     p.tile_counters = reinterpret_cast<std::int32_t*>(static_cast<char*>(p.workspace) + ws.counters_offset);
-    QJIT_CU(*api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u, counters_bytes / 4,
+    QJIT_CU(*api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u, ws.counters_bytes / 4,
             stream);
   }
   return family.launch_gemm(*g.kernel, dims, g.spec, g.config, p, stream, azp);

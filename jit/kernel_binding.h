@@ -37,7 +37,8 @@ std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codege
 
 // Everything a GEMM launch needs besides the kernel: the family-specific parameter block (the plain GemmS8Params,
 // or for Hopper the same with two TMA tensor maps in front), built on the caller's stack. `workspace` is the
-// caller's; split-K counters at its end are zeroed on `stream` before the launch.
+// caller's (`workspace_bytes` of it, at least kernel_workspace_bytes at this M); the launch's split-K tile counters
+// (WorkspaceLayout::counters_bytes of them, never the rest of the buffer) are zeroed on `stream` before the launch.
 // A kernel with act_zero_point takes `azp` (the zero points and the weight column sums), any other none.
 Status launch_gemm(const KernelBinding& gemm, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
                    CUstream stream, const codegen::GemmAzpArgs* azp = nullptr);

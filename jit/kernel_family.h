@@ -35,11 +35,10 @@ struct CandidateOptions {
 // Where a launch's split-K scratch lies in the caller's workspace buffer.
 struct WorkspaceLayout {
   std::size_t bytes = 0;            // what a launch at this M needs; 0: the config needs no workspace
-  std::size_t counters_offset = 0;  // int32 tile counters, zeroed on the stream before every launch
-  std::size_t counters_bytes = 0;   // their size; ignored when counters_to_end
-  // The counters run from counters_offset to the end of the caller's buffer (gemm_sm80: a buffer sized for M serves
-  // every M' <= M, and its counter region for M covers the one for M').
-  bool counters_to_end = false;
+  // int32 tile counters, zeroed on the stream before every launch: exactly the launch's tiles at this M (4 bytes
+  // each), never the rest of the caller's buffer, which may be a large workspace shared with other plans.
+  std::size_t counters_offset = 0;
+  std::size_t counters_bytes = 0;
 };
 
 // The GEMM launches' zero-point operands: required (both pointers non-null) for a spec with act_zero_point, absent

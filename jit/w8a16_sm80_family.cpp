@@ -1,13 +1,19 @@
 // The weight-only int8 GEMM family (templates/w8a16_sm80.cuh: f16 / bf16 activations x int8 weights dequantized in
 // the main loop, mma.sync m16n8k16, cp.async; sm_80 and later) as a KernelFamilyRuntime, with its tuning rules.
-// Heuristic (unmeasured: docs/PERF.md states the prediction it rests on): decode (M <= 32) is a weight stream, so a
-// 16- or 32-row tile over 64 columns and 64 elements of K a stage, 5-6 stages, and K split (deterministic, through the
-// workspace) while the grid stays within two CTAs per SM, each split keeping at least 8 k tiles; M <= 64 a 64 x 64 tile;
+// Heuristic (unmeasured: docs/PERF.md states the predictions it rests on): decode is a weight stream. M <= 16 takes the
+// swap_ab layout (templates/w8a16_sm80_decode.cuh: weight rows on the mma's M side, streamed global -> registers):
+// 8 / 16 tokens, 128 channels of 4 warps, k blocks of 64, 4 in flight, K split while the grid stays within three
+// CTAs per SM and until x of the CTA's slice fits 72 KiB (decode_heuristic). M <= 32 (and M <= 16 when no swap_ab
+// config validates) a 16- or 32-row tile of the main layout over 64 columns and 64 elements of K a stage, 5-6 stages,
+// and K split (deterministic, through the workspace) while the grid stays within two CTAs per SM, each split keeping
+// at least 8 k tiles; M <= 64 a 64 x 64 tile;
 // above, the largest of 128 x 128 / 64 x 128 / 64 x 64 (32 of K a stage, 4 stages) that fills every SM once.
-// Candidates: a menu of CTA tiles and warp grids x K slice (32, 64, 128) x stages, restricted by the M bucket, split-K
-// 2/4/8 for M <= 64 when allowed; the heuristic's choice leads. The kernel takes its own parameter block
+// Candidates: for M <= 32 the swap_ab menu (warp grids x k block 64 / 128 x 2 / 4 / 8 k blocks in flight x splits up
+// to 16), then a menu of CTA tiles and warp grids x K slice (32, 64, 128) x stages, restricted by the M bucket,
+// split-K 2/4/8 for M <= 64 when allowed; the heuristic's choice leads. The kernel takes its own parameter block
 // (W8A16Params), which the plan launches itself, so launch_gemm (GemmS8Params) is refused.
 #include <algorithm>
+#include <optional>
 
 #include "codegen/w8a16_sm80.h"
 #include "jit/kernel_family.h"
@@ -33,7 +39,32 @@ W8A16Tile with_split(const KernelSpec& spec, W8A16Tile c, int sm_count) {
   return c;
 }
 
+// The decode layout (swap_ab) for M <= 16: 8 or 16 tokens a CTA, 4 warps of 32 channels (128 threads, 128 channels;
+// 4 k blocks of 64 in flight a warp: 8 KiB of weight a warp, ~96 KiB an SM at the three CTAs its ~150 registers a
+// thread allow), K split across CTAs while the grid stays within three CTAs per SM and each split keeps >= 4 k
+// blocks a warp, then further until the CTA's x slice fits 72 KiB (three CTAs an SM). nullopt when none validates.
+std::optional<W8A16Tile> decode_heuristic(const KernelSpec& spec, int sm_count) {
+  W8A16Tile c{.block_m = spec.m_bucket <= 8 ? 8 : 16,
+              .block_n = 128,
+              .block_k = 64,
+              .warps_m = 1,
+              .warps_n = 4,
+              .stages = 4,
+              .split_k = 1,
+              .swap_ab = true};
+  const std::int64_t ctas = ceil_div(spec.n, c.block_n);
+  const std::int64_t k_blocks = ceil_div(spec.k, c.block_k);
+  while (c.split_k < 16 && ctas * c.split_k * 2 <= 3 * sm_count && k_blocks / (2 * c.split_k) >= 4 * c.warps_m)
+    c.split_k *= 2;
+  constexpr int kXBudget = 72 * 1024;
+  while (c.split_k < 16 && codegen::w8a16_sm80_smem_bytes(spec, c) > kXBudget) c.split_k *= 2;
+  if (!codegen::validate_w8a16_sm80(spec, c).ok()) return std::nullopt;
+  return c;
+}
+
 W8A16Tile w8a16_heuristic(const KernelSpec& spec, int sm_count) {
+  if (spec.m_bucket <= 16)
+    if (const std::optional<W8A16Tile> d = decode_heuristic(spec, sm_count)) return *d;
   if (spec.m_bucket <= 16)
     return fit_smem(
         spec, with_split(
@@ -93,7 +124,7 @@ class W8A16Sm80Family final : public TypedFamily<W8A16Tile> {
     w.bytes = codegen::w8a16_sm80_workspace_bytes(spec, c, m);
     if (c.split_k > 1) {
       w.counters_offset = codegen::w8a16_sm80_counters_offset(spec, c, m);
-      w.counters_to_end = true;
+      w.counters_bytes = w.bytes - w.counters_offset;  // the tile counters of this M
     }
     return w;
   }
@@ -115,6 +146,29 @@ class W8A16Sm80Family final : public TypedFamily<W8A16Tile> {
     if (first.split_k == 1 || opt.allow_split_k) push(first);
     const int max_bm = std::max(16, spec.m_bucket);
     const int min_bm = spec.m_bucket >= 512 ? 64 : 16;
+    if (spec.m_bucket <= 32) {
+      // The decode layout: its tokens-a-CTA fitting the bucket, a menu of warp grids (warps_n x channels a warp,
+      // warps along K), k blocks of 64 / 128, rings of 2 / 4 / 8 k blocks, splits up to 16.
+      struct Grid {
+        int wn, ch, wm;
+      };
+      constexpr Grid kGrids[] = {{4, 32, 1}, {4, 32, 2}, {4, 16, 2}, {2, 32, 4}, {8, 32, 1}};
+      const int bm = spec.m_bucket <= 8 ? 8 : spec.m_bucket <= 16 ? 16 : 32;
+      for (const Grid& gr : kGrids)
+        for (int bk : {64, 128})
+          for (int stages : {2, 4, 8})
+            for (int split : {1, 2, 4, 8, 16}) {
+              if (split > 1 && !opt.allow_split_k) continue;
+              push(W8A16Tile{.block_m = bm,
+                             .block_n = gr.wn * gr.ch,
+                             .block_k = bk,
+                             .warps_m = gr.wm,
+                             .warps_n = gr.wn,
+                             .stages = stages,
+                             .split_k = split,
+                             .swap_ab = true});
+            }
+    }
     for (const Shape& t : kTiles) {
       if (t.bm > max_bm || t.bm < min_bm) continue;
       for (int bk : {32, 64, 128})

@@ -228,9 +228,8 @@ Status run(const WeightOnlyLinearCore& c, const Stream& stream, Workspace ws, co
     QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
     p.workspace = static_cast<float*>(ws.data);
     p.tile_counters = reinterpret_cast<std::int32_t*>(static_cast<char*>(ws.data) + layout.counters_offset);
-    const std::size_t counters_bytes = ws.bytes - layout.counters_offset;
-    QJIT_CU(*api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u, counters_bytes / 4,
-            stream.handle());
+    QJIT_CU(*api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u,
+            layout.counters_bytes / 4, stream.handle());
   }
   return c.main.kernel->launch(ops::launch_dims(c.main, m), stream.handle(), &p);
 }

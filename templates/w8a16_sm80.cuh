@@ -59,6 +59,22 @@ __device__ __forceinline__ u32 w8a16_prmt(u32 a, u32 b, u32 sel) {
   return r;
 }
 
+// Four int8 weights (bytes of v: the fragment's k, k + 1, k + 8, k + 9) -> two packed T registers {k, k + 1},
+// {k + 8, k + 9} of an m16n8k16 fragment: w = RN_T(RN_f32((q - zp) * s)), c = 2^23 + 128 + zp (the decode layout,
+// w8a16_sm80_decode.cuh, uses it for its A fragments).
+template <class T>
+__device__ __forceinline__ void w8a16_dequant(u32 v, float s, float c, u32 (&b)[2]) {
+  const u32 u = v ^ 0x80808080u;  // q + 128 per byte
+  float w[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float f = bits_to_f32(w8a16_prmt(u, 0x4B000000u, 0x7650u + (u32)i));  // 2^23 + q + 128, exact
+    w[i] = __fmul_rn(__fsub_rn(f, c), s);  // (q - zp) exact, then one rounding to f32
+  }
+  b[0] = W8A16Mma<T>::pack(w[0], w[1]);
+  b[1] = W8A16Mma<T>::pack(w[2], w[3]);
+}
+
 // kScaleMode: 0 per tensor, 1 per output channel, 2 per group of kGroup K elements.
 template <int kN, int kK, int kBM, int kBN, int kBK, int kWarpsM, int kWarpsN, int kStages, int kSplitK, class T,
           int kScaleMode, int kGroup, bool kZp, bool kBias>
@@ -248,18 +264,9 @@ struct W8A16Sm80 {
     if (kZp) c = __int2float_rn(8388736 + __ldg(p.zero_point + idx));
   }
 
-  // Four int8 weights (bytes of v: the fragment's k, k + 1, k + 8, k + 9) -> the two packed B registers of an
-  // m16n8k16 fragment.
+  // Four int8 weights -> the two packed B registers of an m16n8k16 fragment (w8a16_dequant).
   static __device__ __forceinline__ void dequant(u32 v, float s, float c, u32 (&b)[2]) {
-    const u32 u = v ^ 0x80808080u;  // q + 128 per byte
-    float w[4];
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const float f = bits_to_f32(w8a16_prmt(u, 0x4B000000u, 0x7650u + (u32)i));  // 2^23 + q + 128, exact
-      w[i] = __fmul_rn(__fsub_rn(f, c), s);  // (q - zp) exact, then one rounding to f32
-    }
-    b[0] = W8A16Mma<T>::pack(w[0], w[1]);
-    b[1] = W8A16Mma<T>::pack(w[2], w[3]);
+    w8a16_dequant<T>(v, s, c, b);
   }
 
   static __device__ __forceinline__ void run(const W8A16Params& p) {

@@ -11,19 +11,37 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "codegen/kernel_params.h"
+#include "codegen/w8a16_sm80.h"
+#include "jit/kernel_binding.h"
+#include "jit/kernel_family.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "qjit/quant/quantized_linear.h"
+#include "runtime/device.h"
+#include "runtime/driver.h"
 #include "tests/support/device.h"
 #include "tests/support/reference.h"
 
 namespace qjit::testing {
 namespace {
+
+template <class T>
+struct ElementOf;
+template <>
+struct ElementOf<bf16> {
+  static constexpr ElementKind kKind = ElementKind::BF16;
+};
+template <>
+struct ElementOf<f16> {
+  static constexpr ElementKind kKind = ElementKind::F16;
+};
 
 struct W8Case {
   std::int64_t m, n, k;
@@ -42,8 +60,38 @@ struct W8Case {
   }
 };
 
+// forced: launch this config of the family directly (bound for the plan's spec, W8A16Params built from the views,
+// its split-K counters zeroed on the stream as run() does) instead of the plan's choice; the plan still gives the
+// precision guarantee (the family's, whatever the config).
+Status launch_forced(const jit::KernelBinding& b, const W8Case& c, const void* x, const void* w, const void* s,
+                     const void* z, const void* bias, void* y, void* ws, std::int64_t ldx, std::int64_t ldw,
+                     std::int64_t ldy, std::int64_t lds) {
+  codegen::W8A16Params p{};
+  p.x = x;
+  p.ldx = ldx;
+  p.w = w;
+  p.ldw = ldw;
+  p.scale = static_cast<const float*>(s);
+  p.zero_point = c.zp ? static_cast<const std::int32_t*>(z) : nullptr;
+  p.ld_scale = lds;
+  p.bias = c.bias ? bias : nullptr;
+  p.y = y;
+  p.ldy = ldy;
+  p.m = static_cast<std::int32_t>(c.m);
+  const jit::WorkspaceLayout layout =
+      jit::FamilyRegistry::process().family(b.config.family()).workspace(b.spec, b.config, c.m);
+  if (layout.bytes > 0) {
+    QJIT_ASSIGN_OR_RETURN(const runtime::DriverApi* api, runtime::driver());
+    p.workspace = static_cast<float*>(ws);
+    p.tile_counters = reinterpret_cast<std::int32_t*>(static_cast<char*>(ws) + layout.counters_offset);
+    QJIT_CU(*api, cuMemsetD32Async, reinterpret_cast<runtime::CUdeviceptr>(p.tile_counters), 0u,
+            layout.counters_bytes / 4, nullptr);
+  }
+  return b.kernel->launch(jit::launch_dims(b, c.m), nullptr, &p);
+}
+
 template <class T>
-::testing::AssertionResult check(const W8Case& c) {
+::testing::AssertionResult check(const W8Case& c, const codegen::W8A16Tile* forced = nullptr) {
   const std::uint64_t seed = fresh_seed();
   std::mt19937_64 rng(seed);
   const std::int64_t ldx = c.k + c.act_pad, ldw = c.k + c.weight_pad, ldy = c.n + c.out_pad;
@@ -82,8 +130,24 @@ template <class T>
       WeightOnlyLinearDescriptor::make<T>(c.select_m ? c.select_m : c.m, c.n, c.k, c.mode, c.group, c.zp, c.bias);
   auto plan = WeightOnlyLinearPlan<T>::select(Stream(), desc);
   if (!plan) return ::testing::AssertionFailure() << "select: " << plan.error().to_string();
-  const std::size_t ws_bytes = std::max(plan->workspace_size(c.m), plan->workspace_size());
-  DeviceBuffer ws(std::max<std::size_t>(ws_bytes, 4));
+  std::optional<jit::KernelBinding> bound;
+  if (forced) {
+    auto dev = runtime::current_device();
+    if (!dev) return ::testing::AssertionFailure() << dev.error().to_string();
+    const codegen::KernelSpec spec = codegen::w8a16_spec(
+        ElementOf<T>::kKind, c.n, c.k, codegen::m_bucket_of(c.select_m ? c.select_m : c.m), jit::target_arch(*dev),
+        c.bias, c.mode != WeightScaleMode::PerTensor, c.mode == WeightScaleMode::PerGroup ? c.group : 0, c.zp);
+    auto b = jit::bind_kernel_with(spec, *forced, *dev);
+    if (!b) return ::testing::AssertionFailure() << "bind " << forced->to_string() << ": " << b.error().to_string();
+    bound = std::move(*b);
+  }
+  const std::size_t ws_bytes = bound ? jit::kernel_workspace_bytes(bound->spec, bound->config, c.m)
+                                     : std::max(plan->workspace_size(c.m), plan->workspace_size());
+  const std::string what = bound ? bound->entry + " (" + bound->config.to_string() + ")" : plan->describe();
+  // NOTE: the buffer is larger than the plan needs (a workspace shared by many plans): run() may clear its own
+  // split-K counters, never the bytes past what it asked for (checked after each run).
+  constexpr std::size_t kTail = 4096;
+  DeviceBuffer ws(ws_bytes + kTail);
   WeightOnlyLinearArgs<T> a;
   a.activation = TensorRef<T, 2>::strided(dx.get<T>(), c.m, c.k, ldx);
   a.weight = TensorRef<std::int8_t, 2>::strided(dw.get<std::int8_t>(), c.n, c.k, ldw);
@@ -97,15 +161,24 @@ template <class T>
     // Poison: NaN in both 16-bit types (and every workspace byte, counters included, to 0xAB).
     if (Status s = dy.fill_bytes(0xFF); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
     if (Status s = ws.fill_bytes(0xAB); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
-    if (Status s = plan->run(Stream(), Workspace{ws.get(), ws_bytes}, a); !s.ok())
-      return ::testing::AssertionFailure() << "run: " << s.to_string() << " (" << plan->describe() << ")";
+    const Status ran = bound ? launch_forced(*bound, c, dx.get(), dw.get(), ds.get(), dz.get(), db.get(), dy.get(),
+                                             ws.get(), ldx, ldw, ldy, lds)
+                             : plan->run(Stream(), Workspace{ws.get(), ws_bytes + kTail}, a);
+    if (!ran.ok()) return ::testing::AssertionFailure() << "run: " << ran.to_string() << " (" << what << ")";
     if (Status s = synchronize(); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
+    std::vector<std::uint8_t> tail(kTail);
+    if (Status s = ws.download(tail.data(), kTail, ws_bytes); !s.ok())
+      return ::testing::AssertionFailure() << s.to_string();
+    for (std::size_t i = 0; i < kTail; ++i)
+      if (tail[i] != 0xAB)
+        return ::testing::AssertionFailure() << "workspace byte " << ws_bytes + i << " past the " << ws_bytes
+                                             << " the plan needs was written (" << what << ")";
     auto y = dy.download_as<std::uint16_t>(static_cast<std::size_t>(c.m * ldy));
     if (!y) return ::testing::AssertionFailure() << y.error().to_string();
     runs.push_back(std::move(*y));
   }
   if (runs[0] != runs[1])
-    return ::testing::AssertionFailure() << "a second run gave other bits (" << plan->describe() << "), seed " << seed;
+    return ::testing::AssertionFailure() << "a second run gave other bits (" << what << "), seed " << seed;
   const std::vector<std::uint16_t>& yb = runs[0];
   auto y_at = [&](std::int64_t i, std::int64_t j) {
     T v;
@@ -116,7 +189,7 @@ template <class T>
     for (std::int64_t j = 0; j < c.n; ++j)
       if (!std::isfinite(y_at(i, j)))
         return ::testing::AssertionFailure() << "output[" << i << ", " << j << "] not written or not finite ("
-                                             << plan->describe() << "), seed " << seed;
+                                             << what << "), seed " << seed;
     for (std::int64_t j = c.n; j < ldy; ++j)
       if (yb[static_cast<std::size_t>(i * ldy + j)] != 0xFFFFu)
         return ::testing::AssertionFailure() << "pad column " << j << " of row " << i << " was written, seed " << seed;
@@ -195,7 +268,7 @@ template <class T>
       if (!(err <= g.epilogue_relative_error * mag))
         return ::testing::AssertionFailure()
                << "output[" << rows[r] << ", " << n << "] = " << got << ", reference " << want << ", error " << err
-               << " > " << g.epilogue_relative_error << " x " << mag << " (" << plan->describe() << "), seed " << seed;
+               << " > " << g.epilogue_relative_error << " x " << mag << " (" << what << "), seed " << seed;
     }
   return ::testing::AssertionSuccess();
 }
@@ -243,6 +316,66 @@ TEST(WeightOnlyLinearGpuTest, OddNAndKEveryMode) {
       EXPECT_TRUE(check<f16>(W8Case{m, 333, 517, md.mode, md.group, true, false})) << m;    // odd N and K
     }
     EXPECT_TRUE(check<bf16>(W8Case{m, 7, 9, WeightScaleMode::PerChannel, 0, false, true})) << m;  // tiny
+  }
+}
+
+// The decode layout (swap_ab, templates/w8a16_sm80_decode.cuh), each config launched directly: M in {1, 3, 8, 9, 16}
+// (one or two n8 token fragments, one or two token tiles of 8), warp grids of 16 and 32 channels a warp, warps along
+// K, k blocks of 64 and 128, rings of 2 to 8, split and unsplit; on aligned shapes (the fast path), odd N and K and
+// K % 128 != 0 (the generic path's tails), misaligned views; group 64 / 128 with zero points, per channel, per tensor,
+// bias; bf16 and f16. Configs a shape cannot take (validate) are skipped.
+template <class T>
+void decode_configs(std::int64_t m) {
+  const int bm = m <= 8 ? 8 : 16;
+  const codegen::W8A16Tile configs[] = {
+      {.block_m = bm, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 4, .split_k = 1,
+       .swap_ab = true},
+      {.block_m = bm, .block_n = 64, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 2, .split_k = 4,
+       .swap_ab = true},
+      {.block_m = bm, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 8, .split_k = 2,
+       .swap_ab = true},
+      {.block_m = 8, .block_n = 256, .block_k = 64, .warps_m = 1, .warps_n = 8, .stages = 4, .split_k = 3,
+       .swap_ab = true}};
+  struct Shape {
+    std::int64_t n, k;
+    WeightScaleMode mode;
+    int group;
+    bool zp, bias;
+    std::int64_t act_pad, weight_pad, out_pad;
+  };
+  const Shape shapes[] = {{1000, 1024, WeightScaleMode::PerGroup, 64, true, true, 0, 0, 0},
+                          {1024, 2048, WeightScaleMode::PerGroup, 128, false, false, 0, 0, 0},
+                          {333, 517, WeightScaleMode::PerChannel, 0, false, true, 0, 0, 0},
+                          {520, 4160, WeightScaleMode::PerTensor, 0, true, false, 0, 0, 0},
+                          {1000, 1024, WeightScaleMode::PerGroup, 128, true, true, 1, 3, 1}};
+  for (const Shape& sh : shapes) {
+    W8Case c{m, sh.n, sh.k, sh.mode, sh.group, sh.zp, sh.bias};
+    c.act_pad = sh.act_pad;
+    c.weight_pad = sh.weight_pad;
+    c.out_pad = sh.out_pad;
+    for (const codegen::W8A16Tile& cfg : configs) {
+      const codegen::KernelSpec spec = codegen::w8a16_spec(
+          ElementOf<T>::kKind, c.n, c.k, codegen::m_bucket_of(m), 90, c.bias, c.mode != WeightScaleMode::PerTensor,
+          c.mode == WeightScaleMode::PerGroup ? c.group : 0, c.zp);
+      if (!codegen::validate_w8a16_sm80(spec, cfg).ok()) continue;
+      EXPECT_TRUE(check<T>(c, &cfg)) << c.to_string() << " " << cfg.to_string();
+    }
+  }
+}
+TEST(WeightOnlyLinearGpuTest, Bf16DecodeLayoutConfigs) {
+  QJIT_REQUIRE_GPU();
+  for (std::int64_t m : {1, 3, 8, 9, 16}) decode_configs<bf16>(m);
+}
+TEST(WeightOnlyLinearGpuTest, F16DecodeLayoutConfigs) {
+  QJIT_REQUIRE_GPU();
+  for (std::int64_t m : {1, 3, 8, 9, 16}) decode_configs<f16>(m);
+}
+// The plan's own decode choice (swap_ab at M <= 16) on the benchmark shapes, split K, poisoned, against f64.
+TEST(WeightOnlyLinearGpuTest, DecodeLayoutHeuristicOnLlamaShapes) {
+  QJIT_REQUIRE_GPU();
+  for (std::int64_t m : {1, 16}) {
+    EXPECT_TRUE(check<bf16>(W8Case{m, 4096, 4096, WeightScaleMode::PerChannel, 0, false, false}));
+    EXPECT_TRUE(check<f16>(W8Case{m, 4096, 8192, WeightScaleMode::PerGroup, 128, true, true}));
   }
 }
 

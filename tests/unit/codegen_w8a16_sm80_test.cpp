@@ -18,6 +18,7 @@
 #include "jit/kernel_family.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "qjit/weight_only_linear.h"
+#include "runtime/cubin_info.h"
 #include "runtime/nvrtc.h"
 
 namespace qjit::codegen {
@@ -29,6 +30,7 @@ namespace {
 struct Compiled {
   bool ok = false;
   std::string log, ptx;
+  std::vector<std::uint8_t> cubin;
 };
 
 Compiled compile(const std::string& text, const std::string& name, int arch) {
@@ -46,6 +48,7 @@ Compiled compile(const std::string& text, const std::string& name, int arch) {
   out.ok = !r->cubin.empty();
   out.log = r->log;
   out.ptx = r->ptx;
+  out.cubin.assign(r->cubin.begin(), r->cubin.end());
   return out;
 }
 
@@ -153,11 +156,16 @@ TEST(CodegenW8A16Sm80, RegistryServesOnlyWeightOnlyGemmsAndEveryCandidateValidat
       const auto cands = f.candidates(s, jit::CandidateOptions{.allow_split_k = true, .sm_count = 132});
       EXPECT_FALSE(cands.empty());
       for (const TileConfig& c : cands) EXPECT_TRUE(f.validate(s, c).ok()) << c.to_string();
-      // Workspace: split-K configs reserve f32 partials then counters, a buffer for M serves every M' <= M.
+      // Workspace: split-K configs reserve f32 partials then exactly one counter a tile; a buffer for M serves every
+      // M' <= M.
       const jit::WorkspaceLayout w = f.workspace(s, h, bucket);
       if (h.fields().split_k > 1) {
         EXPECT_GT(w.bytes, w.counters_offset);
-        EXPECT_TRUE(w.counters_to_end);
+        EXPECT_EQ(w.counters_bytes, w.bytes - w.counters_offset);
+        const W8A16Tile& t = h.as<W8A16Tile>();
+        EXPECT_EQ(
+            w.counters_bytes,
+            static_cast<std::size_t>((bucket + t.block_m - 1) / t.block_m * ((4096 + t.block_n - 1) / t.block_n)) * 4);
         EXPECT_LE(f.workspace(s, h, 1).bytes, w.bytes);
       } else {
         EXPECT_EQ(w.bytes, 0u);
@@ -175,9 +183,9 @@ TEST(CodegenW8A16Sm80, RegistryServesOnlyWeightOnlyGemmsAndEveryCandidateValidat
   // A config of another family is refused naming config.family.
   const Status other = jit::w8a16_sm80_family().validate(w, TileConfig(Sm80Tile{}));
   EXPECT_NE(other.message().find("config.family must be w8a16_sm80"), std::string::npos) << other.message();
-  // The decode heuristic splits K on a 132-SM part (64 tiles of 64 columns are half a wave).
+  // The decode heuristic takes the swap_ab layout and splits K on a 132-SM part (32 CTAs of 128 channels, x 8).
   const TileConfig d = jit::w8a16_sm80_family().heuristic(w, 132);
-  EXPECT_EQ(d.to_string(), "w8a16_sm80 16x64x64 w1x4 s6 sk4");
+  EXPECT_EQ(d.to_string(), "w8a16_sm80 16x128x64 w1x4 swap_ab s4 sk8");
   // The printed config round-trips through the flat record the tuning database stores.
   auto back = TileConfig::from_fields(KernelFamily::W8A16Sm80, d.fields());
   ASSERT_TRUE(back.has_value());
@@ -281,6 +289,136 @@ void config_spread(int arch) {
           W8A16Tile{.block_m = 32, .block_n = 128, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 3}})
       expect_compiles(s128, cfg, true);
 }
+// The decode layout (swap_ab, templates/w8a16_sm80_decode.cuh) on one arch: the heuristic at M buckets 1, 8, 16 on
+// the benchmark shapes and on odd N / K (the generic path's tails), every scale mode, and the candidate menu's corners
+// (k block 128, warps along K, 32 tokens, the deepest rings), each compiled, with the arithmetic contract and
+// spill-free. Prints each kernel's registers (occupancy: 65536 / (registers * threads) CTAs an SM).
+void decode_spread(int arch) {
+  struct Case {
+    ElementKind t;
+    std::int64_t n, k;
+    int bucket, mode, group;
+    bool zp, bias;
+  };
+  const Case cases[] = {{ElementKind::BF16, 4096, 4096, 1, 1, 0, false, false},
+                        {ElementKind::BF16, 4096, 4096, 16, 1, 0, false, false},
+                        {ElementKind::F16, 28672, 8192, 8, 1, 0, false, false},
+                        {ElementKind::BF16, 28672, 8192, 16, 2, 128, true, true},
+                        {ElementKind::F16, 4097, 4100, 16, 2, 64, true, false},
+                        {ElementKind::BF16, 333, 517, 4, 0, 0, true, true}};
+  std::vector<std::pair<KernelSpec, W8A16Tile>> kernels;
+  for (const Case& c : cases) {
+    const KernelSpec s = w8a16_spec(c.t, c.n, c.k, c.bucket, arch, c.bias, c.mode != 0, c.group, c.zp);
+    const W8A16Tile h = jit::w8a16_sm80_family().heuristic(s, 132).as<W8A16Tile>();
+    EXPECT_TRUE(h.swap_ab) << s.to_string() << ": " << h.to_string();
+    kernels.push_back({s, h});
+  }
+  const KernelSpec g64 = w8a16_spec(ElementKind::F16, 1000, 1000, 16, arch, true, true, 64, true);
+  const KernelSpec ch = w8a16_spec(ElementKind::BF16, 4096, 4096, 32, arch, false, true, 0, false);
+  for (const W8A16Tile& cfg : {
+           W8A16Tile{.block_m = 16, .block_n = 128, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 2,
+                     .split_k = 2, .swap_ab = true},
+           W8A16Tile{.block_m = 8, .block_n = 64, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 2,
+                     .split_k = 4, .swap_ab = true},
+           W8A16Tile{.block_m = 16, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 8,
+                     .split_k = 1, .swap_ab = true},
+           W8A16Tile{.block_m = 8, .block_n = 256, .block_k = 64, .warps_m = 1, .warps_n = 8, .stages = 4,
+                     .split_k = 2, .swap_ab = true}})
+    kernels.push_back({g64, cfg});
+  kernels.push_back({ch, W8A16Tile{.block_m = 32, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 4,
+                                   .stages = 4, .split_k = 8, .swap_ab = true}});
+  for (const auto& [s, cfg] : kernels) {
+    auto src = render_w8a16_sm80(s, cfg);
+    ASSERT_TRUE(src.has_value()) << s.to_string() << " " << cfg.to_string() << ": " << src.error().to_string();
+    EXPECT_NE(src->entry.find("qjit_w8a16_sm80_swab_"), std::string::npos) << src->entry;
+    dump(*src, arch);
+    const Compiled c = compile(src->text, src->entry, arch);
+    ASSERT_TRUE(c.ok) << src->entry << " for " << arch_option(arch) << ":\n" << c.log;
+    EXPECT_EQ(c.log.find("warning"), std::string::npos) << src->entry << ":\n" << c.log;
+    expect_contract(c.ptx, src->entry + " " + arch_option(arch));
+    EXPECT_NE(c.ptx.find("ld.global.nc.L1::no_allocate.L2::256B.v4.u32"), std::string::npos)
+        << src->entry << ": the weight stream's 16-byte loads";
+    auto r = runtime::read_cubin_resources(c.cubin, src->entry);
+    ASSERT_TRUE(r.has_value()) << src->entry << ": " << r.status().to_string();
+    EXPECT_TRUE(r->spill_free()) << src->entry << " " << arch_option(arch) << ": " << r->frame_bytes << " B frame, "
+                                 << r->stack_bytes << " B stack";
+    EXPECT_LE(r->registers, 255) << src->entry;
+    std::printf("%s %s: %d registers, frame %d B, %d threads, %d B shared\n", arch_option(arch).c_str(),
+                cfg.to_string().c_str(), r->registers, r->frame_bytes, src->threads, src->dynamic_smem_bytes);
+  }
+}
+TEST(CodegenW8A16Sm80, DecodeLayoutSpreadSm80) {
+  SKIP_WITHOUT_NVRTC();
+  decode_spread(80);
+}
+TEST(CodegenW8A16Sm80, DecodeLayoutSpreadSm89) {
+  SKIP_WITHOUT_NVRTC();
+  decode_spread(89);
+}
+TEST(CodegenW8A16Sm80, DecodeLayoutSpreadSm90a) {
+  SKIP_WITHOUT_NVRTC();
+  decode_spread(90);
+}
+
+// swap_ab prints as a word between the warp grid and the stages (configs without it print as before), round-trips
+// through the tuning database's fields, and its own rules name the field.
+TEST(CodegenW8A16Sm80, DecodeLayoutConfigPrintsRoundTripsAndValidates) {
+  const W8A16Tile old{
+      .block_m = 16, .block_n = 64, .block_k = 64, .warps_m = 1, .warps_n = 4, .stages = 6, .split_k = 4};
+  EXPECT_EQ(old.to_string(), "w8a16_sm80 16x64x64 w1x4 s6 sk4");
+  EXPECT_FALSE(old.fields().swap_ab);
+  W8A16Tile d = old;
+  d.swap_ab = true;
+  d.block_n = 128;
+  d.warps_m = 2;
+  d.stages = 4;
+  EXPECT_EQ(d.to_string(), "w8a16_sm80 16x128x64 w2x4 swap_ab s4 sk4");
+  auto back = TileConfig::from_fields(KernelFamily::W8A16Sm80, d.fields());
+  ASSERT_TRUE(back.has_value()) << back.error().to_string();
+  EXPECT_EQ(back->as<W8A16Tile>(), d);
+  const KernelSpec s = spec_of(ElementKind::BF16, 4096, 4096, 16, 90, 1, false, false);
+  EXPECT_TRUE(validate_w8a16_sm80(s, d).ok()) << validate_w8a16_sm80(s, d).message();
+  auto refuse = [&](W8A16Tile c, const char* needle, KernelSpec spec) {
+    const Status st = validate_w8a16_sm80(spec, c);
+    EXPECT_FALSE(st.ok()) << c.to_string();
+    EXPECT_NE(st.message().find(needle), std::string::npos) << st.message();
+  };
+  W8A16Tile c = d;
+  c.block_k = 32;
+  refuse(c, "block_k must be 64 or 128 with swap_ab", s);
+  c = d;
+  c.block_m = 64;
+  refuse(c, "block_m must be 8, 16 or 32 tokens", s);
+  c = d;
+  c.block_n = 96;
+  refuse(c, "block_n must be warps_n * 16 or warps_n * 32", s);
+  c = d;
+  c.stages = 8;
+  refuse(c, "weight registers a lane exceed 64", s);
+  c = d;
+  c.split_k = 1;
+  refuse(c, "needs", spec_of(ElementKind::BF16, 4096, 16384, 16, 89, 1, false, false));  // x of K = 16384: 512 KiB
+  c = d;
+  c.split_k = 16;
+  refuse(c, "leaves a split without K blocks", spec_of(ElementKind::BF16, 4096, 640, 16, 90, 1, false, false));
+  // The heuristic takes it at M <= 16 only; the candidate space offers it up to M = 32 (split-K ones only when
+  // allowed), never above.
+  const jit::KernelFamilyRuntime& f = jit::w8a16_sm80_family();
+  for (int bucket : {1, 2, 4, 8, 16, 32, 64}) {
+    const KernelSpec b = spec_of(ElementKind::BF16, 28672, 8192, bucket, 90, 2, true, true);
+    EXPECT_EQ(f.heuristic(b, 132).as<W8A16Tile>().swap_ab, bucket <= 16) << bucket;
+    int swapped = 0;
+    for (const TileConfig& t : f.candidates(b, jit::CandidateOptions{.allow_split_k = true, .sm_count = 132}))
+      swapped += t.as<W8A16Tile>().swap_ab ? 1 : 0;
+    if (bucket <= 32)
+      EXPECT_GT(swapped, 10) << bucket;
+    else
+      EXPECT_EQ(swapped, 0) << bucket;
+    for (const TileConfig& t : f.candidates(b, jit::CandidateOptions{.allow_split_k = false, .sm_count = 132}))
+      EXPECT_EQ(t.as<W8A16Tile>().split_k, 1) << t.to_string();
+  }
+}
+
 TEST(CodegenW8A16Sm80, ConfigSpreadSm80) {
   SKIP_WITHOUT_NVRTC();
   config_spread(80);

@@ -4,6 +4,8 @@
 // spaces: every choice and every candidate passes the family's validation, small M streams the weight with BM = 16
 // tiles, large M takes the big tiles, sm_89's smaller shared memory is respected, split-K only appears when allowed.
 #include <algorithm>
+#include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +13,7 @@
 #include "codegen/gemm_s8_sm90.h"
 #include "codegen/quantize_rowwise.h"
 #include "codegen/w8a16_sm80.h"
+#include "jit/kernel_binding.h"
 #include "jit/kernel_family.h"
 #include "ops/config_choice.h"
 
@@ -131,7 +134,9 @@ TEST(JitFamilyRegistry, SplitKWorkspaceLayoutPutsZeroedCountersAfterThePartials)
   const WorkspaceLayout w80 = gemm_sm80_family().workspace(g80, c80, 16);
   EXPECT_EQ(w80.bytes, codegen::gemm_s8_sm80_workspace_bytes(g80, c80, 16));
   EXPECT_EQ(w80.counters_offset, codegen::gemm_s8_sm80_counters_offset(g80, c80, 16));
-  EXPECT_TRUE(w80.counters_to_end);
+  // Exactly the launch's tile counters (16 rows of M, 4096 / 64 columns): 64 of them.
+  EXPECT_EQ(w80.counters_bytes, 64u * 4);
+  EXPECT_EQ(w80.bytes, w80.counters_offset + w80.counters_bytes);
   Sm80Tile one = c80;
   one.split_k = 1;
   EXPECT_EQ(gemm_sm80_family().workspace(g80, one, 16).bytes, 0u);
@@ -145,11 +150,48 @@ TEST(JitFamilyRegistry, SplitKWorkspaceLayoutPutsZeroedCountersAfterThePartials)
     EXPECT_EQ(w90.counters_offset % 16, 0u);
     EXPECT_GT(w90.counters_bytes, 0u);
     EXPECT_EQ(w90.bytes, w90.counters_offset + w90.counters_bytes);
-    EXPECT_FALSE(w90.counters_to_end);
   }
   EXPECT_EQ(gemm_sm90_family().workspace(g90, gemm_sm90_family().heuristic(g90, 132), 256).bytes, 0u);
   const KernelSpec q = codegen::quantize_spec(KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 256, 90);
   EXPECT_EQ(quantize_family().workspace(q, quantize_family().heuristic(q, 132), 256).bytes, 0u);
+}
+
+// A caller may pass one large workspace shared by many plans: a split-K launch clears its own tile counters (one per
+// tile at the run's M, at the run's offset), never the rest of the buffer. Checked on the layout the launch memsets
+// from (jit/kernel_binding.cpp and the weight-only plan zero exactly counters_bytes), for every M of a bucket, and
+// a launch given less than its M needs is refused before anything reaches the stream.
+TEST(JitFamilyRegistry, SplitKCountersAreExactlyTheLaunchsTilesWhateverTheBuffer) {
+  const KernelSpec g80 = gemm(4096, 4096, 64, 89);
+  const Sm80Tile c80{
+      .block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 4};
+  const KernelSpec w = codegen::w8a16_spec(ElementKind::BF16, 4096, 4096, 64, 90, false, true, 128, true);
+  const codegen::W8A16Tile cw{
+      .block_m = 16, .block_n = 64, .block_k = 64, .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 4};
+  ASSERT_TRUE(gemm_sm80_family().validate(g80, c80).ok());
+  ASSERT_TRUE(w8a16_sm80_family().validate(w, cw).ok());
+  for (std::int64_t m : {1, 16, 17, 40, 64}) {
+    const std::size_t tiles = static_cast<std::size_t>((m + 15) / 16 * (4096 / 64));
+    for (const auto& [layout, partials] :
+         {std::pair{gemm_sm80_family().workspace(g80, c80, m), 4 * tiles * 16 * 64 * 4},
+          std::pair{w8a16_sm80_family().workspace(w, cw, m), 4 * tiles * 16 * 64 * 4}}) {
+      EXPECT_EQ(layout.counters_offset, partials) << "m = " << m;
+      EXPECT_EQ(layout.counters_bytes, tiles * 4) << "m = " << m;
+      EXPECT_EQ(layout.bytes, layout.counters_offset + layout.counters_bytes) << "m = " << m;
+    }
+  }
+  // The binding refuses a workspace smaller than this M's layout (naming both), before touching the driver.
+  jit::KernelBinding b;
+  b.spec = g80;
+  b.config = c80;
+  codegen::GemmS8Params p{};
+  p.m = 16;
+  char fake = 0;
+  p.workspace = &fake;
+  const std::size_t need = gemm_sm80_family().workspace(g80, c80, 16).bytes;
+  const Status st = jit::launch_gemm(b, p, need - 1, nullptr);
+  EXPECT_EQ(st.code(), StatusCode::InvalidArgument) << st.to_string();
+  EXPECT_NE(st.message().find("workspace must hold " + std::to_string(need) + " bytes"), std::string::npos)
+      << st.message();
 }
 
 TEST(JitFamilyRegistry, ProgrammaticLaunchIsTheFamilysChoice) {

@@ -149,7 +149,9 @@ TEST(ToolsInspectTest, WeightOnlyLinearShowsTheW8A16FamilyAndItsScaleMode) {
   ASSERT_TRUE(kernels && kernels->size() == 1);
   const auto& gemm = *(*kernels)[0].getAsObject();
   EXPECT_EQ(str(gemm, "spec"), "w8a16_gemm bf16->bf16 n=4096 k=4096 m<=16 bias scale=group128 zp sm_90a");
-  EXPECT_NE(str(gemm, "entry").find("qjit_w8a16_sm80_bf16_n4096_k4096_"), std::string::npos) << str(gemm, "entry");
+  // M = 16: the decode (swap_ab) layout.
+  EXPECT_NE(str(gemm, "entry").find("qjit_w8a16_sm80_swab_bf16_n4096_k4096_"), std::string::npos)
+      << str(gemm, "entry");
   EXPECT_NE(str(gemm, "entry").find("_g128_zp_bias"), std::string::npos) << str(gemm, "entry");
   expect_usage_error({"--op", "weight_only_linear", "--n", "64", "--k", "64", "--weight-scale", "per_group"},
                      "--group-size (64 or 128) goes with --weight-scale per_group and only with it");
