@@ -48,14 +48,13 @@ __device__ __forceinline__ void mbar_arrive(u32 bar) {
 __device__ __forceinline__ void mbar_arrive_expect_tx(u32 bar, u32 bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
 }
-// clang-format off: the PTX operand lists stay as written
+// NOTE: clang-format would break these PTX operand lists mid-operand.
+// clang-format off
 // 2-D tile copy global -> shared; rows outside the tensor (M/N tails) and columns past K arrive as zeros.
 __device__ __forceinline__ void tma_load_2d(u32 dst, const void* tmap, u32 bar, i32 k, i32 row) {
   asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];" ::"r"(
-          dst),
-      "l"(tmap), "r"(k), "r"(row), "r"(bar)
-      : "memory");
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
+      ::"r"(dst), "l"(tmap), "r"(k), "r"(row), "r"(bar) : "memory");
 }
 // The same copy multicast to every CTA in cta_mask: each receives the box at the same shared-memory offset and its
 // own mbarrier at `bar`'s offset is credited with the bytes.
@@ -63,9 +62,8 @@ __device__ __forceinline__ void tma_load_2d_multicast(u32 dst, const void* tmap,
                                                       u16 cta_mask) {
   asm volatile(
       "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
-      " [%0], [%1, {%2, %3}], [%4], %5;" ::"r"(dst),
-      "l"(tmap), "r"(k), "r"(row), "r"(bar), "h"(cta_mask)
-      : "memory");
+      " [%0], [%1, {%2, %3}], [%4], %5;"
+      ::"r"(dst), "l"(tmap), "r"(k), "r"(row), "r"(bar), "h"(cta_mask) : "memory");
 }
 // clang-format on
 __device__ __forceinline__ u32 cluster_ctarank() {
@@ -80,13 +78,12 @@ __device__ __forceinline__ void cluster_sync() {
 // (.release, .cta) semantics on purpose: an explicit .release.cluster compiles to MEMBAR.ALL.GPU before every arrive,
 // which made the cluster kernels 1.5-2.8x slower on an H200. The arrive only says "my wgmma reads of this stage are
 // complete" (wgmma.wait_group has returned); no data written by this thread has to become visible to the peer.
-// clang-format off: the PTX operand lists stay as written
+// clang-format off
 __device__ __forceinline__ void mbar_arrive_cluster(u32 bar, u32 rank) {
   asm volatile(
       "{\n .reg .b32 remote;\n mapa.shared::cluster.u32 remote, %0, %1;\n"
-      " mbarrier.arrive.shared::cluster.b64 _, [remote];\n}" ::"r"(bar),
-      "r"(rank)
-      : "memory");
+      " mbarrier.arrive.shared::cluster.b64 _, [remote];\n}"
+      ::"r"(bar), "r"(rank) : "memory");
 }
 // clang-format on
 __device__ __forceinline__ void prefetch_tmap(const void* tmap) {
