@@ -8,7 +8,8 @@
 #   quantize config, plain and smoothed, QSWEEP_ARGS), bench,
 #   tunescale (multi-GPU tuning vs one GPU, issue 19), normq (fused norm + quantize vs copy, the unfused pair and
 #   PyTorch's RMSNorm, issue 17), w8a16 (WeightOnlyLinearPlan vs bf16 cuBLASLt, issue 17), host (bench/host_overhead.py:
-#   host cost per call from Python, issue 16), or all (default; profile and tunescale are never part of all)
+#   host cost per call from Python, issue 16), houseab (ncu kernel durations of an old and the new qjit binary,
+#   issue 14), or all (default; profile, tunescale and houseab are never part of all)
 # Builds come from QJIT_BUILD (default build/release); scripts/gpu-stage.sh fills .device/ with a small set
 # (QJIT_BUILD=.device/build/release) that also holds what the bindings step needs.
 set -uo pipefail
@@ -22,7 +23,7 @@ B=${QJIT_BUILD:-build/release}
 STAGE=${QJIT_STAGE:-.device}
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 status=0
-want() { { [ "$what" = all ] && [ "$1" != profile ] && [ "$1" != qprof ] && [ "$1" != tunescale ]; } || [[ ",$what," == *",$1,"* ]]; }
+want() { { [ "$what" = all ] && [[ ! ",profile,qprof,tunescale,houseab," == *",$1,"* ]]; } || [[ ",$what," == *",$1,"* ]]; }
 # gtests in GPU_TEST_SHARDS processes at once (gtest's own sharding; default 4): the tests are correctness checks,
 # their time is mostly NVRTC compiles, which then run in parallel (one 4-test call took 54 s sharded against 450+ s
 # serial, session 8); the kernel cache is shared (its writes are atomic). gtests NAME FILTER TIMEOUT [env...]
@@ -286,6 +287,153 @@ for name, val in zip(h, v):
 print(sys.argv[2], "|", "; ".join(out))
 PY
   done
+fi
+if want houseab; then
+  # Issue 14's bar (no bench row slower than before beyond noise, +-3%) with Nsight Compute instead of event timing:
+  # kernel durations (gpu__time_duration, caches flushed before each kernel, clocks left alone) of two qjit binaries'
+  # `qjit bench`, old and new alternately over HOUSEAB_ROUNDS rounds (A B A B ...). Rows: SmoothQuantLinearPlan (its
+  # GEMM) and QuantizedLinearPlan (quantize pass + GEMM) over the Llama-2-7B shapes (HOUSEAB_MODEL; o_proj is the
+  # 4096x4096 one) x HOUSEAB_M, as PERF.md's v7 A/B. Each process's profiled kernels are given to the bench's rows
+  # by its "[i/n] ... N= K= M=" lines, which come between ncu's per-kernel lines; per row and plan the median of
+  # every launch of every round. OLD is the build before the house refactor (65ab9ed, staged by scripts/gpu-stage.sh
+  # into $STAGE/old/qjit when QJIT_OLD_QJIT names it); its bench has no --regime/--rounds/--batch (warmup + iters
+  # batches of 5), so each binary gets its own flags. Logs and CSVs in $OUT/houseab.tgz, the table in houseab.txt.
+  HA=/tmp/houseab; rm -rf "$HA"; mkdir -p "$HA"
+  HA_OLD=${HOUSEAB_OLD:-$STAGE/old/qjit} HA_NEW=${HOUSEAB_NEW:-$B/tools/qjit}
+  : "${HOUSEAB_ROUNDS:=3}" "${HOUSEAB_M:=1,16,128,2048,8192}" "${HOUSEAB_MODEL:=llama-2-7b}" "${HOUSEAB_WARMUP:=2}"
+  command -v ncu >/dev/null || PATH=$PATH:$(ls -d /opt/nvidia/nsight-compute/*/ 2>/dev/null | tail -1)
+  { echo "model,layer,N,K"; grep "^$HOUSEAB_MODEL," data/llm_linear_shapes.csv; } > "$HA/shapes.csv"
+  shapes=$(($(wc -l < "$HA/shapes.csv") - 1)); ms=$(tr ',' '\n' <<< "$HOUSEAB_M" | wc -l)
+  # Launches a row: SQ's GEMM and QL's quantize + GEMM, each warmup + 5 (one batch of 5 timed).
+  per_row=$((3 * (HOUSEAB_WARMUP + 5))); kernels=$((shapes * ms * per_row))
+  # NOTE: the estimate's constants (s): ~12 a process (ncu start, CUDA, cuBLASLt, weights, its algorithm search),
+  # ~0.03 a profiled kernel; the measured wall of each process is printed, to correct them.
+  echo "== houseab: ncu kernel durations, old $HA_OLD vs new $HA_NEW, $HOUSEAB_MODEL ($shapes shapes) x M $HOUSEAB_M," \
+    "$HOUSEAB_ROUNDS rounds A B; $kernels kernels a process, estimated" \
+    "$(( 2 * HOUSEAB_ROUNDS * (12 + kernels * 3 / 100) + 20 )) s of GPU time"
+  if ! command -v ncu >/dev/null || [ ! -x "$HA_OLD" ] || [ ! -x "$HA_NEW" ]; then
+    echo "houseab: needs ncu and both binaries (old: $HA_OLD, new: $HA_NEW)"; status=1
+  else
+    for side in old new; do  # the kernels compiled first, off the clock (both use the same cache dir)
+      bin=$HA_OLD; [ $side = new ] && bin=$HA_NEW
+      timeout 120 "$bin" warmup --arch "${HOUSEAB_ARCH:-sm_90a}" --shapes "$HA/shapes.csv" --m "$HOUSEAB_M" \
+        > "$HA/warmup-$side.log" 2>&1 || { echo "houseab: $side qjit warmup failed"; tail -3 "$HA/warmup-$side.log"; }
+    done
+    for ((r = 1; r <= HOUSEAB_ROUNDS; ++r)); do
+      for side in old new; do
+        if [ $side = old ]; then
+          bin=$HA_OLD; flags=(--warmup "$HOUSEAB_WARMUP" --iters 1)
+        else
+          bin=$HA_NEW; flags=(--regime burst --rounds 1 --iters 1 --batch 5 --warmup "$HOUSEAB_WARMUP")
+        fi
+        t0=$(date +%s)
+        timeout "${HOUSEAB_TIMEOUT:-150}" ncu --clock-control none --cache-control all --metrics gpu__time_duration.sum \
+          --kernel-name "regex:^qjit_(gemm|quantize)_" --launch-skip 0 --launch-count $((kernels * 2)) \
+          --csv --page details --print-units base \
+          "$bin" bench --shapes "$HA/shapes.csv" --m "$HOUSEAB_M" --pref heuristic "${flags[@]}" \
+          > "$HA/$side-$r.log" 2>&1
+        rc=$?
+        [ $rc -eq 0 ] || { status=1; echo "houseab: $side round $r: ncu exited $rc"; tail -5 "$HA/$side-$r.log"; }
+        echo "houseab: $side round $r: $(( $(date +%s) - t0 )) s, $(grep -c '^==PROF== Profiling' "$HA/$side-$r.log") kernels"
+      done
+    done
+    python3 - "$HA" "$HOUSEAB_ROUNDS" <<'PY' | tee "$OUT/houseab.txt"
+import csv, math, re, statistics, sys
+d, rounds = sys.argv[1], int(sys.argv[2])
+item_re = re.compile(r"^\[(\d+)/(\d+)\] (\S+) N=(\d+) K=(\d+) M=(\d+)")
+prof_re = re.compile(r'^==PROF== Profiling "([^"]+)"(?: - (\d+))?')
+scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3, "s": 1e6, "second": 1e6}
+def parse(path):
+    """{row: {role: [us, ...]}} for one process; rows (label, N, K, M); roles sq, ql_q, ql_gemm."""
+    item, owner, csv_lines, n, items = None, {}, [], 0, []
+    for line in open(path, errors="replace"):
+        m = item_re.match(line)
+        if m: item = (m[3], int(m[4]), int(m[5]), int(m[6])); items.append(item); continue
+        m = prof_re.match(line)
+        if m:
+            owner[int(m[2]) if m[2] else n] = item; n += 1; continue
+        if line.startswith('"'): csv_lines.append(line)
+    rows = list(csv.reader(csv_lines))
+    hdr = next((i for i, r in enumerate(rows) if r and r[0] == "ID"), None)
+    if hdr is None: raise SystemExit(f"houseab: no ncu CSV in {path}")
+    h = rows[hdr]; ix = {k: h.index(k) for k in ("ID", "Kernel Name", "Metric Name", "Metric Unit", "Metric Value")}
+    launches = []
+    for r in rows[hdr + 1:]:
+        if len(r) < len(h) or r[ix["Metric Name"]] != "gpu__time_duration.sum": continue
+        us = float(r[ix["Metric Value"]].replace(",", "")) * scale[r[ix["Metric Unit"]]]
+        launches.append((int(r[ix["ID"]]), r[ix["Kernel Name"]], us))
+    launches.sort()
+    if not owner and launches:
+        # No per-kernel progress lines: split by launch order, each row being SQ GEMMs then QL (quantize, GEMM) pairs.
+        print(f"houseab: {path}: no '==PROF== Profiling' lines; rows assigned by launch order")
+        at, in_ql, prev_q = 0, False, False
+        for i, name, _ in launches:
+            is_q = name.startswith("qjit_quantize_")
+            if not is_q and not prev_q and in_ql: at, in_ql = at + 1, False
+            in_ql = in_ql or is_q
+            owner[i] = items[at] if at < len(items) else None
+            prev_q = is_q
+        if at + 1 != len(items): print(f"houseab: WARNING {path}: {at + 1} rows by launch order, {len(items)} in the bench")
+    out, prev, bad = {}, None, 0
+    for i, name, us in launches:
+        row = owner.get(i)
+        if row is None: raise SystemExit(f"houseab: kernel {i} ({name}) of {path} has no bench row before it")
+        gm = re.search(r"_n(\d+)_k(\d+)", name)
+        if name.startswith("qjit_quantize_"): role = "ql_q"
+        else: role = "ql_gemm" if prev and prev[0] == row and prev[1].startswith("qjit_quantize_") else "sq"
+        if (gm and (int(gm[1]), int(gm[2])) != (row[1], row[2])) or (role == "ql_q" and f"_k{row[2]}_" not in name):
+            bad += 1
+        out.setdefault(row, {}).setdefault(role, []).append(us)
+        prev = (row, name)
+    if bad: print(f"houseab: WARNING {bad} kernels of {path} name another N/K than their row")
+    return out
+data = {"old": {}, "new": {}}   # side -> row -> role -> [per-round medians], and pooled samples
+pooled = {"old": {}, "new": {}}
+for side in data:
+    for r in range(1, rounds + 1):
+        try: proc = parse(f"{d}/{side}-{r}.log")
+        except (OSError, SystemExit) as e: print(f"houseab: {side} round {r}: {e}"); continue
+        for row, roles in proc.items():
+            for role, v in roles.items():
+                data[side].setdefault(row, {}).setdefault(role, []).append(statistics.median(v))
+                pooled[side].setdefault(row, {}).setdefault(role, []).extend(v)
+def plan_us(side, row, plan):
+    roles = pooled[side].get(row, {})
+    need = ["sq"] if plan == "SmoothQuant" else ["ql_q", "ql_gemm"]
+    if not all(roles.get(k) for k in need): return None, None
+    us = sum(statistics.median(roles[k]) for k in need)
+    per_round = [sum(x) for x in zip(*(data[side][row][k] for k in need))]
+    spread = max(per_round) / min(per_round) - 1 if per_round else 0
+    return us, spread
+rows = sorted(set(pooled["old"]) | set(pooled["new"]), key=lambda r: (r[1], r[2], r[3]))
+with open(f"{d}/houseab.csv", "w") as f:
+    f.write("plan,label,n,k,m,old_us,new_us,new_over_old,old_spread,new_spread\n")
+    print(f"{'plan':<15} {'shape':<22} {'M':>5} {'old us':>9} {'new us':>9} {'new/old':>8}  spread old/new")
+    summary = {}
+    for plan in ("SmoothQuant", "QuantizedLinear"):
+        for row in rows:
+            o, so = plan_us("old", row, plan); n, sn = plan_us("new", row, plan)
+            shape = f"{row[0].split('/')[-1]} {row[1]}x{row[2]}"
+            if o is None or n is None:
+                print(f"{plan:<15} {shape:<22} {row[3]:>5} missing on the {'old' if o is None else 'new'} side"); continue
+            ratio = n / o
+            summary.setdefault(plan, []).append((ratio, shape, row[3]))
+            flag = "  <-- +" + f"{100 * (ratio - 1):.1f}%" if ratio > 1.03 else ""
+            print(f"{plan:<15} {shape:<22} {row[3]:>5} {o:9.2f} {n:9.2f} {ratio:8.3f}  {100 * so:.1f}% / {100 * sn:.1f}%{flag}")
+            f.write(f"{plan},{row[0]},{row[1]},{row[2]},{row[3]},{o:.3f},{n:.3f},{ratio:.4f},{so:.4f},{sn:.4f}\n")
+allr = []
+for plan, v in summary.items():
+    g = math.exp(sum(math.log(r) for r, _, _ in v) / len(v)); worst = max(v)
+    allr += v
+    print(f"houseab {plan}: new/old geomean {g:.3f} over {len(v)} rows, max {worst[0]:.3f} ({worst[1]} M={worst[2]})")
+if allr:
+    worst = max(allr); over = [x for x in allr if x[0] > 1.03]
+    print(f"houseab: all {len(allr)} rows: geomean {math.exp(sum(math.log(r) for r, _, _ in allr) / len(allr)):.3f},"
+          f" max {worst[0]:.3f} ({worst[1]} M={worst[2]}); {len(over)} rows above 1.03: " + ("PASS" if not over else "CHECK"))
+PY
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    tar czf "$OUT/houseab.tgz" -C "$HA" .
+  fi
 fi
 if want tunescale; then
   # Issue 19: the whole shape file x M on every GPU (--devices all) against one GPU (--devices 0): wall times, the

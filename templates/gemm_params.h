@@ -16,19 +16,19 @@ namespace qjit::codegen {
 
 // y[m, n] = a_scale[m] * b_scale[n] * sum_k a[m, k] * b[n, k]  (+ bias[n]),  m < M, n < N (N, K baked in).
 struct GemmS8Params {
-  const void* a;          // int8 [M, K], row stride lda (bytes == elements)
-  const void* b;          // int8 [N, K], row stride ldb
-  const float* a_scale;   // [M] per-token scales, or nullptr: then a_scale_value applies to every row
-  const float* b_scale;   // [N] per-output-channel scales
-  const void* bias;       // OutT [N]; read only when the kernel was rendered with a bias
-  void* c;                // OutT [M, N], row stride ldc
+  const void* a;         // int8 [M, K], row stride lda (bytes == elements)
+  const void* b;         // int8 [N, K], row stride ldb
+  const float* a_scale;  // [M] per-token scales, or nullptr: then a_scale_value applies to every row
+  const float* b_scale;  // [N] per-output-channel scales
+  const void* bias;      // OutT [N]; read only when the kernel was rendered with a bias
+  void* c;               // OutT [M, N], row stride ldc
   long long lda;
   long long ldb;
   long long ldc;
-  int m;                  // rows of a and c (run time)
-  float a_scale_value;    // the static per-tensor activation scale (SmoothQuant), used when a_scale == nullptr
-  void* workspace;        // split-K / stream-K partials (int32), nullptr when the config needs none
-  int* tile_counters;     // split-K arrival counters, zeroed by the kernel after use; nullptr if unused
+  int m;                // rows of a and c (run time)
+  float a_scale_value;  // the static per-tensor activation scale (SmoothQuant), used when a_scale == nullptr
+  void* workspace;      // split-K / stream-K partials (int32), nullptr when the config needs none
+  int* tile_counters;   // split-K arrival counters, zeroed by the kernel after use; nullptr if unused
 };
 static_assert(sizeof(long long) == 8 && sizeof(int) == 4 && sizeof(void*) == 8, "the parameter ABI is LP64");
 static_assert(sizeof(GemmS8Params) == 96, "GemmS8Params is 96 bytes on host and device");

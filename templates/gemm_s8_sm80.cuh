@@ -80,12 +80,12 @@ struct GemmS8Sm80 {
   static constexpr int kKTilesPerSplit = (kKTiles + kSplitK - 1) / kSplitK;
   static constexpr bool kKVec = (kK % 16) == 0;  // 16-byte chunks never straddle the end of a row
   static constexpr int kAccPerThread = kMI * kNI * 4;
-  static constexpr int kKSteps = kBK / 32;  // mma k steps per k tile
+  static constexpr int kKSteps = kBK / 32;                                          // mma k steps per k tile
   static constexpr int kCopiesA = (kBM * kChunksPerRow + kThreads - 1) / kThreads;  // 16-byte copies per thread
   static constexpr int kCopiesB = (kBN * kChunksPerRow + kThreads - 1) / kThreads;
   static constexpr int kCopies = kCopiesA + kCopiesB;
   static constexpr int kRowStep = kThreads / kChunksPerRow;  // rows between one thread's successive chunks
-  static constexpr int kRasterGroupM = 8;  // M tiles walked together so their B tiles stay in L2
+  static constexpr int kRasterGroupM = 8;                    // M tiles walked together so their B tiles stay in L2
 
   static_assert(kBK == 32 || kBK == 64 || kBK == 128, "BK must be 32, 64 or 128 bytes");
   static_assert(kBM % (16 * kWarpsM) == 0, "BM must be a multiple of 16 * warps_m");
@@ -93,7 +93,8 @@ struct GemmS8Sm80 {
   static_assert(kThreads <= 1024, "at most 1024 threads");
   static_assert(kStages >= 2, "a pipeline needs at least 2 stages");
   static_assert(kSplitK >= 1 && (kSplitK - 1) * kKTilesPerSplit < kKTiles, "every split needs a K tile");
-  static_assert(kSmemBytes <= ArchLimits::kMaxSmemOptIn, "shared-memory budget exceeds this architecture's opt-in limit");
+  static_assert(kSmemBytes <= ArchLimits::kMaxSmemOptIn,
+                "shared-memory budget exceeds this architecture's opt-in limit");
   static_assert((kBM * kChunksPerRow) % 8 == 0 && (kBN * kChunksPerRow) % 8 == 0, "swizzle works on 128-byte lines");
 
   // Byte offset of 16-byte chunk kc of row r inside one operand tile. Chunks are numbered row-major and grouped in
@@ -239,8 +240,8 @@ struct GemmS8Sm80 {
   // bits 1-2, so k step ks is k step 0 with address bits 5-6 flipped (stage bases are 128-byte aligned); with BK >= 64
   // 16 rows are a whole number of 8-line swizzle periods, so fragment mi (nj) is a constant offset away (immediates).
   // BK = 32 has one k step but a 4-line period over 16 rows, so it recomputes the swizzle per fragment.
-  static __device__ __forceinline__ void load_fragments(u32 fa, u32 fb, int ks, u32 (&af)[kMI][4],
-                                                        u32 (&bf)[kNI][2], u32 st, int warp_m, int warp_n, int lane) {
+  static __device__ __forceinline__ void load_fragments(u32 fa, u32 fb, int ks, u32 (&af)[kMI][4], u32 (&bf)[kNI][2],
+                                                        u32 st, int warp_m, int warp_n, int lane) {
     constexpr bool kPeriodic = kChunksPerRow >= 4;
     const u32 a0 = fa ^ (u32)(ks << 5);
     const u32 b0 = fb ^ (u32)(ks << 5);
@@ -253,10 +254,10 @@ struct GemmS8Sm80 {
     }
 #pragma unroll
     for (int nj = 0; nj < kNI / 2; ++nj) {
-      const u32 addr = kPeriodic ? b0 + nj * 16 * kBK
-                                 : st + kStageBytesA +
-                                       swizzle(warp_n * kWarpTileN + nj * 16 + (lane & 7) + (lane >> 4) * 8,
-                                               (lane >> 3) & 1);
+      const u32 addr = kPeriodic
+                           ? b0 + nj * 16 * kBK
+                           : st + kStageBytesA +
+                                 swizzle(warp_n * kWarpTileN + nj * 16 + (lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1);
       ldmatrix_x4(addr, bf[2 * nj][0], bf[2 * nj][1], bf[2 * nj + 1][0], bf[2 * nj + 1][1]);
     }
   }
@@ -277,8 +278,7 @@ struct GemmS8Sm80 {
   // splits the mma stream.
   template <bool kVec>
   static __device__ __forceinline__ void mainloop(const Operands& op_in, int kt_begin, int nk, u32 s_base_in,
-                                                  int warp_m_in, int warp_n_in, int lane_in,
-                                                  i32 (&acc)[kMI][kNI][4]) {
+                                                  int warp_m_in, int warp_n_in, int lane_in, i32 (&acc)[kMI][kNI][4]) {
     // NOTE: hiding the inputs keeps the compiler from precomputing, outside the loop, every address term that is
     // invariant across k tiles (one register each, live through the loop): 44-48 bytes of spills on the 256x128x128
     // and 128x256x128 tiles without this.
@@ -456,8 +456,8 @@ struct GemmS8Sm80 {
       const u32 s_base = smem_addr(smem);
       const int row_t = w.tid / kChunksPerRow;
       const int gk0 = (w.tid % kChunksPerRow) * 16;
-      const Operands op{a + row_t * p.lda + gk0, b + row_t * p.ldb + gk0, p.lda, p.ldb, w.rows_a - row_t,
-                        w.rows_b - row_t, gk0, swizzle(row_t, w.tid % kChunksPerRow)};
+      const Operands op{a + row_t * p.lda + gk0, b + row_t * p.ldb + gk0, p.lda, p.ldb,
+                        w.rows_a - row_t,        w.rows_b - row_t,        gk0,   swizzle(row_t, w.tid % kChunksPerRow)};
       mainloop<kVec>(op, kt_begin, nk, s_base, w.warp_m, w.warp_n, w.lane, acc);
     }
     finish(p, acc);
@@ -479,7 +479,8 @@ struct GemmS8Sm80 {
 #pragma unroll
         for (int ni = 0; ni < kNI; ++ni)
 #pragma unroll
-          for (int j = 0; j < 4; ++j) st_global_cg_s32(mine + ((mi * kNI + ni) * 4 + j) * kThreads + tid, acc[mi][ni][j]);
+          for (int j = 0; j < 4; ++j)
+            st_global_cg_s32(mine + ((mi * kNI + ni) * 4 + j) * kThreads + tid, acc[mi][ni][j]);
       fence_acq_rel_gpu();
       __syncthreads();  // also: every warp is done reading the stages, so smem[0] may carry the flag
       volatile i32* is_last = (volatile i32*)smem;

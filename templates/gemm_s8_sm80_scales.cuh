@@ -8,9 +8,9 @@
 namespace qjitk {
 
 template <class K, int kN, class OutT, bool kBias, bool kPerToken, bool kWPerChannel, bool kADevice>
-__device__ __forceinline__ void gemm_s8_sm80_epilogue_scales(const GemmS8Params& p,
-                                                             const i32 (&acc)[K::kMI][K::kNI][4], i64 m0, int rows_a,
-                                                             int n0, int warp_m, int warp_n, int lane) {
+__device__ __forceinline__ void gemm_s8_sm80_epilogue_scales(const GemmS8Params& p, const i32 (&acc)[K::kMI][K::kNI][4],
+                                                             i64 m0, int rows_a, int n0, int warp_m, int warp_n,
+                                                             int lane) {
   const int g = lane >> 2;
   const int t = lane & 3;
   const OutT* bias = (const OutT*)p.bias;

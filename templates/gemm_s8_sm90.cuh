@@ -16,16 +16,16 @@ namespace qjitk {
 
 // ---- named constants ------------------------------------------------------------------------------------------
 struct Sm90 {
-  static constexpr int kWarpGroupThreads = 128;      // 4 warps issue one wgmma together
+  static constexpr int kWarpGroupThreads = 128;  // 4 warps issue one wgmma together
   static constexpr int kWarpsPerGroup = kWarpGroupThreads / 32;
   // setmaxnreg budgets with two consumers: 128 x 40 + 256 x 232 = 384 x 168, the launch allotment at 1 CTA/SM.
   static constexpr int kProducerRegs = 40;
   static constexpr int kConsumerRegs = 232;
   // Named barriers (id 0 is __syncthreads): one per consumer warp group for its epilogue / split-K handshakes, and
   // one per consumer for the ping-pong hand-over of the tensor cores (bar.arrive by one, bar.sync by the other).
-  static constexpr int kConsumerBarrier0 = 1;        // + consumer
-  static constexpr int kPingPongBarrier0 = 3;        // + consumer
-  static constexpr int kAlignSlack = 1024;           // dynamic smem is rounded up to 1024 bytes inside the kernel
+  static constexpr int kConsumerBarrier0 = 1;  // + consumer
+  static constexpr int kPingPongBarrier0 = 3;  // + consumer
+  static constexpr int kAlignSlack = 1024;     // dynamic smem is rounded up to 1024 bytes inside the kernel
 };
 
 // ---- PTX wrappers: mbarrier, TMA, clusters, wgmma, register budgets, named barriers ---------------------------
@@ -37,7 +37,9 @@ __device__ __forceinline__ void mbar_wait(u32 bar, u32 parity) {
   do {
     asm volatile(
         "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
   } while (!done);
 }
 __device__ __forceinline__ void mbar_arrive(u32 bar) {
@@ -46,6 +48,8 @@ __device__ __forceinline__ void mbar_arrive(u32 bar) {
 __device__ __forceinline__ void mbar_arrive_expect_tx(u32 bar, u32 bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
 }
+// NOTE: clang-format would break these PTX operand lists mid-operand.
+// clang-format off
 // 2-D tile copy global -> shared; rows outside the tensor (M/N tails) and columns past K arrive as zeros.
 __device__ __forceinline__ void tma_load_2d(u32 dst, const void* tmap, u32 bar, i32 k, i32 row) {
   asm volatile(
@@ -61,6 +65,7 @@ __device__ __forceinline__ void tma_load_2d_multicast(u32 dst, const void* tmap,
       " [%0], [%1, {%2, %3}], [%4], %5;"
       ::"r"(dst), "l"(tmap), "r"(k), "r"(row), "r"(bar), "h"(cta_mask) : "memory");
 }
+// clang-format on
 __device__ __forceinline__ u32 cluster_ctarank() {
   u32 r;
   asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
@@ -73,12 +78,14 @@ __device__ __forceinline__ void cluster_sync() {
 // (.release, .cta) semantics on purpose: an explicit .release.cluster compiles to MEMBAR.ALL.GPU before every arrive,
 // which made the cluster kernels 1.5-2.8x slower on an H200. The arrive only says "my wgmma reads of this stage are
 // complete" (wgmma.wait_group has returned); no data written by this thread has to become visible to the peer.
+// clang-format off
 __device__ __forceinline__ void mbar_arrive_cluster(u32 bar, u32 rank) {
   asm volatile(
       "{\n .reg .b32 remote;\n mapa.shared::cluster.u32 remote, %0, %1;\n"
       " mbarrier.arrive.shared::cluster.b64 _, [remote];\n}"
       ::"r"(bar), "r"(rank) : "memory");
 }
+// clang-format on
 __device__ __forceinline__ void prefetch_tmap(const void* tmap) {
   asm volatile("prefetch.tensormap [%0];" ::"l"(tmap) : "memory");
 }
@@ -89,9 +96,13 @@ __device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory");
 }
 template <int kRegs>
-__device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(kRegs)); }
+__device__ __forceinline__ void setmaxnreg_inc() {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(kRegs));
+}
 template <int kRegs>
-__device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(kRegs)); }
+__device__ __forceinline__ void setmaxnreg_dec() {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(kRegs));
+}
 __device__ __forceinline__ void named_barrier(u32 id, u32 threads) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
@@ -103,7 +114,9 @@ __device__ __forceinline__ u32 shared_addr(const void* p) { return static_cast<u
 // L1-bypassing loads for data other CTAs wrote during this launch (split-K partials).
 __device__ __forceinline__ void ld_global_cg_v4_s32(const i32* p, i32 (&v)[4]) {
   asm volatile("ld.global.cg.v4.s32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v[0]), "=r"(v[1]), "=r"(v[2]), "=r"(v[3]) : "l"(p) : "memory");
+               : "=r"(v[0]), "=r"(v[1]), "=r"(v[2]), "=r"(v[3])
+               : "l"(p)
+               : "memory");
 }
 
 // wgmma shared-memory matrix descriptor for a K-major tile written by TMA with 128-byte swizzle: rows of 128 bytes,
@@ -143,8 +156,12 @@ struct Sm90Out<f16> {
   static __device__ __forceinline__ void stage_pair(u8* dst, const OutPair& r) {
     *reinterpret_cast<u32*>(dst) = static_cast<u32>(r.lo);
   }
-  static __device__ __forceinline__ u64 element(const u32 (&w)[4], int e) { return (w[e >> 1] >> (16 * (e & 1))) & 0xFFFFu; }
-  static __device__ __forceinline__ void store(u8* dst, u64 bits) { *reinterpret_cast<u16*>(dst) = static_cast<u16>(bits); }
+  static __device__ __forceinline__ u64 element(const u32 (&w)[4], int e) {
+    return (w[e >> 1] >> (16 * (e & 1))) & 0xFFFFu;
+  }
+  static __device__ __forceinline__ void store(u8* dst, u64 bits) {
+    *reinterpret_cast<u16*>(dst) = static_cast<u16>(bits);
+  }
 };
 template <>
 struct Sm90Out<bf16> : Sm90Out<f16> {
@@ -163,7 +180,9 @@ template <>
 struct Sm90Out<float> {
   typedef EpilogueMath<float>::Acc Acc;
   static constexpr int kBytes = 4;
-  static __device__ __forceinline__ Acc load_bias(const void* bias, int n) { return static_cast<const float*>(bias)[n]; }
+  static __device__ __forceinline__ Acc load_bias(const void* bias, int n) {
+    return static_cast<const float*>(bias)[n];
+  }
   static __device__ __forceinline__ OutPair pack(Acc v0, Acc v1) {
     OutPair r;
     r.lo = static_cast<u64>(__float_as_uint(v0)) | (static_cast<u64>(__float_as_uint(v1)) << 32);
@@ -174,13 +193,17 @@ struct Sm90Out<float> {
   static __device__ __forceinline__ u64 second(const OutPair& r) { return r.lo >> 32; }
   static __device__ __forceinline__ void stage_pair(u8* dst, const OutPair& r) { *reinterpret_cast<u64*>(dst) = r.lo; }
   static __device__ __forceinline__ u64 element(const u32 (&w)[4], int e) { return w[e]; }
-  static __device__ __forceinline__ void store(u8* dst, u64 bits) { *reinterpret_cast<u32*>(dst) = static_cast<u32>(bits); }
+  static __device__ __forceinline__ void store(u8* dst, u64 bits) {
+    *reinterpret_cast<u32*>(dst) = static_cast<u32>(bits);
+  }
 };
 template <>
 struct Sm90Out<double> {
   typedef EpilogueMath<double>::Acc Acc;
   static constexpr int kBytes = 8;
-  static __device__ __forceinline__ Acc load_bias(const void* bias, int n) { return static_cast<const double*>(bias)[n]; }
+  static __device__ __forceinline__ Acc load_bias(const void* bias, int n) {
+    return static_cast<const double*>(bias)[n];
+  }
   static __device__ __forceinline__ OutPair pack(Acc v0, Acc v1) {
     OutPair r;
     r.lo = static_cast<u64>(__double_as_longlong(v0));
@@ -209,8 +232,8 @@ __device__ __forceinline__ u64 load_bits(const u8* src) {
 
 // ---- compile-time configuration ---------------------------------------------------------------------------
 // P = the operand on wgmma's M side (A, or B with kSwap), Q = the one on wgmma's N side.
-template <class OutT_, bool kBias_, bool kPerToken_, int kN_, int kK_, int kConsumers_, int kConsumerRows_,
-          int kQCols_, int kStages_, bool kSwap_, int kSplitK_, int kGroup_, bool kPingPong_, int kCluster_>
+template <class OutT_, bool kBias_, bool kPerToken_, int kN_, int kK_, int kConsumers_, int kConsumerRows_, int kQCols_,
+          int kStages_, bool kSwap_, int kSplitK_, int kGroup_, bool kPingPong_, int kCluster_>
 struct Sm90Cfg {
   typedef OutT_ OutT;
   typedef Sm90Out<OutT> Out;
@@ -225,7 +248,7 @@ struct Sm90Cfg {
   static constexpr bool kPingPong = kPingPong_;
   static constexpr int kPRows = kPingPong ? kConsumerRows : kConsumers * kConsumerRows;
   static constexpr int kStageUsers = kPingPong ? 1 : kConsumers;  // consumer warp groups reading each stage
-  static constexpr int kQCols = kQCols_;               // wgmma N
+  static constexpr int kQCols = kQCols_;                          // wgmma N
   // Thread-block cluster of kCluster CTAs on adjacent P tiles sharing one Q tile: each loads its own P tile and
   // 1/kCluster of the Q tile, multicast into every CTA of the cluster (halves the Q traffic out of L2 for 2).
   static constexpr int kCluster = kCluster_;
@@ -233,13 +256,13 @@ struct Sm90Cfg {
   static constexpr int kStages = kStages_;
   static constexpr bool kSwap = kSwap_;
   static constexpr int kSplitK = kSplitK_;
-  static constexpr int kGroup = kGroup_;               // P tiles per rasterisation group
-  static constexpr int kBK = 128;                      // bytes of K per stage = one 128B swizzle row
+  static constexpr int kGroup = kGroup_;  // P tiles per rasterisation group
+  static constexpr int kBK = 128;         // bytes of K per stage = one 128B swizzle row
   static constexpr int kKBlocks = (kK + kBK - 1) / kBK;
   static constexpr int kThreads = Sm90::kWarpGroupThreads * (kConsumers + 1);
-  static constexpr int kAccRegs = kQCols / 2;          // s32 accumulators per thread per m64 subtile
+  static constexpr int kAccRegs = kQCols / 2;  // s32 accumulators per thread per m64 subtile
   static constexpr int kOutBytes = Out::kBytes;
-  static constexpr int kChunkCols = 128 / kOutBytes;   // output columns staged per 128-byte row chunk
+  static constexpr int kChunkCols = 128 / kOutBytes;          // output columns staged per 128-byte row chunk
   static constexpr int kStageRowBytes = 128 + 8 * kOutBytes;  // NOTE: padding keeps fragment writes bank-conflict free
   static constexpr int kPStageBytes = kPRows * kBK;
   static constexpr int kQStageBytes = kQCols * kBK;
@@ -251,7 +274,8 @@ struct Sm90Cfg {
   static_assert(kSwap || kQCols % kChunkCols == 0, "the staged epilogue works in 128-byte column chunks");
   static_assert(kSubTiles * kAccRegs <= 128, "accumulators must fit the consumer register budget");
   static_assert(kSplitK >= 1 && kSplitK <= kKBlocks, "each K split needs at least one 128-wide k-block");
-  static_assert(!kPingPong || (kConsumers == 2 && kSplitK == 1 && !kSwap), "ping-pong: two consumers, no split, no swap");
+  static_assert(!kPingPong || (kConsumers == 2 && kSplitK == 1 && !kSwap),
+                "ping-pong: two consumers, no split, no swap");
   static_assert(kCluster == 1 || (kCluster == 2 && kSplitK == 1 && !kSwap && kQLoadRows % 8 == 0),
                 "clusters: 2 CTAs, no split, no swap, whole 8-row swizzle atoms per CTA's share of the Q tile");
 };
@@ -320,7 +344,9 @@ template <class C>
 struct Sm90Stages {
   u32 p, q, full_bar, empty_bar;
   __device__ __forceinline__ explicit Sm90Stages(Sm90SharedStorage<C>& s)
-      : p(shared_addr(s.p)), q(p + C::kStages * C::kPStageBytes), full_bar(shared_addr(s.full)),
+      : p(shared_addr(s.p)),
+        q(p + C::kStages * C::kPStageBytes),
+        full_bar(shared_addr(s.full)),
         empty_bar(full_bar + static_cast<u32>(sizeof(Mbarrier)) * C::kStages) {}
   __device__ __forceinline__ u32 p_tile(int stage) const { return p + stage * C::kPStageBytes; }
   __device__ __forceinline__ u32 q_tile(int stage) const { return q + stage * C::kQStageBytes; }
@@ -330,7 +356,8 @@ struct Sm90Stages {
   }
 };
 
-template <int N> struct Wgmma;  // codegen renders Wgmma<N>::mma for the N this kernel uses
+template <int N>
+struct Wgmma;  // codegen renders Wgmma<N>::mma for the N this kernel uses
 
 // Work unit u -> (P tile, Q tile, K split). Splits of one tile are adjacent so their partials meet early; tiles
 // go in groups of kGroup P tiles, Q-major inside a group, so CTAs running together share P and Q tiles in L2.
@@ -420,7 +447,7 @@ __device__ __forceinline__ void store_chunk_realigned(u8* dst, const u8* srow, i
   const int lo = 16 * v - r;
   if (lo >= 0) {
     if (lo + 16 <= valid) {
-      const int base = lo & ~3, shift = lo & 3;  // shift: 0 or 2 (2-byte outputs), 0 otherwise
+      const int base = lo & ~3, shift = lo & 3;                  // shift: 0 or 2 (2-byte outputs), 0 otherwise
       const u32* w = reinterpret_cast<const u32*>(srow + base);  // NOTE: may read 4 bytes of the row's padding
       const u32 sel = 0x3210u + 0x1111u * (u32)shift;
       uint4 o;
@@ -452,8 +479,8 @@ __device__ __forceinline__ void store_chunk_realigned(u8* dst, const u8* srow, i
 // whole 128-byte lines (row tails by element; an output row stride that is not a multiple of 16 bytes, as an odd N
 // gives, realigns each chunk onto aligned 16-byte windows: store_chunk_realigned).
 template <class C>
-__device__ __forceinline__ void epilogue_staged(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs],
-                                                u8* stage, int m_base, int n_base, int tid, int bar_id) {
+__device__ __forceinline__ void epilogue_staged(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs], u8* stage,
+                                                int m_base, int n_base, int tid, int bar_id) {
   const int warp = tid >> 5, lane = tid & 31;
   const int r0 = 16 * warp + (lane >> 2);
   const int cq = 2 * (lane & 3);
@@ -473,10 +500,10 @@ __device__ __forceinline__ void epilogue_staged(const GemmS8Params& p, i32 (&acc
         const int n0 = n_base + 8 * j + cq, n1 = n0 + 1;
         const bool ok0 = n0 < C::kN, ok1 = n1 < C::kN;
         const float bs0 = ok0 ? p.b_scale[n0] : 0.f, bs1 = ok1 ? p.b_scale[n1] : 0.f;
-        const OutPair top = epilogue_pair<C>(acc[s][4 * j], acc[s][4 * j + 1], as0, as0, bs0, bs1, p.bias, n0, n1,
-                                             ok0, ok1);
-        const OutPair bot = epilogue_pair<C>(acc[s][4 * j + 2], acc[s][4 * j + 3], as1, as1, bs0, bs1, p.bias, n0,
-                                             n1, ok0, ok1);
+        const OutPair top =
+            epilogue_pair<C>(acc[s][4 * j], acc[s][4 * j + 1], as0, as0, bs0, bs1, p.bias, n0, n1, ok0, ok1);
+        const OutPair bot =
+            epilogue_pair<C>(acc[s][4 * j + 2], acc[s][4 * j + 3], as1, as1, bs0, bs1, p.bias, n0, n1, ok0, ok1);
         u8* t = stage + r0 * C::kStageRowBytes + (8 * jj + cq) * C::kOutBytes;
         u8* b = t + 8 * C::kStageRowBytes;
         C::Out::stage_pair(t, top);
@@ -555,8 +582,8 @@ __device__ __forceinline__ void epilogue_direct(const GemmS8Params& p, i32 (&acc
 #pragma unroll
       for (int j = 0; j < C::kQCols / 8; ++j) {
         const int m0 = m_base + 8 * j + cq, m1 = m0 + 1;
-        const OutPair r = epilogue_pair_v<C>(acc[s][4 * j + 2 * half], acc[s][4 * j + 2 * half + 1], as[j][0],
-                                             as[j][1], bs[s][half], bs[s][half], bv[s][half], bv[s][half]);
+        const OutPair r = epilogue_pair_v<C>(acc[s][4 * j + 2 * half], acc[s][4 * j + 2 * half + 1], as[j][0], as[j][1],
+                                             bs[s][half], bs[s][half], bv[s][half], bv[s][half]);
         if (m0 < p.m) C::Out::store(c + (static_cast<i64>(m0) * p.ldc + n) * C::kOutBytes, C::Out::first(r));
         if (m1 < p.m) C::Out::store(c + (static_cast<i64>(m1) * p.ldc + n) * C::kOutBytes, C::Out::second(r));
       }
@@ -569,9 +596,8 @@ __device__ __forceinline__ void epilogue_direct(const GemmS8Params& p, i32 (&acc
 // order and goes on to the epilogue. Int32 sums are exact, so the result is bit-identical to split_k = 1.
 // Returns true when this warp group must run the epilogue.
 template <class C>
-__device__ __forceinline__ bool split_k_reduce(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs],
-                                               int tile, int split, int consumer, int tid, int bar_id,
-                                               volatile int* flag) {
+__device__ __forceinline__ bool split_k_reduce(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs], int tile,
+                                               int split, int consumer, int tid, int bar_id, volatile int* flag) {
   constexpr int kThreads = Sm90::kWarpGroupThreads;
   constexpr int kVecs = C::kSubTiles * C::kAccRegs / 4;
   constexpr int kSlotInts = kThreads * C::kSubTiles * C::kAccRegs;
@@ -581,7 +607,8 @@ __device__ __forceinline__ bool split_k_reduce(const GemmS8Params& p, i32 (&acc)
 #pragma unroll
   for (int v = 0; v < kVecs; ++v) {
     const int s = (4 * v) / C::kAccRegs, r = (4 * v) % C::kAccRegs;
-    *reinterpret_cast<int4*>(mine + (v * kThreads + tid) * 4) = make_int4(acc[s][r], acc[s][r + 1], acc[s][r + 2], acc[s][r + 3]);
+    *reinterpret_cast<int4*>(mine + (v * kThreads + tid) * 4) =
+        make_int4(acc[s][r], acc[s][r + 1], acc[s][r + 2], acc[s][r + 3]);
   }
   __threadfence();
   named_barrier(bar_id, kThreads);
@@ -607,7 +634,10 @@ __device__ __forceinline__ bool split_k_reduce(const GemmS8Params& p, i32 (&acc)
       const int s = (4 * v) / C::kAccRegs, r = (4 * v) % C::kAccRegs;
       i32 x[4];
       ld_global_cg_v4_s32(part + (v * kThreads + tid) * 4, x);
-      acc[s][r] += x[0]; acc[s][r + 1] += x[1]; acc[s][r + 2] += x[2]; acc[s][r + 3] += x[3];
+      acc[s][r] += x[0];
+      acc[s][r + 1] += x[1];
+      acc[s][r + 2] += x[2];
+      acc[s][r + 3] += x[3];
     }
   }
   return true;
@@ -640,8 +670,10 @@ __device__ __forceinline__ void gemm_s8_sm90(const GemmS8Sm90Params& prm, u8* sm
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   }
   // NOTE: with a cluster, the peer's barriers must be initialised before our first multicast or remote arrive.
-  if (C::kCluster > 1) cluster_sync();
-  else __syncthreads();
+  if (C::kCluster > 1)
+    cluster_sync();
+  else
+    __syncthreads();
   // Programmatic dependent launch: the prologue above may overlap the tail of the kernel before this one on the
   // stream (qjit's quantize pass triggers early); nothing an earlier kernel wrote -- activations, per-token scales --
   // is read before this wait. Launched without the attribute, it returns at once.
@@ -669,8 +701,8 @@ __device__ __forceinline__ void gemm_s8_sm90(const GemmS8Sm90Params& prm, u8* sm
           if (C::kCluster == 1) {
             tma_load_2d(ring.q_tile(st.index), tmap_q, ring.full(st.index), kb * C::kBK, qt * C::kQCols);
           } else {
-            tma_load_2d_multicast(ring.q_tile(st.index) + rank * C::kQLoadRows * C::kBK, tmap_q,
-                                  ring.full(st.index), kb * C::kBK, qt * C::kQCols + rank * C::kQLoadRows,
+            tma_load_2d_multicast(ring.q_tile(st.index) + rank * C::kQLoadRows * C::kBK, tmap_q, ring.full(st.index),
+                                  kb * C::kBK, qt * C::kQCols + rank * C::kQLoadRows,
                                   static_cast<u16>((1u << C::kCluster) - 1));
           }
           st.advance();
@@ -745,13 +777,13 @@ __device__ __forceinline__ void gemm_s8_sm90(const GemmS8Sm90Params& prm, u8* sm
       if (prev_stage >= 0) release(prev_stage);
 
       const int tile = pt * sc.q_tiles + qt;
-      if (C::kSplitK > 1 && !split_k_reduce<C>(p, acc, tile, split, consumer, tid, bar_id, flags + consumer))
-        continue;
+      if (C::kSplitK > 1 && !split_k_reduce<C>(p, acc, tile, split, consumer, tid, bar_id, flags + consumer)) continue;
       const int p_base = pt * C::kPRows + (C::kPingPong ? 0 : consumer * C::kConsumerRows);
       if (C::kSwap) {
         epilogue_direct<C>(p, acc, p_base, qt * C::kQCols, tid);
       } else {
-        epilogue_staged<C>(p, acc, smem.staging() + consumer * 64 * C::kStageRowBytes, p_base, qt * C::kQCols, tid, bar_id);
+        epilogue_staged<C>(p, acc, smem.staging() + consumer * 64 * C::kStageRowBytes, p_base, qt * C::kQCols, tid,
+                           bar_id);
       }
     }
   }

@@ -35,8 +35,8 @@ __device__ __forceinline__ i32 azp_correct(i32 acc, i32 zp, i32 colsum) {
 // Tokens on wgmma's M side (epilogue_staged's layout): acc[s][4j + {0, 1}] at row m_base + 64s + r0, columns
 // n_base + 8j + cq + {0, 1}; acc[s][4j + {2, 3}] eight rows below.
 template <class C>
-__device__ __forceinline__ void azp_fix_staged(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs],
-                                               int m_base, int n_base, int tid) {
+__device__ __forceinline__ void azp_fix_staged(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs], int m_base,
+                                               int n_base, int tid) {
   const GemmAzpArgs& z = sm90_azp_args(p);
   const int warp = tid >> 5, lane = tid & 31;
   const int r0 = 16 * warp + (lane >> 2);
@@ -66,8 +66,8 @@ __device__ __forceinline__ void azp_fix_staged(const GemmS8Params& p, i32 (&acc)
 // Weight rows on wgmma's M side (swap_ab, epilogue_direct's layout): acc[s][4j + 2h + {0, 1}] at output column
 // n_base + 64s + r0 + 8h, tokens m_base + 8j + cq + {0, 1}.
 template <class C>
-__device__ __forceinline__ void azp_fix_direct(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs],
-                                               int n_base, int m_base, int tid) {
+__device__ __forceinline__ void azp_fix_direct(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs], int n_base,
+                                               int m_base, int tid) {
   const GemmAzpArgs& z = sm90_azp_args(p);
   const int warp = tid >> 5, lane = tid & 31;
   const int r0 = 16 * warp + (lane >> 2);

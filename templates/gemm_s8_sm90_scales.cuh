@@ -10,7 +10,7 @@ namespace qjitk {
 
 template <class C>
 __device__ __forceinline__ void epilogue_staged_scalar_w(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs],
-                                                u8* stage, int m_base, int n_base, int tid, int bar_id) {
+                                                         u8* stage, int m_base, int n_base, int tid, int bar_id) {
   const int warp = tid >> 5, lane = tid & 31;
   const float w_s = p.b_scale[0];  // NOTE: loaded before any store (a store may alias it)
   const int r0 = 16 * warp + (lane >> 2);
@@ -31,10 +31,10 @@ __device__ __forceinline__ void epilogue_staged_scalar_w(const GemmS8Params& p, 
         const int n0 = n_base + 8 * j + cq, n1 = n0 + 1;
         const bool ok0 = n0 < C::kN, ok1 = n1 < C::kN;
         const float bs0 = ok0 ? w_s : 0.f, bs1 = ok1 ? w_s : 0.f;
-        const OutPair top = epilogue_pair<C>(acc[s][4 * j], acc[s][4 * j + 1], as0, as0, bs0, bs1, p.bias, n0, n1,
-                                             ok0, ok1);
-        const OutPair bot = epilogue_pair<C>(acc[s][4 * j + 2], acc[s][4 * j + 3], as1, as1, bs0, bs1, p.bias, n0,
-                                             n1, ok0, ok1);
+        const OutPair top =
+            epilogue_pair<C>(acc[s][4 * j], acc[s][4 * j + 1], as0, as0, bs0, bs1, p.bias, n0, n1, ok0, ok1);
+        const OutPair bot =
+            epilogue_pair<C>(acc[s][4 * j + 2], acc[s][4 * j + 3], as1, as1, bs0, bs1, p.bias, n0, n1, ok0, ok1);
         u8* t = stage + r0 * C::kStageRowBytes + (8 * jj + cq) * C::kOutBytes;
         u8* b = t + 8 * C::kStageRowBytes;
         C::Out::stage_pair(t, top);
@@ -74,7 +74,7 @@ __device__ __forceinline__ void epilogue_staged_scalar_w(const GemmS8Params& p, 
 
 template <class C>
 __device__ __forceinline__ void epilogue_direct_scalar_w(const GemmS8Params& p, i32 (&acc)[C::kSubTiles][C::kAccRegs],
-                                                int n_base, int m_base, int tid) {
+                                                         int n_base, int m_base, int tid) {
   const int warp = tid >> 5, lane = tid & 31;
   const float w_s = p.b_scale[0];  // NOTE: loaded before any store (a store may alias it)
   const int r0 = 16 * warp + (lane >> 2);
@@ -112,8 +112,8 @@ __device__ __forceinline__ void epilogue_direct_scalar_w(const GemmS8Params& p, 
 #pragma unroll
       for (int j = 0; j < C::kQCols / 8; ++j) {
         const int m0 = m_base + 8 * j + cq, m1 = m0 + 1;
-        const OutPair r = epilogue_pair_v<C>(acc[s][4 * j + 2 * half], acc[s][4 * j + 2 * half + 1], as[j][0],
-                                             as[j][1], bs[s][half], bs[s][half], bv[s][half], bv[s][half]);
+        const OutPair r = epilogue_pair_v<C>(acc[s][4 * j + 2 * half], acc[s][4 * j + 2 * half + 1], as[j][0], as[j][1],
+                                             bs[s][half], bs[s][half], bv[s][half], bv[s][half]);
         if (m0 < p.m) C::Out::store(c + (static_cast<i64>(m0) * p.ldc + n) * C::kOutBytes, C::Out::first(r));
         if (m1 < p.m) C::Out::store(c + (static_cast<i64>(m1) * p.ldc + n) * C::kOutBytes, C::Out::second(r));
       }

@@ -37,10 +37,14 @@ __device__ __forceinline__ V4 ld_global_v4_rw(const void* p) {
 }
 __device__ __forceinline__ u32 v4_get(const V4& v, int i) { return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w; }
 __device__ __forceinline__ void v4_set(V4& v, int i, u32 b) {
-  if (i == 0) v.x = b;
-  else if (i == 1) v.y = b;
-  else if (i == 2) v.z = b;
-  else v.w = b;
+  if (i == 0)
+    v.x = b;
+  else if (i == 1)
+    v.y = b;
+  else if (i == 2)
+    v.z = b;
+  else
+    v.w = b;
 }
 
 // Element j of a raw chunk as bits, and the other way (16-bit types: two a word; f32: one).
@@ -88,12 +92,17 @@ __device__ __forceinline__ float chunk_tree_sum(float (&v)[16]) {
 template <class InT, int kK, int kRows, int kTpr, int kNorm, bool kResidual, bool kStatic>
 struct NormQuantizeRowwise {
   static constexpr int kThreads = kRows * kTpr;
-  static constexpr int kFull = kK / 16;                  // whole chunks
-  static constexpr int kChunks = (kK + 15) / 16;         // with the partial last one
-  static constexpr int kTail = kK % 16;                  // valid elements of the partial chunk (0: none)
+  static constexpr int kFull = kK / 16;                     // whole chunks
+  static constexpr int kChunks = (kK + 15) / 16;            // with the partial last one
+  static constexpr int kTail = kK % 16;                     // valid elements of the partial chunk (0: none)
   static constexpr int kCpt = (kChunks + kTpr - 1) / kTpr;  // chunks a thread
-  static constexpr int kP = kCpt <= 1 ? 1 : kCpt <= 2 ? 2 : kCpt <= 4 ? 4 : kCpt <= 8 ? 8 : kCpt <= 16 ? 16
-                            : kCpt <= 32 ? 32 : 64;     // kCpt rounded up to a power of two
+  static constexpr int kP = kCpt <= 1    ? 1
+                            : kCpt <= 2  ? 2
+                            : kCpt <= 4  ? 4
+                            : kCpt <= 8  ? 8
+                            : kCpt <= 16 ? 16
+                            : kCpt <= 32 ? 32
+                                         : 64;  // kCpt rounded up to a power of two
   // The row stays in registers as loaded (as quantize_rowwise's plain pass keeps it): 64 registers at most.
   static constexpr bool kCache = kCpt * (int)sizeof(InT) <= 16;
   // Loops over a thread's chunks unroll fully when the row is kept (its chunks and sums stay in registers); a row
@@ -106,8 +115,8 @@ struct NormQuantizeRowwise {
   // K = 14336, M = 8192: 226 -> 183 us; RMSNorm + residual 219 -> 215; RMSNorm alone level); more than four chunks
   // (long rows on few threads) recompute v. Same operations on the same values either way: same bits.
   static constexpr bool kKeepV = !kStatic && kCache && kCpt <= 4;
-  static constexpr int kWarps = kTpr > 32 ? kTpr / 32 : 1;  // warps per row
-  static constexpr int kLanes = kTpr < 32 ? kTpr : 32;      // lanes of one row in a warp
+  static constexpr int kWarps = kTpr > 32 ? kTpr / 32 : 1;                       // warps per row
+  static constexpr int kLanes = kTpr < 32 ? kTpr : 32;                           // lanes of one row in a warp
   typedef QuantizeRowwise<InT, kK, kRows, kTpr, kQuantizeRowwise, false> Quant;  // its row_max
 
   static_assert(kTpr >= 1 && kTpr <= 1024 && (kTpr & (kTpr - 1)) == 0,
@@ -287,8 +296,8 @@ struct NormQuantizeRowwise {
     // NOTE: a chunk is 16 * sizeof(InT) bytes of each FP operand and 16 bytes of q: every row start 16-aligned.
     const u64 ptrs = (u64)p.x | (u64)p.q | (u64)p.gamma | (kNorm == kLayerNorm ? (u64)p.beta : 0) |
                      (kResidual ? ((u64)p.residual | (u64)p.residual_out) : 0);
-    const i64 strides = p.ldx * (i64)sizeof(InT) | p.ldq |
-                        (kResidual ? (p.ld_residual | p.ld_residual_out) * (i64)sizeof(InT) : 0);
+    const i64 strides =
+        p.ldx * (i64)sizeof(InT) | p.ldq | (kResidual ? (p.ld_residual | p.ld_residual_out) * (i64)sizeof(InT) : 0);
     r.vec = kFull > 0 && (ptrs & 15) == 0 && (strides & 15) == 0;
     const bool vec = r.vec;
 
@@ -317,8 +326,10 @@ struct NormQuantizeRowwise {
       const int c = lt + i * kTpr;
       if (row_ok && c < kChunks) {
         RawChunk<InT> h;
-        if (kCache) h = cache[kCache ? i : 0];
-        else first_load(r, c, h);
+        if (kCache)
+          h = cache[kCache ? i : 0];
+        else
+          first_load(r, c, h);
         float v[16];
         ChunkWiden<InT>::apply(h, v);
         if (kNorm == kRmsNorm) {
@@ -341,8 +352,10 @@ struct NormQuantizeRowwise {
         const int c = lt + i * kTpr;
         if (row_ok && c < kChunks) {
           RawChunk<InT> h;
-          if (kCache) h = cache[kCache ? i : 0];
-          else reload(r, c, h);
+          if (kCache)
+            h = cache[kCache ? i : 0];
+          else
+            reload(r, c, h);
           float v[16];
           ChunkWiden<InT>::apply(h, v);
 #pragma unroll
@@ -370,8 +383,10 @@ struct NormQuantizeRowwise {
         const int c = lt + i * kTpr;
         if (row_ok && c < kChunks) {
           RawChunk<InT> h;
-          if (kCache) h = cache[kCache ? i : 0];
-          else reload(r, c, h);
+          if (kCache)
+            h = cache[kCache ? i : 0];
+          else
+            reload(r, c, h);
           float v[16];
           ChunkWiden<InT>::apply(h, v);
           normalize(p, vec, c, neg_mu, rstd, v);
@@ -407,8 +422,10 @@ struct NormQuantizeRowwise {
           for (int j = 0; j < 16; ++j) v[j] = kept[kKeepV ? i : 0][j];
         } else {
           RawChunk<InT> h;
-          if (kCache) h = cache[kCache ? i : 0];
-          else reload(r, c, h);
+          if (kCache)
+            h = cache[kCache ? i : 0];
+          else
+            reload(r, c, h);
           ChunkWiden<InT>::apply(h, v);
           normalize(p, vec, c, neg_mu, rstd, v);
         }

@@ -16,20 +16,20 @@ namespace qjit::codegen {
 // v = norm(h) * gamma (+ beta) in f32, q[m, :] = quantize(v) with scale[m] = absmax(v) / 127 (dynamic) or
 // static_scale (static). Element types: x, residual, residual_out, gamma and beta are the input type.
 struct NormQuantizeParams {
-  const void* x;           // [M, K], row stride ldx (elements)
+  const void* x;  // [M, K], row stride ldx (elements)
   long long ldx;
-  const void* residual;    // [M, K], row stride ld_residual; read only when the kernel was rendered with a residual
+  const void* residual;  // [M, K], row stride ld_residual; read only when the kernel was rendered with a residual
   long long ld_residual;
-  void* residual_out;      // [M, K]: x + residual rounded to the input type; may alias x or residual
+  void* residual_out;  // [M, K]: x + residual rounded to the input type; may alias x or residual
   long long ld_residual_out;
-  const void* gamma;       // [K]
-  const void* beta;        // [K], LayerNorm only
-  signed char* q;          // int8 [M, K], row stride ldq
+  const void* gamma;  // [K]
+  const void* beta;   // [K], LayerNorm only
+  signed char* q;     // int8 [M, K], row stride ldq
   long long ldq;
-  float* scale;            // [M] per-token scales (dynamic); unused (may be null) with a static scale
-  float static_scale;      // the static per-tensor scale (finite, > 0), used when the kernel was rendered static
-  float eps;               // added to the mean square (RMSNorm) or the variance (LayerNorm)
-  int m;                   // rows (run time)
+  float* scale;        // [M] per-token scales (dynamic); unused (may be null) with a static scale
+  float static_scale;  // the static per-tensor scale (finite, > 0), used when the kernel was rendered static
+  float eps;           // added to the mean square (RMSNorm) or the variance (LayerNorm)
+  int m;               // rows (run time)
   int pad_;
 };
 static_assert(sizeof(long long) == 8 && sizeof(int) == 4 && sizeof(void*) == 8, "the parameter ABI is LP64");
