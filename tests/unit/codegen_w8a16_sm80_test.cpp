@@ -183,9 +183,9 @@ TEST(CodegenW8A16Sm80, RegistryServesOnlyWeightOnlyGemmsAndEveryCandidateValidat
   // A config of another family is refused naming config.family.
   const Status other = jit::w8a16_sm80_family().validate(w, TileConfig(Sm80Tile{}));
   EXPECT_NE(other.message().find("config.family must be w8a16_sm80"), std::string::npos) << other.message();
-  // The decode heuristic takes the swap_ab layout and splits K on a 132-SM part (32 CTAs of 128 channels, x 8).
+  // The decode heuristic takes the swap_ab layout and splits K on a 132-SM part (64 CTAs of 64 channels, x 2).
   const TileConfig d = jit::w8a16_sm80_family().heuristic(w, 132);
-  EXPECT_EQ(d.to_string(), "w8a16_sm80 16x128x64 w1x4 swap_ab s4 sk8");
+  EXPECT_EQ(d.to_string(), "w8a16_sm80 16x64x128 w2x4 swap_ab s4 sk2");
   // The printed config round-trips through the flat record the tuning database stores.
   auto back = TileConfig::from_fields(KernelFamily::W8A16Sm80, d.fields());
   ASSERT_TRUE(back.has_value());
