@@ -5,11 +5,11 @@
 // >= 1.7x cuBLASLt (half the weight bytes), M >= 2048 at >= 0.9x. Rows: the Llama-2-7B / Llama-3-8B / -70B linear
 // shapes at M in {1, 16, 2048}; counters qjit_us, cublaslt_us, speedup (cuBLASLt time / qjit time, > 1 = faster),
 // weight_GBps. Without a GPU (or cuBLASLt) every benchmark is skipped.
-// --sweep (per-channel scales) or --sweep=group128: instead of the suite, for n4096 k4096, n28672 k8192 and
-// n8192 k28672 at M in {1, 16, 2048}, every candidate config of the w8a16_sm80 family (the swap_ab decode layout's
-// at M <= 32; split-K only while the grid stays within 4 CTAs an SM, 8 for swap_ab; the heuristic's always), bound
-// directly and timed interleaved against the same cuBLASLt; one line per config, the heuristic's marked '*', so one
-// GPU call shows which tile each shape wants.
+// --sweep (per-channel scales) or --sweep=group128: instead of the suite, for n4096 k4096, n28672 k8192 and n8192
+// k28672 (or each --sweep-shape=NxK given) at M in {1, 16, 2048}, every candidate config of the w8a16_sm80 family (the
+// swap_ab decode layout's at M <= 32; split-K only while the grid stays within 4 CTAs an SM, 8 for swap_ab; the
+// heuristic's always), bound directly and timed interleaved against the same cuBLASLt; one line per config, the
+// heuristic's marked '*', so one GPU call shows which tile each shape wants.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -25,12 +25,12 @@
 #include "codegen/w8a16_sm80.h"
 #include "jit/kernel_binding.h"
 #include "jit/kernel_family.h"
-#include "runtime/driver.h"
 #include "perf/cublaslt_baseline.h"
 #include "perf/interleave.h"
 #include "qjit/weight_only_linear.h"
 #include "runtime/device.h"
 #include "runtime/device_memory.h"
+#include "runtime/driver.h"
 
 namespace qjit {
 namespace {
@@ -45,8 +45,8 @@ void sweep_configs(const runtime::DeviceInfo& dev, std::int64_t m, std::int64_t 
   const jit::KernelFamilyRuntime& fam = jit::w8a16_sm80_family();
   const codegen::TileConfig chosen = fam.heuristic(spec, dev.sm_count);
   std::vector<codegen::TileConfig> cands;
-  for (const codegen::TileConfig& c : fam.candidates(spec, jit::CandidateOptions{.allow_split_k = true,
-                                                                                 .sm_count = dev.sm_count})) {
+  for (const codegen::TileConfig& c :
+       fam.candidates(spec, jit::CandidateOptions{.allow_split_k = true, .sm_count = dev.sm_count})) {
     const runtime::LaunchDims d = jit::launch_dims(spec, c, m);
     // NOTE: the decode (swap_ab) layout's CTAs are small (128-512 threads streaming registers), so its splits may
     // reach 8 CTAs an SM; the heuristic's choice is always timed.
@@ -194,27 +194,41 @@ void run_case(benchmark::State& state, std::int64_t m, std::int64_t n, std::int6
 
 int main(int argc, char** argv) {
   int sweep_group = -1;  // -1: the suite; 0 / 128: the config sweep with per-channel / group-128 scales
-  for (int i = 1; i < argc; ++i) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> sweep_shapes;  // --sweep-shape=NxK (repeatable)
+  for (int i = 1; i < argc;) {
+    long long n = 0, k = 0;
+    char tail = 0;
     if (std::strcmp(argv[i], "--sweep") == 0 || std::strcmp(argv[i], "--sweep=group128") == 0) {
       sweep_group = argv[i][7] == '=' ? 128 : 0;
-      for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
-      --argc;
-      break;
+    } else if (std::strncmp(argv[i], "--sweep-shape=", 14) == 0) {
+      if (std::sscanf(argv[i] + 14, "%lldx%lld%c", &n, &k, &tail) != 2 || n < 1 || k < 1) {
+        std::fprintf(stderr, "--sweep-shape must be NxK with N, K >= 1 (e.g. 4096x14336), got %s\n", argv[i] + 14);
+        return 2;
+      }
+      sweep_shapes.emplace_back(n, k);
+    } else {
+      ++i;
+      continue;
     }
+    for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+    --argc;
   }
   const bool sweep = sweep_group >= 0;
+  if (sweep && sweep_shapes.empty()) sweep_shapes = {{4096, 4096}, {28672, 8192}, {8192, 28672}};
   const std::vector<std::pair<std::int64_t, std::int64_t>> shapes =
-      sweep ? std::vector<std::pair<std::int64_t, std::int64_t>>{{4096, 4096}, {28672, 8192}, {8192, 28672}}
-            : std::vector<std::pair<std::int64_t, std::int64_t>>{{4096, 4096},  {11008, 4096}, {4096, 11008},
-                                                                 {14336, 4096}, {4096, 14336}, {28672, 8192},
-                                                                 {8192, 28672}};
+      sweep
+          ? sweep_shapes
+          : std::vector<std::pair<std::int64_t, std::int64_t>>{
+                {4096, 4096}, {11008, 4096}, {4096, 11008}, {14336, 4096}, {4096, 14336}, {28672, 8192}, {8192, 28672}};
   const std::vector<int> groups = sweep ? std::vector<int>{sweep_group} : std::vector<int>{0, 128};
   for (std::int64_t m : {1, 16, 2048})
     for (const auto& [n, k] : shapes)
       for (int group : groups) {
-        const std::string name = std::string(sweep ? "w8a16_sweep" : "w8a16_bf16") + "/m" + std::to_string(m) +
-                                 "/n" + std::to_string(n) + "/k" + std::to_string(k) +
-                                 (sweep ? "" : group ? "/group128" : "/channel");
+        const std::string name = std::string(sweep ? "w8a16_sweep" : "w8a16_bf16") + "/m" + std::to_string(m) + "/n" +
+                                 std::to_string(n) + "/k" + std::to_string(k) +
+                                 (sweep   ? ""
+                                  : group ? "/group128"
+                                          : "/channel");
         benchmark::RegisterBenchmark(name.c_str(),
                                      [=](benchmark::State& st) { qjit::run_case(st, m, n, k, group, sweep); })
             ->UseManualTime()
