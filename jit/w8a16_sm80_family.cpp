@@ -5,7 +5,7 @@
 // mma's M side, streamed global -> registers), set from the H200 sweep: 8 / 16 tokens, 256 channels of 8 warps for N >=
 // 8192 else 64 channels of 4 x 2 warps along K, K split within one wave (two for the narrow tile), then until x of the
 // CTA's slice fits the arch's shared memory (decode_heuristic). M <= 32 (and M <= 16 when no swap_ab config
-// validates) a 16- or 32-row tile of the main layout over 64 columns and 64 elements of K a stage, 5-6 stages, and K
+// validates, or 9-16 tokens over N < 8192 and K >= 8192) a 16- or 32-row tile of the main layout over 64 columns and 64 elements of K a stage, 5-6 stages, and K
 // split (deterministic, through the workspace) while the grid stays within two CTAs per SM, each split keeping at
 // least 8 k tiles; M <= 64 a 64 x 64 tile; above, the
 // largest of 128 x 128 / 64 x 128 / 64 x 64 (32 of K a stage, 4 stages) that fills every SM once. Candidates: for M <=
@@ -75,7 +75,10 @@ std::optional<W8A16Tile> decode_heuristic(const KernelSpec& spec, int sm_count) 
 }
 
 W8A16Tile w8a16_heuristic(const KernelSpec& spec, int sm_count) {
-  if (spec.m_bucket <= 16)
+  // NOTE: 9-16 tokens over a narrow, long-K layer run faster on the main layout (session 14's sweep, n4096 k14336
+  // M = 16: 16x64x64 w1x4 s6 sk4 36.8 us against the swap_ab pick's 47.3), so only M <= 8 takes swap_ab there.
+  const bool main_layout_better = spec.m_bucket > 8 && spec.n < 8192 && spec.k >= 8192;
+  if (spec.m_bucket <= 16 && !main_layout_better)
     if (const std::optional<W8A16Tile> d = decode_heuristic(spec, sm_count)) return *d;
   if (spec.m_bucket <= 16)
     return fit_smem(

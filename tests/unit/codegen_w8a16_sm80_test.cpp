@@ -194,7 +194,7 @@ TEST(CodegenW8A16Sm80, RegistryServesOnlyWeightOnlyGemmsAndEveryCandidateValidat
   } winners[] = {{4096, 4096, 1, "8x64x128 w2x4 swap_ab s4 sk2"},    {4096, 14336, 1, "8x64x128 w2x4 swap_ab s4 sk4"},
                  {4096, 11008, 1, "8x64x128 w2x4 swap_ab s4 sk4"},   {28672, 8192, 1, "8x256x64 w1x8 swap_ab s4 sk1"},
                  {28672, 8192, 16, "16x256x64 w1x8 swap_ab s4 sk2"}, {8192, 28672, 1, "8x256x64 w1x8 swap_ab s4 sk4"},
-                 {8192, 28672, 16, "16x256x64 w1x8 swap_ab s4 sk4"}};
+                 {8192, 28672, 16, "16x256x64 w1x8 swap_ab s4 sk4"}, {4096, 14336, 16, "16x64x64 w1x4 s6 sk4"}};
   for (const auto& t : winners)
     EXPECT_EQ(jit::w8a16_sm80_family()
                   .heuristic(spec_of(ElementKind::BF16, t.n, t.k, t.m, 90, 1, false, false), 132)
