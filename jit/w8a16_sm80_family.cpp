@@ -4,15 +4,15 @@
 // decode is a weight stream. M <= 16 takes the swap_ab layout (templates/w8a16_sm80_decode.cuh: weight rows on the
 // mma's M side, streamed global -> registers), set from the H200 sweep: 8 / 16 tokens, 256 channels of 8 warps for N >=
 // 8192 else 64 channels of 4 x 2 warps along K, K split within one wave (two for the narrow tile), then until x of the
-// CTA's slice fits the arch's shared memory (decode_heuristic). M <= 32 (and M <= 16 when no swap_ab config
-// validates, or 9-16 tokens over N < 8192 and K >= 8192) a 16- or 32-row tile of the main layout over 64 columns and 64 elements of K a stage, 5-6 stages, and K
-// split (deterministic, through the workspace) while the grid stays within two CTAs per SM, each split keeping at
-// least 8 k tiles; M <= 64 a 64 x 64 tile; above, the
-// largest of 128 x 128 / 64 x 128 / 64 x 64 (32 of K a stage, 4 stages) that fills every SM once. Candidates: for M <=
-// 32 the swap_ab menu (warp grids x k block 64 / 128 x 2 / 4 / 8 k blocks in flight x splits up to 16), then a menu of
-// CTA tiles and warp grids x K slice (32, 64, 128) x stages, restricted by the M bucket, split-K 2/4/8 for M <= 64 when
-// allowed; the heuristic's choice leads. The kernel takes its own parameter block (W8A16Params), which the plan
-// launches itself, so launch_gemm (GemmS8Params) is refused.
+// CTA's slice fits the arch's shared memory (decode_heuristic). M <= 32 (and M <= 16 when no swap_ab config validates,
+// or 9-16 tokens over N < 8192 and K >= 8192) a 16- or 32-row tile of the main layout over 64 columns and 64 elements
+// of K a stage, 5-6 stages, and K split (deterministic, through the workspace) while the grid stays within two CTAs per
+// SM, each split keeping at least 8 k tiles; M <= 64 a 64 x 64 tile; above, the largest of 128 x 128 / 64 x 128 / 64 x
+// 64 (32 of K a stage, 4 stages) that fills every SM once. Candidates: for M <= 32 the swap_ab menu (warp grids x k
+// block 64 / 128 x 2 / 4 / 8 k blocks in flight x splits up to 16), then a menu of CTA tiles and warp grids x K slice
+// (32, 64, 128) x stages, restricted by the M bucket, split-K 2/4/8 for M <= 64 when allowed; the heuristic's choice
+// leads. The kernel takes its own parameter block (W8A16Params), which the plan launches itself, so launch_gemm
+// (GemmS8Params) is refused.
 #include <algorithm>
 #include <optional>
 
