@@ -323,7 +323,7 @@ TEST(WeightOnlyLinearGpuTest, OddNAndKEveryMode) {
 // (one or two n8 token fragments, one or two token tiles of 8), warp grids of 16 and 32 channels a warp, warps along
 // K, k blocks of 64 and 128, rings of 2 to 8, split and unsplit; on aligned shapes (the fast path), odd N and K and
 // K % 128 != 0 (the generic path's tails), misaligned views; group 64 / 128 with zero points, per channel, per tensor,
-// bias; bf16 and f16. Configs a shape cannot take (validate) are skipped.
+// bias; bf16 and f16; a K slice whose x fills the shared memory. Configs a shape cannot take (validate) are skipped.
 template <class T>
 void decode_configs(std::int64_t m) {
   const int bm = m <= 8 ? 8 : 16;
@@ -335,6 +335,10 @@ void decode_configs(std::int64_t m) {
       {.block_m = bm, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 8, .split_k = 2,
        .swap_ab = true},
       {.block_m = 8, .block_n = 256, .block_k = 64, .warps_m = 1, .warps_n = 8, .stages = 4, .split_k = 3,
+       .swap_ab = true},
+      // The wide tile unsplit: at K = 7168 and 16 tokens x of the K slice takes 224 KiB, next to sm_90a's limit (the
+      // heuristic's n8192 k28672 M = 16 pick, sk4, stages the same 7168-wide slice).
+      {.block_m = bm, .block_n = 256, .block_k = 64, .warps_m = 1, .warps_n = 8, .stages = 4, .split_k = 1,
        .swap_ab = true}};
   struct Shape {
     std::int64_t n, k;
@@ -347,7 +351,8 @@ void decode_configs(std::int64_t m) {
                           {1024, 2048, WeightScaleMode::PerGroup, 128, false, false, 0, 0, 0},
                           {333, 517, WeightScaleMode::PerChannel, 0, false, true, 0, 0, 0},
                           {520, 4160, WeightScaleMode::PerTensor, 0, true, false, 0, 0, 0},
-                          {1000, 1024, WeightScaleMode::PerGroup, 128, true, true, 1, 3, 1}};
+                          {1000, 1024, WeightScaleMode::PerGroup, 128, true, true, 1, 3, 1},
+                          {512, 7168, WeightScaleMode::PerChannel, 0, false, true, 0, 0, 0}};
   for (const Shape& sh : shapes) {
     W8Case c{m, sh.n, sh.k, sh.mode, sh.group, sh.zp, sh.bias};
     c.act_pad = sh.act_pad;
