@@ -45,7 +45,7 @@ TEST(ScaledMatmulGpuTest, EveryScaleModeOddNAndK) {
   QJIT_REQUIRE_GPU();
   for (std::int64_t m : {1, 16, 129, 1024}) {
     check_all_modes<bf16>(LinearCase{m, 5003, 4096, true});   // odd N
-    check_all_modes<f16>(LinearCase{m, 4096, 4095, false});   // odd K (portable on sm_90a: contiguous rows)
+    check_all_modes<f16>(LinearCase{m, 4096, 4095, false});   // odd K (staged on sm_90a: contiguous rows)
     check_all_modes<float>(LinearCase{m, 1001, 4100, true});  // both
     check_all_modes<bf16>(LinearCase{m, 33, 17, true});       // tiny
   }
