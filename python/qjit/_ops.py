@@ -195,7 +195,9 @@ def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_sc
     pre_quant_scale [K] f32 (optional): SmoothQuant for any linear, 1/s; w_q must then be the quantized W · diag(s),
     as `qjit quantize` writes it beside `<module>.pre_quant_scale`.
     out [M, N] of x's dtype. act_q [M, K] int8 and act_scale [M] f32 are scratch; pass them to read the quantized
-    activation and its per-token scales after the call. Returns out."""
+    activation and its per-token scales after the call. act_q is written when its rows are 16-byte aligned (as the
+    ones qjit allocates: preferred_row_stride(K)); on sm_90a a misaligned act_q (contiguous rows with K % 16 != 0) is
+    left untouched, the pass writing the plan's staged copy in the workspace instead. Returns out."""
     hint = _stream_hint(stream)
     xi = _arg("x", x, None, 2, FLOATS, "[M, K]", hint)
     m, k = xi.shape
