@@ -64,6 +64,17 @@ constexpr std::size_t staged_workspace_size(std::size_t plan_workspace, std::int
   if (k % 16 != 0) return plan_workspace;
   return (plan_workspace + 255) / 256 * 256 + staged_rows_bytes(m, k) + staged_rows_bytes(n, k);
 }
+// Pre-pack (the weight's side of the staged path): copies an int8 weight [n, k] in device memory (row stride
+// src_row_stride >= k, e.g. contiguous rows of an odd K) into `dst` at dst_row_stride (0: preferred_row_stride(k);
+// else >= k and a multiple of 16), asynchronously on `stream`; dst holds n * dst_row_stride bytes, 16-byte aligned.
+// Weights are constant: pad them once at load time and pass the padded view as weight_q, so no call copies the
+// weight (docs/PERF.md, "Odd shapes: staged Hopper path"). The pad bytes are left as they were (never read).
+inline Status pad_weight_rows(const Stream& stream, const std::int8_t* src, std::int64_t n, std::int64_t k,
+                              std::int64_t src_row_stride, std::int8_t* dst, std::int64_t dst_row_stride = 0) {
+  if (dst_row_stride == 0) dst_row_stride = preferred_row_stride(k);
+  return detail::status_of(qjit_pad_int8_rows(stream.handle(), src, n, k, src_row_stride, dst, dst_row_stride));
+}
+
 static_assert(staged_rows_bytes(16, 4100) == 16 * 4224 && staged_rows_bytes(1, 4095) == 4096 &&
               staged_rows_bytes(3, 1) == 512 && staged_workspace_size(100, 2, 4, 4096) == 256 + 8192 + 16384 &&
               staged_workspace_size(100, 2, 4, 4100) == 100);

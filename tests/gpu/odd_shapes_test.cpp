@@ -8,9 +8,11 @@
 // where the workspace had room (and the portable kernel where it had not). Skips without a GPU.
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "qjit/linear.h"
 #include "tests/gpu/linear_check.h"
 #include "tests/support/device.h"
 
@@ -157,6 +159,33 @@ TEST(OddShapesGpuTest, AlignedKWithMisalignedActivationStride) {
         c.workspace = CaseWorkspace::Short;  // one byte short of both regions: portable
         c.expect_staged = 0;
         EXPECT_TRUE(check_smooth_quant_linear<f16>(c)) << "sq " << c.to_string();
+      }
+    }
+}
+
+// The pre-pack helper: a contiguous odd-K weight copied to rows of preferred_row_stride(K) on the device, each row's
+// K bytes exact and the destination's pad bytes left as they were (poisoned here), from misaligned sources too.
+TEST(OddShapesGpuTest, PadWeightRowsCopiesRowsToPreferredStride) {
+  QJIT_REQUIRE_GPU();
+  for (std::int64_t k : {4095, 4100, 11009})
+    for (std::int64_t src_offset : {0, 1}) {
+      const std::int64_t n = 4097, ld = preferred_row_stride(k);
+      std::vector<std::int8_t> w(static_cast<std::size_t>(n * k + 1));
+      for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<std::int8_t>((i * 2654435761u) >> 13);
+      DeviceBuffer d_src(w.size()), d_dst(static_cast<std::size_t>(n * ld));
+      QJIT_ASSERT_OK(d_src.upload(w));
+      QJIT_ASSERT_OK(d_dst.fill_bytes(0x5a));
+      QJIT_ASSERT_OK(pad_weight_rows(Stream(), d_src.get<std::int8_t>() + src_offset, n, k, k,
+                                     d_dst.get<std::int8_t>()));
+      QJIT_ASSERT_OK(synchronize());
+      auto got = d_dst.download_as<std::int8_t>(static_cast<std::size_t>(n * ld));
+      ASSERT_TRUE(got.has_value()) << got.error().to_string();
+      for (std::int64_t r = 0; r < n; ++r) {
+        for (std::int64_t j = 0; j < k; ++j)
+          ASSERT_EQ((*got)[static_cast<std::size_t>(r * ld + j)], w[static_cast<std::size_t>(src_offset + r * k + j)])
+              << "row " << r << " col " << j << " k=" << k << " src offset " << src_offset;
+        for (std::int64_t j = k; j < ld; ++j)
+          ASSERT_EQ((*got)[static_cast<std::size_t>(r * ld + j)], 0x5a) << "pad byte written, row " << r;
       }
     }
 }

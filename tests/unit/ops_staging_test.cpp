@@ -346,5 +346,27 @@ TEST(OpsStaging, QuantizedLinearZeroPointsNameWorkspaceBytes) {
       << s.message();
 }
 
+// The pre-pack helper refuses what would not give the Hopper kernel an aligned weight, naming the argument, before
+// any driver call (so these run without a GPU).
+TEST(OpsStaging, PadWeightRowsRefusalsNameTheArgument) {
+  auto* dst = reinterpret_cast<std::int8_t*>(0x40000000);
+  const auto* src = reinterpret_cast<const std::int8_t*>(0x100001);
+  auto msg = [](const Status& s) { return s.message(); };
+  EXPECT_NE(msg(pad_weight_rows(Stream(), src, 4096, 4100, 4100, dst, 4104)).find("dst_row_stride must be >= cols = "
+                                                                                   "4100 and a multiple of 16 (best "
+                                                                                   "qjit::preferred_row_stride(cols) = "
+                                                                                   "4224), got 4104"),
+            std::string::npos);
+  EXPECT_NE(msg(pad_weight_rows(Stream(), src, 4096, 4100, 4099, dst)).find("src_row_stride must be >= cols = 4100"),
+            std::string::npos);
+  EXPECT_NE(msg(pad_weight_rows(Stream(), src, 4096, 4100, 4100, dst + 8)).find("dst must be 16-byte aligned"),
+            std::string::npos);
+  EXPECT_NE(msg(pad_weight_rows(Stream(), nullptr, 4096, 4100, 4100, dst)).find("src must be a non-NULL"),
+            std::string::npos);
+  EXPECT_NE(msg(pad_weight_rows(Stream(), src, 0, 4100, 4100, dst)).find("rows must be in [1, 2^31), got 0"),
+            std::string::npos);
+  EXPECT_EQ(pad_weight_rows(Stream(), src, 4096, 0, 4100, dst).code(), StatusCode::InvalidArgument);
+}
+
 }  // namespace
 }  // namespace qjit
