@@ -123,6 +123,9 @@ Result<GemmOperands> prepare_gemm(const LinearCore& c, std::int64_t m, const Mat
   char* const base = static_cast<char*>(ws.data);
   if (route.path == ops::GemmPath::Staged) {
     // NOTE: the weight first: QuantizedLinear's pass writes A into the workspace only once no copy can be refused.
+    // The copies are ordinary stream work ahead of the kernels that read them: a programmatic launch overlaps only
+    // a previous kernel that triggers it, so the GEMM (and the quantize pass) still wait for a copy before them, as
+    // the split-K GEMM already does for its counters' memset (jit::launch_gemm).
     Status copied;
     if (route.stage_weight)
       copied = ops::stage_rows(weight.data, weight.row_stride, base + route.weight_offset, route.staged_stride, c.n,

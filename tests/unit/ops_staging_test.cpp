@@ -209,8 +209,12 @@ TEST(OpsStaging, EveryViewCanImplementAcceptsIsRoutedAndSizedWorkspacesAlwaysSta
                 ASSERT_TRUE(route.has_value()) << route.error().to_string() << " k=" << k << " m=" << m;
                 ++cases;
                 EXPECT_LE(route->need, bytes);
-                if (bytes == staged_ws) EXPECT_NE(route->path, GemmPath::Portable) << "k=" << k << " m=" << m;
-                if (bytes == plan_ws && k % 16 != 0) EXPECT_NE(route->path, GemmPath::Portable) << "k=" << k;
+                if (bytes == staged_ws) {
+                  EXPECT_NE(route->path, GemmPath::Portable) << "k=" << k << " m=" << m;
+                }
+                if (bytes == plan_ws && k % 16 != 0) {
+                  EXPECT_NE(route->path, GemmPath::Portable) << "k=" << k;
+                }
                 if (route->path != GemmPath::Staged) continue;
                 const std::size_t own_m = head + gemm_bytes(m);
                 EXPECT_GE(route->act_offset, own_m);
@@ -218,7 +222,9 @@ TEST(OpsStaging, EveryViewCanImplementAcceptsIsRoutedAndSizedWorkspacesAlwaysSta
                 EXPECT_EQ(route->weight_offset % 256, 0u);
                 const std::size_t act_end = route->act_offset + (route->stage_act ? staged_rows_bytes(m, k) : 0);
                 EXPECT_LE(act_end, route->weight_offset);
-                if (route->stage_weight) EXPECT_LE(route->weight_offset + staged_rows_bytes(n, k), route->need);
+                if (route->stage_weight) {
+                  EXPECT_LE(route->weight_offset + staged_rows_bytes(n, k), route->need);
+                }
                 EXPECT_EQ(route->stage_act, !ops::tma_readable(r.act, k, 16));
                 EXPECT_EQ(route->stage_weight, !ops::tma_readable(r.weight, k, 16));
                 EXPECT_EQ(route->staged_stride % 128, 0);
