@@ -42,12 +42,13 @@ Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPrefer
   if (core.gemm.operand_align > 1) {
     // NOTE: the same words as qjit inspect's staging line; tests/gpu/odd_shapes_test.cpp looks for "staged".
     core.description +=
-        llvm::formatv("; int8 views whose base or row stride is not {0}-byte aligned: staged into the workspace at "
-                      "{1}-byte rows for this kernel ({2}), else the portable family (bound on first use)",
-                      core.gemm.operand_align, preferred_row_stride(core.k),
-                      ops::stages_by_default(core.gemm.operand_align, core.k)
-                          ? "every call: K % 16 != 0, and workspace_size counts the staged rows"
-                          : "when the workspace holds them: qjit::staged_workspace_size")
+        llvm::formatv(
+            "; int8 views whose base or row stride is not {0}-byte aligned: staged into the workspace at "
+            "{1}-byte rows for this kernel ({2}), else the portable family (bound on first use)",
+            core.gemm.operand_align, preferred_row_stride(core.k),
+            ops::stages_by_default(core.gemm.operand_align, core.k)
+                ? "every call: K % 16 != 0, and workspace_size counts the staged rows"
+                : "when the workspace holds them: qjit::staged_workspace_size")
             .str();
   }
   if (!core.smooth_quant) core.description = core.quantize.entry + " + " + core.description;

@@ -193,9 +193,8 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
   const std::size_t zp_bytes = zero_point_bytes(c, m);
   // The route of the int8 operands (ops/staging.h); its copies are enqueued first. QuantizedLinear's pass writes A
   // where the GEMM reads it: the caller's act_q_scratch, or the staged region (act_q_scratch then untouched).
-  QJIT_ASSIGN_OR_RETURN(const GemmOperands g,
-                        prepare_gemm(c, m, c.smooth_quant ? a.activation : a.act_q_scratch, !c.smooth_quant, a.weight,
-                                     zp_bytes, ws, stream.handle()));
+  QJIT_ASSIGN_OR_RETURN(const GemmOperands g, prepare_gemm(c, m, c.smooth_quant ? a.activation : a.act_q_scratch,
+                                                           !c.smooth_quant, a.weight, zp_bytes, ws, stream.handle()));
   auto* zero_points = static_cast<std::int32_t*>(ws.data);
   if (!c.smooth_quant) {
     codegen::QuantizeParams qp{};

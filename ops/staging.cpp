@@ -26,9 +26,10 @@ Status check_workspace(const Workspace& ws, std::size_t need, std::int64_t m, co
   if (!aligned_ptr(ws.data, 16))
     return invalid(llvm::formatv("workspace.data must be 16-byte aligned, got {0}", ws.data));
   if (ws.bytes < need)
-    return invalid(llvm::formatv("workspace.bytes must be >= {0} for M = {1} ({2}; the plan's workspace_size(M)), "
-                                 "got {3}",
-                                 need, m, what, ws.bytes));
+    return invalid(
+        llvm::formatv("workspace.bytes must be >= {0} for M = {1} ({2}; the plan's workspace_size(M)), "
+                      "got {3}",
+                      need, m, what, ws.bytes));
   return Status();
 }
 

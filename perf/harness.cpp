@@ -103,8 +103,7 @@ Result<Prepared> prepare_qjit(bool smooth_quant, CaseData& d, PlanPreference pre
     auto p = std::make_shared<SmoothQuantLinearPlan<T>>(std::move(plan));
     auto ws = std::make_shared<runtime::DeviceMemory>();
     const std::size_t ws_bytes = bench_workspace(*p, m, n, k, d.ld.act_s8, d.weights->ld);
-    QJIT_ASSIGN_OR_RETURN(*ws,
-                          runtime::DeviceMemory::allocate(std::max<std::size_t>(ws_bytes, 256), "plan workspace"));
+    QJIT_ASSIGN_OR_RETURN(*ws, runtime::DeviceMemory::allocate(std::max<std::size_t>(ws_bytes, 256), "plan workspace"));
     Prepared out;
     out.description = p->describe();
     out.launch = [p, ws, ws_bytes, bias, &d, stream, m, n, k](int call) -> Status {

@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "cache/disk_store.h"
+#include "codegen/norm_quantize.h"
+#include "codegen/w8a16_sm80.h"
 #include "jit/kernel_service.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
-#include "codegen/norm_quantize.h"
-#include "codegen/w8a16_sm80.h"
 #include "ops/config_choice.h"
 #include "ops/linear_specs.h"
 #include "ops/staging.h"
@@ -190,12 +190,13 @@ llvm::json::Object kernel_json(const KernelReport& r, bool with_source) {
                        {"cache_status", r.cache_note},
                        {"resources", resources_json(r)},
                        {"sass", sass_json(r)}};
-  o["staging"] = r.staging ? llvm::json::Value(llvm::json::Object{
-                                  {"row_stride", r.staged_stride},
-                                  {"act_bytes", static_cast<std::int64_t>(r.staged_act_bytes)},
-                                  {"weight_bytes", static_cast<std::int64_t>(r.staged_weight_bytes)},
-                                  {"counted_by_workspace_size", r.staging_by_default}})
-                            : llvm::json::Value(nullptr);
+  o["staging"] =
+      r.staging
+          ? llvm::json::Value(llvm::json::Object{{"row_stride", r.staged_stride},
+                                                 {"act_bytes", static_cast<std::int64_t>(r.staged_act_bytes)},
+                                                 {"weight_bytes", static_cast<std::int64_t>(r.staged_weight_bytes)},
+                                                 {"counted_by_workspace_size", r.staging_by_default}})
+          : llvm::json::Value(nullptr);
   if (!r.key) o["key_note"] = r.key_note;
   if (r.entry) o["cubin_bytes"] = static_cast<std::int64_t>(r.entry->payload.size());
   if (with_source) o["source"] = r.source.text;
@@ -221,11 +222,12 @@ void print_text(const std::string& descriptor, const Target& t, const std::strin
                 cluster ? dims_text(r.dims.cluster).c_str() : "", dims_text(r.dims.block).c_str(),
                 r.source.dynamic_smem_bytes, r.workspace_bytes);
     if (r.staging)
-      std::printf("  staging   int8 rows whose base or stride is not 16-byte aligned are staged at %lld-byte rows: "
-                  "act %zu B + weight %zu B of workspace at this M (%s)\n",
-                  static_cast<long long>(r.staged_stride), r.staged_act_bytes, r.staged_weight_bytes,
-                  r.staging_by_default ? "every contiguous view: K % 16 != 0; workspace_size counts them"
-                                       : "misaligned views only; qjit::staged_workspace_size adds them");
+      std::printf(
+          "  staging   int8 rows whose base or stride is not 16-byte aligned are staged at %lld-byte rows: "
+          "act %zu B + weight %zu B of workspace at this M (%s)\n",
+          static_cast<long long>(r.staged_stride), r.staged_act_bytes, r.staged_weight_bytes,
+          r.staging_by_default ? "every contiguous view: K % 16 != 0; workspace_size counts them"
+                               : "misaligned views only; qjit::staged_workspace_size adds them");
     std::printf("  key       %s\n", r.key ? r.key->hex().c_str() : r.key_note.c_str());
     std::printf("  cache     %s", r.cache_note.c_str());
     if (r.entry)

@@ -161,7 +161,7 @@ struct QuantizedLinearArgs {
   // see staged_rows_bytes): the pass then writes the plan's workspace at preferred_row_stride(K) and act_q_scratch is
   // left untouched. Pass rows of preferred_row_stride(K) to read it back on every path.
   TensorMut<std::int8_t, 2> act_q_scratch;
-  TensorMut<float, 1> act_scale_scratch;  // [M] caller-owned: the per-token scales after run() (on every path)
+  TensorMut<float, 1> act_scale_scratch;    // [M] caller-owned: the per-token scales after run() (on every path)
   TensorRef<float, 1> pre_quant_scale;      // [K] when the descriptor has_smooth, else empty
   TensorRef<std::int32_t, 1> weight_colsum;  // [N] Σ_k weight_q[n, k] when the descriptor is asymmetric, else empty
 };

@@ -23,7 +23,9 @@ std::string LinearCase::to_string() const {
          (workspace == CaseWorkspace::Staged  ? " workspace=staged_workspace_size"
           : workspace == CaseWorkspace::Short ? " workspace=staged need - 1"
                                               : "") +
-         (expect_staged == 1 ? " (must stage)" : expect_staged == 0 ? " (must not stage)" : "");
+         (expect_staged == 1   ? " (must stage)"
+          : expect_staged == 0 ? " (must not stage)"
+                               : "");
 }
 
 namespace {
@@ -144,8 +146,10 @@ Result<StagingExpectation> expect_staging(const Plan& plan, const LinearCase& c,
     case CaseWorkspace::Staged: e.ws_bytes = staged_workspace_size(plan_ws, c.m, c.n, c.k); break;
     case CaseWorkspace::Short:
       if (!e.hopper || !(act_mis || w_mis))
-        return Status(StatusCode::InvalidArgument, "CaseWorkspace::Short needs a staging Hopper plan and a misaligned "
-                                                   "int8 operand: " + plan.describe());
+        return Status(StatusCode::InvalidArgument,
+                      "CaseWorkspace::Short needs a staging Hopper plan and a misaligned "
+                      "int8 operand: " +
+                          plan.describe());
       e.ws_bytes = need - 1;
       break;
   }
@@ -156,9 +160,10 @@ Result<StagingExpectation> expect_staging(const Plan& plan, const LinearCase& c,
   e.weight_offset = own + (act_mis ? act_bytes : 0);
   e.stride = preferred_row_stride(c.k);
   if (c.expect_staged >= 0 && e.staged != (c.expect_staged == 1))
-    return Status(StatusCode::InvalidArgument,
-                  std::string("the case must ") + (c.expect_staged == 1 ? "" : "not ") + "take the staged Hopper path " +
-                      "but the plan and views say it does" + (e.staged ? "" : " not") + ": " + plan.describe());
+    return Status(StatusCode::InvalidArgument, std::string("the case must ") + (c.expect_staged == 1 ? "" : "not ") +
+                                                   "take the staged Hopper path " +
+                                                   "but the plan and views say it does" + (e.staged ? "" : " not") +
+                                                   ": " + plan.describe());
   return e;
 }
 

@@ -175,8 +175,8 @@ TEST(OddShapesGpuTest, PadWeightRowsCopiesRowsToPreferredStride) {
       DeviceBuffer d_src(w.size()), d_dst(static_cast<std::size_t>(n * ld));
       QJIT_ASSERT_OK(d_src.upload(w));
       QJIT_ASSERT_OK(d_dst.fill_bytes(0x5a));
-      QJIT_ASSERT_OK(pad_weight_rows(Stream(), d_src.get<std::int8_t>() + src_offset, n, k, k,
-                                     d_dst.get<std::int8_t>()));
+      QJIT_ASSERT_OK(
+          pad_weight_rows(Stream(), d_src.get<std::int8_t>() + src_offset, n, k, k, d_dst.get<std::int8_t>()));
       QJIT_ASSERT_OK(synchronize());
       auto got = d_dst.download_as<std::int8_t>(static_cast<std::size_t>(n * ld));
       ASSERT_TRUE(got.has_value()) << got.error().to_string();

@@ -96,8 +96,8 @@ TEST(OpsStaging, OddKStagesBothOperandsBehindThePlansOwnBytes) {
 
 TEST(OpsStaging, APrePaddedWeightIsReadInPlaceAndNeedsNoWeightRegion) {
   const std::int64_t m = 300, n = 5003, k = 4095;
-  auto route = ops::route_gemm(request(m, n, k, k, preferred_row_stride(k), 0,
-                                       {reinterpret_cast<void*>(0x40000000), staged_rows_bytes(m, k)}));
+  auto route = ops::route_gemm(
+      request(m, n, k, k, preferred_row_stride(k), 0, {reinterpret_cast<void*>(0x40000000), staged_rows_bytes(m, k)}));
   ASSERT_TRUE(route.has_value()) << route.error().to_string();
   EXPECT_EQ(route->path, GemmPath::Staged);
   EXPECT_TRUE(route->stage_act);
@@ -245,12 +245,12 @@ detail::LinearCore hopper_core(bool smooth_quant, std::int64_t n, std::int64_t k
   c.act_element = smooth_quant ? ElementKind::S8 : ElementKind::BF16;
   c.out_element = ElementKind::BF16;
   c.act_zero_point = asymmetric;
-  ops::LinearShape shape{.smooth_quant = smooth_quant, .m = 16, .n = n, .k = k, .activation = c.act_element,
-                         .output = ElementKind::BF16};
+  ops::LinearShape shape{
+      .smooth_quant = smooth_quant, .m = 16, .n = n, .k = k, .activation = c.act_element, .output = ElementKind::BF16};
   shape.act_zero_point = asymmetric;
   c.gemm.spec = ops::linear_kernel_specs(shape, 90).gemm;
-  c.gemm.config = codegen::Sm90Tile{
-      .block_m = 16, .block_n = 128, .stages = 6, .split_k = 2, .consumers = 1, .swap_ab = true};
+  c.gemm.config =
+      codegen::Sm90Tile{.block_m = 16, .block_n = 128, .stages = 6, .split_k = 2, .consumers = 1, .swap_ab = true};
   c.gemm.operand_align = ops::operand_align(c.gemm.config);
   c.quantize.operand_align = 1;
   return c;
@@ -358,10 +358,11 @@ TEST(OpsStaging, PadWeightRowsRefusalsNameTheArgument) {
   auto* dst = reinterpret_cast<std::int8_t*>(0x40000000);
   const auto* src = reinterpret_cast<const std::int8_t*>(0x100001);
   auto msg = [](const Status& s) { return s.message(); };
-  EXPECT_NE(msg(pad_weight_rows(Stream(), src, 4096, 4100, 4100, dst, 4104)).find("dst_row_stride must be >= cols = "
-                                                                                   "4100 and a multiple of 16 (best "
-                                                                                   "qjit::preferred_row_stride(cols) = "
-                                                                                   "4224), got 4104"),
+  EXPECT_NE(msg(pad_weight_rows(Stream(), src, 4096, 4100, 4100, dst, 4104))
+                .find("dst_row_stride must be >= cols = "
+                      "4100 and a multiple of 16 (best "
+                      "qjit::preferred_row_stride(cols) = "
+                      "4224), got 4104"),
             std::string::npos);
   EXPECT_NE(msg(pad_weight_rows(Stream(), src, 4096, 4100, 4099, dst)).find("src_row_stride must be >= cols = 4100"),
             std::string::npos);
