@@ -101,8 +101,9 @@ def _empty(like, shape, element, name):
 def preferred_row_stride(cols, element_bytes=1):
     """The row stride (elements) at which qjit's int8 operands (w_q, x_q, act_q) run at full speed for rows of
     `cols` elements: the smallest multiple of 128 bytes >= cols (qjit::preferred_row_stride in C++). Any stride >= cols
-    works; on Hopper an int8 row stride that is not a multiple of 16 bytes runs the portable kernel, many times slower
-    (docs/PERF.md v8). Weights are constant: pad them once (qjit.torch.pad_rows)."""
+    works; on Hopper an int8 row stride that is not a multiple of 16 bytes is copied into the plan's workspace at this
+    stride on every call (docs/PERF.md, "Odd shapes: staged Hopper path"). Weights are constant: pad them once
+    (qjit.torch.pad_rows) and no call copies them."""
     cols, element_bytes = int(cols), int(element_bytes)
     if cols < 0 or not 1 <= element_bytes <= 128:
         raise invalid(f"cols must be >= 0 and element_bytes in [1, 128], got cols={cols}, element_bytes={element_bytes}")

@@ -164,7 +164,7 @@ def test_scaled_mm_against_f64_and_its_torch_op(m, dtype, modes, seed):
     """qjit.scaled_mm with device scales in every mode, against the f64 reference (output poisoned first), and
     torch.ops.qjit.scaled_mm on a 3-D activation: the same kernels, so the same bits."""
     act_mode, weight_mode = modes
-    n, k = 256, 520  # K % 16 != 0 as well: the contiguous int8 rows take the portable kernel on Hopper
+    n, k = 256, 520  # K % 16 != 0 as well: the contiguous int8 rows are staged into the workspace on Hopper
     a_q = torch.randint(-128, 128, (m, k), device=DEV, dtype=torch.int8)
     w_q = torch.randint(-128, 128, (n, k), device=DEV, dtype=torch.int8)
     a_scale = torch.rand(m if act_mode == "per_token" else 1, device=DEV) * 0.02 + 1e-3
