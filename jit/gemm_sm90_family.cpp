@@ -38,7 +38,8 @@ class GemmSm90Family final : public TypedFamily<Sm90Tile> {
 
   std::string why_chosen(const KernelSpec& spec) const override {
     return "sm_90a: the wgmma + TMA pipeline (any K=" + std::to_string(spec.k) +
-           "; int8 rows whose base or stride is not a multiple of 16 bytes run the portable family)";
+           "; int8 rows whose base or stride is not a multiple of 16 bytes are staged into the plan's workspace at "
+           "128-byte rows, else run the portable family)";
   }
 
  protected:

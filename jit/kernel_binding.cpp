@@ -56,8 +56,12 @@ Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const co
   b.kernel = std::move(kernel);
   b.entry = source.entry;
   b.sm_count = device.sm_count > 0 ? device.sm_count : 132;
-  b.operand_align = FamilyRegistry::process().family(config.family()).operand_align();
+  b.operand_align = operand_align(config);
   return b;
+}
+
+unsigned operand_align(const codegen::TileConfig& config) {
+  return FamilyRegistry::process().family(config.family()).operand_align();
 }
 
 Result<codegen::TileConfig> portable_config(const codegen::KernelSpec& spec, int sm_count) {
@@ -76,11 +80,6 @@ Result<codegen::TileConfig> portable_config(const codegen::KernelSpec& spec, int
 Result<KernelBinding> bind_portable(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device) {
   QJIT_ASSIGN_OR_RETURN(codegen::TileConfig config, portable_config(spec, device.sm_count));
   return bind_kernel_with(spec, config, device);
-}
-
-bool binds_portable_at_select(const codegen::KernelSpec& spec) {
-  const unsigned align = FamilyRegistry::process().for_spec(spec).operand_align();
-  return align > 1 && spec.k % align != 0;
 }
 
 std::string family_reason(const codegen::KernelSpec& spec) {

@@ -43,20 +43,21 @@ std::size_t kernel_workspace_bytes(const codegen::KernelSpec& spec, const codege
 Status launch_gemm(const KernelBinding& gemm, const codegen::GemmS8Params& params, std::size_t workspace_bytes,
                    CUstream stream, const codegen::GemmAzpArgs* azp = nullptr);
 
+// The pointer and row-stride alignment (bytes) the loads of `config`'s family need: 16 for the Hopper TMA family,
+// 1 for families that realign any view (KernelFamilyRuntime::operand_align).
+unsigned operand_align(const codegen::TileConfig& config);
+
 // Renders `config` for `spec` and loads it on `device` (the plans' chosen configs, the autotuner's candidates).
 Result<KernelBinding> bind_kernel_with(const codegen::KernelSpec& spec, const codegen::TileConfig& config,
                                        const runtime::DeviceInfo& device);
 
 // The kernel for views `spec`'s chosen family cannot take (a TMA operand whose base or row stride is not a multiple
-// of 16 bytes): the registry's portable family (FamilyRegistry::portable_for) with the first of its candidates, led
+// of 16 bytes) when the plan cannot stage them into its workspace (ops/staging.h): the registry's portable family (FamilyRegistry::portable_for) with the first of its candidates, led
 // by its heuristic, that needs no workspace, so a plan's workspace_size() covers it unchanged. Same arithmetic
 // contract, so the same bits (tests/gpu/gemm_families_bitwise_test.cpp).
 Result<KernelBinding> bind_portable(const codegen::KernelSpec& spec, const runtime::DeviceInfo& device);
 // bind_portable's config, without loading (what `qjit warmup` compiles). sm_count <= 0: 132.
 Result<codegen::TileConfig> portable_config(const codegen::KernelSpec& spec, int sm_count);
-// Whether a plan serving `spec` binds the portable kernel at select (the chosen family's operand alignment does not
-// divide K, so contiguous int8 rows are views it cannot take): ops/linear_plan.cpp, and the warmup that mirrors it.
-bool binds_portable_at_select(const codegen::KernelSpec& spec);
 
 // The arch qjit compiles for on `device`: its own, which for Hopper means the sm_90a target.
 inline int target_arch(const runtime::DeviceInfo& device) { return device.arch; }

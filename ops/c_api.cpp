@@ -19,6 +19,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "ops/plan_core.h"
+#include "ops/staging.h"
 #include "ops/warmup.h"
 #include "qjit/cache.h"
 #include "qjit/qjit_c.h"
@@ -749,6 +750,29 @@ qjit_status qjit_weight_colsum(const int8_t* weight, int64_t n, int64_t k, int64
       colsum[i] = s;
     }
     return Status();
+  });
+}
+
+qjit_status qjit_pad_int8_rows(CUstream_st* stream, const int8_t* src, int64_t rows, int64_t cols,
+                               int64_t src_row_stride, int8_t* dst, int64_t dst_row_stride) {
+  return guarded("qjit_pad_int8_rows", [&]() -> Status {
+    constexpr int64_t kMax = int64_t{1} << 31;
+    if (rows < 1 || rows >= kMax) return invalid(llvm::formatv("rows must be in [1, 2^31), got {0}", rows).str());
+    if (cols < 1 || cols >= kMax) return invalid(llvm::formatv("cols must be in [1, 2^31), got {0}", cols).str());
+    if (src == nullptr) return invalid("src must be a non-NULL device pointer to rows of src_row_stride int8");
+    if (rows > 1 && src_row_stride < cols)
+      return invalid(llvm::formatv("src_row_stride must be >= cols = {0}, got {1}", cols, src_row_stride).str());
+    if (dst == nullptr) return invalid("dst must be a non-NULL device pointer to rows * dst_row_stride int8");
+    if (reinterpret_cast<std::uintptr_t>(dst) % 16 != 0)
+      return invalid(llvm::formatv("dst must be 16-byte aligned (the Hopper kernel's TMA reads it), got {0}",
+                                   static_cast<const void*>(dst))
+                         .str());
+    if (dst_row_stride < cols || dst_row_stride % 16 != 0)
+      return invalid(llvm::formatv("dst_row_stride must be >= cols = {0} and a multiple of 16 (best "
+                                   "qjit::preferred_row_stride(cols) = {1}), got {2}",
+                                   cols, preferred_row_stride(cols), dst_row_stride)
+                         .str());
+    return ops::stage_rows(src, src_row_stride, dst, dst_row_stride, rows, cols, stream, "src");
   });
 }
 

@@ -15,13 +15,13 @@ namespace qjit::ops {
 // The binding types and steps the plans use, from the jit/ room.
 using jit::bind_kernel_with;
 using jit::bind_portable;
-using jit::binds_portable_at_select;
-using jit::portable_config;
 using jit::family_reason;
 using jit::kernel_workspace_bytes;
 using jit::KernelBinding;
 using jit::launch_dims;
 using jit::launch_gemm;
+using jit::operand_align;
+using jit::portable_config;
 using jit::render;
 using jit::target_arch;
 

@@ -1,10 +1,13 @@
-// The linear plans' shared GEMM core (see linear_core.h): kernel binding per descriptor, memoised; the portable
-// fallback for misaligned int8 views; the workspace check every plan's run makes before its first launch.
+// The linear plans' shared GEMM core (see linear_core.h): kernel binding per descriptor, memoised; the route of one
+// call's int8 views (in place, staged into the workspace with their copies enqueued, or the portable kernel bound on
+// first use); the plans' workspace size.
 #include "ops/linear_core.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "ops/linear_specs.h"
 #include "ops/plan_cache.h"
+#include "qjit/linear.h"
+#include "runtime/log.h"
 
 namespace qjit::detail {
 namespace {
@@ -37,14 +40,16 @@ Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPrefer
   core.device = device;
   core.description = core.gemm.spec.to_string() + " / " + core.gemm.config.to_string() + " -> " + core.gemm.entry;
   if (core.gemm.operand_align > 1) {
-    if (jit::binds_portable_at_select(specs.gemm)) {
-      QJIT_ASSIGN_OR_RETURN(ops::KernelBinding portable, ops::bind_portable(specs.gemm, device));
-      core.portable->binding = std::move(portable);
-    }
-    core.description += llvm::formatv("; views whose int8 rows are not {0}-byte aligned: {1}", core.gemm.operand_align,
-                                      core.portable->binding ? core.portable->binding->entry
-                                                             : std::string("the portable family, bound on first use"))
-                            .str();
+    // NOTE: the same words as qjit inspect's staging line; tests/gpu/odd_shapes_test.cpp looks for "staged".
+    core.description +=
+        llvm::formatv(
+            "; int8 views whose base or row stride is not {0}-byte aligned: staged into the workspace at "
+            "{1}-byte rows for this kernel ({2}), else the portable family (bound on first use)",
+            core.gemm.operand_align, preferred_row_stride(core.k),
+            ops::stages_by_default(core.gemm.operand_align, core.k)
+                ? "every call: K % 16 != 0, and workspace_size counts the staged rows"
+                : "when the workspace holds them: qjit::staged_workspace_size")
+            .str();
   }
   if (!core.smooth_quant) core.description = core.quantize.entry + " + " + core.description;
   return std::make_shared<const LinearCore>(std::move(core));
@@ -70,25 +75,22 @@ std::string plan_key(const LinearCore& c, PlanPreference pref, const runtime::De
       .take();
 }
 
-bool aligned_to(const MatrixView& v, unsigned align) {
-  return (reinterpret_cast<std::uintptr_t>(v.data) % align) == 0 &&
-         (static_cast<std::uint64_t>(v.row_stride) * element_size(v.kind)) % align == 0;
-}
+ops::Int8View int8_view(const MatrixView& v) { return {v.data, v.rows, v.row_stride}; }
 
-}  // namespace
-
-Result<const ops::KernelBinding*> gemm_for(const LinearCore& c, const MatrixView& act, const MatrixView& weight) {
-  const unsigned align = c.gemm.operand_align;
-  if (align <= 1 || (aligned_to(act, align) && aligned_to(weight, align))) return &c.gemm;
+Result<const ops::KernelBinding*> portable_gemm(const LinearCore& c, const std::string& why) {
   std::lock_guard<std::mutex> lock(c.portable->mu);
   if (!c.portable->binding) {
     auto bound = ops::bind_portable(c.gemm.spec, c.device);
     if (!bound.has_value()) return bound.error().with_context("binding the portable GEMM for a misaligned view");
     c.portable->binding = std::move(*bound);
   }
+  if (!c.portable->logged.exchange(true))
+    QJIT_LOG_WARN("ops", "{0}: int8 views the Hopper kernel cannot read run the portable kernel {1} ({2})",
+                  c.gemm.spec.to_string(), c.portable->binding->entry, why);
   return &*c.portable->binding;
 }
 
+}  // namespace
 
 Result<std::shared_ptr<const LinearCore>> get_or_build_core(const LinearCore& proto, PlanPreference pref,
                                                             const runtime::DeviceInfo& device) {
@@ -96,12 +98,71 @@ Result<std::shared_ptr<const LinearCore>> get_or_build_core(const LinearCore& pr
   return linear_cache().get_or_create(key, [&] { return build_core(proto, pref, device); });
 }
 
-Result<std::size_t> check_gemm_workspace(const ops::KernelBinding& gemm, std::int64_t m, Workspace ws) {
-  const std::size_t need = ops::kernel_workspace_bytes(gemm.spec, gemm.config, m);
-  if (need > ws.bytes || (need > 0 && ws.data == nullptr))
-    return Status(StatusCode::InvalidArgument,
-                  llvm::formatv("workspace must hold {0} bytes for M = {1}, got {2}", need, m, ws.bytes).str());
-  return need;
+std::size_t linear_workspace_size(const LinearCore& c, std::size_t head, std::int64_t m) {
+  const std::size_t own = head + ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
+  return ops::linear_workspace_bytes(c.gemm.operand_align, own, m, c.n, c.k);
+}
+
+Result<GemmOperands> prepare_gemm(const LinearCore& c, std::int64_t m, const MatrixView& act, bool act_from_quantize,
+                                  const MatrixView& weight, std::size_t head, Workspace ws, CUstream stream) {
+  ops::GemmRouteRequest req;
+  req.align = c.gemm.operand_align;
+  req.m = m;
+  req.n = c.n;
+  req.k = c.k;
+  req.act = int8_view(act);
+  req.weight = int8_view(weight);
+  req.head_bytes = head;
+  req.gemm_bytes = ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
+  req.ws = ws;
+  QJIT_ASSIGN_OR_RETURN(ops::GemmRoute route, ops::route_gemm(req));
+  GemmOperands g;
+  g.a = act.data;
+  g.lda = act.row_stride;
+  g.b = weight.data;
+  g.ldb = weight.row_stride;
+  char* const base = static_cast<char*>(ws.data);
+  if (route.path == ops::GemmPath::Staged) {
+    // NOTE: the weight first: QuantizedLinear's pass writes A into the workspace only once no copy can be refused.
+    // The copies are ordinary stream work ahead of the kernels that read them: a programmatic launch overlaps only
+    // a previous kernel that triggers it, so the GEMM (and the quantize pass) still wait for a copy before them, as
+    // the split-K GEMM already does for its counters' memset (jit::launch_gemm).
+    Status copied;
+    if (route.stage_weight)
+      copied = ops::stage_rows(weight.data, weight.row_stride, base + route.weight_offset, route.staged_stride, c.n,
+                               c.k, stream, "weight_q");
+    if (copied.ok() && route.stage_act && !act_from_quantize)
+      copied = ops::stage_rows(act.data, act.row_stride, base + route.act_offset, route.staged_stride, m, c.k, stream,
+                               "act_q");
+    if (copied.code() == StatusCode::Unsupported) {
+      route.path = ops::GemmPath::Portable;
+      route.why_portable = copied.message();
+    } else if (!copied.ok()) {
+      return copied;
+    }
+  }
+  if (route.path == ops::GemmPath::Portable) {
+    QJIT_ASSIGN_OR_RETURN(g.gemm, portable_gemm(c, route.why_portable));
+    g.path = ops::GemmPath::Portable;
+    // NOTE: the portable config is workspace-free (jit::bind_portable), so the caller's workspace past the head
+    // is not needed.
+    return g;
+  }
+  g.gemm = &c.gemm;
+  g.path = route.path;
+  if (route.stage_weight) {
+    g.b = base + route.weight_offset;
+    g.ldb = route.staged_stride;
+  }
+  if (route.stage_act) {
+    g.a = base + route.act_offset;
+    g.lda = route.staged_stride;
+  }
+  if (req.gemm_bytes > 0) {
+    g.workspace = base + route.gemm_offset;
+    g.workspace_bytes = req.gemm_bytes;
+  }
+  return g;
 }
 
 }  // namespace qjit::detail

@@ -1,10 +1,12 @@
 // The GEMM core every int8 linear plan is built on: QuantizedLinearPlan (a quantize pass, then this GEMM),
 // SmoothQuantLinearPlan (this GEMM with a static activation scale) and ScaledMatmulPlan (this GEMM with the caller's
 // device scales, per token or per tensor, per channel or per tensor). One memoised core per descriptor: the bound
-// GEMM (and the quantize kernel where the plan has one), the portable fallback for views the GEMM's loads cannot
-// take, and the launch of the GEMM with one call's operands. Private to ops/ (the plans' .cpp files and c_api.cpp).
+// GEMM (and the quantize kernel where the plan has one), the route of one call's int8 operands to it (in place,
+// staged into the workspace, or the portable kernel for views the GEMM's loads cannot take: ops/staging.h), and the
+// plans' workspace size. Private to ops/ (the plans' .cpp files and c_api.cpp).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -13,6 +15,7 @@
 
 #include "codegen/kernel_params.h"
 #include "ops/config_choice.h"
+#include "ops/staging.h"
 #include "ops/views.h"
 #include "qjit/element.h"
 #include "qjit/status.h"
@@ -39,11 +42,13 @@ class LinearCore {
   ops::KernelBinding quantize;     // QuantizedLinear only
   ops::KernelBinding gemm;
   // The portable GEMM for views gemm's loads cannot take (gemm.operand_align() > 1 and a TMA operand's base or row
-  // stride is not a multiple of it): bound at select when K's contiguous rows are such a view (K % 16 != 0), else
-  // on the first run that needs it. Same arithmetic contract, so the same bits; it needs no workspace.
+  // stride is not a multiple of it) when they cannot be staged either (the workspace lacks the room, or the driver
+  // refuses the 2D copy): bound on the first run that needs it (the staged path is the default, so neither select
+  // nor `qjit warmup` compiles it). Same arithmetic contract, so the same bits; it needs no workspace.
   struct Portable {
     std::mutex mu;
     std::optional<ops::KernelBinding> binding;
+    std::atomic<bool> logged{false};  // the first portable run of this core logs why (a warning: 7-15x slower)
   };
   std::shared_ptr<Portable> portable = std::make_shared<Portable>();
   runtime::DeviceInfo device;
@@ -55,11 +60,29 @@ class LinearCore {
 Result<std::shared_ptr<const LinearCore>> get_or_build_core(const LinearCore& proto, PlanPreference pref,
                                                             const runtime::DeviceInfo& device);
 
-// The GEMM kernel for this call's int8 views: the core's own, or the portable one where a TMA operand is misaligned.
-Result<const ops::KernelBinding*> gemm_for(const LinearCore& c, const MatrixView& act_q, const MatrixView& weight);
+// The plan's workspace at M = m: `head` bytes (QuantizedLinear asymmetric's zero points), the GEMM's own (split-K
+// scratch), and, where the GEMM stages by default (ops::stages_by_default: K % 16 != 0 on the Hopper family), both
+// staged regions (qjit::staged_rows_bytes).
+std::size_t linear_workspace_size(const LinearCore& c, std::size_t head, std::int64_t m);
 
-// The GEMM's workspace need for M rows on `gemm`, checked against the caller's workspace (InvalidArgument naming
-// both numbers when too small).
-Result<std::size_t> check_gemm_workspace(const ops::KernelBinding& gemm, std::int64_t m, Workspace ws);
+// One call's GEMM after routing: the kernel, what it reads as A and B, and its own workspace.
+struct GemmOperands {
+  const ops::KernelBinding* gemm = nullptr;
+  const void* a = nullptr;
+  std::int64_t lda = 0;
+  const void* b = nullptr;
+  std::int64_t ldb = 0;
+  void* workspace = nullptr;  // the kernel's split-K scratch (launch_gemm's), nullptr when it needs none
+  std::size_t workspace_bytes = 0;
+  ops::GemmPath path = ops::GemmPath::Direct;
+};
+
+// Routes one call (ops::route_gemm over the caller's workspace, whose first `head` bytes the plan uses itself) and
+// enqueues its staging copies on `stream`: the weight's first, then the activation's unless `act_from_quantize`
+// (QuantizedLinear: its pass writes A itself, at the returned a / lda, which are the staged region or the caller's
+// act_q_scratch). A refused copy or a workspace without room for staging takes the portable kernel (bound here on
+// first use). Errors name the caller's fields.
+Result<GemmOperands> prepare_gemm(const LinearCore& c, std::int64_t m, const MatrixView& act, bool act_from_quantize,
+                                  const MatrixView& weight, std::size_t head, Workspace ws, CUstream stream);
 
 }  // namespace qjit::detail

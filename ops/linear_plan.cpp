@@ -99,7 +99,8 @@ Result<std::shared_ptr<const LinearCore>> select_smooth_quant_linear(const Strea
 }
 
 Status can_implement(const LinearCore& c, const LinearCall& a) {
-  // NOTE: natural element alignment only: views the chosen family's loads cannot take run on the portable kernel.
+  // NOTE: natural element alignment only: views the chosen family's loads cannot take are staged into the
+  // workspace or run on the portable kernel (ops/staging.h); run() refuses none of them.
   const unsigned align_a = 1;
   const std::int64_t m = a.output.rows;
   if (m < 1 || m >= ops::kMaxDim)
@@ -132,7 +133,7 @@ Status can_implement(const LinearCore& c, const LinearCall& a) {
 }
 
 std::size_t workspace_size(const LinearCore& c, std::int64_t m) {
-  return zero_point_bytes(c, m) + ops::kernel_workspace_bytes(c.gemm.spec, c.gemm.config, m);
+  return linear_workspace_size(c, zero_point_bytes(c, m), m);
 }
 
 std::size_t workspace_size(const LinearCore& c) {
@@ -189,25 +190,18 @@ PrecisionGuarantee precision_guarantee(const LinearCore& c) {
 Status run(const LinearCore& c, const Stream& stream, Workspace ws, const LinearCall& a) {
   QJIT_TRY(can_implement(c, a));
   const std::int64_t m = a.output.rows;
-  QJIT_ASSIGN_OR_RETURN(const ops::KernelBinding* gemm,
-                        gemm_for(c, c.smooth_quant ? a.activation : a.act_q_scratch, a.weight));
   const std::size_t zp_bytes = zero_point_bytes(c, m);
-  if (zp_bytes > 0 &&
-      (ws.data == nullptr || ws.bytes < zp_bytes || reinterpret_cast<std::uintptr_t>(ws.data) % 16 != 0))
-    return Status(StatusCode::InvalidArgument,
-                  llvm::formatv("workspace must be 16-byte aligned and hold {0} bytes for M = {1} (zero points, then "
-                                "the GEMM's), got {2} bytes at {3}",
-                                workspace_size(c, m), m, ws.bytes, ws.data)
-                      .str());
+  // The route of the int8 operands (ops/staging.h); its copies are enqueued first. QuantizedLinear's pass writes A
+  // where the GEMM reads it: the caller's act_q_scratch, or the staged region (act_q_scratch then untouched).
+  QJIT_ASSIGN_OR_RETURN(const GemmOperands g, prepare_gemm(c, m, c.smooth_quant ? a.activation : a.act_q_scratch,
+                                                           !c.smooth_quant, a.weight, zp_bytes, ws, stream.handle()));
   auto* zero_points = static_cast<std::int32_t*>(ws.data);
-  if (zp_bytes > 0) ws = Workspace{static_cast<char*>(ws.data) + zp_bytes, ws.bytes - zp_bytes};
-  QJIT_ASSIGN_OR_RETURN(const std::size_t need, check_gemm_workspace(*gemm, m, ws));
   if (!c.smooth_quant) {
     codegen::QuantizeParams qp{};
     qp.x = a.activation.data;
     qp.ldx = a.activation.row_stride;
-    qp.q = static_cast<std::int8_t*>(const_cast<void*>(a.act_q_scratch.data));
-    qp.ldq = a.act_q_scratch.row_stride;
+    qp.q = static_cast<std::int8_t*>(const_cast<void*>(g.a));
+    qp.ldq = g.lda;
     qp.scale = static_cast<float*>(const_cast<void*>(a.act_scale_scratch.data));
     qp.m = static_cast<std::int32_t>(m);
     qp.smooth = c.has_smooth ? static_cast<const float*>(a.pre_quant_scale.data) : nullptr;
@@ -219,23 +213,25 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
     }
   }
   codegen::GemmS8Params p{};
-  p.a = c.smooth_quant ? a.activation.data : a.act_q_scratch.data;
-  p.lda = c.smooth_quant ? a.activation.row_stride : a.act_q_scratch.row_stride;
-  p.b = a.weight.data;
-  p.ldb = a.weight.row_stride;
+  p.a = g.a;
+  p.lda = g.lda;
+  p.b = g.b;
+  p.ldb = g.ldb;
   p.a_scale = c.smooth_quant ? nullptr : static_cast<const float*>(a.act_scale_scratch.data);
   p.a_scale_value = c.act_scale;
   p.b_scale = static_cast<const float*>(a.weight_scale.data);
   p.bias = c.has_bias ? a.bias.data : nullptr;
   p.c = const_cast<void*>(a.output.data);
-  p.ldc = a.output.row_stride;
+  // NOTE: a one-row output's stride is never followed (can_implement does not check it); the Hopper encoder
+  // refuses ldc < N, so such a view gets N.
+  p.ldc = m == 1 ? std::max<std::int64_t>(a.output.row_stride, c.n) : a.output.row_stride;
   p.m = static_cast<std::int32_t>(m);
-  p.workspace = need > 0 ? ws.data : nullptr;
+  p.workspace = g.workspace;
   if (c.act_zero_point) {
     const codegen::GemmAzpArgs azp{zero_points, static_cast<const std::int32_t*>(a.weight_colsum.data)};
-    return ops::launch_gemm(*gemm, p, need, stream.handle(), &azp);
+    return ops::launch_gemm(*g.gemm, p, g.workspace_bytes, stream.handle(), &azp);
   }
-  return ops::launch_gemm(*gemm, p, need, stream.handle());
+  return ops::launch_gemm(*g.gemm, p, g.workspace_bytes, stream.handle());
 }
 
 std::string describe(const LinearCore& c) { return c.description; }

@@ -2,6 +2,7 @@
 // (linear_core.h). One GEMM launch with the caller's device scales: per token ([M]) -> the QuantizedLinear GEMM
 // itself; per tensor ([1]) -> the same family with a_scale[0] read on the device; a per-tensor weight scale -> the
 // epilogue reading b_scale[0] (codegen's scale modes). Every message names the caller's field and the expected value.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -81,7 +82,8 @@ Status can_implement(const LinearCore& c, const ScaledMatmulCall& a) {
   if (m < 1 || m >= ops::kMaxDim)
     return Status(StatusCode::InvalidArgument,
                   llvm::formatv("output.shape[0] (M) must be in [1, 2^31), got {0}", m).str());
-  // NOTE: natural element alignment only: views the chosen family's loads cannot take run on the portable kernel.
+  // NOTE: natural element alignment only: views the chosen family's loads cannot take are staged into the
+  // workspace or run on the portable kernel (ops/staging.h); run() refuses none of them.
   QJIT_TRY(ops::check_matrix(a.act_q, "act_q", m, "M", c.k, "K", ElementKind::S8, 1));
   QJIT_TRY(ops::check_matrix(a.weight_q, "weight_q", c.n, "N", c.k, "K", ElementKind::S8, 1));
   if (c.act_per_tensor)
@@ -110,28 +112,30 @@ Status can_implement(const LinearCore& c, const ScaledMatmulCall& a) {
 Status run(const LinearCore& c, const Stream& stream, Workspace ws, const ScaledMatmulCall& a) {
   QJIT_TRY(can_implement(c, a));
   const std::int64_t m = a.output.rows;
-  QJIT_ASSIGN_OR_RETURN(const ops::KernelBinding* gemm, gemm_for(c, a.act_q, a.weight_q));
-  QJIT_ASSIGN_OR_RETURN(const std::size_t need, check_gemm_workspace(*gemm, m, ws));
+  // The int8 operands in place, staged into the workspace (their copies enqueued here), or the portable kernel.
+  QJIT_ASSIGN_OR_RETURN(const GemmOperands g, prepare_gemm(c, m, a.act_q, false, a.weight_q, 0, ws, stream.handle()));
   codegen::GemmS8Params p{};
-  p.a = a.act_q.data;
-  p.lda = a.act_q.row_stride;
-  p.b = a.weight_q.data;
-  p.ldb = a.weight_q.row_stride;
+  p.a = g.a;
+  p.lda = g.lda;
+  p.b = g.b;
+  p.ldb = g.ldb;
   // Per token: a_scale[m]; per tensor: the kernel reads a_scale[0] (spec.device_act_scale), never a_scale_value.
   p.a_scale = static_cast<const float*>(a.act_scale.data);
   p.a_scale_value = 0.0f;
   p.b_scale = static_cast<const float*>(a.weight_scale.data);
   p.bias = c.has_bias ? a.bias.data : nullptr;
   p.c = const_cast<void*>(a.output.data);
-  p.ldc = a.output.row_stride;
+  // NOTE: a one-row output's stride is never followed (can_implement does not check it); the Hopper encoder
+  // refuses ldc < N, so such a view gets N.
+  p.ldc = m == 1 ? std::max<std::int64_t>(a.output.row_stride, c.n) : a.output.row_stride;
   p.m = static_cast<std::int32_t>(m);
-  p.workspace = need > 0 ? ws.data : nullptr;
+  p.workspace = g.workspace;
   if (c.act_zero_point) {
     const codegen::GemmAzpArgs azp{static_cast<const std::int32_t*>(a.act_zero_point.data),
                                    static_cast<const std::int32_t*>(a.weight_colsum.data)};
-    return ops::launch_gemm(*gemm, p, need, stream.handle(), &azp);
+    return ops::launch_gemm(*g.gemm, p, g.workspace_bytes, stream.handle(), &azp);
   }
-  return ops::launch_gemm(*gemm, p, need, stream.handle());
+  return ops::launch_gemm(*g.gemm, p, g.workspace_bytes, stream.handle());
 }
 
 }  // namespace qjit::detail

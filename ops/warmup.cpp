@@ -241,29 +241,10 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     by_source.emplace(h, pending.size());
     pending.push_back(std::move(p));
   };
-  std::vector<codegen::KernelSpec> seen_portable;
-  auto need_portable = [&](const codegen::KernelSpec& spec, const std::string& used_by) {
-    ++report.kernel_requests;
-    if (std::find(seen_portable.begin(), seen_portable.end(), spec) != seen_portable.end()) return;
-    seen_portable.push_back(spec);
-    Pending p;
-    p.kernel.spec = spec;
-    p.kernel.used_by = used_by;
-    auto config = portable_config(spec, device.sm_count);
-    if (!config) {
-      p.kernel.error = config.error();
-    } else {
-      p.kernel.config = *config;
-      auto src = render(spec, *config);
-      if (src)
-        p.source = std::move(src).value();
-      else
-        p.kernel.error = src.error();
-    }
-    pending.push_back(std::move(p));
-  };
-  // A linear plan's kernels for one layer: its quantize pass (QuantizedLinear), its GEMM, and the portable GEMM it
-  // also binds at select when TMA cannot take the int8 rows (K % 16 != 0 on sm_90a), so a warm cache holds it too.
+  // A linear plan's kernels for one layer: its quantize pass (QuantizedLinear) and its GEMM. NOTE: not the portable
+  // GEMM for int8 rows TMA cannot take (K % 16 != 0 on sm_90a): the plan stages them into its workspace for the
+  // Hopper kernel (workspace_size counts the staged rows), and binds the portable one only for a call whose
+  // workspace has no room for them (then on first use, compiling if the cache lacks it).
   auto need_linear = [&](LinearShape shape, const autotune::WorkItem& item, bool bias, const std::string& used_by) {
     shape.m = item.m;
     shape.n = item.n;
@@ -273,7 +254,6 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
     if (specs.quantize) need(*specs.quantize, used_by);
     need(specs.gemm, used_by);
-    if (binds_portable_at_select(specs.gemm)) need_portable(specs.gemm, used_by + " (portable: misaligned rows)");
   };
   for (const auto& item : req.items)
     for (WarmupPlan plan : req.plans) {

@@ -29,6 +29,7 @@ using CUfunction = CUfunc_st*;
 using CUevent = CUevent_st*;
 
 inline constexpr CUresult kCudaSuccess = 0;
+inline constexpr CUresult kCudaErrorInvalidValue = 1;
 inline constexpr CUresult kCudaErrorOutOfMemory = 2;
 inline constexpr CUresult kCudaErrorNoDevice = 100;
 inline constexpr CUresult kCudaErrorLaunchOutOfResources = 701;
@@ -73,6 +74,27 @@ struct LaunchConfig {
   LaunchAttribute* attrs;
   unsigned num_attrs;
 };
+
+// cuda.h's CUDA_MEMCPY2D (the _v2 layout: size_t fields), for cuMemcpy2DAsync: the plans stage int8 rows the Hopper
+// kernel's TMA cannot take (a row stride or base that is not a multiple of 16 bytes) into their workspace
+// (ops/staging.h). `CUarray` is opaque to qjit (never used: both ends are device memory).
+inline constexpr int kMemoryTypeDevice = 2;  // CU_MEMORYTYPE_DEVICE
+struct Memcpy2D {
+  std::size_t src_x_in_bytes, src_y;
+  int src_memory_type;
+  const void* src_host;
+  CUdeviceptr src_device;
+  void* src_array;
+  std::size_t src_pitch;
+  std::size_t dst_x_in_bytes, dst_y;
+  int dst_memory_type;
+  void* dst_host;
+  CUdeviceptr dst_device;
+  void* dst_array;
+  std::size_t dst_pitch;
+  std::size_t width_in_bytes, height;
+};
+static_assert(sizeof(Memcpy2D) == 128);
 
 // Graph handles (cuda.h's CUgraph / CUgraphExec) and the capture enums, for CUDA-graph capture of launches.
 struct CUgraph_st;
@@ -121,6 +143,7 @@ inline constexpr int kStreamCaptureStatusInvalidated = 2;
   X(Required, cuMemcpyHtoD, cuMemcpyHtoD_v2, (CUdeviceptr, const void*, std::size_t))                                \
   X(Required, cuMemcpyDtoH, cuMemcpyDtoH_v2, (void*, CUdeviceptr, std::size_t))                                      \
   X(Required, cuMemcpyDtoDAsync, cuMemcpyDtoDAsync_v2, (CUdeviceptr, CUdeviceptr, std::size_t, CUstream))            \
+  X(Required, cuMemcpy2DAsync, cuMemcpy2DAsync_v2, (const Memcpy2D*, CUstream))                                      \
   X(Required, cuMemGetInfo, cuMemGetInfo_v2, (std::size_t*, std::size_t*))                                           \
   X(Required, cuStreamCreate, cuStreamCreate, (CUstream*, unsigned))                                                 \
   X(Required, cuStreamDestroy, cuStreamDestroy_v2, (CUstream))                                                       \

@@ -1,6 +1,7 @@
 // `qjit inspect`: what qjit would do for one linear layer, without a GPU. For the descriptor given on the command
 // line it prints each kernel the plan launches (ops::linear_kernel_specs): its KernelSpec, the config
 // ops::choose_config picks and why, the kernel family and why, the rendered entry point and launch geometry at M, the
+// staged Hopper path's workspace regions (ops/staging.h) where the GEMM's family needs aligned int8 rows, the
 // compile key, whether the kernel cache already holds it (looked up, never compiled, unless --compile), the source
 // with --source, the kernel's resource usage (registers, shared and local memory) read from the cached cubin itself
 // (runtime/cubin_info.h, no toolkit needed), and a SASS summary (instruction counts) when the entry is available and
@@ -13,15 +14,16 @@
 #include <vector>
 
 #include "cache/disk_store.h"
+#include "codegen/norm_quantize.h"
+#include "codegen/w8a16_sm80.h"
 #include "jit/kernel_service.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
-#include "codegen/norm_quantize.h"
-#include "codegen/w8a16_sm80.h"
 #include "ops/config_choice.h"
 #include "ops/linear_specs.h"
+#include "ops/staging.h"
 #include "ops/validate.h"
 #include "qjit/linear.h"
 #include "qjit/norm_quantize.h"
@@ -55,6 +57,11 @@ struct KernelReport {
   codegen::Source source;
   runtime::LaunchDims dims;
   std::size_t workspace_bytes = 0;
+  // The staged Hopper path (ops/staging.h): the GEMM's family needs aligned int8 rows, so misaligned views are
+  // copied into the workspace at staged_stride; the two regions at M, and whether workspace_size counts them.
+  bool staging = false, staging_by_default = false;
+  std::int64_t staged_stride = 0;
+  std::size_t staged_act_bytes = 0, staged_weight_bytes = 0;
   std::optional<cache::CompileKey> key;
   std::string key_note;  // why there is no key
   std::optional<cache::Entry> entry;
@@ -183,6 +190,13 @@ llvm::json::Object kernel_json(const KernelReport& r, bool with_source) {
                        {"cache_status", r.cache_note},
                        {"resources", resources_json(r)},
                        {"sass", sass_json(r)}};
+  o["staging"] =
+      r.staging
+          ? llvm::json::Value(llvm::json::Object{{"row_stride", r.staged_stride},
+                                                 {"act_bytes", static_cast<std::int64_t>(r.staged_act_bytes)},
+                                                 {"weight_bytes", static_cast<std::int64_t>(r.staged_weight_bytes)},
+                                                 {"counted_by_workspace_size", r.staging_by_default}})
+          : llvm::json::Value(nullptr);
   if (!r.key) o["key_note"] = r.key_note;
   if (r.entry) o["cubin_bytes"] = static_cast<std::int64_t>(r.entry->payload.size());
   if (with_source) o["source"] = r.source.text;
@@ -207,6 +221,13 @@ void print_text(const std::string& descriptor, const Target& t, const std::strin
                 dims_text(r.dims.grid).c_str(), cluster ? " in clusters of " : "",
                 cluster ? dims_text(r.dims.cluster).c_str() : "", dims_text(r.dims.block).c_str(),
                 r.source.dynamic_smem_bytes, r.workspace_bytes);
+    if (r.staging)
+      std::printf(
+          "  staging   int8 rows whose base or stride is not 16-byte aligned are staged at %lld-byte rows: "
+          "act %zu B + weight %zu B of workspace at this M (%s)\n",
+          static_cast<long long>(r.staged_stride), r.staged_act_bytes, r.staged_weight_bytes,
+          r.staging_by_default ? "every contiguous view: K % 16 != 0; workspace_size counts them"
+                               : "misaligned views only; qjit::staged_workspace_size adds them");
     std::printf("  key       %s\n", r.key ? r.key->hex().c_str() : r.key_note.c_str());
     std::printf("  cache     %s", r.cache_note.c_str());
     if (r.entry)
@@ -480,6 +501,13 @@ int run_inspect_command(int argc, char** argv) {
     r.source = std::move(source).value();
     r.dims = ops::launch_dims(spec, r.config, m, target.sm_count);
     r.workspace_bytes = ops::kernel_workspace_bytes(spec, r.config, m);
+    if (const unsigned align = ops::operand_align(r.config); role == "gemm" && align > 1) {
+      r.staging = true;
+      r.staging_by_default = ops::stages_by_default(align, spec.k);
+      r.staged_stride = preferred_row_stride(spec.k);
+      r.staged_act_bytes = staged_rows_bytes(m, spec.k);
+      r.staged_weight_bytes = staged_rows_bytes(spec.n, spec.k);
+    }
     look_up(r, store.get(), nvrtc_version);
     if (compile_opt && !r.entry) {
       auto compiled = jit::KernelService::process().obtain(r.source, spec.arch);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -24,15 +25,59 @@ namespace qjit {
 
 // The row stride, in elements of `element_bytes`, at which qjit's int8 operands (weight_q, act_q, act_q_scratch) run
 // at full speed for rows of `cols` elements: the smallest multiple of 128 bytes >= cols. Every stride >= cols is
-// accepted; on sm_90a an int8 row stride or base that is not a multiple of 16 bytes runs the portable kernel (7-15x
-// slower on an H200), and one that is a multiple of 16 but not of 128 costs TMA up to 1.5x at large M (docs/PERF.md,
-// issue 15). Weights are constant: pad them once (what a pre-pack does) and pass the padded stride.
+// accepted. On sm_90a the Hopper kernel's TMA reads int8 rows whose base and stride are multiples of 16 bytes; any
+// other int8 view is staged into the plan's workspace at this stride (below), else runs the portable kernel (7-15x
+// slower on an H200); a stride that is a multiple of 16 but not of 128 costs TMA up to 1.5x at large M (docs/PERF.md,
+// issue 15). Weights are constant: pad them once (what a pre-pack does) and pass the padded stride, so no call
+// copies them.
 constexpr std::int64_t preferred_row_stride(std::int64_t cols, std::int64_t element_bytes = 1) {
   const std::int64_t per_line = element_bytes >= 1 && element_bytes <= 128 ? 128 / element_bytes : 1;
   return (cols + per_line - 1) / per_line * per_line;
 }
 static_assert(preferred_row_stride(4095) == 4096 && preferred_row_stride(4100) == 4224 &&
               preferred_row_stride(4096) == 4096 && preferred_row_stride(1) == 128);
+
+// The staged Hopper path (issue 15). On sm_90a an int8 operand of QuantizedLinear, SmoothQuantLinear or ScaledMatmul
+// whose base or row stride is not a multiple of 16 bytes (every contiguous [*, K] view when K % 16 != 0; a sliced
+// or padded view such as an act_q row stride of 4104) is copied (cuMemcpy2DAsync, on the call's stream) into the
+// plan's workspace at preferred_row_stride(K), and the Hopper kernel reads the copy; QuantizedLinear's quantize pass
+// writes its int8 activation straight into that region (no copy). The workspace at M = m is laid out as
+//   [the plan's own bytes: zero points, split-K scratch][staged activation: staged_rows_bytes(m, K)]
+//   [staged weight: staged_rows_bytes(N, K)]
+// each region 256-byte aligned, and a call uses only the regions its views need (packed in that order). The pad
+// columns [K, stride) are never read: the kernel's tensor maps end at K and TMA zero-fills beyond. A workspace that
+// is not 16-byte aligned or too small for the regions a call needs is not an error: that call runs the portable
+// kernel (same bits, slower). The region of one staged operand, in bytes:
+constexpr std::size_t staged_rows_bytes(std::int64_t rows, std::int64_t k) {
+  if (rows < 1 || k < 1) return 0;
+  const std::size_t bytes = static_cast<std::size_t>(rows) * static_cast<std::size_t>(preferred_row_stride(k));
+  return (bytes + 255) / 256 * 256;
+}
+// The workspace a linear plan needs at M = m to stage both of its int8 operands, from `plan_workspace`, the plan's
+// workspace_size(m) (or workspace_size() for every M of its bucket, with m the bucket's largest M). When K % 16 != 0
+// workspace_size already counts both regions (contiguous rows are misaligned, so every call stages): this returns
+// it unchanged. When K % 16 == 0 only a misaligned view stages, and this adds the two regions to the plan's own
+// bytes (rounded up to 256). Engines that pre-pad their weights (row stride a multiple of 16) need
+// staged_rows_bytes(N, K) less.
+constexpr std::size_t staged_workspace_size(std::size_t plan_workspace, std::int64_t m, std::int64_t n,
+                                            std::int64_t k) {
+  if (k % 16 != 0) return plan_workspace;
+  return (plan_workspace + 255) / 256 * 256 + staged_rows_bytes(m, k) + staged_rows_bytes(n, k);
+}
+// Pre-pack (the weight's side of the staged path): copies an int8 weight [n, k] in device memory (row stride
+// src_row_stride >= k, e.g. contiguous rows of an odd K) into `dst` at dst_row_stride (0: preferred_row_stride(k);
+// else >= k and a multiple of 16), asynchronously on `stream`; dst holds n * dst_row_stride bytes, 16-byte aligned.
+// Weights are constant: pad them once at load time and pass the padded view as weight_q, so no call copies the
+// weight (docs/PERF.md, "Odd shapes: staged Hopper path"). The pad bytes are left as they were (never read).
+inline Status pad_weight_rows(const Stream& stream, const std::int8_t* src, std::int64_t n, std::int64_t k,
+                              std::int64_t src_row_stride, std::int8_t* dst, std::int64_t dst_row_stride = 0) {
+  if (dst_row_stride == 0) dst_row_stride = preferred_row_stride(k);
+  return detail::status_of(qjit_pad_int8_rows(stream.handle(), src, n, k, src_row_stride, dst, dst_row_stride));
+}
+
+static_assert(staged_rows_bytes(16, 4100) == 16 * 4224 && staged_rows_bytes(1, 4095) == 4096 &&
+              staged_rows_bytes(3, 1) == 512 && staged_workspace_size(100, 2, 4, 4096) == 256 + 8192 + 16384 &&
+              staged_workspace_size(100, 2, 4, 4100) == 100);
 
 struct QuantizedLinearDescriptor {
   std::int64_t m = 0;                                 // tokens: chooses the tuning bucket; run() accepts any M >= 1
@@ -111,8 +156,12 @@ struct QuantizedLinearArgs {
   TensorRef<float, 1> weight_scale;         // [N]
   TensorRef<TIn, 1> bias;                   // [N] when the descriptor has_bias, else empty
   TensorMut<TIn, 2> output;                 // [M, N], row stride >= N
-  TensorMut<std::int8_t, 2> act_q_scratch;  // [M, K] caller-owned, reused across launches
-  TensorMut<float, 1> act_scale_scratch;    // [M] caller-owned: the per-token scales after run()
+  // [M, K] caller-owned, reused across launches: the quantized activation after run(), except on the staged Hopper
+  // path (sm_90a, rows whose base or stride is not a multiple of 16 bytes, the workspace holds the staged region;
+  // see staged_rows_bytes): the pass then writes the plan's workspace at preferred_row_stride(K) and act_q_scratch is
+  // left untouched. Pass rows of preferred_row_stride(K) to read it back on every path.
+  TensorMut<std::int8_t, 2> act_q_scratch;
+  TensorMut<float, 1> act_scale_scratch;    // [M] caller-owned: the per-token scales after run() (on every path)
   TensorRef<float, 1> pre_quant_scale;      // [K] when the descriptor has_smooth, else empty
   TensorRef<std::int32_t, 1> weight_colsum;  // [N] Σ_k weight_q[n, k] when the descriptor is asymmetric, else empty
 };

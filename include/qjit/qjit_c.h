@@ -355,6 +355,14 @@ QJIT_API qjit_status qjit_scaled_matmul_plan_run(const qjit_plan* plan, struct C
  * n, k >= 1, k <= 2^24, row_stride >= k; weight and colsum non-NULL (colsum holds n int32). */
 QJIT_API qjit_status qjit_weight_colsum(const int8_t* weight, int64_t n, int64_t k, int64_t row_stride,
                                         int32_t* colsum);
+/* Pre-pack for the staged Hopper path (issue 15): copies an int8 matrix [rows, cols] in device memory (row stride
+ * src_row_stride >= cols; any base) into dst with row stride dst_row_stride (>= cols, a multiple of 16; dst 16-byte
+ * aligned), asynchronously on `stream` (one cuMemcpy2DAsync; the pad bytes are left as they were: no kernel reads
+ * them). A weight so padded (best at qjit::preferred_row_stride(K)) is read in place by every linear plan, so no
+ * call copies it into the workspace. rows, cols in [1, 2^31); dst holds rows * dst_row_stride bytes; src and dst
+ * must not overlap. */
+QJIT_API qjit_status qjit_pad_int8_rows(struct CUstream_st* stream, const int8_t* src, int64_t rows, int64_t cols,
+                                        int64_t src_row_stride, int8_t* dst, int64_t dst_row_stride);
 /* The weight-only linear plan (one GEMM launch, plus a memset of the split-K counters when its config splits K;
  * safe to capture into a CUDA graph). */
 QJIT_API qjit_status qjit_weight_only_linear_plan_can_implement(const qjit_plan* plan,

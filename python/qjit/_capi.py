@@ -277,6 +277,7 @@ _FUNCTIONS = [
     ("qjit_scaled_matmul_plan_can_implement", c_int, [Plan_p, POINTER(ScaledMatmulArgs)]),
     ("qjit_scaled_matmul_plan_run", c_int, [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(ScaledMatmulArgs)]),
     ("qjit_weight_colsum", c_int, [c_void_p, c_int64, c_int64, c_int64, c_void_p]),
+    ("qjit_pad_int8_rows", c_int, [Stream_p, c_void_p, c_int64, c_int64, c_int64, c_void_p, c_int64]),
     ("qjit_weight_only_linear_plan_can_implement", c_int, [Plan_p, POINTER(WeightOnlyLinearArgs)]),
     ("qjit_weight_only_linear_plan_run", c_int,
      [Plan_p, Stream_p, c_void_p, c_size_t, POINTER(WeightOnlyLinearArgs)]),

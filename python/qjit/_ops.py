@@ -101,8 +101,9 @@ def _empty(like, shape, element, name):
 def preferred_row_stride(cols, element_bytes=1):
     """The row stride (elements) at which qjit's int8 operands (w_q, x_q, act_q) run at full speed for rows of
     `cols` elements: the smallest multiple of 128 bytes >= cols (qjit::preferred_row_stride in C++). Any stride >= cols
-    works; on Hopper an int8 row stride that is not a multiple of 16 bytes runs the portable kernel, many times slower
-    (docs/PERF.md v8). Weights are constant: pad them once (qjit.torch.pad_rows)."""
+    works; on Hopper an int8 row stride that is not a multiple of 16 bytes is copied into the plan's workspace at this
+    stride on every call (docs/PERF.md, "Odd shapes: staged Hopper path"). Weights are constant: pad them once
+    (qjit.torch.pad_rows) and no call copies them."""
     cols, element_bytes = int(cols), int(element_bytes)
     if cols < 0 or not 1 <= element_bytes <= 128:
         raise invalid(f"cols must be >= 0 and element_bytes in [1, 128], got cols={cols}, element_bytes={element_bytes}")
@@ -195,7 +196,9 @@ def quantized_linear(x, w_q, w_scale, bias=None, out=None, *, act_q=None, act_sc
     pre_quant_scale [K] f32 (optional): SmoothQuant for any linear, 1/s; w_q must then be the quantized W · diag(s),
     as `qjit quantize` writes it beside `<module>.pre_quant_scale`.
     out [M, N] of x's dtype. act_q [M, K] int8 and act_scale [M] f32 are scratch; pass them to read the quantized
-    activation and its per-token scales after the call. Returns out."""
+    activation and its per-token scales after the call. act_q is written when its rows are 16-byte aligned (as the
+    ones qjit allocates: preferred_row_stride(K)); on sm_90a a misaligned act_q (contiguous rows with K % 16 != 0) is
+    left untouched, the pass writing the plan's staged copy in the workspace instead. Returns out."""
     hint = _stream_hint(stream)
     xi = _arg("x", x, None, 2, FLOATS, "[M, K]", hint)
     m, k = xi.shape

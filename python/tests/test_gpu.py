@@ -77,7 +77,9 @@ def test_quantized_linear_against_f64(m, n, k, dtype, seed):
     x = torch.randn(m, k, device=DEV, dtype=dtype)
     w_q, w_scale, bias = weights(n, k, dtype)
     out = torch.full((m, n), float("nan"), device=DEV, dtype=dtype)
-    act_q = torch.full((m, k), 0x55, device=DEV, dtype=torch.int8)
+    # Rows of preferred_row_stride(K): the quantize pass writes act_q on every path (a misaligned act_q, such as
+    # contiguous rows of K = 520, is left untouched on sm_90a, where the pass writes the plan's staged copy instead).
+    act_q = torch.full((m, qjit.preferred_row_stride(k)), 0x55, device=DEV, dtype=torch.int8)[:, :k]
     act_scale = torch.full((m,), float("nan"), device=DEV)
     y = qjit.quantized_linear(x, w_q, w_scale, bias, out, act_q=act_q, act_scale=act_scale)
     torch.cuda.synchronize()
@@ -104,7 +106,7 @@ def test_smoothed_quantized_linear_and_w8a8_linear(m, n, k, seed):
     r = 1.0 / s
     w = torch.randn(n, k, device=DEV) * 0.05
     w_q, w_scale = qtorch.quantize_weight_per_channel(w * s[None, :])
-    act_q = torch.full((m, k), 0x55, device=DEV, dtype=torch.int8)
+    act_q = torch.full((m, qjit.preferred_row_stride(k)), 0x55, device=DEV, dtype=torch.int8)[:, :k]  # read back
     act_scale = torch.full((m,), float("nan"), device=DEV)
     y = qjit.quantized_linear(x, w_q, w_scale, act_q=act_q, act_scale=act_scale, pre_quant_scale=r)
     torch.cuda.synchronize()
@@ -162,7 +164,7 @@ def test_scaled_mm_against_f64_and_its_torch_op(m, dtype, modes, seed):
     """qjit.scaled_mm with device scales in every mode, against the f64 reference (output poisoned first), and
     torch.ops.qjit.scaled_mm on a 3-D activation: the same kernels, so the same bits."""
     act_mode, weight_mode = modes
-    n, k = 256, 520  # K % 16 != 0 as well: the contiguous int8 rows take the portable kernel on Hopper
+    n, k = 256, 520  # K % 16 != 0 as well: the contiguous int8 rows are staged into the workspace on Hopper
     a_q = torch.randint(-128, 128, (m, k), device=DEV, dtype=torch.int8)
     w_q = torch.randint(-128, 128, (n, k), device=DEV, dtype=torch.int8)
     a_scale = torch.rand(m if act_mode == "per_token" else 1, device=DEV) * 0.02 + 1e-3

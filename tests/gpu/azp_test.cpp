@@ -311,7 +311,7 @@ TEST(AzpLinearGpuTest, ScaledMatmulAzpOddShapes) {
   QJIT_REQUIRE_GPU();
   for (std::int64_t m : {3, 129}) {
     EXPECT_TRUE(check_scaled_matmul_azp<bf16>(AzpCase{m, 5003, 1024, true}));
-    EXPECT_TRUE(check_scaled_matmul_azp<f16>(AzpCase{m, 4096, 4095, false, true}));  // odd K: portable on sm_90a
+    EXPECT_TRUE(check_scaled_matmul_azp<f16>(AzpCase{m, 4096, 4095, false, true}));  // odd K: staged on sm_90a
     EXPECT_TRUE(check_scaled_matmul_azp<float>(AzpCase{m, 1001, 4100, true}));
     EXPECT_TRUE(check_scaled_matmul_azp<bf16>(AzpCase{m, 33, 17, true}));
   }

@@ -19,7 +19,13 @@ std::string LinearCase::to_string() const {
          (out_row_pad ? " ldc=N+" + std::to_string(out_row_pad) : "") +
          (weight_row_pad ? " ldw=K+" + std::to_string(weight_row_pad) : "") +
          (scratch_row_pad >= 0 ? " ldq=K+" + std::to_string(scratch_row_pad) : "") +
-         (select_m ? " (plan selected for M=" + std::to_string(select_m) + ")" : "") + (smooth ? " smooth" : "");
+         (select_m ? " (plan selected for M=" + std::to_string(select_m) + ")" : "") + (smooth ? " smooth" : "") +
+         (workspace == CaseWorkspace::Staged  ? " workspace=staged_workspace_size"
+          : workspace == CaseWorkspace::Short ? " workspace=staged need - 1"
+                                              : "") +
+         (expect_staged == 1   ? " (must stage)"
+          : expect_staged == 0 ? " (must not stage)"
+                               : "");
 }
 
 namespace {
@@ -108,6 +114,77 @@ std::vector<T> to_elements(const std::vector<float>& v) {
   return convert_from_float<T>(v);
 }
 
+constexpr std::uint8_t kWorkspacePoison = 0x5a;
+
+// The staged Hopper path as qjit/linear.h's layout predicts it for one call: whether the plan stages (its describe()
+// names the staged path: a Hopper GEMM), which int8 operands (those whose row stride is not a multiple of 16 bytes;
+// DeviceBuffer bases are 256-byte aligned), where their copies lie in the workspace, and the workspace bytes the
+// case hands over.
+struct StagingExpectation {
+  bool hopper = false, staged = false, act = false, weight = false;
+  std::size_t ws_bytes = 0, act_offset = 0, weight_offset = 0;
+  std::int64_t stride = 0;
+};
+
+template <class Plan>
+Result<StagingExpectation> expect_staging(const Plan& plan, const LinearCase& c, std::int64_t ld_act_int8,
+                                          std::int64_t ldw) {
+  StagingExpectation e;
+  e.hopper = plan.describe().find("staged into the workspace") != std::string::npos;
+  const std::size_t at_m = plan.workspace_size(c.m);
+  const std::size_t plan_ws = std::max(plan.workspace_size(), at_m);
+  const bool act_mis = ld_act_int8 % 16 != 0, w_mis = ldw % 16 != 0;
+  const std::size_t act_bytes = staged_rows_bytes(c.m, c.k), w_bytes = staged_rows_bytes(c.n, c.k);
+  // The plan's own bytes at M (zero points, split-K scratch), rounded to the region boundary: workspace_size(M)
+  // less both regions where it counts them (K % 16 != 0).
+  std::size_t own = at_m;
+  if (e.hopper && c.k % 16 != 0) own = at_m - act_bytes - w_bytes;
+  own = (own + 255) / 256 * 256;
+  const std::size_t need = own + (act_mis ? act_bytes : 0) + (w_mis ? w_bytes : 0);
+  switch (c.workspace) {
+    case CaseWorkspace::Plan: e.ws_bytes = plan_ws; break;
+    case CaseWorkspace::Staged: e.ws_bytes = staged_workspace_size(plan_ws, c.m, c.n, c.k); break;
+    case CaseWorkspace::Short:
+      if (!e.hopper || !(act_mis || w_mis))
+        return Status(StatusCode::InvalidArgument,
+                      "CaseWorkspace::Short needs a staging Hopper plan and a misaligned "
+                      "int8 operand: " +
+                          plan.describe());
+      e.ws_bytes = need - 1;
+      break;
+  }
+  e.staged = e.hopper && (act_mis || w_mis) && e.ws_bytes >= need;
+  e.act = e.staged && act_mis;
+  e.weight = e.staged && w_mis;
+  e.act_offset = own;
+  e.weight_offset = own + (act_mis ? act_bytes : 0);
+  e.stride = preferred_row_stride(c.k);
+  if (c.expect_staged >= 0 && e.staged != (c.expect_staged == 1))
+    return Status(StatusCode::InvalidArgument, std::string("the case must ") + (c.expect_staged == 1 ? "" : "not ") +
+                                                   "take the staged Hopper path " +
+                                                   "but the plan and views say it does" + (e.staged ? "" : " not") +
+                                                   ": " + plan.describe());
+  return e;
+}
+
+// Rows [0, rows) of a staged region (row stride e.stride) must hold `want` (row stride ld) in their first K bytes.
+::testing::AssertionResult check_staged_rows(const DeviceBuffer& ws, std::size_t offset, const StagingExpectation& e,
+                                             std::int64_t rows, std::int64_t k, const std::vector<std::int8_t>& want,
+                                             std::int64_t ld, const char* what, std::uint64_t seed) {
+  std::vector<std::int8_t> got(static_cast<std::size_t>(rows * e.stride));
+  if (Status s = ws.download(got.data(), got.size(), offset); !s.ok())
+    return ::testing::AssertionFailure() << "reading the staged " << what << ": " << s.to_string();
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < k; ++j)
+      if (got[static_cast<std::size_t>(r * e.stride + j)] != want[static_cast<std::size_t>(r * ld + j)])
+        return ::testing::AssertionFailure()
+               << "staged " << what << "[" << r << "," << j << "] (workspace offset " << offset << ", row stride "
+               << e.stride << ") = " << int(got[static_cast<std::size_t>(r * e.stride + j)]) << ", expected "
+               << int(want[static_cast<std::size_t>(r * ld + j)]) << ": the staged Hopper path did not run, seed "
+               << seed;
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace
 
 template <class T>
@@ -155,13 +232,17 @@ template <class T>
   if (c.smooth) args.pre_quant_scale = TensorRef<float, 1>::contiguous(d_smooth.get<float>(), {c.k});
   if (Status s = plan->can_implement(args); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
   // workspace_size() covers every M of the descriptor's bucket; a run outside it asks workspace_size(M).
-  const std::size_t ws_bytes = std::max(plan->workspace_size(), plan->workspace_size(c.m));
+  auto staging = expect_staging(*plan, c, ldq, ldw);
+  if (!staging.has_value()) return ::testing::AssertionFailure() << staging.error().to_string();
+  const std::size_t ws_bytes = staging->ws_bytes;
   DeviceBuffer ws(ws_bytes);
+  if (Status s = ws.fill_bytes(kWorkspacePoison); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
   if (Status s = plan->run(Stream(), Workspace{ws.get(), ws_bytes}, args); !s.ok())
     return ::testing::AssertionFailure() << "run: " << s.to_string();
   if (Status s = synchronize(); !s.ok()) return ::testing::AssertionFailure() << "after run: " << s.to_string();
 
-  // Quantized activation and scales: bit for bit.
+  // Quantized activation and scales: bit for bit, in act_q_scratch, or, on the staged path, in the workspace's
+  // staged region (act_q_scratch then untouched, as linear.h documents).
   std::vector<std::int8_t> q_ref;
   std::vector<float> s_ref;
   auto act_d = widen(act);
@@ -178,6 +259,13 @@ template <class T>
     if (std::memcmp(&(*s)[i], &s_ref[i], 4) != 0)
       return ::testing::AssertionFailure()
              << "act_scale[" << i << "] = " << (*s)[i] << ", reference " << s_ref[i] << ", seed " << seed;
+    if (staging->act) {
+      for (std::int64_t j = 0; j < ldq; ++j)
+        if ((*q)[i * ldq + j] != 0x7f)
+          return ::testing::AssertionFailure() << "act_q_scratch[" << i << "," << j << "] was written on the staged "
+                                               << "path (the pass must write the workspace's region), seed " << seed;
+      continue;
+    }
     for (std::int64_t j = 0; j < c.k; ++j)
       if ((*q)[i * ldq + j] != q_ref[i * c.k + j])
         return ::testing::AssertionFailure() << "act_q[" << i << "," << j << "] = " << int((*q)[i * ldq + j])
@@ -187,9 +275,18 @@ template <class T>
         return ::testing::AssertionFailure() << "act_q_scratch[" << i << "," << j
                                              << "] lies in the row stride's padding and was written, seed " << seed;
   }
+  if (staging->act) {
+    auto r = check_staged_rows(ws, staging->act_offset, *staging, c.m, c.k, q_ref, c.k, "act_q", seed);
+    if (!r) return r;
+  }
+  if (staging->weight) {
+    auto r = check_staged_rows(ws, staging->weight_offset, *staging, c.n, c.k, w, c.k, "weight_q", seed);
+    if (!r) return r;
+  }
   const auto rows = rows_to_check(c.m, c.n, c.k, rng);
-  return compare_output<T>(*out, ldc, c.m, c.n, rows, *q, ldq, w, c.k, s_ref, 0.0f, w_scale,
-                           c.bias ? widen(bias) : std::vector<double>{}, seed);
+  return compare_output<T>(*out, ldc, c.m, c.n, rows, q_ref, c.k, w, c.k, s_ref, 0.0f, w_scale,
+                           c.bias ? widen(bias) : std::vector<double>{}, seed)
+         << (staging->staged ? "; staged Hopper path" : "");
 }
 
 template <class T>
@@ -220,16 +317,29 @@ template <class T>
   if (c.bias) args.bias = TensorRef<T, 1>::contiguous(d_bias.get<T>(), {c.n});
   args.output = TensorMut<T, 2>::strided(d_out.get<T>(), c.m, c.n, ldc);
   // workspace_size() covers every M of the descriptor's bucket; a run outside it asks workspace_size(M).
-  const std::size_t ws_bytes = std::max(plan->workspace_size(), plan->workspace_size(c.m));
+  auto staging = expect_staging(*plan, c, lda, ldw);
+  if (!staging.has_value()) return ::testing::AssertionFailure() << staging.error().to_string();
+  const std::size_t ws_bytes = staging->ws_bytes;
   DeviceBuffer ws(ws_bytes);
+  if (Status s = ws.fill_bytes(kWorkspacePoison); !s.ok()) return ::testing::AssertionFailure() << s.to_string();
   if (Status s = plan->run(Stream(), Workspace{ws.get(), ws_bytes}, args); !s.ok())
     return ::testing::AssertionFailure() << "run: " << s.to_string();
   if (Status s = synchronize(); !s.ok()) return ::testing::AssertionFailure() << "after run: " << s.to_string();
   auto out = d_out.download_as<T>(static_cast<std::size_t>(c.m * ldc));
   if (!out.has_value()) return ::testing::AssertionFailure() << out.error().to_string();
+  // The staged path's copies: the caller's rows, bit for bit, at the layout's offsets.
+  if (staging->act) {
+    auto r = check_staged_rows(ws, staging->act_offset, *staging, c.m, c.k, a, lda, "act_q", seed);
+    if (!r) return r;
+  }
+  if (staging->weight) {
+    auto r = check_staged_rows(ws, staging->weight_offset, *staging, c.n, c.k, w, c.k, "weight_q", seed);
+    if (!r) return r;
+  }
   const auto rows = rows_to_check(c.m, c.n, c.k, rng);
   return compare_output<T>(*out, ldc, c.m, c.n, rows, a, lda, w, c.k, {}, act_scale, w_scale,
-                           c.bias ? widen(bias) : std::vector<double>{}, seed);
+                           c.bias ? widen(bias) : std::vector<double>{}, seed)
+         << (staging->staged ? "; staged Hopper path" : "");
 }
 
 namespace {

@@ -1,7 +1,9 @@
-// Shared driver for the linear-plan GPU tests: builds fresh random inputs, poisons outputs and scratch, runs a plan,
-// and compares everything against the f64 CPU reference (quantized activations bit for bit, outputs within the
-// plan's precision guarantee, every element written, and the pad columns of strided outputs and scratch untouched). Large problems compare a sample of rows against the
-// reference (all rows are still checked for unwritten / non-finite values).
+// Shared driver for the linear-plan GPU tests: builds fresh random inputs, poisons outputs, scratch and workspace,
+// runs a plan, and compares everything against the f64 CPU reference (quantized activations bit for bit, outputs
+// within the plan's precision guarantee, every element written, and the pad columns of strided outputs and scratch
+// untouched). Where the plan stages misaligned int8 rows into its workspace (issue 15, sm_90a), the staged copies
+// are read back at the documented layout's offsets and must hold the operands bit for bit. Large problems compare a
+// sample of rows against the reference (all rows are still checked for unwritten / non-finite values).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,11 @@
 
 namespace qjit::testing {
 
+// The workspace a case gives the plan (issue 15's staged Hopper path, qjit/linear.h): Plan = max(workspace_size(),
+// workspace_size(M)), what callers size by; Staged = qjit::staged_workspace_size of that (room to stage both int8
+// operands also when K % 16 == 0); Short = one byte less than the call's staged regions need (the portable kernel).
+enum class CaseWorkspace { Plan, Staged, Short };
+
 struct LinearCase {
   std::int64_t m, n, k;
   bool bias = false;
@@ -25,6 +32,10 @@ struct LinearCase {
   bool smooth = false;        // QuantizedLinear: a pre_quant_scale [K] (x * it before quantizing)
   std::int64_t weight_row_pad = 0;    // weight row stride = K + pad (a prepacked weight: pad to 16 bytes)
   std::int64_t scratch_row_pad = -1;  // QuantizedLinear: act_q_scratch row stride = K + pad (-1: act_row_pad)
+  CaseWorkspace workspace = CaseWorkspace::Plan;
+  // 1: the staged Hopper path must run (its copies are read back from the workspace; QuantizedLinear's act_q_scratch
+  // must stay untouched), 0: it must not, -1: either, as the plan's documented layout predicts for the views.
+  int expect_staged = -1;
   std::string to_string() const;
 };
 

@@ -1,6 +1,6 @@
 // GPU tests of ScaledMatmulPlan: every act-scale x weight-scale mode (per-tensor scales as device [1] tensors) x
 // f16 / bf16 / f32 output, with and without bias, decode and prefill M (the Hopper swap_ab / split-K and the staged
-// epilogues), odd N and K, misaligned int8 rows (the portable kernel) and strided outputs, against the f64 reference
+// epilogues), odd N and K, misaligned int8 rows (staged into the workspace on sm_90a) and strided outputs, against the f64 reference
 // with poisoned outputs; per-tensor modes also bit for bit against the per-token / per-channel plan run with the
 // scales broadcast (linear_check.h). Skip with the reason without a GPU.
 #include <gtest/gtest.h>
@@ -45,7 +45,7 @@ TEST(ScaledMatmulGpuTest, EveryScaleModeOddNAndK) {
   QJIT_REQUIRE_GPU();
   for (std::int64_t m : {1, 16, 129, 1024}) {
     check_all_modes<bf16>(LinearCase{m, 5003, 4096, true});   // odd N
-    check_all_modes<f16>(LinearCase{m, 4096, 4095, false});   // odd K (portable on sm_90a: contiguous rows)
+    check_all_modes<f16>(LinearCase{m, 4096, 4095, false});   // odd K (staged on sm_90a: contiguous rows)
     check_all_modes<float>(LinearCase{m, 1001, 4100, true});  // both
     check_all_modes<bf16>(LinearCase{m, 33, 17, true});       // tiny
   }
@@ -55,7 +55,7 @@ TEST(ScaledMatmulGpuTest, EveryScaleModeStridedAndMisalignedViews) {
   QJIT_REQUIRE_GPU();
   for (std::int64_t m : {3, 512}) {
     LinearCase c{m, 4096, 4096, true};
-    c.act_row_pad = 1;  // int8 rows not 16-byte aligned: the portable kernel on sm_90a
+    c.act_row_pad = 1;  // int8 rows not 16-byte aligned: the portable kernel on sm_90a (K % 16 == 0: no room)
     c.out_row_pad = 3;
     check_all_modes<bf16>(c);
     LinearCase p{m, 4096, 4095, true};

@@ -201,8 +201,9 @@ int warm_smoothed_in_fresh_process() {
   return 0;
 }
 
-// Issue 15: on sm_90a a K % 16 != 0 plan binds the portable GEMM at select too (its contiguous int8 rows are views
-// TMA cannot take), so warmup compiles it beside the Hopper one: the cache a deployment ships holds both.
+// Issue 15: on sm_90a a K % 16 != 0 plan stages its int8 rows into the workspace for the Hopper kernel
+// (workspace_size counts them), so it binds no portable GEMM at select and warmup compiles none: the cache a
+// deployment ships holds the Hopper kernels only (a call with a too-small workspace binds the portable one then).
 int warm_odd_k_in_fresh_process() {
   cache::testing::TempDir dir;
   cache::testing::use_only_cache_dir(dir.sub("cache"));
@@ -219,18 +220,17 @@ int warm_odd_k_in_fresh_process() {
     if (k.config.family() == codegen::KernelFamily::GemmSm90) ++sm90;
     if (k.config.family() == codegen::KernelFamily::GemmSm80) {
       ++sm80;
-      if (k.spec.k != 500 || k.used_by.find("portable") == std::string::npos)
-        return std::fprintf(stderr, "unexpected portable kernel for %s\n", k.used_by.c_str()), 3;
+      std::fprintf(stderr, "unexpected portable kernel for %s\n", k.used_by.c_str());
     }
   }
-  // Two Hopper GEMMs (K = 500 and 512) and one portable GEMM (K = 500 only).
-  if (r->failed || sm90 != 2 || sm80 != 1 || r->kernels.size() != 3)
+  // Two Hopper GEMMs (K = 500 and 512), no portable GEMM.
+  if (r->failed || sm90 != 2 || sm80 != 0 || r->kernels.size() != 2 || r->kernel_requests != 2)
     return std::fprintf(stderr, "%s\n", describe(90, *r).c_str()), 2;
   std::fprintf(stderr, "odd-k warmup ok\n");
   return 0;
 }
 
-TEST(OpsWarmup, OddKOnSm90aAlsoCompilesThePortableGemmThePlanBinds) {
+TEST(OpsWarmup, OddKOnSm90aCompilesOnlyTheHopperGemmItStagesFor) {
   if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(std::exit(warm_odd_k_in_fresh_process()), ::testing::ExitedWithCode(0), "odd-k warmup ok");

@@ -55,6 +55,28 @@ static_assert(offsetof(LaunchConfig, stream) == offsetof(CUlaunchConfig, hStream
 static_assert(offsetof(LaunchConfig, attrs) == offsetof(CUlaunchConfig, attrs));
 static_assert(offsetof(LaunchConfig, num_attrs) == offsetof(CUlaunchConfig, numAttrs));
 
+// cuMemcpy2DAsync's struct (the plans' staging copies, ops/staging.cpp), field for field, and its constants.
+static_assert(sizeof(Memcpy2D) == sizeof(CUDA_MEMCPY2D));
+static_assert(offsetof(Memcpy2D, src_x_in_bytes) == offsetof(CUDA_MEMCPY2D, srcXInBytes));
+static_assert(offsetof(Memcpy2D, src_y) == offsetof(CUDA_MEMCPY2D, srcY));
+static_assert(offsetof(Memcpy2D, src_memory_type) == offsetof(CUDA_MEMCPY2D, srcMemoryType));
+static_assert(offsetof(Memcpy2D, src_host) == offsetof(CUDA_MEMCPY2D, srcHost));
+static_assert(offsetof(Memcpy2D, src_device) == offsetof(CUDA_MEMCPY2D, srcDevice));
+static_assert(offsetof(Memcpy2D, src_array) == offsetof(CUDA_MEMCPY2D, srcArray));
+static_assert(offsetof(Memcpy2D, src_pitch) == offsetof(CUDA_MEMCPY2D, srcPitch));
+static_assert(offsetof(Memcpy2D, dst_x_in_bytes) == offsetof(CUDA_MEMCPY2D, dstXInBytes));
+static_assert(offsetof(Memcpy2D, dst_y) == offsetof(CUDA_MEMCPY2D, dstY));
+static_assert(offsetof(Memcpy2D, dst_memory_type) == offsetof(CUDA_MEMCPY2D, dstMemoryType));
+static_assert(offsetof(Memcpy2D, dst_host) == offsetof(CUDA_MEMCPY2D, dstHost));
+static_assert(offsetof(Memcpy2D, dst_device) == offsetof(CUDA_MEMCPY2D, dstDevice));
+static_assert(offsetof(Memcpy2D, dst_array) == offsetof(CUDA_MEMCPY2D, dstArray));
+static_assert(offsetof(Memcpy2D, dst_pitch) == offsetof(CUDA_MEMCPY2D, dstPitch));
+static_assert(offsetof(Memcpy2D, width_in_bytes) == offsetof(CUDA_MEMCPY2D, WidthInBytes));
+static_assert(offsetof(Memcpy2D, height) == offsetof(CUDA_MEMCPY2D, Height));
+static_assert(sizeof(Memcpy2D::src_memory_type) == sizeof(CUmemorytype));
+static_assert(kMemoryTypeDevice == CU_MEMORYTYPE_DEVICE);
+static_assert(kCudaErrorInvalidValue == CUDA_ERROR_INVALID_VALUE);
+
 // The tensor-map enums the Hopper family passes as ints.
 static_assert(codegen::kTensorMapDataTypeUint8 == CU_TENSOR_MAP_DATA_TYPE_UINT8);
 static_assert(codegen::kTensorMapInterleaveNone == CU_TENSOR_MAP_INTERLEAVE_NONE);

@@ -214,15 +214,35 @@ TEST(ToolsInspectTest, Sm90aQuantizedLinearUsesTheHopperFamilyInText) {
   EXPECT_TRUE(std::regex_search(r.out, match, key_line)) << r.out;
 }
 
-// Issue 15: K % 16 != 0 takes the Hopper family on sm_90a too; its reason says which views get the portable one.
-TEST(ToolsInspectTest, Sm90aTakesOddKAndNamesThePortableFallback) {
+// Issue 15: K % 16 != 0 takes the Hopper family on sm_90a too; its reason says misaligned views are staged (else
+// get the portable family), and the staging record gives the staged rows' stride and the two regions' bytes.
+TEST(ToolsInspectTest, Sm90aTakesOddKAndNamesTheStagedPathAndThePortableFallback) {
   SKIP_WITHOUT_NVRTC();
   TempDir tmp;
   auto doc = inspect_json({"--op", "smooth_quant_linear", "--m", "64", "--n", "4096", "--k", "4100"}, tmp.sub("cache"));
   const auto& gemm = *(*doc.getArray("kernels"))[0].getAsObject();
   EXPECT_EQ(str(gemm, "family"), "gemm_sm90");
   EXPECT_NE(str(gemm, "family_reason").find("K=4100"), std::string::npos) << str(gemm, "family_reason");
+  EXPECT_NE(str(gemm, "family_reason").find("staged into the plan's workspace"), std::string::npos)
+      << str(gemm, "family_reason");
   EXPECT_NE(str(gemm, "family_reason").find("portable family"), std::string::npos) << str(gemm, "family_reason");
+  const llvm::json::Object* staging = gemm.getObject("staging");
+  ASSERT_NE(staging, nullptr);
+  EXPECT_EQ(integer(*staging, "row_stride"), 4224);
+  EXPECT_EQ(integer(*staging, "act_bytes"), 64 * 4224);
+  EXPECT_EQ(integer(*staging, "weight_bytes"), 4096 * 4224);
+  EXPECT_EQ(staging->getBoolean("counted_by_workspace_size").getValueOr(false), true);
+  // K % 16 == 0: only misaligned views stage, and workspace_size does not count the regions.
+  auto even = inspect_json({"--op", "smooth_quant_linear", "--m", "64", "--n", "4096", "--k", "4096"}, tmp.sub("c2"));
+  const auto* even_staging = (*even.getArray("kernels"))[0].getAsObject()->getObject("staging");
+  ASSERT_NE(even_staging, nullptr);
+  EXPECT_EQ(even_staging->getBoolean("counted_by_workspace_size").getValueOr(true), false);
+  // The portable family (sm_89) reads any view: no staging.
+  auto ada = inspect_json({"--op", "smooth_quant_linear", "--m", "64", "--n", "4096", "--k", "4100", "--arch", "sm_89"},
+                          tmp.sub("c3"));
+  const auto& ada_gemm = *(*ada.getArray("kernels"))[0].getAsObject();
+  ASSERT_NE(ada_gemm.get("staging"), nullptr);
+  EXPECT_EQ(ada_gemm.get("staging")->kind(), llvm::json::Value::Null);
 }
 
 TEST(ToolsInspectTest, FindsACachedEntryUnderItsKeyWithoutCompiling) {

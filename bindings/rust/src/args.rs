@@ -18,7 +18,9 @@ pub struct QuantizedLinearArgs<'a, TIn: FloatElement, TWQ: IntElement = S8> {
     pub bias: Option<TensorRef<'a, TIn, 1>>,
     /// [M, N], row stride >= N.
     pub output: TensorMut<'a, TIn, 2>,
-    /// Caller-owned [M, K] int8 scratch for the quantized activation; reusable across launches.
+    /// Caller-owned [M, K] int8 scratch for the quantized activation; reusable across launches. On sm_90a a scratch
+    /// whose rows are not 16-byte aligned (contiguous rows with K % 16 != 0) is left untouched when the workspace
+    /// holds the plan's staged rows: the pass writes those instead (rows of 128-byte multiples: every path).
     pub act_q_scratch: TensorMut<'a, S8, 2>,
     /// Caller-owned [M] scratch: the per-token activation scales after the run.
     pub act_scale_scratch: TensorMut<'a, f32, 1>,

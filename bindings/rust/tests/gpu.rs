@@ -279,7 +279,11 @@ fn quantized_linear_bf16_matches_f64_reference() {
         let d_sw = DevBuf::from_host(&cuda, &sw);
         let d_bias = DevBuf::from_host(&cuda, &bias);
         let d_y = DevBuf::<Bf16>::new(&cuda, mu * n);
-        let d_q = DevBuf::<i8>::new(&cuda, mu * ku);
+        // act_q_scratch rows of whole 128-byte lines (qjit::preferred_row_stride): the pass writes them on every path
+        // (on sm_90a a misaligned scratch, contiguous rows of K = 520, is left untouched: the pass writes the plan's
+        // staged copy in the workspace instead).
+        let ldq = (ku + 127) / 128 * 128;
+        let d_q = DevBuf::<i8>::new(&cuda, mu * ldq);
         let d_sa = DevBuf::<f32>::new(&cuda, mu);
         let d_ws = DevBuf::<u8>::new(&cuda, plan.workspace_size());
         d_y.poison();
@@ -294,7 +298,7 @@ fn quantized_linear_bf16_matches_f64_reference() {
                 weight_scale: TensorRef::contiguous(d_sw.dptr(), [N]),
                 bias: has_bias.then(|| TensorRef::contiguous(d_bias.dptr(), [N])),
                 output: TensorMut::contiguous(d_y.dptr(), [m, N]),
-                act_q_scratch: TensorMut::contiguous(d_q.dptr(), [m, k]),
+                act_q_scratch: TensorMut::strided(d_q.dptr(), m, k, ldq as i64),
                 act_scale_scratch: TensorMut::contiguous(d_sa.dptr(), [m]),
                 pre_quant_scale: None,
                 weight_colsum: None,
@@ -305,7 +309,7 @@ fn quantized_linear_bf16_matches_f64_reference() {
         plan.run(&stream, ws, &args).unwrap_or_else(|e| panic!("{what}: run: {e}"));
         cuda.sync();
 
-        let q = d_q.to_host();
+        let q: Vec<i8> = d_q.to_host().chunks(ldq).flat_map(|row| row[..ku].to_vec()).collect();
         let sa = d_sa.to_host();
         // The quantization the plan did: scale = absmax / 127, q = round-half-even(x / scale) (one step of slack
         // for a kernel that multiplies by the reciprocal).
