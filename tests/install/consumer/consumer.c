@@ -15,6 +15,9 @@
 #define M 33
 #define N 136
 #define K 264
+/* act_q scratch rows at the plan's preferred stride (qjit::preferred_row_stride(K): 128-byte multiples), so the
+ * quantize pass writes them in place; the K = 264 weight rows are not 16-byte multiples and are staged. */
+#define LDQ ((K + 127) / 128 * 128)
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static float uniform(void) { /* xorshift64*, in [-1, 1) */
@@ -81,7 +84,7 @@ int main(void) {
   float* ws = malloc(sizeof(float) * N);
   float* bias = malloc(sizeof(float) * N);
   float* y = malloc(sizeof(float) * M * N);
-  int8_t* xq = malloc(M * K);
+  int8_t* xq = malloc(M * LDQ);
   float* xs = malloc(sizeof(float) * M);
   for (int i = 0; i < M * K; ++i) x[i] = uniform() * 3.0f;
   for (int i = 0; i < N * K; ++i) w[i] = (int8_t)(uniform() * 127.0f);
@@ -91,7 +94,7 @@ int main(void) {
   size_t work = 0;
   if (qjit_plan_workspace_size(plan, &work) != QJIT_OK) return 1;
   if (cu.alloc(&dx, sizeof(float) * M * K) || cu.alloc(&dw, N * K) || cu.alloc(&dws, sizeof(float) * N) ||
-      cu.alloc(&dbias, sizeof(float) * N) || cu.alloc(&dy, sizeof(float) * M * N) || cu.alloc(&dxq, M * K) ||
+      cu.alloc(&dbias, sizeof(float) * N) || cu.alloc(&dy, sizeof(float) * M * N) || cu.alloc(&dxq, M * LDQ) ||
       cu.alloc(&dxs, sizeof(float) * M) || (work && cu.alloc(&dwork, work)))
     return printf("cuMemAlloc failed\n"), 1;
   if (cu.htod(dx, x, sizeof(float) * M * K) || cu.htod(dw, w, N * K) || cu.htod(dws, ws, sizeof(float) * N) ||
@@ -106,10 +109,11 @@ int main(void) {
   args.bias = vector((void*)dbias, QJIT_F32, N);
   args.output = matrix((void*)dy, QJIT_F32, M, N);
   args.act_q_scratch = matrix((void*)dxq, QJIT_S8, M, K);
+  args.act_q_scratch.stride[0] = LDQ;
   args.act_scale_scratch = vector((void*)dxs, QJIT_F32, M);
   s = qjit_linear_plan_run(plan, NULL, (void*)dwork, work, &args);
   if (s != QJIT_OK) return printf("run: %s: %s\n", qjit_status_name(s), qjit_last_error_message()), 1;
-  if (cu.sync() || cu.dtoh(y, dy, sizeof(float) * M * N) || cu.dtoh(xq, dxq, M * K) ||
+  if (cu.sync() || cu.dtoh(y, dy, sizeof(float) * M * N) || cu.dtoh(xq, dxq, M * LDQ) ||
       cu.dtoh(xs, dxs, sizeof(float) * M))
     return printf("sync/copy back failed\n"), 1;
   qjit_precision_guarantee g;
@@ -124,13 +128,13 @@ int main(void) {
     if (fabs(xs[m] - amax / 127.0f) > 1e-6 * amax)
       return printf("act_scale[%d] = %g, want %g\n", m, xs[m], amax / 127.0f), 1;
     for (int k = 0; k < K; ++k)
-      if (abs((int)xq[m * K + k] - (int)lrintf(x[m * K + k] / xs[m])) > 1) ++bad_q;
+      if (abs((int)xq[m * LDQ + k] - (int)lrintf(x[m * K + k] / xs[m])) > 1) ++bad_q;
     for (int n = 0; n < N; ++n) {
       long long acc = 0;
       double mag = 0;
       for (int k = 0; k < K; ++k) {
-        acc += (long long)xq[m * K + k] * w[n * K + k];
-        mag += fabs((double)xq[m * K + k] * w[n * K + k]);
+        acc += (long long)xq[m * LDQ + k] * w[n * K + k];
+        mag += fabs((double)xq[m * LDQ + k] * w[n * K + k]);
       }
       const double ref = (double)xs[m] * ws[n] * (double)acc + bias[n];
       const double err = fabs(y[m * N + n] - ref) / ((double)xs[m] * ws[n] * mag + fabs(bias[n]) + 1e-30);
