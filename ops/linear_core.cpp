@@ -150,6 +150,9 @@ Result<GemmOperands> prepare_gemm(const LinearCore& c, std::int64_t m, const Mat
   }
   g.gemm = &c.gemm;
   g.path = route.path;
+  // A one-row operand read in place: its stride is never followed, but the tensor map needs a 16-byte multiple.
+  if (act.rows == 1) g.lda = preferred_row_stride(c.k);
+  if (weight.rows == 1) g.ldb = preferred_row_stride(c.k);
   if (route.stage_weight) {
     g.b = base + route.weight_offset;
     g.ldb = route.staged_stride;

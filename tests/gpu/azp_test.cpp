@@ -279,8 +279,8 @@ template <class T>
   // On sm_90a a contiguous int8 row of odd K is not 16-byte aligned: the quantize pass then writes the staged region
   // of the workspace (after the plan's own bytes, at preferred_row_stride(K)) and leaves act_q_scratch untouched, as
   // qjit/linear.h documents.
-  const bool staged =
-      k % 16 != 0 && plan->describe().find("staged into the workspace") != std::string::npos;
+  // (One row is read and written in place: its stride is never followed, only its base counts.)
+  const bool staged = m > 1 && k % 16 != 0 && plan->describe().find("staged into the workspace") != std::string::npos;
   const std::size_t own = staged ? (plan->workspace_size(m) - staged_rows_bytes(m, k) - staged_rows_bytes(n, k) +
                                     255) / 256 * 256
                                  : 0;

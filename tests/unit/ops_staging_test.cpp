@@ -59,7 +59,10 @@ TEST(OpsStaging, TmaReadsOnlySixteenByteBasesAndStridesOfAtLeastK) {
   EXPECT_FALSE(ops::tma_readable({at(0x10000), 16, 4100}, 4100, 16));
   EXPECT_FALSE(ops::tma_readable({at(0x10000), 16, 4104}, 4096, 16));  // issue 15's act_q stride
   EXPECT_FALSE(ops::tma_readable({at(0x10008), 16, 4096}, 4096, 16));  // base
-  EXPECT_FALSE(ops::tma_readable({at(0x10000), 1, 0}, 4096, 16));      // one row, stride never followed
+  // One row: the stride is never followed (bindings normalise it to K), only the base counts.
+  EXPECT_TRUE(ops::tma_readable({at(0x10000), 1, 4100}, 4100, 16));
+  EXPECT_TRUE(ops::tma_readable({at(0x10000), 1, 0}, 4096, 16));
+  EXPECT_FALSE(ops::tma_readable({at(0x10008), 1, 4096}, 4096, 16));
   EXPECT_TRUE(ops::tma_readable({at(0x10001), 3, 5}, 5, 1));
 }
 
