@@ -3,16 +3,16 @@
 // (decode measured on the H200 in session 13; the rest unmeasured, docs/PERF.md states the predictions it rests on):
 // decode is a weight stream. M <= 16 takes the swap_ab layout (templates/w8a16_sm80_decode.cuh: weight rows on the
 // mma's M side, streamed global -> registers), set from the H200 sweep: 8 / 16 tokens, 256 channels of 8 warps for N >=
-// 8192 else 64 channels of 4 x 2 warps along K, K split within one wave (two for the narrow tile), then until x of the
-// CTA's slice fits the arch's shared memory (decode_heuristic). M <= 32 (and M <= 16 when no swap_ab config validates,
-// or 9-16 tokens over N < 8192 and K >= 8192) a 16- or 32-row tile of the main layout over 64 columns and 64 elements
-// of K a stage, 5-6 stages, and K split (deterministic, through the workspace) while the grid stays within two CTAs per
-// SM, each split keeping at least 8 k tiles; M <= 64 a 64 x 64 tile; above, the largest of 128 x 128 / 64 x 128 / 64 x
-// 64 (32 of K a stage, 4 stages) that fills every SM once. Candidates: for M <= 32 the swap_ab menu (warp grids x k
-// block 64 / 128 x 2 / 4 / 8 k blocks in flight x splits up to 16), then a menu of CTA tiles and warp grids x K slice
-// (32, 64, 128) x stages, restricted by the M bucket, split-K 2/4/8 for M <= 64 when allowed; the heuristic's choice
-// leads. The kernel takes its own parameter block (W8A16Params), which the plan launches itself, so launch_gemm
-// (GemmS8Params) is refused.
+// 8192 else 64 channels of 4 x 2 warps along K, K split within one wave, then until x of the CTA's slice fits the
+// arch's shared memory (decode_heuristic). M <= 32 (and M <= 16 when no swap_ab config validates, or 9-16 tokens over N
+// < 8192 and K >= 8192) a 16- or 32-row tile of the main layout over 64 columns and 64 elements of K a stage, 5-6
+// stages, and K split (deterministic, through the workspace) while the grid stays within two CTAs per SM, each split
+// keeping at least 8 k tiles; M <= 64 a 64 x 64 tile; above, the largest of 128 x 128 / 64 x 128 / 64 x 64 (32 of K a
+// stage, 4 stages) that fills every SM once. Candidates: for M <= 32 the swap_ab menu (warp grids x k block 64 / 128 x
+// 2 / 4 / 8 k blocks in flight x splits up to 16), then a menu of CTA tiles and warp grids x K slice (32, 64, 128) x
+// stages, restricted by the M bucket, split-K 2/4/8 for M <= 64 when allowed; the heuristic's choice leads. The kernel
+// takes its own parameter block (W8A16Params), which the plan launches itself, so launch_gemm (GemmS8Params) is
+// refused.
 #include <algorithm>
 #include <optional>
 
@@ -44,13 +44,12 @@ W8A16Tile with_split(const KernelSpec& spec, W8A16Tile c, int sm_count) {
 // The decode layout (swap_ab) for M <= 16, from `weight_only_linear_bench --sweep` on the H200 (session 13, M = 1: each
 // shape's fastest of 82-184 configs): 8 or 16 tokens a CTA; N >= 8192: 8 warps of 32 channels (256 channels, k blocks
 // of 64); below: 4 warps of 16 channels x 2 warps along K (64 channels, k blocks of 128); 4 k blocks in flight. K is
-// split while the grid stays within one wave (one CTA an SM; two waves for the narrow tile) and each split keeps >= 4
-// k blocks a warp (8 for the narrow tile), then further until the CTA's shared memory fits the arch's limit. The
-// winners this rule reproduces: n4096 k4096 8x64x128 w2x4 sk2 (14.7 us; the former 8x128x64 w1x4 sk8 took 20.2),
-// n28672 k8192 8x256x64 w1x8 sk1 (78.7 us; 91.5), n8192 k28672 8x256x64 w1x8 sk4 (80.0 us; 96.1), n4096 k14336 / k11008
-// sk4 (session 14: 30.2 / 25.7 us against sk2's 32.7 / 28.7); at M = 16 n4096 k4096 16x64x128 w2x4 sk2 (18.5 us; the
-// former 16-token pick took 38.7), n28672 k8192 sk2 and n8192 k28672 sk4 (96.0 us; the 160 KiB cap of session 13 made
-// it sk8, 107.9). nullopt when none validates.
+// split while the grid stays within one wave (one CTA an SM) and each split keeps >= 4 k blocks a warp, then further
+// until the CTA's shared memory fits the arch's limit. The winners this rule reproduces: n4096 k4096 8x64x128 w2x4 sk2
+// (14.7 us; the former 8x128x64 w1x4 sk8 took 20.2), n28672 k8192 8x256x64 w1x8 sk1 (78.7 us; 91.5), n8192 k28672
+// 8x256x64 w1x8 sk4 (80.0 us; 96.1); at M = 16 n4096 k4096 16x64x128 w2x4 sk2 (18.5 us; the former 16-token pick took
+// 38.7), n28672 k8192 sk2 and n8192 k28672 sk4 (96.0 us; the 160 KiB cap of session 13 made it sk8, 107.9). nullopt
+// when none validates.
 std::optional<W8A16Tile> decode_heuristic(const KernelSpec& spec, int sm_count) {
   const bool wide = spec.n >= 8192;
   W8A16Tile c{.block_m = spec.m_bucket <= 8 ? 8 : 16,
@@ -63,10 +62,9 @@ std::optional<W8A16Tile> decode_heuristic(const KernelSpec& spec, int sm_count) 
               .swap_ab = true};
   const std::int64_t ctas = ceil_div(spec.n, c.block_n);
   const std::int64_t k_blocks = ceil_div(spec.k, c.block_k);
-  // The wide tile splits within one wave keeping >= 4 k blocks a warp, the narrow one within two waves keeping >= 8.
-  const std::int64_t waves = wide ? 1 : 2, min_blocks = wide ? 4 : 8;
-  while (c.split_k < 16 && ctas * c.split_k * 2 <= waves * sm_count &&
-         k_blocks / (2 * c.split_k) >= min_blocks * c.warps_m)
+  // NOTE: two waves for the narrow tile (sk4 on n4096 k11008 / k14336 at M = 1) won the session-14 sweep by 8-13% but
+  // lost the suite by 7-13% in the next call (30.3 / 36.1 us against sk2's 28.3 / 31.9): one wave for both.
+  while (c.split_k < 16 && ctas * c.split_k * 2 <= sm_count && k_blocks / (2 * c.split_k) >= 4 * c.warps_m)
     c.split_k *= 2;
   const std::int64_t budget = codegen::max_dynamic_smem_bytes(spec.arch);
   while (c.split_k < 16 && codegen::w8a16_sm80_smem_bytes(spec, c) > budget) c.split_k *= 2;

@@ -186,13 +186,13 @@ TEST(CodegenW8A16Sm80, RegistryServesOnlyWeightOnlyGemmsAndEveryCandidateValidat
   // The decode heuristic takes the swap_ab layout and splits K on a 132-SM part (64 CTAs of 64 channels, x 2).
   const TileConfig d = jit::w8a16_sm80_family().heuristic(w, 132);
   EXPECT_EQ(d.to_string(), "w8a16_sm80 16x64x128 w2x4 swap_ab s4 sk2");
-  // The sweep winners the rule reproduces (docs/PERF.md, sessions 13-14): the narrow tile splits within two waves, the
-  // wide one within one, and x of the CTA's K slice may take the arch's whole shared memory.
+  // The sweep winners the rule reproduces (docs/PERF.md, sessions 13-14): the grid splits within one wave, and x of the
+  // CTA's K slice may take the arch's whole shared memory.
   const struct {
     std::int64_t n, k, m;
     const char* want;
-  } winners[] = {{4096, 4096, 1, "8x64x128 w2x4 swap_ab s4 sk2"},    {4096, 14336, 1, "8x64x128 w2x4 swap_ab s4 sk4"},
-                 {4096, 11008, 1, "8x64x128 w2x4 swap_ab s4 sk4"},   {28672, 8192, 1, "8x256x64 w1x8 swap_ab s4 sk1"},
+  } winners[] = {{4096, 4096, 1, "8x64x128 w2x4 swap_ab s4 sk2"},    {4096, 14336, 1, "8x64x128 w2x4 swap_ab s4 sk2"},
+                 {4096, 11008, 1, "8x64x128 w2x4 swap_ab s4 sk2"},   {28672, 8192, 1, "8x256x64 w1x8 swap_ab s4 sk1"},
                  {28672, 8192, 16, "16x256x64 w1x8 swap_ab s4 sk2"}, {8192, 28672, 1, "8x256x64 w1x8 swap_ab s4 sk4"},
                  {8192, 28672, 16, "16x256x64 w1x8 swap_ab s4 sk4"}, {4096, 14336, 16, "16x64x64 w1x4 s6 sk4"}};
   for (const auto& t : winners)
