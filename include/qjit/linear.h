@@ -38,8 +38,9 @@ static_assert(preferred_row_stride(4095) == 4096 && preferred_row_stride(4100) =
               preferred_row_stride(4096) == 4096 && preferred_row_stride(1) == 128);
 
 // The staged Hopper path (issue 15). On sm_90a an int8 operand of QuantizedLinear, SmoothQuantLinear or ScaledMatmul
-// whose base or row stride is not a multiple of 16 bytes (every contiguous [*, K] view when K % 16 != 0; a sliced
-// or padded view such as an act_q row stride of 4104) is copied (cuMemcpy2DAsync, on the call's stream) into the
+// whose base or row stride is not a multiple of 16 bytes (every contiguous [*, K] view of two or more rows when K %
+// 16 != 0; a sliced or padded view such as an act_q row stride of 4104; a one-row view's stride is never followed, so
+// only its base counts) is copied (cuMemcpy2DAsync, on the call's stream) into the
 // plan's workspace at preferred_row_stride(K), and the Hopper kernel reads the copy; QuantizedLinear's quantize pass
 // writes its int8 activation straight into that region (no copy). The workspace at M = m is laid out as
 //   [the plan's own bytes: zero points, split-K scratch][staged activation: staged_rows_bytes(m, K)]

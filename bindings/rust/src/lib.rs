@@ -21,6 +21,7 @@ pub mod cache;
 pub mod descriptor;
 pub mod element;
 pub mod error;
+pub mod padding;
 pub mod plan;
 pub mod colsum;
 pub mod stream;
@@ -40,6 +41,7 @@ pub use descriptor::{
 pub use colsum::weight_colsum;
 pub use element::{Bf16, Element, ElementKind, FloatElement, IntElement, F16, S8};
 pub use error::{Error, Result};
+pub use padding::{pad_int8_rows, preferred_row_stride, staged_rows_bytes, staged_workspace_size};
 pub use plan::{
     DynamicRangeQuantizePlan, LayerNormQuantizePlan, QuantizedLinearPlan, RmsNormQuantizePlan, ScaledMatmulPlan,
     SmoothQuantLinearPlan, WeightOnlyLinearPlan,

@@ -585,6 +585,15 @@ extern "C" {
     pub fn qjit_warmup(request: *const qjit_warmup_request, out: *mut qjit_warmup_report) -> qjit_status;
 
     pub fn qjit_weight_colsum(weight: *const i8, n: i64, k: i64, row_stride: i64, colsum: *mut i32) -> qjit_status;
+    pub fn qjit_pad_int8_rows(
+        stream: CUstream,
+        src: *const i8,
+        rows: i64,
+        cols: i64,
+        src_row_stride: i64,
+        dst: *mut i8,
+        dst_row_stride: i64,
+    ) -> qjit_status;
 }
 
 /// Every struct's size and field offsets as this crate lays them out: `("struct", size)` then

@@ -372,6 +372,32 @@ fn weight_colsum_sums_rows_and_names_bad_arguments() {
 }
 
 #[test]
+fn row_layout_helpers_agree_with_the_c_headers_and_the_pre_pack_names_bad_arguments() {
+    // qjit/linear.h's static_asserts and its staged-path arithmetic.
+    assert_eq!(
+        [4095, 4100, 4096, 1].map(|c| qjit::preferred_row_stride(c, 1)),
+        [4096, 4224, 4096, 128]
+    );
+    assert_eq!(qjit::preferred_row_stride(100, 2), 128);
+    assert_eq!(qjit::staged_rows_bytes(1, 520), 768);
+    assert_eq!(qjit::staged_rows_bytes(256, 520), 256 * 640);
+    assert_eq!(qjit::staged_rows_bytes(0, 520), 0);
+    assert_eq!(qjit::staged_workspace_size(1000, 16, 4096, 4100), 1000);
+    assert_eq!(qjit::staged_workspace_size(1000, 16, 4096, 4096), 1024 + 16 * 4096 + 4096 * 4096);
+    // The C function validates before it touches a driver, so the refusals need no GPU.
+    let s = qjit::Stream::null();
+    let (src, dst) = (qjit::DevicePtr(0x10000), qjit::DevicePtr(0x20000));
+    invalid(unsafe { qjit::pad_int8_rows(s, src, 0, 4100, 4100, dst, 4224) }, "rows must be in [1, 2^31), got 0");
+    invalid(unsafe { qjit::pad_int8_rows(s, qjit::DevicePtr::NULL, 8, 4100, 4100, dst, 4224) }, "src must be a non-NULL");
+    invalid(unsafe { qjit::pad_int8_rows(s, src, 8, 4100, 4099, dst, 4224) }, "src_row_stride must be >= cols = 4100");
+    invalid(unsafe { qjit::pad_int8_rows(s, src, 8, 4100, 4100, qjit::DevicePtr(0x20008), 4224) }, "dst must be 16-byte aligned");
+    invalid(
+        unsafe { qjit::pad_int8_rows(s, src, 8, 4100, 4100, dst, 4104) },
+        "dst_row_stride must be >= cols = 4100 and a multiple of 16 (best qjit::preferred_row_stride(cols) = 4224)",
+    );
+}
+
+#[test]
 fn asymmetric_descriptors_print_their_mode() {
     let q = QuantizedLinearDescriptor::new::<Bf16>(8, 32, 64).with_asymmetric(true);
     assert!(q.to_string().ends_with(" asymmetric"), "{q}");
