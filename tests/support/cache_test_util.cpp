@@ -88,7 +88,9 @@ void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes,
   ::unlink(path.c_str());
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
   ASSERT_GE(fd, 0) << path;
-  if (!bytes.empty()) ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  if (!bytes.empty()) {
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
   ::fchmod(fd, mode);  // past the umask
   ::close(fd);
 }

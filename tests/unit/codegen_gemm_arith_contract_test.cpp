@@ -34,7 +34,9 @@ void expect_contract(const std::string& ptx, const Variant& v, const std::string
   EXPECT_EQ(ptx.find("fma.rn.f64"), std::string::npos) << what << ": a contracted f64 multiply-add";
   EXPECT_EQ(ptx.find(".ftz.f32"), std::string::npos) << what << ": flush-to-zero arithmetic";
   EXPECT_NE(ptx.find(f64 ? "mul.rn.f64" : "mul.rn.f32"), std::string::npos) << what << ": no explicit mul.rn";
-  if (v.bias) EXPECT_NE(ptx.find(f64 ? "add.rn.f64" : "add.rn.f32"), std::string::npos) << what << ": no add.rn";
+  if (v.bias) {
+    EXPECT_NE(ptx.find(f64 ? "add.rn.f64" : "add.rn.f32"), std::string::npos) << what << ": no add.rn";
+  }
 }
 
 const runtime::Nvrtc* nvrtc_or_null() {

@@ -118,7 +118,9 @@ TEST(CodegenNormQuantize, FamilyHeuristicAndCandidatesServeTheNormOps) {
           const std::int64_t chunks = (k + 15) / 16;
           const int tpr = h.as<QuantizeTile>().threads_per_row;
           const std::int64_t per_thread = (chunks + tpr - 1) / tpr;
-          if (chunks <= 1024 * 4) EXPECT_LE(per_thread * static_cast<std::int64_t>(element_size(in)), 16);
+          if (chunks <= 1024 * 4) {
+            EXPECT_LE(per_thread * static_cast<std::int64_t>(element_size(in)), 16);
+          }
           const auto cands = family.candidates(s, jit::CandidateOptions{});
           ASSERT_FALSE(cands.empty());
           EXPECT_EQ(cands.front(), h);

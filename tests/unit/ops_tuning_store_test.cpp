@@ -92,7 +92,9 @@ TEST(OpsTuningStore, HopperTuningSpaceTokenTilesCoverTheBucket) {
       if (!c.swap_ab) continue;
       EXPECT_LE(bucket, 128) << c.to_string();
       EXPECT_LE(c.block_m, 2 * std::max(bucket, 8)) << bucket << " " << c.to_string();
-      if (bucket <= 64) EXPECT_GE(c.block_m, std::max(bucket, 8)) << bucket << " " << c.to_string();
+      if (bucket <= 64) {
+        EXPECT_GE(c.block_m, std::max(bucket, 8)) << bucket << " " << c.to_string();
+      }
     }
   }
 }
