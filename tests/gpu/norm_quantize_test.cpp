@@ -231,14 +231,16 @@ void check_norm(const Case& c) {
 
   // 1. The model, bit for bit; padding never written; residual_out = RN_T(x + residual), padding untouched.
   for (std::int64_t i = 0; i < m; ++i) {
-    if (c.dynamic)
+    if (c.dynamic) {
       ASSERT_TRUE(same_bits((*s)[i], s_model[i])) << "scale[" << i << "] = " << (*s)[i] << " vs " << s_model[i];
+    }
     for (std::int64_t j = 0; j < k; ++j)
       ASSERT_EQ((*q)[i * ld + j], q_model[i * k + j]) << "q[" << i << "," << j << "] v=" << v_all[i * k + j];
     for (std::int64_t j = k; j < ld; ++j) ASSERT_EQ((*q)[i * ld + j], 0x55) << "q padding written at " << i << "," << j;
   }
-  if (!c.dynamic)
+  if (!c.dynamic) {
     for (std::int64_t i = 0; i < m; ++i) ASSERT_EQ(std::memcmp(&(*s)[i], "\xff\xff\xff\xff", 4), 0) << "scale written";
+  }
   if (has_res) {
     const DeviceBuffer& out_buf = c.residual == Residual::Separate          ? d_ro
                                   : c.residual == Residual::InPlaceResidual ? d_r
@@ -263,9 +265,13 @@ void check_norm(const Case& c) {
   std::vector<float> s_drq;
   drq_on_gpu(v_all, m, k, c.dynamic ? QuantGranularity::PerToken : QuantGranularity::PerTensor, &q_drq, &s_drq);
   if (c.dynamic || c.static_scale == 0) {
-    if (!c.dynamic) ASSERT_TRUE(same_bits(s_drq[0], static_scale)) << s_drq[0] << " vs " << static_scale;
+    if (!c.dynamic) {
+      ASSERT_TRUE(same_bits(s_drq[0], static_scale)) << s_drq[0] << " vs " << static_scale;
+    }
     for (std::int64_t i = 0; i < m; ++i) {
-      if (c.dynamic) ASSERT_TRUE(same_bits((*s)[i], s_drq[i])) << "scale[" << i << "] vs DynamicRangeQuantize";
+      if (c.dynamic) {
+        ASSERT_TRUE(same_bits((*s)[i], s_drq[i])) << "scale[" << i << "] vs DynamicRangeQuantize";
+      }
       for (std::int64_t j = 0; j < k; ++j)
         ASSERT_EQ((*q)[i * ld + j], q_drq[i * k + j]) << "q[" << i << "," << j << "] vs DynamicRangeQuantize";
     }

@@ -446,9 +446,11 @@ TEST_F(QuantSmoothedModelsTest, PostLnBertSmoothsEveryLinearThroughTheVectorAndF
     EXPECT_EQ(*out.file.read_bytes(*t), entry.second) << name;
   }
   // Post-LN: no norm changes, every linear carries pre_quant_scale.
-  for (const auto& t : in->tensors())
-    if (t.name.find("LayerNorm") != std::string::npos)
+  for (const auto& t : in->tensors()) {
+    if (t.name.find("LayerNorm") != std::string::npos) {
       EXPECT_EQ(*out.file.read_bytes(*out.file.find(t.name)), *in->read_bytes(t)) << t.name;
+    }
+  }
   for (const auto& [module, nk] : m.linears) {
     const TensorInfo* s = out.file.find(module + ".pre_quant_scale");
     ASSERT_NE(s, nullptr) << module;
