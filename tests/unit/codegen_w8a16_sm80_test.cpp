@@ -298,10 +298,9 @@ void config_spread(int arch) {
     expect_compiles(s, cfg, false);
   // block_k = 128 (the decode candidates' widest slice: two 16-byte reads of q, four of x a lane) needs group 128.
   for (const KernelSpec& s128 : {w8a16_spec(ElementKind::F16, 1000, 1000, 16, arch, true, true, 128, true),
-                                 w8a16_spec(ElementKind::BF16, 4096, 4096, 1, arch, false, true, 0, false)})
+                                  w8a16_spec(ElementKind::BF16, 4096, 4096, 1, arch, false, true, 0, false)})
     for (const W8A16Tile& cfg :
-         {W8A16Tile{
-              .block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 2},
+         {W8A16Tile{.block_m = 16, .block_n = 64, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 4, .split_k = 2},
           W8A16Tile{.block_m = 32, .block_n = 128, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 3}})
       expect_compiles(s128, cfg, true);
 }
@@ -316,10 +315,12 @@ void decode_spread(int arch) {
     int bucket, mode, group;
     bool zp, bias;
   };
-  const Case cases[] = {
-      {ElementKind::BF16, 4096, 4096, 1, 1, 0, false, false}, {ElementKind::BF16, 4096, 4096, 16, 1, 0, false, false},
-      {ElementKind::F16, 28672, 8192, 8, 1, 0, false, false}, {ElementKind::BF16, 28672, 8192, 16, 2, 128, true, true},
-      {ElementKind::F16, 4097, 4100, 16, 2, 64, true, false}, {ElementKind::BF16, 333, 517, 4, 0, 0, true, true}};
+  const Case cases[] = {{ElementKind::BF16, 4096, 4096, 1, 1, 0, false, false},
+                        {ElementKind::BF16, 4096, 4096, 16, 1, 0, false, false},
+                        {ElementKind::F16, 28672, 8192, 8, 1, 0, false, false},
+                        {ElementKind::BF16, 28672, 8192, 16, 2, 128, true, true},
+                        {ElementKind::F16, 4097, 4100, 16, 2, 64, true, false},
+                        {ElementKind::BF16, 333, 517, 4, 0, 0, true, true}};
   std::vector<std::pair<KernelSpec, W8A16Tile>> kernels;
   for (const Case& c : cases) {
     const KernelSpec s = w8a16_spec(c.t, c.n, c.k, c.bucket, arch, c.bias, c.mode != 0, c.group, c.zp);
@@ -329,47 +330,18 @@ void decode_spread(int arch) {
   }
   const KernelSpec g64 = w8a16_spec(ElementKind::F16, 1000, 1000, 16, arch, true, true, 64, true);
   const KernelSpec ch = w8a16_spec(ElementKind::BF16, 4096, 4096, 32, arch, false, true, 0, false);
-  for (const W8A16Tile& cfg : {W8A16Tile{.block_m = 16,
-                              .block_n = 128,
-                              .block_k = 128,
-                              .warps_m = 1,
-                              .warps_n = 4,
-                              .stages = 2,
-                              .split_k = 2,
-                              .swap_ab = true},
-                               W8A16Tile{.block_m = 8,
-                               .block_n = 64,
-                               .block_k = 128,
-                               .warps_m = 4,
-                               .warps_n = 2,
-                               .stages = 2,
-                               .split_k = 4,
-                               .swap_ab = true},
-                               W8A16Tile{.block_m = 16,
-                               .block_n = 64,
-                               .block_k = 64,
-                               .warps_m = 2,
-                               .warps_n = 4,
-                               .stages = 8,
-                               .split_k = 1,
-                               .swap_ab = true},
-                               W8A16Tile{.block_m = 8,
-                               .block_n = 256,
-                               .block_k = 64,
-                               .warps_m = 1,
-                               .warps_n = 8,
-                               .stages = 4,
-                               .split_k = 2,
-                               .swap_ab = true}})
+  for (const W8A16Tile& cfg : {
+           W8A16Tile{.block_m = 16, .block_n = 128, .block_k = 128, .warps_m = 1, .warps_n = 4, .stages = 2,
+                     .split_k = 2, .swap_ab = true},
+           W8A16Tile{.block_m = 8, .block_n = 64, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 2,
+                     .split_k = 4, .swap_ab = true},
+           W8A16Tile{.block_m = 16, .block_n = 64, .block_k = 64, .warps_m = 2, .warps_n = 4, .stages = 8,
+                     .split_k = 1, .swap_ab = true},
+           W8A16Tile{.block_m = 8, .block_n = 256, .block_k = 64, .warps_m = 1, .warps_n = 8, .stages = 4,
+                     .split_k = 2, .swap_ab = true}})
     kernels.push_back({g64, cfg});
-  kernels.push_back({ch, W8A16Tile{.block_m = 32,
-                                   .block_n = 128,
-                                   .block_k = 64,
-                                   .warps_m = 2,
-                                   .warps_n = 4,
-                                   .stages = 4,
-                                   .split_k = 8,
-                                   .swap_ab = true}});
+  kernels.push_back({ch, W8A16Tile{.block_m = 32, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 4,
+                                   .stages = 4, .split_k = 8, .swap_ab = true}});
   for (const auto& [s, cfg] : kernels) {
     auto src = render_w8a16_sm80(s, cfg);
     ASSERT_TRUE(src.has_value()) << s.to_string() << " " << cfg.to_string() << ": " << src.error().to_string();
