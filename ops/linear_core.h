@@ -65,6 +65,12 @@ Result<std::shared_ptr<const LinearCore>> get_or_build_core(const LinearCore& pr
 // staged regions (qjit::staged_rows_bytes).
 std::size_t linear_workspace_size(const LinearCore& c, std::size_t head, std::int64_t m);
 
+// The output row stride the GEMM gets: the view's, except for one row, whose stride is never followed
+// (can_implement does not check it) and which gets N, since the Hopper encoder refuses ldc < N.
+inline std::int64_t gemm_ldc(const MatrixView& output, std::int64_t n) {
+  return output.rows == 1 && output.row_stride < n ? n : output.row_stride;
+}
+
 // One call's GEMM after routing: the kernel, what it reads as A and B, and its own workspace.
 struct GemmOperands {
   const ops::KernelBinding* gemm = nullptr;

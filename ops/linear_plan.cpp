@@ -222,9 +222,7 @@ Status run(const LinearCore& c, const Stream& stream, Workspace ws, const Linear
   p.b_scale = static_cast<const float*>(a.weight_scale.data);
   p.bias = c.has_bias ? a.bias.data : nullptr;
   p.c = const_cast<void*>(a.output.data);
-  // NOTE: a one-row output's stride is never followed (can_implement does not check it); the Hopper encoder
-  // refuses ldc < N, so such a view gets N.
-  p.ldc = m == 1 ? std::max<std::int64_t>(a.output.row_stride, c.n) : a.output.row_stride;
+  p.ldc = gemm_ldc(a.output, c.n);
   p.m = static_cast<std::int32_t>(m);
   p.workspace = g.workspace;
   if (c.act_zero_point) {

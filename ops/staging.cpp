@@ -4,14 +4,13 @@
 
 #include <algorithm>
 
+#include "base/invalid.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "qjit/linear.h"
 #include "runtime/driver.h"
 
 namespace qjit::ops {
 namespace {
-
-Status invalid(std::string message) { return Status(StatusCode::InvalidArgument, std::move(message)); }
 
 bool aligned_ptr(const void* p, unsigned align) { return reinterpret_cast<std::uintptr_t>(p) % align == 0; }
 

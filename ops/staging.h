@@ -31,7 +31,8 @@ struct Int8View {
 };
 
 // Whether a kernel whose TMA needs `align`-byte bases and row strides can read `v` with K = k in place: base and
-// stride multiples of `align` and the stride >= k (a one-row view's stride is still the tensor map's global stride).
+// stride multiples of `align` and the stride >= k; a one-row view by its base alone (its stride is never followed:
+// prepare_gemm gives its tensor map preferred_row_stride(K)).
 bool tma_readable(const Int8View& v, std::int64_t k, unsigned align);
 
 // Whether the plan's workspace_size counts the staged regions: the bound GEMM needs aligned rows (align > 1) and K
