@@ -12,6 +12,7 @@
 #include <set>
 
 #include "llvm/Support/FileSystem.h"
+#include "qjit/linear.h"
 #include "qjit/quant/asymmetric.h"
 #include "qjit/quant/calibration.h"
 #include "qjit/quant/safetensors.h"
@@ -295,9 +296,20 @@ Status ModelQuantizer::add_outputs(SafetensorsWriter* writer, QuantizeReport* re
                                         return Status();
                                       })));
       } else {
-        QJIT_TRY(writer->add_streamed(lp.module + ".weight", ElementKind::S8, {n, gp.k},
-                                      from_group(g, [l](const GroupResult& r, std::span<std::byte> out) {
-                                        std::memcpy(out.data(), r.weights[l].weight.data(), out.size());
+        const std::int64_t stride = written_row_stride(options_, gp.k);
+        QJIT_TRY(writer->add_streamed(lp.module + ".weight", ElementKind::S8, {n, stride},
+                                      from_group(g, [l, n, k = gp.k, stride](const GroupResult& r,
+                                                                              std::span<std::byte> out) {
+                                        const std::int8_t* w = r.weights[l].weight.data();
+                                        if (stride == k) {
+                                          std::memcpy(out.data(), w, out.size());
+                                          return Status();
+                                        }
+                                        // pad_rows: each row, then zeros up to the stride
+                                        std::memset(out.data(), 0, out.size());
+                                        for (std::int64_t row = 0; row < n; ++row)
+                                          std::memcpy(out.data() + row * stride, w + row * k,
+                                                      static_cast<std::size_t>(k));
                                         return Status();
                                       })));
         QJIT_TRY(writer->add_streamed(lp.module + ".weight_scale", ElementKind::F32, {n},
@@ -343,6 +355,10 @@ Status ModelQuantizer::add_outputs(SafetensorsWriter* writer, QuantizeReport* re
 
 }  // namespace
 
+std::int64_t written_row_stride(const QuantizeOptions& options, std::int64_t k) {
+  return options.pad_rows && options.quantize_weights && k % 16 != 0 ? preferred_row_stride(k) : k;
+}
+
 std::string_view smooth_mode_name(SmoothMode mode) {
   switch (mode) {
     case SmoothMode::None: return "none";
@@ -359,6 +375,8 @@ Result<QuantizeReport> quantize_model(const QuantizeOptions& options) {
     return detail::invalid("out_path must differ from weights_path (the input is read while the output is written)");
   if (options.weight_colsum && !options.quantize_weights)
     return detail::invalid("weight_colsum needs quantize_weights = true (the column sums are of the int8 weight)");
+  if (options.pad_rows && !options.quantize_weights)
+    return detail::invalid("pad_rows needs quantize_weights = true (only int8 weights are written padded)");
   // NOTE: the error table multiplies these by K and N to size its buffers; bounding them here keeps every product
   // far from overflow (a wrapped size once allocated 256 bytes for 2^58 tokens and wrote past them).
   if (options.error_proxy_tokens < 0 || options.error_proxy_tokens > kMaxErrorProxyTokens)

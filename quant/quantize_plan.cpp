@@ -160,6 +160,7 @@ Result<std::vector<GroupPlan>> plan_groups(const QuantizeOptions& options, const
       st.module = lp.module;
       st.n = lp.weight->shape[0];
       st.k = gp.k;
+      st.row_stride = written_row_stride(options, gp.k);
       st.has_stats = gp.has_stats;
       st.mode = gp.mode;
       st.smoothed = gp.mode != SmoothMode::None;
@@ -223,6 +224,19 @@ std::vector<std::pair<std::string, std::string>> report_metadata(const QuantizeO
   if (!options.act_stats_path.empty()) out.emplace_back("qjit.stats_prefix", report.stats_prefix);
   if (report.smoothing_done) out.emplace_back("smoothquant_alpha", llvm::formatv("{0}", options.alpha).str());
   if (!options.quantize_weights) out.emplace_back("qjit.smooth_only", "true");
+  // Which int8 weights are stored with pad columns, so a loader can take the [N, K] view (python: qjit's
+  // SafetensorsFile.tensor does); absent when none is padded.
+  llvm::json::Object padded;
+  for (const auto& l : report.linears)
+    if (l.row_stride != l.k)
+      padded[l.module + ".weight"] = llvm::json::Object{{"in_features", l.k}, {"row_stride", l.row_stride}};
+  if (!padded.empty()) {
+    std::string pj;
+    llvm::raw_string_ostream ps(pj);
+    ps << llvm::json::Value(std::move(padded));
+    ps.flush();
+    out.emplace_back("qjit.padded_rows", pj);
+  }
   return out;
 }
 

@@ -39,6 +39,8 @@ constexpr const char* kUsage =
     "  --alpha A             migration strength in [0, 1] (default 0.5)\n"
     "  --no-smooth           quantize without smoothing, even with --act-stats (input_scale is still written)\n"
     "  --smooth-only         write the smoothed weights in their own dtype instead of int8 (for checking)\n"
+    "  --pad-rows            write each int8 weight whose K % 16 != 0 with zero pad columns up to a 128-byte row\n"
+    "                        stride (metadata qjit.padded_rows), so the Hopper GEMM reads it without staging\n"
     "  --weight-colsum       also write <module>.weight_colsum (I32 [N], the int8 weight's row sums) for\n"
     "                        asymmetric activations (the zero-point GEMM's correction term)\n"
     "  --mapping NAME|FILE   llama (also mistral, qwen2) | opt | bert, or a JSON mapping file; default: detect\n"
@@ -120,6 +122,15 @@ void print_report(const quant::QuantizeReport& r, const quant::QuantizeOptions& 
                   error_cell(l.eval_error_plain).c_str(), error_cell(l.eval_error_smoothed).c_str());
     std::printf("\n");
   }
+  std::size_t padded = 0;
+  for (const auto& l : r.linears) padded += l.row_stride != l.k;
+  if (padded) {
+    std::printf("\npadded rows (--pad-rows; metadata qjit.padded_rows):\n");
+    for (const auto& l : r.linears)
+      if (l.row_stride != l.k)
+        std::printf("  %-48s [%lld, %lld] stored at row stride %lld\n", l.module.c_str(), static_cast<long long>(l.n),
+                    static_cast<long long>(l.k), static_cast<long long>(l.row_stride));
+  }
   // What was done, grouped: folded into which norm, smoothed through the vector and why, or not smoothed and why.
   std::printf("\nsmoothing:\n");
   for (const auto& l : r.linears) {
@@ -182,6 +193,10 @@ int run_quantize_command(int argc, char** argv) {
       o.quantize_weights = false;
       continue;
     }
+    if (a == "--pad-rows") {
+      o.pad_rows = true;
+      continue;
+    }
     if (a == "--weight-colsum") {
       o.weight_colsum = true;
       continue;
@@ -228,6 +243,8 @@ int run_quantize_command(int argc, char** argv) {
   if (!family.empty() && !mapping_path.empty()) return usage_error("--family and --mapping are mutually exclusive");
   if (!o.smooth && !o.quantize_weights)
     return usage_error("--no-smooth and --smooth-only together would write the model unchanged");
+  if (o.pad_rows && !o.quantize_weights)
+    return usage_error("--pad-rows pads int8 weights: it cannot be combined with --smooth-only");
   if (o.weight_colsum && !o.quantize_weights)
     return usage_error("--weight-colsum needs int8 weights: it cannot be combined with --smooth-only");
   if (!family.empty()) {

@@ -6,6 +6,10 @@ end]}, "__metadata__": {str: str}}, then the data; offsets count from the end of
 (known dtype, non-negative shape, offsets inside the file, size = numel · itemsize) when the file is opened, so a
 truncated or malformed file fails there with its name. Tensors are read one at a time (read_bytes); tensor() turns
 one into a torch.Tensor with torch.frombuffer (torch imported only then).
+
+`qjit quantize --pad-rows` stores an int8 weight whose K is not a multiple of 16 as [N, row_stride] with zero pad
+columns and names it in the "qjit.padded_rows" metadata ({name: {"in_features": K, "row_stride": S}}); shape() and
+tensor() give such a tensor as the [N, K] view of that storage (row stride S), which qjit's GEMMs read in place.
 """
 
 import json
@@ -58,6 +62,33 @@ class SafetensorsFile:
         self._entries = {}
         for name, e in header.items():
             self._entries[name] = self._entry(name, e, data_start, size - data_start)
+        self._padded = self._padded_rows()
+
+    def _padded_rows(self):
+        """{name: K} from the "qjit.padded_rows" metadata, each entry checked against its tensor."""
+        text = self.metadata.get("qjit.padded_rows")
+        if text is None:
+            return {}
+        try:
+            table = json.loads(text)
+        except ValueError as e:
+            raise self._bad(f"metadata qjit.padded_rows is not valid JSON: {e}") from None
+        if not isinstance(table, dict):
+            raise self._bad("metadata qjit.padded_rows must be a JSON object")
+        out = {}
+        for name, p in table.items():
+            e = self._entries.get(name)
+            k = p.get("in_features") if isinstance(p, dict) else None
+            stride = p.get("row_stride") if isinstance(p, dict) else None
+            if e is None:
+                raise self._bad(f"metadata qjit.padded_rows names \"{name}\", which is not a tensor of the file")
+            if not isinstance(k, int) or not isinstance(stride, int) or len(e.shape) != 2 or e.shape[1] != stride \
+                    or not 1 <= k <= stride:
+                raise self._bad(f"metadata qjit.padded_rows entry \"{name}\" must be {{\"in_features\": K, "
+                                f"\"row_stride\": S}} with 1 <= K <= S = the tensor's shape[1] "
+                                f"({list(e.shape)}), got {p!r}")
+            out[name] = k
+        return out
 
     def _bad(self, what):
         return invalid(f"'{self.path}' is not a valid safetensors file: {what}")
@@ -97,6 +128,12 @@ class SafetensorsFile:
         except KeyError:
             raise KeyError(f"no tensor \"{name}\" in '{self.path}'") from None
 
+    def shape(self, name):
+        """The tensor's shape as tensor() gives it: [N, K] for a padded weight (info() has the stored one)."""
+        e = self.info(name)
+        k = self._padded.get(name)
+        return e.shape if k is None else (e.shape[0], k)
+
     def read_bytes(self, name):
         e = self.info(name)
         with open(self.path, "rb") as f:
@@ -106,8 +143,9 @@ class SafetensorsFile:
             raise self._bad(f"tensor \"{name}\" is truncated")
         return data
 
-    def tensor(self, name, device=None):
-        """The tensor as a torch.Tensor (on `device` when given)."""
+    def tensor(self, name, device=None, raw=False):
+        """The tensor as a torch.Tensor (on `device` when given). A padded weight (qjit.padded_rows) comes as the
+        [N, K] view of its padded storage, row stride kept (raw=True: the stored [N, S] tensor)."""
         import torch
 
         e = self.info(name)
@@ -115,4 +153,7 @@ class SafetensorsFile:
         data = bytearray(self.read_bytes(name))  # NOTE: writable, so torch.frombuffer does not warn
         t = torch.frombuffer(data, dtype=dtype) if data else torch.empty(0, dtype=dtype)
         t = t.reshape(e.shape)
-        return t.to(device) if device is not None else t
+        if device is not None:
+            t = t.to(device)  # NOTE: the whole storage moves, then the view is taken: .to() of a view would pack it
+        k = self._padded.get(name)
+        return t if raw or k is None else t[:, :k]

@@ -272,7 +272,9 @@ class W8A8Linear(nn.Module):
         if pre_quant_scale is not None and tuple(pre_quant_scale.shape) != (k,):
             raise invalid(f"pre_quant_scale.shape must be [K={k}], got {list(pre_quant_scale.shape)}")
         m = cls(k, n, bias=bias is not None, device="meta")
-        m.weight_q = weight_q.detach().contiguous()
+        # NOTE: a row-strided view (pad_rows, a --pad-rows file) is kept as it is: the GEMM reads it in place.
+        m.weight_q = weight_q.detach() if weight_q.stride(1) == 1 and weight_q.stride(0) >= k else \
+            weight_q.detach().contiguous()
         m.weight_scale = weight_scale.detach().to(torch.float32).contiguous()
         m.bias = bias.detach().contiguous() if bias is not None else None
         m.input_scale = input_scale.detach().to(torch.float32).reshape(1) if input_scale is not None else None
@@ -282,6 +284,8 @@ class W8A8Linear(nn.Module):
     @classmethod
     def from_linear(cls, linear):
         q, scale = quantize_weight_per_channel(linear.weight)
+        if q.shape[1] % 16:
+            q = pad_rows(q)  # an odd K: 128-byte rows once, so no call stages a copy of the weight
         return cls.from_quantized(q, scale, linear.bias)
 
     def forward(self, x):
@@ -322,8 +326,8 @@ def load_quantized(model, path, load_other_tensors=True) -> List[str]:
             continue
         w, s = f.info(wk), f.info(sk) if sk in f else None
         expect = (module.out_features, module.in_features)
-        if w.shape != expect:
-            raise invalid(f"'{path}': {wk} has shape {list(w.shape)}, but {name} is nn.Linear(in_features="
+        if f.shape(wk) != expect:
+            raise invalid(f"'{path}': {wk} has shape {list(f.shape(wk))}, but {name} is nn.Linear(in_features="
                           f"{module.in_features}, out_features={module.out_features}), which needs "
                           f"[{expect[0]}, {expect[1]}]")
         if s is None:
@@ -358,9 +362,8 @@ def load_quantized(model, path, load_other_tensors=True) -> List[str]:
                 if key in consumed or key not in targets or targets[key] is None:
                     continue
                 target = targets[key]
-                info = f.info(key)
-                if info.shape != tuple(target.shape):
-                    raise invalid(f"'{path}': {key} has shape {list(info.shape)}, but the model's is "
+                if f.shape(key) != tuple(target.shape):
+                    raise invalid(f"'{path}': {key} has shape {list(f.shape(key))}, but the model's is "
                                   f"{list(target.shape)}")
                 target.copy_(f.tensor(key).to(dtype=target.dtype, device=target.device))
     return swapped

@@ -62,6 +62,28 @@ def test_malformed_entries_are_refused(tmp_path, override, message):
         SafetensorsFile(path)
 
 
+def test_padded_rows_metadata_gives_the_logical_shape(tmp_path):
+    meta = {"qjit.padded_rows": json.dumps({"w": {"in_features": 3, "row_stride": 16}})}
+    f = SafetensorsFile(write_safetensors(tmp_path / "p.safetensors", {"w": ("I8", (2, 16), b"\0" * 32),
+                                                                       "s": ("F32", (2,), b"\0" * 8)}, meta))
+    assert f.shape("w") == (2, 3) and f.info("w").shape == (2, 16) and f.shape("s") == (2,)
+
+
+@pytest.mark.parametrize("table, message", [
+    ("[1]", "must be a JSON object"),
+    ("{", "not valid JSON"),
+    ('{"nope": {"in_features": 3, "row_stride": 16}}', "names \"nope\", which is not a tensor"),
+    ('{"w": {"in_features": 17, "row_stride": 16}}', "1 <= K <= S"),
+    ('{"w": {"in_features": 3, "row_stride": 32}}', "1 <= K <= S"),
+    ('{"w": 3}', "must be"),
+])
+def test_bad_padded_rows_metadata_is_refused(tmp_path, table, message):
+    path = write_safetensors(tmp_path / "p.safetensors", {"w": ("I8", (2, 16), b"\0" * 32)},
+                             {"qjit.padded_rows": table})
+    with pytest.raises(qjit.InvalidArgumentError, match=message):
+        SafetensorsFile(path)
+
+
 def test_truncated_and_garbage_files(tmp_path):
     short = tmp_path / "short.safetensors"
     short.write_bytes(b"\x01\x02")

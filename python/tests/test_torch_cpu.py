@@ -105,6 +105,15 @@ def test_from_linear_and_from_quantized():
     assert "in_features=64, out_features=32, bias=True" in repr(m)
 
 
+def test_from_linear_pads_an_odd_k_weight_once():
+    lin = torch.nn.Linear(100, 8)
+    m = qtorch.W8A8Linear.from_linear(lin)
+    q, s = qtorch.quantize_weight_per_channel(lin.weight)
+    assert m.weight_q.shape == (8, 100) and m.weight_q.stride() == (128, 1)  # 128-byte rows, read in place
+    assert torch.equal(m.weight_q, q) and torch.equal(m.weight_scale, s)
+    assert qtorch.W8A8Linear.from_quantized(q, s).weight_q.stride() == (100, 1)  # a contiguous one stays so
+
+
 class Tiny(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -142,12 +151,30 @@ def test_load_quantized_refuses_shape_mismatch(tmp_path):
         qtorch.load_quantized(Tiny(), _quantized(tmp_path, wshape=(2, 4)))
 
 
+def _padded(tmp_path):
+    w = bytes(b % 256 for r in range(2) for b in (list(range(r * 3, r * 3 + 3)) + [0] * 13))
+    return write_safetensors(tmp_path / "p.safetensors", {
+        "layer.fc.weight": ("I8", (2, 16), w), "layer.fc.weight_scale": ("F32", (2,), struct.pack("<2f", 0.5, 0.5))},
+        metadata={"qjit.padded_rows": '{"layer.fc.weight": {"in_features": 3, "row_stride": 16}}'})
+
+
+def test_load_quantized_takes_a_padded_weight_as_its_view(tmp_path):
+    model = Tiny()
+    assert qtorch.load_quantized(model, _padded(tmp_path)) == ["layer.fc"]
+    fc = model.layer.fc
+    assert fc.weight_q.shape == (2, 3) and fc.weight_q.stride() == (16, 1)
+    assert fc.weight_q.tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
 def test_tensor_from_safetensors(tmp_path):
     from qjit._safetensors import SafetensorsFile
 
     f = SafetensorsFile(_quantized(tmp_path))
     t = f.tensor("layer.fc.weight")
     assert t.dtype == torch.int8 and t.shape == (2, 3) and t.tolist() == [[0, 1, 2], [3, 4, 5]]
+    p = SafetensorsFile(_padded(tmp_path))
+    assert p.tensor("layer.fc.weight").stride() == (16, 1) and p.tensor("layer.fc.weight", raw=True).shape == (2, 16)
+    assert p.tensor("layer.fc.weight", device="cpu").stride() == (16, 1)
 
 
 def test_pad_rows_keeps_values_and_pads_to_128_bytes():

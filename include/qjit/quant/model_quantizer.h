@@ -34,6 +34,7 @@ std::string_view smooth_mode_name(SmoothMode mode);  // "none", "folded", "pre_q
 struct LayerQuantStats {
   std::string module;  // "model.layers.0.self_attn.q_proj"
   std::int64_t n = 0, k = 0;
+  std::int64_t row_stride = 0;  // the written int8 weight's row stride: k, or preferred_row_stride(k) (pad_rows)
   bool smoothed = false;  // mode != None
   SmoothMode mode = SmoothMode::None;
   std::string norm;    // Folded: the norm 1/s went into; Vector: the group's norm, if it names one
@@ -86,6 +87,11 @@ struct QuantizeOptions {
   // --weight-colsum: also write <module>.weight_colsum, I32 [N] = Σ_k weight[n, k] of the int8 weight written (the
   // zero-point GEMM's correction term for asymmetric activations; docs/QUANT.md). Needs quantize_weights.
   bool weight_colsum = false;
+  // --pad-rows: an int8 weight whose K is not a multiple of 16 is written as [N, preferred_row_stride(K)] with zero
+  // pad columns, and the header's "qjit.padded_rows" metadata records each such tensor's in_features and row stride
+  // (docs/QUANT.md). The engine passes the [N, K] view at that stride as weight_q, so the Hopper GEMM reads it in
+  // place instead of staging a copy each call (issue 15). Needs quantize_weights; rows with K % 16 == 0 are unchanged.
+  bool pad_rows = false;
   // Stats that match no linear, or linears without stats, are an error unless this is set (then reported).
   bool allow_missing_stats = false;
   bool require_stats = false;               // also refuse a run without act stats at all
@@ -97,6 +103,9 @@ struct QuantizeOptions {
   // Called after each group is written: (groups done, groups total, current module prefix).
   std::function<void(std::int64_t, std::int64_t, const std::string&)> progress;
 };
+
+// The row stride quantize_model writes a [*, k] int8 weight at under `options` (k unless pad_rows pads it).
+std::int64_t written_row_stride(const QuantizeOptions& options, std::int64_t k);
 
 Result<QuantizeReport> quantize_model(const QuantizeOptions& options);
 
