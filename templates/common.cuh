@@ -212,6 +212,12 @@ __device__ __forceinline__ V4 ld_global_v4(const void* p) {
   asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
   return v;
 }
+// Bytes of {hi, lo} chosen by sel (prmt.b32; selector nibble j picks byte j of the result).
+__device__ __forceinline__ u32 prmt_u32(u32 lo, u32 hi, u32 sel) {
+  u32 r;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(lo), "r"(hi), "r"(sel));
+  return r;
+}
 __device__ __forceinline__ void st_global_v4(void* p, V4 v) {
   asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w) : "memory");
 }

@@ -16,11 +16,6 @@ namespace qjitk {
 // Bytes [p, p + n) for 0 < n <= 16 at any address, as a 16-byte vector whose bytes n.. are zero: one or two
 // aligned 16-byte reads and a realignment (a word select, then prmt), instead of n byte loads. Every read holds at
 // least one of the n bytes, so none touches a page the bytes do not (an aligned 16-byte vector never straddles one).
-__device__ __forceinline__ u32 prmt_u32(u32 lo, u32 hi, u32 sel) {
-  u32 r;
-  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(lo), "r"(hi), "r"(sel));
-  return r;
-}
 __device__ __forceinline__ V4 ld_global_realigned16(const u8* p, int n) {
   const int o = (int)((u64)p & 15u);
   const u8* base = p - o;

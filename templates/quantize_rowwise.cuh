@@ -24,6 +24,47 @@ __device__ __forceinline__ void load_chunk(const void* p, RawChunk<InT>& r) {
 #pragma unroll
   for (int i = 0; i < (int)sizeof(InT); ++i) r.w[i] = ld_global_v4((const u8*)p + 16 * i);
 }
+// The same chunk from a row start that is only element-aligned: o = (address & 15) != 0 (one value for a whole row:
+// a chunk is a multiple of 16 bytes). sizeof(InT) + 1 aligned 16-byte reads from p - o, realigned in registers (a
+// word select on o / 4, then prmt on o % 4), so a row of odd length (contiguous rows of K % 8 != 0) still takes the
+// vector path. Every read holds at least one byte of the chunk, so none touches a page the chunk does not.
+template <class InT>
+__device__ __forceinline__ void load_chunk_realigned(const u8* p, int o, RawChunk<InT>& r) {
+  constexpr int kW = 4 * (int)sizeof(InT);  // words of the chunk
+  const u8* base = p - o;
+  u32 w[kW + 4];
+#pragma unroll
+  for (int i = 0; i <= (int)sizeof(InT); ++i) {
+    const V4 v = ld_global_v4(base + 16 * i);
+    w[4 * i] = v.x;
+    w[4 * i + 1] = v.y;
+    w[4 * i + 2] = v.z;
+    w[4 * i + 3] = v.w;
+  }
+  // NOTE: selects on the word offset keep w in registers (a run-time index would put it in local memory).
+  const int q = o >> 2;
+  u32 s[kW + 1];
+#pragma unroll
+  for (int i = 0; i <= kW; ++i) {
+    s[i] = q == 0 ? w[i] : q == 1 ? w[i + 1] : q == 2 ? w[i + 2] : w[i + 3];
+  }
+  const u32 sel = 0x3210u + 0x1111u * (u32)(o & 3);  // byte j of word i is byte j + (o & 3) of {s[i+1], s[i]}
+#pragma unroll
+  for (int i = 0; i < (int)sizeof(InT); ++i) {
+    r.w[i].x = prmt_u32(s[4 * i], s[4 * i + 1], sel);
+    r.w[i].y = prmt_u32(s[4 * i + 1], s[4 * i + 2], sel);
+    r.w[i].z = prmt_u32(s[4 * i + 2], s[4 * i + 3], sel);
+    r.w[i].w = prmt_u32(s[4 * i + 3], s[4 * i + 4], sel);
+  }
+}
+// A chunk of a row whose start is o bytes past a 16-byte boundary (o = 0: the aligned reads).
+template <class InT>
+__device__ __forceinline__ void load_row_chunk(const u8* p, int o, RawChunk<InT>& r) {
+  if (o == 0)
+    load_chunk<InT>(p, r);
+  else
+    load_chunk_realigned<InT>(p, o, r);
+}
 
 // A raw chunk widened to f32.
 template <class InT>
@@ -209,9 +250,12 @@ struct QuantizeRowwise {
     const bool row_ok = row < (i64)p.m;
     const u8* x = (const u8*)p.x + (row_ok ? row : 0) * p.ldx * (i64)sizeof(InT);
     i8* q = p.q + (row_ok ? row : 0) * p.ldq;
-    // NOTE: a 16-element chunk is 16 * sizeof(InT) bytes of x and 16 bytes of q; both row starts must be 16-aligned.
-    const bool vec = kChunks > 0 && (((u64)p.x | (u64)p.q | (kSmooth ? (u64)p.smooth : 0)) & 15) == 0 &&
-                     ((p.ldx * (i64)sizeof(InT)) & 15) == 0 && (p.ldq & 15) == 0;
+    // NOTE: a 16-element chunk is 16 * sizeof(InT) bytes of x and 16 bytes of q. q's row starts (and smooth) must be
+    // 16-aligned; x's need only be element-aligned: a row that starts xo bytes past a 16-byte boundary (contiguous
+    // rows of an odd K: QuantizedLinear's activation) is read with realigned vectors (load_chunk_realigned).
+    const bool vec = kChunks > 0 && (((u64)p.q | (kSmooth ? (u64)p.smooth : 0)) & 15) == 0 && (p.ldq & 15) == 0 &&
+                     ((u64)x % sizeof(InT)) == 0;
+    const int xo = (int)((u64)x & 15);
     const int vec_elems = vec ? kChunks * 16 : 0;  // elements the vector path covers; the scalar path does the rest
 
     float cache[kCache && !kRaw ? kChunksPerThread : 1][16];
@@ -225,10 +269,12 @@ struct QuantizeRowwise {
           if (c < kChunks) {
             float v[16];
             if (kRaw) {
-              load_chunk<InT>(x + (i64)c * 16 * sizeof(InT), raw[kRaw ? i : 0]);
+              load_row_chunk<InT>(x + (i64)c * 16 * sizeof(InT), xo, raw[kRaw ? i : 0]);
               ChunkWiden<InT>::apply(raw[kRaw ? i : 0], v);
             } else {
-              ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
+              RawChunk<InT> rc;
+              load_row_chunk<InT>(x + (i64)c * 16 * sizeof(InT), xo, rc);
+              ChunkWiden<InT>::apply(rc, v);
             }
             SmoothChunk<kSmooth>::apply(v, p.smooth + c * 16);
 #pragma unroll
@@ -270,7 +316,9 @@ struct QuantizeRowwise {
 #pragma unroll
             for (int j = 0; j < 16; ++j) v[j] = cache[kCache && !kRaw ? i : 0][j];
           } else {
-            ChunkLoad<InT>::apply(x + (i64)c * 16 * sizeof(InT), v);
+            RawChunk<InT> rc;
+            load_row_chunk<InT>(x + (i64)c * 16 * sizeof(InT), xo, rc);
+            ChunkWiden<InT>::apply(rc, v);
             SmoothChunk<kSmooth>::apply(v, p.smooth + c * 16);
           }
           u32 w[4] = {0u, 0u, 0u, 0u};
