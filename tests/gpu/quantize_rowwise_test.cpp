@@ -14,21 +14,23 @@ namespace qjit::testing {
 namespace {
 
 // smooth: 0 = none; 1 = a pre_quant_scale [K] (x * it before quantizing); 2 = the same from a pointer that is
-// only 4-byte aligned, which forces the scalar path.
+// only 4-byte aligned, which forces the scalar path. q_ld: q's row stride (0: the same as x's, k + pad).
 template <class T>
-void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranularity g, int smooth = 0) {
+void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranularity g, int smooth = 0,
+                    std::int64_t q_ld = 0) {
   const std::uint64_t seed = fresh_seed();
   SCOPED_TRACE("M=" + std::to_string(m) + " K=" + std::to_string(k) + " pad=" + std::to_string(pad) +
                (g == QuantGranularity::PerToken ? " per-token" : " per-tensor") + " smooth=" + std::to_string(smooth) +
-               " seed=" + std::to_string(seed));
+               " q_ld=" + std::to_string(q_ld) + " seed=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
   const std::int64_t ld = k + pad;
+  const std::int64_t qld = q_ld != 0 ? q_ld : ld;
   auto xf = random_activations(m, ld, rng);
   if (m > 2)  // one row of zeros: scale 0, q 0
     for (std::int64_t j = 0; j < ld; ++j) xf[1 * ld + j] = 0.0f;
   const auto x = convert_from_float<T>(xf);
   const std::int64_t n_scales = g == QuantGranularity::PerToken ? m : 1;
-  DeviceBuffer d_x(x.size() * sizeof(T)), d_q(static_cast<std::size_t>(m * ld)), d_s(n_scales * 4);
+  DeviceBuffer d_x(x.size() * sizeof(T)), d_q(static_cast<std::size_t>(m * qld)), d_s(n_scales * 4);
   QJIT_ASSERT_OK(d_x.upload(x));
   QJIT_ASSERT_OK(d_q.fill_bytes(0x55));
   QJIT_ASSERT_OK(d_s.fill_bytes(0xff));
@@ -43,13 +45,13 @@ void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranu
   auto plan = DynamicRangeQuantizePlan<T>::select(Stream(), desc);
   ASSERT_TRUE(plan.has_value()) << plan.error().to_string();
   DynamicRangeQuantizeArgs<T> args{TensorRef<T, 2>::strided(d_x.get<T>(), m, k, ld),
-                                   TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), m, k, ld),
+                                   TensorMut<std::int8_t, 2>::strided(d_q.get<std::int8_t>(), m, k, qld),
                                    TensorMut<float, 1>::contiguous(d_s.get<float>(), {n_scales})};
   if (smooth != 0)
     args.pre_quant_scale = TensorRef<float, 1>::contiguous(d_sm.get<float>() + (smooth == 2 ? 1 : 0), {k});
   DeviceBuffer ws(plan->workspace_size());
   QJIT_ASSERT_OK(plan->run(Stream(), Workspace{ws.get(), plan->workspace_size()}, args));
-  auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(m * ld));
+  auto q = d_q.download_as<std::int8_t>(static_cast<std::size_t>(m * qld));
   auto s = d_s.download_as<float>(static_cast<std::size_t>(n_scales));
   ASSERT_TRUE(q.has_value() && s.has_value());
 
@@ -71,10 +73,11 @@ void check_quantize(std::int64_t m, std::int64_t k, std::int64_t pad, QuantGranu
   for (std::int64_t i = 0; i < n_scales; ++i)
     ASSERT_EQ(std::memcmp(&(*s)[i], &s_ref[i], 4), 0) << "scale[" << i << "] = " << (*s)[i] << " vs " << s_ref[i];
   for (std::int64_t i = 0; i < m; ++i)
-    for (std::int64_t j = 0; j < k; ++j) ASSERT_EQ((*q)[i * ld + j], q_ref[i * k + j]) << "q[" << i << "," << j << "]";
+    for (std::int64_t j = 0; j < k; ++j) ASSERT_EQ((*q)[i * qld + j], q_ref[i * k + j]) << "q[" << i << "," << j << "]";
   // The padding between rows is never written.
   for (std::int64_t i = 0; i < m; ++i)
-    for (std::int64_t j = k; j < ld; ++j) ASSERT_EQ((*q)[i * ld + j], 0x55) << "padding written at " << i << "," << j;
+    for (std::int64_t j = k; j < qld; ++j)
+      ASSERT_EQ((*q)[i * qld + j], 0x55) << "padding written at " << i << "," << j;
 }
 
 TEST(QuantizeGpuTest, PerTokenEveryInputDtype) {
@@ -113,6 +116,23 @@ TEST(QuantizeGpuTest, PerTokenStridedRowsAndLargeK) {
   check_quantize<bf16>(64, 4096, 24, QuantGranularity::PerToken);
   check_quantize<f16>(5, 28672, 8, QuantGranularity::PerToken);
   check_quantize<float>(4096, 4096, 0, QuantGranularity::PerToken);
+}
+
+// x rows that are only element-aligned (contiguous rows of an odd K: every 16-byte offset occurs) with q at
+// 16-byte aligned rows, as QuantizedLinear's pass writes its staged activation: the realigned vector path
+// (load_chunk_realigned), cached and re-read rows, smoothed and not, per token and per tensor.
+TEST(QuantizeGpuTest, ElementAlignedRowsIntoAlignedQ) {
+  QJIT_REQUIRE_GPU();
+  for (std::int64_t k : {4095, 4100, 11009, 13653, 33}) {
+    const std::int64_t q_ld = (k + 127) / 128 * 128;
+    check_quantize<bf16>(67, k, 0, QuantGranularity::PerToken, 0, q_ld);
+    check_quantize<f16>(19, k, 0, QuantGranularity::PerToken, 1, q_ld);
+    check_quantize<float>(9, k, 0, QuantGranularity::PerToken, 0, q_ld);
+    check_quantize<double>(5, k, 0, QuantGranularity::PerToken, 0, q_ld);
+    check_quantize<bf16>(13, k, 0, QuantGranularity::PerTensor, 0, q_ld);
+  }
+  check_quantize<bf16>(2048, 4100, 0, QuantGranularity::PerToken, 0, 4224);
+  check_quantize<bf16>(40, 28673, 0, QuantGranularity::PerToken, 1, 28800);  // rows re-read, not cached
 }
 
 TEST(QuantizeGpuTest, PerTensor) {
