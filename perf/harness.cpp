@@ -341,14 +341,28 @@ Result<CheckResult> check_smooth_quant_against_baseline(const CaseData& d, int r
     QJIT_TRY(d.bias.download(raw.data(), raw.size()));
     for (std::int64_t j = 0; j < n; ++j) bias[j] = load_fp(&raw[static_cast<std::size_t>(j) * esize], d.dtype);
   }
+  // The int8 operands as uploaded (row strides included), for the exact accumulators.
+  const std::int64_t k = d.weights->k, ldw = d.weights->ld, lda = d.ld.act_s8;
+  std::vector<std::int8_t> w(static_cast<std::size_t>(n * ldw));
+  QJIT_TRY(d.weights->s8[0].download(w.data(), w.size()));
+  std::vector<std::int8_t> a(static_cast<std::size_t>(k));
   CheckResult r;
   const int count = static_cast<int>(std::min<std::int64_t>(rows, d.m));
-  std::vector<std::int32_t> acc(static_cast<std::size_t>(n));
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(n)), lt(static_cast<std::size_t>(n));
   std::vector<std::uint8_t> y(static_cast<std::size_t>(n) * esize);
   for (int i = 0; i < count; ++i) {
     const std::int64_t row = count == 1 ? 0 : i * (d.m - 1) / (count - 1);
-    QJIT_TRY(d.out_s32.download(acc.data(), acc.size() * 4, static_cast<std::size_t>(row * n) * 4));
+    QJIT_TRY(d.act_s8.download(a.data(), a.size(), static_cast<std::size_t>(row * lda)));
+    QJIT_TRY(d.out_s32.download(lt.data(), lt.size() * 4, static_cast<std::size_t>(row * n) * 4));
     QJIT_TRY(d.out.download(y.data(), y.size(), static_cast<std::size_t>(row * n) * esize));
+    for (std::int64_t j = 0; j < n; ++j) {
+      // Exact in int32: |acc| <= K * 128 * 128 < 2^31 for every K the plans accept.
+      const std::int8_t* wr = &w[static_cast<std::size_t>(j * ldw)];
+      std::int32_t s = 0;
+      for (std::int64_t kk = 0; kk < k; ++kk) s += std::int32_t{a[kk]} * std::int32_t{wr[kk]};
+      acc[j] = s;
+      r.baseline_mismatches += lt[j] != s ? 1 : 0;
+    }
     for (std::int64_t j = 0; j < n; ++j) {
       const float product = d.act_scale * d.weights->host_scale[j] * static_cast<float>(acc[j]);
       const float ref = product + bias[j];

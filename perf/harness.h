@@ -103,13 +103,16 @@ Result<Prepared> prepare(Contender c, CaseData& data, PlanPreference pref, CUstr
 Status cublaslt_baseline_status();
 bool built_with_cublaslt();
 
-// qjit's SmoothQuant output against cuBLASLt's int32 accumulators put through the same epilogue on the host
-// (act_scale · w_scale[n] · acc, rounded once to dtype), on up to `rows` rows spread over M. Both contenders must
-// have run on `data` (any weight copy: they hold the same values).
+// qjit's SmoothQuant output against the exact int32 accumulators, computed on the host from the int8 activation
+// and weights as uploaded, put through the same epilogue (act_scale · w_scale[n] · acc, rounded once to dtype), on
+// up to `rows` rows spread over M. cuBLASLt's int32 output on the same rows is held to the same exact accumulators,
+// so a disagreement between the two contenders says which one is wrong. Both contenders must have run on `data`
+// (any weight copy: they hold the same values).
 struct CheckResult {
   std::int64_t compared = 0;
-  std::int64_t mismatches = 0;  // elements off by more than one output rounding
+  std::int64_t mismatches = 0;  // qjit elements off by more than one output rounding
   double max_rel_error = 0;
+  std::int64_t baseline_mismatches = 0;  // cuBLASLt int32 accumulators that differ from the exact ones
   bool ok() const { return compared > 0 && mismatches == 0; }
 };
 Result<CheckResult> check_smooth_quant_against_baseline(const CaseData& data, int rows = 16);

@@ -1,15 +1,15 @@
 // `qjit bench`: the benchmark issue 16's bars are judged by. For every (N, K) of a shape file crossed with every M of
 // --m it times, on the same random data and rotated weights (perf/harness.h), qjit's SmoothQuantLinearPlan GEMM
-// interleaved with cuBLASLt int8 (64 MiB workspace, best of its heuristic's top 8, chosen before any timed batch),
-// and qjit's QuantizedLinearPlan end to end (quantize + GEMM) interleaved with bf16 cuBLASLt (perf/interleave.h:
-// A B A B ... over --rounds rounds, order rotated, each round the median of its batches), under the sustained and/or
-// burst load regime, with stream launches or (--graph) CUDA-graph replays. Each side's SM clock and board power
-// come from NVML where it is present. It checks qjit's output against cuBLASLt's int32 accumulators and reports
-// times, ratios, TOPS, TOPS per GHz and per watt, GB/s, % of peak and per-regime M-range geomeans
+// interleaved with cuBLASLt int8 (64 MiB workspace, best of its heuristic's top 8, chosen before any timed batch), and
+// qjit's QuantizedLinearPlan end to end (quantize + GEMM) interleaved with bf16 cuBLASLt (perf/interleave.h: A B A B
+// ... over --rounds rounds, order rotated, each round the median of its batches), under the sustained and/or burst load
+// regime, with stream launches or (--graph) CUDA-graph replays. Each side's SM clock and board power come from NVML
+// where it is present. It checks qjit's output (and cuBLASLt's int32 accumulators) against exact host accumulators and
+// reports times, ratios, TOPS, TOPS per GHz and per watt, GB/s, % of peak and per-regime M-range geomeans
 // (tools/bench_report.h) as markdown, CSV (--csv) or JSON (--json). The shape file defaults to the copy installed
-// beside the command (<prefix>/share/qjit/llm_linear_shapes.csv). Built without the CUDA toolkit headers it still
-// times qjit and says the baseline is missing. Exit codes: 0 every row measured and checked, 1 no GPU or a row
-// failed, 2 bad usage or a bad shape file.
+// beside the command (<prefix>/share/qjit/llm_linear_shapes.csv). Built without the CUDA toolkit headers it still times
+// qjit and says the baseline is missing. Exit codes: 0 every row measured and checked, 1 no GPU or a row failed, 2 bad
+// usage or a bad shape file.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -239,6 +239,13 @@ std::vector<BenchRow> run_items(const Options& o, const runtime::DeviceInfo& dev
           prepared_row.check = row.check = llvm::formatv("MISMATCH {0}/{1} elements, max rel. error {2:e}",
                                                          check->mismatches, check->compared, check->max_rel_error)
                                                .str();
+        if (check.has_value() && check->baseline_mismatches > 0) {
+          // The peer's own answer is wrong there: the table says so and its ratio leaves the geomeans.
+          prepared_row.check = row.check += llvm::formatv("; cuBLASLt s8 WRONG {0}/{1} accumulators",
+                                                         check->baseline_mismatches, check->compared)
+                                                .str();
+          prepared_row.s8_peer_wrong = row.s8_peer_wrong = true;
+        }
       }
       time_pair(ql, t, stream, nvml, row);
       rows.push_back(std::move(row));

@@ -113,7 +113,7 @@ std::vector<BenchGroup> group_geomeans(const std::vector<BenchRow>& rows) {
         if (r.regime != regime || r.mode != mode || !in_group(r.m)) continue;
         ++g.rows;
         for (const ImplInfo& i : kImpls)
-          if (is_peer(i) && r.ratio(i.impl) > 0) {
+          if (is_peer(i) && r.ratio(i.impl) > 0 && !(i.impl == Impl::CublasLtS8 && r.s8_peer_wrong)) {
             logs[static_cast<int>(i.impl)] += std::log(r.ratio(i.impl));
             ++g.count[static_cast<int>(i.impl)];
           }

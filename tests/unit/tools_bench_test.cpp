@@ -136,6 +136,19 @@ TEST(ToolsBenchReportTest, GeomeansFollowTheBarsMRanges) {
   EXPECT_EQ(groups[3].rows, 1);
 }
 
+// A peer whose answer failed the exact check keeps its time in the row but not its ratio in the geomeans.
+TEST(ToolsBenchReportTest, AWrongPeerLeavesTheGeomeans) {
+  std::vector<tools::BenchRow> rows = {row(2048, 10, 20, 10, 30), row(2048, 10, 400, 10, 30)};
+  rows[1].s8_peer_wrong = true;
+  const auto groups = tools::group_geomeans(rows);
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[2].rows, 2);
+  EXPECT_EQ(groups[2].ratio_count, 1);
+  EXPECT_NEAR(groups[2].geomean_ratio, 2.0, 1e-12);
+  EXPECT_EQ(groups[2].ql_ratio_count, 2);  // the bf16 peer's ratio stays
+  EXPECT_NEAR(rows[1].ratio(), 40.0, 1e-12);
+}
+
 TEST(ToolsBenchReportTest, GeomeansAreKeptApartPerRegimeAndMode) {
   std::vector<tools::BenchRow> rows = {row(16, 10, 20, 0, 0, "sustained"), row(16, 10, 11, 0, 0, "burst"),
                                        row(16, 10, 12, 0, 0, "burst")};
