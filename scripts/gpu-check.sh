@@ -8,8 +8,9 @@
 #   quantize config, plain and smoothed, QSWEEP_ARGS), bench,
 #   tunescale (multi-GPU tuning vs one GPU, issue 19), normq (fused norm + quantize vs copy, the unfused pair and
 #   PyTorch's RMSNorm, issue 17), w8a16 (WeightOnlyLinearPlan vs bf16 cuBLASLt, issue 17), host (bench/host_overhead.py:
-#   host cost per call from Python, issue 16), houseab (ncu kernel durations of an old and the new qjit binary,
-#   issue 14), or all (default; profile, tunescale and houseab are never part of all)
+#   host cost per call from Python, issue 16), abbench (qjit bench of an old and the new binary alternately,
+#   issue 16), houseab (ncu kernel durations of an old and the new qjit binary,
+#   issue 14), or all (default; profile, tunescale, houseab and abbench are never part of all)
 # Builds come from QJIT_BUILD (default build/release); scripts/gpu-stage.sh fills .device/ with a small set
 # (QJIT_BUILD=.device/build/release) that also holds what the bindings step needs.
 set -uo pipefail
@@ -23,7 +24,7 @@ B=${QJIT_BUILD:-build/release}
 STAGE=${QJIT_STAGE:-.device}
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 status=0
-want() { { [ "$what" = all ] && [[ ! ",profile,qprof,tunescale,houseab," == *",$1,"* ]]; } || [[ ",$what," == *",$1,"* ]]; }
+want() { { [ "$what" = all ] && [[ ! ",profile,qprof,tunescale,houseab,abbench," == *",$1,"* ]]; } || [[ ",$what," == *",$1,"* ]]; }
 # gtests in GPU_TEST_SHARDS processes at once (gtest's own sharding; default 4): the tests are correctness checks,
 # their time is mostly NVRTC compiles, which then run in parallel (one 4-test call took 54 s sharded against 450+ s
 # serial, session 8); the kernel cache is shared (its writes are atomic). gtests NAME FILTER TIMEOUT [env...]
@@ -507,6 +508,69 @@ sys.exit(0 if ok else 1)
 PY
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   fi
+fi
+if want abbench; then
+  # An old and the new qjit binary, whole `qjit bench` runs alternately (ABB_ROUNDS rounds, order rotated), on
+  # data/llm_linear_shapes.csv at ABB_M with ABB_ARGS: what a kernel change does to SmoothQuant (qjit_us) and
+  # QuantizedLinear (ql_us), each row's new/old of the per-side medians, and each side's ratio to the cuBLASLt peers
+  # (issue 16, PERF.md v9). Both binaries compile their kernels first, off the clock. OLD: ABB_OLD (default
+  # $STAGE/old/qjit, staged by scripts/gpu-stage.sh from QJIT_OLD_QJIT). CSVs and the table in $OUT/abbench*.
+  AB_OLD=${ABB_OLD:-$STAGE/old/qjit} AB_NEW=$B/tools/qjit
+  : "${ABB_M:=1,16,64}" "${ABB_ROUNDS:=2}" "${ABB_ARGS:=--regime burst}"
+  echo "== abbench: $AB_OLD vs $AB_NEW, M $ABB_M, $ABB_ROUNDS rounds, $ABB_ARGS"
+  for bin in "$AB_OLD" "$AB_NEW"; do
+    timeout 120 "$bin" warmup --shapes data/llm_linear_shapes.csv --m "$ABB_M" --arch sm_90a --jobs 16 \
+      >> "$OUT/abbench-warmup.log" 2>&1 || echo "abbench: warmup of $bin failed (see abbench-warmup.log)"
+  done
+  for ((r = 1; r <= ABB_ROUNDS; ++r)); do
+    order="old new"; ((r % 2 == 0)) && order="new old"
+    for side in $order; do
+      bin=$AB_NEW; [ "$side" = old ] && bin=$AB_OLD
+      t0=$(date +%s)
+      # shellcheck disable=SC2086  # ABB_ARGS is a list of flags
+      timeout "${ABB_TIMEOUT:-200}" "$bin" bench --shapes data/llm_linear_shapes.csv --m "$ABB_M" --pref heuristic \
+        $ABB_ARGS --csv "$OUT/abbench-$side-$r.csv" > "$OUT/abbench-$side-$r.md" 2>> "$OUT/abbench.err" || status=1
+      echo "abbench: round $r $side $(($(date +%s) - t0)) s"
+    done
+  done
+  python3 - "$OUT" "$ABB_ROUNDS" <<'PY' | tee "$OUT/abbench.txt"
+import csv, math, statistics, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+data = {"old": {}, "new": {}}
+for side in data:
+    for r in range(1, rounds + 1):
+        try: rows = list(csv.DictReader(open(f"{out}/abbench-{side}-{r}.csv")))
+        except OSError: print(f"abbench: no {side} CSV for round {r}"); continue
+        for row in rows:
+            key = (row["label"], int(row["n"]), int(row["k"]), int(row["m"]), row["mode"], row["regime"])
+            d = data[side].setdefault(key, {})
+            for col in ("qjit_us", "ql_us", "cublaslt_s8_us", "cublaslt_bf16_us"):
+                if row.get(col): d.setdefault(col, []).append(float(row[col]))
+            if row["check"] != "ok": d["bad"] = row["check"]
+gm = lambda v: math.exp(sum(map(math.log, v)) / len(v)) if v else float("nan")
+med = lambda d, c: statistics.median(d[c]) if d.get(c) else None
+keys = sorted(data["old"].keys() & data["new"].keys(), key=lambda k: (k[4], k[5], k[3], k[0]))
+print(f"{'shape':<26} {'M':>4} {'mode':<6} {'SQ old':>8} {'SQ new':>8} {'new/old':>7} {'QL old':>8} {'QL new':>8} "
+      f"{'new/old':>7} {'QL-SQ old':>9} {'QL-SQ new':>9} {'bf16/QL old':>11} {'bf16/QL new':>11}")
+groups = {}
+for k in keys:
+    o, n = data["old"][k], data["new"][k]
+    v = [med(o, "qjit_us"), med(n, "qjit_us"), med(o, "ql_us"), med(n, "ql_us"), med(o, "cublaslt_bf16_us"),
+         med(n, "cublaslt_bf16_us"), med(o, "cublaslt_s8_us"), med(n, "cublaslt_s8_us")]
+    if None in v[:4]: continue
+    flag = "  " + (o.get("bad") or n.get("bad") or "")
+    print(f"{k[0]:<26} {k[3]:>4} {k[4]:<6} {v[0]:8.2f} {v[1]:8.2f} {v[1] / v[0]:7.3f} {v[2]:8.2f} {v[3]:8.2f} "
+          f"{v[3] / v[2]:7.3f} {v[2] - v[0]:9.2f} {v[3] - v[1]:9.2f} "
+          + (f"{v[4] / v[2]:11.3f} {v[5] / v[3]:11.3f}" if v[4] and v[5] else "") + flag)
+    g = groups.setdefault((k[4], k[5], k[3]), {"sq": [], "ql": [], "bf_o": [], "bf_n": [], "s8_o": [], "s8_n": []})
+    g["sq"].append(v[1] / v[0]); g["ql"].append(v[3] / v[2])
+    if v[4] and v[5]: g["bf_o"].append(v[4] / v[2]); g["bf_n"].append(v[5] / v[3])
+    if v[6] and v[7]: g["s8_o"].append(v[6] / v[0]); g["s8_n"].append(v[7] / v[1])
+for (mode, regime, m), g in sorted(groups.items()):
+    print(f"abbench {mode} {regime} M={m}: new/old SQ {gm(g['sq']):.3f} (max {max(g['sq']):.3f}), QL {gm(g['ql']):.3f} "
+          f"(max {max(g['ql']):.3f}); QL vs bf16 old {gm(g['bf_o']):.3f} new {gm(g['bf_n']):.3f}; SQ vs cuBLASLt s8 old "
+          f"{gm(g['s8_o']):.3f} new {gm(g['s8_n']):.3f} ({len(g['sq'])} rows)")
+PY
 fi
 if want bench; then
   echo "== benchmarks (filter $bench_filter)"
