@@ -61,4 +61,15 @@ struct QuantizeAsymParams {
 static_assert(sizeof(QuantizeAsymParams) == 72 && offsetof(QuantizeAsymParams, zero_point) == 64,
               "device-side QuantizeAsymParams must match");
 
+// The staging copy's block (templates/stage_rows.cuh, mirrored field for field).
+struct StageRowsParams {
+  const void* src;  // int8 [M, K], row stride lds bytes, any alignment
+  std::int64_t lds;
+  void* dst;  // 16-byte aligned rows of ldd bytes (a multiple of 16)
+  std::int64_t ldd;
+  std::int32_t m;
+  std::int32_t pad_;
+};
+static_assert(sizeof(StageRowsParams) == 40, "device-side StageRowsParams must match");
+
 }  // namespace qjit::codegen

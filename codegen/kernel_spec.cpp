@@ -18,6 +18,7 @@ std::string_view kernel_op_name(KernelOp op) noexcept {
     case KernelOp::RmsNormQuantize: return "rms_norm_quantize";
     case KernelOp::LayerNormQuantize: return "layer_norm_quantize";
     case KernelOp::W8A16Gemm: return "w8a16_gemm";
+    case KernelOp::StageRows: return "stage_rows";
   }
   return "?";
 }
@@ -36,7 +37,8 @@ std::string_view kernel_family_name(KernelFamily f) noexcept {
 
 std::optional<KernelOp> parse_kernel_op(std::string_view name) noexcept {
   for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale,
-                      KernelOp::GemmS8, KernelOp::RmsNormQuantize, KernelOp::LayerNormQuantize, KernelOp::W8A16Gemm})
+                      KernelOp::GemmS8, KernelOp::RmsNormQuantize, KernelOp::LayerNormQuantize, KernelOp::W8A16Gemm,
+                      KernelOp::StageRows})
     if (kernel_op_name(op) == name) return op;
   return std::nullopt;
 }

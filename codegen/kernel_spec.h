@@ -29,7 +29,8 @@ enum class KernelOp : std::uint8_t {
   GemmS8,
   RmsNormQuantize,
   LayerNormQuantize,
-  W8A16Gemm  // weight-only int8: f16/bf16 activation x int8 weight dequantized in the main loop (w8a16_sm80)
+  W8A16Gemm,  // weight-only int8: f16/bf16 activation x int8 weight dequantized in the main loop (w8a16_sm80)
+  StageRows   // the staged Hopper path's int8 row copy into aligned rows (templates/stage_rows.cuh, quantize family)
 };
 // GemmSm90: the wgmma family; W8A16Sm80: the weight-only (W8A16) mma.sync family
 enum class KernelFamily : std::uint8_t { Quantize, GemmSm80, GemmSm90, W8A16Sm80 };

@@ -8,10 +8,12 @@
 // heuristic's choice leads the list.
 // The fused norm + quantize kernels (codegen/norm_quantize.h) are members too: the same config and launch, their own
 // validation and render, and the power-of-two part of the same heuristic, raised until the row stays in registers.
+// So is the staged Hopper path's int8 row copy (codegen/stage_rows.h): the same config and launch, its own rules.
 #include <algorithm>
 
 #include "codegen/norm_quantize.h"
 #include "codegen/quantize_rowwise.h"
+#include "codegen/stage_rows.h"
 #include "jit/kernel_family.h"
 
 namespace qjit::jit {
@@ -62,7 +64,17 @@ QuantizeTile quantize_heuristic(const KernelSpec& spec) {
 }
 
 Status validate_any(const KernelSpec& spec, const QuantizeTile& c) {
+  if (spec.op == codegen::KernelOp::StageRows) return codegen::validate_stage_rows(spec, c);
   return codegen::is_norm_op(spec.op) ? codegen::validate_norm_quantize(spec, c) : codegen::validate_quantize(spec, c);
+}
+
+// The staging copy (stage_rows.cuh): one 16-byte chunk a thread and step. Up to 256 threads a row, so a decode row
+// of K <= 4096 is one step for every thread (latency: the whole row in flight at once), longer rows loop; short
+// rows share a 256-thread CTA. Not measured apart: a copy wants bytes in flight, which this gives at every M.
+QuantizeTile stage_rows_heuristic(const KernelSpec& spec) {
+  const std::int64_t chunks = (spec.k + 15) / 16;
+  const int tpr = std::clamp(next_pow2(chunks), 4, 256);
+  return QuantizeTile{.rows_per_cta = 256 / tpr, .threads_per_row = tpr};
 }
 
 // The norm kernels, from `qjit tune --plans rmsnorm,layernorm` on an H200 (session 8: bf16, K = 4096 .. 28672,
@@ -114,6 +126,8 @@ class QuantizeFamily final : public TypedFamily<QuantizeTile> {
   }
 
   std::string why_chosen(const KernelSpec& spec) const override {
+    if (spec.op == codegen::KernelOp::StageRows)
+      return "the staging copy: a row pass, which the quantize family serves";
     return codegen::is_norm_op(spec.op) ? "a fused norm + quantize pass: the quantize family serves every arch"
                                         : "not a GEMM: one quantize family serves every arch";
   }
@@ -124,6 +138,7 @@ class QuantizeFamily final : public TypedFamily<QuantizeTile> {
   }
 
   Result<codegen::Source> render_tile(const KernelSpec& spec, const QuantizeTile& config) const override {
+    if (spec.op == codegen::KernelOp::StageRows) return codegen::render_stage_rows(spec, config);
     return codegen::is_norm_op(spec.op) ? codegen::render_norm_quantize(spec, config)
                                         : codegen::render_quantize(spec, config);
   }
@@ -138,6 +153,7 @@ class QuantizeFamily final : public TypedFamily<QuantizeTile> {
   }
 
   QuantizeTile heuristic_tile(const KernelSpec& spec, int) const override {
+    if (spec.op == codegen::KernelOp::StageRows) return stage_rows_heuristic(spec);
     return codegen::is_norm_op(spec.op) ? norm_heuristic(spec) : quantize_heuristic(spec);
   }
 

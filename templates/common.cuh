@@ -221,6 +221,34 @@ __device__ __forceinline__ u32 prmt_u32(u32 lo, u32 hi, u32 sel) {
 __device__ __forceinline__ void st_global_v4(void* p, V4 v) {
   asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w) : "memory");
 }
+// Bytes [p, p + n) for 0 < n <= 16 at any address, as a 16-byte vector whose bytes n.. are zero: one or two
+// aligned 16-byte reads and a realignment (a word select, then prmt), instead of n byte loads. Every read holds at
+// least one of the n bytes, so none touches a page the bytes do not (an aligned 16-byte vector never straddles one).
+__device__ __forceinline__ V4 ld_global_realigned16(const u8* p, int n) {
+  const int o = (int)((u64)p & 15u);
+  const u8* base = p - o;
+  const V4 lo = ld_global_v4(base);
+  V4 hi{0u, 0u, 0u, 0u};
+  if (o + n > 16) hi = ld_global_v4(base + 16);
+  const u32 w[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+  // NOTE: selects on the word offset keep w in registers (a run-time index would put it in local memory).
+  const int q = o >> 2;
+  u32 s[5];
+#pragma unroll
+  for (int i = 0; i < 5; ++i) {
+    const u32 a = w[i], b = i + 1 < 8 ? w[i + 1] : 0u, c = i + 2 < 8 ? w[i + 2] : 0u, d = i + 3 < 8 ? w[i + 3] : 0u;
+    s[i] = q == 0 ? a : q == 1 ? b : q == 2 ? c : d;
+  }
+  const u32 sel = 0x3210u + 0x1111u * (u32)(o & 3);  // byte j of the result is byte j + (o & 3) of {s[i+1], s[i]}
+  u32 r[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int keep = n - 4 * i;
+    const u32 mask = keep >= 4 ? 0xffffffffu : keep <= 0 ? 0u : (1u << (8 * keep)) - 1u;
+    r[i] = prmt_u32(s[i], s[i + 1], sel) & mask;
+  }
+  return V4{r[0], r[1], r[2], r[3]};
+}
 // Reads around L1 (.cg): data written by other CTAs in this launch (split-K partials) must come from L2.
 __device__ __forceinline__ i32 ld_global_cg_s32(const i32* p) {
   i32 v;

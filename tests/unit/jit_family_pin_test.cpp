@@ -8,6 +8,8 @@
 // Re-pinned on purpose (session 16, 7cffa78): prmt_u32 moved from gemm_s8_sm80.cuh into common.cuh, so every
 // family's text changed; scripts/sass-identity.sh 3777c6e: 313 of 388 kernels SASS- and cubin-identical, the 75
 // that differ are all quantize_rowwise/absmax/apply_scale (the realigned vector path for element-aligned rows).
+// Re-pinned on purpose (session 18): ld_global_realigned16 moved from gemm_s8_sm80.cuh into common.cuh for the new
+// staging copy (stage_rows.cuh), so every family's text changed again (scripts/sass-identity.sh: see PERF.md).
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 
 #include "autotune/autotuner.h"
 #include "codegen/norm_quantize.h"
+#include "codegen/stage_rows.h"
 #include "codegen/w8a16_sm80.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -95,36 +98,39 @@ const std::vector<Pin>& pins() {
   static const std::vector<Pin> p = {
       {gemm(80, 4096, 4096, 16, ElementKind::F16, false), "gemm_sm80 16x32x128 w1x2 s8 sk1",
        "qjit_gemm_s8_sm80_n4096_k4096_bm16_bn32_bk128_wm1_wn2_s8_sk1_f16_nobias_pt",
-       "18db366270ac40c7233af4e49dc8c6e5"},
+       "36cd949997a2bd0366905223775ab36f"},
       {gemm(89, 11008, 4096, 256, ElementKind::BF16, true), "gemm_sm80 128x128x64 w2x4 s4 sk1",
        "qjit_gemm_s8_sm80_n11008_k4096_bm128_bn128_bk64_wm2_wn4_s4_sk1_bf16_bias_pt",
-       "cb7068488d9b8c95e1601cd185842884"},
+       "d40eb064c12b1e489313c97b43abfb5e"},
       {gemm(80, 4096, 4104, 4096, ElementKind::F32, false), "gemm_sm80 256x128x128 w4x2 s3 sk1",
        "qjit_gemm_s8_sm80_n4096_k4104_bm256_bn128_bk128_wm4_wn2_s3_sk1_f32_nobias_pt",
-       "fcd36e42347126b0789d433266997082"},
+       "f88e02e6a35bfb49d11577bd015cebe8"},
       {gemm(90, 4096, 4096, 1, ElementKind::BF16, false), "gemm_sm90 8x64x128 c1 swap_ab s8 sk1",
-       "qjit_gemm_s8_sm90_bf16_n4096_k4096_tok_bm8_bn64_bk128_s8_c1_cl1x1_ba_sk1", "c10b4d63a30f7b3eba1e7b7ed7b5c7b9"},
+       "qjit_gemm_s8_sm90_bf16_n4096_k4096_tok_bm8_bn64_bk128_s8_c1_cl1x1_ba_sk1", "1add840def76eda654084561ae8e0ced"},
       {gemm(90, 8192, 8192, 16, ElementKind::F16, true), "gemm_sm90 16x64x128 c1 swap_ab s8 sk1",
        "qjit_gemm_s8_sm90_f16_n8192_k8192_bias_tok_bm16_bn64_bk128_s8_c1_cl1x1_ba_sk1",
-       "9a2b2d51d7c9a907495f66bc1c2858ae"},
+       "ee257d4bd695b3141ab7b8db198aa88a"},
       {gemm(90, 14336, 4096, 256, ElementKind::BF16, true), "gemm_sm90 128x256x128 c2 s4 sk1",
        "qjit_gemm_s8_sm90_bf16_n14336_k4096_bias_tok_bm128_bn256_bk128_s4_c2_cl1x1_ab_sk1",
-       "3b979620a63dfb40c7d9989a50bc6950"},
+       "cce2f693126970036a7dd609f6bb70ec"},
       {gemm(90, 4096, 14336, 4096, ElementKind::F64, false), "gemm_sm90 128x256x128 c2 s4 sk1",
        "qjit_gemm_s8_sm90_f64_n4096_k14336_tok_bm128_bn256_bk128_s4_c2_cl1x1_ab_sk1",
-       "d3a769dc428d8814e2ae7107509220be"},
+       "4425b3dd7fd730516da3f3c45a51fbb9"},
       {gemm(90, 4096, 4104, 64, ElementKind::F16, false), "gemm_sm90 64x64x128 c1 swap_ab s8 sk1",
        "qjit_gemm_s8_sm90_f16_n4096_k4104_tok_bm64_bn64_bk128_s8_c1_cl1x1_ba_sk1",
-       "c25092b17e1d290c54e4e91137691ee0"},  // K % 16 != 0: Hopper too since issue 15 (TMA zero-fills the K tail)
+       "4c95747363b64272a0f4aad3cc3e65a0"},  // K % 16 != 0: Hopper too since issue 15 (TMA zero-fills the K tail)
       {quantize(80, KernelOp::QuantizeRowwise, ElementKind::F16, 4096, 16, false), "quantize 1x256x1 w1x1 s1 sk1",
-       "qjit_quantize_rowwise_f16_k4096_r1_t256", "1f6ae2e85b952e5854aba2fcdbd1c5c5"},
+       "qjit_quantize_rowwise_f16_k4096_r1_t256", "b716090457c5b5307d85b1b1c80668f2"},
       {quantize(90, KernelOp::QuantizeRowwise, ElementKind::BF16, 5120, 2048, true), "quantize 1x160x1 w1x1 s1 sk1",
-       "qjit_quantize_rowwise_bf16_k5120_r1_t160_smooth", "d8ad3720f89a26ca8bba9a1e9abdfb8b"},
+       "qjit_quantize_rowwise_bf16_k5120_r1_t160_smooth", "1fa77e2234f491437910e591a45d7864"},
       {quantize(90, KernelOp::QuantizeAbsmax, ElementKind::F32, 11008, 1, false), "quantize 1x1024x1 w1x1 s1 sk1",
-       "qjit_quantize_absmax_f32_k11008_r1_t1024", "69e5b8fd3fb54b4ca1dd97c43b711259"},
+       "qjit_quantize_absmax_f32_k11008_r1_t1024", "ca0f10e9c67c79b4514b20a7736bd2b0"},
+      // The staged Hopper path's int8 row copy (session 18): one 16-byte chunk a thread, up to 256 a row.
+      {codegen::stage_rows_spec(4100, 16, 90), "quantize 1x256x1 w1x1 s1 sk1", "qjit_stage_rows_k4100_r1_t256",
+       "9f9ee0d3b218c272dd9ef27c35bcf731"},
       {quantize(89, KernelOp::QuantizeApplyScale, ElementKind::BF16, 28672, 4096, false),
        "quantize 1x256x1 w1x1 s1 sk1", "qjit_quantize_apply_scale_bf16_k28672_r1_t256",
-       "1b49c5486fa9f59c461e6e52a270b7e0"},
+       "10cfc52a3f7d9f9548f253edb5b4e5a4"},
       // The fused norm + quantize kernels (issue 17), pinned from their first version. Re-pinned in session 8: the
       // prefill heuristic takes one row a CTA (measured by `qjit tune --plans rmsnorm,layernorm` on the H200; the
       // kernel text and the set of candidates did not change; the digest moves because the list leads with the choice).
@@ -132,9 +138,9 @@ const std::vector<Pin>& pins() {
       // the quantize pass when a thread holds <= 2 chunks, and a kept row issues all its loads before using any (same
       // operations, same bits; the template text moved); session 11: up to 4 chunks (measured faster on the H200).
       {codegen::norm_quantize_spec(KernelOp::RmsNormQuantize, ElementKind::BF16, 4096, 2048, 90, true, true),
-       "quantize 1x128x1 w1x1 s1 sk1", "qjit_rms_norm_quantize_bf16_k4096_r1_t128_residual", "3456d591c237688f5178ae19a04cb4a0"},
+       "quantize 1x128x1 w1x1 s1 sk1", "qjit_rms_norm_quantize_bf16_k4096_r1_t128_residual", "ca0449668e77f26c4a94e04686c57702"},
       {codegen::norm_quantize_spec(KernelOp::LayerNormQuantize, ElementKind::F16, 5120, 1, 80, false, false),
-       "quantize 1x512x1 w1x1 s1 sk1", "qjit_layer_norm_quantize_f16_k5120_r1_t512_static", "4822b3e58ef86379637ecea653b4221e"},
+       "quantize 1x512x1 w1x1 s1 sk1", "qjit_layer_norm_quantize_f16_k5120_r1_t512_static", "f11230311c566364e68710269f9d3f3b"},
       // The weight-only (W8A16) family (issue 17 item 4): decode (split-K), prefill. Re-pinned on purpose (session 11:
       // K permuted inside each k tile for wide shared-memory reads, group scales staged with their tile, block_k 128;
       // issue 17 item 4's decode bar: the swap_ab decode layout leads M <= 16 and joins the M <= 32 candidates, and
@@ -144,11 +150,11 @@ const std::vector<Pin>& pins() {
       {codegen::w8a16_spec(ElementKind::BF16, 4096, 4096, 16, 90, false, true, 0, false),
        "w8a16_sm80 16x64x128 w2x4 swap_ab s4 sk2",
        "qjit_w8a16_sm80_swab_bf16_n4096_k4096_bm16_bn64_bk128_wm2_wn4_s4_sk2_ch_nobias",
-       "c516eb35faef00b98da3954068cbf79f"},
+       "1d8a2ae5e2af27684a6d7a00fcbca8c9"},
       {codegen::w8a16_spec(ElementKind::F16, 11008, 4096, 2048, 80, true, true, 128, true),
        "w8a16_sm80 128x128x32 w2x4 s4 sk1",
        "qjit_w8a16_sm80_f16_n11008_k4096_bm128_bn128_bk32_wm2_wn4_s4_sk1_g128_zp_bias",
-       "d59143ed7dadffc383ecb211c923eb7e"},
+       "ca7217ddca04ffad597dd631bb33b431"},
   };
   return p;
 }
