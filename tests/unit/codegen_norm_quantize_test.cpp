@@ -15,6 +15,7 @@
 #include "jit/kernel_family.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "runtime/nvrtc.h"
+#include "tests/support/nvrtc_compile.h"
 
 namespace qjit::codegen {
 namespace {
@@ -149,36 +150,14 @@ TEST(CodegenNormQuantize, FamilyHeuristicAndCandidatesServeTheNormOps) {
 
 // ---- NVRTC ----
 
-struct CompileOutcome {
-  bool ok = false;
-  std::string log, ptx;
-};
-
-CompileOutcome compile(const std::string& text, const std::string& name, int arch) {
-  CompileOutcome out;
-  auto nvrtc = runtime::nvrtc();
-  if (!nvrtc.has_value()) {
-    out.log = nvrtc.status().to_string();
-    return out;
-  }
-  auto r = (*nvrtc)->compile(text, name + ".cu", arch_option(arch), runtime::default_compile_options());
-  if (!r.has_value()) {
-    out.log = r.status().to_string();
-    return out;
-  }
-  out.ok = !r->cubin.empty();
-  out.log = r->log;
-  out.ptx = r->ptx;
-  return out;
-}
-
-#define SKIP_WITHOUT_NVRTC() \
-  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string()
+using CompileOutcome = qjit::testing::NvrtcOutcome;
+using qjit::testing::nvrtc_compile;
+#define SKIP_WITHOUT_NVRTC() QJIT_SKIP_WITHOUT_NVRTC()
 
 void expect_compiles(const KernelSpec& s, const QuantizeTile& c) {
   auto src = render_norm_quantize(s, c);
   ASSERT_TRUE(src.has_value()) << src.status().to_string();
-  const CompileOutcome out = compile(src->text, src->entry, s.arch);
+  const CompileOutcome out = nvrtc_compile(src->text, src->entry, s.arch);
   EXPECT_TRUE(out.ok) << src->entry << " for " << arch_option(s.arch) << ":\n" << out.log;
   EXPECT_EQ(out.log.find("warning"), std::string::npos) << src->entry << ":\n" << out.log;
   // Every operation rounds on its own and nothing is approximate: no rsqrt/sqrt.approx/div.approx, no flush to zero,
@@ -254,12 +233,13 @@ std::string probe_source(std::size_t x_offset) {
 TEST(CodegenNormQuantize, ParamStructLayoutMatchesHostOnEveryArch) {
   SKIP_WITHOUT_NVRTC();
   for (int arch : {80, 89, 90}) {
-    const CompileOutcome c = compile(probe_source(offsetof(NormQuantizeParams, x)), "qjit_norm_param_probe", arch);
+    const CompileOutcome c =
+        nvrtc_compile(probe_source(offsetof(NormQuantizeParams, x)), "qjit_norm_param_probe", arch);
     ASSERT_TRUE(c.ok) << c.log;
     EXPECT_NE(c.ptx.find(".b8 qjit_norm_param_probe_param_0[104]"), std::string::npos) << c.ptx;
     EXPECT_EQ(c.ptx.find("trap"), std::string::npos) << arch_option(arch) << ": a field offset differs";
   }
-  const CompileOutcome bad = compile(probe_source(8), "qjit_norm_bad_probe", 90);  // the probe can fail
+  const CompileOutcome bad = nvrtc_compile(probe_source(8), "qjit_norm_bad_probe", 90);  // the probe can fail
   ASSERT_TRUE(bad.ok) << bad.log;
   EXPECT_NE(bad.ptx.find("trap"), std::string::npos);
 }

@@ -15,6 +15,7 @@
 #include "jit/kernel_family.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "runtime/nvrtc.h"
+#include "tests/support/nvrtc_compile.h"
 
 namespace qjit::codegen {
 namespace {
@@ -93,31 +94,9 @@ TEST(CodegenStageRows, TheQuantizeFamilyServesItWithOneChunkAThreadUpTo256) {
 
 // ---- NVRTC ----
 
-struct CompileOutcome {
-  bool ok = false;
-  std::string log, ptx;
-};
-
-CompileOutcome compile(const std::string& text, const std::string& name, int arch) {
-  CompileOutcome out;
-  auto nvrtc = runtime::nvrtc();
-  if (!nvrtc.has_value()) {
-    out.log = nvrtc.status().to_string();
-    return out;
-  }
-  auto r = (*nvrtc)->compile(text, name + ".cu", arch_option(arch), runtime::default_compile_options());
-  if (!r.has_value()) {
-    out.log = r.status().to_string();
-    return out;
-  }
-  out.ok = !r->cubin.empty();
-  out.log = r->log;
-  out.ptx = r->ptx;
-  return out;
-}
-
-#define SKIP_WITHOUT_NVRTC() \
-  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string()
+using CompileOutcome = qjit::testing::NvrtcOutcome;
+using qjit::testing::nvrtc_compile;
+#define SKIP_WITHOUT_NVRTC() QJIT_SKIP_WITHOUT_NVRTC()
 
 TEST(CodegenStageRows, NvrtcCompilesEveryKAndConfigOnEveryArch) {
   SKIP_WITHOUT_NVRTC();
@@ -127,7 +106,7 @@ TEST(CodegenStageRows, NvrtcCompilesEveryKAndConfigOnEveryArch) {
       const TileConfig h = family_of(s).heuristic(s, 132);
       auto src = render_stage_rows(s, h.as<QuantizeTile>());
       ASSERT_TRUE(src.has_value()) << src.status().to_string();
-      const CompileOutcome out = compile(src->text, src->entry, arch);
+      const CompileOutcome out = nvrtc_compile(src->text, src->entry, arch);
       EXPECT_TRUE(out.ok) << src->entry << " for " << arch_option(arch) << ":\n" << out.log;
       EXPECT_EQ(out.log.find("warning"), std::string::npos) << src->entry << ":\n" << out.log;
       // 16-byte loads and stores, and the programmatic-launch pair exactly where the arch has it.
@@ -140,7 +119,7 @@ TEST(CodegenStageRows, NvrtcCompilesEveryKAndConfigOnEveryArch) {
   for (const TileConfig& c : family_of(s).candidates(s, o)) {
     auto src = render_stage_rows(s, c.as<QuantizeTile>());
     ASSERT_TRUE(src.has_value()) << src.status().to_string();
-    const CompileOutcome out = compile(src->text, src->entry, 90);
+    const CompileOutcome out = nvrtc_compile(src->text, src->entry, 90);
     EXPECT_TRUE(out.ok) << src->entry << ":\n" << out.log;
   }
 }
@@ -168,12 +147,13 @@ std::string probe_source(std::size_t src_offset) {
 TEST(CodegenStageRows, ParamStructLayoutMatchesHostOnEveryArch) {
   SKIP_WITHOUT_NVRTC();
   for (int arch : {80, 89, 90}) {
-    const CompileOutcome c = compile(probe_source(offsetof(StageRowsParams, src)), "qjit_stage_param_probe", arch);
+    const CompileOutcome c =
+        nvrtc_compile(probe_source(offsetof(StageRowsParams, src)), "qjit_stage_param_probe", arch);
     ASSERT_TRUE(c.ok) << c.log;
     EXPECT_NE(c.ptx.find(".b8 qjit_stage_param_probe_param_0[40]"), std::string::npos) << c.ptx;
     EXPECT_EQ(c.ptx.find("trap"), std::string::npos) << arch_option(arch) << ": a field offset differs";
   }
-  const CompileOutcome bad = compile(probe_source(8), "qjit_stage_bad_probe", 90);  // the probe can fail
+  const CompileOutcome bad = nvrtc_compile(probe_source(8), "qjit_stage_bad_probe", 90);  // the probe can fail
   ASSERT_TRUE(bad.ok) << bad.log;
   EXPECT_NE(bad.ptx.find("trap"), std::string::npos);
 }
