@@ -1,8 +1,12 @@
 // The linear plans' shared GEMM core (see linear_core.h): kernel binding per descriptor, memoised; the route of one
-// call's int8 views (in place, staged into the workspace with their copies enqueued, or the portable kernel bound on
+// call's int8 views (in place, staged into the workspace by the staging kernel, or the portable kernel bound on
 // first use); the plans' workspace size.
 #include "ops/linear_core.h"
 
+#include <algorithm>
+
+#include "codegen/stage_rows.h"
+#include "jit/kernel_family.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "ops/linear_specs.h"
 #include "ops/plan_cache.h"
@@ -15,6 +19,17 @@ namespace {
 ops::PlanCache<LinearCore>& linear_cache() {
   static ops::PlanCache<LinearCore> cache;
   return cache;
+}
+
+codegen::KernelSpec stage_spec(const LinearCore& c) {
+  return codegen::stage_rows_spec(c.k, c.gemm.spec.m_bucket, c.gemm.spec.arch);
+}
+
+// The staging copy, always at its heuristic config (a copy has nothing to tune; the autotuner never times it).
+Result<ops::KernelBinding> bind_stage(const LinearCore& c, const runtime::DeviceInfo& device) {
+  const codegen::KernelSpec spec = stage_spec(c);
+  const int sm_count = device.sm_count > 0 ? device.sm_count : 132;
+  return jit::bind_kernel_with(spec, jit::FamilyRegistry::process().for_spec(spec).heuristic(spec, sm_count), device);
 }
 
 Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPreference pref,
@@ -38,6 +53,10 @@ Result<std::shared_ptr<const LinearCore>> build_core(LinearCore core, PlanPrefer
   }
   QJIT_ASSIGN_OR_RETURN(core.gemm, ops::bind_kernel(specs.gemm, pref, device));
   core.device = device;
+  if (ops::stages_by_default(core.gemm.operand_align, core.k)) {
+    QJIT_ASSIGN_OR_RETURN(ops::KernelBinding stage, bind_stage(core, device));
+    core.stage->binding = std::move(stage);
+  }
   core.description = core.gemm.spec.to_string() + " / " + core.gemm.config.to_string() + " -> " + core.gemm.entry;
   if (core.gemm.operand_align > 1) {
     // NOTE: the same words as qjit inspect's staging line; tests/gpu/odd_shapes_test.cpp looks for "staged".
@@ -76,6 +95,30 @@ std::string plan_key(const LinearCore& c, PlanPreference pref, const runtime::De
 }
 
 ops::Int8View int8_view(const MatrixView& v) { return {v.data, v.rows, v.row_stride}; }
+
+Result<const ops::KernelBinding*> stage_kernel(const LinearCore& c) {
+  std::lock_guard<std::mutex> lock(c.stage->mu);
+  if (!c.stage->binding) {
+    auto bound = bind_stage(c, c.device);
+    if (!bound.has_value()) return bound.error().with_context("binding the staging copy for a misaligned int8 view");
+    c.stage->binding = std::move(*bound);
+  }
+  return &*c.stage->binding;
+}
+
+// Enqueues the staging copy of `rows` rows of c.k bytes from `src` (row stride `src_stride`; a one-row view's
+// stride is never followed) into `dst` (row stride `dst_stride`).
+Status stage_rows(const LinearCore& c, const void* src, std::int64_t src_stride, void* dst, std::int64_t dst_stride,
+                  std::int64_t rows, CUstream stream) {
+  QJIT_ASSIGN_OR_RETURN(const ops::KernelBinding* k, stage_kernel(c));
+  codegen::StageRowsParams p{};
+  p.src = src;
+  p.lds = rows == 1 ? std::max(src_stride, c.k) : src_stride;
+  p.dst = dst;
+  p.ldd = dst_stride;
+  p.m = static_cast<std::int32_t>(rows);
+  return k->kernel->launch(ops::launch_dims(*k, rows), stream, &p);
+}
 
 Result<const ops::KernelBinding*> portable_gemm(const LinearCore& c, const std::string& why) {
   std::lock_guard<std::mutex> lock(c.portable->mu);
@@ -123,23 +166,15 @@ Result<GemmOperands> prepare_gemm(const LinearCore& c, std::int64_t m, const Mat
   g.ldb = weight.row_stride;
   char* const base = static_cast<char*>(ws.data);
   if (route.path == ops::GemmPath::Staged) {
-    // NOTE: the weight first: QuantizedLinear's pass writes A into the workspace only once no copy can be refused.
-    // The copies are ordinary stream work ahead of the kernels that read them: a programmatic launch overlaps only
-    // a previous kernel that triggers it, so the GEMM (and the quantize pass) still wait for a copy before them, as
-    // the split-K GEMM already does for its counters' memset (jit::launch_gemm).
-    Status copied;
+    // NOTE: the weight first, then the activation. Each copy is a kernel launched with programmatic stream
+    // serialization that waits for the kernel ahead before its first read and then triggers its dependents, so the
+    // chain (copies, quantize pass, GEMM) keeps the overlap of each launch with the kernel before it, which a
+    // cuMemcpy2DAsync node ended (sessions 14-17: the stride-4104 SmoothQuant row at 1.17-1.38 of its neighbour).
     if (route.stage_weight)
-      copied = ops::stage_rows(weight.data, weight.row_stride, base + route.weight_offset, route.staged_stride, c.n,
-                               c.k, stream, "weight_q");
-    if (copied.ok() && route.stage_act && !act_from_quantize)
-      copied = ops::stage_rows(act.data, act.row_stride, base + route.act_offset, route.staged_stride, m, c.k, stream,
-                               "act_q");
-    if (copied.code() == StatusCode::Unsupported) {
-      route.path = ops::GemmPath::Portable;
-      route.why_portable = copied.message();
-    } else if (!copied.ok()) {
-      return copied;
-    }
+      QJIT_TRY(
+          stage_rows(c, weight.data, weight.row_stride, base + route.weight_offset, route.staged_stride, c.n, stream));
+    if (route.stage_act && !act_from_quantize)
+      QJIT_TRY(stage_rows(c, act.data, act.row_stride, base + route.act_offset, route.staged_stride, m, stream));
   }
   if (route.path == ops::GemmPath::Portable) {
     QJIT_ASSIGN_OR_RETURN(g.gemm, portable_gemm(c, route.why_portable));

@@ -32,25 +32,30 @@ class LinearCore {
   ElementKind act_element = ElementKind::S8;
   ElementKind out_element = ElementKind::F32;
   bool has_bias = false;
-  bool has_smooth = false;  // QuantizedLinear: the quantize pass divides by pre_quant_scale[k] first
-  float act_scale = 1.0f;   // SmoothQuant: the static per-tensor activation scale
+  bool has_smooth = false;         // QuantizedLinear: the quantize pass divides by pre_quant_scale[k] first
+  float act_scale = 1.0f;          // SmoothQuant: the static per-tensor activation scale
   bool act_per_tensor = false;     // ScaledMatmul: act_scale is a device [1] tensor (else [M])
   bool weight_per_tensor = false;  // ScaledMatmul: weight_scale is a device [1] tensor (else [N])
   // Asymmetric activations: the GEMM's azp epilogue (ScaledMatmul: the caller's zero points; QuantizedLinear: its
   // asymmetric quantize pass writes them into the workspace, ahead of the GEMM's own).
   bool act_zero_point = false;
-  ops::KernelBinding quantize;     // QuantizedLinear only
+  ops::KernelBinding quantize;  // QuantizedLinear only
   ops::KernelBinding gemm;
-  // The portable GEMM for views gemm's loads cannot take (gemm.operand_align() > 1 and a TMA operand's base or row
-  // stride is not a multiple of it) when they cannot be staged either (the workspace lacks the room, or the driver
-  // refuses the 2D copy): bound on the first run that needs it (the staged path is the default, so neither select
-  // nor `qjit warmup` compiles it). Same arithmetic contract, so the same bits; it needs no workspace.
-  struct Portable {
+  // A kernel bound on the first run that needs it (the core is shared and const: the binding is guarded).
+  struct LazyKernel {
     std::mutex mu;
     std::optional<ops::KernelBinding> binding;
-    std::atomic<bool> logged{false};  // the first portable run of this core logs why (a warning: 7-15x slower)
+    std::atomic<bool> logged{false};  // the portable GEMM: its first run logs why (a warning: 7-15x slower)
   };
-  std::shared_ptr<Portable> portable = std::make_shared<Portable>();
+  // The portable GEMM for views gemm's loads cannot take (gemm.operand_align() > 1 and a TMA operand's base or row
+  // stride is not a multiple of it) when they cannot be staged either (the workspace lacks the room): bound on the
+  // first run that needs it (the staged path is the default, so neither select nor `qjit warmup` compiles it). Same
+  // arithmetic contract, so the same bits; it needs no workspace.
+  std::shared_ptr<LazyKernel> portable = std::make_shared<LazyKernel>();
+  // The staging copy (codegen/stage_rows.h, the heuristic config) for the staged path: bound at select when every
+  // call stages (ops::stages_by_default: K % 16 != 0 on the Hopper family), else on the first call that stages (a
+  // sliced view such as an act_q of row stride 4104).
+  std::shared_ptr<LazyKernel> stage = std::make_shared<LazyKernel>();
   runtime::DeviceInfo device;
   std::string description;
 };
@@ -86,8 +91,9 @@ struct GemmOperands {
 // Routes one call (ops::route_gemm over the caller's workspace, whose first `head` bytes the plan uses itself) and
 // enqueues its staging copies on `stream`: the weight's first, then the activation's unless `act_from_quantize`
 // (QuantizedLinear: its pass writes A itself, at the returned a / lda, which are the staged region or the caller's
-// act_q_scratch). A refused copy or a workspace without room for staging takes the portable kernel (bound here on
-// first use). Errors name the caller's fields.
+// act_q_scratch). Each copy is one launch of the staging kernel (c.stage, bound here on first use when select did
+// not). A workspace without room for staging takes the portable kernel (bound here on first use). Errors name the
+// caller's fields.
 Result<GemmOperands> prepare_gemm(const LinearCore& c, std::int64_t m, const MatrixView& act, bool act_from_quantize,
                                   const MatrixView& weight, std::size_t head, Workspace ws, CUstream stream);
 

@@ -1,8 +1,8 @@
 // The staged Hopper path for int8 views TMA cannot take (issue 15): which way one GEMM call of the linear plans
 // goes -- the bound kernel on the caller's views, the bound kernel on copies staged in the caller's workspace, or the
 // portable kernel -- the workspace layout behind that choice (the public side is qjit::staged_rows_bytes /
-// qjit::staged_workspace_size in qjit/linear.h), and the 2D copy that stages one operand. route_gemm is arithmetic on
-// pointers and sizes only (no driver call), so tests/unit/ops_staging_test.cpp checks it, and the agreement between
+// qjit::staged_workspace_size in qjit/linear.h), and the 2D copy of the pre-pack helper (qjit_pad_int8_rows; the
+// plans stage with a kernel instead, ops/linear_core.cpp). route_gemm is arithmetic on pointers and sizes only (no driver call), so tests/unit/ops_staging_test.cpp checks it, and the agreement between
 // what can_implement accepts and what run() needs, without a GPU. Private to ops/.
 #pragma once
 
@@ -74,10 +74,9 @@ struct GemmRoute {
 Result<GemmRoute> route_gemm(const GemmRouteRequest& r);
 
 // Enqueues the copy of `rows` rows of `k` bytes from `src` (row stride `src_stride`) into `dst` (row stride
-// `dst_stride`) on `stream`: one cuMemcpy2DAsync. The driver documents that an intra-device 2D copy "may fail for
-// pitches not computed by cuMemAllocPitch"; such a refusal (CUDA_ERROR_INVALID_VALUE at enqueue: nothing was
-// enqueued) returns Unsupported naming `field`, which the plans answer by running the portable kernel; any other
-// failure is the driver's DriverError.
+// `dst_stride`) on `stream`: one cuMemcpy2DAsync (qjit_pad_int8_rows / qjit::pad_weight_rows). The driver
+// documents that an intra-device 2D copy "may fail for pitches not computed by cuMemAllocPitch"; such a refusal (CUDA_ERROR_INVALID_VALUE at enqueue: nothing was
+// enqueued) returns Unsupported naming `field`; any other failure is the driver's DriverError.
 Status stage_rows(const void* src, std::int64_t src_stride, void* dst, std::int64_t dst_stride, std::int64_t rows,
                   std::int64_t k, CUstream stream, const char* field);
 

@@ -11,7 +11,9 @@
 #include <unordered_map>
 
 #include "codegen/norm_quantize.h"
+#include "codegen/stage_rows.h"
 #include "codegen/w8a16_sm80.h"
+#include "jit/kernel_family.h"
 #include "jit/kernel_service.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -19,6 +21,7 @@
 #include "llvm/Support/Threading.h"
 #include "ops/config_choice.h"
 #include "ops/linear_specs.h"
+#include "ops/staging.h"
 #include "ops/tuning_store.h"
 #include "runtime/log.h"
 
@@ -241,10 +244,11 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     by_source.emplace(h, pending.size());
     pending.push_back(std::move(p));
   };
-  // A linear plan's kernels for one layer: its quantize pass (QuantizedLinear) and its GEMM. NOTE: not the portable
-  // GEMM for int8 rows TMA cannot take (K % 16 != 0 on sm_90a): the plan stages them into its workspace for the
-  // Hopper kernel (workspace_size counts the staged rows), and binds the portable one only for a call whose
-  // workspace has no room for them (then on first use, compiling if the cache lacks it).
+  // A linear plan's kernels for one layer: its quantize pass (QuantizedLinear), its GEMM, and where K % 16 != 0 on
+  // the Hopper family, the staging copy its select binds (the plan stages such rows into its workspace for the
+  // Hopper kernel; workspace_size counts them). NOTE: not the portable GEMM: the plan binds it only for a call whose
+  // workspace has no room for the staged rows (then on first use, compiling if the cache lacks it); nor the copy for
+  // a sliced view of an aligned K, which a plan binds on the first call that has one.
   auto need_linear = [&](LinearShape shape, const autotune::WorkItem& item, bool bias, const std::string& used_by) {
     shape.m = item.m;
     shape.n = item.n;
@@ -254,6 +258,9 @@ Result<WarmupReport> run_warmup(const WarmupRequest& req) {
     const LinearKernelSpecs specs = linear_kernel_specs(shape, req.arch);
     if (specs.quantize) need(*specs.quantize, used_by);
     need(specs.gemm, used_by);
+    const jit::KernelFamilyRuntime& family = jit::FamilyRegistry::process().for_spec(specs.gemm);
+    if (stages_by_default(family.operand_align(), item.k))
+      need(codegen::stage_rows_spec(item.k, codegen::m_bucket_of(item.m), req.arch), used_by + " staging");
   };
   for (const auto& item : req.items)
     for (WarmupPlan plan : req.plans) {

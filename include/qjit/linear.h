@@ -40,13 +40,13 @@ static_assert(preferred_row_stride(4095) == 4096 && preferred_row_stride(4100) =
 // The staged Hopper path (issue 15). On sm_90a an int8 operand of QuantizedLinear, SmoothQuantLinear or ScaledMatmul
 // whose base or row stride is not a multiple of 16 bytes (every contiguous [*, K] view of two or more rows when K %
 // 16 != 0; a sliced or padded view such as an act_q row stride of 4104; a one-row view's stride is never followed, so
-// only its base counts) is copied (cuMemcpy2DAsync, on the call's stream) into the
+// only its base counts) is copied (by qjit's staging kernel, on the call's stream) into the
 // plan's workspace at preferred_row_stride(K), and the Hopper kernel reads the copy; QuantizedLinear's quantize pass
 // writes its int8 activation straight into that region (no copy). The workspace at M = m is laid out as
 //   [the plan's own bytes: zero points, split-K scratch][staged activation: staged_rows_bytes(m, K)]
 //   [staged weight: staged_rows_bytes(N, K)]
 // each region 256-byte aligned, and a call uses only the regions its views need (packed in that order). The pad
-// columns [K, stride) are never read: the kernel's tensor maps end at K and TMA zero-fills beyond. A workspace that
+// columns [K, stride) are never read (the copy writes zeros up to the next multiple of 16 and nothing past it): the kernel's tensor maps end at K and TMA zero-fills beyond. A workspace that
 // is not 16-byte aligned or too small for the regions a call needs is not an error: that call runs the portable
 // kernel (same bits, slower). The region of one staged operand, in bytes:
 constexpr std::size_t staged_rows_bytes(std::int64_t rows, std::int64_t k) {
