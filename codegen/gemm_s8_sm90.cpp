@@ -19,6 +19,10 @@ namespace {
 constexpr int kBlockK = Sm90Tile::kBlockK;
 constexpr int kGroupTiles = 8;  // P tiles per rasterisation group (L2 reuse of the Q tiles)
 constexpr int kMaxStages = 10;
+// Stages of the weight-streaming (swap_ab) configs at M <= 128. NOTE: more bytes in flight per SM do not help: caps
+// of 12 / 16 / 24 (as many as fit, up to 22) measured 0.99-1.00 / 1.00-1.01 / 1.02-1.04 of 8's SmoothQuant time over
+// the 17 model shapes at M = 1 / 16 / 64 (H100, session 19, docs/PERF.md v10).
+constexpr int kStreamStages = 8;
 
 // The shape the template sees: P rows on wgmma's M side (split over the consumers), Q columns = wgmma N.
 struct Derived {
@@ -389,7 +393,7 @@ Sm90Tile sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_co
     const int bm = m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64;
     const bool narrow = spec.n <= 8192;
     Sm90Tile c = Sm90Tile{.block_m = bm, .block_n = narrow ? 64 : 128, .consumers = narrow ? 1 : 2, .swap_ab = true};
-    c.stages = max_fitting_stages(spec, c, 8);
+    c.stages = max_fitting_stages(spec, c, kStreamStages);
     const std::int64_t weight_tiles = ceil_div(spec.n, c.block_n);
     if (weight_tiles < sm_count / 2 && k_blocks >= 96) c.split_k = 2;
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
@@ -398,7 +402,7 @@ Sm90Tile sm90_heuristic_config(const KernelSpec& spec, std::int64_t m, int sm_co
     // Weight-streaming still: 64 tokens per wgmma N, both token tiles share the CTA's weight tile.
     Sm90Tile c = spec.n <= 4096 ? Sm90Tile{.block_m = 64, .block_n = 64, .consumers = 1, .swap_ab = true}
                                 : Sm90Tile{.block_m = 64, .block_n = 128, .consumers = 2, .swap_ab = true};
-    c.stages = max_fitting_stages(spec, c, 8);
+    c.stages = max_fitting_stages(spec, c, kStreamStages);
     if (c.stages > 0 && validate_gemm_s8_sm90(spec, c).ok()) return c;
     consider(Sm90Tile{.block_m = 128, .block_n = 128, .consumers = 2}, 6, 1);
   } else {
