@@ -17,39 +17,17 @@
 #include "codegen/quantize_rowwise.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "runtime/nvrtc.h"
+#include "tests/support/nvrtc_compile.h"
 
 namespace qjit::codegen {
 namespace {
 
-struct CompileOutcome {
-  bool ok = false;
-  std::size_t cubin_bytes = 0;
-  std::string log;
-  std::string ptx;
-};
-
-// Compiles with the library's own NVRTC wrapper and the exact options every qjit compile uses.
+using CompileOutcome = ::qjit::testing::NvrtcOutcome;
 CompileOutcome compile(const std::string& text, const std::string& name, int arch) {
-  CompileOutcome out;
-  auto nvrtc = runtime::nvrtc();
-  if (!nvrtc.has_value()) {
-    out.log = nvrtc.status().to_string();
-    return out;
-  }
-  auto r = (*nvrtc)->compile(text, name + ".cu", arch_option(arch), runtime::default_compile_options());
-  if (!r.has_value()) {
-    out.log = r.status().to_string();
-    return out;
-  }
-  out.cubin_bytes = r->cubin.size();
-  out.ok = out.cubin_bytes > 0;
-  out.log = r->log;
-  out.ptx = r->ptx;
-  return out;
+  return ::qjit::testing::nvrtc_compile(text, name, arch);
 }
 
-#define SKIP_WITHOUT_NVRTC() \
-  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string()
+#define SKIP_WITHOUT_NVRTC() QJIT_SKIP_WITHOUT_NVRTC()
 
 // QJIT_DUMP_DIR=<dir> also writes each rendered source there as <entry>.sm<arch>.cu (scripts/sm80-nvcc-check.sh
 // assembles them with ptxas to read register counts and spills).

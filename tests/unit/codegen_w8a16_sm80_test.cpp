@@ -20,36 +20,16 @@
 #include "qjit/weight_only_linear.h"
 #include "runtime/cubin_info.h"
 #include "runtime/nvrtc.h"
+#include "tests/support/nvrtc_compile.h"
 
 namespace qjit::codegen {
 namespace {
 
-#define SKIP_WITHOUT_NVRTC() \
-  if (!runtime::nvrtc().has_value()) GTEST_SKIP() << runtime::nvrtc().status().to_string()
+#define SKIP_WITHOUT_NVRTC() QJIT_SKIP_WITHOUT_NVRTC()
 
-struct Compiled {
-  bool ok = false;
-  std::string log, ptx;
-  std::vector<std::uint8_t> cubin;
-};
-
+using Compiled = ::qjit::testing::NvrtcOutcome;
 Compiled compile(const std::string& text, const std::string& name, int arch) {
-  Compiled out;
-  auto nvrtc = runtime::nvrtc();
-  if (!nvrtc.has_value()) {
-    out.log = nvrtc.status().to_string();
-    return out;
-  }
-  auto r = (*nvrtc)->compile(text, name + ".cu", arch_option(arch), runtime::default_compile_options());
-  if (!r.has_value()) {
-    out.log = r.status().to_string();
-    return out;
-  }
-  out.ok = !r->cubin.empty();
-  out.log = r->log;
-  out.ptx = r->ptx;
-  out.cubin.assign(r->cubin.begin(), r->cubin.end());
-  return out;
+  return ::qjit::testing::nvrtc_compile(text, name, arch);
 }
 
 // QJIT_DUMP_DIR=<dir> writes each rendered source as <entry>.sm<arch>.cu (for ptxas register / spill checks).
