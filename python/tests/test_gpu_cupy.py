@@ -23,7 +23,12 @@ def test_quantized_linear_from_cupy(m, k):
     w_q = cupy.asarray(rng.integers(-127, 128, (n, k), dtype=np.int8))
     w_scale = cupy.asarray((rng.random(n, dtype=np.float32) + 0.5) / 127)
     bias = cupy.asarray(rng.standard_normal(n, dtype=np.float32))
-    act_q = cupy.empty((m, k), dtype=cupy.int8)
+    # Rows of preferred_row_stride(K), as test_gpu.py: a misaligned act_q (contiguous rows of K = 520, M >= 2) is left
+    # untouched on sm_90a's staged path, where the pass writes the plan's staged copy instead (qjit.quantized_linear's
+    # docstring). This test read such an act_q back and failed on an H100 once the staging copy became a kernel
+    # (session 19); before, the call had taken the portable kernel, which writes act_q (most likely the driver refused
+    # the 2D copy of 520-byte rows, a refusal the old path answered that way).
+    act_q = cupy.full((m, qjit.preferred_row_stride(k)), 0x55, dtype=cupy.int8)[:, :k]
     act_scale = cupy.full((m,), np.nan, dtype=cupy.float32)
     cupy.cuda.Device().synchronize()  # the inputs were written on the default stream
     stream = cupy.cuda.Stream(non_blocking=True)
