@@ -1,9 +1,8 @@
 // Codegen for the staging copy (templates/stage_rows.cuh, rendered after common.cuh): KernelOp::StageRows, in the
 // quantize family (its config, QuantizeTile {rows_per_cta, threads_per_row}, and its launch geometry,
 // codegen::quantize_launch). Spec fields: in_element = out_element = s8, k (the row length in bytes), the M bucket
-// and the arch; nothing else. Built for the linear plans to launch for each int8 operand the Hopper GEMM's TMA cannot
-// read in place (ops/staging.h), instead of a cuMemcpy2DAsync; NOT yet wired in: the plans switch once its GPU test
-// (tests/gpu/stage_rows_test.cpp) has passed on a device (docs/PERF.md, session 18).
+// and the arch; nothing else. The linear plans launch it for each int8 operand the Hopper GEMM's TMA cannot read in
+// place (ops/staging.h), instead of a cuMemcpy2DAsync.
 //
 // Run-time contract (StageRowsParams, codegen/kernel_params.h): src int8 [M, K] at any address with row stride
 // lds >= K; dst 16-byte aligned with row stride ldd a multiple of 16 and >= K rounded up to 16. Writes dst's bytes

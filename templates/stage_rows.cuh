@@ -4,7 +4,7 @@
 // each; a thread moves one 16-byte chunk of the destination per step: the source's one or two aligned 16-byte words
 // that hold the chunk's bytes, realigned in registers (common.cuh's ld_global_realigned16), one 16-byte store. The
 // destination's bytes from K to the next multiple of 16 are written as zeros; nothing past them is touched.
-// To replace one cuMemcpy2DAsync per operand (not yet wired into the plans: see codegen/stage_rows.h): a kernel takes part in programmatic dependent launch (the GEMM behind it
+// Replaces one cuMemcpy2DAsync per operand: a kernel takes part in programmatic dependent launch (the GEMM behind it
 // starts its prologue while the copy runs; a memcpy node ends every overlap) and moves misaligned rows at full width.
 
 namespace qjitk {

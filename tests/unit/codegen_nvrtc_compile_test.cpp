@@ -16,7 +16,6 @@
 #include "codegen/kernel_params.h"
 #include "codegen/quantize_rowwise.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "runtime/nvrtc.h"
 #include "tests/support/nvrtc_compile.h"
 
 namespace qjit::codegen {
@@ -26,8 +25,6 @@ using CompileOutcome = ::qjit::testing::NvrtcOutcome;
 CompileOutcome compile(const std::string& text, const std::string& name, int arch) {
   return ::qjit::testing::nvrtc_compile(text, name, arch);
 }
-
-#define SKIP_WITHOUT_NVRTC() QJIT_SKIP_WITHOUT_NVRTC()
 
 // QJIT_DUMP_DIR=<dir> also writes each rendered source there as <entry>.sm<arch>.cu (scripts/sm80-nvcc-check.sh
 // assembles them with ptxas to read register counts and spills).
@@ -104,7 +101,7 @@ std::string param_probe_source(std::size_t lda_offset_expected) {
 }
 
 TEST(CodegenNvrtcCompile, ParamStructLayoutMatchesHostOnEveryArch) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   ASSERT_FALSE(find_template("common.cuh").empty());
   ASSERT_FALSE(find_template("gemm_params.h").empty());
   const std::string probe = param_probe_source(offsetof(GemmS8Params, lda));
@@ -123,7 +120,7 @@ TEST(CodegenNvrtcCompile, ParamStructLayoutMatchesHostOnEveryArch) {
 
 // Every output dtype x bias x scale mode, on the default large-M config, for sm_90a.
 TEST(CodegenNvrtcCompile, GemmSm80EveryEpilogueVariantSm90a) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   for (ElementKind out : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64})
     for (bool bias : {false, true})
       for (bool per_token : {false, true})
@@ -171,22 +168,22 @@ const std::vector<ArchCase>& spread() {
 }
 
 TEST(CodegenNvrtcCompile, GemmSm80ConfigSpreadSm80) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   compile_cases(80, spread());
 }
 TEST(CodegenNvrtcCompile, GemmSm80ConfigSpreadSm89) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   compile_cases(89, spread());
 }
 TEST(CodegenNvrtcCompile, GemmSm80ConfigSpreadSm90a) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   compile_cases(90, spread());
 }
 
 // The prefill tiles with the most accumulators and fragments per thread (the register-pressure worst cases of the
 // mainloop), at the deepest pipelines the arch's shared memory allows, aligned and predicated K.
 TEST(CodegenNvrtcCompile, GemmSm80LargeTilesSm80AndSm90a) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   compile_cases(90,
                 {{ElementKind::BF16, 8192, 8192, true, true,
                   Sm80Tile{.block_m = 256, .block_n = 128, .block_k = 128, .warps_m = 4, .warps_n = 2, .stages = 4}},
@@ -208,7 +205,7 @@ TEST(CodegenNvrtcCompile, GemmSm80LargeTilesSm80AndSm90a) {
 }
 
 TEST(CodegenNvrtcCompile, GemmSm80SmemOverLimitIsAStaticAssertOnSm89) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   // Render for sm_90a (227 KiB allowed) and compile for sm_89 (99 KiB): the template's own budget check fires.
   auto src = render_gemm_s8_sm80(
       gemm_spec(ElementKind::F16, 4096, 4096, false, true, 90),
@@ -220,7 +217,7 @@ TEST(CodegenNvrtcCompile, GemmSm80SmemOverLimitIsAStaticAssertOnSm89) {
 }
 
 TEST(CodegenNvrtcCompile, QuantizeEveryOpAndInputTypeSm90a) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale})
     for (ElementKind in : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64}) {
       const QuantizeTile c{.rows_per_cta = 2, .threads_per_row = 128};
@@ -230,7 +227,7 @@ TEST(CodegenNvrtcCompile, QuantizeEveryOpAndInputTypeSm90a) {
 
 // The smoothed variants (x / smooth[k] before quantizing) of every op, input type and arch, odd K included.
 TEST(CodegenNvrtcCompile, SmoothedQuantizeEveryOpInputTypeAndArch) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   for (int arch : {80, 89, 90})
     for (KernelOp op : {KernelOp::QuantizeRowwise, KernelOp::QuantizeAbsmax, KernelOp::QuantizeApplyScale})
       for (ElementKind in : {ElementKind::F16, ElementKind::BF16, ElementKind::F32, ElementKind::F64}) {
@@ -242,7 +239,7 @@ TEST(CodegenNvrtcCompile, SmoothedQuantizeEveryOpInputTypeAndArch) {
 }
 
 TEST(CodegenNvrtcCompile, QuantizeShapesSm80AndSm89) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   struct Case {
     ElementKind in;
     std::int64_t k;

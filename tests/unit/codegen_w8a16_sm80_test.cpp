@@ -19,13 +19,10 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "qjit/weight_only_linear.h"
 #include "runtime/cubin_info.h"
-#include "runtime/nvrtc.h"
 #include "tests/support/nvrtc_compile.h"
 
 namespace qjit::codegen {
 namespace {
-
-#define SKIP_WITHOUT_NVRTC() QJIT_SKIP_WITHOUT_NVRTC()
 
 using Compiled = ::qjit::testing::NvrtcOutcome;
 Compiled compile(const std::string& text, const std::string& name, int arch) {
@@ -205,7 +202,7 @@ TEST(CodegenW8A16Sm80, SpecPrintsItsScaleModeAndEntryNamesIt) {
 }
 
 TEST(CodegenW8A16Sm80, ParamStructLayoutMatchesHostOnEveryArch) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   std::string probe(find_template("common.cuh"));
   probe.append("\n").append(find_template("w8a16_params.h")).append("\n");
   probe +=
@@ -240,7 +237,7 @@ TEST(CodegenW8A16Sm80, ParamStructLayoutMatchesHostOnEveryArch) {
 // Every element type x scale mode x zero point x bias on the decode heuristic (split-K), for sm_90a, with the PTX
 // contract checked.
 TEST(CodegenW8A16Sm80, EveryVariantCompilesSm90aWithTheArithmeticContract) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   for (ElementKind t : {ElementKind::F16, ElementKind::BF16})
     for (int mode : {0, 1, 2})
       for (bool zp : {false, true})
@@ -343,15 +340,15 @@ void decode_spread(int arch) {
   }
 }
 TEST(CodegenW8A16Sm80, DecodeLayoutSpreadSm80) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   decode_spread(80);
 }
 TEST(CodegenW8A16Sm80, DecodeLayoutSpreadSm89) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   decode_spread(89);
 }
 TEST(CodegenW8A16Sm80, DecodeLayoutSpreadSm90a) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   decode_spread(90);
 }
 
@@ -415,15 +412,15 @@ TEST(CodegenW8A16Sm80, DecodeLayoutConfigPrintsRoundTripsAndValidates) {
 }
 
 TEST(CodegenW8A16Sm80, ConfigSpreadSm80) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   config_spread(80);
 }
 TEST(CodegenW8A16Sm80, ConfigSpreadSm89) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   config_spread(89);
 }
 TEST(CodegenW8A16Sm80, ConfigSpreadSm90a) {
-  SKIP_WITHOUT_NVRTC();
+  QJIT_SKIP_WITHOUT_NVRTC();
   config_spread(90);
 }
 

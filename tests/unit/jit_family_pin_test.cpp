@@ -128,7 +128,7 @@ const std::vector<Pin>& pins() {
        "qjit_quantize_absmax_f32_k11008_r1_t1024", "ca0f10e9c67c79b4514b20a7736bd2b0"},
       // The staged Hopper path's int8 row copy (session 18): one 16-byte chunk a thread, up to 256 a row.
       {codegen::stage_rows_spec(4100, 16, 90), "quantize 1x256x1 w1x1 s1 sk1", "qjit_stage_rows_k4100_r1_t256",
-       "f4405a2ff976eb8ae76e37c1dfb49e80"},
+       "9f9ee0d3b218c272dd9ef27c35bcf731"},
       {quantize(89, KernelOp::QuantizeApplyScale, ElementKind::BF16, 28672, 4096, false),
        "quantize 1x256x1 w1x1 s1 sk1", "qjit_quantize_apply_scale_bf16_k28672_r1_t256",
        "10cfc52a3f7d9f9548f253edb5b4e5a4"},
